@@ -1,0 +1,4 @@
+"""shootwatch's engine: catalogue, scanning, darktable, media, triage, stages, ingest.
+
+Nothing here imports textual: the same engine runs under the TUI and headless.
+"""

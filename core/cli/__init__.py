@@ -1,0 +1,305 @@
+"""The ``shootwatch`` command: the argument parser, settings, and one function per subcommand.
+
+Exit codes: 0 all is well; 1 the work was done but something needs attention (a root offline,
+a partial scan); 2 the command could not run (bad config, bad argument, unusable catalogue);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from core.cli import output
+from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
+from core.media.kinds import FILE_KINDS
+from core.scan.reconcile import reconcile_roots
+from core.store import Catalogue, CatalogueError, open_catalogue, queries
+from core.store.models import ROOT_KINDS, Root
+
+EXIT_OK, EXIT_ATTENTION, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """The command cannot do what was asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What every subcommand gets."""
+
+    args: argparse.Namespace
+    settings: Settings
+    catalogue: Catalogue
+    out: TextIO
+    err: TextIO
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shootwatch",
+        description="Watch your photo library, follow darktable, triage with the keyboard.",
+        epilog="Run 'shootwatch COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="settings file (TOML)")
+    parser.add_argument("--db", metavar="FILE", help="catalogue file (SQLite)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add = commands.add_parser("add", help="add a folder to watch (a root)")
+    add.add_argument("path", metavar="PATH")
+    add.add_argument("--kind", choices=ROOT_KINDS, default="library", help="default: library")
+
+    roots = commands.add_parser("roots", help="list the roots and their state")
+    roots.add_argument("--json", action="store_true", help="print JSON")
+
+    scan = commands.add_parser("scan", help="bring the catalogue up to date with the disk")
+    scan.add_argument("path", metavar="PATH", nargs="?", help="the root to scan (default: all)")
+    scan.add_argument("--json", action="store_true", help="print JSON")
+    scan.add_argument("--workers", type=int, metavar="N", help="parallel scan processes")
+    scan.add_argument(
+        "--accept-empty",
+        action="store_true",
+        help="accept that a root is now empty and remove its records (normally an empty root "
+        "is taken for an unmounted drive and nothing is removed)",
+    )
+
+    history = commands.add_parser("history", help="list recent scans")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
+
+    status = commands.add_parser(
+        "status", help="roots, counts and the last scan; exit code 1 when something needs you"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("config", help="show the settings in effect and where they come from")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_OK
+    try:
+        overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
+        settings = load_settings(args.config, overrides)
+        if args.command == "config":
+            return show_config(settings, out)
+        with open_catalogue(settings.catalogue) as catalogue:
+            return COMMANDS[args.command](Invocation(args, settings, catalogue, out, err))
+    except (ConfigError, CatalogueError, UsageError) as error:
+        prefix = "config error" if isinstance(error, ConfigError) else "error"
+        err.write(f"shootwatch: {prefix}: {error}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
+        return EXIT_INTERRUPTED
+
+
+def _real_folder(path: str) -> str:
+    real = os.path.realpath(os.path.expanduser(path))
+    if not os.path.isdir(real):
+        raise UsageError(f"{path} is not a folder.")
+    return real
+
+
+def add_root(run: Invocation) -> int:
+    args, out = run.args, run.out
+    path = _real_folder(args.path)
+    clash = queries.overlapping_root(path)
+    if clash is not None:
+        raise UsageError(
+            f"{path} overlaps the root {clash.path}: a folder can belong to one root only."
+        )
+    root = Root.create(path=path, kind=args.kind, added_at=time.time())
+    queries.record_event("root_added", "cli", root=root, path=path, payload={"kind": args.kind})
+    out.write(f"added {args.kind} root {path}\nnext: 'shootwatch scan' to index it\n")
+    return EXIT_OK
+
+
+def list_roots(run: Invocation) -> int:
+    args, out = run.args, run.out
+    summaries = queries.root_summaries()
+    if args.json:
+        output.print_json([_root_dict(s) for s in summaries], out)
+        return EXIT_OK
+    if not summaries:
+        out.write("no roots yet: add one with 'shootwatch add PATH'\n")
+        return EXIT_OK
+    rows = [
+        (
+            s.root.path,
+            s.root.kind,
+            s.root.state,
+            output.count(s.files),
+            output.size(s.bytes),
+            output.when(s.last_run.started_at if s.last_run else None),
+        )
+        for s in summaries
+    ]
+    output.table(rows, ("ROOT", "KIND", "STATE", "FILES", "SIZE", "LAST SCAN"), out)
+    for s in summaries:
+        if s.root.state_reason:
+            out.write(f"{s.root.path}: {s.root.state_reason}\n")
+    return EXIT_OK
+
+
+def _root_dict(summary: queries.RootSummary) -> dict:
+    root = summary.root
+    return {
+        "path": root.path,
+        "kind": root.kind,
+        "state": root.state,
+        "state_reason": root.state_reason,
+        "files": summary.files,
+        "bytes": summary.bytes,
+        "unhashed": summary.unhashed,
+        "added_at": root.added_at,
+        "seen_at": root.seen_at,
+        "last_run": output.sync_run_dict(summary.last_run) if summary.last_run else None,
+    }
+
+
+def scan(run: Invocation) -> int:
+    args, out, err = run.args, run.out, run.err
+    if args.path is not None:
+        path = os.path.realpath(os.path.expanduser(args.path))
+        root = queries.root_for_path(path)
+        if root is None:
+            raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
+        if root.path != path and not args.json:
+            err.write(f"scanning the whole root {root.path}\n")
+        roots = [root]
+    else:
+        roots = list(Root.select().order_by(Root.path))
+        if not roots:
+            raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
+    progress = output.ProgressLine(err)
+    try:
+        reports = reconcile_roots(
+            run.catalogue,
+            roots,
+            run.settings.scan,
+            kind="manual",
+            on_progress=None if args.json else progress,
+            accept_empty=args.accept_empty,
+        )
+    finally:
+        progress.clear()
+    if args.json:
+        output.print_json([report.as_dict() for report in reports], out)
+    else:
+        for report in reports:
+            out.write(output.scan_summary(report) + "\n")
+    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
+
+
+def history(run: Invocation) -> int:
+    args, out = run.args, run.out
+    runs = queries.recent_sync_runs(args.limit)
+    if args.json:
+        output.print_json([output.sync_run_dict(sync_run) for sync_run in runs], out)
+        return EXIT_OK
+    if not runs:
+        out.write("no scans yet: run 'shootwatch scan'\n")
+        return EXIT_OK
+    rows = [
+        (
+            str(sync_run.id),
+            output.when(sync_run.started_at),
+            sync_run.kind,
+            sync_run.root.path if sync_run.root_id is not None else "-",
+            sync_run.status,
+            output.count(sync_run.files_scanned),
+            f"+{output.count(sync_run.files_added)}",
+            f"~{output.count(sync_run.files_updated)}",
+            f">{output.count(sync_run.files_moved)}",
+            f"-{output.count(sync_run.files_removed)}",
+            output.size(sync_run.bytes_hashed),
+            output.seconds(sync_run.duration),
+        )
+        for sync_run in runs
+    ]
+    headers = ("RUN", "STARTED", "KIND", "ROOT", "STATUS", "SCANNED", "ADDED", "UPDATED",
+               "MOVED", "REMOVED", "HASHED", "TOOK")  # fmt: skip
+    output.table(rows, headers, out)
+    for sync_run in runs:
+        if sync_run.error:
+            out.write(f"run {sync_run.id}: {sync_run.error}\n")
+    return EXIT_OK
+
+
+def status(run: Invocation) -> int:
+    args, out = run.args, run.out
+    summaries = queries.root_summaries()
+    problems = []
+    for s in summaries:
+        if s.root.state != "online":
+            problems.append(f"{s.root.path} is {s.root.state}: {s.root.state_reason}")
+        elif s.last_run is not None and s.last_run.status in ("failed", "partial"):
+            problems.append(f"{s.root.path}: last scan {s.last_run.status}: {s.last_run.error}")
+        elif s.last_run is None:
+            problems.append(f"{s.root.path} has never been scanned: run 'shootwatch scan'")
+        if s.unhashed:
+            problems.append(f"{s.root.path}: {output.count(s.unhashed)} files could not be read")
+    healthy = not problems
+    if args.json:
+        output.print_json(
+            {
+                "healthy": healthy,
+                "catalogue": str(run.settings.catalogue),
+                "roots": [_root_dict(s) for s in summaries],
+                "problems": problems,
+            },
+            out,
+        )
+    else:
+        out.write(f"catalogue {run.settings.catalogue}\n")
+        if not summaries:
+            out.write("no roots yet: add one with 'shootwatch add PATH'\n")
+        for s in summaries:
+            last = s.last_run
+            last_scan = f"{output.when(last.started_at)} ({last.status})" if last else "never"
+            out.write(
+                f"{s.root.path} ({s.root.kind}, {s.root.state}): {output.count(s.files)} files, "
+                f"{output.size(s.bytes)}; last scan {last_scan}\n"
+            )
+        for problem in problems:
+            out.write(f"! {problem}\n")
+        out.write("healthy\n" if healthy else "needs attention\n")
+    return EXIT_OK if healthy else EXIT_ATTENTION
+
+
+def show_config(settings: Settings, out: TextIO) -> int:
+    source = settings.config_file or "no file (defaults)"
+    out.write(f"# settings file: {source}\n# catalogue: {settings.catalogue}\n")
+    values = setting_values(settings)
+    for setting in SETTINGS:
+        out.write(f"\n# {setting.help}\n{setting.key} = {_toml_value(values[setting.key])}\n")
+    out.write(f"\n# file kinds recorded: {', '.join(FILE_KINDS)}\n")
+    return EXIT_OK
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+COMMANDS = {
+    "add": add_root,
+    "roots": list_roots,
+    "scan": scan,
+    "history": history,
+    "status": status,
+}

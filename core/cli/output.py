@@ -1,0 +1,120 @@
+"""How the command line shows things to a person: tables, sizes, times, the progress line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import humanize
+
+from core.scan.reconcile import ReconcileReport, ScanProgress
+from core.store.models import SyncRun
+
+
+def size(value: int | None) -> str:
+    return humanize.naturalsize(value or 0, binary=False)
+
+
+def count(value: int | None) -> str:
+    return humanize.intcomma(value or 0)
+
+
+def when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "never"
+    return humanize.naturaltime(time.time() - timestamp)
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} s" if value < 120 else humanize.naturaldelta(value)
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str], out: TextIO) -> None:
+    """A plain aligned table: readable over SSH, greppable, no box drawing."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for line in (headers, *rows):
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+def print_json(value: Any, out: TextIO) -> None:
+    json.dump(value, out, indent=2, default=str)
+    out.write("\n")
+
+
+def sync_run_dict(run: SyncRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "root": run.root.path if run.root_id is not None else None,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration": run.duration,
+        "files_scanned": run.files_scanned,
+        "files_added": run.files_added,
+        "files_updated": run.files_updated,
+        "files_moved": run.files_moved,
+        "files_removed": run.files_removed,
+        "files_hashed": run.files_hashed,
+        "files_unreadable": run.files_unreadable,
+        "bytes_hashed": run.bytes_hashed,
+        "error": run.error,
+    }
+
+
+def scan_summary(report: ReconcileReport) -> str:
+    changes = [
+        f"{count(report.files_added)} added",
+        f"{count(report.files_updated)} updated",
+        f"{count(report.files_moved)} moved",
+        f"{count(report.files_removed)} removed",
+    ]
+    if report.files_unreadable:
+        changes.append(f"{count(report.files_unreadable)} unreadable")
+    line = (
+        f"{report.root_path}: {count(report.files_scanned)} files scanned in "
+        f"{seconds(report.duration)}: {', '.join(changes)}; {size(report.bytes_hashed)} hashed"
+    )
+    if report.status != "completed":
+        line += f"\n  {report.status}: {report.error}"
+    return line
+
+
+class ProgressLine:
+    """One line on a terminal, rewritten in place at most every ``interval`` seconds."""
+
+    def __init__(self, out: TextIO = sys.stderr, interval: float = 0.2) -> None:
+        self.out = out
+        self.enabled = out.isatty()
+        self.interval = interval
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, progress: ScanProgress) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.interval:
+            return
+        self._last = now
+        rate = progress.bytes_hashed / progress.elapsed if progress.elapsed > 0 else 0
+        text = (
+            f"scanning {progress.root_path}: {count(progress.files_seen)} files, "
+            f"{size(progress.bytes_hashed)} hashed ({size(rate)}/s), "
+            f"{progress.surveys_done}/{progress.surveys_total} folders"
+        )
+        self.out.write("\r" + text.ljust(self._width))
+        self.out.flush()
+        self._width = len(text)
+
+    def clear(self) -> None:
+        if self.enabled and self._width:
+            self.out.write("\r" + " " * self._width + "\r")
+            self.out.flush()
+            self._width = 0

@@ -1,0 +1,210 @@
+"""Settings: defaults, the TOML file, command-line overrides, and validation a person understands.
+
+Every setting is declared once in ``SETTINGS`` (key, default, check, help); the README's
+configuration reference and ``shootwatch config`` are read from the same table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "shootwatch"
+CONFIG_ENV = "SHOOTWATCH_CONFIG"
+CATALOGUE_ENV = "SHOOTWATCH_DB"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that is not allowed; the message is one sentence for a person."""
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_catalogue_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "catalogue.db"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted: "scan.workers"
+    default: Callable[[], Any]
+    check: Callable[[str, Any], Any]  # returns the parsed value or raises ConfigError
+    help: str
+
+
+def _whole_number(low: int, high: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"{key} = {value!r} is not allowed: use a whole number from {low} to {high}."
+            )
+        return value
+
+    return check
+
+
+def _path(key: str, value: Any) -> Path:
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConfigError(f"{key} = {value!r} is not allowed: use a file path in quotes.")
+    return Path(os.path.expanduser(str(value)))
+
+
+def _patterns(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+        raise ConfigError(
+            f"{key} = {value!r} is not allowed: use a list of patterns in gitignore syntax, "
+            'such as ["*.bak", "Exports/"].'
+        )
+    import pathspec  # only needed when there are patterns to check
+
+    for pattern in value:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except Exception as error:
+            raise ConfigError(
+                f"{key} has a pattern that is not valid gitignore syntax: {pattern!r} ({error})."
+            ) from error
+    return tuple(value)
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "catalogue",
+        default_catalogue_path,
+        _path,
+        "The SQLite catalogue file (created on first use). `--db` overrides it.",
+    ),
+    Setting(
+        "scan.ignore",
+        tuple,
+        _patterns,
+        "Extra files and folders to leave out, in gitignore syntax, on top of the built-in "
+        "rules (hidden names, *~, *.tmp, *.part, .DS_Store, Thumbs.db, @eaDir).",
+    ),
+    Setting(
+        "scan.workers",
+        _default_workers,
+        _whole_number(1, 64),
+        "Processes that walk and hash in parallel during a scan (default: one per core, at "
+        "most 8). 1 scans in the calling process.",
+    ),
+    Setting(
+        "scan.hash_retries",
+        lambda: 3,
+        _whole_number(0, 20),
+        "How many times a file that changes while it is hashed is hashed again before it is "
+        "recorded as still being written.",
+    ),
+)
+
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    ignore: tuple[str, ...] = ()
+    workers: int = field(default_factory=_default_workers)
+    hash_retries: int = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalogue: Path
+    scan: ScanSettings
+    config_file: Path | None  # the file that was read, if any
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's settings as dotted keys; a missing default file is simply no settings."""
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise  # the caller decides whether a missing file is an error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}.") from error
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read: {error.strerror or error}.") from error
+    flat = _flatten(table)
+    for key in flat:
+        if key not in _BY_KEY:
+            known = ", ".join(sorted(_BY_KEY))
+            raise ConfigError(f"{path}: unknown setting {key!r} (known settings: {known}).")
+    return flat
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the config file, then ``overrides`` (command-line flags; None = not given).
+
+    ``config_path`` None means the default location (or $SHOOTWATCH_CONFIG), which may be absent;
+    a path given explicitly must exist.
+    """
+    explicit = config_path is not None or CONFIG_ENV in os.environ
+    path = Path(config_path or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
+    try:
+        from_file = read_config_file(path)
+        read_from: Path | None = path
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(
+                f"config file {path} does not exist: create it or leave out --config."
+            ) from None
+        from_file, read_from = {}, None
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.key in from_file:
+            values[setting.key] = setting.check(setting.key, from_file[setting.key])
+        else:
+            values[setting.key] = setting.default()
+    if CATALOGUE_ENV in os.environ:
+        values["catalogue"] = _path(CATALOGUE_ENV, os.environ[CATALOGUE_ENV])
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _BY_KEY[key].check(key, value)
+
+    return Settings(
+        catalogue=values["catalogue"],
+        scan=ScanSettings(
+            ignore=values["scan.ignore"],
+            workers=values["scan.workers"],
+            hash_retries=values["scan.hash_retries"],
+        ),
+        config_file=read_from,
+    )
+
+
+def setting_values(settings: Settings) -> dict[str, Any]:
+    """The settings in effect by dotted key, as they would be written in the TOML file."""
+    return {
+        "catalogue": str(settings.catalogue),
+        "scan.ignore": list(settings.scan.ignore),
+        "scan.workers": settings.scan.workers,
+        "scan.hash_retries": settings.scan.hash_retries,
+    }

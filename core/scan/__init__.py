@@ -1,0 +1,1 @@
+"""Finding out what is on disk: ignore rules, hashing, surveys of folders, the reconciler."""

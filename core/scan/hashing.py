@@ -1,0 +1,84 @@
+"""blake3 of a file that may be changing: stat, hash, stat again, and retry if it moved under us."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass
+
+import blake3
+
+# Above this size the file is mapped and hashed on several threads; below, one read is faster.
+LARGE_FILE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    blake3: str | None  # None when the file could not be hashed
+    size: int
+    mtime_ns: int
+    bytes_read: int
+    error: str | None = None
+    vanished: bool = False
+
+
+def describe_os_error(error: OSError) -> str:
+    """A short reason a person can act on."""
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        return "vanished while being read"
+    return error.strerror or str(error)
+
+
+def _digest_fd(fd: int, size: int) -> str:
+    if size >= LARGE_FILE_BYTES:
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            return blake3.blake3(mapped, max_threads=blake3.blake3.AUTO).hexdigest()
+    # A read of a regular file stops short only at its end, so one read does; asking for a
+    # byte more than fstat said means a file that grew or shrank hashes differently, and the
+    # fstat after the read tells the caller it changed.
+    return blake3.blake3(os.read(fd, size + 1)).hexdigest()
+
+
+def _failed(error: OSError, bytes_read: int) -> HashOutcome:
+    vanished = isinstance(error, FileNotFoundError)
+    return HashOutcome(None, 0, 0, bytes_read, describe_os_error(error), vanished)
+
+
+def hash_file(path: str, retries: int = 3) -> HashOutcome:
+    """Hash ``path`` and return it with the size and mtime the hash belongs to.
+
+    The size and mtime come from the open file before and after reading: if they differ, the
+    file changed while it was read and is read again, up to ``retries`` times; if it never
+    holds still, the outcome carries an error and no hash, so a half-written file is never
+    recorded as complete. (A file replaced by a rename while read is still consistent: the
+    hash, size and mtime all belong to the file that was read, and the next scan sees the
+    new one.)
+    """
+    bytes_read = 0
+    for _attempt in range(retries + 1):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            return _failed(error, bytes_read)
+        try:
+            before = os.fstat(fd)
+            digest = _digest_fd(fd, before.st_size)
+            after = os.fstat(fd)
+        except OSError as error:
+            return _failed(error, bytes_read)
+        except ValueError as error:  # mmap of a file truncated to nothing under us
+            return HashOutcome(None, 0, 0, bytes_read, str(error))
+        finally:
+            os.close(fd)
+        bytes_read += before.st_size
+        if before.st_size == after.st_size and before.st_mtime_ns == after.st_mtime_ns:
+            return HashOutcome(digest, after.st_size, after.st_mtime_ns, bytes_read)
+    return HashOutcome(
+        None,
+        after.st_size,
+        after.st_mtime_ns,
+        bytes_read,
+        f"kept changing while being hashed ({retries + 1} tries): probably still being copied",
+    )

@@ -1,0 +1,35 @@
+"""Which files and folders a scan leaves out: the built-in rules, the catalogue's own files, and
+the user's patterns in gitignore syntax. Applied before descending, so ignored folders cost
+nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pathspec
+
+# Compared in lower case: NAS and camera software write these with varying case.
+BUILTIN_NAMES = frozenset({".ds_store", "thumbs.db", "@eadir", "desktop.ini"})
+BUILTIN_SUFFIXES = ("~", ".tmp", ".part")
+BUILTIN_RULES = "hidden names, *~, *.tmp, *.part, .DS_Store, Thumbs.db, desktop.ini, @eaDir"
+
+
+class IgnoreRules:
+    """``ignores(rel_path, name, is_dir)`` answers for one entry of a root."""
+
+    def __init__(self, patterns: Sequence[str] = (), excluded_paths: Iterable[str] = ()) -> None:
+        self.patterns = tuple(patterns)
+        self.excluded_paths = frozenset(excluded_paths)
+        self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
+
+    def ignores(self, rel_path: str, name: str, is_dir: bool) -> bool:
+        if name.startswith("."):
+            return True
+        lower = name.lower()
+        if lower in BUILTIN_NAMES or lower.endswith(BUILTIN_SUFFIXES):
+            return True
+        if rel_path in self.excluded_paths:
+            return True
+        if self._spec is not None:
+            return self._spec.match_file(rel_path + "/" if is_dir else rel_path)
+        return False

@@ -1,0 +1,220 @@
+"""One survey: walk part of a root, compare it with the catalogue, hash what is new or changed.
+
+A survey reads the catalogue and the disk and writes nothing; it runs in a worker process (or in
+the calling one) and returns the differences, so an unchanged tree sends back almost nothing.
+The reconciler splits a root into surveys and writes their results.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from core.media.kinds import kind_from_name
+from core.scan.hashing import describe_os_error, hash_file
+from core.scan.ignore import IgnoreRules
+from core.store.queries import KnownFile, load_known_files, open_read_only, with_hashes
+
+
+@dataclass(frozen=True)
+class SurveyTask:
+    catalogue_path: str
+    root_id: int
+    root_path: str
+    rel_dir: str  # "" is the root folder itself
+    recursive: bool
+    claimed_children: tuple[str, ...]  # sub-folders of rel_dir that other surveys cover
+    ignore: tuple[str, ...]
+    excluded_paths: tuple[str, ...]  # relative paths never recorded (the catalogue's own files)
+    hash_retries: int
+
+
+class SeenFile(NamedTuple):
+    """A file on disk that is new, changed, or could not be hashed before (a tuple: cheap to
+    send between processes)."""
+
+    rel_path: str
+    size: int
+    mtime_ns: int
+    kind: str
+    blake3: str | None
+    error: str | None
+    record_id: int | None  # the existing record, if the catalogue knew this path
+
+
+@dataclass
+class SurveyResult:
+    rel_dir: str
+    files_seen: int = 0
+    files_hashed: int = 0
+    bytes_hashed: int = 0
+    changed: list[SeenFile] = field(default_factory=list)
+    missing: list[KnownFile] = field(default_factory=list)  # records not found on disk
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)  # (rel_dir, reason)
+    unreadable_files: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+
+
+class SurveyCounters:
+    """Progress shared with the process that shows it (multiprocessing Values or plain ints)."""
+
+    def __init__(self, files_seen=None, bytes_hashed=None) -> None:
+        self.files_seen = files_seen
+        self.bytes_hashed = bytes_hashed
+
+    def add(self, files_seen: int = 0, bytes_hashed: int = 0) -> None:
+        if self.files_seen is not None and files_seen:
+            with self.files_seen.get_lock():
+                self.files_seen.value += files_seen
+        if self.bytes_hashed is not None and bytes_hashed:
+            with self.bytes_hashed.get_lock():
+                self.bytes_hashed.value += bytes_hashed
+
+
+# Per-process state: a worker keeps its read-only connection and compiled rules between tasks.
+_counters = SurveyCounters()
+_connection: tuple[int, str, sqlite3.Connection] | None = None
+_rules: dict[tuple[tuple[str, ...], tuple[str, ...]], IgnoreRules] = {}
+
+
+def install_counters(counters: SurveyCounters) -> None:
+    global _counters
+    _counters = counters
+
+
+def _catalogue_connection(path: str) -> sqlite3.Connection:
+    global _connection
+    # A connection must never cross a fork: keyed by the process that opened it.
+    if _connection is None or _connection[:2] != (os.getpid(), path):
+        _connection = (os.getpid(), path, open_read_only(path))
+    return _connection[2]
+
+
+def _ignore_rules(task: SurveyTask) -> IgnoreRules:
+    key = (task.ignore, task.excluded_paths)
+    if key not in _rules:
+        _rules[key] = IgnoreRules(task.ignore, task.excluded_paths)
+    return _rules[key]
+
+
+def _encodable(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def survey(task: SurveyTask) -> SurveyResult:
+    connection = _catalogue_connection(task.catalogue_path)
+    known = load_known_files(
+        connection,
+        task.root_id,
+        task.rel_dir,
+        task.recursive,
+        task.claimed_children,
+    )
+    rules = _ignore_rules(task)
+    result = SurveyResult(task.rel_dir)
+    root_path = task.root_path
+    pop_known = known.pop
+    stat = os.stat
+    stack = [task.rel_dir]
+    while stack:
+        rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        try:
+            fd = os.open(
+                os.path.join(root_path, rel_dir) if rel_dir else root_path,
+                os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+            )
+        except OSError as error:
+            result.unreadable_folders.append((rel_dir or ".", describe_os_error(error)))
+            continue
+        seen_here = 0
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    rel_path = prefix + name
+                    if entry.is_file(follow_symlinks=False):
+                        if rules.ignores(rel_path, name, False):
+                            continue
+                        if not _encodable(name):
+                            result.unreadable_files.append(
+                                (rel_path, "name is not valid UTF-8: rename the file to record it")
+                            )
+                            continue
+                        try:
+                            st = stat(name, dir_fd=fd, follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue  # gone between listing and stat: it is not on disk
+                        except OSError as error:
+                            result.unreadable_files.append((rel_path, describe_os_error(error)))
+                            pop_known(rel_path, None)  # present but unreadable: keep its record
+                            continue
+                        seen_here += 1
+                        known_file = pop_known(rel_path, None)
+                        if (
+                            known_file is not None
+                            and known_file.hashed
+                            and known_file.size == st.st_size
+                            and known_file.mtime_ns == st.st_mtime_ns
+                        ):
+                            continue
+                        _hash_into(result, task, rel_path, name, known_file)
+                    elif (
+                        task.recursive
+                        and entry.is_dir(follow_symlinks=False)
+                        and not rules.ignores(rel_path, name, True)
+                    ):
+                        stack.append(rel_path)
+                    # symlinks, FIFOs, sockets and devices are not photos: passed over
+        except OSError as error:
+            result.unreadable_folders.append((rel_dir or ".", describe_os_error(error)))
+        finally:
+            os.close(fd)
+        result.files_seen += seen_here
+        _counters.add(files_seen=seen_here)
+    result.missing.extend(known.values())
+    # Missing files may have moved: their hashes pair them with new files.
+    result.missing = with_hashes(connection, result.missing)
+    return result
+
+
+def survey_batch(tasks: list[SurveyTask]) -> list[SurveyResult]:
+    return [survey(task) for task in tasks]
+
+
+def _hash_into(
+    result: SurveyResult,
+    task: SurveyTask,
+    rel_path: str,
+    name: str,
+    known_file: KnownFile | None,
+) -> None:
+    outcome = hash_file(os.path.join(task.root_path, rel_path), task.hash_retries)
+    result.bytes_hashed += outcome.bytes_read
+    _counters.add(bytes_hashed=outcome.bytes_read)
+    if outcome.vanished:
+        # Deleted between the listing and the read: it is not on disk, so its record is missing.
+        result.files_seen -= 1
+        if known_file is not None:
+            result.missing.append(known_file)
+        return
+    if outcome.blake3 is not None:
+        result.files_hashed += 1
+    result.changed.append(
+        SeenFile(
+            rel_path=rel_path,
+            size=outcome.size,
+            mtime_ns=outcome.mtime_ns,
+            kind=kind_from_name(name),
+            blake3=outcome.blake3,
+            error=outcome.error,
+            record_id=known_file.record_id if known_file is not None else None,
+        )
+    )

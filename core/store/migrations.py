@@ -1,0 +1,47 @@
+"""Schema versions and the steps between them (playhouse.migrate), applied on open.
+
+The schema version is SQLite's ``user_version``. A new catalogue is created at ``LATEST`` from
+the models; an older one is brought forward one step at a time, each step in a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peewee import SqliteDatabase, TextField
+from playhouse.migrate import SqliteMigrator, migrate
+
+
+def _to_2(migrator: SqliteMigrator) -> None:
+    # Schema 2: an offline root says why; moves are paired through a (blake3, size) index; the
+    # reconciler reads size + mtime from a covering index and finds unhashed files by a partial one.
+    migrate(
+        migrator.add_column("root", "state_reason", TextField(null=True)),
+        migrator.add_index("file", ("blake3", "size"), False),
+        migrator.add_index("file", ("root_id", "rel_path", "size", "mtime_ns"), False),
+    )
+    migrator.database.execute_sql(
+        'CREATE INDEX IF NOT EXISTS "file_unhashed" ON "file" ("root_id", "rel_path")'
+        ' WHERE "blake3" IS NULL'
+    )
+
+
+# target version -> the step that reaches it from the version before
+STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2}
+LATEST = max(STEPS)
+
+
+def schema_version(db: SqliteDatabase) -> int:
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def upgrade(db: SqliteDatabase, from_version: int) -> list[int]:
+    """Apply every step after ``from_version``; returns the versions reached."""
+    migrator = SqliteMigrator(db)
+    reached = []
+    for version in range(from_version + 1, LATEST + 1):
+        with db.atomic():
+            STEPS[version](migrator)
+            db.execute_sql(f"PRAGMA user_version = {version:d}")
+        reached.append(version)
+    return reached

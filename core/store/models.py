@@ -1,0 +1,250 @@
+"""The catalogue's tables as peewee models: the whole data model of DESIGN.md, designed once.
+
+Times are unix seconds (UTC) as REAL; ``mtime_ns`` stays an integer so "unchanged" is exact.
+Models are bound to a database by ``core.store.database.open_catalogue``.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    Check,
+    DatabaseProxy,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+ROOT_KINDS = ("library", "inbox", "export")
+ROOT_STATES = ("online", "offline")
+DECISIONS = ("pending", "approved", "rejected")
+SYNC_KINDS = ("startup", "scheduled", "manual", "realtime")
+SYNC_STATUSES = ("running", "completed", "failed", "partial")
+JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+
+
+def _one_of(column: str, allowed: tuple[str, ...]) -> Check:
+    quoted = ", ".join(f"'{value}'" for value in allowed)
+    return Check(f"{column} IN ({quoted})")
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Root(BaseModel):
+    """A watched folder."""
+
+    id = AutoField()
+    path = TextField(unique=True)
+    kind = TextField(default="library", constraints=[_one_of("kind", ROOT_KINDS)])
+    state = TextField(default="online", constraints=[_one_of("state", ROOT_STATES)])
+    state_reason = TextField(null=True)  # why it is offline; added in schema 2
+    added_at = FloatField()
+    seen_at = FloatField(null=True)  # last time a scan found it readable
+
+
+class Photo(BaseModel):
+    """One picture the photographer decides about, identified by the blake3 of its original."""
+
+    id = AutoField()
+    blake3 = TextField(unique=True)
+    capture_time = FloatField(null=True)
+    capture_offset = TextField(null=True)  # "+02:00"; NULL = camera wall clock taken as local
+    camera_make = TextField(null=True)
+    camera_model = TextField(null=True)
+    lens = TextField(null=True)
+    exposure_time = TextField(null=True)  # "1/250"
+    aperture = FloatField(null=True)
+    iso = IntegerField(null=True)
+    focal_length = FloatField(null=True)
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    orientation = IntegerField(null=True)
+    gps_latitude = FloatField(null=True)
+    gps_longitude = FloatField(null=True)
+    metadata_error = TextField(null=True)
+    decision = TextField(default="pending", constraints=[_one_of("decision", DECISIONS)])
+    rating = IntegerField(default=0, constraints=[Check("rating BETWEEN 0 AND 5")])
+    labels = IntegerField(
+        default=0
+    )  # bit per colour label: red 1, yellow 2, green 4, blue 8, purple 16
+    decided_at = FloatField(null=True)
+    created_at = FloatField()
+
+
+class FileRecord(BaseModel):
+    """One file under a root."""
+
+    id = AutoField()
+    # No index of its own: the unique (root, rel_path) index serves lookups by root.
+    root = ForeignKeyField(Root, backref="files", on_delete="RESTRICT", index=False)
+    rel_path = TextField()
+    size = IntegerField()
+    mtime_ns = IntegerField()
+    blake3 = TextField(null=True)  # NULL until hashed, or when the last hash attempt failed
+    hashed_at = FloatField(null=True)
+    last_seen = FloatField()  # last time a scan wrote this record
+    scan_generation = IntegerField(default=0)  # the SyncRun that last wrote this record
+    # No CHECK on this hot table: SQLite evaluates an IN-list check at ~5 us a row, which
+    # doubled the cost of indexing 100k files. core.media.kinds is the only writer of kinds.
+    kind = TextField(default="other")
+    error = TextField(null=True)  # the last read error, if any
+    photo = ForeignKeyField(Photo, null=True, backref="files", on_delete="SET NULL")
+
+    class Meta:
+        table_name = "file"
+        indexes = (
+            (("root", "rel_path"), True),
+            # Schema 2: move pairing and duplicate detection...
+            (("blake3", "size"), False),
+            # ...and a covering index for the reconciler's comparison by size + mtime.
+            (("root", "rel_path", "size", "mtime_ns"), False),
+        )
+
+
+# Schema 2: the few records without a hash (unreadable, still being written), found by range.
+FileRecord.add_index(
+    FileRecord.index(
+        FileRecord.root,
+        FileRecord.rel_path,
+        name="file_unhashed",
+        where=FileRecord.blake3.is_null(),
+    )
+)
+
+
+class Decision(BaseModel):
+    """Append-only log of every triage action: the undo stack and the audit trail."""
+
+    id = AutoField()
+    photo = ForeignKeyField(Photo, backref="decisions", on_delete="CASCADE")
+    action = TextField()  # "decision", "rating", "labels"
+    before = TextField(null=True)
+    after = TextField(null=True)
+    source = TextField(default="key")  # "key", "cli", "undo", "redo"
+    undone = BooleanField(default=False)
+    at = FloatField(index=True)
+
+
+class Event(BaseModel):
+    """Append-only log of what happened."""
+
+    id = AutoField()
+    at = FloatField(index=True)
+    kind = TextField(index=True)
+    source = TextField()
+    root = ForeignKeyField(Root, null=True, on_delete="SET NULL", index=False)
+    path = TextField(null=True)
+    photo = ForeignKeyField(Photo, null=True, on_delete="SET NULL")
+    payload = TextField(null=True)  # JSON
+
+
+class SyncRun(BaseModel):
+    """One reconciliation or watcher batch."""
+
+    id = AutoField()
+    kind = TextField(constraints=[_one_of("kind", SYNC_KINDS)])
+    root = ForeignKeyField(Root, null=True, backref="sync_runs", on_delete="SET NULL")
+    status = TextField(default="running", constraints=[_one_of("status", SYNC_STATUSES)])
+    started_at = FloatField(index=True)
+    finished_at = FloatField(null=True)
+    duration = FloatField(null=True)
+    files_scanned = IntegerField(default=0)
+    files_added = IntegerField(default=0)
+    files_updated = IntegerField(default=0)
+    files_moved = IntegerField(default=0)
+    files_removed = IntegerField(default=0)
+    files_hashed = IntegerField(default=0)
+    files_unreadable = IntegerField(default=0)
+    bytes_hashed = IntegerField(default=0)
+    error = TextField(null=True)
+
+
+class DarktableImage(BaseModel):
+    """The last snapshot of one darktable image (see core.darktable for what the fields mean)."""
+
+    id = AutoField()
+    darktable_id = IntegerField(unique=True)
+    film_roll_folder = TextField()
+    filename = TextField()
+    version = IntegerField(default=0)
+    stars = IntegerField(default=0)
+    rejected = BooleanField(default=False)
+    labels = IntegerField(default=0)  # same bits as Photo.labels
+    tags = TextField(null=True)  # JSON list
+    altered = BooleanField(default=False)
+    history_end = IntegerField(default=0)
+    changed_at = FloatField(null=True)
+    exported_at = FloatField(null=True)
+    imported_at = FloatField(null=True)
+    signature = TextField()
+    photo = ForeignKeyField(Photo, null=True, backref="darktable_images", on_delete="SET NULL")
+    seen_at = FloatField()
+
+
+class Artifact(BaseModel):
+    """One output of a stage for a photo."""
+
+    id = AutoField()
+    photo = ForeignKeyField(Photo, backref="artifacts", on_delete="CASCADE")
+    stage = TextField()
+    path = TextField()
+    blake3 = TextField()
+    size = IntegerField()
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    params = TextField(null=True)  # JSON
+    created_at = FloatField()
+
+    class Meta:
+        indexes = ((("photo", "stage"), True),)
+
+
+class Job(BaseModel):
+    """One unit of stage work."""
+
+    id = AutoField()
+    photo = ForeignKeyField(Photo, backref="jobs", on_delete="CASCADE")
+    stage = TextField()
+    status = TextField(default="pending", constraints=[_one_of("status", JOB_STATUSES)])
+    attempts = IntegerField(default=0)
+    last_error = TextField(null=True)
+    queued_at = FloatField()
+    next_attempt_at = FloatField(null=True)
+    started_at = FloatField(null=True)
+    finished_at = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("status", "stage"), False),)
+
+
+class Heartbeat(BaseModel):
+    """One row per component: its state and when it last reported."""
+
+    component = TextField(primary_key=True)
+    status = TextField()
+    task = TextField(null=True)
+    error = TextField(null=True)
+    beat_at = FloatField()
+
+
+MODELS = (
+    Root,
+    Photo,
+    FileRecord,
+    Decision,
+    Event,
+    SyncRun,
+    DarktableImage,
+    Artifact,
+    Job,
+    Heartbeat,
+)

@@ -1,0 +1,248 @@
+"""Named queries: every piece of SQL the rest of the program needs, in one place.
+
+The reconciler's hot paths use raw cursors and ``executemany`` (measured ~6x faster than model
+instances for 100k rows); everything else uses the peewee models.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from peewee import SqliteDatabase, fn
+
+from core.store.models import Event, FileRecord, Root, SyncRun
+
+
+class KnownFile(NamedTuple):
+    """A file record as the reconciler compares it with the disk (a tuple: 100k are loaded)."""
+
+    record_id: int
+    rel_path: str
+    size: int
+    mtime_ns: int
+    hashed: bool
+    blake3: str | None = None  # filled in only for records that went missing
+
+
+def open_read_only(catalogue_path: str) -> sqlite3.Connection:
+    """A separate read-only connection (used by scan workers in other processes)."""
+    connection = sqlite3.connect(
+        f"file:{catalogue_path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA busy_timeout = 5000")
+    return connection
+
+
+def _path_ranges(
+    rel_dir: str, recursive: bool, claimed_children: Sequence[str]
+) -> list[tuple[str, str | None]]:
+    """Half-open ranges of rel_path [low, high) that a survey of ``rel_dir`` covers.
+
+    '/' sorts just before '0', so every path below folder F lies in [F + '/', F + '0'). A
+    survey that is not recursive covers its folder minus the sub-trees of the claimed children:
+    the gaps between them, which hold its own files and any records under sub-folders that
+    have vanished.
+    """
+    low, high = (rel_dir + "/", rel_dir + "0") if rel_dir else ("", None)
+    if recursive:
+        return [(low, high)]
+    ranges = []
+    for child in sorted(low + name + "/" for name in claimed_children):
+        ranges.append((low, child))
+        low = child[:-1] + "0"
+    ranges.append((low, high))
+    return ranges
+
+
+def load_known_files(
+    connection: sqlite3.Connection,
+    root_id: int,
+    rel_dir: str,
+    recursive: bool,
+    claimed_children: Sequence[str] = (),
+) -> dict[str, KnownFile]:
+    """The records a survey of ``rel_dir`` covers (see ``_path_ranges``), by relative path.
+
+    Reads the covering index (size + mtime) and the small partial index of unhashed records;
+    it never touches the table itself.
+    """
+    known: dict[str, KnownFile] = {}
+    unhashed: set[str] = set()
+    for low, high in _path_ranges(rel_dir, recursive, claimed_children):
+        bounds = "rel_path >= ?" + (" AND rel_path < ?" if high is not None else "")
+        args = (root_id, low, high) if high is not None else (root_id, low)
+        for record_id, rel_path, size, mtime_ns in connection.execute(
+            f"SELECT id, rel_path, size, mtime_ns FROM file WHERE root_id = ? AND {bounds}",
+            args,
+        ):
+            known[rel_path] = KnownFile(record_id, rel_path, size, mtime_ns, True)
+        unhashed.update(
+            row[0]
+            for row in connection.execute(
+                f"SELECT rel_path FROM file WHERE root_id = ? AND {bounds} AND blake3 IS NULL",
+                args,
+            )
+        )
+    for rel_path in unhashed:
+        known[rel_path] = known[rel_path]._replace(hashed=False)
+    return known
+
+
+def with_hashes(connection: sqlite3.Connection, files: Sequence[KnownFile]) -> list[KnownFile]:
+    """The same records with their blake3 filled in."""
+    hashes: dict[int, str | None] = {}
+    ids = [known.record_id for known in files]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        hashes.update(
+            connection.execute(f"SELECT id, blake3 FROM file WHERE id IN ({marks})", chunk)
+        )
+    return [known._replace(blake3=hashes.get(known.record_id)) for known in files]
+
+
+def existing_contents(
+    db: SqliteDatabase, contents: Iterable[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """Which of these (blake3, size) pairs some file record already has."""
+    wanted = list(set(contents))
+    found: set[tuple[str, int]] = set()
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        marks = ", ".join("(?, ?)" for _ in chunk)
+        flat = [value for pair in chunk for value in pair]
+        found.update(
+            db.execute_sql(
+                f"SELECT blake3, size FROM file WHERE (blake3, size) IN (VALUES {marks})", flat
+            ).fetchall()
+        )
+    return found
+
+
+def count_files(root: Root) -> int:
+    return FileRecord.select().where(FileRecord.root == root).count()
+
+
+def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
+    """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind,
+    error)"""
+    db.cursor().executemany(
+        "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
+        " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
+    """rows: (rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
+    record_id). Also used for moves: the record keeps its id and photo."""
+    db.cursor().executemany(
+        "UPDATE file SET rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?, hashed_at = ?,"
+        " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        rows,
+    )
+
+
+def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:
+    db.cursor().executemany("DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
+
+
+def insert_events(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
+    """rows: (at, kind, source, root_id, path, photo_id, payload_json)"""
+    db.cursor().executemany(
+        "INSERT INTO event (at, kind, source, root_id, path, photo_id, payload)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def record_event(
+    kind: str,
+    source: str,
+    root: Root | None = None,
+    path: str | None = None,
+    payload: dict | None = None,
+) -> Event:
+    return Event.create(
+        at=time.time(),
+        kind=kind,
+        source=source,
+        root=root,
+        path=path,
+        payload=json.dumps(payload) if payload is not None else None,
+    )
+
+
+def root_for_path(path: str) -> Root | None:
+    """The root whose folder is ``path`` or contains it."""
+    containing = [
+        root
+        for root in Root.select()
+        if path == root.path or path.startswith(root.path.rstrip("/") + "/")
+    ]
+    return max(containing, key=lambda root: len(root.path), default=None)
+
+
+def overlapping_root(path: str) -> Root | None:
+    """A root that is ``path``, lies inside it, or contains it."""
+    for root in Root.select():
+        inner, outer = sorted((root.path.rstrip("/") + "/", path.rstrip("/") + "/"), key=len)
+        if outer.startswith(inner):
+            return root
+    return None
+
+
+@dataclass(frozen=True)
+class RootSummary:
+    root: Root
+    files: int
+    bytes: int
+    unhashed: int
+    last_run: SyncRun | None
+
+
+def root_summaries() -> list[RootSummary]:
+    totals = {
+        row[0]: row[1:]
+        for row in FileRecord.select(
+            FileRecord.root,
+            fn.COUNT(FileRecord.id),
+            fn.COALESCE(fn.SUM(FileRecord.size), 0),
+            fn.SUM(FileRecord.blake3.is_null().cast("INTEGER")),
+        )
+        .group_by(FileRecord.root)
+        .tuples()
+    }
+    summaries = []
+    for root in Root.select().order_by(Root.path):
+        files, size, unhashed = totals.get(root.id, (0, 0, 0))
+        summaries.append(RootSummary(root, files, size, unhashed or 0, last_sync_run(root)))
+    return summaries
+
+
+def last_sync_run(root: Root | None = None) -> SyncRun | None:
+    query = SyncRun.select().order_by(SyncRun.id.desc())
+    if root is not None:
+        query = query.where(SyncRun.root == root)
+    return query.first()
+
+
+def recent_sync_runs(limit: int = 20) -> list[SyncRun]:
+    return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
+
+
+def root_file_rows(root: Root) -> list[tuple[str, int, int, str | None]]:
+    """(rel_path, size, mtime_ns, blake3) of every record of a root, by path."""
+    return list(
+        FileRecord.select(
+            FileRecord.rel_path, FileRecord.size, FileRecord.mtime_ns, FileRecord.blake3
+        )
+        .where(FileRecord.root == root)
+        .order_by(FileRecord.rel_path)
+        .tuples()
+    )
