@@ -28,6 +28,7 @@ from core.scan.survey import (
     SurveyResult,
     SurveyTask,
     install_counters,
+    is_storable_name,
     survey,
     survey_batch,
 )
@@ -147,6 +148,7 @@ def _subfolders(root_path: str, rel_dir: str, rules: IgnoreRules) -> list[str] |
                 for entry in entries
                 if entry.is_dir(follow_symlinks=False)
                 and not rules.ignores(prefix + entry.name, entry.name, True)
+                and is_storable_name(entry.name)  # the parent's survey reports the others
             )
     except OSError:
         return None

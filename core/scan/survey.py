@@ -98,7 +98,8 @@ def _ignore_rules(task: SurveyTask) -> IgnoreRules:
     return _rules[key]
 
 
-def _encodable(name: str) -> bool:
+def is_storable_name(name: str) -> bool:
+    """Whether a name can be stored as text (names with bytes that are not UTF-8 cannot)."""
     if name.isascii():
         return True
     try:
@@ -106,6 +107,11 @@ def _encodable(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _printable(rel_path: str) -> str:
+    """A name with undecodable bytes, shown as \\xNN escapes (it cannot be stored as text)."""
+    return os.fsencode(rel_path).decode("utf-8", "backslashreplace")
 
 
 def survey(task: SurveyTask) -> SurveyResult:
@@ -143,9 +149,12 @@ def survey(task: SurveyTask) -> SurveyResult:
                     if entry.is_file(follow_symlinks=False):
                         if rules.ignores(rel_path, name, False):
                             continue
-                        if not _encodable(name):
+                        if not is_storable_name(name):
                             result.unreadable_files.append(
-                                (rel_path, "name is not valid UTF-8: rename the file to record it")
+                                (
+                                    _printable(rel_path),
+                                    "name is not valid UTF-8: rename the file to record it",
+                                )
                             )
                             continue
                         try:
@@ -166,12 +175,14 @@ def survey(task: SurveyTask) -> SurveyResult:
                         ):
                             continue
                         _hash_into(result, task, rel_path, name, known_file)
-                    elif (
-                        task.recursive
-                        and entry.is_dir(follow_symlinks=False)
-                        and not rules.ignores(rel_path, name, True)
-                    ):
-                        stack.append(rel_path)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if rules.ignores(rel_path, name, True):
+                            continue
+                        if not is_storable_name(name):
+                            reason = "folder name is not valid UTF-8: rename it to record its files"
+                            result.unreadable_files.append((_printable(rel_path), reason))
+                        elif task.recursive:
+                            stack.append(rel_path)
                     # symlinks, FIFOs, sockets and devices are not photos: passed over
         except OSError as error:
             result.unreadable_folders.append((rel_dir or ".", describe_os_error(error)))

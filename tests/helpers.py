@@ -1,0 +1,90 @@
+"""Helpers for tests: real trees on disk, scans of them, and what the catalogue holds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import blake3
+
+from core.config import ScanSettings
+from core.scan.reconcile import ReconcileReport, reconcile_root
+from core.store import Catalogue, queries
+from core.store.models import FileRecord, Root
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def write(path: Path, data: bytes | str = b"photo") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def touch_later(path: Path, seconds: float = 10.0) -> None:
+    """Move a file's mtime forward, as a later write would (tests write faster than the
+    file system's timestamp granularity)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + int(seconds * 1e9)))
+
+
+def b3(path: Path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
+
+
+def root_for(path: Path, kind: str = "library") -> Root:
+    root = Root.get_or_none(Root.path == str(path))
+    return root or Root.create(path=str(path), kind=kind, added_at=time.time())
+
+
+def scan(catalogue: Catalogue, path: Path, workers: int = 2, **kwargs) -> ReconcileReport:
+    settings = ScanSettings(
+        ignore=kwargs.pop("ignore", ()),
+        workers=workers,
+        hash_retries=kwargs.pop("hash_retries", 3),
+    )
+    root = root_for(path)
+    return reconcile_root(catalogue, root, settings, **kwargs)
+
+
+def catalogued(path: Path) -> dict[str, tuple[int, str | None]]:
+    """{rel_path: (size, blake3)} of every record of the root at ``path``."""
+    root = Root.get(Root.path == str(path))
+    return {rel: (size, digest) for rel, size, _mtime, digest in queries.root_file_rows(root)}
+
+
+def on_disk(path: Path) -> dict[str, tuple[int, str]]:
+    """{rel_path: (size, blake3)} of every regular file below ``path`` that is not hidden."""
+    found = {}
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            full = Path(folder) / name
+            if full.is_symlink() or not full.is_file():
+                continue
+            found[str(full.relative_to(path))] = (full.stat().st_size, b3(full))
+    return found
+
+
+def record_ids(path: Path) -> dict[str, int]:
+    root = Root.get(Root.path == str(path))
+    return {r.rel_path: r.id for r in FileRecord.select().where(FileRecord.root == root)}
+
+
+def run_cli_without_file_permissions_bypass(*args: str) -> subprocess.CompletedProcess:
+    """Run ``shootwatch ARGS`` so that file permissions apply to it, even as root.
+
+    Root ignores permission bits through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH; as root the
+    command runs with those dropped (setpriv, util-linux), so a chmod 000 folder is really
+    unreadable to it.
+    """
+    command = [sys.executable, "-m", "core.cli", *args]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
