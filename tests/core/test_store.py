@@ -1,0 +1,128 @@
+"""The catalogue file: SQLite settings, permissions, schema versions and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.store import CatalogueError, open_catalogue
+from core.store.migrations import LATEST, schema_version
+from core.store.models import Decision, Event, FileRecord, Photo, Root, SyncRun
+from tests.helpers import FIXTURES
+
+
+def test_new_catalogue_uses_wal_busy_timeout_and_foreign_keys(tmp_path):
+    with open_catalogue(tmp_path / "new" / "catalogue.db") as catalogue:
+        pragma = lambda name: catalogue.db.execute_sql(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 5000
+        assert schema_version(catalogue.db) == LATEST
+        assert set(catalogue.db.get_tables()) >= {
+            "root", "file", "photo", "decision", "event", "sync_run", "darktable_image",
+            "artifact", "job", "heartbeat",
+        }  # fmt: skip
+
+
+def test_catalogue_is_private_to_its_owner(tmp_path):
+    path = tmp_path / "private" / "catalogue.db"
+    with open_catalogue(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_foreign_keys_are_enforced(tmp_path):
+    with open_catalogue(tmp_path / "c.db"), pytest.raises(Exception, match="FOREIGN KEY"):
+        FileRecord.create(root=999, rel_path="x", size=1, mtime_ns=1, last_seen=0)
+
+
+def test_catalogue_from_schema_1_is_upgraded_and_keeps_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((FIXTURES / "catalogue-v1.sql").read_text())
+    old.close()
+    assert "state_reason" not in _columns(path, "root")
+
+    with open_catalogue(path) as catalogue:
+        assert schema_version(catalogue.db) == LATEST
+        root = Root.get()
+        assert (root.path, root.state, root.state_reason) == ("/photos/library", "online", None)
+        assert FileRecord.select().count() == 2
+        assert {f.photo.decision for f in FileRecord.select()} == {"approved"}
+        assert Decision.get().after == "approved"
+        assert SyncRun.get().bytes_hashed == 33_000_000
+        assert Event.get().kind == "indexed"
+        indexes = {row[1] for row in catalogue.db.execute_sql("PRAGMA index_list('file')")}
+        assert {"file_blake3_size", "file_unhashed"} <= indexes
+        # The upgraded schema works like a new one.
+        root.state_reason = "drive unplugged"
+        root.save()
+    with open_catalogue(path):
+        assert Root.get().state_reason == "drive unplugged"
+        assert Photo.get().rating == 4
+
+
+def _columns(path: Path, table: str) -> set[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+    finally:
+        connection.close()
+
+
+def test_catalogue_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    with open_catalogue(path):
+        pass
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {LATEST + 1}")
+    connection.close()
+    with pytest.raises(CatalogueError, match="newer shootwatch"):
+        open_catalogue(path)
+
+
+def test_other_sqlite_file_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "library.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE images (id INTEGER PRIMARY KEY)")
+    connection.close()
+    with pytest.raises(CatalogueError, match="not a shootwatch catalogue"):
+        open_catalogue(path)
+    assert _columns(path, "images") == {"id"}
+
+
+def test_file_that_is_not_sqlite_gives_a_clear_error(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogueError, match="cannot open the catalogue"):
+        open_catalogue(path)
+
+
+def test_catalogue_in_an_unwritable_place_gives_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CatalogueError, match="cannot create the catalogue"):
+        open_catalogue(blocker / "catalogue.db")
+
+
+def test_writer_waits_for_a_brief_lock_instead_of_failing(tmp_path):
+    path = tmp_path / "c.db"
+    with open_catalogue(path):
+        root = Root.create(path="/p", added_at=time.time())
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock...
+        releaser = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+        releaser.start()
+        try:
+            root.kind = "inbox"
+            root.save()  # ...so this write waits (busy timeout) and then succeeds
+        finally:
+            releaser.join()
+            other.close()
+        assert Root.get_by_id(root.id).kind == "inbox"
