@@ -12,6 +12,13 @@ import pathspec
 BUILTIN_NAMES = frozenset({".ds_store", "thumbs.db", "@eadir", "desktop.ini"})
 BUILTIN_SUFFIXES = ("~", ".tmp", ".part")
 BUILTIN_RULES = "hidden names, *~, *.tmp, *.part, .DS_Store, Thumbs.db, desktop.ini, @eaDir"
+# The last letters of every built-in name and suffix: a name ending otherwise (most photos) is
+# passed without lower-casing it. This check runs for every file of every scan.
+_LAST_LETTERS = frozenset(
+    letter
+    for word in (*BUILTIN_NAMES, *BUILTIN_SUFFIXES)
+    for letter in (word[-1].lower(), word[-1].upper())
+)
 
 
 class IgnoreRules:
@@ -23,12 +30,13 @@ class IgnoreRules:
         self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
 
     def ignores(self, rel_path: str, name: str, is_dir: bool) -> bool:
-        if name.startswith("."):
+        if name[0] == ".":
             return True
-        lower = name.lower()
-        if lower in BUILTIN_NAMES or lower.endswith(BUILTIN_SUFFIXES):
-            return True
-        if rel_path in self.excluded_paths:
+        if name[-1] in _LAST_LETTERS:
+            lower = name.lower()
+            if lower in BUILTIN_NAMES or lower.endswith(BUILTIN_SUFFIXES):
+                return True
+        if self.excluded_paths and rel_path in self.excluded_paths:
             return True
         if self._spec is not None:
             return self._spec.match_file(rel_path + "/" if is_dir else rel_path)

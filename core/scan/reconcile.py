@@ -230,6 +230,51 @@ def _pair_moves(
     return moves, added, removed
 
 
+def _replaced_in_place(seen: SeenFile) -> bool:
+    """A known path whose content is now different: the old content may have moved away."""
+    return (
+        seen.record_id is not None
+        and seen.blake3 is not None
+        and seen.previous_blake3 is not None
+        and (seen.blake3, seen.size) != (seen.previous_blake3, seen.previous_size)
+    )
+
+
+def _as_source(seen: SeenFile) -> KnownFile:
+    """What a replaced record held before, as a file that may have moved."""
+    return KnownFile(seen.record_id, seen.rel_path, seen.previous_size, 0, seen.previous_blake3)
+
+
+def settle_identities(
+    new_files: list[SeenFile], replaced: list[SeenFile], missing: list[KnownFile]
+) -> tuple[list[tuple[SeenFile, KnownFile]], list[SeenFile], list[SeenFile], list[KnownFile]]:
+    """Decide which record each piece of content belongs to: (moves, added, updated, removed).
+
+    Content that vanished from one path and appeared at another is a move, and keeps its
+    record. A path whose content was replaced counts twice: its old content may have moved
+    away (renamed, then a new card reused the name), and its new content may have come from
+    elsewhere (a swap, a renumbering), so the record follows the content, not the name.
+    """
+    sources = missing + [_as_source(seen) for seen in replaced]
+    replacements = [seen._replace(record_id=None) for seen in replaced]
+    moves, unpaired, unmatched = _pair_moves(new_files + replacements, sources)
+    moved_away = {known.record_id for _, known in moves}
+    taken = {seen.rel_path for seen, _ in moves}
+    replaced_paths = {seen.rel_path for seen in replaced}
+    added = [seen for seen in unpaired if seen.rel_path not in replaced_paths]
+    updated: list[SeenFile] = []
+    removed = [known for known in unmatched if known.rel_path not in replaced_paths]
+    for seen in replaced:
+        away, arrived = seen.record_id in moved_away, seen.rel_path in taken
+        if not away and not arrived:
+            updated.append(seen)  # simply edited in place
+        elif away and not arrived:
+            added.append(seen._replace(record_id=None))  # new content where it used to be
+        elif arrived and not away:
+            removed.append(_as_source(seen))  # its old content is gone; another moved in
+    return moves, added, updated, removed
+
+
 def _summarise(items: list[tuple[str, str]], limit: int = 3) -> str:
     shown = "; ".join(f"{path}: {reason}" for path, reason in items[:limit])
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
@@ -277,7 +322,10 @@ def _reconcile(
     writer = _ChangeWriter(catalogue, root, run.id, first_index=records_before == 0)
     offline_reason = _check_root(root_path)
     results: list[SurveyResult] = []
-    deferred: list[SeenFile] = []  # new files whose content the catalogue has: maybe moves
+    # Held back until every survey has said what went missing: new files whose content the
+    # catalogue already has, and known paths whose content was replaced. Both may be moves.
+    deferred: list[SeenFile] = []
+    replaced: list[SeenFile] = []
     if offline_reason is None:
         excluded = _excluded_paths(root_path, str(catalogue.path))
         rules = IgnoreRules(settings.ignore, excluded)
@@ -300,16 +348,19 @@ def _reconcile(
         # far end of a move wait until every survey has said what went missing.
         for result in _run_surveys(tasks, settings, pool, root_path, clock, on_progress):
             results.append(result)
-            writer.update([seen for seen in result.changed if seen.record_id is not None])
+            updates = [seen for seen in result.changed if seen.record_id is not None]
             new_files = [seen for seen in result.changed if seen.record_id is None]
             if records_before:
+                replaced += [seen for seen in updates if _replaced_in_place(seen)]
+                updates = [seen for seen in updates if not _replaced_in_place(seen)]
                 known_contents = queries.existing_contents(
                     catalogue.db, ((seen.blake3, seen.size) for seen in new_files if seen.blake3)
                 )
-                maybe_moved = [s for s in new_files if (s.blake3, s.size) in known_contents]
-                deferred += maybe_moved
+                deferred += [s for s in new_files if (s.blake3, s.size) in known_contents]
                 new_files = [s for s in new_files if (s.blake3, s.size) not in known_contents]
+            writer.update(updates)
             writer.add(new_files)
+            writer.flush(only_if_full=True)
 
     files_seen = sum(r.files_seen for r in results)
     missing = [known for r in results for known in r.missing]
@@ -331,13 +382,16 @@ def _reconcile(
             f"{len(unreadable_folders)} folder(s) could not be read, so nothing was removed: "
             + _summarise(unreadable_folders)
         )
+        writer.update(replaced)
         writer.add(deferred)
     else:
         status, error_text = "completed", None
-        moves, added, removed = _pair_moves(deferred, missing)
-        writer.move(moves)
-        writer.add(added)
+        moves, added, updated, removed = settle_identities(deferred, replaced, missing)
+        # All in one transaction: a record may move into a path another one just left.
         writer.remove(removed)
+        writer.move(moves)
+        writer.update(updated)
+        writer.add(added)
     writer.unreadable(unreadable_folders + unreadable_files)
     writer.flush()
     _set_root_state(root, offline_reason, time.time())
@@ -429,6 +483,7 @@ class _ChangeWriter:
         self.now = time.time()
         self._inserts: list[tuple] = []
         self._updates: list[tuple] = []
+        self._moves: list[tuple] = []
         self._deletes: list[int] = []
         self._events: list[tuple] = []
         self.added = self.updated = self.moved = self.removed = self.unreadable_files = 0
@@ -463,47 +518,54 @@ class _ChangeWriter:
             self._inserts.append((self.root_id, *self._file_row(seen)))
             self._file_event("added", seen)
         self.added += len(files)
-        self.flush(only_if_full=True)
 
     def update(self, files: list[SeenFile]) -> None:
         for seen in files:
             self._updates.append((*self._file_row(seen), seen.record_id))
             self._file_event("modified", seen)
         self.updated += len(files)
-        self.flush(only_if_full=True)
 
     def move(self, moves: list[tuple[SeenFile, KnownFile]]) -> None:
         for seen, known in moves:
-            self._updates.append((*self._file_row(seen), known.record_id))
+            self._moves.append((*self._file_row(seen), known.record_id))
             self._event("moved", seen.rel_path, {"from": known.rel_path})
         self.moved += len(moves)
-        self.flush(only_if_full=True)
 
     def remove(self, records: list[KnownFile]) -> None:
         for known in records:
             self._deletes.append(known.record_id)
             self._event("removed", known.rel_path, {"blake3": known.blake3, "size": known.size})
         self.removed += len(records)
-        self.flush(only_if_full=True)
 
     def unreadable(self, items: list[tuple[str, str]]) -> None:
         for path, reason in items:
             self._event("unreadable", path, {"reason": reason})
 
     def flush(self, only_if_full: bool = False) -> None:
-        pending = len(self._inserts) + len(self._updates) + len(self._deletes) + len(self._events)
+        """Write what is pending in one transaction: removals first, then moves (which may
+        take a path a removal or another move freed), then updates, then new records."""
+        pending = (
+            len(self._inserts)
+            + len(self._updates)
+            + len(self._moves)
+            + len(self._deletes)
+            + len(self._events)
+        )
         if not pending or (only_if_full and pending < WRITE_BATCH):
             return
         with self.db.atomic():
             if self._deletes:
                 queries.delete_files(self.db, self._deletes)
+            if self._moves:
+                queries.move_files(self.db, self._moves)
             if self._updates:
                 queries.update_files(self.db, self._updates)
             if self._inserts:
                 queries.insert_files(self.db, self._inserts)
             if self._events:
                 queries.insert_events(self.db, self._events)
-        self._inserts, self._updates, self._deletes, self._events = [], [], [], []
+        self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
+        self._events = []
 
 
 def _set_root_state(root: Root, offline_reason: str | None, now: float) -> None:

@@ -15,7 +15,13 @@ from typing import NamedTuple
 from core.media.kinds import kind_from_name
 from core.scan.hashing import describe_os_error, hash_file
 from core.scan.ignore import IgnoreRules
-from core.store.queries import KnownFile, load_known_files, open_read_only, with_hashes
+from core.store.queries import (
+    KnownFile,
+    load_known_files,
+    missing_files,
+    open_read_only,
+    recorded_contents,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class SeenFile(NamedTuple):
     blake3: str | None
     error: str | None
     record_id: int | None  # the existing record, if the catalogue knew this path
+    # What that record held before: a file replaced in place may have moved elsewhere.
+    previous_blake3: str | None = None
+    previous_size: int | None = None
 
 
 @dataclass
@@ -116,19 +125,17 @@ def _printable(rel_path: str) -> str:
 
 def survey(task: SurveyTask) -> SurveyResult:
     connection = _catalogue_connection(task.catalogue_path)
-    known = load_known_files(
-        connection,
-        task.root_id,
-        task.rel_dir,
-        task.recursive,
-        task.claimed_children,
+    known, unhashed = load_known_files(
+        connection, task.root_id, task.rel_dir, task.recursive, task.claimed_children
     )
-    rules = _ignore_rules(task)
+    ignores = _ignore_rules(task).ignores
     result = SurveyResult(task.rel_dir)
+    vanished: list[tuple[str, int, int, int]] = []
     root_path = task.root_path
     pop_known = known.pop
     stat = os.stat
     stack = [task.rel_dir]
+    # The hot loop of every scan: one pass per entry, no calls that can be avoided.
     while stack:
         rel_dir = stack.pop()
         prefix = rel_dir + "/" if rel_dir else ""
@@ -147,15 +154,11 @@ def survey(task: SurveyTask) -> SurveyResult:
                     name = entry.name
                     rel_path = prefix + name
                     if entry.is_file(follow_symlinks=False):
-                        if rules.ignores(rel_path, name, False):
+                        if ignores(rel_path, name, False):
                             continue
-                        if not is_storable_name(name):
-                            result.unreadable_files.append(
-                                (
-                                    _printable(rel_path),
-                                    "name is not valid UTF-8: rename the file to record it",
-                                )
-                            )
+                        if not name.isascii() and not is_storable_name(name):
+                            reason = "name is not valid UTF-8: rename the file to record it"
+                            result.unreadable_files.append((_printable(rel_path), reason))
                             continue
                         try:
                             st = stat(name, dir_fd=fd, follow_symlinks=False)
@@ -166,17 +169,20 @@ def survey(task: SurveyTask) -> SurveyResult:
                             pop_known(rel_path, None)  # present but unreadable: keep its record
                             continue
                         seen_here += 1
-                        known_file = pop_known(rel_path, None)
+                        row = pop_known(rel_path, None)
                         if (
-                            known_file is not None
-                            and known_file.hashed
-                            and known_file.size == st.st_size
-                            and known_file.mtime_ns == st.st_mtime_ns
+                            row is not None
+                            and row[2] == st.st_size
+                            and row[3] == st.st_mtime_ns
+                            and not (unhashed and rel_path in unhashed)
                         ):
                             continue
-                        _hash_into(result, task, rel_path, name, known_file)
+                        if not _hash_into(result, task, rel_path, name, row):
+                            seen_here -= 1
+                            if row is not None:
+                                vanished.append(row)
                     elif entry.is_dir(follow_symlinks=False):
-                        if rules.ignores(rel_path, name, True):
+                        if ignores(rel_path, name, True):
                             continue
                         if not is_storable_name(name):
                             reason = "folder name is not valid UTF-8: rename it to record its files"
@@ -190,10 +196,25 @@ def survey(task: SurveyTask) -> SurveyResult:
             os.close(fd)
         result.files_seen += seen_here
         _counters.add(files_seen=seen_here)
-    result.missing.extend(known.values())
-    # Missing files may have moved: their hashes pair them with new files.
-    result.missing = with_hashes(connection, result.missing)
+    # Records not found on disk: the reconciler removes them or pairs them with new files.
+    result.missing = missing_files(connection, [*known.values(), *vanished])
+    _add_previous_contents(connection, result)
     return result
+
+
+def _add_previous_contents(connection: sqlite3.Connection, result: SurveyResult) -> None:
+    ids = [seen.record_id for seen in result.changed if seen.record_id is not None]
+    if not ids:
+        return
+    previous = recorded_contents(connection, ids)
+    result.changed = [
+        seen._replace(
+            previous_blake3=previous[seen.record_id][0], previous_size=previous[seen.record_id][1]
+        )
+        if seen.record_id in previous
+        else seen
+        for seen in result.changed
+    ]
 
 
 def survey_batch(tasks: list[SurveyTask]) -> list[SurveyResult]:
@@ -205,17 +226,14 @@ def _hash_into(
     task: SurveyTask,
     rel_path: str,
     name: str,
-    known_file: KnownFile | None,
-) -> None:
+    row: tuple[str, int, int, int] | None,
+) -> bool:
+    """Hash a new or changed file into ``result``; False if it vanished before it was read."""
     outcome = hash_file(os.path.join(task.root_path, rel_path), task.hash_retries)
     result.bytes_hashed += outcome.bytes_read
     _counters.add(bytes_hashed=outcome.bytes_read)
     if outcome.vanished:
-        # Deleted between the listing and the read: it is not on disk, so its record is missing.
-        result.files_seen -= 1
-        if known_file is not None:
-            result.missing.append(known_file)
-        return
+        return False
     if outcome.blake3 is not None:
         result.files_hashed += 1
     result.changed.append(
@@ -226,6 +244,7 @@ def _hash_into(
             kind=kind_from_name(name),
             blake3=outcome.blake3,
             error=outcome.error,
-            record_id=known_file.record_id if known_file is not None else None,
+            record_id=row[1] if row is not None else None,
         )
     )
+    return True

@@ -19,14 +19,18 @@ from core.store.models import Event, FileRecord, Root, SyncRun
 
 
 class KnownFile(NamedTuple):
-    """A file record as the reconciler compares it with the disk (a tuple: 100k are loaded)."""
+    """A file record the reconciler did not find on disk (with its hash, to pair moves)."""
 
     record_id: int
     rel_path: str
     size: int
     mtime_ns: int
-    hashed: bool
-    blake3: str | None = None  # filled in only for records that went missing
+    blake3: str | None
+
+
+# What a survey compares with the disk: rel_path -> (rel_path, record_id, size, mtime_ns).
+# Plain tuples, because 100k of them are loaded for every reconcile of a large root.
+KnownRows = dict[str, tuple[str, int, int, int]]
 
 
 def open_read_only(catalogue_path: str) -> sqlite3.Connection:
@@ -65,22 +69,22 @@ def load_known_files(
     rel_dir: str,
     recursive: bool,
     claimed_children: Sequence[str] = (),
-) -> dict[str, KnownFile]:
-    """The records a survey of ``rel_dir`` covers (see ``_path_ranges``), by relative path.
+) -> tuple[KnownRows, set[str]]:
+    """The records a survey of ``rel_dir`` covers (see ``_path_ranges``), and the paths among
+    them that have no hash yet.
 
     Reads the covering index (size + mtime) and the small partial index of unhashed records;
     it never touches the table itself.
     """
-    known: dict[str, KnownFile] = {}
+    known: KnownRows = {}
     unhashed: set[str] = set()
     for low, high in _path_ranges(rel_dir, recursive, claimed_children):
         bounds = "rel_path >= ?" + (" AND rel_path < ?" if high is not None else "")
         args = (root_id, low, high) if high is not None else (root_id, low)
-        for record_id, rel_path, size, mtime_ns in connection.execute(
-            f"SELECT id, rel_path, size, mtime_ns FROM file WHERE root_id = ? AND {bounds}",
-            args,
-        ):
-            known[rel_path] = KnownFile(record_id, rel_path, size, mtime_ns, True)
+        rows = connection.execute(
+            f"SELECT rel_path, id, size, mtime_ns FROM file WHERE root_id = ? AND {bounds}", args
+        )
+        known.update((row[0], row) for row in rows)
         unhashed.update(
             row[0]
             for row in connection.execute(
@@ -88,22 +92,34 @@ def load_known_files(
                 args,
             )
         )
-    for rel_path in unhashed:
-        known[rel_path] = known[rel_path]._replace(hashed=False)
-    return known
+    return known, unhashed
 
 
-def with_hashes(connection: sqlite3.Connection, files: Sequence[KnownFile]) -> list[KnownFile]:
-    """The same records with their blake3 filled in."""
-    hashes: dict[int, str | None] = {}
-    ids = [known.record_id for known in files]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+def recorded_contents(
+    connection: sqlite3.Connection, record_ids: Sequence[int]
+) -> dict[int, tuple[str | None, int]]:
+    """record_id -> (blake3, size) as the catalogue has them."""
+    contents: dict[int, tuple[str | None, int]] = {}
+    for start in range(0, len(record_ids), 500):
+        chunk = list(record_ids[start : start + 500])
         marks = ", ".join("?" * len(chunk))
-        hashes.update(
-            connection.execute(f"SELECT id, blake3 FROM file WHERE id IN ({marks})", chunk)
-        )
-    return [known._replace(blake3=hashes.get(known.record_id)) for known in files]
+        for record_id, digest, size in connection.execute(
+            f"SELECT id, blake3, size FROM file WHERE id IN ({marks})", chunk
+        ):
+            contents[record_id] = (digest, size)
+    return contents
+
+
+def missing_files(
+    connection: sqlite3.Connection, rows: Iterable[tuple[str, int, int, int]]
+) -> list[KnownFile]:
+    """Known rows that were not found on disk, with their blake3 (moves are paired by it)."""
+    rows = list(rows)
+    contents = recorded_contents(connection, [row[1] for row in rows])
+    return [
+        KnownFile(record_id, rel_path, size, mtime_ns, contents.get(record_id, (None, 0))[0])
+        for rel_path, record_id, size, mtime_ns in rows
+    ]
 
 
 def existing_contents(
@@ -146,6 +162,16 @@ def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
         " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
         rows,
     )
+
+
+def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
+    """Like ``update_files``, for records that change path. Two steps, because one record may
+    move into the path another is leaving (a swap, a renumbering): every moving record first
+    takes a path no file can have (rel_paths never start with '/'), then its new one."""
+    db.cursor().executemany(
+        "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
+    )
+    update_files(db, rows)
 
 
 def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:

@@ -137,6 +137,39 @@ def test_renamed_folder_moves_every_file_and_keeps_identity(catalogue, library):
     assert catalogued(library) == on_disk(library)
 
 
+def test_renamed_file_keeps_its_record_when_a_new_file_takes_its_old_name(catalogue, library):
+    # A keeper is renamed, then the next card brings a new IMG_0001.JPG into the same folder.
+    write(library / "card" / "IMG_0001.JPG", "first shoot")
+    scan(catalogue, library)
+    keeper = record_ids(library)["card/IMG_0001.JPG"]
+    (library / "card" / "IMG_0001.JPG").rename(library / "card" / "keeper.JPG")
+    write(library / "card" / "IMG_0001.JPG", "second shoot, same camera counter")
+    touch_later(library / "card" / "IMG_0001.JPG")
+
+    report = scan(catalogue, library)
+
+    assert (report.files_moved, report.files_added, report.files_updated) == (1, 1, 0)
+    ids = record_ids(library)
+    assert ids["card/keeper.JPG"] == keeper and ids["card/IMG_0001.JPG"] != keeper
+    assert catalogued(library) == on_disk(library)
+
+
+def test_swapped_names_swap_records(catalogue, library):
+    write(library / "a.JPG", "picture a")
+    write(library / "b.JPG", "picture b, longer")
+    scan(catalogue, library)
+    before = record_ids(library)
+    (library / "a.JPG").rename(library / "tmp")
+    (library / "b.JPG").rename(library / "a.JPG")
+    (library / "tmp").rename(library / "b.JPG")
+
+    report = scan(catalogue, library)
+
+    assert (report.files_moved, report.files_added, report.files_removed) == (2, 0, 0)
+    assert record_ids(library) == {"a.JPG": before["b.JPG"], "b.JPG": before["a.JPG"]}
+    assert catalogued(library) == on_disk(library)
+
+
 def test_a_copy_is_added_and_the_original_stays(catalogue, library):
     write(library / "a" / "IMG_1.JPG", "same picture")
     scan(catalogue, library)

@@ -84,6 +84,18 @@ class Tree:
             (self.top / target).parent.mkdir(parents=True, exist_ok=True)
             (self.top / rel).rename(self.top / target)
             self.identity[target] = self.identity.pop(rel)
+        elif kind == "swap" and (first := self._pick(operation[1])):
+            second = self._pick(operation[2])
+            if first == second:
+                return
+            parked = self.top / ".parked"  # hidden, so a scan never sees it
+            (self.top / first).rename(parked)
+            (self.top / second).rename(self.top / first)
+            parked.rename(self.top / second)
+            self.identity[first], self.identity[second] = (
+                self.identity[second],
+                self.identity[first],
+            )
         elif kind == "move_folder" and FOLDERS[operation[1]]:
             folder = FOLDERS[operation[1]]
             target = folder + "-" + operation[2]
@@ -97,7 +109,8 @@ class Tree:
 
 
 @settings(
-    max_examples=60,
+    # SHOOTWATCH_PROPERTY_EXAMPLES=2000 for a longer soak.
+    max_examples=int(os.environ.get("SHOOTWATCH_PROPERTY_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
