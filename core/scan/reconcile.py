@@ -84,6 +84,8 @@ class SurveyPool:
         # held); forkserver starts workers from a clean single-threaded process instead.
         method = "fork" if threading.active_count() == 1 else "forkserver"
         context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(["core.scan.survey"])
         self.workers = workers
         self.files_seen = context.Value("q", 0)
         self.bytes_hashed = context.Value("q", 0)
@@ -184,8 +186,8 @@ def plan_surveys(
 def _excluded_paths(root_path: str, catalogue_path: str) -> tuple[str, ...]:
     """The catalogue's own files, if they live inside the root."""
     catalogue = os.path.realpath(catalogue_path)
-    inside = os.path.relpath(catalogue, root_path)
-    if inside.startswith(".."):
+    inside = os.path.relpath(catalogue, os.path.realpath(root_path))
+    if inside == os.pardir or inside.startswith(os.pardir + os.sep):
         return ()
     return tuple(inside + suffix for suffix in ("", "-wal", "-shm", "-journal"))
 

@@ -83,7 +83,7 @@ class SurveyCounters:
 
 # Per-process state: a worker keeps its read-only connection and compiled rules between tasks.
 _counters = SurveyCounters()
-_connection: tuple[int, str, sqlite3.Connection] | None = None
+_connection: tuple[tuple[int, str, int], sqlite3.Connection] | None = None
 _rules: dict[tuple[tuple[str, ...], tuple[str, ...]], IgnoreRules] = {}
 
 
@@ -94,10 +94,14 @@ def install_counters(counters: SurveyCounters) -> None:
 
 def _catalogue_connection(path: str) -> sqlite3.Connection:
     global _connection
-    # A connection must never cross a fork: keyed by the process that opened it.
-    if _connection is None or _connection[:2] != (os.getpid(), path):
-        _connection = (os.getpid(), path, open_read_only(path))
-    return _connection[2]
+    # Keyed by the process (a connection must never cross a fork) and the file itself (a
+    # catalogue replaced at the same path is another catalogue).
+    key = (os.getpid(), path, os.stat(path).st_ino)
+    if _connection is None or _connection[0] != key:
+        if _connection is not None and _connection[0][0] == key[0]:
+            _connection[1].close()
+        _connection = (key, open_read_only(path))
+    return _connection[1]
 
 
 def _ignore_rules(task: SurveyTask) -> IgnoreRules:
