@@ -18,7 +18,7 @@ from typing import TextIO
 from core.cli import output
 from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
 from core.media.kinds import FILE_KINDS
-from core.scan.reconcile import reconcile_roots
+from core.scan.reconcile import ScanError, reconcile_roots
 from core.store import Catalogue, CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root
 
@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         err.write(f"shootwatch: {prefix}: {error}\n")
         return EXIT_ERROR
+    except ScanError as error:
+        err.write(f"shootwatch: scan failed: {error}\n")
+        return EXIT_ATTENTION
     except KeyboardInterrupt:
         err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
         return EXIT_INTERRUPTED

@@ -6,8 +6,6 @@ the extension, which content sniffing refines for files that lie about their typ
 
 from __future__ import annotations
 
-import os
-
 FILE_KINDS = ("raw", "jpeg", "heif", "video", "xmp", "other")
 RAW_EXTENSIONS = frozenset(
     (
@@ -53,4 +51,6 @@ KIND_BY_EXTENSION = {
 
 
 def kind_from_name(name: str) -> str:
-    return KIND_BY_EXTENSION.get(os.path.splitext(name)[1].lower(), "other")
+    # rfind rather than os.path.splitext: this runs for every file a scan hashes.
+    dot = name.rfind(".")
+    return KIND_BY_EXTENSION.get(name[dot:].lower(), "other") if dot > 0 else "other"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import blake3
 
 # Above this size the file is mapped and hashed on several threads; below, one read is faster.
 LARGE_FILE_BYTES = 16 * 1024 * 1024
+# An explicit count, never blake3.AUTO: AUTO uses a process-wide thread pool, and a process
+# forked after using it (the scan workers) deadlocks the first time it hashes a large file.
+HASH_THREADS = max(1, min(os.cpu_count() or 1, 8))
 
 
-@dataclass(frozen=True)
-class HashOutcome:
+class HashOutcome(NamedTuple):
     blake3: str | None  # None when the file could not be hashed
     size: int
     mtime_ns: int
@@ -34,7 +36,7 @@ def describe_os_error(error: OSError) -> str:
 def _digest_fd(fd: int, size: int) -> str:
     if size >= LARGE_FILE_BYTES:
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
-            return blake3.blake3(mapped, max_threads=blake3.blake3.AUTO).hexdigest()
+            return blake3.blake3(mapped, max_threads=HASH_THREADS).hexdigest()
     # A read of a regular file stops short only at its end, so one read does; asking for a
     # byte more than fstat said means a file that grew or shrank hashes differently, and the
     # fstat after the read tells the caller it changed.
@@ -46,25 +48,33 @@ def _failed(error: OSError, bytes_read: int) -> HashOutcome:
     return HashOutcome(None, 0, 0, bytes_read, describe_os_error(error), vanished)
 
 
-def hash_file(path: str, retries: int = 3) -> HashOutcome:
-    """Hash ``path`` and return it with the size and mtime the hash belongs to.
+def hash_file(
+    path: str,
+    retries: int = 3,
+    dir_fd: int | None = None,
+    expected: tuple[int, int] | None = None,
+) -> HashOutcome:
+    """Hash ``path`` (relative to ``dir_fd`` when given) and return it with the size and mtime
+    the hash belongs to.
 
-    The size and mtime come from the open file before and after reading: if they differ, the
-    file changed while it was read and is read again, up to ``retries`` times; if it never
-    holds still, the outcome carries an error and no hash, so a half-written file is never
-    recorded as complete. (A file replaced by a rename while read is still consistent: the
-    hash, size and mtime all belong to the file that was read, and the next scan sees the
-    new one.)
+    The size and mtime before reading (``expected``, from the caller's own stat, or else the
+    open file's) are compared with the open file's after reading: if they differ, the file
+    changed while it was read and is read again, up to ``retries`` times; if it never holds
+    still, the outcome carries an error and no hash, so a half-written file is never recorded
+    as complete. (A file replaced by a rename while read is still consistent: the hash, size
+    and mtime all belong to the file that was read, and the next scan sees the new one.)
     """
     bytes_read = 0
     for _attempt in range(retries + 1):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         except OSError as error:
             return _failed(error, bytes_read)
         try:
-            before = os.fstat(fd)
-            digest = _digest_fd(fd, before.st_size)
+            if expected is None:
+                before = os.fstat(fd)
+                expected = (before.st_size, before.st_mtime_ns)
+            digest = _digest_fd(fd, expected[0])
             after = os.fstat(fd)
         except OSError as error:
             return _failed(error, bytes_read)
@@ -72,9 +82,10 @@ def hash_file(path: str, retries: int = 3) -> HashOutcome:
             return HashOutcome(None, 0, 0, bytes_read, str(error))
         finally:
             os.close(fd)
-        bytes_read += before.st_size
-        if before.st_size == after.st_size and before.st_mtime_ns == after.st_mtime_ns:
+        bytes_read += expected[0]
+        if expected == (after.st_size, after.st_mtime_ns):
             return HashOutcome(digest, after.st_size, after.st_mtime_ns, bytes_read)
+        expected = None  # changed: take the file as it is now and read it again
     return HashOutcome(
         None,
         after.st_size,

@@ -15,7 +15,7 @@ import pytest
 
 from core.config import ScanSettings
 from core.scan.ignore import IgnoreRules
-from core.scan.reconcile import plan_surveys, reconcile_roots
+from core.scan.reconcile import ScanError, SurveyPool, plan_surveys, reconcile_roots
 from core.store.models import Event, FileRecord, Root, SyncRun
 from tests.helpers import (
     b3,
@@ -358,6 +358,21 @@ def test_file_growing_while_hashed_is_never_recorded_half_written(catalogue, lib
     assert record.error is None
 
 
+def test_large_files_hash_in_workers_forked_after_a_large_hash(catalogue, library):
+    # blake3's process-wide thread pool does not survive a fork: hashing a large file here
+    # first, then in the scan's forked workers, must not deadlock.
+    from core.scan.hashing import LARGE_FILE_BYTES, hash_file
+
+    first = write(library / "a" / "VID_1.MOV", os.urandom(LARGE_FILE_BYTES + 1))
+    second = write(library / "b" / "VID_2.MOV", os.urandom(LARGE_FILE_BYTES + 2))
+    assert hash_file(str(first)).blake3 == b3(first)
+
+    report = scan(catalogue, library, workers=2)
+
+    assert report.files_hashed == 2 and catalogued(library) == on_disk(library)
+    assert b3(second) == catalogued(library)["b/VID_2.MOV"][1]
+
+
 def test_ignore_rules_leave_out_builtin_and_user_patterns(catalogue, library):
     kept = [
         "2024/IMG_0001.CR2",
@@ -464,6 +479,24 @@ def test_several_roots_share_one_pool(catalogue, tmp_path):
 
     assert [r.files_added for r in reports] == [12, 1]
     assert catalogued(first) == on_disk(first) and catalogued(second) == on_disk(second)
+
+
+def test_a_worker_that_dies_fails_the_scan_and_removes_nothing(catalogue, library):
+    make_shoot(library)
+    with SurveyPool(2) as pool:
+        scan(catalogue, library, pool=pool)
+        before = catalogued(library)
+        (library / "2024" / "2024-05-01" / "IMG_1000.CR2").unlink()
+        victim = next(iter(pool._executor._processes.values()))
+        victim.kill()
+        victim.join()
+
+        with pytest.raises(ScanError, match="worker stopped unexpectedly"):
+            scan(catalogue, library, pool=pool)
+
+    assert catalogued(library) == before
+    last = SyncRun.select().order_by(SyncRun.id.desc()).get()
+    assert last.status == "failed" and "worker stopped unexpectedly" in last.error
 
 
 def test_plan_splits_a_root_into_folder_surveys(library):
