@@ -75,6 +75,21 @@ def _patterns(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _seconds(low: float, high: float) -> Callable[[str, Any], float]:
+    def check(key: str, value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ConfigError(
+                f"{key} = {value!r} is not allowed: use a number from {low:g} to {high:g}."
+            )
+        return float(value)
+
+    return check
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -107,6 +122,33 @@ SETTINGS: tuple[Setting, ...] = (
         "How many times a file that changes while it is hashed is hashed again before it is "
         "recorded as still being written.",
     ),
+    Setting(
+        "watch.debounce_ms",
+        lambda: 200,
+        _whole_number(10, 10_000),
+        "How long the watcher gathers a burst of changes before acting on it (milliseconds).",
+    ),
+    Setting(
+        "watch.settle_seconds",
+        lambda: 2.0,
+        _seconds(0, 600),
+        "A file is recorded once it has not changed for this long, so copies in progress are "
+        "never recorded half-written.",
+    ),
+    Setting(
+        "engine.reconcile_hours",
+        lambda: 6.0,
+        _seconds(0.01, 24 * 30),
+        "How often the engine reconciles every root as a backstop to the watcher (with up to "
+        "10% jitter); it also does so at start and after any watcher trouble.",
+    ),
+    Setting(
+        "engine.fallback_minutes",
+        lambda: 5.0,
+        _seconds(0.05, 24 * 60),
+        "How often a root that cannot be watched (watch limit reached, network file system "
+        "without notifications) is scanned instead.",
+    ),
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -120,10 +162,24 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    debounce_ms: int = 200
+    settle_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    reconcile_hours: float = 6.0
+    fallback_minutes: float = 5.0
+
+
+@dataclass(frozen=True)
 class Settings:
     catalogue: Path
     scan: ScanSettings
     config_file: Path | None  # the file that was read, if any
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -197,6 +253,14 @@ def load_settings(
             hash_retries=values["scan.hash_retries"],
         ),
         config_file=read_from,
+        watch=WatchSettings(
+            debounce_ms=values["watch.debounce_ms"],
+            settle_seconds=values["watch.settle_seconds"],
+        ),
+        engine=EngineSettings(
+            reconcile_hours=values["engine.reconcile_hours"],
+            fallback_minutes=values["engine.fallback_minutes"],
+        ),
     )
 
 
@@ -207,4 +271,8 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "scan.ignore": list(settings.scan.ignore),
         "scan.workers": settings.scan.workers,
         "scan.hash_retries": settings.scan.hash_retries,
+        "watch.debounce_ms": settings.watch.debounce_ms,
+        "watch.settle_seconds": settings.watch.settle_seconds,
+        "engine.reconcile_hours": settings.engine.reconcile_hours,
+        "engine.fallback_minutes": settings.engine.fallback_minutes,
     }

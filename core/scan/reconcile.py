@@ -68,6 +68,7 @@ class ReconcileReport:
     bytes_hashed: int
     duration: float
     error: str | None
+    unsettled: tuple[str, ...] = ()  # files left for later: modified within the settle time
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -307,13 +308,31 @@ def reconcile_root(
     on_progress: Callable[[ScanProgress], None] | None = None,
     pool: SurveyPool | None = None,
     accept_empty: bool = False,
+    folders: list[tuple[str, bool, tuple[str, ...]]] | None = None,
+    settle_seconds: float = 0.0,
 ) -> ReconcileReport:
-    """Reconcile one root and record the run. ``pool`` is reused when given."""
+    """Reconcile one root and record the run. ``pool`` is reused when given.
+
+    ``folders`` limits the run to some folders of the root (rel_dir, recursive,
+    claimed_children), as the watcher asks after changes; ``settle_seconds`` leaves files
+    modified more recently than that for a later run (see ``ReconcileReport.unsettled``).
+    """
     started = time.time()
     clock = time.perf_counter()
     run = SyncRun.create(kind=kind, root=root, started_at=started, status="running")
     try:
-        return _reconcile(catalogue, root, settings, run, clock, on_progress, pool, accept_empty)
+        return _reconcile(
+            catalogue,
+            root,
+            settings,
+            run,
+            clock,
+            on_progress,
+            pool,
+            accept_empty,
+            folders,
+            int(settle_seconds * 1e9),
+        )
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             reason = "interrupted"
@@ -339,10 +358,14 @@ def _reconcile(
     on_progress: Callable[[ScanProgress], None] | None,
     pool: SurveyPool | None,
     accept_empty: bool,
+    folders: list[tuple[str, bool, tuple[str, ...]]] | None,
+    settle_ns: int,
 ) -> ReconcileReport:
     root_path = root.path
+    whole_root = folders is None
     records_before = queries.count_files(root)
-    writer = _ChangeWriter(catalogue, root, run.id, first_index=records_before == 0)
+    first_index = whole_root and records_before == 0
+    writer = _ChangeWriter(catalogue, root, run.id, first_index=first_index)
     offline_reason = _check_root(root_path)
     results: list[SurveyResult] = []
     # Held back until every survey has said what went missing: new files whose content the
@@ -352,7 +375,10 @@ def _reconcile(
     if offline_reason is None:
         excluded = _excluded_paths(root_path, str(catalogue.path))
         rules = IgnoreRules(settings.ignore, excluded)
-        plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)
+        if folders is None:
+            plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)
+        else:
+            plan = folders
         tasks = [
             SurveyTask(
                 catalogue_path=str(catalogue.path),
@@ -364,6 +390,7 @@ def _reconcile(
                 ignore=settings.ignore,
                 excluded_paths=excluded,
                 hash_retries=settings.hash_retries,
+                settle_ns=settle_ns,
             )
             for rel_dir, recursive, claimed in plan
         ]
@@ -389,7 +416,8 @@ def _reconcile(
     missing = [known for r in results for known in r.missing]
     unreadable_folders = [item for r in results for item in r.unreadable_folders]
     unreadable_files = [item for r in results for item in r.unreadable_files]
-    if offline_reason is None and files_seen == 0 and missing and not accept_empty:
+    unsettled = tuple(path for r in results for path in r.unsettled)
+    if whole_root and offline_reason is None and files_seen == 0 and missing and not accept_empty:
         offline_reason = (
             f"folder {root_path} is empty but the catalogue has {len(missing):,} files for it "
             "(drive not mounted?); nothing was removed. If you emptied it on purpose, run "
@@ -433,6 +461,7 @@ def _reconcile(
         bytes_hashed=sum(r.bytes_hashed for r in results),
         duration=time.perf_counter() - clock,
         error=error_text,
+        unsettled=unsettled,
     )
     SyncRun.update(
         status=report.status,
@@ -448,7 +477,7 @@ def _reconcile(
         files_unreadable=report.files_unreadable,
         bytes_hashed=report.bytes_hashed,
     ).where(SyncRun.id == run.id).execute()
-    if writer.first_index and writer.added:
+    if first_index and writer.added:
         queries.record_event(
             "indexed",
             SOURCE,

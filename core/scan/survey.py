@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -35,6 +36,9 @@ class SurveyTask:
     ignore: tuple[str, ...]
     excluded_paths: tuple[str, ...]  # relative paths never recorded (the catalogue's own files)
     hash_retries: int
+    # Files modified less than this long ago are left for later (still being copied?): they
+    # are neither recorded nor counted missing, and come back in ``unsettled``.
+    settle_ns: int = 0
 
 
 class SeenFile(NamedTuple):
@@ -63,6 +67,7 @@ class SurveyResult:
     missing: list[KnownFile] = field(default_factory=list)  # records not found on disk
     unreadable_folders: list[tuple[str, str]] = field(default_factory=list)  # (rel_dir, reason)
     unreadable_files: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    unsettled: list[str] = field(default_factory=list)  # rel_paths modified too recently
 
     # Sent between processes as plain tuples: pickling 100k named tuples cost 4x as much.
     def __getstate__(self) -> dict:
@@ -166,6 +171,7 @@ def survey(task: SurveyTask) -> SurveyResult:
     pop_known = known.pop
     stat = os.stat
     stack = [task.rel_dir]
+    settled_before = time.time_ns() - task.settle_ns if task.settle_ns else None
     # The hot loop of every scan: one pass per entry, no calls that can be avoided.
     while stack:
         rel_dir = stack.pop()
@@ -199,8 +205,11 @@ def survey(task: SurveyTask) -> SurveyResult:
                             result.unreadable_files.append((rel_path, describe_os_error(error)))
                             pop_known(rel_path, None)  # present but unreadable: keep its record
                             continue
-                        seen_here += 1
                         row = pop_known(rel_path, None)
+                        if settled_before is not None and st.st_mtime_ns > settled_before:
+                            result.unsettled.append(rel_path)
+                            continue
+                        seen_here += 1
                         if (
                             row is not None
                             and row[2] == st.st_size

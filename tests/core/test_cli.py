@@ -141,6 +141,8 @@ def test_config_shows_every_setting_as_valid_toml(capsys, tmp_path):
     values = tomllib.loads(out)
     assert values["catalogue"] == str(tmp_path / "x.db")
     assert set(values["scan"]) == {"ignore", "workers", "hash_retries"}
+    assert set(values["watch"]) == {"debounce_ms", "settle_seconds"}
+    assert values["engine"]["reconcile_hours"] == 6.0
 
 
 def test_unusable_catalogue_exits_2(capsys, tmp_path):

@@ -1,0 +1,254 @@
+"""The live watcher: file-system notifications (watchfiles) turned into folder surveys.
+
+Notifications are hints, never the truth: each names a folder to survey (the folder of a
+changed file, or the whole of a new folder, since files written right after a folder is made
+can go unreported). The surveys then compare that folder with the catalogue exactly as the
+reconciler does, after the changes have settled.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import watchfiles
+
+from core.config import WatchSettings
+from core.scan.ignore import IgnoreRules
+
+log = logging.getLogger(__name__)
+
+# File systems where inotify sees only this machine's changes, or nothing: polled instead.
+REMOTE_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs")
+INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
+
+# (rel_dir, recursive, claimed_children): one survey, as core.scan.reconcile takes them.
+Folder = tuple[str, bool, tuple[str, ...]]
+WatchFactory = Callable[..., Iterator[set[tuple[watchfiles.Change, str]]]]
+
+
+class WatchLimitReached(RuntimeError):
+    """inotify has no watches left; the message says how to raise the limit."""
+
+
+def filesystem_type(path: str) -> str:
+    """The type of the file system holding ``path``, from /proc/self/mountinfo ("" if unknown)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    best, best_type = "", ""
+    real = os.path.realpath(path)
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, right.split()[0]
+    return best_type
+
+
+def needs_polling(path: str) -> bool:
+    kind = filesystem_type(path)
+    return kind in REMOTE_FILESYSTEMS or kind.startswith("fuse")
+
+
+def inotify_watch_limit() -> int | None:
+    try:
+        return int(INOTIFY_WATCHES.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def limit_message(limit: int | None, fallback_minutes: float) -> str:
+    return (
+        f"inotify watch limit reached ({limit if limit is not None else 'unknown'}): raise "
+        "fs.inotify.max_user_watches (sudo sysctl fs.inotify.max_user_watches=524288, and "
+        "in /etc/sysctl.d/ to keep it), falling back to scanning every "
+        f"{fallback_minutes:g} minutes"
+    )
+
+
+def folders_for_changes(
+    root_path: str, paths: Iterable[str], rules: IgnoreRules
+) -> set[tuple[str, bool]]:
+    """The folders to survey for some changed paths of one root: (rel_dir, recursive)."""
+    wanted: set[tuple[str, bool]] = set()
+    for path in paths:
+        rel = os.path.relpath(path, root_path)
+        if rel == ".":
+            wanted.add(("", False))
+            continue
+        if rel.startswith(".."):
+            continue
+        parts = rel.split(os.sep)
+        if any(
+            rules.ignores("/".join(parts[: i + 1]), part, i < len(parts) - 1)
+            for i, part in enumerate(parts)
+        ):
+            continue
+        rel = "/".join(parts)
+        if os.path.isdir(path) and not os.path.islink(path):
+            wanted.add((rel, True))  # a new or renamed folder: all of it, at once
+        else:
+            wanted.add(("/".join(parts[:-1]), False))
+    # A folder surveyed whole covers every folder below it.
+    recursive = sorted(rel for rel, whole in wanted if whole)
+    covered = {
+        (rel, whole)
+        for rel, whole in wanted
+        for top in recursive
+        if (rel, whole) != (top, True) and (rel == top or rel.startswith(top + "/") or top == "")
+    }
+    return wanted - covered
+
+
+def plan_folders(
+    root_path: str, folders: Iterable[tuple[str, bool]], rules: IgnoreRules
+) -> list[Folder]:
+    """Surveys for folders: one not surveyed whole claims its current sub-folders, so only
+    records under sub-folders that vanished count as missing from it."""
+    plan: list[Folder] = []
+    for rel_dir, recursive in sorted(folders):
+        if recursive:
+            plan.append((rel_dir, True, ()))
+            continue
+        prefix = rel_dir + "/" if rel_dir else ""
+        try:
+            with os.scandir(os.path.join(root_path, rel_dir)) as entries:
+                children = tuple(
+                    sorted(
+                        e.name
+                        for e in entries
+                        if e.is_dir(follow_symlinks=False)
+                        and not rules.ignores(prefix + e.name, e.name, True)
+                    )
+                )
+        except OSError:
+            children = ()  # gone or unreadable: the survey reports it
+        plan.append((rel_dir, False, children))
+    return plan
+
+
+class PendingFolders:
+    """Folders waiting for their changes to settle, per root, each with the time it is due."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[int, str, bool], float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, root_id: int, folders: Iterable[tuple[str, bool]], due: float) -> None:
+        with self._lock:
+            for rel_dir, recursive in folders:
+                key = (root_id, rel_dir, recursive)
+                # A later change pushes the survey back: wait for the burst to end.
+                self._due[key] = max(self._due.get(key, 0.0), due)
+
+    def take_due(self, now: float) -> dict[int, set[tuple[str, bool]]]:
+        with self._lock:
+            ready = [key for key, due in self._due.items() if due <= now]
+            for key in ready:
+                del self._due[key]
+        by_root: dict[int, set[tuple[str, bool]]] = {}
+        for root_id, rel_dir, recursive in ready:
+            by_root.setdefault(root_id, set()).add((rel_dir, recursive))
+        return by_root
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return min(self._due.values(), default=None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._due)
+
+
+class Watcher:
+    """Watches some roots in a thread and reports changed paths per root.
+
+    ``on_changes(root_path, paths)`` is called from the watcher thread; ``on_trouble(reason)``
+    when the watcher cannot go on (watch limit, a vanished root): the caller falls back to
+    scanning and restarts the watcher later.
+    """
+
+    def __init__(
+        self,
+        root_paths: list[str],
+        rules_for: Callable[[str], IgnoreRules],
+        settings: WatchSettings,
+        on_changes: Callable[[str, list[str]], None],
+        on_trouble: Callable[[str, Exception], None],
+        watch_factory: WatchFactory = watchfiles.watch,
+        force_polling: bool = False,
+    ) -> None:
+        self.root_paths = sorted(root_paths, key=len, reverse=True)  # innermost first
+        self.rules_for = rules_for
+        self.settings = settings
+        self.on_changes = on_changes
+        self.on_trouble = on_trouble
+        self.watch_factory = watch_factory
+        self.force_polling = force_polling
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="shootwatch-watcher", daemon=True)
+        self.running = False
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+    def _root_of(self, path: str) -> str | None:
+        for root in self.root_paths:
+            if path == root or path.startswith(root.rstrip("/") + "/"):
+                return root
+        return None
+
+    def _keep(self, change: watchfiles.Change, path: str) -> bool:
+        root = self._root_of(path)
+        if root is None:
+            return False
+        name = os.path.basename(path)
+        rel = os.path.relpath(path, root)
+        return rel == "." or not self.rules_for(root).ignores(rel, name, False)
+
+    def _run(self) -> None:
+        try:
+            self.running = True
+            for changes in self.watch_factory(
+                *self.root_paths,
+                watch_filter=self._keep,
+                debounce=self.settings.debounce_ms,
+                step=50,
+                stop_event=self.stop_event,
+                rust_timeout=500,
+                yield_on_timeout=False,
+                force_polling=self.force_polling,
+                poll_delay_ms=1000,
+                ignore_permission_denied=True,
+            ):
+                by_root: dict[str, list[str]] = {}
+                for _change, path in changes:
+                    root = self._root_of(path)
+                    if root is not None:
+                        by_root.setdefault(root, []).append(path)
+                for root, paths in by_root.items():
+                    self.on_changes(root, paths)
+        except OSError as error:
+            if error.errno == errno.ENOSPC or "limit" in str(error).lower():
+                self.on_trouble("watch_limit", WatchLimitReached(str(error)))
+            else:
+                self.on_trouble("watcher_error", error)
+        except Exception as error:  # the watcher must never take the engine down
+            log.exception("watcher stopped")
+            self.on_trouble("watcher_error", error)
+        finally:
+            self.running = False
