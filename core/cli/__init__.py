@@ -12,32 +12,23 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
-from core.cli import output
+from core.cli import output, service
+from core.cli.invocation import (
+    EXIT_ATTENTION,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Invocation,
+    UsageError,
+)
 from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
+from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
 from core.scan.reconcile import ScanError, reconcile_roots
-from core.store import Catalogue, CatalogueError, open_catalogue, queries
+from core.store import CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root
-
-EXIT_OK, EXIT_ATTENTION, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """The command cannot do what was asked; the message says what to do instead."""
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What every subcommand gets."""
-
-    args: argparse.Namespace
-    settings: Settings
-    catalogue: Catalogue
-    out: TextIO
-    err: TextIO
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,11 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
 
     status = commands.add_parser(
-        "status", help="roots, counts and the last scan; exit code 1 when something needs you"
+        "status",
+        help="roots, the engine, counts and the last scan; exit code 1 when something needs "
+        "you, 2 when the engine is down",
     )
     status.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("config", help="show the settings in effect and where they come from")
+    service.add_commands(commands)
     return parser
 
 
@@ -93,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config, overrides)
         if args.command == "config":
             return show_config(settings, out)
+        if args.command == "run":  # the engine opens the catalogue itself
+            return service.run_engine(settings, err)
         with open_catalogue(settings.catalogue) as catalogue:
             return COMMANDS[args.command](Invocation(args, settings, catalogue, out, err))
     except (ConfigError, CatalogueError, UsageError) as error:
@@ -253,12 +249,38 @@ def status(run: Invocation) -> int:
             problems.append(f"{s.root.path} has never been scanned: run 'shootwatch scan'")
         if s.unhashed:
             problems.append(f"{s.root.path}: {output.count(s.unhashed)} files could not be read")
+    engine_pid = running_engine_pid(run.settings.catalogue)
+    beats = queries.heartbeats() if engine_pid else []
+    down = False
+    for beat in beats:
+        if beat.status in ("degraded", "down"):
+            problems.append(f"{beat.component} {beat.status}: {beat.error}")
+            down = down or beat.status == "down"
+        if time.time() - beat.beat_at > 30:
+            problems.append(
+                f"the engine has not reported for {output.seconds(time.time() - beat.beat_at)}"
+            )
+            down = True
+            break
     healthy = not problems
     if args.json:
         output.print_json(
             {
                 "healthy": healthy,
                 "catalogue": str(run.settings.catalogue),
+                "engine": {
+                    "pid": engine_pid,
+                    "components": [
+                        {
+                            "component": beat.component,
+                            "status": beat.status,
+                            "task": beat.task,
+                            "error": beat.error,
+                            "beat_at": beat.beat_at,
+                        }
+                        for beat in beats
+                    ],
+                },
                 "roots": [_root_dict(s) for s in summaries],
                 "problems": problems,
             },
@@ -266,6 +288,11 @@ def status(run: Invocation) -> int:
         )
     else:
         out.write(f"catalogue {run.settings.catalogue}\n")
+        if engine_pid:
+            components = ", ".join(f"{beat.component} {beat.status}" for beat in beats)
+            out.write(f"engine running (pid {engine_pid}): {components}\n")
+        else:
+            out.write("no engine running ('shootwatch run' starts one)\n")
         if not summaries:
             out.write("no roots yet: add one with 'shootwatch add PATH'\n")
         for s in summaries:
@@ -278,6 +305,8 @@ def status(run: Invocation) -> int:
         for problem in problems:
             out.write(f"! {problem}\n")
         out.write("healthy\n" if healthy else "needs attention\n")
+    if down:
+        return EXIT_ERROR
     return EXIT_OK if healthy else EXIT_ATTENTION
 
 
@@ -305,4 +334,6 @@ COMMANDS = {
     "scan": scan,
     "history": history,
     "status": status,
+    "events": service.events,
+    "rescan": service.rescan,
 }

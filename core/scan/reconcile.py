@@ -78,6 +78,10 @@ class ScanError(RuntimeError):
     """A scan could not finish; the message says why. Nothing was removed."""
 
 
+class ScanStopped(ScanError):
+    """The scan was asked to stop (the engine is shutting down) before it finished."""
+
+
 class SurveyPool:
     """Worker processes for surveys, kept for as long as the caller wants (the engine keeps one).
 
@@ -101,6 +105,9 @@ class SurveyPool:
         self._executor = ProcessPoolExecutor(
             workers, mp_context=context, initializer=install_counters, initargs=(counters,)
         )
+        # Start the workers now, while the caller may still be single-threaded: with fork,
+        # the first submit starts them all.
+        self._executor.submit(int).result()
 
     def run(self, tasks: list[SurveyTask], poll_seconds: float) -> Iterator[SurveyResult | None]:
         """Results as they finish; None every ``poll_seconds`` while waiting (for progress)."""
@@ -130,8 +137,13 @@ class SurveyPool:
         self.files_seen.value = 0
         self.bytes_hashed.value = 0
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers; with ``wait=False`` they are terminated mid-survey (they write
+        nothing, so nothing is left half-written)."""
+        if not wait:
+            for process in list(self._executor._processes.values()):
+                process.terminate()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
 
     def __enter__(self) -> SurveyPool:
         return self
@@ -200,7 +212,7 @@ def plan_surveys(
     return plan
 
 
-def _excluded_paths(root_path: str, catalogue_path: str) -> tuple[str, ...]:
+def excluded_paths(root_path: str, catalogue_path: str) -> tuple[str, ...]:
     """The catalogue's own files, if they live inside the root."""
     catalogue = os.path.realpath(catalogue_path)
     inside = os.path.relpath(catalogue, os.path.realpath(root_path))
@@ -310,6 +322,7 @@ def reconcile_root(
     accept_empty: bool = False,
     folders: list[tuple[str, bool, tuple[str, ...]]] | None = None,
     settle_seconds: float = 0.0,
+    cancel: threading.Event | None = None,
 ) -> ReconcileReport:
     """Reconcile one root and record the run. ``pool`` is reused when given.
 
@@ -332,6 +345,7 @@ def reconcile_root(
             accept_empty,
             folders,
             int(settle_seconds * 1e9),
+            cancel,
         )
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
@@ -360,6 +374,7 @@ def _reconcile(
     accept_empty: bool,
     folders: list[tuple[str, bool, tuple[str, ...]]] | None,
     settle_ns: int,
+    cancel: threading.Event | None,
 ) -> ReconcileReport:
     root_path = root.path
     whole_root = folders is None
@@ -373,7 +388,7 @@ def _reconcile(
     deferred: list[SeenFile] = []
     replaced: list[SeenFile] = []
     if offline_reason is None:
-        excluded = _excluded_paths(root_path, str(catalogue.path))
+        excluded = excluded_paths(root_path, str(catalogue.path))
         rules = IgnoreRules(settings.ignore, excluded)
         if folders is None:
             plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)
@@ -396,7 +411,8 @@ def _reconcile(
         ]
         # Write each survey's findings while the others run; only new files that could be the
         # far end of a move wait until every survey has said what went missing.
-        for result in _run_surveys(tasks, settings, pool, root_path, clock, on_progress):
+        surveys = _run_surveys(tasks, settings, pool, root_path, clock, on_progress, cancel)
+        for result in surveys:
             results.append(result)
             updates = [seen for seen in result.changed if seen.record_id is not None]
             new_files = [seen for seen in result.changed if seen.record_id is None]
@@ -495,6 +511,7 @@ def _run_surveys(
     root_path: str,
     clock: float,
     on_progress: Callable[[ScanProgress], None] | None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[SurveyResult]:
     owned = None
     if pool is None and settings.workers > 1 and len(tasks) > 1:
@@ -504,6 +521,8 @@ def _run_surveys(
     done = 0
     try:
         for result in runner.run(tasks, poll_seconds=0.2):
+            if cancel is not None and cancel.is_set():
+                raise ScanStopped("stopped before it finished; nothing was removed")
             if result is not None:
                 done += 1
                 yield result

@@ -1,0 +1,157 @@
+"""Commands around the engine: ``run`` (the headless service), ``events`` (the event log, live
+with --follow), ``rescan`` (ask the running engine, or scan here when none runs)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import signal
+import time
+from typing import TextIO
+
+from core.cli import output
+from core.cli.invocation import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, Invocation, UsageError
+from core.config import Settings
+from core.engine import Engine, EngineRunning
+from core.engine.control import ask
+from core.scan.reconcile import reconcile_roots
+from core.store import queries
+from core.store.models import Root
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "run",
+        help="run the engine in the foreground as a service (watcher, scheduled scans); "
+        "stops cleanly on Ctrl-C or SIGTERM",
+    )
+    events = commands.add_parser("events", help="the event log: what changed, and when")
+    events.add_argument(
+        "--since", metavar="TIME", help="only events since TIME: 2024-06-01, 2024-06-01T18:00, "
+        "or an age such as 10m, 2h, 3d"
+    )  # fmt: skip
+    events.add_argument("--kind", action="append", metavar="KIND", help="only this kind (repeat)")
+    events.add_argument("--limit", type=int, default=50, metavar="N", help="default: the last 50")
+    events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    events.add_argument("--json", action="store_true", help="one JSON object a line")
+    rescan = commands.add_parser(
+        "rescan", help="ask the running engine to reconcile now (or scan here if none runs)"
+    )
+    rescan.add_argument("path", metavar="PATH", nargs="?", help="the root (default: all)")
+
+
+def run_engine(settings: Settings, err: TextIO) -> int:
+    logging.basicConfig(
+        level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    engine = Engine(settings)
+    try:
+        engine.start()
+    except EngineRunning as error:
+        err.write(f"shootwatch: {error}; nothing to do\n")
+        return EXIT_ERROR
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("shootwatch").info("%s: stopping", signal.Signals(signum).name)
+        engine.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not engine.wait(0.5):
+        pass
+    return EXIT_OK
+
+
+def parse_since(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1] in units:
+        return time.time() - int(text[:-1]) * units[text[-1]]
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not a time: use 2024-06-01, 2024-06-01T18:00 or 10m, 2h, 3d"
+        ) from None
+    return moment.timestamp()  # naive times are local, as a person means them
+
+
+def _event_dict(row: tuple, root_paths: dict[int, str]) -> dict:
+    event_id, at, kind, source, root_id, path, photo_id, payload = row
+    return {
+        "id": event_id,
+        "at": at,
+        "time": datetime.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds"),
+        "kind": kind,
+        "source": source,
+        "root": root_paths.get(root_id),
+        "path": path,
+        "photo": photo_id,
+        "payload": json.loads(payload) if payload else None,
+    }
+
+
+def _event_line(event: dict) -> str:
+    details = ""
+    if event["payload"]:
+        details = "  " + ", ".join(f"{k}={v}" for k, v in event["payload"].items())
+    return f"{event['time']}  {event['kind']:<14} {event['path'] or '-'}{details}"
+
+
+def events(run: Invocation) -> int:
+    args, out = run.args, run.out
+    since = parse_since(args.since) if args.since else None
+    connection = queries.open_read_only(str(run.catalogue.path))
+    root_paths = {root.id: root.path for root in Root.select()}
+    kinds = tuple(args.kind or ())
+    if since is None:
+        rows = queries.newest_events(connection, args.limit, kinds)
+    else:
+        rows = queries.events_after(connection, 0, limit=10**9, kinds=kinds, since=since)
+    last = rows[-1][0] if rows else queries.last_event_id(connection)
+    try:
+        while True:
+            for row in rows:
+                event = _event_dict(row, root_paths)
+                out.write((json.dumps(event) if args.json else _event_line(event)) + "\n")
+                last = row[0]
+            out.flush()
+            if not args.follow:
+                return EXIT_OK
+            time.sleep(0.5)
+            rows = queries.events_after(connection, last, kinds=kinds)
+            if any(row[4] not in root_paths for row in rows):
+                root_paths = {root.id: root.path for root in Root.select()}
+    except (KeyboardInterrupt, BrokenPipeError):
+        return EXIT_OK
+    finally:
+        connection.close()
+
+
+def rescan(run: Invocation) -> int:
+    args, out, err = run.args, run.out, run.err
+    reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
+    if reply is not None:
+        if not reply.get("ok"):
+            raise UsageError(reply.get("error", "the engine refused"))
+        out.write(f"the running engine will rescan: {', '.join(reply['roots']) or 'no roots'}\n")
+        return EXIT_OK
+    # No engine runs: scan here.
+    if args.path is not None:
+        root = queries.root_for_path(args.path)
+        if root is None:
+            raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
+        roots = [root]
+    else:
+        roots = list(Root.select().order_by(Root.path))
+    err.write("no engine is running: scanning here\n")
+    progress = output.ProgressLine(err)
+    try:
+        reports = reconcile_roots(run.catalogue, roots, run.settings.scan, on_progress=progress)
+    finally:
+        progress.clear()
+    for report in reports:
+        out.write(output.scan_summary(report) + "\n")
+    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION

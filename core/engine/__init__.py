@@ -1,0 +1,354 @@
+"""The engine: runs the watcher and the reconciler, does every catalogue write on one writer
+thread, records heartbeats, and answers requests. It runs the same under the TUI and headless
+(`shootwatch run`); a second process on the same catalogue attaches instead of starting one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+
+import watchfiles
+
+from core.config import Settings
+from core.engine.control import ControlServer
+from core.engine.lock import EngineLock, EngineRunning
+from core.scan.ignore import IgnoreRules
+from core.scan.reconcile import (
+    ScanError,
+    ScanStopped,
+    SurveyPool,
+    excluded_paths,
+    reconcile_root,
+)
+from core.scan.watch import (
+    PendingFolders,
+    Watcher,
+    WatchFactory,
+    WatchLimitReached,
+    folders_for_changes,
+    inotify_watch_limit,
+    limit_message,
+    needs_polling,
+    plan_folders,
+)
+from core.store import Catalogue, open_catalogue, queries
+from core.store.models import Root
+
+__all__ = ["ComponentState", "Engine", "EngineRunning"]
+
+log = logging.getLogger("shootwatch.engine")
+
+COMPONENTS = ("watcher", "reconciler", "darktable", "stages", "ingest")
+HEARTBEAT_SECONDS = 2.0
+LOOP_SECONDS = 0.05  # how often the writer looks for settled folders: bounds watch latency
+ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
+SOURCE = "engine"
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    status: str  # running, idle, degraded, off, down
+    task: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Reconcile:
+    root_id: int | None  # None: every root
+    kind: str
+
+
+@dataclass(frozen=True)
+class _Record:
+    kind: str
+    path: str | None
+    payload: dict
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        watch_factory: WatchFactory = watchfiles.watch,
+        with_watcher: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.watch_factory = watch_factory
+        self.with_watcher = with_watcher
+        self.catalogue: Catalogue | None = None
+        self._lock = EngineLock(settings.catalogue)
+        self._stop = threading.Event()
+        self._requests: queue.Queue[_Reconcile | _Record] = queue.Queue()
+        self._pending = PendingFolders()
+        self._states = {name: ComponentState("off") for name in COMPONENTS}
+        self._states_lock = threading.Lock()
+        self._scan_only: dict[int, str] = {}  # root id -> why it is scanned, not watched
+        self._next_fallback = 0.0
+        self._watcher: Watcher | None = None
+        self._watched_roots: tuple[int, ...] = ()
+        self._pool: SurveyPool | None = None
+        self._writer: threading.Thread | None = None
+        self._control: ControlServer | None = None
+        self._rules: dict[str, IgnoreRules] = {}
+        self._root_ids: dict[str, int] = {}
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the catalogue's engine lock (EngineRunning if another engine has it) and start.
+
+        The survey workers are forked first, while this process has no other threads.
+        """
+        self.catalogue = open_catalogue(self.settings.catalogue)
+        try:
+            self._lock.acquire()
+        except EngineRunning:
+            self.catalogue.close()
+            raise
+        if self.settings.scan.workers > 1:
+            self._pool = SurveyPool(self.settings.scan.workers)
+        self._set_state("reconciler", ComponentState("idle"))
+        self._requests.put(_Reconcile(None, "startup"))
+        self._writer = threading.Thread(target=self._write_loop, name="shootwatch-writer")
+        self._writer.start()
+        self._control = ControlServer(self.settings.catalogue, self._handle_request)
+        self._control.start()
+        log.info("engine started (pid %d) on %s", os.getpid(), self.settings.catalogue)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop everything within ``timeout``: a scan in progress stops between transactions."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.stop(max(0.1, deadline - time.monotonic()))
+        if self._pool is not None:
+            self._pool.close(wait=False)
+        if self._writer is not None:
+            self._writer.join(max(0.1, deadline - time.monotonic()))
+        if self._control is not None:
+            self._control.stop()
+        self._lock.release()
+        if self.catalogue is not None:
+            self.catalogue.close()
+        log.info("engine stopped")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the engine stops; True if it has."""
+        return self._stop.wait(timeout)
+
+    # --- what others may ask ------------------------------------------------------------
+
+    def request_rescan(self, path: str | None = None) -> list[str]:
+        """Queue a reconcile of the root holding ``path`` (every root when None)."""
+        if path is None:
+            self._requests.put(_Reconcile(None, "manual"))
+            return [root.path for root in Root.select()]
+        root = queries.root_for_path(os.path.realpath(path))
+        if root is None:
+            raise ValueError(f"{path} is not inside a root")
+        self._requests.put(_Reconcile(root.id, "manual"))
+        return [root.path]
+
+    def states(self) -> dict[str, ComponentState]:
+        with self._states_lock:
+            return dict(self._states)
+
+    def _handle_request(self, request: dict) -> dict:
+        if request.get("command") == "rescan":
+            return {"ok": True, "roots": self.request_rescan(request.get("path"))}
+        if request.get("command") == "status":
+            states = {name: state.__dict__ for name, state in self.states().items()}
+            return {"ok": True, "pid": os.getpid(), "components": states}
+        return {"ok": False, "error": f"unknown command {request.get('command')!r}"}
+
+    # --- the writer thread: every catalogue write happens here ---------------------------
+
+    def _write_loop(self) -> None:
+        interval = self.settings.engine.reconcile_hours * 3600
+        next_reconcile = time.monotonic() + interval * random.uniform(0.9, 1.1)
+        next_beat = next_roots_check = 0.0
+        while not self._stop.is_set():
+            try:
+                item = self._requests.get(timeout=LOOP_SECONDS)
+            except queue.Empty:
+                item = None
+            try:
+                if isinstance(item, _Reconcile):
+                    self._reconcile(item)
+                elif isinstance(item, _Record):
+                    queries.record_event(item.kind, SOURCE, path=item.path, payload=item.payload)
+                self._record_settled_folders()
+                now = time.monotonic()
+                if now >= next_roots_check:
+                    self._check_roots()
+                    next_roots_check = now + ROOTS_CHECK_SECONDS
+                if now >= next_reconcile:
+                    self._requests.put(_Reconcile(None, "scheduled"))
+                    next_reconcile = now + interval * random.uniform(0.9, 1.1)
+                if self._scan_only and now >= self._next_fallback:
+                    for root_id in list(self._scan_only):
+                        self._requests.put(_Reconcile(root_id, "scheduled"))
+                    self._next_fallback = now + self.settings.engine.fallback_minutes * 60
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + HEARTBEAT_SECONDS
+            except ScanStopped:
+                break
+            except Exception as error:  # one failed task must not stop the engine
+                log.exception("engine task failed")
+                self._set_state("reconciler", ComponentState("degraded", error=str(error)))
+        self._beat(stopping=True)
+
+    def _reconcile(self, item: _Reconcile) -> None:
+        roots = (
+            list(Root.select().order_by(Root.path))
+            if item.root_id is None
+            else [Root.get_by_id(item.root_id)]
+        )
+        for root in roots:
+            self._set_state("reconciler", ComponentState("running", task=f"scanning {root.path}"))
+            try:
+                report = reconcile_root(
+                    self.catalogue,
+                    root,
+                    self.settings.scan,
+                    kind=item.kind,
+                    pool=self._pool,
+                    cancel=self._stop,
+                )
+            except ScanError as error:
+                if self._stop.is_set():  # the workers were stopped under it
+                    raise ScanStopped(str(error)) from error
+                self._set_state("reconciler", ComponentState("degraded", error=str(error)))
+                if self._pool is not None:  # a broken pool: start a fresh one
+                    self._pool.close(wait=False)
+                    self._pool = SurveyPool(self.settings.scan.workers)
+                continue
+            log.info(
+                "%s scan of %s: %s, %d added, %d updated, %d moved, %d removed",
+                item.kind,
+                root.path,
+                report.status,
+                report.files_added,
+                report.files_updated,
+                report.files_moved,
+                report.files_removed,
+            )
+        self._set_state("reconciler", ComponentState("idle"))
+
+    def _rules_for(self, root_path: str) -> IgnoreRules:
+        if root_path not in self._rules:
+            excluded = excluded_paths(root_path, str(self.settings.catalogue))
+            self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
+        return self._rules[root_path]
+
+    def _record_settled_folders(self) -> None:
+        settle = self.settings.watch.settle_seconds
+        for root_id, folders in self._pending.take_due(time.monotonic()).items():
+            root = Root.get_or_none(Root.id == root_id)
+            if root is None:
+                continue
+            plan = plan_folders(root.path, folders, self._rules_for(root.path))
+            report = reconcile_root(
+                self.catalogue,
+                root,
+                replace(self.settings.scan, workers=1),  # a few folders: no need for workers
+                kind="realtime",
+                folders=plan,
+                settle_seconds=settle,
+            )
+            if report.unsettled:
+                # Still being written: look again shortly.
+                parents = {(os.path.dirname(path), False) for path in report.unsettled}
+                self._pending.add(root_id, parents, time.monotonic() + min(settle, 0.25))
+
+    # --- the watcher ----------------------------------------------------------------------
+
+    def _check_roots(self) -> None:
+        """Start (or restart) the watcher for the roots there are now."""
+        roots = list(Root.select().where(Root.state == "online").order_by(Root.id))
+        ids = tuple(root.id for root in roots)
+        if ids == self._watched_roots and (self._watcher is None or self._watcher.running):
+            return
+        if self._watcher is not None:
+            self._watcher.stop()
+            if ids == self._watched_roots:  # it died: whatever it missed, a reconcile finds
+                self._requests.put(_Reconcile(None, "scheduled"))
+        self._watched_roots = ids
+        if not self.with_watcher:
+            return
+        watched = []
+        for root in roots:
+            if root.id in self._scan_only:
+                continue
+            if needs_polling(root.path):
+                self._fall_back(root, "on a network file system without change notifications")
+                continue
+            watched.append(root)
+        if not watched:
+            self._watcher = None
+            return
+        self._root_ids = {root.path: root.id for root in watched}
+        folder_count = queries.folder_count()
+        limit = inotify_watch_limit()
+        margin = f"{folder_count:,} folders of {limit:,} inotify watches" if limit else None
+        self._watcher = Watcher(
+            [root.path for root in watched],
+            self._rules_for,
+            self.settings.watch,
+            on_changes=self._on_changes,
+            on_trouble=self._on_watcher_trouble,
+            watch_factory=self.watch_factory,
+        )
+        self._watcher.start()
+        self._set_state("watcher", ComponentState("running", task=margin))
+
+    def _on_changes(self, root_path: str, paths: list[str]) -> None:
+        """From the watcher thread: queue the folders these changes touch."""
+        root_id = self._root_ids.get(root_path)
+        if root_id is None:
+            return
+        folders = folders_for_changes(root_path, paths, self._rules_for(root_path))
+        self._pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
+
+    def _on_watcher_trouble(self, kind: str, error: Exception) -> None:
+        """From the watcher thread: say what happened, fall back to scanning, reconcile."""
+        minutes = self.settings.engine.fallback_minutes
+        if isinstance(error, WatchLimitReached):
+            message = limit_message(inotify_watch_limit(), minutes)
+            for root_id in self._watched_roots:
+                self._scan_only[root_id] = message
+        else:
+            message = f"watcher stopped ({error}); reconciling, and restarting it"
+        log.warning(message)
+        self._set_state("watcher", ComponentState("degraded", error=message))
+        self._requests.put(_Record("watcher_fallback", None, {"reason": message, "kind": kind}))
+        self._requests.put(_Reconcile(None, "scheduled"))
+        self._next_fallback = time.monotonic() + minutes * 60
+
+    def _fall_back(self, root: Root, why: str) -> None:
+        minutes = self.settings.engine.fallback_minutes
+        message = f"{root.path} is {why}: scanning it every {minutes:g} minutes instead"
+        self._scan_only[root.id] = message
+        self._set_state("watcher", ComponentState("degraded", error=message))
+        self._requests.put(_Record("watcher_fallback", root.path, {"reason": message}))
+
+    # --- heartbeats -----------------------------------------------------------------------
+
+    def _set_state(self, component: str, state: ComponentState) -> None:
+        with self._states_lock:
+            changed = self._states[component] != state
+            self._states[component] = state
+        if changed and state.status in ("degraded", "down"):
+            log.warning("%s %s: %s", component, state.status, state.error)
+
+    def _beat(self, stopping: bool = False) -> None:
+        for component, state in self.states().items():
+            status = "off" if stopping else state.status
+            queries.save_heartbeat(component, status, state.task, state.error)
