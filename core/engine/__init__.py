@@ -306,8 +306,9 @@ class Engine:
             on_trouble=self._on_watcher_trouble,
             watch_factory=self.watch_factory,
         )
-        self._watcher.start()
+        # The state first: a watcher that fails at once reports its trouble after this.
         self._set_state("watcher", ComponentState("running", task=margin))
+        self._watcher.start()
 
     def _on_changes(self, root_path: str, paths: list[str]) -> None:
         """From the watcher thread: queue the folders these changes touch."""

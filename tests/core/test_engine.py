@@ -1,0 +1,302 @@
+"""The engine with a real watcher on real trees: changes reach the catalogue, after they settle."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import load_settings
+from core.engine import Engine, EngineRunning
+from core.engine.control import ask
+from core.engine.lock import lock_path, running_engine_pid
+from core.store import open_catalogue, queries
+from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
+from tests.helpers import REPO, b3, catalogued, on_disk, record_ids, touch_later, write
+
+SETTLE = 0.3
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> object:
+    """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"still not true after {timeout} s: {condition.__doc__ or condition}")
+
+
+def settings_for(tmp_path: Path, **watch):
+    settings = load_settings(None, {"catalogue": str(tmp_path / "catalogue.db")})
+    return dataclasses.replace(
+        settings,
+        watch=dataclasses.replace(
+            settings.watch, settle_seconds=watch.get("settle", SETTLE), debounce_ms=50
+        ),
+    )
+
+
+def add_root(settings, path: Path) -> None:
+    with open_catalogue(settings.catalogue):
+        Root.create(path=str(path), added_at=time.time())
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    path = tmp_path / "library"
+    (path / "2024" / "2024-06-01").mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path, library: Path) -> Iterator[Engine]:
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    running = Engine(settings)
+    running.start()
+    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "startup").count())
+    wait_for(lambda: running.states()["watcher"].status == "running")
+    time.sleep(0.3)  # let inotify settle on the tree before the test writes into it
+    yield running
+    running.stop()
+
+
+def kinds_for(path: str) -> list[str]:
+    return [e.kind for e in Event.select().where(Event.path == path).order_by(Event.id)]
+
+
+def test_created_file_is_recorded_with_its_hash_and_an_event(engine, library):
+    photo = write(library / "2024" / "2024-06-01" / "IMG_0001.CR2", os.urandom(5000))
+    rel = "2024/2024-06-01/IMG_0001.CR2"
+    wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    assert FileRecord.get(FileRecord.rel_path == rel).blake3 == b3(photo)
+    assert kinds_for(rel) == ["added"]
+    assert SyncRun.select().where(SyncRun.kind == "realtime").count() >= 1
+
+
+def test_modified_deleted_and_renamed_files(engine, library):
+    folder = library / "2024" / "2024-06-01"
+    edited, doomed, renamed = (write(folder / n, n * 10) for n in ("a.JPG", "b.JPG", "c.JPG"))
+    wait_for(lambda: FileRecord.select().count() == 3)
+    ids = record_ids(library)
+
+    edited.write_bytes(b"edited, and longer than before")
+    touch_later(edited, -5)  # an edit made now, whose mtime is already settled
+    doomed.unlink()
+    renamed.rename(folder / "keeper.JPG")
+
+    wait_for(lambda: "moved" in kinds_for("2024/2024-06-01/keeper.JPG"))
+    wait_for(lambda: "removed" in kinds_for("2024/2024-06-01/b.JPG"))
+    wait_for(lambda: "modified" in kinds_for("2024/2024-06-01/a.JPG"))
+    assert record_ids(library)["2024/2024-06-01/keeper.JPG"] == ids["2024/2024-06-01/c.JPG"]
+    assert catalogued(library) == on_disk(library)
+
+
+def test_renamed_folder_of_500_files_is_500_moves_keeping_identity(engine, library):
+    folder = library / "2024" / "2024-06-02"
+    for n in range(500):
+        write(folder / f"DSC_{n:04d}.NEF", f"frame {n}")
+    wait_for(lambda: FileRecord.select().count() == 500, timeout=60)
+    before = record_ids(library)
+
+    folder.rename(library / "2024" / "2024-06-02 wedding")
+
+    wait_for(lambda: Event.select().where(Event.kind == "moved").count() == 500, timeout=60)
+    after = record_ids(library)
+    assert len(after) == 500
+    for n in range(500):
+        name = f"DSC_{n:04d}.NEF"
+        assert after[f"2024/2024-06-02 wedding/{name}"] == before[f"2024/2024-06-02/{name}"]
+    assert Event.select().where(Event.kind.in_(["removed", "added"])).count() == 500  # the adds
+    assert catalogued(library) == on_disk(library)
+
+
+def test_large_file_copied_in_slow_chunks_is_recorded_once_and_complete(engine, library):
+    target = library / "2024" / "2024-06-01" / "VID_0001.MP4"
+    chunk = os.urandom(256 * 1024)
+    with target.open("wb") as handle:
+        for _ in range(24):  # about 2.4 s of copying, far longer than the settle time
+            handle.write(chunk)
+            handle.flush()
+            time.sleep(0.1)
+    rel = "2024/2024-06-01/VID_0001.MP4"
+    wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    time.sleep(SETTLE * 3)  # anything recorded twice would have been by now
+    record = FileRecord.get(FileRecord.rel_path == rel)
+    assert record.size == 24 * len(chunk) and record.blake3 == b3(target)
+    assert kinds_for(rel) == ["added"]
+
+
+def test_new_folder_with_files_written_at_once_is_complete(engine, library):
+    for day in range(20):
+        for n in range(10):
+            write(library / "2025" / f"2025-03-{day + 1:02d}" / f"IMG_{n}.JPG", f"{day} {n}")
+    wait_for(lambda: FileRecord.select().count() == 200, timeout=60)
+    assert catalogued(library) == on_disk(library)
+
+
+def test_ignored_folders_and_files_are_not_recorded(engine, library):
+    write(library / "2024" / ".thumbnails" / "x.jpg", "hidden")
+    write(library / "2024" / "@eaDir" / "IMG.CR2" / "SYNOPHOTO_THUMB.jpg", "nas")
+    write(library / "2024" / "2024-06-01" / "IMG.CR2.part", "partial")
+    write(library / "2024" / "2024-06-01" / "IMG.CR2", "real")
+    wait_for(lambda: FileRecord.select().count() >= 1)
+    time.sleep(SETTLE * 3)
+    assert sorted(catalogued(library)) == ["2024/2024-06-01/IMG.CR2"]
+
+
+def test_heartbeats_and_status_over_the_control_socket(engine, library):
+    wait_for(lambda: Heartbeat.select().count() == 5)
+    beats = {beat.component: beat.status for beat in Heartbeat.select()}
+    assert beats["watcher"] == "running" and beats["darktable"] == "off"
+    reply = ask(engine.settings.catalogue, {"command": "status"})
+    assert reply["ok"] and reply["pid"] == os.getpid()
+    assert reply["components"]["watcher"]["status"] == "running"
+
+
+def test_rescan_request_reaches_the_running_engine(engine, library):
+    reply = ask(engine.settings.catalogue, {"command": "rescan", "path": str(library)})
+    assert reply == {"ok": True, "roots": [str(library)]}
+    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
+
+
+def test_second_engine_on_the_same_catalogue_is_refused(engine, tmp_path):
+    assert running_engine_pid(engine.settings.catalogue) == os.getpid()
+    with pytest.raises(EngineRunning, match=f"pid {os.getpid()}"):
+        Engine(engine.settings).start()
+
+
+def test_stale_lock_of_a_dead_engine_is_taken_over(tmp_path, library):
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    lock_path(settings.catalogue).write_text("999999\n")  # left by an engine that crashed
+    assert running_engine_pid(settings.catalogue) is None
+
+    engine = Engine(settings)
+    engine.start()
+    try:
+        assert running_engine_pid(settings.catalogue) == os.getpid()
+    finally:
+        engine.stop()
+    assert running_engine_pid(settings.catalogue) is None
+
+
+def test_stop_and_restart_lose_nothing_written_while_stopped(tmp_path, library):
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    engine = Engine(settings)
+    engine.start()
+    write(library / "2024" / "2024-06-01" / "before.JPG", "before")
+    wait_for(lambda: FileRecord.select().count() == 1)
+    engine.stop()
+    assert Heartbeat.select().where(Heartbeat.status != "off").count() == 0
+
+    write(library / "2024" / "2024-06-01" / "while-stopped.JPG", "while stopped")
+    (library / "2024" / "2024-06-01" / "before.JPG").unlink()
+
+    engine = Engine(settings)
+    engine.start()
+    try:
+        wait_for(lambda: sorted(catalogued(library)) == ["2024/2024-06-01/while-stopped.JPG"])
+        assert kinds_for("2024/2024-06-01/before.JPG")[-1] == "removed"
+    finally:
+        engine.stop()
+
+
+def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(tmp_path, library):
+    def exhausted_watcher(*paths, **options):
+        raise OSError(errno.ENOSPC, "OS file watch limit reached")
+        yield  # a generator, like watchfiles.watch
+
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings, engine=dataclasses.replace(settings.engine, fallback_minutes=0.05)
+    )
+    add_root(settings, library)
+    engine = Engine(settings, watch_factory=exhausted_watcher)
+    engine.start()
+    try:
+        wait_for(lambda: engine.states()["watcher"].status == "degraded")
+        assert "fs.inotify.max_user_watches" in engine.states()["watcher"].error
+        wait_for(lambda: Event.select().where(Event.kind == "watcher_fallback").count())
+        # Not watched, but scanned every few seconds instead:
+        write(library / "2024" / "2024-06-01" / "IMG.JPG", "found by a scan")
+        wait_for(lambda: catalogued(library), timeout=30)
+    finally:
+        engine.stop()
+
+
+def test_attached_process_reads_the_running_engines_events(engine, library, tmp_path):
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--db", str(engine.settings.catalogue), "events",
+         "--follow", "--json", "--limit", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # the follower has read where the log ends
+        write(library / "2024" / "2024-06-01" / "IMG_9.JPG", "seen from another process")
+        line = follower.stdout.readline()
+        event = json.loads(line)
+        assert (event["kind"], event["path"], event["root"]) == (
+            "added",
+            "2024/2024-06-01/IMG_9.JPG",
+            str(library),
+        )
+    finally:
+        follower.terminate()
+        follower.wait()
+
+
+def test_rescan_without_an_engine_scans_here(tmp_path, library):
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    write(library / "2024" / "2024-06-01" / "IMG.JPG", "photo")
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue), "rescan"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "no engine is running: scanning here" in result.stderr
+    assert "1 added" in result.stdout
+
+
+def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue), "run"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        with open_catalogue(settings.catalogue):
+            wait_for(lambda: running_engine_pid(settings.catalogue) == service.pid)
+            wait_for(lambda: Heartbeat.select().count() == 5)
+            service.terminate()
+            assert service.wait(timeout=10) == 0
+            assert running_engine_pid(settings.catalogue) is None
+            assert {beat.status for beat in Heartbeat.select()} == {"off"}
+            assert queries.last_sync_run().status == "completed"
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert "engine stopped" in service.stderr.read()
+
+
+def test_remove_root_folder_while_watched_goes_offline_not_removed(engine, library):
+    write(library / "2024" / "2024-06-01" / "IMG.JPG", "photo")
+    wait_for(lambda: FileRecord.select().count() == 1)
+    shutil.move(library, library.parent / "unplugged")
+    engine.request_rescan()
+    wait_for(lambda: Root.get().state == "offline")
+    assert FileRecord.select().count() == 1
