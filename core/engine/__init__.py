@@ -298,6 +298,14 @@ class Engine:
         folder_count = queries.folder_count()
         limit = inotify_watch_limit()
         margin = f"{folder_count:,} folders of {limit:,} inotify watches" if limit else None
+        if limit is not None and folder_count >= limit * 0.9:
+            # Past the limit inotify silently stops watching new folders: don't rely on it.
+            message = limit_message(limit, self.settings.engine.fallback_minutes)
+            for root in watched:
+                self._fall_back(root, f"too large to watch ({margin})")
+            self._set_state("watcher", ComponentState("degraded", task=margin, error=message))
+            self._watcher = None
+            return
         self._watcher = Watcher(
             [root.path for root in watched],
             self._rules_for,

@@ -300,3 +300,50 @@ def test_remove_root_folder_while_watched_goes_offline_not_removed(engine, libra
     engine.request_rescan()
     wait_for(lambda: Root.get().state == "offline")
     assert FileRecord.select().count() == 1
+
+
+def test_event_feed_delivers_batches_to_subscribers(engine, library):
+    from core.engine.feed import EventFeed
+
+    batches: list[list] = []
+    feed = EventFeed(engine.settings.catalogue)
+    feed.subscribe(batches.append)
+    feed.start()
+    try:
+        for n in range(50):
+            write(library / "2024" / "2024-06-01" / f"IMG_{n:03d}.JPG", f"burst {n}")
+        wait_for(lambda: sum(len(batch) for batch in batches) >= 50)
+    finally:
+        feed.stop()
+    added = [event.path for batch in batches for event in batch if event.kind == "added"]
+    assert sorted(added) == [f"2024/2024-06-01/IMG_{n:03d}.JPG" for n in range(50)]
+    assert len(batches) < 50  # delivered in batches, not one call per file
+
+
+def test_status_json_shows_the_running_engine(engine, capsys):
+    from core.cli import main
+
+    wait_for(lambda: Heartbeat.select().count() == 5)
+    code = main(["--db", str(engine.settings.catalogue), "status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    assert status["engine"]["pid"] == os.getpid()
+    components = {c["component"]: c["status"] for c in status["engine"]["components"]}
+    assert components["watcher"] == "running" and components["stages"] == "off"
+    assert code == 0 and status["healthy"]
+
+
+def test_events_command_filters_by_kind_and_time(engine, library, capsys):
+    from core.cli import main
+
+    write(library / "2024" / "2024-06-01" / "a.JPG", "a")
+    wait_for(lambda: Event.select().where(Event.kind == "added").count() == 1)
+    db = str(engine.settings.catalogue)
+
+    assert main(["--db", db, "events", "--kind", "added", "--json"]) == 0
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (event["kind"], event["path"]) == ("added", "2024/2024-06-01/a.JPG")
+
+    assert main(["--db", db, "events", "--since", "2h"]) == 0
+    assert "added" in capsys.readouterr().out
+    assert main(["--db", db, "events", "--since", "yesterday-ish"]) == 2
+    assert "is not a time" in capsys.readouterr().err
