@@ -255,14 +255,20 @@ class Engine:
             if root is None:
                 continue
             plan = plan_folders(root.path, folders, self._rules_for(root.path))
-            report = reconcile_root(
-                self.catalogue,
-                root,
-                replace(self.settings.scan, workers=1),  # a few folders: no need for workers
-                kind="realtime",
-                folders=plan,
-                settle_seconds=settle,
-            )
+            try:
+                report = reconcile_root(
+                    self.catalogue,
+                    root,
+                    replace(self.settings.scan, workers=1),  # a few folders: no workers needed
+                    kind="realtime",
+                    folders=plan,
+                    settle_seconds=settle,
+                )
+            except Exception:
+                # Whatever went wrong, nothing of it was written: a full reconcile catches up.
+                log.exception("recording changes in %s failed; reconciling it", root.path)
+                self._requests.put(_Reconcile(root_id, "scheduled"))
+                continue
             if report.unsettled:
                 # Still being written: look again shortly.
                 parents = {(os.path.dirname(path), False) for path in report.unsettled}

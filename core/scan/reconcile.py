@@ -572,7 +572,7 @@ class _ChangeWriter:
 
     def _event(self, kind: str, path: str, payload: dict | None = None) -> None:
         text = json.dumps(payload) if payload is not None else None
-        self._events.append((self.now, kind, SOURCE, self.root_id, path, None, text))
+        self._events.append((kind, SOURCE, self.root_id, path, None, text))
 
     def _file_events(self, kind: str, files: list[SeenFile]) -> None:
         for seen in files:
@@ -632,7 +632,9 @@ class _ChangeWriter:
             if self._inserts:
                 queries.insert_files(self.db, self._inserts)
             if self._events:
-                queries.insert_events(self.db, self._events)
+                # Stamped as written: an event's time is when others can see it.
+                written = time.time()
+                queries.insert_events(self.db, [(written, *event) for event in self._events])
         self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
         self._events = []
 

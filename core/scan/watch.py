@@ -99,7 +99,13 @@ def folders_for_changes(
             wanted.add((rel, True))  # a new or renamed folder: all of it, at once
         else:
             wanted.add(("/".join(parts[:-1]), False))
-    # A folder surveyed whole covers every folder below it.
+    return merge_folders(wanted)
+
+
+def merge_folders(folders: Iterable[tuple[str, bool]]) -> set[tuple[str, bool]]:
+    """Drop every folder that another one, surveyed whole, already covers: the same file in
+    two surveys of one run would be recorded twice."""
+    wanted = set(folders)
     recursive = sorted(rel for rel, whole in wanted if whole)
     covered = {
         (rel, whole)
@@ -116,7 +122,7 @@ def plan_folders(
     """Surveys for folders: one not surveyed whole claims its current sub-folders, so only
     records under sub-folders that vanished count as missing from it."""
     plan: list[Folder] = []
-    for rel_dir, recursive in sorted(folders):
+    for rel_dir, recursive in sorted(merge_folders(folders)):
         if recursive:
             plan.append((rel_dir, True, ()))
             continue
@@ -147,9 +153,9 @@ class PendingFolders:
     def add(self, root_id: int, folders: Iterable[tuple[str, bool]], due: float) -> None:
         with self._lock:
             for rel_dir, recursive in folders:
-                key = (root_id, rel_dir, recursive)
-                # A later change pushes the survey back: wait for the burst to end.
-                self._due[key] = max(self._due.get(key, 0.0), due)
+                # The first change sets the time: a long copy into a folder is recorded file
+                # by file as each one settles, not when the whole copy has ended.
+                self._due.setdefault((root_id, rel_dir, recursive), due)
 
     def take_due(self, now: float) -> dict[int, set[tuple[str, bool]]]:
         with self._lock:
