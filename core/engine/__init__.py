@@ -358,10 +358,16 @@ class Engine:
 
     def _set_state(self, component: str, state: ComponentState) -> None:
         with self._states_lock:
-            changed = self._states[component] != state
+            was = self._states[component].status
             self._states[component] = state
-        if changed and state.status in ("degraded", "down"):
+        if state.status in ("degraded", "down") and was != state.status:
             log.warning("%s %s: %s", component, state.status, state.error)
+        # running <-> idle is the reconciler's daily rhythm, not news; the rest is an Event.
+        if was != state.status and {was, state.status} != {"running", "idle"}:
+            payload = {"component": component, "status": state.status, "was": was}
+            if state.error:
+                payload["error"] = state.error
+            self._requests.put(_Record("component_state", None, payload))
 
     def _beat(self, stopping: bool = False) -> None:
         for component, state in self.states().items():

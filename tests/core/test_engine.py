@@ -230,6 +230,12 @@ def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(tmp_path, lib
         wait_for(lambda: engine.states()["watcher"].status == "degraded")
         assert "fs.inotify.max_user_watches" in engine.states()["watcher"].error
         wait_for(lambda: Event.select().where(Event.kind == "watcher_fallback").count())
+        states = [
+            json.loads(e.payload) for e in Event.select().where(Event.kind == "component_state")
+        ]
+        watcher_states = [state for state in states if state["component"] == "watcher"]
+        assert watcher_states[-1]["status"] == "degraded"
+        assert "fs.inotify.max_user_watches" in watcher_states[-1]["error"]
         # Not watched, but scanned every few seconds instead:
         write(library / "2024" / "2024-06-01" / "IMG.JPG", "found by a scan")
         wait_for(lambda: catalogued(library), timeout=30)
