@@ -111,6 +111,8 @@ class Engine:
         except EngineRunning:
             self.catalogue.close()
             raise
+        # A run left "running" was cut short by a crash: say so (this process holds the lock).
+        queries.fail_unfinished_runs("the engine stopped before this run finished")
         if self.settings.scan.workers > 1:
             self._pool = SurveyPool(self.settings.scan.workers)
         self._set_state("reconciler", ComponentState("idle"))
@@ -318,6 +320,7 @@ class Engine:
             self.settings.watch,
             on_changes=self._on_changes,
             on_trouble=self._on_watcher_trouble,
+            on_folders=self._on_folders,
             watch_factory=self.watch_factory,
         )
         # The state first: a watcher that fails at once reports its trouble after this.
@@ -331,6 +334,14 @@ class Engine:
             return
         folders = folders_for_changes(root_path, paths, self._rules_for(root_path))
         self._pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
+
+    def _on_folders(self, root_path: str, rel_dirs: list[str]) -> None:
+        """From the watcher thread: folders to look at (their contents changed while the
+        watcher restarted)."""
+        root_id = self._root_ids.get(root_path)
+        if root_id is not None:
+            due = time.monotonic() + self.settings.watch.settle_seconds
+            self._pending.add(root_id, {(rel_dir, False) for rel_dir in rel_dirs}, due)
 
     def _on_watcher_trouble(self, kind: str, error: Exception) -> None:
         """From the watcher thread: say what happened, fall back to scanning, reconcile."""

@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -179,9 +180,14 @@ class PendingFolders:
 class Watcher:
     """Watches some roots in a thread and reports changed paths per root.
 
-    ``on_changes(root_path, paths)`` is called from the watcher thread; ``on_trouble(reason)``
-    when the watcher cannot go on (watch limit, a vanished root): the caller falls back to
-    scanning and restarts the watcher later.
+    Every folder a scan enters is watched on its own (not recursively), so ignored folders
+    cost no inotify watches; a new folder restarts the watch with it included, and after a
+    restart the folders whose contents changed meanwhile are reported too.
+
+    Called from the watcher thread: ``on_changes(root_path, paths)`` for changed paths,
+    ``on_folders(root_path, rel_dirs)`` for folders to look at whole-folder (after a restart),
+    ``on_trouble(kind, error)`` when the watcher cannot go on (watch limit, an error): the
+    caller reconciles and falls back to scanning.
     """
 
     def __init__(
@@ -191,6 +197,7 @@ class Watcher:
         settings: WatchSettings,
         on_changes: Callable[[str, list[str]], None],
         on_trouble: Callable[[str, Exception], None],
+        on_folders: Callable[[str, list[str]], None] | None = None,
         watch_factory: WatchFactory = watchfiles.watch,
         force_polling: bool = False,
     ) -> None:
@@ -198,12 +205,14 @@ class Watcher:
         self.rules_for = rules_for
         self.settings = settings
         self.on_changes = on_changes
+        self.on_folders = on_folders
         self.on_trouble = on_trouble
         self.watch_factory = watch_factory
         self.force_polling = force_polling
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="shootwatch-watcher", daemon=True)
         self.running = False
+        self.watched: frozenset[str] = frozenset()  # the folders watched now
 
     def start(self) -> None:
         self.thread.start()
@@ -226,28 +235,38 @@ class Watcher:
         rel = os.path.relpath(path, root)
         return rel == "." or not self.rules_for(root).ignores(rel, name, False)
 
+    def _folders_under(self, top: str) -> set[str]:
+        """``top`` and every folder below it that a scan enters."""
+        root = self._root_of(top)
+        if root is None:
+            return set()
+        rules = self.rules_for(root)
+        found, stack = {top}, [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False) and not rules.ignores(
+                            os.path.relpath(entry.path, root), entry.name, True
+                        ):
+                            found.add(entry.path)
+                            stack.append(entry.path)
+            except OSError:
+                continue  # unreadable or gone: the surveys report it
+        return found
+
     def _run(self) -> None:
         try:
             self.running = True
-            for changes in self.watch_factory(
-                *self.root_paths,
-                watch_filter=self._keep,
-                debounce=self.settings.debounce_ms,
-                step=50,
-                stop_event=self.stop_event,
-                rust_timeout=500,
-                yield_on_timeout=False,
-                force_polling=self.force_polling,
-                poll_delay_ms=1000,
-                ignore_permission_denied=True,
-            ):
-                by_root: dict[str, list[str]] = {}
-                for _change, path in changes:
-                    root = self._root_of(path)
-                    if root is not None:
-                        by_root.setdefault(root, []).append(path)
-                for root, paths in by_root.items():
-                    self.on_changes(root, paths)
+            folders: set[str] = set()
+            for root in self.root_paths:
+                folders |= self._folders_under(root)
+            restarted_at: int | None = None
+            while not self.stop_event.is_set():
+                restarted_at = self._watch(folders, restarted_at)
+                if restarted_at is None:
+                    break
         except OSError as error:
             if error.errno == errno.ENOSPC or "limit" in str(error).lower():
                 self.on_trouble("watch_limit", WatchLimitReached(str(error)))
@@ -258,3 +277,69 @@ class Watcher:
             self.on_trouble("watcher_error", error)
         finally:
             self.running = False
+
+    def _watch(self, folders: set[str], restarted_at: int | None) -> int | None:
+        """Watch ``folders`` until the set of folders changes; returns when that happened
+        (to restart with the new set), or None when asked to stop."""
+        self.watched = frozenset(folders)
+        first = True
+        for changes in self.watch_factory(
+            *sorted(folders),
+            recursive=False,
+            watch_filter=self._keep,
+            debounce=self.settings.debounce_ms,
+            step=50,
+            stop_event=self.stop_event,
+            rust_timeout=500,
+            yield_on_timeout=True,
+            force_polling=self.force_polling,
+            poll_delay_ms=1000,
+            ignore_permission_denied=True,
+        ):
+            if first and restarted_at is not None:
+                self._sweep(folders, restarted_at)  # the watches are in place by now
+            first = False
+            if not changes:
+                continue
+            by_root: dict[str, list[str]] = {}
+            for _change, path in changes:
+                root = self._root_of(path)
+                if root is not None:
+                    by_root.setdefault(root, []).append(path)
+            for root, paths in by_root.items():
+                self.on_changes(root, paths)
+            new = {
+                path
+                for change, path in changes
+                if change == watchfiles.Change.added
+                and path not in folders
+                and os.path.isdir(path)
+                and not os.path.islink(path)
+            }
+            gone = {
+                path for change, path in changes if change == watchfiles.Change.deleted
+            } & folders
+            if new or gone:
+                for path in gone:
+                    folders -= {f for f in folders if f == path or f.startswith(path + "/")}
+                for path in new:
+                    folders |= self._folders_under(path)
+                return time.time_ns()
+        return None
+
+    def _sweep(self, folders: set[str], since_ns: int) -> None:
+        """Report the folders whose entries changed since ``since_ns`` (while no watch was in
+        place): adding, removing or renaming an entry moves its folder's mtime."""
+        changed: dict[str, list[str]] = {}
+        for folder in folders:
+            try:
+                moved = os.stat(folder).st_mtime_ns >= since_ns - 1_000_000_000
+            except OSError:
+                continue
+            root = self._root_of(folder)
+            if moved and root is not None:
+                rel = os.path.relpath(folder, root)
+                changed.setdefault(root, []).append("" if rel == "." else rel)
+        if self.on_folders is not None:
+            for root, rel_dirs in changed.items():
+                self.on_folders(root, rel_dirs)

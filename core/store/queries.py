@@ -332,3 +332,11 @@ def folder_count() -> int:
         " FROM file"
     )
     return cursor.fetchone()[0]
+
+
+def fail_unfinished_runs(reason: str) -> int:
+    return (
+        SyncRun.update(status="failed", error=reason, finished_at=time.time())
+        .where(SyncRun.status == "running")
+        .execute()
+    )

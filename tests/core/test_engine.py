@@ -19,7 +19,7 @@ from core.config import load_settings
 from core.engine import Engine, EngineRunning
 from core.engine.control import ask
 from core.engine.lock import lock_path, running_engine_pid
-from core.store import open_catalogue, queries
+from core.store import open_catalogue
 from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
 from tests.helpers import REPO, b3, catalogued, on_disk, record_ids, touch_later, write
 
@@ -292,7 +292,8 @@ def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
             assert service.wait(timeout=10) == 0
             assert running_engine_pid(settings.catalogue) is None
             assert {beat.status for beat in Heartbeat.select()} == {"off"}
-            assert queries.last_sync_run().status == "completed"
+            # A run cut short says so ("failed": stopped); none is left looking alive.
+            assert SyncRun.select().where(SyncRun.status == "running").count() == 0
     finally:
         if service.poll() is None:
             service.kill()

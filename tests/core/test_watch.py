@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.scan.ignore import IgnoreRules
 from core.scan.watch import (
     PendingFolders,
@@ -62,3 +64,50 @@ def test_filesystem_type_and_limit_message(tmp_path):
     message = limit_message(8192, 5)
     assert "(8192)" in message and "fs.inotify.max_user_watches" in message
     assert "every 5 minutes" in message
+
+
+def test_watcher_watches_each_scanned_folder_and_no_ignored_one(tmp_path):
+    import threading
+    import time
+
+    from core.config import WatchSettings
+    from core.scan.watch import Watcher
+
+    root = tmp_path / "lib"
+    for folder in ("2024/d1", "2024/@eaDir/x", ".thumbnails/big", "2024/d2"):
+        (root / folder).mkdir(parents=True)
+    seen: list[str] = []
+    swept: list[str] = []
+    arrived = threading.Event()
+
+    def on_changes(root_path: str, paths: list[str]) -> None:
+        seen.extend(paths)
+        if any(p.endswith("IMG.JPG") for p in paths):
+            arrived.set()
+
+    watcher = Watcher(
+        [str(root)],
+        lambda _root: IgnoreRules(),
+        WatchSettings(debounce_ms=50),
+        on_changes=on_changes,
+        on_trouble=lambda kind, error: seen.append(f"trouble {kind}"),
+        on_folders=lambda root_path, rel_dirs: swept.extend(rel_dirs),
+    )
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not watcher.watched and time.monotonic() < deadline:
+            time.sleep(0.05)
+        relative = {str(p.relative_to(root)) for p in map(Path, watcher.watched) if p != root}
+        assert relative == {"2024", "2024/d1", "2024/d2"}  # no @eaDir, no hidden folder
+
+        (root / "2025" / "new").mkdir(parents=True)  # a new folder: the watch restarts
+        while str(root / "2025" / "new") not in watcher.watched and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert str(root / "2025" / "new") in watcher.watched
+        write(root / "2025" / "new" / "IMG.JPG", "in the new folder")
+        assert arrived.wait(10)
+    finally:
+        watcher.stop()
+    assert str(root / "2025" / "new" / "IMG.JPG") in seen
+    assert not any(s.startswith("trouble") for s in seen)
