@@ -345,6 +345,11 @@ class Engine:
 
     def _on_watcher_trouble(self, kind: str, error: Exception) -> None:
         """From the watcher thread: say what happened, fall back to scanning, reconcile."""
+        if kind == "overflow":  # the watcher goes on; a reconcile finds what it missed
+            log.warning("watcher: %s; reconciling", error)
+            self._requests.put(_Record("watcher_overflow", None, {"reason": str(error)}))
+            self._requests.put(_Reconcile(None, "scheduled"))
+            return
         minutes = self.settings.engine.fallback_minutes
         if isinstance(error, WatchLimitReached):
             message = limit_message(inotify_watch_limit(), minutes)

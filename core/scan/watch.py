@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # File systems where inotify sees only this machine's changes, or nothing: polled instead.
 REMOTE_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs")
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
+INOTIFY_QUEUE = Path("/proc/sys/fs/inotify/max_queued_events")
 
 # (rel_dir, recursive, claimed_children): one survey, as core.scan.reconcile takes them.
 Folder = tuple[str, bool, tuple[str, ...]]
@@ -66,6 +67,19 @@ def inotify_watch_limit() -> int | None:
         return int(INOTIFY_WATCHES.read_text())
     except (OSError, ValueError):
         return None
+
+
+def overflow_threshold() -> int:
+    """A batch this large may have overflowed inotify's queue, which watchfiles does not
+    report: half the queue's length."""
+    try:
+        return max(1000, int(INOTIFY_QUEUE.read_text()) // 2)
+    except (OSError, ValueError):
+        return 8192
+
+
+class WatchOverflow(RuntimeError):
+    """So many changes at once that some may not have been reported."""
 
 
 def limit_message(limit: int | None, fallback_minutes: float) -> str:
@@ -213,6 +227,7 @@ class Watcher:
         self.thread = threading.Thread(target=self._run, name="shootwatch-watcher", daemon=True)
         self.running = False
         self.watched: frozenset[str] = frozenset()  # the folders watched now
+        self.overflow_at = overflow_threshold()
 
     def start(self) -> None:
         self.thread.start()
@@ -308,6 +323,11 @@ class Watcher:
                     by_root.setdefault(root, []).append(path)
             for root, paths in by_root.items():
                 self.on_changes(root, paths)
+            if len(changes) >= self.overflow_at:
+                self.on_trouble(
+                    "overflow",
+                    WatchOverflow(f"{len(changes):,} changes at once: may have lost some"),
+                )
             new = {
                 path
                 for change, path in changes

@@ -354,3 +354,25 @@ def test_events_command_filters_by_kind_and_time(engine, library, capsys):
     assert "added" in capsys.readouterr().out
     assert main(["--db", db, "events", "--since", "yesterday-ish"]) == 2
     assert "is not a time" in capsys.readouterr().err
+
+
+def test_a_burst_that_may_overflow_inotify_triggers_a_reconcile(tmp_path, library, monkeypatch):
+    # inotify drops events past its queue and watchfiles does not say so: a batch that large
+    # is taken as a possible overflow. The threshold is lowered instead of flooding the kernel.
+    monkeypatch.setattr("core.scan.watch.overflow_threshold", lambda: 20)
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    engine = Engine(settings)
+    engine.start()
+    try:
+        wait_for(lambda: engine.states()["watcher"].status == "running")
+        time.sleep(0.3)
+        for n in range(40):
+            write(library / "2024" / "2024-06-01" / f"IMG_{n:03d}.JPG", f"burst {n}")
+        wait_for(lambda: Event.select().where(Event.kind == "watcher_overflow").count())
+        wait_for(lambda: SyncRun.select().where(SyncRun.kind == "scheduled").count())
+        wait_for(lambda: FileRecord.select().count() == 40)
+        assert engine.states()["watcher"].status == "running"  # it goes on watching
+        assert catalogued(library) == on_disk(library)
+    finally:
+        engine.stop()
