@@ -97,6 +97,8 @@ class Engine:
         self._control: ControlServer | None = None
         self._rules: dict[str, IgnoreRules] = {}
         self._root_ids: dict[str, int] = {}
+        self._reconcile_when_quiet = False
+        self._quiet_since = 0.0  # the last time the watcher reported changes
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -190,6 +192,10 @@ class Engine:
                 if now >= next_roots_check:
                     self._check_roots()
                     next_roots_check = now + ROOTS_CHECK_SECONDS
+                quiet_for = now - self._quiet_since
+                if self._reconcile_when_quiet and quiet_for > self.settings.watch.settle_seconds:
+                    self._reconcile_when_quiet = False
+                    self._requests.put(_Reconcile(None, "scheduled"))
                 if now >= next_reconcile:
                     self._requests.put(_Reconcile(None, "scheduled"))
                     next_reconcile = now + interval * random.uniform(0.9, 1.1)
@@ -332,6 +338,7 @@ class Engine:
         root_id = self._root_ids.get(root_path)
         if root_id is None:
             return
+        self._quiet_since = time.monotonic()
         folders = folders_for_changes(root_path, paths, self._rules_for(root_path))
         self._pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
 
@@ -345,10 +352,12 @@ class Engine:
 
     def _on_watcher_trouble(self, kind: str, error: Exception) -> None:
         """From the watcher thread: say what happened, fall back to scanning, reconcile."""
-        if kind == "overflow":  # the watcher goes on; a reconcile finds what it missed
-            log.warning("watcher: %s; reconciling", error)
+        if kind == "overflow":
+            # The watcher goes on; a reconcile once the burst is over finds what it missed.
+            log.warning("watcher: %s; reconciling when the changes stop", error)
             self._requests.put(_Record("watcher_overflow", None, {"reason": str(error)}))
-            self._requests.put(_Reconcile(None, "scheduled"))
+            self._reconcile_when_quiet = True
+            self._quiet_since = time.monotonic()
             return
         minutes = self.settings.engine.fallback_minutes
         if isinstance(error, WatchLimitReached):

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 REMOTE_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs")
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 INOTIFY_QUEUE = Path("/proc/sys/fs/inotify/max_queued_events")
+MANY_NEW_FOLDERS = 50  # new folders in one batch that make a reconcile the better way
 
 # (rel_dir, recursive, claimed_children): one survey, as core.scan.reconcile takes them.
 Folder = tuple[str, bool, tuple[str, ...]]
@@ -339,6 +340,11 @@ class Watcher:
             gone = {
                 path for change, path in changes if change == watchfiles.Change.deleted
             } & folders
+            if len(new) >= MANY_NEW_FOLDERS:
+                # A card dump: while the watch restarts with each batch of new folders the
+                # kernel's queue can overflow unseen, and one reconcile is cheaper anyway.
+                message = f"{len(new):,} new folders at once"
+                self.on_trouble("overflow", WatchOverflow(message))
             if new or gone:
                 for path in gone:
                     folders -= {f for f in folders if f == path or f.startswith(path + "/")}
