@@ -271,7 +271,10 @@ class Engine:
                     kind="realtime",
                     folders=plan,
                     settle_seconds=settle,
+                    cancel=self._stop,
                 )
+            except ScanStopped:
+                raise
             except Exception:
                 # Whatever went wrong, nothing of it was written: a full reconcile catches up.
                 log.exception("recording changes in %s failed; reconciling it", root.path)
