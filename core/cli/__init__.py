@@ -114,6 +114,9 @@ def add_root(run: Invocation) -> int:
     args, out = run.args, run.out
     path = _real_folder(args.path)
     clash = queries.overlapping_root(path)
+    if clash is not None and clash.path == path:
+        out.write(f"{path} is already a {clash.kind} root\n")
+        return EXIT_OK
     if clash is not None:
         raise UsageError(
             f"{path} overlaps the root {clash.path}: a folder can belong to one root only."

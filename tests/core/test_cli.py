@@ -111,6 +111,8 @@ def test_adding_an_overlapping_root_is_refused(capsys, db, library):
     assert code == 2 and "overlaps the root" in err
     code, _, err = run(capsys, "--db", db, "add", str(library.parent))
     assert code == 2 and "overlaps the root" in err
+    code, out, _ = run(capsys, "--db", db, "add", str(library))  # again: nothing to do
+    assert code == 0 and "already a library root" in out
 
 
 def test_adding_something_that_is_not_a_folder_is_refused(capsys, db, tmp_path):
