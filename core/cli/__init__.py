@@ -24,6 +24,7 @@ from core.cli.invocation import (
     UsageError,
 )
 from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
+from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
 from core.scan.reconcile import ScanError, reconcile_roots
@@ -172,6 +173,20 @@ def _root_dict(summary: queries.RootSummary) -> dict:
 
 def scan(run: Invocation) -> int:
     args, out, err = run.args, run.out, run.err
+    engine_pid = running_engine_pid(run.settings.catalogue)
+    if engine_pid:
+        # One writer per catalogue: the running engine does the scan.
+        reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
+        if reply is not None and reply.get("ok"):
+            out.write(
+                f"the running engine (pid {engine_pid}) will scan: {', '.join(reply['roots'])}; "
+                "follow it with 'shootwatch events -f' or 'shootwatch history'\n"
+            )
+            return EXIT_OK
+        raise UsageError(
+            f"an engine runs on this catalogue (pid {engine_pid}) but did not answer: "
+            f"{(reply or {}).get('error', 'no reply')}"
+        )
     if args.path is not None:
         path = os.path.realpath(os.path.expanduser(args.path))
         root = queries.root_for_path(path)

@@ -376,3 +376,11 @@ def test_a_burst_that_may_overflow_inotify_triggers_a_reconcile(tmp_path, librar
         assert catalogued(library) == on_disk(library)
     finally:
         engine.stop()
+
+
+def test_scan_while_an_engine_runs_asks_the_engine(engine, library, capsys):
+    from core.cli import main
+
+    assert main(["--db", str(engine.settings.catalogue), "scan"]) == 0
+    assert f"the running engine (pid {os.getpid()}) will scan" in capsys.readouterr().out
+    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
