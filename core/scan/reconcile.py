@@ -29,7 +29,7 @@ from core.scan.survey import (
     SurveyResult,
     SurveyTask,
     install_counters,
-    is_storable_name,
+    scanned_subfolders,
     survey,
     survey_batch,
 )
@@ -169,22 +169,6 @@ class _InProcessSurveys:
         self.bytes_hashed.value = 0
 
 
-def _subfolders(root_path: str, rel_dir: str, rules: IgnoreRules) -> list[str] | None:
-    """Names of the sub-folders a scan enters, or None when the folder cannot be listed."""
-    prefix = rel_dir + "/" if rel_dir else ""
-    try:
-        with os.scandir(os.path.join(root_path, rel_dir) if rel_dir else root_path) as entries:
-            return sorted(
-                entry.name
-                for entry in entries
-                if entry.is_dir(follow_symlinks=False)
-                and not rules.ignores(prefix + entry.name, entry.name, True)
-                and is_storable_name(entry.name)  # the parent's survey reports the others
-            )
-    except OSError:
-        return None
-
-
 def plan_surveys(
     root_path: str, rules: IgnoreRules, target: int
 ) -> list[tuple[str, bool, tuple[str, ...]]]:
@@ -200,7 +184,7 @@ def plan_surveys(
     while frontier and len(frontier) < target and depth < MAX_PLAN_DEPTH:
         next_frontier = []
         for rel_dir in frontier:
-            children = _subfolders(root_path, rel_dir, rules)
+            children = scanned_subfolders(root_path, rel_dir, rules)
             if children is None:
                 plan.append((rel_dir, True, ()))
                 continue

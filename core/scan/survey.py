@@ -154,6 +154,22 @@ def is_storable_name(name: str) -> bool:
     return True
 
 
+def scanned_subfolders(root_path: str, rel_dir: str, rules: IgnoreRules) -> list[str] | None:
+    """Names of the sub-folders a scan enters, or None when the folder cannot be listed."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    try:
+        with os.scandir(os.path.join(root_path, rel_dir) if rel_dir else root_path) as entries:
+            return sorted(
+                entry.name
+                for entry in entries
+                if entry.is_dir(follow_symlinks=False)
+                and not rules.ignores(prefix + entry.name, entry.name, True)
+                and is_storable_name(entry.name)  # the parent's survey reports the others
+            )
+    except OSError:
+        return None
+
+
 def _printable(rel_path: str) -> str:
     """A name with undecodable bytes, shown as \\xNN escapes (it cannot be stored as text)."""
     return os.fsencode(rel_path).decode("utf-8", "backslashreplace")

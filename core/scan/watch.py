@@ -20,6 +20,7 @@ import watchfiles
 
 from core.config import WatchSettings
 from core.scan.ignore import IgnoreRules
+from core.scan.survey import is_storable_name, scanned_subfolders
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +143,8 @@ def plan_folders(
         if recursive:
             plan.append((rel_dir, True, ()))
             continue
-        prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            with os.scandir(os.path.join(root_path, rel_dir)) as entries:
-                children = tuple(
-                    sorted(
-                        e.name
-                        for e in entries
-                        if e.is_dir(follow_symlinks=False)
-                        and not rules.ignores(prefix + e.name, e.name, True)
-                    )
-                )
-        except OSError:
-            children = ()  # gone or unreadable: the survey reports it
+        # Gone or unreadable: no children, and the survey reports it.
+        children = tuple(scanned_subfolders(root_path, rel_dir, rules) or ())
         plan.append((rel_dir, False, children))
     return plan
 
@@ -263,8 +253,12 @@ class Watcher:
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
-                        if entry.is_dir(follow_symlinks=False) and not rules.ignores(
-                            os.path.relpath(entry.path, root), entry.name, True
+                        if (
+                            entry.is_dir(follow_symlinks=False)
+                            and is_storable_name(entry.name)
+                            and not rules.ignores(
+                                os.path.relpath(entry.path, root), entry.name, True
+                            )
                         ):
                             found.add(entry.path)
                             stack.append(entry.path)

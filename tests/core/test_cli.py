@@ -143,7 +143,8 @@ def test_config_shows_every_setting_as_valid_toml(capsys, tmp_path):
     values = tomllib.loads(out)
     assert values["catalogue"] == str(tmp_path / "x.db")
     assert set(values["scan"]) == {"ignore", "workers", "hash_retries"}
-    assert set(values["watch"]) == {"debounce_ms", "settle_seconds"}
+    watch_keys = {"debounce_ms", "settle_seconds"}
+    assert set(values["watch"]) == watch_keys
     assert values["engine"]["reconcile_hours"] == 6.0
 
 
