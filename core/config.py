@@ -90,6 +90,18 @@ def _seconds(low: float, high: float) -> Callable[[str, Any], float]:
     return check
 
 
+def _optional_path(key: str, value: Any) -> Path | None:
+    if value == "":
+        return None
+    return _path(key, value)
+
+
+def default_darktable_library() -> Path:
+    # darktable's own default: $XDG_CONFIG_HOME/darktable/library.db
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / "darktable" / "library.db"
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -149,6 +161,34 @@ SETTINGS: tuple[Setting, ...] = (
         "How often a root that cannot be watched (watch limit reached, network file system "
         "without notifications) is scanned instead.",
     ),
+    Setting(
+        "darktable.library",
+        default_darktable_library,
+        _path,
+        "darktable's library.db, read read-only (default: darktable's own, "
+        "~/.config/darktable/library.db). When it is not there and not set here, the darktable "
+        "poller is off.",
+    ),
+    Setting(
+        "darktable.data",
+        lambda: None,
+        _optional_path,
+        'darktable\'s data.db, where tag names live ("" = the data.db beside library.db).',
+    ),
+    Setting(
+        "darktable.poll_seconds",
+        lambda: 60.0,
+        _seconds(1, 24 * 3600),
+        "How often library.db is read when it has not changed (it is also read about a second "
+        "after darktable writes it).",
+    ),
+    Setting(
+        "darktable.quiet_seconds",
+        lambda: 1.0,
+        _seconds(0.3, 60),
+        "How long library.db must be quiet after darktable writes it before it is read: reading "
+        "while darktable writes could cost darktable an edit.",
+    ),
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -174,12 +214,22 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class DarktableSettings:
+    library: Path = field(default_factory=default_darktable_library)
+    data: Path | None = None
+    poll_seconds: float = 60.0
+    quiet_seconds: float = 1.0
+    explicit: bool = False  # library.db was named in the settings, not taken by default
+
+
+@dataclass(frozen=True)
 class Settings:
     catalogue: Path
     scan: ScanSettings
     config_file: Path | None  # the file that was read, if any
     watch: WatchSettings = field(default_factory=WatchSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    darktable: DarktableSettings = field(default_factory=DarktableSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -261,6 +311,14 @@ def load_settings(
             reconcile_hours=values["engine.reconcile_hours"],
             fallback_minutes=values["engine.fallback_minutes"],
         ),
+        darktable=DarktableSettings(
+            library=values["darktable.library"],
+            data=values["darktable.data"],
+            poll_seconds=values["darktable.poll_seconds"],
+            quiet_seconds=values["darktable.quiet_seconds"],
+            explicit="darktable.library" in from_file
+            or (overrides or {}).get("darktable.library") is not None,
+        ),
     )
 
 
@@ -275,4 +333,8 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "watch.settle_seconds": settings.watch.settle_seconds,
         "engine.reconcile_hours": settings.engine.reconcile_hours,
         "engine.fallback_minutes": settings.engine.fallback_minutes,
+        "darktable.library": str(settings.darktable.library),
+        "darktable.data": str(settings.darktable.data or ""),
+        "darktable.poll_seconds": settings.darktable.poll_seconds,
+        "darktable.quiet_seconds": settings.darktable.quiet_seconds,
     }

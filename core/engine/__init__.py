@@ -11,11 +11,15 @@ import queue
 import random
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 import watchfiles
 
 from core.config import Settings
+from core.darktable.library import LibraryPaths
+from core.darktable.poller import Poller, PollerState
+from core.darktable.sync import ApplyReport, DarktableSync, LibraryRead
 from core.engine.control import ControlServer
 from core.engine.lock import EngineLock, EngineRunning
 from core.scan.ignore import IgnoreRules
@@ -48,6 +52,8 @@ COMPONENTS = ("watcher", "reconciler", "darktable", "stages", "ingest")
 HEARTBEAT_SECONDS = 2.0
 LOOP_SECONDS = 0.05  # how often the writer looks for settled folders: bounds watch latency
 ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
+DARKTABLE_FOLLOW_SECONDS = 0.2  # how often file events are looked at for darktable's sake
+DARKTABLE_APPLY_SECONDS = 600.0  # a poll waits this long for the writer (a long first scan)
 SOURCE = "engine"
 
 
@@ -71,20 +77,31 @@ class _Record:
     payload: dict
 
 
+@dataclass(frozen=True)
+class _DarktableRead:
+    read: LibraryRead
+    done: Future
+
+
 class Engine:
     def __init__(
         self,
         settings: Settings,
         watch_factory: WatchFactory = watchfiles.watch,
         with_watcher: bool = True,
+        with_darktable: bool = True,
     ) -> None:
         self.settings = settings
         self.watch_factory = watch_factory
         self.with_watcher = with_watcher
+        self.with_darktable = with_darktable
+        self._darktable: DarktableSync | None = None  # used on the writer thread only
+        self._poller: Poller | None = None
+        self._next_follow = 0.0
         self.catalogue: Catalogue | None = None
         self._lock = EngineLock(settings.catalogue)
         self._stop = threading.Event()
-        self._requests: queue.Queue[_Reconcile | _Record] = queue.Queue()
+        self._requests: queue.Queue[_Reconcile | _Record | _DarktableRead] = queue.Queue()
         self._pending = PendingFolders()
         self._states = {name: ComponentState("off") for name in COMPONENTS}
         self._states_lock = threading.Lock()
@@ -123,12 +140,16 @@ class Engine:
         self._writer.start()
         self._control = ControlServer(self.settings.catalogue, self._handle_request)
         self._control.start()
+        if self.with_darktable:
+            self._start_darktable()
         log.info("engine started (pid %d) on %s", os.getpid(), self.settings.catalogue)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop everything within ``timeout``: a scan in progress stops between transactions."""
         deadline = time.monotonic() + timeout
         self._stop.set()
+        if self._poller is not None:
+            self._poller.stop(max(0.1, deadline - time.monotonic()))
         if self._watcher is not None:
             self._watcher.stop(max(0.1, deadline - time.monotonic()))
         if self._pool is not None:
@@ -187,8 +208,14 @@ class Engine:
                     self._reconcile(item)
                 elif isinstance(item, _Record):
                     queries.record_event(item.kind, SOURCE, path=item.path, payload=item.payload)
+                elif isinstance(item, _DarktableRead):
+                    self._apply_darktable(item)
                 self._record_settled_folders()
                 now = time.monotonic()
+                if self._darktable is not None and now >= self._next_follow:
+                    # Sidecars the watcher saw, new and deleted photos: what they mean here.
+                    self._darktable.follow_file_events()
+                    self._next_follow = now + DARKTABLE_FOLLOW_SECONDS
                 if now >= next_roots_check:
                     self._check_roots()
                     next_roots_check = now + ROOTS_CHECK_SECONDS
@@ -284,6 +311,49 @@ class Engine:
                 # Still being written: look again shortly.
                 parents = {(os.path.dirname(path), False) for path in report.unsettled}
                 self._pending.add(root_id, parents, time.monotonic() + min(settle, 0.25))
+
+    # --- darktable ------------------------------------------------------------------------
+
+    def _start_darktable(self) -> None:
+        settings = self.settings.darktable
+        self._darktable = DarktableSync(self.catalogue.db)
+        self._set_state("darktable", ComponentState("idle", task="starting"))
+        self._poller = Poller(
+            LibraryPaths.beside(settings.library, settings.data),
+            apply=self._submit_darktable_read,
+            on_state=self._on_darktable_state,
+            poll_seconds=settings.poll_seconds,
+            quiet_seconds=settings.quiet_seconds,
+            explicit=settings.explicit,
+        )
+        self._poller.start()
+
+    def _submit_darktable_read(self, read: LibraryRead) -> ApplyReport:
+        """From the poller thread: have the writer apply a read, and wait until it has."""
+        done: Future = Future()
+        self._requests.put(_DarktableRead(read, done))
+        return done.result(timeout=DARKTABLE_APPLY_SECONDS)
+
+    def _apply_darktable(self, item: _DarktableRead) -> None:
+        try:
+            report = self._darktable.apply(item.read)
+            if item.read.buckets is None:
+                self._darktable.find_not_imported()
+        except Exception as error:
+            item.done.set_exception(error)
+            raise
+        item.done.set_result(report)
+        if report.new or report.changed or report.removed:
+            log.info(
+                "darktable: %d new, %d changed, %d removed images; %d events",
+                report.new,
+                report.changed,
+                report.removed,
+                report.events,
+            )
+
+    def _on_darktable_state(self, state: PollerState) -> None:
+        self._set_state("darktable", ComponentState(state.status, state.task, state.error))
 
     # --- the watcher ----------------------------------------------------------------------
 

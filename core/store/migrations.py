@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import SqliteDatabase, TextField
+from peewee import BooleanField, FloatField, SqliteDatabase, TextField
 from playhouse.migrate import SqliteMigrator, migrate
 
 
@@ -26,8 +26,23 @@ def _to_2(migrator: SqliteMigrator) -> None:
     )
 
 
+def _to_3(migrator: SqliteMigrator) -> None:
+    # Schema 3: what the darktable poller keeps per image, a (folder, file) index to find an
+    # image by path, and the meta table (which darktable library the snapshot belongs to).
+    migrate(
+        migrator.add_column("darktable_image", "internal_tags", TextField(null=True)),
+        migrator.add_column("darktable_image", "rated_by_hand", BooleanField(default=False)),
+        migrator.add_column("darktable_image", "exif", TextField(null=True)),
+        migrator.add_column("darktable_image", "sidecar_at", FloatField(null=True)),
+        migrator.add_index("darktable_image", ("film_roll_folder", "filename", "version"), False),
+    )
+    migrator.database.execute_sql(
+        'CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT NOT NULL PRIMARY KEY, "value" TEXT NOT NULL)'
+    )
+
+
 # target version -> the step that reaches it from the version before
-STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2}
+STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3}
 LATEST = max(STEPS)
 
 

@@ -187,7 +187,27 @@ class DarktableImage(BaseModel):
     imported_at = FloatField(null=True)
     signature = TextField()
     photo = ForeignKeyField(Photo, null=True, backref="darktable_images", on_delete="SET NULL")
-    seen_at = FloatField()
+    seen_at = FloatField()  # the last read of library.db that wrote this row
+    # Schema 3:
+    internal_tags = TextField(null=True)  # JSON list of darktable's own tags (darktable|…)
+    rated_by_hand = BooleanField(default=False)  # stars set by the photographer, not import
+    exif = TextField(null=True)  # JSON: the EXIF basics darktable read
+    sidecar_at = FloatField(null=True)  # mtime of the last sidecar that updated this row
+
+    class Meta:
+        table_name = "darktable_image"
+        indexes = ((("film_roll_folder", "filename", "version"), False),)
+
+
+class CatalogueFact(BaseModel):
+    """Small facts about the catalogue itself, by key (such as the darktable library it
+    follows)."""
+
+    key = TextField(primary_key=True)
+    value = TextField()
+
+    class Meta:
+        table_name = "meta"
 
 
 class Artifact(BaseModel):
@@ -247,4 +267,5 @@ MODELS = (
     Artifact,
     Job,
     Heartbeat,
+    CatalogueFact,
 )

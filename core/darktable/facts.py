@@ -1,0 +1,129 @@
+"""darktable's facts, in one place: what its numbers mean, as darktable 4.2 itself writes them.
+
+Every other module asks here: how stars and rejects are packed in ``flags``, darktable's own rule
+for "altered", its timestamp unit, its colour-label numbers, which tags are its own, and how a
+duplicate's sidecar is named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+
+# Timestamps are microseconds since 0001-01-01 UTC; this many seconds lie between then and 1970.
+EPOCH_OFFSET_SECONDS = 62_135_596_800
+STAR_BITS = 0x7
+REJECTED_BIT = 0x8
+LEGACY_REJECT_STARS = 6  # what darktable's Lua API (rating = -1) still writes into the star bits
+LABEL_NAMES = ("red", "yellow", "green", "blue", "purple")  # color_labels.color 0..4
+INTERNAL_TAG_PREFIX = "darktable|"  # darktable|changed, darktable|exported, darktable|format|…
+DEFAULT_IMPORT_STARS = 1  # new imports get one star: one star alone is not a rating by hand
+
+
+def unix_time(timestamp: int | None) -> float | None:
+    """darktable's microseconds since 0001-01-01 as unix seconds; -1, 0 and NULL mean never."""
+    if timestamp is None or timestamp <= 0:
+        return None
+    return timestamp / 1_000_000 - EPOCH_OFFSET_SECONDS
+
+
+def darktable_time(unix: float) -> int:
+    """Unix seconds as darktable's timestamp (for tests and fixtures)."""
+    return round((unix + EPOCH_OFFSET_SECONDS) * 1_000_000)
+
+
+def wall_clock(timestamp: int | None) -> str | None:
+    """``datetime_taken``: the camera's wall clock stored as if UTC, as "YYYY-MM-DD HH:MM:SS"."""
+    unix = unix_time(timestamp)
+    if unix is None:
+        return None
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stars(flags: int) -> int:
+    """Stars 0–5; the legacy reject value 6 counts as no stars."""
+    value = flags & STAR_BITS
+    return 0 if value > 5 else value
+
+
+def is_rejected(flags: int) -> bool:
+    """Rejected by the reject bit (the ``r`` key keeps the stars under it) or the legacy value."""
+    return bool(flags & REJECTED_BIT) or flags & STAR_BITS == LEGACY_REJECT_STARS
+
+
+def is_altered(basic: bytes | None, auto: bytes | None, current: bytes | None) -> bool:
+    """darktable's "altered" rule for a history_hash row (no row: not altered).
+
+    The same CASE darktable evaluates in SQL, NULLs included: equal to the basic hash is basic,
+    equal to the auto hash is auto, different from both (or they are NULL) is altered.
+    """
+    if current is not None and current == basic:
+        return False
+    if current is not None and current == auto:
+        return False
+    differs_from_basic = basic is None or (None if current is None else current != basic)
+    differs_from_auto = auto is None or (None if current is None else current != auto)
+    return bool(differs_from_basic) and bool(differs_from_auto)
+
+
+# The same rule in SQL over history_hash aliased h, for reading many images at once.
+ALTERED_SQL = (
+    "CASE WHEN h.imgid IS NULL THEN 0"
+    " WHEN h.basic_hash = h.current_hash THEN 0"
+    " WHEN h.auto_hash = h.current_hash THEN 0"
+    " WHEN (h.basic_hash IS NULL OR h.current_hash != h.basic_hash)"
+    " AND (h.auto_hash IS NULL OR h.current_hash != h.auto_hash) THEN 1"
+    " ELSE 0 END"
+)
+
+
+def label_bits(colors: list[int] | tuple[int, ...]) -> int:
+    """darktable's colour numbers as the catalogue's label bits (red 1, yellow 2, … purple 16)."""
+    bits = 0
+    for color in colors:
+        if 0 <= color < len(LABEL_NAMES):
+            bits |= 1 << color
+    return bits
+
+
+def label_names(bits: int) -> list[str]:
+    return [name for index, name in enumerate(LABEL_NAMES) if bits & (1 << index)]
+
+
+def is_internal_tag(name: str) -> bool:
+    return name.startswith(INTERNAL_TAG_PREFIX)
+
+
+def split_tags(names: list[str]) -> tuple[list[str], list[str]]:
+    """(the photographer's tags, darktable's own tags), each sorted."""
+    user = sorted(name for name in names if not is_internal_tag(name))
+    internal = sorted(name for name in names if is_internal_tag(name))
+    return user, internal
+
+
+def sidecar_name(filename: str, version: int) -> str:
+    """``IMG_0003.JPG`` version 0 → ``IMG_0003.JPG.xmp``; version 1 → ``IMG_0003_01.JPG.xmp``."""
+    if version <= 0:
+        return f"{filename}.xmp"
+    stem, extension = os.path.splitext(filename)
+    return f"{stem}_{version:02d}{extension}.xmp"
+
+
+_DUPLICATE = re.compile(r"^(?P<stem>.+)_(?P<version>\d{2,})(?P<extension>\.[^.]+)$")
+
+
+def sidecar_images(name: str) -> list[tuple[str, int]]:
+    """The (filename, version) pairs a sidecar name can belong to, the plainer reading first.
+
+    ``IMG_01.JPG.xmp`` is either ``IMG_01.JPG`` itself or version 1 of ``IMG.JPG``: the caller
+    picks the one darktable has.
+    """
+    if not name.lower().endswith(".xmp"):
+        return []
+    image = name[:-4]
+    readings = [(image, 0)]
+    match = _DUPLICATE.match(image)
+    if match:
+        readings.append((match["stem"] + match["extension"], int(match["version"])))
+    return readings

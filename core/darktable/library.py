@@ -1,0 +1,310 @@
+"""Reading darktable's library.db and data.db without ever disturbing darktable.
+
+darktable keeps no WAL and sets no busy timeout: while any reader holds a read transaction its
+own writes fail and an edit is silently lost. So every read here opens the file read-only, runs
+one short autocommit statement, fetches everything and closes; nothing is kept open between
+reads and nothing is ever written. The schema is detected (``db_info`` and the tables' columns),
+never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason for a person.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from core.darktable.facts import ALTERED_SQL
+
+BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
+BUCKET_BITS = 6  # images are compared in buckets of 64 ids: a change re-reads its bucket only
+_MODULUS = 1_000_000_007
+KNOWN_VERSIONS = {37: "darktable 4.2"}  # library versions whose databases were checked
+REQUIRED = {
+    "images": ("id", "film_id", "filename", "flags"),
+    "film_rolls": ("id", "folder"),
+}
+OPTIONAL_TABLES = ("history_hash", "color_labels", "tagged_images", "db_info")
+
+
+class LibraryUnavailable(Exception):
+    """The library cannot be read now; ``state`` is missing, locked, corrupt or unsupported."""
+
+    def __init__(self, state: str, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LibraryPaths:
+    library: Path
+    data: Path
+
+    @classmethod
+    def beside(cls, library: Path, data: Path | None = None) -> LibraryPaths:
+        """data.db defaults to the file beside library.db, where darktable keeps it."""
+        library = Path(os.path.expanduser(library))
+        return cls(library, Path(os.path.expanduser(data)) if data else library.parent / "data.db")
+
+    @property
+    def lock(self) -> Path:
+        return self.library.with_name(self.library.name + ".lock")
+
+
+@dataclass(frozen=True)
+class Schema:
+    version: int | None  # db_info's version; None when the table or key is missing
+    columns: dict[str, frozenset[str]]
+    warning: str | None  # set when the version is one shootwatch was not checked against
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        found = self.columns.get(table)
+        return found is not None and (column is None or column in found)
+
+
+class LibraryImage(NamedTuple):
+    """One row of darktable's images, with its film roll, labels, tags and altered state."""
+
+    id: int
+    folder: str
+    filename: str
+    version: int
+    flags: int
+    history_end: int
+    imported: int | None
+    changed: int | None
+    exported: int | None
+    altered: int
+    colors: str | None  # "0,3": color_labels.color values
+    tag_ids: str | None  # "12,40": tagged_images.tagid values
+    maker: str | None
+    model: str | None
+    lens: str | None
+    exposure: float | None
+    aperture: float | None
+    iso: float | None
+    focal_length: float | None
+    taken: int | None
+    width: int | None
+    height: int | None
+
+
+def _uri(path: Path) -> str:
+    return f"file:{urllib.parse.quote(str(path))}?mode=ro"
+
+
+def query(path: Path, sql: str, params: Sequence = ()) -> list[tuple]:
+    """One read: open read-only, run one autocommit statement, fetch everything, close."""
+    if not path.exists():
+        raise LibraryUnavailable("missing", f"there is no file at {path}")
+    try:
+        connection = sqlite3.connect(
+            _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
+        )
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    try:
+        return connection.execute(sql, params).fetchall()
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    finally:
+        connection.close()
+
+
+def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return LibraryUnavailable("locked", f"{path} is locked by another program ({text})")
+    if "no such" in text:
+        return LibraryUnavailable("unsupported", f"{path} has an unexpected layout ({text})")
+    if isinstance(error, sqlite3.OperationalError) and "unable to open" in text:
+        return LibraryUnavailable("missing", f"{path} cannot be opened ({text})")
+    return LibraryUnavailable("corrupt", f"{path} is damaged or not a darktable library ({text})")
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def read_schema(paths: LibraryPaths) -> Schema:
+    """db_info's version and the columns of the tables shootwatch reads, in one statement."""
+    tables = (*REQUIRED, *OPTIONAL_TABLES)
+    parts = " UNION ALL ".join(
+        f"SELECT '{table}', name FROM pragma_table_info('{table}')" for table in tables
+    )
+    rows = query(paths.library, parts)
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    missing = [
+        f"{table}.{column}"
+        for table, needed in REQUIRED.items()
+        for column in needed
+        if column not in columns.get(table, ())
+    ]
+    if missing:
+        raise LibraryUnavailable(
+            "unsupported",
+            f"{paths.library} is not a darktable library shootwatch can read: it lacks "
+            f"{', '.join(missing)}",
+        )
+    version = None
+    if "db_info" in columns:
+        found = query(paths.library, "SELECT value FROM db_info WHERE key = 'version'")
+        if found and str(found[0][0]).isdigit():
+            version = int(found[0][0])
+    warning = None
+    if version not in KNOWN_VERSIONS:
+        known = ", ".join(f"{v} ({name})" for v, name in KNOWN_VERSIONS.items())
+        warning = (
+            f"darktable library version {version if version is not None else 'unknown'} was "
+            f"not checked by shootwatch (checked: {known}); reading the columns it recognises"
+        )
+    return Schema(version, {t: frozenset(c) for t, c in columns.items()}, warning)
+
+
+def _column(schema: Schema, table_alias: str, table: str, column: str, default: str) -> str:
+    return f"{table_alias}.{column}" if schema.has(table, column) else default
+
+
+# --- change detection ---------------------------------------------------------------------------
+
+
+def _image_mix(schema: Schema, alias: str = "i") -> str:
+    """A number per image row that moves when its stars, reject, history, timestamps or place
+    change; summed over ids, with a weight per id so two changes rarely cancel."""
+
+    def col(name: str) -> str:
+        return f"ifnull({_column(schema, alias, 'images', name, 'NULL')}, -1)"
+
+    return (
+        f"(({alias}.flags + 16 * {col('history_end')}"
+        f" + 4096 * ({col('change_timestamp')} % {_MODULUS})"
+        f" + 3 * ({col('export_timestamp')} % {_MODULUS})"
+        f" + 7 * {alias}.film_id + 11 * {col('version')}) % {_MODULUS})"
+        f" * ({alias}.id % 1021 + 1)"
+    )
+
+
+def _table_mixes(schema: Schema) -> list[tuple[str, str, str]]:
+    """(name, table, mix expression keyed by imgid) for the tables that hang off images."""
+    mixes = [("images", "images i", _image_mix(schema))]
+    if schema.has("history_hash", "current_hash"):
+        mixes.append(
+            (
+                "history_hash",
+                "history_hash h",
+                f"h.imgid * (2 + {ALTERED_SQL})",
+            )
+        )
+    if schema.has("color_labels", "color"):
+        mixes.append(("color_labels", "color_labels", "imgid * (color + 1)"))
+    if schema.has("tagged_images", "tagid"):
+        mixes.append(("tagged_images", "tagged_images", "imgid * (tagid % 65521 + 1)"))
+    return mixes
+
+
+def _key(name: str) -> str:
+    return "i.id" if name == "images" else ("h.imgid" if name == "history_hash" else "imgid")
+
+
+def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
+    """One row that changes when any image's state changes: the whole library in one scan of
+    each table, the cheap first question of every poll."""
+    parts = [
+        f"(SELECT count(*) || ':' || ifnull(sum({mix}), 0) FROM {table})"
+        for _, table, mix in _table_mixes(schema)
+    ]
+    parts.append("(SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls)")
+    return tuple(query(paths.library, "SELECT " + ", ".join(parts))[0])
+
+
+def read_buckets(paths: LibraryPaths, schema: Schema) -> dict[tuple[str, int], str]:
+    """Per table and per bucket of 64 image ids, a count and a sum: which buckets changed."""
+    parts = [
+        f"SELECT '{name}', {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
+        f" FROM {table} GROUP BY 2"
+        for name, table, mix in _table_mixes(schema)
+    ]
+    rows = query(paths.library, " UNION ALL ".join(parts))
+    return {(name, bucket): value for name, bucket, value in rows}
+
+
+def bucket_ids(buckets: Iterable[int]) -> list[int]:
+    size = 1 << BUCKET_BITS
+    return [
+        image_id
+        for bucket in sorted(buckets)
+        for image_id in range(bucket * size, (bucket + 1) * size)
+    ]
+
+
+def bucket_of(image_id: int) -> int:
+    return image_id >> BUCKET_BITS
+
+
+# --- reading images -------------------------------------------------------------------------------
+
+
+def _image_select(schema: Schema) -> str:
+    def col(name: str) -> str:
+        return _column(schema, "i", "images", name, "NULL")
+
+    altered = ALTERED_SQL if schema.has("history_hash", "current_hash") else "0"
+    join_hash = " LEFT JOIN history_hash h ON h.imgid = i.id" if schema.has("history_hash") else ""
+    colors = (
+        "(SELECT group_concat(color) FROM color_labels c WHERE c.imgid = i.id)"
+        if schema.has("color_labels", "color")
+        else "NULL"
+    )
+    tags = (
+        "(SELECT group_concat(tagid) FROM tagged_images t WHERE t.imgid = i.id)"
+        if schema.has("tagged_images", "tagid")
+        else "NULL"
+    )
+    return (
+        f"SELECT i.id, f.folder, i.filename, ifnull({col('version')}, 0), i.flags,"
+        f" ifnull({col('history_end')}, 0), {col('import_timestamp')},"
+        f" {col('change_timestamp')}, {col('export_timestamp')}, {altered}, {colors}, {tags},"
+        f" {col('maker')}, {col('model')}, {col('lens')}, {col('exposure')}, {col('aperture')},"
+        f" {col('iso')}, {col('focal_length')}, {col('datetime_taken')}, {col('width')},"
+        f" {col('height')}"
+        f" FROM images i JOIN film_rolls f ON f.id = i.film_id{join_hash}"
+    )
+
+
+def read_images(
+    paths: LibraryPaths, schema: Schema, ids: Sequence[int] | None = None
+) -> list[LibraryImage]:
+    """Every image (``ids`` None) or those with these ids, in one statement."""
+    sql = _image_select(schema)
+    params: tuple = ()
+    if ids is not None:
+        sql += " WHERE i.id IN (SELECT value FROM json_each(?))"
+        params = ("[" + ",".join(map(str, ids)) + "]",)
+    return [LibraryImage(*row) for row in query(paths.library, sql + " ORDER BY i.id", params)]
+
+
+def read_tag_names(paths: LibraryPaths) -> dict[int, str]:
+    """Tag id → name from data.db (darktable keeps tag names there, not in library.db)."""
+    return dict(query(paths.data, "SELECT id, name FROM tags"))
+
+
+def darktable_pid(paths: LibraryPaths) -> int | None:
+    """The PID in library.db.lock when that process is alive: only to show "darktable is
+    running", never to decide whether to read."""
+    try:
+        text = paths.lock.read_text(errors="replace").strip()
+        pid = int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # alive, run by another user
+        return pid
+    except OSError:
+        return None
+    return pid

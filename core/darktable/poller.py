@@ -1,0 +1,231 @@
+"""The darktable poller: reads library.db when it has changed and then been quiet for a moment,
+or on a slow fallback interval; never two reads at once, never while darktable is writing.
+
+A poll asks the cheapest question first (one row of per-table sums: has any image changed?),
+then which buckets of 64 ids changed, and reads only the images in those. A missing, locked or
+damaged library is a state with its reason; the poller retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import watchfiles
+
+from core.darktable.library import (
+    LibraryPaths,
+    LibraryUnavailable,
+    Schema,
+    bucket_ids,
+    darktable_pid,
+    read_buckets,
+    read_images,
+    read_schema,
+    read_tag_names,
+    read_totals,
+)
+from core.darktable.state import from_library
+from core.darktable.sync import LibraryRead
+
+log = logging.getLogger("shootwatch.darktable")
+
+FULL_CHECK_SECONDS = 600.0  # a full comparison now and then catches what the sums cannot
+MAX_BACKOFF_SECONDS = 60.0
+WATCH_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PollerState:
+    status: str  # running, idle, degraded, off
+    task: str | None = None
+    error: str | None = None
+
+
+class LibraryReader:
+    """Reads what changed in the library since its last read (its memory: per-table sums)."""
+
+    def __init__(self, paths: LibraryPaths) -> None:
+        self.paths = paths
+        self.schema: Schema | None = None
+        self._totals: tuple | None = None
+        self._buckets: dict[tuple[str, int], str] | None = None
+        self._next_full = 0.0
+
+    def forget(self) -> None:
+        """The last read was not applied: read everything next time."""
+        self._totals = self._buckets = None
+
+    def read(self) -> LibraryRead | None:
+        """What changed, or None when nothing did. Raises LibraryUnavailable."""
+        if self.schema is None:
+            self.schema = read_schema(self.paths)
+        try:
+            totals = read_totals(self.paths, self.schema)
+            full = self._buckets is None or time.monotonic() >= self._next_full
+            if totals == self._totals and not full:
+                return None
+            buckets = read_buckets(self.paths, self.schema)
+            film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
+            if full or film_rolls_changed:
+                images = read_images(self.paths, self.schema)
+                covered = None
+            else:
+                previous = self._buckets or {}
+                changed = {
+                    bucket
+                    for key in buckets.keys() | previous.keys()
+                    if buckets.get(key) != previous.get(key)
+                    for bucket in (key[1],)
+                }
+                images = read_images(self.paths, self.schema, bucket_ids(changed))
+                covered = frozenset(changed)
+        except LibraryUnavailable as error:
+            if error.state == "unsupported":
+                self.schema = None  # darktable may have upgraded it: look at the schema again
+            raise
+        notes = [self.schema.warning] if self.schema.warning else []
+        tag_names: dict[int, str] | None
+        try:
+            tag_names = read_tag_names(self.paths) if any(i.tag_ids for i in images) else {}
+        except LibraryUnavailable as error:
+            tag_names = None
+            notes.append(f"tag names unknown: {error.reason}")
+        read_at = time.time()
+        self._totals, self._buckets = totals, buckets
+        if covered is None:
+            self._next_full = time.monotonic() + FULL_CHECK_SECONDS
+        return LibraryRead(
+            library=str(self.paths.library.resolve()),
+            states=[from_library(image, tag_names) for image in images],
+            buckets=covered,
+            read_at=read_at,
+            notes=tuple(notes),
+        )
+
+
+class Poller:
+    """A thread that polls the library and hands each read to ``apply`` (the engine's writer),
+    waiting until it was applied."""
+
+    def __init__(
+        self,
+        paths: LibraryPaths,
+        apply: Callable[[LibraryRead], object],
+        on_state: Callable[[PollerState], None],
+        poll_seconds: float = 60.0,
+        quiet_seconds: float = 1.0,
+        explicit: bool = True,
+        watch_factory: Callable = watchfiles.watch,
+    ) -> None:
+        self.paths = paths
+        self.reader = LibraryReader(paths)
+        self.apply = apply
+        self.on_state = on_state
+        self.poll_seconds = poll_seconds
+        self.quiet_seconds = quiet_seconds
+        self.explicit = explicit  # configured by the user: a missing library is a problem
+        self.watch_factory = watch_factory
+        self.polls = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._changed_at: float | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for target, name in ((self._watch_loop, "watch"), (self._poll_loop, "poll")):
+            thread = threading.Thread(target=target, name=f"shootwatch-darktable-{name}")
+            thread.daemon = True  # a read blocked on a stalled disk must not hold up exit
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.05, deadline - time.monotonic()))
+
+    def poll_soon(self) -> None:
+        self._wake.set()
+
+    # --- the threads ----------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        """Note when library.db (or data.db) changes; the poll waits for quiet after it."""
+        names = {self.paths.library.name, self.paths.data.name}
+        while not self._stop.is_set():
+            folder = self.paths.library.parent
+            if not folder.is_dir():
+                self._stop.wait(WATCH_RETRY_SECONDS)
+                continue
+            try:
+                for changes in self.watch_factory(
+                    folder,
+                    stop_event=self._stop,
+                    recursive=False,
+                    debounce=100,
+                    rust_timeout=500,
+                    yield_on_timeout=False,
+                ):
+                    # library.db, its journal, data.db: any of them means darktable wrote.
+                    if any(os.path.basename(path).split("-")[0] in names for _, path in changes):
+                        self._changed_at = time.monotonic()
+                        self._wake.set()
+            except Exception as error:  # a vanished folder, an inotify limit: poll on a timer
+                log.info(
+                    "darktable watch stopped (%s); polling every %gs", error, self.poll_seconds
+                )
+                self._stop.wait(WATCH_RETRY_SECONDS)
+
+    def _poll_loop(self) -> None:
+        next_poll = 0.0  # at once, at start
+        backoff = 1.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            changed_at = self._changed_at
+            quiet = changed_at is not None and now - changed_at >= self.quiet_seconds
+            if not quiet and now < next_poll:
+                wait = next_poll - now
+                if changed_at is not None:
+                    wait = min(wait, self.quiet_seconds - (now - changed_at))
+                self._wake.wait(max(0.02, wait))
+                self._wake.clear()
+                continue
+            if quiet:
+                self._changed_at = None
+            if self.poll_once():
+                backoff = 1.0
+                next_poll = time.monotonic() + self.poll_seconds
+            else:
+                next_poll = time.monotonic() + backoff
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+
+    def poll_once(self) -> bool:
+        """One poll, applied; False when the library could not be read."""
+        self.polls += 1
+        running = darktable_pid(self.paths)
+        task = f"darktable running (pid {running})" if running else "darktable not running"
+        try:
+            read = self.reader.read()
+        except LibraryUnavailable as error:
+            if error.state == "missing" and not self.explicit:
+                self.on_state(PollerState("off", error=f"no darktable library: {error.reason}"))
+            else:
+                self.on_state(PollerState("degraded", task=task, error=error.reason))
+            return False
+        if read is not None:
+            try:
+                self.apply(read)
+            except Exception as error:
+                log.exception("applying a darktable read failed")
+                self.reader.forget()
+                self.on_state(PollerState("degraded", task=task, error=str(error)))
+                return False
+        notes = "; ".join(read.notes) if read is not None and read.notes else None
+        self.on_state(PollerState("idle", task=task, error=notes))
+        return True

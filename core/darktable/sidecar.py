@@ -1,0 +1,139 @@
+"""darktable's XMP sidecars: the per-image state darktable writes beside each image.
+
+Reading a sidecar never disturbs darktable, and the watcher sees it change at once, so sidecars
+are the first source of a photo's edit state. Parsed with entity expansion off (defusedxml): a
+sidecar is untrusted input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from core.darktable.facts import is_altered, label_bits, split_tags
+
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # darktable's are a few KB; a huge one is not a sidecar
+NS = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "xmpMM": "http://ns.adobe.com/xap/1.0/mm/",
+    "darktable": "http://darktable.sf.net/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+}
+
+
+class SidecarError(Exception):
+    """A sidecar that cannot be read or is not darktable's XMP; the message says why."""
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    rating: int | None  # xmp:Rating: -1 rejected, 0..5 stars
+    labels: int  # catalogue label bits
+    history_end: int | None
+    altered: bool
+    imported: int | None  # darktable timestamps, as written
+    changed: int | None
+    exported: int | None
+    tags: tuple[str, ...]  # lr:hierarchicalSubject (darktable leaves its own tags out)
+    subjects: tuple[str, ...]  # dc:subject: the flat keywords
+    derived_from: str | None  # xmpMM:DerivedFrom: the image's file name
+
+    @property
+    def rejected(self) -> bool:
+        return self.rating is not None and self.rating < 0
+
+    @property
+    def stars(self) -> int:
+        return max(0, min(5, self.rating or 0))
+
+
+def _value(description: Element, prefix: str, name: str) -> str | None:
+    """A property written as an attribute of rdf:Description or as a child element."""
+    qualified = f"{{{NS[prefix]}}}{name}"
+    if qualified in description.attrib:
+        return description.attrib[qualified]
+    child = description.find(f"{prefix}:{name}", NS)
+    if child is not None and child.text is not None and not len(child):
+        return child.text.strip()
+    return None
+
+
+def _items(description: Element, prefix: str, name: str) -> list[str]:
+    """The rdf:li texts of a Seq, Bag or Alt property."""
+    child = description.find(f"{prefix}:{name}", NS)
+    if child is None:
+        return []
+    return [
+        li.text.strip() for li in child.iterfind(".//rdf:li", NS) if li.text and li.text.strip()
+    ]
+
+
+def _int(text: str | None, path: Path, name: str) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise SidecarError(f"{path}: {name} is {text!r}, not a whole number") from None
+
+
+def _hash(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return text.encode()
+
+
+def parse_sidecar(data: bytes, path: Path) -> Sidecar:
+    try:
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException) as error:
+        raise SidecarError(f"{path} is not valid XMP: {error}") from error
+    description = root.find(".//rdf:Description", NS)
+    if description is None:
+        raise SidecarError(f"{path} has no rdf:Description: not an XMP sidecar")
+    colors = []
+    for text in _items(description, "darktable", "colorlabels"):
+        color = _int(text, path, "darktable:colorlabels")
+        if color is not None:
+            colors.append(color)
+    tags, _ = split_tags(_items(description, "lr", "hierarchicalSubject"))
+    return Sidecar(
+        rating=_int(_value(description, "xmp", "Rating"), path, "xmp:Rating"),
+        labels=label_bits(colors),
+        history_end=_int(_value(description, "darktable", "history_end"), path, "history_end"),
+        altered=is_altered(
+            _hash(_value(description, "darktable", "history_basic_hash")),
+            _hash(_value(description, "darktable", "history_auto_hash")),
+            _hash(_value(description, "darktable", "history_current_hash")),
+        )
+        if _value(description, "darktable", "history_current_hash") is not None
+        else False,
+        imported=_int(_value(description, "darktable", "import_timestamp"), path, "import"),
+        changed=_int(_value(description, "darktable", "change_timestamp"), path, "change"),
+        exported=_int(_value(description, "darktable", "export_timestamp"), path, "export"),
+        tags=tuple(tags),
+        subjects=tuple(sorted(_items(description, "dc", "subject"))),
+        derived_from=_value(description, "xmpMM", "DerivedFrom"),
+    )
+
+
+def read_sidecar(path: Path) -> Sidecar:
+    """Read and parse one sidecar; SidecarError says what is wrong with it."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as error:
+        raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"{path} is larger than {MAX_SIDECAR_BYTES // 2**20} MB: not a sidecar")
+    return parse_sidecar(data, path)

@@ -1,0 +1,93 @@
+"""Named queries for the darktable snapshot: one DarktableImage row per darktable image, and the
+file records the darktable correlations look up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from peewee import SqliteDatabase
+
+from core.store.models import CatalogueFact, DarktableImage
+
+LIBRARY_KEY = "darktable.library"
+SNAPSHOT_COLUMNS = (
+    "darktable_id, film_roll_folder, filename, version, stars, rejected, labels, tags,"
+    " internal_tags, altered, history_end, imported_at, changed_at, exported_at, signature,"
+    " rated_by_hand, exif, seen_at, sidecar_at"
+)
+
+
+def followed_library() -> str | None:
+    fact = CatalogueFact.get_or_none(CatalogueFact.key == LIBRARY_KEY)
+    return fact.value if fact else None
+
+
+def follow_library(db: SqliteDatabase, library: str) -> int:
+    """Start a snapshot of another library: the old one's ids mean nothing there. Returns the
+    number of snapshot rows dropped."""
+    with db.atomic():
+        dropped = DarktableImage.delete().execute()
+        CatalogueFact.insert(key=LIBRARY_KEY, value=library).on_conflict_replace().execute()
+    return dropped
+
+
+def load_snapshot(db: SqliteDatabase) -> list[tuple]:
+    """Every snapshot row as a tuple in ``SNAPSHOT_COLUMNS`` order (tags and exif as JSON)."""
+    return db.execute_sql(f"SELECT {SNAPSHOT_COLUMNS} FROM darktable_image").fetchall()
+
+
+def save_images(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
+    """Insert or update snapshot rows given in ``SNAPSHOT_COLUMNS`` order."""
+    names = [name.strip() for name in SNAPSHOT_COLUMNS.split(",")]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+    db.cursor().executemany(
+        f"INSERT INTO darktable_image ({SNAPSHOT_COLUMNS})"
+        f" VALUES ({', '.join('?' * len(names))})"
+        f" ON CONFLICT (darktable_id) DO UPDATE SET {updates}",
+        rows,
+    )
+
+
+def delete_images(db: SqliteDatabase, darktable_ids: Sequence[int]) -> None:
+    db.cursor().executemany(
+        "DELETE FROM darktable_image WHERE darktable_id = ?", ((i,) for i in darktable_ids)
+    )
+
+
+def images_at(folder: str, filename: str) -> list[DarktableImage]:
+    """The darktable images (every version) of the file at folder/filename."""
+    return list(
+        DarktableImage.select()
+        .where((DarktableImage.film_roll_folder == folder) & (DarktableImage.filename == filename))
+        .order_by(DarktableImage.version)
+    )
+
+
+def as_json(values: Sequence[str]) -> str:
+    return json.dumps(list(values))
+
+
+def files_in_folder(root_id: int, rel_dir: str) -> list[tuple[str, str]]:
+    """(rel_path, kind) of the files directly in one folder of a root ("" is the root itself)."""
+    db = DarktableImage._meta.database
+    if rel_dir:
+        rows = db.execute_sql(
+            "SELECT rel_path, kind FROM file WHERE root_id = ? AND rel_path > ? AND rel_path < ?",
+            (root_id, rel_dir + "/", rel_dir + "0"),  # "0" sorts right after "/"
+        ).fetchall()
+        depth = rel_dir.count("/") + 1
+    else:
+        rows = db.execute_sql(
+            "SELECT rel_path, kind FROM file WHERE root_id = ? AND instr(rel_path, '/') = 0",
+            (root_id,),
+        ).fetchall()
+        depth = 0
+    return [(rel, kind) for rel, kind in rows if rel.count("/") == depth]
+
+
+def reported_paths(kind: str) -> set[tuple[int | None, str]]:
+    """(root_id, path) of every event of this kind: to say a thing once."""
+    db = DarktableImage._meta.database
+    rows = db.execute_sql("SELECT root_id, path FROM event WHERE kind = ?", (kind,)).fetchall()
+    return {(root_id, path) for root_id, path in rows}
