@@ -32,9 +32,12 @@ class DarktableCopy:
         return self.photos / "2024-07-15_street" / name
 
     def write(self, sql: str, params: tuple = ()) -> None:
-        """Change library.db as darktable does: one short write transaction."""
+        """Change library.db as darktable does: one short write transaction (data.db is
+        attached as ``data`` for tag names)."""
         connection = sqlite3.connect(self.paths.library)
         try:
+            if self.paths.data.exists():
+                connection.execute("ATTACH DATABASE ? AS data", (str(self.paths.data),))
             with connection:
                 connection.execute(sql, params)
         finally:

@@ -1,0 +1,240 @@
+"""The darktable snapshot and its smart events: polls of a real library copy changed the way
+darktable changes it, sidecars seen through the catalogue's file events, and the correlations
+between the files on disk and what darktable has."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from core.darktable.facts import darktable_time
+from core.darktable.poller import LibraryReader
+from core.darktable.sync import DarktableSync
+from core.store.models import DarktableImage, Event
+from tests.darktable_fixture import DarktableCopy, copy_fixture
+from tests.helpers import scan
+
+
+@pytest.fixture
+def darktable(tmp_path: Path) -> DarktableCopy:
+    return copy_fixture(tmp_path)
+
+
+@pytest.fixture
+def synced(catalogue, darktable):
+    """The fixture library read and applied once, its photos a catalogued root."""
+    scan(catalogue, darktable.photos, workers=1)
+    reader = LibraryReader(darktable.paths)
+    sync = DarktableSync(catalogue.db)
+    sync.follow_file_events()  # start following the event log from here
+    report = sync.apply(reader.read())
+    assert report.first_sync and report.new == 17
+    return reader, sync
+
+
+def _events(*kinds: str) -> list[Event]:
+    query = Event.select().where(Event.source == "darktable").order_by(Event.id)
+    if kinds:
+        query = query.where(Event.kind.in_(kinds))
+    return list(query)
+
+
+def _poll(reader: LibraryReader, sync: DarktableSync):
+    read = reader.read()
+    return None if read is None else sync.apply(read)
+
+
+def test_first_sync_is_one_event_and_a_full_snapshot(synced):
+    assert DarktableImage.select().count() == 17
+    events = _events()
+    assert [event.kind for event in events] == ["darktable_library_synced"]
+    assert json.loads(events[0].payload)["images"] == 17
+    row = DarktableImage.get(DarktableImage.darktable_id == 2)
+    assert (row.stars, row.altered, json.loads(row.tags)) == (
+        4,
+        True,
+        ["portfolio", "wedding|ceremony"],
+    )
+    assert "darktable|exported" in json.loads(row.internal_tags)
+    assert json.loads(row.exif)["camera"] == "Canon Canon EOS R5"
+
+
+def test_a_poll_of_an_unchanged_library_reads_nothing_and_writes_nothing(synced, catalogue):
+    reader, sync = synced
+    events, rows = Event.select().count(), DarktableImage.select().count()
+    assert reader.read() is None
+    # darktable writing elsewhere (the selection) changes the file, not an image.
+    reader._next_full = 0.0  # even a full comparison finds nothing to write
+    report = _poll(reader, sync)
+    assert report is not None and (report.new, report.changed, report.removed) == (0, 0, 0)
+    assert (Event.select().count(), DarktableImage.select().count()) == (events, rows)
+
+
+def test_rating_labelling_tagging_and_rejecting_become_events(synced, darktable):
+    reader, sync = synced
+    darktable.write("UPDATE images SET flags = (flags & ~7) | 5 WHERE id = 6")
+    darktable.write("INSERT INTO color_labels (imgid, color) VALUES (7, 2)")
+    darktable.write(
+        "INSERT INTO tagged_images (imgid, tagid, position)"
+        " SELECT 11, id, 0 FROM data.tags WHERE name = 'street'"
+    )
+    darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 13")
+    report = _poll(reader, sync)
+    assert report.changed == 4 and report.new == 0
+    kinds = {(json.loads(e.payload)["darktable_id"], e.kind) for e in _events()[1:]}
+    assert kinds == {(6, "rated"), (7, "labelled"), (11, "tagged"), (13, "rejected")}
+    rated = _events("rated")[0]
+    payload = json.loads(rated.payload)
+    assert (payload["stars"], payload["was"], payload["in_darktable"]) == (5, 2, True)
+    assert rated.path == "2024-06-01_wedding/IMG_0006.JPG"  # relative to the root it is in
+    assert DarktableImage.get(DarktableImage.darktable_id == 6).rated_by_hand
+    tagged = json.loads(_events("tagged")[0].payload)
+    assert (tagged["added"], tagged["removed"]) == (["street"], [])
+
+
+def test_an_edit_and_a_reedit_after_export(synced, darktable):
+    reader, sync = synced
+    now = darktable_time(time.time())
+    # IMG_0005 was exported without edits: now an edit, after the export.
+    darktable.write("UPDATE history_hash SET current_hash = x'0102' WHERE imgid = 5")
+    darktable.write("UPDATE images SET change_timestamp = ?, history_end = 5 WHERE id = 5", (now,))
+    _poll(reader, sync)
+    kinds = [e.kind for e in _events()[1:]]
+    assert kinds == ["edited", "reedited_after_export"]
+    edited = json.loads(_events("edited")[0].payload)
+    assert edited["altered"] and not edited["was_altered"] and edited["processed"]
+    # Exported again: an export event, and no longer changed after export.
+    darktable.write("UPDATE images SET export_timestamp = ? WHERE id = 5", (now + 1_000_000,))
+    _poll(reader, sync)
+    assert [e.kind for e in _events()[-1:]] == ["exported"]
+    state = sync.state(5)
+    assert state.exported_at is not None and not state.changed_after_export
+
+
+def test_opening_in_the_darkroom_is_not_an_edit(synced, darktable):
+    reader, sync = synced
+    # IMG_0001 opened: auto-applied modules give a history and a basic hash, nothing altered.
+    darktable.write("UPDATE images SET history_end = 4 WHERE id = 1")
+    darktable.write(
+        "INSERT INTO history_hash (imgid, basic_hash, current_hash) VALUES (1, x'aa', x'aa')"
+    )
+    report = _poll(reader, sync)
+    assert report.changed == 1
+    assert _events("edited") == []
+
+
+def test_a_new_import_and_a_removal(synced, darktable):
+    reader, sync = synced
+    darktable.write(
+        "INSERT INTO images (id, group_id, film_id, filename, flags, version, max_version,"
+        " history_end, import_timestamp) SELECT 18, 18, film_id, 'IMG_0011.JPG', 1, 0, 0, 0, ?"
+        " FROM images WHERE id = 1",
+        (darktable_time(time.time()),),
+    )
+    darktable.write("DELETE FROM images WHERE id = 16")
+    report = _poll(reader, sync)
+    assert (report.new, report.removed) == (1, 1)
+    kinds = {(json.loads(e.payload)["darktable_id"], e.kind) for e in _events()[1:]}
+    assert kinds == {(18, "darktable_imported"), (16, "darktable_removed")}
+    assert not DarktableImage.select().where(DarktableImage.darktable_id == 16).exists()
+
+
+def test_an_emptied_library_keeps_the_snapshot(synced, darktable):
+    reader, sync = synced
+    darktable.write("DELETE FROM images")
+    reader._next_full = 0.0
+    report = _poll(reader, sync)
+    assert report.removed == 0 and "keeping" in report.notes[0]
+    assert DarktableImage.select().count() == 17
+
+
+def test_another_library_starts_a_new_snapshot(synced, tmp_path, catalogue):
+    other = copy_fixture(tmp_path / "other")
+    other.write("DELETE FROM images WHERE id > 3")
+    report = DarktableSync(catalogue.db).apply(LibraryReader(other.paths).read())
+    assert report.first_sync and report.new == 3
+    assert DarktableImage.select().count() == 3
+
+
+def _rescan(catalogue, darktable, sync):
+    scan(catalogue, darktable.photos, workers=1)
+    sync.follow_file_events()
+
+
+def test_a_sidecar_change_updates_the_state_before_library_db_does(synced, darktable, catalogue):
+    reader, sync = synced
+    sidecar = darktable.wedding("IMG_0006.JPG.xmp")
+    text = sidecar.read_text().replace('xmp:Rating="2"', 'xmp:Rating="4"')
+    time.sleep(0.01)
+    sidecar.write_text(text)
+    _rescan(catalogue, darktable, sync)
+    rated = _events("rated")
+    assert len(rated) == 1
+    payload = json.loads(rated[0].payload)
+    assert (payload["stars"], payload["was"], payload["via"]) == (4, 2, "sidecar")
+    assert sync.state(6).stars == 4
+    # library.db then says the same thing: no second event.
+    darktable.write("UPDATE images SET flags = (flags & ~7) | 4 WHERE id = 6")
+    report = _poll(reader, sync)
+    assert report.changed == 1
+    assert len(_events("rated")) == 1
+
+
+def test_a_sidecar_older_than_the_last_library_read_is_ignored(synced, darktable, catalogue):
+    _, sync = synced
+    sidecar = darktable.wedding("IMG_0006.JPG.xmp")
+    sidecar.write_text(sidecar.read_text().replace('xmp:Rating="2"', 'xmp:Rating="4"'))
+    old = time.time() - 3600
+    os.utime(sidecar, (old, old))
+    _rescan(catalogue, darktable, sync)
+    assert _events("rated") == []
+
+
+def test_a_broken_sidecar_is_reported_and_the_rest_goes_on(synced, darktable, catalogue):
+    _, sync = synced
+    darktable.wedding("IMG_0006.JPG.xmp").write_text("<x:xmpmeta")
+    sidecar = darktable.wedding("IMG_0007.JPG.xmp")
+    sidecar.write_text(sidecar.read_text().replace('xmp:Rating="0"', 'xmp:Rating="3"'))
+    _rescan(catalogue, darktable, sync)
+    unreadable = _events("sidecar_unreadable")
+    assert len(unreadable) == 1 and "not valid XMP" in json.loads(unreadable[0].payload)["reason"]
+    assert [json.loads(e.payload)["darktable_id"] for e in _events("rated")] == [7]
+
+
+def test_new_deleted_and_never_imported_files(synced, darktable, catalogue):
+    _, sync = synced
+    # A fresh photo darktable does not have yet.
+    shutil.copy(darktable.street("DSC_0101.JPG"), darktable.street("DSC_0107.JPG"))
+    # A photo deleted while darktable still has it: orphaned entry, and its sidecar left behind.
+    darktable.street("DSC_0106.JPG").unlink()
+    _rescan(catalogue, darktable, sync)
+    fresh = _events("needs_processing")
+    assert [e.path for e in fresh] == ["2024-07-15_street/DSC_0107.JPG"]
+    assert json.loads(fresh[0].payload)["in_darktable"] is False
+    orphaned = _events("darktable_orphaned")
+    assert [json.loads(e.payload)["darktable_id"] for e in orphaned] == [16]
+    assert [e.path for e in _events("sidecar_orphaned")] == ["2024-07-15_street/DSC_0106.JPG.xmp"]
+    # IMG_0011 sits in a film roll folder and was never imported: said once.
+    assert sync.find_not_imported() == 2  # IMG_0011, and the new DSC_0107
+    assert sync.find_not_imported() == 0
+    assert "2024-06-01_wedding/IMG_0011.JPG" in {e.path for e in _events("not_imported")}
+
+
+def test_an_export_is_linked_to_the_file_it_wrote(synced, darktable, catalogue):
+    reader, sync = synced
+    now = time.time()
+    darktable.write("UPDATE images SET export_timestamp = ? WHERE id = 13", (darktable_time(now),))
+    _poll(reader, sync)
+    exported = darktable.street("darktable_exported") / "DSC_0103.jpg"
+    shutil.copy(darktable.street("DSC_0103.JPG"), exported)
+    _rescan(catalogue, darktable, sync)
+    written = _events("export_written")
+    assert len(written) == 1
+    payload = json.loads(written[0].payload)
+    assert payload["darktable_id"] == 13 and payload["export_path"] == str(exported)
+    assert _events("needs_processing") == []  # an export is not a photo to process
