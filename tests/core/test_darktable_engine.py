@@ -1,0 +1,139 @@
+"""The darktable poller inside the engine, at its real cadence: library.db read after darktable
+writes it and it has been quiet, sidecars seen by the watcher, and a library that is missing,
+damaged or comes back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.darktable.facts import darktable_time
+from core.engine import Engine
+from core.store.models import DarktableImage, Event, Heartbeat
+from tests.core.test_engine import add_root, settings_for, wait_for
+from tests.darktable_fixture import DarktableCopy, copy_fixture
+
+
+def darktable_settings(tmp_path: Path, library: Path, explicit: bool = True, poll: float = 60.0):
+    settings = settings_for(tmp_path)
+    return dataclasses.replace(
+        settings,
+        darktable=dataclasses.replace(
+            settings.darktable,
+            library=library,
+            data=None,
+            explicit=explicit,
+            poll_seconds=poll,
+            quiet_seconds=1.0,
+        ),
+    )
+
+
+@pytest.fixture
+def darktable(tmp_path: Path) -> DarktableCopy:
+    copy = copy_fixture(tmp_path)
+    # data.db lives in config/, beside library.db is where the engine looks by default
+    shutil.copy(copy.paths.data, copy.paths.library.parent / "data.db")
+    return copy
+
+
+def _start(settings) -> Engine:
+    engine = Engine(settings)
+    engine.start()
+    return engine
+
+
+@pytest.fixture
+def engine(tmp_path: Path, darktable: DarktableCopy) -> Iterator[Engine]:
+    settings = darktable_settings(tmp_path, darktable.paths.library)
+    add_root(settings, darktable.photos)
+    running = _start(settings)
+    wait_for(lambda: DarktableImage.select().count() == 17)
+    wait_for(lambda: running.states()["watcher"].status == "running")
+    time.sleep(0.3)
+    yield running
+    running.stop()
+
+
+def _kinds(kind: str) -> list[dict]:
+    return [json.loads(e.payload) for e in Event.select().where(Event.kind == kind)]
+
+
+def test_a_darktable_write_becomes_an_event_after_the_quiet_time(engine, darktable):
+    assert engine.states()["darktable"].status == "idle"
+    assert engine.states()["darktable"].task == "darktable not running"
+    darktable.write("UPDATE images SET flags = (flags & ~7) | 3 WHERE id = 16")
+    rated = wait_for(lambda: _kinds("rated"), timeout=15)
+    assert rated[0]["darktable_id"] == 16 and rated[0]["stars"] == 3
+
+
+def test_an_export_then_the_file_it_wrote(engine, darktable):
+    now = time.time()
+    darktable.write("UPDATE images SET export_timestamp = ? WHERE id = 13", (darktable_time(now),))
+    wait_for(lambda: _kinds("exported"), timeout=15)
+    exported = darktable.street("darktable_exported") / "DSC_0103.jpg"
+    shutil.copy(darktable.street("DSC_0103.JPG"), exported)
+    written = wait_for(lambda: _kinds("export_written"), timeout=15)
+    assert written[0]["export_path"] == str(exported)
+
+
+def test_a_sidecar_written_by_darktable_is_seen_through_the_watcher(engine, darktable):
+    sidecar = darktable.street("DSC_0101.JPG.xmp")
+    text = sidecar.read_text().replace('xmp:Rating="1"', 'xmp:Rating="5"')
+    sidecar.write_text(text)
+    rated = wait_for(lambda: _kinds("rated"), timeout=15)
+    assert rated[0]["darktable_id"] == 11 and rated[0]["via"] == "sidecar"
+
+
+def test_a_missing_default_library_turns_the_poller_off(tmp_path):
+    settings = darktable_settings(tmp_path, tmp_path / "none" / "library.db", explicit=False)
+    engine = _start(settings)
+    try:
+        state = wait_for(
+            lambda: engine.states()["darktable"].status == "off" and engine.states()["darktable"]
+        )
+        assert "no darktable library" in state.error
+    finally:
+        engine.stop()
+
+
+def test_a_configured_library_that_is_missing_then_appears(tmp_path, darktable):
+    library = tmp_path / "later" / "library.db"
+    engine = _start(darktable_settings(tmp_path, library, poll=1.0))
+    try:
+        state = wait_for(
+            lambda: (
+                engine.states()["darktable"].status == "degraded" and engine.states()["darktable"]
+            )
+        )
+        assert str(library) in state.error and "no file" in state.error
+        wait_for(lambda: Heartbeat.get_or_none(Heartbeat.component == "darktable"))
+        library.parent.mkdir()
+        shutil.copy(darktable.paths.library, library)
+        shutil.copy(darktable.paths.data, library.parent / "data.db")
+        wait_for(lambda: DarktableImage.select().count() == 17, timeout=30)
+        wait_for(lambda: engine.states()["darktable"].status == "idle")
+    finally:
+        engine.stop()
+
+
+def test_a_damaged_library_is_a_state_and_the_poller_recovers(tmp_path, engine, darktable):
+    good = darktable.paths.library.read_bytes()
+    darktable.paths.library.write_bytes(b"garbage" * 4096)
+    engine._poller.poll_soon()
+    state = wait_for(
+        lambda: engine.states()["darktable"].status == "degraded" and engine.states()["darktable"],
+        timeout=15,
+    )
+    assert "damaged" in state.error
+    assert DarktableImage.select().count() == 17  # nothing forgotten
+    darktable.paths.library.write_bytes(good)
+    wait_for(lambda: engine.states()["darktable"].status == "idle", timeout=30)
+    darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 1")
+    wait_for(lambda: _kinds("rejected"), timeout=15)
