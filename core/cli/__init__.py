@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import output, service
+from core.cli import darktable, output, service
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("config", help="show the settings in effect and where they come from")
     service.add_commands(commands)
+    darktable.add_commands(commands)
     return parser
 
 
@@ -90,8 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_config(settings, out)
         if args.command == "run":  # the engine opens the catalogue itself
             return service.run_engine(settings, err)
+        command = (
+            DARKTABLE_COMMANDS[args.darktable_command]
+            if args.command == "darktable"
+            else COMMANDS[args.command]
+        )
         with open_catalogue(settings.catalogue) as catalogue:
-            return COMMANDS[args.command](Invocation(args, settings, catalogue, out, err))
+            return command(Invocation(args, settings, catalogue, out, err))
     except (ConfigError, CatalogueError, UsageError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         err.write(f"shootwatch: {prefix}: {error}\n")
@@ -354,4 +360,7 @@ COMMANDS = {
     "status": status,
     "events": service.events,
     "rescan": service.rescan,
+    "show": darktable.show,
+    "report": darktable.report,
 }
+DARKTABLE_COMMANDS = {"stats": darktable.stats, "recent-edits": darktable.recent_edits}

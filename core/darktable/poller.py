@@ -229,3 +229,19 @@ class Poller:
         notes = "; ".join(read.notes) if read is not None and read.notes else None
         self.on_state(PollerState("idle", task=task, error=notes))
         return True
+
+
+def poll_now(
+    paths: LibraryPaths, explicit: bool, apply: Callable[[LibraryRead], object]
+) -> tuple[str, str | None]:
+    """One read here and now, for a command run while no engine runs: (state, reason) with
+    state "ok", "off" (no library at darktable's default place) or the reader's state."""
+    try:
+        read = LibraryReader(paths).read()
+    except LibraryUnavailable as error:
+        if error.state == "missing" and not explicit:
+            return "off", f"no darktable library: {error.reason}"
+        return error.state, error.reason
+    report = apply(read)
+    notes = getattr(report, "notes", None)
+    return "ok", "; ".join(notes) if notes else None

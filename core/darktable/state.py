@@ -90,7 +90,7 @@ def from_library(image: LibraryImage, tag_names: dict[int, str] | None) -> Image
     user_tags, internal_tags = split_tags(names)
     exif = {
         "taken": wall_clock(image.taken),
-        "camera": " ".join(part for part in (image.maker, image.model) if part) or None,
+        "camera": _camera(image.maker, image.model),
         "lens": image.lens or None,
         "exposure": _exposure(image.exposure),
         "aperture": image.aperture or None,
@@ -117,6 +117,15 @@ def from_library(image: LibraryImage, tag_names: dict[int, str] | None) -> Image
         signature=signature(image),
         exif={key: value for key, value in exif.items() if value is not None},
     )
+
+
+def _camera(maker: str | None, model: str | None) -> str | None:
+    """The camera name without the maker said twice (Canon + Canon EOS R5 is Canon EOS R5)."""
+    if not model:
+        return maker or None
+    if not maker or model.lower().startswith(maker.split()[0].lower()):
+        return model
+    return f"{maker} {model}"
 
 
 def _exposure(seconds: float | None) -> str | None:

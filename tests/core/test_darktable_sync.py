@@ -61,7 +61,7 @@ def test_first_sync_is_one_event_and_a_full_snapshot(synced):
         ["portfolio", "wedding|ceremony"],
     )
     assert "darktable|exported" in json.loads(row.internal_tags)
-    assert json.loads(row.exif)["camera"] == "Canon Canon EOS R5"
+    assert json.loads(row.exif)["camera"] == "Canon EOS R5"
 
 
 def test_a_poll_of_an_unchanged_library_reads_nothing_and_writes_nothing(synced, catalogue):

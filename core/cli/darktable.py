@@ -1,0 +1,377 @@
+"""Commands about darktable: ``darktable stats`` (edit progress per shoot), ``darktable
+recent-edits``, ``show PATH`` (a file, its catalogue record and darktable's view in one place)
+and ``report unfinished|exported|velocity``. Each works with or without a running engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import TextIO
+
+from core.cli import output
+from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
+from core.cli.service import parse_since
+from core.darktable.facts import label_names, sidecar_name
+from core.darktable.library import LibraryPaths, darktable_pid
+from core.darktable.poller import poll_now
+from core.darktable.sidecar import SidecarError, read_sidecar
+from core.darktable.sync import DarktableSync
+from core.engine.lock import running_engine_pid
+from core.store import progress, queries, snapshot
+from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    darktable = commands.add_parser("darktable", help="edit progress from darktable")
+    sub = darktable.add_subparsers(dest="darktable_command", metavar="COMMAND", required=True)
+    stats = sub.add_parser("stats", help="per shoot: in darktable, edited, rated, exported")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    recent = sub.add_parser("recent-edits", help="the latest edits made in darktable")
+    recent.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
+    recent.add_argument("--json", action="store_true", help="print JSON")
+
+    show = commands.add_parser("show", help="one file: on disk, in the catalogue, in darktable")
+    show.add_argument("path", metavar="PATH")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    report = commands.add_parser("report", help="reports from darktable's state")
+    report.add_argument(
+        "report",
+        choices=("unfinished", "exported", "velocity"),
+        help="unfinished: edited but not exported since, or rated and not edited yet; "
+        "exported: what was exported since --since; velocity: edits per hour",
+    )
+    report.add_argument(
+        "--since",
+        metavar="TIME",
+        help="2024-06-01, 2024-06-01T18:00 or an age such as 90m, 12h, 7d "
+        "(default: 7d for exported, 24h for velocity)",
+    )
+    report.add_argument(
+        "--min-stars", type=int, default=1, metavar="N",
+        help="unfinished: rated at least N stars by hand (default: 1)",
+    )  # fmt: skip
+    report.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _refresh(run: Invocation) -> tuple[str, str | None]:
+    """darktable's state: from the running engine, or from one read here when none runs."""
+    settings = run.settings.darktable
+    if running_engine_pid(run.settings.catalogue):
+        beat = Heartbeat.get_or_none(Heartbeat.component == "darktable")
+        if beat is None:
+            return "unknown", "the engine has not reported on darktable yet"
+        return beat.status, beat.error
+    paths = LibraryPaths.beside(settings.library, settings.data)
+    sync = DarktableSync(run.catalogue.db)
+    state, reason = poll_now(paths, settings.explicit, sync.apply)
+    if state == "ok":
+        sync.find_not_imported()
+    return state, reason
+
+
+def _header(run: Invocation, state: str, reason: str | None) -> dict:
+    settings = run.settings.darktable
+    paths = LibraryPaths.beside(settings.library, settings.data)
+    pid = darktable_pid(paths)
+    return {
+        "library": str(paths.library),
+        "state": state,
+        "reason": reason,
+        "darktable_running": pid is not None,
+        "darktable_pid": pid,
+        "images": DarktableImage.select().count(),
+    }
+
+
+def _write_header(header: dict, out: TextIO) -> None:
+    running = (
+        f"darktable running (pid {header['darktable_pid']})"
+        if header["darktable_running"]
+        else "darktable not running"
+    )
+    out.write(
+        f"darktable library {header['library']}: {output.count(header['images'])} images; "
+        f"{running}\n"
+    )
+    if header["reason"]:
+        out.write(f"! {header['state']}: {header['reason']}\n")
+
+
+def _problem(state: str) -> bool:
+    return state not in ("ok", "idle", "running", "off")
+
+
+def stats(run: Invocation) -> int:
+    state, reason = _refresh(run)
+    header = _header(run, state, reason)
+    shoots = progress.shoot_progress()
+    if run.args.json:
+        output.print_json({**header, "shoots": [s.as_dict() for s in shoots]}, run.out)
+        return EXIT_ATTENTION if _problem(state) else EXIT_OK
+    _write_header(header, run.out)
+    if not shoots:
+        run.out.write(
+            "no shoots yet: add the folders darktable imports from with 'shootwatch add'\n"
+        )
+    rows = [
+        (
+            s.name,
+            "-" if s.files is None else output.count(s.files),
+            output.count(s.in_darktable),
+            output.count(s.edited),
+            output.count(s.rated),
+            output.count(s.rejected),
+            output.count(s.exported),
+            output.count(s.to_export),
+            output.count(s.changed_after_export),
+            "-" if s.edits_per_hour is None else f"{s.edits_per_hour:.0f}",
+        )
+        for s in shoots
+    ]
+    headers = ("SHOOT", "FILES", "IN DARKTABLE", "EDITED", "RATED", "REJECTED", "EXPORTED",
+               "TO EXPORT", "RE-EDITED", "EDITS/H")  # fmt: skip
+    if rows:
+        output.table(rows, headers, run.out)
+        run.out.write(
+            "RATED counts one star or more set by hand; TO EXPORT is edited and never "
+            "exported; RE-EDITED changed after its last export; EDITS/H in this session.\n"
+        )
+    return EXIT_ATTENTION if _problem(state) else EXIT_OK
+
+
+def recent_edits(run: Invocation) -> int:
+    state, reason = _refresh(run)
+    edits = progress.recent_edits(run.args.limit)
+    if run.args.json:
+        output.print_json(edits, run.out)
+        return EXIT_OK
+    if reason:
+        run.out.write(f"! {state}: {reason}\n")
+    if not edits:
+        run.out.write("no edits seen yet: shootwatch records them while it follows darktable\n")
+        return EXIT_OK
+    rows = [
+        (
+            output.when(edit["at"]),
+            edit["path"] or f"darktable id {edit['darktable_id']} (no longer in darktable)",
+            "edited" if edit["altered"] else "history discarded",
+            "rejected" if edit["rejected"] else f"{edit['stars'] or 0}*",
+            "yes" if edit["exported_at"] else "no",
+        )
+        for edit in edits
+    ]
+    output.table(rows, ("WHEN", "IMAGE", "WHAT", "RATING", "EXPORTED"), run.out)
+    return EXIT_OK
+
+
+def _image_dict(row: DarktableImage) -> dict:
+    return {
+        "darktable_id": row.darktable_id,
+        "version": row.version,
+        "sidecar": sidecar_name(row.filename, row.version),
+        "stars": row.stars,
+        "rated_by_hand": bool(row.rated_by_hand),
+        "rejected": bool(row.rejected),
+        "labels": label_names(row.labels),
+        "tags": json.loads(row.tags or "[]"),
+        "darktable_tags": json.loads(row.internal_tags or "[]"),
+        "edited": bool(row.altered),
+        "history_end": row.history_end,
+        "imported_at": row.imported_at,
+        "changed_at": row.changed_at,
+        "exported_at": row.exported_at,
+        "exif": json.loads(row.exif or "{}"),
+        "read_at": row.seen_at,
+    }
+
+
+def show(run: Invocation) -> int:
+    path = os.path.realpath(os.path.expanduser(run.args.path))
+    state, reason = _refresh(run)
+    root = queries.root_for_path(path)
+    rel = os.path.relpath(path, root.path) if root is not None else None
+    record = (
+        FileRecord.get_or_none((FileRecord.root == root) & (FileRecord.rel_path == rel))
+        if root is not None
+        else None
+    )
+    folder, name = os.path.split(path)
+    images = snapshot.images_at(folder, name)
+    on_disk = os.path.exists(path)
+    if not on_disk and record is None and not images:
+        raise UsageError(f"{run.args.path}: no such file, and nothing known about it")
+    sidecars = {}
+    for image in images or []:
+        sidecar_path = Path(folder) / sidecar_name(image.filename, image.version)
+        try:
+            sidecar = read_sidecar(sidecar_path)
+            sidecars[image.darktable_id] = {
+                "path": str(sidecar_path),
+                "rating": sidecar.rating,
+                "labels": label_names(sidecar.labels),
+                "tags": list(sidecar.tags),
+                "edited": sidecar.altered,
+            }
+        except SidecarError as error:
+            sidecars[image.darktable_id] = {"path": str(sidecar_path), "error": str(error)}
+    events = list(
+        Event.select()
+        .where((Event.root == root) & (Event.path == (rel if root is not None else path)))
+        .order_by(Event.id.desc())
+        .limit(10)
+    )
+    result = {
+        "path": path,
+        "on_disk": on_disk,
+        "root": root.path if root is not None else None,
+        "file": None
+        if record is None
+        else {
+            "size": record.size,
+            "kind": record.kind,
+            "blake3": record.blake3,
+            "modified": record.mtime_ns / 1e9,
+            "last_seen": record.last_seen,
+            "error": record.error,
+        },
+        "darktable": [
+            _image_dict(image) | {"sidecar_now": sidecars.get(image.darktable_id)}
+            for image in images
+        ],
+        "darktable_state": {"state": state, "reason": reason},
+        "events": [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "source": e.source,
+                "payload": json.loads(e.payload or "null"),
+            }
+            for e in reversed(events)
+        ],
+    }
+    if run.args.json:
+        output.print_json(result, run.out)
+        return EXIT_OK
+    _write_show(result, run.out)
+    return EXIT_OK
+
+
+def _write_show(result: dict, out: TextIO) -> None:
+    out.write(f"{result['path']}{'' if result['on_disk'] else '  (not on disk)'}\n")
+    record = result["file"]
+    if result["root"] is None:
+        out.write("  catalogue: not inside a root\n")
+    elif record is None:
+        out.write(f"  catalogue: not recorded yet (root {result['root']})\n")
+    else:
+        digest = (record["blake3"] or "not hashed")[:16]
+        out.write(
+            f"  catalogue: {record['kind']}, {output.size(record['size'])}, blake3 {digest}…, "
+            f"modified {output.when(record['modified'])}, seen {output.when(record['last_seen'])}\n"
+        )
+        if record["error"]:
+            out.write(f"  ! {record['error']}\n")
+    if not result["darktable"]:
+        out.write("  darktable: not imported\n")
+    for image in result["darktable"]:
+        rating = "rejected" if image["rejected"] else f"{image['stars']} stars"
+        edited = "edited" if image["edited"] else "not edited"
+        exported = (
+            f"exported {output.when(image['exported_at'])}"
+            if image["exported_at"]
+            else "not exported"
+        )
+        out.write(
+            f"  darktable id {image['darktable_id']} (version {image['version']}): {rating}, "
+            f"{edited}, {exported}\n"
+        )
+        if image["labels"] or image["tags"]:
+            out.write(f"    labels: {', '.join(image['labels']) or '-'}; "
+                      f"tags: {', '.join(image['tags']) or '-'}\n")  # fmt: skip
+        if image["changed_at"]:
+            out.write(f"    last change {output.when(image['changed_at'])}\n")
+        exif = image["exif"]
+        if exif:
+            basics = [exif.get(k) for k in ("camera", "lens", "exposure", "taken")]
+            extra = [f"f/{exif['aperture']:g}" if exif.get("aperture") else None,
+                     f"ISO {exif['iso']}" if exif.get("iso") else None]  # fmt: skip
+            out.write(f"    {', '.join(str(b) for b in basics + extra if b)}\n")
+        sidecar = image.get("sidecar_now")
+        if sidecar and sidecar.get("error"):
+            out.write(f"    ! sidecar: {sidecar['error']}\n")
+        elif sidecar:
+            out.write(
+                f"    sidecar {os.path.basename(sidecar['path'])}: rating {sidecar['rating']}\n"
+            )
+    state = result["darktable_state"]
+    if state["reason"]:
+        out.write(f"  ! darktable {state['state']}: {state['reason']}\n")
+    for event in result["events"]:
+        out.write(f"  {output.when(event['at'])}: {event['kind']} ({event['source']})\n")
+
+
+def report(run: Invocation) -> int:
+    args, out = run.args, run.out
+    state, reason = _refresh(run)
+    if reason and not args.json:
+        out.write(f"! darktable {state}: {reason}\n")
+    if args.report == "unfinished":
+        images = progress.unfinished(args.min_stars)
+        if args.json:
+            output.print_json(images, out)
+            return EXIT_OK
+        _image_table(images, out, "nothing unfinished: every edit is exported")
+        return EXIT_OK
+    default = "7d" if args.report == "exported" else "24h"
+    since = parse_since(args.since or default)
+    if args.report == "exported":
+        images = progress.exported_since(since)
+        if args.json:
+            output.print_json(images, out)
+            return EXIT_OK
+        _image_table(images, out, f"nothing exported since {time.ctime(since)}")
+        return EXIT_OK
+    hours = progress.velocity(since)
+    pace, session_edits = progress.session_pace([at for at, _ in progress.edit_times()])
+    if args.json:
+        output.print_json(
+            {
+                "since": since,
+                "hours": [{"hour": start, "edits": edits} for start, edits in hours],
+                "session": {"edits": session_edits, "edits_per_hour": pace},
+            },
+            out,
+        )
+        return EXIT_OK
+    if not hours:
+        out.write(f"no edits since {time.ctime(since)}\n")
+    else:
+        rows = [(time.strftime("%Y-%m-%d %H:00", time.localtime(start)), str(edits),
+                 "#" * min(edits, 60)) for start, edits in hours]  # fmt: skip
+        output.table(rows, ("HOUR", "EDITS", ""), out)
+    if pace is not None:
+        out.write(f"this session: {session_edits} edits, {pace:.0f} an hour\n")
+    return EXIT_OK
+
+
+def _image_table(images: list[dict], out: TextIO, empty: str) -> None:
+    if not images:
+        out.write(empty + "\n")
+        return
+    rows = [
+        (
+            image["shoot"],
+            os.path.basename(image["path"]) + (f" v{image['version']}" if image["version"] else ""),
+            "rejected" if image["rejected"] else f"{image['stars']}*",
+            "yes" if image["edited"] else "no",
+            output.when(image["changed_at"]) if image["changed_at"] else "-",
+            output.when(image["exported_at"]) if image["exported_at"] else "never",
+        )
+        for image in images
+    ]
+    output.table(rows, ("SHOOT", "IMAGE", "RATING", "EDITED", "CHANGED", "EXPORTED"), out)
+    out.write(f"{len(images)} images\n")

@@ -1,0 +1,230 @@
+"""Named queries for edit progress and the darktable reports: per shoot (a film roll folder),
+how far the edit has got; what is left unfinished; what was exported; edits per hour."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from core.store.models import DarktableImage, Root
+
+IMAGE_KINDS = ("raw", "jpeg", "heif")
+SESSION_GAP_SECONDS = 30 * 60  # edits further apart than this belong to different sessions
+MIN_SESSION_SECONDS = 5 * 60  # a rate over less than this would be a spike, not a pace
+
+
+@dataclass(frozen=True)
+class ShootProgress:
+    folder: str
+    files: int | None  # image files on disk there (None: the folder is in no root)
+    in_darktable: int  # files darktable has
+    images: int  # darktable images, duplicates included; the counts below are of these
+    edited: int
+    rated: int  # rated one star or more by hand (the import default star does not count)
+    rejected: int
+    exported: int
+    to_export: int  # edited, never exported
+    changed_after_export: int
+    edits_per_hour: float | None  # in the current session, when there is one
+    last_edit_at: float | None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.folder) or self.folder
+
+    def as_dict(self) -> dict:
+        return {"shoot": self.name, **self.__dict__}
+
+
+def _db():
+    return DarktableImage._meta.database
+
+
+def _image_files_by_folder() -> dict[str, int]:
+    """Image files on disk per absolute folder, from the catalogue."""
+    roots = {root.id: root.path for root in Root.select()}
+    counts: dict[str, int] = {}
+    rows = _db().execute_sql(
+        f"SELECT root_id, rel_path FROM file WHERE kind IN ({', '.join('?' * len(IMAGE_KINDS))})",
+        IMAGE_KINDS,
+    )
+    for root_id, rel_path in rows:
+        folder = os.path.join(roots[root_id], os.path.dirname(rel_path)).rstrip("/")
+        counts[folder] = counts.get(folder, 0) + 1
+    return counts
+
+
+def _in_root(folder: str, roots: list[str]) -> bool:
+    return any(folder == root or folder.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def edit_times() -> list[tuple[float, int]]:
+    """(time, darktable id) of every edit event, oldest first."""
+    rows = _db().execute_sql(
+        "SELECT at, json_extract(payload, '$.darktable_id') FROM event"
+        " WHERE kind = 'edited' AND source = 'darktable' ORDER BY at"
+    )
+    return [(at, image_id) for at, image_id in rows if image_id is not None]
+
+
+def session_pace(times: list[float], now: float | None = None) -> tuple[float | None, int]:
+    """(edits per hour, edits) of the session going on now: the run of edits without a pause
+    longer than SESSION_GAP_SECONDS that reaches the present. (None, 0) when there is none."""
+    now = time.time() if now is None else now
+    if not times or now - times[-1] > SESSION_GAP_SECONDS:
+        return None, 0
+    start = len(times) - 1
+    while start > 0 and times[start] - times[start - 1] <= SESSION_GAP_SECONDS:
+        start -= 1
+    edits = len(times) - start
+    span = max(now - times[start], MIN_SESSION_SECONDS)
+    return edits * 3600 / span, edits
+
+
+def shoot_progress(now: float | None = None) -> list[ShootProgress]:
+    """Every film roll folder darktable has, and every catalogued folder of photos that is not
+    an export folder below one, newest activity first."""
+    rows = (
+        _db()
+        .execute_sql(
+            "SELECT film_roll_folder, count(DISTINCT filename), count(*), sum(altered),"
+            " sum(stars >= 1 AND rated_by_hand AND NOT rejected), sum(rejected),"
+            " sum(exported_at IS NOT NULL), sum(altered AND exported_at IS NULL),"
+            " sum(changed_at > exported_at)"
+            " FROM darktable_image GROUP BY film_roll_folder"
+        )
+        .fetchall()
+    )
+    files = _image_files_by_folder()
+    roots = [root.path for root in Root.select()]
+    folder_of = dict(
+        _db().execute_sql("SELECT darktable_id, film_roll_folder FROM darktable_image").fetchall()
+    )
+    edits_by_folder: dict[str, list[float]] = {}
+    for at, image_id in edit_times():
+        folder = folder_of.get(image_id)
+        if folder is not None:
+            edits_by_folder.setdefault(folder, []).append(at)
+    shoots = []
+    film_rolls = set()
+    for folder, in_dt, images, edited, rated, rejected, exported, to_export, after in rows:
+        film_rolls.add(folder)
+        times = edits_by_folder.get(folder, [])
+        pace, _ = session_pace(times, now)
+        shoots.append(
+            ShootProgress(
+                folder=folder,
+                files=files.get(folder, 0) if _in_root(folder, roots) else None,
+                in_darktable=in_dt,
+                images=images,
+                edited=edited or 0,
+                rated=rated or 0,
+                rejected=rejected or 0,
+                exported=exported or 0,
+                to_export=to_export or 0,
+                changed_after_export=after or 0,
+                edits_per_hour=pace,
+                last_edit_at=times[-1] if times else None,
+            )
+        )
+    for folder, count in files.items():
+        # A folder below a film roll holds its exports (darktable_exported/ by default).
+        if folder in film_rolls or os.path.dirname(folder) in film_rolls:
+            continue
+        shoots.append(ShootProgress(folder, count, 0, 0, 0, 0, 0, 0, 0, 0, None, None))
+    shoots.sort(key=lambda s: (-(s.last_edit_at or 0), s.folder))
+    return shoots
+
+
+def recent_edits(limit: int) -> list[dict]:
+    """The newest edit events with the image's state now."""
+    rows = (
+        _db()
+        .execute_sql(
+            "SELECT e.at, e.payload, d.film_roll_folder, d.filename, d.version, d.stars,"
+            " d.rejected, d.altered, d.exported_at FROM event e"
+            " LEFT JOIN darktable_image d"
+            "  ON d.darktable_id = json_extract(e.payload, '$.darktable_id')"
+            " WHERE e.kind = 'edited' AND e.source = 'darktable' ORDER BY e.id DESC LIMIT ?",
+            (limit,),
+        )
+        .fetchall()
+    )
+    edits = []
+    for at, payload, folder, filename, version, stars, rejected, altered, exported_at in rows:
+        data = json.loads(payload or "{}")
+        edits.append(
+            {
+                "at": at,
+                "darktable_id": data.get("darktable_id"),
+                "path": os.path.join(folder, filename) if folder else None,
+                "version": version,
+                "altered": bool(data.get("altered")),
+                "stars": stars,
+                "rejected": bool(rejected),
+                "edited_now": bool(altered),
+                "exported_at": exported_at,
+            }
+        )
+    return edits
+
+
+def _image_dicts(where: str, params: tuple, order: str) -> list[dict]:
+    rows = (
+        _db()
+        .execute_sql(
+            "SELECT darktable_id, film_roll_folder, filename, version, stars, rejected, labels,"
+            f" altered, changed_at, exported_at, rated_by_hand FROM darktable_image WHERE {where}"
+            f" ORDER BY {order}",
+            params,
+        )
+        .fetchall()
+    )
+    return [
+        {
+            "darktable_id": image_id,
+            "path": os.path.join(folder, filename),
+            "shoot": os.path.basename(folder),
+            "version": version,
+            "stars": stars,
+            "rejected": bool(rejected),
+            "labels": labels,
+            "edited": bool(altered),
+            "changed_at": changed_at,
+            "exported_at": exported_at,
+            "rated_by_hand": bool(by_hand),
+        }
+        for (image_id, folder, filename, version, stars, rejected, labels, altered, changed_at,
+             exported_at, by_hand) in rows
+    ]  # fmt: skip
+
+
+def unfinished(min_stars: int = 1) -> list[dict]:
+    """Not rejected, and either edited but not exported since the last change, or rated
+    ``min_stars`` or more by hand and not edited yet."""
+    return _image_dicts(
+        "NOT rejected AND ("
+        " (altered AND (exported_at IS NULL OR changed_at > exported_at))"
+        " OR (NOT altered AND rated_by_hand AND stars >= ?))",
+        (min_stars,),
+        "film_roll_folder, filename, version",
+    )
+
+
+def exported_since(since: float) -> list[dict]:
+    return _image_dicts("exported_at >= ?", (since,), "exported_at DESC")
+
+
+def velocity(since: float, bucket_seconds: int = 3600) -> list[tuple[float, int]]:
+    """(bucket start, edits) per hour since ``since``, empty hours included."""
+    times = [at for at, _ in edit_times() if at >= since]
+    if not times:
+        return []
+    first = int(since // bucket_seconds) * bucket_seconds
+    last = int(time.time() // bucket_seconds) * bucket_seconds
+    counts = dict.fromkeys(range(first, last + 1, bucket_seconds), 0)
+    for at in times:
+        counts[int(at // bucket_seconds) * bucket_seconds] += 1
+    return sorted(counts.items())
