@@ -135,6 +135,7 @@ class Poller:
         self._wake = threading.Event()
         self._changed_at: float | None = None
         self._threads: list[threading.Thread] = []
+        self._notes: str | None = None  # warnings of the last read, shown until the next one
 
     def start(self) -> None:
         for target, name in ((self._watch_loop, "watch"), (self._poll_loop, "poll")):
@@ -226,8 +227,9 @@ class Poller:
                 self.reader.forget()
                 self.on_state(PollerState("degraded", task=task, error=str(error)))
                 return False
-        notes = "; ".join(read.notes) if read is not None and read.notes else None
-        self.on_state(PollerState("idle", task=task, error=notes))
+        if read is not None:
+            self._notes = "; ".join(read.notes) if read.notes else None
+        self.on_state(PollerState("idle", task=task, error=self._notes))
         return True
 
 

@@ -282,3 +282,16 @@ def test_a_missing_data_db_is_an_error_of_its_own(darktable):
     with pytest.raises(LibraryUnavailable) as caught:
         read_tag_names(darktable.paths)
     assert caught.value.state == "missing"
+
+
+def test_a_library_darktable_keeps_locked_is_reported_as_locked(darktable):
+    writer = sqlite3.connect(darktable.paths.library, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")  # darktable in the middle of a long write
+    try:
+        with pytest.raises(LibraryUnavailable) as caught:
+            read_schema(darktable.paths)
+        assert caught.value.state == "locked"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert read_schema(darktable.paths).version == 37
