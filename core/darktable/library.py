@@ -173,37 +173,42 @@ def _column(schema: Schema, table_alias: str, table: str, column: str, default: 
 # --- change detection ---------------------------------------------------------------------------
 
 
+def _spread(value: str, image_id: str) -> str:
+    """``value`` times a pseudo-random weight of the image id, modulo a prime.
+
+    Sums of these move when any one row changes, and two changes cancel only by chance (about
+    one in a billion): with plain or small weights, two images rated in one write (one up,
+    one down) could cancel exactly and the change would go unseen until the next full check.
+    """
+    weight = f"(({image_id} * 2654435761 + 40503) % {_MODULUS})"
+    return f"((({value}) % {_MODULUS}) * {weight} % {_MODULUS})"
+
+
 def _image_mix(schema: Schema, alias: str = "i") -> str:
     """A number per image row that moves when its stars, reject, history, timestamps or place
-    change; summed over ids, with a weight per id so two changes rarely cancel."""
+    change."""
 
     def col(name: str) -> str:
         return f"ifnull({_column(schema, alias, 'images', name, 'NULL')}, -1)"
 
-    return (
-        f"(({alias}.flags + 16 * {col('history_end')}"
+    state = (
+        f"{alias}.flags + 16 * {col('history_end')}"
         f" + 4096 * ({col('change_timestamp')} % {_MODULUS})"
         f" + 3 * ({col('export_timestamp')} % {_MODULUS})"
-        f" + 7 * {alias}.film_id + 11 * {col('version')}) % {_MODULUS})"
-        f" * ({alias}.id % 1021 + 1)"
+        f" + 7 * {alias}.film_id + 11 * {col('version')} + {_MODULUS}"
     )
+    return _spread(state, f"{alias}.id")
 
 
 def _table_mixes(schema: Schema) -> list[tuple[str, str, str]]:
     """(name, table, mix expression keyed by imgid) for the tables that hang off images."""
     mixes = [("images", "images i", _image_mix(schema))]
     if schema.has("history_hash", "current_hash"):
-        mixes.append(
-            (
-                "history_hash",
-                "history_hash h",
-                f"h.imgid * (2 + {ALTERED_SQL})",
-            )
-        )
+        mixes.append(("history_hash", "history_hash h", _spread(f"2 + {ALTERED_SQL}", "h.imgid")))
     if schema.has("color_labels", "color"):
-        mixes.append(("color_labels", "color_labels", "imgid * (color + 1)"))
+        mixes.append(("color_labels", "color_labels", _spread("color + 1", "imgid")))
     if schema.has("tagged_images", "tagid"):
-        mixes.append(("tagged_images", "tagged_images", "imgid * (tagid % 65521 + 1)"))
+        mixes.append(("tagged_images", "tagged_images", _spread("tagid + 1", "imgid")))
     return mixes
 
 

@@ -238,3 +238,17 @@ def test_an_export_is_linked_to_the_file_it_wrote(synced, darktable, catalogue):
     payload = json.loads(written[0].payload)
     assert payload["darktable_id"] == 13 and payload["export_path"] == str(exported)
     assert _events("needs_processing") == []  # an export is not a photo to process
+
+
+def test_two_images_rated_in_one_write_are_both_seen(synced, darktable):
+    # One up, one down, in one transaction: the change detection's sums must not cancel.
+    reader, sync = synced
+    darktable.write("UPDATE images SET flags = (flags & ~7) | 4 WHERE id IN (6, 13)")
+    report = _poll(reader, sync)
+    assert report is not None and report.changed == 2
+    darktable.write("UPDATE images SET flags = (flags & ~7) | 1 WHERE id IN (3, 7)")
+    report = _poll(reader, sync)
+    assert report is not None and report.changed == 2
+    darktable.write("DELETE FROM color_labels WHERE imgid = 2 AND color = 0")
+    darktable.write("INSERT INTO color_labels (imgid, color) VALUES (1, 1)")
+    assert _poll(reader, sync).changed == 2
