@@ -159,8 +159,10 @@ def smart_events(old: ImageState | None, new: ImageState) -> list[tuple[str, dic
     if old is None:
         return [("darktable_imported", {"imported_at": new.imported_at})]
     events: list[tuple[str, dict]] = []
+    # darktable writes the history and its change time first and the history hash after it:
+    # a moved change time on an image that is not altered is not an edit (yet).
     if new.altered != old.altered or (
-        new.changed_at is not None and new.changed_at != old.changed_at
+        new.altered and new.changed_at is not None and new.changed_at != old.changed_at
     ):
         events.append(
             ("edited", {"altered": new.altered, "was_altered": old.altered,

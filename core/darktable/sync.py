@@ -253,7 +253,7 @@ class DarktableSync:
 
     # --- sidecars -----------------------------------------------------------------------------
 
-    def apply_sidecar(self, path: str) -> list[tuple]:
+    def apply_sidecar(self, path: str, report_unreadable: bool = True) -> list[tuple]:
         """Events for one sidecar the watcher saw change (not yet written)."""
         folder, name = os.path.split(path)
         image_id = None
@@ -278,6 +278,8 @@ class DarktableSync:
         try:
             sidecar = read_sidecar(Path(path))
         except SidecarError as error:
+            if not report_unreadable:
+                return []
             return [self._event("sidecar_unreadable", self._states[image_id],
                                 {"reason": str(error)}, path)]  # fmt: skip
         old = self._states[image_id]
@@ -293,6 +295,19 @@ class DarktableSync:
         snapshot.save_images(self.db, [_row(new, self._seen_at[image_id], mtime)])
         self._remember(new, self._seen_at[image_id], mtime)
         return events
+
+    def apply_sidecar_files(self, paths: list[str]) -> int:
+        """Sidecars the watcher saw change, read before the catalogue records them (they are
+        small and darktable writes them whole). A sidecar caught half-written is left for the
+        catalogue's path, which reads it again once it has settled. Returns the events."""
+        events: list[tuple] = []
+        with self.db.atomic():
+            for path in paths:
+                found = self.apply_sidecar(path, report_unreadable=False)
+                events += found
+            if events:
+                queries.insert_events(self.db, events)
+        return len(events)
 
     # --- what the catalogue's file events mean for darktable ------------------------------
 

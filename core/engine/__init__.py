@@ -54,6 +54,7 @@ LOOP_SECONDS = 0.05  # how often the writer looks for settled folders: bounds wa
 ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
 DARKTABLE_FOLLOW_SECONDS = 0.2  # how often file events are looked at for darktable's sake
 DARKTABLE_APPLY_SECONDS = 600.0  # a poll waits this long for the writer (a long first scan)
+SIDECAR_SETTLE_SECONDS = 0.3  # darktable writes a sidecar whole: it is read this soon
 SOURCE = "engine"
 
 
@@ -98,6 +99,8 @@ class Engine:
         self._darktable: DarktableSync | None = None  # used on the writer thread only
         self._poller: Poller | None = None
         self._next_follow = 0.0
+        self._sidecars: dict[str, float] = {}  # changed sidecar -> when to read it
+        self._sidecars_lock = threading.Lock()
         self.catalogue: Catalogue | None = None
         self._lock = EngineLock(settings.catalogue)
         self._stop = threading.Event()
@@ -212,6 +215,8 @@ class Engine:
                     self._apply_darktable(item)
                 self._record_settled_folders()
                 now = time.monotonic()
+                if self._sidecars:
+                    self._read_due_sidecars(now)
                 if self._darktable is not None and now >= self._next_follow:
                     # Sidecars the watcher saw, new and deleted photos: what they mean here.
                     self._darktable.follow_file_events()
@@ -352,6 +357,14 @@ class Engine:
                 report.events,
             )
 
+    def _read_due_sidecars(self, now: float) -> None:
+        with self._sidecars_lock:
+            due = [path for path, at in self._sidecars.items() if at <= now]
+            for path in due:
+                del self._sidecars[path]
+        if due and self._darktable is not None:
+            self._darktable.apply_sidecar_files(due)
+
     def _on_darktable_state(self, state: PollerState) -> None:
         self._set_state("darktable", ComponentState(state.status, state.task, state.error))
 
@@ -412,6 +425,13 @@ class Engine:
         if root_id is None:
             return
         self._quiet_since = time.monotonic()
+        if self._darktable is not None:
+            # Sidecars first: darktable's state, at once, before the catalogue's settle time.
+            sidecars = [path for path in paths if path.lower().endswith(".xmp")]
+            if sidecars:
+                due = time.monotonic() + SIDECAR_SETTLE_SECONDS
+                with self._sidecars_lock:
+                    self._sidecars.update(dict.fromkeys(sidecars, due))
         folders = folders_for_changes(root_path, paths, self._rules_for(root_path))
         self._pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
 

@@ -119,7 +119,11 @@ def test_an_edit_and_a_reedit_after_export(synced, darktable):
 def test_opening_in_the_darkroom_is_not_an_edit(synced, darktable):
     reader, sync = synced
     # IMG_0001 opened: auto-applied modules give a history and a basic hash, nothing altered.
-    darktable.write("UPDATE images SET history_end = 4 WHERE id = 1")
+    # darktable writes the history and its change time before the history hash.
+    darktable.write(
+        "UPDATE images SET history_end = 4, change_timestamp = ? WHERE id = 1",
+        (darktable_time(time.time()),),
+    )
     darktable.write(
         "INSERT INTO history_hash (imgid, basic_hash, current_hash) VALUES (1, x'aa', x'aa')"
     )
