@@ -21,6 +21,7 @@ from core.darktable.facts import ALTERED_SQL
 
 BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
 BUCKET_BITS = 6  # images are compared in buckets of 64 ids: a change re-reads its bucket only
+READ_CHUNK = 2000  # images per statement: each read holds library.db for a few milliseconds
 _MODULUS = 1_000_000_007
 KNOWN_VERSIONS = {37: "darktable 4.2"}  # library versions whose databases were checked
 REQUIRED = {
@@ -217,25 +218,28 @@ def _key(name: str) -> str:
 
 
 def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
-    """One row that changes when any image's state changes: the whole library in one scan of
-    each table, the cheap first question of every poll."""
+    """Values that change when any image's state changes: a count and a sum per table, the
+    cheap first question of every poll (one short statement per table)."""
     parts = [
-        f"(SELECT count(*) || ':' || ifnull(sum({mix}), 0) FROM {table})"
+        f"SELECT count(*) || ':' || ifnull(sum({mix}), 0) FROM {table}"
         for _, table, mix in _table_mixes(schema)
     ]
-    parts.append("(SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls)")
-    return tuple(query(paths.library, "SELECT " + ", ".join(parts))[0])
+    parts.append("SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls")
+    return tuple(query(paths.library, sql)[0][0] for sql in parts)
 
 
 def read_buckets(paths: LibraryPaths, schema: Schema) -> dict[tuple[str, int], str]:
-    """Per table and per bucket of 64 image ids, a count and a sum: which buckets changed."""
-    parts = [
-        f"SELECT '{name}', {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
-        f" FROM {table} GROUP BY 2"
-        for name, table, mix in _table_mixes(schema)
-    ]
-    rows = query(paths.library, " UNION ALL ".join(parts))
-    return {(name, bucket): value for name, bucket, value in rows}
+    """Per table and per bucket of 64 image ids, a count and a sum: which buckets changed.
+    One statement per table, so no single read holds the file for long."""
+    buckets = {}
+    for name, table, mix in _table_mixes(schema):
+        rows = query(
+            paths.library,
+            f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
+            f" FROM {table} GROUP BY 1",
+        )
+        buckets.update(((name, bucket), value) for bucket, value in rows)
+    return buckets
 
 
 def bucket_ids(buckets: Iterable[int]) -> list[int]:
@@ -284,13 +288,36 @@ def _image_select(schema: Schema) -> str:
 def read_images(
     paths: LibraryPaths, schema: Schema, ids: Sequence[int] | None = None
 ) -> list[LibraryImage]:
-    """Every image (``ids`` None) or those with these ids, in one statement."""
-    sql = _image_select(schema)
-    params: tuple = ()
+    """Every image (``ids`` None) or those with these ids, oldest id first.
+
+    Read in chunks of READ_CHUNK images, one short statement each: a single read of a large
+    library would hold its file for a second, long enough to cost darktable a write. A change
+    made between two chunks is caught by the next poll (its bucket's sum moved).
+    """
+    select = _image_select(schema)
+    images: list[LibraryImage] = []
     if ids is not None:
-        sql += " WHERE i.id IN (SELECT value FROM json_each(?))"
-        params = ("[" + ",".join(map(str, ids)) + "]",)
-    return [LibraryImage(*row) for row in query(paths.library, sql + " ORDER BY i.id", params)]
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), READ_CHUNK):
+            chunk = "[" + ",".join(map(str, wanted[start : start + READ_CHUNK])) + "]"
+            rows = query(
+                paths.library,
+                select + " WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id",
+                (chunk,),
+            )
+            images += [LibraryImage(*row) for row in rows]
+        return images
+    after = -1
+    while True:
+        rows = query(
+            paths.library,
+            select + " WHERE i.id > ? ORDER BY i.id LIMIT ?",
+            (after, READ_CHUNK),
+        )
+        images += [LibraryImage(*row) for row in rows]
+        if len(rows) < READ_CHUNK:
+            return images
+        after = rows[-1][0]
 
 
 def read_tag_names(paths: LibraryPaths) -> dict[int, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import core.darktable.library as library
 from core.darktable.facts import is_altered, sidecar_images, sidecar_name, unix_time
 from core.darktable.library import (
     LibraryPaths,
@@ -295,3 +296,16 @@ def test_a_library_darktable_keeps_locked_is_reported_as_locked(darktable):
         writer.execute("ROLLBACK")
         writer.close()
     assert read_schema(darktable.paths).version == 37
+
+
+def test_large_reads_are_split_into_short_statements(darktable, monkeypatch):
+    schema = read_schema(darktable.paths)
+    whole = read_images(darktable.paths, schema)
+    statements = []
+    real_query = library.query
+    monkeypatch.setattr(library, "READ_CHUNK", 5)
+    monkeypatch.setattr(library, "query", lambda *a: statements.append(a) or real_query(*a))
+    assert read_images(darktable.paths, schema) == whole
+    assert len(statements) == 4  # 5 + 5 + 5 + 2
+    some = [1, 3, 4, 9, 10, 11, 17, 99]
+    assert [i.id for i in read_images(darktable.paths, schema, some)] == [1, 3, 4, 9, 10, 11, 17]
