@@ -436,7 +436,7 @@ def measure_no_change(
     target = f"<= {ms(NO_CHANGE_TARGET)}" if not write_between else "(info)"
     session.results.compared(label, median, shown, references.figures(), target)
     session.results.row(
-        "  of which read_totals (one statement)", ms(spent["read_totals"]), target="(info)"
+        "  of which read_totals (a statement per table)", ms(spent["read_totals"]), target="(info)"
     )
     return median
 
