@@ -153,12 +153,13 @@ class Engine:
         self._stop.set()
         if self._poller is not None:
             self._poller.stop(max(0.1, deadline - time.monotonic()))
-        if self._watcher is not None:
-            self._watcher.stop(max(0.1, deadline - time.monotonic()))
         if self._pool is not None:
             self._pool.close(wait=False)
         if self._writer is not None:
             self._writer.join(max(0.1, deadline - time.monotonic()))
+        # After the writer: it is the one that starts (and restarts) the watcher.
+        if self._watcher is not None:
+            self._watcher.stop(max(0.1, deadline - time.monotonic()))
         if self._control is not None:
             self._control.stop()
         self._lock.release()

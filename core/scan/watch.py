@@ -225,7 +225,8 @@ class Watcher:
 
     def stop(self, timeout: float = 2.0) -> None:
         self.stop_event.set()
-        self.thread.join(timeout)
+        if self.thread.ident is not None:  # started
+            self.thread.join(timeout)
 
     def _root_of(self, path: str) -> str | None:
         for root in self.root_paths:
