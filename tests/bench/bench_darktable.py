@@ -38,14 +38,14 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from benchtools import work_tree
 
 from core.config import Settings, load_settings
 from core.darktable import poller as poller_module
@@ -701,18 +701,6 @@ def print_table(session: Session) -> None:
         print(f"target: {line}: {verdict} ({shown})")
 
 
-@contextmanager
-def work_tree(keep: bool) -> Iterator[Path]:
-    base = Path(tempfile.mkdtemp(prefix="shootwatch-bench-darktable-")).resolve()
-    try:
-        yield base
-    finally:
-        if keep:
-            print(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -739,7 +727,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = Results()
-    with work_tree(args.keep) as base:
+    with work_tree("shootwatch-bench-darktable-", keep=args.keep) as base:
         progress(f"building a library of {args.images:,} images in {base} ...")
         library = build_library(base, args.images)
         progress(

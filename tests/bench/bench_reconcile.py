@@ -24,13 +24,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchtools import work_tree
 
 from core.config import ScanSettings
 from core.scan.reconcile import ReconcileReport, ScanProgress, SurveyPool, reconcile_root
@@ -612,22 +612,6 @@ def write_json(path: Path, results: Results, checks: Checks, args: argparse.Name
     print(f"figures written to {path}")
 
 
-@contextmanager
-def work_tree(parent: str | None, keep: bool) -> Iterator[Path]:
-    """A fresh folder for the library and catalogues, removed afterwards unless kept."""
-    if parent is not None:
-        os.makedirs(parent, exist_ok=True)
-    # Resolved, as the CLI stores roots (TMPDIR may be a symlink).
-    base = Path(tempfile.mkdtemp(prefix="shootwatch-bench-", dir=parent)).resolve()
-    try:
-        yield base
-    finally:
-        if keep:
-            print(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000, help="files in the library")
@@ -667,7 +651,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results, checks = Results(), Checks()
-    with work_tree(args.workdir, keep=args.keep is not None) as base:
+    with work_tree("shootwatch-bench-", args.workdir, keep=args.keep is not None) as base:
         session = Session(
             args=args,
             library=base / "library",

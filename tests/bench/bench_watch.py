@@ -29,19 +29,17 @@ import multiprocessing
 import os
 import platform
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from benchtools import work_tree
 
 from core.config import Settings, load_settings
 from core.engine import Engine
@@ -689,19 +687,6 @@ def write_json(path: Path, session: Session) -> None:
     print(f"figures written to {path}")
 
 
-@contextmanager
-def work_tree(parent: str | None) -> Iterator[Path]:
-    """A fresh folder for the root and the catalogue, removed afterwards."""
-    if parent is not None:
-        os.makedirs(parent, exist_ok=True)
-    # Resolved, as the CLI stores roots (TMPDIR may be a symlink).
-    base = Path(tempfile.mkdtemp(prefix="shootwatch-bench-watch-", dir=parent)).resolve()
-    try:
-        yield base
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def sizes(text: str) -> list[int]:
     try:
         values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
@@ -746,7 +731,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = Results()
-    with work_tree(args.workdir) as base:
+    with work_tree("shootwatch-bench-watch-", args.workdir) as base:
         settings = make_settings(base, args.settle, args.debounce_ms)
         root = base / "root"  # the catalogue is beside it, not inside
         bursts = [

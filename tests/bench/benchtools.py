@@ -1,0 +1,27 @@
+"""What the benchmarks share: the temporary folder each one builds its library in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def work_tree(prefix: str, parent: str | None = None, keep: bool = False) -> Iterator[Path]:
+    """A fresh folder (in ``parent``, or the system's temporary folder), removed afterwards
+    unless ``keep``."""
+    if parent is not None:
+        os.makedirs(parent, exist_ok=True)
+    # Resolved, as the CLI stores roots (TMPDIR may be a symlink).
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir=parent)).resolve()
+    try:
+        yield base
+    finally:
+        if keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
