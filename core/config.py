@@ -96,6 +96,10 @@ def _optional_path(key: str, value: Any) -> Path | None:
     return _path(key, value)
 
 
+def default_preview_cache() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "previews"
+
+
 def default_darktable_library() -> Path:
     # darktable's own default: $XDG_CONFIG_HOME/darktable/library.db
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
@@ -162,6 +166,24 @@ SETTINGS: tuple[Setting, ...] = (
         "without notifications) is scanned instead.",
     ),
     Setting(
+        "media.preview_long_edge",
+        lambda: 1600,
+        _whole_number(160, 8192),
+        "The long edge of the previews shown in triage (pixels).",
+    ),
+    Setting(
+        "media.preview_cache",
+        default_preview_cache,
+        _path,
+        "Where previews are kept, by content hash (default: ~/.cache/shootwatch/previews).",
+    ),
+    Setting(
+        "media.preview_cache_mb",
+        lambda: 2048,
+        _whole_number(16, 1024 * 1024),
+        "How large the preview cache may grow (MB); the least recently shown go first.",
+    ),
+    Setting(
         "darktable.library",
         default_darktable_library,
         _path,
@@ -214,6 +236,13 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    preview_long_edge: int = 1600
+    preview_cache: Path = field(default_factory=default_preview_cache)
+    preview_cache_mb: int = 2048
+
+
+@dataclass(frozen=True)
 class DarktableSettings:
     library: Path = field(default_factory=default_darktable_library)
     data: Path | None = None
@@ -230,6 +259,7 @@ class Settings:
     watch: WatchSettings = field(default_factory=WatchSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     darktable: DarktableSettings = field(default_factory=DarktableSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -311,6 +341,11 @@ def load_settings(
             reconcile_hours=values["engine.reconcile_hours"],
             fallback_minutes=values["engine.fallback_minutes"],
         ),
+        media=MediaSettings(
+            preview_long_edge=values["media.preview_long_edge"],
+            preview_cache=values["media.preview_cache"],
+            preview_cache_mb=values["media.preview_cache_mb"],
+        ),
         darktable=DarktableSettings(
             library=values["darktable.library"],
             data=values["darktable.data"],
@@ -333,6 +368,9 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "watch.settle_seconds": settings.watch.settle_seconds,
         "engine.reconcile_hours": settings.engine.reconcile_hours,
         "engine.fallback_minutes": settings.engine.fallback_minutes,
+        "media.preview_long_edge": settings.media.preview_long_edge,
+        "media.preview_cache": str(settings.media.preview_cache),
+        "media.preview_cache_mb": settings.media.preview_cache_mb,
         "darktable.library": str(settings.darktable.library),
         "darktable.data": str(settings.darktable.data or ""),
         "darktable.poll_seconds": settings.darktable.poll_seconds,

@@ -41,8 +41,24 @@ def _to_3(migrator: SqliteMigrator) -> None:
     )
 
 
+def _to_4(migrator: SqliteMigrator) -> None:
+    # Schema 4: a photo's format and when its EXIF was read; why it has no preview; each
+    # file's role in its photo (original, RAW+JPEG twin, sidecar, export).
+    migrate(
+        migrator.add_column("photo", "format", TextField(null=True)),
+        migrator.add_column("photo", "metadata_at", FloatField(null=True)),
+        migrator.add_column("photo", "preview_error", TextField(null=True)),
+        migrator.add_column("photo", "preview_at", FloatField(null=True)),
+        migrator.add_column("file", "role", TextField(null=True)),
+        migrator.add_column("file", "format", TextField(null=True)),
+    )
+    migrator.database.execute_sql(
+        'CREATE INDEX IF NOT EXISTS "file_not_described" ON "file" ("id") WHERE "format" IS NULL'
+    )
+
+
 # target version -> the step that reaches it from the version before
-STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3}
+STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3, 4: _to_4}
 LATEST = max(STEPS)
 
 

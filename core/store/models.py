@@ -78,6 +78,11 @@ class Photo(BaseModel):
     )  # bit per colour label: red 1, yellow 2, green 4, blue 8, purple 16
     decided_at = FloatField(null=True)
     created_at = FloatField()
+    # Schema 4:
+    format = TextField(null=True)  # the original's format by content: jpeg, tiff-raw, cr3, …
+    metadata_at = FloatField(null=True)  # when its EXIF was read (NULL: not yet)
+    preview_error = TextField(null=True)  # why there is no preview, when there is none
+    preview_at = FloatField(null=True)  # when its preview was built into the cache
 
 
 class FileRecord(BaseModel):
@@ -98,6 +103,10 @@ class FileRecord(BaseModel):
     kind = TextField(default="other")
     error = TextField(null=True)  # the last read error, if any
     photo = ForeignKeyField(Photo, null=True, backref="files", on_delete="SET NULL")
+    # Schema 4: what the file is to its photo: original, jpeg (a RAW's twin), sidecar,
+    # duplicate_sidecar, export; NULL when it belongs to no photo.
+    role = TextField(null=True)
+    format = TextField(null=True)  # by content (core.media.sniff); NULL: not looked at yet
 
     class Meta:
         table_name = "file"
@@ -109,6 +118,11 @@ class FileRecord(BaseModel):
             (("root", "rel_path", "size", "mtime_ns"), False),
         )
 
+
+# Schema 4: files not looked at by the media workers yet.
+FileRecord.add_index(
+    FileRecord.index(FileRecord.id, name="file_not_described", where=FileRecord.format.is_null())
+)
 
 # Schema 2: the few records without a hash (unreadable, still being written), found by range.
 FileRecord.add_index(

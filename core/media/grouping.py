@@ -1,0 +1,76 @@
+"""Which files make one photo: the original, its RAW+JPEG twin, its sidecars (darktable's
+``IMG_1.CR2.xmp`` and the duplicates' ``IMG_1_01.CR2.xmp``) and its exports in a subfolder.
+
+Pure: from the names and kinds in one folder (and its direct subfolders) to groups. The
+catalogue side (Photo rows, identity by blake3) is in ``core.media.photos``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from core.darktable.facts import sidecar_images
+
+PHOTO_KINDS = ("raw", "heif", "jpeg", "video")  # the original is the first kind present
+_VERSION_SUFFIX = re.compile(r"_\d{2,}$")  # IMG_1_01: darktable's duplicate, or an export's
+
+
+@dataclass
+class Group:
+    original: str  # name of the original in the folder
+    members: dict[str, str] = field(default_factory=dict)  # rel name -> role
+
+    def add(self, name: str, role: str) -> None:
+        self.members.setdefault(name, role)
+
+
+def stem(name: str) -> str:
+    """``IMG_1.CR2`` and ``IMG_1.CR2.xmp`` → ``img_1`` (up to the first dot, any case)."""
+    return name.split(".", 1)[0].lower()
+
+
+def group_folder(
+    files: list[tuple[str, str]], subfolder_files: dict[str, list[tuple[str, str]]] | None = None
+) -> list[Group]:
+    """Groups from (name, kind) of the usable files directly in a folder, and of the files in
+    its direct subfolders (subfolder name -> (name, kind)), which are exports of these photos
+    when the subfolder holds no RAW and each of its pictures matches a photo here by name."""
+    by_stem: dict[str, list[tuple[str, str]]] = {}
+    names = {name.lower(): name for name, _ in files}
+    for name, kind in files:
+        if kind in PHOTO_KINDS:
+            by_stem.setdefault(stem(name), []).append((name, kind))
+    groups: dict[str, Group] = {}
+    for key, members in by_stem.items():
+        members.sort(key=lambda item: (PHOTO_KINDS.index(item[1]), item[0]))
+        group = Group(members[0][0])
+        group.add(members[0][0], "original")
+        for name, _ in members[1:]:
+            group.add(name, "twin")
+        groups[key] = group
+    for name, kind in files:
+        if kind != "xmp":
+            continue
+        image_name = name[:-4] if name.lower().endswith(".xmp") else name
+        owner = names.get(image_name.lower())
+        if owner is not None and stem(owner) in groups:
+            groups[stem(owner)].add(name, "sidecar")
+            continue
+        for filename, version in sidecar_images(name)[1:]:
+            owner = names.get(filename.lower())
+            if owner is not None and version > 0 and stem(owner) in groups:
+                groups[stem(owner)].add(name, "duplicate_sidecar")
+                break
+        else:
+            if stem(name) in groups and image_name.lower() == stem(name):  # IMG_1.xmp
+                groups[stem(name)].add(name, "sidecar")
+    for folder, children in (subfolder_files or {}).items():
+        pictures = [(name, kind) for name, kind in children if kind in PHOTO_KINDS]
+        if not pictures or any(kind == "raw" for _, kind in pictures):
+            continue
+        keys = [_VERSION_SUFFIX.sub("", stem(name)) for name, _ in pictures]
+        if all(key in groups for key in keys):
+            for (name, _), key in zip(pictures, keys, strict=True):
+                groups[key].add(f"{folder}/{name}", "export")
+    return list(groups.values())

@@ -1,0 +1,295 @@
+"""Photos in the catalogue, on the engine's writer thread: files described by the media
+workers (true kind, EXIF), grouped into photos (identity: the blake3 of the original, so a move
+keeps a photo and its decisions), and previews built in the background.
+
+Work goes to the MediaPool and comes back through ``deliver`` (the engine's queue), so the
+writer never waits for it; without a pool (tests, one-off commands) it runs inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from peewee import SqliteDatabase
+
+from core.config import MediaSettings
+from core.media.grouping import group_folder
+from core.media.pool import MediaPool
+from core.media.work import Description, PreviewJob, build_previews, describe_files
+from core.store import photos as queries
+from core.store.queries import events_after, last_event_id
+
+log = logging.getLogger("shootwatch.media")
+
+BATCH = 64  # files a worker describes per task
+PREVIEW_BATCH = 8
+FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed")
+
+
+@dataclass
+class MediaCounts:
+    described: int = 0
+    previews: int = 0
+
+
+class MediaSync:
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        settings: MediaSettings,
+        pool: MediaPool | None = None,
+        deliver: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.pool = pool
+        self.deliver = deliver  # hands a finished task's apply step to the writer thread
+        self.counts = MediaCounts()
+        self._event_cursor: int | None = None
+        self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
+        self._in_flight = 0
+        self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
+        self._roots: dict[int, str] = {}
+        self._root_ids: dict[str, int] = {}
+
+    # --- what to do -------------------------------------------------------------------------
+
+    def _refresh_roots(self) -> None:
+        rows = self.db.execute_sql("SELECT id, path FROM root").fetchall()
+        self._roots = dict(rows)
+        self._root_ids = {path: root_id for root_id, path in rows}
+
+    def follow_file_events(self) -> None:
+        """Queue the files the catalogue's file events name; regroup where files went away."""
+        connection = self.db.connection()
+        if self._event_cursor is None:
+            # Start from now: whatever came before is found by the backlog queries.
+            self._event_cursor = last_event_id(connection)
+            return
+        rows = events_after(connection, self._event_cursor, kinds=FILE_EVENTS)
+        if not rows:
+            return
+        self._event_cursor = rows[-1][0]
+        self._refresh_roots()
+        gone: set[tuple[int, str]] = set()
+        for _, _, kind, _, root_id, rel_path, _, _ in rows:
+            if root_id not in self._roots or rel_path is None:
+                continue
+            if kind == "indexed":
+                self._backlog_after["files"] = 0  # a first index: the backlog finds them all
+            elif kind == "removed" or kind == "moved":
+                gone.add((root_id, os.path.dirname(rel_path)))
+            if kind in ("added", "modified", "moved"):
+                file_id = self._file_id(root_id, rel_path)
+                if file_id is not None:
+                    self._queued[file_id] = (self._roots[root_id], rel_path)
+        if gone:
+            with self.db.atomic():
+                for root_id, rel_dir in gone:
+                    self.regroup(root_id, rel_dir)
+
+    def _file_id(self, root_id: int, rel_path: str) -> int | None:
+        row = self.db.execute_sql(
+            "SELECT id FROM file WHERE root_id = ? AND rel_path = ?", (root_id, rel_path)
+        ).fetchone()
+        return row[0] if row else None
+
+    def tick(self) -> None:
+        """Follow the event log and keep the workers busy (describing first, then previews)."""
+        self.follow_file_events()
+        capacity = (self.pool.workers * 2 if self.pool else 1) - self._in_flight
+        while capacity > 0:
+            batch = self._next_describe_batch()
+            if batch:
+                self._describe(batch)
+                capacity -= 1
+                continue
+            jobs = self._next_preview_batch()
+            if not jobs:
+                return
+            self._preview(jobs)
+            capacity -= 1
+
+    def run_until_idle(self) -> MediaCounts:
+        """Everything there is to do, here and now (for tests and one-off commands)."""
+        assert self.pool is None, "with a pool, the engine drives the work"
+        while True:
+            before = (self.counts.described, self.counts.previews)
+            self.tick()
+            if (self.counts.described, self.counts.previews) == before and not self._queued:
+                return self.counts
+
+    def _next_describe_batch(self) -> dict[int, tuple[str, str]]:
+        batch: dict[int, tuple[str, str]] = {}
+        while self._queued and len(batch) < BATCH:
+            file_id, where = self._queued.popitem()
+            batch[file_id] = where
+        if batch:
+            return batch
+        for name, query in (
+            ("files", queries.files_not_described),
+            ("metadata", queries.photos_without_metadata),
+        ):
+            rows = query(self.db, self._backlog_after[name], BATCH)
+            if rows:
+                self._backlog_after[name] = rows[-1][0]
+                return {file_id: (root, rel) for file_id, root, rel in rows}
+        return {}
+
+    def _next_preview_batch(self) -> list[PreviewJob]:
+        rows = queries.photos_without_preview(
+            self.db, self._backlog_after["previews"], PREVIEW_BATCH
+        )
+        if not rows:
+            return []
+        self._backlog_after["previews"] = rows[-1][0]
+        return [
+            PreviewJob(blake3, os.path.join(root, rel), file_format or "unknown", orientation)
+            for _, blake3, root, rel, file_format, orientation in rows
+        ]
+
+    # --- describing files ---------------------------------------------------------------------
+
+    def _describe(self, batch: dict[int, tuple[str, str]]) -> None:
+        paths = [os.path.join(root, rel) for root, rel in batch.values()]
+        ids = {os.path.join(root, rel): file_id for file_id, (root, rel) in batch.items()}
+        if self.pool is None:
+            self.apply_descriptions(describe_files(paths), ids)
+            return
+        self._in_flight += 1
+
+        def done(future: Future) -> None:  # on a pool thread: the writer applies it
+            self.deliver(lambda: self._finish(future, lambda r: self.apply_descriptions(r, ids)))
+
+        self.pool.describe(paths, done)
+
+    def _finish(self, future: Future, apply: Callable) -> None:
+        self._in_flight -= 1
+        try:
+            results = future.result()
+        except Exception as error:  # a worker died: the backlog queries find the files again
+            log.warning("media worker failed: %s", error)
+            self._backlog_after = dict.fromkeys(self._backlog_after, 0)
+            return
+        apply(results)
+
+    def apply_descriptions(self, descriptions: list[Description], ids: dict[str, int]) -> None:
+        now = time.time()
+        rows, folders, metadata = [], set(), {}
+        self._refresh_roots()
+        for description in descriptions:
+            file_id = ids[description.path]
+            sniffed = description.sniffed
+            rows.append((sniffed.format, sniffed.kind, sniffed.reason, file_id))
+            root_id, rel_path = self._locate(description.path)
+            if root_id is not None:
+                folders.add((root_id, os.path.dirname(rel_path)))
+            metadata[file_id] = (description.metadata, sniffed.format)
+        with self.db.atomic():
+            queries.set_described(self.db, rows)
+            originals: dict[int, int] = {}
+            for root_id, rel_dir in sorted(folders):
+                originals.update(self.regroup(root_id, rel_dir))
+            updates = []
+            for photo_id, file_id in originals.items():
+                if file_id in metadata:
+                    found, file_format = metadata[file_id]
+                    values = found.as_dict()
+                    updates.append(
+                        (*(values[c] for c in queries.PHOTO_METADATA_COLUMNS[:14]),
+                         values["error"], file_format, now, photo_id)
+                    )  # fmt: skip
+            queries.set_photo_metadata(self.db, updates)
+        self.counts.described += len(descriptions)
+
+    def _locate(self, path: str) -> tuple[int | None, str]:
+        for root_path, root_id in sorted(self._root_ids.items(), key=lambda i: -len(i[0])):
+            if path.startswith(root_path.rstrip("/") + "/"):
+                return root_id, path[len(root_path.rstrip("/")) + 1 :]
+        return None, path
+
+    # --- grouping -----------------------------------------------------------------------------
+
+    def regroup(self, root_id: int, rel_dir: str, with_parent: bool = True) -> dict[int, int]:
+        """Bring the photos of one folder up to date; returns {photo id: original file id}.
+        The parent folder first: a folder may hold the parent's exports."""
+        if with_parent and rel_dir:
+            self.regroup(root_id, os.path.dirname(rel_dir), with_parent=False)
+        rows = queries.folder_files(self.db, root_id, rel_dir)
+        prefix = rel_dir + "/" if rel_dir else ""
+        by_name: dict[str, tuple] = {}
+        direct: list[tuple[str, str]] = []
+        below: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            name = row[1][len(prefix) :]
+            usable = row[3] is not None and row[6] is None
+            subfolder, _, child = name.partition("/")
+            by_name[name] = row
+            if not usable:
+                continue
+            if child:
+                below.setdefault(subfolder, []).append((child, row[2]))
+            elif not (with_parent and row[5] == "export"):  # claimed by the parent's photo
+                direct.append((name, row[2]))
+        members: dict[int, tuple[int, str]] = {}
+        originals: dict[int, int] = {}
+        for group in group_folder(direct, below):
+            original = by_name[group.original]
+            photo_id = self._photo_for(original)
+            originals[photo_id] = original[0]
+            for name, role in group.members.items():
+                members[by_name[name][0]] = (photo_id, role)
+        updates = []
+        for name, row in by_name.items():
+            if "/" in name and row[0] not in members and row[5] != "export":
+                continue  # a subfolder's own files: its own regroup decides
+            if with_parent and "/" not in name and row[5] == "export" and row[0] not in members:
+                continue  # still the parent's export
+            wanted = members.get(row[0], (None, None))
+            if (row[4], row[5]) != wanted:
+                updates.append((*wanted, row[0]))
+        queries.set_members(self.db, updates)
+        return originals
+
+    def _photo_for(self, original: tuple) -> int:
+        """The photo of this original: by its content (a moved or copied file keeps its photo),
+        or the photo it had when its content changed (decisions follow the edit), or a new one."""
+        blake3, had = original[3], original[4]
+        found = queries.photo_by_blake3(self.db, blake3)
+        if found is not None:
+            return found
+        if had is not None and original[5] == "original":
+            queries.rekey_photo(self.db, had, blake3)
+            return had
+        return queries.create_photo(self.db, blake3, time.time())
+
+    # --- previews -----------------------------------------------------------------------------
+
+    def _preview(self, jobs: list[PreviewJob]) -> None:
+        settings = self.settings
+        args = (
+            str(settings.preview_cache),
+            settings.preview_cache_mb * 1024 * 1024,
+            settings.preview_long_edge,
+        )
+        if self.pool is None:
+            self.apply_previews(build_previews(jobs, *args))
+            return
+        self._in_flight += 1
+
+        def done(future: Future) -> None:
+            self.deliver(lambda: self._finish(future, self.apply_previews))
+
+        self.pool.previews(jobs, *args, done=done)
+
+    def apply_previews(self, results: list[tuple[str, str | None]]) -> None:
+        now = time.time()
+        rows = [(None if error else now, error, blake3) for blake3, error in results]
+        with self.db.atomic():
+            queries.set_previews(self.db, rows)
+        self.counts.previews += len(results)

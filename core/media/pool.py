@@ -1,0 +1,42 @@
+"""Worker processes for media work (file types, EXIF, previews), separate from the scan's so a
+backlog of previews never delays a scan, and the watcher never waits for either."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from core.media.work import PreviewJob, build_previews, describe_files
+
+
+class MediaPool:
+    def __init__(self, workers: int) -> None:
+        # fork is unsafe once threads exist; forkserver starts workers from a clean process.
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(["core.media.work", "core.media.preview"])
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(workers, mp_context=context)
+
+    def describe(self, paths: list[str], done: Callable[[Future], None]) -> Future:
+        future = self._executor.submit(describe_files, paths)
+        future.add_done_callback(done)
+        return future
+
+    def previews(
+        self,
+        jobs: list[PreviewJob],
+        cache_dir: str,
+        max_bytes: int,
+        long_edge: int,
+        done: Callable[[Future], None],
+    ) -> Future:
+        future = self._executor.submit(build_previews, jobs, cache_dir, max_bytes, long_edge)
+        future.add_done_callback(done)
+        return future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

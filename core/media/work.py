@@ -1,0 +1,61 @@
+"""The media work done in worker processes: what each file is and what its EXIF says, and
+previews built into the cache. Plain functions over plain values, so they run anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.media.metadata import Metadata, read_metadata
+from core.media.sniff import Sniffed, sniff
+
+
+@dataclass(frozen=True)
+class Description:
+    path: str
+    sniffed: Sniffed
+    metadata: Metadata
+
+
+def describe_files(paths: list[str]) -> list[Description]:
+    """Sniff each file; read the EXIF of the pictures among them."""
+    described = []
+    for path in paths:
+        sniffed = sniff(path)
+        # read_metadata says why there is none for what is not a picture (video, damaged, …)
+        described.append(Description(path, sniffed, read_metadata(path, sniffed)))
+    return described
+
+
+@dataclass(frozen=True)
+class PreviewJob:
+    blake3: str
+    path: str
+    format: str
+    orientation: int | None
+
+
+def build_previews(
+    jobs: list[PreviewJob], cache_dir: str, max_bytes: int, long_edge: int
+) -> list[tuple[str, str | None]]:
+    """Build the previews that are not in the cache yet: (blake3, why there is none or None)."""
+    from core.media.cache import PreviewCache
+    from core.media.preview import PreviewUnavailable, render_preview
+
+    cache = PreviewCache(Path(cache_dir), max_bytes)
+    results = []
+    for job in jobs:
+        if cache.get(job.blake3) is not None:
+            results.append((job.blake3, None))
+            continue
+        try:
+            data = render_preview(Path(job.path), job.format, job.orientation, long_edge)
+        except PreviewUnavailable as error:
+            results.append((job.blake3, error.reason))
+            continue
+        except OSError as error:
+            results.append((job.blake3, f"cannot be read: {error.strerror or error}"))
+            continue
+        cache.put(job.blake3, data)
+        results.append((job.blake3, None))
+    return results

@@ -1,0 +1,125 @@
+"""Named queries for photos: the files of a folder as grouping sees them, Photo rows by blake3,
+the media backlog (files not looked at, photos without EXIF or preview)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from peewee import SqliteDatabase
+
+
+def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
+    """(id, rel_path, kind, blake3, photo_id, role, error) of the files directly in a folder
+    and in its direct subfolders (where a photo's exports are)."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    rest = f"substr(rel_path, {len(prefix) + 1})"
+    depth_two = (
+        f"(instr({rest}, '/') = 0 OR instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0)"
+    )
+    if rel_dir:
+        return db.execute_sql(
+            "SELECT id, rel_path, kind, blake3, photo_id, role, error FROM file"
+            f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {depth_two}",
+            (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
+        ).fetchall()
+    return db.execute_sql(
+        "SELECT id, rel_path, kind, blake3, photo_id, role, error FROM file"
+        f" WHERE root_id = ? AND {depth_two}",
+        (root_id,),
+    ).fetchall()
+
+
+def photo_blake3s(db: SqliteDatabase, photo_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(photo_ids)
+    if not ids:
+        return {}
+    rows = db.execute_sql(
+        "SELECT id, blake3 FROM photo WHERE id IN (SELECT value FROM json_each(?))",
+        ("[" + ",".join(map(str, ids)) + "]",),
+    )
+    return dict(rows.fetchall())
+
+
+def photo_by_blake3(db: SqliteDatabase, blake3: str) -> int | None:
+    row = db.execute_sql("SELECT id FROM photo WHERE blake3 = ?", (blake3,)).fetchone()
+    return row[0] if row else None
+
+
+def create_photo(db: SqliteDatabase, blake3: str, now: float) -> int:
+    return db.execute_sql(
+        "INSERT INTO photo (blake3, decision, rating, labels, created_at)"
+        " VALUES (?, 'pending', 0, 0, ?)",
+        (blake3, now),
+    ).lastrowid
+
+
+def rekey_photo(db: SqliteDatabase, photo_id: int, blake3: str) -> None:
+    """The original's content changed: the photo (and its decisions) follows it."""
+    db.execute_sql(
+        "UPDATE photo SET blake3 = ?, metadata_at = NULL, preview_at = NULL WHERE id = ?",
+        (blake3, photo_id),
+    )
+
+
+def set_members(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
+    """rows: (photo_id, role, file_id)"""
+    db.cursor().executemany("UPDATE file SET photo_id = ?, role = ? WHERE id = ?", rows)
+
+
+def set_described(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
+    """rows: (format, kind, error, file_id): what the file is by its content."""
+    db.cursor().executemany("UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
+
+
+PHOTO_METADATA_COLUMNS = (
+    "capture_time", "capture_offset", "camera_make", "camera_model", "lens", "exposure_time",
+    "aperture", "iso", "focal_length", "width", "height", "orientation", "gps_latitude",
+    "gps_longitude", "metadata_error", "format", "metadata_at",
+)  # fmt: skip
+
+
+def set_photo_metadata(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
+    """rows: the PHOTO_METADATA_COLUMNS values, then the photo id."""
+    assignments = ", ".join(f"{column} = ?" for column in PHOTO_METADATA_COLUMNS)
+    db.cursor().executemany(f"UPDATE photo SET {assignments} WHERE id = ?", rows)
+
+
+def set_previews(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
+    """rows: (preview_at, preview_error, blake3)"""
+    db.cursor().executemany(
+        "UPDATE photo SET preview_at = ?, preview_error = ? WHERE blake3 = ?", rows
+    )
+
+
+def files_not_described(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
+    """(file id, root path, rel_path) of files the media workers have not looked at."""
+    return db.execute_sql(
+        "SELECT f.id, r.path, f.rel_path FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE f.format IS NULL AND f.id > ? AND f.kind != 'xmp' AND f.blake3 IS NOT NULL"
+        " ORDER BY f.id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()
+
+
+def photos_without_metadata(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
+    """(original file id, root path, rel_path) of photos whose EXIF was not read."""
+    return db.execute_sql(
+        "SELECT f.id, r.path, f.rel_path FROM photo p"
+        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id"
+        " WHERE p.metadata_at IS NULL AND f.id > ? ORDER BY f.id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()
+
+
+def photos_without_preview(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
+    """(photo id, blake3, root path, rel_path, format, orientation) of photos with EXIF read,
+    no preview built and no reason why not."""
+    return db.execute_sql(
+        "SELECT p.id, p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
+        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id"
+        " WHERE p.metadata_at IS NOT NULL AND p.preview_at IS NULL AND p.preview_error IS NULL"
+        " AND p.id > ? ORDER BY p.id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()

@@ -1,0 +1,151 @@
+"""File types by content and EXIF metadata for every camera sample (the repo's subset always;
+the whole sample set when ../shared/fixtures/camera is beside the checkout), and files that
+are damaged, truncated or lie about what they are."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.media.metadata import read_metadata
+from core.media.sniff import sniff
+
+REPO_SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
+SHARED_SAMPLES = Path(__file__).parents[3] / "shared" / "fixtures" / "camera"
+
+# file: (format, kind, usable, make, model, capture wall clock, offset, ISO, f-number,
+#        focal length, orientation, GPS (lat, lon) rounded to 3 places)
+EXPECTED = {
+    "apple_iphone4s_orient6.jpg": ("jpeg", "jpeg", True, "Apple", "iPhone 4S", "2012-08-26 15:53:03", None, 64, 2.4, 4.28, 6, None),
+    "apple_iphone5_orient3_gps.jpg": ("jpeg", "jpeg", True, "Apple", "iPhone 5", "2012-09-29 16:11:25", None, 50, 2.4, 4.13, 3, (47.627, -122.337)),
+    "bad_corrupt_exif_max_uint32.jpg": ("jpeg", "jpeg", True, "HTC", "ADR6400L", "2012-07-20 18:53:43", None, None, None, 4.57, None, (38.883, -104.871)),
+    "bad_corrupt_makernote_olympus.jpg": ("jpeg", "jpeg", True, "OLYMPUS IMAGING CORP.", "u1020,S1020", "2015-09-08 11:02:17", None, 80, 3.5, 6.6, 1, None),
+    "bad_html_named.JPG": ("html", "other", False, None, None, None, None, None, None, None, None, None),
+    "bad_sony_a7iii_header_only.ARW": ("tiff-raw", "raw", True, "SONY", "ILCE-7M3", "2024-09-14 13:54:44", "+02:00", 6400, None, None, 1, None),
+    "bad_truncated_scan_nikon_d90.jpg": ("jpeg", "jpeg", True, "NIKON CORPORATION", "NIKON D90", "2011-04-25 01:55:30", None, 250, 3.2, 24.0, 1, None),
+    "bad_zero_bytes.CR2": ("empty", "other", False, None, None, None, None, None, None, None, None, None),
+    "canon_eos1000d_orient6.jpg": ("jpeg", "jpeg", True, "Canon", "Canon EOS 1000D", "2008-07-01 17:27:03", None, 100, 5.6, 34.0, 6, None),
+    "canon_eos_d30.CRW": ("crw", "raw", True, None, None, None, None, None, None, None, None, None),
+    "canon_eos_m50_stripped.CR3": ("cr3", "raw", True, "Canon", "Canon EOS M50", "2018-02-21 12:08:56", "+00:00", 12800, 3.5, 15.0, 1, None),
+    "fujifilm_finepix_f40fd.jpg": ("jpeg", "jpeg", True, "FUJIFILM", "FinePix F40fd", "2011-08-14 18:43:01", None, 200, 2.8, 8.0, 1, None),
+    "fujifilm_s5pro_stripped.RAF": ("raf", "raw", True, "FUJIFILM", "FinePix S5Pro", "2007-05-22 13:58:30", None, 100, 8.0, 70.0, 1, None),
+    "gopro_hero4_lightroom.jpg": ("jpeg", "jpeg", True, "GoPro", "HERO4 Silver", "2016-10-11 16:59:50", None, 113, 2.8, 3.0, 1, None),
+    "gopro_hero7_GOPR9231.GPR": ("tiff-raw", "raw", True, "GoPro", "HERO7 Black", "2018-09-26 08:25:27", None, 252, 2.8, 3.0, 2, (33.127, -117.327)),
+    "kodak_dc240_1999.jpg": ("jpeg", "jpeg", True, "EASTMAN KODAK COMPANY", "KODAK DC240 ZOOM DIGITAL CAMERA", "1999-05-25 21:00:09", None, None, 4.0, 14.0, 1, None),
+    "lge_nexus4_gps_noorient.jpg": ("jpeg", "jpeg", True, "LGE", "Nexus 4", "2013-01-20 18:54:08", None, 1200, None, 4.6, None, (51.562, -0.077)),
+    "minolta_dimage_a1.jpg": ("jpeg", "jpeg", True, "Minolta Co., Ltd.", "DiMAGE A1", "2003-09-13 16:10:42", None, 100, 3.5, 12.48, 1, None),
+    "nikon_coolpix_p6000_gps_DSCN0010.jpg": ("jpeg", "jpeg", True, "NIKON", "COOLPIX P6000", "2008-10-22 16:28:39", None, 64, 5.9, 24.0, 1, (43.467, 11.885)),
+    "nikon_d70s_jpeg_named.NEF": ("jpeg", "jpeg", True, "NIKON CORPORATION", "NIKON D70s", "2010-03-01 21:50:21", None, None, 2.8, 50.0, 1, None),
+    "nikon_d7100_truncated.NEF": ("tiff-raw", "raw", True, "NIKON CORPORATION", "NIKON D7100", "2013-09-03 09:45:16", None, 100, 8.0, 50.0, 1, None),
+    "nikon_d90.jpg": ("jpeg", "jpeg", True, "NIKON CORPORATION", "NIKON D90", "2011-04-25 01:55:30", None, 250, 3.2, 24.0, 1, None),
+    "nikon_z9_cropped.dng": ("tiff-raw", "raw", True, "NIKON CORPORATION", "NIKON Z 9", "2025-08-10 19:02:53", "+03:00", 65535, 1.2, 85.0, 1, None),
+    "olympus_pen_e-p3.jpg": ("jpeg", "jpeg", True, "OLYMPUS IMAGING CORP.", "E-P3", "2013-08-27 19:45:23", None, 1600, 1.8, 17.0, 1, None),
+    "orientation5_transpose.jpg": ("jpeg", "jpeg", True, None, None, None, None, None, None, None, 5, None),
+    "panasonic_dmc-lx3_gps.jpg": ("jpeg", "jpeg", True, "Panasonic", "DMC-LX3", "2011-01-01 16:02:54", None, 80, 2.8, 5.1, 1, (41.895, 12.483)),
+    "pentax_ist_d.jpg": ("jpeg", "jpeg", True, "PENTAX Corporation", "PENTAX *ist D", "2004-10-02 23:29:52", None, 200, 2.4, 77.0, None, None),
+    "samsung_galaxy_s_orient6_gps.jpg": ("jpeg", "jpeg", True, "SAMSUNG", "GT-I9000", "2011-04-02 18:30:10", None, 100, 2.64, 3.79, 6, None),
+    "sony_dsc-hx5v_gps.jpg": ("jpeg", "jpeg", True, "SONY", "DSC-HX5V", "2010-05-15 17:12:05", None, 125, 3.5, 4.25, 1, (51.779, 8.366)),
+    "sony_slt-a58_small.jpg": ("jpeg", "jpeg", True, "SONY", "SLT-A58", "2023-10-28 21:42:29", None, 100, 5.6, 300.0, 1, None),
+    "xiaomi_mi9t_orient6.jpg": ("jpeg", "jpeg", True, "Xiaomi", "Mi 9T", "2022-07-16 16:27:30", None, 1522, 1.75, 4.77, 6, None),
+}  # fmt: skip
+
+
+def _sample(name: str) -> Path:
+    for folder in (REPO_SAMPLES, SHARED_SAMPLES):
+        if (folder / name).exists():
+            return folder / name
+    pytest.skip(f"{name} is only in ../shared/fixtures/camera, which is not beside this checkout")
+
+
+def test_every_repo_sample_has_an_expectation():
+    names = {path.name for path in REPO_SAMPLES.iterdir() if path.name != "MANIFEST.md"}
+    assert names <= set(EXPECTED)
+    if SHARED_SAMPLES.is_dir():
+        shared = {path.name for path in SHARED_SAMPLES.iterdir() if path.name != "MANIFEST.md"}
+        assert shared == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_type_and_metadata_of_each_sample(name):
+    path = _sample(name)
+    (file_format, kind, usable, make, model, wall_clock, offset, iso, aperture, focal,
+     orientation, gps) = EXPECTED[name]  # fmt: skip
+    sniffed = sniff(path)
+    assert (sniffed.format, sniffed.kind, sniffed.usable) == (file_format, kind, usable)
+    metadata = read_metadata(path, sniffed)
+    if not usable:
+        assert metadata.error == sniffed.reason and sniffed.reason
+        return
+    assert (metadata.camera_make, metadata.camera_model) == (make, model)
+    if wall_clock is None:
+        assert metadata.capture_time is None
+    else:
+        local = datetime.fromtimestamp(metadata.capture_time, UTC)
+        if offset is not None:
+            sign = 1 if offset[0] == "+" else -1
+            local = local.timestamp() + sign * (int(offset[1:3]) * 3600 + int(offset[4:6]) * 60)
+            local = datetime.fromtimestamp(local, UTC)
+        assert local.strftime("%Y-%m-%d %H:%M:%S") == wall_clock
+    assert metadata.capture_offset == offset
+    assert (metadata.iso, metadata.aperture, metadata.focal_length) == (iso, aperture, focal)
+    assert metadata.orientation == orientation
+    found_gps = (
+        None
+        if metadata.gps_latitude is None
+        else (round(metadata.gps_latitude, 3), round(metadata.gps_longitude, 3))
+    )
+    assert found_gps == gps
+    if make is None and file_format != "jpeg":
+        assert metadata.error  # CIFF: says why there is nothing
+
+
+def test_zero_gps_is_absent():
+    metadata = read_metadata(_sample("samsung_galaxy_s_orient6_gps.jpg"))
+    assert metadata.gps_latitude is None and metadata.gps_longitude is None
+
+
+def test_a_nef_that_is_a_jpeg_is_a_jpeg():
+    sniffed = sniff(_sample("nikon_d70s_jpeg_named.NEF"))
+    assert (sniffed.format, sniffed.kind) == ("jpeg", "jpeg")
+
+
+def test_capture_time_with_an_offset_is_the_instant():
+    metadata = read_metadata(_sample("nikon_z9_cropped.dng"))
+    # 19:02:53 at +03:00 is 16:02:53 UTC
+    assert datetime.fromtimestamp(int(metadata.capture_time), UTC).hour == 16
+    assert metadata.capture_offset == "+03:00"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in REPO_SAMPLES.iterdir() if p.name != "MANIFEST.md")
+)
+def test_truncated_and_damaged_copies_never_raise(tmp_path, name):
+    data = _sample(name).read_bytes()
+    rng = random.Random(name)
+    cuts = sorted({0, 1, 2, 4, 12, 100, 1000, *(rng.randrange(len(data) + 1) for _ in range(12))})
+    for cut in cuts:
+        if cut > len(data):
+            continue
+        copy = tmp_path / f"cut{cut}{os.path.splitext(name)[1]}"
+        copy.write_bytes(data[:cut])
+        read_metadata(copy)  # must not raise, whatever it finds
+    damaged = bytearray(data[: 256 * 1024])
+    for _ in range(200):
+        if damaged:
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+    copy = tmp_path / f"damaged{os.path.splitext(name)[1]}"
+    copy.write_bytes(bytes(damaged))
+    read_metadata(copy)
+
+
+def test_random_bytes_and_unreadable_files(tmp_path):
+    noise = tmp_path / "noise.CR2"
+    noise.write_bytes(random.Random(1).randbytes(50_000))
+    assert read_metadata(noise).error
+    locked = tmp_path / "missing.NEF"
+    sniffed = sniff(locked)
+    assert sniffed.format == "unreadable" and "cannot be read" in sniffed.reason
