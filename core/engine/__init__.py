@@ -11,6 +11,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
@@ -22,6 +23,8 @@ from core.darktable.poller import Poller, PollerState
 from core.darktable.sync import ApplyReport, DarktableSync, LibraryRead
 from core.engine.control import ControlServer
 from core.engine.lock import EngineLock, EngineRunning
+from core.media.photos import MediaSync
+from core.media.pool import MediaPool
 from core.scan.ignore import IgnoreRules
 from core.scan.reconcile import (
     ScanError,
@@ -48,12 +51,13 @@ __all__ = ["ComponentState", "Engine", "EngineRunning"]
 
 log = logging.getLogger("shootwatch.engine")
 
-COMPONENTS = ("watcher", "reconciler", "darktable", "stages", "ingest")
+COMPONENTS = ("watcher", "reconciler", "media", "darktable", "stages", "ingest")
 HEARTBEAT_SECONDS = 2.0
 LOOP_SECONDS = 0.05  # how often the writer looks for settled folders: bounds watch latency
 ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
 DARKTABLE_FOLLOW_SECONDS = 0.2  # how often file events are looked at for darktable's sake
 DARKTABLE_APPLY_SECONDS = 600.0  # a poll waits this long for the writer (a long first scan)
+MEDIA_TICK_SECONDS = 0.2  # how often new files are handed to the media workers
 SIDECAR_SETTLE_SECONDS = 0.3  # darktable writes a sidecar whole: it is read this soon
 SOURCE = "engine"
 
@@ -79,6 +83,13 @@ class _Record:
 
 
 @dataclass(frozen=True)
+class _Deliver:
+    """Work finished elsewhere (a media worker), to be applied on the writer thread."""
+
+    apply: Callable[[], None]
+
+
+@dataclass(frozen=True)
 class _DarktableRead:
     read: LibraryRead
     done: Future
@@ -91,11 +102,16 @@ class Engine:
         watch_factory: WatchFactory = watchfiles.watch,
         with_watcher: bool = True,
         with_darktable: bool = True,
+        with_media: bool = True,
     ) -> None:
         self.settings = settings
         self.watch_factory = watch_factory
         self.with_watcher = with_watcher
         self.with_darktable = with_darktable
+        self.with_media = with_media
+        self._media: MediaSync | None = None  # used on the writer thread only
+        self._media_pool: MediaPool | None = None
+        self._next_media_tick = 0.0
         self._darktable: DarktableSync | None = None  # used on the writer thread only
         self._poller: Poller | None = None
         self._next_follow = 0.0
@@ -104,7 +120,9 @@ class Engine:
         self.catalogue: Catalogue | None = None
         self._lock = EngineLock(settings.catalogue)
         self._stop = threading.Event()
-        self._requests: queue.Queue[_Reconcile | _Record | _DarktableRead] = queue.Queue()
+        self._requests: queue.Queue[_Reconcile | _Record | _DarktableRead | _Deliver] = (
+            queue.Queue()
+        )
         self._pending = PendingFolders()
         self._states = {name: ComponentState("off") for name in COMPONENTS}
         self._states_lock = threading.Lock()
@@ -137,6 +155,15 @@ class Engine:
         queries.fail_unfinished_runs("the engine stopped before this run finished")
         if self.settings.scan.workers > 1:
             self._pool = SurveyPool(self.settings.scan.workers)
+        if self.with_media:
+            self._media_pool = MediaPool(self.settings.scan.workers)
+            self._media = MediaSync(
+                self.catalogue.db,
+                self.settings.media,
+                self._media_pool,
+                deliver=lambda apply: self._requests.put(_Deliver(apply)),
+            )
+            self._set_state("media", ComponentState("idle"))
         self._set_state("reconciler", ComponentState("idle"))
         self._requests.put(_Reconcile(None, "startup"))
         self._writer = threading.Thread(target=self._write_loop, name="shootwatch-writer")
@@ -155,6 +182,8 @@ class Engine:
             self._poller.stop(max(0.1, deadline - time.monotonic()))
         if self._pool is not None:
             self._pool.close(wait=False)
+        if self._media_pool is not None:
+            self._media_pool.close()
         if self._writer is not None:
             self._writer.join(max(0.1, deadline - time.monotonic()))
         # After the writer: it is the one that starts (and restarts) the watcher.
@@ -214,10 +243,20 @@ class Engine:
                     queries.record_event(item.kind, SOURCE, path=item.path, payload=item.payload)
                 elif isinstance(item, _DarktableRead):
                     self._apply_darktable(item)
+                elif isinstance(item, _Deliver):
+                    item.apply()
                 self._record_settled_folders()
                 now = time.monotonic()
                 if self._sidecars:
                     self._read_due_sidecars(now)
+                if self._media is not None and now >= self._next_media_tick:
+                    # New files described, grouped into photos, previews built: in workers.
+                    self._media.tick()
+                    self._next_media_tick = now + MEDIA_TICK_SECONDS
+                    counts = self._media.counts
+                    task = f"{counts.described:,} files described, {counts.previews:,} previews"
+                    status = "running" if self._media.busy else "idle"
+                    self._set_state("media", ComponentState(status, task=task))
                 if self._darktable is not None and now >= self._next_follow:
                     # Sidecars the watcher saw, new and deleted photos: what they mean here.
                     self._darktable.follow_file_events()

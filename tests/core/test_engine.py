@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import load_settings
-from core.engine import Engine, EngineRunning
+from core.engine import COMPONENTS, Engine, EngineRunning
 from core.engine.control import ask
 from core.engine.lock import lock_path, running_engine_pid
 from core.store import open_catalogue
@@ -157,9 +157,10 @@ def test_ignored_folders_and_files_are_not_recorded(engine, library):
 
 
 def test_heartbeats_and_status_over_the_control_socket(engine, library):
-    wait_for(lambda: Heartbeat.select().count() == 5)
+    wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
     beats = {beat.component: beat.status for beat in Heartbeat.select()}
     assert beats["watcher"] == "running" and beats["darktable"] == "off"
+    assert beats["media"] in ("idle", "running")
     reply = ask(engine.settings.catalogue, {"command": "status"})
     assert reply["ok"] and reply["pid"] == os.getpid()
     assert reply["components"]["watcher"]["status"] == "running"
@@ -287,7 +288,7 @@ def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
     try:
         with open_catalogue(settings.catalogue):
             wait_for(lambda: running_engine_pid(settings.catalogue) == service.pid)
-            wait_for(lambda: Heartbeat.select().count() == 5)
+            wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
             service.terminate()
             assert service.wait(timeout=10) == 0
             assert running_engine_pid(settings.catalogue) is None
@@ -330,7 +331,7 @@ def test_event_feed_delivers_batches_to_subscribers(engine, library):
 def test_status_json_shows_the_running_engine(engine, capsys):
     from core.cli import main
 
-    wait_for(lambda: Heartbeat.select().count() == 5)
+    wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
     code = main(["--db", str(engine.settings.catalogue), "status", "--json"])
     status = json.loads(capsys.readouterr().out)
     assert status["engine"]["pid"] == os.getpid()
