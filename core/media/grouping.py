@@ -69,7 +69,11 @@ def group_folder(
         pictures = [(name, kind) for name, kind in children if kind in PHOTO_KINDS]
         if not pictures or any(kind == "raw" for _, kind in pictures):
             continue
-        keys = [_VERSION_SUFFIX.sub("", stem(name)) for name, _ in pictures]
+        # IMG_0001.jpg, or IMG_0001_01.jpg (a duplicate's export, or a second export)
+        keys = [
+            stem(name) if stem(name) in groups else _VERSION_SUFFIX.sub("", stem(name))
+            for name, _ in pictures
+        ]
         if all(key in groups for key in keys):
             for (name, _), key in zip(pictures, keys, strict=True):
                 groups[key].add(f"{folder}/{name}", "export")

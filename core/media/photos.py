@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 from peewee import SqliteDatabase
 
 from core.config import MediaSettings
 from core.media.grouping import group_folder
 from core.media.pool import MediaPool
+from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
 from core.media.work import Description, PreviewJob, build_previews, describe_files
 from core.store import photos as queries
 from core.store.queries import events_after, last_event_id
@@ -35,6 +37,11 @@ FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed")
 class MediaCounts:
     described: int = 0
     previews: int = 0
+
+
+def preview_cache_dir(settings: MediaSettings) -> Path:
+    """Previews of one size live together: another size setting does not serve stale ones."""
+    return Path(settings.preview_cache) / str(settings.preview_long_edge)
 
 
 class MediaSync:
@@ -56,6 +63,10 @@ class MediaSync:
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
         self._roots: dict[int, str] = {}
         self._root_ids: dict[str, int] = {}
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight > 0 or bool(self._queued)
 
     # --- what to do -------------------------------------------------------------------------
 
@@ -227,15 +238,22 @@ class MediaSync:
         below: dict[str, list[tuple[str, str]]] = {}
         for row in rows:
             name = row[1][len(prefix) :]
-            usable = row[3] is not None and row[6] is None
+            file_format = row[7]
+            # What the content says wins over the name (a move re-derives kind from the name).
+            kind = FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
+            usable = (
+                row[3] is not None
+                and file_format not in NOT_PHOTOS
+                and not (file_format is None and row[6] is not None)
+            )
             subfolder, _, child = name.partition("/")
             by_name[name] = row
             if not usable:
                 continue
             if child:
-                below.setdefault(subfolder, []).append((child, row[2]))
+                below.setdefault(subfolder, []).append((child, kind))
             elif not (with_parent and row[5] == "export"):  # claimed by the parent's photo
-                direct.append((name, row[2]))
+                direct.append((name, kind))
         members: dict[int, tuple[int, str]] = {}
         originals: dict[int, int] = {}
         for group in group_folder(direct, below):
@@ -273,7 +291,7 @@ class MediaSync:
     def _preview(self, jobs: list[PreviewJob]) -> None:
         settings = self.settings
         args = (
-            str(settings.preview_cache),
+            str(preview_cache_dir(settings)),
             settings.preview_cache_mb * 1024 * 1024,
             settings.preview_long_edge,
         )

@@ -20,6 +20,14 @@ VIDEO_BRANDS = frozenset((b"isom", b"iso2", b"mp41", b"mp42", b"qt  ", b"M4V ", 
 TIFF_RAW_EXTENSIONS = RAW_EXTENSIONS - {".cr3", ".crw", ".raf", ".x3f", ".mrw"}
 
 
+# What each format is to the catalogue, and which formats are no photo at all.
+FORMAT_KINDS = {
+    "jpeg": "jpeg", "tiff-raw": "raw", "crw": "raw", "raf": "raw", "cr3": "raw", "heif": "heif",
+    "video": "video", "xmp": "xmp",
+}  # fmt: skip
+NOT_PHOTOS = frozenset(("html", "empty", "unknown", "unreadable"))
+
+
 @dataclass(frozen=True)
 class Sniffed:
     format: str  # jpeg, tiff-raw, tiff, cr3, crw, raf, heif, png, video, xmp, html, empty, ...

@@ -3,6 +3,7 @@ previews built into the cache. Plain functions over plain values, so they run an
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ class Description:
 def describe_files(paths: list[str]) -> list[Description]:
     """Sniff each file; read the EXIF of the pictures among them."""
     described = []
+    # Pillow and exifread warn about damaged files on stderr, which would garble a terminal
+    # app; what is wrong with a file is recorded with it instead.
+    warnings.simplefilter("ignore")
     for path in paths:
         sniffed = sniff(path)
         # read_metadata says why there is none for what is not a picture (video, damaged, …)
@@ -42,6 +46,7 @@ def build_previews(
     from core.media.cache import PreviewCache
     from core.media.preview import PreviewUnavailable, render_preview
 
+    warnings.simplefilter("ignore")  # as in describe_files
     cache = PreviewCache(Path(cache_dir), max_bytes)
     results = []
     for job in jobs:

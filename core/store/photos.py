@@ -9,8 +9,8 @@ from peewee import SqliteDatabase
 
 
 def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
-    """(id, rel_path, kind, blake3, photo_id, role, error) of the files directly in a folder
-    and in its direct subfolders (where a photo's exports are)."""
+    """(id, rel_path, kind, blake3, photo_id, role, error, format) of the files directly in a
+    folder and in its direct subfolders (where a photo's exports are)."""
     prefix = rel_dir + "/" if rel_dir else ""
     rest = f"substr(rel_path, {len(prefix) + 1})"
     depth_two = (
@@ -18,12 +18,12 @@ def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
     )
     if rel_dir:
         return db.execute_sql(
-            "SELECT id, rel_path, kind, blake3, photo_id, role, error FROM file"
+            "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
             f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {depth_two}",
             (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
         ).fetchall()
     return db.execute_sql(
-        "SELECT id, rel_path, kind, blake3, photo_id, role, error FROM file"
+        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
         f" WHERE root_id = ? AND {depth_two}",
         (root_id,),
     ).fetchall()

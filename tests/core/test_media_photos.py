@@ -1,0 +1,166 @@
+"""Photos in the catalogue: real camera files scanned, described, grouped into photos (RAW+JPEG
+twins, sidecars, duplicate sidecars, exports), identity kept across moves and edits, previews
+built; and the same through a running engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import MediaSettings
+from core.engine import Engine
+from core.media.photos import MediaSync
+from core.store.models import FileRecord, Photo
+from tests.core.test_engine import add_root, settings_for, wait_for
+from tests.helpers import scan
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
+SIDECAR = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos" / "2024-06-01_wedding"
+
+
+def _shoot(library: Path) -> Path:
+    shoot = library / "2024" / "2024-06-01"
+    (shoot / "darktable_exported").mkdir(parents=True)
+    shutil.copy(SAMPLES / "nikon_d7100_truncated.NEF", shoot / "DSC_0001.NEF")
+    shutil.copy(SAMPLES / "nikon_d70s_jpeg_named.NEF", shoot / "DSC_0001.JPG")
+    shutil.copy(SIDECAR / "IMG_0002.JPG.xmp", shoot / "DSC_0001.NEF.xmp")
+    shutil.copy(SIDECAR / "IMG_0003_01.JPG.xmp", shoot / "DSC_0001_01.NEF.xmp")
+    shutil.copy(SAMPLES / "sony_slt-a58_small.jpg", shoot / "darktable_exported" / "DSC_0001.jpg")
+    shutil.copy(SAMPLES / "bad_html_named.JPG", shoot / "DSC_0002.JPG")
+    shutil.copy(SAMPLES / "samsung_galaxy_s_orient6_gps.jpg", shoot / "DSC_0003.JPG")
+    shutil.copy(SAMPLES / "bad_zero_bytes.CR2", shoot / "DSC_0004.CR2")
+    return shoot
+
+
+def _media(catalogue, tmp_path: Path) -> MediaSync:
+    sync = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    sync.follow_file_events()
+    return sync
+
+
+def _roles() -> dict[str, tuple[str | None, int | None]]:
+    return {f.rel_path.split("/", 1)[-1]: (f.role, f.photo_id) for f in FileRecord.select()}
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    path = tmp_path / "library"
+    path.mkdir()
+    return path
+
+
+def test_raw_jpeg_sidecars_and_exports_make_one_photo(catalogue, library, tmp_path):
+    _shoot(library)
+    scan(catalogue, library, workers=1)
+    _media(catalogue, tmp_path).run_until_idle()
+    roles = _roles()
+    photo = roles["2024-06-01/DSC_0001.NEF"][1]
+    assert photo is not None
+    assert roles == {
+        "2024-06-01/DSC_0001.NEF": ("original", photo),
+        "2024-06-01/DSC_0001.JPG": ("twin", photo),
+        "2024-06-01/DSC_0001.NEF.xmp": ("sidecar", photo),
+        "2024-06-01/DSC_0001_01.NEF.xmp": ("duplicate_sidecar", photo),
+        "2024-06-01/darktable_exported/DSC_0001.jpg": ("export", photo),
+        "2024-06-01/DSC_0002.JPG": (None, None),  # an HTML page
+        "2024-06-01/DSC_0003.JPG": ("original", roles["2024-06-01/DSC_0003.JPG"][1]),
+        "2024-06-01/DSC_0004.CR2": (None, None),  # empty
+    }
+    assert Photo.select().count() == 2
+    raw = Photo.get_by_id(photo)
+    assert (raw.camera_model, raw.format, raw.iso) == ("NIKON D7100", "tiff-raw", 100)
+    assert raw.metadata_at is not None and raw.preview_at is not None
+    html = FileRecord.get(FileRecord.rel_path.endswith("DSC_0002.JPG"))
+    assert (html.kind, html.format) == ("other", "html") and "HTML page" in html.error
+    empty = FileRecord.get(FileRecord.rel_path.endswith("DSC_0004.CR2"))
+    assert empty.format == "empty" and "empty" in empty.error
+    phone = Photo.get_by_id(roles["2024-06-01/DSC_0003.JPG"][1])
+    assert phone.orientation == 6 and phone.gps_latitude is None  # 0/0 GPS is no GPS
+    assert (tmp_path / "previews" / "1600" / raw.blake3[:2] / f"{raw.blake3}.jpg").is_file()
+
+
+def test_a_moved_shoot_keeps_its_photos_and_decisions(catalogue, library, tmp_path):
+    shoot = _shoot(library)
+    scan(catalogue, library, workers=1)
+    media = _media(catalogue, tmp_path)
+    media.run_until_idle()
+    before = _roles()
+    photo = Photo.get_by_id(before["2024-06-01/DSC_0001.NEF"][1])
+    photo.decision = "approved"
+    photo.save()
+    shoot.rename(library / "2024" / "2024-06-01_wedding")
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+    after = {name.replace("2024-06-01_wedding", "2024-06-01"): v for name, v in _roles().items()}
+    assert after == before
+    assert Photo.get_by_id(photo.id).decision == "approved"
+    assert Photo.select().count() == 2
+
+
+def test_an_edited_original_keeps_its_photo(catalogue, library, tmp_path):
+    shoot = library / "shoot"
+    shoot.mkdir()
+    original = shoot / "IMG_1.JPG"
+    shutil.copy(SAMPLES / "kodak_dc240_1999.jpg", original)
+    scan(catalogue, library, workers=1)
+    media = _media(catalogue, tmp_path)
+    media.run_until_idle()
+    photo = Photo.get()
+    photo.rating = 4
+    photo.save()
+    time.sleep(0.01)
+    with original.open("ab") as handle:  # an editor rewrote it in place
+        handle.write(b"\0" * 10)
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+    again = Photo.get()
+    assert again.id == photo.id and again.rating == 4 and again.blake3 != photo.blake3
+    assert again.metadata_at is not None  # read again for the new content
+
+
+def test_the_same_photo_in_two_places_is_one_photo(catalogue, library, tmp_path):
+    for folder in ("card", "backup"):
+        (library / folder).mkdir()
+        shutil.copy(SAMPLES / "kodak_dc240_1999.jpg", library / folder / "IMG_1.JPG")
+    scan(catalogue, library, workers=1)
+    _media(catalogue, tmp_path).run_until_idle()
+    assert Photo.select().count() == 1
+    assert {role for role, _ in _roles().values()} == {"original"}
+
+
+def test_a_photo_without_a_usable_preview_says_why(catalogue, library, tmp_path):
+    (library / "s").mkdir()
+    shutil.copy(SAMPLES / "canon_eos_m50_stripped.CR3", library / "s" / "IMG_1.CR3")
+    scan(catalogue, library, workers=1)
+    _media(catalogue, tmp_path).run_until_idle()
+    photo = Photo.get()
+    assert photo.preview_at is None and photo.preview_error
+    assert photo.camera_model == "Canon EOS M50"
+
+
+def test_the_engine_describes_groups_and_previews_new_photos(tmp_path, library):
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings, media=MediaSettings(preview_cache=tmp_path / "previews")
+    )
+    add_root(settings, library)
+    engine = Engine(settings, with_darktable=False)
+    engine.start()
+    try:
+        wait_for(lambda: engine.states()["watcher"].status == "running")
+        time.sleep(0.3)
+        _shoot(library)
+        wait_for(
+            lambda: Photo.select().where(Photo.preview_at.is_null(False)).count() == 2,
+            timeout=60,
+        )
+        roles = _roles()
+        assert roles["2024-06-01/DSC_0001.JPG"][0] == "twin"
+        assert roles["2024-06-01/darktable_exported/DSC_0001.jpg"][0] == "export"
+        assert "files described" in engine.states()["media"].task
+    finally:
+        engine.stop()
