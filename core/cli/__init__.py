@@ -27,6 +27,8 @@ from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
+from core.media.photos import MediaCounts, MediaSync
+from core.media.pool import MediaPool
 from core.scan.reconcile import ScanError, reconcile_roots
 from core.store import CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root
@@ -217,12 +219,40 @@ def scan(run: Invocation) -> int:
         )
     finally:
         progress.clear()
+    _describe_photos(run, quiet=args.json)
     if args.json:
         output.print_json([report.as_dict() for report in reports], out)
     else:
         for report in reports:
             out.write(output.scan_summary(report) + "\n")
     return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
+
+
+def _describe_photos(run: Invocation, quiet: bool) -> None:
+    """What the engine does in the background, done here when no engine runs: new files
+    described, grouped into photos, previews built (in worker processes)."""
+    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
+    media = MediaSync(run.catalogue.db, run.settings.media, pool)
+    line = output.ProgressLine(run.err)
+
+    def progress(counts: MediaCounts) -> None:
+        if line.enabled and not quiet:
+            line.write(
+                f"photos: {output.count(counts.described)} files described, "
+                f"{output.count(counts.previews)} previews"
+            )
+
+    try:
+        counts = media.run_until_idle(progress)
+    finally:
+        line.clear()
+        if pool is not None:
+            pool.close()
+    if not quiet and (counts.described or counts.previews):
+        run.err.write(
+            f"photos: {output.count(counts.described)} files described, "
+            f"{output.count(counts.previews)} previews built\n"
+        )
 
 
 def history(run: Invocation) -> int:

@@ -20,8 +20,10 @@ from core.darktable.poller import poll_now
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.sync import DarktableSync
 from core.engine.lock import running_engine_pid
+from core.media.photos import preview_for
 from core.store import progress, queries, snapshot
-from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
+from core.store.models import DarktableImage, Event, FileRecord, Heartbeat, Photo
+from core.store.photos import PHOTO_METADATA_COLUMNS
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -238,6 +240,7 @@ def show(run: Invocation) -> int:
             "last_seen": record.last_seen,
             "error": record.error,
         },
+        "photo": _photo_dict(run, record),
         "darktable": [
             _image_dict(image) | {"sidecar_now": sidecars.get(image.darktable_id)}
             for image in images
@@ -260,6 +263,52 @@ def show(run: Invocation) -> int:
     return EXIT_OK
 
 
+def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
+    """The photo a file belongs to: what it is to it, the EXIF, the decision, the preview
+    (built now when the engine has not got to it yet)."""
+    if record is None or record.photo_id is None:
+        return None
+    photo = Photo.get_by_id(record.photo_id)
+    preview, reason = preview_for(run.catalogue.db, run.settings.media, photo.id)
+    fields = {name: getattr(photo, name) for name in PHOTO_METADATA_COLUMNS}
+    return {
+        "id": photo.id,
+        "role": record.role,
+        "blake3": photo.blake3,
+        **fields,
+        "decision": photo.decision,
+        "rating": photo.rating,
+        "files": [
+            {"path": f.rel_path, "role": f.role}
+            for f in FileRecord.select().where(FileRecord.photo == photo).order_by(FileRecord.id)
+        ],
+        "preview": str(preview) if preview else None,
+        "preview_error": reason,
+    }
+
+
+def _write_photo(photo: dict, out: TextIO) -> None:
+    camera = " ".join(p for p in (photo["camera_make"], photo["camera_model"]) if p) or "?"
+    settings = [
+        photo["exposure_time"] and f"{photo['exposure_time']} s",
+        photo["aperture"] and f"f/{photo['aperture']:g}",
+        photo["iso"] and f"ISO {photo['iso']}",
+        photo["focal_length"] and f"{photo['focal_length']:g} mm",
+    ]
+    exposure = ", ".join(part for part in settings if part) or "-"
+    out.write(
+        f"  photo {photo['id']} ({photo['role']}): {camera}; {exposure}; {photo['decision']}\n"
+    )
+    for member in photo["files"]:
+        out.write(f"    {member['role']}: {member['path']}\n")
+    if photo["metadata_error"]:
+        out.write(f"    ! {photo['metadata_error']}\n")
+    if photo["preview"]:
+        out.write(f"    preview: {photo['preview']}\n")
+    else:
+        out.write(f"    no preview: {photo['preview_error']}\n")
+
+
 def _write_show(result: dict, out: TextIO) -> None:
     out.write(f"{result['path']}{'' if result['on_disk'] else '  (not on disk)'}\n")
     record = result["file"]
@@ -275,6 +324,8 @@ def _write_show(result: dict, out: TextIO) -> None:
         )
         if record["error"]:
             out.write(f"  ! {record['error']}\n")
+    if result["photo"] is not None:
+        _write_photo(result["photo"], out)
     if not result["darktable"]:
         out.write("  darktable: not imported\n")
     for image in result["darktable"]:

@@ -113,6 +113,16 @@ class ProgressLine:
         self.out.flush()
         self._width = len(text)
 
+    def write(self, text: str) -> None:
+        """Show ``text`` in place (at most every ``interval`` seconds)."""
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.interval:
+            return
+        self._last = now
+        self.out.write("\r" + text.ljust(self._width))
+        self.out.flush()
+        self._width = len(text)
+
     def clear(self) -> None:
         if self.enabled and self._width:
             self.out.write("\r" + " " * self._width + "\r")

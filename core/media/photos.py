@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -126,14 +127,27 @@ class MediaSync:
             self._preview(jobs)
             capacity -= 1
 
-    def run_until_idle(self) -> MediaCounts:
-        """Everything there is to do, here and now (for tests and one-off commands)."""
-        assert self.pool is None, "with a pool, the engine drives the work"
+    def run_until_idle(
+        self, on_progress: Callable[[MediaCounts], None] | None = None
+    ) -> MediaCounts:
+        """Everything there is to do, here and now (a command run with no engine, tests)."""
+        if self.pool is None:
+            while True:
+                before = (self.counts.described, self.counts.previews)
+                self.tick()
+                if on_progress:
+                    on_progress(self.counts)
+                if (self.counts.described, self.counts.previews) == before and not self._queued:
+                    return self.counts
+        finished: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.deliver = finished.put
         while True:
-            before = (self.counts.described, self.counts.previews)
             self.tick()
-            if (self.counts.described, self.counts.previews) == before and not self._queued:
+            if self._in_flight == 0 and not self._queued:
                 return self.counts
+            finished.get()()
+            if on_progress:
+                on_progress(self.counts)
 
     def _next_describe_batch(self) -> dict[int, tuple[str, str]]:
         batch: dict[int, tuple[str, str]] = {}
@@ -311,3 +325,30 @@ class MediaSync:
         with self.db.atomic():
             queries.set_previews(self.db, rows)
         self.counts.previews += len(results)
+
+
+def preview_for(
+    db: SqliteDatabase, settings: MediaSettings, photo_id: int
+) -> tuple[Path | None, str | None]:
+    """The preview of the photo being looked at: from the cache, or built now when the
+    background has not got to it. (path, None), or (None, why there is none)."""
+    from core.media.cache import PreviewCache
+    from core.media.preview import PreviewUnavailable, render_preview
+
+    found = queries.original_of(db, photo_id)
+    if found is None:
+        return None, "this photo has no original file on disk"
+    blake3, root, rel_path, file_format, orientation = found
+    cache = PreviewCache(preview_cache_dir(settings), settings.preview_cache_mb * 1024 * 1024)
+    cached = cache.get(blake3)
+    if cached is not None:
+        return cached, None
+    try:
+        data = render_preview(
+            Path(root) / rel_path, file_format or "unknown", orientation, settings.preview_long_edge
+        )
+    except PreviewUnavailable as error:
+        return None, error.reason
+    except OSError as error:
+        return None, f"cannot be read: {error.strerror or error}"
+    return cache.put(blake3, data), None

@@ -123,3 +123,13 @@ def photos_without_preview(db: SqliteDatabase, after_id: int, limit: int) -> lis
         " AND p.id > ? ORDER BY p.id LIMIT ?",
         (after_id, limit),
     ).fetchall()
+
+
+def original_of(db: SqliteDatabase, photo_id: int) -> tuple | None:
+    """(blake3, root path, rel_path, format, orientation) of a photo's original."""
+    return db.execute_sql(
+        "SELECT p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
+        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
+        (photo_id,),
+    ).fetchone()
