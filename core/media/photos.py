@@ -23,7 +23,13 @@ from core.config import MediaSettings
 from core.media.grouping import group_folder
 from core.media.pool import MediaPool
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
-from core.media.work import Description, PreviewJob, build_previews, describe_files
+from core.media.work import (
+    Description,
+    PreviewJob,
+    build_previews,
+    cache_for,
+    describe_files,
+)
 from core.store import photos as queries
 from core.store.queries import events_after, last_event_id
 
@@ -332,14 +338,13 @@ def preview_for(
 ) -> tuple[Path | None, str | None]:
     """The preview of the photo being looked at: from the cache, or built now when the
     background has not got to it. (path, None), or (None, why there is none)."""
-    from core.media.cache import PreviewCache
     from core.media.preview import PreviewUnavailable, render_preview
 
     found = queries.original_of(db, photo_id)
     if found is None:
         return None, "this photo has no original file on disk"
     blake3, root, rel_path, file_format, orientation = found
-    cache = PreviewCache(preview_cache_dir(settings), settings.preview_cache_mb * 1024 * 1024)
+    cache = cache_for(str(preview_cache_dir(settings)), settings.preview_cache_mb * 1024 * 1024)
     cached = cache.get(blake3)
     if cached is not None:
         return cached, None

@@ -535,11 +535,21 @@ def _decoded_preview_source(
     return _first_decodable(buf, _embedded_jpegs(buf, file_format, label), long_edge)
 
 
+def _cheapest_first(candidates: list[_EmbeddedJpeg], long_edge: int) -> list[_EmbeddedJpeg]:
+    """The smallest complete JPEG that still covers the preview first: a RAW often embeds a
+    ~1600 px preview beside its full-size JPEG, and decoding it costs a fraction (a D7100's
+    1620 x 1080 preview: about 40 ms, against 90 ms for its 6000 x 4000 JPEG at 1/4 scale)."""
+    enough = round(long_edge * DRAFT_SLACK)
+    covering = [c for c in candidates if c.complete and max(c.width, c.height) >= enough]
+    covering.sort(key=lambda c: c.area)
+    return covering + [c for c in candidates if c not in covering]
+
+
 def _first_decodable(
     buf: mmap.mmap, candidates: list[_EmbeddedJpeg], long_edge: int
 ) -> Image.Image:
     first_failure = None
-    for candidate in candidates[:MAX_DECODE_ATTEMPTS]:
+    for candidate in _cheapest_first(candidates, long_edge)[:MAX_DECODE_ATTEMPTS]:
         try:
             return _decoded_jpeg(buf, candidate.start, candidate.end, long_edge)
         except PreviewUnavailable as failure:
@@ -639,6 +649,7 @@ def _pillow_heif_registered() -> bool:
 # 10% under the long edge is taken as it is: a 24 MP camera JPEG (6000 px) then decodes at
 # 1/4 to 1500 px with no resize, in about half the time of 1/2 scale plus a resize to 1600.
 DRAFT_SLACK = 0.9
+OVERSIZE_SLACK = 1.1  # a preview may be up to 10% over the long edge rather than resized
 
 
 def _fitted(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
@@ -653,6 +664,10 @@ def _encoded(image: Image.Image, orientation: int | None, long_edge: int) -> byt
     icc_profile = image.info.get("icc_profile")
     image = _displayable(image)
     size = _fitted(image.size, long_edge)
+    # Within 10% over the long edge, the image is kept as it is: a resize of 2 MP costs more
+    # here (35-45 ms) than the decode it follows, for a difference no one sees.
+    if max(image.size) <= long_edge * OVERSIZE_SLACK:
+        size = image.size
     if size != image.size:
         # BOX averages the source pixels each preview pixel covers: after the draft-mode decode
         # the factor left is under 2, where Pillow rates it as good as BILINEAR for downscaling,

@@ -7,7 +7,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.media.cache import PreviewCache
 from core.media.metadata import Metadata, read_metadata
+from core.media.preview import PreviewUnavailable, render_preview
 from core.media.sniff import Sniffed, sniff
 
 
@@ -19,16 +21,17 @@ class Description:
 
 
 def describe_files(paths: list[str]) -> list[Description]:
-    """Sniff each file; read the EXIF of the pictures among them."""
-    described = []
+    """Sniff each file and read its EXIF (read_metadata says why there is none for what is
+    not a picture)."""
     # Pillow and exifread warn about damaged files on stderr, which would garble a terminal
     # app; what is wrong with a file is recorded with it instead.
-    warnings.simplefilter("ignore")
-    for path in paths:
-        sniffed = sniff(path)
-        # read_metadata says why there is none for what is not a picture (video, damaged, …)
-        described.append(Description(path, sniffed, read_metadata(path, sniffed)))
-    return described
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        described = []
+        for path in paths:
+            sniffed = sniff(path)
+            described.append(Description(path, sniffed, read_metadata(path, sniffed)))
+        return described
 
 
 @dataclass(frozen=True)
@@ -39,28 +42,38 @@ class PreviewJob:
     orientation: int | None
 
 
+_caches: dict[tuple[str, int], PreviewCache] = {}
+
+
+def cache_for(cache_dir: str, max_bytes: int) -> PreviewCache:
+    """One cache per folder for the life of the worker: a new one would count the whole
+    folder again at its first write (about 100 ms for 7,000 previews)."""
+    key = (cache_dir, max_bytes)
+    if key not in _caches:
+        _caches[key] = PreviewCache(Path(cache_dir), max_bytes)
+    return _caches[key]
+
+
 def build_previews(
     jobs: list[PreviewJob], cache_dir: str, max_bytes: int, long_edge: int
 ) -> list[tuple[str, str | None]]:
     """Build the previews that are not in the cache yet: (blake3, why there is none or None)."""
-    from core.media.cache import PreviewCache
-    from core.media.preview import PreviewUnavailable, render_preview
-
-    warnings.simplefilter("ignore")  # as in describe_files
-    cache = PreviewCache(Path(cache_dir), max_bytes)
+    cache = cache_for(cache_dir, max_bytes)
     results = []
-    for job in jobs:
-        if cache.get(job.blake3) is not None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as in describe_files
+        for job in jobs:
+            if cache.get(job.blake3) is not None:
+                results.append((job.blake3, None))
+                continue
+            try:
+                data = render_preview(Path(job.path), job.format, job.orientation, long_edge)
+            except PreviewUnavailable as error:
+                results.append((job.blake3, error.reason))
+                continue
+            except OSError as error:
+                results.append((job.blake3, f"cannot be read: {error.strerror or error}"))
+                continue
+            cache.put(job.blake3, data)
             results.append((job.blake3, None))
-            continue
-        try:
-            data = render_preview(Path(job.path), job.format, job.orientation, long_edge)
-        except PreviewUnavailable as error:
-            results.append((job.blake3, error.reason))
-            continue
-        except OSError as error:
-            results.append((job.blake3, f"cannot be read: {error.strerror or error}"))
-            continue
-        cache.put(job.blake3, data)
-        results.append((job.blake3, None))
     return results

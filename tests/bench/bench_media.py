@@ -1,0 +1,703 @@
+"""The media benchmark: EXIF metadata and previews in files/s, previews from the cache in ms.
+
+Run from the repository root (a standalone script, not a pytest test):
+
+    python3 tests/bench/bench_media.py [--files N] [--previews P] [--repeat R] [--keep]
+
+It builds a tree of N files (default 10,000), copies of the camera samples in
+tests/fixtures/camera taken in turn (hard links when the temporary folder shares their file
+system), and reads every one of them once beforehand: the page cache is warm, so what is timed
+is CPU, not the disk. It then times, in one run:
+
+- ``describe_files`` (sniff + EXIF) over all N files, in this process and through a
+  ``MediaPool`` of 2 workers fed batches of 64 paths as the engine feeds it, R rounds each,
+  interleaved with the references: ``cat`` and ``b3sum`` over the same files (files/s);
+- ``build_previews`` for P files (default 1,000) with a usable preview, in batches of 8 as the
+  engine sends them, in this process and through the pool, each into an empty PreviewCache.
+  Copies share their content, hence their blake3: each file gets a key of its own (a blake3 of
+  its path), or all but the first copy of a sample would be cache hits;
+- a preview from the cache: ``PreviewCache.get`` and reading the file it names, against a plain
+  read of the same file;
+- ``render_preview`` of the D7100 NEF (a 6000 x 4000 = 24 MP embedded JPEG, decoded in draft
+  mode for a 1600 px preview) and of an 8 MP phone JPEG, against Pillow decoding the same JPEG
+  bytes in full, and in draft mode alone at the scale the preview was decoded at (the rest is
+  what finding the JPEG, scaling, turning and encoding cost).
+
+Speed targets are reported as met or missed and never fail the run; a file described as
+another format than its sample, or a preview that could not be built, exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+import blake3
+import PIL
+from benchtools import work_tree
+from PIL import Image, JpegImagePlugin, features
+
+from core.config import MediaSettings
+from core.media.cache import PreviewCache
+from core.media.photos import BATCH as DESCRIBE_BATCH
+from core.media.photos import PREVIEW_BATCH, preview_cache_dir
+from core.media.pool import MediaPool
+from core.media.preview import PreviewUnavailable, embedded_jpeg, render_preview
+from core.media.work import Description, PreviewJob, build_previews, describe_files
+
+SEED = 20240604
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "camera"
+NOT_SAMPLES = {"MANIFEST.md"}
+FILES_PER_FOLDER = 1_000
+READ_CHUNK = 1024 * 1024
+WORKERS = 2
+CACHE_GETS = 1_000
+RENDER_RUNS = 20
+BIG_RAW = ("nikon_d7100_truncated.NEF", "tiff-raw", (6000, 4000))
+PHONE_JPEG = ("apple_iphone5_orient3_gps.jpg", "jpeg", (3264, 2448))
+MB = 1_000_000
+
+METADATA_TARGET = 1_000.0  # files/s with 2 workers
+CACHE_TARGET = 0.005  # seconds, median of get + read
+BIG_RAW_TARGET = 0.060  # seconds, median of a preview made from a 24 MP embedded JPEG
+
+T = TypeVar("T")
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    path: str
+    sample: Path
+
+
+@dataclass(frozen=True)
+class Tree:
+    files: list[TreeFile]
+    linked: bool  # hard links to the samples, else copies
+    total_bytes: int
+
+    @property
+    def paths(self) -> list[str]:
+        return [file.path for file in self.files]
+
+
+def sample_files() -> list[Path]:
+    return sorted(path for path in SAMPLES.iterdir() if path.name not in NOT_SAMPLES)
+
+
+def place(sample: Path, target: Path, link: bool) -> bool:
+    """A hard link to ``sample`` at ``target`` if ``link`` and the file system allows it, else a
+    copy; whether it is a link."""
+    if link:
+        try:
+            os.link(sample, target)
+            return True
+        except OSError:
+            pass
+    shutil.copyfile(sample, target)
+    return False
+
+
+def build_tree(library: Path, count: int) -> Tree:
+    """``count`` files, the samples in turn, in folders of FILES_PER_FOLDER; each keeps its
+    sample's extension behind a unique name."""
+    samples = sample_files()
+    files, link, total = [], True, 0
+    for number in range(count):
+        sample = samples[number % len(samples)]
+        folder = library / f"{number // FILES_PER_FOLDER:03d}"
+        if number % FILES_PER_FOLDER == 0:
+            folder.mkdir(parents=True)
+        target = folder / f"{number:05d}_{sample.stem}{sample.suffix}"
+        link = place(sample, target, link)  # one failed link: copies from then on
+        files.append(TreeFile(str(target), sample))
+        total += sample.stat().st_size
+    return Tree(files, linked=link, total_bytes=total)
+
+
+def warm_page_cache(paths: list[str]) -> int:
+    """Read every file once; the bytes read."""
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                total += len(chunk)
+    return total
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def timed(action: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float | None  # CPU time of whoever did the work (this process, or the pool's workers)
+
+
+def children_cpu() -> float | None:
+    """CPU time (user + system) of this process's live children, the pool's workers while no
+    other child runs; None where /proc does not tell."""
+    total = 0
+    try:
+        for listing in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            for pid in listing.read_text().split():
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_here(action: Callable[[], T]) -> tuple[Run, T]:
+    cpu_before = time.process_time()
+    taken, result = timed(action)
+    return Run(taken, time.process_time() - cpu_before), result
+
+
+def run_in_pool(action: Callable[[], T]) -> tuple[Run, T]:
+    cpu_before = children_cpu()
+    taken, result = timed(action)
+    cpu_after = children_cpu()
+    used = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return Run(taken, used), result
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """Nearest-rank percentile (the value below which ``percent`` % of them are)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+
+def batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def ignore(_future: Future) -> None:
+    """The pool's done callback: here the futures are waited for in order instead."""
+
+
+def run_over_files(command: list[str], list_file: Path) -> None:
+    """``command`` over the files named in ``list_file`` (NUL-separated), through xargs."""
+    with open(list_file, "rb") as names:
+        subprocess.run(
+            ["xargs", "-0", "-n", "5000", *command],
+            stdin=names,
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+
+
+def describe_in_pool(pool: MediaPool, paths: list[str]) -> list[Description]:
+    futures = [pool.describe(batch, ignore) for batch in batches(paths, DESCRIBE_BATCH)]
+    return [description for future in futures for description in future.result()]
+
+
+def previews_here(
+    jobs: list[PreviewJob], cache_dir: Path, settings: MediaSettings
+) -> list[tuple[str, str | None]]:
+    limit = settings.preview_cache_mb * 1024 * 1024
+    return [
+        result
+        for batch in batches(jobs, PREVIEW_BATCH)
+        for result in build_previews(batch, str(cache_dir), limit, settings.preview_long_edge)
+    ]
+
+
+def previews_in_pool(
+    pool: MediaPool, jobs: list[PreviewJob], cache_dir: Path, settings: MediaSettings
+) -> list[tuple[str, str | None]]:
+    limit = settings.preview_cache_mb * 1024 * 1024
+    futures = [
+        pool.previews(batch, str(cache_dir), limit, settings.preview_long_edge, ignore)
+        for batch in batches(jobs, PREVIEW_BATCH)
+    ]
+    return [result for future in futures for result in future.result()]
+
+
+def decode_full(data: bytes) -> None:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+
+
+def decode_draft(data: bytes, size: tuple[int, int]) -> tuple[int, int]:
+    """Only the decode a preview starts with: draft mode asked for ``size`` (libjpeg picks the
+    smallest of 1/1, 1/2, 1/4 and 1/8 that covers it); the size decoded."""
+    image = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    image.draft("RGB", size)
+    image.load()
+    return image.size
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+# --- the results ------------------------------------------------------------------------------
+
+
+def ms(value: float) -> str:
+    shown = value * 1000
+    digits = 3 if shown < 1 else 2 if shown < 10 else 1
+    return f"{shown:,.{digits}f} ms"
+
+
+def rate(files: int, taken: float) -> str:
+    return f"{files / taken:,.0f} files/s"
+
+
+@dataclass
+class Results:
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    targets: list[tuple[str, str, bool | None]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def row(
+        self, measure: str, ours: str = "", reference: str = "", ratio: str = "", target: str = ""
+    ) -> None:
+        self.rows.append((measure, ours, reference, ratio, target))
+
+    def target(self, line: str, shown: str, met: bool | None) -> None:
+        self.targets.append((line, shown, met))
+
+    def fail(self, line: str) -> None:
+        print(f"FAILURE {line}", flush=True)
+        self.failures.append(line)
+
+
+@dataclass
+class Session:
+    """What the steps of one benchmark run share."""
+
+    args: argparse.Namespace
+    base: Path
+    tree: Tree
+    results: Results
+    settings: MediaSettings = field(default_factory=MediaSettings)
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    formats: dict[Path, str] = field(default_factory=dict)  # sample -> its sniffed format
+    orientations: dict[Path, int | None] = field(default_factory=dict)  # sample -> EXIF's
+
+    @property
+    def files(self) -> int:
+        return len(self.tree.files)
+
+
+def progress(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+def describe_samples(session: Session) -> None:
+    """The format and orientation of each sample, as the copies must be described."""
+    for description in describe_files([str(sample) for sample in sample_files()]):
+        sample = Path(description.path)
+        session.formats[sample] = description.sniffed.format
+        session.orientations[sample] = description.metadata.orientation
+
+
+def check_descriptions(session: Session, descriptions: list[Description], how: str) -> None:
+    if len(descriptions) != session.files:
+        session.results.fail(f"{how}: {len(descriptions)} descriptions of {session.files} files")
+        return
+    wrong = [
+        (file.path, description.sniffed.format)
+        for file, description in zip(session.tree.files, descriptions, strict=True)
+        if description.path != file.path
+        or description.sniffed.format != session.formats[file.sample]
+    ]
+    if wrong:
+        path, found = wrong[0]
+        session.results.fail(f"{how}: {len(wrong)} files described wrongly, first {path} ({found})")
+
+
+def measure_metadata(session: Session, pool: MediaPool) -> None:
+    paths, files, repeat = session.tree.paths, session.files, session.args.repeat
+    list_file = session.base / "files.list"
+    list_file.write_bytes(b"\0".join(os.fsencode(path) for path in paths))
+    has_b3sum = shutil.which("b3sum") is not None
+    progress(f"metadata of {files:,} files: {repeat} rounds of cat, b3sum, 1 process, pool ...")
+    describe_in_pool(pool, paths[: DESCRIBE_BATCH * WORKERS * 2])  # the workers are up and warm
+    cat_runs, b3sum_runs = [], []
+    here_runs: list[Run] = []
+    pool_runs: list[Run] = []
+    for number in range(repeat):
+        cat_runs.append(timed(lambda: run_over_files(["cat"], list_file))[0])
+        if has_b3sum:
+            b3sum_runs.append(timed(lambda: run_over_files(["b3sum"], list_file))[0])
+        run, described = run_here(lambda: describe_files(paths))
+        check_descriptions(session, described, "describe_files in 1 process")
+        here_runs.append(run)
+        run, described = run_in_pool(lambda: describe_in_pool(pool, paths))
+        check_descriptions(session, described, f"describe_files in MediaPool({WORKERS})")
+        pool_runs.append(run)
+        progress(
+            f"  round {number + 1}/{repeat}: 1 process {rate(files, here_runs[-1].wall)}, "
+            f"pool {rate(files, pool_runs[-1].wall)}"
+        )
+    record_metadata(session, cat_runs, b3sum_runs, here_runs, pool_runs)
+
+
+def record_metadata(
+    session: Session,
+    cat_runs: list[float],
+    b3sum_runs: list[float],
+    here_runs: list[Run],
+    pool_runs: list[Run],
+) -> None:
+    results, files = session.results, session.files
+    here, in_pool = median_wall(here_runs), median_wall(pool_runs)
+    cat = statistics.median(cat_runs)
+    references = [("cat", cat)]
+    if b3sum_runs:
+        references.append(("b3sum", statistics.median(b3sum_runs)))
+    else:
+        results.notes.append("b3sum is not installed: its reference is left out")
+    for label, taken in (
+        (f"metadata (describe_files), 1 process, {files:,} files", here),
+        (f"metadata, MediaPool({WORKERS}), batches of {DESCRIBE_BATCH}", in_pool),
+    ):
+        for line, (name, reference) in enumerate(references):
+            results.row(
+                label if line == 0 else "",
+                f"{rate(files, taken)} ({taken:.2f} s)" if line == 0 else "",
+                f"{name} {rate(files, reference)}",
+                f"{reference / taken:.3f}",
+                "" if line else "(info)",
+            )
+    speed_up = here / in_pool
+    results.row(
+        f"  pool against {WORKERS} x 1 process",
+        rate(files, in_pool),
+        f"{WORKERS} x 1 process {rate(WORKERS * files, here)}",
+        f"{speed_up / WORKERS:.2f}",
+        f">= {METADATA_TARGET:,.0f} files/s",
+    )
+    results.row("  speed-up of the pool over 1 process", f"{speed_up:.2f}x", target="(info)")
+    record_pool_cpu(results, files, here_runs, pool_runs)
+    pool_rate = files / in_pool
+    results.target(
+        f"metadata >= {METADATA_TARGET:,.0f} files/s with {WORKERS} workers",
+        f"{pool_rate:,.0f} files/s, median of {len(pool_runs)}",
+        pool_rate >= METADATA_TARGET,
+    )
+
+
+def median_wall(runs: list[Run]) -> float:
+    return statistics.median(run.wall for run in runs)
+
+
+def record_pool_cpu(results: Results, files: int, here: list[Run], in_pool: list[Run]) -> None:
+    """Where a pool short of WORKERS x 1 process loses: idle workers (the pool's part), or more
+    CPU per file than in one process (the machine's: the processes slow each other down)."""
+    pool_cpu = [run.cpu for run in in_pool if run.cpu is not None]
+    here_cpu = [run.cpu for run in here if run.cpu is not None]
+    if len(pool_cpu) < len(in_pool) or len(here_cpu) < len(here):
+        note = "/proc does not give the workers' CPU time: their rows are left out"
+        if note not in results.notes:
+            results.notes.append(note)
+        return
+    busy = statistics.median(
+        cpu / (WORKERS * run.wall) for cpu, run in zip(pool_cpu, in_pool, strict=True)
+    )
+    results.row(
+        "  workers busy (their CPU time / (workers x wall))", f"{busy:.0%}", target="(info)"
+    )
+    per_file_in_pool = statistics.median(pool_cpu) / files
+    per_file_here = statistics.median(here_cpu) / files
+    results.row(
+        "  CPU per file in the pool",
+        ms(per_file_in_pool),
+        f"1 process {ms(per_file_here)}",
+        f"{per_file_in_pool / per_file_here:.2f}",
+        "(info)",
+    )
+
+
+# --- previews -----------------------------------------------------------------------------------
+
+
+def samples_with_previews(session: Session) -> set[Path]:
+    """The samples a preview can be made of; the others are said, with the reason."""
+    usable = set()
+    for sample in sample_files():
+        try:
+            render_preview(sample, session.formats[sample], session.orientations[sample])
+        except PreviewUnavailable as error:
+            progress(f"  no preview from {sample.name}: {error.reason}")
+            continue
+        usable.add(sample)
+    return usable
+
+
+def preview_jobs(session: Session) -> list[PreviewJob]:
+    usable = samples_with_previews(session)
+    chosen = [file for file in session.tree.files if file.sample in usable]
+    wanted = session.args.previews
+    if len(chosen) < wanted:
+        raise SystemExit(
+            f"only {len(chosen):,} of {session.files:,} files have a preview, "
+            f"{wanted:,} wanted: raise --files"
+        )
+    chosen = chosen[:wanted]
+    mix = Counter(file.sample.name for file in chosen)
+    progress(f"  {wanted:,} files from {len(mix)} samples: " + ", ".join(sorted(mix)))
+    return [
+        PreviewJob(
+            blake3.blake3(os.fsencode(file.path)).hexdigest(),
+            file.path,
+            session.formats[file.sample],
+            session.orientations[file.sample],
+        )
+        for file in chosen
+    ]
+
+
+def check_previews(
+    session: Session, jobs: list[PreviewJob], built: list[tuple[str, str | None]], cache_dir: Path
+) -> None:
+    how = f"previews into {cache_dir.parent.name}"
+    errors = [(key, reason) for key, reason in built if reason is not None]
+    if errors:
+        session.results.fail(f"{how}: {len(errors)} without a preview, first: {errors[0][1]}")
+    cache = PreviewCache(cache_dir, session.settings.preview_cache_mb * 1024 * 1024)
+    missing = [job.path for job in jobs if not cache.path_for(job.blake3).is_file()]
+    if len(built) != len(jobs) or missing:
+        session.results.fail(f"{how}: {len(built)} results, {len(missing)} not in the cache")
+
+
+def measure_previews(session: Session, pool: MediaPool) -> tuple[list[PreviewJob], Path]:
+    """Previews built in this process and in the pool; the jobs, and the cache the pool
+    filled."""
+    progress("choosing the files to preview ...")
+    jobs = preview_jobs(session)
+    count, settings, results = len(jobs), session.settings, session.results
+    here_cache = preview_cache_dir(replace(settings, preview_cache=session.base / "cache-here"))
+    pool_cache = preview_cache_dir(replace(settings, preview_cache=session.base / "cache-pool"))
+    progress(f"previews of {count:,} files in 1 process, batches of {PREVIEW_BATCH} ...")
+    here_run, built = run_here(lambda: previews_here(jobs, here_cache, settings))
+    check_previews(session, jobs, built, here_cache)
+    here = here_run.wall
+    progress(f"  {rate(count, here)}")
+    progress(f"previews of {count:,} files in MediaPool({WORKERS}) ...")
+    pool_run, built = run_in_pool(lambda: previews_in_pool(pool, jobs, pool_cache, settings))
+    check_previews(session, jobs, built, pool_cache)
+    in_pool = pool_run.wall
+    progress(f"  {rate(count, in_pool)}")
+    results.row(
+        f"previews (build_previews), 1 process, {count:,} files",
+        f"{rate(count, here)} ({here:.2f} s)",
+        target="(info)",
+    )
+    results.row(
+        f"previews, MediaPool({WORKERS}), batches of {PREVIEW_BATCH}",
+        f"{rate(count, in_pool)} ({in_pool:.2f} s)",
+        f"{WORKERS} x 1 process {rate(WORKERS * count, here)}",
+        f"{here / in_pool / WORKERS:.2f}",
+        "(info)",
+    )
+    record_pool_cpu(results, count, [here_run], [pool_run])
+    cached = sum(1 for _ in pool_cache.glob("*/*.jpg"))
+    size = sum(path.stat().st_size for path in pool_cache.glob("*/*.jpg"))
+    results.notes.append(
+        f"previews: {cached:,} in the cache, {size / MB:,.1f} MB, "
+        f"{settings.preview_long_edge} px long edge; one run each (no median)"
+    )
+    return jobs, pool_cache
+
+
+def measure_cache_gets(session: Session, jobs: list[PreviewJob], cache_dir: Path) -> None:
+    progress(f"previews from the cache: {CACHE_GETS:,} gets, each beside a plain read ...")
+    cache = PreviewCache(cache_dir, session.settings.preview_cache_mb * 1024 * 1024)
+    keys = [job.blake3 for job in jobs]
+    gets, reads, misses = [], [], 0
+    for number in range(CACHE_GETS):
+        if number % len(keys) == 0:
+            session.rng.shuffle(keys)
+        key = keys[number % len(keys)]
+        started = time.perf_counter()
+        found = cache.get(key)
+        data = found.read_bytes() if found is not None else b""
+        gets.append(time.perf_counter() - started)
+        if found is None or not data:
+            misses += 1
+            continue
+        reads.append(timed(found.read_bytes)[0])
+    if misses:
+        session.results.fail(f"preview cache: {misses} of {CACHE_GETS} gets missed")
+    if not reads:
+        return
+    median, reference = statistics.median(gets), statistics.median(reads)
+    session.results.row(
+        f"preview from cache: get + read, {CACHE_GETS:,} gets",
+        f"{ms(median)} (p95 {ms(percentile(gets, 95))})",
+        f"plain read {ms(reference)} (p95 {ms(percentile(reads, 95))})",
+        f"{median / reference:.2f}",
+        f"<= {ms(CACHE_TARGET)}",
+    )
+    session.results.target(
+        f"preview from cache <= {ms(CACHE_TARGET)}",
+        f"median {ms(median)}, p95 {ms(percentile(gets, 95))}",
+        median <= CACHE_TARGET,
+    )
+
+
+def measure_render(session: Session, sample: tuple[str, str, tuple[int, int]]) -> float:
+    """render_preview of one sample, interleaved with Pillow decoding its JPEG in full, and in
+    draft mode alone at the scale of the preview; returns the median."""
+    name, file_format, size = sample
+    path, long_edge = SAMPLES / name, session.settings.preview_long_edge
+    data = embedded_jpeg(path, file_format)
+    found = image_size(data)
+    if found != size:
+        session.results.fail(f"{name}: its JPEG is {found[0]} x {found[1]}, not {size}")
+    megapixels = found[0] * found[1] / 1e6
+    progress(f"preview of {name} ({megapixels:.0f} MP JPEG): {RENDER_RUNS} runs ...")
+    # The first run maps what the others find mapped; its output says the preview's size.
+    width, height = image_size(render_preview(path, file_format, long_edge=long_edge))
+    if (width > height) != (found[0] > found[1]):
+        width, height = height, width  # turned upright: the JPEG is stored the other way
+    scale = found[0] // decode_draft(data, (width, height))[0]
+    renders, fulls, drafts = [], [], []
+    for _ in range(RENDER_RUNS):
+        renders.append(timed(lambda: render_preview(path, file_format, long_edge=long_edge))[0])
+        fulls.append(timed(lambda: decode_full(data))[0])
+        drafts.append(timed(lambda: decode_draft(data, (width, height)))[0])
+    median = statistics.median(renders)
+    full, draft = statistics.median(fulls), statistics.median(drafts)
+    is_target = sample is BIG_RAW
+    session.results.row(
+        f"preview of {name} ({found[0]}x{found[1]}, {megapixels:.0f} MP -> {width}x{height})",
+        f"{ms(median)} (p95 {ms(percentile(renders, 95))})",
+        f"Pillow full decode {ms(full)}",
+        f"{median / full:.2f}",
+        f"<= {ms(BIG_RAW_TARGET)}" if is_target else "(info)",
+    )
+    session.results.row(
+        "",
+        "",
+        f"Pillow draft decode only (1/{scale}) {ms(draft)}",
+        f"{median / draft:.2f}",
+        "(info)",
+    )
+    return median
+
+
+def measure_renders(session: Session) -> None:
+    big = measure_render(session, BIG_RAW)
+    measure_render(session, PHONE_JPEG)
+    session.results.target(
+        f"preview from a 24 MP embedded JPEG <= {ms(BIG_RAW_TARGET)}",
+        f"median {ms(big)}",
+        big <= BIG_RAW_TARGET,
+    )
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def print_table(session: Session) -> None:
+    results, tree = session.results, session.tree
+    header = ("measure", "shootwatch", "reference", "ratio", "target")
+    rows = [header, *results.rows]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [
+        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    turbo = "libjpeg-turbo" if features.check_feature("libjpeg_turbo") else "libjpeg"
+    print()
+    print(
+        f"tree: {session.files:,} files ({'hard links' if tree.linked else 'copies'}), "
+        f"{tree.total_bytes / MB:,.0f} MB, page cache warm; {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, Pillow {PIL.__version__} ({turbo}); "
+        "medians; ratio: ours / reference, in the unit shown"
+    )
+    print("\n".join(lines))
+    for note in results.notes:
+        print(f"note: {note}")
+    print()
+    for line, shown, met in results.targets:
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[met]
+        print(f"target: {line}: {verdict} ({shown})")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--files", type=int, default=10_000, help="files in the tree (default 10000)"
+    )
+    parser.add_argument(
+        "--previews", type=int, default=1_000, help="files previewed (default 1000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the metadata timings (default 3)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    samples = len(sample_files())
+    if args.files < samples:
+        parser.error(f"--files must be at least {samples} (one of each sample)")
+    if args.previews < 1 or args.repeat < 1:
+        parser.error("--previews and --repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = Results()
+    with work_tree("shootwatch-bench-media-", keep=args.keep) as base:
+        progress(f"building {args.files:,} copies of the camera samples in {base} ...")
+        taken, tree = timed(lambda: build_tree(base / "library", args.files))
+        how = "hard links" if tree.linked else "copies"
+        progress(f"  {how}, {tree.total_bytes / MB:,.0f} MB in {taken:.1f} s")
+        taken, read = timed(lambda: warm_page_cache(tree.paths))
+        progress(f"  page cache warmed: read {read / MB:,.0f} MB in {taken:.1f} s")
+        session = Session(args=args, base=base, tree=tree, results=results)
+        describe_samples(session)
+        pool = MediaPool(WORKERS)  # before any thread: forked, as in a one-off command
+        try:
+            measure_metadata(session, pool)
+            jobs, cache_dir = measure_previews(session, pool)
+        finally:
+            pool.close()
+        measure_cache_gets(session, jobs, cache_dir)
+        measure_renders(session)
+    print_table(session)
+    if results.failures:
+        print(f"{len(results.failures)} failure(s): files described or previewed wrongly")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
