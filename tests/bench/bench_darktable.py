@@ -45,7 +45,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchtools import work_tree
+from benchtools import print_verdicts, work_tree
 
 from core.config import Settings, load_settings
 from core.darktable import poller as poller_module
@@ -693,12 +693,7 @@ def print_table(session: Session) -> None:
         f"{library.size / 1e6:,.0f} MB; {session.rounds} rounds, medians; ratio: ours / reference"
     )
     print("\n".join(lines))
-    for note in results.notes:
-        print(f"note: {note}")
-    print()
-    for line, shown, met in results.targets:
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[met]
-        print(f"target: {line}: {verdict} ({shown})")
+    print_verdicts(results.notes, results.targets)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -49,7 +49,7 @@ from typing import TypeVar
 
 import blake3
 import PIL
-from benchtools import work_tree
+from benchtools import print_verdicts, work_tree
 from PIL import Image, JpegImagePlugin, features
 
 from core.config import MediaSettings
@@ -643,12 +643,7 @@ def print_table(session: Session) -> None:
         "medians; ratio: ours / reference, in the unit shown"
     )
     print("\n".join(lines))
-    for note in results.notes:
-        print(f"note: {note}")
-    print()
-    for line, shown, met in results.targets:
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[met]
-        print(f"target: {line}: {verdict} ({shown})")
+    print_verdicts(results.notes, results.targets)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -25,3 +25,14 @@ def work_tree(prefix: str, parent: str | None = None, keep: bool = False) -> Ite
             print(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def print_verdicts(notes: list[str], targets: list[tuple[str, str, bool | None]]) -> None:
+    """The notes under a benchmark's table, then one line per target: met, MISSED or not
+    measured, with the figure it was judged on."""
+    for note in notes:
+        print(f"note: {note}")
+    print()
+    for line, shown, met in targets:
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[met]
+        print(f"target: {line}: {verdict} ({shown})")

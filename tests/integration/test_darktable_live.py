@@ -26,6 +26,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ pytestmark = [
 
 SESSION_SCRIPT = Path(__file__).with_name("darktable_session.lua")
 DARKTABLE_LIMIT = 150.0  # a hung darktable is killed after this; the session takes about 50 s
+STARTUP_LIMIT = 45.0  # darktable reaches the Lua script within seconds; a start this slow hung
 CATCH_UP_LIMIT = 20.0  # bound for: darktable's last write, a quiet second, a poll, the writer
 COLORS = ("red", "yellow", "green", "blue", "purple")  # catalogue label bits 1, 2, 4, 8, 16
 INTERNAL_TAG = "darktable|"
@@ -177,7 +179,8 @@ class DarktableRun:
     out: Path
 
     def report(self) -> str:
-        log = self.out / "darktable.log"
+        logs = sorted(self.out.glob("darktable-*.log"))
+        log = logs[-1] if logs else self.out / "darktable.log"
         session = self.out / "session.log"
         tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
         return (
@@ -190,8 +193,26 @@ class DarktableRun:
 
 def run_darktable(copy: DarktableCopy, out: Path, cache: Path) -> DarktableRun:
     """darktable headless on the copy, driven by darktable_session.lua, until the script quits
-    it (or DARKTABLE_LIMIT passes: then it and its Xvfb are killed)."""
+    it (or DARKTABLE_LIMIT passes: then it and its Xvfb are killed).
+
+    darktable 4.2 under Xvfb now and then hangs while it starts, before it runs any Lua (seen
+    once in a full CI run, never alone). That is not what this test is about: a start that has
+    not reached the script within STARTUP_LIMIT is ended and darktable started once more.
+    """
     out.mkdir()
+    for attempt in (1, 2):
+        run = _darktable_once(copy, out, cache, attempt)
+        if run is not None:
+            return run
+        for stale in copy.paths.library.parent.glob("*.lock"):
+            stale.unlink()  # left by the start that hung; darktable would ask about it
+    return DarktableRun(None, "", out)
+
+
+def _darktable_once(
+    copy: DarktableCopy, out: Path, cache: Path, attempt: int
+) -> DarktableRun | None:
+    """One darktable session; None when it hung before the script began."""
     environment = dict(os.environ, SHOOTWATCH_DT_OUT=str(out))
     command = [
         "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
@@ -204,11 +225,17 @@ def run_darktable(copy: DarktableCopy, out: Path, cache: Path) -> DarktableRun:
         "--conf", "write_sidecar_files=on import",
         "--luacmd", f"dofile('{SESSION_SCRIPT}')",
     ]  # fmt: skip
-    with (out / "darktable.log").open("wb") as log:
+    started = out / "session.log"
+    with (out / f"darktable-{attempt}.log").open("wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
         )
         try:
+            deadline = time.monotonic() + STARTUP_LIMIT
+            while not started.exists() and process.poll() is None:
+                if time.monotonic() > deadline:
+                    return None  # hung while starting: the finally below ends it
+                time.sleep(0.5)
             returncode: int | None = process.wait(timeout=DARKTABLE_LIMIT)
         except subprocess.TimeoutExpired:
             returncode = None
