@@ -133,3 +133,46 @@ def original_of(db: SqliteDatabase, photo_id: int) -> tuple | None:
         " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
         (photo_id,),
     ).fetchone()
+
+
+# The triage queue: which photos a filter shows, in the order they were taken.
+QUEUE_FILTERS = {
+    "all": ("1", ()),
+    "pending": ("p.decision = 'pending'", ()),
+    "approved": ("p.decision = 'approved'", ()),
+    "rejected": ("p.decision = 'rejected'", ()),
+    "unrated": ("p.rating = 0", ()),
+}
+
+
+def triage_queue(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[int]:
+    """Photo ids (with an original on disk) matching ``where``, oldest capture first, then by
+    path; ``folder`` (root path + "/" + folder) keeps the photos under it."""
+    sql = (
+        "SELECT p.id FROM photo p JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id"
+        f" WHERE {where}"
+    )
+    args = list(params)
+    if folder is not None:
+        sql += " AND (r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
+        args += [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
+    sql += " GROUP BY p.id ORDER BY p.capture_time IS NULL, p.capture_time, r.path, f.rel_path"
+    return [row[0] for row in db.execute_sql(sql, args).fetchall()]
+
+
+def decision_counts(db: SqliteDatabase, photo_ids: list[int]) -> dict[str, int]:
+    """How many of these photos are pending, approved, rejected."""
+    counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
+    for start in range(0, len(photo_ids), 20_000):
+        chunk = "[" + ",".join(map(str, photo_ids[start : start + 20_000])) + "]"
+        rows = db.execute_sql(
+            "SELECT decision, count(*) FROM photo WHERE id IN (SELECT value FROM json_each(?))"
+            " GROUP BY decision",
+            (chunk,),
+        ).fetchall()
+        for decision, count in rows:
+            counts[decision] += count
+    return counts

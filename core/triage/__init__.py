@@ -1,0 +1,2 @@
+"""Triage: the photographer's decisions (approve, reject, stars, colour labels), each committed
+with its entry in the Decision log before the caller moves on, and undo / redo from that log."""

@@ -1,0 +1,75 @@
+"""The triage queue: the photos a filter shows, in the order they were taken, and where the
+photographer stands in it ("412 / 1,508 — 37 approved, 12 rejected")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import SqliteDatabase
+
+from core.darktable.facts import LABEL_NAMES
+from core.store.photos import QUEUE_FILTERS, decision_counts, triage_queue
+
+FILTER_HELP = (
+    "pending, approved, rejected, unrated, all, label:NAME (red, yellow, green, blue, purple), "
+    "folder:PATH"
+)
+
+
+class FilterError(ValueError):
+    """A filter that means nothing; the message lists the ones that do."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str  # as the photographer typed it
+    where: str
+    params: tuple = ()
+    folder: str | None = None
+
+
+def parse_filter(text: str) -> Filter:
+    text = text.strip()
+    if text in QUEUE_FILTERS:
+        where, params = QUEUE_FILTERS[text]
+        return Filter(text, where, params)
+    kind, _, value = text.partition(":")
+    if kind == "label" and value in LABEL_NAMES:
+        return Filter(text, "(p.labels & ?) != 0", (1 << LABEL_NAMES.index(value),))
+    if kind == "folder" and value:
+        return Filter(text, "1", (), value)
+    raise FilterError(f"{text!r} is not a filter: use {FILTER_HELP}")
+
+
+@dataclass(frozen=True)
+class Position:
+    index: int  # 0-based
+    total: int
+    approved: int
+    rejected: int
+    pending: int
+
+    def __str__(self) -> str:
+        shown = self.index + 1 if self.total else 0
+        return (
+            f"{shown:,} / {self.total:,} — {self.approved:,} approved, {self.rejected:,} rejected"
+        )
+
+
+class Queue:
+    """The photos of one filter; ``refresh`` after decisions that may move photos out of it."""
+
+    def __init__(self, db: SqliteDatabase, filter_text: str = "pending") -> None:
+        self.db = db
+        self.filter = parse_filter(filter_text)
+        self.photo_ids: list[int] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        f = self.filter
+        self.photo_ids = triage_queue(self.db, f.where, f.params, f.folder)
+
+    def position(self, index: int) -> Position:
+        counts = decision_counts(self.db, self.photo_ids)
+        return Position(index, len(self.photo_ids), counts["approved"], counts["rejected"],
+                        counts["pending"])  # fmt: skip

@@ -1,0 +1,137 @@
+"""Triage on real photos in a real catalogue: decisions, stars and labels committed with their
+Decision rows, unlimited undo / redo from the log (also after a restart), the queue's filters
+and order."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.config import MediaSettings
+from core.media.photos import MediaSync
+from core.store.models import Decision, FileRecord, Photo
+from core.triage.decisions import Triage, TriageError
+from core.triage.queue import FilterError, Queue, parse_filter
+from tests.helpers import scan
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
+# taken 1999, 2008, 2011, 2023: the queue shows them in that order of capture
+SHOTS = {
+    "a/kodak.jpg": "kodak_dc240_1999.jpg",
+    "a/coolpix.jpg": "nikon_coolpix_p6000_gps_DSCN0010.jpg",
+    "b/samsung.jpg": "samsung_galaxy_s_orient6_gps.jpg",
+    "b/sony.jpg": "sony_slt-a58_small.jpg",
+}
+
+
+@pytest.fixture
+def photos(catalogue, tmp_path) -> dict[str, int]:
+    library = tmp_path / "library"
+    for name, sample in SHOTS.items():
+        (library / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLES / sample, library / name)
+    scan(catalogue, library, workers=1)
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+    return {name: FileRecord.get(FileRecord.rel_path == name).photo_id for name in SHOTS}
+
+
+def _photo(photo_id: int) -> Photo:
+    return Photo.get_by_id(photo_id)
+
+
+def test_a_decision_is_on_disk_before_decide_returns(catalogue, photos):
+    triage = Triage(catalogue.db)
+    change = triage.decide(photos["a/kodak.jpg"], "approved")
+    assert (change.before, change.after) == ("pending", "approved")
+    # Another connection (another process, after a crash) sees it at once.
+    other = sqlite3.connect(catalogue.path)
+    (decision,) = other.execute(
+        "SELECT decision FROM photo WHERE id = ?", (photos["a/kodak.jpg"],)
+    ).fetchone()
+    other.close()
+    assert decision == "approved"
+    row = Decision.get()
+    assert (row.action, row.before, row.after, row.source) == (
+        "decision",
+        '"pending"',
+        '"approved"',
+        "key",
+    )
+
+
+def test_stars_and_labels(catalogue, photos):
+    triage = Triage(catalogue.db)
+    photo = photos["b/sony.jpg"]
+    triage.rate(photo, 4)
+    triage.toggle_label(photo, 1)  # red
+    triage.toggle_label(photo, 4)  # green
+    triage.toggle_label(photo, 1)  # red off again
+    assert (_photo(photo).rating, _photo(photo).labels) == (4, 4)
+    assert _photo(photo).decided_at is not None
+    with pytest.raises(TriageError, match="not a rating"):
+        triage.rate(photo, 6)
+    with pytest.raises(TriageError, match="not a decision"):
+        triage.decide(photo, "maybe")
+    with pytest.raises(TriageError, match="no photo"):
+        triage.decide(999_999, "approved")
+    assert Decision.select().count() == 4  # refused changes leave no trace
+
+
+def test_undo_and_redo_are_unlimited_and_survive_a_restart(catalogue, photos):
+    a, b = photos["a/kodak.jpg"], photos["b/samsung.jpg"]
+    triage = Triage(catalogue.db)
+    triage.decide(a, "approved")
+    triage.rate(b, 3)
+    triage.decide(b, "rejected")
+    assert triage.undo().after == "pending"  # b's reject taken back
+    assert triage.undo().after == 0  # b's stars
+    restarted = Triage(catalogue.db)  # the app was closed and opened again
+    assert restarted.undo().after == "pending"  # a's approval
+    assert restarted.undo() is None
+    assert (_photo(a).decision, _photo(b).rating, _photo(b).decision) == ("pending", 0, "pending")
+    assert restarted.redo().after == "approved"  # a again, the oldest undone first
+    assert restarted.redo().after == 3
+    assert (_photo(a).decision, _photo(b).rating) == ("approved", 3)
+    # A new decision ends what could be redone (b's reject).
+    restarted.rate(a, 5)
+    assert restarted.redo() is None
+    assert _photo(b).decision == "pending"
+    assert restarted.undo().after == 0 and _photo(a).rating == 0
+    sources = [d.source for d in Decision.select().order_by(Decision.id)]
+    assert sources.count("undo") == 4 and sources.count("redo") == 2
+
+
+def test_the_queue_follows_capture_time_and_filters(catalogue, photos):
+    triage = Triage(catalogue.db)
+    queue = Queue(catalogue.db, "all")
+    order = [next(n for n, i in photos.items() if i == pid) for pid in queue.photo_ids]
+    assert order == ["a/kodak.jpg", "a/coolpix.jpg", "b/samsung.jpg", "b/sony.jpg"]
+    triage.decide(photos["a/coolpix.jpg"], "approved")
+    triage.decide(photos["b/sony.jpg"], "rejected")
+    triage.rate(photos["b/samsung.jpg"], 2)
+    triage.toggle_label(photos["a/kodak.jpg"], 16)  # purple
+
+    def shown(text: str) -> set[str]:
+        ids = set(Queue(catalogue.db, text).photo_ids)
+        return {name for name, pid in photos.items() if pid in ids}
+
+    assert shown("pending") == {"a/kodak.jpg", "b/samsung.jpg"}
+    assert shown("approved") == {"a/coolpix.jpg"}
+    assert shown("rejected") == {"b/sony.jpg"}
+    assert shown("unrated") == {"a/kodak.jpg", "a/coolpix.jpg", "b/sony.jpg"}
+    assert shown("label:purple") == {"a/kodak.jpg"}
+    folder = str(Path(catalogue.path).parent.parent / "library" / "b")
+    assert shown(f"folder:{folder}") == {"b/samsung.jpg", "b/sony.jpg"}
+    assert str(queue.position(1)) == "2 / 4 — 1 approved, 1 rejected"
+
+
+def test_a_filter_that_means_nothing_says_which_do():
+    with pytest.raises(FilterError, match="pending, approved"):
+        parse_filter("label:orange")
+    with pytest.raises(FilterError):
+        parse_filter("stars")
