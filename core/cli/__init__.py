@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import darktable, output, service
+from core.cli import darktable, output, service, triage
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("config", help="show the settings in effect and where they come from")
     service.add_commands(commands)
     darktable.add_commands(commands)
+    triage.add_commands(commands)
     return parser
 
 
@@ -392,5 +393,8 @@ COMMANDS = {
     "rescan": service.rescan,
     "show": darktable.show,
     "report": darktable.report,
+    "decide": triage.decide,
+    "undo": triage.undo,
+    "redo": triage.redo,
 }
 DARKTABLE_COMMANDS = {"stats": darktable.stats, "recent-edits": darktable.recent_edits}

@@ -135,3 +135,25 @@ def test_a_filter_that_means_nothing_says_which_do():
         parse_filter("label:orange")
     with pytest.raises(FilterError):
         parse_filter("stars")
+
+
+def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, tmp_path):
+    from tests.core.test_cli import run
+
+    db = str(catalogue.path)
+    path = str(tmp_path / "library" / "b" / "sony.jpg")
+    code, out, _ = run(capsys, "--db", db, "decide", path, "--reject")
+    assert code == 0 and "decision pending -> rejected" in out
+    code, out, _ = run(capsys, "--db", db, "decide", path, "--label", "green")
+    assert code == 0 and "labels no labels -> green" in out
+    assert (_photo(photos["b/sony.jpg"]).decision, _photo(photos["b/sony.jpg"]).labels) == (
+        "rejected", 4
+    )  # fmt: skip
+    assert run(capsys, "--db", db, "undo")[1].endswith("green -> no labels (undo)\n")
+    assert run(capsys, "--db", db, "undo")[0] == 0
+    code, out, _ = run(capsys, "--db", db, "undo")
+    assert code == 1 and "nothing to undo" in out
+    assert "(redo)" in run(capsys, "--db", db, "redo")[1]
+    assert _photo(photos["b/sony.jpg"]).decision == "rejected"
+    code, _, err = run(capsys, "--db", db, "decide", str(tmp_path / "nowhere.jpg"), "--approve")
+    assert code == 2 and "not in the catalogue" in err

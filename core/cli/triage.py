@@ -1,0 +1,90 @@
+"""Triage from the command line: ``decide PATH`` (approve, reject, stars, a colour label),
+``undo`` and ``redo``, for scripts and for when the app is not at hand. The same log as the
+app: what one undoes, the other can redo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
+from core.darktable.facts import LABEL_NAMES, label_names
+from core.store import queries
+from core.store.models import FileRecord, Photo
+from core.triage.decisions import Change, Triage, TriageError
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    decide = commands.add_parser("decide", help="approve, reject, rate or label a photo")
+    decide.add_argument("path", metavar="PATH", help="any file of the photo")
+    what = decide.add_mutually_exclusive_group(required=True)
+    what.add_argument("--approve", action="store_true")
+    what.add_argument("--reject", action="store_true")
+    what.add_argument("--pending", action="store_true", help="back to undecided")
+    what.add_argument("--stars", type=int, metavar="N", choices=range(6), help="0 to 5")
+    what.add_argument("--label", choices=LABEL_NAMES, help="toggle a colour label")
+    commands.add_parser("undo", help="take back the last decision (also one made in the app)")
+    commands.add_parser("redo", help="make again the last decision undone")
+
+
+def _photo_of(path: str) -> int:
+    real = os.path.realpath(os.path.expanduser(path))
+    root = queries.root_for_path(real)
+    record = (
+        FileRecord.get_or_none(
+            (FileRecord.root == root) & (FileRecord.rel_path == os.path.relpath(real, root.path))
+        )
+        if root is not None
+        else None
+    )
+    if record is None:
+        raise UsageError(f"{path} is not in the catalogue: add its folder and scan it first")
+    if record.photo_id is None:
+        reason = f" ({record.error})" if record.error else ""
+        raise UsageError(f"{path} belongs to no photo{reason}")
+    return record.photo_id
+
+
+def _say(change: Change | None, run: Invocation, nothing: str) -> int:
+    if change is None:
+        run.out.write(nothing + "\n")
+        return EXIT_ATTENTION
+    photo = Photo.get_or_none(Photo.id == change.photo_id)
+    before, after = change.before, change.after
+    if change.action == "labels":
+        before = ", ".join(label_names(before or 0)) or "no labels"
+        after = ", ".join(label_names(after or 0)) or "no labels"
+    where = ""
+    if photo is not None:
+        original = photo.files.where(FileRecord.role == "original").first()
+        where = f" {original.rel_path}" if original else ""
+    run.out.write(
+        f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
+        f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}\n"
+    )
+    return EXIT_OK
+
+
+def decide(run: Invocation) -> int:
+    args = run.args
+    photo_id = _photo_of(args.path)
+    triage = Triage(run.catalogue.db, source="cli")
+    try:
+        if args.approve or args.reject or args.pending:
+            choice = "approved" if args.approve else "rejected" if args.reject else "pending"
+            change = triage.decide(photo_id, choice)
+        elif args.stars is not None:
+            change = triage.rate(photo_id, args.stars)
+        else:
+            change = triage.toggle_label(photo_id, 1 << LABEL_NAMES.index(args.label))
+    except TriageError as error:
+        raise UsageError(str(error)) from error
+    return _say(change, run, "")
+
+
+def undo(run: Invocation) -> int:
+    return _say(Triage(run.catalogue.db, "cli").undo(), run, "nothing to undo")
+
+
+def redo(run: Invocation) -> int:
+    return _say(Triage(run.catalogue.db, "cli").redo(), run, "nothing to redo")
