@@ -106,6 +106,12 @@ def default_darktable_library() -> Path:
     return Path(base) / "darktable" / "library.db"
 
 
+def _yes_no(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} = {value!r} is not allowed: use true or false.")
+    return value
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -184,6 +190,14 @@ SETTINGS: tuple[Setting, ...] = (
         "How large the preview cache may grow (MB); the least recently shown go first.",
     ),
     Setting(
+        "triage.write_sidecars",
+        lambda: False,
+        _yes_no,
+        "Also write each decision into the photo's XMP sidecar (xmp:Rating, -1 for a reject, "
+        "and xmp:Label), keeping everything else in it; a sidecar that changed since it was "
+        "read is left alone, with a warning.",
+    ),
+    Setting(
         "darktable.library",
         default_darktable_library,
         _path,
@@ -243,6 +257,11 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class TriageSettings:
+    write_sidecars: bool = False
+
+
+@dataclass(frozen=True)
 class DarktableSettings:
     library: Path = field(default_factory=default_darktable_library)
     data: Path | None = None
@@ -260,6 +279,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     darktable: DarktableSettings = field(default_factory=DarktableSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -346,6 +366,7 @@ def load_settings(
             preview_cache=values["media.preview_cache"],
             preview_cache_mb=values["media.preview_cache_mb"],
         ),
+        triage=TriageSettings(write_sidecars=values["triage.write_sidecars"]),
         darktable=DarktableSettings(
             library=values["darktable.library"],
             data=values["darktable.data"],
@@ -371,6 +392,7 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "media.preview_long_edge": settings.media.preview_long_edge,
         "media.preview_cache": str(settings.media.preview_cache),
         "media.preview_cache_mb": settings.media.preview_cache_mb,
+        "triage.write_sidecars": settings.triage.write_sidecars,
         "darktable.library": str(settings.darktable.library),
         "darktable.data": str(settings.darktable.data or ""),
         "darktable.poll_seconds": settings.darktable.poll_seconds,

@@ -62,13 +62,16 @@ def _say(change: Change | None, run: Invocation, nothing: str) -> int:
         f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
         f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}\n"
     )
+    if change.warning:
+        run.err.write(f"! sidecar not written: {change.warning}\n")
+        return EXIT_ATTENTION
     return EXIT_OK
 
 
 def decide(run: Invocation) -> int:
     args = run.args
     photo_id = _photo_of(args.path)
-    triage = Triage(run.catalogue.db, source="cli")
+    triage = _triage(run)
     try:
         if args.approve or args.reject or args.pending:
             choice = "approved" if args.approve else "rejected" if args.reject else "pending"
@@ -82,9 +85,13 @@ def decide(run: Invocation) -> int:
     return _say(change, run, "")
 
 
+def _triage(run: Invocation) -> Triage:
+    return Triage(run.catalogue.db, "cli", write_sidecars=run.settings.triage.write_sidecars)
+
+
 def undo(run: Invocation) -> int:
-    return _say(Triage(run.catalogue.db, "cli").undo(), run, "nothing to undo")
+    return _say(_triage(run).undo(), run, "nothing to undo")
 
 
 def redo(run: Invocation) -> int:
-    return _say(Triage(run.catalogue.db, "cli").redo(), run, "nothing to redo")
+    return _say(_triage(run).redo(), run, "nothing to redo")

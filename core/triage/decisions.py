@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from peewee import SqliteDatabase
 
 from core.store.models import DECISIONS
+from core.triage.sidecar_write import write_sidecar_for
 
 ACTIONS = {"decision": "decision", "rating": "rating", "labels": "labels"}  # action -> column
 FRESH = ("key", "cli")  # what a person did, as opposed to undo / redo
@@ -36,12 +37,15 @@ class Change:
     before: object
     after: object
     source: str
+    warning: str | None = None  # the sidecar could not be written (with write_sidecars on)
 
 
 class Triage:
-    def __init__(self, db: SqliteDatabase, source: str = "key") -> None:
+    def __init__(self, db: SqliteDatabase, source: str = "key", write_sidecars: bool = False):
         self.db = db
         self.source = source
+        self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
+        self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -76,7 +80,14 @@ class Triage:
                 (after, now, photo_id),
             )
             self._log(photo_id, action, before, after, self.source, now)
-        return Change(photo_id, action, before, after, self.source)
+        return self._with_sidecar(Change(photo_id, action, before, after, self.source))
+
+    def _with_sidecar(self, change: Change) -> Change:
+        """After the catalogue (which is the truth): the sidecar, when asked to."""
+        if not self.write_sidecars:
+            return change
+        warning = write_sidecar_for(self.db, change.photo_id, self._sidecars_written)
+        return replace(change, warning=warning) if warning else change
 
     def _log(self, photo_id: int, action: str, before, after, source: str, at: float) -> int:
         return self.db.execute_sql(
@@ -128,4 +139,4 @@ class Triage:
         was = current[0] if current is not None else None
         if current is not None:
             self._log(photo_id, action, was, value, source, now)
-        return Change(photo_id, action, was, value, source)
+        return self._with_sidecar(Change(photo_id, action, was, value, source))
