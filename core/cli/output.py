@@ -99,19 +99,12 @@ class ProgressLine:
         self._width = 0
 
     def __call__(self, progress: ScanProgress) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last < self.interval:
-            return
-        self._last = now
         rate = progress.bytes_hashed / progress.elapsed if progress.elapsed > 0 else 0
-        text = (
+        self.write(
             f"scanning {progress.root_path}: {count(progress.files_seen)} files, "
             f"{size(progress.bytes_hashed)} hashed ({size(rate)}/s), "
             f"{progress.surveys_done}/{progress.surveys_total} folders"
         )
-        self.out.write("\r" + text.ljust(self._width))
-        self.out.flush()
-        self._width = len(text)
 
     def write(self, text: str) -> None:
         """Show ``text`` in place (at most every ``interval`` seconds)."""

@@ -28,7 +28,6 @@ from core.darktable.state import (
 )
 from core.media.kinds import kind_from_name
 from core.store import queries, snapshot
-from core.store.models import Root
 
 log = logging.getLogger("shootwatch.darktable")
 
@@ -114,7 +113,7 @@ class DarktableSync:
         self._event_cursor: int | None = None
         self._recent_exports: dict[str, list[tuple[int, float]]] = {}
         self._recent_files: dict[str, list[tuple[str, float]]] = {}
-        self._roots: list[tuple[str, int]] = []
+        self._roots = queries.RootIndex()
         self._not_imported: set[tuple[int | None, str]] | None = None
 
     # --- the snapshot ------------------------------------------------------------------------
@@ -165,7 +164,7 @@ class DarktableSync:
             report.first_sync = self._load(read.library)
         elif not self._states:
             report.first_sync = True
-        self._refresh_roots()
+        self._roots.refresh()
         seen: set[int] = set()
         rows, events = [], []
         changed_states: list[ImageState] = []
@@ -227,20 +226,6 @@ class DarktableSync:
 
     # --- events -------------------------------------------------------------------------------
 
-    def _refresh_roots(self) -> None:
-        # Longest first: the innermost root holding a path wins.
-        self._roots = sorted(
-            ((root.path.rstrip("/") or "/", root.id) for root in Root.select()),
-            key=lambda item: -len(item[0]),
-        )
-
-    def _locate(self, path: str) -> tuple[int | None, str]:
-        """(root id, path relative to it) for a path inside a root, else (None, the path)."""
-        for root_path, root_id in self._roots:
-            if path.startswith(root_path + "/"):
-                return root_id, path[len(root_path) + 1 :]
-        return None, path
-
     def _event(self, kind: str, state: ImageState | None, payload: dict, path: str | None = None):
         full = dict(payload)
         if state is not None:
@@ -248,7 +233,7 @@ class DarktableSync:
             path = path or state.path
         else:
             full.setdefault("in_darktable", False)
-        root_id, shown = self._locate(path) if path else (None, None)
+        root_id, shown = self._roots.locate(path) if path else (None, None)
         return (time.time(), kind, SOURCE, root_id, shown, None, json.dumps(full))
 
     # --- sidecars -----------------------------------------------------------------------------
@@ -321,8 +306,8 @@ class DarktableSync:
         if not rows:
             return 0
         self._event_cursor = rows[-1][0]
-        self._refresh_roots()
-        roots = {root_id: path for path, root_id in self._roots}
+        self._roots.refresh()
+        roots = self._roots.paths
         events: list[tuple] = []
         with self.db.atomic():  # sidecar updates and their events together
             for _, _, kind, _, root_id, rel_path, _, payload in rows:
@@ -416,13 +401,13 @@ class DarktableSync:
         once per file. Returns how many were found this time."""
         if not self.active:
             return 0
-        self._refresh_roots()
+        self._roots.refresh()
         if self._not_imported is None:
             self._not_imported = snapshot.reported_paths("not_imported")
         folders = {state.folder for state in self._states.values()}
         events = []
         for folder in sorted(folders):
-            root_id, rel_dir = self._locate(folder + "/x")
+            root_id, rel_dir = self._roots.locate(folder + "/x")
             if root_id is None:
                 continue
             rel_dir = os.path.dirname(rel_dir)

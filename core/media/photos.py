@@ -31,7 +31,7 @@ from core.media.work import (
     describe_files,
 )
 from core.store import photos as queries
-from core.store.queries import events_after, last_event_id
+from core.store.queries import RootIndex, events_after, last_event_id
 
 log = logging.getLogger("shootwatch.media")
 
@@ -68,19 +68,13 @@ class MediaSync:
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
-        self._roots: dict[int, str] = {}
-        self._root_ids: dict[str, int] = {}
+        self._roots = RootIndex()
 
     @property
     def busy(self) -> bool:
         return self._in_flight > 0 or bool(self._queued)
 
     # --- what to do -------------------------------------------------------------------------
-
-    def _refresh_roots(self) -> None:
-        rows = self.db.execute_sql("SELECT id, path FROM root").fetchall()
-        self._roots = dict(rows)
-        self._root_ids = {path: root_id for root_id, path in rows}
 
     def follow_file_events(self) -> None:
         """Queue the files the catalogue's file events name; regroup where files went away."""
@@ -93,10 +87,10 @@ class MediaSync:
         if not rows:
             return
         self._event_cursor = rows[-1][0]
-        self._refresh_roots()
+        self._roots.refresh()
         gone: set[tuple[int, str]] = set()
         for _, _, kind, _, root_id, rel_path, _, _ in rows:
-            if root_id not in self._roots or rel_path is None:
+            if root_id not in self._roots.paths or rel_path is None:
                 continue
             if kind == "indexed":
                 self._backlog_after["files"] = 0  # a first index: the backlog finds them all
@@ -105,7 +99,7 @@ class MediaSync:
             if kind in ("added", "modified", "moved"):
                 file_id = self._file_id(root_id, rel_path)
                 if file_id is not None:
-                    self._queued[file_id] = (self._roots[root_id], rel_path)
+                    self._queued[file_id] = (self._roots.paths[root_id], rel_path)
         if gone:
             with self.db.atomic():
                 for root_id, rel_dir in gone:
@@ -212,12 +206,12 @@ class MediaSync:
     def apply_descriptions(self, descriptions: list[Description], ids: dict[str, int]) -> None:
         now = time.time()
         rows, folders, metadata = [], set(), {}
-        self._refresh_roots()
+        self._roots.refresh()
         for description in descriptions:
             file_id = ids[description.path]
             sniffed = description.sniffed
             rows.append((sniffed.format, sniffed.kind, sniffed.reason, file_id))
-            root_id, rel_path = self._locate(description.path)
+            root_id, rel_path = self._roots.locate(description.path)
             if root_id is not None:
                 folders.add((root_id, os.path.dirname(rel_path)))
             metadata[file_id] = (description.metadata, sniffed.format)
@@ -237,12 +231,6 @@ class MediaSync:
                     )  # fmt: skip
             queries.set_photo_metadata(self.db, updates)
         self.counts.described += len(descriptions)
-
-    def _locate(self, path: str) -> tuple[int | None, str]:
-        for root_path, root_id in sorted(self._root_ids.items(), key=lambda i: -len(i[0])):
-            if path.startswith(root_path.rstrip("/") + "/"):
-                return root_id, path[len(root_path.rstrip("/")) + 1 :]
-        return None, path
 
     # --- grouping -----------------------------------------------------------------------------
 

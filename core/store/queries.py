@@ -340,3 +340,26 @@ def fail_unfinished_runs(reason: str) -> int:
         .where(SyncRun.status == "running")
         .execute()
     )
+
+
+class RootIndex:
+    """The roots' paths, to tell which root holds a path: innermost first (a snapshot; call
+    ``refresh`` when roots may have changed)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[int, str] = {}
+        self._longest_first: list[tuple[str, int]] = []
+
+    def refresh(self) -> RootIndex:
+        self.paths = {root.id: root.path.rstrip("/") or "/" for root in Root.select()}
+        self._longest_first = sorted(
+            ((path, root_id) for root_id, path in self.paths.items()), key=lambda i: -len(i[0])
+        )
+        return self
+
+    def locate(self, path: str) -> tuple[int | None, str]:
+        """(root id, path relative to it) for a path inside a root, else (None, the path)."""
+        for root_path, root_id in self._longest_first:
+            if path.startswith(root_path + "/"):
+                return root_id, path[len(root_path) + 1 :]
+        return None, path

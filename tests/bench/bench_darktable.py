@@ -45,7 +45,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchtools import print_verdicts, work_tree
+from benchtools import print_verdicts, table_lines, work_tree
 
 from core.config import Settings, load_settings
 from core.darktable import poller as poller_module
@@ -679,14 +679,7 @@ def measure_polls(session: Session) -> None:
 
 def print_table(session: Session) -> None:
     results, library = session.results, session.library
-    header = ("measure", "shootwatch", "reference", "ratio", "target")
-    rows = [header, *results.rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = [
-        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
+    lines = table_lines(results.rows)
     print()
     print(
         f"library: {library.images:,} images, {library.film_rolls:,} film rolls, "

@@ -49,7 +49,7 @@ from typing import TypeVar
 
 import blake3
 import PIL
-from benchtools import print_verdicts, work_tree
+from benchtools import print_verdicts, table_lines, work_tree
 from PIL import Image, JpegImagePlugin, features
 
 from core.config import MediaSettings
@@ -626,14 +626,7 @@ def measure_renders(session: Session) -> None:
 
 def print_table(session: Session) -> None:
     results, tree = session.results, session.tree
-    header = ("measure", "shootwatch", "reference", "ratio", "target")
-    rows = [header, *results.rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = [
-        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
+    lines = table_lines(results.rows)
     turbo = "libjpeg-turbo" if features.check_feature("libjpeg_turbo") else "libjpeg"
     print()
     print(

@@ -36,3 +36,16 @@ def print_verdicts(notes: list[str], targets: list[tuple[str, str, bool | None]]
     for line, shown, met in targets:
         verdict = {True: "met", False: "MISSED", None: "not measured"}[met]
         print(f"target: {line}: {verdict} ({shown})")
+
+
+def table_lines(rows: list[tuple[str, ...]]) -> list[str]:
+    """A benchmark's figures as an aligned table under its header row."""
+    header = ("measure", "shootwatch", "reference", "ratio", "target")
+    rows = [header, *rows]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [
+        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return lines

@@ -9,8 +9,6 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-
 from core.config import MediaSettings
 from core.engine import Engine
 from core.media.photos import MediaSync
@@ -44,13 +42,6 @@ def _media(catalogue, tmp_path: Path) -> MediaSync:
 
 def _roles() -> dict[str, tuple[str | None, int | None]]:
     return {f.rel_path.split("/", 1)[-1]: (f.role, f.photo_id) for f in FileRecord.select()}
-
-
-@pytest.fixture
-def library(tmp_path: Path) -> Path:
-    path = tmp_path / "library"
-    path.mkdir()
-    return path
 
 
 def test_raw_jpeg_sidecars_and_exports_make_one_photo(catalogue, library, tmp_path):
