@@ -250,17 +250,11 @@ class Engine:
                 if self._sidecars:
                     self._read_due_sidecars(now)
                 if self._media is not None and now >= self._next_media_tick:
-                    # New files described, grouped into photos, previews built: in workers.
-                    self._media.tick()
                     self._next_media_tick = now + MEDIA_TICK_SECONDS
-                    counts = self._media.counts
-                    task = f"{counts.described:,} files described, {counts.previews:,} previews"
-                    status = "running" if self._media.busy else "idle"
-                    self._set_state("media", ComponentState(status, task=task))
+                    self._media_tick()
                 if self._darktable is not None and now >= self._next_follow:
-                    # Sidecars the watcher saw, new and deleted photos: what they mean here.
-                    self._darktable.follow_file_events()
                     self._next_follow = now + DARKTABLE_FOLLOW_SECONDS
+                    self._darktable_follow()
                 if now >= next_roots_check:
                     self._check_roots()
                     next_roots_check = now + ROOTS_CHECK_SECONDS
@@ -404,6 +398,27 @@ class Engine:
                 del self._sidecars[path]
         if due and self._darktable is not None:
             self._darktable.apply_sidecar_files(due)
+
+    def _darktable_follow(self) -> None:
+        """Sidecars the watcher saw, new and deleted photos: what they mean for darktable."""
+        try:
+            self._darktable.follow_file_events()
+        except Exception as error:  # the next pass tries again; the rest goes on
+            log.exception("darktable: following file events failed")
+            self._set_state("darktable", ComponentState("degraded", error=str(error)))
+
+    def _media_tick(self) -> None:
+        """New files described, grouped into photos, previews built: in the media workers."""
+        try:
+            self._media.tick()
+        except Exception as error:  # the next tick tries again; the rest goes on
+            log.exception("media work failed")
+            self._set_state("media", ComponentState("degraded", error=str(error)))
+            return
+        counts = self._media.counts
+        task = f"{counts.described:,} files described, {counts.previews:,} previews"
+        status = "running" if self._media.busy else "idle"
+        self._set_state("media", ComponentState(status, task=task))
 
     def _on_darktable_state(self, state: PollerState) -> None:
         self._set_state("darktable", ComponentState(state.status, state.task, state.error))
