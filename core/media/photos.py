@@ -38,6 +38,7 @@ log = logging.getLogger("shootwatch.media")
 BATCH = 64  # files a worker describes per task
 PREVIEW_BATCH = 8
 FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed")
+IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
 
 
 @dataclass
@@ -69,6 +70,7 @@ class MediaSync:
         self._in_flight = 0
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
         self._roots = RootIndex()
+        self._idle_until = 0.0  # after finding no work: when to look at the backlog again
 
     @property
     def busy(self) -> bool:
@@ -87,6 +89,7 @@ class MediaSync:
         if not rows:
             return
         self._event_cursor = rows[-1][0]
+        self._idle_until = 0.0  # files changed: look for work at once
         self._roots.refresh()
         gone: set[tuple[int, str]] = set()
         for _, _, kind, _, root_id, rel_path, _, _ in rows:
@@ -114,6 +117,8 @@ class MediaSync:
     def tick(self) -> None:
         """Follow the event log and keep the workers busy (describing first, then previews)."""
         self.follow_file_events()
+        if not self._queued and time.monotonic() < self._idle_until:
+            return  # nothing was left last time, and no file has changed since
         capacity = (self.pool.workers * 2 if self.pool else 1) - self._in_flight
         while capacity > 0:
             batch = self._next_describe_batch()
@@ -123,6 +128,11 @@ class MediaSync:
                 continue
             jobs = self._next_preview_batch()
             if not jobs:
+                if self._in_flight == 0:
+                    # All done. Look again later, from the start: a photo whose original
+                    # changed may have gone back behind where the backlog had got to.
+                    self._idle_until = time.monotonic() + IDLE_RECHECK_SECONDS
+                    self._backlog_after = dict.fromkeys(self._backlog_after, 0)
                 return
             self._preview(jobs)
             capacity -= 1

@@ -57,8 +57,20 @@ def _to_4(migrator: SqliteMigrator) -> None:
     )
 
 
+def _to_5(migrator: SqliteMigrator) -> None:
+    # Schema 5: the media backlog (photos without EXIF read, without a preview) found by
+    # partial indexes, so looking for it costs nothing when there is none.
+    for sql in (
+        'CREATE INDEX IF NOT EXISTS "photo_without_metadata" ON "photo" ("id")'
+        ' WHERE "metadata_at" IS NULL',
+        'CREATE INDEX IF NOT EXISTS "photo_without_preview" ON "photo" ("id")'
+        ' WHERE "preview_at" IS NULL AND "preview_error" IS NULL',
+    ):
+        migrator.database.execute_sql(sql)
+
+
 # target version -> the step that reaches it from the version before
-STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3, 4: _to_4}
+STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
 LATEST = max(STEPS)
 
 

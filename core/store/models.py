@@ -119,6 +119,18 @@ class FileRecord(BaseModel):
         )
 
 
+# Schema 5: the media backlog, by partial indexes.
+Photo.add_index(
+    Photo.index(Photo.id, name="photo_without_metadata", where=Photo.metadata_at.is_null())
+)
+Photo.add_index(
+    Photo.index(
+        Photo.id,
+        name="photo_without_preview",
+        where=Photo.preview_at.is_null() & Photo.preview_error.is_null(),
+    )
+)
+
 # Schema 4: files not looked at by the media workers yet.
 FileRecord.add_index(
     FileRecord.index(FileRecord.id, name="file_not_described", where=FileRecord.format.is_null())
