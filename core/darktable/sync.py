@@ -119,8 +119,10 @@ class DarktableSync:
     # --- the snapshot ------------------------------------------------------------------------
 
     def _load(self, library: str) -> bool:
-        """Load the snapshot of ``library``; True when there is none yet (a first sync)."""
-        if snapshot.followed_library() != library:
+        """Load the snapshot of ``library``; True when shootwatch starts following it now (a
+        first sync: what is already there is not news)."""
+        first = snapshot.followed_library() != library
+        if first:
             dropped = snapshot.follow_library(self.db, library)
             if dropped:
                 log.info("following %s: dropped %d images of another library", library, dropped)
@@ -133,7 +135,7 @@ class DarktableSync:
         for row in rows:
             state, seen_at, sidecar_at = _state_from_row(row)
             self._remember(state, seen_at, sidecar_at)
-        return not rows
+        return first
 
     def _remember(self, state: ImageState, seen_at: float, sidecar_at: float | None) -> None:
         image_id = state.darktable_id
@@ -162,8 +164,6 @@ class DarktableSync:
         report = ApplyReport(notes=list(read.notes))
         if self._library != read.library:
             report.first_sync = self._load(read.library)
-        elif not self._states:
-            report.first_sync = True
         self._roots.refresh()
         seen: set[int] = set()
         rows, events = [], []
@@ -194,7 +194,7 @@ class DarktableSync:
             removed = []
         for image_id in removed:
             events.append(self._event("darktable_removed", self._states[image_id], {}))
-        if report.first_sync and (rows or not self._states):
+        if report.first_sync:
             events.append(
                 (read.read_at, "darktable_library_synced", SOURCE, None, read.library, None,
                  json.dumps({"images": len(read.states)}))

@@ -256,3 +256,22 @@ def test_two_images_rated_in_one_write_are_both_seen(synced, darktable):
     darktable.write("DELETE FROM color_labels WHERE imgid = 2 AND color = 0")
     darktable.write("INSERT INTO color_labels (imgid, color) VALUES (1, 1)")
     assert _poll(reader, sync).changed == 2
+
+
+def test_the_first_imports_into_a_new_library_are_news(catalogue, tmp_path):
+    fresh = copy_fixture(tmp_path / "new")
+    fresh.write("DELETE FROM images")  # a library darktable has just created
+    reader = LibraryReader(fresh.paths)
+    sync = DarktableSync(catalogue.db)
+    assert sync.apply(reader.read()).first_sync
+    fresh.write(
+        "INSERT INTO images (id, group_id, film_id, filename, flags, version, max_version,"
+        " history_end) SELECT 1, 1, id, 'IMG_0001.JPG', 1, 0, 0, 0 FROM film_rolls LIMIT 1"
+    )
+    report = sync.apply(reader.read())
+    assert not report.first_sync and report.new == 1
+    assert [e.kind for e in _events()] == ["darktable_library_synced", "darktable_imported"]
+    # The engine starts again on the same catalogue: nothing is news.
+    again = DarktableSync(catalogue.db)
+    assert not again.apply(LibraryReader(fresh.paths).read()).first_sync
+    assert len(_events()) == 2
