@@ -325,6 +325,25 @@ def read_tag_names(paths: LibraryPaths) -> dict[int, str]:
     return dict(query(paths.data, "SELECT id, name FROM tags"))
 
 
+def change_stamp(path: Path) -> tuple | None:
+    """What says whether library.db was written since the last look, read without SQLite (so
+    without any lock): SQLite's file change counter, which every write transaction of a
+    database in rollback-journal mode (darktable's) increments, with the file's identity, size
+    and mtime. None when it cannot say: a WAL database does not keep the counter up to date.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(100)
+            stat = os.fstat(handle.fileno())
+    except OSError:
+        return None
+    # Bytes 18 and 19: the file format's write and read versions, 1 = rollback journal, 2 = WAL.
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00") or header[18] != 1:
+        return None
+    counter = int.from_bytes(header[24:28], "big")
+    return (counter, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def darktable_pid(paths: LibraryPaths) -> int | None:
     """The PID in library.db.lock when that process is alive: only to show "darktable is
     running", never to decide whether to read."""

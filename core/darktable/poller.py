@@ -22,6 +22,7 @@ from core.darktable.library import (
     LibraryUnavailable,
     Schema,
     bucket_ids,
+    change_stamp,
     darktable_pid,
     read_buckets,
     read_images,
@@ -54,20 +55,26 @@ class LibraryReader:
         self.schema: Schema | None = None
         self._totals: tuple | None = None
         self._buckets: dict[tuple[str, int], str] | None = None
+        self._stamp: tuple | None = None  # library.db's change stamp at the last read
         self._next_full = 0.0
 
     def forget(self) -> None:
         """The last read was not applied: read everything next time."""
-        self._totals = self._buckets = None
+        self._totals = self._buckets = self._stamp = None
 
     def read(self) -> LibraryRead | None:
         """What changed, or None when nothing did. Raises LibraryUnavailable."""
+        full = self._buckets is None or time.monotonic() >= self._next_full
+        # Taken before reading: a write while we read changes it, and the next poll reads.
+        stamp = change_stamp(self.paths.library)
+        if stamp is not None and stamp == self._stamp and not full:
+            return None  # not written since the last read: not even a query
         if self.schema is None:
             self.schema = read_schema(self.paths)
         try:
             totals = read_totals(self.paths, self.schema)
-            full = self._buckets is None or time.monotonic() >= self._next_full
             if totals == self._totals and not full:
+                self._stamp = stamp
                 return None
             buckets = read_buckets(self.paths, self.schema)
             film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
@@ -96,7 +103,7 @@ class LibraryReader:
             tag_names = None
             notes.append(f"tag names unknown: {error.reason}")
         read_at = time.time()
-        self._totals, self._buckets = totals, buckets
+        self._totals, self._buckets, self._stamp = totals, buckets, stamp
         if covered is None:
             self._next_full = time.monotonic() + FULL_CHECK_SECONDS
         return LibraryRead(

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+import core.darktable.poller as poller
 from core.darktable.facts import darktable_time
+from core.darktable.library import change_stamp
 from core.darktable.poller import LibraryReader
 from core.darktable.sync import DarktableSync
 from core.store.models import DarktableImage, Event
@@ -275,3 +278,28 @@ def test_the_first_imports_into_a_new_library_are_news(catalogue, tmp_path):
     again = DarktableSync(catalogue.db)
     assert not again.apply(LibraryReader(fresh.paths).read()).first_sync
     assert len(_events()) == 2
+
+
+def test_a_library_not_written_since_the_last_read_is_not_even_queried(
+    synced, darktable, monkeypatch
+):
+    reader, _ = synced
+    assert reader.read() is None  # the sums, once: nothing changed; the stamp is kept
+
+    def no_query(*args):
+        raise AssertionError("library.db was queried although it was not written")
+
+    monkeypatch.setattr(poller, "read_totals", no_query)
+    assert reader.read() is None
+    darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 1")
+    with pytest.raises(AssertionError, match="was queried"):
+        reader.read()  # written: it is read again
+
+
+def test_no_change_stamp_for_a_database_in_wal_mode(darktable):
+    assert change_stamp(darktable.paths.library) is not None
+    connection = sqlite3.connect(darktable.paths.library)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.close()
+    assert change_stamp(darktable.paths.library) is None  # WAL keeps no change counter
+    assert change_stamp(darktable.paths.library.parent / "missing.db") is None
