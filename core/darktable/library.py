@@ -228,11 +228,20 @@ def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
     return tuple(query(paths.library, sql)[0][0] for sql in parts)
 
 
-def read_buckets(paths: LibraryPaths, schema: Schema) -> dict[tuple[str, int], str]:
-    """Per table and per bucket of 64 image ids, a count and a sum: which buckets changed.
-    One statement per table, so no single read holds the file for long."""
+def table_names(schema: Schema) -> list[str]:
+    """The tables read_totals sums, in its order (film_rolls last)."""
+    return [name for name, _, _ in _table_mixes(schema)] + ["film_rolls"]
+
+
+def read_buckets(
+    paths: LibraryPaths, schema: Schema, tables: set[str] | None = None
+) -> dict[tuple[str, int], str]:
+    """Per table (all, or those named) and per bucket of 64 image ids, a count and a sum:
+    which buckets changed. One statement per table, so no read holds the file for long."""
     buckets = {}
     for name, table, mix in _table_mixes(schema):
+        if tables is not None and name not in tables:
+            continue
         rows = query(
             paths.library,
             f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"

@@ -29,6 +29,7 @@ from core.darktable.library import (
     read_schema,
     read_tag_names,
     read_totals,
+    table_names,
 )
 from core.darktable.state import from_library
 from core.darktable.sync import LibraryRead
@@ -76,7 +77,29 @@ class LibraryReader:
             if totals == self._totals and not full:
                 self._stamp = stamp
                 return None
-            buckets = read_buckets(self.paths, self.schema)
+            if (
+                full
+                or self._totals is None
+                or self._buckets is None
+                or len(totals) != len(self._totals)  # another schema: start over
+            ):
+                full = True
+                buckets = read_buckets(self.paths, self.schema)
+            else:
+                # Only the tables whose sums moved (a rating touches images alone).
+                changed_tables = {
+                    name
+                    for name, now, before in zip(
+                        table_names(self.schema), totals, self._totals, strict=True
+                    )
+                    if now != before
+                }
+                buckets = {
+                    key: value
+                    for key, value in self._buckets.items()
+                    if key[0] not in changed_tables
+                }
+                buckets.update(read_buckets(self.paths, self.schema, changed_tables))
             film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
             if full or film_rolls_changed:
                 images = read_images(self.paths, self.schema)
