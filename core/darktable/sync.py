@@ -28,6 +28,7 @@ from core.darktable.state import (
 )
 from core.media.kinds import kind_from_name
 from core.store import queries, snapshot
+from core.store.photos import direct_files
 
 log = logging.getLogger("shootwatch.darktable")
 
@@ -411,7 +412,7 @@ class DarktableSync:
             if root_id is None:
                 continue
             rel_dir = os.path.dirname(rel_dir)
-            for rel_path, kind in snapshot.files_in_folder(root_id, rel_dir):
+            for rel_path, kind in direct_files(self.db, root_id, rel_dir):
                 name = os.path.basename(rel_path)
                 if kind not in IMAGE_KINDS or (folder, name, 0) in self._by_path:
                     continue

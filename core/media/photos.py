@@ -22,6 +22,7 @@ from peewee import SqliteDatabase
 from core.config import MediaSettings
 from core.media.grouping import group_folder
 from core.media.pool import MediaPool
+from core.media.preview import PreviewUnavailable, render_preview
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
 from core.media.work import (
     Description,
@@ -100,19 +101,13 @@ class MediaSync:
             elif kind == "removed" or kind == "moved":
                 gone.add((root_id, os.path.dirname(rel_path)))
             if kind in ("added", "modified", "moved"):
-                file_id = self._file_id(root_id, rel_path)
+                file_id = queries.file_id(self.db, root_id, rel_path)
                 if file_id is not None:
                     self._queued[file_id] = (self._roots.paths[root_id], rel_path)
         if gone:
             with self.db.atomic():
                 for root_id, rel_dir in gone:
                     self.regroup(root_id, rel_dir)
-
-    def _file_id(self, root_id: int, rel_path: str) -> int | None:
-        row = self.db.execute_sql(
-            "SELECT id FROM file WHERE root_id = ? AND rel_path = ?", (root_id, rel_path)
-        ).fetchone()
-        return row[0] if row else None
 
     def tick(self) -> None:
         """Follow the event log and keep the workers busy (describing first, then previews)."""
@@ -336,8 +331,6 @@ def preview_for(
 ) -> tuple[Path | None, str | None]:
     """The preview of the photo being looked at: from the cache, or built now when the
     background has not got to it. (path, None), or (None, why there is none)."""
-    from core.media.preview import PreviewUnavailable, render_preview
-
     found = queries.original_of(db, photo_id)
     if found is None:
         return None, "this photo has no original file on disk"

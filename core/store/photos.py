@@ -3,7 +3,7 @@ the media backlog (files not looked at, photos without EXIF or preview)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from peewee import SqliteDatabase
 
@@ -29,15 +29,19 @@ def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
     ).fetchall()
 
 
-def photo_blake3s(db: SqliteDatabase, photo_ids: Iterable[int]) -> dict[int, str]:
-    ids = list(photo_ids)
-    if not ids:
-        return {}
-    rows = db.execute_sql(
-        "SELECT id, blake3 FROM photo WHERE id IN (SELECT value FROM json_each(?))",
-        ("[" + ",".join(map(str, ids)) + "]",),
-    )
-    return dict(rows.fetchall())
+def direct_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple[str, str]]:
+    """(rel_path, kind) of the files directly in a folder ("" is the root itself)."""
+    depth = rel_dir.count("/") + 1 if rel_dir else 0
+    return [
+        (row[1], row[2]) for row in folder_files(db, root_id, rel_dir) if row[1].count("/") == depth
+    ]
+
+
+def file_id(db: SqliteDatabase, root_id: int, rel_path: str) -> int | None:
+    row = db.execute_sql(
+        "SELECT id FROM file WHERE root_id = ? AND rel_path = ?", (root_id, rel_path)
+    ).fetchone()
+    return row[0] if row else None
 
 
 def photo_by_blake3(db: SqliteDatabase, blake3: str) -> int | None:

@@ -8,7 +8,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from core.store.models import DarktableImage, Root
+from core.store.models import DarktableImage
+from core.store.queries import RootIndex
 
 IMAGE_KINDS = ("raw", "jpeg", "heif")
 SESSION_GAP_SECONDS = 30 * 60  # edits further apart than this belong to different sessions
@@ -42,22 +43,17 @@ def _db():
     return DarktableImage._meta.database
 
 
-def _image_files_by_folder() -> dict[str, int]:
+def _image_files_by_folder(roots: RootIndex) -> dict[str, int]:
     """Image files on disk per absolute folder, from the catalogue."""
-    roots = {root.id: root.path for root in Root.select()}
     counts: dict[str, int] = {}
     rows = _db().execute_sql(
         f"SELECT root_id, rel_path FROM file WHERE kind IN ({', '.join('?' * len(IMAGE_KINDS))})",
         IMAGE_KINDS,
     )
     for root_id, rel_path in rows:
-        folder = os.path.join(roots[root_id], os.path.dirname(rel_path)).rstrip("/")
+        folder = os.path.join(roots.paths[root_id], os.path.dirname(rel_path)).rstrip("/")
         counts[folder] = counts.get(folder, 0) + 1
     return counts
-
-
-def _in_root(folder: str, roots: list[str]) -> bool:
-    return any(folder == root or folder.startswith(root.rstrip("/") + "/") for root in roots)
 
 
 def edit_times() -> list[tuple[float, int]]:
@@ -97,8 +93,8 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
         )
         .fetchall()
     )
-    files = _image_files_by_folder()
-    roots = [root.path for root in Root.select()]
+    roots = RootIndex().refresh()
+    files = _image_files_by_folder(roots)
     folder_of = dict(
         _db().execute_sql("SELECT darktable_id, film_roll_folder FROM darktable_image").fetchall()
     )
@@ -116,7 +112,7 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
         shoots.append(
             ShootProgress(
                 folder=folder,
-                files=files.get(folder, 0) if _in_root(folder, roots) else None,
+                files=files.get(folder, 0) if roots.locate(folder + "/")[0] is not None else None,
                 in_darktable=in_dt,
                 images=images,
                 edited=edited or 0,

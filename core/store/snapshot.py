@@ -68,24 +68,6 @@ def as_json(values: Sequence[str]) -> str:
     return json.dumps(list(values))
 
 
-def files_in_folder(root_id: int, rel_dir: str) -> list[tuple[str, str]]:
-    """(rel_path, kind) of the files directly in one folder of a root ("" is the root itself)."""
-    db = DarktableImage._meta.database
-    if rel_dir:
-        rows = db.execute_sql(
-            "SELECT rel_path, kind FROM file WHERE root_id = ? AND rel_path > ? AND rel_path < ?",
-            (root_id, rel_dir + "/", rel_dir + "0"),  # "0" sorts right after "/"
-        ).fetchall()
-        depth = rel_dir.count("/") + 1
-    else:
-        rows = db.execute_sql(
-            "SELECT rel_path, kind FROM file WHERE root_id = ? AND instr(rel_path, '/') = 0",
-            (root_id,),
-        ).fetchall()
-        depth = 0
-    return [(rel, kind) for rel, kind in rows if rel.count("/") == depth]
-
-
 def reported_paths(kind: str) -> set[tuple[int | None, str]]:
     """(root_id, path) of every event of this kind: to say a thing once."""
     db = DarktableImage._meta.database
