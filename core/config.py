@@ -112,6 +112,30 @@ def _yes_no(key: str, value: Any) -> bool:
     return value
 
 
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in choices:
+            raise ConfigError(
+                f"{key} = {value!r} is not allowed: use one of "
+                + ", ".join(f'"{choice}"' for choice in choices)
+                + "."
+            )
+        return value
+
+    return check
+
+
+def _keys(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(k, str) and k for k in value):
+        raise ConfigError(
+            f"{key} = {value!r} is not allowed: use a key name or a list of them, "
+            'such as ["a", "p"].'
+        )
+    return tuple(value)
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -198,6 +222,39 @@ SETTINGS: tuple[Setting, ...] = (
         "read is left alone, with a warning.",
     ),
     Setting(
+        "tui.renderer",
+        lambda: "auto",
+        _one_of("auto", "halfblock", "sixel", "kitty"),
+        'How photos are drawn: "auto" asks the terminal before the app starts (sixel or kitty '
+        "graphics where the terminal has them, coloured half-blocks elsewhere, as in tmux).",
+    ),
+    Setting(
+        "tui.colors",
+        lambda: "auto",
+        _one_of("auto", "truecolor", "256"),
+        'Colours: "auto" uses 24-bit colour when COLORTERM says so or inside tmux; "256" for '
+        "terminals without it (photos look posterised).",
+    ),
+    Setting(
+        "tui.auto_advance",
+        lambda: True,
+        _yes_no,
+        "After approve or reject, show the next photo (toggle in the app with `n`).",
+    ),
+    Setting(
+        "tui.prefetch",
+        lambda: 3,
+        _whole_number(0, 20),
+        "Photos before and after the one on screen that are decoded and drawn ahead of time.",
+    ),
+    Setting(
+        "keys",
+        dict,
+        lambda key, value: value,
+        "The keymap: a table of action = key or list of keys, replacing that action's keys, "
+        'such as `approve = ["a", "enter"]` under `[keys]`; `?` in the app lists the actions.',
+    ),
+    Setting(
         "darktable.library",
         default_darktable_library,
         _path,
@@ -262,6 +319,15 @@ class TriageSettings:
 
 
 @dataclass(frozen=True)
+class TuiSettings:
+    renderer: str = "auto"
+    colors: str = "auto"
+    auto_advance: bool = True
+    prefetch: int = 3
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # action -> keys
+
+
+@dataclass(frozen=True)
 class DarktableSettings:
     library: Path = field(default_factory=default_darktable_library)
     data: Path | None = None
@@ -280,13 +346,16 @@ class Settings:
     darktable: DarktableSettings = field(default_factory=DarktableSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    tui: TuiSettings = field(default_factory=TuiSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if dotted == "keys" and isinstance(value, Mapping):
+            flat[dotted] = {f"keys.{action}": keys for action, keys in value.items()}
+        elif isinstance(value, Mapping):
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value
@@ -335,7 +404,14 @@ def load_settings(
 
     values: dict[str, Any] = {}
     for setting in SETTINGS:
-        if setting.key in from_file:
+        if setting.key == "keys":  # one table, checked per action; the app knows the actions
+            if not isinstance(from_file.get("keys", {}), Mapping):
+                raise ConfigError('keys must be a table: [keys] with lines such as approve = "a".')
+            values["keys"] = {
+                dotted.removeprefix("keys."): _keys(dotted, keys)
+                for dotted, keys in from_file.get("keys", {}).items()
+            }
+        elif setting.key in from_file:
             values[setting.key] = setting.check(setting.key, from_file[setting.key])
         else:
             values[setting.key] = setting.default()
@@ -367,6 +443,13 @@ def load_settings(
             preview_cache_mb=values["media.preview_cache_mb"],
         ),
         triage=TriageSettings(write_sidecars=values["triage.write_sidecars"]),
+        tui=TuiSettings(
+            renderer=values["tui.renderer"],
+            colors=values["tui.colors"],
+            auto_advance=values["tui.auto_advance"],
+            prefetch=values["tui.prefetch"],
+            keys=values["keys"],
+        ),
         darktable=DarktableSettings(
             library=values["darktable.library"],
             data=values["darktable.data"],
@@ -393,6 +476,11 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "media.preview_cache": str(settings.media.preview_cache),
         "media.preview_cache_mb": settings.media.preview_cache_mb,
         "triage.write_sidecars": settings.triage.write_sidecars,
+        "tui.renderer": settings.tui.renderer,
+        "tui.colors": settings.tui.colors,
+        "tui.auto_advance": settings.tui.auto_advance,
+        "tui.prefetch": settings.tui.prefetch,
+        "keys": {action: list(keys) for action, keys in settings.tui.keys.items()},
         "darktable.library": str(settings.darktable.library),
         "darktable.data": str(settings.darktable.data or ""),
         "darktable.poll_seconds": settings.darktable.poll_seconds,

@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names() -> set[str]:
+    """Every subcommand the parser knows (the app launcher hands these to ``main``)."""
+    return {
+        name
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -123,16 +133,13 @@ def _real_folder(path: str) -> str:
 def add_root(run: Invocation) -> int:
     args, out = run.args, run.out
     path = _real_folder(args.path)
-    clash = queries.overlapping_root(path)
-    if clash is not None and clash.path == path:
-        out.write(f"{path} is already a {clash.kind} root\n")
+    try:
+        root, added = queries.add_root(path, args.kind)
+    except queries.RootOverlap as error:
+        raise UsageError(str(error)) from None
+    if not added:
+        out.write(f"{path} is already a {root.kind} root\n")
         return EXIT_OK
-    if clash is not None:
-        raise UsageError(
-            f"{path} overlaps the root {clash.path}: a folder can belong to one root only."
-        )
-    root = Root.create(path=path, kind=args.kind, added_at=time.time())
-    queries.record_event("root_added", "cli", root=root, path=path, payload={"kind": args.kind})
     out.write(f"added {args.kind} root {path}\nnext: 'shootwatch scan' to index it\n")
     return EXIT_OK
 
@@ -382,6 +389,8 @@ def _toml_value(value: object) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     return str(value)
 
 

@@ -348,3 +348,24 @@ def preview_for(
     except OSError as error:
         return None, f"cannot be read: {error.strerror or error}"
     return cache.put(blake3, data), None
+
+
+DETAIL_LONG_EDGE = 8192  # a zoom shows the original's pixels; larger embedded images are rare
+
+
+def detail_for(db: SqliteDatabase, photo_id: int) -> tuple[bytes | None, str | None]:
+    """The photo at full size (a RAW's largest embedded JPEG), for a 1:1 look at focus; not
+    cached: it is asked for one photo at a time. (JPEG bytes, None) or (None, why not)."""
+    found = queries.original_of(db, photo_id)
+    if found is None:
+        return None, "this photo has no original file on disk"
+    _blake3, root, rel_path, file_format, orientation = found
+    try:
+        data = render_preview(
+            Path(root) / rel_path, file_format or "unknown", orientation, DETAIL_LONG_EDGE
+        )
+    except PreviewUnavailable as error:
+        return None, error.reason
+    except OSError as error:
+        return None, f"cannot be read: {error.strerror or error}"
+    return data, None

@@ -3,6 +3,7 @@ the media backlog (files not looked at, photos without EXIF or preview)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from peewee import SqliteDatabase
@@ -180,3 +181,15 @@ def decision_counts(db: SqliteDatabase, photo_ids: list[int]) -> dict[str, int]:
         for decision, count in rows:
             counts[decision] += count
     return counts
+
+
+def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
+    """(folder, photos) of every folder holding photo originals, by path: the shoots."""
+    counts: dict[str, int] = {}
+    for root, rel_path in db.execute_sql(
+        "SELECT r.path, f.rel_path FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE f.role = 'original'"
+    ):
+        folder = os.path.dirname(os.path.join(root, rel_path))
+        counts[folder] = counts.get(folder, 0) + 1
+    return sorted(counts.items())

@@ -224,3 +224,30 @@ def velocity(since: float, bucket_seconds: int = 3600) -> list[tuple[float, int]
     for at in times:
         counts[int(at // bucket_seconds) * bucket_seconds] += 1
     return sorted(counts.items())
+
+
+def latest_changes(limit: int) -> list[dict]:
+    """The images darktable changed last, by darktable's own change time (so a library
+    shootwatch has only just started following has recent edits too)."""
+    rows = (
+        _db()
+        .execute_sql(
+            "SELECT changed_at, film_roll_folder, filename, version, stars, rejected, altered,"
+            " exported_at FROM darktable_image WHERE changed_at IS NOT NULL"
+            " ORDER BY changed_at DESC LIMIT ?",
+            (limit,),
+        )
+        .fetchall()
+    )
+    return [
+        {
+            "at": at,
+            "path": os.path.join(folder, filename),
+            "version": version,
+            "stars": stars,
+            "rejected": bool(rejected),
+            "edited_now": bool(altered),
+            "exported_at": exported_at,
+        }
+        for at, folder, filename, version, stars, rejected, altered, exported_at in rows
+    ]

@@ -204,6 +204,24 @@ def record_event(
     )
 
 
+class RootOverlap(ValueError):
+    """A folder inside another root, or holding one: a folder belongs to one root only."""
+
+
+def add_root(path: str, kind: str = "library") -> tuple[Root, bool]:
+    """(the root at ``path``, whether it was added now); ``path`` is absolute and real."""
+    clash = overlapping_root(path)
+    if clash is not None and clash.path == path:
+        return clash, False
+    if clash is not None:
+        raise RootOverlap(
+            f"{path} overlaps the root {clash.path}: a folder can belong to one root only."
+        )
+    root = Root.create(path=path, kind=kind, added_at=time.time())
+    record_event("root_added", "cli", root=root, path=path, payload={"kind": kind})
+    return root, True
+
+
 def root_for_path(path: str) -> Root | None:
     """The root whose folder is ``path`` or contains it."""
     containing = [
@@ -258,8 +276,12 @@ def last_sync_run(root: Root | None = None) -> SyncRun | None:
     return query.first()
 
 
-def recent_sync_runs(limit: int = 20) -> list[SyncRun]:
-    return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
+def recent_sync_runs(limit: int = 20, offset: int = 0) -> list[SyncRun]:
+    return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit).offset(offset))
+
+
+def sync_run_count() -> int:
+    return SyncRun.select().count()
 
 
 def root_file_rows(root: Root) -> list[tuple[str, int, int, str | None]]:

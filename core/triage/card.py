@@ -1,0 +1,122 @@
+"""What the triage screen says about one photo: its file, when it was taken, the camera and
+exposure, the decision, stars and labels, and what darktable knows of it."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from peewee import SqliteDatabase
+
+from core.darktable.facts import LABEL_NAMES
+
+
+@dataclass(frozen=True)
+class PhotoCard:
+    photo_id: int
+    path: str  # the original, absolute
+    rel_path: str  # the original, under its root
+    files: int  # files that belong to the photo (original, twin, sidecars, exports)
+    capture_time: float | None
+    capture_offset: str | None
+    camera: str | None
+    lens: str | None
+    exposure: str | None  # "1/250 s · f/2.8 · 50 mm"
+    iso: int | None
+    width: int | None
+    height: int | None
+    decision: str
+    rating: int
+    labels: int
+    darktable: str  # "edited, exported, 4 ★" / "not imported" / "" when no darktable library
+
+    @property
+    def label_names(self) -> list[str]:
+        return [name for bit, name in enumerate(LABEL_NAMES) if self.labels & (1 << bit)]
+
+    @property
+    def taken(self) -> str:
+        """The capture time as the camera showed it, with its offset when known."""
+        if self.capture_time is None:
+            return "time unknown"
+        if self.capture_offset:
+            hours, _, minutes = self.capture_offset.lstrip("+-").partition(":")
+            sign = -1 if self.capture_offset.startswith("-") else 1
+            shift = sign * (int(hours) * 3600 + int(minutes or 0) * 60)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.capture_time + shift))
+            return f"{stamp} {self.capture_offset}"
+        # No offset: the camera's wall clock was stored as if it were UTC.
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.capture_time))
+
+
+def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
+    row = db.execute_sql(
+        "SELECT p.id, r.path, f.rel_path, p.capture_time, p.capture_offset, p.camera_make,"
+        " p.camera_model, p.lens, p.exposure_time, p.aperture, p.focal_length, p.iso, p.width,"
+        " p.height, p.orientation, p.decision, p.rating, p.labels,"
+        " (SELECT count(*) FROM file m WHERE m.photo_id = p.id)"
+        " FROM photo p JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
+        (photo_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    (pid, root, rel, taken, offset, make, model, lens, shutter, aperture, focal, iso, width,
+     height, orientation, decision, rating, labels, files) = row  # fmt: skip
+    path = os.path.join(root, rel)
+    if orientation in (5, 6, 7, 8) and width and height:  # shown upright: sides swap
+        width, height = height, width
+    return PhotoCard(
+        photo_id=pid,
+        path=path,
+        rel_path=rel,
+        files=files,
+        capture_time=taken,
+        capture_offset=offset,
+        camera=_camera(make, model),
+        lens=lens,
+        exposure=" · ".join(
+            part
+            for part in (
+                shutter and f"{shutter} s",
+                aperture and f"f/{aperture:g}",
+                focal and f"{focal:g} mm",
+            )
+            if part
+        )
+        or None,
+        iso=iso,
+        width=width,
+        height=height,
+        decision=decision,
+        rating=rating,
+        labels=labels,
+        darktable=_darktable_state(db, path),
+    )
+
+
+def _camera(make: str | None, model: str | None) -> str | None:
+    if model and make and model.lower().startswith(make.split()[0].lower()):
+        return model  # "Canon Canon EOS 5D" reads better as "Canon EOS 5D"
+    return " ".join(part for part in (make, model) if part) or None
+
+
+def _darktable_state(db: SqliteDatabase, path: str) -> str:
+    folder, name = os.path.split(path)
+    rows = db.execute_sql(
+        "SELECT altered, exported_at, stars, rejected FROM darktable_image"
+        " WHERE film_roll_folder = ? AND filename = ? ORDER BY version",
+        (folder, name),
+    ).fetchall()
+    if not rows:
+        followed = db.execute_sql("SELECT 1 FROM darktable_image LIMIT 1").fetchone()
+        return "not in darktable" if followed else ""
+    altered, exported_at, stars, rejected = rows[0]
+    parts = ["edited" if altered else "not edited"]
+    if exported_at:
+        parts.append("exported")
+    parts.append("rejected" if rejected else f"{stars} ★")
+    if len(rows) > 1:
+        parts.append(f"{len(rows)} versions")
+    return "darktable: " + ", ".join(parts)

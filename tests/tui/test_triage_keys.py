@@ -1,0 +1,222 @@
+"""Every triage binding, pressed in the real app on a real catalogue: what the key does is on
+disk (read back through the catalogue) and on screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import ConfigError
+from tests.tui.conftest import Library, build_library
+from tui import keymap
+from tui.app import ShootwatchApp
+from tui.help import HelpScreen
+from tui.panes.triage import TriagePane
+from tui.picker import Picker
+from tui.widgets.photo_view import PhotoView
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 36)
+
+
+def make_app(library: Library) -> ShootwatchApp:
+    return ShootwatchApp(library.settings, library.catalogue, engine="off")
+
+
+def stored(library: Library, pane: TriagePane, photo_id: int | None = None) -> tuple:
+    return library.catalogue.db.execute_sql(
+        "SELECT decision, rating, labels FROM photo WHERE id = ?", (photo_id or pane.photo_id,)
+    ).fetchone()
+
+
+async def settle(pilot, pane: TriagePane) -> None:
+    """Wait until the photo on screen has its frame drawn."""
+    for _ in range(200):
+        await pilot.pause(0.02)
+        frame = pane.query_one(PhotoView).frame
+        if frame is not None and frame.photo_id == pane.photo_id and frame.strips:
+            return
+    raise AssertionError("the photo was never drawn")
+
+
+async def test_queue_opens_on_the_first_pending_photo_with_its_facts(library: Library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await settle(pilot, pane)
+        assert len(pane.queue.photo_ids) == 17
+        assert pane.index == 0
+        facts = str(pane.query_one("#facts").render())
+        assert pane.card.path.endswith(facts.split()[0])
+        assert "1 / 17 — 0 approved, 0 rejected" in str(pane.query_one("#position").render())
+
+
+@pytest.mark.parametrize(
+    ("key", "decision"),
+    [("a", "approved"), ("p", "approved"), ("x", "rejected"), ("r", "rejected")],
+)
+async def test_decision_keys_store_the_decision_and_advance(library, key, decision):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        first = pane.photo_id
+        await pilot.press(key)
+        assert stored(library, pane, first)[0] == decision
+        assert pane.index == 1
+        counts = str(pane.query_one("#position").render())
+        assert ("1 approved" if decision == "approved" else "1 rejected") in counts
+
+
+async def test_u_puts_a_photo_back_to_pending(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        first = pane.photo_id
+        await pilot.press("a", "k", "u")
+        assert pane.photo_id == first
+        assert stored(library, pane, first)[0] == "pending"
+
+
+async def test_stars_and_labels(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        for stars in "012345":
+            await pilot.press(stars)
+            assert stored(library, pane)[1] == int(stars)
+        await pilot.press("6", "7", "8", "9", "f5")
+        assert stored(library, pane)[2] == 0b11111
+        await pilot.press("f1", "f2", "f3", "f4")
+        assert stored(library, pane)[2] == 0b10000
+        assert pane.index == 0  # stars and labels do not advance
+        assert "★★★★★" in str(pane.query_one("#facts").render())
+
+
+async def test_undo_and_redo_are_unlimited_and_follow_the_photo(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        ids = pane.queue.photo_ids[:5]
+        await pilot.press("a", "x", "a", "x", "a")
+        assert [stored(library, pane, i)[0] for i in ids] == ["approved", "rejected"] * 2 + [
+            "approved"
+        ]
+        for _ in range(5):
+            await pilot.press("ctrl+z")
+        assert [stored(library, pane, i)[0] for i in ids] == ["pending"] * 5
+        assert pane.photo_id == ids[0]  # undo shows the photo it changed
+        await pilot.press("ctrl+y", "ctrl+y")
+        assert stored(library, pane, ids[0])[0] == "approved"
+        assert stored(library, pane, ids[1])[0] == "rejected"
+        assert pane.photo_id == ids[1]
+        assert "1 approved, 1 rejected" in str(pane.query_one("#position").render())
+
+
+async def test_auto_advance_can_be_turned_off(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("n", "a")
+        assert pane.index == 0
+        assert stored(library, pane)[0] == "approved"
+        assert "auto-advance off" in str(pane.query_one("#position").render())
+
+
+async def test_moving_through_the_queue(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("space", "right", "j", "down")
+        assert pane.index == 4
+        await pilot.press("backspace", "left", "k")
+        assert pane.index == 1
+        await pilot.press("G")
+        assert pane.index == 16
+        await pilot.press("space")  # past the end: stays
+        assert pane.index == 16
+        await pilot.press("g", "up")
+        assert pane.index == 0
+
+
+async def test_filters(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("a", "a", "x", "6")
+        await pilot.press("f")
+        assert isinstance(pilot.app.screen, Picker)
+        await pilot.press("down", "enter")  # pending is first, approved second
+        assert pane.queue.filter.name == "approved"
+        assert len(pane.queue.photo_ids) == 2
+        assert all(stored(library, pane, i)[0] == "approved" for i in pane.queue.photo_ids)
+        pane.load_queue("rejected")
+        assert len(pane.queue.photo_ids) == 1
+        pane.load_queue("label:red")
+        assert len(pane.queue.photo_ids) == 1
+        pane.load_queue(f"folder:{library.photos / '2024-07-15_street'}")
+        assert len(pane.queue.photo_ids) == 6
+        pane.load_queue("all")
+        assert len(pane.queue.photo_ids) == 17
+        await pilot.press("f", "escape")  # leaves the filter as it was
+        assert pane.queue.filter.name == "all"
+
+
+async def test_zoom_shows_a_one_to_one_crop_and_back(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await settle(pilot, pane)
+        fitted = pane.query_one(PhotoView).frame
+        await pilot.press("z")
+        assert pane.zoomed
+        for _ in range(200):
+            await pilot.pause(0.02)
+            frame = pane.query_one(PhotoView).frame
+            if frame.zoom and frame.strips:
+                break
+        assert frame.zoom and frame.strips != fitted.strips
+        assert "1:1 zoom" in str(pane.query_one("#position").render())
+        await pilot.press("z")
+        assert not pane.zoomed
+        assert pane.query_one(PhotoView).frame.strips == fitted.strips
+
+
+async def test_info_overlay(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("i")
+        assert pane.has_class("-info")
+        assert pane.card.rel_path in str(pane.query_one("#info-text").render())
+        await pilot.press("i")
+        assert not pane.has_class("-info")
+
+
+async def test_pane_keys_and_help(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        for key, pane in (("E", "events"), ("H", "history"), ("S", "stages"),
+                          ("D", "progress"), ("T", "triage")):  # fmt: skip
+            await pilot.press(key)
+            assert app.pane == pane
+        await pilot.press("tab")
+        assert app.pane == "events"
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.pane == "progress"
+        await pilot.press("T", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keys_from_the_settings_file(tmp_path):
+    library = build_library(tmp_path, '[keys]\napprove = ["y"]\n')
+    try:
+        async with make_app(library).run_test(size=SIZE) as pilot:
+            pane = pilot.app.query_one(TriagePane)
+            first = pane.photo_id
+            await pilot.press("a")
+            assert stored(library, pane, first)[0] == "pending"
+            await pilot.press("y")
+            assert stored(library, pane, first)[0] == "approved"
+    finally:
+        library.catalogue.close()
+
+
+def test_a_keymap_naming_no_action_or_a_taken_key_is_refused():
+    with pytest.raises(ConfigError, match="not an action"):
+        keymap.check_keys({"aprove": ("a",)})
+    with pytest.raises(ConfigError, match="given to both"):
+        keymap.check_keys({"approve": ("x",)})
+    with pytest.raises(ConfigError, match="given to both"):
+        keymap.check_keys({"approve": ("q",)})  # q quits everywhere
+    keymap.check_keys({"approve": ("y",)})

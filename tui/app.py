@@ -1,0 +1,180 @@
+"""The shootwatch app: the status line of the engine's components, five panes switched with a
+key, the footer of keys that apply now, help, and the command palette.
+
+The app reads the catalogue through core's queries and writes only decisions (core.triage);
+the engine, hosted in a worker thread or attached to in another process, does the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer
+
+from core.config import Settings
+from core.store import Catalogue, queries
+from core.store.models import Root
+from tui import keymap
+from tui.engine_link import EngineLink
+from tui.help import HelpScreen
+from tui.panes.events import EventsPane
+from tui.panes.history import HistoryPane
+from tui.panes.progress import ProgressPane
+from tui.panes.stages import StagesPane
+from tui.panes.triage import TriagePane
+from tui.widgets.status_bar import PaneBar, StatusBar
+
+PANES = ("triage", "events", "history", "stages", "progress")
+PANE_TITLES = {
+    "triage": "Triage",
+    "events": "Live events",
+    "history": "Sync history",
+    "stages": "Stage queue",
+    "progress": "Edit progress",
+}
+EVENT_POLL_SECONDS = 0.1  # events reach the panes in batches, ten times a second at most
+STATES_SECONDS = 1.0
+SEED_EVENTS = 2000  # the live events pane opens with this many recent events
+DARKTABLE_SOURCES = ("darktable",)
+
+
+class ShootwatchApp(App):
+    TITLE = "shootwatch"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        *keymap.bindings("app", {}),
+        Binding("escape", "dismiss_overlay", show=False),
+    ]
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: Catalogue,
+        engine: str = "auto",
+        graphics: type[Widget] | None = None,
+        renderer: str = "halfblock",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.catalogue = catalogue
+        self.link = EngineLink(settings, engine)
+        self.renderer = renderer
+        self.clock = clock
+        self._graphics = graphics
+        self._events = queries.open_read_only(str(settings.catalogue))
+        self._last_event = queries.last_event_id(self._events)
+        self._roots = {root.id: root.path for root in Root.select()}
+        if settings.tui.keys:
+            self.set_keymap({name: ",".join(keys) for name, keys in settings.tui.keys.items()})
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield PaneBar(PANES, PANE_TITLES, id="panes")
+        with ContentSwitcher(initial="triage", id="switcher"):
+            yield TriagePane(
+                self.catalogue.db, self.settings, self._graphics, clock=self.clock, id="triage"
+            )
+            yield EventsPane(self._roots, id="events")
+            yield HistoryPane(self.link.rescan, id="history")
+            yield StagesPane(self.catalogue.db, id="stages")
+            yield ProgressPane(str(self.settings.darktable.library), clock=self.clock,
+                               id="progress")  # fmt: skip
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TriagePane).focus()
+        seed = queries.newest_events(self._events, SEED_EVENTS)
+        self.query_one(EventsPane).add_events(seed)
+        self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
+        self.set_interval(EVENT_POLL_SECONDS, self._poll_events)
+        self.set_interval(STATES_SECONDS, self._show_states)
+        self._show_states()
+
+    def _host_engine(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        self.link.run_until(lambda: worker.is_cancelled)
+
+    def on_unmount(self) -> None:
+        self.link.stop()
+        self._events.close()
+
+    # --- what the engine reports -------------------------------------------------------------
+
+    def _poll_events(self) -> None:
+        rows = queries.events_after(self._events, self._last_event, limit=20_000)
+        if not rows:
+            return
+        self._last_event = rows[-1][0]
+        self.query_one(EventsPane).add_events(rows)
+        kinds = {row[2] for row in rows}
+        sources = {row[3] for row in rows}
+        if "root_added" in kinds:
+            self._roots.update({root.id: root.path for root in Root.select()})
+        if sources - {"darktable", "triage"}:
+            self.query_one(HistoryPane).refresh_runs()
+        if sources & set(DARKTABLE_SOURCES) or "darktable_library_synced" in kinds:
+            self.query_one(ProgressPane).refresh_progress()
+        if "stage" in sources:
+            self.query_one(StagesPane).refresh_jobs()
+
+    def _show_states(self) -> None:
+        self.query_one(StatusBar).show(self.link.states(), self.link.describe())
+
+    # --- panes -------------------------------------------------------------------------------
+
+    @property
+    def pane(self) -> str:
+        return self.query_one(ContentSwitcher).current or "triage"
+
+    def action_show_pane(self, name: str) -> None:
+        self.query_one(ContentSwitcher).current = name
+        self.query_one(PaneBar).show(name)
+        pane = self.query_one(f"#{name}")
+        target = pane.focus_target() if hasattr(pane, "focus_target") else pane
+        target.focus()
+        if name == "history":
+            pane.refresh_runs()
+        elif name == "stages":
+            pane.refresh_jobs()
+        elif name == "progress":
+            pane.refresh_progress()
+
+    def action_cycle_pane(self, step: int) -> None:
+        self.action_show_pane(PANES[(PANES.index(self.pane) + step) % len(PANES)])
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(keymap.resolved(self.settings.tui.keys)))
+
+    def action_dismiss_overlay(self) -> None:
+        triage = self.query_one(TriagePane)
+        if triage.has_class("-info"):
+            triage.action_info()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in keymap.resolved(self.settings.tui.keys):
+            if action.name == "palette":
+                continue
+            keys = ", ".join(keymap.display(key) for key in action.keys)
+            scope = keymap.SCOPES[action.scope]
+            yield SystemCommand(
+                f"{action.description}",
+                f"{scope} · {keys}",
+                lambda action=action: self._run_from_palette(action),
+            )
+
+    def _run_from_palette(self, action: keymap.Action) -> None:
+        if action.scope == "app":
+            self.run_action(action.action)
+            return
+        self.action_show_pane(action.scope)
+        self.run_action(action.action, self.query_one(f"#{action.scope}"))

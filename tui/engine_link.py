@@ -1,0 +1,112 @@
+"""The app's engine: started in this process (in a Textual worker) or, when another process
+already runs one on this catalogue, attached to. Either way the app asks the same things:
+component states, new events, a rescan."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+from core.config import Settings
+from core.engine import COMPONENTS, ComponentState, Engine, EngineRunning
+from core.engine.control import ask
+from core.engine.lock import running_engine_pid
+from core.store import queries
+
+STALE_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def _real_stderr() -> Iterator[None]:
+    """While the engine starts its worker processes: multiprocessing hands sys.stderr's file
+    descriptor to its helper processes, and under Textual sys.stderr is a capture object with
+    none. /dev/null stands in, so nothing a worker prints can scribble on the app's screen."""
+    captured = sys.stderr
+    with open(os.devnull, "w") as null:
+        sys.stderr = null
+        try:
+            yield
+        finally:
+            sys.stderr = captured  # an attached engine that has not beaten for this long is down
+
+
+class EngineLink:
+    def __init__(self, settings: Settings, mode: str = "auto") -> None:
+        """``mode``: "auto" hosts an engine unless one runs; "off" runs none (a read-only
+        look at the catalogue, as in screenshots)."""
+        self.settings = settings
+        self.mode = mode
+        self.engine: Engine | None = None
+        self.attached_pid: int | None = None
+        self.problem: str | None = None  # why no engine runs, when none does
+
+    def describe(self) -> str:
+        if self.engine is not None:
+            return "engine running in this app"
+        if self.attached_pid:
+            return f"attached to the engine of pid {self.attached_pid}"
+        return self.problem or "no engine"
+
+    def start(self) -> None:
+        """Start or attach; called from a worker thread (starting forks worker processes)."""
+        if self.mode == "off":
+            self.problem = "engine off: a read-only view of the catalogue"
+            return
+        pid = running_engine_pid(self.settings.catalogue)
+        if pid:
+            self.attached_pid = pid
+            return
+        engine = Engine(self.settings)
+        try:
+            with _real_stderr():
+                engine.start()
+        except EngineRunning as running:  # another process won the race
+            self.attached_pid = running.pid
+            return
+        self.engine = engine
+
+    def run_until(self, cancelled) -> None:
+        """The worker's body: start, then hold the engine until the worker is cancelled."""
+        try:
+            self.start()
+        except Exception as error:  # the app keeps working on the catalogue without one
+            self.problem = f"the engine could not start: {error}"
+            return
+        while self.engine is not None and not cancelled():
+            time.sleep(0.1)
+        self.stop()
+
+    def stop(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.stop(timeout=3.0)
+
+    def states(self) -> dict[str, ComponentState]:
+        if self.engine is not None:
+            return self.engine.states()
+        if self.attached_pid:
+            now = time.time()
+            states = {}
+            for beat in queries.heartbeats():
+                if now - beat.beat_at > STALE_SECONDS:
+                    states[beat.component] = ComponentState(
+                        "down", error=f"no heartbeat for {now - beat.beat_at:.0f} s"
+                    )
+                else:
+                    states[beat.component] = ComponentState(beat.status, beat.task, beat.error)
+            return {name: states.get(name, ComponentState("off")) for name in COMPONENTS}
+        return {name: ComponentState("off", error=self.problem) for name in COMPONENTS}
+
+    def rescan(self) -> str:
+        if self.engine is not None:
+            roots = self.engine.request_rescan()
+            return f"rescanning {len(roots)} root{'s' if len(roots) != 1 else ''}"
+        if self.attached_pid:
+            reply = ask(self.settings.catalogue, {"command": "rescan"})
+            if reply and reply.get("ok"):
+                return f"the engine (pid {self.attached_pid}) rescans {len(reply['roots'])} roots"
+            return "the engine did not answer: " + str((reply or {}).get("error", "no reply"))
+        return "no engine runs: start the app without --no-engine, or 'shootwatch run'"

@@ -1,0 +1,153 @@
+"""The keymap: every action of the app, its default keys, what it does, and where it applies;
+the `[keys]` table of the settings file replaces an action's keys.
+
+Defaults use only keys that reach an app over SSH and through tmux: letters, digits, arrows,
+space, backspace, enter and ctrl+letter. F1-F5 are extra keys for colour labels, never the only
+way to do something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from core.config import ConfigError
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str  # what the settings file calls it
+    keys: tuple[str, ...]
+    description: str
+    scope: str  # app, triage, events, history, stages, progress
+    action: str  # the Textual action it runs
+    footer: str | None = None  # its word in the footer, if it has one (help lists them all)
+
+
+SCOPES = {
+    "app": "Everywhere",
+    "triage": "Triage",
+    "events": "Live events",
+    "history": "Sync history",
+    "stages": "Stage queue",
+    "progress": "Edit progress",
+}
+
+_LABEL_KEYS = {
+    "red": ("6", "f1"),
+    "yellow": ("7", "f2"),
+    "green": ("8", "f3"),
+    "blue": ("9", "f4"),
+    "purple": ("f5",),
+}
+
+ACTIONS: tuple[Action, ...] = (
+    Action("triage", ("T",), "Triage pane", "app", "app.show_pane('triage')"),
+    Action("events", ("E",), "Live events pane", "app", "app.show_pane('events')"),
+    Action("history", ("H",), "Sync history pane", "app", "app.show_pane('history')"),
+    Action("stages", ("S",), "Stage queue pane", "app", "app.show_pane('stages')"),
+    Action("progress", ("D",), "Edit progress pane (darktable)", "app",
+           "app.show_pane('progress')"),
+    Action("next_pane", ("tab",), "Next pane", "app", "app.cycle_pane(1)"),
+    Action("previous_pane", ("shift+tab",), "Previous pane", "app", "app.cycle_pane(-1)"),
+    Action("help", ("question_mark",), "Help: every key", "app", "app.help", "help"),
+    Action("palette", ("ctrl+p",), "Command palette", "app", "app.command_palette"),
+    Action("quit", ("q",), "Quit", "app", "app.quit", "quit"),
+    # triage
+    Action("next", ("space", "right", "down", "j"), "Next photo", "triage", "next"),
+    Action("previous", ("backspace", "left", "up", "k"), "Previous photo", "triage", "previous"),
+    Action("approve", ("a", "p"), "Approve", "triage", "decide('approved')", "approve"),
+    Action("reject", ("x", "r"), "Reject", "triage", "decide('rejected')", "reject"),
+    Action("pending", ("u",), "Back to pending", "triage", "decide('pending')", "pending"),
+    *(
+        Action(f"stars_{n}", (str(n),), f"{n} star{'s' if n != 1 else ''}", "triage",
+               f"rate({n})", "stars 0-5" if n == 0 else None)
+        for n in range(6)
+    ),
+    *(
+        Action(f"label_{name}", keys, f"Toggle the {name} label", "triage", f"label('{name}')",
+               "labels 6-9" if name == "red" else None)
+        for name, keys in _LABEL_KEYS.items()
+    ),
+    Action("undo", ("ctrl+z",), "Undo (unlimited)", "triage", "undo", "undo"),
+    Action("redo", ("ctrl+y",), "Redo", "triage", "redo", "redo"),
+    Action("auto_advance", ("n",), "Auto-advance after a decision on / off", "triage",
+           "toggle_advance", "auto-advance"),
+    Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot",
+           "triage", "choose_filter", "filter"),
+    Action("zoom", ("z",), "Zoom to 1:1 at the centre, and back", "triage", "zoom", "zoom"),
+    Action("info", ("i",), "Information overlay", "triage", "info", "info"),
+    Action("first", ("home", "g"), "First photo", "triage", "first"),
+    Action("last", ("end", "G"), "Last photo", "triage", "last"),
+    # the other panes
+    Action("event_filter", ("f",), "Show one kind of event", "events", "choose_kind", "kind"),
+    Action("event_all", ("c",), "Show every kind", "events", "all_kinds", "every kind"),
+    Action("rescan", ("R",), "Rescan every root now", "history", "rescan", "rescan now"),
+    Action("retry", ("r",), "Retry the failed job", "stages", "retry", "retry"),
+    Action("cancel", ("c",), "Cancel the job", "stages", "cancel", "cancel"),
+)  # fmt: skip
+
+BY_NAME = {action.name: action for action in ACTIONS}
+
+
+def check_keys(overrides: Mapping[str, tuple[str, ...]]) -> None:
+    """Raise ConfigError for an unknown action, or a key given to two actions of one scope."""
+    for name in overrides:
+        if name not in BY_NAME:
+            raise ConfigError(
+                f"[keys] {name} is not an action; the actions are: {', '.join(BY_NAME)}."
+            )
+    taken: dict[tuple[str, str], str] = {}
+    for action in resolved(overrides):
+        for key in action.keys:
+            for scope in {action.scope, "app"}:
+                other = taken.get((scope, key))
+                if other is not None and other != action.name:
+                    raise ConfigError(
+                        f"[keys] the key {key!r} is given to both {other} and {action.name}."
+                    )
+            taken[(action.scope, key)] = action.name
+
+
+def resolved(overrides: Mapping[str, tuple[str, ...]]) -> list[Action]:
+    """The actions with the settings' keys in place of the defaults."""
+    out = []
+    for action in ACTIONS:
+        keys = overrides.get(action.name)
+        out.append(action if keys is None else Action(**{**action.__dict__, "keys": tuple(keys)}))
+    return out
+
+
+def bindings(scope: str, overrides: Mapping[str, tuple[str, ...]]) -> list[Binding]:
+    """Textual bindings of one scope (app bindings take priority over a pane's own keys, but no
+    app key is a letter a pane uses)."""
+    return [
+        Binding(
+            ",".join(action.keys),
+            action.action.removeprefix("app.") if scope == "app" else action.action,
+            action.footer or action.description,
+            show=action.footer is not None,
+            key_display=display(action.keys[0]),
+            priority=scope == "app" and action.name in ("next_pane", "previous_pane"),
+            id=action.name,
+        )
+        for action in resolved(overrides)
+        if action.scope == scope
+    ]
+
+
+_DISPLAY = {
+    "question_mark": "?",
+    "space": "␣",
+    "backspace": "⌫",
+    "ctrl+z": "^z",
+    "ctrl+y": "^y",
+    "ctrl+p": "^p",
+    "shift+tab": "⇧tab",
+}
+
+
+def display(key: str) -> str:
+    return _DISPLAY.get(key, key)

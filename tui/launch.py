@@ -1,0 +1,126 @@
+"""The `shootwatch` command: with no command (or with folders) it opens the app, `shootwatch demo`
+builds the demo library and opens it, and every other command is core's (core.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from core import cli
+from core.cli.invocation import EXIT_ERROR, EXIT_OK
+from core.config import ConfigError, Settings, load_settings
+from core.store import CatalogueError, open_catalogue, queries
+
+OPTIONS_WITH_VALUES = ("--config", "--db")
+
+
+def app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shootwatch",
+        description="Open the shootwatch app: triage with the keyboard, follow the engine and "
+        "darktable. FOLDERs are added as photo roots first. 'shootwatch demo' opens a demo "
+        "library; 'shootwatch help' lists the other commands.",
+    )
+    parser.add_argument("folders", metavar="FOLDER", nargs="*", help="a photo folder to add")
+    parser.add_argument("--config", metavar="FILE", help="settings file (TOML)")
+    parser.add_argument("--db", metavar="FILE", help="catalogue file (SQLite)")
+    parser.add_argument(
+        "--no-engine",
+        action="store_true",
+        help="do not start an engine here: look at the catalogue as it is (an engine already "
+        "running on it is attached to either way)",
+    )
+    return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The first word that is not an option (or an option's value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in OPTIONS_WITH_VALUES:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    if command == "help":
+        return cli.main(["--help"])
+    if command == "demo":
+        return _demo(argv)
+    if command in cli.command_names():
+        return cli.main(argv)
+    args = app_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, {"catalogue": args.db})
+        return open_app(settings, args.folders, engine="off" if args.no_engine else "auto")
+    except (ConfigError, CatalogueError, ValueError) as error:
+        prefix = "config error" if isinstance(error, ConfigError) else "error"
+        sys.stderr.write(f"shootwatch: {prefix}: {error}\n")
+        return EXIT_ERROR
+
+
+def _demo(argv: list[str]) -> int:
+    if "--no-open" in argv or "-h" in argv or "--help" in argv:
+        return cli.main(argv)
+    from core.demo import DemoError, create_demo  # building the demo is core's work
+
+    parser = argparse.ArgumentParser(prog="shootwatch demo")
+    parser.add_argument("folder", nargs="?")
+    parser.add_argument("--config")
+    parser.add_argument("--db")
+    args = parser.parse_args([word for word in argv if word != "demo"])
+    folder = args.folder or _new_demo_folder()
+    try:
+        demo = create_demo(_path(folder), progress=lambda step: sys.stderr.write(f"demo: {step}\n"))
+        settings = load_settings(demo.config_file)
+    except (DemoError, ConfigError, CatalogueError) as error:
+        sys.stderr.write(f"shootwatch: demo: {error}\n")
+        return EXIT_ERROR
+    sys.stderr.write(
+        f"demo library in {demo.folder}; open it again with: "
+        f"shootwatch --config {demo.config_file}\n"
+    )
+    return open_app(settings, [])
+
+
+def _new_demo_folder() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="shootwatch-demo-")
+
+
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(os.path.expanduser(text)).resolve()
+
+
+def open_app(settings: Settings, folders: Sequence[str], engine: str = "auto") -> int:
+    from tui import keymap
+    from tui.renderer import apply_colors, choose_renderer
+
+    keymap.check_keys(settings.tui.keys)
+    with open_catalogue(settings.catalogue) as catalogue:
+        for folder in folders:
+            path = os.path.realpath(os.path.expanduser(folder))
+            if not os.path.isdir(path):
+                raise ValueError(f"{folder} is not a folder")
+            root, added = queries.add_root(path)
+            if added:
+                sys.stderr.write(f"added library root {root.path}\n")
+        # Both before the app takes the terminal: textual-image asks the terminal itself.
+        renderer, graphics = choose_renderer(settings.tui.renderer)
+        apply_colors(settings.tui.colors)
+        from tui.app import ShootwatchApp
+
+        app = ShootwatchApp(settings, catalogue, engine, graphics, renderer)
+        app.run()
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The five panes of the app, one module each."""

@@ -1,0 +1,394 @@
+"""The triage pane: the photo as large as the pane allows, a line of facts about it, where the
+photographer stands in the queue, and one key per decision.
+
+Every decision is committed to the catalogue (core.triage) inside the key's handler, before
+the next photo is asked for: what the screen shows as made is on disk. Frames of the photo and
+its neighbours come from tui.frames, drawn ahead of time for the pane's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections.abc import Callable
+
+from PIL import Image
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.widget import Widget
+from textual.widgets import Static
+
+from core.config import Settings
+from core.darktable.facts import LABEL_NAMES
+from core.media.photos import detail_for, preview_for
+from core.store.photos import photo_folders
+from core.triage.card import PhotoCard, photo_card
+from core.triage.decisions import Change, Triage, TriageError
+from core.triage.queue import Queue
+from tui import keymap
+from tui.frames import FrameMaker, open_drafted
+from tui.picker import Picker
+from tui.widgets.photo_view import Frame, PhotoView
+
+DECISION_STYLES = {"approved": "bold green", "rejected": "bold red", "pending": "yellow"}
+LABEL_STYLES = {
+    "red": "red",
+    "yellow": "yellow",
+    "green": "green",
+    "blue": "dodger_blue1",
+    "purple": "medium_purple1",
+}
+FILTERS = (
+    ("pending", "pending: not decided yet"),
+    ("approved", "approved"),
+    ("rejected", "rejected"),
+    ("unrated", "unrated: no stars"),
+    ("all", "all photos"),
+    *((f"label:{name}", f"label: {name}") for name in LABEL_NAMES),
+)
+
+
+class TriagePane(Widget, can_focus=True):
+    BINDINGS = keymap.bindings("triage", {})
+    DEFAULT_CSS = """
+    TriagePane { layout: vertical; }
+    TriagePane > PhotoView { height: 1fr; }
+    TriagePane #facts { height: 1; padding: 0 1; background: $panel; }
+    TriagePane #position { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    TriagePane #info {
+        display: none; layer: overlay; dock: right; width: 44; height: auto;
+        max-height: 100%; margin: 1 1; padding: 0 1;
+        background: $surface 90%; border: round $accent;
+    }
+    TriagePane.-info #info { display: block; }
+    """
+
+    def __init__(
+        self,
+        db,
+        settings: Settings,
+        graphics: type[Widget] | None = None,
+        clock: Callable[[], float] = time.time,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.db = db
+        self.settings = settings
+        self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars)
+        self.auto_advance = settings.tui.auto_advance
+        self.prefetch = settings.tui.prefetch
+        self.zoomed = False
+        self.queue: Queue | None = None
+        self.index = 0
+        self.counts = {"pending": 0, "approved": 0, "rejected": 0}
+        self.card: PhotoCard | None = None
+        self.latencies: list[float] = []  # key press -> new frame on screen, seconds
+        self._pressed_at: float | None = None
+        self._members: set[int] = set()
+        self._graphics = graphics
+        self._clock = clock
+        self.frames = FrameMaker(self._load, self._frame_ready, graphics=graphics is not None)
+
+    def compose(self) -> ComposeResult:
+        yield PhotoView(self._graphics, id="photo")
+        yield Static(id="facts", markup=False)
+        yield Static(id="position", markup=False)
+        with Vertical(id="info"):
+            yield Static(id="info-text", markup=False)
+
+    def on_mount(self) -> None:
+        self.load_queue("pending")
+
+    def on_unmount(self) -> None:
+        self.frames.close()
+
+    # --- the queue ---------------------------------------------------------------------------
+
+    def load_queue(self, filter_text: str) -> None:
+        self.queue = Queue(self.db, filter_text)
+        self._members = set(self.queue.photo_ids)
+        position = self.queue.position(0)
+        self.counts = {
+            "pending": position.pending,
+            "approved": position.approved,
+            "rejected": position.rejected,
+        }
+        self.index = 0
+        self.show_current()
+
+    @property
+    def photo_id(self) -> int | None:
+        if self.queue is None or not self.queue.photo_ids:
+            return None
+        return self.queue.photo_ids[self.index]
+
+    def go(self, index: int) -> None:
+        if self.queue is None or not self.queue.photo_ids:
+            return
+        index = max(0, min(index, len(self.queue.photo_ids) - 1))
+        if index == self.index:
+            self._pressed_at = None
+            return
+        self.index = index
+        self.show_current()
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def _photo_size(self) -> Size:
+        return self.query_one(PhotoView).size
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.show_current)
+
+    def show_current(self) -> None:
+        photo_id = self.photo_id
+        view = self.query_one(PhotoView)
+        if photo_id is None:
+            self.card = None
+            empty = self.queue.filter.name if self.queue else "pending"
+            view.show(Frame(0, view.size, False, reason=f"no {empty} photos"))
+            self._update_text()
+            return
+        self.card = photo_card(self.db, photo_id)
+        self._update_text()
+        size = view.size
+        if size.width < 1 or size.height < 1:
+            return
+        frame = self.frames.get(photo_id, size, self.zoomed)
+        if frame is not None:
+            view.show(frame)
+            self._mark_shown()
+        else:
+            waiting = "zooming to 1:1…" if self.zoomed else ""
+            view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
+        self.frames.want(self._neighbours(photo_id), size, self.zoomed)
+
+    def _neighbours(self, photo_id: int) -> list[int]:
+        if self.zoomed:
+            return [photo_id]
+        ids = self.queue.photo_ids if self.queue else []
+        wanted = [photo_id]
+        for step in range(1, self.prefetch + 1):
+            for index in (self.index + step, self.index - step):
+                if 0 <= index < len(ids):
+                    wanted.append(ids[index])
+        return wanted
+
+    def _frame_ready(self, frame: Frame) -> None:  # a frame thread
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            self.app.call_from_thread(self._show_ready, frame)
+
+    def _show_ready(self, frame: Frame) -> None:
+        view = self.query_one(PhotoView)
+        current = (self.photo_id, view.size, self.zoomed)
+        if (frame.photo_id, frame.size, frame.zoom) == current:
+            view.show(frame)
+            self._mark_shown()
+
+    def _mark_shown(self) -> None:
+        pressed = self._pressed_at
+        if pressed is None:
+            return
+        self._pressed_at = None
+        self.call_after_refresh(lambda: self.latencies.append(time.perf_counter() - pressed))
+
+    def _load(self, photo_id: int, zoom: bool, min_size: tuple[int, int]):
+        if zoom:
+            data, reason = detail_for(self.db, photo_id)
+            if data is None:
+                return None, reason
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            return image, None
+        path, reason = preview_for(self.db, self.settings.media, photo_id)
+        if path is None:
+            return None, reason
+        return open_drafted(str(path), min_size), None
+
+    def _update_text(self) -> None:
+        self.query_one("#facts", Static).update(self._facts())
+        self.query_one("#position", Static).update(self._position())
+        self.query_one("#info-text", Static).update(self._info())
+
+    def _facts(self) -> Text:
+        card = self.card
+        if card is None:
+            return Text("nothing to show: press f to choose another filter", style="dim")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(os.path.basename(card.path), style="bold")
+        for part in (
+            card.taken,
+            card.camera,
+            card.lens,
+            card.exposure,
+            card.iso and f"ISO {card.iso}",
+        ):
+            if part:
+                text.append("  ·  " if text else "")
+                text.append(str(part))
+        text.append("  ")
+        text.append("★" * card.rating + "☆" * (5 - card.rating), style="gold1")
+        for name in card.label_names:
+            text.append(" ")
+            text.append("●", style=LABEL_STYLES[name])
+        text.append("  ")
+        text.append(card.decision, style=DECISION_STYLES[card.decision])
+        if card.darktable:
+            text.append("  ·  " + card.darktable, style="cyan")
+        return text
+
+    def _position(self) -> Text:
+        if self.queue is None:
+            return Text("")
+        ids = self.queue.photo_ids
+        shown = self.index + 1 if ids else 0
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{shown:,} / {len(ids):,}", style="bold")
+        text.append(
+            f" — {self.counts['approved']:,} approved, {self.counts['rejected']:,} rejected"
+        )
+        text.append(f"   filter: {self.queue.filter.name}")
+        text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
+        if self.zoomed:
+            text.append("   1:1 zoom", style="bold magenta")
+        return text
+
+    def _info(self) -> Text:
+        card = self.card
+        if card is None:
+            return Text("")
+        rows = [
+            ("file", card.rel_path),
+            ("files", f"{card.files} (original, twins, sidecars, exports)"),
+            ("taken", card.taken),
+            ("camera", card.camera or "-"),
+            ("lens", card.lens or "-"),
+            ("exposure", card.exposure or "-"),
+            ("ISO", str(card.iso or "-")),
+            ("size", f"{card.width} × {card.height}" if card.width else "-"),
+            ("decision", card.decision),
+            ("stars", str(card.rating)),
+            ("labels", ", ".join(card.label_names) or "-"),
+            ("darktable", card.darktable or "not followed"),
+        ]
+        text = Text()
+        for name, value in rows:
+            text.append(f"{name:>10}  ", style="dim")
+            text.append(f"{value}\n")
+        return text
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def _pressed(self) -> None:
+        self._pressed_at = time.perf_counter()
+
+    def action_next(self) -> None:
+        self._pressed()
+        self.go(self.index + 1)
+
+    def action_previous(self) -> None:
+        self._pressed()
+        self.go(self.index - 1)
+
+    def action_first(self) -> None:
+        self._pressed()
+        self.go(0)
+
+    def action_last(self) -> None:
+        self._pressed()
+        self.go(len(self.queue.photo_ids) - 1 if self.queue else 0)
+
+    def action_decide(self, decision: str) -> None:
+        photo_id = self.photo_id
+        if photo_id is None:
+            return
+        self._pressed()
+        change = self._apply(lambda: self.triage.decide(photo_id, decision))
+        if change is None:
+            return
+        if self.auto_advance and decision != "pending" and self.queue is not None:
+            if self.index + 1 < len(self.queue.photo_ids):
+                self.go(self.index + 1)
+                return
+            self.notify("That was the last photo of this filter.", timeout=3)
+        self.show_current()
+
+    def action_rate(self, stars: int) -> None:
+        photo_id = self.photo_id
+        if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars)):
+            self._refresh_card()
+
+    def action_label(self, name: str) -> None:
+        photo_id = self.photo_id
+        bit = 1 << LABEL_NAMES.index(name)
+        if photo_id is not None and self._apply(lambda: self.triage.toggle_label(photo_id, bit)):
+            self._refresh_card()
+
+    def action_undo(self) -> None:
+        self._replay(self.triage.undo, "Nothing to undo.")
+
+    def action_redo(self) -> None:
+        self._replay(self.triage.redo, "Nothing to redo.")
+
+    def _replay(self, step: Callable[[], Change | None], nothing: str) -> None:
+        change = self._apply(step)
+        if change is None:
+            self.notify(nothing, timeout=2)
+            return
+        verb = "undone" if change.source == "undo" else "redone"
+        self.notify(f"{change.action} {verb}: {change.before} → {change.after}", timeout=2)
+        if self.queue is not None and change.photo_id in self._members:
+            self._pressed()
+            self.index = self.queue.photo_ids.index(change.photo_id)
+        self.show_current()
+
+    def _apply(self, make: Callable[[], Change | None]) -> Change | None:
+        try:
+            change = make()
+        except TriageError as error:
+            self.notify(str(error), severity="error")
+            return None
+        except Exception as error:  # a locked or damaged catalogue: say so, keep the app
+            self.notify(f"not saved: {error}", severity="error", timeout=8)
+            return None
+        if change is None:
+            return None
+        if change.action == "decision" and change.photo_id in self._members:
+            self.counts[change.before] -= 1
+            self.counts[change.after] += 1
+        if change.warning:
+            self.notify(change.warning, severity="warning", timeout=6)
+        return change
+
+    def _refresh_card(self) -> None:
+        if self.photo_id is not None:
+            self.card = photo_card(self.db, self.photo_id)
+        self._update_text()
+
+    def action_toggle_advance(self) -> None:
+        self.auto_advance = not self.auto_advance
+        self._update_text()
+
+    def action_zoom(self) -> None:
+        self.zoomed = not self.zoomed
+        self.show_current()
+
+    def action_info(self) -> None:
+        self.toggle_class("-info")
+
+    def action_choose_filter(self) -> None:
+        shoots = [
+            (f"folder:{folder}", f"shoot: {folder} ({count:,})")
+            for folder, count in photo_folders(self.db)
+        ]
+        current = self.queue.filter.name if self.queue else None
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.load_queue(value)
+
+        self.app.push_screen(Picker("Show which photos?", [*FILTERS, *shoots], current), chosen)

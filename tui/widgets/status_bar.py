@@ -1,0 +1,62 @@
+"""The two lines at the top: each engine component's state (with the reason when one is not
+well), and the panes with the key that shows each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.text import Text
+from textual.widgets import Static
+
+from core.engine import ComponentState
+
+STATUS_STYLES = {"running": "green", "idle": "green", "degraded": "bold yellow",
+                 "down": "bold red", "off": "grey50"}  # fmt: skip
+STATUS_MARKS = {"running": "●", "idle": "●", "degraded": "▲", "down": "✖", "off": "○"}
+PANE_KEYS = {"triage": "T", "events": "E", "history": "H", "stages": "S", "progress": "D"}
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; padding: 0 1; }
+    """
+
+    def show(self, states: Mapping[str, ComponentState], engine: str) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("shootwatch ", style="bold")
+        trouble = None
+        for name, state in states.items():
+            style = STATUS_STYLES.get(state.status, "")
+            text.append(f" {STATUS_MARKS.get(state.status, '?')} ", style=style)
+            text.append(name, style=style if state.status != "off" else "grey50")
+            if state.status in ("degraded", "down") and trouble is None:
+                trouble = f"{name} {state.status}: {state.error or 'no reason given'}"
+        text.append("   ")
+        text.append(trouble or engine, style="yellow" if trouble else "grey62")
+        self.update(text)
+
+
+class PaneBar(Static):
+    DEFAULT_CSS = """
+    PaneBar { height: 1; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, panes: Sequence[str], titles: Mapping[str, str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.panes = panes
+        self.titles = titles
+
+    def on_mount(self) -> None:
+        self.show(self.panes[0])
+
+    def show(self, current: str) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for name in self.panes:
+            key = PANE_KEYS[name]
+            if name == current:
+                text.append(f" {self.titles[name]} ", style="bold reverse")
+            else:
+                text.append(f" {self.titles[name]} ", style="")
+            text.append(f"{key}  ", style="grey50")
+        text.append("tab: next   ?: help", style="grey50")
+        self.update(text)
