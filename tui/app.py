@@ -7,11 +7,13 @@ the engine, hosted in a worker thread or attached to in another process, does th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer
@@ -61,7 +63,9 @@ class ShootwatchApp(App):
         renderer: str = "halfblock",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__()
+        # ansi_color: the terminal's own 16 colours stay as they are. Textual would otherwise
+        # convert every style on screen to RGB on each frame, and a photo has thousands.
+        super().__init__(ansi_color=True)
         self.settings = settings
         self.catalogue = catalogue
         self.link = EngineLink(settings, engine)
@@ -110,6 +114,10 @@ class ShootwatchApp(App):
     # --- what the engine reports -------------------------------------------------------------
 
     def _poll_events(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._deliver_events()
+
+    def _deliver_events(self) -> None:
         rows = queries.events_after(self._events, self._last_event, limit=20_000)
         if not rows:
             return
@@ -127,7 +135,8 @@ class ShootwatchApp(App):
             self.query_one(StagesPane).refresh_jobs()
 
     def _show_states(self) -> None:
-        self.query_one(StatusBar).show(self.link.states(), self.link.describe())
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self.query_one(StatusBar).show(self.link.states(), self.link.describe())
 
     # --- panes -------------------------------------------------------------------------------
 

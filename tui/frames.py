@@ -8,7 +8,9 @@ half-block lines are built here too, never on the UI thread.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -29,15 +31,21 @@ class FrameMaker:
         on_ready: Callable[[Frame], None],
         graphics: bool = False,
         workers: int = 2,
+        console=None,
     ) -> None:
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
+        self._console = console  # the app's: strips are turned into escape codes here too
         self._frames: OrderedDict[tuple, Frame] = OrderedDict()
         self._wanted: list[tuple] = []  # most urgent first
         self._busy: set[tuple] = set()
+        self._later: list[Callable[[], object]] = []
         self._lock = threading.Condition()
         self._closed = False
+        self._urgent: tuple | None = None  # the frame the screen waits for
+        self._ui_idle = threading.Event()  # cleared while a key is handled: neighbours wait
+        self._ui_idle.set()
         self._threads = [
             threading.Thread(target=self._work, name=f"shootwatch-frames-{n}", daemon=True)
             for n in range(workers)
@@ -52,14 +60,29 @@ class FrameMaker:
                 self._frames.move_to_end((photo_id, size, zoom))
             return frame
 
+    def ui_busy(self) -> None:
+        """A key is being handled: drawing neighbours pauses until ``ui_idle``, so the frame
+        on screen is not slowed by work for frames that may never be shown."""
+        self._ui_idle.clear()
+
+    def ui_idle(self) -> None:
+        self._ui_idle.set()
+
     def want(self, photo_ids: Sequence[int], size: Size, zoom: bool = False) -> None:
         """Draw these (the first is on screen), dropping what was wanted before."""
         with self._lock:
+            self._urgent = (photo_ids[0], size, zoom) if photo_ids else None
             self._wanted = [
                 key
                 for key in ((photo_id, size, zoom) for photo_id in photo_ids)
                 if key not in self._frames and key not in self._busy
             ]
+            self._lock.notify_all()
+
+    def later(self, task: Callable[[], object]) -> None:
+        """Work for when nothing is wanted on screen (building a preview for the cache)."""
+        with self._lock:
+            self._later.append(task)
             self._lock.notify_all()
 
     def forget(self, photo_id: int) -> None:
@@ -79,12 +102,21 @@ class FrameMaker:
     def _work(self) -> None:
         while True:
             with self._lock:
-                while not self._wanted and not self._closed:
+                while not self._wanted and not self._later and not self._closed:
                     self._lock.wait()
                 if self._closed:
                     return
-                key = self._wanted.pop(0)
-                self._busy.add(key)
+                if not self._wanted:
+                    task = self._later.pop(0)
+                    key = None
+                else:
+                    key = self._wanted.pop(0)
+                    self._busy.add(key)
+            if key is None:
+                self._ui_idle.wait(timeout=1.0)
+                with contextlib.suppress(Exception):  # the cache is a convenience
+                    task()
+                continue
             try:
                 frame = self._draw(*key)
             except Exception as error:  # a frame that cannot be drawn says why, never crashes
@@ -98,13 +130,27 @@ class FrameMaker:
                     self._frames.popitem(last=False)
             self._on_ready(frame)
 
+    def _between_lines(self, key: tuple) -> None:
+        if key == self._urgent:
+            return
+        # Neighbours give way: wait while a key is handled, and let other threads run.
+        self._ui_idle.wait(timeout=1.0)
+        time.sleep(0)
+
     def _draw(self, photo_id: int, size: Size, zoom: bool) -> Frame:
+        key = (photo_id, size, zoom)
+        if key != self._urgent:
+            self._ui_idle.wait(timeout=1.0)
         picture, reason = self._load(photo_id, zoom, (size.width, size.height * 2))
         if picture is None:
             return Frame(photo_id, size, zoom, reason=reason or "no preview")
         if self._graphics:
             return Frame(photo_id, size, zoom, picture=picture)
-        return Frame(photo_id, size, zoom, strips=halfblock_strips(picture, size, zoom))
+        strips = halfblock_strips(picture, size, zoom, lambda: self._between_lines(key))
+        if self._console is not None:
+            for strip in strips:  # cached in the strip: the UI thread only writes them out
+                strip.render(self._console)
+        return Frame(photo_id, size, zoom, strips=strips)
 
 
 def open_drafted(path: str, min_size: tuple[int, int]) -> Image.Image:

@@ -16,9 +16,8 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.service import parse_since
 from core.darktable.facts import label_names, sidecar_name
 from core.darktable.library import LibraryPaths, darktable_pid
-from core.darktable.poller import poll_now
+from core.darktable.poller import sync_once
 from core.darktable.sidecar import SidecarError, read_sidecar
-from core.darktable.sync import DarktableSync
 from core.engine.lock import running_engine_pid
 from core.media.photos import preview_for
 from core.store import progress, queries, snapshot
@@ -68,11 +67,7 @@ def _refresh(run: Invocation) -> tuple[str, str | None]:
             return "unknown", "the engine has not reported on darktable yet"
         return beat.status, beat.error
     paths = LibraryPaths.beside(settings.library, settings.data)
-    sync = DarktableSync(run.catalogue.db)
-    state, reason = poll_now(paths, settings.explicit, sync.apply)
-    if state == "ok":
-        sync.find_not_imported()
-    return state, reason
+    return sync_once(run.catalogue.db, paths, settings.explicit)
 
 
 def _header(run: Invocation, state: str, reason: str | None) -> dict:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import watchfiles
+from peewee import SqliteDatabase
 
 from core.darktable.library import (
     LibraryPaths,
@@ -32,7 +33,7 @@ from core.darktable.library import (
     table_names,
 )
 from core.darktable.state import from_library
-from core.darktable.sync import LibraryRead
+from core.darktable.sync import DarktableSync, LibraryRead
 
 log = logging.getLogger("shootwatch.darktable")
 
@@ -277,3 +278,14 @@ def poll_now(
     report = apply(read)
     notes = getattr(report, "notes", None)
     return "ok", "; ".join(notes) if notes else None
+
+
+def sync_once(db: SqliteDatabase, paths: LibraryPaths, explicit: bool) -> tuple[str, str | None]:
+    """One read of the library brought into the catalogue's snapshot here and now, with the
+    image files darktable never imported noted, for when no engine runs (a command, the demo):
+    (state, reason) as ``poll_now`` says them."""
+    sync = DarktableSync(db)
+    state, reason = poll_now(paths, explicit, sync.apply)
+    if state == "ok":
+        sync.find_not_imported()
+    return state, reason

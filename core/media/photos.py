@@ -353,19 +353,29 @@ def preview_for(
 DETAIL_LONG_EDGE = 8192  # a zoom shows the original's pixels; larger embedded images are rare
 
 
-def detail_for(db: SqliteDatabase, photo_id: int) -> tuple[bytes | None, str | None]:
-    """The photo at full size (a RAW's largest embedded JPEG), for a 1:1 look at focus; not
-    cached: it is asked for one photo at a time. (JPEG bytes, None) or (None, why not)."""
+def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes | None, str | None]:
+    """The photo drawn at ``long_edge`` straight from its original, not cached: what a screen
+    shows at once while the preview is not built yet (decoded at 1/8 for a terminal pane), or
+    at DETAIL_LONG_EDGE for a 1:1 look at focus. (JPEG bytes, None) or (None, why not)."""
     found = queries.original_of(db, photo_id)
     if found is None:
         return None, "this photo has no original file on disk"
     _blake3, root, rel_path, file_format, orientation = found
     try:
         data = render_preview(
-            Path(root) / rel_path, file_format or "unknown", orientation, DETAIL_LONG_EDGE
+            Path(root) / rel_path, file_format or "unknown", orientation, long_edge
         )
     except PreviewUnavailable as error:
         return None, error.reason
     except OSError as error:
         return None, f"cannot be read: {error.strerror or error}"
     return data, None
+
+
+def cached_preview(db: SqliteDatabase, settings: MediaSettings, photo_id: int) -> Path | None:
+    """The photo's preview if the cache has it (never builds one)."""
+    found = queries.original_of(db, photo_id)
+    if found is None:
+        return None
+    cache = cache_for(str(preview_cache_dir(settings)), settings.preview_cache_mb * 1024 * 1024)
+    return cache.get(found[0])

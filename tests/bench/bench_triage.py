@@ -223,9 +223,8 @@ def main() -> int:
         paints = [asyncio.run(first_paint(config)) for _ in range(3)]
         screen = statistics.median(p[0] for p in paints)
         photo = statistics.median(p[1] for p in paints)
-
-    with Image.open(originals[0]) as image:
-        source = f"{image.width}x{image.height} JPEG"
+        with Image.open(originals[0]) as image:
+            source = f"{image.width}x{image.height} JPEG"
     print(f"\n{presses} presses each at 160x48, half-blocks; reference original: {source}\n")
     p95_cached, p95_uncached = percentile(cached, 0.95), percentile(uncached, 0.95)
     rows = [

@@ -24,7 +24,7 @@ from textual.widgets import Static
 
 from core.config import Settings
 from core.darktable.facts import LABEL_NAMES
-from core.media.photos import detail_for, preview_for
+from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
 from core.store.photos import photo_folders
 from core.triage.card import PhotoCard, photo_card
 from core.triage.decisions import Change, Triage, TriageError
@@ -91,7 +91,7 @@ class TriagePane(Widget, can_focus=True):
         self._members: set[int] = set()
         self._graphics = graphics
         self._clock = clock
-        self.frames = FrameMaker(self._load, self._frame_ready, graphics=graphics is not None)
+        self.frames: FrameMaker | None = None
 
     def compose(self) -> ComposeResult:
         yield PhotoView(self._graphics, id="photo")
@@ -101,6 +101,12 @@ class TriagePane(Widget, can_focus=True):
             yield Static(id="info-text", markup=False)
 
     def on_mount(self) -> None:
+        self.frames = FrameMaker(
+            self._load,
+            self._frame_ready,
+            graphics=self._graphics is not None,
+            console=self.app.console,
+        )
         self.load_queue("pending")
 
     def on_unmount(self) -> None:
@@ -191,23 +197,32 @@ class TriagePane(Widget, can_focus=True):
 
     def _mark_shown(self) -> None:
         pressed = self._pressed_at
-        if pressed is None:
-            return
         self._pressed_at = None
-        self.call_after_refresh(lambda: self.latencies.append(time.perf_counter() - pressed))
+
+        def shown() -> None:
+            if pressed is not None:
+                self.latencies.append(time.perf_counter() - pressed)
+            if self.frames is not None:
+                self.frames.ui_idle()
+
+        self.call_after_refresh(shown)
 
     def _load(self, photo_id: int, zoom: bool, min_size: tuple[int, int]):
-        if zoom:
-            data, reason = detail_for(self.db, photo_id)
-            if data is None:
-                return None, reason
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            return image, None
-        path, reason = preview_for(self.db, self.settings.media, photo_id)
-        if path is None:
+        """A frame thread: the picture to draw. From the preview cache when it is there;
+        otherwise straight from the original at the pane's size (fast: a JPEG decodes at 1/8),
+        and the preview is built for the cache afterwards, in the background."""
+        if not zoom:
+            path = cached_preview(self.db, self.settings.media, photo_id)
+            if path is not None:
+                return open_drafted(str(path), min_size), None
+        data, reason = view_for(self.db, photo_id, DETAIL_LONG_EDGE if zoom else max(min_size))
+        if data is None:
             return None, reason
-        return open_drafted(str(path), min_size), None
+        if not zoom:
+            self.frames.later(lambda: preview_for(self.db, self.settings.media, photo_id))
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image, None
 
     def _update_text(self) -> None:
         self.query_one("#facts", Static).update(self._facts())
@@ -285,6 +300,8 @@ class TriagePane(Widget, can_focus=True):
 
     def _pressed(self) -> None:
         self._pressed_at = time.perf_counter()
+        if self.frames is not None:
+            self.frames.ui_busy()
 
     def action_next(self) -> None:
         self._pressed()

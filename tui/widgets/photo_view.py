@@ -8,6 +8,7 @@ photo is drawn by textual-image instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -53,9 +54,15 @@ def centre_crop(image: Image.Image, cells: Size) -> Image.Image:
     return image.crop((left, top, min(image.width, left + box_w), min(image.height, top + box_h)))
 
 
-def halfblock_strips(image: Image.Image, cells: Size, zoom: bool = False) -> list[Strip]:
+def halfblock_strips(
+    image: Image.Image,
+    cells: Size,
+    zoom: bool = False,
+    between_lines: Callable[[], None] | None = None,
+) -> list[Strip]:
     """``image`` scaled to fit ``cells`` (or cropped 1:1 at the centre when ``zoom``), centred,
-    as one Strip per terminal line."""
+    as one Strip per terminal line. ``between_lines`` is called after each line (drawing holds
+    Python's lock; the caller can let the UI thread have it)."""
     if cells.width < 1 or cells.height < 1:
         return []
     if zoom:
@@ -88,6 +95,8 @@ def halfblock_strips(image: Image.Image, cells: Size, zoom: bool = False) -> lis
     strips = [blank] * top
     row_bytes = width * 3
     for y in range(0, height, 2):
+        if between_lines is not None:
+            between_lines()
         upper = pixels[y * row_bytes : (y + 1) * row_bytes]
         lower = pixels[(y + 1) * row_bytes : (y + 2) * row_bytes]
         segments = [pad_left] if pad_left else []

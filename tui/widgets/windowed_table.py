@@ -243,7 +243,7 @@ class WindowedTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _announce(self) -> None:
         row = self.row_at(self.cursor)
         now = (self.cursor, tuple(row) if row is not None else None)
-        if True and (self.cursor >= 0 or self._announced is not None):
+        if now != self._announced and (self.cursor >= 0 or self._announced is not None):
             self._announced = now
             self.post_message(self.Highlighted(self, self.cursor, row))
 

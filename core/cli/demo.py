@@ -1,0 +1,46 @@
+"""``shootwatch demo [FOLDER]``: build the demo library (photos and a darktable library shipped
+with shootwatch) in a folder of its own and say how to open it. It never reads or writes the
+user's catalogue; opening the app is the launcher's part."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from core.cli.invocation import EXIT_OK
+from core.demo import create_demo
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="a demo library to try shootwatch on: photos, a darktable library, previews",
+    )
+    demo.add_argument(
+        "folder",
+        metavar="FOLDER",
+        nargs="?",
+        help="a new or empty folder for it (default: a new temporary folder); a folder that "
+        "already holds the demo is used as it is",
+    )
+    demo.add_argument(
+        "--no-open", action="store_true", help="only create the library; do not open the app"
+    )
+
+
+def demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Build the demo (the core command never opens the app: it always acts as --no-open)."""
+    if args.folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="shootwatch-demo-"))
+    else:
+        folder = Path(os.path.expanduser(args.folder))
+    made = create_demo(folder, progress=lambda step: err.write(f"demo: {step}\n"))
+    out.write(
+        f"demo library in {made.folder}\n"
+        f"open it with: shootwatch --config {shlex.quote(str(made.config_file))}\n"
+    )
+    return EXIT_OK
