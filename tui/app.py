@@ -127,11 +127,14 @@ class ShootwatchApp(App):
         sources = {row[3] for row in rows}
         if "root_added" in kinds:
             self._roots.update({root.id: root.path for root in Root.select()})
-        if sources - {"darktable", "triage"}:
+        # The other panes read the catalogue when shown; the one on screen follows along.
+        if self.pane == "history" and sources - {"darktable", "triage"}:
             self.query_one(HistoryPane).refresh_runs()
-        if sources & set(DARKTABLE_SOURCES) or "darktable_library_synced" in kinds:
+        if self.pane == "progress" and (
+            sources & set(DARKTABLE_SOURCES) or "darktable_library_synced" in kinds
+        ):
             self.query_one(ProgressPane).refresh_progress()
-        if "stage" in sources:
+        if self.pane == "stages" and "stage" in sources:
             self.query_one(StagesPane).refresh_jobs()
 
     def _show_states(self) -> None:

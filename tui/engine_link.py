@@ -17,6 +17,7 @@ from core.engine.lock import running_engine_pid
 from core.store import queries
 
 STALE_SECONDS = 30.0
+OFF = "engine off: a read-only view of the catalogue"
 
 
 @contextlib.contextmanager
@@ -41,19 +42,21 @@ class EngineLink:
         self.mode = mode
         self.engine: Engine | None = None
         self.attached_pid: int | None = None
-        self.problem: str | None = None  # why no engine runs, when none does
+        # Why no engine runs, when none does.
+        self.problem: str | None = OFF if mode == "off" else None
+        self._started = False
 
     def describe(self) -> str:
         if self.engine is not None:
             return "engine running in this app"
         if self.attached_pid:
             return f"attached to the engine of pid {self.attached_pid}"
-        return self.problem or "no engine"
+        return self.problem or ("no engine" if self._started else "starting the engine…")
 
     def start(self) -> None:
         """Start or attach; called from a worker thread (starting forks worker processes)."""
+        self._started = True
         if self.mode == "off":
-            self.problem = "engine off: a read-only view of the catalogue"
             return
         pid = running_engine_pid(self.settings.catalogue)
         if pid:

@@ -22,6 +22,7 @@ from tui.widgets.photo_view import Frame, fitted, halfblock_strips
 # photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
 Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
 KEEP_FRAMES = 32
+LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between keys
 
 
 class FrameMaker:
@@ -46,6 +47,7 @@ class FrameMaker:
         self._urgent: tuple | None = None  # the frame the screen waits for
         self._ui_idle = threading.Event()  # cleared while a key is handled: neighbours wait
         self._ui_idle.set()
+        self._last_key = 0.0
         self._threads = [
             threading.Thread(target=self._work, name=f"shootwatch-frames-{n}", daemon=True)
             for n in range(workers)
@@ -64,6 +66,7 @@ class FrameMaker:
         """A key is being handled: drawing neighbours pauses until ``ui_idle``, so the frame
         on screen is not slowed by work for frames that may never be shown."""
         self._ui_idle.clear()
+        self._last_key = time.monotonic()
 
     def ui_idle(self) -> None:
         self._ui_idle.set()
@@ -102,18 +105,21 @@ class FrameMaker:
     def _work(self) -> None:
         while True:
             with self._lock:
-                while not self._wanted and not self._later and not self._closed:
-                    self._lock.wait()
+                task = None
+                while not self._closed and not self._wanted and task is None:
+                    # Background work only in a pause of the photographer's: it would slow
+                    # the next key.
+                    paused = time.monotonic() - self._last_key >= LATER_AFTER_SECONDS
+                    if self._later and paused:
+                        task = self._later.pop(0)
+                    else:
+                        self._lock.wait(timeout=0.1 if self._later else None)
                 if self._closed:
                     return
-                if not self._wanted:
-                    task = self._later.pop(0)
-                    key = None
-                else:
+                if task is None:
                     key = self._wanted.pop(0)
                     self._busy.add(key)
-            if key is None:
-                self._ui_idle.wait(timeout=1.0)
+            if task is not None:
                 with contextlib.suppress(Exception):  # the cache is a convenience
                     task()
                 continue

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import darktable, output, service, triage
+from core.cli import darktable, demo, output, service, triage
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -24,6 +24,7 @@ from core.cli.invocation import (
     UsageError,
 )
 from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
+from core.demo import DemoError
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_commands(commands)
     darktable.add_commands(commands)
     triage.add_commands(commands)
+    demo.add_commands(commands)
     return parser
 
 
@@ -98,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(out)
         return EXIT_OK
     try:
+        if args.command == "demo":  # its own settings and catalogue: not the user's
+            return demo.build_demo(args, out, err)
         overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
         settings = load_settings(args.config, overrides)
         if args.command == "config":
@@ -111,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         with open_catalogue(settings.catalogue) as catalogue:
             return command(Invocation(args, settings, catalogue, out, err))
-    except (ConfigError, CatalogueError, UsageError) as error:
+    except (ConfigError, CatalogueError, UsageError, DemoError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         err.write(f"shootwatch: {prefix}: {error}\n")
         return EXIT_ERROR

@@ -16,23 +16,23 @@ from core.demo import create_demo
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser(
+    parser = commands.add_parser(
         "demo",
         help="a demo library to try shootwatch on: photos, a darktable library, previews",
     )
-    demo.add_argument(
+    parser.add_argument(
         "folder",
         metavar="FOLDER",
         nargs="?",
         help="a new or empty folder for it (default: a new temporary folder); a folder that "
         "already holds the demo is used as it is",
     )
-    demo.add_argument(
+    parser.add_argument(
         "--no-open", action="store_true", help="only create the library; do not open the app"
     )
 
 
-def demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def build_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Build the demo (the core command never opens the app: it always acts as --no-open)."""
     if args.folder is None:
         folder = Path(tempfile.mkdtemp(prefix="shootwatch-demo-"))

@@ -61,27 +61,31 @@ class Demo:
 
 def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> Demo:
     """The demo library in ``folder`` (empty or not there yet), built now; or the demo already
-    in it, as it is. ``progress`` is told each step as it starts."""
+    in it, as it is. ``progress`` is told each step as it starts. A build that was interrupted
+    is finished by the next call on the same folder."""
     folder = Path(os.path.realpath(os.path.expanduser(folder)))
     demo = Demo.in_folder(folder)
-    if _holds_demo(demo):
+    if _names_own_catalogue(demo.config_file, demo):
         return demo
-    _check_empty(folder)
+    # The settings file is written under this name first and renamed when the demo is whole.
+    building = folder / (CONFIG_NAME + ".building")
+    if not _names_own_catalogue(building, demo):
+        _check_empty(folder)
 
     def step(name: str) -> None:
         if progress is not None:
             progress(name)
 
+    settings_text = _settings_text(demo)
     try:
+        step("writing the settings")
+        folder.mkdir(parents=True, exist_ok=True)
+        building.write_text(settings_text, encoding="utf-8")
         step("copying photos")
         _copy_tree(resources.files(__name__) / "photos", demo.photos)
         step("copying the darktable library")
         _copy_tree(resources.files(__name__) / "darktable", demo.darktable_library.parent)
         _point_film_rolls_at(demo)
-        step("writing the settings")
-        # Written under another name first: the settings file is what marks a finished demo.
-        building = folder / (CONFIG_NAME + ".building")
-        building.write_text(_settings_text(demo), encoding="utf-8")
         _catalogue_photos(demo, building, step)
         os.replace(building, demo.config_file)
     except OSError as error:
@@ -93,10 +97,10 @@ def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> 
     return demo
 
 
-def _holds_demo(demo: Demo) -> bool:
-    """The folder holds a finished demo: its settings file names the folder's own catalogue."""
+def _names_own_catalogue(config_file: Path, demo: Demo) -> bool:
+    """``config_file`` is a demo's settings file naming the demo folder's own catalogue."""
     try:
-        with demo.config_file.open("rb") as handle:
+        with config_file.open("rb") as handle:
             settings = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError):
         return False

@@ -152,11 +152,13 @@ QUEUE_FILTERS = {
 
 def triage_queue(
     db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
-) -> list[int]:
-    """Photo ids (with an original on disk) matching ``where``, oldest capture first, then by
-    path; ``folder`` (root path + "/" + folder) keeps the photos under it."""
+) -> list[tuple[int, str]]:
+    """(photo id, decision) of the photos (with an original on disk) matching ``where``,
+    oldest capture first, then by path; ``folder`` (root path + "/" + folder) keeps the photos
+    under it."""
     sql = (
-        "SELECT p.id FROM photo p JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        "SELECT p.id, p.decision FROM photo p"
+        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id"
         f" WHERE {where}"
     )
@@ -165,7 +167,7 @@ def triage_queue(
         sql += " AND (r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
         args += [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
     sql += " GROUP BY p.id ORDER BY p.capture_time IS NULL, p.capture_time, r.path, f.rel_path"
-    return [row[0] for row in db.execute_sql(sql, args).fetchall()]
+    return db.execute_sql(sql, args).fetchall()
 
 
 def decision_counts(db: SqliteDatabase, photo_ids: list[int]) -> dict[str, int]:

@@ -63,11 +63,16 @@ class Queue:
         self.db = db
         self.filter = parse_filter(filter_text)
         self.photo_ids: list[int] = []
+        self.loaded_counts: dict[str, int] = {}  # decisions when the queue was loaded
         self.refresh()
 
     def refresh(self) -> None:
         f = self.filter
-        self.photo_ids = triage_queue(self.db, f.where, f.params, f.folder)
+        rows = triage_queue(self.db, f.where, f.params, f.folder)
+        self.photo_ids = [photo_id for photo_id, _ in rows]
+        self.loaded_counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
+        for _, decision in rows:
+            self.loaded_counts[decision] += 1
 
     def position(self, index: int) -> Position:
         counts = decision_counts(self.db, self.photo_ids)

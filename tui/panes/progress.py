@@ -55,9 +55,6 @@ class ProgressPane(Widget):
     def focus_target(self) -> Widget:
         return self.query_one(VerticalScroll)
 
-    def on_mount(self) -> None:
-        self.refresh_progress()
-
     def refresh_progress(self) -> None:
         now = self.clock()
         shoots = [s for s in shoot_progress(now) if s.images or s.files]

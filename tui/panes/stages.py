@@ -81,9 +81,6 @@ class StagesPane(Widget):
     def focus_target(self) -> Widget:
         return self.query_one(WindowedTable)
 
-    def on_mount(self) -> None:
-        self.refresh_jobs()
-
     def refresh_jobs(self) -> None:
         counts = job_counts(self.db)
         text = Text()

@@ -117,12 +117,7 @@ class TriagePane(Widget, can_focus=True):
     def load_queue(self, filter_text: str) -> None:
         self.queue = Queue(self.db, filter_text)
         self._members = set(self.queue.photo_ids)
-        position = self.queue.position(0)
-        self.counts = {
-            "pending": position.pending,
-            "approved": position.approved,
-            "rejected": position.rejected,
-        }
+        self.counts = dict(self.queue.loaded_counts)
         self.index = 0
         self.show_current()
 

@@ -76,6 +76,9 @@ def halfblock_strips(
             if factor >= 2:
                 picture = picture.reduce(factor)
             picture = picture.resize(target, Image.Resampling.BILINEAR)
+    # The two lowest bits of each channel go: invisible at this size, and photos then share
+    # far more colours, so the colour and style objects below are mostly made once.
+    picture = picture.point(_DROP_LOW_BITS)
     width, height = picture.size
     if height % 2:  # half-blocks pair pixel rows
         padded = Image.new("RGB", (width, height + 1), BACKGROUND)
@@ -88,9 +91,9 @@ def halfblock_strips(
     pad_left = Segment(" " * left, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if left else None
     right = cells.width - width - left
     pad_right = Segment(" " * right, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if right else None
-    styles: dict[bytes, Style] = {}
-    colors = _COLORS
-    if len(colors) > 250_000:  # about 40 MB: start again rather than grow without end
+    styles, colors = _STYLES, _COLORS
+    if len(styles) > 400_000:  # about 100 MB: start again rather than grow without end
+        styles.clear()
         colors.clear()
     strips = [blank] * top
     row_bytes = width * 3
@@ -125,7 +128,10 @@ def halfblock_strips(
     return strips
 
 
-_COLORS: dict[bytes, Color] = {}  # shared by the frame threads: photos repeat their colours
+# Shared by the frame threads and kept between photos: photos repeat their colours.
+_COLORS: dict[bytes, Color] = {}
+_STYLES: dict[bytes, Style] = {}
+_DROP_LOW_BITS = [value & 0xFC for value in range(256)] * 3
 
 
 def _color(rgb: bytes) -> Color:

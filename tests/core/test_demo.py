@@ -1,0 +1,230 @@
+"""The demo library: shipped photos and darktable library copied into a folder of its own, then
+catalogued by the real parts (root, scan, photos and previews, one darktable read)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sqlite3
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import default_catalogue_path, default_preview_cache, load_settings
+from core.demo import Demo, DemoError, create_demo
+from core.media.cache import PreviewCache
+from core.media.photos import preview_cache_dir
+from core.store import open_catalogue
+from core.store.models import DarktableImage, Event, FileRecord, Photo, Root, SyncRun
+from tests.core.test_cli import run
+from tests.helpers import FIXTURES, on_disk
+
+DARKTABLE_FIXTURE = FIXTURES / "darktable-4.2"
+SHOOTS = ("2012-05-19_travel", "2024-06-01_wedding", "2024-07-15_street")
+TRAVEL = ("fujifilm_finepix_f40fd.jpg", "gopro_hero4_lightroom.jpg", "olympus_pen_e-p3.jpg",
+          "pentax_ist_d.jpg", "sony_dsc-hx5v_gps.jpg")  # fmt: skip
+# The fixture README: 16 images and one duplicate (IMG_0003 version 1) in darktable; IMG_0011 is
+# on disk and never imported; the travel photos were never imported either.
+DARKTABLE_IMAGES = 17
+PHOTOS = 11 + 6 + len(TRAVEL)  # wedding, street, travel; exports belong to their photo
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Demo:
+    return create_demo(tmp_path / "demo")
+
+
+@pytest.fixture
+def catalogue(demo: Demo) -> Iterator[None]:
+    with open_catalogue(demo.catalogue):
+        yield
+
+
+def _rows(database: Path, sql: str) -> list[tuple]:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def _counts(demo: Demo) -> dict[str, int]:
+    with open_catalogue(demo.catalogue):
+        return {
+            model.__name__: model.select().count()
+            for model in (Root, FileRecord, Photo, DarktableImage, SyncRun, Event)
+        }
+
+
+def test_the_demo_holds_the_shipped_photos_and_darktable_library(demo, tmp_path):
+    assert demo.folder == (tmp_path / "demo").resolve()
+    assert sorted(p.name for p in demo.photos.iterdir()) == list(SHOOTS)
+    fixture = on_disk(DARKTABLE_FIXTURE / "photos")
+    copied = on_disk(demo.photos)
+    assert {rel: copied[rel] for rel in fixture} == fixture  # the same bytes, sidecars, exports
+    assert sorted(p.name for p in (demo.photos / "2012-05-19_travel").iterdir()) == list(TRAVEL)
+    assert len(copied) == len(fixture) + len(TRAVEL)
+    assert demo.darktable_library.is_file()
+    assert demo.darktable_library.with_name("data.db").is_file()
+    rolls = _rows(demo.darktable_library, "SELECT folder FROM film_rolls ORDER BY folder")
+    assert rolls == [
+        (str(demo.photos / "2024-06-01_wedding"),),
+        (str(demo.photos / "2024-07-15_street"),),
+    ]
+    assert _rows(demo.darktable_library, "SELECT count(*) FROM images") == [(DARKTABLE_IMAGES,)]
+
+
+def test_the_settings_keep_the_demo_in_its_folder(demo):
+    settings = load_settings(demo.config_file)
+    assert settings.catalogue == demo.catalogue
+    assert settings.darktable.library == demo.darktable_library
+    assert settings.darktable.data == demo.darktable_library.with_name("data.db")
+    assert settings.darktable.explicit
+    assert settings.media.preview_cache == demo.folder / "previews"
+    assert not (demo.folder / "shootwatch.toml.building").exists()
+
+
+def test_the_catalogue_has_every_photo_described_with_a_preview(demo, catalogue):
+    (root,) = Root.select()
+    assert (root.path, root.kind, root.state) == (str(demo.photos), "library", "online")
+    (sync_run,) = SyncRun.select()
+    assert sync_run.status == "completed"
+    recorded = {r.rel_path for r in FileRecord.select()}
+    assert recorded == set(on_disk(demo.photos))
+    records = list(FileRecord.select())
+    assert all(r.blake3 and r.photo_id is not None for r in records)  # every file has its photo
+    assert all(r.format == "jpeg" for r in records if r.kind == "jpeg")
+    assert {r.role for r in records} == {"original", "sidecar", "duplicate_sidecar", "export"}
+
+    photos = list(Photo.select())
+    assert len(photos) == PHOTOS
+    assert all(p.metadata_at is not None and p.metadata_error is None for p in photos)
+    cameras = {p.camera_model for p in photos}
+    assert {"E-P3", "DSC-HX5V", "PENTAX *ist D", "Canon EOS R5", "NIKON Z 6"} <= cameras
+    sony = Photo.get(Photo.camera_model == "DSC-HX5V")
+    assert sony.gps_latitude == pytest.approx(51.77862, abs=1e-4)
+
+    settings = load_settings(demo.config_file)
+    cache = PreviewCache(preview_cache_dir(settings.media), 1 << 30)
+    assert all(p.preview_at is not None and p.preview_error is None for p in photos)
+    assert all(cache.get(p.blake3) is not None for p in photos)
+    assert str(cache.root).startswith(str(demo.folder / "previews"))
+
+
+def test_darktable_state_is_in_the_catalogue(demo, catalogue):
+    assert DarktableImage.select().count() == DARKTABLE_IMAGES
+    folders = {image.film_roll_folder for image in DarktableImage.select()}
+    assert folders == {
+        str(demo.photos / "2024-06-01_wedding"),
+        str(demo.photos / "2024-07-15_street"),
+    }
+    assert DarktableImage.select().where(DarktableImage.altered).count() == 6  # 2, 3, 4, 12, 14, 17
+    not_imported = [e.path for e in Event.select().where(Event.kind == "not_imported")]
+    assert [Path(path).name for path in not_imported] == ["IMG_0011.JPG"]
+
+
+def test_a_second_call_returns_the_same_demo_and_changes_nothing(demo, tmp_path):
+    before = _counts(demo)
+    config = demo.config_file.read_bytes()
+    progress: list[str] = []
+    assert create_demo(tmp_path / "demo", progress.append) == demo
+    assert progress == []
+    assert _counts(demo) == before
+    assert demo.config_file.read_bytes() == config
+
+
+def test_progress_names_each_step(tmp_path):
+    progress: list[str] = []
+    create_demo(tmp_path / "demo", progress.append)
+    assert progress[:3] == [
+        "writing the settings",
+        "copying photos",
+        "copying the darktable library",
+    ]
+    assert "scanning photos" in progress and progress[-1] == "reading the darktable library"
+
+
+def test_an_interrupted_build_is_finished_by_the_next_call(tmp_path):
+    folder = tmp_path / "demo"
+
+    def interrupt(step: str) -> None:
+        if step == "scanning photos":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        create_demo(folder, interrupt)
+    assert not (folder / "shootwatch.toml").exists()
+    demo = create_demo(folder)
+    assert demo.config_file.exists()
+    counts = _counts(demo)
+    assert (counts["Root"], counts["Photo"], counts["DarktableImage"]) == (1, PHOTOS, 17)
+
+
+def test_a_folder_with_other_things_in_it_is_refused(tmp_path):
+    folder = tmp_path / "holiday"
+    (folder / "IMG_0001.JPG").parent.mkdir()
+    (folder / "IMG_0001.JPG").write_bytes(b"not ours")
+    with pytest.raises(DemoError, match="not empty"):
+        create_demo(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG"]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "shootwatch.toml").write_text('catalogue = "/somewhere/else.db"\n')
+    with pytest.raises(DemoError, match="not empty"):
+        create_demo(other)
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(DemoError, match="not a folder"):
+        create_demo(a_file)
+
+
+def test_any_folder_name_is_written_into_the_settings(tmp_path):
+    folder = tmp_path / 'say "cheese" \\ tab\there ünïcode'
+    demo = create_demo(folder)
+    with demo.config_file.open("rb") as handle:
+        written = tomllib.load(handle)
+    assert written["catalogue"] == str(folder / "catalogue.db")
+    assert written["media"]["preview_cache"] == str(folder / "previews")
+    assert load_settings(demo.config_file).darktable.library == demo.darktable_library
+
+
+def test_the_demo_command_builds_it_without_the_users_catalogue(capsys, tmp_path):
+    folder = tmp_path / "my demo"
+    code, out, err = run(capsys, "demo", "--no-open", str(folder))
+    assert code == 0
+    config = folder / "shootwatch.toml"
+    assert f"shootwatch --config {shlex.quote(str(config))}" in out
+    assert str(folder) in out
+    assert "demo: copying photos" in err
+    assert not default_catalogue_path().exists()
+    assert not default_preview_cache().exists()
+
+    code, out, _ = run(capsys, "--config", str(config), "darktable", "stats", "--json")
+    assert code == 0
+    shoots = {shoot["shoot"]: shoot for shoot in json.loads(out)["shoots"]}
+    assert set(shoots) == set(SHOOTS)
+    assert (shoots["2012-05-19_travel"]["files"], shoots["2012-05-19_travel"]["in_darktable"]) == (
+        5,
+        0,
+    )
+    assert not default_catalogue_path().exists()
+
+
+def test_the_demo_command_without_a_folder_makes_a_new_one(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    (made,) = tmp_path.glob("shootwatch-demo-*")
+    assert (made / "shootwatch.toml").is_file() and str(made) in out
+
+
+def test_the_demo_command_refuses_a_foreign_folder(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, err = run(capsys, "demo", "--no-open", str(tmp_path))
+    assert code == 2
+    assert "shootwatch: error:" in err and "not empty" in err
