@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from PIL import Image
 from textual.geometry import Size
 
-from tui.widgets.photo_view import Frame, fitted, halfblock_strips
+from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
 
 # photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
 Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
@@ -33,11 +33,13 @@ class FrameMaker:
         graphics: bool = False,
         workers: int = 2,
         console=None,
+        cell_pixels: tuple[int, int] = (10, 20),
     ) -> None:
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
         self._console = console  # the app's: strips are turned into escape codes here too
+        self._cell_pixels = cell_pixels  # a graphics terminal's cell size, for a 1:1 zoom
         self._frames: OrderedDict[tuple, Frame] = OrderedDict()
         self._wanted: list[tuple] = []  # most urgent first
         self._busy: set[tuple] = set()
@@ -151,6 +153,9 @@ class FrameMaker:
         if picture is None:
             return Frame(photo_id, size, zoom, reason=reason or "no preview")
         if self._graphics:
+            if zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
+                cell_w, cell_h = self._cell_pixels
+                picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
             return Frame(photo_id, size, zoom, picture=picture)
         strips = halfblock_strips(picture, size, zoom, lambda: self._between_lines(key))
         if self._console is not None:

@@ -52,6 +52,17 @@ FILTERS = (
 )
 
 
+def _cell_pixels() -> tuple[int, int]:
+    """A graphics terminal's cell size in pixels (textual-image asked the terminal at start)."""
+    try:
+        from textual_image._terminal import get_cell_size
+
+        size = get_cell_size()
+        return (size.width or 10, size.height or 20)
+    except Exception:  # a terminal that did not say: a common size
+        return (10, 20)
+
+
 class TriagePane(Widget, can_focus=True):
     BINDINGS = keymap.bindings("triage", {})
     DEFAULT_CSS = """
@@ -106,6 +117,7 @@ class TriagePane(Widget, can_focus=True):
             self._frame_ready,
             graphics=self._graphics is not None,
             console=self.app.console,
+            cell_pixels=_cell_pixels() if self._graphics is not None else (1, 2),
         )
         self.load_queue("pending")
 
@@ -229,24 +241,20 @@ class TriagePane(Widget, can_focus=True):
         if card is None:
             return Text("nothing to show: press f to choose another filter", style="dim")
         text = Text(no_wrap=True, overflow="ellipsis")
+        # What the photographer decides first: it must survive an 80-column terminal.
         text.append(os.path.basename(card.path), style="bold")
-        for part in (
-            card.taken,
-            card.camera,
-            card.lens,
-            card.exposure,
-            card.iso and f"ISO {card.iso}",
-        ):
-            if part:
-                text.append("  ·  " if text else "")
-                text.append(str(part))
+        text.append("  ")
+        text.append(card.decision, style=DECISION_STYLES[card.decision])
         text.append("  ")
         text.append("★" * card.rating + "☆" * (5 - card.rating), style="gold1")
         for name in card.label_names:
             text.append(" ")
             text.append("●", style=LABEL_STYLES[name])
-        text.append("  ")
-        text.append(card.decision, style=DECISION_STYLES[card.decision])
+        for part in (card.taken, card.camera, card.lens, card.exposure,
+                     card.iso and f"ISO {card.iso}"):  # fmt: skip
+            if part:
+                text.append("  ·  ")
+                text.append(str(part))
         if card.darktable:
             text.append("  ·  " + card.darktable, style="cyan")
         return text
@@ -273,7 +281,7 @@ class TriagePane(Widget, can_focus=True):
             return Text("")
         rows = [
             ("file", card.rel_path),
-            ("files", f"{card.files} (original, twins, sidecars, exports)"),
+            ("files", f"{card.files} (the original, its twins, sidecars and exports)"),
             ("taken", card.taken),
             ("camera", card.camera or "-"),
             ("lens", card.lens or "-"),
