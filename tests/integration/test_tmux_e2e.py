@@ -63,8 +63,9 @@ class Session:
         return self.wait_for(shown, f"{approved} approved, {rejected} rejected")
 
 
-@pytest.fixture
-def session(tmp_path: Path):
+@pytest.fixture(params=["tmux-256color", "xterm-256color"])
+def session(tmp_path: Path, request):
+    """The app in tmux, with TERM as tmux sets it, and as an SSH session from an xterm has it."""
     if TMUX is None:
         pytest.fail("SHOOTWATCH_REQUIRE_TMUX=1 but tmux is not installed")
     socket = f"shootwatch-test-{os.getpid()}"
@@ -76,7 +77,11 @@ def session(tmp_path: Path):
         "XDG_DATA_HOME": str(home / ".local/share"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "PYTHONPATH": str(REPO),
+        "TERM": request.param,
     }
+    config = tmp_path / "tmux.conf"
+    # As a photographer's tmux.conf would have it: escape is not held back half a second.
+    config.write_text('set -g default-terminal "tmux-256color"\nset -sg escape-time 10\n')
     command = f"{sys.executable} -m tui demo {tmp_path / 'demo'}"
     subprocess.run(
         [
@@ -137,6 +142,12 @@ def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_
     session.wait_for(lambda s: "2024-06-01_wedding" in s, "the edit progress pane")
     session.keys("T")
     session.position(1, 1)
+
+    # The information overlay opens with a key and closes with escape.
+    session.keys("i")
+    session.wait_for(lambda s: "exposure" in s, "the information overlay")
+    session.keys("Escape")
+    session.wait_for(lambda s: "exposure" not in s, "the overlay closed by escape")
 
     # Decide, and the moment the screen says so, kill the app without warning.
     session.keys("a")
