@@ -41,6 +41,11 @@ PANE_TITLES = {
 }
 EVENT_POLL_SECONDS = 0.1  # events reach the panes in batches, ten times a second at most
 STATES_SECONDS = 1.0
+# New files become photos once described and grouped: the triage queue looks for them every
+# few seconds while files arrive, and once more a while after the last ones.
+NEW_PHOTO_SECONDS = 3.0
+NEW_PHOTO_LAST_LOOK = 15.0
+FILE_EVENTS = ("added", "moved", "indexed")
 SEED_EVENTS = 2000  # the live events pane opens with this many recent events
 DARKTABLE_SOURCES = ("darktable",)
 
@@ -75,6 +80,8 @@ class ShootwatchApp(App):
         self._events = queries.open_read_only(str(settings.catalogue))
         self._last_event = queries.last_event_id(self._events)
         self._roots = {root.id: root.path for root in Root.select()}
+        self._files_arrived_at: float | None = None  # the last file event (monotonic)
+        self._photos_looked_at = 0.0
         if settings.tui.keys:
             self.set_keymap({name: ",".join(keys) for name, keys in settings.tui.keys.items()})
 
@@ -99,6 +106,7 @@ class ShootwatchApp(App):
         self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
         self.set_interval(EVENT_POLL_SECONDS, self._poll_events)
         self.set_interval(STATES_SECONDS, self._show_states)
+        self.set_interval(NEW_PHOTO_SECONDS, self._look_for_new_photos)
         self._show_states()
 
     def _host_engine(self) -> None:
@@ -124,6 +132,8 @@ class ShootwatchApp(App):
         self._last_event = rows[-1][0]
         self.query_one(EventsPane).add_events(rows)
         kinds = {row[2] for row in rows}
+        if kinds & set(FILE_EVENTS):
+            self._files_arrived_at = time.monotonic()
         sources = {row[3] for row in rows}
         if "root_added" in kinds:
             self._roots.update({root.id: root.path for root in Root.select()})
@@ -136,6 +146,24 @@ class ShootwatchApp(App):
             self.query_one(ProgressPane).refresh_progress()
         if self.pane == "stages" and "stage" in sources:
             self.query_one(StagesPane).refresh_jobs()
+
+    def _look_for_new_photos(self) -> None:
+        """Every few seconds while files arrive, and once more a while after the last ones:
+        new files become photos only once they are described and grouped."""
+        arrived = self._files_arrived_at
+        if arrived is None:
+            return
+        now = time.monotonic()
+        last_look = now - arrived >= NEW_PHOTO_LAST_LOOK
+        if not last_look and arrived <= self._photos_looked_at:
+            return  # nothing new since the last look: wait for the last one
+        self._photos_looked_at = now
+        if last_look:
+            self._files_arrived_at = None
+        with contextlib.suppress(NoMatches):
+            joined = self.query_one(TriagePane).add_new_photos()
+            if joined:
+                self.notify(f"{joined:,} new photo{'s' if joined != 1 else ''} joined the queue")
 
     def _show_states(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing

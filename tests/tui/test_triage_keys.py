@@ -220,3 +220,30 @@ def test_a_keymap_naming_no_action_or_a_taken_key_is_refused():
     with pytest.raises(ConfigError, match="given to both"):
         keymap.check_keys({"approve": ("q",)})  # q quits everywhere
     keymap.check_keys({"approve": ("y",)})
+
+
+async def test_photos_that_arrive_while_culling_join_the_queue(library):
+    from dataclasses import replace
+
+    from core.media.photos import MediaSync
+    from core.scan.reconcile import reconcile_roots
+    from core.store.models import Root
+
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("a", "a")
+        on_screen = pane.photo_id
+        card = library.photos / "2025-01-02_new"
+        card.mkdir()
+        source = library.photos / "2024-06-01_wedding" / "IMG_0001.JPG"
+        (card / "NEW_0001.JPG").write_bytes(source.read_bytes() + b"another picture")
+        in_process = replace(library.settings.scan, workers=1)  # as the engine would, here
+        reconcile_roots(library.catalogue, list(Root.select()), in_process, "manual")
+        MediaSync(library.catalogue.db, library.settings.media, None).run_until_idle()
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if len(pane.queue.photo_ids) == 18:
+                break
+        assert len(pane.queue.photo_ids) == 18
+        assert pane.photo_id == on_screen  # the photo on screen and the order so far stay
+        assert "3 / 18 — 2 approved, 0 rejected" in str(pane.query_one("#position").render())

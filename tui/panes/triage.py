@@ -25,7 +25,7 @@ from textual.widgets import Static
 from core.config import Settings
 from core.darktable.facts import LABEL_NAMES
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
-from core.store.photos import photo_folders
+from core.store.photos import photo_folders, triage_queue
 from core.triage.card import PhotoCard, photo_card
 from core.triage.decisions import Change, Triage, TriageError
 from core.triage.queue import Queue
@@ -132,6 +132,31 @@ class TriagePane(Widget, can_focus=True):
         self.counts = dict(self.queue.loaded_counts)
         self.index = 0
         self.show_current()
+
+    def add_new_photos(self) -> int:
+        """Photos that arrived since the queue was loaded (a card copied in while culling)
+        join it at its end; the photo on screen, the order so far and the counts stay.
+        Returns how many joined."""
+        if self.queue is None:
+            return 0
+        f = self.queue.filter
+        arrived = [
+            (photo_id, decision)
+            for photo_id, decision in triage_queue(self.db, f.where, f.params, f.folder)
+            if photo_id not in self._members
+        ]
+        if not arrived:
+            return 0
+        was_empty = not self.queue.photo_ids
+        for photo_id, decision in arrived:
+            self.queue.photo_ids.append(photo_id)
+            self._members.add(photo_id)
+            self.counts[decision] += 1
+        if was_empty:
+            self.show_current()
+        else:
+            self._update_text()
+        return len(arrived)
 
     @property
     def photo_id(self) -> int | None:
