@@ -212,9 +212,9 @@ class ShootwatchApp(App):
                 lambda action=action: self._run_from_palette(action),
             )
 
-    def _run_from_palette(self, action: keymap.Action) -> None:
+    async def _run_from_palette(self, action: keymap.Action) -> None:
         if action.scope == "app":
-            self.run_action(action.action)
+            await self.run_action(action.action)
             return
         self.action_show_pane(action.scope)
-        self.run_action(action.action, self.query_one(f"#{action.scope}"))
+        await self.run_action(action.action, self.query_one(f"#{action.scope}"))

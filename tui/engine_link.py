@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -45,6 +46,9 @@ class EngineLink:
         # Why no engine runs, when none does.
         self.problem: str | None = OFF if mode == "off" else None
         self._started = False
+        # Held while the engine stops: the app's unmount and the worker may both stop it, and
+        # neither may return while the other is still stopping it.
+        self._stopping = threading.Lock()
 
     def describe(self) -> str:
         if self.engine is not None:
@@ -83,9 +87,10 @@ class EngineLink:
         self.stop()
 
     def stop(self) -> None:
-        engine, self.engine = self.engine, None
-        if engine is not None:
-            engine.stop(timeout=3.0)
+        with self._stopping:
+            engine, self.engine = self.engine, None
+            if engine is not None:
+                engine.stop(timeout=3.0)
 
     def states(self) -> dict[str, ComponentState]:
         if self.engine is not None:
