@@ -24,7 +24,7 @@ from core.store.models import Root
 from tui import keymap
 from tui.engine_link import EngineLink
 from tui.help import HelpScreen
-from tui.panes.events import EventsPane
+from tui.panes.events import SEED_EVENTS, EventsPane
 from tui.panes.history import HistoryPane
 from tui.panes.progress import ProgressPane
 from tui.panes.stages import StagesPane
@@ -46,7 +46,6 @@ STATES_SECONDS = 1.0
 NEW_PHOTO_SECONDS = 3.0
 NEW_PHOTO_LAST_LOOK = 15.0
 FILE_EVENTS = ("added", "moved", "indexed")
-SEED_EVENTS = 2000  # the live events pane opens with this many recent events
 DARKTABLE_SOURCES = ("darktable",)
 
 

@@ -22,6 +22,7 @@ from tui.picker import Picker
 from tui.widgets.windowed_table import Column, WindowedTable
 
 KEEP_GROUPS = 20_000
+SEED_EVENTS = 2000  # the pane opens with this many of the latest events
 BURST_SECONDS = 10.0  # events of one kind in one folder this close together are one line
 KIND_STYLES = {
     "added": "green",
@@ -173,7 +174,8 @@ class EventsPane(Widget, can_focus=False):
     def _update_status(self) -> None:
         filtered = f"showing {self.kind} only (c: every kind)" if self.kind else "every kind"
         self.query_one("#events-status", Static).update(
-            f"{self.total:,} events since the app started   {filtered}   f: one kind"
+            f"{self.total:,} events shown (the app opens with the latest {SEED_EVENTS:,})"
+            f"   {filtered}   f: one kind"
         )
 
     def action_choose_kind(self) -> None:
