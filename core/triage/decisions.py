@@ -47,6 +47,12 @@ class Triage:
         self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
 
+    def _writing(self):
+        """A write transaction that takes the write lock at its start. A deferred one would
+        read first and then fail at once ("database is locked", no waiting) whenever the
+        engine's writer committed in between; this one waits its turn (the busy timeout)."""
+        return self.db.atomic(lock_type="IMMEDIATE")
+
     # --- decisions ----------------------------------------------------------------------------
 
     def decide(self, photo_id: int, decision: str) -> Change:
@@ -66,7 +72,7 @@ class Triage:
 
     def _change(self, photo_id: int, action: str, new_value) -> Change:
         column = ACTIONS[action]
-        with self.db.atomic():
+        with self._writing():
             row = self.db.execute_sql(
                 f"SELECT {column} FROM photo WHERE id = ?", (photo_id,)
             ).fetchone()
@@ -100,7 +106,7 @@ class Triage:
 
     def undo(self) -> Change | None:
         """Take back the newest decision not yet undone; None when there is none."""
-        with self.db.atomic():
+        with self._writing():
             row = self.db.execute_sql(
                 "SELECT id, photo_id, action, before, after FROM decision"
                 f" WHERE undone = 0 AND source IN {FRESH} ORDER BY id DESC LIMIT 1"
@@ -111,7 +117,7 @@ class Triage:
 
     def redo(self) -> Change | None:
         """Make again the oldest decision undone since the newest one made; None if none."""
-        with self.db.atomic():
+        with self._writing():
             row = self.db.execute_sql(
                 "SELECT id, photo_id, action, before, after FROM decision"
                 f" WHERE undone = 1 AND source IN {FRESH} AND id > ("

@@ -64,6 +64,31 @@ def test_a_decision_is_on_disk_before_decide_returns(catalogue, photos):
     )
 
 
+def test_a_decision_waits_for_the_engine_writing_instead_of_failing(catalogue, photos):
+    """The engine's writer commits all the time. A decision that read before the write lock
+    was free would fail outright when its snapshot went stale; it must wait its turn."""
+    import threading
+    import time
+
+    writer = sqlite3.connect(catalogue.path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE photo SET rating = 1 WHERE id = ?", (photos["b/sony.jpg"],))
+
+    def commit_soon() -> None:
+        time.sleep(0.3)
+        writer.execute("COMMIT")
+
+    committing = threading.Thread(target=commit_soon)
+    committing.start()
+    try:
+        Triage(catalogue.db).decide(photos["a/kodak.jpg"], "rejected")
+    finally:
+        committing.join()
+        writer.close()
+    assert _photo(photos["a/kodak.jpg"]).decision == "rejected"
+    assert _photo(photos["b/sony.jpg"]).rating == 1
+
+
 def test_stars_and_labels(catalogue, photos):
     triage = Triage(catalogue.db)
     photo = photos["b/sony.jpg"]

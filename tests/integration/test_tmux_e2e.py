@@ -89,7 +89,7 @@ def session(tmp_path: Path, request):
             "-L",
             socket,
             "-f",
-            "/dev/null",
+            str(config),
             "new-session",
             "-d",
             "-s",
