@@ -196,6 +196,22 @@ def plan_surveys(
     return plan
 
 
+def _gone_from_other_folders(
+    catalogue: Catalogue, root: Root, deferred: list, missing: list[KnownFile]
+) -> list[KnownFile]:
+    """Records outside the folders scanned whose content just arrived here, and whose files are
+    gone from the disk: the far end of a move the watcher reported in two batches (a folder
+    renamed: the new name's batch can come before the old name's). Checked on the disk, so
+    a copy (the old file still there) stays a copy."""
+    paired = {(known.blake3, known.size) for known in missing}
+    wanted = {(seen.blake3, seen.size) for seen in deferred} - paired
+    gone = []
+    for known in queries.records_with_contents(catalogue.db, root.id, wanted):
+        if not os.path.lexists(os.path.join(root.path, known.rel_path)):
+            gone.append(known)
+    return gone
+
+
 def excluded_paths(root_path: str, catalogue_path: str) -> tuple[str, ...]:
     """The catalogue's own files, if they live inside the root."""
     catalogue = os.path.realpath(catalogue_path)
@@ -437,6 +453,8 @@ def _reconcile(
         writer.add(deferred)
     else:
         status, error_text = "completed", None
+        if folders is not None and deferred:
+            missing += _gone_from_other_folders(catalogue, root, deferred, missing)
         moves, added, updated, removed = settle_identities(deferred, replaced, missing)
         # All in one transaction: a record may move into a path another one just left.
         writer.remove(removed)

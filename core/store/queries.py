@@ -122,6 +122,27 @@ def missing_files(
     ]
 
 
+def records_with_contents(
+    db: SqliteDatabase, root_id: int, contents: Iterable[tuple[str, int]]
+) -> list[KnownFile]:
+    """The root's file records holding any of these (blake3, size) contents."""
+    wanted = list(set(contents))
+    found: list[KnownFile] = []
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        marks = ", ".join("(?, ?)" for _ in chunk)
+        flat = [value for pair in chunk for value in pair]
+        found += [
+            KnownFile(*row)
+            for row in db.execute_sql(
+                "SELECT id, rel_path, size, mtime_ns, blake3 FROM file"
+                f" WHERE root_id = ? AND (blake3, size) IN (VALUES {marks})",
+                [root_id, *flat],
+            ).fetchall()
+        ]
+    return found
+
+
 def existing_contents(
     db: SqliteDatabase, contents: Iterable[tuple[str, int]]
 ) -> set[tuple[str, int]]:

@@ -515,3 +515,35 @@ def test_plan_splits_a_root_into_folder_surveys(library):
         ("2024/2024-05-02", False, ()),
         ("2024/2024-05-03", False, ()),
     ]
+
+
+def test_a_rename_seen_in_two_batches_is_still_moves(catalogue, library):
+    """The watcher may report a renamed folder's new name before its old one: the new folder's
+    scan finds content whose records point at files now gone, and moves them."""
+    from core.scan.reconcile import reconcile_root
+
+    old = library / "2024" / "2024-06-02"
+    for n in range(20):
+        write(old / f"DSC_{n:04d}.NEF", f"frame {n}")
+    scan(catalogue, library)
+    before = record_ids(library)
+    old.rename(library / "2024" / "2024-06-02 wedding")
+    root = Root.get()
+    settings = ScanSettings(workers=1)
+    report = reconcile_root(
+        catalogue, root, settings, kind="realtime", folders=[("2024/2024-06-02 wedding", True, ())]
+    )
+    assert (report.files_moved, report.files_added, report.files_removed) == (20, 0, 0)
+    report = reconcile_root(
+        catalogue, root, settings, kind="realtime", folders=[("2024/2024-06-02", True, ())]
+    )
+    assert (report.files_moved, report.files_added, report.files_removed) == (0, 0, 0)
+    after = record_ids(library)
+    assert sorted(after.values()) == sorted(before.values())  # the same records, moved
+    assert Event.select().where(Event.kind == "moved").count() == 20
+    # A copy is not a move: the original stays where it is.
+    shutil.copytree(library / "2024" / "2024-06-02 wedding", library / "copy")
+    report = reconcile_root(
+        catalogue, root, settings, kind="realtime", folders=[("copy", True, ())]
+    )
+    assert (report.files_moved, report.files_added) == (0, 20)
