@@ -20,6 +20,9 @@ CONFIG_ENV = "SHOOTWATCH_CONFIG"
 CATALOGUE_ENV = "SHOOTWATCH_DB"
 
 
+TABLE_SETTINGS = ("keys", "stages.commands")  # tables whose names are the user's own
+
+
 class ConfigError(ValueError):
     """A setting has a value that is not allowed; the message is one sentence for a person."""
 
@@ -125,6 +128,15 @@ def _one_of(*choices: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _command(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{key} = {value!r} is not allowed: use the program and its arguments as a list, "
+            'such as ["darktable-cli", "{src}", "{xmp}", "{out}"].'
+        )
+    return tuple(value)
+
+
 def _keys(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -132,6 +144,14 @@ def _keys(key: str, value: Any) -> tuple[str, ...]:
         raise ConfigError(
             f"{key} = {value!r} is not allowed: use a key name or a list of them, "
             'such as ["a", "p"].'
+        )
+    return tuple(value)
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f'{key} = {value!r} is not allowed: use a list of names, such as ["web"].'
         )
     return tuple(value)
 
@@ -255,6 +275,48 @@ SETTINGS: tuple[Setting, ...] = (
         'such as `approve = ["a", "enter"]` under `[keys]`; `?` in the app lists the actions.',
     ),
     Setting(
+        "stages.output",
+        lambda: Path(platformdirs.user_data_dir(APP_NAME)) / "art",
+        _path,
+        "Where stages put what they make, one flat folder per stage (art/<stage>/<photo>.<ext>"
+        " under it); keep it outside your photo roots.",
+    ),
+    Setting(
+        "stages.enabled",
+        lambda: ("thumb", "web", "blurhash"),
+        _names,
+        "The built-in stages that run on approved photos: thumb (400 px JPEG), web (2048 px "
+        "JPEG, sRGB, upright), blurhash (of the thumb); [] for none. Command stages are on "
+        "when configured.",
+    ),
+    Setting(
+        "stages.web_keep_metadata",
+        lambda: False,
+        _yes_no,
+        "Keep the EXIF (camera, lens, time, GPS) in web JPEGs; off strips everything.",
+    ),
+    Setting(
+        "stages.max_attempts",
+        lambda: 3,
+        _whole_number(1, 20),
+        "How often a job is tried before it counts as failed (retries wait 30 s, 60 s, …).",
+    ),
+    Setting(
+        "stages.workers",
+        _default_workers,
+        _whole_number(1, 64),
+        "Jobs run at once (default: one per core); command stages run at most 2 at once.",
+    ),
+    Setting(
+        "stages.commands",
+        dict,
+        lambda key, value: value,
+        "Command stages: name = the program and its arguments, run without a shell on each "
+        'approved photo, such as export = ["darktable-cli", "{src}", "{xmp}", "{out}", '
+        '"--width", "2048"] under [stages.commands]. Placeholders: {src} {xmp} {out} {stem} '
+        "{photo} {outdir}.",
+    ),
+    Setting(
         "darktable.library",
         default_darktable_library,
         _path,
@@ -319,6 +381,16 @@ class TriageSettings:
 
 
 @dataclass(frozen=True)
+class StageSettings:
+    output: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)) / "art")
+    enabled: tuple[str, ...] = ("thumb", "web", "blurhash")
+    web_keep_metadata: bool = False
+    max_attempts: int = 3
+    workers: int = field(default_factory=_default_workers)
+    commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> argv
+
+
+@dataclass(frozen=True)
 class TuiSettings:
     renderer: str = "auto"
     colors: str = "auto"
@@ -347,14 +419,15 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     tui: TuiSettings = field(default_factory=TuiSettings)
+    stages: StageSettings = field(default_factory=StageSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if dotted == "keys" and isinstance(value, Mapping):
-            flat[dotted] = {f"keys.{action}": keys for action, keys in value.items()}
+        if dotted in TABLE_SETTINGS and isinstance(value, Mapping):
+            flat[dotted] = {f"{dotted}.{name}": item for name, item in value.items()}
         elif isinstance(value, Mapping):
             flat.update(_flatten(value, dotted + "."))
         else:
@@ -411,6 +484,14 @@ def load_settings(
                 dotted.removeprefix("keys."): _keys(dotted, keys)
                 for dotted, keys in from_file.get("keys", {}).items()
             }
+        elif setting.key == "stages.commands":
+            table = from_file.get("stages.commands", {})
+            if not isinstance(table, Mapping):
+                raise ConfigError("stages.commands must be a table: [stages.commands].")
+            values["stages.commands"] = {
+                dotted.removeprefix("stages.commands."): _command(dotted, argv)
+                for dotted, argv in table.items()
+            }
         elif setting.key in from_file:
             values[setting.key] = setting.check(setting.key, from_file[setting.key])
         else:
@@ -443,6 +524,14 @@ def load_settings(
             preview_cache_mb=values["media.preview_cache_mb"],
         ),
         triage=TriageSettings(write_sidecars=values["triage.write_sidecars"]),
+        stages=StageSettings(
+            output=values["stages.output"],
+            enabled=values["stages.enabled"],
+            web_keep_metadata=values["stages.web_keep_metadata"],
+            max_attempts=values["stages.max_attempts"],
+            workers=values["stages.workers"],
+            commands=values["stages.commands"],
+        ),
         tui=TuiSettings(
             renderer=values["tui.renderer"],
             colors=values["tui.colors"],
@@ -481,6 +570,12 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "tui.auto_advance": settings.tui.auto_advance,
         "tui.prefetch": settings.tui.prefetch,
         "keys": {action: list(keys) for action, keys in settings.tui.keys.items()},
+        "stages.output": str(settings.stages.output),
+        "stages.enabled": list(settings.stages.enabled),
+        "stages.web_keep_metadata": settings.stages.web_keep_metadata,
+        "stages.max_attempts": settings.stages.max_attempts,
+        "stages.workers": settings.stages.workers,
+        "stages.commands": {name: list(argv) for name, argv in settings.stages.commands.items()},
         "darktable.library": str(settings.darktable.library),
         "darktable.data": str(settings.darktable.data or ""),
         "darktable.poll_seconds": settings.darktable.poll_seconds,

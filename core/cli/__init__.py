@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import darktable, demo, output, service, triage
+from core.cli import darktable, demo, output, service, stages, triage
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_commands(commands)
     darktable.add_commands(commands)
     triage.add_commands(commands)
+    stages.add_commands(commands)
     demo.add_commands(commands)
     return parser
 
@@ -410,6 +411,11 @@ COMMANDS = {
     "report": darktable.report,
     "decide": triage.decide,
     "undo": triage.undo,
+    "stages": stages.stages,
+    "jobs": stages.jobs,
+    "retry": stages.retry,
+    "run-stage": stages.run_stage,
+    "cancel": stages.cancel,
     "redo": triage.redo,
 }
 DARKTABLE_COMMANDS = {"stats": darktable.stats, "recent-edits": darktable.recent_edits}

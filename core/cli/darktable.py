@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from core.cli import output
+from core.cli import output, stages
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.service import parse_since
 from core.darktable.facts import label_names, sidecar_name
@@ -41,9 +41,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser("report", help="reports from darktable's state")
     report.add_argument(
         "report",
-        choices=("unfinished", "exported", "velocity"),
+        choices=("unfinished", "exported", "velocity", "artifacts"),
         help="unfinished: edited but not exported since, or rated and not edited yet; "
-        "exported: what was exported since --since; velocity: edits per hour",
+        "exported: what was exported since --since; velocity: edits per hour; "
+        "artifacts: each photo with what the stages made of it",
     )
     report.add_argument(
         "--since",
@@ -362,6 +363,8 @@ def _write_show(result: dict, out: TextIO) -> None:
 
 def report(run: Invocation) -> int:
     args, out = run.args, run.out
+    if args.report == "artifacts":  # the stage queue's, not darktable's
+        return stages.artifacts_report(run)
     state, reason = _refresh(run)
     if reason and not args.json:
         out.write(f"! darktable {state}: {reason}\n")

@@ -167,14 +167,16 @@ def _toml_string(text: str) -> str:
 
 def _settings_text(demo: Demo) -> str:
     return (
-        "# The shootwatch demo: its own catalogue, previews and darktable library, all in this\n"
-        "# folder. Delete the folder to remove the demo.\n"
+        "# The shootwatch demo: its own catalogue, previews, stage output and darktable library,\n"
+        "# all in this folder. Delete the folder to remove the demo.\n"
         f"catalogue = {_toml_string(str(demo.catalogue))}\n"
         "\n[darktable]\n"
         f"library = {_toml_string(str(demo.darktable_library))}\n"
         f"data = {_toml_string(str(demo.darktable_data))}\n"
         "\n[media]\n"
         f"preview_cache = {_toml_string(str(demo.preview_cache))}\n"
+        "\n[stages]\n"
+        f"output = {_toml_string(str(demo.folder / 'art'))}\n"
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import watchfiles
 
-from core.config import Settings
+from core.config import ConfigError, Settings
 from core.darktable.library import LibraryPaths
 from core.darktable.poller import Poller, PollerState
 from core.darktable.sync import ApplyReport, DarktableSync, LibraryRead
@@ -44,6 +44,7 @@ from core.scan.watch import (
     needs_polling,
     plan_folders,
 )
+from core.stages.runner import StageRunner, stage_defs
 from core.store import Catalogue, open_catalogue, queries
 from core.store.models import Root
 
@@ -58,6 +59,7 @@ ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up 
 DARKTABLE_FOLLOW_SECONDS = 0.2  # how often file events are looked at for darktable's sake
 DARKTABLE_APPLY_SECONDS = 600.0  # a poll waits this long for the writer (a long first scan)
 MEDIA_TICK_SECONDS = 0.2  # how often new files are handed to the media workers
+STAGES_TICK_SECONDS = 0.2  # how often finished stage jobs are recorded and new ones started
 SIDECAR_SETTLE_SECONDS = 0.3  # darktable writes a sidecar whole: it is read this soon
 SOURCE = "engine"
 
@@ -103,12 +105,16 @@ class Engine:
         with_watcher: bool = True,
         with_darktable: bool = True,
         with_media: bool = True,
+        with_stages: bool = True,
     ) -> None:
         self.settings = settings
         self.watch_factory = watch_factory
         self.with_watcher = with_watcher
         self.with_darktable = with_darktable
         self.with_media = with_media
+        self.with_stages = with_stages
+        self._stages: StageRunner | None = None  # ticked on the writer thread only
+        self._next_stages_tick = 0.0
         self._media: MediaSync | None = None  # used on the writer thread only
         self._media_pool: MediaPool | None = None
         self._next_media_tick = 0.0
@@ -164,6 +170,8 @@ class Engine:
                 deliver=lambda apply: self._requests.put(_Deliver(apply)),
             )
             self._set_state("media", ComponentState("idle"))
+        if self.with_stages:
+            self._start_stages()
         self._set_state("reconciler", ComponentState("idle"))
         self._requests.put(_Reconcile(None, "startup"))
         self._writer = threading.Thread(target=self._write_loop, name="shootwatch-writer")
@@ -186,6 +194,8 @@ class Engine:
             self._media_pool.close()
         if self._writer is not None:
             self._writer.join(max(0.1, deadline - time.monotonic()))
+        if self._stages is not None:  # after the writer, which starts its jobs
+            self._stages.close(wait=False)
         # After the writer: it is the one that starts (and restarts) the watcher.
         if self._watcher is not None:
             self._watcher.stop(max(0.1, deadline - time.monotonic()))
@@ -252,6 +262,9 @@ class Engine:
                 if self._media is not None and now >= self._next_media_tick:
                     self._next_media_tick = now + MEDIA_TICK_SECONDS
                     self._media_tick()
+                if self._stages is not None and now >= self._next_stages_tick:
+                    self._next_stages_tick = now + STAGES_TICK_SECONDS
+                    self._stages_tick()
                 if self._darktable is not None and now >= self._next_follow:
                     self._next_follow = now + DARKTABLE_FOLLOW_SECONDS
                     self._darktable_follow()
@@ -419,6 +432,32 @@ class Engine:
         task = f"{counts.described:,} files described, {counts.previews:,} previews"
         status = "running" if self._media.busy else "idle"
         self._set_state("media", ComponentState(status, task=task))
+
+    def _start_stages(self) -> None:
+        try:
+            defs = stage_defs(self.settings.stages, self.settings.media.preview_long_edge)
+        except ConfigError as error:  # the rest of the engine works without its stages
+            self._set_state("stages", ComponentState("degraded", error=str(error)))
+            return
+        if not defs:
+            self._set_state("stages", ComponentState("off", error="no stage is enabled"))
+            return
+        self._stages = StageRunner(
+            self.catalogue.db, self.settings.stages, defs, media=self.settings.media
+        )
+        self._set_state("stages", ComponentState("idle"))
+
+    def _stages_tick(self) -> None:
+        """Jobs queued for photos that became due, started in the stage workers, recorded."""
+        try:
+            busy = self._stages.tick()
+        except Exception as error:  # the next tick tries again; the rest goes on
+            log.exception("stage work failed")
+            self._set_state("stages", ComponentState("degraded", error=str(error)))
+            return
+        counts = self._stages.counts
+        task = f"{counts.done:,} made, {counts.failed:,} failures"
+        self._set_state("stages", ComponentState("running" if busy else "idle", task=task))
 
     def _on_darktable_state(self, state: PollerState) -> None:
         self._set_state("darktable", ComponentState(state.status, state.task, state.error))

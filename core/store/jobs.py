@@ -37,11 +37,12 @@ def failed_jobs(db: SqliteDatabase, offset: int, limit: int) -> list[tuple]:
 
 
 def retry_job(db: SqliteDatabase, job_id: int) -> bool:
-    """A failed or cancelled job back to pending, to run again now; False if it was not."""
+    """A failed or cancelled job back to pending, to run now with its tries counted afresh;
+    False if it was neither."""
     cursor = db.execute_sql(
-        "UPDATE job SET status = 'pending', next_attempt_at = ?, last_error = last_error"
+        "UPDATE job SET status = 'pending', attempts = 0, next_attempt_at = NULL"
         " WHERE id = ? AND status IN ('failed', 'cancelled')",
-        (time.time(), job_id),
+        (job_id,),
     )
     return cursor.rowcount == 1
 

@@ -69,8 +69,22 @@ def _to_5(migrator: SqliteMigrator) -> None:
         migrator.database.execute_sql(sql)
 
 
+def _to_6(migrator: SqliteMigrator) -> None:
+    # Schema 6: what an artifact was made from, so a stale one is found by a query (its source's
+    # blake3, its sidecar's, the stage's parameters), and the blurhash it carries.
+    migrate(
+        migrator.add_column("artifact", "source_blake3", TextField(null=True)),
+        migrator.add_column("artifact", "sidecar_blake3", TextField(null=True)),
+        migrator.add_column("artifact", "params_hash", TextField(null=True)),
+        migrator.add_column("artifact", "blurhash", TextField(null=True)),
+        migrator.add_index("job", ("photo_id", "stage", "status"), False),
+    )
+
+
 # target version -> the step that reaches it from the version before
-STEPS: dict[int, Callable[[SqliteMigrator], None]] = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
+STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
+    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6,
+}  # fmt: skip
 LATEST = max(STEPS)
 
 

@@ -249,6 +249,11 @@ class Artifact(BaseModel):
     height = IntegerField(null=True)
     params = TextField(null=True)  # JSON
     created_at = FloatField()
+    # Schema 6: what it was made from (stale when any of these changed), and its blurhash.
+    source_blake3 = TextField(null=True)  # the photo's original, or the input artifact
+    sidecar_blake3 = TextField(null=True)  # for stages that read the sidecar (darktable-cli)
+    params_hash = TextField(null=True)
+    blurhash = TextField(null=True)
 
     class Meta:
         indexes = ((("photo", "stage"), True),)
@@ -269,7 +274,7 @@ class Job(BaseModel):
     finished_at = FloatField(null=True)
 
     class Meta:
-        indexes = ((("status", "stage"), False),)
+        indexes = ((("status", "stage"), False), (("photo", "stage", "status"), False))
 
 
 class Heartbeat(BaseModel):

@@ -1,0 +1,174 @@
+"""The stage queue from the command line: ``stages`` (jobs per stage and status), ``jobs``,
+``retry``, ``run-stage`` (make a stage's artifacts here and now) and ``report artifacts``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.cli import output
+from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
+from core.config import ConfigError
+from core.engine.lock import running_engine_pid
+from core.stages.queue import cancel_stage, retry_failed
+from core.stages.runner import RunCounts, StageRunner, stage_defs
+from core.store.jobs import cancel_job, job_counts, retry_job
+from core.store.models import JOB_STATUSES
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    stages = commands.add_parser("stages", help="jobs per stage and status")
+    stages.add_argument("--json", action="store_true", help="print JSON")
+    jobs = commands.add_parser("jobs", help="the stage queue's jobs, newest first")
+    jobs.add_argument("--failed", action="store_true", help="only the failed ones")
+    jobs.add_argument("--stage", metavar="S", help="only this stage's")
+    jobs.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    retry = commands.add_parser("retry", help="run failed (or cancelled) jobs again")
+    which = retry.add_mutually_exclusive_group()
+    which.add_argument("job", nargs="?", type=int, metavar="JOB", help="one job, by number")
+    which.add_argument("--stage", metavar="S", help="every failed job of this stage")
+    cancel = commands.add_parser("cancel", help="cancel a job, or every unfinished job of a stage")
+    which = cancel.add_mutually_exclusive_group(required=True)
+    which.add_argument("job", nargs="?", type=int, metavar="JOB", help="one job, by number")
+    which.add_argument("--stage", metavar="S", help="every waiting or running job of this stage")
+    run = commands.add_parser(
+        "run-stage", help="make a stage's artifacts here and now, for every photo due (or some)"
+    )
+    run.add_argument("stage", metavar="S")
+    run.add_argument("--photo", type=int, action="append", metavar="ID", help="only this photo")
+
+
+def stages(run: Invocation) -> int:
+    counts = job_counts(run.catalogue.db)
+    if run.args.json:
+        output.print_json(counts, run.out)
+        return EXIT_OK
+    if not counts:
+        run.out.write("no jobs yet: stages run on approved photos while the engine runs\n")
+        return EXIT_OK
+    rows = [(stage, *(output.count(by[s]) for s in JOB_STATUSES)) for stage, by in counts.items()]
+    output.table(rows, ("STAGE", *(s.upper() for s in JOB_STATUSES)), run.out)
+    return EXIT_ATTENTION if any(by["failed"] for by in counts.values()) else EXIT_OK
+
+
+def jobs(run: Invocation) -> int:
+    args = run.args
+    where, params = [], []
+    if args.failed:
+        where.append("j.status = 'failed'")
+    if args.stage:
+        where.append("j.stage = ?")
+        params.append(args.stage)
+    sql = (
+        "SELECT j.id, j.stage, j.status, j.attempts, j.last_error, j.queued_at, j.finished_at,"
+        " j.photo_id, (SELECT f.rel_path FROM file f WHERE f.photo_id = j.photo_id"
+        " AND f.role = 'original' LIMIT 1) FROM job j"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY j.id DESC LIMIT ?"
+    )
+    rows = run.catalogue.db.execute_sql(sql, [*params, args.limit]).fetchall()
+    found = [
+        {"job": r[0], "stage": r[1], "status": r[2], "attempts": r[3], "error": r[4],
+         "queued_at": r[5], "finished_at": r[6], "photo": r[7], "file": r[8]}
+        for r in rows
+    ]  # fmt: skip
+    if args.json:
+        output.print_json(found, run.out)
+        return EXIT_OK
+    if not found:
+        run.out.write("no such jobs\n")
+        return EXIT_OK
+    table = [(str(j["job"]), j["stage"], j["status"], str(j["attempts"]), j["file"] or "-",
+              output.when(j["finished_at"] or j["queued_at"])) for j in found]  # fmt: skip
+    output.table(table, ("JOB", "STAGE", "STATUS", "TRIES", "PHOTO", "WHEN"), run.out)
+    for j in found:
+        if j["error"] and j["status"] in ("failed", "pending"):
+            run.out.write(f"job {j['job']}: {j['error']}\n")
+    return EXIT_OK
+
+
+def retry(run: Invocation) -> int:
+    db = run.catalogue.db
+    if run.args.job is not None:
+        if not retry_job(db, run.args.job):
+            raise UsageError(f"job {run.args.job} is not failed or cancelled")
+        run.out.write(f"job {run.args.job} will run again\n")
+        return EXIT_OK
+    count = retry_failed(db, run.args.stage)
+    run.out.write(f"{count:,} job{'s' if count != 1 else ''} will run again\n")
+    return EXIT_OK
+
+
+def cancel(run: Invocation) -> int:
+    db = run.catalogue.db
+    if run.args.job is not None:
+        if not cancel_job(db, run.args.job):
+            raise UsageError(f"job {run.args.job} has finished")
+        run.out.write(f"job {run.args.job} cancelled\n")
+        return EXIT_OK
+    count = cancel_stage(db, run.args.stage)
+    run.out.write(f"{count:,} job{'s' if count != 1 else ''} of {run.args.stage} cancelled\n")
+    return EXIT_OK
+
+
+def run_stage(run: Invocation) -> int:
+    args = run.args
+    if running_engine_pid(run.settings.catalogue):
+        raise UsageError("an engine runs on this catalogue and runs the stages itself")
+    try:
+        defs = {
+            d.name: d for d in stage_defs(run.settings.stages, run.settings.media.preview_long_edge)
+        }
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    if args.stage not in defs:
+        known = ", ".join(defs) or "none: enable some under [stages]"
+        raise UsageError(f"{args.stage!r} is not a stage in effect (they are: {known})")
+    stage = defs[args.stage]
+    runner = StageRunner(run.catalogue.db, run.settings.stages, [stage], media=run.settings.media)
+    line = output.ProgressLine(run.err)
+
+    def progress(counts: RunCounts) -> None:
+        line.write(f"{args.stage}: {counts.done:,} made, {counts.failed:,} failures")
+
+    try:
+        if args.photo:
+            runner.queue([stage.name], args.photo)
+        counts = runner.run_until_idle([stage.name], progress if line.enabled else None)
+    finally:
+        line.clear()
+        runner.close()
+    run.out.write(
+        f"{args.stage}: {counts.done:,} made, {counts.failed:,} failures "
+        f"({counts.queued:,} queued)\n"
+    )
+    return EXIT_ATTENTION if counts.failed else EXIT_OK
+
+
+def artifacts_report(run: Invocation) -> int:
+    """Photos with what their stages made, the gallery's view: one row per photo."""
+    rows = run.catalogue.db.execute_sql(
+        "SELECT p.id, (SELECT f.rel_path FROM file f WHERE f.photo_id = p.id"
+        " AND f.role = 'original' LIMIT 1), p.capture_time, p.rating, p.labels,"
+        " json_group_object(a.stage, json_object('path', a.path, 'width', a.width,"
+        " 'height', a.height, 'size', a.size)),"
+        " max(CASE WHEN a.stage = 'blurhash' THEN a.blurhash END)"
+        " FROM photo p JOIN artifact a ON a.photo_id = p.id"
+        " GROUP BY p.id ORDER BY p.capture_time, p.id"
+    ).fetchall()
+    found = [
+        {"photo": r[0], "file": r[1], "taken": r[2], "stars": r[3], "labels": r[4],
+         "artifacts": json.loads(r[5]), "blurhash": r[6]}
+        for r in rows
+    ]  # fmt: skip
+    if run.args.json:
+        output.print_json(found, run.out)
+        return EXIT_OK
+    if not found:
+        run.out.write("no artifacts yet\n")
+        return EXIT_OK
+    table = [(str(p["photo"]), p["file"] or "-", ", ".join(sorted(p["artifacts"])),
+              p["blurhash"] or "-") for p in found]  # fmt: skip
+    output.table(table, ("PHOTO", "FILE", "MADE", "BLURHASH"), run.out)
+    return EXIT_OK

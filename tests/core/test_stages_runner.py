@@ -1,0 +1,252 @@
+"""The stage queue on a real catalogue: what is due, claiming, retries with backoff, crash
+recovery, staleness, and the runner making real artifacts from real camera files."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import blake3
+import pytest
+from PIL import Image
+
+from core.config import ConfigError, MediaSettings, StageSettings
+from core.media.photos import MediaSync
+from core.stages.queue import backoff, cancel_stage, claim, recover_running, retry_failed
+from core.stages.runner import StageDef, StageRunner, stage_defs
+from core.store.models import Artifact, Event, Job
+from core.triage.decisions import Triage
+from tests.helpers import scan
+
+CAMERA = Path(__file__).resolve().parents[1] / "fixtures" / "camera"
+SAMPLES = {
+    "shoot/kodak.jpg": "kodak_dc240_1999.jpg",
+    "shoot/coolpix.jpg": "nikon_coolpix_p6000_gps_DSCN0010.jpg",
+    "shoot/samsung.jpg": "samsung_galaxy_s_orient6_gps.jpg",
+    "shoot/sony.jpg": "sony_slt-a58_small.jpg",
+}
+COPY = [sys.executable, "-c", "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"]
+FAIL = [sys.executable, "-c", "import sys; print('no such preset'); sys.exit(3)", "{out}"]
+
+
+@pytest.fixture
+def photos(catalogue, library) -> dict[str, int]:
+    for rel, sample in SAMPLES.items():
+        (library / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CAMERA / sample, library / rel)
+    scan(catalogue, library)
+    MediaSync(
+        catalogue.db, MediaSettings(preview_cache=library.parent / "previews"), None
+    ).run_until_idle()
+    ids = dict(
+        catalogue.db.execute_sql(
+            "SELECT f.rel_path, f.photo_id FROM file f WHERE f.role = 'original'"
+        ).fetchall()
+    )
+    return {rel: ids[rel] for rel in SAMPLES}
+
+
+def settings(tmp_path: Path, **changes) -> StageSettings:
+    return replace(StageSettings(output=tmp_path / "art", workers=2), **changes)
+
+
+def approve(catalogue, *photo_ids: int) -> None:
+    triage = Triage(catalogue.db)
+    for photo_id in photo_ids:
+        triage.decide(photo_id, "approved")
+
+
+def command_stage(name: str, argv: list[str]) -> StageDef:
+    return stage_defs(StageSettings(enabled=(), commands={name: tuple(argv)}))[0]
+
+
+def test_built_in_stages_make_real_artifacts_for_approved_photos_only(catalogue, photos, tmp_path):
+    approve(catalogue, photos["shoot/kodak.jpg"], photos["shoot/samsung.jpg"])
+    runner = StageRunner(catalogue.db, settings(tmp_path))
+    counts = runner.run_until_idle()
+    runner.close()
+    assert counts.done == 6 and counts.failed == 0  # 2 photos x thumb, web, blurhash
+    made = {(a.photo_id, a.stage): a for a in Artifact.select()}
+    assert set(made) == {
+        (photos[rel], stage)
+        for rel in ("shoot/kodak.jpg", "shoot/samsung.jpg")
+        for stage in ("thumb", "web", "blurhash")
+    }
+    for (photo_id, stage), artifact in made.items():
+        if stage == "blurhash":
+            assert len(artifact.blurhash) == 28
+            assert artifact.path == made[(photo_id, "thumb")].path
+            continue
+        path = Path(artifact.path)
+        assert path == tmp_path / "art" / stage / f"{photo_id}.jpg"
+        assert blake3.blake3(path.read_bytes()).hexdigest() == artifact.blake3
+        assert artifact.size == path.stat().st_size
+        with Image.open(path) as image:
+            assert image.size == (artifact.width, artifact.height)
+            assert max(image.size) <= (400 if stage == "thumb" else 2048)
+    samsung_thumb = made[(photos["shoot/samsung.jpg"], "thumb")]
+    assert samsung_thumb.height > samsung_thumb.width  # orientation 6: made upright
+    assert Job.select().where(Job.status != "completed").count() == 0
+    assert Event.select().where(Event.kind == "stage_done").count() == 6
+    # Nothing is due any more.
+    assert StageRunner(catalogue.db, settings(tmp_path)).queue() == 0
+
+
+def test_a_stale_artifact_is_made_again(catalogue, photos, tmp_path):
+    kodak = photos["shoot/kodak.jpg"]
+    approve(catalogue, kodak)
+    only_thumb = settings(tmp_path, enabled=("thumb",))
+    StageRunner(catalogue.db, only_thumb).run_until_idle()
+    runner = StageRunner(catalogue.db, only_thumb)
+    assert runner.queue() == 0
+    # The original edited in place: its blake3 changes, the thumb is stale.
+    catalogue.db.execute_sql("UPDATE photo SET blake3 = 'edited' WHERE id = ?", (kodak,))
+    assert runner.queue() == 1
+    runner.run_until_idle()
+    assert Artifact.get(Artifact.stage == "thumb").source_blake3 == "edited"
+    # Other stage parameters: the params hash differs, the photo is due again.
+    bigger = replace(runner.defs["thumb"], params={"long_edge": 500, "quality": 85})
+    assert StageRunner(catalogue.db, only_thumb, defs=[bigger]).queue() == 1
+
+
+def test_a_stage_reading_the_sidecar_is_stale_when_the_sidecar_changes(
+    catalogue, photos, tmp_path, library
+):
+    kodak = photos["shoot/kodak.jpg"]
+    approve(catalogue, kodak)
+    (library / "shoot" / "kodak.jpg.xmp").write_text("<x:xmpmeta/>")
+    scan(catalogue, library)
+    catalogue.db.execute_sql(
+        "UPDATE file SET photo_id = ?, role = 'sidecar' WHERE rel_path = 'shoot/kodak.jpg.xmp'",
+        (kodak,),
+    )
+    export = command_stage("export", [*COPY, "{xmp}", "{out}"])
+    runner = StageRunner(catalogue.db, settings(tmp_path), defs=[export])
+    assert runner.run_until_idle().done == 1
+    assert Path(Artifact.get().path).read_text() == "<x:xmpmeta/>"
+    assert runner.queue() == 0
+    (library / "shoot" / "kodak.jpg.xmp").write_text("<x:xmpmeta>edited in darktable</x:xmpmeta>")
+    scan(catalogue, library)
+    assert runner.queue() == 1
+
+
+def test_failures_are_retried_with_backoff_then_fail_with_the_error(catalogue, photos, tmp_path):
+    approve(catalogue, photos["shoot/sony.jpg"])
+    broken = command_stage("export", FAIL)
+    runner = StageRunner(catalogue.db, settings(tmp_path, max_attempts=3), defs=[broken])
+    runner.run_until_idle()
+    job = Job.get()
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert "exited with code 3" in job.last_error and "no such preset" in job.last_error
+    assert job.next_attempt_at >= time.time() + backoff(1) - 5
+    assert claim(catalogue.db, ["export"]) is None  # not before its time
+    for attempt in (2, 3):
+        later = Job.get().next_attempt_at + 1
+        runner.tick(now=later)
+        while runner.tick(now=later):
+            time.sleep(0.01)
+        assert Job.get().attempts == attempt
+    job = Job.get()
+    assert job.status == "failed"
+    assert backoff(2) == 2 * backoff(1)
+    final = Event.select().where(Event.kind == "stage_failed").order_by(Event.id.desc()).get()
+    assert '"final": true' in final.payload
+    # Retrying asks again, with its tries counted afresh.
+    assert retry_failed(catalogue.db, "export") == 1
+    assert (Job.get().status, Job.get().attempts) == ("pending", 0)
+
+
+def test_jobs_a_crash_left_running_run_again(catalogue, photos, tmp_path):
+    approve(catalogue, photos["shoot/kodak.jpg"])
+    runner = StageRunner(catalogue.db, settings(tmp_path, enabled=("thumb",)))
+    runner.queue()
+    claimed = claim(catalogue.db, ["thumb"])
+    assert Job.get_by_id(claimed.job_id).status == "running"
+    # The engine died here. The next runner finds the job and finishes it.
+    again = StageRunner(catalogue.db, settings(tmp_path, enabled=("thumb",)))
+    assert Job.get_by_id(claimed.job_id).status == "pending"
+    assert again.run_until_idle().done == 1
+    assert recover_running(catalogue.db) == 0
+
+
+def test_claims_never_share_a_job(catalogue, photos, tmp_path):
+    approve(catalogue, *photos.values())
+    StageRunner(catalogue.db, settings(tmp_path, enabled=("thumb",))).queue()
+    taken = [claim(catalogue.db, ["thumb"]) for _ in range(5)]
+    ids = [c.job_id for c in taken if c is not None]
+    assert len(ids) == 4 and len(set(ids)) == 4 and taken[-1] is None
+
+
+def test_cancelling_a_stage(catalogue, photos, tmp_path):
+    approve(catalogue, *photos.values())
+    runner = StageRunner(catalogue.db, settings(tmp_path, enabled=("thumb",)))
+    runner.queue()
+    assert cancel_stage(catalogue.db, "thumb") == 4
+    assert runner.queue() == 0  # cancelled jobs stand until asked again
+    assert runner.run_until_idle().done == 0
+
+
+def test_stage_settings_that_cannot_work_are_refused():
+    with pytest.raises(ConfigError, match="not a built-in stage"):
+        stage_defs(StageSettings(enabled=("thumbs",)))
+    with pytest.raises(ConfigError, match="made from the thumb"):
+        stage_defs(StageSettings(enabled=("blurhash",)))
+    with pytest.raises(ConfigError, match="not found"):
+        stage_defs(
+            StageSettings(enabled=(), commands={"export": ("no-such-program-here", "{out}")})
+        )
+    with pytest.raises(ConfigError, match="built-in"):
+        stage_defs(StageSettings(enabled=(), commands={"web": (*COPY, "{src}", "{out}")}))
+
+
+def test_the_stage_commands(capsys, catalogue, photos, tmp_path):
+    import json
+
+    from tests.core.test_cli import run
+
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{catalogue.path}"\n[stages]\noutput = "{tmp_path / "art"}"\n'
+        'enabled = ["thumb"]\n[stages.commands]\n'
+        f"broken = {json.dumps(FAIL)}\n"
+    )
+    approve(catalogue, photos["shoot/kodak.jpg"], photos["shoot/sony.jpg"])
+    cli = ("--config", str(config))
+    code, out, _ = run(capsys, *cli, "run-stage", "thumb")
+    assert code == 0 and out.startswith("thumb: 2 made, 0 failures")
+    code, out, _ = run(capsys, *cli, "run-stage", "broken")
+    assert code == 1 and "2 failures" in out
+    code, out, _ = run(capsys, *cli, "stages")
+    assert code == 0 and "thumb" in out and "broken" in out
+    code, out, _ = run(capsys, *cli, "jobs", "--stage", "broken", "--json")
+    listed = json.loads(out)
+    assert {job["status"] for job in listed} == {"pending"}
+    assert all("exited with code 3" in job["error"] for job in listed)
+    code, out, _ = run(capsys, *cli, "cancel", "--stage", "broken")
+    assert code == 0 and "2 jobs of broken cancelled" in out
+    code, out, _ = run(capsys, *cli, "retry", "--stage", "broken")
+    assert code == 0 and "2 jobs will run again" in out
+    code, out, _ = run(capsys, *cli, "report", "artifacts", "--json")
+    report = json.loads(out)
+    assert {entry["file"] for entry in report} == {"shoot/kodak.jpg", "shoot/sony.jpg"}
+    assert all(set(entry["artifacts"]) == {"thumb"} for entry in report)
+    code, _, err = run(capsys, *cli, "run-stage", "nothing")
+    assert code == 2 and "not a stage in effect" in err
+
+
+def test_the_preview_stage_keeps_the_triage_preview_for_every_photo(catalogue, photos, tmp_path):
+    runner = StageRunner(
+        catalogue.db,
+        settings(tmp_path, enabled=("preview",)),
+        media=MediaSettings(preview_cache=tmp_path / "library-previews"),
+    )
+    counts = runner.run_until_idle()
+    runner.close()
+    assert counts.done == 4  # every photo, approved or not
+    for artifact in Artifact.select():
+        assert Path(artifact.path).parent == tmp_path / "art" / "preview"
+        with Image.open(artifact.path) as image:
+            assert max(image.size) <= 1600
