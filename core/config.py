@@ -279,15 +279,15 @@ SETTINGS: tuple[Setting, ...] = (
         lambda: Path(platformdirs.user_data_dir(APP_NAME)) / "art",
         _path,
         "Where stages put what they make, one flat folder per stage (art/<stage>/<photo>.<ext>"
-        " under it); keep it outside your photo roots.",
+        " under it); inside a root it is left out of the catalogue.",
     ),
     Setting(
         "stages.enabled",
         lambda: ("thumb", "web", "blurhash"),
         _names,
         "The built-in stages that run on approved photos: thumb (400 px JPEG), web (2048 px "
-        "JPEG, sRGB, upright), blurhash (of the thumb); [] for none. Command stages are on "
-        "when configured.",
+        "JPEG, sRGB, upright), blurhash (of the thumb), preview (the triage preview, kept for "
+        "every photo); [] for none. Command stages are on when configured.",
     ),
     Setting(
         "stages.web_keep_metadata",
@@ -354,6 +354,9 @@ class ScanSettings:
     ignore: tuple[str, ...] = ()
     workers: int = field(default_factory=_default_workers)
     hash_retries: int = 3
+    # shootwatch's own output folders (stage artifacts, the preview cache): never catalogued,
+    # even when one lies inside a root, or every thumb would become a photo with a thumb.
+    own_folders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -508,6 +511,7 @@ def load_settings(
             ignore=values["scan.ignore"],
             workers=values["scan.workers"],
             hash_retries=values["scan.hash_retries"],
+            own_folders=(str(values["stages.output"]), str(values["media.preview_cache"])),
         ),
         config_file=read_from,
         watch=WatchSettings(

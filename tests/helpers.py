@@ -46,6 +46,7 @@ def scan(catalogue: Catalogue, path: Path, workers: int = 2, **kwargs) -> Reconc
         ignore=kwargs.pop("ignore", ()),
         workers=workers,
         hash_retries=kwargs.pop("hash_retries", 3),
+        own_folders=kwargs.pop("own_folders", ()),
     )
     root = root_for(path)
     return reconcile_root(catalogue, root, settings, **kwargs)

@@ -8,6 +8,7 @@ import json
 
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
+from core.cli.triage import photo_of
 from core.config import ConfigError
 from core.engine.lock import running_engine_pid
 from core.stages.queue import cancel_stage, retry_failed
@@ -35,8 +36,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run-stage", help="make a stage's artifacts here and now, for every photo due (or some)"
     )
-    run.add_argument("stage", metavar="S")
-    run.add_argument("--photo", type=int, action="append", metavar="ID", help="only this photo")
+    run.add_argument("stage", metavar="S", help="a stage in effect (see shootwatch config)")
+    run.add_argument(
+        "--photo",
+        action="append",
+        metavar="PHOTO",
+        help="only this photo: its number (as in jobs) or one of its files; repeatable. "
+        "Made again even if its artifact is up to date",
+    )
 
 
 def stages(run: Invocation) -> int:
@@ -132,9 +139,20 @@ def run_stage(run: Invocation) -> int:
     def progress(counts: RunCounts) -> None:
         line.write(f"{args.stage}: {counts.done:,} made, {counts.failed:,} failures")
 
+    photo_ids = [int(p) if p.isdigit() else photo_of(p) for p in args.photo or ()]
     try:
-        if args.photo:
-            runner.queue([stage.name], args.photo)
+        if photo_ids:
+            _make_again(run.catalogue.db, stage.name, photo_ids)
+            runner.queue([stage.name], photo_ids)
+            waiting = _waiting(run.catalogue.db, stage.name, photo_ids)
+            if len(waiting) < len(set(photo_ids)):
+                needs = "approved photos" if stage.approved_only else "photos"
+                if stage.after:
+                    needs += f" with a {stage.after}"
+                if stage.reads_sidecar:
+                    needs += " with an XMP sidecar"
+                left = ", ".join(str(p) for p in sorted(set(photo_ids) - waiting))
+                run.err.write(f"{args.stage} runs on {needs}; not queued: {left}\n")
         counts = runner.run_until_idle([stage.name], progress if line.enabled else None)
     finally:
         line.clear()
@@ -144,6 +162,33 @@ def run_stage(run: Invocation) -> int:
         f"({counts.queued:,} queued)\n"
     )
     return EXIT_ATTENTION if counts.failed else EXIT_OK
+
+
+def _make_again(db, stage: str, photo_ids: list[int]) -> None:
+    """Asked for by name, a photo is made again: its artifact counts as stale (the row stays
+    until the new one replaces it), and its failed or cancelled job runs again."""
+    marks = ", ".join("?" * len(photo_ids))
+    with db.atomic():
+        db.execute_sql(
+            f"UPDATE artifact SET params_hash = NULL WHERE stage = ? AND photo_id IN ({marks})",
+            [stage, *photo_ids],
+        )
+        db.execute_sql(
+            "UPDATE job SET status = 'pending', attempts = 0, next_attempt_at = NULL,"
+            f" finished_at = NULL WHERE stage = ? AND photo_id IN ({marks})"
+            " AND status IN ('failed', 'cancelled')",
+            [stage, *photo_ids],
+        )
+
+
+def _waiting(db, stage: str, photo_ids: list[int]) -> set[int]:
+    marks = ", ".join("?" * len(photo_ids))
+    rows = db.execute_sql(
+        "SELECT photo_id FROM job WHERE stage = ? AND status = 'pending'"
+        f" AND photo_id IN ({marks})",
+        [stage, *photo_ids],
+    )
+    return {row[0] for row in rows}
 
 
 def artifacts_report(run: Invocation) -> int:

@@ -27,7 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     commands.add_parser("redo", help="make again the last decision undone")
 
 
-def _photo_of(path: str) -> int:
+def photo_of(path: str) -> int:
     real = os.path.realpath(os.path.expanduser(path))
     root = queries.root_for_path(real)
     record = (
@@ -70,7 +70,7 @@ def _say(change: Change | None, run: Invocation, nothing: str) -> int:
 
 def decide(run: Invocation) -> int:
     args = run.args
-    photo_id = _photo_of(args.path)
+    photo_id = photo_of(args.path)
     triage = _triage(run)
     try:
         if args.approve or args.reject or args.pending:

@@ -331,7 +331,9 @@ class Engine:
 
     def _rules_for(self, root_path: str) -> IgnoreRules:
         if root_path not in self._rules:
-            excluded = excluded_paths(root_path, str(self.settings.catalogue))
+            excluded = excluded_paths(
+                root_path, str(self.settings.catalogue), self.settings.scan.own_folders
+            )
             self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
         return self._rules[root_path]
 

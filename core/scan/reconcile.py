@@ -212,13 +212,28 @@ def _gone_from_other_folders(
     return gone
 
 
-def excluded_paths(root_path: str, catalogue_path: str) -> tuple[str, ...]:
-    """The catalogue's own files, if they live inside the root."""
-    catalogue = os.path.realpath(catalogue_path)
-    inside = os.path.relpath(catalogue, os.path.realpath(root_path))
+def excluded_paths(
+    root_path: str, catalogue_path: str, own_folders: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """The catalogue's own files and shootwatch's own folders, those inside the root."""
+    root = os.path.realpath(root_path)
+    excluded: list[str] = []
+    inside = _inside(root, catalogue_path)
+    if inside is not None:
+        excluded += [inside + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+    for folder in own_folders:
+        inside = _inside(root, folder)
+        if inside is not None and inside != os.curdir:
+            excluded.append(inside)
+    return tuple(excluded)
+
+
+def _inside(root: str, path: str) -> str | None:
+    """``path`` relative to ``root`` if it lies inside it."""
+    inside = os.path.relpath(os.path.realpath(path), root)
     if inside == os.pardir or inside.startswith(os.pardir + os.sep):
-        return ()
-    return tuple(inside + suffix for suffix in ("", "-wal", "-shm", "-journal"))
+        return None
+    return inside
 
 
 def _check_root(root_path: str) -> str | None:
@@ -388,7 +403,7 @@ def _reconcile(
     deferred: list[SeenFile] = []
     replaced: list[SeenFile] = []
     if offline_reason is None:
-        excluded = excluded_paths(root_path, str(catalogue.path))
+        excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
         rules = IgnoreRules(settings.ignore, excluded)
         if folders is None:
             plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)

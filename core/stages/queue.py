@@ -2,7 +2,8 @@
 atomically, retries with backoff, and the jobs a crash left running.
 
 A stage is due for a photo when the photo qualifies (approved, for the stages that need it;
-the input artifact made, for a stage that works from another's output) and it has no artifact
+the input artifact made, for a stage that works from another's output; an XMP sidecar, for a
+stage that reads it) and it has no artifact
 made from what the photo is now: its original's blake3, its sidecar's (for the stages that
 read it), and the stage's parameters. So an edited original, a sidecar darktable rewrote, or a
 changed setting makes the artifact stale, and the photo is due again.
@@ -57,6 +58,8 @@ def _due_sql(due: Due) -> tuple[str, list]:
             " AND i.blake3 IS NOT NULL)"
         )
         args.append(due.after)
+    if due.reads_sidecar:  # nothing to read until darktable (or the photographer) writes it
+        where.append("EXISTS (SELECT 1 FROM file s WHERE s.photo_id = p.id AND s.role = 'sidecar')")
     fresh = f"a.source_blake3 IS {source} AND a.params_hash = ?"
     fresh_args = [due.after] if due.after is not None else []
     fresh_args.append(due.params_hash)

@@ -215,6 +215,8 @@ class StageRunner:
             file_format, orientation = "jpeg", 1
         out = Path(self.settings.output) / stage.name / f"{claimed.photo_id}.{stage.ext}"
         sidecar, sidecar_blake3 = self._sidecar(claimed.photo_id)
+        if stage.reads_sidecar and sidecar is None:
+            raise images.StageFailed("the photo has no XMP sidecar (any more)")
         if stage.command is not None:
             with self._commands:
                 program = os.fsencode(stage.program or stage.command[0])
@@ -222,7 +224,7 @@ class StageRunner:
                     stage.command[1:],
                     {
                         "src": src,
-                        "xmp": sidecar or Path(f"{src}.xmp"),
+                        "xmp": sidecar or Path(f"{src}.xmp"),  # unused: no {xmp} in it
                         "out": out,
                         "stem": src.stem,
                         "photo": str(claimed.photo_id),

@@ -387,3 +387,51 @@ def test_scan_while_an_engine_runs_asks_the_engine(engine, library, capsys):
     assert main(["--db", str(engine.settings.catalogue), "scan"]) == 0
     assert f"the running engine (pid {os.getpid()}) will scan" in capsys.readouterr().out
     wait_for(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
+
+
+def test_an_approved_photo_gets_its_stage_artifacts_while_the_engine_runs(engine, library):
+    from core.store.models import Artifact
+    from core.triage.decisions import Triage
+
+    sample = REPO / "tests" / "fixtures" / "camera" / "kodak_dc240_1999.jpg"
+    shutil.copyfile(sample, library / "2024" / "2024-06-01" / "DC240.JPG")
+
+    def photo_id():
+        """the media component has made the new file a photo"""
+        record = FileRecord.get_or_none(FileRecord.rel_path == "2024/2024-06-01/DC240.JPG")
+        return record.photo_id if record is not None and record.role == "original" else None
+
+    Triage(engine.catalogue.db).decide(wait_for(photo_id), "approved")
+    wait_for(lambda: Artifact.select().count() == 3, timeout=60)
+    made = {a.stage: a for a in Artifact.select()}
+    assert set(made) == {"thumb", "web", "blurhash"}
+    art = engine.settings.stages.output
+    assert Path(made["web"].path) == art / "web" / f"{made['web'].photo_id}.jpg"
+    assert Path(made["web"].path).stat().st_size == made["web"].size
+    assert len(made["blurhash"].blurhash) == 28
+    wait_for(lambda: Event.select().where(Event.kind == "stage_done").count() == 3)
+    assert Event.select().where(Event.kind == "stage_queued").count() >= 1
+    assert Event.select().where(Event.kind == "stage_failed").count() == 0
+
+
+def test_a_stage_command_that_cannot_run_degrades_the_stages_only(tmp_path, library):
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings,
+        stages=dataclasses.replace(
+            settings.stages, commands={"export": ("no-such-exporter", "{src}", "{out}")}
+        ),
+    )
+    add_root(settings, library)
+    running = Engine(settings)
+    running.start()
+    try:
+        state = wait_for(
+            lambda: running.states()["stages"].status == "degraded" and running.states()["stages"]
+        )
+        assert "no-such-exporter" in state.error and "export" in state.error
+        wait_for(lambda: running.states()["watcher"].status == "running")
+        write(library / "2024" / "2024-06-01" / "after.JPG", "still watched")
+        wait_for(lambda: FileRecord.select().where(FileRecord.rel_path.endswith("after.JPG")))
+    finally:
+        running.stop()

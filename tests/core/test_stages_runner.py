@@ -3,6 +3,7 @@ recovery, staleness, and the runner making real artifacts from real camera files
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -117,14 +118,15 @@ def test_a_stage_reading_the_sidecar_is_stale_when_the_sidecar_changes(
 ):
     kodak = photos["shoot/kodak.jpg"]
     approve(catalogue, kodak)
+    export = command_stage("export", [*COPY, "{xmp}", "{out}"])
+    runner = StageRunner(catalogue.db, settings(tmp_path), defs=[export])
+    assert runner.queue() == 0  # no sidecar yet: nothing to export from, nothing queued
     (library / "shoot" / "kodak.jpg.xmp").write_text("<x:xmpmeta/>")
     scan(catalogue, library)
     catalogue.db.execute_sql(
         "UPDATE file SET photo_id = ?, role = 'sidecar' WHERE rel_path = 'shoot/kodak.jpg.xmp'",
         (kodak,),
     )
-    export = command_stage("export", [*COPY, "{xmp}", "{out}"])
-    runner = StageRunner(catalogue.db, settings(tmp_path), defs=[export])
     assert runner.run_until_idle().done == 1
     assert Path(Artifact.get().path).read_text() == "<x:xmpmeta/>"
     assert runner.queue() == 0
@@ -235,6 +237,16 @@ def test_the_stage_commands(capsys, catalogue, photos, tmp_path):
     assert all(set(entry["artifacts"]) == {"thumb"} for entry in report)
     code, _, err = run(capsys, *cli, "run-stage", "nothing")
     assert code == 2 and "not a stage in effect" in err
+    # Named photos are made again, up to date or not; one not approved is said, not made.
+    kodak = Artifact.get(Artifact.stage == "thumb", Artifact.photo_id == photos["shoot/kodak.jpg"])
+    library_file = Path(catalogue.db.execute_sql("SELECT path FROM root").fetchone()[0])
+    by_path = str(library_file / "shoot" / "kodak.jpg")
+    coolpix = str(photos["shoot/coolpix.jpg"])
+    code, out, err = run(capsys, *cli, "run-stage", "thumb", "--photo", by_path, "--photo", coolpix)
+    assert code == 0 and out.startswith("thumb: 1 made, 0 failures")
+    assert f"thumb runs on approved photos; not queued: {coolpix}" in err
+    again = Artifact.get(Artifact.stage == "thumb", Artifact.photo_id == photos["shoot/kodak.jpg"])
+    assert again.created_at > kodak.created_at and again.params_hash == kodak.params_hash
 
 
 def test_the_preview_stage_keeps_the_triage_preview_for_every_photo(catalogue, photos, tmp_path):
@@ -250,3 +262,86 @@ def test_the_preview_stage_keeps_the_triage_preview_for_every_photo(catalogue, p
         assert Path(artifact.path).parent == tmp_path / "art" / "preview"
         with Image.open(artifact.path) as image:
             assert max(image.size) <= 1600
+
+
+def test_artifacts_inside_a_root_are_never_catalogued(catalogue, photos, library):
+    from core.config import load_settings
+
+    art = library / "shootwatch-art"
+    loaded = load_settings(None, {"stages.output": str(art)})
+    assert str(art) in loaded.scan.own_folders
+    approve(catalogue, photos["shoot/kodak.jpg"])
+    runner = StageRunner(catalogue.db, replace(loaded.stages, enabled=("thumb",)))
+    assert runner.run_until_idle().done == 1
+    assert (art / "thumb").is_dir()
+    report = scan(catalogue, library, own_folders=loaded.scan.own_folders)
+    assert report.status == "completed"
+    paths = [p for (p,) in catalogue.db.execute_sql("SELECT rel_path FROM file").fetchall()]
+    assert sorted(paths) == sorted(SAMPLES)  # the photos, and no thumb among them
+    # Without the rule the thumb would be catalogued: the test can see it.
+    scan(catalogue, library)
+    paths = [p for (p,) in catalogue.db.execute_sql("SELECT rel_path FROM file").fetchall()]
+    assert any(p.startswith("shootwatch-art/") for p in paths)
+
+
+@pytest.mark.skipif(
+    shutil.which("darktable-cli") is None and os.environ.get("SHOOTWATCH_REQUIRE_DARKTABLE") != "1",
+    reason="needs darktable-cli (set SHOOTWATCH_REQUIRE_DARKTABLE=1 to fail instead of skipping)",
+)
+def test_a_darktable_cli_stage_exports_with_the_edit_and_again_when_it_changes(
+    catalogue, library, tmp_path
+):
+    """The export stage as a photographer configures it: darktable-cli applies the sidecar's
+    edit history; an edit saved in darktable (the sidecar changes) makes the export stale."""
+    from tests.darktable_fixture import copy_fixture
+
+    wedding = copy_fixture(tmp_path).wedding()
+    shoot = library / "wedding"
+    shoot.mkdir()
+    for name in ("IMG_0002.JPG", "IMG_0002.JPG.xmp"):
+        shutil.copyfile(wedding / name, shoot / name)
+    media = MediaSettings(preview_cache=tmp_path / "previews")
+
+    def rescan() -> None:
+        scan(catalogue, library)
+        MediaSync(catalogue.db, media, None).run_until_idle()
+
+    rescan()
+    ((photo_id,),) = catalogue.db.execute_sql(
+        "SELECT photo_id FROM file WHERE role = 'original'"
+    ).fetchall()
+    approve(catalogue, photo_id)
+    configured = StageSettings(
+        output=tmp_path / "art",
+        enabled=(),
+        commands={"export": ("darktable-cli", "{src}", "{xmp}", "{out}", "--width", "400",
+                             "--core", "--configdir", str(tmp_path / "dt-config"),
+                             "--cachedir", str(tmp_path / "dt-cache"))},
+    )  # fmt: skip
+    runner = StageRunner(catalogue.db, configured)
+    assert runner.run_until_idle().done == 1
+    first = Artifact.get(Artifact.stage == "export")
+    assert first.path == str(tmp_path / "art" / "export" / f"{first.photo_id}.jpg")
+    with Image.open(first.path) as exported:
+        assert exported.format == "JPEG" and max(exported.size) <= 400
+        assert exported.size == (first.width, first.height)
+    assert (
+        first.sidecar_blake3 == blake3.blake3((shoot / "IMG_0002.JPG.xmp").read_bytes()).hexdigest()
+    )
+    first_bytes = Path(first.path).read_bytes()
+    assert runner.queue() == 0
+
+    # darktable saves the edit with its history cut back to nothing: the export is stale.
+    xmp = shoot / "IMG_0002.JPG.xmp"
+    xmp.write_text(
+        xmp.read_text().replace('darktable:history_end="5"', 'darktable:history_end="0"')
+    )
+    rescan()
+    assert runner.queue() == 1
+    assert runner.run_until_idle().done == 2
+    again = Artifact.get(Artifact.stage == "export")
+    assert (
+        again.sidecar_blake3 == blake3.blake3(xmp.read_bytes()).hexdigest() != first.sidecar_blake3
+    )
+    assert Path(again.path).read_bytes() != first_bytes
+    runner.close()

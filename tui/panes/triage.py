@@ -424,6 +424,9 @@ class TriagePane(Widget, can_focus=True):
 
     def action_info(self) -> None:
         self.toggle_class("-info")
+        # The photo under the overlay is drawn again: hiding a widget of the overlay layer
+        # does not always repaint what it covered (seen in tmux: the overlay stayed on screen).
+        self.query_one(PhotoView).refresh()
 
     def action_choose_filter(self) -> None:
         shoots = [
