@@ -156,6 +156,32 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+# What ingest folder and name templates may say: the capture date (the camera's own day), the
+# camera, and the original name. One place: core.ingest.plan fills them.
+INGEST_PLACEHOLDERS = ("year", "month", "day", "camera", "make", "model", "stem")
+
+
+def _template(key: str, value: Any) -> str:
+    import string
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} = {value!r} is not allowed: use a template in quotes.")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as error:
+        raise ConfigError(f"{key} = {value!r} is not a valid template: {error}.") from None
+    unknown = [name for name in fields if name not in INGEST_PLACEHOLDERS]
+    if unknown:
+        raise ConfigError(
+            f"{key} = {value!r} has an unknown placeholder {{{unknown[0]}}}: use "
+            + " ".join(f"{{{name}}}" for name in INGEST_PLACEHOLDERS)
+            + "."
+        )
+    if value.startswith("/") or ".." in value.split("/"):
+        raise ConfigError(f"{key} = {value!r} must stay inside the destination (no / or ..).")
+    return value
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -317,6 +343,54 @@ SETTINGS: tuple[Setting, ...] = (
         "{photo} {outdir}.",
     ),
     Setting(
+        "ingest.destination",
+        lambda: None,
+        _optional_path,
+        "The library folder photos from inbox roots are filed into (it becomes a root if it "
+        'is not in one); "" = no ingest. Inbox roots: shootwatch add PATH --kind inbox.',
+    ),
+    Setting(
+        "ingest.folders",
+        lambda: "{year}/{year}-{month}-{day}",
+        _template,
+        "The folder under the destination for each photo, from its capture date (the "
+        "camera's own day): {year} {month} {day} {camera} {make} {model} {stem}.",
+    ),
+    Setting(
+        "ingest.names",
+        lambda: "{stem}",
+        _template,
+        "The file name before its extensions ({stem} = the original name's); a RAW, its "
+        "JPEG and its sidecar keep one name. Same placeholders as ingest.folders.",
+    ),
+    Setting(
+        "ingest.settle_seconds",
+        lambda: 5.0,
+        _seconds(0.0, 3600.0),
+        "A file is filed once its size and time have not changed for this long (seconds).",
+    ),
+    Setting(
+        "ingest.undated",
+        lambda: "undated",
+        _template,
+        "The folder under the destination for photos without a believable date (none in "
+        "the EXIF or the file, or before 1990, or in the future).",
+    ),
+    Setting(
+        "ingest.duplicates",
+        lambda: ".duplicates",
+        _template,
+        "Where a file already in the catalogue goes, inside its inbox (a hidden folder is "
+        "never catalogued).",
+    ),
+    Setting(
+        "ingest.delete_duplicates",
+        lambda: False,
+        _yes_no,
+        "Delete duplicates instead of moving them aside (the catalogue has the same content "
+        "elsewhere).",
+    ),
+    Setting(
         "darktable.library",
         default_darktable_library,
         _path,
@@ -394,6 +468,17 @@ class StageSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    destination: Path | None = None
+    folders: str = "{year}/{year}-{month}-{day}"
+    names: str = "{stem}"
+    settle_seconds: float = 5.0
+    undated: str = "undated"
+    duplicates: str = ".duplicates"
+    delete_duplicates: bool = False
+
+
+@dataclass(frozen=True)
 class TuiSettings:
     renderer: str = "auto"
     colors: str = "auto"
@@ -423,6 +508,7 @@ class Settings:
     triage: TriageSettings = field(default_factory=TriageSettings)
     tui: TuiSettings = field(default_factory=TuiSettings)
     stages: StageSettings = field(default_factory=StageSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -536,6 +622,15 @@ def load_settings(
             workers=values["stages.workers"],
             commands=values["stages.commands"],
         ),
+        ingest=IngestSettings(
+            destination=values["ingest.destination"],
+            folders=values["ingest.folders"],
+            names=values["ingest.names"],
+            settle_seconds=values["ingest.settle_seconds"],
+            undated=values["ingest.undated"],
+            duplicates=values["ingest.duplicates"],
+            delete_duplicates=values["ingest.delete_duplicates"],
+        ),
         tui=TuiSettings(
             renderer=values["tui.renderer"],
             colors=values["tui.colors"],
@@ -580,6 +675,13 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "stages.max_attempts": settings.stages.max_attempts,
         "stages.workers": settings.stages.workers,
         "stages.commands": {name: list(argv) for name, argv in settings.stages.commands.items()},
+        "ingest.destination": str(settings.ingest.destination or ""),
+        "ingest.folders": settings.ingest.folders,
+        "ingest.names": settings.ingest.names,
+        "ingest.settle_seconds": settings.ingest.settle_seconds,
+        "ingest.undated": settings.ingest.undated,
+        "ingest.duplicates": settings.ingest.duplicates,
+        "ingest.delete_duplicates": settings.ingest.delete_duplicates,
         "darktable.library": str(settings.darktable.library),
         "darktable.data": str(settings.darktable.data or ""),
         "darktable.poll_seconds": settings.darktable.poll_seconds,

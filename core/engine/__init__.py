@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
 import watchfiles
@@ -23,6 +24,13 @@ from core.darktable.poller import Poller, PollerState
 from core.darktable.sync import ApplyReport, DarktableSync, LibraryRead
 from core.engine.control import ControlServer
 from core.engine.lock import EngineLock, EngineRunning
+from core.ingest.run import (
+    IngestReport,
+    IngestUnavailable,
+    has_inbox,
+    recover_moves,
+    run_ingest,
+)
 from core.media.photos import MediaSync
 from core.media.pool import MediaPool
 from core.scan.ignore import IgnoreRules
@@ -59,6 +67,7 @@ ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up 
 DARKTABLE_FOLLOW_SECONDS = 0.2  # how often file events are looked at for darktable's sake
 DARKTABLE_APPLY_SECONDS = 600.0  # a poll waits this long for the writer (a long first scan)
 MEDIA_TICK_SECONDS = 0.2  # how often new files are handed to the media workers
+INGEST_SECONDS = 1.0  # how often inboxes are looked at for settled files
 STAGES_TICK_SECONDS = 0.2  # how often finished stage jobs are recorded and new ones started
 SIDECAR_SETTLE_SECONDS = 0.3  # darktable writes a sidecar whole: it is read this soon
 SOURCE = "engine"
@@ -106,6 +115,7 @@ class Engine:
         with_darktable: bool = True,
         with_media: bool = True,
         with_stages: bool = True,
+        with_ingest: bool = True,
     ) -> None:
         self.settings = settings
         self.watch_factory = watch_factory
@@ -113,6 +123,8 @@ class Engine:
         self.with_darktable = with_darktable
         self.with_media = with_media
         self.with_stages = with_stages
+        self.with_ingest = with_ingest
+        self._ingest: threading.Thread | None = None
         self._stages: StageRunner | None = None  # ticked on the writer thread only
         self._next_stages_tick = 0.0
         self._media: MediaSync | None = None  # used on the writer thread only
@@ -159,6 +171,9 @@ class Engine:
             raise
         # A run left "running" was cut short by a crash: say so (this process holds the lock).
         queries.fail_unfinished_runs("the engine stopped before this run finished")
+        # Moves a crash left half done are finished or undone before anything reads the inbox.
+        for move_id, outcome in recover_moves(self.catalogue.db):
+            log.warning("ingest move %d, cut short by a stop: %s", move_id, outcome)
         if self.settings.scan.workers > 1:
             self._pool = SurveyPool(self.settings.scan.workers)
         if self.with_media:
@@ -180,6 +195,8 @@ class Engine:
         self._control.start()
         if self.with_darktable:
             self._start_darktable()
+        if self.with_ingest:
+            self._start_ingest()
         log.info("engine started (pid %d) on %s", os.getpid(), self.settings.catalogue)
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -188,6 +205,8 @@ class Engine:
         self._stop.set()
         if self._poller is not None:
             self._poller.stop(max(0.1, deadline - time.monotonic()))
+        if self._ingest is not None:  # stops between batches; its writes need the writer
+            self._ingest.join(max(0.1, deadline - time.monotonic()))
         if self._pool is not None:
             self._pool.close(wait=False)
         if self._media_pool is not None:
@@ -367,6 +386,66 @@ class Engine:
                 self._pending.add(root_id, parents, time.monotonic() + min(settle, 0.25))
 
     # --- darktable ------------------------------------------------------------------------
+
+    # --- ingest (its own thread: it moves files; its writes go to the writer) ------------
+
+    def _start_ingest(self) -> None:
+        if self.settings.ingest.destination is None:
+            self._set_state("ingest", ComponentState("off", error="no ingest.destination set"))
+            return
+        self._set_state("ingest", ComponentState("idle"))
+        self._ingest = threading.Thread(target=self._ingest_loop, name="shootwatch-ingest")
+        self._ingest.start()
+
+    def _ingest_loop(self) -> None:
+        db = self.catalogue.db
+        while not self._stop.wait(INGEST_SECONDS):
+            try:
+                if not has_inbox(db):
+                    self._set_state("ingest", ComponentState("idle", task="no inbox root"))
+                    continue
+                report = run_ingest(db, self.settings, progress=self._ingest_progress,
+                                    write=self._on_writer, cancel=self._stop)  # fmt: skip
+            except IngestUnavailable as error:
+                self._set_state("ingest", ComponentState("degraded", error=str(error)))
+                continue
+            except Exception as error:  # the next pass tries again
+                if self._stop.is_set():
+                    break
+                log.exception("ingest pass failed")
+                self._set_state("ingest", ComponentState("degraded", error=str(error)))
+                continue
+            filed = report.ingested + report.undated
+            task = None
+            if filed or report.duplicates or report.failed:
+                task = f"filed {filed:,}, {report.duplicates:,} duplicates"
+                if report.failed:
+                    task += f", {report.failed:,} failed"
+            elif report.waiting:
+                task = f"{report.waiting:,} files settling"
+            self._set_state("ingest", ComponentState("idle", task=task))
+
+    def _ingest_progress(self, done: int, total: int, report: IngestReport) -> None:
+        task = f"ingesting {done:,} / {total:,}, {report.duplicates:,} duplicates"
+        self._set_state("ingest", ComponentState("running", task=task))
+
+    def _on_writer(self, apply: Callable[[], object]) -> object:
+        """Run a catalogue write on the writer thread and wait for its result."""
+        done: Future = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(apply())
+            except Exception as error:  # the ingest thread reports it, not the writer
+                done.set_exception(error)
+
+        self._requests.put(_Deliver(run))
+        while True:
+            try:
+                return done.result(timeout=0.5)
+            except FutureTimeout:
+                if self._writer is None or not self._writer.is_alive():
+                    raise RuntimeError("the engine is stopping") from None
 
     def _start_darktable(self) -> None:
         settings = self.settings.darktable

@@ -195,11 +195,70 @@ def _cr3_tags(handle: io.BufferedReader) -> dict[str, Any]:
 
 def read_metadata(path: Path | str, sniffed: Sniffed | None = None) -> Metadata:
     """Everything that could be read; ``error`` says what could not."""
+    raw, error = _raw_tags(path, sniffed)
+    if raw is None:
+        return Metadata(error=error)
+    try:
+        return _from_tags(raw)
+    except Exception as error:
+        return Metadata(error=f"EXIF is damaged: {type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class CaptureClock:
+    """When the camera says the photo was taken, as its own clock read it: the day on the
+    camera's calendar is the photographer's day, whatever the UTC offset."""
+
+    local: datetime | None  # the camera's wall clock, no time zone
+    offset: str | None = None  # "+02:00", when the camera wrote it
+    source: str | None = None  # the EXIF tag it came from
+    error: str | None = None  # why there is none
+    make: str | None = None  # the camera, for folder names
+    model: str | None = None
+
+
+# Best first: when the shutter fired, then when the picture was digitised (scanners, some
+# phones write only this). Image DateTime is when the file was last changed: not a capture date.
+CAPTURE_TAGS = (
+    ("DateTimeOriginal", "SubSecTimeOriginal", "OffsetTimeOriginal"),
+    ("DateTimeDigitized", "SubSecTimeDigitized", "OffsetTimeDigitized"),
+)
+
+
+def read_capture_clock(path: Path | str, sniffed: Sniffed | None = None) -> CaptureClock:
+    raw, error = _raw_tags(path, sniffed)
+    if raw is None:
+        return CaptureClock(None, error=error)
+    tags = _Tags(raw)
+    camera = {"make": _text(tags.get("Make")), "model": _text(tags.get("Model"))}
+    reasons = []
+    for tag, subsec_tag, offset_tag in CAPTURE_TAGS:
+        text = _text(tags.get(tag))
+        if not text:
+            continue
+        try:
+            wall = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            reasons.append(f"{tag} {text!r} is not a date")
+            continue
+        subsec = _text(tags.get(subsec_tag))
+        if subsec and subsec.isdigit():
+            wall += timedelta(seconds=float("0." + subsec))
+        offset_text = _text(tags.get(offset_tag))
+        offset = offset_text[:6] if _offset(offset_text) is not None else None
+        return CaptureClock(wall, offset, tag, **camera)
+    return CaptureClock(None, error="; ".join(reasons) or "no capture date in the EXIF", **camera)
+
+
+def _raw_tags(
+    path: Path | str, sniffed: Sniffed | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """exifread's tags of the file, or None and why not."""
     sniffed = sniffed or sniff(path)
     if not sniffed.usable:
-        return Metadata(error=sniffed.reason)
+        return None, sniffed.reason
     if sniffed.format in ("crw", "video", "xmp", "html", "unknown"):
-        return Metadata(error=f"no EXIF read from {sniffed.format.upper()} files")
+        return None, f"no EXIF read from {sniffed.format.upper()} files"
     try:
         with open(path, "rb") as handle:
             if sniffed.format == "raf":
@@ -209,13 +268,10 @@ def read_metadata(path: Path | str, sniffed: Sniffed | None = None) -> Metadata:
             else:
                 raw = _process(handle)
     except Exception as error:  # exifread on a hostile file can raise nearly anything
-        return Metadata(error=f"EXIF could not be read: {type(error).__name__}: {error}")
+        return None, f"EXIF could not be read: {type(error).__name__}: {error}"
     if not raw:
-        return Metadata(error="no EXIF in this file")
-    try:
-        return _from_tags(raw)
-    except Exception as error:
-        return Metadata(error=f"EXIF is damaged: {type(error).__name__}: {error}")
+        return None, "no EXIF in this file"
+    return raw, None
 
 
 def _from_tags(raw: dict[str, Any]) -> Metadata:

@@ -81,9 +81,16 @@ def _to_6(migrator: SqliteMigrator) -> None:
     )
 
 
+def _to_7(migrator: SqliteMigrator) -> None:
+    # Schema 7: the ingest journal (core.ingest), created from its model.
+    from core.store.models import IngestMove
+
+    migrator.database.create_tables([IngestMove])
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
-    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6,
+    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7,
 }  # fmt: skip
 LATEST = max(STEPS)
 

@@ -277,6 +277,35 @@ class Job(BaseModel):
         indexes = ((("status", "stage"), False), (("photo", "stage", "status"), False))
 
 
+INGEST_METHODS = ("rename", "copy", "quarantine", "delete")
+INGEST_STATES = ("intent", "done", "rolled_back", "failed")
+
+
+class IngestMove(BaseModel):
+    """The ingest journal: one file's move out of an inbox, written before the move starts
+    (intent) and closed after it (done), so a start after a crash finishes or undoes it."""
+
+    id = AutoField()
+    batch = TextField()  # the files that move together: a RAW, its JPEG and its sidecar
+    method = TextField(constraints=[_one_of("method", INGEST_METHODS)])
+    state = TextField(default="intent", constraints=[_one_of("state", INGEST_STATES)])
+    source = TextField()  # absolute paths
+    destination = TextField(null=True)  # None when deleted
+    temporary = TextField(null=True)  # the copy's name in the destination folder until verified
+    blake3 = TextField()
+    size = IntegerField()
+    file_id = IntegerField(null=True)  # its catalogue record, moved with it
+    dest_root_id = IntegerField(null=True)
+    dest_rel_path = TextField(null=True)
+    started_at = FloatField()
+    finished_at = FloatField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "ingest_move"
+        indexes = ((("state",), False),)
+
+
 class Heartbeat(BaseModel):
     """One row per component: its state and when it last reported."""
 
@@ -297,6 +326,7 @@ MODELS = (
     DarktableImage,
     Artifact,
     Job,
+    IngestMove,
     Heartbeat,
     CatalogueFact,
 )
