@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import darktable, demo, output, service, stages, triage
+from core.cli import darktable, demo, ingest, output, service, stages, triage
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     darktable.add_commands(commands)
     triage.add_commands(commands)
     stages.add_commands(commands)
+    ingest.add_commands(commands)
     demo.add_commands(commands)
     return parser
 
@@ -416,6 +417,7 @@ COMMANDS = {
     "retry": stages.retry,
     "run-stage": stages.run_stage,
     "cancel": stages.cancel,
+    "ingest": ingest.ingest,
     "redo": triage.redo,
 }
 DARKTABLE_COMMANDS = {"stats": darktable.stats, "recent-edits": darktable.recent_edits}

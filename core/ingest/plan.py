@@ -276,7 +276,8 @@ def date_of(root: Path, members: list[_Candidate], now: float) -> Dated:
     if why_not:
         reasons.append(f"the file time {local:%Y-%m-%d} is {why_not}")
         return Dated(None, "; ".join(reasons), make, model)
-    return Dated(local, "file time", make, model)
+    return Dated(local, f"file time ({'; '.join(reasons)})" if reasons else "file time", make,
+                 model)  # fmt: skip
 
 
 def _picture_first(candidate: _Candidate) -> int:

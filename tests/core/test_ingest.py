@@ -1,0 +1,450 @@
+"""Inbox ingest on real files: dated folders from EXIF (with and without offsets) or the file
+time, RAW + JPEG + sidecar kept together, duplicates quarantined, a card ingested twice, name
+collisions, files still arriving, moves across file systems, and a crash at every step."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import blake3
+import pytest
+from PIL import Image
+
+from core.config import load_settings
+from core.ingest import move as moves
+from core.ingest.move import TEMPORARY_PREFIX
+from core.ingest.run import recover_moves, run_ingest
+from core.scan.reconcile import reconcile_roots
+from core.store import open_catalogue, queries
+from core.store.models import Event, FileRecord, IngestMove, Root
+from tests.helpers import REPO
+
+CAMERA = REPO / "tests" / "fixtures" / "camera"
+SONY_ARW = CAMERA / "bad_sony_a7iii_header_only.ARW"  # DateTimeOriginal 2024:09:14 +02:00
+SONY_JPG = CAMERA / "sony_slt-a58_small.jpg"  # 2023:10:28, no offset
+KODAK = CAMERA / "kodak_dc240_1999.jpg"  # 1999:05:25
+NO_DATE = CAMERA / "orientation5_transpose.jpg"  # EXIF without a date
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, **ingest) -> None:
+        self.tmp = tmp_path
+        self.inbox = tmp_path / "inbox"
+        self.originals = tmp_path / "Originals"
+        self.inbox.mkdir(exist_ok=True)
+        values = {
+            "catalogue": str(tmp_path / "catalogue.db"),
+            "ingest.destination": str(self.originals),
+            "ingest.settle_seconds": 0.0,
+        }
+        values.update({f"ingest.{key}": value for key, value in ingest.items()})  # fmt: skip
+        self.settings = load_settings(None, values)
+        self.catalogue = open_catalogue(self.settings.catalogue)
+        self.inbox_root, _ = queries.add_root(str(self.inbox), kind="inbox")
+
+    def card(self, files: dict[str, Path | bytes], folder: str = "DCIM/100CANON") -> None:
+        """Files copied into the inbox as a card reader would."""
+        target = self.inbox / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for name, source in files.items():
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            (target / name).write_bytes(data)
+            old = time.time() - 60  # written a minute ago: settled
+            os.utime(target / name, (old, old))
+
+    def scan(self) -> None:
+        roots = list(Root.select().order_by(Root.path))
+        reconcile_roots(self.catalogue, roots, self.settings.scan, kind="manual")
+
+    def ingest(self, **kwargs):
+        self.scan()
+        return run_ingest(self.catalogue.db, self.settings, **kwargs)
+
+    def library(self) -> dict[str, str]:
+        """rel path under Originals -> blake3, for every file there."""
+        found = {}
+        for path in sorted(self.originals.rglob("*")):
+            if path.is_file():
+                found[str(path.relative_to(self.originals))] = _b3(path)
+        return found
+
+    def inbox_files(self) -> list[str]:
+        return sorted(str(p.relative_to(self.inbox)) for p in self.inbox.rglob("*") if p.is_file())
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    made = Setup(tmp_path)
+    yield made
+    made.close()
+
+
+def _b3(path: Path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
+
+
+def jpeg_taken(when: str | None, offset: str | None = None, colour=(200, 100, 50)) -> bytes:
+    """A real JPEG whose EXIF says when it was taken (and the camera)."""
+    import io
+
+    image = Image.new("RGB", (64, 48), colour)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS R5"
+    if when is not None:
+        ifd = exif.get_ifd(0x8769)
+        ifd[0x9003] = when
+        if offset:
+            ifd[0x9011] = offset
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def events(kind: str) -> list[tuple[str, dict]]:
+    return [
+        (e.path, json.loads(e.payload or "{}"))
+        for e in Event.select().where(Event.kind == kind).order_by(Event.id)
+    ]
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+
+def test_the_folder_is_the_cameras_own_day_with_or_without_an_offset(setup):
+    setup.card({
+        "IMG_0001.ARW": SONY_ARW,  # 2024-09-14 13:54 +02:00
+        "DSC00002.JPG": SONY_JPG,  # 2023-10-28, no offset
+        # 23:30 in New York on 1 June is 2 June in UTC: the photographer's day is 1 June.
+        "IMG_0003.JPG": jpeg_taken("2024:06:01 23:30:00", "-05:00"),
+    })  # fmt: skip
+    report = setup.ingest()
+    assert report.ingested == 3 and report.failed == 0
+    assert set(setup.library()) == {
+        "2024/2024-09-14/IMG_0001.ARW",
+        "2023/2023-10-28/DSC00002.JPG",
+        "2024/2024-06-01/IMG_0003.JPG",
+    }
+    sources = {path: payload["date_source"] for path, payload in events("ingested")}
+    assert sources["2024/2024-09-14/IMG_0001.ARW"] == "DateTimeOriginal +02:00"
+    assert sources["2023/2023-10-28/DSC00002.JPG"] == "DateTimeOriginal"
+    assert sources["2024/2024-06-01/IMG_0003.JPG"] == "DateTimeOriginal -05:00"
+    assert setup.inbox_files() == []
+
+
+def test_without_an_exif_date_the_file_time_is_used_and_said(setup):
+    setup.card({"scan.jpg": NO_DATE})
+    when = time.mktime((2021, 3, 4, 12, 0, 0, 0, 0, -1))
+    os.utime(setup.inbox / "DCIM/100CANON/scan.jpg", (when, when))
+    setup.ingest()
+    assert list(setup.library()) == ["2021/2021-03-04/scan.jpg"]
+    ((_, payload),) = events("ingested")
+    assert payload["date_source"].startswith("file time (")
+    assert "no capture date" in payload["date_source"]
+
+
+def test_a_date_before_1990_or_in_the_future_goes_to_undated_and_says_why(setup):
+    setup.card({
+        "OLD.JPG": jpeg_taken("1985:01:01 10:00:00"),
+        "NEXT.JPG": jpeg_taken("2099:01:01 10:00:00", colour=(1, 2, 3)),
+    })  # fmt: skip
+    report = setup.ingest()
+    assert report.undated == 2 and report.ingested == 0
+    assert set(setup.library()) == {"undated/OLD.JPG", "undated/NEXT.JPG"}
+    reasons = {path: payload["date_source"] for path, payload in events("undated")}
+    assert "before 1990" in reasons["undated/OLD.JPG"]
+    assert "in the future" in reasons["undated/NEXT.JPG"]
+
+
+def test_folder_and_name_templates(tmp_path):
+    setup = Setup(tmp_path, folders="{camera}/{year}-{month}", names="{year}{month}{day}_{stem}")
+    try:
+        setup.card({"IMG_0007.JPG": jpeg_taken("2024:06:01 08:00:00")})
+        setup.ingest()
+        assert list(setup.library()) == ["Canon EOS R5/2024-06/20240601_IMG_0007.JPG"]
+    finally:
+        setup.close()
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+def test_a_raw_its_jpeg_and_its_sidecar_move_together_dated_by_the_raw(setup):
+    setup.card({
+        "IMG_0001.ARW": SONY_ARW,  # 2024-09-14
+        "IMG_0001.JPG": SONY_JPG,  # its twin (its own EXIF says 2023: the RAW decides)
+        "IMG_0001.ARW.xmp": b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>",
+    })  # fmt: skip
+    setup.ingest()
+    assert set(setup.library()) == {
+        "2024/2024-09-14/IMG_0001.ARW",
+        "2024/2024-09-14/IMG_0001.JPG",
+        "2024/2024-09-14/IMG_0001.ARW.xmp",
+    }
+
+
+def test_a_file_still_arriving_is_not_ingested_nor_its_batch(tmp_path):
+    setup = Setup(tmp_path, settle_seconds=5.0)
+    try:
+        setup.card({"IMG_0001.JPG": SONY_JPG, "IMG_0002.JPG": KODAK})
+        fresh = setup.inbox / "DCIM/100CANON/IMG_0002.JPG"
+        os.utime(fresh)  # written just now: not settled
+        report = setup.ingest()
+        assert report.ingested == 1 and report.waiting == 1
+        assert setup.inbox_files() == ["DCIM/100CANON/IMG_0002.JPG"]
+        # A RAW still being copied (not catalogued yet) holds back its JPEG twin.
+        setup.card({"IMG_0003.JPG": jpeg_taken("2024:01:01 10:00:00")})
+        setup.scan()
+        (setup.inbox / "DCIM/100CANON/IMG_0003.ARW").write_bytes(SONY_ARW.read_bytes()[:1000])
+        report = run_ingest(setup.catalogue.db, setup.settings)
+        assert "DCIM/100CANON/IMG_0003.JPG" in setup.inbox_files()
+        assert report.ingested == 0
+    finally:
+        setup.close()
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+
+def test_a_card_ingested_twice_ingests_nothing_the_second_time(setup):
+    card = {"IMG_0001.ARW": SONY_ARW, "IMG_0001.ARW.xmp": b"<x/>", "DSC00002.JPG": SONY_JPG}
+    setup.card(card)
+    first = setup.ingest()
+    assert first.ingested == 3
+    library = setup.library()
+    setup.card(card, folder="DCIM/100CANON-again")
+    second = setup.ingest()
+    assert second.ingested == 0 and second.duplicates == 3
+    assert setup.library() == library  # each photo exactly once
+    assert setup.inbox_files() == [
+        ".duplicates/DCIM/100CANON-again/DSC00002.JPG",
+        ".duplicates/DCIM/100CANON-again/IMG_0001.ARW",
+        ".duplicates/DCIM/100CANON-again/IMG_0001.ARW.xmp",
+    ]
+    found = dict(events("duplicate"))
+    assert found["DCIM/100CANON-again/DSC00002.JPG"]["of"] == str(
+        setup.originals / "2023/2023-10-28/DSC00002.JPG"
+    )
+    # The quarantined files are out of the catalogue; the library's records are untouched.
+    records = {f.rel_path for f in FileRecord.select()}
+    assert records == {f"{path}" for path in library}
+
+
+def test_two_copies_in_one_inbox_file_one_and_quarantine_the_other(setup):
+    setup.card({"A.JPG": KODAK, "B.JPG": KODAK})
+    report = setup.ingest()
+    assert report.ingested == 1 and report.duplicates == 1
+    assert list(setup.library()) == ["1999/1999-05-25/A.JPG"]
+
+
+def test_duplicates_are_deleted_only_when_the_config_says_so(tmp_path):
+    setup = Setup(tmp_path, delete_duplicates=True)
+    try:
+        setup.card({"A.JPG": KODAK})
+        setup.ingest()
+        setup.card({"A.JPG": KODAK}, folder="again")
+        report = setup.ingest()
+        assert report.duplicates == 1 and setup.inbox_files() == []
+        assert list(setup.library()) == ["1999/1999-05-25/A.JPG"]
+    finally:
+        setup.close()
+
+
+def test_a_name_taken_by_other_content_gets_a_suffix_for_the_whole_batch(setup):
+    taken = setup.originals / "2024/2024-09-14"
+    taken.mkdir(parents=True)
+    (taken / "IMG_0001.JPG").write_bytes(KODAK.read_bytes())  # another photo, same name
+    setup.card({"IMG_0001.ARW": SONY_ARW, "IMG_0001.JPG": SONY_JPG})
+    setup.ingest()
+    library = setup.library()
+    assert library["2024/2024-09-14/IMG_0001.JPG"] == _b3(KODAK)  # never overwritten
+    assert library["2024/2024-09-14/IMG_0001-1.JPG"] == _b3(SONY_JPG)
+    assert library["2024/2024-09-14/IMG_0001-1.ARW"] == _b3(SONY_ARW)
+
+
+# --- the catalogue follows ------------------------------------------------------------------
+
+
+def test_the_record_moves_with_the_file_and_keeps_its_photo_and_hash(setup):
+    setup.card({"DSC00002.JPG": SONY_JPG})
+    setup.scan()
+    record = FileRecord.get(FileRecord.rel_path == "DCIM/100CANON/DSC00002.JPG")
+    run_ingest(setup.catalogue.db, setup.settings)
+    moved = FileRecord.get_by_id(record.id)
+    assert moved.root.path == str(setup.originals)
+    assert moved.rel_path == "2023/2023-10-28/DSC00002.JPG"
+    assert moved.blake3 == record.blake3 and moved.mtime_ns == record.mtime_ns
+    setup.scan()  # the reconciler agrees: nothing added, nothing removed
+    assert FileRecord.select().count() == 1
+    assert IngestMove.select().where(IngestMove.state != "done").count() == 0
+
+
+def test_a_dry_run_moves_nothing(setup):
+    setup.card({"DSC00002.JPG": SONY_JPG})
+    report = setup.ingest(dry_run=True)
+    assert report.ingested == 1 and report.lines[0]["done"] == "would be ingested"
+    assert setup.library() == {} and setup.inbox_files() == ["DCIM/100CANON/DSC00002.JPG"]
+    assert IngestMove.select().count() == 0
+
+
+# --- across file systems -------------------------------------------------------------------
+
+
+def _other_filesystem(tmp_path: Path) -> Path | None:
+    shm = Path("/dev/shm")
+    usable = shm.is_dir() and os.access(shm, os.W_OK)
+    if usable and os.stat(shm).st_dev != os.stat(tmp_path).st_dev:
+        return shm
+    return None
+
+
+def test_a_move_across_file_systems_is_a_verified_copy(tmp_path):
+    other = _other_filesystem(tmp_path)
+    if other is None:
+        pytest.skip("no second file system here (the forced-copy test covers the copy path)")
+    inbox_home = Path(tempfile_dir(other))
+    try:
+        setup = Setup(inbox_home)
+        setup.settings = replace(
+            setup.settings, ingest=replace(setup.settings.ingest, destination=tmp_path / "O")
+        )
+        setup.originals = tmp_path / "O"
+        setup.card({"IMG_0001.ARW": SONY_ARW, "DSC00002.JPG": SONY_JPG})
+        mtime = (setup.inbox / "DCIM/100CANON/IMG_0001.ARW").stat().st_mtime_ns
+        report = setup.ingest()
+        assert report.ingested == 2 and report.failed == 0
+        assert setup.library() == {
+            "2024/2024-09-14/IMG_0001.ARW": _b3(SONY_ARW),
+            "2023/2023-10-28/DSC00002.JPG": _b3(SONY_JPG),
+        }
+        assert (setup.originals / "2024/2024-09-14/IMG_0001.ARW").stat().st_mtime_ns == mtime
+        assert {m.method for m in IngestMove.select()} == {"copy"}
+        assert setup.inbox_files() == []
+        setup.close()
+    finally:
+        shutil.rmtree(inbox_home, ignore_errors=True)
+
+
+def tempfile_dir(base: Path) -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="shootwatch-test-", dir=base)
+
+
+def test_a_copy_that_does_not_match_its_hash_leaves_the_original(setup, monkeypatch):
+    monkeypatch.setattr(moves, "_same_device", lambda *args: False)
+    setup.card({"DSC00002.JPG": SONY_JPG})
+    setup.scan()
+    source = setup.inbox / "DCIM/100CANON/DSC00002.JPG"
+    data = bytearray(source.read_bytes())
+    data[-10] ^= 0xFF  # changed after it was catalogued, same size and time
+    stat = source.stat()
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    report = run_ingest(setup.catalogue.db, setup.settings)
+    assert report.failed == 1 and "does not match" in report.lines[0]["why"]
+    assert source.read_bytes() == bytes(data)  # the original stays
+    assert setup.library() == {}  # and no partial copy remains
+    assert events("ingest_failed")
+
+
+# --- crashes ---------------------------------------------------------------------------------
+
+# Each step of a move, named by the function of core.ingest.move (or .run) after (or before)
+# which the process is killed, and the call that is cut.
+COMMON_POINTS = [
+    ("run._journal", "after", 1),  # intents written, nothing moved
+    ("move._sync_folder", "before", 1),  # the file under its new name, the source still there
+    ("move._sync_folder", "before", 2),  # the source removed, the journal not closed
+    ("run._done", "before", 2),  # the second file moved, its journal not closed
+    ("run._journal", "after", 2),  # the first batch done, the second one's intents written
+]
+CRASH_POINTS = [
+    *(("rename", *point) for point in COMMON_POINTS),
+    ("rename", "move._link_without_replacing", "after", 1),  # both names, one file
+    *(("copy", *point) for point in COMMON_POINTS),
+    ("copy", "move._copy_bytes", "after", 1),  # the copy written, not flushed or checked
+    ("copy", "move._hash_file", "after", 1),  # the copy checked, not yet under its name
+]
+
+
+CRASH_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from core.config import load_settings
+from core.store import open_catalogue
+from core.ingest import move, run
+target, when, nth, copy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "copy"
+module = {{"move": move, "run": run}}[target.split(".")[0]]
+name = target.split(".")[1]
+original = getattr(module, name)
+calls = [0]
+def cut(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == nth and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = original(*args, **kwargs)
+    if calls[0] == nth and when == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+setattr(module, name, cut)
+if name == "carry_out":
+    run.carry_out = cut
+if copy:
+    move._same_device = lambda *args: False
+settings = load_settings(None, {{"catalogue": sys.argv[5], "ingest.destination": sys.argv[6],
+                                 "ingest.settle_seconds": 0.0}})
+with open_catalogue(settings.catalogue) as catalogue:
+    run.run_ingest(catalogue.db, settings)
+print("finished without being cut")
+"""
+
+
+@pytest.mark.parametrize(("method", "point", "when", "nth"), CRASH_POINTS)
+def test_a_crash_at_any_step_leaves_each_photo_exactly_once(tmp_path, method, point, when, nth):
+    setup = Setup(tmp_path)
+    card = {
+        "IMG_0001.ARW": SONY_ARW,
+        "IMG_0001.JPG": SONY_JPG,
+        "IMG_0001.ARW.xmp": b"<x/>",
+        "IMG_0002.JPG": KODAK,
+        "IMG_0003.JPG": jpeg_taken("2024:06:01 23:30:00", "-05:00"),
+    }
+    setup.card(card)  # fmt: skip
+    setup.scan()
+    setup.catalogue.close()
+    script = CRASH_SCRIPT.format(repo=str(REPO))
+    cut = subprocess.run(
+        [sys.executable, "-c", script, point, when, str(nth), method,
+         str(setup.settings.catalogue), str(setup.originals)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cut.returncode == -signal.SIGKILL, cut.stdout + cut.stderr
+    # The next start: open moves finished or undone, then the inbox filed again.
+    setup.catalogue = open_catalogue(setup.settings.catalogue)
+    recover_moves(setup.catalogue.db)
+    report = setup.ingest()
+    assert report.failed == 0
+    library = setup.library()
+    contents = sorted(library.values())
+    expected = sorted(
+        _b3(p) if isinstance(p, Path) else blake3.blake3(p).hexdigest() for p in card.values()
+    )
+    assert contents == expected, library  # every photo exactly once, none lost
+    assert setup.inbox_files() == []
+    leftovers = [p for p in tmp_path.rglob(f"{TEMPORARY_PREFIX}*")]
+    assert leftovers == []  # nothing half-copied
+    assert IngestMove.select().where(IngestMove.state == "intent").count() == 0
+    records = {(f.root.path, f.rel_path) for f in FileRecord.select()}
+    assert records == {(str(setup.originals), rel) for rel in library}
+    setup.close()
