@@ -613,10 +613,13 @@ def _render_with_pillow(
                 f"not an image Pillow can read (a damaged {label}?)"
             ) from error
         with opened as image:
-            if orientation is None:
-                orientation = _valid_orientation(image.getexif().get(ORIENTATION_TAG))
+            stored = _valid_orientation(image.getexif().get(ORIENTATION_TAG))
             image.draft("RGB", _fitted(image.size, round(long_edge * DRAFT_SLACK)))
             image.load()
+            if stored is not None and ORIENTATION_TAG not in image.getexif():
+                orientation = 1  # Pillow turned a TIFF upright as it loaded it
+            elif orientation is None:
+                orientation = stored
             return _encoded(image, orientation, long_edge)
 
 

@@ -365,6 +365,25 @@ def test_marked_corners_end_up_where_exif_orientation_puts_them(tmp_path, orient
     assert preview.size == reference.size == ((80, 120) if orientation >= 5 else (120, 80))
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("given", [False, True])
+def test_a_tiff_is_turned_upright_once(tmp_path, orientation, given):
+    """Pillow turns a TIFF upright as it loads it: the preview must not turn it again, also
+    when the caller passes the orientation the catalogue read from the file."""
+    stored = Image.new("RGB", (120, 80), BLUE)
+    stored.paste(RED, (0, 0, 30, 30))
+    stored.paste(GREEN, (90, 0, 120, 30))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"corners{orientation}.tif"
+    stored.save(path, "TIFF", exif=exif)
+    preview = Image.open(io.BytesIO(render_preview(path, "tiff", orientation if given else None)))
+    red_corner, green_corner = CORNERS_UPRIGHT[orientation]
+    shown = {corner: _nearest(colour) for corner, colour in _corner_colours(preview).items()}
+    assert shown[red_corner] == "red" and shown[green_corner] == "green"
+    assert preview.size == ((80, 120) if orientation >= 5 else (120, 80))
+
+
 def test_an_orientation_given_by_the_caller_wins_over_the_files():
     path = REPO_CAMERA / "samsung_galaxy_s_orient6_gps.jpg"  # stored 640x480, orientation 6
     assert _render_to_image(path, orientation=1).size == (640, 480)
