@@ -38,7 +38,8 @@ log = logging.getLogger("shootwatch.media")
 
 BATCH = 64  # files a worker describes per task
 PREVIEW_BATCH = 8
-FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed")
+# "ingested" and "undated": a file ingest moved into the library (its record moved with it).
+FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed", "ingested", "undated")
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
 
 
@@ -100,7 +101,7 @@ class MediaSync:
                 self._backlog_after["files"] = 0  # a first index: the backlog finds them all
             elif kind == "removed" or kind == "moved":
                 gone.add((root_id, os.path.dirname(rel_path)))
-            if kind in ("added", "modified", "moved"):
+            if kind in ("added", "modified", "moved", "ingested", "undated"):
                 file_id = queries.file_id(self.db, root_id, rel_path)
                 if file_id is not None:
                     self._queued[file_id] = (self._roots.paths[root_id], rel_path)

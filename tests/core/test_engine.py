@@ -435,3 +435,43 @@ def test_a_stage_command_that_cannot_run_degrades_the_stages_only(tmp_path, libr
         wait_for(lambda: FileRecord.select().where(FileRecord.rel_path.endswith("after.JPG")))
     finally:
         running.stop()
+
+
+def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, library):
+    from core.store.models import Photo
+
+    settings = settings_for(tmp_path)
+    inbox, originals = tmp_path / "inbox", tmp_path / "Originals"
+    inbox.mkdir()
+    settings = dataclasses.replace(
+        settings,
+        ingest=dataclasses.replace(settings.ingest, destination=originals, settle_seconds=0.5),
+    )
+    with open_catalogue(settings.catalogue):
+        Root.create(path=str(inbox), kind="inbox", added_at=time.time())
+    running = Engine(settings)
+    running.start()
+    try:
+        wait_for(lambda: running.states()["watcher"].status == "running")
+        time.sleep(0.3)
+        card = inbox / "DCIM" / "100SONY"
+        card.mkdir(parents=True)
+        sample = REPO / "tests" / "fixtures" / "camera" / "sony_slt-a58_small.jpg"
+        shutil.copyfile(sample, card / "DSC00002.JPG")
+        filed = originals / "2023" / "2023-10-28" / "DSC00002.JPG"
+        wait_for(filed.exists, timeout=60)
+        assert not (card / "DSC00002.JPG").exists()
+        wait_for(lambda: Event.select().where(Event.kind == "ingested").count() == 1)
+        record = wait_for(
+            lambda: FileRecord.get_or_none(FileRecord.rel_path == "2023/2023-10-28/DSC00002.JPG")
+        )
+        assert record.root.path == str(originals) and record.blake3 == b3(sample)
+        wait_for(lambda: Photo.select().count() == 1)  # in the triage queue
+        # The same card again: nothing filed, the copy set aside.
+        shutil.copyfile(sample, card / "DSC00002.JPG")
+        wait_for(lambda: Event.select().where(Event.kind == "duplicate").count() == 1, timeout=60)
+        assert (inbox / ".duplicates" / "DCIM" / "100SONY" / "DSC00002.JPG").exists()
+        assert sorted(p.name for p in originals.rglob("*") if p.is_file()) == ["DSC00002.JPG"]
+        assert running.states()["ingest"].status == "idle"
+    finally:
+        running.stop()

@@ -448,3 +448,37 @@ def test_a_crash_at_any_step_leaves_each_photo_exactly_once(tmp_path, method, po
     records = {(f.root.path, f.rel_path) for f in FileRecord.select()}
     assert records == {(str(setup.originals), rel) for rel in library}
     setup.close()
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_the_ingest_command(capsys, tmp_path):
+    from tests.core.test_cli import run
+
+    config = tmp_path / "shootwatch.toml"
+    originals = tmp_path / "Originals"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'[ingest]\ndestination = "{originals}"\nsettle_seconds = 0\n'
+    )
+    cli = ("--config", str(config))
+    code, _, err = run(capsys, *cli, "ingest")
+    assert code == 2 and "shootwatch add PATH --kind inbox" in err
+    inbox = tmp_path / "inbox"
+    (inbox / "card").mkdir(parents=True)
+    shutil.copyfile(SONY_JPG, inbox / "card" / "DSC00002.JPG")
+    shutil.copyfile(SONY_JPG, inbox / "card" / "copy of DSC00002.JPG")
+    assert run(capsys, *cli, "add", str(inbox), "--kind", "inbox")[0] == 0
+    code, out, _ = run(capsys, *cli, "ingest", "--dry-run")
+    assert code == 0 and "would be ingested" in out and "would be duplicate" in out
+    assert "1 would be filed (0 undated), 1 duplicates" in out
+    assert not originals.exists() or not any(originals.rglob("*.JPG"))
+    code, out, _ = run(capsys, *cli, "ingest", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ingested"] == 1 and report["duplicates"] == 1
+    assert (originals / "2023" / "2023-10-28").is_dir()
+    code, out, _ = run(capsys, *cli, "ingest")
+    assert code == 0 and out.startswith("0 filed")
+    code, out, _ = run(capsys, *cli, "events", "--kind", "duplicate", "--json")
+    assert "DSC00002.JPG" in out

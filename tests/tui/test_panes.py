@@ -442,3 +442,19 @@ async def test_the_command_palette_runs_a_triage_action(library: Library):
         ]
         assert app.pane == "triage"
         assert pane.photo_id != first  # it moved on, as the key does
+
+
+def test_the_status_line_shows_a_card_being_filed_and_trouble_first():
+    from core.engine import ComponentState
+    from tui.widgets.status_bar import status_text
+
+    states = {
+        "watcher": ComponentState("running"),
+        "ingest": ComponentState("running", task="ingesting 412 / 1,508, 3 duplicates"),
+    }
+    shown = status_text(states, "engine running in this app").plain
+    assert shown.endswith("ingesting 412 / 1,508, 3 duplicates")
+    states["ingest"] = ComponentState("idle", task="filed 1,508, 3 duplicates")
+    assert status_text(states, "engine running in this app").plain.endswith("in this app")
+    states["watcher"] = ComponentState("degraded", error="inotify limit")
+    assert "watcher degraded: inotify limit" in status_text(states, "x").plain

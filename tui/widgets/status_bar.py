@@ -22,18 +22,31 @@ class StatusBar(Static):
     """
 
     def show(self, states: Mapping[str, ComponentState], engine: str) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("shootwatch ", style="bold")
-        trouble = None
-        for name, state in states.items():
-            style = STATUS_STYLES.get(state.status, "")
-            text.append(f" {STATUS_MARKS.get(state.status, '?')} ", style=style)
-            text.append(name, style=style if state.status != "off" else "grey50")
-            if state.status in ("degraded", "down") and trouble is None:
-                trouble = f"{name} {state.status}: {state.error or 'no reason given'}"
-        text.append("   ")
-        text.append(trouble or engine, style="yellow" if trouble else "grey62")
-        self.update(text)
+        self.update(status_text(states, engine))
+
+
+def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
+    """Each component's mark; then the first one in trouble, or a card being filed
+    ("ingesting 412 / 1,508, 3 duplicates"), or where the engine runs."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("shootwatch ", style="bold")
+    trouble = None
+    for name, state in states.items():
+        style = STATUS_STYLES.get(state.status, "")
+        text.append(f" {STATUS_MARKS.get(state.status, '?')} ", style=style)
+        text.append(name, style=style if state.status != "off" else "grey50")
+        if state.status in ("degraded", "down") and trouble is None:
+            trouble = f"{name} {state.status}: {state.error or 'no reason given'}"
+    ingest = states.get("ingest")
+    filing = ingest.task if ingest is not None and ingest.status == "running" else None
+    text.append("   ")
+    if trouble:
+        text.append(trouble, style="yellow")
+    elif filing:
+        text.append(filing, style="cyan")
+    else:
+        text.append(engine, style="grey62")
+    return text
 
 
 class PaneBar(Static):
