@@ -63,30 +63,38 @@ def temporary_for(destination: Path, move_id: int) -> Path:
 # --- carrying a move out ------------------------------------------------------------------
 
 
-def carry_out(move: Journaled) -> None:
-    """Move the file (the journal row already says ``intent``). Raises MoveFailed, with the
-    source left as it was, when the file could not be moved."""
+def place(move: Journaled) -> bool:
+    """Put the file at its destination (the journal row already says ``intent``), leaving the
+    source where it is; True when the source is still to be removed (``remove_source``), after
+    the destination folders are synced. Raises MoveFailed, the source as it was, when the file
+    could not be placed."""
     if move.method == "delete":
         _check_unchanged(move)
-        os.unlink(move.source)
-        _sync_folder(move.source.parent)
-        return
+        return True
     assert move.destination is not None
-    move.destination.parent.mkdir(parents=True, exist_ok=True)
-    source_left = True
+    try:
+        move.destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MoveFailed(_describe(error, move.destination)) from None
     if move.method in ("rename", "quarantine"):
         try:
-            source_left = _link_without_replacing(move.source, move.destination)
+            return _link_without_replacing(move.source, move.destination)
         except OSError as error:
             if error.errno != errno.EXDEV:  # a bind mount or a quarantine on another disk
                 raise MoveFailed(_describe(error, move.destination)) from None
-            _copy_verified(move)
-    else:
-        _copy_verified(move)
-    _sync_folder(move.destination.parent)
-    if source_left:
-        os.unlink(move.source)
-    _sync_folder(move.source.parent)
+    _copy_verified(move)
+    return True
+
+
+def remove_source(move: Journaled) -> None:
+    os.unlink(move.source)
+
+
+def sync_folders(folders: set[Path]) -> None:
+    """The new and removed names reach the disk, not only the files' data: once per folder
+    for a whole chunk of moves (a folder sync costs milliseconds on a journaling disk)."""
+    for folder in sorted(folders):
+        _sync_folder(folder)
 
 
 def _check_unchanged(move: Journaled) -> None:

@@ -12,7 +12,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,10 +21,22 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from core.config import Settings
-from core.ingest.move import Journaled, MoveFailed, carry_out, method_for, recover, temporary_for
+from core.ingest.move import (
+    Journaled,
+    MoveFailed,
+    method_for,
+    place,
+    recover,
+    remove_source,
+    sync_folders,
+    temporary_for,
+)
 from core.ingest.plan import Batch, Move, Plan, plan_ingest
 from core.store import queries
 from core.store.models import Root
+
+CHUNK = 256  # files moved between two folder syncs and commits
+PLACE_WORKERS = 2
 
 
 class IngestUnavailable(Exception):
@@ -122,68 +135,119 @@ def _carry_out_plan(
     total = plan.files
     done = 0
     inboxes = {r.path: r for r in Root.select().where(Root.kind == "inbox")}
-    for batch in plan.batches:
-        if cancel is not None and cancel.is_set():  # between batches: nothing is left open
+    for chunk in _chunks(plan.batches):
+        if cancel is not None and cancel.is_set():  # between chunks: nothing is left open
             return
-        journaled = write(partial(_journal, db, batch, root))
-        inbox = inboxes.get(batch.inbox)
-        for move, entry in zip(batch.moves, journaled, strict=True):
-            try:
-                carry_out(entry)
-            except (MoveFailed, OSError) as error:
-                reason = str(error) if isinstance(error, MoveFailed) else _os_reason(error)
-                write(partial(_failed, db, entry.move_id, reason, inbox, batch, move))
-                report.failed += 1
-                report.lines.append({"file": str(move.source), "done": "failed", "why": reason})
-            else:
-                write(partial(_done, db, entry.move_id, batch, move, root, inbox))
-                _count(report, batch, move, "")
-            done += 1
-            if progress is not None:
-                progress(done, total, report)
+        journaled = write(partial(_journal, db, chunk, root))
+        placed: list[tuple[Batch, Move, Journaled]] = []
+        failed: list[tuple[Batch, Move, Journaled, str]] = []
+        removed: set[int] = set()  # renamed where links are not possible: no source left
+        # Two at a time: a copy across disks is the kernel copying and blake3 reading back,
+        # both outside the GIL, so one file's check overlaps the next one's copy.
+        entries = [entry for _, _, entry in journaled]
+        with ThreadPoolExecutor(PLACE_WORKERS, thread_name_prefix="shootwatch-ingest") as pool:
+            outcomes = pool.map(_placed, entries)  # in order, each as soon as it is placed
+            for (batch, move, entry), outcome in zip(journaled, outcomes, strict=True):
+                source_left, reason = outcome
+                if reason is not None:
+                    failed.append((batch, move, entry, reason))
+                else:
+                    if not source_left:
+                        removed.add(entry.move_id)
+                    placed.append((batch, move, entry))
+                done += 1
+                if progress is not None:
+                    progress(done, total, report)
+        # Each new name on disk before any old one goes; each old one gone before "done".
+        sync_folders({e.destination.parent for _, _, e in placed if e.destination})
+        for _, _, entry in placed:
+            if entry.move_id not in removed:
+                remove_source(entry)
+        sync_folders({m.source.parent for _, m, _ in placed})
+        write(partial(_finish_chunk, db, placed, failed, root, inboxes))
+        for batch, move, _ in placed:
+            _count(report, batch, move, "")
+        for _, move, _, reason in failed:
+            report.failed += 1
+            report.lines.append({"file": str(move.source), "done": "failed", "why": reason})
 
 
-def _failed(db, move_id: int, reason: str, inbox: Root | None, batch: Batch, move: Move) -> None:
+def _placed(entry: Journaled) -> tuple[bool, str | None]:
+    """(whether the source is still to be removed, why it failed or None)."""
+    try:
+        return place(entry), None
+    except MoveFailed as error:
+        return True, str(error)
+    except OSError as error:
+        return True, _os_reason(error)
+
+
+def _chunks(batches: list[Batch]) -> Iterator[list[Batch]]:
+    """Whole batches, about CHUNK files at a time: folder syncs and commits are per chunk."""
+    chunk: list[Batch] = []
+    size = 0
+    for batch in batches:
+        if chunk and size + len(batch.moves) > CHUNK:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(batch)
+        size += len(batch.moves)
+    if chunk:
+        yield chunk
+
+
+def _finish_chunk(
+    db: SqliteDatabase,
+    placed: list[tuple[Batch, Move, Journaled]],
+    failed: list[tuple[Batch, Move, Journaled, str]],
+    root: Root,
+    inboxes: dict[str, Root],
+) -> None:
     with db.atomic():
-        _close(db, move_id, "failed", reason)
-        queries.record_event("ingest_failed", "ingest", root=inbox,
-                             path=_relative(move.source, batch.inbox),
-                             payload={"error": reason})  # fmt: skip
+        for batch, move, entry in placed:
+            _close(db, entry.move_id, "done", None)
+            _record(db, batch, move, root, inboxes.get(batch.inbox))
+        for batch, move, entry, reason in failed:
+            _close(db, entry.move_id, "failed", reason)
+            queries.record_event("ingest_failed", "ingest", root=inboxes.get(batch.inbox),
+                                 path=_relative(move.source, batch.inbox),
+                                 payload={"error": reason})  # fmt: skip
 
 
-def _done(db, move_id: int, batch: Batch, move: Move, root: Root, inbox: Root | None) -> None:
-    with db.atomic():
-        _close(db, move_id, "done", None)
-        _record(db, batch, move, root, inbox)
-
-
-def _journal(db: SqliteDatabase, batch: Batch, root: Root) -> list[Journaled]:
-    """Every move of the batch written down as an intent, before any file is touched."""
-    batch_id = uuid.uuid4().hex
+def _journal(
+    db: SqliteDatabase, chunk: list[Batch], root: Root
+) -> list[tuple[Batch, Move, Journaled]]:
+    """Every move of the chunk written down as an intent, before any file is touched."""
     entries = []
     with db.atomic():
-        for move in batch.moves:
-            method = method_for(move.source, move.destination, move.action == "duplicate")
-            dest_root_id = dest_rel = None
-            if move.action == "ingest" and move.destination is not None:
-                dest_root_id, dest_rel = root.id, _relative(move.destination, root.path)
-            move_id = db.execute_sql(
-                "INSERT INTO ingest_move (batch, method, state, source, destination, blake3,"
-                " size, file_id, dest_root_id, dest_rel_path, started_at)"
-                " VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (batch_id, method, str(move.source),
-                 str(move.destination) if move.destination else None, move.blake3, move.size,
-                 move.file_id, dest_root_id, dest_rel, time.time()),
-            ).lastrowid  # fmt: skip
-            temporary = None
-            if move.destination is not None:
-                temporary = temporary_for(move.destination, move_id)
-                db.execute_sql(
-                    "UPDATE ingest_move SET temporary = ? WHERE id = ?", (str(temporary), move_id)
-                )
-            entries.append(Journaled(move_id, method, move.source, move.destination, temporary,
-                                     move.blake3, move.size))  # fmt: skip
+        for batch in chunk:
+            batch_id = uuid.uuid4().hex
+            for move in batch.moves:
+                entries.append((batch, move, _intent(db, batch_id, move, root)))
     return entries
+
+
+def _intent(db: SqliteDatabase, batch_id: str, move: Move, root: Root) -> Journaled:
+    method = method_for(move.source, move.destination, move.action == "duplicate")
+    dest_root_id = dest_rel = None
+    if move.action == "ingest" and move.destination is not None:
+        dest_root_id, dest_rel = root.id, _relative(move.destination, root.path)
+    move_id = db.execute_sql(
+        "INSERT INTO ingest_move (batch, method, state, source, destination, blake3,"
+        " size, file_id, dest_root_id, dest_rel_path, started_at)"
+        " VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (batch_id, method, str(move.source),
+         str(move.destination) if move.destination else None, move.blake3, move.size,
+         move.file_id, dest_root_id, dest_rel, time.time()),
+    ).lastrowid  # fmt: skip
+    temporary = None
+    if move.destination is not None:
+        temporary = temporary_for(move.destination, move_id)
+        db.execute_sql(
+            "UPDATE ingest_move SET temporary = ? WHERE id = ?", (str(temporary), move_id)
+        )
+    return Journaled(move_id, method, move.source, move.destination, temporary, move.blake3,
+                     move.size)  # fmt: skip
 
 
 def _close(db: SqliteDatabase, move_id: int, state: str, error: str | None) -> None:

@@ -362,19 +362,22 @@ def test_a_copy_that_does_not_match_its_hash_leaves_the_original(setup, monkeypa
 
 # Each step of a move, named by the function of core.ingest.move (or .run) after (or before)
 # which the process is killed, and the call that is cut.
+# The pass moves a chunk of files at a time (2 here): intents, files placed, destination
+# folders synced, sources removed, source folders synced, the journal closed.
 COMMON_POINTS = [
     ("run._journal", "after", 1),  # intents written, nothing moved
-    ("move._sync_folder", "before", 1),  # the file under its new name, the source still there
-    ("move._sync_folder", "before", 2),  # the source removed, the journal not closed
-    ("run._done", "before", 2),  # the second file moved, its journal not closed
-    ("run._journal", "after", 2),  # the first batch done, the second one's intents written
+    ("move._sync_folder", "before", 1),  # files under their new names, sources still there
+    ("move.remove_source", "after", 2),  # some sources removed
+    ("run._finish_chunk", "before", 1),  # every source removed, the journal not closed
+    ("run._journal", "after", 2),  # the first chunk done, the second one's intents written
+    ("run._finish_chunk", "before", 2),  # the second chunk moved, its journal not closed
 ]
 CRASH_POINTS = [
     *(("rename", *point) for point in COMMON_POINTS),
-    ("rename", "move._link_without_replacing", "after", 1),  # both names, one file
+    ("rename", "move._link_without_replacing", "after", 2),  # one file placed, then another
     *(("copy", *point) for point in COMMON_POINTS),
-    ("copy", "move._copy_bytes", "after", 1),  # the copy written, not flushed or checked
-    ("copy", "move._hash_file", "after", 1),  # the copy checked, not yet under its name
+    ("copy", "move._copy_bytes", "after", 2),  # a copy written, not flushed or checked
+    ("copy", "move._hash_file", "after", 1),  # a copy checked, not yet under its name
 ]
 
 
@@ -398,8 +401,9 @@ def cut(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return result
 setattr(module, name, cut)
-if name == "carry_out":
-    run.carry_out = cut
+for imported in ("place", "remove_source", "sync_folders"):  # run's own names for them
+    setattr(run, imported, getattr(move, imported))
+run.CHUNK = 2
 if copy:
     move._same_device = lambda *args: False
 settings = load_settings(None, {{"catalogue": sys.argv[5], "ingest.destination": sys.argv[6],
