@@ -182,6 +182,14 @@ def _template(key: str, value: Any) -> str:
     return value
 
 
+def _paths(key: str, value: Any) -> tuple[Path, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(
+            f'{key} = {value!r} is not allowed: use a list of folders, such as ["~/Inbox"].'
+        )
+    return tuple(Path(os.path.expanduser(v)) for v in value)
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -350,6 +358,13 @@ SETTINGS: tuple[Setting, ...] = (
         'is not in one); "" = no ingest. Inbox roots: shootwatch add PATH --kind inbox.',
     ),
     Setting(
+        "ingest.inboxes",
+        tuple,
+        _paths,
+        "Folders cards are copied into, filed into the destination: each becomes an inbox "
+        "root (as shootwatch add PATH --kind inbox does).",
+    ),
+    Setting(
         "ingest.folders",
         lambda: "{year}/{year}-{month}-{day}",
         _template,
@@ -470,6 +485,7 @@ class StageSettings:
 @dataclass(frozen=True)
 class IngestSettings:
     destination: Path | None = None
+    inboxes: tuple[Path, ...] = ()
     folders: str = "{year}/{year}-{month}-{day}"
     names: str = "{stem}"
     settle_seconds: float = 5.0
@@ -624,6 +640,7 @@ def load_settings(
         ),
         ingest=IngestSettings(
             destination=values["ingest.destination"],
+            inboxes=values["ingest.inboxes"],
             folders=values["ingest.folders"],
             names=values["ingest.names"],
             settle_seconds=values["ingest.settle_seconds"],
@@ -676,6 +693,7 @@ def setting_values(settings: Settings) -> dict[str, Any]:
         "stages.workers": settings.stages.workers,
         "stages.commands": {name: list(argv) for name, argv in settings.stages.commands.items()},
         "ingest.destination": str(settings.ingest.destination or ""),
+        "ingest.inboxes": [str(path) for path in settings.ingest.inboxes],
         "ingest.folders": settings.ingest.folders,
         "ingest.names": settings.ingest.names,
         "ingest.settle_seconds": settings.ingest.settle_seconds,

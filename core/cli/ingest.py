@@ -8,7 +8,13 @@ import argparse
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
-from core.ingest.run import IngestReport, IngestUnavailable, recover_moves, run_ingest
+from core.ingest.run import (
+    IngestReport,
+    IngestUnavailable,
+    add_inboxes,
+    recover_moves,
+    run_ingest,
+)
 from core.scan.reconcile import reconcile_roots
 from core.store.models import Root
 
@@ -34,9 +40,16 @@ def ingest(run: Invocation) -> int:
             f"the engine (pid {engine}) files the inbox by itself; "
             "'shootwatch events --kind ingested' shows what it did"
         )
+    try:
+        add_inboxes(run.settings)
+    except IngestUnavailable as error:
+        raise UsageError(str(error)) from None
     inboxes = list(Root.select().where(Root.kind == "inbox").order_by(Root.path))
     if not inboxes:
-        raise UsageError("no inbox root yet: add one with 'shootwatch add PATH --kind inbox'")
+        raise UsageError(
+            "no inbox root yet: add one with 'shootwatch add PATH --kind inbox' "
+            "(or name it in ingest.inboxes)"
+        )
     if not engine:
         for move_id, outcome in recover_moves(db):
             run.err.write(f"move {move_id}, cut short earlier: {outcome}\n")

@@ -401,7 +401,7 @@ class Engine:
         db = self.catalogue.db
         while not self._stop.wait(INGEST_SECONDS):
             try:
-                if not has_inbox(db):
+                if not has_inbox(db) and not self.settings.ingest.inboxes:
                     self._set_state("ingest", ComponentState("idle", task="no inbox root"))
                     continue
                 report = run_ingest(db, self.settings, progress=self._ingest_progress,

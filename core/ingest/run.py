@@ -84,6 +84,24 @@ def destination_root(settings: Settings) -> Root:
     return root
 
 
+def add_inboxes(settings: Settings) -> None:
+    """The inboxes the settings name, as inbox roots (those already roots stay as they are)."""
+    for folder in settings.ingest.inboxes:
+        path = os.path.realpath(folder)
+        root = queries.root_for_path(path)
+        if root is not None and root.path == path and root.kind == "inbox":
+            continue
+        if root is not None:
+            raise IngestUnavailable(
+                f"ingest.inboxes: {path} is in the {root.kind} root {root.path}, not an inbox"
+            )
+        os.makedirs(path, exist_ok=True)
+        try:
+            queries.add_root(path, kind="inbox")
+        except queries.RootOverlap as error:
+            raise IngestUnavailable(f"ingest.inboxes: {error}") from None
+
+
 def has_inbox(db: SqliteDatabase) -> bool:
     return db.execute_sql("SELECT 1 FROM root WHERE kind = 'inbox' LIMIT 1").fetchone() is not None
 
@@ -111,6 +129,8 @@ def run_ingest(
     write: Write = write_here,
     cancel: threading.Event | None = None,
 ) -> IngestReport:
+    if settings.ingest.inboxes:
+        write(lambda: add_inboxes(settings))
     root = write(lambda: destination_root(settings))
     plan = plan_ingest(db, settings.ingest, root.path, settings.scan.ignore, now)
     report = IngestReport(waiting=plan.waiting)

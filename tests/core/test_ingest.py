@@ -213,6 +213,24 @@ def test_a_file_still_arriving_is_not_ingested_nor_its_batch(tmp_path):
         setup.close()
 
 
+def test_temporary_names_are_never_touched(setup):
+    setup.card({
+        "IMG_0001.CR3.part": SONY_ARW,  # a browser or rsync still writing
+        "IMG_0002.JPG.tmp": SONY_JPG,
+        "IMG_0003.JPG.~tmp~": KODAK,
+        ".syncthing.IMG_0004.JPG.tmp": KODAK,
+        "IMG_0005.JPG": jpeg_taken("2024:06:01 10:00:00"),
+    })  # fmt: skip
+    report = setup.ingest()
+    assert report.ingested == 1 and list(setup.library()) == ["2024/2024-06-01/IMG_0005.JPG"]
+    assert setup.inbox_files() == [
+        "DCIM/100CANON/.syncthing.IMG_0004.JPG.tmp",
+        "DCIM/100CANON/IMG_0001.CR3.part",
+        "DCIM/100CANON/IMG_0002.JPG.tmp",
+        "DCIM/100CANON/IMG_0003.JPG.~tmp~",
+    ]
+
+
 # --- duplicates ----------------------------------------------------------------------------
 
 
@@ -382,7 +400,7 @@ CRASH_POINTS = [
 
 
 CRASH_SCRIPT = """
-import os, signal, sys
+import os, signal, sys, threading
 sys.path.insert(0, {repo!r})
 from core.config import load_settings
 from core.store import open_catalogue
@@ -392,12 +410,15 @@ module = {{"move": move, "run": run}}[target.split(".")[0]]
 name = target.split(".")[1]
 original = getattr(module, name)
 calls = [0]
+counting = threading.Lock()  # files are placed two at a time, in threads
 def cut(*args, **kwargs):
-    calls[0] += 1
-    if calls[0] == nth and when == "before":
+    with counting:
+        calls[0] += 1
+        mine = calls[0]
+    if mine == nth and when == "before":
         os.kill(os.getpid(), signal.SIGKILL)
     result = original(*args, **kwargs)
-    if calls[0] == nth and when == "after":
+    if mine == nth and when == "after":
         os.kill(os.getpid(), signal.SIGKILL)
     return result
 setattr(module, name, cut)
@@ -409,8 +430,8 @@ if copy:
 settings = load_settings(None, {{"catalogue": sys.argv[5], "ingest.destination": sys.argv[6],
                                  "ingest.settle_seconds": 0.0}})
 with open_catalogue(settings.catalogue) as catalogue:
-    run.run_ingest(catalogue.db, settings)
-print("finished without being cut")
+    report = run.run_ingest(catalogue.db, settings)
+print("finished without being cut:", report)
 """
 
 
@@ -486,3 +507,22 @@ def test_the_ingest_command(capsys, tmp_path):
     assert code == 0 and out.startswith("0 filed")
     code, out, _ = run(capsys, *cli, "events", "--kind", "duplicate", "--json")
     assert "DSC00002.JPG" in out
+
+
+def test_an_inbox_named_in_the_settings_becomes_an_inbox_root(capsys, tmp_path):
+    from tests.core.test_cli import run
+
+    inbox = tmp_path / "Inbox"
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n[ingest]\n'
+        f'destination = "{tmp_path / "Originals"}"\ninboxes = ["{inbox}"]\nsettle_seconds = 0\n'
+    )
+    (inbox / "card").mkdir(parents=True)
+    shutil.copyfile(KODAK, inbox / "card" / "DC240.JPG")
+    code, out, _ = run(capsys, "--config", str(config), "ingest")
+    assert code == 0 and out.startswith("ingested: ")
+    assert (tmp_path / "Originals" / "1999" / "1999-05-25" / "DC240.JPG").is_file()
+    code, out, _ = run(capsys, "--config", str(config), "roots", "--json")
+    kinds = {Path(r["path"]).name: r["kind"] for r in json.loads(out)}
+    assert kinds == {"Inbox": "inbox", "Originals": "library"}
