@@ -87,6 +87,7 @@ def _demo(argv: list[str]) -> int:
     sys.stderr.write(
         f"demo library in {demo.folder}; open it again with: "
         f"shootwatch --config {demo.config_file}\n"
+        f"photos copied into {demo.inbox} are filed into its library by the day they were taken\n"
     )
     return open_app(settings, [])
 

@@ -42,5 +42,6 @@ def build_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(
         f"demo library in {made.folder}\n"
         f"open it with: shootwatch --config {shlex.quote(str(made.config_file))}\n"
+        f"photos copied into {made.inbox} are filed into its library by the day they were taken\n"
     )
     return EXIT_OK

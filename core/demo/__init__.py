@@ -58,6 +58,11 @@ class Demo:
     def preview_cache(self) -> Path:
         return self.folder / "previews"
 
+    @property
+    def inbox(self) -> Path:
+        """Where photos copied in are filed into the demo's library (by its engine)."""
+        return self.folder / "inbox"
+
 
 def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> Demo:
     """The demo library in ``folder`` (empty or not there yet), built now; or the demo already
@@ -86,6 +91,7 @@ def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> 
         step("copying the darktable library")
         _copy_tree(resources.files(__name__) / "darktable", demo.darktable_library.parent)
         _point_film_rolls_at(demo)
+        demo.inbox.mkdir(exist_ok=True)
         _catalogue_photos(demo, building, step)
         os.replace(building, demo.config_file)
     except OSError as error:
@@ -177,6 +183,9 @@ def _settings_text(demo: Demo) -> str:
         f"preview_cache = {_toml_string(str(demo.preview_cache))}\n"
         "\n[stages]\n"
         f"output = {_toml_string(str(demo.folder / 'art'))}\n"
+        "\n[ingest]\n"
+        f"destination = {_toml_string(str(demo.photos))}\n"
+        f"inboxes = [{_toml_string(str(demo.inbox))}]\n"
     )
 
 

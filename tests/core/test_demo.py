@@ -4,8 +4,11 @@ catalogued by the real parts (root, scan, photos and previews, one darktable rea
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 import sqlite3
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from core.media.photos import preview_cache_dir
 from core.store import open_catalogue
 from core.store.models import DarktableImage, Event, FileRecord, Photo, Root, SyncRun
 from tests.core.test_cli import run
-from tests.helpers import FIXTURES, on_disk
+from tests.helpers import FIXTURES, REPO, on_disk
 
 DARKTABLE_FIXTURE = FIXTURES / "darktable-4.2"
 SHOOTS = ("2012-05-19_travel", "2024-06-01_wedding", "2024-07-15_street")
@@ -83,7 +86,21 @@ def test_the_settings_keep_the_demo_in_its_folder(demo):
     assert settings.darktable.data == demo.darktable_library.with_name("data.db")
     assert settings.darktable.explicit
     assert settings.media.preview_cache == demo.folder / "previews"
+    assert settings.ingest.destination == demo.photos
+    assert settings.ingest.inboxes == (demo.inbox,) and demo.inbox.is_dir()
     assert not (demo.folder / "shootwatch.toml.building").exists()
+
+
+def test_a_photo_copied_into_the_demo_inbox_is_filed_into_its_library(demo, capsys):
+    from core.cli import main
+
+    copied = demo.inbox / "DC240.JPG"
+    shutil.copyfile(REPO / "tests" / "fixtures" / "camera" / "kodak_dc240_1999.jpg", copied)
+    old = time.time() - 60
+    os.utime(copied, (old, old))
+    assert main(["--config", str(demo.config_file), "ingest"]) == 0
+    assert "ingested" in capsys.readouterr().out
+    assert (demo.photos / "1999" / "1999-05-25" / "DC240.JPG").is_file()
 
 
 def test_the_catalogue_has_every_photo_described_with_a_preview(demo, catalogue):
