@@ -89,3 +89,20 @@ def run_cli_without_file_permissions_bypass(*args: str) -> subprocess.CompletedP
     if os.geteuid() == 0:
         command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+REPO_CAMERA = FIXTURES / "camera"
+SHARED_CAMERA = REPO.parent / "shared" / "fixtures" / "camera"
+
+
+def camera_samples(expected: dict):
+    """pytest params (path, expected) for each file of ``expected``, from the repo's fixtures
+    and from the full shared set beside the checkout (skipped where a file is not there)."""
+    import pytest
+
+    for name, outcome in expected.items():
+        if (REPO_CAMERA / name).exists():
+            yield pytest.param(REPO_CAMERA / name, outcome, id=f"repo/{name}")
+        shared = SHARED_CAMERA / name
+        missing = () if shared.exists() else (pytest.mark.skip(reason=f"no {shared}"),)
+        yield pytest.param(shared, outcome, id=f"shared/{name}", marks=missing)

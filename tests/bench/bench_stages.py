@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -34,7 +32,13 @@ from core.config import StageSettings, load_settings
 from core.scan.reconcile import reconcile_roots
 from core.stages.runner import StageRunner
 from core.store import open_catalogue, queries
-from tests.bench.benchtools import print_verdicts, table_lines, work_tree
+from tests.bench.benchtools import (
+    print_verdicts,
+    reference_cp,
+    reference_decode,
+    table_lines,
+    work_tree,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "tests" / "fixtures" / "camera" / "nikon_coolpix_p6000_gps_DSCN0010.jpg"
@@ -111,26 +115,6 @@ def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def reference_decode(path: Path, rounds: int = 3) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        with Image.open(path) as image:
-            image.load()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def reference_cp(path: Path, rounds: int = 3) -> float:
-    times = []
-    for n in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(["cp", str(path), f"{path}.{n}"], check=True)
-        times.append(time.perf_counter() - started)
-        os.unlink(f"{path}.{n}")
-    return statistics.median(times)
 
 
 def main() -> int:

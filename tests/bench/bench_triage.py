@@ -29,7 +29,6 @@ import asyncio
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,13 @@ from core.media.photos import MediaSync, preview_cache_dir
 from core.media.pool import MediaPool
 from core.scan.reconcile import reconcile_roots
 from core.store import open_catalogue, queries
-from tests.bench.benchtools import print_verdicts, table_lines, work_tree
+from tests.bench.benchtools import (
+    print_verdicts,
+    reference_cp,
+    reference_decode,
+    table_lines,
+    work_tree,
+)
 from tui.app import ShootwatchApp
 from tui.panes.triage import TriagePane
 from tui.widgets.photo_view import PhotoView
@@ -168,26 +173,6 @@ async def first_paint(config: Path) -> tuple[float, float]:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def reference_decode(path: Path, rounds: int = 5) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        with Image.open(path) as image:
-            image.load()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def reference_cp(preview: Path, rounds: int = 5) -> float:
-    times = []
-    for n in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(["cp", str(preview), str(preview) + f".copy{n}"], check=True)
-        times.append(time.perf_counter() - started)
-        os.unlink(str(preview) + f".copy{n}")
-    return statistics.median(times)
 
 
 def ms(seconds: float) -> str:

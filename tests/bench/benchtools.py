@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +52,28 @@ def table_lines(rows: list[tuple[str, ...]]) -> list[str]:
     ]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     return lines
+
+
+def reference_decode(path: Path, rounds: int = 3) -> float:
+    """Median seconds for Pillow to decode ``path`` in full: the references' yardstick."""
+    from PIL import Image
+
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with Image.open(path) as image:
+            image.load()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def reference_cp(path: Path, rounds: int = 3) -> float:
+    """Median seconds for ``cp`` to copy ``path`` beside itself."""
+    times = []
+    for n in range(rounds):
+        copy = f"{path}.copy{n}"
+        started = time.perf_counter()
+        subprocess.run(["cp", str(path), copy], check=True)
+        times.append(time.perf_counter() - started)
+        os.unlink(copy)
+    return statistics.median(times)

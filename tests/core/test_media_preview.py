@@ -32,10 +32,8 @@ from core.media.preview import (
     render_preview,
 )
 from core.media.sniff import sniff
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, camera_samples
 
-REPO_CAMERA = FIXTURES / "camera"
-SHARED_CAMERA = REPO.parent / "shared" / "fixtures" / "camera"
 FORMATS = ("jpeg", "tiff-raw", "tiff", "crw", "raf", "cr3", "heif", "png", "unknown", "unreadable")
 
 
@@ -96,17 +94,6 @@ EXPECTED = {
 }
 
 
-def _camera_samples():
-    """Each file of the table, from the repo's fixtures and from the full shared set beside the
-    checkout (skipped where a file is not there)."""
-    for name, expected in EXPECTED.items():
-        if (REPO_CAMERA / name).exists():
-            yield pytest.param(REPO_CAMERA / name, expected, id=f"repo/{name}")
-        shared = SHARED_CAMERA / name
-        missing = () if shared.exists() else (pytest.mark.skip(reason=f"no {shared}"),)
-        yield pytest.param(shared, expected, id=f"shared/{name}", marks=missing)
-
-
 def _opened(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
@@ -137,7 +124,7 @@ def test_every_camera_sample_has_an_expected_outcome():
     assert names - EXPECTED.keys() == set()
 
 
-@pytest.mark.parametrize(("path", "expected"), list(_camera_samples()))
+@pytest.mark.parametrize(("path", "expected"), list(camera_samples(EXPECTED)))
 def test_every_camera_sample_gives_a_preview_or_a_reason(path, expected):
     file_format = sniff(path).format
     if isinstance(expected, Shown):

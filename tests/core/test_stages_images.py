@@ -29,10 +29,7 @@ from core.stages.images import (
     make_thumb,
     make_web,
 )
-from tests.helpers import FIXTURES, REPO
-
-REPO_CAMERA = FIXTURES / "camera"
-SHARED_CAMERA = REPO.parent / "shared" / "fixtures" / "camera"
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, camera_samples
 
 
 @dataclass(frozen=True)
@@ -90,17 +87,6 @@ EXPECTED = {
     "sony_slt-a58_small.jpg": Sizes((10, 10), (10, 10)),
     "xiaomi_mi9t_orient6.jpg": Sizes((300, 400), (1536, 2048)),  # 4000x3000, orientation 6
 }
-
-
-def _camera_samples():
-    """Each file of the table, from the repo's fixtures and from the full shared set beside the
-    checkout (skipped where a file is not there)."""
-    for name, expected in EXPECTED.items():
-        if (REPO_CAMERA / name).exists():
-            yield pytest.param(REPO_CAMERA / name, expected, id=f"repo/{name}")
-        shared = SHARED_CAMERA / name
-        missing = () if shared.exists() else (pytest.mark.skip(reason=f"no {shared}"),)
-        yield pytest.param(shared, expected, id=f"shared/{name}", marks=missing)
 
 
 def _opened(path: Path) -> Image.Image:
@@ -161,7 +147,7 @@ def test_every_camera_sample_has_an_expected_outcome():
     assert names - EXPECTED.keys() == set()
 
 
-@pytest.mark.parametrize(("path", "expected"), list(_camera_samples()))
+@pytest.mark.parametrize(("path", "expected"), list(camera_samples(EXPECTED)))
 def test_every_camera_sample_makes_a_thumb_and_a_web_jpeg_or_says_why(tmp_path, path, expected):
     file_format = sniff(path).format
     thumb_out, web_out = tmp_path / "thumb" / "1.jpg", tmp_path / "web" / "1.jpg"
