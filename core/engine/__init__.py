@@ -394,7 +394,10 @@ class Engine:
             self._set_state("ingest", ComponentState("off", error="no ingest.destination set"))
             return
         self._set_state("ingest", ComponentState("idle"))
-        self._ingest = threading.Thread(target=self._ingest_loop, name="shootwatch-ingest")
+        # A daemon: a stop never waits for a long copy; the journal repairs a cut move.
+        self._ingest = threading.Thread(
+            target=self._ingest_loop, name="shootwatch-ingest", daemon=True
+        )
         self._ingest.start()
 
     def _ingest_loop(self) -> None:
