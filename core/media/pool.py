@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from core.media.work import PreviewJob, build_previews, describe_files
+from core.workers import end_with_parent
 
 
 class MediaPool:
@@ -19,7 +20,9 @@ class MediaPool:
         if method == "forkserver":
             context.set_forkserver_preload(["core.media.work", "core.media.preview"])
         self.workers = workers
-        self._executor = ProcessPoolExecutor(workers, mp_context=context)
+        self._executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=end_with_parent
+        )
 
     def describe(self, paths: list[str], done: Callable[[Future], None]) -> Future:
         future = self._executor.submit(describe_files, paths)

@@ -36,6 +36,7 @@ from core.scan.survey import (
 from core.store import Catalogue, queries
 from core.store.models import Root, SyncRun
 from core.store.queries import KnownFile
+from core.workers import end_with_parent
 
 SOURCE = "reconcile"
 WRITE_BATCH = 20_000  # rows per transaction: ~0.3 s of writing; fewer commits, less WAL churn
@@ -82,6 +83,11 @@ class ScanStopped(ScanError):
     """The scan was asked to stop (the engine is shutting down) before it finished."""
 
 
+def _start_worker(counters: SurveyCounters) -> None:
+    end_with_parent()
+    install_counters(counters)
+
+
 class SurveyPool:
     """Worker processes for surveys, kept for as long as the caller wants (the engine keeps one).
 
@@ -103,7 +109,7 @@ class SurveyPool:
         self.bytes_hashed = context.Value("q", 0)
         counters = SurveyCounters(self.files_seen, self.bytes_hashed)
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=install_counters, initargs=(counters,)
+            workers, mp_context=context, initializer=_start_worker, initargs=(counters,)
         )
         # Start the workers now, while the caller may still be single-threaded: with fork,
         # the first submit starts them all.
@@ -248,6 +254,29 @@ def _check_root(root_path: str) -> str | None:
     except OSError as error:
         return f"folder {root_path} cannot be read: {describe_os_error(error)}"
     return None
+
+
+def _holds_files(root_path: str, rules: IgnoreRules) -> bool:
+    """Whether any file a scan would record is left under the root (it stops at the first).
+    A folder that cannot be listed counts as holding files: it is not known to be empty."""
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        try:
+            with os.scandir(os.path.join(root_path, rel_dir)) as entries:
+                for entry in entries:
+                    rel_path = prefix + entry.name
+                    if entry.is_file(follow_symlinks=False):
+                        if not rules.ignores(rel_path, entry.name, False):
+                            return True
+                    elif entry.is_dir(follow_symlinks=False) and not rules.ignores(
+                        rel_path, entry.name, True
+                    ):
+                        stack.append(rel_path)
+        except OSError:
+            return True
+    return False
 
 
 def _pair_moves(
@@ -448,9 +477,16 @@ def _reconcile(
     unreadable_folders = [item for r in results for item in r.unreadable_folders]
     unreadable_files = [item for r in results for item in r.unreadable_files]
     unsettled = tuple(path for r in results for path in r.unsettled)
-    if whole_root and offline_reason is None and files_seen == 0 and missing and not accept_empty:
+    if (
+        offline_reason is None
+        and files_seen == 0
+        and missing
+        and not accept_empty
+        # A run over some folders (the watcher's) sees an emptied root as files deleted.
+        and (whole_root or not _holds_files(root_path, rules))
+    ):
         offline_reason = (
-            f"folder {root_path} is empty but the catalogue has {len(missing):,} files for it "
+            f"folder {root_path} is empty but the catalogue has {records_before:,} files for it "
             "(drive not mounted?); nothing was removed. If you emptied it on purpose, run "
             f"'shootwatch scan --accept-empty {root_path}'"
         )

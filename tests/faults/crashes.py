@@ -1,0 +1,171 @@
+"""The crash harness: the real engine (``shootwatch run``) or a worker script in a subprocess,
+killed with SIGKILL at seeded random moments, and the checks every restart must pass.
+
+The seed (``SHOOTWATCH_FAULT_SEED``, default 2026) and the number of kills per scenario
+(``SHOOTWATCH_FAULT_KILLS``, default 20) make a run reproducible; with
+``SHOOTWATCH_FAULT_REPORT=FILE`` each scenario appends its figures to FILE as a JSON line, which
+``tests/faults/reliability_report.py`` turns into the README's Reliability table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = int(os.environ.get("SHOOTWATCH_FAULT_SEED", "2026"))
+KILLS = int(os.environ.get("SHOOTWATCH_FAULT_KILLS", "20"))
+REPORT = os.environ.get("SHOOTWATCH_FAULT_REPORT")
+
+
+@dataclass
+class Figures:
+    """What a scenario did and found, for the README's Reliability table."""
+
+    scenario: str
+    kills: int = 0
+    files: int = 0
+    decisions: int = 0
+    missed: int = 0  # files, decisions or photos that should be there and are not
+    duplicated: int = 0  # records or library copies that should be one and are more
+    stuck: int = 0  # jobs left running, ingest moves left open
+    crashes: int = 0  # runs that ended by themselves with an error
+    seed: int = SEED
+    notes: list[str] = field(default_factory=list)
+
+    def write(self) -> None:
+        if REPORT:
+            with open(REPORT, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(asdict(self)) + "\n")
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        PYTHONPATH=str(REPO),
+    )
+    env.pop("SHOOTWATCH_DB", None)
+    env.pop("SHOOTWATCH_CONFIG", None)
+    return env
+
+
+def start_engine(config: Path, home: Path, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--config", str(config), "run"],
+            env=environment(home),
+            stdout=out,
+            stderr=out,
+            cwd=home,
+        )
+
+
+def run_cli(
+    config: Path, home: Path, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", "--config", str(config), *args],
+        env=environment(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=home,
+    )
+
+
+def kill_after(process: subprocess.Popen, seconds: float) -> bool:
+    """SIGKILL the process after ``seconds``; False when it had already ended by itself."""
+    try:
+        process.wait(timeout=seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        pass
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    return True
+
+
+def kill_cycles(
+    start: Callable[[], subprocess.Popen],
+    figures: Figures,
+    low: float,
+    high: float,
+    after_each: Callable[[int], None] | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Start, kill at a random moment in [low, high) seconds, check; ``KILLS`` times."""
+    rng = rng or random.Random(f"{SEED}-{figures.scenario}")
+    for n in range(KILLS):
+        process = start()
+        if kill_after(process, rng.uniform(low, high)):
+            figures.kills += 1
+        elif process.returncode not in (0, None):
+            figures.crashes += 1
+        if after_each is not None:
+            after_each(n)
+
+
+def integrity(catalogue: Path) -> str:
+    connection = sqlite3.connect(catalogue, timeout=30)
+    try:
+        return connection.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def rows(catalogue: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    connection = sqlite3.connect(catalogue, timeout=30)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+def count(catalogue: Path, sql: str, params: tuple = ()) -> int:
+    return rows(catalogue, sql, params)[0][0]
+
+
+def records_against_disk(catalogue: Path, root: Path) -> tuple[int, int, int]:
+    """(files on disk with no record, records of files not on disk, paths with more than one
+    record) for the root at ``root``."""
+    on_disk = {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    }
+    recorded = [
+        rel
+        for (rel,) in rows(
+            catalogue,
+            "SELECT f.rel_path FROM file f JOIN root r ON r.id = f.root_id WHERE r.path = ?",
+            (str(root),),
+        )
+    ]
+    missing = len(on_disk - set(recorded))
+    extra = len(set(recorded) - on_disk)
+    doubled = len(recorded) - len(set(recorded))
+    return missing, extra, doubled
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll for ``condition`` (a bound for a hang, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: still not true after {timeout} s")
