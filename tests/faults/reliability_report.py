@@ -1,0 +1,86 @@
+"""Runs the fault tests and writes their figures into the README's Reliability table.
+
+    python3 tests/faults/reliability_report.py [--seed N] [--kills N] [--check]
+
+Each scenario of ``tests/faults`` appends what it did and found (kills survived, files,
+decisions, missed, duplicated, left open, crashes) to a report file; this script runs them with
+that file set, then replaces the table between the README's reliability markers with those
+figures, so the README shows the last run, not numbers typed by hand. ``--check`` only says
+whether the README's table is the one a run just produced (exit 1 if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+START = "<!-- reliability:start -->"
+END = "<!-- reliability:end -->"
+
+
+def run_faults(seed: int, kills: int, tests: str) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="shootwatch-reliability-") as folder:
+        report = Path(folder) / "figures.jsonl"
+        env = dict(os.environ, SHOOTWATCH_FAULT_REPORT=str(report),
+                   SHOOTWATCH_FAULT_SEED=str(seed), SHOOTWATCH_FAULT_KILLS=str(kills))  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests],
+            cwd=REPO,
+            env=env,
+        )
+        if done.returncode != 0:
+            raise SystemExit("the fault tests failed: the README keeps its last table")
+        lines = report.read_text().splitlines() if report.exists() else []
+    return [json.loads(line) for line in lines]
+
+
+def table(figures: list[dict]) -> str:
+    header = ("| scenario | kills survived | files | decisions | missed | duplicated | left open "
+              "| crashes | notes |\n|---|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+    body = "".join(
+        f"| {f['scenario']} | {f['kills']} | {f['files']:,} | {f['decisions']:,} | "
+        f"{f['missed']} | {f['duplicated']} | {f['stuck']} | {f['crashes']} | "
+        f"{'; '.join(f['notes'])} |\n"
+        for f in figures
+    )
+    seeds = sorted({f["seed"] for f in figures})
+    return (
+        header
+        + body
+        + f"\nSeed {', '.join(map(str, seeds))}; written by "
+        + ("`python3 tests/faults/reliability_report.py`.\n")
+    )
+
+
+def replace_table(text: str, new: str) -> str:
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[:start] + "\n" + new + text[end:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--tests", default="tests/faults", help="default: tests/faults")
+    args = parser.parse_args()
+    new = table(run_faults(args.seed, args.kills, args.tests))
+    text = README.read_text()
+    updated = replace_table(text, new)
+    if args.check:
+        print("README is up to date" if updated == text else "README's table differs")
+        return 0 if updated == text else 1
+    README.write_text(updated)
+    print(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
