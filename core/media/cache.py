@@ -44,8 +44,10 @@ class PreviewCache:
         self.root = Path(root)
         self.max_bytes = max_bytes
         if not self.root.is_dir():
+            made = [folder for folder in (self.root, *self.root.parents) if not folder.exists()]
             self.root.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.root, 0o700)  # previews show the user's photos
+            for folder in made:  # previews show the user's photos: every folder made is theirs
+                os.chmod(folder, 0o700)
         self._lock = threading.Lock()
         # Bytes in the cache as this instance knows them: scanned at the first write, then kept
         # by adding what it writes; other processes' writes are counted at the next eviction.

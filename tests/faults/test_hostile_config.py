@@ -297,6 +297,8 @@ def test_the_preview_cache_is_readable_by_its_owner_only(catalogue, library, tmp
     assert len(previews) == 2 and all(p.stat().st_size > 0 for p in previews)
     assert Photo.select().where(Photo.preview_at.is_null()).count() == 0
     assert oct(mode(cache)) == oct(0o700)
+    # The configured folder and the parent it made are the user's too (tmp_path was there).
+    assert oct(mode(cache.parent)) == oct(mode(cache.parent.parent)) == oct(0o700)
     folders = {str(p.relative_to(cache)): oct(mode(p)) for p in cache.rglob("*") if p.is_dir()}
     assert folders and set(folders.values()) == {oct(0o700)}, folders
     exposed = {str(p.relative_to(cache)): oct(mode(p)) for p in previews if mode(p) & 0o077}
