@@ -94,9 +94,11 @@ def _hash(text: str | None) -> bytes | None:
 
 
 def parse_sidecar(data: bytes, path: Path) -> Sidecar:
+    # An encoding declaration the parser cannot use (unknown, multi-byte, or not a text codec:
+    # one damaged byte of "UTF-8" is enough) raises LookupError or ValueError, not ParseError.
     try:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as error:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as error:
         raise SidecarError(f"{path} is not valid XMP: {error}") from error
     description = root.find(".//rdf:Description", NS)
     if description is None:
