@@ -45,7 +45,6 @@ class IngestUnavailable(Exception):
 
 @dataclass
 class IngestReport:
-    planned: int = 0
     ingested: int = 0
     duplicates: int = 0
     undated: int = 0
@@ -330,9 +329,10 @@ def _move_file_record(db: SqliteDatabase, file_id: int, root_id: int, rel_path: 
 
 
 def _count(report: IngestReport, batch: Batch, move: Move, prefix: str) -> None:
+    why = batch.dated.source  # where the date came from, or why there is none
     if move.action == "duplicate":
         report.duplicates += 1
-        done = "duplicate"
+        done, why = "duplicate", f"already in the catalogue: {move.duplicate_of}"
     elif batch.dated.day is None:
         report.undated += 1
         done = "undated"
@@ -343,8 +343,7 @@ def _count(report: IngestReport, batch: Batch, move: Move, prefix: str) -> None:
         "file": str(move.source),
         "done": f"{prefix} {done}".strip(),
         "to": str(move.destination) if move.destination else None,
-        "why": move.duplicate_of and f"already in the catalogue: {move.duplicate_of}"
-        if move.action == "duplicate" else batch.dated.source,
+        "why": why,
     })  # fmt: skip
 
 
