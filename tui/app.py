@@ -8,6 +8,7 @@ the engine, hosted in a worker thread or attached to in another process, does th
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterable
 
@@ -110,6 +111,10 @@ class ShootwatchApp(App):
         self.set_interval(STATES_SECONDS, self._show_states)
         self.set_interval(NEW_PHOTO_SECONDS, self._look_for_new_photos)
         self._show_states()
+        # Python's full garbage collection walks every object the process holds: with the
+        # start-up's (modules, styles, the queue) it took 50-75 ms, the app's longest stall while
+        # 20,000 files arrived. Frozen, they are left out of it (about 10 ms).
+        gc.freeze()
 
     def _host_engine(self) -> None:
         from textual.worker import get_current_worker
@@ -118,6 +123,7 @@ class ShootwatchApp(App):
         self.link.run_until(lambda: worker.is_cancelled)
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # what the app kept can be collected again once it has gone
         self.link.stop()
         self._events.close()
 

@@ -1,6 +1,7 @@
 """Load: 20,000 files created in 30 seconds across 500 new folders while a reconcile runs, the
 engine running as a service and the app attached to it; after the backstop reconcile no file is
-missed or recorded twice, and the app's event loop never stalls for more than 100 ms."""
+missed or recorded twice; the app's longest event-loop stall is measured against its 100 ms
+target."""
 
 from __future__ import annotations
 
@@ -131,6 +132,5 @@ async def test_20000_files_in_30_seconds_with_the_app_attached(tmp_path: Path):
     figures.write()
     assert (missing, extra, doubled) == (0, 0, 0)
     assert len(gaps) > 500  # the app kept beating throughout
-    # Not asserted yet: under this load the longest stall measures 150-190 ms here, the live
-    # events table redrawing every line on each batch on a CPU shared with the engine and the
-    # writer. It is reported (Reliability table) until the table keeps its rendered lines.
+    # The stall is a time on a shared machine: reported (the Reliability table), never asserted.
+    # It was 150-250 ms until the app froze its start-up objects (tests/tui/test_panes.py).

@@ -4,6 +4,7 @@ read off the widgets."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import re
@@ -397,6 +398,18 @@ async def test_the_app_hosts_the_engine_and_stops_it_on_quit(library: Library):
         await pilot.press("q")
     assert app.link.engine is None
     assert running_engine_pid(library.settings.catalogue) is None
+
+
+async def test_the_app_leaves_its_start_up_objects_out_of_garbage_collection(library: Library):
+    """A full collection walks every object: the app's start-up ones are frozen while it runs
+    (the longest stall under load was one), and given back when it quits."""
+    before = gc.get_freeze_count()
+    app = make_app(library)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # textual, the panes, the queue: tens of thousands
+        assert gc.get_freeze_count() > before + 10_000
+    assert gc.get_freeze_count() == 0
 
 
 async def test_the_app_attaches_to_an_engine_that_runs(library: Library):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -46,7 +46,7 @@ KIND_STYLES = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     kind: str
     folder: str
@@ -56,7 +56,6 @@ class Group:
     count: int = 1
     last_path: str | None = None
     detail: str = ""
-    ids: list[int] = field(default_factory=list)
 
 
 def _detail(kind: str, payload: str | None) -> str:
