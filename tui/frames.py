@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from PIL import Image
 from textual.geometry import Size
 
+from core.files import open_to_read
 from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
 
 # photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
@@ -167,8 +168,9 @@ class FrameMaker:
 def open_drafted(path: str, min_size: tuple[int, int]) -> Image.Image:
     """A JPEG decoded at the smallest scale (1/2, 1/4, 1/8) still covering ``min_size``: a
     1600 px preview shown in a 160-column pane decodes at 1/8, in a few milliseconds."""
-    image = Image.open(path)
-    target = fitted(image.size, Size(min_size[0], min_size[1] // 2))
-    image.draft("RGB", target)
-    image.load()
+    with open_to_read(path) as handle:  # loaded before it closes: the image keeps no file
+        image = Image.open(handle)
+        target = fitted(image.size, Size(min_size[0], min_size[1] // 2))
+        image.draft("RGB", target)
+        image.load()
     return image

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.darktable.facts import ALTERED_SQL
+from core.files import open_to_read
 
 BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
 BUCKET_BITS = 6  # images are compared in buckets of 64 ids: a change re-reads its bucket only
@@ -341,7 +342,7 @@ def change_stamp(path: Path) -> tuple | None:
     and mtime. None when it cannot say: a WAL database does not keep the counter up to date.
     """
     try:
-        with path.open("rb") as handle:
+        with open_to_read(path) as handle:
             header = handle.read(100)
             stat = os.fstat(handle.fileno())
     except OSError:

@@ -15,6 +15,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from core.darktable.facts import is_altered, label_bits, split_tags
+from core.files import open_to_read
 
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # darktable's are a few KB; a huge one is not a sidecar
 NS = {
@@ -132,7 +133,7 @@ def parse_sidecar(data: bytes, path: Path) -> Sidecar:
 def read_sidecar(path: Path) -> Sidecar:
     """Read and parse one sidecar; SidecarError says what is wrong with it."""
     try:
-        with path.open("rb") as handle:
+        with open_to_read(path) as handle:  # a FIFO where a sidecar was: an error, not a hang
             data = handle.read(MAX_SIDECAR_BYTES + 1)
     except OSError as error:
         raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error

@@ -22,6 +22,8 @@ from pathlib import Path
 import blake3
 from peewee import SqliteDatabase
 
+from core.files import open_to_read
+
 COPY_CHUNK = 8 << 20
 TEMPORARY_PREFIX = ".shootwatch-ingest-"  # hidden: never catalogued, even if left behind
 
@@ -122,7 +124,7 @@ def _copy_verified(move: Journaled) -> None:
     assert move.destination is not None and move.temporary is not None
     temporary = move.temporary
     try:
-        with open(move.source, "rb") as source, open(temporary, "xb") as target:
+        with open_to_read(move.source) as source, open(temporary, "xb") as target:
             stat = os.fstat(source.fileno())
             if stat.st_size != move.size:
                 raise MoveFailed("the file changed since it was catalogued")

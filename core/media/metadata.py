@@ -16,6 +16,7 @@ from typing import Any
 
 import exifread
 
+from core.files import open_to_read
 from core.media.sniff import Sniffed, sniff
 
 # exifread logs every oddity of every file at WARNING: our errors are recorded per photo.
@@ -260,7 +261,7 @@ def _raw_tags(
     if sniffed.format in ("crw", "video", "xmp", "html", "unknown"):
         return None, f"no EXIF read from {sniffed.format.upper()} files"
     try:
-        with open(path, "rb") as handle:
+        with open_to_read(path) as handle:
             if sniffed.format == "raf":
                 raw = _raf_tags(handle.read(92), handle)
             elif sniffed.format == "cr3":

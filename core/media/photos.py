@@ -216,7 +216,9 @@ class MediaSync:
         for description in descriptions:
             file_id = ids[description.path]
             sniffed = description.sniffed
-            rows.append((sniffed.format, sniffed.kind, sniffed.reason, file_id))
+            # A damaged picture is still a photo: the reason is kept with its file.
+            reason = sniffed.reason or description.damage
+            rows.append((sniffed.format, sniffed.kind, reason, file_id))
             root_id, rel_path = self._roots.locate(description.path)
             if root_id is not None:
                 folders.add((root_id, os.path.dirname(rel_path)))

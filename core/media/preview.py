@@ -17,8 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageDraw, ImageFont, JpegImagePlugin, UnidentifiedImageError, features
+
+from core.files import open_to_read
 
 DEFAULT_LONG_EDGE = 1600
 PREVIEW_QUALITY = 85
@@ -113,7 +116,10 @@ def orientation_of(path: Path, file_format: str) -> int | None:
     """
     try:
         if file_format in OPENED_BY_PILLOW and file_format != "tiff":
-            with Image.open(path, formats=OPENED_BY_PILLOW[file_format]) as image:
+            with (
+                open_to_read(path) as handle,
+                Image.open(handle, formats=OPENED_BY_PILLOW[file_format]) as image,
+            ):
                 return _valid_orientation(image.getexif().get(ORIENTATION_TAG))
         with _mapped(path) as buf:
             return _orientation_in(buf, file_format)
@@ -201,7 +207,7 @@ def _reading() -> Iterator[None]:
 def _mapped(path: Path) -> Iterator[mmap.mmap]:
     """The file's bytes, mapped: a scan touches only the pages it reads, and slices copy only the
     JPEG that is chosen."""
-    with open(path, "rb") as handle:
+    with open_to_read(path) as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             raise PreviewUnavailable(NOT_A_PHOTO["empty"])
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
@@ -367,6 +373,54 @@ def _jpeg_exif(buf: mmap.mmap, start: int) -> _Tiff | None:
         if marker == JPEG_APP1 and buf[position + 4 : position + 10] == b"Exif\x00\x00":
             return _Tiff.at(buf, position + 10)
         position += 2 + length
+    return None
+
+
+def jpeg_cut_short(path: Path | str) -> str | None:
+    """Why a JPEG's image data is incomplete (a copy cut short, a card pulled out), None when it
+    is whole or cannot be told. A cut JPEG still previews, as far as its data goes: this is the
+    reason recorded with it.
+
+    Nearly every whole JPEG ends with its end-of-image marker, after its first scan: that costs
+    the headers and the last bytes. Only a file that ends otherwise (cut short, or followed by
+    more data: an MPO's second picture, a phone's video) is followed scan by scan to its end.
+    """
+    try:
+        with open_to_read(path) as handle:
+            if os.fstat(handle.fileno()).st_size < 4:
+                return None  # too short to be a JPEG: the sniffer has said what it is
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                scan = _first_scan(buf)
+                if scan is None:
+                    return None  # cut in its headers: nothing to show, the preview says why
+                if (buf[-2:] == EOI and len(buf) > scan) or _jpeg_end(buf, 0) is not None:
+                    return None
+                return (
+                    f"the JPEG is cut short or damaged in its image data (it ends at "
+                    f"{len(buf):,} bytes with no end-of-image marker): shown as far as its data "
+                    "goes"
+                )
+    except (OSError, ValueError):  # unreadable now: the preview or the next scan says so
+        return None
+
+
+def _first_scan(buf: mmap.mmap) -> int | None:
+    """Where the first scan's image data starts in the JPEG at the start of ``buf``; None when
+    its headers end first or are broken."""
+    position = 2
+    for _segment in range(MAX_JPEG_SEGMENTS):
+        if position + 4 > len(buf) or buf[position] != 0xFF:
+            return None
+        marker = buf[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == JPEG_END_OF_IMAGE:
+            return None
+        (length,) = struct.unpack_from(">H", buf, position + 2)
+        position += 2 + length
+        if marker == JPEG_START_OF_SCAN:
+            return position
     return None
 
 
@@ -604,9 +658,9 @@ def _render_embedded(
 def _render_with_pillow(
     path: Path, file_format: str, orientation: int | None, long_edge: int
 ) -> bytes:
-    with _reading():
+    with _reading(), open_to_read(path) as handle:
         try:
-            opened = _open_with_pillow(path, file_format)
+            opened = _open_with_pillow(handle, file_format)
         except UnidentifiedImageError as error:
             label = _label(path)
             raise PreviewUnavailable(
@@ -623,10 +677,10 @@ def _render_with_pillow(
             return _encoded(image, orientation, long_edge)
 
 
-def _open_with_pillow(path: Path, file_format: str) -> Image.Image:
+def _open_with_pillow(handle: BinaryIO, file_format: str) -> Image.Image:
     formats = OPENED_BY_PILLOW[file_format]
     try:
-        return Image.open(path, formats=formats)
+        return Image.open(handle, formats=formats)
     except UnidentifiedImageError:
         # Pillow reads AVIF itself; HEIC needs the pillow-heif plugin, used when installed.
         if file_format != "heif":
@@ -635,7 +689,7 @@ def _open_with_pillow(path: Path, file_format: str) -> Image.Image:
             raise PreviewUnavailable(
                 "HEIF previews need pillow-heif, which is not installed"
             ) from None
-        return Image.open(path)
+        return Image.open(handle)
 
 
 @functools.cache

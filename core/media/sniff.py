@@ -7,10 +7,10 @@ A ``.JPG`` that is an HTML page (a failed download), a ``.NEF`` that is a JPEG, 
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.files import open_to_read
 from core.media.kinds import RAW_EXTENSIONS
 
 HEAD_BYTES = 4096
@@ -91,21 +91,12 @@ def sniff_bytes(head: bytes, name: str, size: int) -> Sniffed:
     return Sniffed("unknown", "other", reason)
 
 
-def _open_without_waiting(path: str, flags: int) -> int:
-    # Opening a FIFO to read waits for a writer, for ever: a FIFO (or a device) now where the
-    # scan saw a photo must give a reason, not hang the worker. No effect on regular files.
-    return os.open(path, flags | os.O_NONBLOCK)
-
-
 def sniff(path: Path | str) -> Sniffed:
     """Classify a file by its first bytes. An unreadable file is "unreadable" with the reason."""
     try:
-        with open(path, "rb", opener=_open_without_waiting) as handle:
-            status = os.fstat(handle.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                reason = "cannot be read: not a regular file (a FIFO, socket or device)"
-                return Sniffed("unreadable", "other", reason)
+        with open_to_read(path) as handle:  # a FIFO now where a photo was: a reason, no hang
+            size = os.fstat(handle.fileno()).st_size
             head = handle.read(HEAD_BYTES)
     except OSError as error:
         return Sniffed("unreadable", "other", f"cannot be read: {error.strerror or error}")
-    return sniff_bytes(head, os.path.basename(str(path)), status.st_size)
+    return sniff_bytes(head, os.path.basename(str(path)), size)

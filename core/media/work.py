@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.media.cache import PreviewCache
 from core.media.metadata import Metadata, read_metadata
-from core.media.preview import PreviewUnavailable, render_preview
+from core.media.preview import PreviewUnavailable, jpeg_cut_short, render_preview
 from core.media.sniff import Sniffed, sniff
 
 
@@ -18,11 +18,12 @@ class Description:
     path: str
     sniffed: Sniffed
     metadata: Metadata
+    damage: str | None = None  # what is wrong with a picture that is shown anyway (cut short)
 
 
 def describe_files(paths: list[str]) -> list[Description]:
-    """Sniff each file and read its EXIF (read_metadata says why there is none for what is
-    not a picture)."""
+    """Sniff each file, read its EXIF (read_metadata says why there is none for what is not a
+    picture) and check that a JPEG holds all of its image data."""
     # Pillow and exifread warn about damaged files on stderr, which would garble a terminal
     # app; what is wrong with a file is recorded with it instead.
     with warnings.catch_warnings():
@@ -30,7 +31,8 @@ def describe_files(paths: list[str]) -> list[Description]:
         described = []
         for path in paths:
             sniffed = sniff(path)
-            described.append(Description(path, sniffed, read_metadata(path, sniffed)))
+            damage = jpeg_cut_short(path) if sniffed.format == "jpeg" else None
+            described.append(Description(path, sniffed, read_metadata(path, sniffed), damage))
         return described
 
 

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import blake3
 
+from core.files import open_descriptor
+
 # Above this size the file is mapped and hashed on several threads; below, one read is faster.
 LARGE_FILE_BYTES = 16 * 1024 * 1024
 # An explicit count, never blake3.AUTO: AUTO uses a process-wide thread pool, and a process
@@ -67,7 +69,7 @@ def hash_file(
     bytes_read = 0
     for _attempt in range(retries + 1):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            fd = open_descriptor(path, dir_fd=dir_fd, follow_symlinks=False)
         except OSError as error:
             return _failed(error, bytes_read)
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
+from core.files import open_to_read
 from core.media.preview import (
     NOT_A_PHOTO,
     OPENED_BY_PILLOW,
@@ -156,9 +157,9 @@ def blurhash_of(path: Path, x_components: int = 4, y_components: int = 3) -> str
     _check_components(x_components, y_components)
     path = Path(path)
     try:
-        with _reading():
+        with _reading(), open_to_read(path) as handle:
             try:
-                opened = Image.open(path)
+                opened = Image.open(handle)
             except UnidentifiedImageError as error:
                 raise PreviewUnavailable(f"{path.name} is not an image Pillow can read") from error
             with opened as image:
@@ -371,7 +372,7 @@ def _resized(
 def _raw_exif(src: Path) -> bytes | None:
     """The EXIF of a TIFF-based RAW, from its own first IFD: the JPEGs inside carry little."""
     try:
-        with Image.open(src, formats=["TIFF"]) as raw:
+        with open_to_read(src) as handle, Image.open(handle, formats=["TIFF"]) as raw:
             return _kept_exif(raw)
     except Exception:  # Pillow fails in many ways on RAW headers: the embedded JPEG's will do
         return None

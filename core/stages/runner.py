@@ -22,6 +22,7 @@ import blake3
 from peewee import SqliteDatabase
 
 from core.config import ConfigError, MediaSettings, StageSettings
+from core.files import open_to_read
 from core.media.photos import preview_for
 from core.stages import command as commands
 from core.stages import images
@@ -342,7 +343,7 @@ def _reason(error: BaseException) -> str:
 def _hash(path: Path) -> tuple[str, int]:
     hasher = blake3.blake3()
     size = 0
-    with open(path, "rb") as handle:
+    with open_to_read(path) as handle:
         while chunk := handle.read(1 << 20):
             hasher.update(chunk)
             size += len(chunk)
@@ -353,7 +354,7 @@ def _dimensions(path: Path) -> tuple[int | None, int | None]:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with open_to_read(path) as handle, Image.open(handle) as image:
             return image.size
     except (OSError, ValueError):  # a command's output need not be a picture
         return None, None

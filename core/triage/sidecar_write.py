@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.darktable.facts import label_names
 from core.darktable.sidecar import SidecarError, parse_sidecar
+from core.files import open_to_read
 
 XMP_NS = "http://ns.adobe.com/xap/1.0/"
 NEW_SIDECAR = (
@@ -70,7 +71,8 @@ def write_rating_and_label(
     SidecarChanged and is not touched. Returns its (size, mtime_ns) now."""
     try:
         stat = path.stat()
-        data = path.read_bytes()
+        with open_to_read(path) as handle:
+            data = handle.read()
     except FileNotFoundError:
         stat, data = None, NEW_SIDECAR.encode()
     except OSError as error:

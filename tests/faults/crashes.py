@@ -27,6 +27,20 @@ KILLS = int(os.environ.get("SHOOTWATCH_FAULT_KILLS", "20"))
 REPORT = os.environ.get("SHOOTWATCH_FAULT_REPORT")
 
 
+def triage_step(n: int, photos: list[int]) -> tuple[str, int, str]:
+    """Decision ``n`` of the triage scenario: (action, photo, value), the same in every process,
+    so the one a killed process was making is made again, identical, by the next."""
+    photo = photos[n % len(photos)]
+    if n % 3 == 2:
+        return "rating", photo, str(n % 6)
+    return "decision", photo, "approved" if n % 3 == 0 else "rejected"
+
+
+def current_test_file() -> str:
+    """The file of the test pytest is running (set up, running or tearing down), or ""."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[0]
+
+
 @dataclass
 class Figures:
     """What a scenario did and found, for the README's Reliability table."""
@@ -41,6 +55,8 @@ class Figures:
     crashes: int = 0  # runs that ended by themselves with an error
     seed: int = SEED
     notes: list[str] = field(default_factory=list)
+    # The test file that measured them: the report orders its rows by file, not by run order.
+    test: str = field(default_factory=current_test_file)
 
     def write(self) -> None:
         if REPORT:

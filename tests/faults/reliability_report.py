@@ -1,12 +1,15 @@
 """Runs the fault tests and writes their figures into the README's Reliability table.
 
-    python3 tests/faults/reliability_report.py [--seed N] [--kills N] [--check]
+    python3 tests/faults/reliability_report.py [--seed N] [--kills N] [--check] [--tests ...]
 
-Each scenario of ``tests/faults`` appends what it did and found (kills survived, files,
-decisions, missed, duplicated, left open, crashes) to a report file; this script runs them with
-that file set, then replaces the table between the README's reliability markers with those
-figures, so the README shows the last run, not numbers typed by hand. ``--check`` only says
-whether the README's table is the one a run just produced (exit 1 if not).
+Each scenario of ``tests/faults`` and the live darktable session at ten times the poller's
+cadence appends what it did and found (kills survived, files, decisions, missed, duplicated,
+left open, crashes) to a report file; this script runs them with that file set, then replaces
+the table between the README's reliability markers with those figures, so the README shows the
+last run, not numbers typed by hand. ``--check`` only says whether the README's table is the
+one a run just produced (exit 1 if not). The darktable session needs darktable, xvfb-run and
+xauth: without them the run fails rather than leave its row out (``--tests tests/faults``
+leaves it out on purpose).
 """
 
 from __future__ import annotations
@@ -23,15 +26,31 @@ REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 START = "<!-- reliability:start -->"
 END = "<!-- reliability:end -->"
+DARKTABLE_LIVE = (
+    "tests/integration/test_darktable_live.py"
+    "::test_shootwatch_follows_a_live_darktable_session[10x-cadence]"
+)
+DEFAULT_TESTS = ["tests/faults", DARKTABLE_LIVE]
+# The table's order, by the file that measured each row (rows of one file keep their run order).
+ORDER = (
+    "test_crashes.py",
+    "test_unplugged.py",
+    "test_load.py",
+    "test_bad_input.py",
+    "test_fuzz.py",
+    "test_hostile_config.py",
+    "test_darktable_live.py",
+)
 
 
-def run_faults(seed: int, kills: int, tests: str) -> list[dict]:
+def run_faults(seed: int, kills: int, tests: list[str]) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="shootwatch-reliability-") as folder:
         report = Path(folder) / "figures.jsonl"
         env = dict(os.environ, SHOOTWATCH_FAULT_REPORT=str(report),
-                   SHOOTWATCH_FAULT_SEED=str(seed), SHOOTWATCH_FAULT_KILLS=str(kills))  # fmt: skip
+                   SHOOTWATCH_FAULT_SEED=str(seed), SHOOTWATCH_FAULT_KILLS=str(kills),
+                   SHOOTWATCH_REQUIRE_DARKTABLE="1")  # fmt: skip
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
             cwd=REPO,
             env=env,
         )
@@ -41,6 +60,14 @@ def run_faults(seed: int, kills: int, tests: str) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+def in_order(figures: list[dict]) -> list[dict]:
+    def rank(row: dict) -> int:
+        name = Path(row.get("test", "")).name
+        return ORDER.index(name) if name in ORDER else len(ORDER)
+
+    return sorted(figures, key=rank)
+
+
 def table(figures: list[dict]) -> str:
     header = ("| scenario | kills survived | files | decisions | missed | duplicated | left open "
               "| crashes | notes |\n|---|---|---|---|---|---|---|---|---|\n")  # fmt: skip
@@ -48,7 +75,7 @@ def table(figures: list[dict]) -> str:
         f"| {f['scenario']} | {f['kills']} | {f['files']:,} | {f['decisions']:,} | "
         f"{f['missed']} | {f['duplicated']} | {f['stuck']} | {f['crashes']} | "
         f"{'; '.join(f['notes'])} |\n"
-        for f in figures
+        for f in in_order(figures)
     )
     seeds = sorted({f["seed"] for f in figures})
     return (
@@ -69,7 +96,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--check", action="store_true")
-    parser.add_argument("--tests", default="tests/faults", help="default: tests/faults")
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=DEFAULT_TESTS,
+        metavar="PATH",
+        help=f"pytest paths or node ids (default: {' '.join(DEFAULT_TESTS)})",
+    )
     args = parser.parse_args()
     new = table(run_faults(args.seed, args.kills, args.tests))
     text = README.read_text()

@@ -31,6 +31,7 @@ from tests.faults.crashes import (
     rows,
     run_cli,
     start_engine,
+    triage_step,
     wait_until,
 )
 
@@ -224,19 +225,17 @@ import sys, time
 sys.path.insert(0, {repo!r})
 from core.store import open_catalogue
 from core.triage.decisions import Triage
-start, count = int(sys.argv[2]), int(sys.argv[3])
+from tests.faults.crashes import triage_step
+start, count, photos = int(sys.argv[2]), int(sys.argv[3]), [int(i) for i in sys.argv[4].split(",")]
 with open_catalogue(sys.argv[1]) as catalogue:
     triage = Triage(catalogue.db, source="cli")
-    ids = [row[0] for row in catalogue.db.execute_sql("SELECT id FROM photo ORDER BY id")]
     for n in range(start, count):
-        photo = ids[n % len(ids)]
-        if n % 3 == 2:
-            triage.rate(photo, n % 6)
-            print("rating", photo, n % 6, flush=True)
+        action, photo, value = triage_step(n, photos)
+        if action == "rating":
+            triage.rate(photo, int(value))
         else:
-            decision = "approved" if n % 3 == 0 else "rejected"
-            triage.decide(photo, decision)
-            print("decision", photo, decision, flush=True)
+            triage.decide(photo, value)
+        print(action, photo, value, flush=True)  # committed: what the screen shows
         time.sleep(0.05)  # a fast photographer: 20 decisions a second
 """
 
@@ -249,6 +248,8 @@ def test_killed_during_200_triage_decisions(tmp_path):
     library.cli("add", str(root))
     library.cli("scan")
     engine = library.engine()  # writing beside the decisions, as in the app
+    photos = [photo for (photo,) in rows(library.catalogue, "SELECT id FROM photo ORDER BY id")]
+    assert len(photos) == 40
     figures = Figures("200 triage decisions", decisions=200)
     confirmed: dict[tuple[int, str], str] = {}  # (photo, column) -> last value on screen
     done = 0
@@ -257,7 +258,8 @@ def test_killed_during_200_triage_decisions(tmp_path):
     try:
         while done < 200:
             decider = subprocess.Popen(
-                [sys.executable, "-c", script, str(library.catalogue), str(done), "200"],
+                [sys.executable, "-c", script, str(library.catalogue), str(done), "200",
+                 ",".join(map(str, photos))],
                 stdout=subprocess.PIPE, text=True, env=environment(library.home),
             )  # fmt: skip
             last_kill = figures.kills >= KILLS
@@ -274,11 +276,14 @@ def test_killed_during_200_triage_decisions(tmp_path):
                 confirmed[(int(photo), action)] = value
                 done += 1
             library.check_integrity(figures)
+            # The decision a process was killed making may have been committed before it could
+            # say so (the key was pressed, the screen not yet updated): either value is right.
+            cut = triage_step(done, photos) if done < 200 else None
             for (photo, action), value in confirmed.items():
                 column = "decision" if action == "decision" else "rating"
                 (stored,) = rows(library.catalogue, f"SELECT {column} FROM photo WHERE id = ?",
                                  (photo,))[0]  # fmt: skip
-                if str(stored) != value:
+                if str(stored) != value and cut != (action, photo, str(stored)):
                     figures.missed += 1
     finally:
         engine.send_signal(signal.SIGTERM)

@@ -5,7 +5,8 @@ and entities included.
 Each target runs in rounds of hypothesis with a fixed seed (round n uses seed n), for its share
 of SHOOTWATCH_FUZZ_SECONDS (10 by default; CI sets 60): the clock only decides whether another
 round starts, nothing is asserted about time, and a failure names its round, so it replays
-(SHOOTWATCH_FUZZ_ROUND=n runs that round alone).
+(SHOOTWATCH_FUZZ_ROUND=n runs that round alone). Each target reports how many examples it ran,
+in how many rounds and seconds, as a row of the Reliability table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import struct
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
@@ -30,6 +32,7 @@ from core.darktable.sidecar import NS, Sidecar, SidecarError, read_sidecar
 from core.media.metadata import read_capture_clock, read_metadata
 from core.media.preview import OVERSIZE_SLACK, PreviewUnavailable, orientation_of, render_preview
 from core.media.sniff import HEAD_BYTES, sniff, sniff_bytes
+from tests.faults.crashes import Figures
 from tests.helpers import FIXTURES, REPO_CAMERA
 
 BUDGET_SECONDS = float(os.environ.get("SHOOTWATCH_FUZZ_SECONDS", "10"))
@@ -47,23 +50,40 @@ def _round_settings(examples: int) -> settings:
     )
 
 
-def fuzz_in_rounds(prop: Callable[..., None], share: float, examples: int, **strategies) -> None:
+def fuzz_in_rounds(
+    prop: Callable[..., None], share: float, examples: int, figures: Figures, **strategies
+) -> None:
     """Run ``prop`` under hypothesis, round after round of ``examples`` with seed 0, 1, 2, ...,
-    until ``share`` of the budget is spent (at least one round)."""
+    until ``share`` of the budget is spent (at least one round). A failing round counts as a
+    crash in ``figures``, which also get a note of the rounds run and the time they took."""
     if ONLY_ROUND is not None:
         numbers: itertools.count | list[int] = [int(ONLY_ROUND)]
     else:
         numbers = itertools.count()
-    end = time.monotonic() + BUDGET_SECONDS * share
-    for done, number in enumerate(numbers):
-        if done and time.monotonic() >= end:
-            break
-        test = seed(number)(_round_settings(examples)(given(**strategies)(prop)))
-        try:
-            test()
-        except BaseException as failure:
-            failure.add_note(f"fuzz round {number}: replay it with SHOOTWATCH_FUZZ_ROUND={number}")
-            raise
+    started = time.monotonic()
+    end = started + BUDGET_SECONDS * share
+    rounds: list[int] = []
+    try:
+        for done, number in enumerate(numbers):
+            if done and time.monotonic() >= end:
+                break
+            rounds.append(number)
+            test = seed(number)(_round_settings(examples)(given(**strategies)(prop)))
+            try:
+                test()
+            except BaseException as failure:
+                figures.crashes += 1
+                failure.add_note(
+                    f"fuzz round {number}: replay it with SHOOTWATCH_FUZZ_ROUND={number}"
+                )
+                raise
+    finally:
+        seeds = f"seed {rounds[0]}" if len(rounds) == 1 else f"seeds {rounds[0]}-{rounds[-1]}"
+        figures.notes.insert(
+            0,
+            f"hypothesis, {time.monotonic() - started:.0f} s of SHOOTWATCH_FUZZ_SECONDS="
+            f"{BUDGET_SECONDS:g}: {len(rounds)} rounds, {seeds}",
+        )
 
 
 # --- camera files ------------------------------------------------------------------------------
@@ -145,8 +165,11 @@ def mutated_camera_files(draw) -> tuple[str, bytes]:
 def test_mutated_camera_files_give_metadata_and_a_preview_or_a_reason(tmp_path):
     folder = tmp_path / "fuzz"
     folder.mkdir()
+    figures = Figures("fuzz: EXIF and previews of mutated camera files")
+    previews: Counter[str] = Counter()
 
     def prop(sample: tuple[str, bytes]) -> None:
+        figures.files += 1
         # Pillow warns about damaged files; the media workers silence it the same way.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -178,14 +201,22 @@ def test_mutated_camera_files_give_metadata_and_a_preview_or_a_reason(tmp_path):
         except PreviewUnavailable as unavailable:
             assert unavailable.reason.strip()
             event("no preview, with a reason")
+            previews["a reason"] += 1
         else:
             event("a preview")
+            previews["a preview"] += 1
             with Image.open(io.BytesIO(preview)) as image:
                 assert image.format == "JPEG"
                 assert max(image.size) <= LONG_EDGE * OVERSIZE_SLACK
         assert orientation_of(path, sniffed.format) in (None, *range(1, 9))
 
-    fuzz_in_rounds(prop, MEDIA_SHARE, 25, sample=mutated_camera_files())
+    try:
+        fuzz_in_rounds(prop, MEDIA_SHARE, 25, figures, sample=mutated_camera_files())
+    finally:
+        figures.notes.append(
+            f"{previews['a preview']:,} gave a preview, {previews['a reason']:,} a reason"
+        )
+        figures.write()
 
 
 # --- XMP sidecars ------------------------------------------------------------------------------
@@ -333,20 +364,26 @@ def test_generated_and_mutated_sidecars_are_read_or_refused_with_a_reason(tmp_pa
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET)
     path = tmp_path / "IMG_0001.JPG.xmp"
+    figures = Figures("fuzz: XMP sidecars, generated and mutated")
+    readings: Counter[str] = Counter()
 
     def prop(xmp: Xmp | bytes) -> None:
+        figures.files += 1
         data = xmp.data if isinstance(xmp, Xmp) else xmp
         path.write_bytes(data)
         try:
             sidecar = read_sidecar(path)
         except SidecarError as refused:
             event("refused")
+            readings["refused"] += 1
+            readings["refused, with a DTD"] += int(isinstance(xmp, Xmp) and xmp.has_doctype)
             assert str(refused).startswith(str(path)), refused
             assert SECRET not in str(refused) and EXPANDED not in str(refused)
             assert not (isinstance(xmp, Xmp) and xmp.clean), f"a clean sidecar refused: {refused}"
             return
         assert isinstance(sidecar, Sidecar)
         event("read")
+        readings["read"] += 1
         _check_sidecar(sidecar)
         assert SECRET not in repr(sidecar) and EXPANDED not in repr(sidecar)
         if not isinstance(xmp, Xmp):
@@ -361,4 +398,11 @@ def test_generated_and_mutated_sidecars_are_read_or_refused_with_a_reason(tmp_pa
             assert sidecar.subjects == tuple(sorted(s.strip() for s in xmp.subjects if s.strip()))
 
     sidecars = st.one_of(generated_sidecars(str(secret)), mutated_sidecars())
-    fuzz_in_rounds(prop, XMP_SHARE, 200, xmp=sidecars)
+    try:
+        fuzz_in_rounds(prop, XMP_SHARE, 200, figures, xmp=sidecars)
+    finally:
+        figures.notes.append(
+            f"{readings['read']:,} read, {readings['refused']:,} refused with a reason "
+            f"({readings['refused, with a DTD']:,} of them had a DTD)"
+        )
+        figures.write()

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from core.scan.reconcile import reconcile_root, reconcile_roots
 from core.store import Catalogue, open_catalogue
 from core.store.models import Decision, Event, FileRecord, Photo, Root, SyncRun
 from core.triage.decisions import Triage
+from tests.faults.crashes import Figures
 from tests.helpers import FIXTURES, REPO
 
 SETTLE = 0.3  # the engine's watch.settle_seconds here
@@ -41,6 +43,13 @@ SHOTS = {
     "2024/2024-06-01/DC240.JPG": "kodak_dc240_1999.jpg",
     "2024/2024-06-01/DSCN0010.JPG": "nikon_coolpix_p6000_gps_DSCN0010.jpg",
     "2024/2024-06-02/DSC00002.JPG": "sony_slt-a58_small.jpg",
+}
+# How each way reads in the Reliability table.
+WAY_NAMES = {
+    "renamed": "renamed away",
+    "unmounted": "unmounted tmpfs",
+    "unreadable": "chmod 000",
+    "emptied": "emptied",
 }
 WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 
@@ -155,6 +164,77 @@ def snapshot(library: Path) -> dict:
     return {"records": records, "photos": photos, "decisions": log}
 
 
+def lost_from(before: dict, now: dict) -> set[tuple]:
+    """What ``before`` held that ``now`` lacks or holds otherwise: records, photos (decision,
+    stars, labels) and entries of the decision log."""
+    lost: set[tuple] = set()
+    for part in ("records", "photos"):
+        lost |= {(part, key) for key, value in before[part].items() if now[part].get(key) != value}
+    missing = Counter(before["decisions"]) - Counter(now["decisions"])
+    lost |= {("decisions", entry, n) for entry, times in missing.items() for n in range(times)}
+    return lost
+
+
+class Tally:
+    """One path through an unplugged root (a manual reconcile, the running engine), over every
+    way the root was taken away: one row of the Reliability table."""
+
+    def __init__(self, through: str) -> None:
+        self.through = through
+        self.figures = Figures("")
+        self.ways: list[str] = []
+        self.checks = {True: 0, False: 0}  # checks while away, and after the root came back
+        self.as_expected = {True: 0, False: 0}  # offline with the way's reason; online
+        self.lost: set[tuple] = set()
+
+    def start(self, way: str, before: dict) -> None:
+        self.ways.append(way)
+        self.lost = set()
+        self.figures.files += len(before["records"])
+        self.figures.decisions += len(before["decisions"])
+
+    def check(self, drive: Drive, before: dict, away: bool) -> dict:
+        """The catalogue now, compared with ``before``: what it lost counts as missed, once."""
+        root = Root.get(Root.path == str(drive.path))
+        now = snapshot(drive.path)
+        lost = lost_from(before, now) - self.lost
+        self.lost |= lost
+        self.figures.missed += len(lost)
+        if away:
+            expected = root.state == "offline" and REASONS[drive.way] in (root.state_reason or "")
+        else:
+            expected = (root.state, root.state_reason) == ("online", None)
+        self.checks[away] += 1
+        self.as_expected[away] += expected
+        return now
+
+    def write(self) -> None:
+        if not self.ways:
+            return
+        ways = sorted(self.ways, key=WAYS.index)
+        self.figures.scenario = f"root taken away {len(ways)} ways, {self.through}"
+        self.figures.notes.append(
+            f"{', '.join(WAY_NAMES[way] for way in ways)}: offline with the reason at "
+            f"{self.as_expected[True]} of {self.checks[True]} checks while away, online again "
+            f"at {self.as_expected[False]} of {self.checks[False]}"
+        )
+        skipped = [WAY_NAMES[way] for way in WAYS if way not in ways]
+        if skipped:
+            self.figures.notes.append(f"not run here: {', '.join(skipped)}")
+        self.figures.write()
+
+
+@pytest.fixture(scope="module")
+def tallies() -> Iterator[dict[str, Tally]]:
+    made = {
+        "reconcile": Tally("a manual reconcile"),
+        "engine": Tally("the engine running"),
+    }
+    yield made
+    for tally in made.values():
+        tally.write()
+
+
 def decide(catalogue_db) -> dict[str, int]:
     """Decisions, stars and a label on the library's photos; returns their ids by file."""
     photo_ids = {
@@ -172,19 +252,23 @@ def decide(catalogue_db) -> dict[str, int]:
     return photo_ids
 
 
-def assert_offline_with_everything_kept(drive: Drive, before: dict) -> None:
+def assert_offline_with_everything_kept(drive: Drive, before: dict, tally: Tally) -> None:
     root = Root.get(Root.path == str(drive.path))
+    now = tally.check(drive, before, away=True)
     assert root.state == "offline"
     assert REASONS[drive.way] in (root.state_reason or ""), root.state_reason
-    assert snapshot(drive.path) == before
+    assert now == before
     gone = Event.select().where(Event.kind.in_(("removed", "moved")))
     assert [(e.kind, e.path) for e in gone] == []
 
 
-def assert_back_as_before(drive: Drive, before: dict, photo_ids: dict[str, int]) -> None:
+def assert_back_as_before(
+    drive: Drive, before: dict, photo_ids: dict[str, int], tally: Tally
+) -> None:
     root = Root.get(Root.path == str(drive.path))
+    now = tally.check(drive, before, away=False)
     assert (root.state, root.state_reason) == ("online", None)
-    assert snapshot(drive.path) == before
+    assert now == before
     by_id = {p.id: p for p in Photo.select()}
     kodak = by_id[photo_ids["2024/2024-06-01/DC240.JPG"]]
     assert (kodak.decision, kodak.rating) == ("approved", 4)
@@ -246,34 +330,40 @@ def reconcile(
     return report
 
 
-def test_a_manual_reconcile_keeps_everything_while_the_root_is_away(catalogue, drive, tmp_path):
+def test_a_manual_reconcile_keeps_everything_while_the_root_is_away(
+    catalogue, drive, tmp_path, tallies
+):
+    tally = tallies["reconcile"]
     Root.create(path=str(drive.path), added_at=time.time())
     first = reconcile(catalogue, drive.path)
     assert (first["status"], first["files_added"]) == ("completed", len(SHOTS))
     MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews")).run_until_idle()
     photo_ids = decide(catalogue.db)
     before = snapshot(drive.path)
+    tally.start(drive.way, before)
 
     drive.unplug()
     try:
         # The whole root, then the top folder as the watcher asks: neither removes anything.
         for folders in (None, TOP_FOLDER):
             report = reconcile(catalogue, drive.path, drive.way == "unreadable", folders)
+            tally.figures.crashes += int(report["status"] == "failed")
             assert report["status"] == "partial", report
             assert REASONS[drive.way] in report["error"]
             assert report["files_removed"] == report["files_moved"] == 0
-            assert_offline_with_everything_kept(drive, before)
+            assert_offline_with_everything_kept(drive, before, tally)
         assert Event.select().where(Event.kind == "root_offline").count() == 1
         # What the engine does next with the file events: nothing, there are none.
         MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews")).run_until_idle()
-        assert snapshot(drive.path) == before
+        assert tally.check(drive, before, away=True) == before
     finally:
         drive.plug_back()
 
     report = reconcile(catalogue, drive.path)
+    tally.figures.crashes += int(report["status"] == "failed")
     assert report["status"] == "completed", report
     assert (report["files_hashed"], report["files_added"], report["files_removed"]) == (0, 0, 0)
-    assert_back_as_before(drive, before, photo_ids)
+    assert_back_as_before(drive, before, photo_ids, tally)
 
 
 # --- the running engine ---------------------------------------------------------------------
@@ -344,7 +434,8 @@ def manual_runs() -> list[str]:
     return [run.status for run in runs.order_by(SyncRun.id)]
 
 
-def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_path):
+def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_path, tallies):
+    tally = tallies["engine"]
     config = write_config(tmp_path)
     settings = load_settings(config)
     with open_catalogue(settings.catalogue):
@@ -363,6 +454,7 @@ def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_p
         wait_for(photos_made, timeout=60)
         photo_ids = decide(engine.db)
         before = snapshot(drive.path)
+        tally.start(drive.way, before)
 
         drive.unplug()
         try:
@@ -371,14 +463,16 @@ def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_p
             time.sleep(SETTLE * 5)
             engine.rescan()
             assert wait_for(manual_runs) == ["partial"]
-            assert_offline_with_everything_kept(drive, before)
+            assert_offline_with_everything_kept(drive, before, tally)
         finally:
             drive.plug_back()
 
         engine.rescan()
         assert wait_for(lambda: manual_runs()[1:]) == ["completed"]
         time.sleep(SETTLE * 5)  # anything the watcher would make of the return, it has by now
-        assert_back_as_before(drive, before, photo_ids)
-        assert SyncRun.select().where(SyncRun.status == "failed").count() == 0
+        assert_back_as_before(drive, before, photo_ids, tally)
+        failed = SyncRun.select().where(SyncRun.status == "failed").count()
+        tally.figures.crashes += failed
+        assert failed == 0
     finally:
         engine.stop()

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from core.config import ConfigError
+from core.media.photos import MediaSync
+from core.scan.reconcile import reconcile_roots
+from core.store import queries
 from tests.tui.conftest import Library, build_library
 from tui import keymap
 from tui.app import ShootwatchApp
@@ -179,6 +182,32 @@ async def test_info_overlay(library):
         assert pane.card.rel_path in str(pane.query_one("#info-text").render())
         await pilot.press("i")
         assert not pane.has_class("-info")
+
+
+async def test_a_photo_cut_short_is_shown_marked_damaged_with_its_reason(library):
+    # A card pulled out mid-copy: the JPEG stops inside its image data.
+    whole = next(library.photos.rglob("*.JPG"))
+    cut = whole.with_name("CUT_" + whole.name)
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    root = queries.add_root(str(library.photos))[0]
+    reconcile_roots(library.catalogue, [root], library.settings.scan, kind="manual")
+    MediaSync(library.catalogue.db, library.settings.media, None).run_until_idle()
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        for _ in range(len(pane.queue.photo_ids)):
+            if pane.card.path.endswith(cut.name):
+                break
+            await pilot.press("right")
+        else:
+            raise AssertionError("the cut photo is not in the queue")
+        await settle(pilot, pane)  # drawn, as far as its data goes
+        assert "damaged" in str(pane.query_one("#facts").render())
+        await pilot.press("i")
+        info = str(pane.query_one("#info-text").render())
+        assert "the JPEG is cut short or damaged in its image data" in " ".join(info.split())
+        await pilot.press("i", "g")
+        assert not pane.card.path.endswith(cut.name)
+        assert "damaged" not in str(pane.query_one("#facts").render())  # the others are whole
 
 
 async def test_pane_keys_and_help(library):

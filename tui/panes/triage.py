@@ -275,6 +275,8 @@ class TriagePane(Widget, can_focus=True):
         for name in card.label_names:
             text.append(" ")
             text.append("●", style=LABEL_STYLES[name])
+        if card.damage:  # the reason is in the information overlay (i)
+            text.append("  damaged", style="bold red")
         for part in (card.taken, card.camera, card.lens, card.exposure,
                      card.iso and f"ISO {card.iso}"):  # fmt: skip
             if part:
@@ -318,6 +320,8 @@ class TriagePane(Widget, can_focus=True):
             ("labels", ", ".join(card.label_names) or "-"),
             ("darktable", card.darktable or "not followed"),
         ]
+        if card.damage:
+            rows.append(("damaged", card.damage))
         text = Text()
         for name, value in rows:
             text.append(f"{name:>10}  ", style="dim")
