@@ -49,6 +49,7 @@ def run_faults(seed: int, kills: int, tests: list[str]) -> list[dict]:
         env = dict(os.environ, SHOOTWATCH_FAULT_REPORT=str(report),
                    SHOOTWATCH_FAULT_SEED=str(seed), SHOOTWATCH_FAULT_KILLS=str(kills),
                    SHOOTWATCH_REQUIRE_DARKTABLE="1")  # fmt: skip
+        env.setdefault("SHOOTWATCH_FUZZ_SECONDS", "60")  # as CI runs it
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
             cwd=REPO,

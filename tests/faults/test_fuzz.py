@@ -81,8 +81,8 @@ def fuzz_in_rounds(
         seeds = f"seed {rounds[0]}" if len(rounds) == 1 else f"seeds {rounds[0]}-{rounds[-1]}"
         figures.notes.insert(
             0,
-            f"hypothesis, {time.monotonic() - started:.0f} s of SHOOTWATCH_FUZZ_SECONDS="
-            f"{BUDGET_SECONDS:g}: {len(rounds)} rounds, {seeds}",
+            f"hypothesis for {time.monotonic() - started:.0f} s ({share:.0%} of a "
+            f"{BUDGET_SECONDS:g} s budget): {len(rounds)} rounds, {seeds}",
         )
 
 
