@@ -20,26 +20,27 @@ class NotRegularFile(OSError):
 
 def open_descriptor(
     path: str | os.PathLike, *, dir_fd: int | None = None, follow_symlinks: bool = True
-) -> int:
-    """A read-only descriptor of the regular file at ``path``; IsADirectoryError for a folder,
-    NotRegularFile for anything else.
-    O_NONBLOCK only changes how a FIFO or device opens: reads of a regular file are unaffected."""
+) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file at ``path``, with its status (the check needs
+    it; a hash loop uses it too); IsADirectoryError for a folder, NotRegularFile for anything
+    else. O_NONBLOCK only changes how a FIFO or device opens: reads of a regular file are
+    unaffected."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     if not follow_symlinks:
         flags |= os.O_NOFOLLOW
     fd = os.open(path, flags, dir_fd=dir_fd)
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):  # as the system says it when a directory is read
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):  # as the system says it when a directory is read
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fsdecode(path))
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise NotRegularFile(errno.EINVAL, NOT_REGULAR, os.fsdecode(path))
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, status
 
 
 def open_to_read(path: str | os.PathLike) -> BinaryIO:
     """The regular file at ``path``, opened for reading in binary; NotRegularFile otherwise."""
-    return os.fdopen(open_descriptor(path), "rb")
+    return os.fdopen(open_descriptor(path)[0], "rb")

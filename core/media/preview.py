@@ -355,24 +355,34 @@ def _orientation_in(buf: mmap.mmap, file_format: str) -> int | None:
         return None
 
 
-def _jpeg_exif(buf: mmap.mmap, start: int) -> _Tiff | None:
-    """The TIFF structure in the EXIF (APP1) segment of the JPEG at ``start``, if it has one."""
+def _jpeg_segments(buf: mmap.mmap, start: int) -> Iterator[tuple[int, int, int]]:
+    """(marker, position, length) of each header segment of the JPEG at ``start``, up to and
+    including its first start-of-scan; it stops early at an end-of-image, a broken header or
+    MAX_JPEG_SEGMENTS."""
     if buf[start : start + 2] != SOI[:2]:
-        return None
+        return
     position = start + 2
     for _segment in range(MAX_JPEG_SEGMENTS):
         if position + 4 > len(buf) or buf[position] != 0xFF:
-            return None
+            return
         marker = buf[position + 1]
         if marker == 0xFF:  # fill byte
             position += 1
             continue
-        if marker in (JPEG_START_OF_SCAN, JPEG_END_OF_IMAGE):
-            return None
+        if marker == JPEG_END_OF_IMAGE:
+            return
         (length,) = struct.unpack_from(">H", buf, position + 2)
+        yield marker, position, length
+        if marker == JPEG_START_OF_SCAN:
+            return
+        position += 2 + length
+
+
+def _jpeg_exif(buf: mmap.mmap, start: int) -> _Tiff | None:
+    """The TIFF structure in the EXIF (APP1) segment of the JPEG at ``start``, if it has one."""
+    for marker, position, _length in _jpeg_segments(buf, start):
         if marker == JPEG_APP1 and buf[position + 4 : position + 10] == b"Exif\x00\x00":
             return _Tiff.at(buf, position + 10)
-        position += 2 + length
     return None
 
 
@@ -407,20 +417,9 @@ def jpeg_cut_short(path: Path | str) -> str | None:
 def _first_scan(buf: mmap.mmap) -> int | None:
     """Where the first scan's image data starts in the JPEG at the start of ``buf``; None when
     its headers end first or are broken."""
-    position = 2
-    for _segment in range(MAX_JPEG_SEGMENTS):
-        if position + 4 > len(buf) or buf[position] != 0xFF:
-            return None
-        marker = buf[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker == JPEG_END_OF_IMAGE:
-            return None
-        (length,) = struct.unpack_from(">H", buf, position + 2)
-        position += 2 + length
+    for marker, position, length in _jpeg_segments(buf, 0):
         if marker == JPEG_START_OF_SCAN:
-            return position
+            return position + 2 + length
     return None
 
 

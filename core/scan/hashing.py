@@ -69,12 +69,11 @@ def hash_file(
     bytes_read = 0
     for _attempt in range(retries + 1):
         try:
-            fd = open_descriptor(path, dir_fd=dir_fd, follow_symlinks=False)
+            fd, before = open_descriptor(path, dir_fd=dir_fd, follow_symlinks=False)
         except OSError as error:
             return _failed(error, bytes_read)
         try:
             if expected is None:
-                before = os.fstat(fd)
                 expected = (before.st_size, before.st_mtime_ns)
             digest = _digest_fd(fd, expected[0])
             after = os.fstat(fd)
