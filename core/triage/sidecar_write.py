@@ -70,8 +70,9 @@ def write_rating_and_label(
     (as the catalogue last saw it, as we last wrote it); a sidecar that has neither raises
     SidecarChanged and is not touched. Returns its (size, mtime_ns) now."""
     try:
-        stat = path.stat()
         with open_to_read(path) as handle:
+            # the status of the file read, not of whatever the name held a moment before
+            stat = os.fstat(handle.fileno())
             data = handle.read()
     except FileNotFoundError:
         stat, data = None, NEW_SIDECAR.encode()
