@@ -126,7 +126,7 @@ def test_a_configured_library_that_is_missing_then_appears(tmp_path, darktable):
 def test_a_damaged_library_is_a_state_and_the_poller_recovers(tmp_path, engine, darktable):
     good = darktable.paths.library.read_bytes()
     darktable.paths.library.write_bytes(b"garbage" * 4096)
-    engine._poller.poll_soon()
+    engine.darktable.poller.poll_soon()
     state = wait_for(
         lambda: engine.states()["darktable"].status == "degraded" and engine.states()["darktable"],
         timeout=15,

@@ -392,10 +392,10 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
         before = shootwatch_view()
         assert before == library_view(copy), "\n".join(differences(library_view(copy), before))
         first_event = last_event_id()
-        polls_before = engine._poller.polls
+        polls_before = engine.darktable.poller.polls
 
         run = run_darktable(copy, tmp_path / "session", tmp_path / "darktable-cache")
-        polls_while_running = engine._poller.polls - polls_before
+        polls_while_running = engine.darktable.poller.polls - polls_before
         events_while_running = recorded_events(first_event)
         assert run.returncode == 0 and run.done == "ok", run.report()
         assert not list(copy.paths.library.parent.glob("*.lock")), run.report()

@@ -1,0 +1,38 @@
+"""The media component: new files described (type, EXIF), grouped into photos and given
+previews, in worker processes of their own; the results are written on the writer thread."""
+
+from __future__ import annotations
+
+from core.engine.component import Component
+from core.media.photos import MediaSync
+from core.media.pool import MediaPool
+
+
+class MediaComponent(Component):
+    name = "media"
+    tick_seconds = 0.2  # how often new files are handed to the media workers
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.pool: MediaPool | None = None
+        self.sync: MediaSync | None = None  # used on the writer thread only
+
+    def start(self) -> None:
+        self.pool = MediaPool(self.settings.scan.workers)
+        self.sync = MediaSync(
+            self.engine.catalogue.db,
+            self.settings.media,
+            self.pool,
+            deliver=lambda apply: self.on_writer(apply),
+        )
+        self.set_state("idle")
+
+    def stop(self, deadline: float) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def tick(self, now: float) -> None:
+        self.sync.tick()
+        counts = self.sync.counts
+        task = f"{counts.described:,} files described, {counts.previews:,} previews"
+        self.set_state("running" if self.sync.busy else "idle", task=task)

@@ -1,0 +1,216 @@
+"""The watching component: the live watcher over the online roots, and the realtime runs that
+record the folders it names once their changes have settled. Roots it cannot watch (a network
+file system, too many folders for inotify, a watcher that failed) are scanned on a schedule
+instead, and say why."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from core.engine.component import Component
+from core.scan.ignore import IgnoreRules
+from core.scan.reconcile import ScanStopped, excluded_paths, reconcile_root
+from core.scan.watch import (
+    PendingFolders,
+    Watcher,
+    WatchFactory,
+    WatchLimitReached,
+    folders_for_changes,
+    inotify_watch_limit,
+    limit_message,
+    needs_polling,
+    plan_folders,
+)
+from core.store import queries
+from core.store.models import Root
+
+log = logging.getLogger("shootwatch.engine")
+
+ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
+
+
+class WatchingComponent(Component):
+    name = "watcher"
+    tick_seconds = 0.05  # how often settled folders are looked for: bounds watch latency
+
+    def __init__(self, engine, watch_factory: WatchFactory, enabled: bool = True) -> None:
+        super().__init__(engine)
+        self.watch_factory = watch_factory
+        self.enabled = enabled
+        self.watcher: Watcher | None = None
+        self.pending = PendingFolders()
+        # Told of every changed path before it settles (darktable reads sidecars at once).
+        self.path_listeners: list[Callable[[list[str]], None]] = []
+        self._watched_roots: tuple[int, ...] = ()
+        self._root_ids: dict[str, int] = {}
+        self._rules: dict[str, IgnoreRules] = {}
+        self._scan_only: dict[int, str] = {}  # root id -> why it is scanned, not watched
+        self._next_fallback = 0.0
+        self._next_roots_check = 0.0
+        self._reconcile_when_quiet = False
+        self._quiet_since = 0.0  # the last time the watcher reported changes
+
+    def stop(self, deadline: float) -> None:
+        pass  # the writer starts (and restarts) the watcher: it stops after the writer
+
+    def close(self, deadline: float) -> None:
+        if self.watcher is not None:
+            self.watcher.stop(self.seconds_left(deadline))
+
+    def tick(self, now: float) -> None:
+        self._record_settled_folders()
+        if now >= self._next_roots_check:
+            self._next_roots_check = now + ROOTS_CHECK_SECONDS
+            self.check_roots()
+        quiet_for = now - self._quiet_since
+        if self._reconcile_when_quiet and quiet_for > self.settings.watch.settle_seconds:
+            self._reconcile_when_quiet = False
+            self.engine.reconciling.request(None, "scheduled")
+        if self._scan_only and now >= self._next_fallback:
+            for root_id in list(self._scan_only):
+                self.engine.reconciling.request(root_id, "scheduled")
+            self._next_fallback = now + self.settings.engine.fallback_minutes * 60
+
+    # --- which roots are watched ----------------------------------------------------------
+
+    def rules_for(self, root_path: str) -> IgnoreRules:
+        if root_path not in self._rules:
+            excluded = excluded_paths(
+                root_path, str(self.settings.catalogue), self.settings.scan.own_folders
+            )
+            self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
+        return self._rules[root_path]
+
+    def check_roots(self) -> None:
+        """Start (or restart) the watcher for the online roots there are now."""
+        roots = list(Root.select().where(Root.state == "online").order_by(Root.id))
+        ids = tuple(root.id for root in roots)
+        if ids == self._watched_roots and (self.watcher is None or self.watcher.running):
+            return
+        if self.watcher is not None:
+            self.watcher.stop()
+            if ids == self._watched_roots:  # it died: whatever it missed, a reconcile finds
+                self.engine.reconciling.request(None, "scheduled")
+        self._watched_roots = ids
+        if not self.enabled:
+            return
+        watched = []
+        for root in roots:
+            if root.id in self._scan_only:
+                continue
+            if needs_polling(root.path):
+                self._fall_back(root, "on a network file system without change notifications")
+                continue
+            watched.append(root)
+        if not watched:
+            self.watcher = None
+            return
+        self._root_ids = {root.path: root.id for root in watched}
+        folder_count = queries.folder_count()
+        limit = inotify_watch_limit()
+        margin = f"{folder_count:,} folders of {limit:,} inotify watches" if limit else None
+        if limit is not None and folder_count >= limit * 0.9:
+            # Past the limit inotify silently stops watching new folders: don't rely on it.
+            message = limit_message(limit, self.settings.engine.fallback_minutes)
+            for root in watched:
+                self._fall_back(root, f"too large to watch ({margin})")
+            self.set_state("degraded", task=margin, error=message)
+            self.watcher = None
+            return
+        self.watcher = Watcher(
+            [root.path for root in watched],
+            self.rules_for,
+            self.settings.watch,
+            on_changes=self._on_changes,
+            on_trouble=self._on_trouble,
+            on_folders=self._on_folders,
+            watch_factory=self.watch_factory,
+        )
+        # The state first: a watcher that fails at once reports its trouble after this.
+        self.set_state("running", task=margin)
+        self.watcher.start()
+
+    def _fall_back(self, root: Root, why: str) -> None:
+        minutes = self.settings.engine.fallback_minutes
+        message = f"{root.path} is {why}: scanning it every {minutes:g} minutes instead"
+        self._scan_only[root.id] = message
+        self.set_state("degraded", error=message)
+        self.engine.record("watcher_fallback", root.path, {"reason": message})
+
+    # --- from the watcher thread ----------------------------------------------------------
+
+    def _on_changes(self, root_path: str, paths: list[str]) -> None:
+        """Queue the folders these changes touch."""
+        root_id = self._root_ids.get(root_path)
+        if root_id is None:
+            return
+        self._quiet_since = time.monotonic()
+        for listener in self.path_listeners:
+            listener(paths)
+        folders = folders_for_changes(root_path, paths, self.rules_for(root_path))
+        self.pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
+
+    def _on_folders(self, root_path: str, rel_dirs: list[str]) -> None:
+        """Folders to look at whole-folder (their contents changed while the watcher
+        restarted)."""
+        root_id = self._root_ids.get(root_path)
+        if root_id is not None:
+            due = time.monotonic() + self.settings.watch.settle_seconds
+            self.pending.add(root_id, {(rel_dir, False) for rel_dir in rel_dirs}, due)
+
+    def _on_trouble(self, kind: str, error: Exception) -> None:
+        """Say what happened, fall back to scanning, reconcile."""
+        if kind == "overflow":
+            # The watcher goes on; a reconcile once the burst is over finds what it missed.
+            log.warning("watcher: %s; reconciling when the changes stop", error)
+            self.engine.record("watcher_overflow", None, {"reason": str(error)})
+            self._reconcile_when_quiet = True
+            self._quiet_since = time.monotonic()
+            return
+        minutes = self.settings.engine.fallback_minutes
+        if isinstance(error, WatchLimitReached):
+            message = limit_message(inotify_watch_limit(), minutes)
+            for root_id in self._watched_roots:
+                self._scan_only[root_id] = message
+        else:
+            message = f"watcher stopped ({error}); reconciling, and restarting it"
+        log.warning(message)
+        self.set_state("degraded", error=message)
+        self.engine.record("watcher_fallback", None, {"reason": message, "kind": kind})
+        self.engine.reconciling.request(None, "scheduled")
+        self._next_fallback = time.monotonic() + minutes * 60
+
+    # --- realtime runs --------------------------------------------------------------------
+
+    def _record_settled_folders(self) -> None:
+        settle = self.settings.watch.settle_seconds
+        for root_id, folders in self.pending.take_due(time.monotonic()).items():
+            root = Root.get_or_none(Root.id == root_id)
+            if root is None:
+                continue
+            plan = plan_folders(root.path, folders, self.rules_for(root.path))
+            try:
+                report = reconcile_root(
+                    self.engine.catalogue,
+                    root,
+                    replace(self.settings.scan, workers=1),  # a few folders: no workers needed
+                    kind="realtime",
+                    folders=plan,
+                    settle_seconds=settle,
+                    cancel=self.engine.stopping,
+                )
+            except ScanStopped:
+                raise
+            except Exception:
+                # Whatever went wrong, nothing of it was written: a full reconcile catches up.
+                log.exception("recording changes in %s failed; reconciling it", root.path)
+                self.engine.reconciling.request(root_id, "scheduled")
+                continue
+            if report.unsettled:
+                # Still being written: look again shortly.
+                parents = {(os.path.dirname(path), False) for path in report.unsettled}
+                self.pending.add(root_id, parents, time.monotonic() + min(settle, 0.25))
