@@ -27,7 +27,9 @@ class MediaComponent(Component):
         )
         self.set_state("idle")
 
-    def stop(self, deadline: float) -> None:
+    def close(self, deadline: float) -> None:
+        # After the writer, whose ticks hand the pool work ("cannot schedule new futures
+        # after shutdown" otherwise).
         if self.pool is not None:
             self.pool.close()
 

@@ -74,6 +74,9 @@ class ReconcilingComponent(Component):
                 kind=kind,
                 pool=self._pool,
                 cancel=self.engine.stopping,
+                # A folder renamed while the run goes may be missed under both names: its
+                # records wait for the watcher's runs to find it.
+                hold_removals=True,
             )
         except ScanError as error:
             if self.engine.stopping.is_set():  # the workers were stopped under it
@@ -83,6 +86,7 @@ class ReconcilingComponent(Component):
                 self._pool.close(wait=False)
                 self._pool = SurveyPool(self.settings.scan.workers)
             return False
+        self.engine.watching.hold(root.id, report.vanished)
         log.info(
             "%s scan of %s: %s, %d added, %d updated, %d moved, %d removed",
             kind,

@@ -252,6 +252,9 @@ class Engine:
             self._degrade(component.name, error)
 
     def _degrade(self, component: str, error: Exception) -> None:
+        if self.stopping.is_set():  # its pools and threads are being stopped under it
+            log.debug("%s: work cut short by the stop: %s", component, error)
+            return
         log.exception("%s: work failed", component)
         if component in self._states:
             self.set_state(component, ComponentState("degraded", error=str(error)))

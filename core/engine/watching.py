@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from core.engine.component import Component
 from core.scan.ignore import IgnoreRules
-from core.scan.reconcile import ScanStopped, excluded_paths, reconcile_root
+from core.scan.reconcile import ScanStopped, excluded_paths, reconcile_root, remove_vanished
 from core.scan.watch import (
     PendingFolders,
     Watcher,
@@ -31,6 +31,12 @@ from core.store.models import Root
 log = logging.getLogger("shootwatch.engine")
 
 ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
+# A file that vanished keeps its record this much longer than the settle time, for its content
+# to turn up elsewhere (the other half of a move, reported in a later batch)...
+HOLD_SECONDS = 4.0
+# ...and while other changes are still settling, up to this long: a wave of renames is one
+# move of many folders, whatever order the batches come in.
+LONGEST_HOLD_SECONDS = 120.0
 
 
 class WatchingComponent(Component):
@@ -53,6 +59,8 @@ class WatchingComponent(Component):
         self._next_roots_check = 0.0
         self._reconcile_when_quiet = False
         self._quiet_since = 0.0  # the last time the watcher reported changes
+        # Records whose files vanished, held for a move: root id -> {record id: since}.
+        self._held: dict[int, dict[int, float]] = {}
 
     def stop(self, deadline: float) -> None:
         pass  # the writer starts (and restarts) the watcher: it stops after the writer
@@ -63,6 +71,8 @@ class WatchingComponent(Component):
 
     def tick(self, now: float) -> None:
         self._record_settled_folders()
+        if self._held:
+            self._remove_vanished(now)
         if now >= self._next_roots_check:
             self._next_roots_check = now + ROOTS_CHECK_SECONDS
             self.check_roots()
@@ -154,13 +164,14 @@ class WatchingComponent(Component):
         folders = folders_for_changes(root_path, paths, self.rules_for(root_path))
         self.pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
 
-    def _on_folders(self, root_path: str, rel_dirs: list[str]) -> None:
-        """Folders to look at whole-folder (their contents changed while the watcher
-        restarted)."""
+    def _on_folders(self, root_path: str, folders: list[tuple[str, bool]]) -> None:
+        """Folders to survey, (rel_dir, recursive): their contents changed, or they appeared,
+        while the watcher restarted."""
         root_id = self._root_ids.get(root_path)
         if root_id is not None:
+            self._quiet_since = time.monotonic()
             due = time.monotonic() + self.settings.watch.settle_seconds
-            self.pending.add(root_id, {(rel_dir, False) for rel_dir in rel_dirs}, due)
+            self.pending.add(root_id, set(folders), due)
 
     def _on_trouble(self, kind: str, error: Exception) -> None:
         """Say what happened, fall back to scanning, reconcile."""
@@ -202,6 +213,7 @@ class WatchingComponent(Component):
                     folders=plan,
                     settle_seconds=settle,
                     cancel=self.engine.stopping,
+                    hold_removals=True,
                 )
             except ScanStopped:
                 raise
@@ -210,7 +222,39 @@ class WatchingComponent(Component):
                 log.exception("recording changes in %s failed; reconciling it", root.path)
                 self.engine.reconciling.request(root_id, "scheduled")
                 continue
+            self.hold(root_id, report.vanished)
             if report.unsettled:
                 # Still being written: look again shortly.
                 parents = {(os.path.dirname(path), False) for path in report.unsettled}
                 self.pending.add(root_id, parents, time.monotonic() + min(settle, 0.25))
+
+    def hold(self, root_id: int, record_ids: tuple[int, ...]) -> None:
+        """Keep these records, whose files vanished, until their content has had time to turn
+        up elsewhere (on the writer thread: the reconciler's runs hand theirs here too)."""
+        if record_ids:
+            now = time.monotonic()
+            held = self._held.setdefault(root_id, {})
+            for record_id in record_ids:
+                held.setdefault(record_id, now)
+
+    def _remove_vanished(self, now: float) -> None:
+        """Remove the held records whose content has not turned up anywhere: once nothing else
+        is settling (the rest of a move may be in those folders), or after the longest hold."""
+        hold = self.settings.watch.settle_seconds + HOLD_SECONDS
+        settling = len(self.pending) > 0 or now - self._quiet_since < hold
+        for root_id, held in list(self._held.items()):
+            due = [
+                record_id
+                for record_id, since in held.items()
+                if now - since >= LONGEST_HOLD_SECONDS or (now - since >= hold and not settling)
+            ]
+            if not due:
+                continue
+            root = Root.get_or_none(Root.id == root_id)
+            if root is not None:
+                # An offline root keeps them: the reconcile at its return decides.
+                remove_vanished(self.engine.catalogue, root, due)
+            for record_id in due:
+                del held[record_id]
+            if not held:
+                del self._held[root_id]

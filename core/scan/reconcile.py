@@ -70,6 +70,7 @@ class ReconcileReport:
     duration: float
     error: str | None
     unsettled: tuple[str, ...] = ()  # files left for later: modified within the settle time
+    vanished: tuple[int, ...] = ()  # records kept for now: their files went (see hold_removals)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -205,17 +206,41 @@ def plan_surveys(
 def _gone_from_other_folders(
     catalogue: Catalogue, root: Root, deferred: list, missing: list[KnownFile]
 ) -> list[KnownFile]:
-    """Records outside the folders scanned whose content just arrived here, and whose files are
-    gone from the disk: the far end of a move the watcher reported in two batches (a folder
-    renamed: the new name's batch can come before the old name's). Checked on the disk, so
-    a copy (the old file still there) stays a copy."""
+    """Records outside the folders scanned, in this root or another online one, whose content
+    just arrived here and whose files are gone from the disk: the far end of a move the
+    watcher reported in another batch (a folder renamed: the new name's batch can come before
+    or after the old name's; a folder moved from another root). Checked on the disk, so a
+    copy (the old file still there) stays a copy, and a root that cannot be read keeps its
+    records (it is offline, not moved away)."""
     paired = {(known.blake3, known.size) for known in missing}
     wanted = {(seen.blake3, seen.size) for seen in deferred} - paired
+    if not wanted:
+        return []
+    roots = {other.id: other.path for other in Root.select().where(Root.state == "online")}
+    roots[root.id] = root.path
+    readable: dict[int, bool] = {}
     gone = []
-    for known in queries.records_with_contents(catalogue.db, root.id, wanted):
-        if not os.path.lexists(os.path.join(root.path, known.rel_path)):
+    for known in queries.records_with_contents(catalogue.db, wanted):
+        root_path = roots.get(known.root_id)
+        if root_path is None:
+            continue
+        if known.root_id not in readable:
+            readable[known.root_id] = _check_root(root_path) is None
+        if readable[known.root_id] and _is_gone(os.path.join(root_path, known.rel_path)):
             gone.append(known)
     return gone
+
+
+def _is_gone(path: str) -> bool:
+    """Whether nothing is at ``path`` (a folder on the way that cannot be read is not
+    "gone": what is in it is not known)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def excluded_paths(
@@ -367,12 +392,16 @@ def reconcile_root(
     folders: list[tuple[str, bool, tuple[str, ...]]] | None = None,
     settle_seconds: float = 0.0,
     cancel: threading.Event | None = None,
+    hold_removals: bool = False,
 ) -> ReconcileReport:
     """Reconcile one root and record the run. ``pool`` is reused when given.
 
     ``folders`` limits the run to some folders of the root (rel_dir, recursive,
     claimed_children), as the watcher asks after changes; ``settle_seconds`` leaves files
     modified more recently than that for a later run (see ``ReconcileReport.unsettled``).
+    With ``hold_removals``, records whose files vanished and did not turn up elsewhere in
+    this run are kept, and listed in ``ReconcileReport.vanished``: their content may still
+    arrive in a later batch (a move), and ``remove_vanished`` removes those that did not.
     """
     started = time.time()
     clock = time.perf_counter()
@@ -390,6 +419,7 @@ def reconcile_root(
             folders,
             int(settle_seconds * 1e9),
             cancel,
+            hold_removals,
         )
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
@@ -419,6 +449,7 @@ def _reconcile(
     folders: list[tuple[str, bool, tuple[str, ...]]] | None,
     settle_ns: int,
     cancel: threading.Event | None,
+    hold_removals: bool,
 ) -> ReconcileReport:
     root_path = root.path
     whole_root = folders is None
@@ -427,6 +458,7 @@ def _reconcile(
     writer = _ChangeWriter(catalogue, root, run.id, first_index=first_index)
     offline_reason = _check_root(root_path)
     results: list[SurveyResult] = []
+    vanished: list[KnownFile] = []
     # Held back until every survey has said what went missing: new files whose content the
     # catalogue already has, and known paths whose content was replaced. Both may be moves.
     deferred: list[SeenFile] = []
@@ -504,9 +536,15 @@ def _reconcile(
         writer.add(deferred)
     else:
         status, error_text = "completed", None
-        if folders is not None and deferred:
+        if deferred:
             missing += _gone_from_other_folders(catalogue, root, deferred, missing)
         moves, added, updated, removed = settle_identities(deferred, replaced, missing)
+        if hold_removals:
+            # Only records whose path no other record takes now can wait for their content.
+            taken = {seen.rel_path for seen in added + updated} | {s.rel_path for s, _ in moves}
+            vanished = [known for known in removed if known.rel_path not in taken]
+            held = {known.record_id for known in vanished}
+            removed = [known for known in removed if known.record_id not in held]
         # All in one transaction: a record may move into a path another one just left.
         writer.remove(removed)
         writer.move(moves)
@@ -531,6 +569,7 @@ def _reconcile(
         duration=time.perf_counter() - clock,
         error=error_text,
         unsettled=unsettled,
+        vanished=tuple(known.record_id for known in vanished),
     )
     SyncRun.update(
         status=report.status,
@@ -555,6 +594,55 @@ def _reconcile(
             payload={"files": writer.added, "bytes": report.bytes_hashed, "run": run.id},
         )
     return report
+
+
+def remove_vanished(
+    catalogue: Catalogue, root: Root, record_ids: Iterable[int], kind: str = "realtime"
+) -> ReconcileReport | None:
+    """Remove the records a run held (``ReconcileReport.vanished``) whose files are still not
+    on disk where the record says, as a run of its own (None when there are none). A record
+    that moved meanwhile (its content turned up elsewhere) or whose file is back is left
+    alone, and so is every record of a root that cannot be read now (it goes offline)."""
+    started, clock = time.time(), time.perf_counter()
+    offline_reason = _check_root(root.path)
+    gone: list[KnownFile] = []
+    if offline_reason is None:
+        gone = [
+            known
+            for known in queries.held_records(catalogue.db, list(record_ids))
+            if known.root_id == root.id and _is_gone(os.path.join(root.path, known.rel_path))
+        ]
+        if not gone:
+            return None
+    run = SyncRun.create(kind=kind, root=root, started_at=started, status="running")
+    writer = _ChangeWriter(catalogue, root, run.id, first_index=False)
+    writer.remove(gone)
+    writer.flush()
+    _set_root_state(root, offline_reason, time.time())
+    status = "completed" if offline_reason is None else "partial"
+    duration = time.perf_counter() - clock
+    SyncRun.update(
+        status=status,
+        error=offline_reason,
+        finished_at=time.time(),
+        duration=duration,
+        files_removed=writer.removed,
+    ).where(SyncRun.id == run.id).execute()
+    return ReconcileReport(
+        run_id=run.id,
+        root_path=root.path,
+        status=status,
+        files_scanned=0,
+        files_added=0,
+        files_updated=0,
+        files_moved=0,
+        files_removed=writer.removed,
+        files_hashed=0,
+        files_unreadable=0,
+        bytes_hashed=0,
+        duration=duration,
+        error=offline_reason,
+    )
 
 
 def _run_surveys(
@@ -649,8 +737,11 @@ class _ChangeWriter:
     def move(self, moves: list[tuple[SeenFile, KnownFile]]) -> None:
         rows = self._file_rows([seen for seen, _ in moves])
         for row, (seen, known) in zip(rows, moves, strict=True):
-            self._moves.append((*row[:-1], known.record_id))
-            self._event("moved", seen.rel_path, {"from": known.rel_path})
+            self._moves.append((self.root_id, *row[:-1], known.record_id))
+            payload = {"from": known.rel_path}
+            if known.root_id is not None and known.root_id != self.root_id:
+                payload["from_root"] = known.root_id
+            self._event("moved", seen.rel_path, payload)
         self.moved += len(moves)
 
     def remove(self, records: list[KnownFile]) -> None:

@@ -190,7 +190,8 @@ class Watcher:
     restart the folders whose contents changed meanwhile are reported too.
 
     Called from the watcher thread: ``on_changes(root_path, paths)`` for changed paths,
-    ``on_folders(root_path, rel_dirs)`` for folders to look at whole-folder (after a restart),
+    ``on_folders(root_path, [(rel_dir, recursive)])`` for folders to survey after a restart
+    (whose entries changed, or that appeared, while no watch was in place),
     ``on_trouble(kind, error)`` when the watcher cannot go on (watch limit, an error): the
     caller reconciles and falls back to scanning.
     """
@@ -202,7 +203,7 @@ class Watcher:
         settings: WatchSettings,
         on_changes: Callable[[str, list[str]], None],
         on_trouble: Callable[[str, Exception], None],
-        on_folders: Callable[[str, list[str]], None] | None = None,
+        on_folders: Callable[[str, list[tuple[str, bool]]], None] | None = None,
         watch_factory: WatchFactory = watchfiles.watch,
         force_polling: bool = False,
     ) -> None:
@@ -292,6 +293,9 @@ class Watcher:
     def _watch(self, folders: set[str], restarted_at: int | None) -> int | None:
         """Watch ``folders`` until the set of folders changes; returns when that happened
         (to restart with the new set), or None when asked to stop."""
+        # A folder that went while no watch was in place cannot be watched; its parent's
+        # changed mtime has the sweep report it.
+        folders.intersection_update({folder for folder in folders if os.path.isdir(folder)})
         self.watched = frozenset(folders)
         first = True
         for changes in self.watch_factory(
@@ -308,7 +312,11 @@ class Watcher:
             ignore_permission_denied=True,
         ):
             if first and restarted_at is not None:
-                self._sweep(folders, restarted_at)  # the watches are in place by now
+                # The watches are in place by now: what changed before they were is swept.
+                appeared = self._sweep(folders, restarted_at)
+                if appeared:  # watch them too, and sweep again for what came meanwhile
+                    folders |= appeared
+                    return time.time_ns()
             first = False
             if not changes:
                 continue
@@ -348,19 +356,33 @@ class Watcher:
                 return time.time_ns()
         return None
 
-    def _sweep(self, folders: set[str], since_ns: int) -> None:
-        """Report the folders whose entries changed since ``since_ns`` (while no watch was in
-        place): adding, removing or renaming an entry moves its folder's mtime."""
-        changed: dict[str, list[str]] = {}
-        for folder in folders:
+    def _sweep(self, folders: set[str], since_ns: int) -> set[str]:
+        """Report what changed since ``since_ns``, while no watch was in place: folders that
+        appeared (a folder renamed or made then, surveyed whole) and folders whose entries
+        changed (adding, removing or renaming an entry moves a folder's mtime). Returns the
+        folders that appeared, which are not watched yet."""
+        present: set[str] = set()
+        for root in self.root_paths:
+            present |= self._folders_under(root)
+        appeared = present - folders
+        changed: dict[str, set[tuple[str, bool]]] = {}
+
+        def report(folder: str, recursive: bool) -> None:
+            root = self._root_of(folder)
+            if root is not None:
+                rel = os.path.relpath(folder, root)
+                changed.setdefault(root, set()).add(("" if rel == "." else rel, recursive))
+
+        for folder in appeared:
+            report(folder, True)
+        for folder in folders & present:
             try:
                 moved = os.stat(folder).st_mtime_ns >= since_ns - 1_000_000_000
             except OSError:
                 continue
-            root = self._root_of(folder)
-            if moved and root is not None:
-                rel = os.path.relpath(folder, root)
-                changed.setdefault(root, []).append("" if rel == "." else rel)
+            if moved:
+                report(folder, False)
         if self.on_folders is not None:
-            for root, rel_dirs in changed.items():
-                self.on_folders(root, rel_dirs)
+            for root, found in changed.items():
+                self.on_folders(root, sorted(found))
+        return appeared

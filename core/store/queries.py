@@ -26,6 +26,7 @@ class KnownFile(NamedTuple):
     size: int
     mtime_ns: int
     blake3: str | None
+    root_id: int | None = None  # another root's record (a move between roots); None: this one
 
 
 # What a survey compares with the disk: rel_path -> (rel_path, record_id, size, mtime_ns).
@@ -123,9 +124,9 @@ def missing_files(
 
 
 def records_with_contents(
-    db: SqliteDatabase, root_id: int, contents: Iterable[tuple[str, int]]
+    db: SqliteDatabase, contents: Iterable[tuple[str, int]]
 ) -> list[KnownFile]:
-    """The root's file records holding any of these (blake3, size) contents."""
+    """The file records, in any root, holding any of these (blake3, size) contents."""
     wanted = list(set(contents))
     found: list[KnownFile] = []
     for start in range(0, len(wanted), 400):
@@ -135,9 +136,26 @@ def records_with_contents(
         found += [
             KnownFile(*row)
             for row in db.execute_sql(
-                "SELECT id, rel_path, size, mtime_ns, blake3 FROM file"
-                f" WHERE root_id = ? AND (blake3, size) IN (VALUES {marks})",
-                [root_id, *flat],
+                "SELECT id, rel_path, size, mtime_ns, blake3, root_id FROM file"
+                f" WHERE (blake3, size) IN (VALUES {marks})",
+                flat,
+            ).fetchall()
+        ]
+    return found
+
+
+def held_records(db: SqliteDatabase, record_ids: Sequence[int]) -> list[KnownFile]:
+    """These records as they are now (those that still exist), with their root."""
+    found: list[KnownFile] = []
+    for start in range(0, len(record_ids), 500):
+        chunk = list(record_ids[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        found += [
+            KnownFile(*row)
+            for row in db.execute_sql(
+                "SELECT id, rel_path, size, mtime_ns, blake3, root_id FROM file"
+                f" WHERE id IN ({marks})",
+                chunk,
             ).fetchall()
         ]
     return found
@@ -186,13 +204,19 @@ def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
 
 
 def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
-    """Like ``update_files``, for records that change path. Two steps, because one record may
-    move into the path another is leaving (a swap, a renumbering): every moving record first
-    takes a path no file can have (rel_paths never start with '/'), then its new one."""
+    """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation,
+    kind, error, record_id): records that change path, perhaps root. Two steps, because one
+    record may move into the path another is leaving (a swap, a renumbering): every moving
+    record first takes a path no file can have (rel_paths never start with '/'), then its new
+    one."""
     db.cursor().executemany(
         "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
     )
-    update_files(db, rows)
+    db.cursor().executemany(
+        "UPDATE file SET root_id = ?, rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?,"
+        " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        rows,
+    )
 
 
 def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:

@@ -475,3 +475,23 @@ def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, l
         assert running.states()["ingest"].status == "idle"
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("after", [0.0, 0.3, 1.0])
+def test_stopping_while_every_component_is_busy_logs_no_error(tmp_path, library, caplog, after):
+    """Stopped while files are described and surveyed: nothing is handed to a pool that has
+    shut down, and no component reports a failure on the way out."""
+    from PIL import Image
+
+    picture = library / "2024" / "2024-06-01" / "IMG_0000.JPG"
+    Image.new("RGB", (640, 480), (120, 80, 40)).save(picture, quality=90)
+    for n in range(1, 300):  # each one different: photos of their own
+        write(picture.with_name(f"IMG_{n:04d}.JPG"), picture.read_bytes() + n.to_bytes(4, "big"))
+    engine = Engine(settings_for(tmp_path))
+    add_root(engine.settings, library)
+    caplog.set_level("WARNING")
+    engine.start()
+    time.sleep(after)
+    engine.stop(timeout=5.0)
+    problems = [record.getMessage() for record in caplog.records if record.levelname != "INFO"]
+    assert problems == []
