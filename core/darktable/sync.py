@@ -327,9 +327,9 @@ class DarktableSync:
                 elif kind in ("removed", "moved"):
                     old_path = path
                     if kind == "moved":
-                        old_path = os.path.join(
-                            root_path, json.loads(payload or "{}").get("from", "")
-                        )
+                        moved = json.loads(payload or "{}")  # from another root, perhaps
+                        old_root = roots.get(moved.get("from_root"), root_path)
+                        old_path = os.path.join(old_root, moved.get("from", ""))
                     events += self._on_image_file_gone(
                         old_path, moved_to=path if kind == "moved" else None
                     )
