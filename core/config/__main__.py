@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core.config.reference import readme_with_reference, reference_markdown
+from core.files import write_atomically
 
 
 def main(argv: list[str]) -> int:
@@ -15,7 +16,7 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 2 and argv[0] == "--update":
         readme = Path(argv[1])
-        readme.write_text(readme_with_reference(readme.read_text("utf-8")), "utf-8")
+        write_atomically(readme, readme_with_reference(readme.read_text("utf-8")).encode())
         return 0
     sys.stderr.write("use: python3 -m core.config --markdown | --update README.md\n")
     return 2
