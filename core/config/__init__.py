@@ -12,7 +12,7 @@ and help together), and everything else read from those declarations.
 
 from core.config.checks import INGEST_PLACEHOLDERS, ConfigError
 from core.config.declaration import Setting
-from core.config.loading import CATALOGUE_ENV, CONFIG_ENV, TABLE_SETTINGS, load_settings
+from core.config.loading import CATALOGUE_ENV, CONFIG_ENV, load_settings
 from core.config.reference import reference_markdown, settings_toml, toml_value
 from core.config.settings import (
     APP_NAME,
@@ -41,7 +41,6 @@ __all__ = [
     "CONFIG_ENV",
     "INGEST_PLACEHOLDERS",
     "SETTINGS",
-    "TABLE_SETTINGS",
     "ConfigError",
     "DarktableSettings",
     "EngineSettings",

@@ -20,7 +20,6 @@ from core.config.settings import SECTION_TYPES, SETTINGS, Settings, default_conf
 CONFIG_ENV = "SHOOTWATCH_CONFIG"
 CATALOGUE_ENV = "SHOOTWATCH_DB"
 _BY_KEY = {declared.key: declared for declared in SETTINGS}
-TABLE_SETTINGS = tuple(declared.key for declared in SETTINGS if declared.is_table)
 _TABLES = {key.rpartition(".")[0] for key in _BY_KEY} - {""}  # [scan], [stages], …
 
 
