@@ -92,9 +92,7 @@ class ShootwatchApp(App):
         yield StatusBar(id="status")
         yield PaneBar(PANES, PANE_TITLES, id="panes")
         with ContentSwitcher(initial="triage", id="switcher"):
-            yield TriagePane(
-                self.catalogue.db, self.settings, self._graphics, clock=self.clock, id="triage"
-            )
+            yield TriagePane(self.catalogue.db, self.settings, self._graphics, id="triage")
             yield EventsPane(self._roots, id="events")
             yield HistoryPane(self.link.rescan, id="history")
             yield StagesPane(self.catalogue.db, id="stages")

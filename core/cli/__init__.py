@@ -23,7 +23,7 @@ from core.cli.invocation import (
     Invocation,
     UsageError,
 )
-from core.config import SETTINGS, ConfigError, Settings, load_settings, setting_values
+from core.config import ConfigError, Settings, load_settings, settings_toml
 from core.demo import DemoError
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
@@ -381,23 +381,9 @@ def status(run: Invocation) -> int:
 def show_config(settings: Settings, out: TextIO) -> int:
     source = settings.config_file or "no file (defaults)"
     out.write(f"# settings file: {source}\n# catalogue: {settings.catalogue}\n")
-    values = setting_values(settings)
-    for setting in SETTINGS:
-        out.write(f"\n# {setting.help}\n{setting.key} = {_toml_value(values[setting.key])}\n")
+    out.write(settings_toml(settings))
     out.write(f"\n# file kinds recorded: {', '.join(FILE_KINDS)}\n")
     return EXIT_OK
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return str(value)
 
 
 COMMANDS = {

@@ -11,9 +11,9 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.triage import photo_of
 from core.config import ConfigError
 from core.engine.lock import running_engine_pid
-from core.stages.queue import cancel_stage, retry_failed
+from core.stages.queue import cancel_stage
 from core.stages.runner import RunCounts, StageRunner, stage_defs
-from core.store.jobs import cancel_job, job_counts, retry_job
+from core.store.jobs import cancel_job, job_counts, requeue_jobs
 from core.store.models import JOB_STATUSES
 
 
@@ -98,11 +98,11 @@ def jobs(run: Invocation) -> int:
 def retry(run: Invocation) -> int:
     db = run.catalogue.db
     if run.args.job is not None:
-        if not retry_job(db, run.args.job):
+        if not requeue_jobs(db, job_id=run.args.job):
             raise UsageError(f"job {run.args.job} is not failed or cancelled")
         run.out.write(f"job {run.args.job} will run again\n")
         return EXIT_OK
-    count = retry_failed(db, run.args.stage)
+    count = requeue_jobs(db, stage=run.args.stage)
     run.out.write(f"{count:,} job{'s' if count != 1 else ''} will run again\n")
     return EXIT_OK
 
@@ -173,12 +173,7 @@ def _make_again(db, stage: str, photo_ids: list[int]) -> None:
             f"UPDATE artifact SET params_hash = NULL WHERE stage = ? AND photo_id IN ({marks})",
             [stage, *photo_ids],
         )
-        db.execute_sql(
-            "UPDATE job SET status = 'pending', attempts = 0, next_attempt_at = NULL,"
-            f" finished_at = NULL WHERE stage = ? AND photo_id IN ({marks})"
-            " AND status IN ('failed', 'cancelled')",
-            [stage, *photo_ids],
-        )
+        requeue_jobs(db, stage=stage, photo_ids=photo_ids)
 
 
 def _waiting(db, stage: str, photo_ids: list[int]) -> set[int]:

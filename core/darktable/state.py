@@ -195,22 +195,3 @@ def rated_by_hand(old: ImageState | None, new: ImageState) -> bool:
     if old is not None and (old.rated_by_hand or old.stars != new.stars):
         return True
     return new.stars != DEFAULT_IMPORT_STARS if old is None else False
-
-
-DARKTABLE_EVENT_KINDS = (
-    "darktable_imported",
-    "darktable_removed",
-    "darktable_library_synced",
-    "edited",
-    "reedited_after_export",
-    "rejected",
-    "rated",
-    "labelled",
-    "tagged",
-    "exported",
-    "export_written",
-    "needs_processing",
-    "darktable_orphaned",
-    "sidecar_orphaned",
-    "not_imported",
-)

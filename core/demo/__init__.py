@@ -19,6 +19,7 @@ from pathlib import Path
 from core.config import ConfigError, load_settings
 from core.darktable.library import LibraryPaths
 from core.darktable.poller import sync_once
+from core.files import sync_folder, write_atomically
 from core.media.photos import MediaSync
 from core.scan.reconcile import ScanError, reconcile_roots
 from core.store import CatalogueError, open_catalogue, queries
@@ -85,7 +86,7 @@ def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> 
     try:
         step("writing the settings")
         folder.mkdir(parents=True, exist_ok=True)
-        building.write_text(settings_text, encoding="utf-8")
+        write_atomically(building, settings_text.encode())
         step("copying photos")
         _copy_tree(resources.files(__name__) / "photos", demo.photos)
         step("copying the darktable library")
@@ -94,6 +95,7 @@ def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> 
         demo.inbox.mkdir(exist_ok=True)
         _catalogue_photos(demo, building, step)
         os.replace(building, demo.config_file)
+        sync_folder(folder)  # the rename that says the demo is whole is on disk
     except OSError as error:
         raise DemoError(
             f"the demo could not be written to {folder}: {error.strerror or error}."

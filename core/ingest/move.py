@@ -22,9 +22,8 @@ from pathlib import Path
 import blake3
 from peewee import SqliteDatabase
 
-from core.files import open_to_read
+from core.files import open_to_read, sync_folder
 
-COPY_CHUNK = 8 << 20
 TEMPORARY_PREFIX = ".shootwatch-ingest-"  # hidden: never catalogued, even if left behind
 
 
@@ -96,7 +95,7 @@ def sync_folders(folders: set[Path]) -> None:
     """The new and removed names reach the disk, not only the files' data: once per folder
     for a whole chunk of moves (a folder sync costs milliseconds on a journaling disk)."""
     for folder in sorted(folders):
-        _sync_folder(folder)
+        sync_folder(folder)
 
 
 def _check_unchanged(move: Journaled) -> None:
@@ -162,20 +161,6 @@ def _hash_file(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _sync_folder(folder: Path) -> None:
-    """The new or removed name itself reaches the disk, not only the file's data."""
-    try:
-        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the data itself was synced
-    finally:
-        os.close(handle)
-
-
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -222,7 +207,7 @@ def resolve(move: Journaled) -> str:
     if destination_there and (not source_there or _same_file(move)):
         if source_there:
             os.unlink(move.source)
-            _sync_folder(move.source.parent)
+            sync_folder(move.source.parent)
         return "done"
     return "rolled_back"
 

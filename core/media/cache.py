@@ -1,26 +1,26 @@
 """The preview cache: preview JPEGs on disk by the blake3 of the photo they show, the least
 recently shown removed first once the cache is over its size.
 
-Files are the only state, so worker processes and the app can share one cache: a write is a
-temporary file renamed into place (two writers of one key leave one whole file), a file's mtime
-is its last use (``get`` bumps it), and a file deleted behind the cache's back is a miss.
+Files are the only state, so worker processes and the app can share one cache: a write is
+atomic (two writers of one key leave one whole file), a file's mtime is its last use (``get``
+bumps it), and a file deleted behind the cache's back is a miss.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+from core.files import TEMPORARY_SUFFIX, write_atomically
 
 # Eviction goes a little below the limit, so that a full cache does not scan its folder on every
 # write: with 300 KB previews, 10% of 2 GB is ~700 writes between scans.
 EVICT_TO_FRACTION = 0.9
 # A temporary file this old was left by a writer that died (a live write takes milliseconds).
 STALE_TEMPORARY_NS = 3600 * 10**9
-TEMPORARY_SUFFIX = ".tmp"
 PREVIEW_SUFFIX = ".jpg"
 BLAKE3_HEX = re.compile(r"[0-9a-f]{8,128}")
 
@@ -93,22 +93,13 @@ class PreviewCache:
             if self._total is None:
                 self._total = sum(size for _mtime, size, _path in self._previews())
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{blake3}.", suffix=TEMPORARY_SUFFIX, dir=path.parent
-        )
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            now = _use_time_ns()
-            os.utime(temporary, ns=(now, now))
-            try:
-                replaced = os.stat(path).st_size
-            except FileNotFoundError:
-                replaced = 0
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            replaced = os.stat(path).st_size
+        except FileNotFoundError:
+            replaced = 0
+        # 0o600 however the umask is set: previews show the photographer's photos; the mtime is
+        # its last use, the LRU order
+        write_atomically(path, data, mode=0o600, mtime_ns=_use_time_ns())
         with self._lock:
             self._total += len(data) - replaced
             if self._total > self.max_bytes:

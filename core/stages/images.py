@@ -12,19 +12,15 @@ on disk whole or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import math
-import os
-import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
-from core.files import open_to_read
+from core.files import open_to_read, write_atomically
 from core.media.preview import (
     NOT_A_PHOTO,
     OPENED_BY_PILLOW,
@@ -88,7 +84,6 @@ SRGB_COLORANT_TOLERANCE = 0.002
 BLURHASH_SAMPLE_EDGE = 32  # a blurhash holds at most 9 cosines each way: 32 pixels sample them
 BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 
-TEMPORARY_NAME_ATTEMPTS = 8
 # The orientation whose transpose undoes another's: the two quarter turns undo each other, the
 # flips and half turn undo themselves.
 UNDONE_BY = {6: 8, 8: 6}
@@ -454,40 +449,16 @@ def _srgb_profile() -> bytes:
 
 
 def _written(image: Image.Image, out: Path, options: dict) -> Made:
-    """Save the JPEG under a temporary name beside ``out``, then rename it over ``out``: a reader
-    sees the old file or the new one, never half of one, and a failure leaves no trace."""
+    """Save the JPEG over ``out`` atomically: a reader sees the old file or the new one, never
+    half of one, and a failure leaves no trace."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with _temporary_beside(out) as (temporary, handle):
-            image.save(handle, "JPEG", **options)
-            handle.close()
-            os.replace(temporary, out)
+        write_atomically(out, lambda handle: image.save(handle, "JPEG", **options))
     except OSError as error:
         raise StageFailed(
             f"{out.name} cannot be written in {out.parent}: {error.strerror or error}"
         ) from error
     return Made(*image.size)
-
-
-@contextlib.contextmanager
-def _temporary_beside(out: Path) -> Iterator[tuple[Path, io.BufferedWriter]]:
-    """A new hidden file in ``out``'s folder, removed unless renamed away by then. Created with
-    mode 0o666 less the umask, as ``out`` would be (mkstemp's 0o600 would outlive the rename)."""
-    for attempt in range(TEMPORARY_NAME_ATTEMPTS):
-        temporary = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            if attempt == TEMPORARY_NAME_ATTEMPTS - 1:
-                raise
-    handle = os.fdopen(descriptor, "wb")
-    try:
-        yield temporary, handle
-    finally:
-        handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
 
 
 # --- blurhash -----------------------------------------------------------------------------------

@@ -78,11 +78,6 @@ def _due_sql(due: Due) -> tuple[str, list]:
     return "SELECT p.id FROM photo p WHERE " + " AND ".join(where), args
 
 
-def due_photos(db: SqliteDatabase, due: Due, limit: int = 10_000) -> list[int]:
-    sql, args = _due_sql(due)
-    return [row[0] for row in db.execute_sql(f"{sql} ORDER BY p.id LIMIT ?", [*args, limit])]
-
-
 def queue_due(db: SqliteDatabase, due: Due, photo_ids: list[int] | None = None) -> int:
     """Queue a job for every photo the stage is due for (or for those of ``photo_ids`` that
     are due); returns how many were queued."""
@@ -163,16 +158,3 @@ def cancel_stage(db: SqliteDatabase, stage: str) -> int:
         " WHERE stage = ? AND status IN ('pending', 'running')",
         (time.time(), stage),
     ).rowcount
-
-
-def retry_failed(db: SqliteDatabase, stage: str | None = None) -> int:
-    """Failed (and cancelled) jobs of a stage, or of every stage, back to waiting now."""
-    sql = (
-        "UPDATE job SET status = 'pending', attempts = 0, next_attempt_at = NULL"
-        " WHERE status IN ('failed', 'cancelled')"
-    )
-    args: tuple = ()
-    if stage is not None:
-        sql += " AND stage = ?"
-        args = (stage,)
-    return db.execute_sql(sql, args).rowcount

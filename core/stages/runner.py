@@ -22,7 +22,7 @@ import blake3
 from peewee import SqliteDatabase
 
 from core.config import ConfigError, MediaSettings, StageSettings
-from core.files import open_to_read
+from core.files import open_to_read, write_atomically
 from core.media.photos import preview_for
 from core.stages import command as commands
 from core.stages import images
@@ -251,9 +251,8 @@ class StageRunner:
             raise images.StageFailed(reason or "no preview")
         out = Path(self.settings.output) / stage.name / f"{claimed.photo_id}.{stage.ext}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(out.name + ".tmp")
-        shutil.copyfile(cached, temporary)  # the cache evicts; the artifact stays
-        os.replace(temporary, out)
+        with open_to_read(cached) as preview:  # a copy: the cache evicts, the artifact stays
+            write_atomically(out, lambda handle: shutil.copyfileobj(preview, handle))
         digest, size = _hash(out)
         width, height = _dimensions(out)
         return _Made(str(out), digest, size, width, height, source_blake3, None)

@@ -1,9 +1,11 @@
 """Named queries on the stage queue's jobs: counts per stage and status, the failed jobs, and
-the photographer's retry and cancel."""
+the photographer's retry (a job back to pending) and cancel."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 
 from peewee import SqliteDatabase
 
@@ -36,15 +38,33 @@ def failed_jobs(db: SqliteDatabase, offset: int, limit: int) -> list[tuple]:
     ).fetchall()
 
 
-def retry_job(db: SqliteDatabase, job_id: int) -> bool:
-    """A failed or cancelled job back to pending, to run now with its tries counted afresh;
-    False if it was neither."""
-    cursor = db.execute_sql(
-        "UPDATE job SET status = 'pending', attempts = 0, next_attempt_at = NULL"
-        " WHERE id = ? AND status IN ('failed', 'cancelled')",
-        (job_id,),
+def requeue_jobs(
+    db: SqliteDatabase,
+    *,
+    job_id: int | None = None,
+    stage: str | None = None,
+    photo_ids: Sequence[int] | None = None,
+) -> int:
+    """Failed and cancelled jobs back to pending: queued again now, to run at once with their
+    tries counted afresh (a job waiting, running or done is left as it is). All of them, or
+    only job ``job_id``, ``stage``'s, or ``photo_ids``' (these narrow each other). The last error
+    stays, to be read until the job runs again. Returns how many went back."""
+    sql = (
+        "UPDATE job SET status = 'pending', attempts = 0, queued_at = ?,"
+        " next_attempt_at = NULL, started_at = NULL, finished_at = NULL"
+        " WHERE status IN ('failed', 'cancelled')"
     )
-    return cursor.rowcount == 1
+    args: list = [time.time()]
+    if job_id is not None:
+        sql += " AND id = ?"
+        args.append(job_id)
+    if stage is not None:
+        sql += " AND stage = ?"
+        args.append(stage)
+    if photo_ids is not None:
+        sql += " AND photo_id IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(list(photo_ids)))
+    return db.execute_sql(sql, args).rowcount
 
 
 def cancel_job(db: SqliteDatabase, job_id: int) -> bool:

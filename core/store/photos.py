@@ -170,21 +170,6 @@ def triage_queue(
     return db.execute_sql(sql, args).fetchall()
 
 
-def decision_counts(db: SqliteDatabase, photo_ids: list[int]) -> dict[str, int]:
-    """How many of these photos are pending, approved, rejected."""
-    counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
-    for start in range(0, len(photo_ids), 20_000):
-        chunk = "[" + ",".join(map(str, photo_ids[start : start + 20_000])) + "]"
-        rows = db.execute_sql(
-            "SELECT decision, count(*) FROM photo WHERE id IN (SELECT value FROM json_each(?))"
-            " GROUP BY decision",
-            (chunk,),
-        ).fetchall()
-        for decision, count in rows:
-            counts[decision] += count
-    return counts
-
-
 def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
     """(folder, photos) of every folder holding photo originals, by path: the shoots."""
     counts: dict[str, int] = {}

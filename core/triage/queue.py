@@ -1,5 +1,6 @@
-"""The triage queue: the photos a filter shows, in the order they were taken, and where the
-photographer stands in it ("412 / 1,508 — 37 approved, 12 rejected")."""
+"""The triage queue: the photos a filter shows, in the order they were taken, and how many were
+pending, approved and rejected when it was loaded (the triage pane counts on from there:
+"412 / 1,508 — 37 approved, 12 rejected")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from peewee import SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
-from core.store.photos import QUEUE_FILTERS, decision_counts, triage_queue
+from core.store.photos import QUEUE_FILTERS, triage_queue
 
 FILTER_HELP = (
     "pending, approved, rejected, unrated, all, label:NAME (red, yellow, green, blue, purple), "
@@ -41,21 +42,6 @@ def parse_filter(text: str) -> Filter:
     raise FilterError(f"{text!r} is not a filter: use {FILTER_HELP}")
 
 
-@dataclass(frozen=True)
-class Position:
-    index: int  # 0-based
-    total: int
-    approved: int
-    rejected: int
-    pending: int
-
-    def __str__(self) -> str:
-        shown = self.index + 1 if self.total else 0
-        return (
-            f"{shown:,} / {self.total:,} — {self.approved:,} approved, {self.rejected:,} rejected"
-        )
-
-
 class Queue:
     """The photos of one filter; ``refresh`` after decisions that may move photos out of it."""
 
@@ -73,8 +59,3 @@ class Queue:
         self.loaded_counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
         for _, decision in rows:
             self.loaded_counts[decision] += 1
-
-    def position(self, index: int) -> Position:
-        counts = decision_counts(self.db, self.photo_ids)
-        return Position(index, len(self.photo_ids), counts["approved"], counts["rejected"],
-                        counts["pending"])  # fmt: skip

@@ -2,21 +2,19 @@
 it: ``xmp:Rating`` (−1 for a reject) and ``xmp:Label``.
 
 Never disturb what others wrote: only those two values change, byte for byte everything else
-stays; the write is atomic (temporary file, fsync, rename); and a sidecar that changed since
+stays; the write is atomic (``write_atomically``); and a sidecar that changed since
 the catalogue last read it (darktable just wrote it, say) is left alone, with a warning.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from core.darktable.facts import label_names
 from core.darktable.sidecar import SidecarError, parse_sidecar
-from core.files import open_to_read
+from core.files import open_to_read, write_atomically
 
 XMP_NS = "http://ns.adobe.com/xap/1.0/"
 NEW_SIDECAR = (
@@ -87,25 +85,8 @@ def write_rating_and_label(
         raise SidecarError(f"{path}: the rating did not read back as written")
     if updated == data and stat is not None:
         return stat.st_size, stat.st_mtime_ns
-    handle, temporary = tempfile.mkstemp(prefix=".shootwatch-", suffix=".xmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(updated)
-            out.flush()
-            os.fsync(out.fileno())
-        if stat is not None:
-            os.chmod(temporary, stat.st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    now = path.stat()
+    # its own permissions kept, or a new sidecar's usual ones: others' tools read it too
+    now = write_atomically(path, updated, mode=None if stat is None else stat.st_mode & 0o7777)
     return now.st_size, now.st_mtime_ns
 
 

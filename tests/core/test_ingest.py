@@ -384,7 +384,7 @@ def test_a_copy_that_does_not_match_its_hash_leaves_the_original(setup, monkeypa
 # folders synced, sources removed, source folders synced, the journal closed.
 COMMON_POINTS = [
     ("run._journal", "after", 1),  # intents written, nothing moved
-    ("move._sync_folder", "before", 1),  # files under their new names, sources still there
+    ("move.sync_folder", "before", 1),  # files under their new names, sources still there
     ("move.remove_source", "after", 2),  # some sources removed
     ("run._finish_chunk", "before", 1),  # every source removed, the journal not closed
     ("run._journal", "after", 2),  # the first chunk done, the second one's intents written

@@ -16,8 +16,9 @@ from PIL import Image
 
 from core.config import ConfigError, MediaSettings, StageSettings
 from core.media.photos import MediaSync
-from core.stages.queue import backoff, cancel_stage, claim, recover_running, retry_failed
+from core.stages.queue import backoff, cancel_stage, claim, recover_running
 from core.stages.runner import StageDef, StageRunner, stage_defs
+from core.store.jobs import requeue_jobs
 from core.store.models import Artifact, Event, Job
 from core.triage.decisions import Triage
 from tests.helpers import scan
@@ -157,7 +158,7 @@ def test_failures_are_retried_with_backoff_then_fail_with_the_error(catalogue, p
     final = Event.select().where(Event.kind == "stage_failed").order_by(Event.id.desc()).get()
     assert '"final": true' in final.payload
     # Retrying asks again, with its tries counted afresh.
-    assert retry_failed(catalogue.db, "export") == 1
+    assert requeue_jobs(catalogue.db, stage="export") == 1
     assert (Job.get().status, Job.get().attempts) == ("pending", 0)
 
 
@@ -345,3 +346,96 @@ def test_a_darktable_cli_stage_exports_with_the_edit_and_again_when_it_changes(
     )
     assert Path(again.path).read_bytes() != first_bytes
     runner.close()
+
+
+# Each photo's thumb and web job: every status, failed and cancelled ones in and out of each
+# narrowing (a stage, the first photos).
+SEEDED = (("failed", "cancelled"), ("cancelled", "completed"), ("pending", "failed"),
+          ("running", "failed"))  # fmt: skip
+
+
+def seed_jobs(catalogue, photos) -> dict[tuple[int, str], int]:
+    """The SEEDED jobs; (photo, stage) -> job id."""
+    ids = {}
+    for statuses, photo_id in zip(SEEDED, sorted(photos.values()), strict=True):
+        for stage, status in zip(("thumb", "web"), statuses, strict=True):
+            ids[photo_id, stage] = catalogue.db.execute_sql(
+                "INSERT INTO job (photo_id, stage, status, attempts, last_error, queued_at,"
+                " next_attempt_at, started_at, finished_at) VALUES (?, ?, ?, 3, 'boom', 1, 2, 3, 4)"
+                " RETURNING id",
+                (photo_id, stage, status),
+            ).fetchone()[0]
+    return ids
+
+
+def job_rows(catalogue) -> dict[int, tuple]:
+    rows = catalogue.db.execute_sql(
+        "SELECT id, status, attempts, last_error, next_attempt_at, started_at, finished_at FROM job"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+@pytest.mark.parametrize(
+    "which",
+    [
+        {},
+        {"stage": "web"},
+        {"stage": "web", "photos": 2},
+        {"photos": 3},
+        {"job": "failed"},
+        {"job": "completed"},
+    ],
+    ids=["all", "stage", "stage-and-photos", "photos", "a-failed-job", "a-completed-job"],
+)
+def test_a_job_back_to_pending_is_failed_or_cancelled_ones_queued_afresh(catalogue, photos, which):
+    ids = seed_jobs(catalogue, photos)
+    before = job_rows(catalogue)
+    chosen = sorted(photos.values())[: which.get("photos", len(photos))]
+    job_id = None
+    if "job" in which:
+        job_id = next(i for i, row in before.items() if row[0] == which["job"])
+    asked = {
+        i for (photo_id, stage), i in ids.items()
+        if ("stage" not in which or stage == which["stage"])
+        and ("photos" not in which or photo_id in chosen) and (job_id is None or i == job_id)
+    }  # fmt: skip
+    started = time.time()
+    count = requeue_jobs(
+        catalogue.db, job_id=job_id, stage=which.get("stage"),
+        photo_ids=chosen if "photos" in which else None,
+    )  # fmt: skip
+    after = job_rows(catalogue)
+    back = {i for i in asked if before[i][0] in ("failed", "cancelled")}
+    assert count == len(back) and (back or which.get("job") == "completed")
+    for i, row in after.items():
+        if i in back:  # its last error kept, to read until it runs again
+            assert row == ("pending", 0, "boom", None, None, None), row
+            assert Job.get_by_id(i).queued_at >= started
+        else:
+            assert row == before[i]
+    if back:  # it runs now, its first try
+        claimed = claim(catalogue.db, ["thumb", "web"])
+        assert claimed is not None and claimed.job_id in back and claimed.attempts == 1
+
+
+def test_retry_from_the_command_line_and_a_direct_requeue_agree(catalogue, photos, capsys):
+    """`shootwatch retry JOB`, `retry --stage S` and `retry` leave the rows requeue_jobs does."""
+    from tests.core.test_cli import run
+
+    db = ("--db", str(catalogue.path))
+    ids = seed_jobs(catalogue, photos)
+    failed = next(i for i, row in job_rows(catalogue).items() if row[0] == "failed")
+    code, out, _ = run(capsys, *db, "retry", str(failed))
+    assert code == 0 and out == f"job {failed} will run again\n"
+    code, _, err = run(capsys, *db, "retry", str(failed))
+    assert code == 2 and "is not failed or cancelled" in err
+    by_cli_stage = run(capsys, *db, "retry", "--stage", "web")
+    by_cli_all = run(capsys, *db, "retry")
+    assert by_cli_stage[0] == by_cli_all[0] == 0
+    by_cli = job_rows(catalogue)
+    catalogue.db.execute_sql("DELETE FROM job")
+    ids_again = seed_jobs(catalogue, photos)
+    requeue_jobs(catalogue.db)
+    direct = job_rows(catalogue)
+    renumber = {ids_again[key]: ids[key] for key in ids}
+    assert {renumber[i]: row for i, row in direct.items()} == by_cli

@@ -4,7 +4,9 @@ since the catalogue read it is left alone with a warning."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def test_only_rating_and_label_change(tmp_path):
     write_rating_and_label(sidecar, -1, None, None)  # a reject, the label taken off
     assert read_sidecar(sidecar).rejected
     assert b"xmp:Label" not in sidecar.read_bytes()
-    assert not list(tmp_path.glob(".shootwatch-*"))  # no temporary file left behind
+    assert [p.name for p in tmp_path.iterdir()] == [sidecar.name]  # no temporary file left
 
 
 def test_a_rating_written_as_an_element_and_a_missing_sidecar(tmp_path):
@@ -52,6 +54,24 @@ def test_a_rating_written_as_an_element_and_a_missing_sidecar(tmp_path):
     created = tmp_path / "new.CR2.xmp"
     write_rating_and_label(created, 1, None, None)
     assert read_sidecar(created).rating == 1
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_a_new_sidecar_has_the_permissions_any_new_file_would(tmp_path, umask):
+    """darktable and other tools read it too: 0o666 less the umask, not a temporary file's
+    0o600; a sidecar that was there keeps its own."""
+    created, kept = tmp_path / "new.CR2.xmp", tmp_path / "IMG_0002.JPG.xmp"
+    shutil.copy(DARKTABLE_SIDECARS / "2024-06-01_wedding" / "IMG_0002.JPG.xmp", kept)
+    os.chmod(kept, 0o640)
+    previous = os.umask(umask)
+    try:
+        write_rating_and_label(created, 4, None, None)
+        write_rating_and_label(kept, 4, None, None)
+    finally:
+        os.umask(previous)
+    assert oct(stat.S_IMODE(created.stat().st_mode)) == oct(0o666 & ~umask)
+    assert oct(stat.S_IMODE(kept.stat().st_mode)) == oct(0o640)
+    assert read_sidecar(created).rating == read_sidecar(kept).rating == 4
 
 
 def test_a_sidecar_changed_since_it_was_read_is_left_alone(tmp_path):

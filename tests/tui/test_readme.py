@@ -1,15 +1,21 @@
-"""The README's keymap and configuration reference say what the code does: every action and
-every setting is documented (a new one without a line in the README fails here)."""
+"""The README's keymap and configuration reference say what the code does: every action is
+documented (a new one without a line in the README fails here), and the configuration reference
+is the text the settings' declarations make (``python3 -m core.config --update README.md``)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from core.config import SETTINGS, TABLE_SETTINGS
+from core.config import reference_markdown
+from core.config.reference import README_END, README_START
 from tui.keymap import ACTIONS, display
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text()
 
 
 def section(title: str) -> str:
@@ -33,15 +39,29 @@ def test_every_action_is_in_the_keymap_table():
         assert f"`{shown}`" in keymap or shown in keymap, f"{name}: key {shown} not documented"
 
 
-def test_every_setting_is_in_the_configuration_reference():
-    reference = section("## Configuration")
-    for setting in SETTINGS:
-        table, _, key = setting.key.rpartition(".")
-        if setting.key in TABLE_SETTINGS:  # a table of the photographer's own names
-            assert f"[{setting.key}]" in reference, f"[{setting.key}] is not documented"
-            continue
-        if table:
-            block = reference[reference.index(f"[{table}]") :]
-            assert re.search(rf"^{key} = ", block, re.M), f"{setting.key} is not documented"
-        else:
-            assert re.search(rf"^{key} = ", reference, re.M), f"{setting.key} is not documented"
+def configuration_reference() -> str:
+    start = README.index(README_START) + len(README_START)
+    return README[start : README.index(README_END)].removeprefix("\n")
+
+
+def test_the_configuration_reference_is_the_one_the_declarations_make():
+    assert configuration_reference() == reference_markdown(), (
+        "the README's configuration reference is out of date: "
+        "python3 -m core.config --update README.md"
+    )
+
+
+def test_the_reference_script_prints_the_readme_text_and_updates_a_readme(tmp_path):
+    printed = subprocess.run(
+        [sys.executable, "-m", "core.config", "--markdown"],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert printed == configuration_reference()
+    stale = tmp_path / "README.md"
+    stale.write_text(f"# x\n\n{README_START}\n```toml\nold = 1\n```\n{README_END}\n\nafter\n")
+    subprocess.run(
+        [sys.executable, "-m", "core.config", "--update", str(stale)],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), check=True,
+    )  # fmt: skip
+    assert stale.read_text() == (f"# x\n\n{README_START}\n{printed}{README_END}\n\nafter\n")

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Static
 
-from core.store.jobs import cancel_job, failed_job_count, failed_jobs, job_counts, retry_job
+from core.store.jobs import cancel_job, failed_job_count, failed_jobs, job_counts, requeue_jobs
 from core.store.models import JOB_STATUSES
 from tui import keymap
 from tui.widgets.windowed_table import Column, WindowedTable
@@ -109,7 +109,7 @@ class StagesPane(Widget):
         if job_id is None:
             self.notify("No failed job selected.", timeout=2)
             return
-        done = retry_job(self.db, job_id)
+        done = requeue_jobs(self.db, job_id=job_id) == 1
         self.notify(f"job {job_id} queued again" if done else f"job {job_id} is not failed")
         self.refresh_jobs()
 

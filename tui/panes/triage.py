@@ -18,7 +18,6 @@ from PIL import Image
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -83,7 +82,6 @@ class TriagePane(Widget, can_focus=True):
         db,
         settings: Settings,
         graphics: type[Widget] | None = None,
-        clock: Callable[[], float] = time.time,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -101,7 +99,6 @@ class TriagePane(Widget, can_focus=True):
         self._pressed_at: float | None = None
         self._members: set[int] = set()
         self._graphics = graphics
-        self._clock = clock
         self.frames: FrameMaker | None = None
 
     def compose(self) -> ComposeResult:
@@ -175,9 +172,6 @@ class TriagePane(Widget, can_focus=True):
         self.show_current()
 
     # --- drawing -----------------------------------------------------------------------------
-
-    def _photo_size(self) -> Size:
-        return self.query_one(PhotoView).size
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.show_current)

@@ -1,0 +1,260 @@
+"""The checks a setting's value goes through: each turns a value from the TOML file or a flag
+into the setting's value, or raises a ConfigError that names the key, the value and what is
+allowed; ``allowed`` says the same in the configuration reference."""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+# What ingest folder and name templates may say: the capture date (the camera's own day), the
+# camera, and the original name. One place: core.ingest.plan fills them.
+INGEST_PLACEHOLDERS = ("year", "month", "day", "camera", "make", "model", "stem")
+
+
+class ConfigError(ValueError):
+    """A setting has a value that is not allowed; the message is one sentence for a person."""
+
+    key: str | None = None  # the entry of a table it is about ("keys.approve"), if one
+
+
+class Check(Protocol):
+    """Turns a value from the file or a flag into the setting's value, or raises ConfigError."""
+
+    @property
+    def allowed(self) -> str:
+        """What it accepts, in words: "a whole number from 1 to 64"."""
+        ...
+
+    def __call__(self, key: str, value: Any) -> Any: ...
+
+
+def _refused(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{key} = {value!r} is not allowed: use {allowed}.")
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    low: int
+    high: int
+
+    @property
+    def allowed(self) -> str:
+        return f"a whole number from {self.low} to {self.high}"
+
+    def __call__(self, key: str, value: Any) -> int:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not self.low <= value <= self.high
+        ):
+            raise _refused(key, value, self.allowed)
+        return value
+
+
+@dataclass(frozen=True)
+class Number:
+    low: float
+    high: float
+
+    @property
+    def allowed(self) -> str:
+        return f"a number from {self.low:g} to {self.high:g}"
+
+    def __call__(self, key: str, value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not self.low <= value <= self.high
+        ):
+            raise _refused(key, value, self.allowed)
+        return float(value)
+
+
+@dataclass(frozen=True)
+class YesNo:
+    allowed = "true or false"
+
+    def __call__(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise _refused(key, value, self.allowed)
+        return value
+
+
+@dataclass(frozen=True)
+class OneOf:
+    choices: tuple[str, ...]
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(f'"{choice}"' for choice in self.choices)
+
+    def __call__(self, key: str, value: Any) -> str:
+        if value not in self.choices:
+            raise _refused(key, value, self.allowed)
+        return value
+
+
+@dataclass(frozen=True)
+class FilePath:
+    """A path in quotes, ``~`` expanded; with ``optional``, "" means none. ``folder``: a file
+    there is refused now, not when the first photo would be filed into it."""
+
+    optional: bool = False
+    folder: bool = False
+
+    @property
+    def allowed(self) -> str:
+        what = "a folder path in quotes" if self.folder else "a file path in quotes"
+        return what + (', or "" for none' if self.optional else "")
+
+    def __call__(self, key: str, value: Any) -> Path | None:
+        if self.optional and value == "":
+            return None
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise _refused(key, value, self.allowed)
+        path = Path(os.path.expanduser(str(value)))
+        if self.folder:
+            _check_not_a_file(key, value, path)
+        return path
+
+
+def _check_not_a_file(key: str, value: Any, path: Path) -> None:
+    try:
+        is_folder = path.is_dir()
+        exists = is_folder or path.exists()
+    except OSError:  # cannot look: whoever uses the folder says why
+        return
+    if exists and not is_folder:
+        raise ConfigError(
+            f"{key} = {str(value)!r} is a file, not a folder: name a folder (it is created if "
+            "it is not there)."
+        )
+
+
+@dataclass(frozen=True)
+class Folders:
+    allowed = 'a list of folders, such as ["~/Inbox"]'
+
+    def __call__(self, key: str, value: Any) -> tuple[Path, ...]:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise _refused(key, value, self.allowed)
+        paths = tuple(Path(os.path.expanduser(v)) for v in value)
+        for given, path in zip(value, paths, strict=True):
+            _check_not_a_file(key, given, path)
+        return paths
+
+
+@dataclass(frozen=True)
+class Patterns:
+    allowed = 'a list of patterns in gitignore syntax, such as ["*.bak", "Exports/"]'
+
+    def __call__(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+            raise _refused(key, value, self.allowed)
+        import pathspec  # only needed when there are patterns to check
+
+        for pattern in value:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([pattern])
+            except Exception as error:
+                raise ConfigError(
+                    f"{key} has a pattern that is not valid gitignore syntax: {pattern!r} "
+                    f"({error})."
+                ) from error
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class Names:
+    allowed = 'a list of names, such as ["web"]'
+
+    def __call__(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise _refused(key, value, self.allowed)
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A folder or file name under the ingest destination, from the placeholders."""
+
+    allowed = "a template in quotes with the placeholders " + " ".join(
+        f"{{{name}}}" for name in INGEST_PLACEHOLDERS
+    )
+
+    def __call__(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise _refused(key, value, self.allowed)
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        except ValueError as error:
+            raise ConfigError(f"{key} = {value!r} is not a valid template: {error}.") from None
+        unknown = [name for name in names if name not in INGEST_PLACEHOLDERS]
+        if unknown:
+            raise ConfigError(
+                f"{key} = {value!r} has an unknown placeholder {{{unknown[0]}}}: use "
+                + " ".join(f"{{{name}}}" for name in INGEST_PLACEHOLDERS)
+                + "."
+            )
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ConfigError(f"{key} = {value!r} must stay inside the destination (no / or ..).")
+        return value
+
+
+@dataclass(frozen=True)
+class Keys:
+    allowed = 'a key name or a list of them, such as ["a", "p"]'
+
+    def __call__(self, key: str, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(k, str) and k for k in value)
+        ):
+            raise _refused(key, value, self.allowed)
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class Command:
+    allowed = (
+        'the program and its arguments as a list, such as ["darktable-cli", "{src}", "{xmp}", '
+        '"{out}"]'
+    )
+
+    def __call__(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise _refused(key, value, self.allowed)
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table whose names are the photographer's own (actions, command stages), each entry
+    checked by ``each``."""
+
+    each: Keys | Command
+    such_as: str  # one line of it, for the message
+
+    @property
+    def allowed(self) -> str:
+        return f"a table of lines such as {self.such_as}"
+
+    def __call__(self, key: str, value: Any) -> dict[str, tuple[str, ...]]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a table: [{key}] with lines such as {self.such_as}.")
+        checked = {}
+        for name, entry in value.items():
+            try:
+                checked[name] = self.each(f"{key}.{name}", entry)
+            except ConfigError as error:
+                error.key = f"{key}.{name}"
+                raise
+        return checked

@@ -1,0 +1,331 @@
+"""The settings, each declared once on the field that holds it: its type, default, check and
+help. Every other module reads these dataclasses (``settings.scan.workers``); the file, the flags,
+``shootwatch config`` and the README's reference are read from the declarations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from core.config.checks import (
+    Command,
+    FilePath,
+    Folders,
+    Keys,
+    Names,
+    Number,
+    OneOf,
+    Patterns,
+    Table,
+    Template,
+    WholeNumber,
+    YesNo,
+)
+from core.config.declaration import declared_in, section_types, setting
+from core.scan.ignore import BUILTIN_RULES
+
+APP_NAME = "shootwatch"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_catalogue_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "catalogue.db"
+
+
+def default_preview_cache() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "previews"
+
+
+def default_stage_output() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "art"
+
+
+def default_darktable_library() -> Path:
+    # darktable's own default: $XDG_CONFIG_HOME/darktable/library.db
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / "darktable" / "library.db"
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    ignore: tuple[str, ...] = setting(
+        (),
+        check=Patterns(),
+        help="Extra files and folders to leave out, in gitignore syntax, on top of the built-in "
+        f"rules ({BUILTIN_RULES}).",
+        example=["*.bak", "Exports/"],
+    )
+    workers: int = setting(
+        factory=default_workers,
+        check=WholeNumber(1, 64),
+        help="Processes that walk and hash in parallel during a scan; 1 scans in the calling "
+        "process.",
+        example=2,
+        default_doc="one per core, at most 8",
+    )
+    hash_retries: int = setting(
+        3,
+        check=WholeNumber(0, 20),
+        help="How many times a file that changes while it is hashed is hashed again before it "
+        "is recorded as still being written.",
+    )
+    # shootwatch's own output folders (stage artifacts, the preview cache): never catalogued,
+    # even when one lies inside a root, or every thumb would become a photo with a thumb.
+    own_folders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    debounce_ms: int = setting(
+        200,
+        check=WholeNumber(10, 10_000),
+        help="How long the watcher gathers a burst of changes before acting on it (milliseconds).",
+    )
+    settle_seconds: float = setting(
+        2.0,
+        check=Number(0, 600),
+        help="A file is recorded once it has not changed for this long (seconds), so copies in "
+        "progress are never recorded half-written.",
+    )
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    reconcile_hours: float = setting(
+        6.0,
+        check=Number(0.01, 24 * 30),
+        help="How often the engine reconciles every root as a backstop to the watcher (hours, "
+        "with up to 10% jitter); it also does so at start and after any watcher trouble.",
+    )
+    fallback_minutes: float = setting(
+        5.0,
+        check=Number(0.05, 24 * 60),
+        help="How often a root that cannot be watched (watch limit reached, a network file "
+        "system without notifications) is scanned instead (minutes).",
+    )
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    preview_long_edge: int = setting(
+        1600,
+        check=WholeNumber(160, 8192),
+        help="The long edge of the previews shown in triage (pixels).",
+    )
+    preview_cache: Path = setting(
+        factory=default_preview_cache,
+        check=FilePath(folder=True),
+        help="Where previews are kept, by content hash, one folder per preview size (readable "
+        "by you only).",
+        default_doc="~/.cache/shootwatch/previews",
+    )
+    preview_cache_mb: int = setting(
+        2048,
+        check=WholeNumber(16, 1024 * 1024),
+        help="How large the preview cache may grow (MB); the least recently shown go first.",
+    )
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    write_sidecars: bool = setting(
+        False,
+        check=YesNo(),
+        help="Also write each decision into the photo's XMP sidecar (xmp:Rating, -1 for a "
+        "reject, and xmp:Label), changing nothing else in it. A sidecar that changed since "
+        "shootwatch last read it (darktable just wrote it) is left alone, with a warning.",
+    )
+
+
+@dataclass(frozen=True)
+class DarktableSettings:
+    library: Path = setting(
+        factory=default_darktable_library,
+        check=FilePath(),
+        help="darktable's library.db, read read-only. When it is not there and not set here, "
+        "the darktable poller is off (not an error).",
+        default_doc="~/.config/darktable/library.db",
+    )
+    data: Path | None = setting(
+        None,
+        check=FilePath(optional=True),
+        help='darktable\'s data.db, where tag names live ("" = the data.db beside library.db).',
+    )
+    poll_seconds: float = setting(
+        60.0,
+        check=Number(1, 24 * 3600),
+        help="How often library.db is read when it has not changed (seconds); it is also read "
+        "about a second after darktable writes it.",
+    )
+    quiet_seconds: float = setting(
+        1.0,
+        check=Number(0.3, 60),
+        help="How long library.db must be quiet after darktable writes it before it is read "
+        "(seconds): reading while darktable writes could cost darktable an edit.",
+    )
+    explicit: bool = False  # library.db was named in the settings, not taken by default
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    output: Path = setting(
+        factory=default_stage_output,
+        check=FilePath(folder=True),
+        help="Where stages put what they make, one flat folder per stage "
+        "(art/<stage>/<photo>.<ext>); inside a root it is left out of the catalogue.",
+        default_doc="~/.local/share/shootwatch/art",
+    )
+    enabled: tuple[str, ...] = setting(
+        ("thumb", "web", "blurhash"),
+        check=Names(),
+        help="The built-in stages that run on approved photos: thumb (400 px JPEG), web (2048 px "
+        "JPEG, sRGB, upright), blurhash (of the thumb), preview (the triage preview, kept for "
+        "every photo); [] for none. Command stages are on when configured.",
+    )
+    web_keep_metadata: bool = setting(
+        False,
+        check=YesNo(),
+        help="Keep the EXIF (camera, lens, time, GPS) in web JPEGs; false strips everything.",
+    )
+    max_attempts: int = setting(
+        3,
+        check=WholeNumber(1, 20),
+        help="How often a job is tried before it counts as failed (retries wait 30 s, 60 s, ...).",
+    )
+    workers: int = setting(
+        factory=default_workers,
+        check=WholeNumber(1, 64),
+        help="Jobs run at once; command stages run at most 2 at once.",
+        example=2,
+        default_doc="one per core, at most 8",
+    )
+    commands: Mapping[str, tuple[str, ...]] = setting(  # name -> argv
+        factory=dict,
+        check=Table(Command(), 'export = ["darktable-cli", "{src}", "{xmp}", "{out}"]'),
+        help="Command stages: a name, and the program with its arguments, run without a shell "
+        "on each approved photo. Placeholders: {src} {xmp} {out} {stem} {photo} {outdir}.",
+        example={"export": ["darktable-cli", "{src}", "{xmp}", "{out}", "--width", "2048"]},
+    )
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    destination: Path | None = setting(
+        None,
+        check=FilePath(optional=True, folder=True),
+        help="The library folder photos from inbox roots are filed into (it becomes a root if "
+        'it is not in one); "" = no ingest. Inbox roots: shootwatch add PATH --kind inbox.',
+        example="~/Pictures/Originals",
+    )
+    inboxes: tuple[Path, ...] = setting(
+        (),
+        check=Folders(),
+        help="Folders cards are copied into, filed into the destination: each becomes an inbox "
+        "root (as shootwatch add PATH --kind inbox does).",
+        example=["~/Inbox"],
+    )
+    folders: str = setting(
+        "{year}/{year}-{month}-{day}",
+        check=Template(),
+        help="The folder under the destination for each photo, from its capture date (the "
+        "camera's own day).",
+    )
+    names: str = setting(
+        "{stem}",
+        check=Template(),
+        help="The file name before its extensions ({stem} = the original name's); a RAW, its "
+        "JPEG and its sidecar keep one name.",
+    )
+    settle_seconds: float = setting(
+        5.0,
+        check=Number(0, 3600),
+        help="A file is filed once its size and time have not changed for this long (seconds).",
+    )
+    undated: str = setting(
+        "undated",
+        check=Template(),
+        help="The folder under the destination for photos without a believable date (none in "
+        "the EXIF or the file, or before 1990, or in the future).",
+    )
+    duplicates: str = setting(
+        ".duplicates",
+        check=Template(),
+        help="Where a file already in the catalogue goes, inside its inbox (a hidden folder is "
+        "never catalogued).",
+    )
+    delete_duplicates: bool = setting(
+        False,
+        check=YesNo(),
+        help="Delete duplicates instead of moving them aside (the catalogue has the same "
+        "content elsewhere).",
+    )
+
+
+@dataclass(frozen=True)
+class TuiSettings:
+    renderer: str = setting(
+        "auto",
+        check=OneOf(("auto", "halfblock", "sixel", "kitty")),
+        help='How photos are drawn: "auto" asks the terminal before the app starts (sixel or '
+        "kitty graphics where it has them; coloured half-blocks elsewhere, as in tmux).",
+    )
+    colors: str = setting(
+        "auto",
+        check=OneOf(("auto", "truecolor", "256")),
+        help='"auto" uses 24-bit colour when COLORTERM says so or inside tmux; "truecolor" '
+        'forces it, "256" is for terminals without it (photos look posterised).',
+    )
+    auto_advance: bool = setting(
+        True,
+        check=YesNo(),
+        help="After approve or reject, show the next photo (n toggles it in the app).",
+    )
+    prefetch: int = setting(
+        3,
+        check=WholeNumber(0, 20),
+        help="Photos before and after the one on screen decoded and drawn ahead of time.",
+    )
+    keys: Mapping[str, tuple[str, ...]] = setting(  # action -> keys
+        factory=dict,
+        check=Table(Keys(), 'approve = "a"'),
+        help="Replace an action's keys: action = key or list of keys (the names are in the "
+        "keymap below and on the app's help screen, ?). A key given to two actions is refused "
+        "at start.",
+        example={"approve": ["a", "p"], "reject": ["x", "r"]},
+        key="keys",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalogue: Path = setting(
+        factory=default_catalogue_path,
+        check=FilePath(),
+        help="The SQLite catalogue (created on first use). --db or $SHOOTWATCH_DB override it.",
+        default_doc="~/.local/share/shootwatch/catalogue.db",
+    )
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
+    darktable: DarktableSettings = field(default_factory=DarktableSettings)
+    stages: StageSettings = field(default_factory=StageSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    tui: TuiSettings = field(default_factory=TuiSettings)
+    config_file: Path | None = None  # the file that was read, if any
+
+
+SECTION_TYPES = section_types(Settings)
+SETTINGS = declared_in(Settings)  # in the order the reference and ``shootwatch config`` show them
