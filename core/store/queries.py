@@ -291,46 +291,6 @@ def root_file_rows(root: Root) -> list[tuple[str, int, int, str | None]]:
     )
 
 
-EVENT_COLUMNS = "id, at, kind, source, root_id, path, photo_id, payload"
-
-
-def events_after(
-    connection: sqlite3.Connection,
-    last_id: int,
-    limit: int = 5000,
-    kinds: Sequence[str] = (),
-    since: float | None = None,
-) -> list[tuple]:
-    """Event rows newer than ``last_id`` (oldest first): (id, at, kind, source, root_id, path,
-    photo_id, payload). A plain connection, so any thread or process can follow the log."""
-    where, args = ["id > ?"], [last_id]
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-        args += list(kinds)
-    if since is not None:
-        where.append("at >= ?")
-        args.append(since)
-    return connection.execute(
-        f"SELECT {EVENT_COLUMNS} FROM event WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
-        [*args, limit],
-    ).fetchall()
-
-
-def newest_events(
-    connection: sqlite3.Connection, limit: int, kinds: Sequence[str] = ()
-) -> list[tuple]:
-    """The newest ``limit`` events, oldest first."""
-    where = f"WHERE kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
-    rows = connection.execute(
-        f"SELECT {EVENT_COLUMNS} FROM event {where} ORDER BY id DESC LIMIT ?", [*kinds, limit]
-    ).fetchall()
-    return rows[::-1]
-
-
-def last_event_id(connection: sqlite3.Connection) -> int:
-    return connection.execute("SELECT COALESCE(MAX(id), 0) FROM event").fetchone()[0]
-
-
 def save_heartbeat(component: str, status: str, task: str | None, error: str | None) -> None:
     Heartbeat.insert(
         component=component, status=status, task=task, error=error, beat_at=time.time()

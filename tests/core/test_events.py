@@ -6,11 +6,15 @@ from __future__ import annotations
 import ast
 import io
 import json
+import subprocess
+import sys
 import time
 import tokenize
 
 import pytest
 
+from core.cli import main
+from core.engine.feed import EventFeed
 from core.store import queries
 from core.store.events import (
     FILE_CHANGES,
@@ -27,7 +31,7 @@ from core.store.models import Event as EventRow
 from core.store.models import Root
 from tests.helpers import REPO
 
-SOURCES = sorted((REPO / "core").rglob("*.py"))
+SOURCES = [*sorted((REPO / "core").rglob("*.py")), *sorted((REPO / "tui").rglob("*.py"))]
 # Functions that write an event, with the position of their kind argument.
 WRITERS = {"record_event": 0, "record": 0, "_event": 0, "_file_events": 0}
 DECLARED = {kind.value for kind in EventKind}
@@ -267,3 +271,81 @@ def test_a_kind_or_payload_this_version_does_not_know_is_read_not_refused(catalo
     assert bad_json.payload is None and a_list.payload is None
     with pytest.raises(UndeclaredEventKind):
         record_event(unknown.kind, "card")  # read, yes; written by this version, no
+
+
+# --- its consumers -------------------------------------------------------------------------------
+
+
+def test_event_feed_delivers_only_its_kinds_in_batches(catalogue):
+    root = _root()
+    record_event(EventKind.ADDED, "reconcile", root=root, path="before.JPG")
+    batches: list[list[Event]] = []
+    feed = EventFeed(catalogue.path, interval=0.05, from_start=True, kinds=FILE_CHANGES)
+    feed.subscribe(batches.append)
+    feed.start()
+    try:
+        with catalogue.db.atomic():
+            for n in range(200):
+                record_event(EventKind.ADDED, "reconcile", root=root, path=f"{n}.JPG")
+                record_event(EventKind.RATED, "darktable", path=f"{n}.JPG")
+        deadline = time.monotonic() + 30
+        while sum(map(len, batches)) < 201 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        feed.stop()
+    delivered = [event for batch in batches for event in batch]
+    assert [event.path for event in delivered] == ["before.JPG"] + [f"{n}.JPG" for n in range(200)]
+    assert {event.kind for event in delivered} == {EventKind.ADDED}
+    assert len(batches) <= 3  # one write, one or two polls: never one call per event
+
+
+def _cli(catalogue, *argv: str) -> list[str]:
+    return [sys.executable, "-m", "core.cli", "--db", str(catalogue.path), *argv]
+
+
+def test_events_command_refuses_a_kind_that_does_not_exist_in_one_sentence(catalogue):
+    result = subprocess.run(
+        _cli(catalogue, "events", "--kind", "added", "--kind", "adddded"),
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "'adddded' is not a kind of event" in result.stderr
+    assert "added, modified, moved" in result.stderr  # the kinds there are
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_events_command_prints_unknown_kinds_as_they_are(catalogue, capsys):
+    catalogue.db.execute_sql(
+        "INSERT INTO event (at, kind, source) VALUES (1, 'card_verified', 'card')"
+    )
+    assert main(["--db", str(catalogue.path), "events", "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["kind"] == "card_verified"
+
+
+@pytest.mark.parametrize("burst", [1, READ_LIMIT, READ_LIMIT + 1])
+def test_events_follow_in_another_process_prints_each_new_event_once_in_order(catalogue, burst):
+    root = _root()
+    record_event(EventKind.ADDED, "reconcile", root=root, path="old.JPG")
+    follower = subprocess.Popen(
+        _cli(catalogue, "events", "--follow", "--json", "--limit", "1", "--kind", "added"),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = json.loads(follower.stdout.readline())
+        assert (first["kind"], first["path"], first["root"]) == ("added", "old.JPG", "/photos")
+        now = time.time()
+        with catalogue.db.atomic():
+            insert_events(catalogue.db, [
+                (now, EventKind.ADDED if n % 2 else EventKind.RATED, "reconcile", root.id,
+                 f"{n}.JPG", None, None)
+                for n in range(2 * burst)
+            ])  # fmt: skip
+        record_event(EventKind.ADDED, "reconcile", root=root, path="last.JPG")
+        printed = []
+        while not printed or printed[-1] != "last.JPG":
+            printed.append(json.loads(follower.stdout.readline())["path"])
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+    assert printed == [f"{n}.JPG" for n in range(1, 2 * burst, 2)] + ["last.JPG"]
