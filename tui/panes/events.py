@@ -62,10 +62,9 @@ def _detail(kind: EventKind, data: dict | None) -> str:
     if kind == EventKind.COMPONENT_STATE:
         reason = f": {data['error']}" if data.get("error") else ""
         return f"{data.get('component')} {data.get('was')} → {data.get('status')}{reason}"
-    if isinstance(data, dict):
-        for key in ("error", "reason", "note"):
-            if data.get(key):
-                return str(data[key])
+    for key in ("error", "reason", "note"):
+        if data.get(key):
+            return str(data[key])
     return ""
 
 
