@@ -21,6 +21,7 @@ from textual.widgets import ContentSwitcher, Footer
 
 from core.config import Settings
 from core.store import Catalogue, queries
+from core.store.events import NEW_FILES, EventKind, EventReader
 from core.store.models import Root
 from tui import keymap
 from tui.engine_link import EngineLink
@@ -49,7 +50,6 @@ STATES_SECONDS = 1.0
 # few seconds while files arrive, and once more a while after the last ones.
 NEW_PHOTO_SECONDS = 3.0
 NEW_PHOTO_LAST_LOOK = 15.0
-FILE_EVENTS = ("added", "moved", "indexed")
 DARKTABLE_SOURCES = ("darktable",)
 
 
@@ -81,7 +81,7 @@ class ShootwatchApp(App):
         self.clock = clock
         self._graphics = graphics
         self._events = queries.open_read_only(str(settings.catalogue))
-        self._last_event = queries.last_event_id(self._events)
+        self._event_reader = EventReader(self._events).from_now()
         self._roots = {root.id: root.path for root in Root.select()}
         self._files_arrived_at: float | None = None  # the last file event (monotonic)
         self._photos_looked_at = 0.0
@@ -102,8 +102,7 @@ class ShootwatchApp(App):
 
     def on_mount(self) -> None:
         self.query_one(TriagePane).focus()
-        seed = queries.newest_events(self._events, SEED_EVENTS)
-        self.query_one(EventsPane).add_events(seed)
+        self.query_one(EventsPane).add_events(self._event_reader.newest(SEED_EVENTS))
         self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
         self.set_interval(EVENT_POLL_SECONDS, self._poll_events)
         self.set_interval(STATES_SECONDS, self._show_states)
@@ -132,22 +131,21 @@ class ShootwatchApp(App):
             self._deliver_events()
 
     def _deliver_events(self) -> None:
-        rows = queries.events_after(self._events, self._last_event, limit=DELIVER_LIMIT)
-        if not rows:
+        events = self._event_reader.read(DELIVER_LIMIT)
+        if not events:
             return
-        self._last_event = rows[-1][0]
-        self.query_one(EventsPane).add_events(rows)
-        kinds = {row[2] for row in rows}
-        if kinds & set(FILE_EVENTS):
+        self.query_one(EventsPane).add_events(events)
+        kinds = {event.kind for event in events}
+        if kinds.intersection(NEW_FILES):
             self._files_arrived_at = time.monotonic()
-        sources = {row[3] for row in rows}
-        if "root_added" in kinds:
+        sources = {event.source for event in events}
+        if EventKind.ROOT_ADDED in kinds:
             self._roots.update({root.id: root.path for root in Root.select()})
         # The other panes read the catalogue when shown; the one on screen follows along.
         if self.pane == "history" and sources - {"darktable", "triage"}:
             self.query_one(HistoryPane).refresh_runs()
         if self.pane == "progress" and (
-            sources & set(DARKTABLE_SOURCES) or "darktable_library_synced" in kinds
+            sources & set(DARKTABLE_SOURCES) or EventKind.DARKTABLE_LIBRARY_SYNCED in kinds
         ):
             self.query_one(ProgressPane).refresh_progress()
         if self.pane == "stages" and "stage" in sources:

@@ -21,7 +21,8 @@ from core.darktable.sidecar import SidecarError, read_sidecar
 from core.engine.lock import running_engine_pid
 from core.media.photos import preview_for
 from core.store import progress, queries, snapshot
-from core.store.models import DarktableImage, Event, FileRecord, Heartbeat, Photo
+from core.store.events import events_at
+from core.store.models import DarktableImage, FileRecord, Heartbeat, Photo
 from core.store.photos import PHOTO_METADATA_COLUMNS
 
 
@@ -216,12 +217,10 @@ def show(run: Invocation) -> int:
             }
         except SidecarError as error:
             sidecars[image.darktable_id] = {"path": str(sidecar_path), "error": str(error)}
-    events = list(
-        Event.select()
-        .where((Event.root == root) & (Event.path == (rel if root is not None else path)))
-        .order_by(Event.id.desc())
-        .limit(10)
-    )
+    if root is not None:
+        events = events_at(root.id, rel, limit=10)
+    else:
+        events = events_at(None, path, limit=10)
     result = {
         "path": path,
         "on_disk": on_disk,
@@ -244,12 +243,12 @@ def show(run: Invocation) -> int:
         "darktable_state": {"state": state, "reason": reason},
         "events": [
             {
-                "at": e.at,
-                "kind": e.kind,
-                "source": e.source,
-                "payload": json.loads(e.payload or "null"),
+                "at": event.at,
+                "kind": event.kind,
+                "source": event.source,
+                "payload": event.payload,
             }
-            for e in reversed(events)
+            for event in reversed(events)
         ],
     }
     if run.args.json:

@@ -18,6 +18,7 @@ from core.engine import Engine, EngineRunning
 from core.engine.control import ask
 from core.scan.reconcile import reconcile_roots
 from core.store import queries
+from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
 from core.store.models import Root
 
 
@@ -78,18 +79,18 @@ def parse_since(text: str) -> float:
     return moment.timestamp()  # naive times are local, as a person means them
 
 
-def _event_dict(row: tuple, root_paths: dict[int, str]) -> dict:
-    event_id, at, kind, source, root_id, path, photo_id, payload = row
+def _event_dict(event: Event, root_paths: dict[int, str]) -> dict:
+    when = datetime.datetime.fromtimestamp(event.at).astimezone()
     return {
-        "id": event_id,
-        "at": at,
-        "time": datetime.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds"),
-        "kind": kind,
-        "source": source,
-        "root": root_paths.get(root_id),
-        "path": path,
-        "photo": photo_id,
-        "payload": json.loads(payload) if payload else None,
+        "id": event.id,
+        "at": event.at,
+        "time": when.isoformat(timespec="seconds"),
+        "kind": event.kind,
+        "source": event.source,
+        "root": root_paths.get(event.root_id),
+        "path": event.path,
+        "photo": event.photo_id,
+        "payload": event.payload,
     }
 
 
@@ -100,29 +101,39 @@ def _event_line(event: dict) -> str:
     return f"{event['time']}  {event['kind']:<14} {event['path'] or '-'}{details}"
 
 
+def _kinds_asked(kinds: list[str] | None) -> tuple[EventKind, ...]:
+    try:
+        return tuple(declared(kind) for kind in kinds or ())
+    except UndeclaredEventKind as error:
+        raise UsageError(
+            f"--kind {error.kind!r} is not a kind of event; the kinds are {', '.join(EventKind)}"
+        ) from None
+
+
 def events(run: Invocation) -> int:
     args, out = run.args, run.out
     since = parse_since(args.since) if args.since else None
+    kinds = _kinds_asked(args.kind)
     connection = queries.open_read_only(str(run.catalogue.path))
     root_paths = {root.id: root.path for root in Root.select()}
-    kinds = tuple(args.kind or ())
+    reader = EventReader(connection, kinds=kinds)
     if since is None:
-        rows = queries.newest_events(connection, args.limit, kinds)
+        shown = reader.newest(args.limit)
     else:
-        rows = queries.events_after(connection, 0, limit=10**9, kinds=kinds, since=since)
-    last = rows[-1][0] if rows else queries.last_event_id(connection)
+        shown = reader.read(limit=None, since=since)
+        if not shown:
+            reader.from_now()
     try:
         while True:
-            for row in rows:
-                event = _event_dict(row, root_paths)
-                out.write((json.dumps(event) if args.json else _event_line(event)) + "\n")
-                last = row[0]
+            for event in shown:
+                line = _event_dict(event, root_paths)
+                out.write((json.dumps(line) if args.json else _event_line(line)) + "\n")
             out.flush()
             if not args.follow:
                 return EXIT_OK
             time.sleep(0.5)
-            rows = queries.events_after(connection, last, kinds=kinds)
-            if any(row[4] not in root_paths for row in rows):
+            shown = reader.read()
+            if any(event.root_id not in root_paths for event in shown):
                 root_paths = {root.id: root.path for root in Root.select()}
     except (KeyboardInterrupt, BrokenPipeError):
         return EXIT_OK

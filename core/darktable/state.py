@@ -18,6 +18,7 @@ from core.darktable.facts import (
 )
 from core.darktable.library import LibraryImage
 from core.darktable.sidecar import Sidecar
+from core.store.events import EventKind
 
 
 @dataclass(frozen=True)
@@ -154,39 +155,46 @@ def with_sidecar(state: ImageState, sidecar: Sidecar) -> ImageState:
     )
 
 
-def smart_events(old: ImageState | None, new: ImageState) -> list[tuple[str, dict]]:
+def smart_events(old: ImageState | None, new: ImageState) -> list[tuple[EventKind, dict]]:
     """What changed between two states of one image, as (event kind, payload) pairs."""
     if old is None:
-        return [("darktable_imported", {"imported_at": new.imported_at})]
-    events: list[tuple[str, dict]] = []
+        return [(EventKind.DARKTABLE_IMPORTED, {"imported_at": new.imported_at})]
+    events: list[tuple[EventKind, dict]] = []
     # darktable writes the history and its change time first and the history hash after it:
     # a moved change time on an image that is not altered is not an edit (yet).
     if new.altered != old.altered or (
         new.altered and new.changed_at is not None and new.changed_at != old.changed_at
     ):
         events.append(
-            ("edited", {"altered": new.altered, "was_altered": old.altered,
+            (EventKind.EDITED, {"altered": new.altered, "was_altered": old.altered,
                         "changed_at": new.changed_at, "history_end": new.history_end})
         )  # fmt: skip
         if new.changed_after_export and not old.changed_after_export:
             events.append(
-                ("reedited_after_export",
+                (EventKind.REEDITED_AFTER_EXPORT,
                  {"changed_at": new.changed_at, "exported_at": new.exported_at})
             )  # fmt: skip
     if new.rejected != old.rejected:
-        events.append(("rejected", {"rejected": new.rejected, "was": old.rejected}))
+        events.append((EventKind.REJECTED, {"rejected": new.rejected, "was": old.rejected}))
     if new.stars != old.stars:
-        events.append(("rated", {"stars": new.stars, "was": old.stars}))
+        events.append((EventKind.RATED, {"stars": new.stars, "was": old.stars}))
     if new.labels != old.labels:
         events.append(
-            ("labelled", {"labels": label_names(new.labels), "was": label_names(old.labels)})
+            (
+                EventKind.LABELLED,
+                {"labels": label_names(new.labels), "was": label_names(old.labels)},
+            )
         )
     if new.tags != old.tags:
         added = sorted(set(new.tags) - set(old.tags))
         removed = sorted(set(old.tags) - set(new.tags))
-        events.append(("tagged", {"tags": list(new.tags), "added": added, "removed": removed}))
+        events.append(
+            (EventKind.TAGGED, {"tags": list(new.tags), "added": added, "removed": removed})
+        )
     if new.exported_at is not None and new.exported_at != old.exported_at:
-        events.append(("exported", {"exported_at": new.exported_at, "was": old.exported_at}))
+        events.append(
+            (EventKind.EXPORTED, {"exported_at": new.exported_at, "was": old.exported_at})
+        )
     return events
 
 

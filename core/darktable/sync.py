@@ -28,13 +28,13 @@ from core.darktable.state import (
 )
 from core.media.kinds import kind_from_name
 from core.store import queries, snapshot
+from core.store.events import FILE_CHANGES, EventKind, EventReader, insert_events
 from core.store.photos import direct_files
 
 log = logging.getLogger("shootwatch.darktable")
 
 SOURCE = "darktable"
 IMAGE_KINDS = frozenset(("raw", "jpeg", "heif"))
-FILE_EVENT_KINDS = ("added", "modified", "moved", "removed")
 EXPORT_MATCH_SECONDS = 600  # an export file and its export time are paired within this window
 
 
@@ -111,7 +111,7 @@ class DarktableSync:
         self._sidecar_at: dict[int, float | None] = {}
         self._by_path: dict[tuple[str, str, int], int] = {}
         self._by_stem: dict[tuple[str, str], int] = {}
-        self._event_cursor: int | None = None
+        self._file_events: EventReader | None = None  # from the first follow_file_events
         self._recent_exports: dict[str, list[tuple[int, float]]] = {}
         self._recent_files: dict[str, list[tuple[str, float]]] = {}
         self._roots = queries.RootIndex()
@@ -183,7 +183,7 @@ class DarktableSync:
             if not report.first_sync:
                 for kind, payload in smart_events(old, new):
                     events.append(self._event(kind, new, payload))
-                    if kind == "exported":
+                    if kind == EventKind.EXPORTED:
                         events += self._link_export_on_export(new)
             rows.append(_row(new, read.read_at, self._sidecar_at.get(new.darktable_id)))
         removed = self._removed(read, seen)
@@ -194,10 +194,10 @@ class DarktableSync:
             )
             removed = []
         for image_id in removed:
-            events.append(self._event("darktable_removed", self._states[image_id], {}))
+            events.append(self._event(EventKind.DARKTABLE_REMOVED, self._states[image_id], {}))
         if report.first_sync:
             events.append(
-                (read.read_at, "darktable_library_synced", SOURCE, None, read.library, None,
+                (read.read_at, EventKind.DARKTABLE_LIBRARY_SYNCED, SOURCE, None, read.library, None,
                  json.dumps({"images": len(read.states)}))
             )  # fmt: skip
         with self.db.atomic():
@@ -206,7 +206,7 @@ class DarktableSync:
             if removed:
                 snapshot.delete_images(self.db, removed)
             if events:
-                queries.insert_events(self.db, events)
+                insert_events(self.db, events)
         for state in changed_states:
             self._remember(state, read.read_at, self._sidecar_at.get(state.darktable_id))
         for image_id in removed:
@@ -227,7 +227,9 @@ class DarktableSync:
 
     # --- events -------------------------------------------------------------------------------
 
-    def _event(self, kind: str, state: ImageState | None, payload: dict, path: str | None = None):
+    def _event(
+        self, kind: EventKind, state: ImageState | None, payload: dict, path: str | None = None
+    ) -> tuple:
         full = dict(payload)
         if state is not None:
             full.update(state.enrichment())
@@ -252,8 +254,8 @@ class DarktableSync:
                 os.path.exists(os.path.join(folder, filename))
                 for filename, _ in sidecar_images(name)
             ):
-                return [self._event("sidecar_orphaned", None, {"reason": "its image is gone"},
-                                    path)]  # fmt: skip
+                gone = {"reason": "its image is gone"}
+                return [self._event(EventKind.SIDECAR_ORPHANED, None, gone, path)]
             return []  # not imported yet: the next poll of library.db brings it
         try:
             mtime = os.stat(path).st_mtime
@@ -266,7 +268,7 @@ class DarktableSync:
         except SidecarError as error:
             if not report_unreadable:
                 return []
-            return [self._event("sidecar_unreadable", self._states[image_id],
+            return [self._event(EventKind.SIDECAR_UNREADABLE, self._states[image_id],
                                 {"reason": str(error)}, path)]  # fmt: skip
         old = self._states[image_id]
         new = with_sidecar(old, sidecar)
@@ -276,7 +278,7 @@ class DarktableSync:
         events = []
         for kind, payload in smart_events(old, new):
             events.append(self._event(kind, new, {**payload, "via": "sidecar"}))
-            if kind == "exported":
+            if kind == EventKind.EXPORTED:
                 events += self._link_export_on_export(new)
         snapshot.save_images(self.db, [_row(new, self._seen_at[image_id], mtime)])
         self._remember(new, self._seen_at[image_id], mtime)
@@ -292,50 +294,46 @@ class DarktableSync:
                 found = self.apply_sidecar(path, report_unreadable=False)
                 events += found
             if events:
-                queries.insert_events(self.db, events)
+                insert_events(self.db, events)
         return len(events)
 
     # --- what the catalogue's file events mean for darktable ------------------------------
 
     def follow_file_events(self) -> int:
         """Look at the file events written since the last call; returns how many were new."""
-        connection = self.db.connection()
-        if self._event_cursor is None:
-            self._event_cursor = queries.last_event_id(connection)
+        if self._file_events is None:
+            self._file_events = EventReader(self.db, kinds=FILE_CHANGES).from_now()
             return 0
-        rows = queries.events_after(connection, self._event_cursor, kinds=FILE_EVENT_KINDS)
-        if not rows:
+        changes = self._file_events.read()
+        if not changes:
             return 0
-        self._event_cursor = rows[-1][0]
         self._roots.refresh()
         roots = self._roots.paths
         events: list[tuple] = []
         with self.db.atomic():  # sidecar updates and their events together
-            for _, _, kind, _, root_id, rel_path, _, payload in rows:
-                root_path = roots.get(root_id)
-                if root_path is None or rel_path is None:
+            for change in changes:
+                root_path = roots.get(change.root_id)
+                if root_path is None or change.path is None:
                     continue
-                path = os.path.join(root_path, rel_path)
+                path = os.path.join(root_path, change.path)
                 if path.lower().endswith(".xmp"):
-                    if kind != "removed":
+                    if change.kind != EventKind.REMOVED:
                         events += self.apply_sidecar(path)
                     continue
                 if kind_from_name(path) not in IMAGE_KINDS:
                     continue
-                if kind == "added":
+                if change.kind == EventKind.ADDED:
                     events += self._on_new_image_file(path)
-                elif kind in ("removed", "moved"):
-                    old_path = path
-                    if kind == "moved":
-                        moved = json.loads(payload or "{}")  # from another root, perhaps
-                        old_root = roots.get(moved.get("from_root"), root_path)
-                        old_path = os.path.join(old_root, moved.get("from", ""))
-                    events += self._on_image_file_gone(
-                        old_path, moved_to=path if kind == "moved" else None
-                    )
+                elif change.kind == EventKind.REMOVED:
+                    events += self._on_image_file_gone(path, moved_to=None)
+                elif change.kind == EventKind.MOVED:
+                    moved = change.payload or {}  # from another root, perhaps
+                    old_root = roots.get(moved.get("from_root"), root_path)
+                    old_path = os.path.join(old_root, moved.get("from", ""))
+                    events += self._on_image_file_gone(old_path, moved_to=path)
             if events:
-                queries.insert_events(self.db, events)
-        return len(rows)
+                insert_events(self.db, events)
+        return len(changes)
 
     def _on_new_image_file(self, path: str) -> list[tuple]:
         folder, name = os.path.split(path)
@@ -347,7 +345,7 @@ class DarktableSync:
         parent = os.path.dirname(folder)
         if (parent, _stem(name)) in self._by_stem:
             return []  # a derivative beside its original's film roll (an export, say)
-        return [self._event("needs_processing", None,
+        return [self._event(EventKind.NEEDS_PROCESSING, None,
                             {"reason": "fresh import, needs processing"}, path)]  # fmt: skip
 
     def _on_image_file_gone(self, path: str, moved_to: str | None) -> list[tuple]:
@@ -359,10 +357,12 @@ class DarktableSync:
             payload = {"reason": "the file is gone but darktable still has it"}
             if moved_to:
                 payload["moved_to"] = moved_to
-            events.append(self._event("darktable_orphaned", self._states[image_id], payload))
+            events.append(
+                self._event(EventKind.DARKTABLE_ORPHANED, self._states[image_id], payload)
+            )
             sidecar = os.path.join(folder, sidecar_name(filename, version))
             if os.path.exists(sidecar):
-                events.append(self._event("sidecar_orphaned", None,
+                events.append(self._event(EventKind.SIDECAR_ORPHANED, None,
                                           {"reason": "its image is gone"}, sidecar))  # fmt: skip
         return events
 
@@ -373,7 +373,7 @@ class DarktableSync:
         for path, mtime in self._recent_files.get(stem, []):
             if abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
                 self._recent_files[stem].remove((path, mtime))
-                return [self._event("export_written", state, {"export_path": path}, path)]
+                return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
         self._recent_exports.setdefault(stem, []).append((state.darktable_id, exported_at))
         return []
 
@@ -389,7 +389,7 @@ class DarktableSync:
             state = self._states.get(image_id)
             if state is not None and abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
                 self._recent_exports[stem].remove((image_id, exported_at))
-                return [self._event("export_written", state, {"export_path": path}, path)]
+                return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
         # Maybe darktable has not reported the export yet: remember the file for a while.
         recent = [
             (p, t) for p, t in self._recent_files.get(stem, []) if now - t < EXPORT_MATCH_SECONDS
@@ -404,7 +404,7 @@ class DarktableSync:
             return 0
         self._roots.refresh()
         if self._not_imported is None:
-            self._not_imported = snapshot.reported_paths("not_imported")
+            self._not_imported = snapshot.reported_paths(EventKind.NOT_IMPORTED)
         folders = {state.folder for state in self._states.values()}
         events = []
         for folder in sorted(folders):
@@ -419,10 +419,10 @@ class DarktableSync:
                 if (root_id, rel_path) in self._not_imported:
                     continue
                 self._not_imported.add((root_id, rel_path))
-                events.append(self._event("not_imported", None,
+                events.append(self._event(EventKind.NOT_IMPORTED, None,
                                           {"reason": "in a film roll folder, never imported"},
                                           os.path.join(folder, name)))  # fmt: skip
         if events:
             with self.db.atomic():
-                queries.insert_events(self.db, events)
+                insert_events(self.db, events)
         return len(events)

@@ -1,4 +1,5 @@
-"""Delivering the event log to whoever shows it (the TUI, `events --follow`), in batches.
+"""Delivering the event log to subscribers in another thread, in batches: a thread that reads
+the log through an ``EventReader`` and hands each batch to every subscriber.
 
 Subscribers get lists of events at most every ``interval`` seconds, never one call per file:
 2,000 events a second delivered one by one made a Textual UI lag by 370 ms a key; in batches
@@ -8,38 +9,33 @@ that runs the engine and in one attached to it.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.store import queries
-
-
-@dataclass(frozen=True)
-class FeedEvent:
-    id: int
-    at: float
-    kind: str
-    source: str
-    root_id: int | None
-    path: str | None
-    photo_id: int | None
-    payload: dict | None
+from core.store.events import Event, EventKind, EventReader
 
 
 class EventFeed:
-    def __init__(self, catalogue: Path, interval: float = 0.1, from_start: bool = False) -> None:
+    def __init__(
+        self,
+        catalogue: Path,
+        interval: float = 0.1,
+        from_start: bool = False,
+        kinds: Iterable[EventKind] = (),
+    ) -> None:
         self.catalogue = catalogue
         self.interval = interval
-        self._subscribers: list[Callable[[list[FeedEvent]], None]] = []
+        self._subscribers: list[Callable[[list[Event]], None]] = []
         self._stop = threading.Event()
         self._connection = queries.open_read_only(str(catalogue))
-        self._last = 0 if from_start else queries.last_event_id(self._connection)
+        self._reader = EventReader(self._connection, kinds=kinds)
+        if not from_start:
+            self._reader.from_now()
         self._thread = threading.Thread(target=self._run, name="shootwatch-feed", daemon=True)
 
-    def subscribe(self, callback: Callable[[list[FeedEvent]], None]) -> None:
+    def subscribe(self, callback: Callable[[list[Event]], None]) -> None:
         self._subscribers.append(callback)
 
     def start(self) -> None:
@@ -49,15 +45,9 @@ class EventFeed:
         self._stop.set()
         self._thread.join(2.0)
 
-    def poll(self) -> list[FeedEvent]:
+    def poll(self) -> list[Event]:
         """The events since the last poll (at most 5,000 at a time)."""
-        rows = queries.events_after(self._connection, self._last)
-        if rows:
-            self._last = rows[-1][0]
-        return [
-            FeedEvent(*row[:7], json.loads(row[7]) if row[7] else None)  # type: ignore[misc]
-            for row in rows
-        ]
+        return self._reader.read()
 
     def _run(self) -> None:
         try:

@@ -34,6 +34,7 @@ from core.ingest.run import recover_moves
 from core.scan.reconcile import ScanStopped
 from core.scan.watch import WatchFactory
 from core.store import Catalogue, open_catalogue, queries
+from core.store.events import EventKind, record_event
 from core.store.models import Root
 
 log = logging.getLogger("shootwatch.engine")
@@ -188,9 +189,9 @@ class Engine:
                 if waited >= timeout:
                     raise
 
-    def record(self, kind: str, path: str | None = None, payload: dict | None = None) -> None:
+    def record(self, kind: EventKind, path: str | None = None, payload: dict | None = None) -> None:
         """An engine event (a component's state, the watcher's trouble), written soon."""
-        self.submit(SOURCE, lambda: queries.record_event(kind, SOURCE, path=path, payload=payload))
+        self.submit(SOURCE, lambda: record_event(kind, SOURCE, path=path, payload=payload))
 
     def set_state(self, component: str, state: ComponentState) -> None:
         with self._states_lock:
@@ -203,7 +204,7 @@ class Engine:
             payload = {"component": component, "status": state.status, "was": was}
             if state.error:
                 payload["error"] = state.error
-            self.record("component_state", None, payload)
+            self.record(EventKind.COMPONENT_STATE, None, payload)
 
     # --- the writer thread: every catalogue write happens here ---------------------------
 

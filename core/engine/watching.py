@@ -26,6 +26,7 @@ from core.scan.watch import (
     plan_folders,
 )
 from core.store import queries
+from core.store.events import EventKind
 from core.store.models import Root
 
 log = logging.getLogger("shootwatch.engine")
@@ -149,7 +150,7 @@ class WatchingComponent(Component):
         message = f"{root.path} is {why}: scanning it every {minutes:g} minutes instead"
         self._scan_only[root.id] = message
         self.set_state("degraded", error=message)
-        self.engine.record("watcher_fallback", root.path, {"reason": message})
+        self.engine.record(EventKind.WATCHER_FALLBACK, root.path, {"reason": message})
 
     # --- from the watcher thread ----------------------------------------------------------
 
@@ -178,7 +179,7 @@ class WatchingComponent(Component):
         if kind == "overflow":
             # The watcher goes on; a reconcile once the burst is over finds what it missed.
             log.warning("watcher: %s; reconciling when the changes stop", error)
-            self.engine.record("watcher_overflow", None, {"reason": str(error)})
+            self.engine.record(EventKind.WATCHER_OVERFLOW, None, {"reason": str(error)})
             self._reconcile_when_quiet = True
             self._quiet_since = time.monotonic()
             return
@@ -191,7 +192,7 @@ class WatchingComponent(Component):
             message = f"watcher stopped ({error}); reconciling, and restarting it"
         log.warning(message)
         self.set_state("degraded", error=message)
-        self.engine.record("watcher_fallback", None, {"reason": message, "kind": kind})
+        self.engine.record(EventKind.WATCHER_FALLBACK, None, {"reason": message, "kind": kind})
         self.engine.reconciling.request(None, "scheduled")
         self._next_fallback = time.monotonic() + minutes * 60
 

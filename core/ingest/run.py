@@ -33,6 +33,7 @@ from core.ingest.move import (
 )
 from core.ingest.plan import Batch, Move, Plan, plan_ingest
 from core.store import queries
+from core.store.events import EventKind, record_event
 from core.store.models import Root
 
 CHUNK = 256  # files moved between two folder syncs and commits
@@ -113,8 +114,8 @@ def recover_moves(db: SqliteDatabase) -> list[tuple[int, str]]:
             _close(db, move_id, outcome, None)
             if outcome == "done":
                 _move_record(db, move_id)
-            queries.record_event(
-                "ingest_recovered", "ingest", payload={"move": move_id, "outcome": outcome}
+            record_event(
+                EventKind.INGEST_RECOVERED, "ingest", payload={"move": move_id, "outcome": outcome}
             )
     return outcomes
 
@@ -228,9 +229,9 @@ def _finish_chunk(
             _record(db, batch, move, root, inboxes.get(batch.inbox))
         for batch, move, entry, reason in failed:
             _close(db, entry.move_id, "failed", reason)
-            queries.record_event("ingest_failed", "ingest", root=inboxes.get(batch.inbox),
-                                 path=_relative(move.source, batch.inbox),
-                                 payload={"error": reason})  # fmt: skip
+            record_event(EventKind.INGEST_FAILED, "ingest", root=inboxes.get(batch.inbox),
+                         path=_relative(move.source, batch.inbox),
+                         payload={"error": reason})  # fmt: skip
 
 
 def _journal(
@@ -283,8 +284,8 @@ def _record(db: SqliteDatabase, batch: Batch, move: Move, root: Root, inbox: Roo
     source_rel = _relative(move.source, batch.inbox)
     if move.action == "duplicate":
         db.execute_sql("DELETE FROM file WHERE id = ?", (move.file_id,))
-        queries.record_event(
-            "duplicate", "ingest", root=inbox, path=source_rel,
+        record_event(
+            EventKind.DUPLICATE, "ingest", root=inbox, path=source_rel,
             payload={"of": move.duplicate_of,
                      "moved_to": str(move.destination) if move.destination else None},
         )  # fmt: skip
@@ -293,8 +294,9 @@ def _record(db: SqliteDatabase, batch: Batch, move: Move, root: Root, inbox: Roo
     dest_rel = _relative(move.destination, root.path)
     _move_file_record(db, move.file_id, root.id, dest_rel)
     dated = batch.dated
-    queries.record_event(
-        "ingested" if dated.day is not None else "undated", "ingest", root=root, path=dest_rel,
+    kind = EventKind.INGESTED if dated.day is not None else EventKind.UNDATED
+    record_event(
+        kind, "ingest", root=root, path=dest_rel,
         payload={"from": str(move.source), "day": f"{dated.day:%Y-%m-%d}" if dated.day else None,
                  "date_source": dated.source},
     )  # fmt: skip

@@ -32,14 +32,13 @@ from core.media.work import (
     describe_files,
 )
 from core.store import photos as queries
-from core.store.queries import RootIndex, events_after, last_event_id
+from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
+from core.store.queries import RootIndex
 
 log = logging.getLogger("shootwatch.media")
 
 BATCH = 64  # files a worker describes per task
 PREVIEW_BATCH = 8
-# "ingested" and "undated": a file ingest moved into the library (its record moved with it).
-FILE_EVENTS = ("added", "modified", "moved", "removed", "indexed", "ingested", "undated")
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
 
 
@@ -67,7 +66,7 @@ class MediaSync:
         self.pool = pool
         self.deliver = deliver  # hands a finished task's apply step to the writer thread
         self.counts = MediaCounts()
-        self._event_cursor: int | None = None
+        self._file_events: EventReader | None = None  # from the first follow_file_events
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
@@ -82,26 +81,25 @@ class MediaSync:
 
     def follow_file_events(self) -> None:
         """Queue the files the catalogue's file events name; regroup where files went away."""
-        connection = self.db.connection()
-        if self._event_cursor is None:
+        if self._file_events is None:
             # Start from now: whatever came before is found by the backlog queries.
-            self._event_cursor = last_event_id(connection)
+            self._file_events = EventReader(self.db, kinds=FILE_EVENTS).from_now()
             return
-        rows = events_after(connection, self._event_cursor, kinds=FILE_EVENTS)
-        if not rows:
+        changes = self._file_events.read()
+        if not changes:
             return
-        self._event_cursor = rows[-1][0]
         self._idle_until = 0.0  # files changed: look for work at once
         self._roots.refresh()
         gone: set[tuple[int, str]] = set()
-        for _, _, kind, _, root_id, rel_path, _, _ in rows:
+        for change in changes:
+            root_id, rel_path = change.root_id, change.path
             if root_id not in self._roots.paths or rel_path is None:
                 continue
-            if kind == "indexed":
+            if change.kind == EventKind.INDEXED:
                 self._backlog_after["files"] = 0  # a first index: the backlog finds them all
-            elif kind == "removed" or kind == "moved":
+            elif change.kind in (EventKind.REMOVED, EventKind.MOVED):
                 gone.add((root_id, os.path.dirname(rel_path)))
-            if kind in ("added", "modified", "moved", "ingested", "undated"):
+            if change.kind in FILE_IS_THERE:
                 file_id = queries.file_id(self.db, root_id, rel_path)
                 if file_id is not None:
                     self._queued[file_id] = (self._roots.paths[root_id], rel_path)

@@ -34,6 +34,7 @@ from core.scan.survey import (
     survey_batch,
 )
 from core.store import Catalogue, queries
+from core.store.events import EventKind, insert_events, record_event
 from core.store.models import Root, SyncRun
 from core.store.queries import KnownFile
 from core.workers import end_with_parent
@@ -586,8 +587,8 @@ def _reconcile(
         bytes_hashed=report.bytes_hashed,
     ).where(SyncRun.id == run.id).execute()
     if first_index and writer.added:
-        queries.record_event(
-            "indexed",
+        record_event(
+            EventKind.INDEXED,
             SOURCE,
             root=root,
             path=root_path,
@@ -711,27 +712,27 @@ class _ChangeWriter:
             for rel, size, mtime, kind, digest, error, record_id, *_ in files
         ]  # fmt: skip
 
-    def _event(self, kind: str, path: str, payload: dict | None = None) -> None:
+    def _event(self, kind: EventKind, path: str, payload: dict | None = None) -> None:
         text = json.dumps(payload) if payload is not None else None
         self._events.append((kind, SOURCE, self.root_id, path, None, text))
 
-    def _file_events(self, kind: str, files: list[SeenFile]) -> None:
+    def _file_events(self, kind: EventKind, files: list[SeenFile]) -> None:
         for seen in files:
             if seen.error is not None:
                 self.unreadable_files += 1
-                self._event("unreadable", seen.rel_path, {"reason": seen.error})
+                self._event(EventKind.UNREADABLE, seen.rel_path, {"reason": seen.error})
             elif not self.first_index:
                 self._event(kind, seen.rel_path)
 
     def add(self, files: list[SeenFile]) -> None:
         root_id = self.root_id
         self._inserts += [(root_id, *row[:-1]) for row in self._file_rows(files)]
-        self._file_events("added", files)
+        self._file_events(EventKind.ADDED, files)
         self.added += len(files)
 
     def update(self, files: list[SeenFile]) -> None:
         self._updates += self._file_rows(files)
-        self._file_events("modified", files)
+        self._file_events(EventKind.MODIFIED, files)
         self.updated += len(files)
 
     def move(self, moves: list[tuple[SeenFile, KnownFile]]) -> None:
@@ -741,18 +742,20 @@ class _ChangeWriter:
             payload = {"from": known.rel_path}
             if known.root_id is not None and known.root_id != self.root_id:
                 payload["from_root"] = known.root_id
-            self._event("moved", seen.rel_path, payload)
+            self._event(EventKind.MOVED, seen.rel_path, payload)
         self.moved += len(moves)
 
     def remove(self, records: list[KnownFile]) -> None:
         for known in records:
             self._deletes.append(known.record_id)
-            self._event("removed", known.rel_path, {"blake3": known.blake3, "size": known.size})
+            self._event(
+                EventKind.REMOVED, known.rel_path, {"blake3": known.blake3, "size": known.size}
+            )
         self.removed += len(records)
 
     def unreadable(self, items: list[tuple[str, str]]) -> None:
         for path, reason in items:
-            self._event("unreadable", path, {"reason": reason})
+            self._event(EventKind.UNREADABLE, path, {"reason": reason})
 
     def flush(self, only_if_full: bool = False) -> None:
         """Write what is pending in one transaction: removals first, then moves (which may
@@ -778,7 +781,7 @@ class _ChangeWriter:
             if self._events:
                 # Stamped as written: an event's time is when others can see it.
                 written = time.time()
-                queries.insert_events(self.db, [(written, *event) for event in self._events])
+                insert_events(self.db, [(written, *event) for event in self._events])
         self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
         self._events = []
 
@@ -792,9 +795,8 @@ def _set_root_state(root: Root, offline_reason: str | None, now: float) -> None:
     root.save()
     if root.state != was:
         payload = {"reason": offline_reason} if offline_reason else None
-        queries.record_event(
-            f"root_{root.state}", SOURCE, root=root, path=root.path, payload=payload
-        )
+        kind = EventKind.ROOT_ONLINE if root.state == "online" else EventKind.ROOT_OFFLINE
+        record_event(kind, SOURCE, root=root, path=root.path, payload=payload)
 
 
 def reconcile_roots(

@@ -27,7 +27,7 @@ from core.media.photos import preview_for
 from core.stages import command as commands
 from core.stages import images
 from core.stages.queue import Claimed, Due, claim, fail, finish, queue_due, recover_running
-from core.store import queries
+from core.store.events import EventKind, record_event
 from core.store.photos import original_of
 
 COMMAND_WORKERS = 2  # darktable-cli uses every core itself: two at once is plenty
@@ -174,8 +174,9 @@ class StageRunner:
         for name in names or list(self.defs):
             count = queue_due(self.db, self.defs[name].due, photo_ids)
             if count:
-                queries.record_event("stage_queued", "stage", payload={"stage": name,
-                                                                       "jobs": count})  # fmt: skip
+                record_event(
+                    EventKind.STAGE_QUEUED, "stage", payload={"stage": name, "jobs": count}
+                )
             queued += count
         self.counts.queued += queued
         return queued
@@ -317,15 +318,15 @@ class StageRunner:
             )  # fmt: skip
             finish(self.db, claimed.job_id)
             payload = {"stage": stage.name, "photo": claimed.photo_id}
-            queries.record_event("stage_done", "stage", path=made.path, payload=payload)
+            record_event(EventKind.STAGE_DONE, "stage", path=made.path, payload=payload)
         self.counts.done += 1
         by[stage.name] = by.get(stage.name, 0) + 1
 
     def _failed(self, claimed: Claimed, reason: str) -> None:
         with self.db.atomic():
             final = fail(self.db, claimed.job_id, reason, self.settings.max_attempts)
-            queries.record_event(
-                "stage_failed",
+            record_event(
+                EventKind.STAGE_FAILED,
                 "stage",
                 payload={"stage": claimed.stage, "photo": claimed.photo_id, "error": reason,
                          "attempt": claimed.attempts, "final": final},

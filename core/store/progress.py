@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from core.store.events import EventKind
 from core.store.models import DarktableImage
 from core.store.queries import RootIndex
 
@@ -60,7 +61,8 @@ def edit_times() -> list[tuple[float, int]]:
     """(time, darktable id) of every edit event, oldest first."""
     rows = _db().execute_sql(
         "SELECT at, json_extract(payload, '$.darktable_id') FROM event"
-        " WHERE kind = 'edited' AND source = 'darktable' ORDER BY at"
+        " WHERE kind = ? AND source = 'darktable' ORDER BY at",
+        (EventKind.EDITED,),
     )
     return [(at, image_id) for at, image_id in rows if image_id is not None]
 
@@ -143,8 +145,8 @@ def recent_edits(limit: int) -> list[dict]:
             " d.rejected, d.altered, d.exported_at FROM event e"
             " LEFT JOIN darktable_image d"
             "  ON d.darktable_id = json_extract(e.payload, '$.darktable_id')"
-            " WHERE e.kind = 'edited' AND e.source = 'darktable' ORDER BY e.id DESC LIMIT ?",
-            (limit,),
+            " WHERE e.kind = ? AND e.source = 'darktable' ORDER BY e.id DESC LIMIT ?",
+            (EventKind.EDITED, limit),
         )
         .fetchall()
     )

@@ -6,7 +6,6 @@ instances for 100k rows); everything else uses the peewee models.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -15,7 +14,8 @@ from typing import NamedTuple
 
 from peewee import SqliteDatabase, fn
 
-from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
+from core.store.events import EventKind, record_event
+from core.store.models import FileRecord, Heartbeat, Root, SyncRun
 
 
 class KnownFile(NamedTuple):
@@ -223,32 +223,6 @@ def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:
     db.cursor().executemany("DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
 
 
-def insert_events(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
-    """rows: (at, kind, source, root_id, path, photo_id, payload_json)"""
-    db.cursor().executemany(
-        "INSERT INTO event (at, kind, source, root_id, path, photo_id, payload)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-
-
-def record_event(
-    kind: str,
-    source: str,
-    root: Root | None = None,
-    path: str | None = None,
-    payload: dict | None = None,
-) -> Event:
-    return Event.create(
-        at=time.time(),
-        kind=kind,
-        source=source,
-        root=root,
-        path=path,
-        payload=json.dumps(payload) if payload is not None else None,
-    )
-
-
 class RootOverlap(ValueError):
     """A folder inside another root, or holding one: a folder belongs to one root only."""
 
@@ -263,7 +237,7 @@ def add_root(path: str, kind: str = "library") -> tuple[Root, bool]:
             f"{path} overlaps the root {clash.path}: a folder can belong to one root only."
         )
     root = Root.create(path=path, kind=kind, added_at=time.time())
-    record_event("root_added", "cli", root=root, path=path, payload={"kind": kind})
+    record_event(EventKind.ROOT_ADDED, "cli", root=root, path=path, payload={"kind": kind})
     return root, True
 
 
@@ -339,46 +313,6 @@ def root_file_rows(root: Root) -> list[tuple[str, int, int, str | None]]:
         .order_by(FileRecord.rel_path)
         .tuples()
     )
-
-
-EVENT_COLUMNS = "id, at, kind, source, root_id, path, photo_id, payload"
-
-
-def events_after(
-    connection: sqlite3.Connection,
-    last_id: int,
-    limit: int = 5000,
-    kinds: Sequence[str] = (),
-    since: float | None = None,
-) -> list[tuple]:
-    """Event rows newer than ``last_id`` (oldest first): (id, at, kind, source, root_id, path,
-    photo_id, payload). A plain connection, so any thread or process can follow the log."""
-    where, args = ["id > ?"], [last_id]
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-        args += list(kinds)
-    if since is not None:
-        where.append("at >= ?")
-        args.append(since)
-    return connection.execute(
-        f"SELECT {EVENT_COLUMNS} FROM event WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
-        [*args, limit],
-    ).fetchall()
-
-
-def newest_events(
-    connection: sqlite3.Connection, limit: int, kinds: Sequence[str] = ()
-) -> list[tuple]:
-    """The newest ``limit`` events, oldest first."""
-    where = f"WHERE kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
-    rows = connection.execute(
-        f"SELECT {EVENT_COLUMNS} FROM event {where} ORDER BY id DESC LIMIT ?", [*kinds, limit]
-    ).fetchall()
-    return rows[::-1]
-
-
-def last_event_id(connection: sqlite3.Connection) -> int:
-    return connection.execute("SELECT COALESCE(MAX(id), 0) FROM event").fetchone()[0]
 
 
 def save_heartbeat(component: str, status: str, task: str | None, error: str | None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from peewee import SqliteDatabase
 
+from core.store.events import EventKind
 from core.store.models import CatalogueFact, DarktableImage
 
 LIBRARY_KEY = "darktable.library"
@@ -68,7 +69,7 @@ def as_json(values: Sequence[str]) -> str:
     return json.dumps(list(values))
 
 
-def reported_paths(kind: str) -> set[tuple[int | None, str]]:
+def reported_paths(kind: EventKind) -> set[tuple[int | None, str]]:
     """(root_id, path) of every event of this kind: to say a thing once."""
     db = DarktableImage._meta.database
     rows = db.execute_sql("SELECT root_id, path FROM event WHERE kind = ?", (kind,)).fetchall()

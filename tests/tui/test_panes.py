@@ -25,7 +25,7 @@ from core.darktable.library import LibraryPaths
 from core.darktable.poller import sync_once
 from core.engine import Engine
 from core.engine.lock import running_engine_pid
-from core.store import queries
+from core.store.events import EventKind, insert_events, record_event
 from core.store.models import JOB_STATUSES, Event, FileRecord, Job, Photo, Root, SyncRun
 from tests.darktable_fixture import copy_fixture
 from tests.tui.conftest import Library, build_library
@@ -92,7 +92,7 @@ def added_rows(root: Root, folder: str, first: int, count: int) -> list[tuple]:
     photo_id, payload)."""
     now = time.time()
     return [
-        (now, "added", "reconcile", root.id, f"{folder}/IMG_{n:05d}.JPG", None, None)
+        (now, EventKind.ADDED, "reconcile", root.id, f"{folder}/IMG_{n:05d}.JPG", None, None)
         for n in range(first, first + count)
     ]
 
@@ -108,8 +108,8 @@ async def test_live_events_arrive_in_batches_folded_into_bursts(library: Library
         app = pilot.app
         db = library.catalogue.db
         with db.atomic():
-            queries.insert_events(db, added_rows(root, "2025/2025-03-08", 0, 2000))
-        queries.record_event("removed", "reconcile", root, "2024-06-01_wedding/IMG_0001.JPG")
+            insert_events(db, added_rows(root, "2025/2025-03-08", 0, 2000))
+        record_event(EventKind.REMOVED, "reconcile", root, "2024-06-01_wedding/IMG_0001.JPG")
         await pilot.pause(POLL)
         await pilot.press("E")
         assert app.pane == "events"
@@ -127,7 +127,7 @@ async def test_live_events_arrive_in_batches_folded_into_bursts(library: Library
         # 2,000 more in four batches of 500 between key presses: the keys keep working.
         for batch in range(4):
             with db.atomic():
-                queries.insert_events(db, added_rows(root, "2025/2025-03-09", batch * 500, 500))
+                insert_events(db, added_rows(root, "2025/2025-03-09", batch * 500, 500))
             await pilot.pause(0.05)
             await pilot.press("f")
             assert isinstance(app.screen, Picker)

@@ -7,7 +7,6 @@ Events reach the pane in batches from the app's 10 Hz timer, never one message p
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Static
 
+from core.store.events import Event, EventKind
 from tui import keymap
 from tui.picker import Picker
 from tui.widgets.windowed_table import Column, WindowedTable
@@ -25,30 +25,28 @@ KEEP_GROUPS = 20_000
 SEED_EVENTS = 2000  # the pane opens with this many of the latest events
 BURST_SECONDS = 10.0  # events of one kind in one folder this close together are one line
 KIND_STYLES = {
-    "added": "green",
-    "modified": "yellow",
-    "moved": "cyan",
-    "removed": "red",
-    "unreadable": "bold red",
-    "edited": "magenta",
-    "reedited_after_export": "magenta",
-    "exported": "blue",
-    "export_written": "blue",
-    "rated": "gold1",
-    "rejected": "red",
-    "labelled": "orchid",
-    "tagged": "orchid",
-    "darktable_imported": "bright_magenta",
-    "darktable_removed": "red",
-    "component_state": "bold yellow",
-    "scan_finished": "cyan",
-    "decision": "green",
+    EventKind.ADDED: "green",
+    EventKind.MODIFIED: "yellow",
+    EventKind.MOVED: "cyan",
+    EventKind.REMOVED: "red",
+    EventKind.UNREADABLE: "bold red",
+    EventKind.EDITED: "magenta",
+    EventKind.REEDITED_AFTER_EXPORT: "magenta",
+    EventKind.EXPORTED: "blue",
+    EventKind.EXPORT_WRITTEN: "blue",
+    EventKind.RATED: "gold1",
+    EventKind.REJECTED: "red",
+    EventKind.LABELLED: "orchid",
+    EventKind.TAGGED: "orchid",
+    EventKind.DARKTABLE_IMPORTED: "bright_magenta",
+    EventKind.DARKTABLE_REMOVED: "red",
+    EventKind.COMPONENT_STATE: "bold yellow",
 }
 
 
 @dataclass(slots=True)
 class Group:
-    kind: str
+    kind: EventKind
     folder: str
     source: str
     first_at: float
@@ -58,20 +56,15 @@ class Group:
     detail: str = ""
 
 
-def _detail(kind: str, payload: str | None) -> str:
-    if not payload:
+def _detail(kind: EventKind, data: dict | None) -> str:
+    if not data:
         return ""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return ""
-    if kind == "component_state":
+    if kind == EventKind.COMPONENT_STATE:
         reason = f": {data['error']}" if data.get("error") else ""
         return f"{data.get('component')} {data.get('was')} → {data.get('status')}{reason}"
-    if isinstance(data, dict):
-        for key in ("error", "reason", "note"):
-            if data.get(key):
-                return str(data[key])
+    for key in ("error", "reason", "note"):
+        if data.get(key):
+            return str(data[key])
     return ""
 
 
@@ -103,9 +96,9 @@ class EventsPane(Widget, can_focus=False):
         self.roots = roots  # root id -> path, to show where things happened
         self.groups: list[Group] = []  # oldest first
         self.shown: list[Group] = []  # the groups the filter keeps, oldest first
-        self.kind: str | None = None
+        self.kind: EventKind | None = None
         self.total = 0
-        self.kinds: dict[str, int] = {}
+        self.kinds: dict[EventKind, int] = {}
 
     def compose(self) -> ComposeResult:
         yield WindowedTable(
@@ -123,12 +116,12 @@ class EventsPane(Widget, can_focus=False):
     def focus_target(self) -> Widget:
         return self.query_one(WindowedTable)
 
-    def add_events(self, rows: list[tuple]) -> None:
-        """Fold a batch of event rows (id, at, kind, source, root_id, path, photo_id, payload),
-        oldest first, into the groups, then redraw once."""
-        if not rows:
+    def add_events(self, events: list[Event]) -> None:
+        """Fold a batch of events, oldest first, into the groups, then redraw once."""
+        if not events:
             return
-        for _id, at, kind, source, _root, path, _photo, payload in rows:
+        for event in events:
+            at, kind, source, path = event.at, event.kind, event.source, event.path
             self.total += 1
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
             folder = os.path.dirname(path) if path else ""
@@ -145,7 +138,7 @@ class EventsPane(Widget, can_focus=False):
                 last.last_path = path
                 continue
             group = Group(kind, folder, source, at, at, last_path=path,
-                          detail=_detail(kind, payload))  # fmt: skip
+                          detail=_detail(kind, event.payload))  # fmt: skip
             self.groups.append(group)
             if self.kind is None or self.kind == kind:
                 self.shown.append(group)
@@ -183,7 +176,7 @@ class EventsPane(Widget, can_focus=False):
             self.notify("No events yet.", timeout=2)
             return
 
-        def chosen(kind: str | None) -> None:
+        def chosen(kind: EventKind | None) -> None:
             if kind is not None:
                 self._set_kind(kind)
 
@@ -192,7 +185,7 @@ class EventsPane(Widget, can_focus=False):
     def action_all_kinds(self) -> None:
         self._set_kind(None)
 
-    def _set_kind(self, kind: str | None) -> None:
+    def _set_kind(self, kind: EventKind | None) -> None:
         self.kind = kind
         self._refilter()
         self.query_one(WindowedTable).set_source(GroupSource(self))
