@@ -125,12 +125,20 @@ def _capture(tags: _Tags) -> tuple[float | None, str | None]:
 UTC_ZONE = UTC
 
 
+def _gps_part(part: Any) -> float | None:
+    """One of degrees, minutes, seconds. Phones write 0/0 for a field they did not fill (most
+    often the seconds): that is 0, and the rest of the position stands."""
+    if getattr(part, "num", None) == 0 and getattr(part, "den", None) == 0:
+        return 0.0
+    return _number([part])
+
+
 def _gps(tags: dict[str, Any]) -> tuple[float | None, float | None]:
     def degrees(key: str) -> float | None:
         value = tags.get(key)
         if value is None or not hasattr(value, "values") or len(value.values) < 3:
             return None
-        parts = [_number([part]) for part in value.values[:3]]
+        parts = [_gps_part(part) for part in value.values[:3]]
         if any(part is None for part in parts):
             return None
         return parts[0] + parts[1] / 60 + parts[2] / 3600

@@ -4,12 +4,15 @@ are damaged, truncated or lie about what they are."""
 
 from __future__ import annotations
 
+import io
 import os
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
 from core.media.metadata import read_metadata
 from core.media.sniff import sniff
@@ -106,6 +109,36 @@ def test_type_and_metadata_of_each_sample(name):
 def test_zero_gps_is_absent():
     metadata = read_metadata(_sample("samsung_galaxy_s_orient6_gps.jpg"))
     assert metadata.gps_latitude is None and metadata.gps_longitude is None
+
+
+def _jpeg_with_gps(path: Path, latitude: tuple, longitude: tuple, refs=("N", "W")) -> Path:
+    """A real JPEG whose GPS block holds the given (numerator, denominator) triples."""
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = refs[0], tuple(IFDRational(*part) for part in latitude)
+    gps[3], gps[4] = refs[1], tuple(IFDRational(*part) for part in longitude)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(buffer, "JPEG", exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "expected"),
+    [
+        # Phones write 0/0 for a seconds field they did not fill: it is 0, the rest stands.
+        (((51, 1), (30, 1), (0, 0)), ((0, 1), (7, 1), (0, 0)), (51.5, -0.1166667)),
+        (((51, 1), (0, 0), (0, 0)), ((0, 1), (7, 1), (30, 1)), (51.0, -0.125)),
+        (((5130, 100), (0, 1), (0, 0)), ((7, 1), (0, 0), (0, 1)), (51.3, -7.0)),
+        # A number over nothing is not a number: no position rather than a wrong one.
+        (((51, 1), (30, 0), (0, 1)), ((0, 1), (7, 1), (0, 1)), (None, None)),
+        # Every field 0/0: an empty block, no position.
+        (((0, 0), (0, 0), (0, 0)), ((0, 0), (0, 0), (0, 0)), (None, None)),
+    ],
+)
+def test_gps_with_an_empty_rational_keeps_the_position(tmp_path, latitude, longitude, expected):
+    metadata = read_metadata(_jpeg_with_gps(tmp_path / "gps.jpg", latitude, longitude))
+    assert (metadata.gps_latitude, metadata.gps_longitude) == expected
 
 
 def test_a_nef_that_is_a_jpeg_is_a_jpeg():
