@@ -119,10 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command(Invocation(args, settings, catalogue, out, err))
     except (ConfigError, CatalogueError, UsageError, DemoError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
-        err.write(f"shootwatch: {prefix}: {error}\n")
+        err.write(f"shootwatch: {prefix}: {output.shown(error)}\n")
         return EXIT_ERROR
     except ScanError as error:
-        err.write(f"shootwatch: scan failed: {error}\n")
+        err.write(f"shootwatch: scan failed: {output.shown(error)}\n")
         return EXIT_ATTENTION
     except KeyboardInterrupt:
         err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
@@ -144,9 +144,9 @@ def add_root(run: Invocation) -> int:
     except queries.RootOverlap as error:
         raise UsageError(str(error)) from None
     if not added:
-        out.write(f"{path} is already a {root.kind} root\n")
+        out.write(f"{output.shown(path)} is already a {root.kind} root\n")
         return EXIT_OK
-    out.write(f"added {args.kind} root {path}\nnext: 'shootwatch scan' to index it\n")
+    out.write(f"added {args.kind} root {output.shown(path)}\nnext: 'shootwatch scan' to index it\n")
     return EXIT_OK
 
 
@@ -173,7 +173,7 @@ def list_roots(run: Invocation) -> int:
     output.table(rows, ("ROOT", "KIND", "STATE", "FILES", "SIZE", "LAST SCAN"), out)
     for s in summaries:
         if s.root.state_reason:
-            out.write(f"{s.root.path}: {s.root.state_reason}\n")
+            out.write(output.shown(f"{s.root.path}: {s.root.state_reason}") + "\n")
     return EXIT_OK
 
 
@@ -201,7 +201,8 @@ def scan(run: Invocation) -> int:
         reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
         if reply is not None and reply.get("ok"):
             out.write(
-                f"the running engine (pid {engine_pid}) will scan: {', '.join(reply['roots'])}; "
+                f"the running engine (pid {engine_pid}) will scan: "
+                f"{output.shown(', '.join(reply['roots']))}; "
                 "follow it with 'shootwatch events -f' or 'shootwatch history'\n"
             )
             return EXIT_OK
@@ -215,7 +216,7 @@ def scan(run: Invocation) -> int:
         if root is None:
             raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
         if root.path != path and not args.json:
-            err.write(f"scanning the whole root {root.path}\n")
+            err.write(f"scanning the whole root {output.shown(root.path)}\n")
         roots = [root]
     else:
         roots = list(Root.select().order_by(Root.path))
@@ -300,7 +301,7 @@ def history(run: Invocation) -> int:
     output.table(rows, headers, out)
     for sync_run in runs:
         if sync_run.error:
-            out.write(f"run {sync_run.id}: {sync_run.error}\n")
+            out.write(f"run {sync_run.id}: {output.shown(sync_run.error)}\n")
     return EXIT_OK
 
 
@@ -355,7 +356,7 @@ def status(run: Invocation) -> int:
             out,
         )
     else:
-        out.write(f"catalogue {run.settings.catalogue}\n")
+        out.write(f"catalogue {output.shown(run.settings.catalogue)}\n")
         if engine_pid:
             components = ", ".join(f"{beat.component} {beat.status}" for beat in beats)
             out.write(f"engine running (pid {engine_pid}): {components}\n")
@@ -367,11 +368,12 @@ def status(run: Invocation) -> int:
             last = s.last_run
             last_scan = f"{output.when(last.started_at)} ({last.status})" if last else "never"
             out.write(
-                f"{s.root.path} ({s.root.kind}, {s.root.state}): {output.count(s.files)} files, "
+                f"{output.shown(s.root.path)} ({s.root.kind}, {s.root.state}): "
+                f"{output.count(s.files)} files, "
                 f"{output.size(s.bytes)}; last scan {last_scan}\n"
             )
         for problem in problems:
-            out.write(f"! {problem}\n")
+            out.write(f"! {output.shown(problem)}\n")
         out.write("healthy\n" if healthy else "needs attention\n")
     if down:
         return EXIT_ERROR
@@ -380,7 +382,8 @@ def status(run: Invocation) -> int:
 
 def show_config(settings: Settings, out: TextIO) -> int:
     source = settings.config_file or "no file (defaults)"
-    out.write(f"# settings file: {source}\n# catalogue: {settings.catalogue}\n")
+    out.write(f"# settings file: {output.shown(source)}\n")
+    out.write(f"# catalogue: {output.shown(settings.catalogue)}\n")
     values = setting_values(settings)
     for setting in SETTINGS:
         out.write(f"\n# {setting.help}\n{setting.key} = {_toml_value(values[setting.key])}\n")
@@ -392,12 +395,22 @@ def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_toml_char(char) for char in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     return str(value)
+
+
+def _toml_char(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    if output.shown(char) == char:
+        return char
+    if 0xD800 <= ord(char) <= 0xDFFF:  # a byte that is not UTF-8: TOML cannot say it
+        return output.shown(char)
+    return f"\\u{ord(char):04x}"  # a control character, as TOML writes it
 
 
 COMMANDS = {

@@ -51,7 +51,7 @@ def run_engine(settings: Settings, err: TextIO) -> int:
     try:
         engine.start()
     except EngineRunning as error:
-        err.write(f"shootwatch: {error}; nothing to do\n")
+        err.write(f"shootwatch: {output.shown(error)}; nothing to do\n")
         return EXIT_ERROR
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -96,8 +96,8 @@ def _event_dict(row: tuple, root_paths: dict[int, str]) -> dict:
 def _event_line(event: dict) -> str:
     details = ""
     if event["payload"]:
-        details = "  " + ", ".join(f"{k}={v}" for k, v in event["payload"].items())
-    return f"{event['time']}  {event['kind']:<14} {event['path'] or '-'}{details}"
+        details = "  " + output.shown(", ".join(f"{k}={v}" for k, v in event["payload"].items()))
+    return f"{event['time']}  {event['kind']:<14} {output.shown(event['path'] or '-')}{details}"
 
 
 def events(run: Invocation) -> int:
@@ -136,7 +136,8 @@ def rescan(run: Invocation) -> int:
     if reply is not None:
         if not reply.get("ok"):
             raise UsageError(reply.get("error", "the engine refused"))
-        out.write(f"the running engine will rescan: {', '.join(reply['roots']) or 'no roots'}\n")
+        roots = output.shown(", ".join(reply["roots"])) or "no roots"
+        out.write(f"the running engine will rescan: {roots}\n")
         return EXIT_OK
     # No engine runs: scan here.
     if args.path is not None:

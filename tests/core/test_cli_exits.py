@@ -1,0 +1,121 @@
+"""The shootwatch command as a whole process, as a person runs it: the exit codes the README
+promises, one sentence (never a traceback) for what it cannot do, and file names printed so a
+terminal shows them rather than obeys them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.helpers import REPO
+
+WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def shootwatch(
+    *args: str | bytes, db: Path | None = None, bypass: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """``python -m core.cli ARGS`` in a child process; stdout and stderr as bytes. As root,
+    ``bypass=False`` drops root's permission bypass so file modes apply."""
+    command: list[str | bytes] = [sys.executable, "-m", "core.cli"]
+    if db is not None:
+        command += ["--db", str(db)]
+    command += list(args)
+    if not bypass and os.geteuid() == 0:
+        command = [*WITHOUT_BYPASS, *command]
+    return subprocess.run(command, capture_output=True, cwd=REPO, timeout=timeout)
+
+
+def one_sentence(result: subprocess.CompletedProcess) -> str:
+    """The one line a failed command says, checked to be one line and no traceback."""
+    err = result.stderr.decode("utf-8", "backslashreplace")
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("shootwatch: "), err
+    return lines[0]
+
+
+def photo(path: Path | bytes, colour: str = "red") -> None:
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "wb") as handle:
+        Image.new("RGB", (32, 24), colour).save(handle, "JPEG")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "catalogue.db"
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path) -> Path:
+    return tmp_path / "cata\x1b[2Jlogue.db"
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    path = tmp_path / "library"
+    path.mkdir()
+    return path
+
+
+# --- names a terminal would obey -------------------------------------------------------------
+
+HOSTILE_NAMES = {
+    "clear\x1b[2Jscreen.jpg": "clear\\x1b[2Jscreen.jpg",
+    "title\x1b]0;pwned\x07.jpg": "title\\x1b]0;pwned\\x07.jpg",
+    "two\nlines.jpg": "two\\x0alines.jpg",
+    "IMG_\u202egpj.exe": "IMG_\\u202egpj.exe",  # reads as IMG_exe.jpg
+}
+RAW_CONTROLS = (b"\x1b", b"\x07", "\u202e".encode())
+
+
+def assert_harmless(result: subprocess.CompletedProcess) -> None:
+    for stream in (result.stdout, result.stderr):
+        for control in RAW_CONTROLS:
+            assert control not in stream, (control, stream[-2000:])
+    assert b"Traceback" not in result.stderr, result.stderr
+
+
+def test_names_with_terminal_controls_are_printed_escaped_by_every_command(tmp_path, hostile_db):
+    db = hostile_db
+    library = tmp_path / "lib\x1b[31mred"  # the root's own name too
+    for number, name in enumerate(HOSTILE_NAMES):
+        photo(library / name, colour=("red", "green", "blue", "white")[number])
+    assert_harmless(added := shootwatch("add", str(library), db=db))
+    assert added.returncode == 0
+    scanned = shootwatch("scan", db=db)
+    assert_harmless(scanned)
+    assert scanned.returncode == 0 and b"lib\\x1b[31mred" in scanned.stdout
+    for args in (("roots",), ("status",), ("history",), ("events",), ("jobs",)):
+        result = shootwatch(*args, db=db)
+        assert_harmless(result)
+        assert result.returncode == 0, (args, result.stderr)
+    events = shootwatch("events", "--limit", "500", db=db).stdout.decode()
+    assert "lib\\x1b[31mred" in events
+    for name, escaped in HOSTILE_NAMES.items():
+        shown = shootwatch("show", str(library / name), db=db)
+        assert_harmless(shown)
+        assert shown.returncode == 0 and escaped in shown.stdout.decode(), shown.stdout
+        decided = shootwatch("decide", str(library / name), "--approve", db=db)
+        assert_harmless(decided)
+        assert decided.returncode == 0 and escaped in decided.stdout.decode()
+    # A name in an error message too.
+    missing = shootwatch("show", str(library / "gone\x1b[2J.jpg"), db=db)
+    assert_harmless(missing)
+    assert missing.returncode == 2 and "gone\\x1b[2J.jpg" in one_sentence(missing)
+    # The settings, as TOML that reads back as the same path.
+    config = shootwatch("config", db=db)
+    assert_harmless(config)
+    assert tomllib.loads(config.stdout.decode())["catalogue"] == str(db)
+    # JSON says the name as it is (escaped by JSON itself).
+    (root,) = json.loads(shootwatch("roots", "--json", db=db).stdout)
+    assert root["path"] == str(library)
