@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.cli import darktable, demo, ingest, output, service, stages, triage
+from core.cli import darktable, demo, ingest, output, scanning, service, stages, triage
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -28,11 +28,9 @@ from core.demo import DemoError
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
-from core.media.photos import MediaCounts, MediaSync
-from core.media.pool import MediaPool
-from core.scan.reconcile import ScanError, reconcile_roots
+from core.scan.reconcile import ScanError
 from core.store import CatalogueError, open_catalogue, queries
-from core.store.models import ROOT_KINDS, Root
+from core.store.models import ROOT_KINDS, Root, SyncRun
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,52 +220,7 @@ def scan(run: Invocation) -> int:
         roots = list(Root.select().order_by(Root.path))
         if not roots:
             raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
-    progress = output.ProgressLine(err)
-    try:
-        reports = reconcile_roots(
-            run.catalogue,
-            roots,
-            run.settings.scan,
-            kind="manual",
-            on_progress=None if args.json else progress,
-            accept_empty=args.accept_empty,
-        )
-    finally:
-        progress.clear()
-    _describe_photos(run, quiet=args.json)
-    if args.json:
-        output.print_json([report.as_dict() for report in reports], out)
-    else:
-        for report in reports:
-            out.write(output.scan_summary(report) + "\n")
-    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
-
-
-def _describe_photos(run: Invocation, quiet: bool) -> None:
-    """What the engine does in the background, done here when no engine runs: new files
-    described, grouped into photos, previews built (in worker processes)."""
-    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
-    media = MediaSync(run.catalogue.db, run.settings.media, pool)
-    line = output.ProgressLine(run.err)
-
-    def progress(counts: MediaCounts) -> None:
-        if line.enabled and not quiet:
-            line.write(
-                f"photos: {output.count(counts.described)} files described, "
-                f"{output.count(counts.previews)} previews"
-            )
-
-    try:
-        counts = media.run_until_idle(progress)
-    finally:
-        line.clear()
-        if pool is not None:
-            pool.close()
-    if not quiet and (counts.described or counts.previews):
-        run.err.write(
-            f"photos: {output.count(counts.described)} files described, "
-            f"{output.count(counts.previews)} previews built\n"
-        )
+    return scanning.scan_here(run, roots, accept_empty=args.accept_empty)
 
 
 def history(run: Invocation) -> int:
@@ -316,8 +269,15 @@ def status(run: Invocation) -> int:
             problems.append(f"{s.root.path}: last scan {s.last_run.status}: {s.last_run.error}")
         elif s.last_run is None:
             problems.append(f"{s.root.path} has never been scanned: run 'shootwatch scan'")
-        if s.unhashed:
-            problems.append(f"{s.root.path}: {output.count(s.unhashed)} files could not be read")
+        # Files recorded without their content, and what the last whole scan could not read
+        # at all (names that are not UTF-8, unreadable folders): neither is all well.
+        last_whole = _last_whole_scan(s.root)
+        unreadable = max(s.unhashed, last_whole.files_unreadable if last_whole else 0)
+        if unreadable:
+            problems.append(
+                f"{s.root.path}: {output.count(unreadable)} files or folders could not be read "
+                "('shootwatch events --kind unreadable' says why)"
+            )
     engine_pid = running_engine_pid(run.settings.catalogue)
     beats = queries.heartbeats() if engine_pid else []
     down = False
@@ -378,6 +338,16 @@ def status(run: Invocation) -> int:
     if down:
         return EXIT_ERROR
     return EXIT_OK if healthy else EXIT_ATTENTION
+
+
+def _last_whole_scan(root: Root) -> SyncRun | None:
+    """The root's last finished scan of all of it (the watcher's runs cover some folders)."""
+    return (
+        SyncRun.select()
+        .where(SyncRun.root == root, SyncRun.kind != "realtime", SyncRun.status != "running")
+        .order_by(SyncRun.id.desc())
+        .first()
+    )
 
 
 def show_config(settings: Settings, out: TextIO) -> int:

@@ -7,16 +7,16 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import signal
 import time
 from typing import TextIO
 
-from core.cli import output
-from core.cli.invocation import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, Invocation, UsageError
+from core.cli import output, scanning
+from core.cli.invocation import EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.config import Settings
 from core.engine import Engine, EngineRunning
 from core.engine.control import ask
-from core.scan.reconcile import reconcile_roots
 from core.store import queries
 from core.store.models import Root
 
@@ -141,18 +141,11 @@ def rescan(run: Invocation) -> int:
         return EXIT_OK
     # No engine runs: scan here.
     if args.path is not None:
-        root = queries.root_for_path(args.path)
+        root = queries.root_for_path(os.path.realpath(os.path.expanduser(args.path)))
         if root is None:
             raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
         roots = [root]
     else:
         roots = list(Root.select().order_by(Root.path))
     err.write("no engine is running: scanning here\n")
-    progress = output.ProgressLine(err)
-    try:
-        reports = reconcile_roots(run.catalogue, roots, run.settings.scan, on_progress=progress)
-    finally:
-        progress.clear()
-    for report in reports:
-        out.write(output.scan_summary(report) + "\n")
-    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
+    return scanning.scan_here(run, roots)

@@ -119,3 +119,37 @@ def test_names_with_terminal_controls_are_printed_escaped_by_every_command(tmp_p
     # JSON says the name as it is (escaped by JSON itself).
     (root,) = json.loads(shootwatch("roots", "--json", db=db).stdout)
     assert root["path"] == str(library)
+
+
+# --- exit codes the README promises ----------------------------------------------------------
+
+
+def test_a_name_that_is_not_utf8_makes_scan_and_status_exit_1_and_say_which(db, library):
+    photo(library / "ok.jpg")
+    photo(os.fsencode(library / "caf") + b"\xe9.jpg")
+    os.makedirs(os.fsencode(library / "shoot") + b"-\xfe")
+    photo(os.fsencode(library / "shoot") + b"-\xfe/IMG_0001.jpg", colour="blue")
+    assert shootwatch("add", str(library), db=db).returncode == 0
+
+    scanned = shootwatch("scan", db=db)
+    assert b"Traceback" not in scanned.stderr
+    assert scanned.returncode == 1, scanned.stdout
+    said = scanned.stdout.decode()
+    assert "2 unreadable" in said
+    assert "caf\\xe9.jpg: name is not valid UTF-8" in said
+    assert "shoot-\\xfe: folder name is not valid UTF-8" in said
+
+    status = shootwatch("status", db=db)
+    assert status.returncode == 1
+    assert "2 files or folders could not be read" in status.stdout.decode()
+    assert status.stdout.decode().rstrip().endswith("needs attention")
+    assert json.loads(shootwatch("status", "--json", db=db).stdout)["healthy"] is False
+    # Without an engine, rescan is a scan here: the same answer.
+    assert shootwatch("rescan", db=db).returncode == 1
+
+    # Renamed, the files are recorded and all is well again.
+    os.rename(os.fsencode(library / "caf") + b"\xe9.jpg", library / "cafe.jpg")
+    os.rename(os.fsencode(library / "shoot") + b"-\xfe", library / "shoot")
+    assert shootwatch("scan", db=db).returncode == 0
+    status = shootwatch("status", db=db)
+    assert status.returncode == 0 and status.stdout.decode().rstrip().endswith("healthy")
