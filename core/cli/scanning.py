@@ -33,6 +33,8 @@ def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) ->
             kind="manual",
             on_progress=None if quiet else progress,
             accept_empty=accept_empty,
+            # No watcher comes back for a file still being written: it is waited for here.
+            hold_still_seconds=run.settings.watch.settle_seconds,
         )
     finally:
         progress.clear()

@@ -367,12 +367,15 @@ def reconcile_root(
     folders: list[tuple[str, bool, tuple[str, ...]]] | None = None,
     settle_seconds: float = 0.0,
     cancel: threading.Event | None = None,
+    hold_still_seconds: float = 0.0,
 ) -> ReconcileReport:
     """Reconcile one root and record the run. ``pool`` is reused when given.
 
     ``folders`` limits the run to some folders of the root (rel_dir, recursive,
     claimed_children), as the watcher asks after changes; ``settle_seconds`` leaves files
-    modified more recently than that for a later run (see ``ReconcileReport.unsettled``).
+    modified more recently than that for a later run (see ``ReconcileReport.unsettled``);
+    ``hold_still_seconds`` waits for files changed more recently than that to hold still that
+    long before they are hashed (``SurveyTask.hold_still_ns``), when no later run will come.
     """
     started = time.time()
     clock = time.perf_counter()
@@ -390,6 +393,7 @@ def reconcile_root(
             folders,
             int(settle_seconds * 1e9),
             cancel,
+            int(hold_still_seconds * 1e9),
         )
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
@@ -419,6 +423,7 @@ def _reconcile(
     folders: list[tuple[str, bool, tuple[str, ...]]] | None,
     settle_ns: int,
     cancel: threading.Event | None,
+    hold_still_ns: int = 0,
 ) -> ReconcileReport:
     root_path = root.path
     whole_root = folders is None
@@ -450,6 +455,7 @@ def _reconcile(
                 excluded_paths=excluded,
                 hash_retries=settings.hash_retries,
                 settle_ns=settle_ns,
+                hold_still_ns=hold_still_ns,
             )
             for rel_dir, recursive, claimed in plan
         ]
@@ -713,6 +719,7 @@ def reconcile_roots(
     kind: str = "manual",
     on_progress: Callable[[ScanProgress], None] | None = None,
     accept_empty: bool = False,
+    hold_still_seconds: float = 0.0,
 ) -> list[ReconcileReport]:
     """Reconcile several roots one after another, sharing one pool of workers."""
     roots = list(roots)
@@ -720,7 +727,14 @@ def reconcile_roots(
     try:
         return [
             reconcile_root(
-                catalogue, root, settings, kind, on_progress, pool, accept_empty=accept_empty
+                catalogue,
+                root,
+                settings,
+                kind,
+                on_progress,
+                pool,
+                accept_empty=accept_empty,
+                hold_still_seconds=hold_still_seconds,
             )
             for root in roots
         ]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -153,3 +154,106 @@ def test_a_name_that_is_not_utf8_makes_scan_and_status_exit_1_and_say_which(db, 
     assert shootwatch("scan", db=db).returncode == 0
     status = shootwatch("status", db=db)
     assert status.returncode == 0 and status.stdout.decode().rstrip().endswith("healthy")
+
+
+# --- a file still being written ---------------------------------------------------------------
+
+WRITER = """
+import os, sys, time
+path, gap, stop_after, stop_file = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+chunk = bytes(range(256)) * 256  # 64 KB
+started = time.monotonic()
+with open(path, "ab") as handle:
+    while not os.path.exists(stop_file) and time.monotonic() - started < stop_after:
+        handle.write(chunk)
+        handle.flush()
+        time.sleep(gap)
+"""
+
+
+def catalogue_rows(db: Path) -> dict[str, tuple[int, str | None, str | None]]:
+    import sqlite3
+
+    connection = sqlite3.connect(db)
+    try:
+        rows = connection.execute("SELECT rel_path, size, blake3, error FROM file").fetchall()
+    finally:
+        connection.close()
+    return {rel: (size, digest, error) for rel, size, digest, error in rows}
+
+
+@pytest.mark.parametrize("gap", [0.005, 0.05, 0.25])
+def test_a_file_still_being_written_is_not_recorded_as_settled_content(tmp_path, db, library, gap):
+    """A writer appends 64 KB every ``gap`` seconds (always less than the settle time, 1 s) while
+    ``shootwatch scan`` runs: the file is recorded with the reason and no hash, the command
+    says so and exits 1; once the writer is done, the next scan records its whole content."""
+    import blake3
+
+    config = tmp_path / "config.toml"
+    config.write_text("[watch]\nsettle_seconds = 1.0\n")
+    photo(library / "done.jpg")
+    growing = library / "IMG_0002.JPG"
+    stop = tmp_path / "stop"
+    assert shootwatch("--config", str(config), "add", str(library), db=db).returncode == 0
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(growing), str(gap), "120", str(stop)]
+    )
+    try:
+        while not growing.exists() or growing.stat().st_size == 0:
+            assert writer.poll() is None
+            time.sleep(0.01)
+        scanned = shootwatch("--config", str(config), "scan", db=db)
+        still_writing = writer.poll() is None
+    finally:
+        stop.touch()
+        writer.wait(timeout=60)
+    assert still_writing  # the test's premise: the file changed all through the scan
+    assert b"Traceback" not in scanned.stderr
+    assert scanned.returncode == 1, scanned.stdout
+    assert "IMG_0002.JPG: still being written" in scanned.stdout.decode()
+    rows = catalogue_rows(db)
+    size, digest, error = rows["IMG_0002.JPG"]
+    assert digest is None and error.startswith("still being written")
+    assert rows["done.jpg"][1] == blake3.blake3((library / "done.jpg").read_bytes()).hexdigest()
+
+    rescanned = shootwatch("--config", str(config), "scan", db=db)
+    assert rescanned.returncode == 0, rescanned.stdout
+    size, digest, _error = catalogue_rows(db)["IMG_0002.JPG"]
+    assert (size, digest) == (
+        growing.stat().st_size,
+        blake3.blake3(growing.read_bytes()).hexdigest(),
+    )
+
+
+@pytest.mark.parametrize("stops_after", [0.2, 0.6, 1.5])
+def test_a_file_whose_writer_stops_during_the_scan_is_recorded_whole_or_not_at_all(
+    tmp_path, db, library, stops_after
+):
+    """Whenever the writer stops, what the scan records is the file's whole content (it held
+    still long enough) or no content with the reason: never a part of it."""
+    import blake3
+
+    config = tmp_path / "config.toml"
+    config.write_text("[watch]\nsettle_seconds = 1.0\n")
+    growing = library / "IMG_0003.JPG"
+    assert shootwatch("--config", str(config), "add", str(library), db=db).returncode == 0
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(growing), "0.02", str(stops_after), str(tmp_path / "x")]
+    )
+    try:
+        while not growing.exists() or growing.stat().st_size == 0:
+            assert writer.poll() is None
+            time.sleep(0.01)
+        scanned = shootwatch("--config", str(config), "scan", db=db)
+    finally:
+        writer.wait(timeout=60)
+    assert b"Traceback" not in scanned.stderr
+    size, digest, error = catalogue_rows(db)["IMG_0003.JPG"]
+    if digest is None:
+        assert scanned.returncode == 1 and error.startswith("still being written")
+    else:
+        assert scanned.returncode == 0
+        assert (size, digest) == (
+            growing.stat().st_size,
+            blake3.blake3(growing.read_bytes()).hexdigest(),
+        )
