@@ -549,6 +549,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise  # the caller decides whether a missing file is an error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}.") from error
+    except UnicodeDecodeError as error:  # TOML is UTF-8; a file saved as Latin-1 is not
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line {line}): "
+            "save it as UTF-8."
+        ) from error
     except OSError as error:
         raise ConfigError(f"{path} cannot be read: {error.strerror or error}.") from error
     flat = _flatten(table)

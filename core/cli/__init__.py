@@ -1,8 +1,9 @@
 """The ``shootwatch`` command: the argument parser, settings, and one function per subcommand.
 
 Exit codes: 0 all is well; 1 the work was done but something needs attention (a root offline,
-a partial scan); 2 the command could not run (bad config, bad argument, unusable catalogue);
-130 interrupted.
+a partial scan, files that could not be read); 2 the command could not run, said in one
+sentence (bad config, bad argument, no catalogue, one that cannot be used or written); 130
+interrupted; 141 its output was closed early (``| head``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,20 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from core.cli import darktable, demo, ingest, output, scanning, service, stages, triage
+from core.cli import (
+    darktable,
+    demo,
+    failures,
+    ingest,
+    output,
+    scanning,
+    service,
+    stages,
+    triage,
+)
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -29,6 +41,7 @@ from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
 from core.scan.reconcile import ScanError
+from core.scan.survey import is_storable_name
 from core.store import CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root, SyncRun
 
@@ -92,6 +105,11 @@ def command_names() -> set[str]:
     }
 
 
+# Commands that may make the catalogue they are given. The others read, or change what is
+# already catalogued: on a catalogue that does not exist they say so rather than make one.
+CREATE_A_CATALOGUE = frozenset({"add", "scan", "rescan", "ingest", "run"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,12 +118,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(out)
         return EXIT_OK
     try:
+        code = _run(args, out, err)
+        out.flush()  # here, where a reader that went away can still be noticed
+        return code
+    except BrokenPipeError:
+        return failures.end_quietly_after_broken_pipe()
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The command, with every failure a person can act on said in one sentence."""
+    catalogue: Path | None = None
+    try:
         if args.command == "demo":  # its own settings and catalogue: not the user's
             return demo.build_demo(args, out, err)
         overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
         settings = load_settings(args.config, overrides)
+        catalogue = Path(settings.catalogue).expanduser()
         if args.command == "config":
             return show_config(settings, out)
+        _refuse_names_the_catalogue_cannot_hold(args, catalogue)
         if args.command == "run":  # the engine opens the catalogue itself
             return service.run_engine(settings, err)
         command = (
@@ -113,11 +144,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "darktable"
             else COMMANDS[args.command]
         )
-        with open_catalogue(settings.catalogue) as catalogue:
-            return command(Invocation(args, settings, catalogue, out, err))
+        if args.command not in CREATE_A_CATALOGUE and not catalogue.exists():
+            raise UsageError(
+                f"there is no catalogue at {catalogue} yet: 'shootwatch add FOLDER' makes one "
+                "(or --db names another)"
+            )
+        with open_catalogue(catalogue) as opened:
+            return command(Invocation(args, settings, opened, out, err))
     except (ConfigError, CatalogueError, UsageError, DemoError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
-        err.write(f"shootwatch: {prefix}: {output.shown(error)}\n")
+        said = None
+        if isinstance(error, CatalogueError) and error.__cause__ is not None:
+            said = failures.known_catalogue_failure(error.__cause__, catalogue or Path())
+        err.write(f"shootwatch: {prefix}: {said or output.shown(error)}\n")
         return EXIT_ERROR
     except ScanError as error:
         err.write(f"shootwatch: scan failed: {output.shown(error)}\n")
@@ -125,6 +164,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
         return EXIT_INTERRUPTED
+    except failures.DATABASE_ERRORS as error:
+        said = failures.catalogue_failure(error, catalogue or Path())
+        err.write(f"shootwatch: error: {said}\n")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        err.write(f"shootwatch: error: {failures.file_failure(error)}\n")
+        return EXIT_ERROR
+
+
+def _refuse_names_the_catalogue_cannot_hold(args: argparse.Namespace, catalogue: Path) -> None:
+    """A name with bytes that are not UTF-8 cannot be stored or looked up in the catalogue."""
+    names = [getattr(args, "path", None), *(getattr(args, "photo", None) or ())]
+    for name in (name for name in names if isinstance(name, str)):
+        if not is_storable_name(name):
+            raise UsageError(
+                f"{output.shown(name)}: the name is not valid UTF-8, so the catalogue cannot "
+                "hold it; rename it to record it ('shootwatch scan' lists such names)"
+            )
+    if not is_storable_name(str(catalogue)):
+        raise UsageError(
+            f"the catalogue's path {output.shown(catalogue)} is not valid UTF-8: choose another "
+            "with --db"
+        )
 
 
 def _real_folder(path: str) -> str:

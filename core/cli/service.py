@@ -124,7 +124,7 @@ def events(run: Invocation) -> int:
             rows = queries.events_after(connection, last, kinds=kinds)
             if any(row[4] not in root_paths for row in rows):
                 root_paths = {root.id: root.path for root in Root.select()}
-    except (KeyboardInterrupt, BrokenPipeError):
+    except KeyboardInterrupt:
         return EXIT_OK
     finally:
         connection.close()

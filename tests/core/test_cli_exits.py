@@ -257,3 +257,190 @@ def test_a_file_whose_writer_stops_during_the_scan_is_recorded_whole_or_not_at_a
             growing.stat().st_size,
             blake3.blake3(growing.read_bytes()).hexdigest(),
         )
+
+
+# --- no catalogue, a catalogue that cannot be written ----------------------------------------
+
+READING_COMMANDS = (
+    ("status",),
+    ("status", "--json"),
+    ("roots",),
+    ("history",),
+    ("events",),
+    ("show", "IMG_0001.JPG"),
+    ("decide", "IMG_0001.JPG", "--approve"),
+    ("undo",),
+    ("redo",),
+    ("stages",),
+    ("jobs",),
+    ("retry",),
+    ("cancel", "1"),
+    ("darktable", "stats"),
+    ("report", "unfinished"),
+)
+
+
+@pytest.mark.parametrize("args", READING_COMMANDS, ids=" ".join)
+def test_a_command_that_reads_does_not_create_a_catalogue(tmp_path, args):
+    missing = tmp_path / "nowhere" / "catalogue.db"
+    result = shootwatch(*args, db=missing)
+    assert result.returncode == 2
+    assert f"no catalogue at {missing}" in one_sentence(result)
+    assert not missing.parent.exists()
+
+
+def test_a_name_that_is_not_utf8_given_to_show_or_decide_gets_a_sentence(db, library):
+    photo(library / "ok.jpg")
+    bad = os.fsencode(library / "caf") + b"\xe9.jpg"
+    photo(bad)
+    assert shootwatch("add", str(library), db=db).returncode == 0
+    shootwatch("scan", db=db)
+    for args in (("show", bad), ("decide", bad, "--approve"), ("scan", bad)):
+        result = shootwatch(*args, db=db)
+        assert result.returncode == 2, args
+        assert "caf\\xe9.jpg: the name is not valid UTF-8" in one_sentence(result)
+
+
+def test_a_settings_file_that_is_not_utf8_gets_a_sentence(tmp_path, db):
+    config = tmp_path / "config.toml"
+    config.write_bytes(b'[ingest]\ndestination = "/photos/caf\xe9"\n')  # saved as Latin-1
+    result = shootwatch("--config", str(config), "status", db=db)
+    assert result.returncode == 2
+    said = one_sentence(result)
+    assert f"config error: {config} is not UTF-8 text" in said and "line 2" in said
+
+
+def _read_only(catalogue_or_folder: Path, mode: int) -> None:
+    catalogue_or_folder.chmod(mode)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_read_only_catalogue_gets_a_sentence(tmp_path, library, what):
+    db = tmp_path / "catalogue" / "catalogue.db"
+    db.parent.mkdir()
+    photo(library / "IMG_0001.JPG")
+    assert shootwatch("add", str(library), db=db).returncode == 0
+    assert shootwatch("scan", db=db).returncode == 0
+    photo(library / "IMG_0002.JPG", colour="blue")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    locked = db if what == "file" else db.parent
+    locked.chmod(0o444 if what == "file" else 0o555)
+    try:
+        for args in (
+            ("scan",),
+            ("decide", str(library / "IMG_0001.JPG"), "--approve"),
+            ("add", str(elsewhere)),
+        ):
+            result = shootwatch(*args, db=db, bypass=False)
+            assert result.returncode == 2, (args, result.stderr)
+            said = one_sentence(result)
+            assert "read-only" in said and str(locked) in said, said
+        status = shootwatch("status", db=db, bypass=False)
+        if what == "file":  # read as it is
+            assert status.returncode == 0 and status.stdout.rstrip().endswith(b"healthy")
+        else:  # SQLite cannot make its shared-memory file beside it: said, not a traceback
+            assert status.returncode == 2 and "read-only" in one_sentence(status)
+    finally:
+        locked.chmod(0o644 if what == "file" else 0o755)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 2 MB tmpfs, unmounted at the end (skipped where tmpfs cannot be mounted)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "none", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def _fill(disk: Path) -> None:
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("held_open", [True, False], ids=["held open elsewhere", "closed"])
+def test_a_full_disk_under_the_catalogue_gets_a_sentence(small_disk, library, held_open):
+    """Full while another process has the catalogue open (its write-ahead log exists: the
+    writes fail), or while nothing has it open (opening it fails)."""
+    import sqlite3
+
+    db = small_disk / "catalogue.db"
+    for number in range(40):
+        photo(library / f"IMG_{number:04d}.JPG", colour=(number * 6, 0, 0))
+    elsewhere = library.parent / "elsewhere"
+    elsewhere.mkdir()
+    assert shootwatch("add", str(library), db=db).returncode == 0
+    reader = sqlite3.connect(db)
+    try:
+        reader.execute("SELECT count(*) FROM root").fetchall()
+        if not held_open:
+            reader.close()
+        _fill(small_disk)
+        for args in (("scan",), ("add", str(elsewhere))):
+            result = shootwatch(*args, db=db)
+            assert result.returncode == 2, (args, result.stdout, result.stderr)
+            said = one_sentence(result)
+            assert f"the disk holding the catalogue {db} is full" in said, said
+            assert "rollback" not in said
+    finally:
+        reader.close()
+    (small_disk / "filler").unlink()
+    result = shootwatch("scan", db=db)  # with room again, nothing was lost
+    assert result.returncode == 0, result.stderr
+    assert b"40 added" in result.stdout
+
+
+# --- output closed early ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def scanned(db, library):
+    for number in range(3):
+        photo(library / f"IMG_{number:04d}.JPG", colour=(number * 80, 0, 0))
+    shootwatch("add", str(library), db=db)
+    shootwatch("scan", db=db)
+    return db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("show", "IMG_0001.JPG"), ("status",), ("roots",), ("history",), ("events",), ("config",)],
+    ids=" ".join,
+)
+def test_output_closed_before_the_command_writes_ends_it_quietly(scanned, library, args):
+    args = tuple(str(library / a) if a.startswith("IMG") else a for a in args)
+    command = [sys.executable, "-m", "core.cli", "--db", str(scanned), *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    process.stdout.close()  # as `| head` does once it has what it wants
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141  # as a Unix tool stopped by SIGPIPE
+    assert err == b""
+
+
+def test_show_piped_into_head(scanned, library):
+    """The same through a real shell pipeline, with more output than a pipe holds."""
+    for _ in range(3):
+        shootwatch("decide", str(library / "IMG_0001.JPG"), "--approve", db=scanned)
+    script = (
+        f"{sys.executable} -m core.cli --db {scanned} events --limit 100000 | head -1; "
+        f"{sys.executable} -m core.cli --db {scanned} show {library / 'IMG_0001.JPG'} | head -1"
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+    assert result.stderr == b""
