@@ -2,8 +2,8 @@
 
 Exit codes: 0 all is well; 1 the work was done but something needs attention (a root offline,
 a partial scan, files that could not be read); 2 the command could not run, said in one
-sentence (bad config, bad argument, no catalogue, one that cannot be used or written); 130
-interrupted; 141 its output was closed early (``| head``).
+sentence (bad config, bad argument, no catalogue, one that cannot be used or written), or the
+engine is down (status); 130 interrupted; 141 its output was closed early (``| head``).
 """
 
 from __future__ import annotations
@@ -343,8 +343,18 @@ def status(run: Invocation) -> int:
                 "('shootwatch events --kind unreadable' says why)"
             )
     engine_pid = running_engine_pid(run.settings.catalogue)
-    beats = queries.heartbeats() if engine_pid else []
+    beats = queries.heartbeats()
     down = False
+    if not engine_pid:
+        # An engine that stops says so in its last beats ("off"); one that was killed could not.
+        if any(beat.status != "off" for beat in beats):
+            last = max(beat.beat_at for beat in beats)
+            problems.append(
+                f"the engine stopped without closing (killed?) at {output.moment(last)}; "
+                "'shootwatch run' starts it again"
+            )
+            down = True
+        beats = []
     for beat in beats:
         if beat.status in ("degraded", "down"):
             problems.append(f"{beat.component} {beat.status}: {beat.error}")

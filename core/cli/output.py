@@ -57,6 +57,11 @@ def when(timestamp: float | None) -> str:
     return humanize.naturaltime(time.time() - timestamp)
 
 
+def moment(timestamp: float) -> str:
+    """A time in local time, with how long ago it was: "2024-06-01 14:02:33 (2 minutes ago)"."""
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(timestamp))} ({when(timestamp)})"
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "-"

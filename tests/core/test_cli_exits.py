@@ -444,3 +444,41 @@ def test_show_piped_into_head(scanned, library):
     result = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=120)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
     assert result.stderr == b""
+
+
+# --- an engine killed without closing ---------------------------------------------------------
+
+
+def test_status_after_the_engine_was_killed_says_so(db, library):
+    import signal
+    import time
+
+    photo(library / "IMG_0001.JPG")
+    shootwatch("add", str(library), db=db)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--db", str(db), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        start_new_session=True,  # its process group: the kill takes its workers too
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = json.loads(shootwatch("status", "--json", db=db).stdout or b"{}")
+            if status.get("engine", {}).get("components"):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the engine never reported")
+    finally:
+        os.killpg(engine.pid, signal.SIGKILL)
+        engine.wait(timeout=30)
+
+    status = shootwatch("status", db=db)
+    said = status.stdout.decode()
+    assert status.returncode == 2, said
+    assert "the engine stopped without closing (killed?) at " in said
+    assert "healthy" not in said.splitlines()[-1]
+    reported = json.loads(shootwatch("status", "--json", db=db).stdout)
+    assert reported["healthy"] is False and reported["engine"]["pid"] is None
