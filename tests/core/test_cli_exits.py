@@ -482,3 +482,50 @@ def test_status_after_the_engine_was_killed_says_so(db, library):
     assert "healthy" not in said.splitlines()[-1]
     reported = json.loads(shootwatch("status", "--json", db=db).stdout)
     assert reported["healthy"] is False and reported["engine"]["pid"] is None
+
+
+# --- an ingest destination that is a file ------------------------------------------------------
+
+
+def test_an_ingest_destination_that_is_a_file_is_said_once(tmp_path, db):
+    import signal
+
+    inbox = tmp_path / "inbox"
+    photo(inbox / "IMG_0001.JPG")
+    destination = tmp_path / "Originals"
+    destination.write_text("a file where the library folder should be")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[ingest]\ndestination = "{destination}"\ninboxes = ["{inbox}"]\n')
+    reason = f"ingest.destination {destination} is a file, not a folder"
+
+    result = shootwatch("--config", str(config), "ingest", db=db)
+    assert result.returncode == 2 and reason in one_sentence(result)
+
+    log = tmp_path / "engine.log"
+    with open(log, "wb") as handle:
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--config", str(config), "--db", str(db), "run"],
+            stdout=handle,
+            stderr=handle,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        ingest = {}
+        while time.monotonic() < deadline and ingest.get("status") != "degraded":
+            time.sleep(0.3)
+            status = json.loads(
+                shootwatch("--config", str(config), "status", "--json", db=db).stdout
+            )
+            components = status["engine"]["components"]
+            ingest = next((c for c in components if c["component"] == "ingest"), {})
+        assert ingest.get("status") == "degraded" and reason in ingest["error"], ingest
+        time.sleep(3)  # three more passes of the ingest loop
+    finally:
+        os.killpg(engine.pid, signal.SIGTERM)
+        engine.wait(timeout=60)
+    said = log.read_text()
+    assert "Traceback" not in said, said
+    assert said.count(reason) == 1, said
+    assert (inbox / "IMG_0001.JPG").exists()  # nothing moved, nothing lost
