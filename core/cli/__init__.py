@@ -105,9 +105,10 @@ def command_names() -> set[str]:
     }
 
 
-# Commands that may make the catalogue they are given. The others read, or change what is
-# already catalogued: on a catalogue that does not exist they say so rather than make one.
-CREATE_A_CATALOGUE = frozenset({"add", "scan", "rescan", "ingest", "run"})
+# Commands that may make the catalogue they are given: they record what they find (the darktable
+# commands and reports record darktable's state when no engine does). The others read, or change
+# what is already catalogued: on a catalogue that does not exist they say so rather than make one.
+CREATE_A_CATALOGUE = frozenset({"add", "scan", "rescan", "ingest", "run", "darktable", "report"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

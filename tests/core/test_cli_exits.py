@@ -275,8 +275,6 @@ READING_COMMANDS = (
     ("jobs",),
     ("retry",),
     ("cancel", "1"),
-    ("darktable", "stats"),
-    ("report", "unfinished"),
 )
 
 
