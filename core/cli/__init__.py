@@ -1,8 +1,9 @@
 """The ``shootwatch`` command: the argument parser, settings, and one function per subcommand.
 
 Exit codes: 0 all is well; 1 the work was done but something needs attention (a root offline,
-a partial scan); 2 the command could not run (bad config, bad argument, unusable catalogue);
-130 interrupted.
+a partial scan, files that could not be read); 2 the command could not run, said in one
+sentence (bad config, bad argument, no catalogue, one that cannot be used or written), or the
+engine is down (status); 130 interrupted; 141 its output was closed early (``| head``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,20 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from core.cli import darktable, demo, ingest, output, service, stages, triage
+from core.cli import (
+    darktable,
+    demo,
+    failures,
+    ingest,
+    output,
+    scanning,
+    service,
+    stages,
+    triage,
+)
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -28,11 +40,10 @@ from core.demo import DemoError
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
-from core.media.photos import MediaCounts, MediaSync
-from core.media.pool import MediaPool
-from core.scan.reconcile import ScanError, reconcile_roots
+from core.scan.reconcile import ScanError
+from core.scan.survey import is_storable_name
 from core.store import CatalogueError, open_catalogue, queries
-from core.store.models import ROOT_KINDS, Root
+from core.store.models import ROOT_KINDS, Root, SyncRun
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +105,12 @@ def command_names() -> set[str]:
     }
 
 
+# Commands that may make the catalogue they are given: they record what they find (the darktable
+# commands and reports record darktable's state when no engine does). The others read, or change
+# what is already catalogued: on a catalogue that does not exist they say so rather than make one.
+CREATE_A_CATALOGUE = frozenset({"add", "scan", "rescan", "ingest", "run", "darktable", "report"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -102,12 +119,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(out)
         return EXIT_OK
     try:
+        code = _run(args, out, err)
+        out.flush()  # here, where a reader that went away can still be noticed
+        return code
+    except BrokenPipeError:
+        return failures.end_quietly_after_broken_pipe()
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The command, with every failure a person can act on said in one sentence."""
+    catalogue: Path | None = None
+    try:
         if args.command == "demo":  # its own settings and catalogue: not the user's
             return demo.build_demo(args, out, err)
         overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
         settings = load_settings(args.config, overrides)
+        catalogue = Path(settings.catalogue).expanduser()
         if args.command == "config":
             return show_config(settings, out)
+        _refuse_names_the_catalogue_cannot_hold(args, catalogue)
         if args.command == "run":  # the engine opens the catalogue itself
             return service.run_engine(settings, err)
         command = (
@@ -115,18 +145,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "darktable"
             else COMMANDS[args.command]
         )
-        with open_catalogue(settings.catalogue) as catalogue:
-            return command(Invocation(args, settings, catalogue, out, err))
+        if args.command not in CREATE_A_CATALOGUE and not catalogue.exists():
+            raise UsageError(
+                f"there is no catalogue at {catalogue} yet: 'shootwatch add FOLDER' makes one "
+                "(or --db names another)"
+            )
+        with open_catalogue(catalogue) as opened:
+            return command(Invocation(args, settings, opened, out, err))
     except (ConfigError, CatalogueError, UsageError, DemoError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
-        err.write(f"shootwatch: {prefix}: {error}\n")
+        said = None
+        if isinstance(error, CatalogueError) and error.__cause__ is not None:
+            said = failures.known_catalogue_failure(error.__cause__, catalogue or Path())
+        err.write(f"shootwatch: {prefix}: {said or output.shown(error)}\n")
         return EXIT_ERROR
     except ScanError as error:
-        err.write(f"shootwatch: scan failed: {error}\n")
+        err.write(f"shootwatch: scan failed: {output.shown(error)}\n")
         return EXIT_ATTENTION
     except KeyboardInterrupt:
         err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
         return EXIT_INTERRUPTED
+    except failures.DATABASE_ERRORS as error:
+        said = failures.catalogue_failure(error, catalogue or Path())
+        err.write(f"shootwatch: error: {said}\n")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        err.write(f"shootwatch: error: {failures.file_failure(error)}\n")
+        return EXIT_ERROR
+
+
+def _refuse_names_the_catalogue_cannot_hold(args: argparse.Namespace, catalogue: Path) -> None:
+    """A name with bytes that are not UTF-8 cannot be stored or looked up in the catalogue."""
+    names = [getattr(args, "path", None), *(getattr(args, "photo", None) or ())]
+    for name in (name for name in names if isinstance(name, str)):
+        if not is_storable_name(name):
+            raise UsageError(
+                f"{output.shown(name)}: the name is not valid UTF-8, so the catalogue cannot "
+                "hold it; rename it to record it ('shootwatch scan' lists such names)"
+            )
+    if not is_storable_name(str(catalogue)):
+        raise UsageError(
+            f"the catalogue's path {output.shown(catalogue)} is not valid UTF-8: choose another "
+            "with --db"
+        )
 
 
 def _real_folder(path: str) -> str:
@@ -144,9 +207,9 @@ def add_root(run: Invocation) -> int:
     except queries.RootOverlap as error:
         raise UsageError(str(error)) from None
     if not added:
-        out.write(f"{path} is already a {root.kind} root\n")
+        out.write(f"{output.shown(path)} is already a {root.kind} root\n")
         return EXIT_OK
-    out.write(f"added {args.kind} root {path}\nnext: 'shootwatch scan' to index it\n")
+    out.write(f"added {args.kind} root {output.shown(path)}\nnext: 'shootwatch scan' to index it\n")
     return EXIT_OK
 
 
@@ -173,7 +236,7 @@ def list_roots(run: Invocation) -> int:
     output.table(rows, ("ROOT", "KIND", "STATE", "FILES", "SIZE", "LAST SCAN"), out)
     for s in summaries:
         if s.root.state_reason:
-            out.write(f"{s.root.path}: {s.root.state_reason}\n")
+            out.write(output.shown(f"{s.root.path}: {s.root.state_reason}") + "\n")
     return EXIT_OK
 
 
@@ -201,7 +264,8 @@ def scan(run: Invocation) -> int:
         reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
         if reply is not None and reply.get("ok"):
             out.write(
-                f"the running engine (pid {engine_pid}) will scan: {', '.join(reply['roots'])}; "
+                f"the running engine (pid {engine_pid}) will scan: "
+                f"{output.shown(', '.join(reply['roots']))}; "
                 "follow it with 'shootwatch events -f' or 'shootwatch history'\n"
             )
             return EXIT_OK
@@ -215,58 +279,13 @@ def scan(run: Invocation) -> int:
         if root is None:
             raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
         if root.path != path and not args.json:
-            err.write(f"scanning the whole root {root.path}\n")
+            err.write(f"scanning the whole root {output.shown(root.path)}\n")
         roots = [root]
     else:
         roots = list(Root.select().order_by(Root.path))
         if not roots:
             raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
-    progress = output.ProgressLine(err)
-    try:
-        reports = reconcile_roots(
-            run.catalogue,
-            roots,
-            run.settings.scan,
-            kind="manual",
-            on_progress=None if args.json else progress,
-            accept_empty=args.accept_empty,
-        )
-    finally:
-        progress.clear()
-    _describe_photos(run, quiet=args.json)
-    if args.json:
-        output.print_json([report.as_dict() for report in reports], out)
-    else:
-        for report in reports:
-            out.write(output.scan_summary(report) + "\n")
-    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
-
-
-def _describe_photos(run: Invocation, quiet: bool) -> None:
-    """What the engine does in the background, done here when no engine runs: new files
-    described, grouped into photos, previews built (in worker processes)."""
-    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
-    media = MediaSync(run.catalogue.db, run.settings.media, pool)
-    line = output.ProgressLine(run.err)
-
-    def progress(counts: MediaCounts) -> None:
-        if line.enabled and not quiet:
-            line.write(
-                f"photos: {output.count(counts.described)} files described, "
-                f"{output.count(counts.previews)} previews"
-            )
-
-    try:
-        counts = media.run_until_idle(progress)
-    finally:
-        line.clear()
-        if pool is not None:
-            pool.close()
-    if not quiet and (counts.described or counts.previews):
-        run.err.write(
-            f"photos: {output.count(counts.described)} files described, "
-            f"{output.count(counts.previews)} previews built\n"
-        )
+    return scanning.scan_here(run, roots, accept_empty=args.accept_empty)
 
 
 def history(run: Invocation) -> int:
@@ -300,7 +319,7 @@ def history(run: Invocation) -> int:
     output.table(rows, headers, out)
     for sync_run in runs:
         if sync_run.error:
-            out.write(f"run {sync_run.id}: {sync_run.error}\n")
+            out.write(f"run {sync_run.id}: {output.shown(sync_run.error)}\n")
     return EXIT_OK
 
 
@@ -315,11 +334,28 @@ def status(run: Invocation) -> int:
             problems.append(f"{s.root.path}: last scan {s.last_run.status}: {s.last_run.error}")
         elif s.last_run is None:
             problems.append(f"{s.root.path} has never been scanned: run 'shootwatch scan'")
-        if s.unhashed:
-            problems.append(f"{s.root.path}: {output.count(s.unhashed)} files could not be read")
+        # Files recorded without their content, and what the last whole scan could not read
+        # at all (names that are not UTF-8, unreadable folders): neither is all well.
+        last_whole = _last_whole_scan(s.root)
+        unreadable = max(s.unhashed, last_whole.files_unreadable if last_whole else 0)
+        if unreadable:
+            problems.append(
+                f"{s.root.path}: {output.count(unreadable)} files or folders could not be read "
+                "('shootwatch events --kind unreadable' says why)"
+            )
     engine_pid = running_engine_pid(run.settings.catalogue)
-    beats = queries.heartbeats() if engine_pid else []
+    beats = queries.heartbeats()
     down = False
+    if not engine_pid:
+        # An engine that stops says so in its last beats ("off"); one that was killed could not.
+        if any(beat.status != "off" for beat in beats):
+            last = max(beat.beat_at for beat in beats)
+            problems.append(
+                f"the engine stopped without closing (killed?) at {output.moment(last)}; "
+                "'shootwatch run' starts it again"
+            )
+            down = True
+        beats = []
     for beat in beats:
         if beat.status in ("degraded", "down"):
             problems.append(f"{beat.component} {beat.status}: {beat.error}")
@@ -355,7 +391,7 @@ def status(run: Invocation) -> int:
             out,
         )
     else:
-        out.write(f"catalogue {run.settings.catalogue}\n")
+        out.write(f"catalogue {output.shown(run.settings.catalogue)}\n")
         if engine_pid:
             components = ", ".join(f"{beat.component} {beat.status}" for beat in beats)
             out.write(f"engine running (pid {engine_pid}): {components}\n")
@@ -367,20 +403,32 @@ def status(run: Invocation) -> int:
             last = s.last_run
             last_scan = f"{output.when(last.started_at)} ({last.status})" if last else "never"
             out.write(
-                f"{s.root.path} ({s.root.kind}, {s.root.state}): {output.count(s.files)} files, "
+                f"{output.shown(s.root.path)} ({s.root.kind}, {s.root.state}): "
+                f"{output.count(s.files)} files, "
                 f"{output.size(s.bytes)}; last scan {last_scan}\n"
             )
         for problem in problems:
-            out.write(f"! {problem}\n")
+            out.write(f"! {output.shown(problem)}\n")
         out.write("healthy\n" if healthy else "needs attention\n")
     if down:
         return EXIT_ERROR
     return EXIT_OK if healthy else EXIT_ATTENTION
 
 
+def _last_whole_scan(root: Root) -> SyncRun | None:
+    """The root's last finished scan of all of it (the watcher's runs cover some folders)."""
+    return (
+        SyncRun.select()
+        .where(SyncRun.root == root, SyncRun.kind != "realtime", SyncRun.status != "running")
+        .order_by(SyncRun.id.desc())
+        .first()
+    )
+
+
 def show_config(settings: Settings, out: TextIO) -> int:
     source = settings.config_file or "no file (defaults)"
-    out.write(f"# settings file: {source}\n# catalogue: {settings.catalogue}\n")
+    out.write(f"# settings file: {output.shown(source)}\n")
+    out.write(f"# catalogue: {output.shown(settings.catalogue)}\n")
     out.write(settings_toml(settings))
     out.write(f"\n# file kinds recorded: {', '.join(FILE_KINDS)}\n")
     return EXIT_OK

@@ -93,11 +93,11 @@ def _write_header(header: dict, out: TextIO) -> None:
         else "darktable not running"
     )
     out.write(
-        f"darktable library {header['library']}: {output.count(header['images'])} images; "
-        f"{running}\n"
+        f"darktable library {output.shown(header['library'])}: "
+        f"{output.count(header['images'])} images; {running}\n"
     )
     if header["reason"]:
-        out.write(f"! {header['state']}: {header['reason']}\n")
+        out.write(f"! {header['state']}: {output.shown(header['reason'])}\n")
 
 
 def _problem(state: str) -> bool:
@@ -149,7 +149,7 @@ def recent_edits(run: Invocation) -> int:
         output.print_json(edits, run.out)
         return EXIT_OK
     if reason:
-        run.out.write(f"! {state}: {reason}\n")
+        run.out.write(f"! {state}: {output.shown(reason)}\n")
     if not edits:
         run.out.write("no edits seen yet: shootwatch records them while it follows darktable\n")
         return EXIT_OK
@@ -295,22 +295,22 @@ def _write_photo(photo: dict, out: TextIO) -> None:
         f"  photo {photo['id']} ({photo['role']}): {camera}; {exposure}; {photo['decision']}\n"
     )
     for member in photo["files"]:
-        out.write(f"    {member['role']}: {member['path']}\n")
+        out.write(f"    {member['role']}: {output.shown(member['path'])}\n")
     if photo["metadata_error"]:
-        out.write(f"    ! {photo['metadata_error']}\n")
+        out.write(f"    ! {output.shown(photo['metadata_error'])}\n")
     if photo["preview"]:
-        out.write(f"    preview: {photo['preview']}\n")
+        out.write(f"    preview: {output.shown(photo['preview'])}\n")
     else:
-        out.write(f"    no preview: {photo['preview_error']}\n")
+        out.write(f"    no preview: {output.shown(photo['preview_error'])}\n")
 
 
 def _write_show(result: dict, out: TextIO) -> None:
-    out.write(f"{result['path']}{'' if result['on_disk'] else '  (not on disk)'}\n")
+    out.write(f"{output.shown(result['path'])}{'' if result['on_disk'] else '  (not on disk)'}\n")
     record = result["file"]
     if result["root"] is None:
         out.write("  catalogue: not inside a root\n")
     elif record is None:
-        out.write(f"  catalogue: not recorded yet (root {result['root']})\n")
+        out.write(f"  catalogue: not recorded yet (root {output.shown(result['root'])})\n")
     else:
         digest = (record["blake3"] or "not hashed")[:16]
         out.write(
@@ -318,7 +318,7 @@ def _write_show(result: dict, out: TextIO) -> None:
             f"modified {output.when(record['modified'])}, seen {output.when(record['last_seen'])}\n"
         )
         if record["error"]:
-            out.write(f"  ! {record['error']}\n")
+            out.write(f"  ! {output.shown(record['error'])}\n")
     if result["photo"] is not None:
         _write_photo(result["photo"], out)
     if not result["darktable"]:
@@ -336,8 +336,8 @@ def _write_show(result: dict, out: TextIO) -> None:
             f"{edited}, {exported}\n"
         )
         if image["labels"] or image["tags"]:
-            out.write(f"    labels: {', '.join(image['labels']) or '-'}; "
-                      f"tags: {', '.join(image['tags']) or '-'}\n")  # fmt: skip
+            tags = output.shown(", ".join(image["tags"])) or "-"
+            out.write(f"    labels: {', '.join(image['labels']) or '-'}; tags: {tags}\n")
         if image["changed_at"]:
             out.write(f"    last change {output.when(image['changed_at'])}\n")
         exif = image["exif"]
@@ -345,17 +345,17 @@ def _write_show(result: dict, out: TextIO) -> None:
             basics = [exif.get(k) for k in ("camera", "lens", "exposure", "taken")]
             extra = [f"f/{exif['aperture']:g}" if exif.get("aperture") else None,
                      f"ISO {exif['iso']}" if exif.get("iso") else None]  # fmt: skip
-            out.write(f"    {', '.join(str(b) for b in basics + extra if b)}\n")
+            out.write(f"    {output.shown(', '.join(str(b) for b in basics + extra if b))}\n")
         sidecar = image.get("sidecar_now")
         if sidecar and sidecar.get("error"):
-            out.write(f"    ! sidecar: {sidecar['error']}\n")
+            out.write(f"    ! sidecar: {output.shown(sidecar['error'])}\n")
         elif sidecar:
             out.write(
                 f"    sidecar {os.path.basename(sidecar['path'])}: rating {sidecar['rating']}\n"
             )
     state = result["darktable_state"]
     if state["reason"]:
-        out.write(f"  ! darktable {state['state']}: {state['reason']}\n")
+        out.write(f"  ! darktable {state['state']}: {output.shown(state['reason'])}\n")
     for event in result["events"]:
         out.write(f"  {output.when(event['at'])}: {event['kind']} ({event['source']})\n")
 
@@ -366,7 +366,7 @@ def report(run: Invocation) -> int:
         return stages.artifacts_report(run)
     state, reason = _refresh(run)
     if reason and not args.json:
-        out.write(f"! darktable {state}: {reason}\n")
+        out.write(f"! darktable {state}: {output.shown(reason)}\n")
     if args.report == "unfinished":
         images = progress.unfinished(args.min_stars)
         if args.json:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.cli.invocation import EXIT_OK
+from core.cli.output import shown
 from core.demo import create_demo
 
 
@@ -38,10 +39,11 @@ def build_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         folder = Path(tempfile.mkdtemp(prefix="shootwatch-demo-"))
     else:
         folder = Path(os.path.expanduser(args.folder))
-    made = create_demo(folder, progress=lambda step: err.write(f"demo: {step}\n"))
+    made = create_demo(folder, progress=lambda step: err.write(f"demo: {shown(step)}\n"))
     out.write(
-        f"demo library in {made.folder}\n"
-        f"open it with: shootwatch --config {shlex.quote(str(made.config_file))}\n"
-        f"photos copied into {made.inbox} are filed into its library by the day they were taken\n"
+        f"demo library in {shown(made.folder)}\n"
+        f"open it with: shootwatch --config {shown(shlex.quote(str(made.config_file)))}\n"
+        f"photos copied into {shown(made.inbox)} are filed into its library by the day they "
+        "were taken\n"
     )
     return EXIT_OK

@@ -52,7 +52,7 @@ def ingest(run: Invocation) -> int:
         )
     if not engine:
         for move_id, outcome in recover_moves(db):
-            run.err.write(f"move {move_id}, cut short earlier: {outcome}\n")
+            run.err.write(f"move {move_id}, cut short earlier: {output.shown(outcome)}\n")
         # The inboxes' files catalogued and hashed first: what is filed is what was read.
         progress = output.ProgressLine(run.err)
         try:
@@ -78,7 +78,7 @@ def ingest(run: Invocation) -> int:
         for entry in report.lines:
             where = f" → {entry['to']}" if entry.get("to") else ""
             why = f"  ({entry['why']})" if entry.get("why") else ""
-            run.out.write(f"{entry['done']}: {entry['file']}{where}{why}\n")
+            run.out.write(output.shown(f"{entry['done']}: {entry['file']}{where}{why}") + "\n")
         verb = "would be filed" if args.dry_run else "filed"
         run.out.write(
             f"{report.ingested + report.undated:,} {verb} ({report.undated:,} undated), "

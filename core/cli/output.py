@@ -13,6 +13,35 @@ import humanize
 from core.scan.reconcile import ReconcileReport, ScanProgress
 from core.store.models import SyncRun
 
+# Characters a terminal obeys rather than shows, beyond the control characters: line
+# separators, and the bidirectional overrides that make a name read backwards
+# ("IMG_<U+202E>gpj.exe" shows as "IMG_exe.jpg").
+_UNSAFE = frozenset("\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+                    "\u2066\u2067\u2068\u2069")  # fmt: skip
+
+
+def shown(text: object) -> str:
+    """Text from outside (a file name, a reason that quotes one) as a terminal shows it
+    harmlessly: control characters (ESC, BEL, newline...), line separators and bidirectional
+    overrides become visible escapes (\\x1b, \\u202e), and bytes of a name that are not UTF-8
+    are shown as \\xff, as a scan reports them. Everything the command prints from outside
+    goes through here."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(_shown_char(char) for char in text)
+
+
+def _shown_char(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as Python decodes a file name
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if char in _UNSAFE or 0xD800 <= code <= 0xDFFF:
+        return f"\\u{code:04x}"
+    return char
+
 
 def size(value: int | None) -> str:
     return humanize.naturalsize(value or 0, binary=False)
@@ -28,6 +57,11 @@ def when(timestamp: float | None) -> str:
     return humanize.naturaltime(time.time() - timestamp)
 
 
+def moment(timestamp: float) -> str:
+    """A time in local time, with how long ago it was: "2024-06-01 14:02:33 (2 minutes ago)"."""
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(timestamp))} ({when(timestamp)})"
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -36,6 +70,7 @@ def seconds(value: float | None) -> str:
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str], out: TextIO) -> None:
     """A plain aligned table: readable over SSH, greppable, no box drawing."""
+    rows = [[shown(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -80,11 +115,11 @@ def scan_summary(report: ReconcileReport) -> str:
     if report.files_unreadable:
         changes.append(f"{count(report.files_unreadable)} unreadable")
     line = (
-        f"{report.root_path}: {count(report.files_scanned)} files scanned in "
+        f"{shown(report.root_path)}: {count(report.files_scanned)} files scanned in "
         f"{seconds(report.duration)}: {', '.join(changes)}; {size(report.bytes_hashed)} hashed"
     )
     if report.status != "completed":
-        line += f"\n  {report.status}: {report.error}"
+        line += f"\n  {report.status}: {shown(report.error)}"
     return line
 
 
@@ -101,7 +136,7 @@ class ProgressLine:
     def __call__(self, progress: ScanProgress) -> None:
         rate = progress.bytes_hashed / progress.elapsed if progress.elapsed > 0 else 0
         self.write(
-            f"scanning {progress.root_path}: {count(progress.files_seen)} files, "
+            f"scanning {shown(progress.root_path)}: {count(progress.files_seen)} files, "
             f"{size(progress.bytes_hashed)} hashed ({size(rate)}/s), "
             f"{progress.surveys_done}/{progress.surveys_total} folders"
         )

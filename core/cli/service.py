@@ -7,16 +7,16 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import signal
 import time
 from typing import TextIO
 
-from core.cli import output
-from core.cli.invocation import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, Invocation, UsageError
+from core.cli import output, scanning
+from core.cli.invocation import EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.config import Settings
 from core.engine import Engine, EngineRunning
 from core.engine.control import ask
-from core.scan.reconcile import reconcile_roots
 from core.store import queries
 from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
 from core.store.models import Root
@@ -52,7 +52,7 @@ def run_engine(settings: Settings, err: TextIO) -> int:
     try:
         engine.start()
     except EngineRunning as error:
-        err.write(f"shootwatch: {error}; nothing to do\n")
+        err.write(f"shootwatch: {output.shown(error)}; nothing to do\n")
         return EXIT_ERROR
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -97,8 +97,8 @@ def _event_dict(event: Event, root_paths: dict[int, str]) -> dict:
 def _event_line(event: dict) -> str:
     details = ""
     if event["payload"]:
-        details = "  " + ", ".join(f"{k}={v}" for k, v in event["payload"].items())
-    return f"{event['time']}  {event['kind']:<14} {event['path'] or '-'}{details}"
+        details = "  " + output.shown(", ".join(f"{k}={v}" for k, v in event["payload"].items()))
+    return f"{event['time']}  {event['kind']:<14} {output.shown(event['path'] or '-')}{details}"
 
 
 def _kinds_asked(kinds: list[str] | None) -> tuple[EventKind, ...]:
@@ -135,7 +135,7 @@ def events(run: Invocation) -> int:
             shown = reader.read()
             if any(event.root_id not in root_paths for event in shown):
                 root_paths = {root.id: root.path for root in Root.select()}
-    except (KeyboardInterrupt, BrokenPipeError):
+    except KeyboardInterrupt:
         return EXIT_OK
     finally:
         connection.close()
@@ -147,22 +147,16 @@ def rescan(run: Invocation) -> int:
     if reply is not None:
         if not reply.get("ok"):
             raise UsageError(reply.get("error", "the engine refused"))
-        out.write(f"the running engine will rescan: {', '.join(reply['roots']) or 'no roots'}\n")
+        roots = output.shown(", ".join(reply["roots"])) or "no roots"
+        out.write(f"the running engine will rescan: {roots}\n")
         return EXIT_OK
     # No engine runs: scan here.
     if args.path is not None:
-        root = queries.root_for_path(args.path)
+        root = queries.root_for_path(os.path.realpath(os.path.expanduser(args.path)))
         if root is None:
             raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
         roots = [root]
     else:
         roots = list(Root.select().order_by(Root.path))
     err.write("no engine is running: scanning here\n")
-    progress = output.ProgressLine(err)
-    try:
-        reports = reconcile_roots(run.catalogue, roots, run.settings.scan, on_progress=progress)
-    finally:
-        progress.clear()
-    for report in reports:
-        out.write(output.scan_summary(report) + "\n")
-    return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
+    return scanning.scan_here(run, roots)

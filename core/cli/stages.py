@@ -91,7 +91,7 @@ def jobs(run: Invocation) -> int:
     output.table(table, ("JOB", "STAGE", "STATUS", "TRIES", "PHOTO", "WHEN"), run.out)
     for j in found:
         if j["error"] and j["status"] in ("failed", "pending"):
-            run.out.write(f"job {j['job']}: {j['error']}\n")
+            run.out.write(f"job {j['job']}: {output.shown(j['error'])}\n")
     return EXIT_OK
 
 

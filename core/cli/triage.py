@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.store import queries
@@ -57,13 +58,13 @@ def _say(change: Change | None, run: Invocation, nothing: str) -> int:
     where = ""
     if photo is not None:
         original = photo.files.where(FileRecord.role == "original").first()
-        where = f" {original.rel_path}" if original else ""
+        where = f" {output.shown(original.rel_path)}" if original else ""
     run.out.write(
         f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
         f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}\n"
     )
     if change.warning:
-        run.err.write(f"! sidecar not written: {change.warning}\n")
+        run.err.write(f"! sidecar not written: {output.shown(change.warning)}\n")
         return EXIT_ATTENTION
     return EXIT_OK
 

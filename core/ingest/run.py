@@ -71,12 +71,12 @@ def destination_root(settings: Settings) -> Root:
             "no ingest.destination is set: say which library folder photos are filed into"
         )
     path = os.path.realpath(destination)
+    _make_folder(path, "ingest.destination")
     root = queries.root_for_path(path)
     if root is not None:
         if root.kind == "inbox":
             raise IngestUnavailable(f"ingest.destination {path} is inside the inbox {root.path}")
         return root
-    os.makedirs(path, exist_ok=True)
     try:
         root, _ = queries.add_root(path, kind="library")
     except queries.RootOverlap as error:
@@ -95,11 +95,22 @@ def add_inboxes(settings: Settings) -> None:
             raise IngestUnavailable(
                 f"ingest.inboxes: {path} is in the {root.kind} root {root.path}, not an inbox"
             )
-        os.makedirs(path, exist_ok=True)
+        _make_folder(path, "ingest.inboxes:")
         try:
             queries.add_root(path, kind="inbox")
         except queries.RootOverlap as error:
             raise IngestUnavailable(f"ingest.inboxes: {error}") from None
+
+
+def _make_folder(path: str, setting: str) -> None:
+    """The folder a setting names, made if it is not there; IngestUnavailable when it cannot
+    be (a file in its place, no permission), which whoever runs ingest says once."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise IngestUnavailable(f"{setting} {path} is a file, not a folder: name a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise IngestUnavailable(f"{setting} {path} cannot be made: {error.strerror}") from None
 
 
 def has_inbox(db: SqliteDatabase) -> bool:

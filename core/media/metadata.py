@@ -1,7 +1,7 @@
-"""A photo's metadata from its EXIF: capture time with its offset, camera, lens, exposure,
-pixel size, orientation, GPS. Read with exifread in its fast mode (``details=False``: maker
-notes are 40x slower and hold nothing shown here). Never raises: a corrupt or looping EXIF
-gives what could be read, plus the error.
+"""A photo's metadata: capture time with its offset, camera, lens, exposure, pixel size,
+orientation, GPS, from its EXIF (a JPEG's pixel size from its frame header). Read with exifread
+in its fast mode (``details=False``: maker notes are 40x slower and hold nothing shown here).
+Never raises: a corrupt or looping EXIF gives what could be read, plus the error.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import exifread
 
 from core.files import open_to_read
+from core.media.preview import jpeg_pixel_size
 from core.media.sniff import Sniffed, sniff
 
 # exifread logs every oddity of every file at WARNING: our errors are recorded per photo.
@@ -105,24 +106,21 @@ def _offset(text: str | None) -> timezone | None:
 
 
 def _capture(tags: _Tags) -> tuple[float | None, str | None]:
-    text = _text(tags.get("DateTimeOriginal")) or _text(tags.get("DateTime"))
-    if not text:
+    """The instant of capture (see ``Metadata.capture_time``) by the one rule in
+    ``_capture_clock``, and the UTC offset when the camera wrote one."""
+    clock = _capture_clock(tags)
+    if clock.local is None:
         return None, None
-    try:
-        wall = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None, None
-    subsec = _text(tags.get("SubSecTimeOriginal"))
-    if subsec and subsec.isdigit():
-        wall += timedelta(seconds=float("0." + subsec))
-    offset_text = _text(tags.get("OffsetTimeOriginal"))
-    offset = _offset(offset_text)
-    if offset is None:
-        return wall.replace(tzinfo=UTC_ZONE).timestamp(), None
-    return wall.replace(tzinfo=offset).timestamp(), offset_text[:6]
+    offset = _offset(clock.offset)
+    return clock.local.replace(tzinfo=offset or UTC).timestamp(), clock.offset
 
 
-UTC_ZONE = UTC
+def _gps_part(part: Any) -> float | None:
+    """One of degrees, minutes, seconds. Phones write 0/0 for a field they did not fill (most
+    often the seconds): that is 0, and the rest of the position stands."""
+    if getattr(part, "num", None) == 0 and getattr(part, "den", None) == 0:
+        return 0.0
+    return _number([part])
 
 
 def _gps(tags: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -130,7 +128,7 @@ def _gps(tags: dict[str, Any]) -> tuple[float | None, float | None]:
         value = tags.get(key)
         if value is None or not hasattr(value, "values") or len(value.values) < 3:
             return None
-        parts = [_number([part]) for part in value.values[:3]]
+        parts = [_gps_part(part) for part in value.values[:3]]
         if any(part is None for part in parts):
             return None
         return parts[0] + parts[1] / 60 + parts[2] / 3600
@@ -196,13 +194,21 @@ def _cr3_tags(handle: io.BufferedReader) -> dict[str, Any]:
 
 def read_metadata(path: Path | str, sniffed: Sniffed | None = None) -> Metadata:
     """Everything that could be read; ``error`` says what could not."""
+    sniffed = sniffed or sniff(path)
+    # A JPEG's frame header says how many pixels it has; its EXIF may not (stale after a
+    # resize that kept it, or missing).
+    frame = jpeg_pixel_size(path) if sniffed.format == "jpeg" else None
     raw, error = _raw_tags(path, sniffed)
     if raw is None:
-        return Metadata(error=error)
-    try:
-        return _from_tags(raw)
-    except Exception as error:
-        return Metadata(error=f"EXIF is damaged: {type(error).__name__}: {error}")
+        metadata = Metadata(error=error)
+    else:
+        try:
+            metadata = _from_tags(raw)
+        except Exception as error:
+            metadata = Metadata(error=f"EXIF is damaged: {type(error).__name__}: {error}")
+    if frame is not None:
+        metadata = replace(metadata, width=frame[0], height=frame[1])
+    return metadata
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,12 @@ def read_capture_clock(path: Path | str, sniffed: Sniffed | None = None) -> Capt
     raw, error = _raw_tags(path, sniffed)
     if raw is None:
         return CaptureClock(None, error=error)
-    tags = _Tags(raw)
+    return _capture_clock(_Tags(raw))
+
+
+def _capture_clock(tags: _Tags) -> CaptureClock:
+    """The capture time by CAPTURE_TAGS, best first: the one rule for the catalogue's capture
+    time and ingest's dated folders."""
     camera = {"make": _text(tags.get("Make")), "model": _text(tags.get("Model"))}
     reasons = []
     for tag, subsec_tag, offset_tag in CAPTURE_TAGS:

@@ -67,6 +67,8 @@ NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 JPEG_START_OF_SCAN = 0xDA
 JPEG_END_OF_IMAGE = 0xD9
 JPEG_APP1 = 0xE1
+# Start-of-frame markers, which give the image's size (C4, C8 and CC are tables, not frames).
+JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 # TIFF field types and the size of one value, and how to read the integer ones.
 TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
@@ -420,6 +422,24 @@ def _first_scan(buf: mmap.mmap) -> int | None:
     for marker, position, length in _jpeg_segments(buf, 0):
         if marker == JPEG_START_OF_SCAN:
             return position + 2 + length
+    return None
+
+
+def jpeg_pixel_size(path: Path | str) -> tuple[int, int] | None:
+    """The width and height in a JPEG's frame header (SOF): what a decoder draws, whatever the
+    EXIF says (a resize that keeps the camera's EXIF leaves it stale). None when the header
+    cannot be read or leaves the height to a later marker (DNL)."""
+    try:
+        with open_to_read(path) as handle:
+            if os.fstat(handle.fileno()).st_size < 4:
+                return None
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                for marker, position, _length in _jpeg_segments(buf, 0):
+                    if marker in JPEG_FRAME_MARKERS and position + 9 <= len(buf):
+                        height, width = struct.unpack_from(">HH", buf, position + 5)
+                        return (width, height) if width and height else None
+    except (OSError, ValueError):
+        return None
     return None
 
 

@@ -394,6 +394,7 @@ def reconcile_root(
     settle_seconds: float = 0.0,
     cancel: threading.Event | None = None,
     hold_removals: bool = False,
+    hold_still_seconds: float = 0.0,
 ) -> ReconcileReport:
     """Reconcile one root and record the run. ``pool`` is reused when given.
 
@@ -403,6 +404,8 @@ def reconcile_root(
     With ``hold_removals``, records whose files vanished and did not turn up elsewhere in
     this run are kept, and listed in ``ReconcileReport.vanished``: their content may still
     arrive in a later batch (a move), and ``remove_vanished`` removes those that did not.
+    ``hold_still_seconds`` waits for files changed more recently than that to hold still that
+    long before they are hashed (``SurveyTask.hold_still_ns``), when no later run will come.
     """
     started = time.time()
     clock = time.perf_counter()
@@ -421,6 +424,7 @@ def reconcile_root(
             int(settle_seconds * 1e9),
             cancel,
             hold_removals,
+            int(hold_still_seconds * 1e9),
         )
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
@@ -451,6 +455,7 @@ def _reconcile(
     settle_ns: int,
     cancel: threading.Event | None,
     hold_removals: bool,
+    hold_still_ns: int = 0,
 ) -> ReconcileReport:
     root_path = root.path
     whole_root = folders is None
@@ -483,6 +488,7 @@ def _reconcile(
                 excluded_paths=excluded,
                 hash_retries=settings.hash_retries,
                 settle_ns=settle_ns,
+                hold_still_ns=hold_still_ns,
             )
             for rel_dir, recursive, claimed in plan
         ]
@@ -806,6 +812,7 @@ def reconcile_roots(
     kind: str = "manual",
     on_progress: Callable[[ScanProgress], None] | None = None,
     accept_empty: bool = False,
+    hold_still_seconds: float = 0.0,
 ) -> list[ReconcileReport]:
     """Reconcile several roots one after another, sharing one pool of workers."""
     roots = list(roots)
@@ -813,7 +820,14 @@ def reconcile_roots(
     try:
         return [
             reconcile_root(
-                catalogue, root, settings, kind, on_progress, pool, accept_empty=accept_empty
+                catalogue,
+                root,
+                settings,
+                kind,
+                on_progress,
+                pool,
+                accept_empty=accept_empty,
+                hold_still_seconds=hold_still_seconds,
             )
             for root in roots
         ]

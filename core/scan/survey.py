@@ -11,6 +11,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from stat import S_ISREG
 from typing import NamedTuple
 
 from core.media.kinds import kind_from_name
@@ -39,6 +40,10 @@ class SurveyTask:
     # Files modified less than this long ago are left for later (still being copied?): they
     # are neither recorded nor counted missing, and come back in ``unsettled``.
     settle_ns: int = 0
+    # With no watcher to come back for it (a scan from the command line), a new or changed file
+    # that changed less than this long ago is hashed once it has held still this long; one
+    # that never does is recorded with the reason and no content (see ``_hash_when_still``).
+    hold_still_ns: int = 0
 
 
 class SeenFile(NamedTuple):
@@ -188,6 +193,8 @@ def survey(task: SurveyTask) -> SurveyResult:
     stat = os.stat
     stack = [task.rel_dir]
     settled_before = time.time_ns() - task.settle_ns if task.settle_ns else None
+    changed_after = time.time_ns() - task.hold_still_ns if task.hold_still_ns else None
+    changing: list[tuple[str, tuple[str, int, int, int] | None, os.stat_result]] = []
     # The hot loop of every scan: one pass per entry, no calls that can be avoided.
     while stack:
         rel_dir = stack.pop()
@@ -233,6 +240,9 @@ def survey(task: SurveyTask) -> SurveyResult:
                             and not (unhashed and rel_path in unhashed)
                         ):
                             continue
+                        if changed_after is not None and st.st_ctime_ns > changed_after:
+                            changing.append((rel_path, row, st))  # hashed once it holds still
+                            continue
                         stated = (st.st_size, st.st_mtime_ns)
                         if not _hash_into(result, task, fd, rel_path, name, row, stated):
                             seen_here -= 1
@@ -254,6 +264,8 @@ def survey(task: SurveyTask) -> SurveyResult:
         result.files_seen += seen_here
         _counters.add(files_seen=seen_here)
         _counters.publish()
+    if changing:
+        _hash_when_still(result, task, changing, vanished)
     # Records not found on disk: the reconciler removes them or pairs them with new files.
     result.missing = missing_files(connection, [*known.values(), *vanished])
     _add_previous_contents(connection, result)
@@ -277,6 +289,71 @@ def _add_previous_contents(connection: sqlite3.Connection, result: SurveyResult)
 
 def survey_batch(tasks: list[SurveyTask]) -> list[SurveyResult]:
     return [survey(task) for task in tasks]
+
+
+def _hash_when_still(
+    result: SurveyResult,
+    task: SurveyTask,
+    changing: list[tuple[str, tuple[str, int, int, int] | None, os.stat_result]],
+    vanished: list[tuple[str, int, int, int]],
+) -> None:
+    """Hash the files that changed a moment ago once they have held still for
+    ``task.hold_still_ns``. A file hashed in a pause of its writer would be recorded with a
+    part of its content, as if complete: so it waits until its status (size and times) has not
+    changed for that long, then it is hashed as any other file. One that changes in each of
+    ``hash_retries + 1`` waits is recorded with the reason and no content, and read again by
+    the next scan. (The status time is the kernel's, set by every write: a copy that keeps the
+    original's modification time still shows it.)"""
+    hold = task.hold_still_ns
+    started = time.monotonic()
+    for _wait in range(task.hash_retries + 1):
+        newest = max(st.st_ctime_ns for _rel, _row, st in changing)
+        # Held still since its last change, only the rest of the time is waited for; a time
+        # ahead of this clock (a file server's) waits the whole time, once.
+        time.sleep(max(0, min(hold, newest + hold - time.time_ns())) / 1e9)
+        still_changing = []
+        for rel_path, row, before in changing:
+            folder, name = os.path.split(rel_path)
+            fd = None
+            try:
+                folder_path = os.path.join(task.root_path, folder)
+                fd = os.open(folder_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                now = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if not S_ISREG(now.st_mode):
+                    raise FileNotFoundError(rel_path)  # replaced by something else: not a file
+                if _status(now) != _status(before):
+                    still_changing.append((rel_path, row, now))
+                    continue
+                if _hash_into(result, task, fd, rel_path, name, row, _status(now)[:2]):
+                    continue
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # gone meanwhile, or its folder: as a file that vanished while hashed
+            except OSError as error:  # present but unreadable now: its record is kept
+                result.files_seen -= 1
+                result.unreadable_files.append((rel_path, describe_os_error(error)))
+                continue
+            finally:
+                if fd is not None:
+                    os.close(fd)
+            result.files_seen -= 1
+            if row is not None:
+                vanished.append(row)
+        changing = still_changing
+        if not changing:
+            return
+    reason = (
+        f"still being written: it kept changing for {time.monotonic() - started:.0f} s; "
+        "the next scan reads it again"
+    )
+    for rel_path, row, st in changing:
+        kind = kind_from_name(os.path.basename(rel_path))
+        record_id = row[1] if row is not None else None
+        seen = SeenFile(rel_path, st.st_size, st.st_mtime_ns, kind, None, reason, record_id)
+        result.changed.append(seen)
+
+
+def _status(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _hash_into(

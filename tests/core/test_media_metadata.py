@@ -4,14 +4,17 @@ are damaged, truncated or lie about what they are."""
 
 from __future__ import annotations
 
+import io
 import os
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
-from core.media.metadata import read_metadata
+from core.media.metadata import read_capture_clock, read_metadata
 from core.media.sniff import sniff
 
 REPO_SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
@@ -22,7 +25,7 @@ SHARED_SAMPLES = Path(__file__).parents[3] / "shared" / "fixtures" / "camera"
 EXPECTED = {
     "apple_iphone4s_orient6.jpg": ("jpeg", "jpeg", True, "Apple", "iPhone 4S", "2012-08-26 15:53:03", None, 64, 2.4, 4.28, 6, None),
     "apple_iphone5_orient3_gps.jpg": ("jpeg", "jpeg", True, "Apple", "iPhone 5", "2012-09-29 16:11:25", None, 50, 2.4, 4.13, 3, (47.627, -122.337)),
-    "bad_corrupt_exif_max_uint32.jpg": ("jpeg", "jpeg", True, "HTC", "ADR6400L", "2012-07-20 18:53:43", None, None, None, 4.57, None, (38.883, -104.871)),
+    "bad_corrupt_exif_max_uint32.jpg": ("jpeg", "jpeg", True, "HTC", "ADR6400L", None, None, None, None, 4.57, None, (38.883, -104.871)),
     "bad_corrupt_makernote_olympus.jpg": ("jpeg", "jpeg", True, "OLYMPUS IMAGING CORP.", "u1020,S1020", "2015-09-08 11:02:17", None, 80, 3.5, 6.6, 1, None),
     "bad_html_named.JPG": ("html", "other", False, None, None, None, None, None, None, None, None, None),
     "bad_sony_a7iii_header_only.ARW": ("tiff-raw", "raw", True, "SONY", "ILCE-7M3", "2024-09-14 13:54:44", "+02:00", 6400, None, None, 1, None),
@@ -106,6 +109,135 @@ def test_type_and_metadata_of_each_sample(name):
 def test_zero_gps_is_absent():
     metadata = read_metadata(_sample("samsung_galaxy_s_orient6_gps.jpg"))
     assert metadata.gps_latitude is None and metadata.gps_longitude is None
+
+
+def _jpeg_with_gps(path: Path, latitude: tuple, longitude: tuple, refs=("N", "W")) -> Path:
+    """A real JPEG whose GPS block holds the given (numerator, denominator) triples."""
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = refs[0], tuple(IFDRational(*part) for part in latitude)
+    gps[3], gps[4] = refs[1], tuple(IFDRational(*part) for part in longitude)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(buffer, "JPEG", exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "expected"),
+    [
+        # Phones write 0/0 for a seconds field they did not fill: it is 0, the rest stands.
+        (((51, 1), (30, 1), (0, 0)), ((0, 1), (7, 1), (0, 0)), (51.5, -0.1166667)),
+        (((51, 1), (0, 0), (0, 0)), ((0, 1), (7, 1), (30, 1)), (51.0, -0.125)),
+        (((5130, 100), (0, 1), (0, 0)), ((7, 1), (0, 0), (0, 1)), (51.3, -7.0)),
+        # A number over nothing is not a number: no position rather than a wrong one.
+        (((51, 1), (30, 0), (0, 1)), ((0, 1), (7, 1), (0, 1)), (None, None)),
+        # Every field 0/0: an empty block, no position.
+        (((0, 0), (0, 0), (0, 0)), ((0, 0), (0, 0), (0, 0)), (None, None)),
+    ],
+)
+def test_gps_with_an_empty_rational_keeps_the_position(tmp_path, latitude, longitude, expected):
+    metadata = read_metadata(_jpeg_with_gps(tmp_path / "gps.jpg", latitude, longitude))
+    assert (metadata.gps_latitude, metadata.gps_longitude) == expected
+
+
+def _jpeg_with_exif(path: Path, size=(64, 48), image_tags=None, exif_tags=None) -> Path:
+    """A real JPEG of ``size`` pixels with the given IFD0 and EXIF IFD tags."""
+    exif = Image.Exif()
+    for tag, value in (image_tags or {}).items():
+        exif[tag] = value
+    if exif_tags:
+        ifd = exif.get_ifd(0x8769)
+        for tag, value in exif_tags.items():
+            ifd[tag] = value
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "blue").save(buffer, "JPEG", exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+DATE_TIME, DATE_TIME_ORIGINAL, DATE_TIME_DIGITIZED = 0x0132, 0x9003, 0x9004
+OFFSET_TIME_ORIGINAL, OFFSET_TIME_DIGITIZED = 0x9011, 0x9012
+
+
+@pytest.mark.parametrize(
+    ("image_tags", "exif_tags", "expected"),
+    [
+        # Image DateTime is when the file was last changed (an edit, a re-save): not a capture.
+        ({DATE_TIME: "2024:06:01 12:00:00"}, {}, None),
+        (
+            {DATE_TIME: "2024:06:01 12:00:00"},
+            {DATE_TIME_DIGITIZED: "2023:05:01 10:00:00", OFFSET_TIME_DIGITIZED: "+02:00"},
+            ("2023-05-01 08:00:00", "+02:00"),
+        ),
+        (
+            {DATE_TIME: "2024:06:01 12:00:00"},
+            {DATE_TIME_ORIGINAL: "2022:01:02 03:04:05", DATE_TIME_DIGITIZED: "2023:05:01 10:00:00"},
+            ("2022-01-02 03:04:05", None),
+        ),
+        (
+            {},
+            {DATE_TIME_ORIGINAL: "not a date", DATE_TIME_DIGITIZED: "2023:05:01 10:00:00"},
+            ("2023-05-01 10:00:00", None),
+        ),
+    ],
+)
+def test_capture_time_is_original_then_digitized_never_the_file_change(
+    tmp_path, image_tags, exif_tags, expected
+):
+    path = _jpeg_with_exif(tmp_path / "dated.jpg", image_tags=image_tags, exif_tags=exif_tags)
+    metadata = read_metadata(path)
+    if expected is None:
+        assert metadata.capture_time is None
+    else:
+        utc = datetime.fromtimestamp(metadata.capture_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        assert (utc, metadata.capture_offset) == expected
+    # One rule for the catalogue and for ingest's dated folders.
+    clock = read_capture_clock(path)
+    assert (clock.local is None) == (metadata.capture_time is None)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_capture_time_agrees_with_the_date_ingest_files_by(name):
+    path = _sample(name)
+    metadata, clock = read_metadata(path), read_capture_clock(path)
+    if clock.local is None:
+        assert metadata.capture_time is None
+        return
+    offset = clock.offset or "+00:00"
+    instant = datetime.fromisoformat(f"{clock.local.isoformat()}{offset}").timestamp()
+    assert (metadata.capture_time, metadata.capture_offset) == (instant, clock.offset)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_pixel_size_of_a_jpeg_is_its_frame_header(name):
+    path = _sample(name)
+    if sniff(path).format != "jpeg":
+        pytest.skip("not a JPEG")
+    with open(path, "rb") as handle:
+        head = handle.read()
+    try:
+        expected = Image.open(io.BytesIO(head)).size  # Pillow reads the frame header (SOF)
+    except OSError:
+        pytest.skip("Pillow cannot open it either")
+    metadata = read_metadata(path)
+    assert (metadata.width, metadata.height) == expected
+
+
+def test_pixel_size_is_the_frame_header_when_exif_is_stale_or_missing(tmp_path):
+    # Resized by a program that kept the camera's EXIF: the EXIF still says 4000 x 3000.
+    stale = _jpeg_with_exif(
+        tmp_path / "resized.jpg",
+        size=(640, 480),
+        image_tags={0x010F: "Canon"},
+        exif_tags={0xA002: 4000, 0xA003: 3000, DATE_TIME_ORIGINAL: "2024:06:01 12:00:00"},
+    )
+    assert (read_metadata(stale).width, read_metadata(stale).height) == (640, 480)
+    bare = tmp_path / "bare.jpg"
+    Image.new("RGB", (300, 200), "green").save(bare, "JPEG")  # no EXIF at all
+    metadata = read_metadata(bare)
+    assert (metadata.width, metadata.height) == (300, 200)
+    assert metadata.error == "no EXIF in this file"
 
 
 def test_a_nef_that_is_a_jpeg_is_a_jpeg():

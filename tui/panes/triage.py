@@ -18,6 +18,8 @@ from PIL import Image
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -63,6 +65,15 @@ def _cell_pixels() -> tuple[int, int]:
 
 
 class TriagePane(Widget, can_focus=True):
+    class FrameReady(Message):
+        """A frame thread has drawn a frame (posted from that thread)."""
+
+        bubble = False
+
+        def __init__(self, frame: Frame) -> None:
+            super().__init__()
+            self.frame = frame
+
     BINDINGS = keymap.bindings("triage", {})
     DEFAULT_CSS = """
     TriagePane { layout: vertical; }
@@ -211,8 +222,15 @@ class TriagePane(Widget, can_focus=True):
         return wanted
 
     def _frame_ready(self, frame: Frame) -> None:  # a frame thread
-        with contextlib.suppress(RuntimeError):  # the app is closing
-            self.app.call_from_thread(self._show_ready, frame)
+        # A message rather than call_from_thread, which waits for the UI: a frame thread
+        # waiting on a closing app held the close up (it joins the threads) and then showed
+        # the frame in a pane whose photo view had gone. A closed pane drops the message.
+        self.post_message(self.FrameReady(frame))
+
+    def on_triage_pane_frame_ready(self, message: FrameReady) -> None:
+        # While the app closes, the photo view goes before its pane: nothing to show then.
+        with contextlib.suppress(NoMatches):
+            self._show_ready(message.frame)
 
     def _show_ready(self, frame: Frame) -> None:
         view = self.query_one(PhotoView)

@@ -1,0 +1,96 @@
+"""Scanning here, when no engine runs (``scan``, and ``rescan`` without an engine): the roots
+reconciled, then what the engine does in the background (new files described, grouped into
+photos, previews built), and what the command says about it: a summary per root, each file it
+could not read with the reason, and the exit code."""
+
+from __future__ import annotations
+
+import json
+
+from peewee import fn
+
+from core.cli import output
+from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
+from core.media.photos import MediaCounts, MediaSync
+from core.media.pool import MediaPool
+from core.scan.reconcile import ReconcileReport, reconcile_roots
+from core.store.models import Event, Root
+
+UNREADABLE_LISTED = 10  # per root; the event log has the rest
+
+
+def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) -> int:
+    """Reconcile ``roots`` and describe their new files; 1 when something needs attention (a
+    partial scan, files that could not be read or were still being written)."""
+    quiet = bool(getattr(run.args, "json", False))
+    last_event = Event.select(fn.MAX(Event.id)).scalar() or 0
+    progress = output.ProgressLine(run.err)
+    try:
+        reports = reconcile_roots(
+            run.catalogue,
+            roots,
+            run.settings.scan,
+            kind="manual",
+            on_progress=None if quiet else progress,
+            accept_empty=accept_empty,
+            # No watcher comes back for a file still being written: it is waited for here.
+            hold_still_seconds=run.settings.watch.settle_seconds,
+        )
+    finally:
+        progress.clear()
+    describe_photos(run, quiet)
+    if quiet:
+        output.print_json([report.as_dict() for report in reports], run.out)
+    else:
+        for root, report in zip(roots, reports, strict=True):
+            run.out.write(output.scan_summary(report) + "\n")
+            _write_unreadable(run, root, report, last_event)
+    return EXIT_OK if all(_all_well(report) for report in reports) else EXIT_ATTENTION
+
+
+def _all_well(report: ReconcileReport) -> bool:
+    return report.status == "completed" and not report.files_unreadable
+
+
+def _write_unreadable(run: Invocation, root: Root, report: ReconcileReport, after: int) -> None:
+    """The files and folders this scan could not read, each with its reason."""
+    if not report.files_unreadable:
+        return
+    events = list(
+        Event.select(Event.path, Event.payload)
+        .where((Event.id > after) & (Event.kind == "unreadable") & (Event.root == root))
+        .order_by(Event.id)
+        .limit(UNREADABLE_LISTED + 1)
+    )
+    for event in events[:UNREADABLE_LISTED]:
+        reason = json.loads(event.payload or "{}").get("reason", "could not be read")
+        run.out.write(f"  {output.shown(event.path)}: {output.shown(reason)}\n")
+    if len(events) > UNREADABLE_LISTED:
+        run.out.write("  ... and more: 'shootwatch events --kind unreadable' lists them all\n")
+
+
+def describe_photos(run: Invocation, quiet: bool) -> None:
+    """What the engine does in the background, done here when no engine runs: new files
+    described, grouped into photos, previews built (in worker processes)."""
+    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
+    media = MediaSync(run.catalogue.db, run.settings.media, pool)
+    line = output.ProgressLine(run.err)
+
+    def progress(counts: MediaCounts) -> None:
+        if line.enabled and not quiet:
+            line.write(
+                f"photos: {output.count(counts.described)} files described, "
+                f"{output.count(counts.previews)} previews"
+            )
+
+    try:
+        counts = media.run_until_idle(progress)
+    finally:
+        line.clear()
+        if pool is not None:
+            pool.close()
+    if not quiet and (counts.described or counts.previews):
+        run.err.write(
+            f"photos: {output.count(counts.described)} files described, "
+            f"{output.count(counts.previews)} previews built\n"
+        )
