@@ -496,9 +496,13 @@ def test_an_ingest_destination_that_is_a_file_is_said_once(tmp_path, db):
     config.write_text(f'[ingest]\ndestination = "{destination}"\ninboxes = ["{inbox}"]\n')
     reason = f"ingest.destination {destination} is a file, not a folder"
 
+    # Refused as the settings are read, in one sentence naming the setting.
     result = shootwatch("--config", str(config), "ingest", db=db)
-    assert result.returncode == 2 and reason in one_sentence(result)
+    assert result.returncode == 2 and "ingest.destination" in one_sentence(result)
 
+    # A destination that becomes a file while the engine runs: said once, nothing moved.
+    destination.unlink()
+    destination.mkdir()
     log = tmp_path / "engine.log"
     with open(log, "wb") as handle:
         engine = subprocess.Popen(
@@ -509,13 +513,15 @@ def test_an_ingest_destination_that_is_a_file_is_said_once(tmp_path, db):
             start_new_session=True,
         )
     try:
+        time.sleep(2)  # the engine reads its settings and starts
+        destination.rmdir()
+        destination.write_text("a file where the library folder should be")
         deadline = time.monotonic() + 60
         ingest = {}
         while time.monotonic() < deadline and ingest.get("status") != "degraded":
             time.sleep(0.3)
-            status = json.loads(
-                shootwatch("--config", str(config), "status", "--json", db=db).stdout
-            )
+            # Without the settings file, which now names a file as the destination.
+            status = json.loads(shootwatch("status", "--json", db=db).stdout)
             components = status["engine"]["components"]
             ingest = next((c for c in components if c["component"] == "ingest"), {})
         assert ingest.get("status") == "degraded" and reason in ingest["error"], ingest
