@@ -30,7 +30,8 @@ from core.store.models import Root
 
 log = logging.getLogger("shootwatch.engine")
 
-ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
+# A backstop: the reconciling component says at once when it finds a root gone, back or new.
+ROOTS_CHECK_SECONDS = 1.0
 
 
 class WatchingComponent(Component):
@@ -85,13 +86,37 @@ class WatchingComponent(Component):
             self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
         return self._rules[root_path]
 
+    def roots_changed(self) -> None:
+        """A root went offline, came back or was added (on the writer thread): watch the
+        roots there are now, at once."""
+        self._next_roots_check = time.monotonic() + ROOTS_CHECK_SECONDS
+        self.check_roots()
+
+    def watches(self, root_id: int) -> bool:
+        """Whether changes under the root are seen from now on, or never will be by a watcher
+        (it is scanned instead): a reconcile starting now misses nothing that comes after."""
+        watcher = self.watcher
+        if not self.enabled or watcher is None or root_id in self._scan_only:
+            return True
+        if watcher.thread.ident is not None and not watcher.thread.is_alive():
+            return True  # it stopped: the reconcile after its trouble covers the root
+        path = next((path for path, known in self._root_ids.items() if known == root_id), None)
+        return path is None or path in watcher.watched
+
     def check_roots(self) -> None:
-        """Start (or restart) the watcher for the online roots there are now."""
-        roots = list(Root.select().where(Root.state == "online").order_by(Root.id))
+        """Start (or restart) the watcher for the online roots there are now, and the roots
+        arriving (new, or back from offline: watched before they are reconciled)."""
+        arriving = list(self.engine.reconciling.arriving)
+        roots = list(
+            Root.select().where((Root.state == "online") | Root.id.in_(arriving)).order_by(Root.id)
+        )
         ids = tuple(root.id for root in roots)
-        if ids == self._watched_roots and (self.watcher is None or self.watcher.running):
+        # Alive from its start() on ("running" is set a moment later, in its thread).
+        if ids == self._watched_roots and (self.watcher is None or self.watcher.thread.is_alive()):
             return
+        replaced_at = None
         if self.watcher is not None:
+            replaced_at = time.time_ns()  # what changes while it restarts, the new one sweeps
             self.watcher.stop()
             if ids == self._watched_roots:  # it died: whatever it missed, a reconcile finds
                 self.engine.reconciling.request(None, "scheduled")
@@ -129,6 +154,7 @@ class WatchingComponent(Component):
             on_trouble=self._on_trouble,
             on_folders=self._on_folders,
             watch_factory=self.watch_factory,
+            sweep_since_ns=replaced_at,
         )
         # The state first: a watcher that fails at once reports its trouble after this.
         self.set_state("running", task=margin)

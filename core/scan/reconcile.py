@@ -3,8 +3,8 @@
 A root is split into surveys (folders) that run in parallel worker processes; each compares its
 part of the disk with the catalogue by size + mtime and hashes only new or changed files. The
 results are written here, in batched transactions, as one SyncRun with its Events. Nothing is
-removed from the catalogue unless the whole root was read: a missing, unreadable or suddenly
-empty root goes offline instead.
+removed from the catalogue unless the whole root was read: a root that is missing, unreadable,
+suddenly empty, unmounted or another drive in its place goes offline instead (core.scan.roots).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 
 from core.config import ScanSettings
-from core.scan.hashing import describe_os_error
 from core.scan.ignore import IgnoreRules
+from core.scan.roots import check_root, empty_reason, holds_files, set_root_state
 from core.scan.survey import (
     SeenFile,
     SurveyCounters,
@@ -242,43 +242,6 @@ def _inside(root: str, path: str) -> str | None:
     return inside
 
 
-def _check_root(root_path: str) -> str | None:
-    """Why the root cannot be scanned at all, or None."""
-    try:
-        with os.scandir(root_path) as entries:
-            next(entries, None)
-    except FileNotFoundError:
-        return f"folder {root_path} is missing (drive unplugged or not mounted?)"
-    except NotADirectoryError:
-        return f"{root_path} is not a folder"
-    except OSError as error:
-        return f"folder {root_path} cannot be read: {describe_os_error(error)}"
-    return None
-
-
-def _holds_files(root_path: str, rules: IgnoreRules) -> bool:
-    """Whether any file a scan would record is left under the root (it stops at the first).
-    A folder that cannot be listed counts as holding files: it is not known to be empty."""
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            with os.scandir(os.path.join(root_path, rel_dir)) as entries:
-                for entry in entries:
-                    rel_path = prefix + entry.name
-                    if entry.is_file(follow_symlinks=False):
-                        if not rules.ignores(rel_path, entry.name, False):
-                            return True
-                    elif entry.is_dir(follow_symlinks=False) and not rules.ignores(
-                        rel_path, entry.name, True
-                    ):
-                        stack.append(rel_path)
-        except OSError:
-            return True
-    return False
-
-
 def _pair_moves(
     new_files: list[SeenFile], missing: list[KnownFile]
 ) -> tuple[list[tuple[SeenFile, KnownFile]], list[SeenFile], list[KnownFile]]:
@@ -425,15 +388,18 @@ def _reconcile(
     records_before = queries.count_files(root)
     first_index = whole_root and records_before == 0
     writer = _ChangeWriter(catalogue, root, run.id, first_index=first_index)
-    offline_reason = _check_root(root_path)
+    excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
+    rules = IgnoreRules(settings.ignore, excluded)
+    # An offline root is never scanned for removals: missing, unreadable, empty, unmounted or
+    # another drive in its place, it stays offline and nothing is removed.
+    check = check_root(root, rules, accept_as_is=accept_empty)
+    offline_reason = check.offline_reason
     results: list[SurveyResult] = []
     # Held back until every survey has said what went missing: new files whose content the
     # catalogue already has, and known paths whose content was replaced. Both may be moves.
     deferred: list[SeenFile] = []
     replaced: list[SeenFile] = []
     if offline_reason is None:
-        excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
-        rules = IgnoreRules(settings.ignore, excluded)
         if folders is None:
             plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)
         else:
@@ -483,13 +449,12 @@ def _reconcile(
         and missing
         and not accept_empty
         # A run over some folders (the watcher's) sees an emptied root as files deleted.
-        and (whole_root or not _holds_files(root_path, rules))
+        and (whole_root or not holds_files(root_path, rules))
     ):
-        offline_reason = (
-            f"folder {root_path} is empty but the catalogue has {records_before:,} files for it "
-            "(drive not mounted?); nothing was removed. If you emptied it on purpose, run "
-            f"'shootwatch scan --accept-empty {root_path}'"
-        )
+        offline_reason = empty_reason(root_path, records_before)
+    if offline_reason is None:
+        # The drive may have gone while it was read: look again before removing anything.
+        offline_reason = check_root(root, rules, accept_as_is=accept_empty).offline_reason
 
     if offline_reason is not None:
         status, error_text = "partial", offline_reason
@@ -514,7 +479,10 @@ def _reconcile(
         writer.add(added)
     writer.unreadable(unreadable_folders + unreadable_files)
     writer.flush()
-    _set_root_state(root, offline_reason, time.time())
+    set_root_state(root, offline_reason, check.identity, time.time())
+    if offline_reason is None:
+        surveyed = [(rel_dir, recursive) for rel_dir, recursive, _claimed in plan]
+        queries.note_folders_read(root.id, surveyed, unreadable_folders, time.time())
 
     report = ReconcileReport(
         run_id=run.id,
@@ -690,20 +658,6 @@ class _ChangeWriter:
                 queries.insert_events(self.db, [(written, *event) for event in self._events])
         self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
         self._events = []
-
-
-def _set_root_state(root: Root, offline_reason: str | None, now: float) -> None:
-    was = root.state
-    if offline_reason is None:
-        root.state, root.state_reason, root.seen_at = "online", None, now
-    else:
-        root.state, root.state_reason = "offline", offline_reason
-    root.save()
-    if root.state != was:
-        payload = {"reason": offline_reason} if offline_reason else None
-        queries.record_event(
-            f"root_{root.state}", SOURCE, root=root, path=root.path, payload=payload
-        )
 
 
 def reconcile_roots(
