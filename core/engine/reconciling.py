@@ -14,7 +14,7 @@ import time
 
 from core.engine.component import Component
 from core.scan.reconcile import ScanError, ScanStopped, SurveyPool, reconcile_root
-from core.scan.roots import check_root, set_root_state
+from core.scan.roots import FolderWatchIds, check_root, set_root_state
 from core.store import queries
 from core.store.models import Root
 
@@ -42,6 +42,8 @@ class ReconcilingComponent(Component):
         # arrived: watched first, then reconciled, so nothing copied in meanwhile is missed.
         self.arriving: dict[int, float] = {}
         self._retry_at: dict[int, float] = {}  # offline roots whose return did not hold
+        self._folder_ids = FolderWatchIds()  # is the folder at a root's path the one watched?
+        self._folder_id: dict[int, int] = {}  # root id -> its folder's watch descriptor
 
     def start(self) -> None:
         # Forked first, while the process has no other threads (see SurveyPool).
@@ -54,6 +56,9 @@ class ReconcilingComponent(Component):
     def stop(self, deadline: float) -> None:
         if self._pool is not None:  # a survey under way is cut; it wrote nothing
             self._pool.close(wait=False)
+
+    def close(self, deadline: float) -> None:
+        self._folder_ids.close()
 
     def request(self, root_id: int | None, kind: str) -> None:
         """Reconcile a root (every root when None) at the next tick; from any thread."""
@@ -155,6 +160,11 @@ class ReconcilingComponent(Component):
             rules = self.engine.watching.rules_for(root.path)
             check = check_root(root, rules, look_inside=look_inside)
             recorded = (root.device, root.mount_point)
+            last_folder_id = self._folder_id.get(root.id)
+            folder_id = None
+            if check.offline_reason is None:
+                folder_id = self._folder_ids.watch_id(root.path)
+                self._folder_id[root.id] = folder_id
             if root.state == "online" and check.offline_reason is not None:
                 # Not watched from now on, and never scanned for removals while it is away.
                 set_root_state(root, check.offline_reason, None, time.time())
@@ -166,6 +176,19 @@ class ReconcilingComponent(Component):
                     # Its first check since it was recorded without them, or the same drive
                     # under a new device number.
                     set_root_state(root, None, identity, time.time())
+                unwatched = None
+                if None not in (last_folder_id, folder_id) and last_folder_id != folder_id:
+                    # A drive unmounted and mounted again between two looks: the unmount
+                    # dropped the watcher's watches, silently.
+                    unwatched = "another folder is in its place since the last look"
+                elif self.engine.watching.misses(root.id):
+                    # Renamed away and back between two looks: the watcher let it go.
+                    unwatched = "the watcher lost its folder"
+                if unwatched is not None:
+                    log.info("root %s: %s; watching it anew, then reconciling it",
+                             root.path, unwatched)  # fmt: skip
+                    self.arriving[root.id] = now
+                    changed = True
                 self._read_again(root)
             elif check.offline_reason is None:
                 if now >= self._retry_at.get(root.id, 0.0):
@@ -175,7 +198,8 @@ class ReconcilingComponent(Component):
             elif check.offline_reason != root.state_reason:  # away another way now
                 set_root_state(root, check.offline_reason, None, time.time())
         if changed:
-            self.engine.watching.roots_changed()
+            # Anew: a root back, or mounted again, may have the same id and another folder.
+            self.engine.watching.roots_changed(restart=True)
 
     def _arrival_failed(self, root: Root) -> None:
         """The reconcile of an arriving root found it away after all: look again later."""

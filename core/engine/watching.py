@@ -86,11 +86,12 @@ class WatchingComponent(Component):
             self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
         return self._rules[root_path]
 
-    def roots_changed(self) -> None:
+    def roots_changed(self, restart: bool = False) -> None:
         """A root went offline, came back or was added (on the writer thread): watch the
-        roots there are now, at once."""
+        roots there are now, at once; ``restart``: anew, even the same roots (one was
+        unmounted and mounted again, and its watches went with the unmount)."""
         self._next_roots_check = time.monotonic() + ROOTS_CHECK_SECONDS
-        self.check_roots()
+        self.check_roots(restart)
 
     def watches(self, root_id: int) -> bool:
         """Whether changes under the root are seen from now on, or never will be by a watcher
@@ -103,7 +104,17 @@ class WatchingComponent(Component):
         path = next((path for path, known in self._root_ids.items() if known == root_id), None)
         return path is None or path in watcher.watched
 
-    def check_roots(self) -> None:
+    def misses(self, root_id: int) -> bool:
+        """Whether the running watcher is meant to watch the root and does not watch its
+        folder: it lets a folder go when it vanishes (renamed away), and never looks for it
+        again."""
+        watcher = self.watcher
+        if watcher is None or not watcher.thread.is_alive() or not watcher.watching:
+            return False  # none, stopped (its trouble is handled), or not watching yet
+        path = next((path for path, known in self._root_ids.items() if known == root_id), None)
+        return path is not None and path not in watcher.watched
+
+    def check_roots(self, restart: bool = False) -> None:
         """Start (or restart) the watcher for the online roots there are now, and the roots
         arriving (new, or back from offline: watched before they are reconciled)."""
         arriving = list(self.engine.reconciling.arriving)
@@ -112,13 +123,14 @@ class WatchingComponent(Component):
         )
         ids = tuple(root.id for root in roots)
         # Alive from its start() on ("running" is set a moment later, in its thread).
-        if ids == self._watched_roots and (self.watcher is None or self.watcher.thread.is_alive()):
+        alive = self.watcher is None or self.watcher.thread.is_alive()
+        if ids == self._watched_roots and alive and not restart:
             return
         replaced_at = None
         if self.watcher is not None:
             replaced_at = time.time_ns()  # what changes while it restarts, the new one sweeps
             self.watcher.stop()
-            if ids == self._watched_roots:  # it died: whatever it missed, a reconcile finds
+            if ids == self._watched_roots and not alive:  # whatever it missed, a reconcile finds
                 self.engine.reconciling.request(None, "scheduled")
         self._watched_roots = ids
         if not self.enabled:

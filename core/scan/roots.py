@@ -9,6 +9,7 @@ is offline at once and one that came back is noticed by itself.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from dataclasses import dataclass
@@ -167,6 +168,57 @@ def check_root(
         if records:
             return RootCheck(empty_reason(root.path, records), None)
     return RootCheck(None, identity)
+
+
+class FolderWatchIds:
+    """One inotify watch of our own on each root's folder, to tell whether the folder at a
+    root's path is still the one it was: asked again, the same folder answers with the same
+    watch descriptor, another one (a drive unmounted and mounted again, a folder put in the
+    place of another) with a new one. The watcher's watches stay on the folder they were put
+    on (and an unmount drops them silently), so a new descriptor means a root to watch anew.
+    Where inotify is not available, nothing is known (None)."""
+
+    # IN_DELETE_SELF | IN_ONLYDIR: few events; IN_UNMOUNT and IN_IGNORED come anyway.
+    MASK = 0x00000400 | 0x01000000
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._ids: dict[str, int] = {}
+        try:
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (AttributeError, OSError):
+            return
+        if self._fd < 0:
+            self._fd = None
+
+    def watch_id(self, path: str) -> int | None:
+        """The watch descriptor of the folder at ``path`` now (None: cannot be told)."""
+        if self._fd is None:
+            return None
+        self._drain()
+        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), self.MASK)
+        if wd < 0:  # unreadable, gone, or no watch left: nothing to compare
+            return None
+        was = self._ids.get(path)
+        if was is not None and was != wd:
+            self._libc.inotify_rm_watch(self._fd, was)  # the folder that was there
+        self._ids[path] = wd
+        return wd
+
+    def _drain(self) -> None:
+        """Read and drop what the watches reported: only their descriptors matter."""
+        while True:
+            try:
+                if not os.read(self._fd, 65536):
+                    return
+            except OSError:  # EAGAIN: nothing more
+                return
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def set_root_state(

@@ -207,7 +207,8 @@ class Watcher:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="shootwatch-watcher", daemon=True)
         self.running = False
-        self.watched: frozenset[str] = frozenset()  # the folders watched now
+        self.watched: frozenset[str] = frozenset()  # the folders watched now...
+        self.watching = False  # ...once it has begun to watch them
         self.overflow_at = overflow_threshold()
 
     def start(self) -> None:
@@ -283,6 +284,7 @@ class Watcher:
         """Watch ``folders`` until the set of folders changes; returns when that happened
         (to restart with the new set), or None when asked to stop."""
         self.watched = frozenset(folders)
+        self.watching = True
         first = True
         for changes in self.watch_factory(
             *sorted(folders),

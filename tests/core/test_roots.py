@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.scan.ignore import IgnoreRules
 from core.scan.mounts import device_name, mount_holding, parse_mountinfo
-from core.scan.roots import check_root, identify
+from core.scan.roots import FolderWatchIds, check_root, identify
 from core.store import open_catalogue, queries
 from core.store.models import Event, Root, UnreadableFolder
 from tests.helpers import REPO, record_ids, root_for, scan, touch_later, write
@@ -51,6 +51,23 @@ def test_a_folder_is_identified_by_its_device_and_the_mount_holding_it(tmp_path)
     assert identity.device == device_name(os.stat(tmp_path).st_dev)
     assert identity.mount_point == mount_holding(str(tmp_path)).mount_point
     assert identify(str(tmp_path / "nothing here")) is None
+
+
+def test_a_folder_put_in_the_place_of_another_is_told_apart(tmp_path):
+    ids = FolderWatchIds()
+    try:
+        folder = tmp_path / "root"
+        folder.mkdir()
+        first = ids.watch_id(str(folder))
+        assert first is not None and ids.watch_id(str(folder)) == first
+        # Renamed away, another folder made in its place (as a mount does): another id.
+        folder.rename(tmp_path / "away")
+        folder.mkdir()
+        second = ids.watch_id(str(folder))
+        assert second is not None and second != first
+        assert ids.watch_id(str(tmp_path / "not there")) is None
+    finally:
+        ids.close()
 
 
 def pretend_mounted(root: Root) -> None:
