@@ -208,17 +208,23 @@ class ReconcilingComponent(Component):
 
     def _read_again(self, root: Root) -> None:
         """Folders that could not be read and can now: a realtime run reads them (until one
-        does, the root needs attention)."""
-        readable = set()
+        does, the root needs attention). One that is gone is forgotten: what went with it is
+        the business of the run of its parent, where the watcher saw it go."""
+        readable, gone = set(), []
         for rel_path, _reason in queries.unreadable_folders(root.id):
             try:
                 with os.scandir(os.path.join(root.path, rel_path)) as entries:
                     next(entries, None)
+            except FileNotFoundError:
+                gone.append(rel_path)
+                continue
             except OSError:
                 continue
             readable.add((rel_path, True))
         if readable:
             self.engine.watching.pending.add(root.id, readable, time.monotonic())
+        if gone:
+            queries.forget_unreadable_folders(root.id, gone)
 
     @staticmethod
     def _say_state(root: Root) -> None:

@@ -321,6 +321,13 @@ def note_folders_read(
             UnreadableFolder.insert_many(rows).on_conflict_replace().execute()
 
 
+def forget_unreadable_folders(root_id: int, rel_paths: Sequence[str]) -> None:
+    """Folders that were unreadable and are gone."""
+    UnreadableFolder.delete().where(
+        (UnreadableFolder.root == root_id) & UnreadableFolder.rel_path.in_(list(rel_paths))
+    ).execute()
+
+
 def unreadable_folders(root_id: int) -> list[tuple[str, str]]:
     """(rel_path, reason) of the folders of a root that the last run to look could not read."""
     query = UnreadableFolder.select().where(UnreadableFolder.root == root_id)

@@ -466,10 +466,12 @@ def test_a_root_added_while_the_engine_runs_is_indexed_and_watched(tmp_path, ser
     assert removed() == []
 
 
-def test_status_stays_honest_while_a_folder_cannot_be_read(tmp_path, service):
+@pytest.mark.parametrize("then", ["readable", "deleted"])
+def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, service):
     library = tmp_path / "library"
     fill(library)
     hidden = library / "2024" / "2024-06-03"
+    under_it = {f"2024/2024-06-03/{p.name}" for p in hidden.iterdir()}
     service.add(library)
     service.start()
     wait_for(lambda: len(record_ids(library)) == 14, RECORDED_WITHIN)
@@ -489,12 +491,19 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(tmp_path, service):
         last = SyncRun.select().order_by(SyncRun.id.desc()).first()
         assert (last.kind, last.status) == ("realtime", "completed")
         assert unhealthy()
+        assert removed() == []
     finally:
         hidden.chmod(0o755)
+        if then == "deleted":
+            shutil.rmtree(hidden)
 
     def healthy():
-        """status is healthy again once a run has read the folder"""
+        """status is healthy again once a run has read the folder, or it is gone"""
         return service.status()[0] == 0
 
     wait_for(healthy, RECORDED_WITHIN)
-    assert removed() == []
+    if then == "readable":
+        assert removed() == []
+    else:  # deleted for real: its records go, with the folder
+        wait_for(lambda: not under_it & set(record_ids(library)), RECORDED_WITHIN)
+        assert sorted(removed()) == sorted(under_it)
