@@ -4,7 +4,8 @@ state, online or offline, with the event that says it changed.
 
 Every scan asks before it reads and again before it removes anything; the engine asks every
 few seconds (a stat, the mount table and a first listing: no walk), so a root that went away
-is offline at once and one that came back is noticed by itself.
+is offline at once and one that came back is noticed by itself; it also asks whether the
+folder at a root's path is still the one it watches (FolderWatchIds).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.store.models import Root
 
 log = logging.getLogger(__name__)
 
-SOURCE = "reconcile"
+SOURCE = "reconcile"  # a root's state is the reconciler's news, whoever looked
 SAMPLE_FILES = 16  # files looked at to tell the same drive under a new device number...
 SAME_DRIVE_SHARE = 0.9  # ...from another drive: this share of them must be there, unchanged
 
