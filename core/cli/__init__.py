@@ -41,6 +41,7 @@ from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
 from core.scan.reconcile import ScanError
+from core.scan.roots import identify
 from core.scan.survey import is_storable_name
 from core.store import CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root, SyncRun
@@ -70,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--accept-empty",
         action="store_true",
-        help="accept that a root is now empty and remove its records (normally an empty root "
-        "is taken for an unmounted drive and nothing is removed)",
+        help="accept a root as it is now, empty or on another drive than the one recorded, and "
+        "remove the records of what is not there (normally such a root is taken for an "
+        "unmounted drive, or another drive in its place, and nothing is removed)",
     )
 
     history = commands.add_parser("history", help="list recent scans")
@@ -202,14 +204,26 @@ def _real_folder(path: str) -> str:
 def add_root(run: Invocation) -> int:
     args, out = run.args, run.out
     path = _real_folder(args.path)
+    # The file system it is on now: an unmounted drive is told from it later (core.scan.roots).
+    identity = identify(path)
     try:
-        root, added = queries.add_root(path, args.kind)
+        root, added = queries.add_root(
+            path,
+            args.kind,
+            device=identity.device if identity else None,
+            mount_point=identity.mount_point if identity else None,
+        )
     except queries.RootOverlap as error:
         raise UsageError(str(error)) from None
     if not added:
         out.write(f"{output.shown(path)} is already a {root.kind} root\n")
         return EXIT_OK
-    out.write(f"added {args.kind} root {output.shown(path)}\nnext: 'shootwatch scan' to index it\n")
+    engine_pid = running_engine_pid(run.settings.catalogue)
+    if engine_pid:
+        then = f"the running engine (pid {engine_pid}) indexes it now and watches it"
+    else:
+        then = "next: 'shootwatch scan' to index it"
+    out.write(f"added {args.kind} root {output.shown(path)}\n{then}\n")
     return EXIT_OK
 
 
@@ -250,6 +264,11 @@ def _root_dict(summary: queries.RootSummary) -> dict:
         "files": summary.files,
         "bytes": summary.bytes,
         "unhashed": summary.unhashed,
+        "unreadable_folders": [
+            {"folder": rel, "reason": reason} for rel, reason in summary.unreadable_folders
+        ],
+        "device": root.device,
+        "mount_point": root.mount_point,
         "added_at": root.added_at,
         "seen_at": root.seen_at,
         "last_run": output.sync_run_dict(summary.last_run) if summary.last_run else None,
@@ -259,6 +278,11 @@ def _root_dict(summary: queries.RootSummary) -> dict:
 def scan(run: Invocation) -> int:
     args, out, err = run.args, run.out, run.err
     engine_pid = running_engine_pid(run.settings.catalogue)
+    if engine_pid and args.accept_empty:
+        raise UsageError(
+            f"--accept-empty is not something to ask the running engine (pid {engine_pid}): "
+            "stop it, run this scan, and start it again"
+        )
     if engine_pid:
         # One writer per catalogue: the running engine does the scan.
         reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
@@ -330,6 +354,15 @@ def status(run: Invocation) -> int:
     for s in summaries:
         if s.root.state != "online":
             problems.append(f"{s.root.path} is {s.root.state}: {s.root.state_reason}")
+        elif s.unreadable_folders:
+            # Until a run reads them again, whatever runs of other folders say since.
+            folders = "; ".join(f"{rel or '.'}: {why}" for rel, why in s.unreadable_folders[:3])
+            more = len(s.unreadable_folders) - 3
+            problems.append(
+                f"{s.root.path}: {len(s.unreadable_folders)} folder(s) cannot be read, so "
+                f"nothing under them is removed: {folders}"
+                + (f" and {more} more" if more > 0 else "")
+            )
         elif s.last_run is not None and s.last_run.status in ("failed", "partial"):
             problems.append(f"{s.root.path}: last scan {s.last_run.status}: {s.last_run.error}")
         elif s.last_run is None:

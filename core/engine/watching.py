@@ -31,13 +31,14 @@ from core.store.models import Root
 
 log = logging.getLogger("shootwatch.engine")
 
-ROOTS_CHECK_SECONDS = 5.0  # roots added or removed while running are picked up this fast
 # A file that vanished keeps its record this much longer than the settle time, for its content
 # to turn up elsewhere (the other half of a move, reported in a later batch)...
 HOLD_SECONDS = 4.0
 # ...and while other changes are still settling, up to this long: a wave of renames is one
 # move of many folders, whatever order the batches come in.
 LONGEST_HOLD_SECONDS = 120.0
+# A backstop: the reconciling component says at once when it finds a root gone, back or new.
+ROOTS_CHECK_SECONDS = 1.0
 
 
 class WatchingComponent(Component):
@@ -96,15 +97,51 @@ class WatchingComponent(Component):
             self._rules[root_path] = IgnoreRules(self.settings.scan.ignore, excluded)
         return self._rules[root_path]
 
-    def check_roots(self) -> None:
-        """Start (or restart) the watcher for the online roots there are now."""
-        roots = list(Root.select().where(Root.state == "online").order_by(Root.id))
+    def roots_changed(self, restart: bool = False) -> None:
+        """A root went offline, came back or was added (on the writer thread): watch the
+        roots there are now, at once; ``restart``: anew, even the same roots (one was
+        unmounted and mounted again, and its watches went with the unmount)."""
+        self._next_roots_check = time.monotonic() + ROOTS_CHECK_SECONDS
+        self.check_roots(restart)
+
+    def watches(self, root_id: int) -> bool:
+        """Whether changes under the root are seen from now on, or never will be by a watcher
+        (it is scanned instead): a reconcile starting now misses nothing that comes after."""
+        watcher = self.watcher
+        if not self.enabled or watcher is None or root_id in self._scan_only:
+            return True
+        if watcher.thread.ident is not None and not watcher.thread.is_alive():
+            return True  # it stopped: the reconcile after its trouble covers the root
+        path = next((path for path, known in self._root_ids.items() if known == root_id), None)
+        return path is None or path in watcher.watched
+
+    def misses(self, root_id: int) -> bool:
+        """Whether the running watcher is meant to watch the root and does not watch its
+        folder: it lets a folder go when it vanishes (renamed away), and never looks for it
+        again."""
+        watcher = self.watcher
+        if watcher is None or not watcher.thread.is_alive() or not watcher.watching:
+            return False  # none, stopped (its trouble is handled), or not watching yet
+        path = next((path for path, known in self._root_ids.items() if known == root_id), None)
+        return path is not None and path not in watcher.watched
+
+    def check_roots(self, restart: bool = False) -> None:
+        """Start (or restart) the watcher for the online roots there are now, and the roots
+        arriving (new, or back from offline: watched before they are reconciled)."""
+        arriving = list(self.engine.reconciling.arriving)
+        roots = list(
+            Root.select().where((Root.state == "online") | Root.id.in_(arriving)).order_by(Root.id)
+        )
         ids = tuple(root.id for root in roots)
-        if ids == self._watched_roots and (self.watcher is None or self.watcher.running):
+        # Alive from its start() on ("running" is set a moment later, in its thread).
+        alive = self.watcher is None or self.watcher.thread.is_alive()
+        if ids == self._watched_roots and alive and not restart:
             return
+        replaced_at = None
         if self.watcher is not None:
+            replaced_at = time.time_ns()  # what changes while it restarts, the new one sweeps
             self.watcher.stop()
-            if ids == self._watched_roots:  # it died: whatever it missed, a reconcile finds
+            if ids == self._watched_roots and not alive:  # whatever it missed, a reconcile finds
                 self.engine.reconciling.request(None, "scheduled")
         self._watched_roots = ids
         if not self.enabled:
@@ -140,6 +177,7 @@ class WatchingComponent(Component):
             on_trouble=self._on_trouble,
             on_folders=self._on_folders,
             watch_factory=self.watch_factory,
+            sweep_since_ns=replaced_at,
         )
         # The state first: a watcher that fails at once reports its trouble after this.
         self.set_state("running", task=margin)

@@ -3,8 +3,8 @@
 A root is split into surveys (folders) that run in parallel worker processes; each compares its
 part of the disk with the catalogue by size + mtime and hashes only new or changed files. The
 results are written here, in batched transactions, as one SyncRun with its Events. Nothing is
-removed from the catalogue unless the whole root was read: a missing, unreadable or suddenly
-empty root goes offline instead.
+removed from the catalogue unless the whole root was read: a root that is missing, unreadable,
+suddenly empty, unmounted or another drive in its place goes offline instead (core.scan.roots).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 
 from core.config import ScanSettings
-from core.scan.hashing import describe_os_error
 from core.scan.ignore import IgnoreRules
+from core.scan.roots import check_root, empty_reason, holds_files, set_root_state
 from core.scan.survey import (
     SeenFile,
     SurveyCounters,
@@ -217,17 +217,19 @@ def _gone_from_other_folders(
     wanted = {(seen.blake3, seen.size) for seen in deferred} - paired
     if not wanted:
         return []
-    roots = {other.id: other.path for other in Root.select().where(Root.state == "online")}
-    roots[root.id] = root.path
+    roots = {other.id: other for other in Root.select().where(Root.state == "online")}
+    roots[root.id] = root
     readable: dict[int, bool] = {}
     gone = []
     for known in queries.records_with_contents(catalogue.db, wanted):
-        root_path = roots.get(known.root_id)
-        if root_path is None:
+        other = roots.get(known.root_id)
+        if other is None:
             continue
         if known.root_id not in readable:
-            readable[known.root_id] = _check_root(root_path) is None
-        if readable[known.root_id] and _is_gone(os.path.join(root_path, known.rel_path)):
+            # An unmounted root's files are "gone" too: they stay its records.
+            check = check_root(other, IgnoreRules(), look_inside=False)
+            readable[known.root_id] = check.offline_reason is None
+        if readable[known.root_id] and _is_gone(os.path.join(other.path, known.rel_path)):
             gone.append(known)
     return gone
 
@@ -266,43 +268,6 @@ def _inside(root: str, path: str) -> str | None:
     if inside == os.pardir or inside.startswith(os.pardir + os.sep):
         return None
     return inside
-
-
-def _check_root(root_path: str) -> str | None:
-    """Why the root cannot be scanned at all, or None."""
-    try:
-        with os.scandir(root_path) as entries:
-            next(entries, None)
-    except FileNotFoundError:
-        return f"folder {root_path} is missing (drive unplugged or not mounted?)"
-    except NotADirectoryError:
-        return f"{root_path} is not a folder"
-    except OSError as error:
-        return f"folder {root_path} cannot be read: {describe_os_error(error)}"
-    return None
-
-
-def _holds_files(root_path: str, rules: IgnoreRules) -> bool:
-    """Whether any file a scan would record is left under the root (it stops at the first).
-    A folder that cannot be listed counts as holding files: it is not known to be empty."""
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            with os.scandir(os.path.join(root_path, rel_dir)) as entries:
-                for entry in entries:
-                    rel_path = prefix + entry.name
-                    if entry.is_file(follow_symlinks=False):
-                        if not rules.ignores(rel_path, entry.name, False):
-                            return True
-                    elif entry.is_dir(follow_symlinks=False) and not rules.ignores(
-                        rel_path, entry.name, True
-                    ):
-                        stack.append(rel_path)
-        except OSError:
-            return True
-    return False
 
 
 def _pair_moves(
@@ -462,7 +427,12 @@ def _reconcile(
     records_before = queries.count_files(root)
     first_index = whole_root and records_before == 0
     writer = _ChangeWriter(catalogue, root, run.id, first_index=first_index)
-    offline_reason = _check_root(root_path)
+    excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
+    rules = IgnoreRules(settings.ignore, excluded)
+    # An offline root is never scanned for removals: missing, unreadable, empty, unmounted or
+    # another drive in its place, it stays offline and nothing is removed.
+    check = check_root(root, rules, accept_as_is=accept_empty)
+    offline_reason = check.offline_reason
     results: list[SurveyResult] = []
     vanished: list[KnownFile] = []
     # Held back until every survey has said what went missing: new files whose content the
@@ -470,8 +440,6 @@ def _reconcile(
     deferred: list[SeenFile] = []
     replaced: list[SeenFile] = []
     if offline_reason is None:
-        excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
-        rules = IgnoreRules(settings.ignore, excluded)
         if folders is None:
             plan = plan_surveys(root_path, rules, SURVEYS_PER_WORKER * settings.workers)
         else:
@@ -522,13 +490,12 @@ def _reconcile(
         and missing
         and not accept_empty
         # A run over some folders (the watcher's) sees an emptied root as files deleted.
-        and (whole_root or not _holds_files(root_path, rules))
+        and (whole_root or not holds_files(root_path, rules))
     ):
-        offline_reason = (
-            f"folder {root_path} is empty but the catalogue has {records_before:,} files for it "
-            "(drive not mounted?); nothing was removed. If you emptied it on purpose, run "
-            f"'shootwatch scan --accept-empty {root_path}'"
-        )
+        offline_reason = empty_reason(root_path, records_before)
+    if offline_reason is None:
+        # The drive may have gone while it was read: look again before removing anything.
+        offline_reason = check_root(root, rules, accept_as_is=accept_empty).offline_reason
 
     if offline_reason is not None:
         status, error_text = "partial", offline_reason
@@ -559,7 +526,10 @@ def _reconcile(
         writer.add(added)
     writer.unreadable(unreadable_folders + unreadable_files)
     writer.flush()
-    _set_root_state(root, offline_reason, time.time())
+    set_root_state(root, offline_reason, check.identity, time.time())
+    if offline_reason is None:
+        surveyed = [(rel_dir, recursive) for rel_dir, recursive, _claimed in plan]
+        queries.note_folders_read(root.id, surveyed, unreadable_folders, time.time())
 
     report = ReconcileReport(
         run_id=run.id,
@@ -609,36 +579,30 @@ def remove_vanished(
     """Remove the records a run held (``ReconcileReport.vanished``) whose files are still not
     on disk where the record says, as a run of its own (None when there are none). A record
     that moved meanwhile (its content turned up elsewhere) or whose file is back is left
-    alone, and so is every record of a root that cannot be read now (it goes offline)."""
+    alone, and so is every record of a root that cannot be read now, is unmounted, emptied
+    or another drive: the engine's probe takes it offline, and it keeps its records."""
     started, clock = time.time(), time.perf_counter()
-    offline_reason = _check_root(root.path)
-    gone: list[KnownFile] = []
-    if offline_reason is None:
-        gone = [
-            known
-            for known in queries.held_records(catalogue.db, list(record_ids))
-            if known.root_id == root.id and _is_gone(os.path.join(root.path, known.rel_path))
-        ]
-        if not gone:
-            return None
+    if check_root(root, IgnoreRules()).offline_reason is not None:
+        return None
+    gone = [
+        known
+        for known in queries.held_records(catalogue.db, list(record_ids))
+        if known.root_id == root.id and _is_gone(os.path.join(root.path, known.rel_path))
+    ]
+    if not gone:
+        return None
     run = SyncRun.create(kind=kind, root=root, started_at=started, status="running")
     writer = _ChangeWriter(catalogue, root, run.id, first_index=False)
     writer.remove(gone)
     writer.flush()
-    _set_root_state(root, offline_reason, time.time())
-    status = "completed" if offline_reason is None else "partial"
     duration = time.perf_counter() - clock
     SyncRun.update(
-        status=status,
-        error=offline_reason,
-        finished_at=time.time(),
-        duration=duration,
-        files_removed=writer.removed,
+        status="completed", finished_at=time.time(), duration=duration, files_removed=writer.removed
     ).where(SyncRun.id == run.id).execute()
     return ReconcileReport(
         run_id=run.id,
         root_path=root.path,
-        status=status,
+        status="completed",
         files_scanned=0,
         files_added=0,
         files_updated=0,
@@ -648,7 +612,7 @@ def remove_vanished(
         files_unreadable=0,
         bytes_hashed=0,
         duration=duration,
-        error=offline_reason,
+        error=None,
     )
 
 
@@ -790,19 +754,6 @@ class _ChangeWriter:
                 insert_events(self.db, [(written, *event) for event in self._events])
         self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
         self._events = []
-
-
-def _set_root_state(root: Root, offline_reason: str | None, now: float) -> None:
-    was = root.state
-    if offline_reason is None:
-        root.state, root.state_reason, root.seen_at = "online", None, now
-    else:
-        root.state, root.state_reason = "offline", offline_reason
-    root.save()
-    if root.state != was:
-        payload = {"reason": offline_reason} if offline_reason else None
-        kind = EventKind.ROOT_ONLINE if root.state == "online" else EventKind.ROOT_OFFLINE
-        record_event(kind, SOURCE, root=root, path=root.path, payload=payload)
 
 
 def reconcile_roots(

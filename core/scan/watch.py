@@ -20,6 +20,7 @@ import watchfiles
 
 from core.config import WatchSettings
 from core.scan.ignore import IgnoreRules
+from core.scan.mounts import mount_holding
 from core.scan.survey import is_storable_name, scanned_subfolders
 
 log = logging.getLogger(__name__)
@@ -40,23 +41,9 @@ class WatchLimitReached(RuntimeError):
 
 
 def filesystem_type(path: str) -> str:
-    """The type of the file system holding ``path``, from /proc/self/mountinfo ("" if unknown)."""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return ""
-    best, best_type = "", ""
-    real = os.path.realpath(path)
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
-            continue
-        mount_point = fields[4].replace("\\040", " ")
-        inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) >= len(best):
-            best, best_type = mount_point, right.split()[0]
-    return best_type
+    """The type of the file system holding ``path`` ("" if unknown)."""
+    mount = mount_holding(path)
+    return mount.fs_type if mount is not None else ""
 
 
 def needs_polling(path: str) -> bool:
@@ -206,8 +193,11 @@ class Watcher:
         on_folders: Callable[[str, list[tuple[str, bool]]], None] | None = None,
         watch_factory: WatchFactory = watchfiles.watch,
         force_polling: bool = False,
+        sweep_since_ns: int | None = None,
     ) -> None:
         self.root_paths = sorted(root_paths, key=len, reverse=True)  # innermost first
+        # When it replaces another watcher: folders changed since then are reported at once.
+        self.sweep_since_ns = sweep_since_ns
         self.rules_for = rules_for
         self.settings = settings
         self.on_changes = on_changes
@@ -218,7 +208,8 @@ class Watcher:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="shootwatch-watcher", daemon=True)
         self.running = False
-        self.watched: frozenset[str] = frozenset()  # the folders watched now
+        self.watched: frozenset[str] = frozenset()  # the folders watched now...
+        self.watching = False  # ...once it has begun to watch them
         self.overflow_at = overflow_threshold()
 
     def start(self) -> None:
@@ -274,7 +265,7 @@ class Watcher:
             folders: set[str] = set()
             for root in self.root_paths:
                 folders |= self._folders_under(root)
-            restarted_at: int | None = None
+            restarted_at = self.sweep_since_ns
             while not self.stop_event.is_set():
                 restarted_at = self._watch(folders, restarted_at)
                 if restarted_at is None:
@@ -297,6 +288,7 @@ class Watcher:
         # changed mtime has the sweep report it.
         folders.intersection_update({folder for folder in folders if os.path.isdir(folder)})
         self.watched = frozenset(folders)
+        self.watching = True
         first = True
         for changes in self.watch_factory(
             *sorted(folders),

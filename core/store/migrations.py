@@ -88,9 +88,21 @@ def _to_7(migrator: SqliteMigrator) -> None:
     migrator.database.create_tables([IngestMove])
 
 
+def _to_8(migrator: SqliteMigrator) -> None:
+    # Schema 8: the file system each root is on (device, mount point), recorded for existing
+    # roots at their next check that finds them online; the folders that could not be read.
+    from core.store.models import UnreadableFolder
+
+    migrate(
+        migrator.add_column("root", "device", TextField(null=True)),
+        migrator.add_column("root", "mount_point", TextField(null=True)),
+    )
+    migrator.database.create_tables([UnreadableFolder])
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
-    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7,
+    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8,
 }  # fmt: skip
 LATEST = max(STEPS)
 

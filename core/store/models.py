@@ -10,6 +10,7 @@ from peewee import (
     AutoField,
     BooleanField,
     Check,
+    CompositeKey,
     DatabaseProxy,
     FloatField,
     ForeignKeyField,
@@ -49,6 +50,11 @@ class Root(BaseModel):
     state_reason = TextField(null=True)  # why it is offline; added in schema 2
     added_at = FloatField()
     seen_at = FloatField(null=True)  # last time a scan found it readable
+    # Schema 8: the file system it was found on at `add` (or, for older roots, at the first
+    # check that found it online): an unmounted drive, or another one in its place, is told
+    # apart from the drive itself by these (core.scan.roots).
+    device = TextField(null=True)  # st_dev as "major:minor"
+    mount_point = TextField(null=True)  # where the file system holding it is mounted
 
 
 class Photo(BaseModel):
@@ -306,6 +312,20 @@ class IngestMove(BaseModel):
         indexes = ((("state",), False),)
 
 
+class UnreadableFolder(BaseModel):
+    """A folder of a root that the last run to look at it could not read (schema 8): nothing
+    under it is removed, and the root needs attention, until a run reads it."""
+
+    root = ForeignKeyField(Root, backref="unreadable_folders", on_delete="CASCADE", index=False)
+    rel_path = TextField()  # "" for the root's own folder
+    reason = TextField()
+    seen_at = FloatField()
+
+    class Meta:
+        table_name = "unreadable_folder"
+        primary_key = CompositeKey("root", "rel_path")
+
+
 class Heartbeat(BaseModel):
     """One row per component: its state and when it last reported."""
 
@@ -329,4 +349,5 @@ MODELS = (
     IngestMove,
     Heartbeat,
     CatalogueFact,
+    UnreadableFolder,
 )

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from peewee import SqliteDatabase, fn
 
 from core.store.events import EventKind, record_event
-from core.store.models import FileRecord, Heartbeat, Root, SyncRun
+from core.store.models import FileRecord, Heartbeat, Root, SyncRun, UnreadableFolder
 
 
 class KnownFile(NamedTuple):
@@ -227,8 +227,11 @@ class RootOverlap(ValueError):
     """A folder inside another root, or holding one: a folder belongs to one root only."""
 
 
-def add_root(path: str, kind: str = "library") -> tuple[Root, bool]:
-    """(the root at ``path``, whether it was added now); ``path`` is absolute and real."""
+def add_root(
+    path: str, kind: str = "library", device: str | None = None, mount_point: str | None = None
+) -> tuple[Root, bool]:
+    """(the root at ``path``, whether it was added now); ``path`` is absolute and real;
+    ``device`` and ``mount_point`` say which file system it is on (core.scan.roots)."""
     clash = overlapping_root(path)
     if clash is not None and clash.path == path:
         return clash, False
@@ -236,7 +239,9 @@ def add_root(path: str, kind: str = "library") -> tuple[Root, bool]:
         raise RootOverlap(
             f"{path} overlaps the root {clash.path}: a folder can belong to one root only."
         )
-    root = Root.create(path=path, kind=kind, added_at=time.time())
+    root = Root.create(
+        path=path, kind=kind, added_at=time.time(), device=device, mount_point=mount_point
+    )
     record_event(EventKind.ROOT_ADDED, "cli", root=root, path=path, payload={"kind": kind})
     return root, True
 
@@ -260,6 +265,73 @@ def overlapping_root(path: str) -> Root | None:
     return None
 
 
+def sample_files(root_id: int, count: int) -> list[tuple[str, int, int]]:
+    """(rel_path, size, mtime_ns) of up to ``count`` records of a root, spread over its
+    records from the oldest to the newest."""
+    db = FileRecord._meta.database
+    low, high = db.execute_sql(
+        "SELECT MIN(id), MAX(id) FROM file WHERE root_id = ?", (root_id,)
+    ).fetchone()
+    if low is None:
+        return []
+    found: dict[int, tuple[str, int, int]] = {}
+    for step in range(count):
+        at = low + (high - low) * step // max(1, count - 1)
+        row = db.execute_sql(
+            "SELECT id, rel_path, size, mtime_ns FROM file WHERE root_id = ? AND id >= ?"
+            " ORDER BY id LIMIT 1",
+            (root_id, at),
+        ).fetchone()
+        if row is not None:
+            found[row[0]] = row[1:]
+    return list(found.values())
+
+
+def note_folders_read(
+    root_id: int,
+    surveyed: Iterable[tuple[str, bool]],
+    unreadable: Iterable[tuple[str, str]],
+    now: float,
+) -> None:
+    """After a run that read the folders ``surveyed`` (rel_dir, recursive) of a root: those
+    it could read are no longer unreadable; ``unreadable`` (rel_dir, reason) are, now."""
+    surveyed = list(surveyed)
+
+    def read_now(rel_path: str) -> bool:
+        return any(
+            rel_path == rel_dir
+            or (recursive and (rel_dir == "" or rel_path.startswith(rel_dir + "/")))
+            for rel_dir, recursive in surveyed
+        )
+
+    known = UnreadableFolder.select().where(UnreadableFolder.root == root_id)
+    gone = [row.rel_path for row in known if read_now(row.rel_path)]
+    rows = [
+        {"root": root_id, "rel_path": "" if rel == "." else rel, "reason": reason, "seen_at": now}
+        for rel, reason in unreadable
+    ]
+    with UnreadableFolder._meta.database.atomic():
+        if gone:
+            UnreadableFolder.delete().where(
+                (UnreadableFolder.root == root_id) & UnreadableFolder.rel_path.in_(gone)
+            ).execute()
+        if rows:
+            UnreadableFolder.insert_many(rows).on_conflict_replace().execute()
+
+
+def forget_unreadable_folders(root_id: int, rel_paths: Sequence[str]) -> None:
+    """Folders that were unreadable and are gone."""
+    UnreadableFolder.delete().where(
+        (UnreadableFolder.root == root_id) & UnreadableFolder.rel_path.in_(list(rel_paths))
+    ).execute()
+
+
+def unreadable_folders(root_id: int) -> list[tuple[str, str]]:
+    """(rel_path, reason) of the folders of a root that the last run to look could not read."""
+    query = UnreadableFolder.select().where(UnreadableFolder.root == root_id)
+    return [(row.rel_path, row.reason) for row in query.order_by(UnreadableFolder.rel_path)]
+
+
 @dataclass(frozen=True)
 class RootSummary:
     root: Root
@@ -267,6 +339,7 @@ class RootSummary:
     bytes: int
     unhashed: int
     last_run: SyncRun | None
+    unreadable_folders: tuple[tuple[str, str], ...] = ()  # (rel_path, reason)
 
 
 def root_summaries() -> list[RootSummary]:
@@ -284,7 +357,16 @@ def root_summaries() -> list[RootSummary]:
     summaries = []
     for root in Root.select().order_by(Root.path):
         files, size, unhashed = totals.get(root.id, (0, 0, 0))
-        summaries.append(RootSummary(root, files, size, unhashed or 0, last_sync_run(root)))
+        summaries.append(
+            RootSummary(
+                root,
+                files,
+                size,
+                unhashed or 0,
+                last_sync_run(root),
+                tuple(unreadable_folders(root.id)),
+            )
+        )
     return summaries
 
 

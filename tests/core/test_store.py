@@ -60,6 +60,9 @@ def test_catalogue_from_schema_1_is_upgraded_and_keeps_its_data(tmp_path):
         assert Event.get().kind == "indexed"
         indexes = {row[1] for row in catalogue.db.execute_sql("PRAGMA index_list('file')")}
         assert {"file_blake3_size", "file_unhashed"} <= indexes
+        # Schema 8: the file system recorded at the root's next check that finds it online.
+        assert (root.device, root.mount_point) == (None, None)
+        assert "unreadable_folder" in catalogue.db.get_tables()
         # The upgraded schema works like a new one.
         root.state_reason = "drive unplugged"
         root.save()

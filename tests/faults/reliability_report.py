@@ -35,6 +35,7 @@ DEFAULT_TESTS = ["tests/faults", DARKTABLE_LIVE]
 ORDER = (
     "test_crashes.py",
     "test_unplugged.py",
+    "test_root_lifecycle.py",
     "test_load.py",
     "test_bad_input.py",
     "test_fuzz.py",

@@ -35,7 +35,7 @@ WAYS = ("renamed", "unmounted", "unreadable", "emptied")
 # What the root's state_reason says, for each way it went away.
 REASONS = {
     "renamed": "is missing",
-    "unmounted": "is empty",
+    "unmounted": "not mounted",
     "unreadable": "permission denied",
     "emptied": "is empty",
 }
