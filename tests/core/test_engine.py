@@ -460,7 +460,8 @@ def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, l
         shutil.copyfile(sample, card / "DSC00002.JPG")
         filed = originals / "2023" / "2023-10-28" / "DSC00002.JPG"
         wait_for(filed.exists, timeout=60)
-        assert not (card / "DSC00002.JPG").exists()
+        # Linked to its new name first, then the card's name removed: a moment apart.
+        wait_for(lambda: not (card / "DSC00002.JPG").exists())
         wait_for(lambda: Event.select().where(Event.kind == "ingested").count() == 1)
         record = wait_for(
             lambda: FileRecord.get_or_none(FileRecord.rel_path == "2023/2023-10-28/DSC00002.JPG")
