@@ -14,6 +14,7 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
 from core.media.photos import MediaCounts, MediaSync
 from core.media.pool import MediaPool
 from core.scan.reconcile import ReconcileReport, reconcile_roots
+from core.store.events import EventKind
 from core.store.models import Event, Root
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
@@ -58,7 +59,7 @@ def _write_unreadable(run: Invocation, root: Root, report: ReconcileReport, afte
         return
     events = list(
         Event.select(Event.path, Event.payload)
-        .where((Event.id > after) & (Event.kind == "unreadable") & (Event.root == root))
+        .where((Event.id > after) & (Event.kind == EventKind.UNREADABLE) & (Event.root == root))
         .order_by(Event.id)
         .limit(UNREADABLE_LISTED + 1)
     )
