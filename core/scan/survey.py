@@ -229,7 +229,9 @@ def survey(task: SurveyTask) -> SurveyResult:
                             pop_known(rel_path, None)  # present but unreadable: keep its record
                             continue
                         row = pop_known(rel_path, None)
-                        if settled_before is not None and st.st_mtime_ns > settled_before:
+                        # The change time, which the kernel sets: a modification time can be
+                        # in the future (a camera's clock ahead, kept by the copy).
+                        if settled_before is not None and st.st_ctime_ns > settled_before:
                             result.unsettled.append(rel_path)
                             continue
                         seen_here += 1

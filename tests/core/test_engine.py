@@ -496,3 +496,15 @@ def test_stopping_while_every_component_is_busy_logs_no_error(tmp_path, library,
     engine.stop(timeout=5.0)
     problems = [record.getMessage() for record in caplog.records if record.levelname != "INFO"]
     assert problems == []
+
+
+@pytest.mark.parametrize("ahead", [60, 86_400, 365 * 86_400])
+def test_a_file_dated_in_the_future_is_recorded_once_it_holds_still(engine, library, ahead):
+    """A card from a camera whose clock is ahead, copied keeping its times: recorded after the
+    settle time like any file, not once its modification time has come."""
+    photo = write(library / "2024" / "2024-06-01" / "IMG_AHEAD.CR3", b"from the future")
+    future = time.time_ns() + ahead * 1_000_000_000
+    os.utime(photo, ns=(future, future))
+    rel = "2024/2024-06-01/IMG_AHEAD.CR3"
+    record = wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    assert record.mtime_ns == future and record.blake3 == b3(photo)
