@@ -134,3 +134,11 @@ def sync_folder(folder: str | os.PathLike) -> None:
         pass
     finally:
         os.close(handle)
+
+
+def last_written_ns(status: os.stat_result) -> int:
+    """When a file last changed, for telling whether it holds still: its modification time,
+    unless that is later than its change time. The kernel sets the change time on every write;
+    a modification time can be in the future (a camera's clock ahead, kept by the copy), and
+    a file dated tomorrow must not wait until tomorrow to count as settled."""
+    return min(status.st_mtime_ns, status.st_ctime_ns)

@@ -17,6 +17,7 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from core.config import IngestSettings
+from core.files import last_written_ns
 from core.media.grouping import PHOTO_KINDS, group_folder
 from core.media.metadata import read_capture_clock
 from core.scan.ignore import IgnoreRules
@@ -189,7 +190,7 @@ def _settled(root: Path, candidate: _Candidate, settle_seconds: float, now: floa
     return (
         stat.st_size == candidate.size
         and stat.st_mtime_ns == candidate.mtime_ns
-        and now - stat.st_mtime >= settle_seconds
+        and now - last_written_ns(stat) / 1e9 >= settle_seconds
     )
 
 

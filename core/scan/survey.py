@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from stat import S_ISREG
 from typing import NamedTuple
 
+from core.files import last_written_ns
 from core.media.kinds import kind_from_name
 from core.scan.hashing import describe_os_error, hash_file
 from core.scan.ignore import IgnoreRules
@@ -229,9 +230,7 @@ def survey(task: SurveyTask) -> SurveyResult:
                             pop_known(rel_path, None)  # present but unreadable: keep its record
                             continue
                         row = pop_known(rel_path, None)
-                        # The change time, which the kernel sets: a modification time can be
-                        # in the future (a camera's clock ahead, kept by the copy).
-                        if settled_before is not None and st.st_ctime_ns > settled_before:
+                        if settled_before is not None and last_written_ns(st) > settled_before:
                             result.unsettled.append(rel_path)
                             continue
                         seen_here += 1

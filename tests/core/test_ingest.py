@@ -213,6 +213,17 @@ def test_a_file_still_arriving_is_not_ingested_nor_its_batch(tmp_path):
         setup.close()
 
 
+@pytest.mark.parametrize("ahead_days", [1, 400])
+def test_a_file_whose_time_is_in_the_future_is_filed_once_settled(setup, ahead_days):
+    """A camera whose clock is ahead, its card copied keeping the times: filed, not held
+    until that day comes."""
+    setup.card({"IMG_0009.JPG": jpeg_taken("2024:06:01 08:00:00")})
+    future = time.time() + ahead_days * 86_400
+    os.utime(setup.inbox / "DCIM/100CANON/IMG_0009.JPG", (future, future))
+    report = setup.ingest()
+    assert report.ingested == 1 and list(setup.library()) == ["2024/2024-06-01/IMG_0009.JPG"]
+
+
 def test_temporary_names_are_never_touched(setup):
     setup.card({
         "IMG_0001.CR3.part": SONY_ARW,  # a browser or rsync still writing
