@@ -53,7 +53,7 @@ from core.scan.watch import (
     plan_folders,
 )
 from core.stages.runner import StageRunner, stage_defs
-from core.store import Catalogue, open_catalogue, queries
+from core.store import Catalogue, create_catalogue_file, open_catalogue, queries
 from core.store.models import Root
 
 __all__ = ["ComponentState", "Engine", "EngineRunning"]
@@ -163,11 +163,14 @@ class Engine:
 
         The survey workers are forked first, while this process has no other threads.
         """
-        self.catalogue = open_catalogue(self.settings.catalogue)
+        # The lock is on the file itself, taken before SQLite opens it: a refused engine must
+        # not touch a catalogue another engine writes (through a hard link, that corrupts it).
+        create_catalogue_file(self.settings.catalogue)
+        self._lock.acquire()
         try:
-            self._lock.acquire()
-        except EngineRunning:
-            self.catalogue.close()
+            self.catalogue = open_catalogue(self.settings.catalogue)
+        except BaseException:
+            self._lock.release()
             raise
         # A run left "running" was cut short by a crash: say so (this process holds the lock).
         queries.fail_unfinished_runs("the engine stopped before this run finished")
