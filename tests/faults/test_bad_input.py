@@ -7,6 +7,7 @@ that gives no photo says why."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -14,6 +15,8 @@ import shutil
 import socket
 import stat
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -24,12 +27,17 @@ from typing import TypeVar
 import pytest
 
 from core.config import MediaSettings
+from core.engine import Engine
 from core.media.photos import MediaSync
 from core.scan.reconcile import ReconcileReport
 from core.store import Catalogue, open_catalogue
 from core.store.models import Event, FileRecord, Photo
+from core.store.photos import triage_queue
+from core.triage.decisions import Triage
+from core.triage.queue import Queue
+from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.faults.crashes import Figures
-from tests.helpers import REPO_CAMERA, SHARED_CAMERA, scan
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, scan
 
 T = TypeVar("T")
 
@@ -70,6 +78,14 @@ HOSTILE_NAMES = (
 # Names that are not UTF-8: a catalogue of text cannot hold them, so they are reported.
 UNSTORABLE_NAMES = (b"\xff\xfe.jpg", b"latin1-caf\xe9.JPG", b"cut-\xe2\x82.NEF")
 UNSTORABLE_FOLDER = b"folder-\xfe"
+
+NOT_A_PHOTO = "not a photo: unknown content"
+# Photos none of whose files is a picture (by content): what triage showed for junk RAWs.
+PHOTOS_WITHOUT_A_PICTURE = (
+    "SELECT count(*) FROM photo p WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id"
+    " AND f.format IS NOT NULL AND f.format NOT IN ('html', 'empty', 'unknown', 'unreadable',"
+    " 'xmp'))"
+)
 
 
 # --- running things that might hang ----------------------------------------------------------
@@ -123,6 +139,8 @@ class Corpus:
     deep: str = ""
     special: list[str] = field(default_factory=list)  # no regular files: never records
     real_beside_special: str = ""
+    junk: list[str] = field(default_factory=list)  # random bytes named like RAWs
+    real_beside_junk: list[str] = field(default_factory=list)  # pictures among them
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -317,6 +335,38 @@ def add_special_files(corpus: Corpus) -> None:
     )
 
 
+JUNK_EXTENSIONS = (".raw", ".CR2", ".NEF")
+
+
+def write_junk_among_photos(
+    folder: Path, junk: int, photos: int, twins: int, seed: int
+) -> tuple[list[Path], list[Path]]:
+    """``junk`` files of random bytes named like RAWs, ``photos`` real JPEGs, and ``twins``
+    junk RAWs with a real JPEG of the same name beside them: (junk files, real pictures)."""
+    rng = random.Random(seed)
+    photo = (REPO_CAMERA / NAME_PHOTO).read_bytes()
+    junk_files, real = [], []
+    for n in range(junk):
+        path = folder / f"f{n:04d}{JUNK_EXTENSIONS[n % 3]}"
+        _write(path, rng.randbytes(rng.choice((1, 100, 4096, 30_000))))
+        junk_files.append(path)
+    for n in range(photos + twins):
+        path = folder / f"IMG_{n:04d}.JPG"
+        _write(path, photo + f"real {seed} {n}".encode())  # each its own photo
+        real.append(path)
+        if n >= photos:  # a twin: the camera's RAW beside it turned out to be junk
+            twin = path.with_suffix(JUNK_EXTENSIONS[n % 3])
+            _write(twin, rng.randbytes(20_000))
+            junk_files.append(twin)
+    return junk_files, real
+
+
+def add_junk_named_like_raws(corpus: Corpus) -> None:
+    junk, real = write_junk_among_photos(corpus.library / "junk", 240, 12, 6, seed=5)
+    corpus.junk = [str(path.relative_to(corpus.library)) for path in junk]
+    corpus.real_beside_junk = [str(path.relative_to(corpus.library)) for path in real]
+
+
 # --- what the catalogue holds afterwards --------------------------------------------------------
 
 
@@ -350,6 +400,8 @@ class Outcome:
     files: dict[str, FileRow]
     unreadable: dict[str, str]  # unreadable event path: its reason
     previews: dict[str, PhotoRow]  # file rel_path: its photo
+    photos_without_a_picture: int  # photos none of whose files is a picture by its content
+    triage: list[int]  # the photos of the triage queue ("all")
 
     def reason(self, rel_path: str) -> str | None:
         """Why this file gives no photo, or no preview: what the catalogue recorded."""
@@ -385,7 +437,10 @@ def _snapshot(corpus: Corpus, first: ReconcileReport, again: ReconcileReport) ->
     }
     previews = {rel: photos[row.photo] for rel, row in files.items() if row.photo is not None}
     records = [rel for (rel,) in FileRecord.select(FileRecord.rel_path).tuples()]
-    return Outcome(corpus, first, again, records, files, unreadable, previews)
+    db = FileRecord._meta.database
+    phantoms = db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
+    triage = [photo for photo, _ in triage_queue(db, "1")]
+    return Outcome(corpus, first, again, records, files, unreadable, previews, phantoms, triage)
 
 
 @dataclass
@@ -461,6 +516,7 @@ def outcome(
         add_hostile_names,
         add_deep_folders,
         add_special_files,
+        add_junk_named_like_raws,
     ):
         add(corpus)
     catalogue = open_catalogue(base / "catalogue" / "catalogue.db")
@@ -676,7 +732,138 @@ def test_fifos_sockets_devices_and_symlink_loops_are_passed_over(outcome):
     assert not [rel for rel in outcome.files if rel.startswith(("special/loop/", "special/up/"))]
 
 
+def test_junk_named_like_raws_makes_no_photo_and_says_why(outcome):
+    """Random bytes named .raw / .CR2 / .NEF among real photos: before, each became a photo by
+    its name (triage counted 1,564 for 30 real ones) and stayed one, with no picture."""
+    corpus = outcome.corpus
+    for rel in corpus.junk:
+        row = outcome.files[rel]
+        assert (row.format, row.photo, row.role) == ("unknown", None, None), rel
+        assert outcome.reason(rel) == NOT_A_PHOTO, rel
+    photos = {outcome.files[rel].photo for rel in corpus.real_beside_junk}
+    assert None not in photos and len(photos) == len(corpus.real_beside_junk)
+    for rel in corpus.real_beside_junk:  # a twin's junk RAW leaves the JPEG the original
+        assert outcome.files[rel].role == "original", rel
+    assert outcome.photos_without_a_picture == 0  # in the whole corpus
+    in_queue = {outcome.files[rel].photo for rel in outcome.files if rel.startswith("junk/")}
+    assert in_queue - {None} == photos and photos <= set(outcome.triage)
+
+
 # --- the same faults where they meet the catalogue in other ways ----------------------------------
+
+
+@pytest.mark.parametrize("junk", [60, 600])
+def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
+    """The same arriving while the engine runs, described by its media workers in batches: at
+    no moment is a junk file a photo, the triage counts are the real photos', every junk file
+    has its reason, and ``show`` says it."""
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings, media=MediaSettings(preview_cache=tmp_path / "previews")
+    )
+    library = tmp_path / "library"
+    library.mkdir()
+    add_root(settings, library)
+    engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
+    engine.start()
+    try:
+        wait_for(lambda: engine.states()["watcher"].status == "running")
+        junk_files, real = write_junk_among_photos(library / "shoot", junk, 24, 8, seed=junk)
+        total = len(junk_files) + len(real)
+        db = engine.catalogue.db
+        phantoms_seen = 0
+
+        def all_described() -> bool:
+            nonlocal phantoms_seen
+            phantoms_seen = max(
+                phantoms_seen, db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
+            )
+            recorded, undescribed = db.execute_sql(
+                "SELECT count(*), count(*) FILTER (WHERE format IS NULL) FROM file"
+            ).fetchone()
+            return recorded == total and undescribed == 0
+
+        wait_for(all_described, timeout=120)
+        assert phantoms_seen == 0  # not even for a moment
+        queue = Queue(db, "all")
+        assert len(queue.photo_ids) == len(real) == Photo.select().count()
+        assert queue.loaded_counts == {"pending": len(real), "approved": 0, "rejected": 0}
+        junk_rows = {f.rel_path: f for f in FileRecord.select() if f.format == "unknown"}
+        assert sorted(junk_rows) == sorted(str(p.relative_to(library)) for p in junk_files)
+        assert {(f.photo_id, f.error) for f in junk_rows.values()} == {(None, NOT_A_PHOTO)}
+        shown = subprocess.run(
+            [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue), "show", "--json",
+             str(junk_files[0])],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        said = json.loads(shown.stdout)
+        assert (said["file"]["error"], said["photo"]) == (NOT_A_PHOTO, None)
+    finally:
+        engine.stop()
+
+
+def test_photos_an_earlier_version_made_of_junk_are_cleared_at_start(catalogue, library, tmp_path):
+    """A catalogue from before: photos made of junk by its name, left with no file once the
+    content said "unknown". The next start clears those nobody touched, and keeps the one a
+    person decided about."""
+    junk, real = write_junk_among_photos(library, 30, 2, 0, seed=3)
+    scan(catalogue, library, workers=1)
+    MediaSync(
+        catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), None
+    ).run_until_idle()
+    assert Photo.select().count() == len(real)
+    for path in junk:  # as the earlier grouping by name left them
+        Photo.create(blake3=FileRecord.get(FileRecord.rel_path == path.name).blake3,
+                     created_at=0)  # fmt: skip
+    decided = Photo.get(Photo.blake3 == FileRecord.get(FileRecord.rel_path == junk[0].name).blake3)
+    Triage(catalogue.db, source="cli").decide(decided.id, "rejected")
+
+    MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews")).follow_file_events()
+    assert Photo.select().count() == len(real) + 1
+    assert Photo.get_by_id(decided.id).decision == "rejected"
+
+
+def test_a_photo_whose_raw_turns_out_junk_keeps_its_decisions(catalogue, library, tmp_path):
+    """A RAW overwritten with junk: with a JPEG twin, the photo goes on through the twin with
+    its decisions; alone, a photo someone decided about is kept (with no file, out of the
+    triage queue) and one nobody touched is gone."""
+    shoot = library / "shoot"
+    raw = (REPO_CAMERA / "nikon_d7100_truncated.NEF").read_bytes()
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        _write(shoot / name, raw + name.encode())
+    _write(shoot / "PAIR.JPG", (REPO_CAMERA / NAME_PHOTO).read_bytes())
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), None)
+    media.follow_file_events()  # from now on it follows what scans record
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+    photo = {f.rel_path: f.photo_id for f in FileRecord.select()}
+    triage = Triage(catalogue.db, source="cli")
+    triage.decide(photo["shoot/PAIR.NEF"], "approved")
+    triage.rate(photo["shoot/PAIR.NEF"], 4)
+    triage.decide(photo["shoot/DECIDED.NEF"], "rejected")
+    rng = random.Random(7)
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        (shoot / name).write_bytes(rng.randbytes(50_000))
+        os.utime(shoot / name, (1.8e9, 1.8e9))
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+
+    files = {f.rel_path: f for f in FileRecord.select()}
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        assert (files[f"shoot/{name}"].photo_id, files[f"shoot/{name}"].error) == (
+            None, NOT_A_PHOTO
+        ), name  # fmt: skip
+    pair = Photo.get_by_id(photo["shoot/PAIR.NEF"])  # the same photo, now the JPEG's
+    assert (files["shoot/PAIR.JPG"].photo_id, files["shoot/PAIR.JPG"].role) == (pair.id, "original")
+    assert (pair.decision, pair.rating, pair.blake3) == (
+        "approved",
+        4,
+        files["shoot/PAIR.JPG"].blake3,
+    )
+    decided = Photo.get_by_id(photo["shoot/DECIDED.NEF"])
+    assert decided.decision == "rejected"  # kept, decisions and all
+    assert Photo.get_or_none(Photo.id == photo["shoot/UNTOUCHED.NEF"]) is None
+    assert [p for p, _ in triage_queue(catalogue.db, "1")] == [pair.id]
 
 
 def _socket_at(path: Path) -> None:
