@@ -33,6 +33,7 @@ from core.scan.reconcile import ReconcileReport
 from core.store import Catalogue, open_catalogue
 from core.store.models import Event, FileRecord, Photo
 from core.store.photos import triage_queue
+from core.triage.card import photo_card
 from core.triage.decisions import Triage
 from core.triage.queue import Queue
 from tests.core.test_engine import add_root, settings_for, wait_for
@@ -54,6 +55,11 @@ CUT_SOURCES = (
     "canon_eos_m50_stripped.CR3",
 )
 NAME_PHOTO = "sony_slt-a58_small.jpg"  # 24 KB: the photo behind every hostile name
+# Where a camera JPEG is cut in its headers, as a card pulled out early leaves it: inside its
+# EXIF (APP1) segment, near its start, its middle and its end; and at 64 KB of a JPEG whose
+# headers are longer than that (maker notes, an ICC profile, an MPF index), so no image data.
+HEADER_CUT_PLACES = ("EXIF start", "EXIF middle", "EXIF end", "64 KB")
+LONG_HEADERS = 70_000  # bytes of APP2 put after the EXIF for the 64 KB cut
 DEEP_LEVELS = 60
 # Names a scan must record exactly as they are (ext4 takes any byte but "/" and NUL).
 HOSTILE_NAMES = (
@@ -140,6 +146,8 @@ class Corpus:
     special: list[str] = field(default_factory=list)  # no regular files: never records
     real_beside_special: str = ""
     junk: list[str] = field(default_factory=list)  # random bytes named like RAWs
+    # (camera sample, place) -> (path, size, the segment it ends inside)
+    header_cuts: dict[tuple[str, str], tuple[str, int, str]] = field(default_factory=dict)
     real_beside_junk: list[str] = field(default_factory=list)  # pictures among them
 
 
@@ -199,6 +207,52 @@ def _image_data_start(jpeg: bytes) -> int:
         if jpeg[position + 1] == 0xDA:
             return position + 2 + length
         position += 2 + length
+
+
+def _exif_segment(jpeg: bytes) -> tuple[int, int] | None:
+    """(start, end) of a JPEG's EXIF (APP1) segment, when it has one before its image data."""
+    position = 2
+    while position + 4 <= len(jpeg) and jpeg[position] == 0xFF and jpeg[position + 1] != 0xDA:
+        (length,) = struct.unpack_from(">H", jpeg, position + 2)
+        if jpeg[position + 1] == 0xE1 and jpeg[position + 4 : position + 10] == b"Exif\x00\x00":
+            return position, position + 2 + length
+        position += 2 + length
+    return None
+
+
+def _camera_jpegs() -> list[str]:
+    """The repo's camera samples that are JPEGs (whatever their names) with an EXIF segment."""
+    return sorted(
+        path.name
+        for path in REPO_CAMERA.iterdir()
+        if path.read_bytes()[:3] == b"\xff\xd8\xff" and _exif_segment(path.read_bytes())
+    )
+
+
+CAMERA_JPEGS = _camera_jpegs()
+
+
+def header_cut(jpeg: bytes, place: str) -> tuple[bytes, str]:
+    """The JPEG cut at ``place`` (one of HEADER_CUT_PLACES), and the segment it ends inside."""
+    start, end = _exif_segment(jpeg)
+    if place == "64 KB":  # APP2 segments after the EXIF, as large cameras and phones write
+        filler = b"".join(
+            b"\xff\xe2" + struct.pack(">H", 0xFFFF) + bytes(0xFFFD)
+            for _ in range(LONG_HEADERS // 0xFFFF + 1)
+        )
+        return (jpeg[:end] + filler + jpeg[end:])[: 64 * 1024], "APP2 segment"
+    offset = {"EXIF start": start + 64, "EXIF middle": (start + end) // 2, "EXIF end": end - 1}
+    return jpeg[: offset[place]], "EXIF header"
+
+
+def add_header_cuts(corpus: Corpus) -> None:
+    for name in CAMERA_JPEGS:
+        data = (REPO_CAMERA / name).read_bytes()
+        for place in HEADER_CUT_PLACES:
+            cut, inside = header_cut(data, place)
+            rel = f"header-cuts/{Path(name).stem}_{place.replace(' ', '_')}.jpg"
+            _write(corpus.library / rel, cut)
+            corpus.header_cuts[(name, place)] = (rel, len(cut), inside)
 
 
 def add_camera_samples(corpus: Corpus) -> None:
@@ -401,7 +455,7 @@ class Outcome:
     unreadable: dict[str, str]  # unreadable event path: its reason
     previews: dict[str, PhotoRow]  # file rel_path: its photo
     photos_without_a_picture: int  # photos none of whose files is a picture by its content
-    triage: list[int]  # the photos of the triage queue ("all")
+    triage: dict[int, str | None]  # the photos of the triage queue ("all"): what marks damaged
 
     def reason(self, rel_path: str) -> str | None:
         """Why this file gives no photo, or no preview: what the catalogue recorded."""
@@ -439,7 +493,7 @@ def _snapshot(corpus: Corpus, first: ReconcileReport, again: ReconcileReport) ->
     records = [rel for (rel,) in FileRecord.select(FileRecord.rel_path).tuples()]
     db = FileRecord._meta.database
     phantoms = db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
-    triage = [photo for photo, _ in triage_queue(db, "1")]
+    triage = {photo: photo_card(db, photo).damage for photo, _ in triage_queue(db, "1")}
     return Outcome(corpus, first, again, records, files, unreadable, previews, phantoms, triage)
 
 
@@ -517,6 +571,7 @@ def outcome(
         add_deep_folders,
         add_special_files,
         add_junk_named_like_raws,
+        add_header_cuts,
     ):
         add(corpus)
     catalogue = open_catalogue(base / "catalogue" / "catalogue.db")
@@ -638,10 +693,13 @@ def test_every_copy_cut_short_is_recorded_with_a_preview_or_a_reason(outcome):
             assert (row.format, row.error) == ("empty", "an empty file (0 bytes)")
         elif offset < 12:  # too short to be anything
             assert not outcome.shown(rel) and outcome.reason(rel), rel
-    # A JPEG cut inside its headers has no image left to show...
+    # A JPEG cut inside its headers has no image data: it says so, thumbnail or not...
     kodak = _cuts_of(outcome, "kodak_dc240_1999.jpg")
-    for offset in (16, 100, 512):
-        assert outcome.reason(kodak[offset]) == "the image data is cut short", offset
+    for offset in (16, 100, 512, 4096, 8190):
+        assert outcome.reason(kodak[offset]) == (
+            f"the JPEG is cut short in its headers (it ends at {offset:,} bytes, inside its EXIF"
+            " header) and has no image data: at most its embedded thumbnail can be shown"
+        ), offset
     # ...nor a RAW cut before the preview its tags point to.
     dng = _cuts_of(outcome, "nikon_z9_cropped.dng")
     for offset in (4096, 22782, 45564, 68347):
@@ -663,6 +721,24 @@ def test_a_jpeg_cut_inside_its_image_data_is_shown_and_recorded_as_cut_short(out
             f"the JPEG is cut short or damaged in its image data (it ends at {offset:,} bytes"
             " with no end-of-image marker): shown as far as its data goes"
         )
+
+
+@pytest.mark.parametrize("place", HEADER_CUT_PLACES)
+@pytest.mark.parametrize("source", CAMERA_JPEGS)
+def test_a_camera_jpeg_cut_in_its_headers_is_a_damaged_photo_with_the_reason(
+    outcome, source, place
+):
+    """Cut inside its EXIF, or at 64 KB with no image data at all: before, it was recorded as
+    a healthy photo whose preview was the cut EXIF thumbnail, with no reason anywhere."""
+    rel, size, inside = outcome.corpus.header_cuts[(source, place)]
+    row = outcome.files[rel]
+    assert (row.size, row.format, row.role) == (size, "jpeg", "original")
+    reason = (
+        f"the JPEG is cut short in its headers (it ends at {size:,} bytes, inside its {inside})"
+        " and has no image data: at most its embedded thumbnail can be shown"
+    )
+    assert row.error == reason  # recorded with the file, whatever its preview
+    assert outcome.triage[row.photo] == reason  # triage marks it damaged and says why
 
 
 def test_noise_behind_a_jpeg_header_gives_a_reason(outcome):
@@ -746,7 +822,7 @@ def test_junk_named_like_raws_makes_no_photo_and_says_why(outcome):
         assert outcome.files[rel].role == "original", rel
     assert outcome.photos_without_a_picture == 0  # in the whole corpus
     in_queue = {outcome.files[rel].photo for rel in outcome.files if rel.startswith("junk/")}
-    assert in_queue - {None} == photos and photos <= set(outcome.triage)
+    assert in_queue - {None} == photos and photos <= outcome.triage.keys()
 
 
 # --- the same faults where they meet the catalogue in other ways ----------------------------------
