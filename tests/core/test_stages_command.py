@@ -260,6 +260,18 @@ def test_a_command_past_its_timeout_is_stopped(tmp_path):
     assert raised.value.returncode is None
 
 
+def test_a_command_is_stopped_when_shootwatch_stops(tmp_path):
+    """The engine stopping must not wait for a command that may run for minutes (the
+    process could not exit before it)."""
+    import threading
+
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    # Run to its end, sleep would exit 0 having written nothing: a different failure.
+    with pytest.raises(CommandFailed, match=r"the command \(sleep\) was stopped: shootwatch is"):
+        run_command([b"sleep", b"30"], tmp_path / "out.jpg", stop=stop)
+
+
 def running(pid: int) -> bool:
     """Whether the process exists and is not a zombie waiting for its parent to reap it."""
     try:

@@ -106,6 +106,18 @@ def run_cli(
     )
 
 
+def stop_engine(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, as a service manager stops it; an engine still running ``timeout`` seconds
+    later is killed (so a failing test leaves nothing behind) and the test fails."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+        raise AssertionError(f"the engine did not stop within {timeout:g} s of SIGTERM") from None
+
+
 def kill_after(process: subprocess.Popen, seconds: float) -> bool:
     """SIGKILL the process after ``seconds``; False when it had already ended by itself."""
     try:

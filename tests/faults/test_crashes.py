@@ -35,6 +35,7 @@ from tests.faults.crashes import (
     rows,
     run_cli,
     start_engine,
+    stop_engine,
     triage_step,
     wait_until,
 )
@@ -378,7 +379,9 @@ def test_a_killed_engine_leaves_no_process_and_starts_again_at_once(tmp_path):
     workers (forked), the media pool's forkserver and workers, multiprocessing's resource
     tracker, the stage commands' sentinel and a command with a child of its own. None of them
     outlives it (the forkserver, its workers and the resource tracker used to, for good), and
-    a new engine starts at once (forked workers used to hold the engine lock)."""
+    a new engine starts at once (forked workers used to hold the engine lock). Stopped cleanly
+    while it runs the command again, the new engine ends it and exits (it used to wait for the
+    command, up to its 10-minute timeout)."""
     from core.engine.lock import running_engine_pid
 
     pids, script = tmp_path / "command-pids", tmp_path / "slow_command.py"
@@ -414,10 +417,11 @@ def test_a_killed_engine_leaves_no_process_and_starts_again_at_once(tmp_path):
     assert left == {}, f"left running after kill -9: {left} (of {kinds})"
     assert [pid for pid in tree if alive(pid)] == []
     assert running_engine_pid(library.catalogue) is None
+    pids.unlink()
     again = library.engine()
     try:
         wait_until(lambda: running_engine_pid(library.catalogue) == again.pid, 60, "a new engine")
+        wait_until(pids.exists, 120, "the command run again")  # the job the kill cut short
     finally:
-        again.send_signal(signal.SIGTERM)
-        again.wait(timeout=60)
+        stop_engine(again)  # a clean stop does not wait for the command
     assert processes_outliving(library.home, timeout=15) == {}  # nor after a clean stop
