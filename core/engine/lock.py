@@ -25,13 +25,15 @@ before the engine byte and given up after it, so whoever finds the engine byte l
 the PID.
 
 One rule follows from POSIX: closing any descriptor of a file drops the traditional locks this
-process holds on it, which are SQLite's. So a descriptor of the catalogue opened here is never
-closed while the process lives: each is kept, and reused by the next lock or check of the same
-file (a few per catalogue, at most).
+process holds on it, which are SQLite's. So a descriptor of the catalogue opened here is not
+closed while SQLite may have the file open in this process: each is kept, and reused by the
+next lock or check of the same file (a few per catalogue, at most). Forked workers share the
+engine's descriptor; they end with it (``core.workers``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -94,44 +96,69 @@ def _pid_of_holder(fd: int) -> int | None:
     return found.l_start - PID_BASE if found is not None else None
 
 
-# Descriptors of catalogue files, by (device, inode), never closed (see the module's docstring):
+# Descriptors of catalogue files, by (device, inode), kept open (see the module's docstring):
 # one per file for reading locks, and for taking them as many as held at once (each holder
 # needs an open file of its own, or a second engine in this process would share the first
-# one's lock and not be refused).
+# one's lock and not be refused). Used and changed under _descriptors_lock only.
 _checking: dict[tuple[int, int], int] = {}
 _idle: dict[tuple[int, int], list[int]] = {}
-_spare: list[int] = []  # opened twice in a race: kept, not closed, never used
+_lent: set[int] = set()  # descriptors out with a holder
 _descriptors_lock = threading.Lock()
+KEPT_FILES = 16  # past this many catalogues, those this process no longer has open are let go
 
 
 def _identity(status: os.stat_result) -> tuple[int, int]:
     return status.st_dev, status.st_ino
 
 
-def _descriptor(catalogue: Path, for_locking: bool) -> int:
-    """An open descriptor of the catalogue file, kept or reused (OSError if it cannot be
-    opened). One for locking must be given back with ``_give_back`` when its lock is gone."""
+def _keep(identity: tuple[int, int], fd: int, checking: bool) -> int:
+    """Keep ``fd`` (under the lock); returns the descriptor to use for ``identity``."""
+    if checking and identity in _checking:  # opened twice in a race: keep both, use one
+        _idle.setdefault(identity, []).append(fd)
+        return _checking[identity]
+    if len(_checking.keys() | _idle.keys()) >= KEPT_FILES:
+        _let_go_of_unused(identity)
+    if checking:
+        _checking[identity] = fd
+    return fd
+
+
+def _let_go_of_unused(keep: tuple[int, int]) -> None:
+    """Close the kept descriptors of files this process has no descriptor of but ours (held
+    ones stay): with no descriptor, SQLite holds no lock on them to lose. Only a process that
+    looks at many catalogues (a test run) gets here."""
+    kept = set(_checking.values()) | {fd for fds in _idle.values() for fd in fds} | _lent
+    in_use = set()
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in kept:
+            with contextlib.suppress(OSError):
+                in_use.add(_identity(os.stat(f"/proc/self/fd/{name}")))
+    for identity in (_checking.keys() | _idle.keys()) - in_use - {keep}:
+        for fd in [_checking.pop(identity, None), *_idle.pop(identity, [])]:
+            if fd is not None:
+                os.close(fd)
+
+
+def _descriptor_for_locking(catalogue: Path) -> int:
+    """An open, writable descriptor of the catalogue file, for one holder; given back with
+    ``_give_back`` when its lock is gone (OSError if the file cannot be opened)."""
     identity = _identity(os.stat(catalogue))
     with _descriptors_lock:
-        if for_locking and _idle.get(identity):
-            return _idle[identity].pop()
-        if not for_locking and identity in _checking:
-            return _checking[identity]
-    fd = os.open(catalogue, (os.O_RDWR if for_locking else os.O_RDONLY) | os.O_CLOEXEC)
-    if not for_locking:
-        identity = _identity(os.fstat(fd))  # the file may have been replaced since
-        with _descriptors_lock:
-            if identity in _checking:
-                _spare.append(fd)
-            else:
-                _checking[identity] = fd
-            return _checking[identity]
-    return fd
+        if _idle.get(identity):
+            fd = _idle[identity].pop()
+            _lent.add(fd)
+            return fd
+    fd = os.open(catalogue, os.O_RDWR | os.O_CLOEXEC)
+    with _descriptors_lock:
+        fd = _keep(_identity(os.fstat(fd)), fd, checking=False)
+        _lent.add(fd)
+        return fd
 
 
 def _give_back(fd: int) -> None:
     identity = _identity(os.fstat(fd))
     with _descriptors_lock:
+        _lent.discard(fd)
         _idle.setdefault(identity, []).append(fd)
 
 
@@ -139,12 +166,20 @@ def running_engine_pid(catalogue: Path) -> int | None:
     """The PID of the engine holding the catalogue's lock (0 if it cannot be told), or None
     when no engine runs on it. A catalogue that does not exist has none (and is not created)."""
     try:
-        fd = _descriptor(catalogue, for_locking=False)
+        identity = _identity(os.stat(catalogue))
     except OSError:
         return None
-    if _holder(fd, ENGINE_BYTE) is None:
-        return None
-    pid = _pid_of_holder(fd)
+    with _descriptors_lock:  # held while the descriptor is used: nothing closes it meanwhile
+        fd = _checking.get(identity)
+        if fd is None:
+            try:
+                fd = os.open(catalogue, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            fd = _keep(_identity(os.fstat(fd)), fd, checking=True)
+        if _holder(fd, ENGINE_BYTE) is None:
+            return None
+        pid = _pid_of_holder(fd)
     return pid if pid is not None else 0
 
 
@@ -166,7 +201,7 @@ class EngineLock:
 
     def acquire(self) -> None:
         """Take the lock (the catalogue must exist); EngineRunning if another engine has it."""
-        fd = _descriptor(self.catalogue, for_locking=True)
+        fd = _descriptor_for_locking(self.catalogue)
         # Taken first, so that whoever finds the engine byte locked finds the PID. Only a
         # process with the same PID in another PID namespace (a container) could hold it.
         pid_byte = PID_BASE + os.getpid()

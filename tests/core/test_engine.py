@@ -18,7 +18,7 @@ import pytest
 from core.config import load_settings
 from core.engine import COMPONENTS, Engine, EngineRunning
 from core.engine.control import ask
-from core.engine.lock import EngineLock, running_engine_pid
+from core.engine.lock import KEPT_FILES, EngineLock, running_engine_pid
 from core.store import open_catalogue
 from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
 from tests.helpers import REPO, b3, catalogued, on_disk, record_ids, touch_later, write
@@ -261,6 +261,45 @@ def test_an_engine_in_another_process_is_seen_and_refuses_through_any_name(tmp_p
     finally:
         lock.release()
     assert running_engine_pid(catalogue) is None
+
+
+SWITCH_JOURNAL = (
+    "import sqlite3, sys\n"
+    "connection = sqlite3.connect(sys.argv[1], timeout=0)\n"
+    "print(connection.execute('PRAGMA journal_mode = delete').fetchone()[0])\n"
+)
+
+
+def test_the_lock_never_drops_sqlites_own_locks(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock this process holds on it: had
+    the lock or a check closed the catalogue's descriptor, SQLite's shared lock would be gone
+    and another process could switch the catalogue out of WAL under the engine (measured: it
+    can, after one open and close of the file). Checked also after many other catalogues made
+    the lock let go of the descriptors it no longer needs."""
+    catalogue = open_catalogue(tmp_path / "catalogue.db")
+    try:
+        assert catalogue.db.execute_sql("SELECT count(*) FROM photo").fetchone() == (0,)
+        lock = EngineLock(catalogue.path)
+        lock.acquire()
+        assert running_engine_pid(catalogue.path) == os.getpid()
+        lock.release()
+        assert running_engine_pid(catalogue.path) is None
+        descriptors = len(os.listdir("/proc/self/fd"))
+        for n in range(3 * KEPT_FILES):
+            other = tmp_path / f"other-{n}.db"
+            other.touch()
+            assert running_engine_pid(other) is None
+            EngineLock(other).acquire()  # never released: a lock given up with its process
+        assert running_engine_pid(catalogue.path) is None
+        switch = subprocess.run(
+            [sys.executable, "-c", SWITCH_JOURNAL, str(catalogue.path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "database is locked" in switch.stderr, switch.stdout
+        # Held locks keep their descriptors; the checks of the others were let go.
+        assert len(os.listdir("/proc/self/fd")) - descriptors <= 3 * KEPT_FILES + KEPT_FILES
+    finally:
+        catalogue.close()
 
 
 def test_checking_for_an_engine_creates_nothing(tmp_path):
