@@ -222,6 +222,9 @@ def scan(run: Invocation) -> int:
         if not roots:
             raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
     progress = output.ProgressLine(err)
+    # Files this scan finds changed are described again: the media backlog finds only files
+    # never looked at, and a changed one may now be junk, or cut short.
+    before = queries.last_event_id(run.catalogue.db.connection())
     try:
         reports = reconcile_roots(
             run.catalogue,
@@ -233,7 +236,7 @@ def scan(run: Invocation) -> int:
         )
     finally:
         progress.clear()
-    _describe_photos(run, quiet=args.json)
+    _describe_photos(run, quiet=args.json, events_after=before)
     if args.json:
         output.print_json([report.as_dict() for report in reports], out)
     else:
@@ -242,11 +245,12 @@ def scan(run: Invocation) -> int:
     return EXIT_OK if all(r.status == "completed" for r in reports) else EXIT_ATTENTION
 
 
-def _describe_photos(run: Invocation, quiet: bool) -> None:
-    """What the engine does in the background, done here when no engine runs: new files
-    described, grouped into photos, previews built (in worker processes)."""
+def _describe_photos(run: Invocation, quiet: bool, events_after: int) -> None:
+    """What the engine does in the background, done here when no engine runs: new and changed
+    files (those of the events after ``events_after``) described, grouped into photos,
+    previews built (in worker processes)."""
     pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
-    media = MediaSync(run.catalogue.db, run.settings.media, pool)
+    media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after)
     line = output.ProgressLine(run.err)
 
     def progress(counts: MediaCounts) -> None:

@@ -61,13 +61,18 @@ class MediaSync:
         settings: MediaSettings,
         pool: MediaPool | None = None,
         deliver: Callable[[Callable[[], None]], None] | None = None,
+        events_after: int | None = None,
     ) -> None:
+        """``events_after``: follow the file events after this one (those of a scan that ran
+        before this was made: files whose content changed are looked at again); None: from
+        now on, since files never looked at are found without them."""
         self.db = db
         self.settings = settings
         self.pool = pool
         self.deliver = deliver  # hands a finished task's apply step to the writer thread
         self.counts = MediaCounts()
         self._event_cursor: int | None = None
+        self._events_after = events_after
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
@@ -84,13 +89,15 @@ class MediaSync:
         """Queue the files the catalogue's file events name; regroup where files went away."""
         connection = self.db.connection()
         if self._event_cursor is None:
-            # Start from now: whatever came before is found by the backlog queries.
-            self._event_cursor = last_event_id(connection)
             # Photos an earlier version made of junk files by their names alone.
             with self.db.atomic():
                 junk = queries.photos_made_of_junk(self.db, NOT_PHOTOS)
                 queries.delete_untouched_photos_without_files(self.db, junk)
-            return
+            if self._events_after is None:
+                # Start from now: files never looked at are found by the backlog queries.
+                self._event_cursor = last_event_id(connection)
+                return
+            self._event_cursor = self._events_after
         rows = events_after(connection, self._event_cursor, kinds=FILE_EVENTS)
         if not rows:
             return

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import stat
 import struct
 import subprocess
@@ -876,6 +877,51 @@ def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
         assert (said["file"]["error"], said["photo"]) == (NOT_A_PHOTO, None)
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize("how", ["shootwatch scan", "an engine started afterwards"])
+def test_a_file_whose_content_changed_with_no_engine_running_is_looked_at_again(tmp_path, how):
+    """A JPEG overwritten with junk, and another with a copy cut in its headers, while no
+    engine ran: the next scan (or the engine's start) looks at their content again. Before,
+    only files never looked at were, so both stayed healthy photos with no reason."""
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(settings, media=MediaSettings(preview_cache=tmp_path / "p"))
+    library = tmp_path / "library"
+    photo = (REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes()
+    _write(library / "JUNK.JPG", photo + b"one")
+    _write(library / "CUT.JPG", photo + b"two")
+    _write(library / "WHOLE.JPG", photo + b"three")
+    add_root(settings, library)
+    cli = [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue)]
+    first = subprocess.run([*cli, "scan"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (library / "JUNK.JPG").write_bytes(random.Random(1).randbytes(20_000))
+    (library / "CUT.JPG").write_bytes(photo[:4000])
+    for name in ("JUNK.JPG", "CUT.JPG"):
+        os.utime(library / name, (1.8e9, 1.8e9))
+
+    def looked_at_again() -> dict[str, tuple]:
+        rows = sqlite3.connect(settings.catalogue).execute(
+            "SELECT rel_path, format, photo_id, error FROM file"
+        )
+        files = {rel: (file_format, photo, error) for rel, file_format, photo, error in rows}
+        return files if files["JUNK.JPG"][0] == "unknown" and files["CUT.JPG"][2] else {}
+
+    if how == "shootwatch scan":
+        again = subprocess.run([*cli, "scan"], cwd=REPO, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+        assert again.returncode in (0, 1), again.stderr
+        files = looked_at_again()
+    else:
+        engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
+        engine.start()
+        try:
+            files = wait_for(looked_at_again, timeout=30)
+        finally:
+            engine.stop()
+    assert files["JUNK.JPG"] == ("unknown", None, NOT_A_PHOTO)
+    assert files["CUT.JPG"][2].startswith("the JPEG is cut short in its headers")
+    assert files["WHOLE.JPG"][2] is None and files["WHOLE.JPG"][1] is not None
 
 
 def test_photos_an_earlier_version_made_of_junk_are_cleared_at_start(catalogue, library, tmp_path):
