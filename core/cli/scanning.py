@@ -39,7 +39,9 @@ def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) ->
         )
     finally:
         progress.clear()
-    describe_photos(run, quiet)
+    # Files this scan found changed are described again: the media backlog finds only files
+    # never looked at, and a changed one may now be junk, or cut short.
+    describe_photos(run, quiet, events_after=last_event)
     if quiet:
         output.print_json([report.as_dict() for report in reports], run.out)
     else:
@@ -70,11 +72,12 @@ def _write_unreadable(run: Invocation, root: Root, report: ReconcileReport, afte
         run.out.write("  ... and more: 'shootwatch events --kind unreadable' lists them all\n")
 
 
-def describe_photos(run: Invocation, quiet: bool) -> None:
-    """What the engine does in the background, done here when no engine runs: new files
-    described, grouped into photos, previews built (in worker processes)."""
+def describe_photos(run: Invocation, quiet: bool, events_after: int | None = None) -> None:
+    """What the engine does in the background, done here when no engine runs: new files (and
+    those the events after ``events_after`` name) described, grouped into photos, previews
+    built (in worker processes)."""
     pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
-    media = MediaSync(run.catalogue.db, run.settings.media, pool)
+    media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after)
     line = output.ProgressLine(run.err)
 
     def progress(counts: MediaCounts) -> None:

@@ -16,10 +16,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from core.engine.lock import catalogue_identity
+
 
 def socket_path(catalogue: Path) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    digest = hashlib.blake2b(str(catalogue.resolve()).encode(), digest_size=8).hexdigest()
+    # named after the file, not the name given: a symlink or hard link finds the same engine
+    digest = hashlib.blake2b(catalogue_identity(catalogue).encode(), digest_size=8).hexdigest()
     return Path(runtime) / f"shootwatch-{os.getuid()}-{digest}.sock"
 
 

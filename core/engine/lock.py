@@ -1,14 +1,49 @@
-"""One engine per catalogue: an advisory lock on a file beside it, holding the engine's PID.
+"""One engine per catalogue: a lock that belongs to the catalogue file itself, not to its name.
 
-The kernel releases the lock when its process dies, however it dies, so a stale lock file left
-by a crash is simply taken over; the PID inside is only for telling people who runs.
+The engine holds an open-file-description lock (Linux's ``F_OFD_SETLK``) on a byte of the
+catalogue file that SQLite never touches (SQLite locks bytes from 1 GiB to 1 GiB + 512; this
+is at 1 TiB), so every name of the file meets the same lock: a symlink, a hard link in
+another folder, a path written another way. A lock file beside the name, as before, let a
+second engine start through a symlink or a hard link (and two engines writing one catalogue
+through two names corrupt it: SQLite keeps its write-ahead log beside each name).
+
+Why this kind of lock, and not another:
+
+- The kernel releases it when the last descriptor of the open file goes, so a crash, a
+  ``kill -9`` or the out-of-memory killer frees it; there is no stale state to clean up.
+- A lock file named after the device and inode would need a folder every name can see and
+  write; a hard link can be anywhere on the file system, and a runtime folder is per user.
+- ``flock`` on the catalogue would do, except on NFS, where Linux turns it into a lock of the
+  whole file, which SQLite's own locks then meet. A lock taken inside the database would need
+  a write transaction held open, blocking every decision.
+- A traditional POSIX lock (``lockf``) would be dropped as soon as any descriptor of the file
+  closes in this process, which SQLite does all the time.
+
+The holder's PID is in the lock too: the engine also locks the byte at ``PID_BASE + pid``,
+and whoever asks reads the PID from where the conflicting lock starts. That lock is taken
+before the engine byte and given up after it, so whoever finds the engine byte locked finds
+the PID.
+
+One rule follows from POSIX: closing any descriptor of a file drops the traditional locks this
+process holds on it, which are SQLite's. So a descriptor of the catalogue opened here is not
+closed while SQLite may have the file open in this process: each is kept, and reused by the
+next lock or check of the same file (a few per catalogue, at most). Forked workers share the
+engine's descriptor; they end with it (``core.workers``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import fcntl
 import os
+import threading
 from pathlib import Path
+
+ENGINE_BYTE = 1 << 40  # the byte whose lock is "an engine runs on this catalogue"
+PID_BASE = ENGINE_BYTE + 1  # PID_BASE + pid: the byte that says which process it is
+PID_SPAN = 1 << 22  # Linux PIDs are below 2**22 (PID_MAX_LIMIT)
 
 
 class EngineRunning(RuntimeError):
@@ -19,49 +54,170 @@ class EngineRunning(RuntimeError):
         self.pid = pid
 
 
-def lock_path(catalogue: Path) -> Path:
-    return catalogue.with_name(catalogue.name + ".lock")
+class _Flock(ctypes.Structure):
+    """``struct flock`` (64-bit offsets, as the OFD commands always take)."""
+
+    _fields_ = [
+        ("l_type", ctypes.c_short),
+        ("l_whence", ctypes.c_short),
+        ("l_start", ctypes.c_int64),
+        ("l_len", ctypes.c_int64),
+        ("l_pid", ctypes.c_int),
+    ]
+
+
+def _request(fd: int, command: int, kind: int, start: int, length: int) -> _Flock:
+    request = _Flock(kind, os.SEEK_SET, start, length, 0)
+    return _Flock.from_buffer_copy(fcntl.fcntl(fd, command, bytes(request)))
+
+
+def _try_lock(fd: int, start: int, length: int = 1) -> bool:
+    try:
+        _request(fd, fcntl.F_OFD_SETLK, fcntl.F_WRLCK, start, length)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _unlock(fd: int, start: int, length: int = 1) -> None:
+    _request(fd, fcntl.F_OFD_SETLK, fcntl.F_UNLCK, start, length)
+
+
+def _holder(fd: int, start: int, length: int = 1) -> _Flock | None:
+    """The lock another open file holds in [start, start + length), or None."""
+    found = _request(fd, fcntl.F_OFD_GETLK, fcntl.F_WRLCK, start, length)
+    return None if found.l_type == fcntl.F_UNLCK else found
+
+
+def _pid_of_holder(fd: int) -> int | None:
+    found = _holder(fd, PID_BASE, PID_SPAN)
+    return found.l_start - PID_BASE if found is not None else None
+
+
+# Descriptors of catalogue files, by (device, inode), kept open (see the module's docstring):
+# one per file for reading locks, and for taking them as many as held at once (each holder
+# needs an open file of its own, or a second engine in this process would share the first
+# one's lock and not be refused). Used and changed under _descriptors_lock only.
+_checking: dict[tuple[int, int], int] = {}
+_idle: dict[tuple[int, int], list[int]] = {}
+_lent: set[int] = set()  # descriptors out with a holder
+_descriptors_lock = threading.Lock()
+KEPT_FILES = 16  # past this many catalogues, those this process no longer has open are let go
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _keep(identity: tuple[int, int], fd: int, checking: bool) -> int:
+    """Keep ``fd`` (under the lock); returns the descriptor to use for ``identity``."""
+    if checking and identity in _checking:  # opened twice in a race: keep both, use one
+        _idle.setdefault(identity, []).append(fd)
+        return _checking[identity]
+    if len(_checking.keys() | _idle.keys()) >= KEPT_FILES:
+        _let_go_of_unused(identity)
+    if checking:
+        _checking[identity] = fd
+    return fd
+
+
+def _let_go_of_unused(keep: tuple[int, int]) -> None:
+    """Close the kept descriptors of files this process has no descriptor of but ours (held
+    ones stay): with no descriptor, SQLite holds no lock on them to lose. Only a process that
+    looks at many catalogues (a test run) gets here."""
+    kept = set(_checking.values()) | {fd for fds in _idle.values() for fd in fds} | _lent
+    in_use = set()
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in kept:
+            with contextlib.suppress(OSError):
+                in_use.add(_identity(os.stat(f"/proc/self/fd/{name}")))
+    for identity in (_checking.keys() | _idle.keys()) - in_use - {keep}:
+        for fd in [_checking.pop(identity, None), *_idle.pop(identity, [])]:
+            if fd is not None:
+                os.close(fd)
+
+
+def _descriptor_for_locking(catalogue: Path) -> int:
+    """An open, writable descriptor of the catalogue file, for one holder; given back with
+    ``_give_back`` when its lock is gone (OSError if the file cannot be opened)."""
+    identity = _identity(os.stat(catalogue))
+    with _descriptors_lock:
+        if _idle.get(identity):
+            fd = _idle[identity].pop()
+            _lent.add(fd)
+            return fd
+    fd = os.open(catalogue, os.O_RDWR | os.O_CLOEXEC)
+    with _descriptors_lock:
+        fd = _keep(_identity(os.fstat(fd)), fd, checking=False)
+        _lent.add(fd)
+        return fd
+
+
+def _give_back(fd: int) -> None:
+    identity = _identity(os.fstat(fd))
+    with _descriptors_lock:
+        _lent.discard(fd)
+        _idle.setdefault(identity, []).append(fd)
 
 
 def running_engine_pid(catalogue: Path) -> int | None:
-    """The PID of the engine holding the lock, or None when no engine runs."""
-    path = lock_path(catalogue)
+    """The PID of the engine holding the catalogue's lock (0 if it cannot be told), or None
+    when no engine runs on it. A catalogue that does not exist has none (and is not created)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        identity = _identity(os.stat(catalogue))
     except OSError:
         return None
+    with _descriptors_lock:  # held while the descriptor is used: nothing closes it meanwhile
+        fd = _checking.get(identity)
+        if fd is None:
+            try:
+                fd = os.open(catalogue, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            fd = _keep(_identity(os.fstat(fd)), fd, checking=True)
+        if _holder(fd, ENGINE_BYTE) is None:
+            return None
+        pid = _pid_of_holder(fd)
+    return pid if pid is not None else 0
+
+
+def catalogue_identity(catalogue: Path) -> str:
+    """What names the catalogue file whatever name is used: its device and inode (its
+    resolved path while it does not exist)."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else 0
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+        device, inode = _identity(os.stat(catalogue))
+    except OSError:
+        return str(catalogue.resolve())
+    return f"{device}:{inode}"
 
 
 class EngineLock:
     def __init__(self, catalogue: Path) -> None:
-        self.path = lock_path(catalogue)
+        self.catalogue = catalogue
         self._fd: int | None = None
+        self._pid_byte: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise EngineRunning(int(text) if text.isdigit() else None) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        """Take the lock (the catalogue must exist); EngineRunning if another engine has it."""
+        fd = _descriptor_for_locking(self.catalogue)
+        # Taken first, so that whoever finds the engine byte locked finds the PID. Only a
+        # process with the same PID in another PID namespace (a container) could hold it.
+        pid_byte = PID_BASE + os.getpid()
+        has_pid = _try_lock(fd, pid_byte)
+        if not _try_lock(fd, ENGINE_BYTE):
+            if has_pid:
+                _unlock(fd, pid_byte)
+            holder = _pid_of_holder(fd)
+            _give_back(fd)
+            raise EngineRunning(holder)
+        self._fd, self._pid_byte = fd, pid_byte if has_pid else None
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            _unlock(self._fd, ENGINE_BYTE)  # first, for the same reason
+            if self._pid_byte is not None:
+                _unlock(self._fd, self._pid_byte)
+            _give_back(self._fd)
+            self._fd = self._pid_byte = None

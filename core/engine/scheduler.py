@@ -25,7 +25,7 @@ from core.engine.component import Component, ComponentState
 from core.engine.control import ControlServer
 from core.engine.darktable import DarktableComponent
 from core.engine.ingest import IngestComponent
-from core.engine.lock import EngineLock, EngineRunning
+from core.engine.lock import EngineLock
 from core.engine.media import MediaComponent
 from core.engine.reconciling import ReconcilingComponent
 from core.engine.stages import StagesComponent
@@ -33,7 +33,7 @@ from core.engine.watching import WatchingComponent
 from core.ingest.run import recover_moves
 from core.scan.reconcile import ScanStopped
 from core.scan.watch import WatchFactory
-from core.store import Catalogue, open_catalogue, queries
+from core.store import Catalogue, create_catalogue_file, open_catalogue, queries
 from core.store.events import EventKind, record_event
 from core.store.models import Root
 
@@ -101,11 +101,14 @@ class Engine:
         Components that fork worker processes start first, while this process has no other
         threads.
         """
-        self.catalogue = open_catalogue(self.settings.catalogue)
+        # The lock is on the file itself, taken before SQLite opens it: a refused engine must
+        # not touch a catalogue another engine writes (through a hard link, that corrupts it).
+        create_catalogue_file(self.settings.catalogue)
+        self._lock.acquire()
         try:
-            self._lock.acquire()
-        except EngineRunning:
-            self.catalogue.close()
+            self.catalogue = open_catalogue(self.settings.catalogue)
+        except BaseException:
+            self._lock.release()
             raise
         # A run left "running" was cut short by a crash: say so (this process holds the lock).
         queries.fail_unfinished_runs("the engine stopped before this run finished")

@@ -60,13 +60,18 @@ class MediaSync:
         settings: MediaSettings,
         pool: MediaPool | None = None,
         deliver: Callable[[Callable[[], None]], None] | None = None,
+        events_after: int | None = None,
     ) -> None:
+        """``events_after``: follow the file events after this one (those of a scan that ran
+        before this was made: files whose content changed are looked at again); None: from
+        now on, since files never looked at are found without them."""
         self.db = db
         self.settings = settings
         self.pool = pool
         self.deliver = deliver  # hands a finished task's apply step to the writer thread
         self.counts = MediaCounts()
         self._file_events: EventReader | None = None  # from the first follow_file_events
+        self._events_after = events_after
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
         self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
@@ -82,9 +87,15 @@ class MediaSync:
     def follow_file_events(self) -> None:
         """Queue the files the catalogue's file events name; regroup where files went away."""
         if self._file_events is None:
-            # Start from now: whatever came before is found by the backlog queries.
-            self._file_events = EventReader(self.db, kinds=FILE_EVENTS).from_now()
-            return
+            # Photos an earlier version made of junk files by their names alone.
+            with self.db.atomic():
+                junk = queries.photos_made_of_junk(self.db, NOT_PHOTOS)
+                queries.delete_untouched_photos_without_files(self.db, junk)
+            if self._events_after is None:
+                # Start from now: files never looked at are found by the backlog queries.
+                self._file_events = EventReader(self.db, kinds=FILE_EVENTS).from_now()
+                return
+            self._file_events = EventReader(self.db, kinds=FILE_EVENTS, since_id=self._events_after)
         changes = self._file_events.read()
         if not changes:
             return
@@ -255,10 +266,11 @@ class MediaSync:
             file_format = row[7]
             # What the content says wins over the name (a move re-derives kind from the name).
             kind = FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
-            usable = (
-                row[3] is not None
-                and file_format not in NOT_PHOTOS
-                and not (file_format is None and row[6] is not None)
+            # Only a picture whose content was looked at makes (or is part of) a photo: by its
+            # name alone, a thousand junk files named .CR2 became a thousand photos. Sidecars
+            # join by name (the media workers do not look at them).
+            usable = row[3] is not None and (
+                file_format not in (None, *NOT_PHOTOS) or (file_format is None and kind == "xmp")
             )
             subfolder, _, child = name.partition("/")
             by_name[name] = row
@@ -272,11 +284,12 @@ class MediaSync:
         originals: dict[int, int] = {}
         for group in group_folder(direct, below):
             original = by_name[group.original]
-            photo_id = self._photo_for(original)
+            group_rows = [by_name[name] for name in group.members]
+            photo_id = self._photo_for(original, group_rows, set(originals))
             originals[photo_id] = original[0]
             for name, role in group.members.items():
                 members[by_name[name][0]] = (photo_id, role)
-        updates = []
+        updates, left = [], set()
         for name, row in by_name.items():
             if "/" in name and row[0] not in members and row[5] != "export":
                 continue  # a subfolder's own files: its own regroup decides
@@ -285,12 +298,20 @@ class MediaSync:
             wanted = members.get(row[0], (None, None))
             if (row[4], row[5]) != wanted:
                 updates.append((*wanted, row[0]))
+                if row[4] is not None and row[4] != wanted[0] and row[7] in NOT_PHOTOS:
+                    left.add(row[4])  # its photo lost a file found to be no picture
         queries.set_members(self.db, updates)
+        # A photo whose files turned out to be no picture is none (unless a person decided
+        # something about it: then it is kept, with no file, out of the triage queue).
+        if left - set(originals):
+            queries.delete_untouched_photos_without_files(self.db, left - set(originals))
         return originals
 
-    def _photo_for(self, original: tuple) -> int:
+    def _photo_for(self, original: tuple, group_rows: list[tuple], taken: set[int]) -> int:
         """The photo of this original: by its content (a moved or copied file keeps its photo),
-        or the photo it had when its content changed (decisions follow the edit), or a new one."""
+        or the photo it had when its content changed (decisions follow the edit), or the photo
+        one of its files belongs to whose own original is gone (deleted, or found to be no
+        picture: a junk RAW's JPEG twin keeps the photo and its decisions), or a new one."""
         blake3, had = original[3], original[4]
         found = queries.photo_by_blake3(self.db, blake3)
         if found is not None:
@@ -298,6 +319,16 @@ class MediaSync:
         if had is not None and original[5] == "original":
             queries.rekey_photo(self.db, had, blake3)
             return had
+        file_ids = [row[0] for row in group_rows]
+        for row in sorted(group_rows, key=lambda row: row[5] != "original"):
+            held = row[4]
+            if (
+                held is not None
+                and held not in taken
+                and queries.photo_lost_its_original(self.db, held, file_ids, NOT_PHOTOS)
+            ):
+                queries.rekey_photo(self.db, held, blake3)
+                return held
         return queries.create_photo(self.db, blake3, time.time())
 
     # --- previews -----------------------------------------------------------------------------

@@ -69,6 +69,12 @@ JPEG_END_OF_IMAGE = 0xD9
 JPEG_APP1 = 0xE1
 # Start-of-frame markers, which give the image's size (C4, C8 and CC are tables, not frames).
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+SOS = b"\xff\xda"
+JPEG_SEGMENT_NAMES = {
+    0xDB: "quantisation tables", 0xC4: "Huffman tables", 0xDD: "restart interval",
+    0xFE: "comment", 0xDA: "start-of-scan header",
+    **dict.fromkeys((0xC0, 0xC1, 0xC2, 0xC3), "frame header"),
+}  # fmt: skip
 
 # TIFF field types and the size of one value, and how to read the integer ones.
 TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
@@ -389,9 +395,10 @@ def _jpeg_exif(buf: mmap.mmap, start: int) -> _Tiff | None:
 
 
 def jpeg_cut_short(path: Path | str) -> str | None:
-    """Why a JPEG's image data is incomplete (a copy cut short, a card pulled out), None when it
-    is whole or cannot be told. A cut JPEG still previews, as far as its data goes: this is the
-    reason recorded with it.
+    """Why a JPEG's image data is incomplete or missing (a copy cut short, a card pulled out),
+    None when it is whole or cannot be told. This is the reason recorded with it: a JPEG cut
+    inside its image data still previews, as far as its data goes; one cut in its headers has
+    no image data at all, and only an embedded thumbnail that survived can stand in for it.
 
     Nearly every whole JPEG ends with its end-of-image marker, after its first scan: that costs
     the headers and the last bytes. Only a file that ends otherwise (cut short, or followed by
@@ -403,8 +410,8 @@ def jpeg_cut_short(path: Path | str) -> str | None:
                 return None  # too short to be a JPEG: the sniffer has said what it is
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
                 scan = _first_scan(buf)
-                if scan is None:
-                    return None  # cut in its headers: nothing to show, the preview says why
+                if scan is None or scan >= len(buf):
+                    return _why_no_image_data(buf)
                 if (buf[-2:] == EOI and len(buf) > scan) or _jpeg_end(buf, 0) is not None:
                     return None
                 return (
@@ -414,6 +421,46 @@ def jpeg_cut_short(path: Path | str) -> str | None:
                 )
     except (OSError, ValueError):  # unreadable now: the preview or the next scan says so
         return None
+
+
+def _why_no_image_data(buf: mmap.mmap) -> str | None:
+    """Why the JPEG at the start of ``buf``, whose headers lead to no start of scan, has no
+    image data: cut short inside its headers, ended there, or damaged there with no scan
+    anywhere after. None when that cannot be told (a decoder may still find its way)."""
+    size, end, last = len(buf), 2, None
+    for last in _jpeg_segments(buf, 0):
+        _marker, position, length = last
+        end = position + 2 + length
+    if last is not None and end > size:  # cut inside the last segment it began
+        return _cut_in_headers(size, _segment_name(buf, *last[:2]))
+    while end + 1 < size and buf[end] == 0xFF and buf[end + 1] == 0xFF:
+        end += 1  # fill bytes before the next marker
+    if end + 4 > size:
+        return _cut_in_headers(size, None)
+    if buf[end] == 0xFF and buf[end + 1] == JPEG_END_OF_IMAGE:
+        return "the JPEG has no image data: its headers end with an end-of-image marker"
+    if buf[end] != 0xFF and buf.find(SOS, end) < 0:
+        return (
+            f"the JPEG's headers are damaged at byte {end:,}, and no image data follows: at most "
+            "its embedded thumbnail can be shown"
+        )
+    return None
+
+
+def _cut_in_headers(size: int, inside: str | None) -> str:
+    where = f", inside its {inside}" if inside else ""
+    return (
+        f"the JPEG is cut short in its headers (it ends at {size:,} bytes{where}) and has no "
+        "image data: at most its embedded thumbnail can be shown"
+    )
+
+
+def _segment_name(buf: mmap.mmap, marker: int, position: int) -> str:
+    if marker == JPEG_APP1 and buf[position + 4 : position + 10] == b"Exif\x00\x00":
+        return "EXIF header"
+    if 0xE0 <= marker <= 0xEF:
+        return f"APP{marker - 0xE0} segment"
+    return JPEG_SEGMENT_NAMES.get(marker, f"{marker:02X} segment")
 
 
 def _first_scan(buf: mmap.mmap) -> int | None:

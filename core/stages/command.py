@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.workers import group_sentinel
+
 PLACEHOLDER_HELP: dict[str, str] = {
     "src": "the photo's original file",
     "xmp": "the original's darktable sidecar (its name + .xmp), where darktable keeps the edits",
@@ -233,12 +235,13 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _wait_exited(pid: int, timeout: float) -> bool:
+def _wait_exited(pid: int, timeout: float, stop: threading.Event | None = None) -> bool:
+    """Whether the process exited within ``timeout`` (False as soon as ``stop`` is set)."""
     deadline = time.monotonic() + timeout
     pause = 0.001
     while not _exited(pid):
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or (stop is not None and stop.is_set()):
             return False
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.05)
@@ -257,15 +260,23 @@ def _last_lines(output: str) -> str:
     return "\n".join(lines[-OUTPUT_LINES:])
 
 
-def run_command(program_argv: list[bytes], out: Path, timeout: float = 600.0) -> CommandRun:
+def run_command(
+    program_argv: list[bytes],
+    out: Path,
+    timeout: float = 600.0,
+    stop: threading.Event | None = None,
+) -> CommandRun:
     """Run an expanded command without a shell: stdin empty, stdout and stderr captured
     together (only the tail is kept), the parent's environment unchanged, and in a process
     group of its own, so a timeout stops the program and everything it started, and nothing it
-    started outlives it. A file already at ``out`` is removed first: an earlier attempt's output
-    must not pass for this one's. Raises CommandFailed when the program exits with another code
-    than 0, does not finish within ``timeout`` seconds, or leaves ``out`` missing or empty."""
+    started outlives it or this process (however this process ends). A file already at ``out``
+    is removed first: an earlier attempt's output must not pass for this one's. Raises
+    CommandFailed when the program exits with another code than 0, does not finish within
+    ``timeout`` seconds, is stopped because ``stop`` was set (shootwatch is stopping), or
+    leaves ``out`` missing or empty."""
     name = os.fsdecode(os.path.basename(program_argv[0]))
     out.unlink(missing_ok=True)
+    sentinel = group_sentinel()  # ends the group if this process is killed while it runs
     try:
         process = subprocess.Popen(
             program_argv,
@@ -278,20 +289,28 @@ def run_command(program_argv: list[bytes], out: Path, timeout: float = 600.0) ->
         )
     except OSError as error:
         raise CommandFailed(f"the command ({name}) could not start: {error.strerror}") from error
-    tail = _Tail(process.stdout)
-    timed_out = not _wait_exited(process.pid, timeout)
-    if timed_out:
-        _signal_group(process.pid, signal.SIGTERM)
-        if not _wait_exited(process.pid, KILL_GRACE):
-            _signal_group(process.pid, signal.SIGKILL)
-            _wait_exited(process.pid, KILL_GRACE)
-    # whatever the program left running in its group ends with it
-    _signal_group(process.pid, signal.SIGKILL)
+    sentinel.watch(process.pid)
+    try:
+        tail = _Tail(process.stdout)
+        timed_out = not _wait_exited(process.pid, timeout, stop)
+        if timed_out:
+            _signal_group(process.pid, signal.SIGTERM)
+            if not _wait_exited(process.pid, KILL_GRACE):
+                _signal_group(process.pid, signal.SIGKILL)
+                _wait_exited(process.pid, KILL_GRACE)
+    finally:
+        # whatever the program left running in its group ends with it
+        _signal_group(process.pid, signal.SIGKILL)
+        sentinel.release(process.pid)  # before the leader is reaped: its group id is still ours
     returncode = process.wait()
     output = tail.text(wait=KILL_GRACE)
     lines = _last_lines(output)
     said = f"; its last output:\n{lines}" if lines else " without any output"
 
+    if timed_out and stop is not None and stop.is_set():
+        raise CommandFailed(
+            f"the command ({name}) was stopped: shootwatch is stopping", None, output
+        )
     if timed_out:
         raise CommandFailed(
             f"the command ({name}) did not finish within the timeout of {timeout:g} seconds "

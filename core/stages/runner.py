@@ -138,14 +138,19 @@ class StageRunner:
         self.workers = workers or settings.workers
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="shootwatch-stage")
         self._commands = threading.BoundedSemaphore(COMMAND_WORKERS)
+        self._stopping = threading.Event()  # set: running commands are stopped
         self._running: dict[Future, Claimed] = {}
         self._next_queue = 0.0
         self.counts = RunCounts()
         recover_running(db)
 
     def close(self, wait: bool = True) -> None:
-        """Stop starting jobs. Without ``wait`` (the engine stopping), a job still running is
-        left to finish on its own; its row stays "running" and runs again at the next start."""
+        """Stop starting jobs. Without ``wait`` (the engine stopping), a command still running
+        is stopped (it could run for minutes, and the process cannot end before it) and other
+        jobs are left to finish on their own; their rows stay "running" and run again at the
+        next start."""
+        if not wait:
+            self._stopping.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
     # --- the loop ----------------------------------------------------------------------------
@@ -234,7 +239,7 @@ class StageRunner:
                     },
                 )]  # fmt: skip
                 out.parent.mkdir(parents=True, exist_ok=True)
-                commands.run_command(argv, out)
+                commands.run_command(argv, out, stop=self._stopping)
             made = images.Made(*_dimensions(out))
         elif stage.name == "thumb":
             made = images.make_thumb(src, file_format or "unknown", orientation, out,

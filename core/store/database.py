@@ -44,24 +44,25 @@ class Catalogue:
         self.close()
 
 
-def _create_private_file(path: Path) -> None:
-    # The catalogue lists every photo and its location: readable by its owner only.
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-
-
-def open_catalogue(path: Path | str) -> Catalogue:
-    """Open (creating or upgrading when needed) the catalogue at ``path``."""
-    path = Path(path).expanduser()
+def create_catalogue_file(path: Path) -> None:
+    """Create the catalogue's file (empty) and its folder when missing, readable by its owner
+    only: it lists every photo and its location. CatalogueError if it cannot be."""
     try:
-        _create_private_file(path)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     except OSError as error:
         raise CatalogueError(
             f"cannot create the catalogue {path}: {error.strerror or error}; "
             "choose another place with --db or the 'catalogue' setting."
         ) from error
+
+
+def open_catalogue(path: Path | str) -> Catalogue:
+    """Open (creating or upgrading when needed) the catalogue at ``path``."""
+    path = Path(path).expanduser()
+    create_catalogue_file(path)
     db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect()

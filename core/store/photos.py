@@ -3,8 +3,9 @@ the media backlog (files not looked at, photos without EXIF or preview)."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from peewee import SqliteDatabase
 
@@ -64,6 +65,52 @@ def rekey_photo(db: SqliteDatabase, photo_id: int, blake3: str) -> None:
         "UPDATE photo SET blake3 = ?, metadata_at = NULL, preview_at = NULL WHERE id = ?",
         (blake3, photo_id),
     )
+
+
+def photo_lost_its_original(
+    db: SqliteDatabase, photo_id: int, group_file_ids: Sequence[int], not_photos: Iterable[str]
+) -> bool:
+    """Whether no file outside ``group_file_ids`` can be the photo's original: none has its
+    content and is a picture (or may be one: not looked at yet). Its original was deleted, or
+    turned out to be no picture at all."""
+    marks = ", ".join("?" * len(not_photos := tuple(not_photos)))
+    row = db.execute_sql(
+        "SELECT 1 FROM photo p JOIN file f ON f.blake3 = p.blake3"
+        " WHERE p.id = ? AND f.id NOT IN (SELECT value FROM json_each(?))"
+        f" AND (f.format IS NULL OR f.format NOT IN ({marks})) LIMIT 1",
+        (photo_id, json.dumps(list(group_file_ids)), *not_photos),
+    ).fetchone()
+    return row is None
+
+
+def photos_made_of_junk(db: SqliteDatabase, not_photos: Iterable[str]) -> list[int]:
+    """Photos that hold no file and whose content is that of a file found to be no picture
+    (junk, empty or unreadable): what grouping by name alone made of junk named like photos."""
+    marks = ", ".join("?" * len(not_photos := tuple(not_photos)))
+    return [
+        photo_id
+        for (photo_id,) in db.execute_sql(
+            "SELECT p.id FROM photo p"
+            " WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id)"
+            " AND EXISTS (SELECT 1 FROM file j WHERE j.blake3 = p.blake3"
+            f" AND j.format IN ({marks}))",
+            not_photos,
+        )
+    ]
+
+
+def delete_untouched_photos_without_files(db: SqliteDatabase, photo_ids: Iterable[int]) -> int:
+    """Delete those of ``photo_ids`` that hold no file and that nobody has decided anything
+    about: no decision, rating or label, nothing in the decision log. Returns how many. A
+    photo a person touched is kept, with its decisions."""
+    return db.execute_sql(
+        "DELETE FROM photo WHERE id IN (SELECT p.id FROM photo p"
+        " WHERE p.id IN (SELECT value FROM json_each(?))"
+        " AND p.decision = 'pending' AND p.rating = 0 AND p.labels = 0"
+        " AND NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id)"
+        " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = p.id))",
+        (json.dumps(list(photo_ids)),),
+    ).rowcount
 
 
 def set_members(db: SqliteDatabase, rows: Sequence[tuple]) -> None:

@@ -260,6 +260,18 @@ def test_a_command_past_its_timeout_is_stopped(tmp_path):
     assert raised.value.returncode is None
 
 
+def test_a_command_is_stopped_when_shootwatch_stops(tmp_path):
+    """The engine stopping must not wait for a command that may run for minutes (the
+    process could not exit before it)."""
+    import threading
+
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    # Run to its end, sleep would exit 0 having written nothing: a different failure.
+    with pytest.raises(CommandFailed, match=r"the command \(sleep\) was stopped: shootwatch is"):
+        run_command([b"sleep", b"30"], tmp_path / "out.jpg", stop=stop)
+
+
 def running(pid: int) -> bool:
     """Whether the process exists and is not a zombie waiting for its parent to reap it."""
     try:
@@ -291,6 +303,56 @@ def test_a_timeout_stops_the_whole_process_group(tmp_path):
         time.sleep(0.05)
     assert not running(program)
     assert not running(child)
+
+
+# A process that runs a command (as the engine's stage runner does), then is killed.
+RUNNER_SCRIPT = """
+import os, sys
+from pathlib import Path
+from core.stages.command import run_command
+run_command([os.fsencode(sys.executable), b"-c", sys.argv[1].encode(), sys.argv[2].encode()],
+            Path(sys.argv[3]))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL and /proc: Linux")
+@pytest.mark.parametrize("moment", ["at once", "after a while"])
+def test_a_command_ends_when_the_process_that_started_it_is_killed(tmp_path, moment):
+    """kill -9 of the process running a command: the command and the child it started end
+    too (before, both ran on, for up to the command's whole timeout)."""
+    import signal
+    import subprocess
+
+    pids = tmp_path / "pids"
+    script = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        "open(sys.argv[1] + '.tmp', 'w').write(f'{os.getpid()} {child.pid}')\n"
+        "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+        "time.sleep(300)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER_SCRIPT, script, str(pids), str(tmp_path / "out")], env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pids.exists():
+            assert time.monotonic() < deadline and runner.poll() is None, "the command never ran"
+            time.sleep(0.02)
+        if moment == "after a while":
+            time.sleep(1)
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    program, child = (int(pid) for pid in pids.read_text().split())
+    deadline = time.monotonic() + 15  # a bound for a hang: they end within milliseconds
+    while (running(program) or running(child)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = [pid for pid in (program, child) if running(pid)]
+    for pid in left:  # leave nothing behind, even when failing
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
 
 
 def test_the_child_gets_the_parents_environment_unchanged(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ The seed (``SHOOTWATCH_FAULT_SEED``, default 2026) and the number of kills per s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class Figures:
     missed: int = 0  # files, decisions or photos that should be there and are not
     duplicated: int = 0  # records or library copies that should be one and are more
     stuck: int = 0  # jobs left running, ingest moves left open
+    processes_left: int = 0  # processes a killed run started that outlived it
     crashes: int = 0  # runs that ended by themselves with an error
     seed: int = SEED
     notes: list[str] = field(default_factory=list)
@@ -59,6 +61,8 @@ class Figures:
     test: str = field(default_factory=current_test_file)
 
     def write(self) -> None:
+        if self.processes_left:
+            self.notes.append(f"{self.processes_left} processes outlived the kills")
         if REPORT:
             with open(REPORT, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(asdict(self)) + "\n")
@@ -102,6 +106,18 @@ def run_cli(
     )
 
 
+def stop_engine(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, as a service manager stops it; an engine still running ``timeout`` seconds
+    later is killed (so a failing test leaves nothing behind) and the test fails."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+        raise AssertionError(f"the engine did not stop within {timeout:g} s of SIGTERM") from None
+
+
 def kill_after(process: subprocess.Popen, seconds: float) -> bool:
     """SIGKILL the process after ``seconds``; False when it had already ended by itself."""
     try:
@@ -119,10 +135,12 @@ def kill_cycles(
     figures: Figures,
     low: float,
     high: float,
+    home: Path,
     after_each: Callable[[int], None] | None = None,
     rng: random.Random | None = None,
 ) -> None:
-    """Start, kill at a random moment in [low, high) seconds, check; ``KILLS`` times."""
+    """Start, kill at a random moment in [low, high) seconds, count the processes the killed
+    run left (started with ``home`` as HOME), check; ``KILLS`` times."""
     rng = rng or random.Random(f"{SEED}-{figures.scenario}")
     for n in range(KILLS):
         process = start()
@@ -130,8 +148,92 @@ def kill_cycles(
             figures.kills += 1
         elif process.returncode not in (0, None):
             figures.crashes += 1
+        figures.processes_left += len(processes_outliving(home))
         if after_each is not None:
             after_each(n)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None when it has gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (a zombie has ended: it is only waiting
+    for its parent to read its exit status)."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def parent_of(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat is not None else None
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for other in _pids():
+        stat = _proc_stat(other)
+        if stat is not None and stat[0] != "Z":
+            children.setdefault(stat[1], []).append(other)
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def processes_under(home: Path) -> dict[int, str]:
+    """Living processes started with ``home`` as their HOME, as every process the tests' runs
+    start is (``environment``), wherever they were reparented: pid -> command line."""
+    marker = b"HOME=" + os.fsencode(home)
+    found = {}
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        stat = _proc_stat(pid)
+        if marker in environ.split(b"\0") and stat is not None and stat[0] != "Z":
+            found[pid] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+def processes_outliving(
+    home: Path, keep: Collection[int] = (), timeout: float = 15
+) -> dict[int, str]:
+    """The processes under ``home`` (but ``keep``) still alive ``timeout`` seconds after what
+    started them was killed: none, when everything ends with it. A process takes a moment to
+    notice (a pipe's end, a parent's death), so this waits for them to go, and kills what is
+    left so that one failure does not leave processes behind."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {pid: cmd for pid, cmd in processes_under(home).items() if pid not in keep}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def integrity(catalogue: Path) -> str:

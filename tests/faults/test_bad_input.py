@@ -7,13 +7,17 @@ that gives no photo says why."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
 import shutil
 import socket
+import sqlite3
 import stat
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -24,12 +28,18 @@ from typing import TypeVar
 import pytest
 
 from core.config import MediaSettings
+from core.engine import Engine
 from core.media.photos import MediaSync
 from core.scan.reconcile import ReconcileReport
 from core.store import Catalogue, open_catalogue
 from core.store.models import Event, FileRecord, Photo
+from core.store.photos import triage_queue
+from core.triage.card import photo_card
+from core.triage.decisions import Triage
+from core.triage.queue import Queue
+from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.faults.crashes import Figures
-from tests.helpers import REPO_CAMERA, SHARED_CAMERA, scan
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, scan
 
 T = TypeVar("T")
 
@@ -46,6 +56,11 @@ CUT_SOURCES = (
     "canon_eos_m50_stripped.CR3",
 )
 NAME_PHOTO = "sony_slt-a58_small.jpg"  # 24 KB: the photo behind every hostile name
+# Where a camera JPEG is cut in its headers, as a card pulled out early leaves it: inside its
+# EXIF (APP1) segment, near its start, its middle and its end; and at 64 KB of a JPEG whose
+# headers are longer than that (maker notes, an ICC profile, an MPF index), so no image data.
+HEADER_CUT_PLACES = ("EXIF start", "EXIF middle", "EXIF end", "64 KB")
+LONG_HEADERS = 70_000  # bytes of APP2 put after the EXIF for the 64 KB cut
 DEEP_LEVELS = 60
 # Names a scan must record exactly as they are (ext4 takes any byte but "/" and NUL).
 HOSTILE_NAMES = (
@@ -70,6 +85,14 @@ HOSTILE_NAMES = (
 # Names that are not UTF-8: a catalogue of text cannot hold them, so they are reported.
 UNSTORABLE_NAMES = (b"\xff\xfe.jpg", b"latin1-caf\xe9.JPG", b"cut-\xe2\x82.NEF")
 UNSTORABLE_FOLDER = b"folder-\xfe"
+
+NOT_A_PHOTO = "not a photo: unknown content"
+# Photos none of whose files is a picture (by content): what triage showed for junk RAWs.
+PHOTOS_WITHOUT_A_PICTURE = (
+    "SELECT count(*) FROM photo p WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id"
+    " AND f.format IS NOT NULL AND f.format NOT IN ('html', 'empty', 'unknown', 'unreadable',"
+    " 'xmp'))"
+)
 
 
 # --- running things that might hang ----------------------------------------------------------
@@ -123,6 +146,10 @@ class Corpus:
     deep: str = ""
     special: list[str] = field(default_factory=list)  # no regular files: never records
     real_beside_special: str = ""
+    junk: list[str] = field(default_factory=list)  # random bytes named like RAWs
+    # (camera sample, place) -> (path, size, the segment it ends inside)
+    header_cuts: dict[tuple[str, str], tuple[str, int, str]] = field(default_factory=dict)
+    real_beside_junk: list[str] = field(default_factory=list)  # pictures among them
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -181,6 +208,52 @@ def _image_data_start(jpeg: bytes) -> int:
         if jpeg[position + 1] == 0xDA:
             return position + 2 + length
         position += 2 + length
+
+
+def _exif_segment(jpeg: bytes) -> tuple[int, int] | None:
+    """(start, end) of a JPEG's EXIF (APP1) segment, when it has one before its image data."""
+    position = 2
+    while position + 4 <= len(jpeg) and jpeg[position] == 0xFF and jpeg[position + 1] != 0xDA:
+        (length,) = struct.unpack_from(">H", jpeg, position + 2)
+        if jpeg[position + 1] == 0xE1 and jpeg[position + 4 : position + 10] == b"Exif\x00\x00":
+            return position, position + 2 + length
+        position += 2 + length
+    return None
+
+
+def _camera_jpegs() -> list[str]:
+    """The repo's camera samples that are JPEGs (whatever their names) with an EXIF segment."""
+    return sorted(
+        path.name
+        for path in REPO_CAMERA.iterdir()
+        if path.read_bytes()[:3] == b"\xff\xd8\xff" and _exif_segment(path.read_bytes())
+    )
+
+
+CAMERA_JPEGS = _camera_jpegs()
+
+
+def header_cut(jpeg: bytes, place: str) -> tuple[bytes, str]:
+    """The JPEG cut at ``place`` (one of HEADER_CUT_PLACES), and the segment it ends inside."""
+    start, end = _exif_segment(jpeg)
+    if place == "64 KB":  # APP2 segments after the EXIF, as large cameras and phones write
+        filler = b"".join(
+            b"\xff\xe2" + struct.pack(">H", 0xFFFF) + bytes(0xFFFD)
+            for _ in range(LONG_HEADERS // 0xFFFF + 1)
+        )
+        return (jpeg[:end] + filler + jpeg[end:])[: 64 * 1024], "APP2 segment"
+    offset = {"EXIF start": start + 64, "EXIF middle": (start + end) // 2, "EXIF end": end - 1}
+    return jpeg[: offset[place]], "EXIF header"
+
+
+def add_header_cuts(corpus: Corpus) -> None:
+    for name in CAMERA_JPEGS:
+        data = (REPO_CAMERA / name).read_bytes()
+        for place in HEADER_CUT_PLACES:
+            cut, inside = header_cut(data, place)
+            rel = f"header-cuts/{Path(name).stem}_{place.replace(' ', '_')}.jpg"
+            _write(corpus.library / rel, cut)
+            corpus.header_cuts[(name, place)] = (rel, len(cut), inside)
 
 
 def add_camera_samples(corpus: Corpus) -> None:
@@ -317,6 +390,38 @@ def add_special_files(corpus: Corpus) -> None:
     )
 
 
+JUNK_EXTENSIONS = (".raw", ".CR2", ".NEF")
+
+
+def write_junk_among_photos(
+    folder: Path, junk: int, photos: int, twins: int, seed: int
+) -> tuple[list[Path], list[Path]]:
+    """``junk`` files of random bytes named like RAWs, ``photos`` real JPEGs, and ``twins``
+    junk RAWs with a real JPEG of the same name beside them: (junk files, real pictures)."""
+    rng = random.Random(seed)
+    photo = (REPO_CAMERA / NAME_PHOTO).read_bytes()
+    junk_files, real = [], []
+    for n in range(junk):
+        path = folder / f"f{n:04d}{JUNK_EXTENSIONS[n % 3]}"
+        _write(path, rng.randbytes(rng.choice((1, 100, 4096, 30_000))))
+        junk_files.append(path)
+    for n in range(photos + twins):
+        path = folder / f"IMG_{n:04d}.JPG"
+        _write(path, photo + f"real {seed} {n}".encode())  # each its own photo
+        real.append(path)
+        if n >= photos:  # a twin: the camera's RAW beside it turned out to be junk
+            twin = path.with_suffix(JUNK_EXTENSIONS[n % 3])
+            _write(twin, rng.randbytes(20_000))
+            junk_files.append(twin)
+    return junk_files, real
+
+
+def add_junk_named_like_raws(corpus: Corpus) -> None:
+    junk, real = write_junk_among_photos(corpus.library / "junk", 240, 12, 6, seed=5)
+    corpus.junk = [str(path.relative_to(corpus.library)) for path in junk]
+    corpus.real_beside_junk = [str(path.relative_to(corpus.library)) for path in real]
+
+
 # --- what the catalogue holds afterwards --------------------------------------------------------
 
 
@@ -350,6 +455,8 @@ class Outcome:
     files: dict[str, FileRow]
     unreadable: dict[str, str]  # unreadable event path: its reason
     previews: dict[str, PhotoRow]  # file rel_path: its photo
+    photos_without_a_picture: int  # photos none of whose files is a picture by its content
+    triage: dict[int, str | None]  # the photos of the triage queue ("all"): what marks damaged
 
     def reason(self, rel_path: str) -> str | None:
         """Why this file gives no photo, or no preview: what the catalogue recorded."""
@@ -385,7 +492,10 @@ def _snapshot(corpus: Corpus, first: ReconcileReport, again: ReconcileReport) ->
     }
     previews = {rel: photos[row.photo] for rel, row in files.items() if row.photo is not None}
     records = [rel for (rel,) in FileRecord.select(FileRecord.rel_path).tuples()]
-    return Outcome(corpus, first, again, records, files, unreadable, previews)
+    db = FileRecord._meta.database
+    phantoms = db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
+    triage = {photo: photo_card(db, photo).damage for photo, _ in triage_queue(db, "1")}
+    return Outcome(corpus, first, again, records, files, unreadable, previews, phantoms, triage)
 
 
 @dataclass
@@ -461,6 +571,8 @@ def outcome(
         add_hostile_names,
         add_deep_folders,
         add_special_files,
+        add_junk_named_like_raws,
+        add_header_cuts,
     ):
         add(corpus)
     catalogue = open_catalogue(base / "catalogue" / "catalogue.db")
@@ -582,10 +694,13 @@ def test_every_copy_cut_short_is_recorded_with_a_preview_or_a_reason(outcome):
             assert (row.format, row.error) == ("empty", "an empty file (0 bytes)")
         elif offset < 12:  # too short to be anything
             assert not outcome.shown(rel) and outcome.reason(rel), rel
-    # A JPEG cut inside its headers has no image left to show...
+    # A JPEG cut inside its headers has no image data: it says so, thumbnail or not...
     kodak = _cuts_of(outcome, "kodak_dc240_1999.jpg")
-    for offset in (16, 100, 512):
-        assert outcome.reason(kodak[offset]) == "the image data is cut short", offset
+    for offset in (16, 100, 512, 4096, 8190):
+        assert outcome.reason(kodak[offset]) == (
+            f"the JPEG is cut short in its headers (it ends at {offset:,} bytes, inside its EXIF"
+            " header) and has no image data: at most its embedded thumbnail can be shown"
+        ), offset
     # ...nor a RAW cut before the preview its tags point to.
     dng = _cuts_of(outcome, "nikon_z9_cropped.dng")
     for offset in (4096, 22782, 45564, 68347):
@@ -607,6 +722,24 @@ def test_a_jpeg_cut_inside_its_image_data_is_shown_and_recorded_as_cut_short(out
             f"the JPEG is cut short or damaged in its image data (it ends at {offset:,} bytes"
             " with no end-of-image marker): shown as far as its data goes"
         )
+
+
+@pytest.mark.parametrize("place", HEADER_CUT_PLACES)
+@pytest.mark.parametrize("source", CAMERA_JPEGS)
+def test_a_camera_jpeg_cut_in_its_headers_is_a_damaged_photo_with_the_reason(
+    outcome, source, place
+):
+    """Cut inside its EXIF, or at 64 KB with no image data at all: before, it was recorded as
+    a healthy photo whose preview was the cut EXIF thumbnail, with no reason anywhere."""
+    rel, size, inside = outcome.corpus.header_cuts[(source, place)]
+    row = outcome.files[rel]
+    assert (row.size, row.format, row.role) == (size, "jpeg", "original")
+    reason = (
+        f"the JPEG is cut short in its headers (it ends at {size:,} bytes, inside its {inside})"
+        " and has no image data: at most its embedded thumbnail can be shown"
+    )
+    assert row.error == reason  # recorded with the file, whatever its preview
+    assert outcome.triage[row.photo] == reason  # triage marks it damaged and says why
 
 
 def test_noise_behind_a_jpeg_header_gives_a_reason(outcome):
@@ -676,7 +809,183 @@ def test_fifos_sockets_devices_and_symlink_loops_are_passed_over(outcome):
     assert not [rel for rel in outcome.files if rel.startswith(("special/loop/", "special/up/"))]
 
 
+def test_junk_named_like_raws_makes_no_photo_and_says_why(outcome):
+    """Random bytes named .raw / .CR2 / .NEF among real photos: before, each became a photo by
+    its name (triage counted 1,564 for 30 real ones) and stayed one, with no picture."""
+    corpus = outcome.corpus
+    for rel in corpus.junk:
+        row = outcome.files[rel]
+        assert (row.format, row.photo, row.role) == ("unknown", None, None), rel
+        assert outcome.reason(rel) == NOT_A_PHOTO, rel
+    photos = {outcome.files[rel].photo for rel in corpus.real_beside_junk}
+    assert None not in photos and len(photos) == len(corpus.real_beside_junk)
+    for rel in corpus.real_beside_junk:  # a twin's junk RAW leaves the JPEG the original
+        assert outcome.files[rel].role == "original", rel
+    assert outcome.photos_without_a_picture == 0  # in the whole corpus
+    in_queue = {outcome.files[rel].photo for rel in outcome.files if rel.startswith("junk/")}
+    assert in_queue - {None} == photos and photos <= outcome.triage.keys()
+
+
 # --- the same faults where they meet the catalogue in other ways ----------------------------------
+
+
+@pytest.mark.parametrize("junk", [60, 600])
+def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
+    """The same arriving while the engine runs, described by its media workers in batches: at
+    no moment is a junk file a photo, the triage counts are the real photos', every junk file
+    has its reason, and ``show`` says it."""
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings, media=MediaSettings(preview_cache=tmp_path / "previews")
+    )
+    library = tmp_path / "library"
+    library.mkdir()
+    add_root(settings, library)
+    engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
+    engine.start()
+    try:
+        wait_for(lambda: engine.states()["watcher"].status == "running")
+        junk_files, real = write_junk_among_photos(library / "shoot", junk, 24, 8, seed=junk)
+        total = len(junk_files) + len(real)
+        db = engine.catalogue.db
+        phantoms_seen = 0
+
+        def all_described() -> bool:
+            nonlocal phantoms_seen
+            phantoms_seen = max(
+                phantoms_seen, db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
+            )
+            recorded, undescribed = db.execute_sql(
+                "SELECT count(*), count(*) FILTER (WHERE format IS NULL) FROM file"
+            ).fetchone()
+            return recorded == total and undescribed == 0
+
+        wait_for(all_described, timeout=120)
+        assert phantoms_seen == 0  # not even for a moment
+        queue = Queue(db, "all")
+        assert len(queue.photo_ids) == len(real) == Photo.select().count()
+        assert queue.loaded_counts == {"pending": len(real), "approved": 0, "rejected": 0}
+        junk_rows = {f.rel_path: f for f in FileRecord.select() if f.format == "unknown"}
+        assert sorted(junk_rows) == sorted(str(p.relative_to(library)) for p in junk_files)
+        assert {(f.photo_id, f.error) for f in junk_rows.values()} == {(None, NOT_A_PHOTO)}
+        shown = subprocess.run(
+            [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue), "show", "--json",
+             str(junk_files[0])],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        said = json.loads(shown.stdout)
+        assert (said["file"]["error"], said["photo"]) == (NOT_A_PHOTO, None)
+    finally:
+        engine.stop()
+
+
+@pytest.mark.parametrize("how", ["shootwatch scan", "an engine started afterwards"])
+def test_a_file_whose_content_changed_with_no_engine_running_is_looked_at_again(tmp_path, how):
+    """A JPEG overwritten with junk, and another with a copy cut in its headers, while no
+    engine ran: the next scan (or the engine's start) looks at their content again. Before,
+    only files never looked at were, so both stayed healthy photos with no reason."""
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(settings, media=MediaSettings(preview_cache=tmp_path / "p"))
+    library = tmp_path / "library"
+    photo = (REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes()
+    _write(library / "JUNK.JPG", photo + b"one")
+    _write(library / "CUT.JPG", photo + b"two")
+    _write(library / "WHOLE.JPG", photo + b"three")
+    add_root(settings, library)
+    cli = [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue)]
+    first = subprocess.run([*cli, "scan"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (library / "JUNK.JPG").write_bytes(random.Random(1).randbytes(20_000))
+    (library / "CUT.JPG").write_bytes(photo[:4000])
+    for name in ("JUNK.JPG", "CUT.JPG"):
+        os.utime(library / name, (1.8e9, 1.8e9))
+
+    def looked_at_again() -> dict[str, tuple]:
+        rows = sqlite3.connect(settings.catalogue).execute(
+            "SELECT rel_path, format, photo_id, error FROM file"
+        )
+        files = {rel: (file_format, photo, error) for rel, file_format, photo, error in rows}
+        return files if files["JUNK.JPG"][0] == "unknown" and files["CUT.JPG"][2] else {}
+
+    if how == "shootwatch scan":
+        again = subprocess.run([*cli, "scan"], cwd=REPO, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+        assert again.returncode in (0, 1), again.stderr
+        files = looked_at_again()
+    else:
+        engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
+        engine.start()
+        try:
+            files = wait_for(looked_at_again, timeout=30)
+        finally:
+            engine.stop()
+    assert files["JUNK.JPG"] == ("unknown", None, NOT_A_PHOTO)
+    assert files["CUT.JPG"][2].startswith("the JPEG is cut short in its headers")
+    assert files["WHOLE.JPG"][2] is None and files["WHOLE.JPG"][1] is not None
+
+
+def test_photos_an_earlier_version_made_of_junk_are_cleared_at_start(catalogue, library, tmp_path):
+    """A catalogue from before: photos made of junk by its name, left with no file once the
+    content said "unknown". The next start clears those nobody touched, and keeps the one a
+    person decided about."""
+    junk, real = write_junk_among_photos(library, 30, 2, 0, seed=3)
+    scan(catalogue, library, workers=1)
+    MediaSync(
+        catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), None
+    ).run_until_idle()
+    assert Photo.select().count() == len(real)
+    for path in junk:  # as the earlier grouping by name left them
+        Photo.create(blake3=FileRecord.get(FileRecord.rel_path == path.name).blake3,
+                     created_at=0)  # fmt: skip
+    decided = Photo.get(Photo.blake3 == FileRecord.get(FileRecord.rel_path == junk[0].name).blake3)
+    Triage(catalogue.db, source="cli").decide(decided.id, "rejected")
+
+    MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews")).follow_file_events()
+    assert Photo.select().count() == len(real) + 1
+    assert Photo.get_by_id(decided.id).decision == "rejected"
+
+
+def test_a_photo_whose_raw_turns_out_junk_keeps_its_decisions(catalogue, library, tmp_path):
+    """A RAW overwritten with junk: with a JPEG twin, the photo goes on through the twin with
+    its decisions; alone, a photo someone decided about is kept (with no file, out of the
+    triage queue) and one nobody touched is gone."""
+    shoot = library / "shoot"
+    raw = (REPO_CAMERA / "nikon_d7100_truncated.NEF").read_bytes()
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        _write(shoot / name, raw + name.encode())
+    _write(shoot / "PAIR.JPG", (REPO_CAMERA / NAME_PHOTO).read_bytes())
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), None)
+    media.follow_file_events()  # from now on it follows what scans record
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+    photo = {f.rel_path: f.photo_id for f in FileRecord.select()}
+    triage = Triage(catalogue.db, source="cli")
+    triage.decide(photo["shoot/PAIR.NEF"], "approved")
+    triage.rate(photo["shoot/PAIR.NEF"], 4)
+    triage.decide(photo["shoot/DECIDED.NEF"], "rejected")
+    rng = random.Random(7)
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        (shoot / name).write_bytes(rng.randbytes(50_000))
+        os.utime(shoot / name, (1.8e9, 1.8e9))
+    scan(catalogue, library, workers=1)
+    media.run_until_idle()
+
+    files = {f.rel_path: f for f in FileRecord.select()}
+    for name in ("PAIR.NEF", "DECIDED.NEF", "UNTOUCHED.NEF"):
+        assert (files[f"shoot/{name}"].photo_id, files[f"shoot/{name}"].error) == (
+            None, NOT_A_PHOTO
+        ), name  # fmt: skip
+    pair = Photo.get_by_id(photo["shoot/PAIR.NEF"])  # the same photo, now the JPEG's
+    assert (files["shoot/PAIR.JPG"].photo_id, files["shoot/PAIR.JPG"].role) == (pair.id, "original")
+    assert (pair.decision, pair.rating, pair.blake3) == (
+        "approved",
+        4,
+        files["shoot/PAIR.JPG"].blake3,
+    )
+    decided = Photo.get_by_id(photo["shoot/DECIDED.NEF"])
+    assert decided.decision == "rejected"  # kept, decisions and all
+    assert Photo.get_or_none(Photo.id == photo["shoot/UNTOUCHED.NEF"]) is None
+    assert [p for p, _ in triage_queue(catalogue.db, "1")] == [pair.id]
 
 
 def _socket_at(path: Path) -> None:

@@ -23,14 +23,19 @@ from tests.faults.crashes import (
     KILLS,
     SEED,
     Figures,
+    alive,
     count,
+    descendants,
     environment,
     integrity,
     kill_cycles,
+    parent_of,
+    processes_outliving,
     records_against_disk,
     rows,
     run_cli,
     start_engine,
+    stop_engine,
     triage_step,
     wait_until,
 )
@@ -115,7 +120,7 @@ def test_killed_during_a_first_index_of_5000_files(tmp_path):
         write_old(root / f"2025/2025-05-{n % 50:02d}" / f"IMG_{n:05d}.CR3", rng.randbytes(2048))
     library.cli("add", str(root))
     figures = Figures("first index of 5,000 files", files=5000)
-    kill_cycles(library.engine, figures, 0.3, 2.5,
+    kill_cycles(library.engine, figures, 0.3, 2.5, library.home,
                 after_each=lambda _: library.check_integrity(figures))  # fmt: skip
     started = time.time()
     library.run_until(lambda: completed_startups(library, started), "a completed index")
@@ -128,7 +133,7 @@ def test_killed_during_a_first_index_of_5000_files(tmp_path):
     ]
     figures.missed += len(wrong)
     figures.write()
-    assert figures.notes == [] and figures.kills >= KILLS * 0.8
+    assert figures.processes_left == 0 and figures.notes == [] and figures.kills >= KILLS * 0.8
     assert (missing, extra, doubled, wrong) == (0, 0, 0, [])
 
 
@@ -154,7 +159,7 @@ def test_killed_while_folders_are_moved(tmp_path):
             source.rename(root / f"{source.name}-r{cycle}")
             moved += 1
 
-    kill_cycles(library.engine, figures, 0.3, 2.5, after_each=move_some)
+    kill_cycles(library.engine, figures, 0.3, 2.5, library.home, after_each=move_some)
     started = time.time()
     library.run_until(lambda: completed_startups(library, started), "a completed reconcile")
     missing, extra, doubled = records_against_disk(library.catalogue, root)
@@ -166,6 +171,7 @@ def test_killed_while_folders_are_moved(tmp_path):
     )
     figures.write()
     assert not [n for n in figures.notes if n.startswith("integrity")] and moved == 2 * KILLS
+    assert figures.processes_left == 0
     assert (missing, extra, doubled) == (0, 0, 0)
     assert set(after) == set(before)  # every content still recorded once
     # Identity: a record that moved keeps its id (how many did is reported, all should).
@@ -202,7 +208,7 @@ def test_killed_during_an_ingest_of_500_files(tmp_path):
         # until the next start: the same photo, not a copy, so it is not counted missing.
         figures.missed += len(set(contents) - set(copies) - left)
 
-    kill_cycles(library.engine, figures, 0.3, 2.5, after_each=check)
+    kill_cycles(library.engine, figures, 0.3, 2.5, library.home, after_each=check)
     library.run_until(
         lambda: not any(p.is_file() for p in inbox.rglob("*.JPG") if ".duplicates" not in p.parts),
         "an empty inbox",
@@ -215,7 +221,7 @@ def test_killed_during_an_ingest_of_500_files(tmp_path):
     )[0][0]
     temporary = list(originals.rglob(".shootwatch-ingest-*"))
     figures.write()
-    assert figures.notes == []
+    assert figures.processes_left == 0 and figures.notes == []
     assert (figures.missed, figures.duplicated, figures.stuck) == (0, 0, 0)
     assert temporary == [] and set(copies) == set(contents)
 
@@ -270,6 +276,8 @@ def test_killed_during_200_triage_decisions(tmp_path):
                     decider.send_signal(signal.SIGKILL)
                     figures.kills += 1
             output, _ = decider.communicate(timeout=120)
+            engine_tree = {engine.pid} | descendants(engine.pid)  # runs on: not a leftover
+            figures.processes_left += len(processes_outliving(library.home, keep=engine_tree))
             # What the process said it committed is what the screen would have shown.
             for line in output.splitlines():
                 action, photo, value = line.split()
@@ -290,7 +298,7 @@ def test_killed_during_200_triage_decisions(tmp_path):
         engine.wait(timeout=60)
     logged = rows(library.catalogue, "SELECT count(*) FROM decision WHERE source = 'cli'")[0][0]
     figures.write()
-    assert figures.notes == [] and figures.kills >= KILLS * 0.8
+    assert figures.processes_left == 0 and figures.notes == [] and figures.kills >= KILLS * 0.8
     assert figures.missed == 0 and done == 200
     assert logged >= 200  # every confirmed decision is in the log (a cut one may be too)
 
@@ -309,7 +317,7 @@ def test_killed_during_a_stage_run(tmp_path):
     for n in range(30):
         library.cli("decide", str(root / "shoot" / f"IMG_{n:03d}.JPG"), "--approve")
     figures = Figures("stage run (30 approved photos: thumb, web, blurhash)", files=30)
-    kill_cycles(library.engine, figures, 0.5, 3.0,
+    kill_cycles(library.engine, figures, 0.5, 3.0, library.home,
                 after_each=lambda _: library.check_integrity(figures))  # fmt: skip
 
     def finished() -> bool:
@@ -330,42 +338,90 @@ def test_killed_during_a_stage_run(tmp_path):
     ]
     figures.missed = len(wrong) + len(failed)
     figures.write()
-    assert figures.notes == [] and figures.kills >= KILLS * 0.8
+    assert figures.processes_left == 0 and figures.notes == [] and figures.kills >= KILLS * 0.8
     assert (figures.stuck, failed, wrong) == (0, [], [])
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if text.encode() in command:
-                found.append(int(entry.name))
-    return found
+SLOW_COMMAND = """
+import os, subprocess, sys, time
+child = subprocess.Popen(["sleep", "300"])
+with open(sys.argv[1] + ".tmp", "w") as pids:
+    pids.write(f"{os.getpid()} {child.pid}")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(300)
+"""
 
 
-def test_a_killed_engine_leaves_no_workers_and_starts_again_at_once(tmp_path):
-    """Its forked scan workers held the engine lock after a kill -9: no engine could start."""
+def _kinds_of_processes(engine: int, command: Path) -> dict[str, set[int]]:
+    """The engine's descendants by what they are, from their command lines."""
+    kinds: dict[str, set[int]] = {}
+    for pid in descendants(engine):
+        try:
+            line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        forkserver = "multiprocessing.forkserver" in line
+        kind = (
+            "forkserver" if forkserver and parent_of(pid) == engine
+            else "media worker" if forkserver  # the forkserver's children
+            else "resource tracker" if "multiprocessing.resource_tracker" in line
+            else "sentinel" if "killpg" in line
+            else "scan worker" if "core.cli" in line  # forked from the engine
+            else "command" if str(command) in line or line.startswith("sleep")
+            else "other"
+        )  # fmt: skip
+        kinds.setdefault(kind, set()).add(pid)
+    return kinds
+
+
+def test_a_killed_engine_leaves_no_process_and_starts_again_at_once(tmp_path):
+    """kill -9 of the engine while every kind of process it starts is running: its scan
+    workers (forked), the media pool's forkserver and workers, multiprocessing's resource
+    tracker, the stage commands' sentinel and a command with a child of its own. None of them
+    outlives it (the forkserver, its workers and the resource tracker used to, for good), and
+    a new engine starts at once (forked workers used to hold the engine lock). Stopped cleanly
+    while it runs the command again, the new engine ends it and exits (it used to wait for the
+    command, up to its 10-minute timeout)."""
     from core.engine.lock import running_engine_pid
 
-    library = Library(tmp_path)
+    pids, script = tmp_path / "command-pids", tmp_path / "slow_command.py"
+    script.write_text(SLOW_COMMAND)
+    library = Library(
+        tmp_path,
+        f'[stages.commands]\nslow = ["{sys.executable}", "{script}", "{pids}", "{{out}}"]\n',
+    )
     root = tmp_path / "photos"
-    for n in range(200):
-        write_old(root / "shoot" / f"IMG_{n:03d}.CR3", os.urandom(1024))
+    write_old(root / "shoot" / "IMG_000.JPG", jpeg(1, (200, 40, 40)))
     library.cli("add", str(root))
+    library.cli("scan")
+    library.cli("decide", str(root / "shoot" / "IMG_000.JPG"), "--approve")
+    for n in range(1, 200):  # new files: work for the media pool
+        write_old(root / "shoot" / f"IMG_{n:03d}.JPG", jpeg(1 + n % 28, (n, 90, 200 - n)))
     engine = library.engine()
-    wait_until(lambda: running_engine_pid(library.catalogue) == engine.pid, 60, "the engine up")
-    wait_until(lambda: len(_processes_mentioning(str(library.config))) > 1, 60, "its workers")
-    engine.send_signal(signal.SIGKILL)
-    engine.wait(timeout=30)
-    wait_until(lambda: not _processes_mentioning(str(library.config)), 30, "no worker left")
+
+    wanted = {"scan worker", "forkserver", "media worker", "resource tracker", "sentinel",
+              "command"}  # fmt: skip
+    kinds: dict[str, set[int]] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while not (pids.exists() and wanted <= set(kinds)):
+            assert time.monotonic() < deadline, f"not every kind of process ran: {kinds}"
+            time.sleep(0.1)
+            kinds = _kinds_of_processes(engine.pid, script)
+        tree = descendants(engine.pid)
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(timeout=30)
+    assert len(kinds["command"]) == 2  # the command and its child
+    left = processes_outliving(library.home, timeout=15)
+    assert left == {}, f"left running after kill -9: {left} (of {kinds})"
+    assert [pid for pid in tree if alive(pid)] == []
     assert running_engine_pid(library.catalogue) is None
+    pids.unlink()
     again = library.engine()
     try:
         wait_until(lambda: running_engine_pid(library.catalogue) == again.pid, 60, "a new engine")
+        wait_until(pids.exists, 120, "the command run again")  # the job the kill cut short
     finally:
-        again.send_signal(signal.SIGTERM)
-        again.wait(timeout=60)
+        stop_engine(again)  # a clean stop does not wait for the command
+    assert processes_outliving(library.home, timeout=15) == {}  # nor after a clean stop

@@ -9,6 +9,7 @@ from core.config import ConfigError
 from core.media.photos import MediaSync
 from core.scan.reconcile import reconcile_roots
 from core.store import queries
+from tests.helpers import REPO_CAMERA
 from tests.tui.conftest import Library, build_library
 from tui import keymap
 from tui.app import ShootwatchApp
@@ -184,11 +185,22 @@ async def test_info_overlay(library):
         assert not pane.has_class("-info")
 
 
-async def test_a_photo_cut_short_is_shown_marked_damaged_with_its_reason(library):
-    # A card pulled out mid-copy: the JPEG stops inside its image data.
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("image data", "the JPEG is cut short or damaged in its image data"),
+        ("headers", "the JPEG is cut short in its headers (it ends at 8,000 bytes, inside its"),
+    ],
+)
+async def test_a_photo_cut_short_is_shown_marked_damaged_with_its_reason(library, where, reason):
+    # A card pulled out mid-copy: the JPEG stops inside its image data, or inside its EXIF
+    # header with no image data at all (only its EXIF thumbnail can be shown).
     whole = next(library.photos.rglob("*.JPG"))
     cut = whole.with_name("CUT_" + whole.name)
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    if where == "image data":
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    else:
+        cut.write_bytes((REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes()[:8000])
     root = queries.add_root(str(library.photos))[0]
     reconcile_roots(library.catalogue, [root], library.settings.scan, kind="manual")
     MediaSync(library.catalogue.db, library.settings.media, None).run_until_idle()
@@ -204,8 +216,8 @@ async def test_a_photo_cut_short_is_shown_marked_damaged_with_its_reason(library
         assert "damaged" in str(pane.query_one("#facts").render())
         await pilot.press("i")
         info = str(pane.query_one("#info-text").render())
-        assert "the JPEG is cut short or damaged in its image data" in " ".join(info.split())
-        await pilot.press("i", "g")
+        assert reason in " ".join(info.split())
+        await pilot.press("i", "right" if pane.index + 1 < len(pane.queue.photo_ids) else "left")
         assert not pane.card.path.endswith(cut.name)
         assert "damaged" not in str(pane.query_one("#facts").render())  # the others are whole
 
