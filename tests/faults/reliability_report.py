@@ -1,6 +1,7 @@
 """Runs the fault tests and writes their figures into the README's Reliability table.
 
     python3 tests/faults/reliability_report.py [--seed N] [--kills N] [--check] [--tests ...]
+                                               [--figures FILE]
 
 Each scenario of ``tests/faults`` and the live darktable session at ten times the poller's
 cadence appends what it did and found (kills survived, files, decisions, missed, duplicated,
@@ -9,7 +10,9 @@ the table between the README's reliability markers with those figures, so the RE
 last run, not numbers typed by hand. ``--check`` only says whether the README's table is the
 one a run just produced (exit 1 if not). The darktable session needs darktable, xvfb-run and
 xauth: without them the run fails rather than leave its row out (``--tests tests/faults``
-leaves it out on purpose).
+leaves it out on purpose). ``--figures FILE`` writes the table from a report file a run of
+the same tests already made (``SHOOTWATCH_FAULT_REPORT=FILE python3 -m pytest ...``) instead
+of running them again.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ DEFAULT_TESTS = ["tests/faults", DARKTABLE_LIVE]
 # The table's order, by the file that measured each row (rows of one file keep their run order).
 ORDER = (
     "test_crashes.py",
+    "test_renames.py",
     "test_unplugged.py",
     "test_root_lifecycle.py",
     "test_load.py",
@@ -98,6 +102,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--figures", type=Path, metavar="FILE", help="a run's report file")
     parser.add_argument(
         "--tests",
         nargs="+",
@@ -106,7 +111,11 @@ def main() -> int:
         help=f"pytest paths or node ids (default: {' '.join(DEFAULT_TESTS)})",
     )
     args = parser.parse_args()
-    new = table(run_faults(args.seed, args.kills, args.tests))
+    if args.figures is not None:
+        figures = [json.loads(line) for line in args.figures.read_text().splitlines() if line]
+    else:
+        figures = run_faults(args.seed, args.kills, args.tests)
+    new = table(figures)
     text = README.read_text()
     updated = replace_table(text, new)
     if args.check:
