@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.engine.component import Component
 from core.media.photos import MediaSync
 from core.media.pool import MediaPool
+from core.store.events import EventReader
 
 
 class MediaComponent(Component):
@@ -19,11 +20,15 @@ class MediaComponent(Component):
 
     def start(self) -> None:
         self.pool = MediaPool(self.settings.scan.workers)
+        db = self.engine.catalogue.db
         self.sync = MediaSync(
-            self.engine.catalogue.db,
+            db,
             self.settings.media,
             self.pool,
             deliver=lambda apply: self.on_writer(apply),
+            # From the log as it is now, before the start's reconcile: the files it finds
+            # changed while no engine ran are described again (junk now, or cut short).
+            events_after=EventReader(db).newest_id(),
         )
         self.set_state("idle")
 
