@@ -36,6 +36,7 @@ ORDER = (
     "test_crashes.py",
     "test_unplugged.py",
     "test_load.py",
+    "test_decide_under_load.py",
     "test_bad_input.py",
     "test_fuzz.py",
     "test_hostile_config.py",
