@@ -4,8 +4,10 @@ SQLite has one write lock per catalogue: while the engine's writer holds it, a d
 the app or with ``shootwatch decide`` waits. So the engine's bulk writes (a reconcile's records,
 the media's descriptions) commit in pieces: a transaction ends once it has held the lock for
 WRITE_BUDGET_SECONDS or written WRITE_BUDGET_ROWS rows, whichever comes first, and the next one
-begins after any decision that is waiting (see ``core.store.turns``). Committing more often costs
-little in WAL mode (no sync at a commit), and each piece leaves the catalogue consistent.
+begins after any decision that is waiting (see ``core.store.turns``). Each piece leaves the
+catalogue consistent. Committing more often costs a little: 100,000 new records took about a
+fifth longer to write in pieces of 0.1 s than in pieces of 20,000 rows (their random blake3 keys
+make each piece rewrite much the same index pages), a few percent of a first index.
 
 A transaction that reads before it writes runs through ``run_transaction``: its reads take no
 lock, and SQLite's refusal of it when someone committed in between ("database is locked",
