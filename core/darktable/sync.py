@@ -29,6 +29,7 @@ from core.darktable.state import (
 from core.media.kinds import kind_from_name
 from core.store import queries, snapshot
 from core.store.photos import direct_files
+from core.store.writing import BoundedWrites
 
 log = logging.getLogger("shootwatch.darktable")
 
@@ -161,7 +162,7 @@ class DarktableSync:
         return self._states.get(image_id)
 
     def apply(self, read: LibraryRead) -> ApplyReport:
-        """Write what changed since the last read, with its events, in one transaction."""
+        """Write what changed since the last read, with its events."""
         report = ApplyReport(notes=list(read.notes))
         if self._library != read.library:
             report.first_sync = self._load(read.library)
@@ -200,13 +201,15 @@ class DarktableSync:
                 (read.read_at, "darktable_library_synced", SOURCE, None, read.library, None,
                  json.dumps({"images": len(read.states)}))
             )  # fmt: skip
-        with self.db.atomic():
-            if rows:
-                snapshot.save_images(self.db, rows)
-            if removed:
-                snapshot.delete_images(self.db, removed)
-            if events:
-                queries.insert_events(self.db, events)
+        # In transactions of about 0.1 s (a first sync writes every image: seconds in one),
+        # the events last, so an event names an image already there.
+        with BoundedWrites(self.db) as writes:
+            for chunk in writes.chunks(rows):
+                snapshot.save_images(self.db, chunk)
+            for chunk in writes.chunks(removed):
+                snapshot.delete_images(self.db, chunk)
+            for chunk in writes.chunks(events):
+                queries.insert_events(self.db, chunk)
         for state in changed_states:
             self._remember(state, read.read_at, self._sidecar_at.get(state.darktable_id))
         for image_id in removed:
@@ -286,14 +289,15 @@ class DarktableSync:
         """Sidecars the watcher saw change, read before the catalogue records them (they are
         small and darktable writes them whole). A sidecar caught half-written is left for the
         catalogue's path, which reads it again once it has settled. Returns the events."""
-        events: list[tuple] = []
-        with self.db.atomic():
+        events = 0
+        with BoundedWrites(self.db) as writes:  # as in follow_file_events
             for path in paths:
                 found = self.apply_sidecar(path, report_unreadable=False)
-                events += found
-            if events:
-                queries.insert_events(self.db, events)
-        return len(events)
+                if found:
+                    queries.insert_events(self.db, found)
+                    events += len(found)
+                writes.wrote(1)
+        return events
 
     # --- what the catalogue's file events mean for darktable ------------------------------
 
@@ -309,33 +313,36 @@ class DarktableSync:
         self._event_cursor = rows[-1][0]
         self._roots.refresh()
         roots = self._roots.paths
-        events: list[tuple] = []
-        with self.db.atomic():  # sidecar updates and their events together
+        # A sidecar's update and its events in one transaction; a transaction ends every 0.1 s
+        # or so (a sidecar is read from disk while the write lock is held).
+        with BoundedWrites(self.db) as writes:
             for _, _, kind, _, root_id, rel_path, _, payload in rows:
                 root_path = roots.get(root_id)
                 if root_path is None or rel_path is None:
                     continue
-                path = os.path.join(root_path, rel_path)
-                if path.lower().endswith(".xmp"):
-                    if kind != "removed":
-                        events += self.apply_sidecar(path)
-                    continue
-                if kind_from_name(path) not in IMAGE_KINDS:
-                    continue
-                if kind == "added":
-                    events += self._on_new_image_file(path)
-                elif kind in ("removed", "moved"):
-                    old_path = path
-                    if kind == "moved":
-                        old_path = os.path.join(
-                            root_path, json.loads(payload or "{}").get("from", "")
-                        )
-                    events += self._on_image_file_gone(
-                        old_path, moved_to=path if kind == "moved" else None
-                    )
-            if events:
-                queries.insert_events(self.db, events)
+                events = self._events_for_file(kind, root_path, rel_path, payload)
+                if events:
+                    queries.insert_events(self.db, events)
+                writes.wrote(1)
         return len(rows)
+
+    def _events_for_file(
+        self, kind: str, root_path: str, rel_path: str, payload: str | None
+    ) -> list[tuple]:
+        """What one file event means for darktable (a sidecar read, a photo new or gone)."""
+        path = os.path.join(root_path, rel_path)
+        if path.lower().endswith(".xmp"):
+            return self.apply_sidecar(path) if kind != "removed" else []
+        if kind_from_name(path) not in IMAGE_KINDS:
+            return []
+        if kind == "added":
+            return self._on_new_image_file(path)
+        if kind in ("removed", "moved"):
+            old_path = path
+            if kind == "moved":
+                old_path = os.path.join(root_path, json.loads(payload or "{}").get("from", ""))
+            return self._on_image_file_gone(old_path, moved_to=path if kind == "moved" else None)
+        return []
 
     def _on_new_image_file(self, path: str) -> list[tuple]:
         folder, name = os.path.split(path)

@@ -26,9 +26,13 @@ PRAGMAS = {
 
 class CatalogueDatabase(SqliteDatabase):
     """The catalogue's connections (one per thread). Every transaction begins after the
-    decision whose turn it is, if one is waiting."""
+    decision whose turn it is, if one is waiting, and takes the write lock at its start: one
+    that read first and wrote later would be refused at its first write, at once, whenever
+    another connection committed in between (``core.store.writing.run_transaction`` is the
+    one way to read first, and runs such a transaction again)."""
 
     def __init__(self, path: Path, **kwargs: object) -> None:
+        kwargs.setdefault("lock_type", "IMMEDIATE")
         super().__init__(str(path), **kwargs)
         self.turns = Turns(path)
 

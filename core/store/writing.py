@@ -52,7 +52,7 @@ def run_transaction(db: SqliteDatabase, work: Callable[[], T]) -> T:
         with db.atomic():
             return work()
     try:
-        with db.atomic():
+        with db.atomic(lock_type="DEFERRED"):
             return work()
     except (OperationalError, sqlite3.OperationalError) as error:
         if not is_busy(error):
