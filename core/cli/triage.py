@@ -12,7 +12,7 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.store import queries
 from core.store.models import FileRecord, Photo
-from core.triage.decisions import Change, Triage, TriageError
+from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -81,7 +81,7 @@ def decide(run: Invocation) -> int:
             change = triage.rate(photo_id, args.stars)
         else:
             change = triage.toggle_label(photo_id, 1 << LABEL_NAMES.index(args.label))
-    except TriageError as error:
+    except (TriageError, DecisionNotSaved) as error:
         raise UsageError(str(error)) from error
     return _say(change, run, "")
 
@@ -91,8 +91,16 @@ def _triage(run: Invocation) -> Triage:
 
 
 def undo(run: Invocation) -> int:
-    return _say(_triage(run).undo(), run, "nothing to undo")
+    try:
+        change = _triage(run).undo()
+    except DecisionNotSaved as error:
+        raise UsageError(str(error)) from error
+    return _say(change, run, "nothing to undo")
 
 
 def redo(run: Invocation) -> int:
-    return _say(_triage(run).redo(), run, "nothing to redo")
+    try:
+        change = _triage(run).redo()
+    except DecisionNotSaved as error:
+        raise UsageError(str(error)) from error
+    return _say(change, run, "nothing to redo")

@@ -28,8 +28,9 @@ from core.darktable.state import (
 )
 from core.media.kinds import kind_from_name
 from core.store import queries, snapshot
-from core.store.events import FILE_CHANGES, EventKind, EventReader, insert_events
+from core.store.events import FILE_CHANGES, Event, EventKind, EventReader, insert_events
 from core.store.photos import direct_files
+from core.store.writing import BoundedWrites
 
 log = logging.getLogger("shootwatch.darktable")
 
@@ -161,7 +162,7 @@ class DarktableSync:
         return self._states.get(image_id)
 
     def apply(self, read: LibraryRead) -> ApplyReport:
-        """Write what changed since the last read, with its events, in one transaction."""
+        """Write what changed since the last read, with its events."""
         report = ApplyReport(notes=list(read.notes))
         if self._library != read.library:
             report.first_sync = self._load(read.library)
@@ -200,13 +201,15 @@ class DarktableSync:
                 (read.read_at, EventKind.DARKTABLE_LIBRARY_SYNCED, SOURCE, None, read.library, None,
                  json.dumps({"images": len(read.states)}))
             )  # fmt: skip
-        with self.db.atomic():
-            if rows:
-                snapshot.save_images(self.db, rows)
-            if removed:
-                snapshot.delete_images(self.db, removed)
-            if events:
-                insert_events(self.db, events)
+        # In transactions of about 0.1 s (a first sync writes every image: seconds in one),
+        # the events last, so an event names an image already there.
+        with BoundedWrites(self.db) as writes:
+            for chunk in writes.chunks(rows):
+                snapshot.save_images(self.db, chunk)
+            for chunk in writes.chunks(removed):
+                snapshot.delete_images(self.db, chunk)
+            for chunk in writes.chunks(events):
+                insert_events(self.db, chunk)
         for state in changed_states:
             self._remember(state, read.read_at, self._sidecar_at.get(state.darktable_id))
         for image_id in removed:
@@ -288,14 +291,15 @@ class DarktableSync:
         """Sidecars the watcher saw change, read before the catalogue records them (they are
         small and darktable writes them whole). A sidecar caught half-written is left for the
         catalogue's path, which reads it again once it has settled. Returns the events."""
-        events: list[tuple] = []
-        with self.db.atomic():
+        events = 0
+        with BoundedWrites(self.db) as writes:  # as in follow_file_events
             for path in paths:
                 found = self.apply_sidecar(path, report_unreadable=False)
-                events += found
-            if events:
-                insert_events(self.db, events)
-        return len(events)
+                if found:
+                    insert_events(self.db, found)
+                    events += len(found)
+                writes.wrote(1)
+        return events
 
     # --- what the catalogue's file events mean for darktable ------------------------------
 
@@ -309,31 +313,36 @@ class DarktableSync:
             return 0
         self._roots.refresh()
         roots = self._roots.paths
-        events: list[tuple] = []
-        with self.db.atomic():  # sidecar updates and their events together
+        # A sidecar's update and its events in one transaction; a transaction ends every 0.1 s
+        # or so (a sidecar is read from disk while the write lock is held).
+        with BoundedWrites(self.db) as writes:
             for change in changes:
                 root_path = roots.get(change.root_id)
                 if root_path is None or change.path is None:
                     continue
-                path = os.path.join(root_path, change.path)
-                if path.lower().endswith(".xmp"):
-                    if change.kind != EventKind.REMOVED:
-                        events += self.apply_sidecar(path)
-                    continue
-                if kind_from_name(path) not in IMAGE_KINDS:
-                    continue
-                if change.kind == EventKind.ADDED:
-                    events += self._on_new_image_file(path)
-                elif change.kind == EventKind.REMOVED:
-                    events += self._on_image_file_gone(path, moved_to=None)
-                elif change.kind == EventKind.MOVED:
-                    moved = change.payload or {}  # from another root, perhaps
-                    old_root = roots.get(moved.get("from_root"), root_path)
-                    old_path = os.path.join(old_root, moved.get("from", ""))
-                    events += self._on_image_file_gone(old_path, moved_to=path)
-            if events:
-                insert_events(self.db, events)
+                events = self._events_for_file(change, root_path, roots)
+                if events:
+                    insert_events(self.db, events)
+                writes.wrote(1)
         return len(changes)
+
+    def _events_for_file(self, change: Event, root_path: str, roots: dict[int, str]) -> list[tuple]:
+        """What one file event means for darktable (a sidecar read, a photo new or gone)."""
+        path = os.path.join(root_path, change.path)
+        if path.lower().endswith(".xmp"):
+            return self.apply_sidecar(path) if change.kind != EventKind.REMOVED else []
+        if kind_from_name(path) not in IMAGE_KINDS:
+            return []
+        if change.kind == EventKind.ADDED:
+            return self._on_new_image_file(path)
+        if change.kind == EventKind.REMOVED:
+            return self._on_image_file_gone(path, moved_to=None)
+        if change.kind == EventKind.MOVED:
+            moved = change.payload or {}  # from another root, perhaps
+            old_root = roots.get(moved.get("from_root"), root_path)
+            old_path = os.path.join(old_root, moved.get("from", ""))
+            return self._on_image_file_gone(old_path, moved_to=path)
+        return []
 
     def _on_new_image_file(self, path: str) -> list[tuple]:
         folder, name = os.path.split(path)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from peewee import SqliteDatabase
@@ -34,6 +35,7 @@ from core.media.work import (
 from core.store import photos as queries
 from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
 from core.store.queries import RootIndex
+from core.store.writing import run_transaction
 
 log = logging.getLogger("shootwatch.media")
 
@@ -114,10 +116,8 @@ class MediaSync:
                 file_id = queries.file_id(self.db, root_id, rel_path)
                 if file_id is not None:
                     self._queued[file_id] = (self._roots.paths[root_id], rel_path)
-        if gone:
-            with self.db.atomic():
-                for root_id, rel_dir in gone:
-                    self.regroup(root_id, rel_dir)
+        for root_id, rel_dir in sorted(gone):  # a transaction each: they may be many
+            run_transaction(self.db, partial(self.regroup, root_id, rel_dir))
 
     def tick(self) -> None:
         """Follow the event log and keep the workers busy (describing first, then previews)."""
@@ -219,44 +219,67 @@ class MediaSync:
         apply(results)
 
     def apply_descriptions(self, descriptions: list[Description], ids: dict[str, int]) -> None:
+        """What the workers found, folder by folder: each folder's files described, grouped
+        into photos and their EXIF recorded in one short transaction, whose reads (the folder,
+        its parent) come before its first write, so the write lock is held for the writes
+        alone (a decision waits for nothing else)."""
         now = time.time()
-        rows, folders, metadata = [], set(), {}
+        described: dict[int, tuple] = {}  # file id -> (format, kind, reason)
+        metadata: dict[int, tuple] = {}
+        by_folder: dict[tuple[int, str] | None, list[int]] = {}
         self._roots.refresh()
         for description in descriptions:
             file_id = ids[description.path]
             sniffed = description.sniffed
             # A damaged picture is still a photo: the reason is kept with its file.
             reason = sniffed.reason or description.damage
-            rows.append((sniffed.format, sniffed.kind, reason, file_id))
-            root_id, rel_path = self._roots.locate(description.path)
-            if root_id is not None:
-                folders.add((root_id, os.path.dirname(rel_path)))
+            described[file_id] = (sniffed.format, sniffed.kind, reason)
             metadata[file_id] = (description.metadata, sniffed.format)
-        with self.db.atomic():
-            queries.set_described(self.db, rows)
-            originals: dict[int, int] = {}
-            for root_id, rel_dir in sorted(folders):
-                originals.update(self.regroup(root_id, rel_dir))
-            updates = []
-            for photo_id, file_id in originals.items():
-                if file_id in metadata:
-                    found, file_format = metadata[file_id]
-                    values = found.as_dict()
-                    updates.append(
-                        (*(values[c] for c in queries.PHOTO_METADATA_COLUMNS[:14]),
-                         values["error"], file_format, now, photo_id)
-                    )  # fmt: skip
-            queries.set_photo_metadata(self.db, updates)
+            root_id, rel_path = self._roots.locate(description.path)
+            folder = (root_id, os.path.dirname(rel_path)) if root_id is not None else None
+            by_folder.setdefault(folder, []).append(file_id)
+        for folder, file_ids in sorted(by_folder.items(), key=lambda item: item[0] or (0, "")):
+            work = partial(self._describe_folder, folder, file_ids, described, metadata, now)
+            run_transaction(self.db, work)
         self.counts.described += len(descriptions)
+
+    def _describe_folder(
+        self,
+        folder: tuple[int, str] | None,
+        file_ids: list[int],
+        described: dict[int, tuple],
+        metadata: dict[int, tuple],
+        now: float,
+    ) -> None:
+        originals = self.regroup(*folder, described=described) if folder is not None else {}
+        queries.set_described(self.db, [(*described[file_id], file_id) for file_id in file_ids])
+        updates = []
+        for photo_id, file_id in originals.items():
+            if file_id in metadata:
+                found, file_format = metadata[file_id]
+                values = found.as_dict()
+                updates.append(
+                    (*(values[c] for c in queries.PHOTO_METADATA_COLUMNS[:14]),
+                     values["error"], file_format, now, photo_id)
+                )  # fmt: skip
+        queries.set_photo_metadata(self.db, updates)
 
     # --- grouping -----------------------------------------------------------------------------
 
-    def regroup(self, root_id: int, rel_dir: str, with_parent: bool = True) -> dict[int, int]:
+    def regroup(
+        self,
+        root_id: int,
+        rel_dir: str,
+        with_parent: bool = True,
+        described: dict[int, tuple] | None = None,
+    ) -> dict[int, int]:
         """Bring the photos of one folder up to date; returns {photo id: original file id}.
-        The parent folder first: a folder may hold the parent's exports."""
+        The parent folder first: a folder may hold the parent's exports. ``described``
+        (file id -> (format, kind, reason)) is what the media workers found and is about to be
+        written: grouping sees it already, so it reads before it writes."""
         if with_parent and rel_dir:
-            self.regroup(root_id, os.path.dirname(rel_dir), with_parent=False)
-        rows = queries.folder_files(self.db, root_id, rel_dir)
+            self.regroup(root_id, os.path.dirname(rel_dir), with_parent=False, described=described)
+        rows = self._grouping_rows(root_id, rel_dir, with_parent, described or {})
         prefix = rel_dir + "/" if rel_dir else ""
         by_name: dict[str, tuple] = {}
         direct: list[tuple[str, str]] = []
@@ -266,12 +289,7 @@ class MediaSync:
             file_format = row[7]
             # What the content says wins over the name (a move re-derives kind from the name).
             kind = FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
-            # Only a picture whose content was looked at makes (or is part of) a photo: by its
-            # name alone, a thousand junk files named .CR2 became a thousand photos. Sidecars
-            # join by name (the media workers do not look at them).
-            usable = row[3] is not None and (
-                file_format not in (None, *NOT_PHOTOS) or (file_format is None and kind == "xmp")
-            )
+            usable = _usable(row)
             subfolder, _, child = name.partition("/")
             by_name[name] = row
             if not usable:
@@ -306,6 +324,22 @@ class MediaSync:
         if left - set(originals):
             queries.delete_untouched_photos_without_files(self.db, left - set(originals))
         return originals
+
+    def _grouping_rows(
+        self, root_id: int, rel_dir: str, with_parent: bool, described: dict[int, tuple]
+    ) -> list[tuple]:
+        """The rows of the files grouping looks at, as the media workers described them. A
+        parent's pass (``with_parent`` off) looks at its subfolders only when it has photos
+        of its own to claim exports for; without, only the exports it claimed before, to
+        release them (reading every file of a year for each day's batch was most of the work)."""
+        if not with_parent:
+            rows = queries.own_files_and_exports(self.db, root_id, rel_dir)
+            rows = [_as_described(row, described.get(row[0])) for row in rows]
+            depth = rel_dir.count("/") + 1 if rel_dir else 0
+            if not any(_usable(row) for row in rows if row[1].count("/") == depth):
+                return rows
+        rows = queries.folder_files(self.db, root_id, rel_dir)
+        return [_as_described(row, described.get(row[0])) for row in rows]
 
     def _photo_for(self, original: tuple, group_rows: list[tuple], taken: set[int]) -> int:
         """The photo of this original: by its content (a moved or copied file keeps its photo),
@@ -356,6 +390,26 @@ class MediaSync:
         with self.db.atomic():
             queries.set_previews(self.db, rows)
         self.counts.previews += len(results)
+
+
+def _usable(row: tuple) -> bool:
+    """Whether a folder_files row can be part of a photo. Only a picture whose content was
+    looked at makes (or is part of) a photo: by its name alone, a thousand junk files named
+    .CR2 became a thousand photos. Sidecars join by name (the media workers do not look at
+    them)."""
+    file_format = row[7]
+    kind = FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
+    return row[3] is not None and (
+        file_format not in (None, *NOT_PHOTOS) or (file_format is None and kind == "xmp")
+    )
+
+
+def _as_described(row: tuple, found: tuple | None) -> tuple:
+    """A folder_files row with the format, kind and reason the workers found for it."""
+    if found is None:
+        return row
+    file_format, kind, reason = found
+    return (row[0], row[1], kind, row[3], row[4], row[5], reason, file_format)
 
 
 def preview_for(

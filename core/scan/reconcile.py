@@ -37,10 +37,13 @@ from core.store import Catalogue, queries
 from core.store.events import EventKind, insert_events, record_event
 from core.store.models import Root, SyncRun
 from core.store.queries import KnownFile
+from core.store.turns import SUFFIX as TURN_SUFFIX
+from core.store.writing import BoundedWrites
 from core.workers import end_with_parent
 
 SOURCE = "reconcile"
-WRITE_BATCH = 20_000  # rows per transaction: ~0.3 s of writing; fewer commits, less WAL churn
+# Changes gathered before they are written (in transactions bounded in time, see flush).
+WRITE_BATCH = 20_000
 SURVEYS_PER_WORKER = 16  # split a root into at least this many surveys per worker...
 MAX_PLAN_DEPTH = 3  # ...looking at most this many folder levels down to find them
 
@@ -254,7 +257,7 @@ def excluded_paths(
     excluded: list[str] = []
     inside = _inside(root, catalogue_path)
     if inside is not None:
-        excluded += [inside + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+        excluded += [inside + suffix for suffix in ("", "-wal", "-shm", "-journal", TURN_SUFFIX)]
     for folder in own_folders:
         inside = _inside(root, folder)
         if inside is not None and inside != os.curdir:
@@ -667,6 +670,7 @@ class _ChangeWriter:
         self._inserts: list[tuple] = []
         self._updates: list[tuple] = []
         self._moves: list[tuple] = []
+        self._move_sources: set[str] = set()  # the paths the moving records leave
         self._deletes: list[int] = []
         self._events: list[tuple] = []
         self.added = self.updated = self.moved = self.removed = self.unreadable_files = 0
@@ -709,6 +713,7 @@ class _ChangeWriter:
         rows = self._file_rows([seen for seen, _ in moves])
         for row, (seen, known) in zip(rows, moves, strict=True):
             self._moves.append((self.root_id, *row[:-1], known.record_id))
+            self._move_sources.add(known.rel_path)
             payload = {"from": known.rel_path}
             if known.root_id is not None and known.root_id != self.root_id:
                 payload["from_root"] = known.root_id
@@ -728,8 +733,11 @@ class _ChangeWriter:
             self._event(EventKind.UNREADABLE, path, {"reason": reason})
 
     def flush(self, only_if_full: bool = False) -> None:
-        """Write what is pending in one transaction: removals first, then moves (which may
-        take a path a removal or another move freed), then updates, then new records."""
+        """Write what is pending: removals first, then moves (which may take a path a removal
+        or another move freed), then updates, then new records, then their Events (so a file
+        an Event names is there). In transactions bounded in time (core.store.writing): a
+        decision never waits long for a reconcile, and each commit leaves the catalogue
+        consistent; what a stop cuts short, the next reconcile finds."""
         pending = (
             len(self._inserts)
             + len(self._updates)
@@ -739,21 +747,29 @@ class _ChangeWriter:
         )
         if not pending or (only_if_full and pending < WRITE_BATCH):
             return
-        with self.db.atomic():
-            if self._deletes:
-                queries.delete_files(self.db, self._deletes)
-            if self._moves:
-                queries.move_files(self.db, self._moves)
-            if self._updates:
-                queries.update_files(self.db, self._updates)
-            if self._inserts:
-                queries.insert_files(self.db, self._inserts)
-            if self._events:
+        db = self.db
+        with BoundedWrites(db) as writes:
+            for chunk in writes.chunks(self._deletes):
+                queries.delete_files(db, chunk)
+            destinations = {row[1] for row in self._moves}  # (root_id, rel_path, ...)
+            if destinations & self._move_sources:
+                # A record moves to a path another one leaves (a swap, a renumbering): the
+                # two steps of move_files must see every such move, in one transaction.
+                queries.move_files(db, self._moves)
+                writes.wrote(len(self._moves))
+            else:
+                for chunk in writes.chunks(self._moves):
+                    queries.move_files(db, chunk)
+            for chunk in writes.chunks(self._updates):
+                queries.update_files(db, chunk)
+            for chunk in writes.chunks(self._inserts):
+                queries.insert_files(db, chunk)
+            for chunk in writes.chunks(self._events):
                 # Stamped as written: an event's time is when others can see it.
                 written = time.time()
-                insert_events(self.db, [(written, *event) for event in self._events])
+                insert_events(db, [(written, *event) for event in chunk])
         self._inserts, self._updates, self._moves, self._deletes = [], [], [], []
-        self._events = []
+        self._move_sources, self._events = set(), []
 
 
 def reconcile_roots(

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+from core.store.writing import BoundedWrites
+
+# A job waiting, running, failed (until retried) or cancelled (until asked again) stands.
+STANDING = "('pending', 'running', 'failed', 'cancelled')"
 BACKOFF_SECONDS = 30.0  # the first retry waits this long, each next one twice as long
 BACKOFF_LIMIT = 3600.0
 
@@ -69,10 +73,9 @@ def _due_sql(due: Due) -> tuple[str, list]:
         f"NOT EXISTS (SELECT 1 FROM artifact a WHERE a.photo_id = p.id AND a.stage = ? AND {fresh})"
     )
     args += [due.stage, *fresh_args]
-    # A job waiting, running, failed (until retried) or cancelled (until asked again) stands.
     where.append(
-        "NOT EXISTS (SELECT 1 FROM job j WHERE j.photo_id = p.id AND j.stage = ?"
-        " AND j.status IN ('pending', 'running', 'failed', 'cancelled'))"
+        f"NOT EXISTS (SELECT 1 FROM job j WHERE j.photo_id = p.id AND j.stage = ? AND j.status"
+        f" IN {STANDING})"
     )
     args.append(due.stage)
     return "SELECT p.id FROM photo p WHERE " + " AND ".join(where), args
@@ -80,18 +83,29 @@ def _due_sql(due: Due) -> tuple[str, list]:
 
 def queue_due(db: SqliteDatabase, due: Due, photo_ids: list[int] | None = None) -> int:
     """Queue a job for every photo the stage is due for (or for those of ``photo_ids`` that
-    are due); returns how many were queued."""
+    are due); returns how many were queued. The photos are found first, holding no lock (the
+    query looks at every photo: about 0.1 s for 100,000); their jobs are then written in
+    transactions of about 0.1 s, each only if no job stands for its photo by then."""
     sql, args = _due_sql(due)
     if photo_ids is not None:
         sql += " AND p.id IN (SELECT value FROM json_each(?))"
         args.append("[" + ",".join(map(str, photo_ids)) + "]")
-    with db.atomic():
-        cursor = db.execute_sql(
-            "INSERT INTO job (photo_id, stage, status, attempts, queued_at, next_attempt_at)"
-            f" SELECT due.id, ?, 'pending', 0, ?, NULL FROM ({sql}) AS due",
-            [due.stage, time.time(), *args],
-        )
-    return cursor.rowcount
+    found = [row[0] for row in db.execute_sql(sql, args)]
+    if not found:
+        return 0
+    queued, now = 0, time.time()
+    with BoundedWrites(db) as writes:
+        for chunk in writes.chunks(found):
+            cursor = db.execute_sql(
+                "INSERT INTO job (photo_id, stage, status, attempts, queued_at, next_attempt_at)"
+                " SELECT p.id, ?, 'pending', 0, ?, NULL FROM photo p"
+                " WHERE p.id IN (SELECT value FROM json_each(?)) AND NOT EXISTS ("
+                "  SELECT 1 FROM job j WHERE j.photo_id = p.id AND j.stage = ?"
+                f"  AND j.status IN {STANDING})",
+                (due.stage, now, "[" + ",".join(map(str, chunk)) + "]", due.stage),
+            )
+            queued += cursor.rowcount
+    return queued
 
 
 def claim(db: SqliteDatabase, stages: list[str], now: float | None = None) -> Claimed | None:

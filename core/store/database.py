@@ -1,5 +1,6 @@
 """Opening the catalogue: file permissions, SQLite settings (WAL, busy timeout, foreign keys),
-creating or upgrading the schema, and a clear error when the file is not usable."""
+creating or upgrading the schema, and a clear error when the file is not usable. Its
+transactions begin after a decision waiting for its turn (``core.store.turns``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from peewee import DatabaseError, OperationalError, SqliteDatabase
 
 from core.store import migrations
 from core.store.models import MODELS, database
+from core.store.turns import Turns
 
 BUSY_TIMEOUT_MS = 5000
 PRAGMAS = {
@@ -20,6 +22,27 @@ PRAGMAS = {
     "busy_timeout": BUSY_TIMEOUT_MS,
     "cache_size": -32_000,  # 32 MB
 }
+
+
+class CatalogueDatabase(SqliteDatabase):
+    """The catalogue's connections (one per thread). Every transaction begins after the
+    decision whose turn it is, if one is waiting, and takes the write lock at its start: one
+    that read first and wrote later would be refused at its first write, at once, whenever
+    another connection committed in between (``core.store.writing.run_transaction`` is the
+    one way to read first, and runs such a transaction again)."""
+
+    def __init__(self, path: Path, **kwargs: object) -> None:
+        kwargs.setdefault("lock_type", "IMMEDIATE")
+        super().__init__(str(path), **kwargs)
+        self.turns = Turns(path)
+
+    def begin(self, lock_type: str | None = None) -> None:
+        self.turns.wait()
+        super().begin(lock_type)
+
+    def close(self) -> bool:
+        self.turns.close()
+        return super().close()
 
 
 class CatalogueError(RuntimeError):
@@ -63,7 +86,7 @@ def open_catalogue(path: Path | str) -> Catalogue:
     """Open (creating or upgrading when needed) the catalogue at ``path``."""
     path = Path(path).expanduser()
     create_catalogue_file(path)
-    db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    db = CatalogueDatabase(path, pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect()
         version = migrations.schema_version(db)

@@ -31,6 +31,28 @@ def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
     ).fetchall()
 
 
+def own_files_and_exports(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
+    """As ``folder_files``, but of the files in the direct subfolders only those claimed as a
+    photo's exports: what grouping a folder with no photos of its own needs (a year folder
+    above its days, whose subfolders may hold a hundred thousand files)."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    rest = f"substr(rel_path, {len(prefix) + 1})"
+    own_or_export = (
+        f"(instr({rest}, '/') = 0 OR (role = 'export'"
+        f" AND instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0))"
+    )
+    columns = "id, rel_path, kind, blake3, photo_id, role, error, format"
+    if rel_dir:
+        return db.execute_sql(
+            f"SELECT {columns} FROM file"
+            f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {own_or_export}",
+            (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
+        ).fetchall()
+    return db.execute_sql(
+        f"SELECT {columns} FROM file WHERE root_id = ? AND {own_or_export}", (root_id,)
+    ).fetchall()
+
+
 def direct_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple[str, str]]:
     """(rel_path, kind) of the files directly in a folder ("" is the root itself)."""
     depth = rel_dir.count("/") + 1 if rel_dir else 0

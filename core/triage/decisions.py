@@ -9,25 +9,57 @@ unlimited and survive a restart:
 - a new decision ends what can be redone, as in every editor.
 
 Undo and redo are themselves logged (source "undo" / "redo") for the audit trail.
+
+A decision never fails because the engine is busy. It is written here, by the process that
+makes it (the app, ``shootwatch decide``), in a short transaction of its own; it is not sent to
+the engine's writer to make, because:
+
+- the writer's queue is no place to wait in: it runs whole reconciles and media batches one
+  after another, for seconds or minutes, and a decision queued behind them would wait for all
+  of it. Here it waits for one transaction at most: the engine's are bounded (about 0.1 s,
+  ``core.store.writing``) and a decision takes its turn before the next one begins
+  (``core.store.turns``);
+- decisions are made with no engine too (``decide`` alone, the app without one): this path
+  exists anyway, and a second one through the engine would be a second thing to keep right;
+- the outcome is known: committed here, or an error here. A request to another process that
+  times out leaves "was it saved?" open, and a label toggle cannot simply be sent again.
+
+Should the catalogue stay locked all the same (another program holding it), the decision is
+tried again until its deadline, then DecisionNotSaved says so in one sentence; nothing is
+half-written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from peewee import SqliteDatabase
+from peewee import DatabaseError, IntegrityError, SqliteDatabase
 
 from core.store.models import DECISIONS
+from core.store.writing import is_busy
 from core.triage.sidecar_write import write_sidecar_for
 
 ACTIONS = {"decision": "decision", "rating": "rating", "labels": "labels"}  # action -> column
 FRESH = ("key", "cli")  # what a person did, as opposed to undo / redo
+SAVE_DEADLINE_SECONDS = 30.0  # how long ``decide`` keeps trying a catalogue kept locked
+KEY_SAVE_DEADLINE_SECONDS = 10.0  # the app's, while the key waits (each try waits 5 s)
+
+T = TypeVar("T")
 
 
 class TriageError(ValueError):
     """A decision that cannot be made (unknown photo, a rating of 7); the message says why."""
+
+
+class DecisionNotSaved(RuntimeError):
+    """The catalogue did not take the change (kept locked by another program, read-only,
+    full); the message says why, and nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +73,44 @@ class Change:
 
 
 class Triage:
-    def __init__(self, db: SqliteDatabase, source: str = "key", write_sidecars: bool = False):
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        source: str = "key",
+        write_sidecars: bool = False,
+        deadline: float | None = None,
+    ):
         self.db = db
         self.source = source
         self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
+        self.deadline = SAVE_DEADLINE_SECONDS if deadline is None else deadline
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
 
-    def _writing(self):
-        """A write transaction that takes the write lock at its start. A deferred one would
-        read first and then fail at once ("database is locked", no waiting) whenever the
-        engine's writer committed in between; this one waits its turn (the busy timeout)."""
-        return self.db.atomic(lock_type="IMMEDIATE")
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction in this decision's turn, that takes the write lock at its
+        start. A deferred one would read first and then fail at once ("database is locked",
+        no waiting) whenever the engine's writer committed in between; this one waits for
+        the transaction in progress, and the engine's next one waits for it."""
+        turns = getattr(self.db, "turns", None)
+        turn = turns.first() if turns is not None else contextlib.nullcontext()
+        with turn, self.db.atomic(lock_type="IMMEDIATE"):
+            yield
+
+    def _committed(self, work: Callable[[], T]) -> T:
+        """``work()`` in a write transaction, tried again while the catalogue is locked, until
+        the deadline; DecisionNotSaved when it could not be committed."""
+        deadline = time.monotonic() + self.deadline
+        while True:
+            try:
+                with self._writing():
+                    return work()
+            except (IntegrityError, sqlite3.IntegrityError):
+                raise  # a bug, not the catalogue's state
+            except (DatabaseError, sqlite3.DatabaseError) as error:
+                if is_busy(error) and time.monotonic() < deadline:
+                    continue  # each try has waited the busy timeout already
+                raise DecisionNotSaved(_not_saved(error, self.deadline)) from error
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -72,7 +131,8 @@ class Triage:
 
     def _change(self, photo_id: int, action: str, new_value) -> Change:
         column = ACTIONS[action]
-        with self._writing():
+
+        def write() -> Change:
             row = self.db.execute_sql(
                 f"SELECT {column} FROM photo WHERE id = ?", (photo_id,)
             ).fetchone()
@@ -86,11 +146,13 @@ class Triage:
                 (after, now, photo_id),
             )
             self._log(photo_id, action, before, after, self.source, now)
-        return self._with_sidecar(Change(photo_id, action, before, after, self.source))
+            return Change(photo_id, action, before, after, self.source)
 
-    def _with_sidecar(self, change: Change) -> Change:
+        return self._with_sidecar(self._committed(write))
+
+    def _with_sidecar(self, change: Change | None) -> Change | None:
         """After the catalogue (which is the truth): the sidecar, when asked to."""
-        if not self.write_sidecars:
+        if change is None or not self.write_sidecars:
             return change
         warning = write_sidecar_for(self.db, change.photo_id, self._sidecars_written)
         return replace(change, warning=warning) if warning else change
@@ -106,7 +168,8 @@ class Triage:
 
     def undo(self) -> Change | None:
         """Take back the newest decision not yet undone; None when there is none."""
-        with self._writing():
+
+        def write() -> Change | None:
             row = self.db.execute_sql(
                 "SELECT id, photo_id, action, before, after FROM decision"
                 f" WHERE undone = 0 AND source IN {FRESH} ORDER BY id DESC LIMIT 1"
@@ -115,9 +178,12 @@ class Triage:
                 return None
             return self._replay(row, to="before", undone=1, source="undo")
 
+        return self._with_sidecar(self._committed(write))
+
     def redo(self) -> Change | None:
         """Make again the oldest decision undone since the newest one made; None if none."""
-        with self._writing():
+
+        def write() -> Change | None:
             row = self.db.execute_sql(
                 "SELECT id, photo_id, action, before, after FROM decision"
                 f" WHERE undone = 1 AND source IN {FRESH} AND id > ("
@@ -128,6 +194,8 @@ class Triage:
             if row is None:
                 return None
             return self._replay(row, to="after", undone=0, source="redo")
+
+        return self._with_sidecar(self._committed(write))
 
     def _replay(self, row: tuple, to: str, undone: int, source: str) -> Change:
         decision_id, photo_id, action, before, after = row
@@ -145,4 +213,15 @@ class Triage:
         was = current[0] if current is not None else None
         if current is not None:
             self._log(photo_id, action, was, value, source, now)
-        return self._with_sidecar(Change(photo_id, action, was, value, source))
+        return Change(photo_id, action, was, value, source)
+
+
+def _not_saved(error: BaseException, deadline: float) -> str:
+    if is_busy(error):
+        return (
+            f"the catalogue stayed locked by another program for {deadline:.0f} s, so nothing "
+            "was changed; try again once it is free"
+        )
+    wrapped = error.args[0] if error.args else None  # peewee's errors carry SQLite's first
+    cause = wrapped if isinstance(wrapped, BaseException) else error
+    return f"the catalogue did not take the change ({cause}), so nothing was changed"

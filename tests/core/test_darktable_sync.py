@@ -303,3 +303,50 @@ def test_no_change_stamp_for_a_database_in_wal_mode(darktable):
     connection.close()
     assert change_stamp(darktable.paths.library) is None  # WAL keeps no change counter
     assert change_stamp(darktable.paths.library.parent / "missing.db") is None
+
+
+def _darktable_session(base: Path) -> tuple[list[tuple], list[tuple]]:
+    """A first sync, then changes in library.db, a sidecar and files, into a fresh catalogue:
+    (snapshot rows, darktable events) at the end."""
+    from core.store import open_catalogue
+
+    darktable = copy_fixture(base)
+    with open_catalogue(base / "catalogue.db") as catalogue:
+        scan(catalogue, darktable.photos, workers=1)
+        reader, sync = LibraryReader(darktable.paths), DarktableSync(catalogue.db)
+        sync.follow_file_events()
+        sync.apply(reader.read())
+        darktable.write("UPDATE images SET flags = (flags & ~7) | 5 WHERE id = 6")
+        darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 13")
+        darktable.write("DELETE FROM images WHERE id = 16")
+        _poll(reader, sync)
+        sidecar = darktable.wedding("IMG_0007.JPG.xmp")
+        time.sleep(0.01)
+        sidecar.write_text(sidecar.read_text().replace('xmp:Rating="', 'xmp:Rating="3" x:was="'))
+        shutil.copy(darktable.street("DSC_0101.JPG"), darktable.street("DSC_0107.JPG"))
+        darktable.street("DSC_0105.JPG").unlink()
+        _rescan(catalogue, darktable, sync)
+        images = catalogue.db.execute_sql(
+            "SELECT darktable_id, stars, rejected, labels, seen_at IS NOT NULL"
+            " FROM darktable_image ORDER BY darktable_id"
+        ).fetchall()
+        events = [
+            (kind, path.replace(str(base), "BASE"))
+            for kind, path in catalogue.db.execute_sql(
+                "SELECT kind, path FROM event WHERE source = 'darktable' ORDER BY id"
+            )
+        ]
+    return images, events
+
+
+def test_written_one_row_a_transaction_the_snapshot_and_events_are_the_same(tmp_path, monkeypatch):
+    """A first sync of a large library is written in transactions of about 0.1 s: the end,
+    and the events, are what one transaction made."""
+    from core.store import writing
+
+    whole = _darktable_session(tmp_path / "whole")
+    monkeypatch.setattr(writing, "WRITE_BUDGET_ROWS", 1)
+    pieces = _darktable_session(tmp_path / "pieces")
+    assert pieces == whole
+    images, events = pieces
+    assert len(images) == 16 and len(events) > 4

@@ -13,7 +13,7 @@ import pytest
 from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
-from core.triage.decisions import Triage, TriageError
+from core.triage.decisions import DecisionNotSaved, Triage, TriageError
 from core.triage.queue import FilterError, Queue, parse_filter
 from tests.helpers import scan
 
@@ -87,6 +87,78 @@ def test_a_decision_waits_for_the_engine_writing_instead_of_failing(catalogue, p
         writer.close()
     assert _photo(photos["a/kodak.jpg"]).decision == "rejected"
     assert _photo(photos["b/sony.jpg"]).rating == 1
+
+
+def _hold_the_write_lock(catalogue, photos, seconds: float | None):
+    """Another program writing: it holds the catalogue's write lock for ``seconds`` (None:
+    until the returned function is called)."""
+    import threading
+
+    writer = sqlite3.connect(catalogue.path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE photo SET rating = 1 WHERE id = ?", (photos["b/sony.jpg"],))
+    done = threading.Event()
+
+    def release() -> None:
+        done.wait(seconds)
+        writer.execute("COMMIT")
+        writer.close()
+
+    releasing = threading.Thread(target=release)
+    releasing.start()
+
+    def stop() -> None:
+        done.set()
+        releasing.join()
+
+    return stop
+
+
+def test_a_decision_outlasts_a_lock_held_past_the_busy_timeout(catalogue, photos):
+    """Each try waits the busy timeout (short here); the decision tries again until it is in."""
+    catalogue.db.execute_sql("PRAGMA busy_timeout = 100")
+    stop = _hold_the_write_lock(catalogue, photos, seconds=1.0)
+    try:
+        change = Triage(catalogue.db, deadline=60).decide(photos["a/kodak.jpg"], "approved")
+    finally:
+        stop()
+    assert change.after == "approved"
+    assert _photo(photos["a/kodak.jpg"]).decision == "approved"
+
+
+def test_a_decision_that_cannot_be_saved_says_so_in_one_sentence(catalogue, photos):
+    catalogue.db.execute_sql("PRAGMA busy_timeout = 100")
+    stop = _hold_the_write_lock(catalogue, photos, seconds=None)
+    try:
+        with pytest.raises(DecisionNotSaved) as raised:
+            Triage(catalogue.db, deadline=0.5).decide(photos["a/kodak.jpg"], "approved")
+    finally:
+        stop()
+    message = str(raised.value)
+    assert message.startswith("the catalogue stayed locked by another program")
+    assert "nothing was changed" in message and "\n" not in message
+    assert _photo(photos["a/kodak.jpg"]).decision == "pending"
+    assert Decision.select().count() == 0
+
+
+def test_decide_on_a_catalogue_kept_locked_exits_2_with_one_sentence(
+    capsys, catalogue, photos, tmp_path, monkeypatch
+):
+    from core.store import database
+    from core.triage import decisions
+    from tests.core.test_cli import run
+
+    monkeypatch.setitem(database.PRAGMAS, "busy_timeout", 100)
+    monkeypatch.setattr(decisions, "SAVE_DEADLINE_SECONDS", 0.5)
+    path = str(tmp_path / "library" / "b" / "sony.jpg")
+    stop = _hold_the_write_lock(catalogue, photos, seconds=None)
+    try:
+        code, out, err = run(capsys, "--db", str(catalogue.path), "decide", path, "--reject")
+    finally:
+        stop()
+    assert code == 2 and out == ""
+    assert err.startswith("shootwatch: error: the catalogue stayed locked by another program")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_stars_and_labels(catalogue, photos):

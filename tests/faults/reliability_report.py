@@ -41,6 +41,7 @@ ORDER = (
     "test_unplugged.py",
     "test_root_lifecycle.py",
     "test_load.py",
+    "test_decide_under_load.py",
     "test_bad_input.py",
     "test_fuzz.py",
     "test_hostile_config.py",

@@ -28,7 +28,13 @@ from core.darktable.facts import LABEL_NAMES
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
 from core.store.photos import photo_folders, triage_queue
 from core.triage.card import PhotoCard, photo_card
-from core.triage.decisions import Change, Triage, TriageError
+from core.triage.decisions import (
+    KEY_SAVE_DEADLINE_SECONDS,
+    Change,
+    DecisionNotSaved,
+    Triage,
+    TriageError,
+)
 from core.triage.queue import Queue
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
@@ -98,7 +104,8 @@ class TriagePane(Widget, can_focus=True):
         super().__init__(**kwargs)
         self.db = db
         self.settings = settings
-        self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars)
+        self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars,
+                             deadline=KEY_SAVE_DEADLINE_SECONDS)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self.prefetch = settings.tui.prefetch
         self.zoomed = False
@@ -413,7 +420,10 @@ class TriagePane(Widget, can_focus=True):
         except TriageError as error:
             self.notify(str(error), severity="error")
             return None
-        except Exception as error:  # a locked or damaged catalogue: say so, keep the app
+        except DecisionNotSaved as error:  # the catalogue stayed locked, or refused: say so
+            self.notify(f"Not saved: {error}.", severity="error", timeout=8)
+            return None
+        except Exception as error:  # a damaged catalogue: say so, keep the app
             self.notify(f"not saved: {error}", severity="error", timeout=8)
             return None
         if change is None:
