@@ -222,7 +222,7 @@ class MediaSync:
         """What the workers found, folder by folder: each folder's files described, grouped
         into photos and their EXIF recorded in one short transaction, whose reads (the folder,
         its parent) come before its first write, so the write lock is held for the writes
-        alone (a decision waits for nothing else)."""
+        alone (run again holding it from the start if a decision committed in between)."""
         now = time.time()
         described: dict[int, tuple] = {}  # file id -> (format, kind, reason)
         metadata: dict[int, tuple] = {}

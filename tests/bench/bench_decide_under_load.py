@@ -123,7 +123,7 @@ class Phase:
     largest_wal: int = 0  # bytes: a reader holding a snapshot would let it grow without end
 
 
-def run_loop(library: BusyLibrary, stream: Stream, stop: Path, limit: int) -> None:
+def decide_in_second_process(library: BusyLibrary, stream: Stream, stop: Path, limit: int) -> None:
     ids = ",".join(map(str, library.photo_ids("decide/loop").values()))
     done = subprocess.run(
         [sys.executable, "-c", DECIDER, str(library.settings.catalogue), ids, str(stop),
@@ -136,7 +136,9 @@ def run_loop(library: BusyLibrary, stream: Stream, stop: Path, limit: int) -> No
         stream.failures.append(done.stderr.strip().splitlines()[-1])
 
 
-def run_cli(library: BusyLibrary, stream: Stream, stop: threading.Event, limit: int) -> None:
+def decide_with_cli(
+    library: BusyLibrary, stream: Stream, stop: threading.Event, limit: int
+) -> None:
     paths = library.photos_in("decide/cli")
     ids = library.photo_ids("decide/cli")
     env = environment(library.home)
@@ -153,7 +155,7 @@ def run_cli(library: BusyLibrary, stream: Stream, stop: threading.Event, limit: 
         n += 1
 
 
-async def run_app(pilot, pane, phase: Phase, busy, limit: int) -> None:
+async def decide_in_app(pilot, pane, phase: Phase, busy, limit: int) -> None:
     """Keys in the app: approve, reject, ...; back to the first photo at the end of the queue."""
     timings: list[float] = []
     real_decide = pane.triage.decide
@@ -213,12 +215,14 @@ async def measure(library: BusyLibrary, files: int, decisions: int) -> tuple[Pha
                     return described(library) < files
 
                 loop = asyncio.create_task(
-                    asyncio.to_thread(run_loop, library, phase.loop, stop_file, limit)
+                    asyncio.to_thread(
+                        decide_in_second_process, library, phase.loop, stop_file, limit
+                    )
                 )
                 cli = asyncio.create_task(
-                    asyncio.to_thread(run_cli, library, phase.cli, stop, limit)
+                    asyncio.to_thread(decide_with_cli, library, phase.cli, stop, limit)
                 )
-                await run_app(pilot, pane, phase, busy, limit)
+                await decide_in_app(pilot, pane, phase, busy, limit)
                 if limit == 0:
                     while await asyncio.to_thread(busy):
                         await pilot.pause(0.5)
