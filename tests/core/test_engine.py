@@ -620,3 +620,25 @@ def test_a_file_dated_in_the_future_is_recorded_once_it_holds_still(engine, libr
     rel = "2024/2024-06-01/IMG_AHEAD.CR3"
     record = wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
     assert record.mtime_ns == future and record.blake3 == b3(photo)
+
+
+def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(engine, library):
+    """The out-of-memory killer takes a media worker: the pool is broken for good in Python;
+    the engine starts fresh workers, and photos copied in afterwards become photos."""
+    import signal
+
+    from PIL import Image
+
+    from core.store.models import Photo
+
+    first = library / "2024" / "2024-06-01" / "IMG_0001.JPG"
+    Image.new("RGB", (320, 240), (10, 20, 30)).save(first)
+    wait_for(lambda: Photo.select().count() == 1)
+    workers = list(engine.media.pool._executor._processes.values())
+    assert workers
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    for n in range(2, 5):
+        Image.new("RGB", (320, 240), (10 * n, 20, 30)).save(first.with_name(f"IMG_000{n}.JPG"))
+    wait_for(lambda: Photo.select().count() == 4, timeout=60)
