@@ -8,10 +8,12 @@ import argparse
 import os
 
 from core.cli import output
+from core.cli.failures import known_catalogue_failure
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.store import queries
 from core.store.models import FileRecord, Photo
+from core.store.writing import is_busy
 from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
 
 
@@ -81,9 +83,20 @@ def decide(run: Invocation) -> int:
             change = triage.rate(photo_id, args.stars)
         else:
             change = triage.toggle_label(photo_id, 1 << LABEL_NAMES.index(args.label))
-    except (TriageError, DecisionNotSaved) as error:
+    except TriageError as error:
         raise UsageError(str(error)) from error
+    except DecisionNotSaved as error:
+        raise UsageError(_not_saved(error, run)) from error
     return _say(change, run, "")
+
+
+def _not_saved(error: DecisionNotSaved, run: Invocation) -> str:
+    """What stopped the change, in the words every command uses for the catalogue (read-only,
+    a full disk), else the decision's own sentence (a lock held past its deadline)."""
+    cause = error.__cause__
+    if cause is None or is_busy(cause):
+        return str(error)
+    return known_catalogue_failure(cause, run.catalogue.path) or str(error)
 
 
 def _triage(run: Invocation) -> Triage:
@@ -94,7 +107,7 @@ def undo(run: Invocation) -> int:
     try:
         change = _triage(run).undo()
     except DecisionNotSaved as error:
-        raise UsageError(str(error)) from error
+        raise UsageError(_not_saved(error, run)) from error
     return _say(change, run, "nothing to undo")
 
 
@@ -102,5 +115,5 @@ def redo(run: Invocation) -> int:
     try:
         change = _triage(run).redo()
     except DecisionNotSaved as error:
-        raise UsageError(str(error)) from error
+        raise UsageError(_not_saved(error, run)) from error
     return _say(change, run, "nothing to redo")
