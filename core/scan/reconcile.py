@@ -503,14 +503,21 @@ def _reconcile(
     if offline_reason is not None:
         status, error_text = "partial", offline_reason
     elif unreadable_folders:
-        # Part of the tree was not read: nothing may be removed or moved on what we did not see.
+        # Part of the tree was not read: nothing may be removed on what we did not see. A new
+        # file whose content's record is gone from the disk (checked there, not inferred from
+        # the folders read) is still the far end of a move: a folder renamed while it was
+        # read is exactly that, and must keep its records.
         status = "partial"
         error_text = (
             f"{len(unreadable_folders)} folder(s) could not be read, so nothing was removed: "
             + _summarise(unreadable_folders)
         )
+        moves, added, _ = _pair_moves(
+            deferred, _gone_from_other_folders(catalogue, root, deferred, [])
+        )
+        writer.move(moves)
         writer.update(replaced)
-        writer.add(deferred)
+        writer.add(added)
     else:
         status, error_text = "completed", None
         if deferred:
