@@ -117,7 +117,13 @@ def settle(session: Session, ids_before: dict[str, int]) -> Outcome:
     ids_after = session.ids_by_content()
     on_disk = session.contents_on_disk()
     kept = sum(1 for digest in on_disk if ids_after.get(digest) == ids_before.get(digest))
+    # The probe forgets folders that vanished while a run read them (moved, not unreadable)
+    # within a few seconds: status is asked until it says all is well, or that bound.
+    deadline = time.monotonic() + 20
     code, status = session.status()
+    while code != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        code, status = session.status()
     return Outcome(len(on_disk), unrecorded, stale, doubled, kept, quiet, code, status)
 
 
