@@ -55,10 +55,6 @@ class Component:
 
     # --- helpers ------------------------------------------------------------------------
 
-    @property
-    def state(self) -> ComponentState:
-        return self.engine.states()[self.name]
-
     def set_state(self, status: str, task: str | None = None, error: str | None = None) -> None:
         self.engine.set_state(self.name, ComponentState(status, task, error))
 
