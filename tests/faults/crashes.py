@@ -148,7 +148,10 @@ def kill_cycles(
             figures.kills += 1
         elif process.returncode not in (0, None):
             figures.crashes += 1
-        figures.processes_left += len(processes_outliving(home))
+        left = processes_outliving(home)
+        figures.processes_left += len(left)
+        # Which process and whose child: the one thing a rare failure here has to tell.
+        figures.notes.extend(f"after kill {n + 1}: {command}" for command in left.values())
         if after_each is not None:
             after_each(n)
 
@@ -213,7 +216,8 @@ def processes_under(home: Path) -> dict[int, str]:
             continue
         stat = _proc_stat(pid)
         if marker in environ.split(b"\0") and stat is not None and stat[0] != "Z":
-            found[pid] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+            line = command.replace(b"\0", b" ").decode(errors="replace").strip()
+            found[pid] = f"{line} (pid {pid}, parent {stat[1]}, state {stat[0]})"
     return found
 
 
