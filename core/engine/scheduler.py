@@ -67,6 +67,9 @@ class Engine:
         self.settings = settings
         self.catalogue: Catalogue | None = None
         self.stopping = threading.Event()
+        # The writer outlives the components' stop: what they hand it while they stop (an
+        # ingest closing the moves it made) is written, not dropped.
+        self._writer_done = threading.Event()
         self._lock = EngineLock(settings.catalogue)
         self._work: queue.Queue[_Work] = queue.Queue()
         self._states = {name: ComponentState("off") for name in COMPONENTS}
@@ -131,6 +134,7 @@ class Engine:
         self.stopping.set()
         for component in reversed(self.components):
             component.stop(deadline)
+        self._writer_done.set()
         if self._writer is not None:
             self._writer.join(max(0.1, deadline - time.monotonic()))
         for component in reversed(self.components):
@@ -213,13 +217,15 @@ class Engine:
 
     def _write_loop(self) -> None:
         next_beat = 0.0
-        while not self.stopping.is_set():
+        while not self._writer_done.is_set():
             try:
                 self._run_work(self._work.get(timeout=LOOP_SECONDS))
             except queue.Empty:
                 pass
-            except ScanStopped:
-                break
+            except ScanStopped:  # the engine is stopping: that work ended early, others may not
+                pass
+            if self.stopping.is_set():  # no new work of the writer's own while stopping
+                continue
             now = time.monotonic()
             try:
                 for component in self.components:
@@ -227,7 +233,7 @@ class Engine:
                         component.next_tick = now + component.tick_seconds
                         self._run_tick(component, now)
             except ScanStopped:
-                break
+                pass
             if now >= next_beat:
                 self._beat()
                 next_beat = now + HEARTBEAT_SECONDS

@@ -172,15 +172,21 @@ def _carry_out_plan(
         journaled = write(partial(_journal, db, chunk, root))
         placed: list[tuple[Batch, Move, Journaled]] = []
         failed: list[tuple[Batch, Move, Journaled, str]] = []
+        untouched: list[Journaled] = []  # a stop came first: closed as never started
         removed: set[int] = set()  # renamed where links are not possible: no source left
         # Two at a time: a copy across disks is the kernel copying and blake3 reading back,
         # both outside the GIL, so one file's check overlaps the next one's copy.
-        entries = [entry for _, _, entry in journaled]
+        batches: dict[int, list[Journaled]] = {}  # a RAW, its JPEG and its sidecar together
+        for batch, _, entry in journaled:
+            batches.setdefault(id(batch), []).append(entry)
         with ThreadPoolExecutor(PLACE_WORKERS, thread_name_prefix="shootwatch-ingest") as pool:
-            outcomes = pool.map(_placed, entries)  # in order, each as soon as it is placed
+            placing = pool.map(partial(_placed_batch, cancel=cancel), batches.values())
+            outcomes = (outcome for batch_outcomes in placing for outcome in batch_outcomes)
             for (batch, move, entry), outcome in zip(journaled, outcomes, strict=True):
                 source_left, reason = outcome
-                if reason is not None:
+                if reason is _NOT_STARTED:
+                    untouched.append(entry)
+                elif reason is not None:
                     failed.append((batch, move, entry, reason))
                 else:
                     if not source_left:
@@ -195,12 +201,27 @@ def _carry_out_plan(
             if entry.move_id not in removed:
                 remove_source(entry)
         sync_folders({m.source.parent for _, m, _ in placed})
-        write(partial(_finish_chunk, db, placed, failed, root, inboxes))
+        write(partial(_finish_chunk, db, placed, failed, untouched, root, inboxes))
         for batch, move, _ in placed:
             _count(report, batch, move, "")
         for _, move, _, reason in failed:
             report.failed += 1
             report.lines.append({"file": str(move.source), "done": "failed", "why": reason})
+
+
+# Why a move was not made: a stop came before it started (its files were not touched).
+_NOT_STARTED = "not started: the engine was stopping"
+
+
+def _placed_batch(
+    entries: list[Journaled], cancel: threading.Event | None
+) -> list[tuple[bool, str | None]]:
+    """Each file of a batch placed, in order. A stop lets the batches already under way
+    finish and starts no other: the rest of the chunk is closed as never started, so a stop
+    leaves no move open for the next start to repair, and no batch half filed."""
+    if cancel is not None and cancel.is_set():
+        return [(True, _NOT_STARTED)] * len(entries)
+    return [_placed(entry) for entry in entries]
 
 
 def _placed(entry: Journaled) -> tuple[bool, str | None]:
@@ -231,10 +252,13 @@ def _finish_chunk(
     db: SqliteDatabase,
     placed: list[tuple[Batch, Move, Journaled]],
     failed: list[tuple[Batch, Move, Journaled, str]],
+    untouched: list[Journaled],
     root: Root,
     inboxes: dict[str, Root],
 ) -> None:
     with db.atomic():
+        for entry in untouched:
+            _close(db, entry.move_id, "rolled_back", _NOT_STARTED)
         for batch, move, entry in placed:
             _close(db, entry.move_id, "done", None)
             _record(db, batch, move, root, inboxes.get(batch.inbox))

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -537,3 +538,86 @@ def test_an_inbox_named_in_the_settings_becomes_an_inbox_root(capsys, tmp_path):
     code, out, _ = run(capsys, "--config", str(config), "roots", "--json")
     kinds = {Path(r["path"]).name: r["kind"] for r in json.loads(out)}
     assert kinds == {"Inbox": "inbox", "Originals": "library"}
+
+
+# --- a stop in the middle of a pass -----------------------------------------------------------
+
+# Seconds after the first move is written down until the engine is told to stop (SIGTERM, as a
+# service manager stops it): at once, within a chunk, a few chunks in.
+STOP_AFTER = [0.0, 0.05, 0.2, 0.6]
+
+
+@pytest.mark.parametrize("across", [False, True], ids=["rename", "copy"])
+@pytest.mark.parametrize("stop_after", STOP_AFTER)
+def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_after, across):
+    """A clean stop finishes or undoes the moves it started before it exits: the journal is for
+    crashes, not for a stop the engine was told about."""
+    from tests.faults.crashes import environment, processes_outliving, stop_engine
+
+    base = tmp_path
+    if across:
+        other = _other_filesystem(tmp_path)
+        if other is None:
+            pytest.skip("no second file system here")
+        base = Path(tempfile_dir(other))
+    inbox, originals = base / "inbox", tmp_path / "Originals"
+    contents = set()
+    for n in range(1200):
+        data = jpeg_taken("2024:06:01 12:00:00", colour=(n % 256, n // 256, 7)) + n.to_bytes(4)
+        path = inbox / f"DCIM/{100 + n // 300}CANON/IMG_{n:04d}.JPG"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (time.time() - 60,) * 2)
+        contents.add(blake3.blake3(data).hexdigest())
+    catalogue = tmp_path / "catalogue.db"
+    config = tmp_path / "shootwatch.toml"
+    home = tmp_path / "home"
+    home.mkdir()
+    config.write_text(
+        f'catalogue = "{catalogue}"\n'
+        f'[ingest]\ndestination = "{originals}"\ninboxes = ["{inbox}"]\nsettle_seconds = 0\n'
+        f'[darktable]\nlibrary = "{tmp_path / "no-darktable" / "library.db"}"\n'
+        f'[media]\npreview_cache = "{tmp_path / "previews"}"\n'
+    )
+    try:
+        with open(tmp_path / "engine.log", "wb") as log:
+            engine = subprocess.Popen(
+                [sys.executable, "-m", "core.cli", "--config", str(config), "run"],
+                env=environment(home), stdout=log, stderr=log, cwd=home,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while _moves_written(catalogue) == 0 and time.monotonic() < deadline:
+                assert engine.poll() is None, (tmp_path / "engine.log").read_text()
+                time.sleep(0.005)
+            time.sleep(stop_after)
+        finally:
+            stop_engine(engine)
+        assert engine.returncode == 0, (tmp_path / "engine.log").read_text()
+        assert processes_outliving(home) == {}
+        connection = sqlite3.connect(catalogue)
+        open_moves = connection.execute(
+            "SELECT count(*) FROM ingest_move WHERE state = 'intent'"
+        ).fetchone()[0]
+        connection.close()
+        assert open_moves == 0
+        library = [_b3(p) for p in originals.rglob("*.JPG")] if originals.exists() else []
+        left = [_b3(p) for p in inbox.rglob("*.JPG")]
+        assert len(library) == len(set(library))  # nothing filed twice
+        assert set(library).isdisjoint(left)  # nothing both filed and still in the inbox
+        assert set(library) | set(left) == contents  # nothing lost
+        assert list(base.rglob(f"{TEMPORARY_PREFIX}*")) == []
+    finally:
+        if across:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _moves_written(catalogue: Path) -> int:
+    try:
+        connection = sqlite3.connect(catalogue, timeout=5)
+        try:
+            return connection.execute("SELECT count(*) FROM ingest_move").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
