@@ -43,7 +43,10 @@ class EventFeed:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2.0)
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join(2.0)  # its thread closes the connection as it ends
+        elif self._connection is not None:  # never started: nothing else will close it
+            self._connection.close()
 
     def poll(self) -> list[Event]:
         """The events since the last poll (at most 5,000 at a time)."""

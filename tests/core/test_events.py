@@ -276,6 +276,15 @@ def test_a_kind_or_payload_this_version_does_not_know_is_read_not_refused(catalo
 # --- its consumers -------------------------------------------------------------------------------
 
 
+def test_an_event_feed_stopped_before_it_started_closes_its_connection(catalogue):
+    """A caller that fails between making a feed and starting it still stops it cleanly."""
+    feed = EventFeed(catalogue.path)
+    feed.stop()
+    with pytest.raises(Exception, match="closed"):
+        feed.poll()  # its connection is closed: nothing is left open
+    feed.stop()  # and a second stop is harmless
+
+
 def test_event_feed_delivers_only_its_kinds_in_batches(catalogue):
     root = _root()
     record_event(EventKind.ADDED, "reconcile", root=root, path="before.JPG")
