@@ -72,6 +72,8 @@ def test_the_demo_holds_the_shipped_photos_and_darktable_library(demo, tmp_path)
     assert on_disk(demo.photos) == shipped  # the same bytes: photos, sidecars, exports
     assert len([rel for rel in shipped if rel.endswith(".xmp")]) == DARKTABLE_IMAGES
     assert not list((demo.photos / "2024-12-07_home").glob("*.xmp"))
+    # The photographers' credits and licences travel with the copies of their photos.
+    assert (demo.folder / "LICENCES.md").read_bytes() == (SHIPPED / "LICENCES.md").read_bytes()
     assert demo.darktable_library.is_file()
     assert demo.darktable_library.with_name("data.db").is_file()
     rolls = _rows(demo.darktable_library, "SELECT folder FROM film_rolls ORDER BY folder")
