@@ -25,6 +25,7 @@ from core.scan.reconcile import ScanError, reconcile_roots
 from core.store import CatalogueError, open_catalogue, queries
 
 CONFIG_NAME = "shootwatch.toml"
+LICENCES_NAME = "LICENCES.md"
 # darktable stored the film rolls of the shipped library under this folder.
 SHIPPED_PHOTOS_FOLDER = "/fixture/photos"
 
@@ -91,6 +92,9 @@ def create_demo(folder: Path, progress: Callable[[str], None] | None = None) -> 
         _copy_tree(resources.files(__name__) / "photos", demo.photos)
         step("copying the darktable library")
         _copy_tree(resources.files(__name__) / "darktable", demo.darktable_library.parent)
+        # The photographers' credits and licences go with the copies of their photos.
+        licences = resources.files(__name__) / LICENCES_NAME
+        (folder / LICENCES_NAME).write_bytes(licences.read_bytes())
         _point_film_rolls_at(demo)
         demo.inbox.mkdir(exist_ok=True)
         _catalogue_photos(demo, building, step)

@@ -3,6 +3,7 @@ catalogued by the real parts (root, scan, photos and previews, one darktable rea
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -13,6 +14,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import exifread
 import pytest
 
 from core.config import default_catalogue_path, default_preview_cache, load_settings
@@ -21,17 +23,19 @@ from core.media.cache import PreviewCache
 from core.media.photos import preview_cache_dir
 from core.store import open_catalogue
 from core.store.models import DarktableImage, Event, FileRecord, Photo, Root, SyncRun
+from core.triage.queue import Queue
 from tests.core.test_cli import run
-from tests.helpers import FIXTURES, REPO, on_disk
+from tests.helpers import REPO, on_disk
 
-DARKTABLE_FIXTURE = FIXTURES / "darktable-4.2"
-SHOOTS = ("2012-05-19_travel", "2024-06-01_wedding", "2024-07-15_street")
-TRAVEL = ("fujifilm_finepix_f40fd.jpg", "gopro_hero4_lightroom.jpg", "olympus_pen_e-p3.jpg",
-          "pentax_ist_d.jpg", "sony_dsc-hx5v_gps.jpg")  # fmt: skip
-# The fixture README: 16 images and one duplicate (IMG_0003 version 1) in darktable; IMG_0011 is
-# on disk and never imported; the travel photos were never imported either.
+SHIPPED = REPO / "core" / "demo"
+SHOOTS = ("2024-10-05_mountains", "2024-11-16_city-night", "2024-12-07_home")
+# LICENCES.md: darktable imported IMG_0001..IMG_0010 (and a duplicate of IMG_0003) and the six
+# city-night photos; IMG_0011 is on disk only, and the home shoot was never imported.
 DARKTABLE_IMAGES = 17
-PHOTOS = 11 + 6 + len(TRAVEL)  # wedding, street, travel; exports belong to their photo
+PHOTOS = 11 + 6 + 5  # mountains, city night, home; exports belong to their photo
+BURST = [f"DSC_{n:04d}.JPG" for n in range(101, 106)]
+# What a licence row of LICENCES.md may say, and the EXIF Copyright each photo carries for it.
+LICENCES = ("CC0 1.0", "CC BY 4.0", "BSD-3-Clause")
 
 
 @pytest.fixture
@@ -64,19 +68,48 @@ def _counts(demo: Demo) -> dict[str, int]:
 def test_the_demo_holds_the_shipped_photos_and_darktable_library(demo, tmp_path):
     assert demo.folder == (tmp_path / "demo").resolve()
     assert sorted(p.name for p in demo.photos.iterdir()) == list(SHOOTS)
-    fixture = on_disk(DARKTABLE_FIXTURE / "photos")
-    copied = on_disk(demo.photos)
-    assert {rel: copied[rel] for rel in fixture} == fixture  # the same bytes, sidecars, exports
-    assert sorted(p.name for p in (demo.photos / "2012-05-19_travel").iterdir()) == list(TRAVEL)
-    assert len(copied) == len(fixture) + len(TRAVEL)
+    shipped = on_disk(SHIPPED / "photos")
+    assert on_disk(demo.photos) == shipped  # the same bytes: photos, sidecars, exports
+    assert len([rel for rel in shipped if rel.endswith(".xmp")]) == DARKTABLE_IMAGES
+    assert not list((demo.photos / "2024-12-07_home").glob("*.xmp"))
+    # The photographers' credits and licences travel with the copies of their photos.
+    assert (demo.folder / "LICENCES.md").read_bytes() == (SHIPPED / "LICENCES.md").read_bytes()
     assert demo.darktable_library.is_file()
     assert demo.darktable_library.with_name("data.db").is_file()
     rolls = _rows(demo.darktable_library, "SELECT folder FROM film_rolls ORDER BY folder")
     assert rolls == [
-        (str(demo.photos / "2024-06-01_wedding"),),
-        (str(demo.photos / "2024-07-15_street"),),
+        (str(demo.photos / "2024-10-05_mountains"),),
+        (str(demo.photos / "2024-11-16_city-night"),),
     ]
     assert _rows(demo.darktable_library, "SELECT count(*) FROM images") == [(DARKTABLE_IMAGES,)]
+
+
+def _licence_rows() -> dict[str, str]:
+    """{shipped photo path: its licence} from the table of LICENCES.md."""
+    rows = {}
+    for line in (SHIPPED / "LICENCES.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`20"):
+            rows[cells[0].strip("`")] = cells[3]
+    return rows
+
+
+def test_every_shipped_photo_names_its_source_and_licence_and_carries_it():
+    rows = _licence_rows()
+    originals = sorted(
+        rel for rel in on_disk(SHIPPED / "photos")
+        if rel.endswith(".JPG") and "darktable_exported" not in rel
+    )  # fmt: skip
+    assert len(originals) == PHOTOS
+    assert sorted(rows) == originals
+    for rel in originals:
+        licence = next((known for known in LICENCES if rows[rel].startswith(known)), None)
+        assert licence is not None, f"{rel}: {rows[rel]!r} is not a licence the demo may ship"
+        with (SHIPPED / "photos" / rel).open("rb") as handle:
+            tags = exifread.process_file(handle, details=False)
+        assert str(tags["Image Copyright"]) == licence, rel
+    for export in (SHIPPED / "photos").glob("*/darktable_exported/*.jpg"):
+        assert f"{export.parent.parent.name}/{export.stem}.JPG" in rows  # an export of a photo
 
 
 def test_the_settings_keep_the_demo_in_its_folder(demo):
@@ -118,10 +151,9 @@ def test_the_catalogue_has_every_photo_described_with_a_preview(demo, catalogue)
     photos = list(Photo.select())
     assert len(photos) == PHOTOS
     assert all(p.metadata_at is not None and p.metadata_error is None for p in photos)
-    cameras = {p.camera_model for p in photos}
-    assert {"E-P3", "DSC-HX5V", "PENTAX *ist D", "Canon EOS R5", "NIKON Z 6"} <= cameras
-    sony = Photo.get(Photo.camera_model == "DSC-HX5V")
-    assert sony.gps_latitude == pytest.approx(51.77862, abs=1e-4)
+    assert {p.camera_model for p in photos} == {"Canon EOS R5", "NIKON Z 6", "X-T5"}
+    (located,) = Photo.select().where(Photo.gps_latitude.is_null(False))
+    assert (located.gps_latitude, located.gps_longitude) == pytest.approx((42.9503, -2.3372))
 
     settings = load_settings(demo.config_file)
     cache = PreviewCache(preview_cache_dir(settings.media), 1 << 30)
@@ -134,12 +166,41 @@ def test_darktable_state_is_in_the_catalogue(demo, catalogue):
     assert DarktableImage.select().count() == DARKTABLE_IMAGES
     folders = {image.film_roll_folder for image in DarktableImage.select()}
     assert folders == {
-        str(demo.photos / "2024-06-01_wedding"),
-        str(demo.photos / "2024-07-15_street"),
+        str(demo.photos / "2024-10-05_mountains"),
+        str(demo.photos / "2024-11-16_city-night"),
     }
     assert DarktableImage.select().where(DarktableImage.altered).count() == 6  # 2, 3, 4, 12, 14, 17
     not_imported = [e.path for e in Event.select().where(Event.kind == "not_imported")]
     assert [Path(path).name for path in not_imported] == ["IMG_0011.JPG"]
+
+
+def _capture_times(folder: Path) -> dict[str, float]:
+    return {
+        Path(record.rel_path).name: record.photo.capture_time
+        for record in FileRecord.select().join(Photo)
+        if record.role == "original" and Path(record.rel_path).parent.name == folder.name
+    }
+
+
+def test_the_city_night_shoot_opens_with_a_burst_of_five_frames(demo, catalogue):
+    """Consecutive frames of one moment, a fraction of a second apart, then a shot 40 s later."""
+    times = _capture_times(demo.photos / "2024-11-16_city-night")
+    burst = [times[name] for name in BURST]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(burst)]
+    assert gaps == pytest.approx([0.12] * 4, abs=1e-3)
+    assert times["DSC_0106.JPG"] - burst[-1] > 30
+    cameras = {p.camera_model for p in Photo.select() if p.capture_time in burst}
+    assert cameras == {"NIKON Z 6"}
+
+
+def test_triage_opens_on_the_first_photo_of_the_first_shoot(demo):
+    """The README's hero: the queue starts at the oldest photo, the mountains' IMG_0001."""
+    with open_catalogue(demo.catalogue) as catalogue:
+        queue = Queue(catalogue.db, "pending")
+        (first,) = FileRecord.select().where(
+            (FileRecord.photo == queue.photo_ids[0]) & (FileRecord.role == "original")
+        )
+        assert first.rel_path == "2024-10-05_mountains/IMG_0001.JPG"
 
 
 def test_a_second_call_returns_the_same_demo_and_changes_nothing(demo, tmp_path):
@@ -224,10 +285,8 @@ def test_the_demo_command_builds_it_without_the_users_catalogue(capsys, tmp_path
     assert code == 0
     shoots = {shoot["shoot"]: shoot for shoot in json.loads(out)["shoots"]}
     assert set(shoots) == set(SHOOTS)
-    assert (shoots["2012-05-19_travel"]["files"], shoots["2012-05-19_travel"]["in_darktable"]) == (
-        5,
-        0,
-    )
+    home = shoots["2024-12-07_home"]
+    assert (home["files"], home["in_darktable"]) == (5, 0)
     assert not default_catalogue_path().exists()
 
 

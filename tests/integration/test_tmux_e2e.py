@@ -139,7 +139,7 @@ def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_
     session.keys("E")
     session.wait_for(lambda s: "root_added" in s or "darktable" in s, "the live events pane")
     session.keys("D")
-    session.wait_for(lambda s: "2024-06-01_wedding" in s, "the edit progress pane")
+    session.wait_for(lambda s: "2024-10-05_mountains" in s, "the edit progress pane")
     session.keys("T")
     session.position(1, 1)
 
