@@ -219,14 +219,24 @@ QUEUE_FILTERS = {
 }
 
 
-def triage_queue(
-    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
-) -> list[tuple[int, str]]:
-    """(photo id, decision) of the photos (with an original on disk) matching ``where``,
-    oldest capture first, then by path; ``folder`` (root path + "/" + folder) keeps the photos
-    under it."""
+# The camera's own wall clock as shot, as seconds: a capture time with its UTC offset turned
+# back to the clock the camera showed ("+02:00" is always six characters, core.media.metadata).
+# Two bodies at one wedding, one writing its offset and one not, then sort as they were shot.
+WALL_CLOCK_SQL = (
+    "(p.capture_time + CASE WHEN p.capture_offset IS NULL THEN 0"
+    " ELSE (CASE substr(p.capture_offset, 1, 1) WHEN '-' THEN -1 ELSE 1 END)"
+    " * (CAST(substr(p.capture_offset, 2, 2) AS INTEGER) * 3600"
+    " + CAST(substr(p.capture_offset, 5, 2) AS INTEGER) * 60) END)"
+)
+# The original's file name (what is left after the last '/'): the camera's sequence.
+FILE_NAME_SQL = "replace(f.rel_path, rtrim(f.rel_path, replace(f.rel_path, '/', '')), '')"
+
+
+def _queue_sql(columns: str, where: str, params: tuple, folder: str | None) -> tuple[str, list]:
+    """The photos (with an original on disk) matching ``where``, one row each; ``folder``
+    (root path + "/" + folder) keeps the photos under it."""
     sql = (
-        "SELECT p.id, p.decision FROM photo p"
+        f"SELECT {columns} FROM photo p"
         " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id"
         f" WHERE {where}"
@@ -235,8 +245,37 @@ def triage_queue(
     if folder is not None:
         sql += " AND (r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
         args += [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
-    sql += " GROUP BY p.id ORDER BY p.capture_time IS NULL, p.capture_time, r.path, f.rel_path"
+    return sql + " GROUP BY p.id", args
+
+
+def triage_queue_entries(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[tuple[int, str, float | None]]:
+    """(photo id, decision, wall clock) of the photos matching ``where``, in the order they
+    were shot: by the camera's wall clock (the time it showed, whatever UTC offset it
+    recorded), then the file name (the camera's sequence), then the path; photos without a
+    capture time last."""
+    sql, args = _queue_sql(f"p.id, p.decision, {WALL_CLOCK_SQL} AS wall", where, params, folder)
+    sql += f" ORDER BY wall IS NULL, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
     return db.execute_sql(sql, args).fetchall()
+
+
+def triage_queue(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[tuple[int, str]]:
+    """(photo id, decision) of ``triage_queue_entries``, in its order."""
+    return [(photo_id, decision) for photo_id, decision, _ in
+            triage_queue_entries(db, where, params, folder)]  # fmt: skip
+
+
+def decision_counts(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> dict[str, int]:
+    """{decision: photos} of the photos matching ``where``, every decision present."""
+    sql, args = _queue_sql("p.decision", where, params, folder)
+    counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
+    counts.update(db.execute_sql(f"SELECT decision, count(*) FROM ({sql}) GROUP BY 1", args))
+    return counts
 
 
 def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:

@@ -8,6 +8,12 @@ unlimited and survive a restart:
 - redo makes again the oldest decision undone since the newest one made;
 - a new decision ends what can be redone, as in every editor.
 
+Each Triage is a session (the app while it runs, one ``decide`` command) and every row it logs
+carries the session's identity. Undo and redo take back this session's own decisions first,
+newest first, so another session deciding at the same time (a second app, ``shootwatch
+decide``) does not have its decision taken back by this one's ctrl+z; once this session has
+none left, they go on with the newest of anyone's (a reopened app undoes what it did before).
+
 Undo and redo are themselves logged (source "undo" / "redo") for the audit trail.
 
 A decision never fails because the engine is busy. It is written here, by the process that
@@ -33,8 +39,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -72,6 +80,11 @@ class Change:
     warning: str | None = None  # the sidecar could not be written (with write_sidecars on)
 
 
+def new_session() -> str:
+    """An identity for one session's decisions, unique across processes and runs."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
 class Triage:
     def __init__(
         self,
@@ -79,9 +92,11 @@ class Triage:
         source: str = "key",
         write_sidecars: bool = False,
         deadline: float | None = None,
+        session: str | None = None,
     ):
         self.db = db
         self.source = source
+        self.session = session or new_session()
         self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
         self.deadline = SAVE_DEADLINE_SECONDS if deadline is None else deadline
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
@@ -159,21 +174,19 @@ class Triage:
 
     def _log(self, photo_id: int, action: str, before, after, source: str, at: float) -> int:
         return self.db.execute_sql(
-            "INSERT INTO decision (photo_id, action, before, after, source, undone, at)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?)",
-            (photo_id, action, json.dumps(before), json.dumps(after), source, at),
+            "INSERT INTO decision (photo_id, action, before, after, source, undone, at, session)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            (photo_id, action, json.dumps(before), json.dumps(after), source, at, self.session),
         ).lastrowid
 
     # --- undo and redo ------------------------------------------------------------------------
 
     def undo(self) -> Change | None:
-        """Take back the newest decision not yet undone; None when there is none."""
+        """Take back this session's newest decision not yet undone, else anyone's; None when
+        there is none."""
 
         def write() -> Change | None:
-            row = self.db.execute_sql(
-                "SELECT id, photo_id, action, before, after FROM decision"
-                f" WHERE undone = 0 AND source IN {FRESH} ORDER BY id DESC LIMIT 1"
-            ).fetchone()
+            row = self._newest_made(mine=True) or self._newest_made(mine=False)
             if row is None:
                 return None
             return self._replay(row, to="before", undone=1, source="undo")
@@ -181,21 +194,35 @@ class Triage:
         return self._with_sidecar(self._committed(write))
 
     def redo(self) -> Change | None:
-        """Make again the oldest decision undone since the newest one made; None if none."""
+        """Make again the oldest decision undone since the newest one made, this session's
+        first, else anyone's; None if none."""
 
         def write() -> Change | None:
-            row = self.db.execute_sql(
-                "SELECT id, photo_id, action, before, after FROM decision"
-                f" WHERE undone = 1 AND source IN {FRESH} AND id > ("
-                f"  SELECT COALESCE(MAX(id), 0) FROM decision"
-                f"  WHERE undone = 0 AND source IN {FRESH})"
-                " ORDER BY id LIMIT 1"
-            ).fetchone()
+            row = self._oldest_undone(mine=True) or self._oldest_undone(mine=False)
             if row is None:
                 return None
             return self._replay(row, to="after", undone=0, source="redo")
 
         return self._with_sidecar(self._committed(write))
+
+    def _newest_made(self, mine: bool) -> tuple | None:
+        whose, args = ("AND session = ?", (self.session,)) if mine else ("", ())
+        return self.db.execute_sql(
+            "SELECT id, photo_id, action, before, after FROM decision"
+            f" WHERE undone = 0 AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
+            args,
+        ).fetchone()
+
+    def _oldest_undone(self, mine: bool) -> tuple | None:
+        whose, args = ("AND session = ?", (self.session,) * 2) if mine else ("", ())
+        return self.db.execute_sql(
+            "SELECT id, photo_id, action, before, after FROM decision"
+            f" WHERE undone = 1 AND source IN {FRESH} {whose} AND id > ("
+            "  SELECT COALESCE(MAX(id), 0) FROM decision"
+            f"  WHERE undone = 0 AND source IN {FRESH} {whose})"
+            " ORDER BY id LIMIT 1",
+            args,
+        ).fetchone()
 
     def _replay(self, row: tuple, to: str, undone: int, source: str) -> Change:
         decision_id, photo_id, action, before, after = row

@@ -14,7 +14,7 @@ from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import DecisionNotSaved, Triage, TriageError
-from core.triage.queue import FilterError, Queue, parse_filter
+from core.triage.queue import Counts, FilterError, Queue, parse_filter
 from tests.helpers import scan
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
@@ -224,8 +224,14 @@ def test_the_queue_follows_capture_time_and_filters(catalogue, photos):
     assert shown("label:purple") == {"a/kodak.jpg"}
     folder = str(Path(catalogue.path).parent.parent / "library" / "b")
     assert shown(f"folder:{folder}") == {"b/samsung.jpg", "b/sony.jpg"}
-    queue.refresh()  # the counts the app shows, as the queue was loaded
-    assert queue.loaded_counts == {"pending": 2, "approved": 1, "rejected": 1}
+    # The counters are of the filter's whole set, not of the photos it shows: a decision
+    # filter counts every photo, the others the photos they choose, whatever their decision.
+    assert Queue(catalogue.db, "pending").counts() == Counts(2, 1, 1)
+    assert Queue(catalogue.db, "approved").counts() == Counts(2, 1, 1)
+    assert Queue(catalogue.db, "unrated").counts() == Counts(1, 1, 1)
+    assert Queue(catalogue.db, "label:purple").counts() == Counts(1, 0, 0)
+    assert Queue(catalogue.db, f"folder:{folder}").counts() == Counts(1, 0, 1)
+    assert Queue(catalogue.db, "all").counts().total == 4
 
 
 def test_a_filter_that_means_nothing_says_which_do():
@@ -255,3 +261,53 @@ def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, t
     assert _photo(photos["b/sony.jpg"]).decision == "rejected"
     code, _, err = run(capsys, "--db", db, "decide", str(tmp_path / "nowhere.jpg"), "--approve")
     assert code == 2 and "not in the catalogue" in err
+
+
+def _shot(path: Path, wall: str, offset: str | None, colour: str) -> Path:
+    """A real JPEG with DateTimeOriginal ``wall`` ("2024:06:01 14:00:00") and, when given, the
+    OffsetTimeOriginal the camera recorded."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = wall
+    if offset is not None:
+        ifd[0x9011] = offset
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG", exif=exif)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("offset", ["+02:00", "-05:00", "+05:30", "+00:00"])
+def test_the_queue_follows_the_cameras_wall_clock_across_two_bodies(catalogue, tmp_path, offset):
+    """A two-body wedding: one body records its UTC offset, the other does not. Sorted by the
+    instant in UTC they would be hours apart; the photographer wants them as shot, by the
+    camera's clock, and within one second by the camera's sequence (the file name)."""
+    library = tmp_path / "wedding"
+    shots = [  # (name, wall clock, offset): in the order they were shot
+        ("A/A_0001.JPG", "2024:06:01 14:00:00", offset),
+        ("B/B_0001.JPG", "2024:06:01 14:00:30", None),
+        ("A/A_0002.JPG", "2024:06:01 14:01:00", offset),
+        ("B/B_0002.JPG", "2024:06:01 14:01:30", None),
+        ("A/A_0009.JPG", "2024:06:01 14:02:00", offset),  # one second, a burst of two bodies:
+        ("B/B_0010.JPG", "2024:06:01 14:02:00", None),  # the file names decide
+        ("B/B_0011.JPG", "2024:06:01 14:02:00", None),
+        ("A/A_0010.JPG", "2024:06:01 14:03:00", offset),
+    ]
+    colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange"]
+    for (name, wall, zone), colour in zip(shots, colours, strict=True):
+        _shot(library / name, wall, zone, colour)
+    scan(catalogue, library, workers=1)
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+    names = dict(
+        catalogue.db.execute_sql("SELECT photo_id, rel_path FROM file WHERE role = 'original'")
+    )
+    assert len(names) == len(shots)
+    order = [names[photo_id] for photo_id in Queue(catalogue.db, "all").photo_ids]
+    assert order == [name for name, _, _ in shots]

@@ -4,6 +4,10 @@ photographer stands in the queue, and one key per decision.
 Every decision is committed to the catalogue (core.triage) inside the key's handler, before
 the next photo is asked for: what the screen shows as made is on disk. Frames of the photo and
 its neighbours come from tui.frames, drawn ahead of time for the pane's size.
+
+The pane follows the catalogue a few times a second: decisions another session made (a second
+app, ``shootwatch decide``) show on the photo's card and in the counters, and the photo on
+screen is kept in the catalogue, where a reopened app (even after a kill) resumes.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from core.config import Settings
-from core.darktable.facts import LABEL_NAMES
+from core.darktable.facts import LABEL_NAMES, label_names
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
-from core.store.photos import photo_folders, triage_queue
-from core.triage.card import PhotoCard, photo_card
+from core.store.photos import photo_folders
+from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
     KEY_SAVE_DEADLINE_SECONDS,
     Change,
@@ -35,7 +39,7 @@ from core.triage.decisions import (
     Triage,
     TriageError,
 )
-from core.triage.queue import Queue
+from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
 from tui.picker import Picker
@@ -57,6 +61,11 @@ FILTERS = (
     ("all", "all photos"),
     *((f"label:{name}", f"label: {name}") for name in LABEL_NAMES),
 )
+
+
+# How often the pane looks at the catalogue for other sessions' decisions and keeps the photo
+# on screen there: a card changed elsewhere shows within this (well under a second).
+FOLLOW_SECONDS = 0.25
 
 
 def _cell_pixels() -> tuple[int, int]:
@@ -111,11 +120,12 @@ class TriagePane(Widget, can_focus=True):
         self.zoomed = False
         self.queue: Queue | None = None
         self.index = 0
-        self.counts = {"pending": 0, "approved": 0, "rejected": 0}
+        self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
+        self._decisions_seen = 0  # the newest Decision row the card and counters reflect
+        self._position_saved: tuple[str, int | None] | None = None
         self.card: PhotoCard | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
         self._pressed_at: float | None = None
-        self._members: set[int] = set()
         self._graphics = graphics
         self.frames: FrameMaker | None = None
 
@@ -134,39 +144,42 @@ class TriagePane(Widget, can_focus=True):
             console=self.app.console,
             cell_pixels=_cell_pixels() if self._graphics is not None else (1, 2),
         )
-        self.load_queue("pending")
+        self._decisions_seen = newest_decision(self.db)
+        saved = saved_position(self.db)
+        self._position_saved = (saved.filter, saved.photo_id) if saved else None
+        try:
+            self.load_queue(saved.filter if saved else "pending", saved and saved.photo_id)
+        except FilterError:  # a filter this version does not know: start afresh
+            self.load_queue("pending")
+        self.set_interval(FOLLOW_SECONDS, self._follow_catalogue)
 
     def on_unmount(self) -> None:
         self.frames.close()
+        with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
+            self._save_position()
 
     # --- the queue ---------------------------------------------------------------------------
 
-    def load_queue(self, filter_text: str) -> None:
+    def load_queue(self, filter_text: str, photo_id: int | None = None) -> None:
+        """Show a filter's photos, standing on ``photo_id`` (by default the photo on screen)
+        when the filter has it, else on its photo nearest by the camera's clock."""
+        keep = photo_id if photo_id is not None else self.photo_id
         self.queue = Queue(self.db, filter_text)
-        self._members = set(self.queue.photo_ids)
-        self.counts = dict(self.queue.loaded_counts)
-        self.index = 0
+        self.index = self.queue.index_near(keep)
+        self.counts = self.queue.counts()
         self.show_current()
 
     def add_new_photos(self) -> int:
         """Photos that arrived since the queue was loaded (a card copied in while culling)
-        join it at its end; the photo on screen, the order so far and the counts stay.
-        Returns how many joined."""
+        join it at its end; the photo on screen and the order so far stay. Returns how many
+        joined."""
         if self.queue is None:
             return 0
-        f = self.queue.filter
-        arrived = [
-            (photo_id, decision)
-            for photo_id, decision in triage_queue(self.db, f.where, f.params, f.folder)
-            if photo_id not in self._members
-        ]
+        was_empty = not self.queue.photo_ids
+        arrived = self.queue.add_arrivals()
         if not arrived:
             return 0
-        was_empty = not self.queue.photo_ids
-        for photo_id, decision in arrived:
-            self.queue.photo_ids.append(photo_id)
-            self._members.add(photo_id)
-            self.counts[decision] += 1
+        self.counts = self.queue.counts()
         if was_empty:
             self.show_current()
         else:
@@ -312,8 +325,10 @@ class TriagePane(Widget, can_focus=True):
         shown = self.index + 1 if ids else 0
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{shown:,} / {len(ids):,}", style="bold")
+        counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
         text.append(
-            f" — {self.counts['approved']:,} approved, {self.counts['rejected']:,} rejected"
+            f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
+            f" {counts.pending:,} pending of {counts.total:,}"
         )
         text.append(f"   filter: {self.queue.filter.name}")
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
@@ -403,15 +418,20 @@ class TriagePane(Widget, can_focus=True):
         self._replay(self.triage.redo, "Nothing to redo.")
 
     def _replay(self, step: Callable[[], Change | None], nothing: str) -> None:
+        """Undo or redo, then show the photo it changed (back in the queue if a reload had
+        left it out), its toast naming it."""
         change = self._apply(step)
         if change is None:
             self.notify(nothing, timeout=2)
             return
-        verb = "undone" if change.source == "undo" else "redone"
-        self.notify(f"{change.action} {verb}: {change.before} → {change.after}", timeout=2)
-        if self.queue is not None and change.photo_id in self._members:
+        card = photo_card(self.db, change.photo_id)
+        name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
+        verb = "Undone" if change.source == "undo" else "Redone"
+        self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
+                    f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
+        if self.queue is not None and card is not None:
             self._pressed()
-            self.index = self.queue.photo_ids.index(change.photo_id)
+            self.index = self.queue.rejoin(change.photo_id)
         self.show_current()
 
     def _apply(self, make: Callable[[], Change | None]) -> Change | None:
@@ -428,9 +448,8 @@ class TriagePane(Widget, can_focus=True):
             return None
         if change is None:
             return None
-        if change.action == "decision" and change.photo_id in self._members:
-            self.counts[change.before] -= 1
-            self.counts[change.after] += 1
+        if change.action == "decision" and self.queue is not None:
+            self.counts = self.queue.counts()
         if change.warning:
             self.notify(change.warning, severity="warning", timeout=6)
         return change
@@ -439,6 +458,36 @@ class TriagePane(Widget, can_focus=True):
         if self.photo_id is not None:
             self.card = photo_card(self.db, self.photo_id)
         self._update_text()
+
+    # --- the catalogue, followed -------------------------------------------------------------
+
+    def _follow_catalogue(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._follow_decisions()
+        self._save_position()
+
+    def _follow_decisions(self) -> None:
+        """Decisions logged since the last look, by any session: the photo on screen shows
+        its card anew, and the counters count again."""
+        newest, photo_ids = decisions_since(self.db, self._decisions_seen)
+        if newest == self._decisions_seen:
+            return
+        self._decisions_seen = newest
+        if self.queue is not None:
+            self.counts = self.queue.counts()
+        if self.photo_id in photo_ids:
+            self._refresh_card()
+        else:
+            self._update_text()
+
+    def _save_position(self) -> None:
+        """The photo on screen, into the catalogue, when it changed (tried again at the next
+        look while the catalogue is busy)."""
+        if self.queue is None:
+            return
+        position = (self.queue.filter.name, self.photo_id)
+        if position != self._position_saved and save_position(self.db, *position):
+            self._position_saved = position
 
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
@@ -466,3 +515,12 @@ class TriagePane(Widget, can_focus=True):
                 self.load_queue(value)
 
         self.app.push_screen(Picker("Show which photos?", [*FILTERS, *shoots], current), chosen)
+
+
+def _shown(action: str, value: object) -> str:
+    """A logged value as the photographer reads it: "approved", "3 ★", "red, green"."""
+    if action == "rating":
+        return f"{value} ★"
+    if action == "labels":
+        return ", ".join(label_names(value or 0)) or "no labels"
+    return str(value)
