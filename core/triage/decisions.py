@@ -6,7 +6,9 @@ unlimited and survive a restart:
 
 - undo takes back the newest decision not yet undone;
 - redo makes again the oldest decision undone since the newest one made;
-- a new decision ends what can be redone, as in every editor.
+- a new decision ends what can be redone, as in every editor;
+- a field changed since by another session is left as it is: the undo (or redo) is spent,
+  and the Change says why nothing moved.
 
 Each Triage is a session (the app while it runs, one ``decide`` command) and every row it logs
 carries the session's identity. Undo and redo take back this session's own decisions first,
@@ -78,6 +80,9 @@ class Change:
     after: object
     source: str
     warning: str | None = None  # the sidecar could not be written (with write_sidecars on)
+    # Undo / redo left the photo as it was: its field was changed since by another session,
+    # and that change is not overwritten (the sentence says so).
+    skipped: str | None = None
 
 
 def new_session() -> str:
@@ -167,7 +172,7 @@ class Triage:
 
     def _with_sidecar(self, change: Change | None) -> Change | None:
         """After the catalogue (which is the truth): the sidecar, when asked to."""
-        if change is None or not self.write_sidecars:
+        if change is None or change.skipped or not self.write_sidecars:
             return change
         warning = write_sidecar_for(self.db, change.photo_id, self._sidecars_written)
         return replace(change, warning=warning) if warning else change
@@ -230,7 +235,17 @@ class Triage:
             f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)
         ).fetchone()
         value = json.loads(before if to == "before" else after)
+        expected = json.loads(after if to == "before" else before)
         now = time.time()
+        if current is not None and current[0] != expected:
+            self.db.execute_sql(
+                "UPDATE decision SET undone = ? WHERE id = ?", (undone, decision_id)
+            )
+            why = (
+                f"its {action} was changed since by another session (now {current[0]}),"
+                " so it was left as it is"
+            )
+            return Change(photo_id, action, current[0], current[0], source, skipped=why)
         if current is not None:  # the photo may have been removed since: the log still moves
             self.db.execute_sql(
                 f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",

@@ -13,7 +13,7 @@ import pytest
 from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
-from core.triage.decisions import DecisionNotSaved, Triage, TriageError
+from core.triage.decisions import FRESH, DecisionNotSaved, Triage, TriageError
 from core.triage.queue import Counts, FilterError, Queue, parse_filter
 from tests.helpers import scan
 
@@ -311,3 +311,29 @@ def test_the_queue_follows_the_cameras_wall_clock_across_two_bodies(catalogue, t
     assert len(names) == len(shots)
     order = [names[photo_id] for photo_id in Queue(catalogue.db, "all").photo_ids]
     assert order == [name for name, _, _ in shots]
+
+
+def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, photos):
+    """Two sessions on one catalogue (the app, and a ``decide`` or a second app): each undoes
+    its own decisions first, newest first, then anyone's; the log names who made each."""
+    a, b, c = photos["a/kodak.jpg"], photos["b/samsung.jpg"], photos["b/sony.jpg"]
+    app, other = Triage(catalogue.db), Triage(catalogue.db, "cli")
+    assert app.session != other.session
+    app.decide(a, "approved")
+    other.decide(b, "rejected")
+    app.rate(c, 2)
+    other.rate(c, 5)  # the newest of all, but not the app's
+    # Its newest is the 2 ★ on c, which the other session has made 5 ★ since: taking it back
+    # would write 0 over the other's 5. It is left as it is, and the undo says why.
+    skipped = app.undo()
+    assert (skipped.photo_id, skipped.skipped) == (c, skipped.skipped) and skipped.skipped
+    assert "changed since by another session (now 5)" in skipped.skipped
+    assert _photo(c).rating == 5
+    assert app.undo().photo_id == a and _photo(a).decision == "pending"
+    assert _photo(b).decision == "rejected"
+    assert app.redo().photo_id == a and _photo(a).decision == "approved"  # its own undone
+    assert app.undo().photo_id == a
+    assert app.undo().photo_id == c and _photo(c).rating == 2  # anyone's now, newest first
+    assert app.undo().photo_id == b and _photo(b).decision == "pending"
+    sessions = {row.source: row.session for row in Decision.select() if row.source in FRESH}
+    assert sessions == {"key": app.session, "cli": other.session}

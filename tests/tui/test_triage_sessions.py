@@ -200,3 +200,16 @@ async def test_undo_in_the_app_takes_back_its_own_decision_first(library, gap):
         await pilot.press("ctrl+z")  # ours are all taken back: then anyone's, newest first
         assert stored(library, "IMG_0005.JPG")[0] == "pending"
         assert name_of(pane) == "IMG_0005.JPG"
+
+
+async def test_undo_leaves_a_field_another_session_changed_since_and_says_so(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("2", "right")  # the app: IMG_0001 two stars
+        await decide_elsewhere(library, "IMG_0001.JPG", "--stars", "5")
+        await pilot.press("ctrl+z")  # would write 0 over the other session's 5
+        assert stored(library, "IMG_0001.JPG")[1] == 5
+        assert name_of(pane) == "IMG_0001.JPG"
+        await until(pilot, lambda: "★★★★★" in str(pane.query_one("#facts").render()), "5 stars")
+        toasts = [n.message for n in pilot.app._notifications]
+        assert any(t.startswith("Not undone on IMG_0001.JPG") and "(now 5)" in t for t in toasts)

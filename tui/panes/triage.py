@@ -427,8 +427,12 @@ class TriagePane(Widget, can_focus=True):
         card = photo_card(self.db, change.photo_id)
         name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
         verb = "Undone" if change.source == "undo" else "Redone"
-        self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
-                    f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
+        if change.skipped:
+            self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
+                        timeout=6)  # fmt: skip
+        else:
+            self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
+                        f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
         if self.queue is not None and card is not None:
             self._pressed()
             self.index = self.queue.rejoin(change.photo_id)
