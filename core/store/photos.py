@@ -1,11 +1,13 @@
 """Named queries for photos: the files of a folder as grouping sees them, Photo rows by blake3,
-the media backlog (files not looked at, photos without EXIF or preview)."""
+the media backlog (files not looked at, photos without EXIF or preview), the triage queue and
+how far the index has got."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
@@ -288,3 +290,24 @@ def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
         folder = os.path.dirname(os.path.join(root, rel_path))
         counts[folder] = counts.get(folder, 0) + 1
     return sorted(counts.items())
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """How far the catalogue has got with its files, as the engine fills it."""
+
+    files: int  # catalogued files that may be pictures (sidecars aside)
+    described: int  # of those, looked at (type, EXIF) and grouped into photos
+    photos: int
+    previews: int  # photos with a preview built, or the reason why there is none
+
+
+def index_progress(db: SqliteDatabase) -> IndexProgress:
+    files, described = db.execute_sql(
+        "SELECT count(*), count(format) FROM file WHERE kind != 'xmp'"
+    ).fetchone()
+    photos, previews = db.execute_sql(
+        "SELECT count(*), count(preview_at) + count(CASE WHEN preview_at IS NULL"
+        " THEN preview_error END) FROM photo"
+    ).fetchone()
+    return IndexProgress(files, described, photos, previews)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import json
 from dataclasses import dataclass
 
@@ -130,16 +131,32 @@ class Queue:
             self._wall = {pid: wall for pid, _, wall in rows}
         return self.photo_ids.index(photo_id) if photo_id in self._wall else 0
 
-    def add_arrivals(self) -> list[tuple[int, str]]:
+    def add_arrivals(self, index: int = 0) -> list[tuple[int, str]]:
         """Photos of the filter that arrived since it was loaded (a card copied in while
-        culling) join at its end, so the order so far stays; returns (id, decision) of each."""
+        culling, the first index filling the catalogue) join it; returns (id, decision) of
+        each. The photo at ``index`` and every one before it stay where they are: arrivals
+        taken after it go to their place in time among the photos after it, earlier ones
+        (and those without a capture time) to the end."""
         f = self.filter
         entries = triage_queue_entries(self.db, f.where, f.params, f.folder)
         arrived = [entry for entry in entries if entry[0] not in self._wall]
-        for photo_id, _, wall in arrived:
-            self.photo_ids.append(photo_id)
-            self._wall[photo_id] = wall
+        if not arrived:
+            return []
+        here = self._wall.get(self.photo_ids[index]) if self.photo_ids else None
+        later = [(pid, wall) for pid, _, wall in arrived
+                 if wall is not None and (here is None or wall >= here)]  # fmt: skip
+        placed = {pid for pid, _ in later}
+        rest = [pid for pid, _, _ in arrived if pid not in placed]
+        keep = min(index + 1, len(self.photo_ids))
+        tail = [(pid, self._wall[pid]) for pid in self.photo_ids[keep:]]
+        merged = heapq.merge(tail, later, key=lambda member: _time_key(member[1]))
+        self.photo_ids = [*self.photo_ids[:keep], *(pid for pid, _ in merged), *rest]
+        self._wall.update((pid, wall) for pid, _, wall in arrived)
         return [(photo_id, decision) for photo_id, decision, _ in arrived]
+
+
+def _time_key(wall: float | None) -> tuple[bool, float]:
+    return (wall is None, wall or 0.0)
 
 
 # --- where the photographer stood -------------------------------------------------------------

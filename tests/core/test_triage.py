@@ -337,3 +337,33 @@ def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, pho
     assert app.undo().photo_id == b and _photo(b).decision == "pending"
     sessions = {row.source: row.session for row in Decision.select() if row.source in FRESH}
     assert sessions == {"key": app.session, "cli": other.session}
+
+
+def test_what_an_empty_queue_says_while_the_engine_fills_the_catalogue(catalogue, tmp_path):
+    """Files recorded by a scan and not yet described: the engine is describing them; while
+    it scans, it is indexing; with no engine, an empty queue means what it says."""
+    from core.engine.component import ComponentState
+    from core.store.photos import index_progress
+    from core.triage.indexing import index_activity
+
+    for number in range(3):
+        _shot(tmp_path / "card" / f"P_{number}.JPG", f"2024:08:01 20:00:0{number}", None, "red")
+    idle = {name: ComponentState("idle") for name in ("watcher", "reconciler", "media")}
+    starting = {name: ComponentState("off") for name in idle}
+    no_engine = {name: ComponentState("off", error="engine off") for name in idle}
+    assert index_activity(starting, index_progress(catalogue.db))[0] == "starting the engine…"
+    scan(catalogue, tmp_path / "card", workers=1)
+    progress = index_progress(catalogue.db)
+    assert (progress.files, progress.described, progress.photos) == (3, 0, 0)
+    indexing = {**idle, "reconciler": ComponentState("running", "scanning /card")}
+    assert index_activity(indexing, progress)[0] == "indexing: 3 files found so far"
+    assert index_activity(idle, progress)[0] == "describing 3 files: 0 done"
+    assert index_activity(no_engine, progress) is None
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+    progress = index_progress(catalogue.db)
+    assert (progress.files, progress.described, progress.photos) == (3, 3, 3)
+    assert index_activity(idle, progress) is None  # all done: nothing to say
+    busy = {**idle, "media": ComponentState("running")}
+    assert index_activity(busy, progress)[0] == f"previews: {progress.previews} / 3 photos"

@@ -16,7 +16,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PIL import Image
 from rich.text import Text
@@ -29,8 +29,9 @@ from textual.widgets import Static
 
 from core.config import Settings
 from core.darktable.facts import LABEL_NAMES, label_names
+from core.engine.component import ComponentState
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
-from core.store.photos import photo_folders
+from core.store.photos import index_progress, photo_folders
 from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
     KEY_SAVE_DEADLINE_SECONDS,
@@ -39,6 +40,8 @@ from core.triage.decisions import (
     Triage,
     TriageError,
 )
+from core.triage.indexing import WORKERS as INDEX_WORKERS
+from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
@@ -66,6 +69,7 @@ FILTERS = (
 # How often the pane looks at the catalogue for other sessions' decisions and keeps the photo
 # on screen there: a card changed elsewhere shows within this (well under a second).
 FOLLOW_SECONDS = 0.25
+_OFF = ComponentState("off")
 
 
 def _cell_pixels() -> tuple[int, int]:
@@ -123,6 +127,7 @@ class TriagePane(Widget, can_focus=True):
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         self._position_saved: tuple[str, int | None] | None = None
+        self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
         self._pressed_at: float | None = None
@@ -170,13 +175,13 @@ class TriagePane(Widget, can_focus=True):
         self.show_current()
 
     def add_new_photos(self) -> int:
-        """Photos that arrived since the queue was loaded (a card copied in while culling)
-        join it at its end; the photo on screen and the order so far stay. Returns how many
-        joined."""
+        """Photos that arrived since the queue was loaded (a card copied in while culling,
+        the first index) join it: the photo on screen and the order so far stay, those
+        taken after it go to their place in time. Returns how many joined."""
         if self.queue is None:
             return 0
         was_empty = not self.queue.photo_ids
-        arrived = self.queue.add_arrivals()
+        arrived = self.queue.add_arrivals(self.index)
         if not arrived:
             return 0
         self.counts = self.queue.counts()
@@ -213,7 +218,8 @@ class TriagePane(Widget, can_focus=True):
         if photo_id is None:
             self.card = None
             empty = self.queue.filter.name if self.queue else "pending"
-            view.show(Frame(0, view.size, False, reason=f"no {empty} photos"))
+            reason = self._activity[0] if self._activity else f"no {empty} photos"
+            view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
             return
         self.card = photo_card(self.db, photo_id)
@@ -295,6 +301,8 @@ class TriagePane(Widget, can_focus=True):
 
     def _facts(self) -> Text:
         card = self.card
+        if card is None and self._activity:
+            return Text(self._activity[1], style="cyan", no_wrap=True, overflow="ellipsis")
         if card is None:
             return Text("nothing to show: press f to choose another filter", style="dim")
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -334,6 +342,8 @@ class TriagePane(Widget, can_focus=True):
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
         if self.zoomed:
             text.append("   1:1 zoom", style="bold magenta")
+        if self._activity and ids:
+            text.append(f"   {self._activity[0]}", style="cyan")
         return text
 
     def _info(self) -> Text:
@@ -464,6 +474,25 @@ class TriagePane(Widget, can_focus=True):
         self._update_text()
 
     # --- the catalogue, followed -------------------------------------------------------------
+
+    def engine_states(self, states: Mapping[str, ComponentState]) -> None:
+        """The engine's component states, about once a second (from the app). While the
+        queue is empty, photos the engine has brought in join it, and until then the pane
+        says what the engine is doing and how far it has got; while the engine indexes,
+        the position line says so too."""
+        if self.queue is None:
+            return
+        empty = not self.queue.photo_ids
+        if empty and self.add_new_photos():
+            empty = False
+        working = any(states.get(name, _OFF).status == "running" for name in INDEX_WORKERS)
+        activity = index_activity(states, index_progress(self.db)) if empty or working else None
+        if activity != self._activity:
+            self._activity = activity
+            if empty:
+                self.show_current()
+            else:
+                self._update_text()
 
     def _follow_catalogue(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
