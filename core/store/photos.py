@@ -270,6 +270,15 @@ def triage_queue(
             triage_queue_entries(db, where, params, folder)]  # fmt: skip
 
 
+def counted_decision(
+    db: SqliteDatabase, photo_id: int, where: str, params: tuple = (), folder: str | None = None
+) -> str | None:
+    """The photo's decision when it matches ``where`` (and ``folder``), else None."""
+    sql, args = _queue_sql("p.decision", f"({where}) AND p.id = ?", (*params, photo_id), folder)
+    row = db.execute_sql(sql, args).fetchone()
+    return row[0] if row else None
+
+
 def decision_counts(
     db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
 ) -> dict[str, int]:

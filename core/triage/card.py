@@ -103,15 +103,15 @@ def newest_decision(db: SqliteDatabase) -> int:
     return db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM decision").fetchone()[0]
 
 
-def decisions_since(db: SqliteDatabase, after_id: int) -> tuple[int, set[int]]:
-    """(the newest Decision id, the photos decided about after ``after_id``), by any session:
-    the cards to show anew. Cheap when nothing changed (the primary key's end)."""
+def decisions_since(db: SqliteDatabase, after_id: int, session: str) -> tuple[int, set[int]]:
+    """(the newest Decision id, the photos other sessions than ``session`` decided about after
+    ``after_id``): the cards to show anew. Cheap when nothing changed (the primary key's end)."""
     rows = db.execute_sql(
-        "SELECT id, photo_id FROM decision WHERE id > ? ORDER BY id", (after_id,)
+        "SELECT id, photo_id, session FROM decision WHERE id > ? ORDER BY id", (after_id,)
     ).fetchall()
     if not rows:
         return after_id, set()
-    return rows[-1][0], {photo_id for _, photo_id in rows}
+    return rows[-1][0], {photo_id for _, photo_id, who in rows if who != session}
 
 
 def _camera(make: str | None, model: str | None) -> str | None:

@@ -15,7 +15,12 @@ from peewee import DatabaseError, SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
 from core.store.app_state import TriagePosition, set_triage_position, triage_position
-from core.store.photos import QUEUE_FILTERS, decision_counts, triage_queue_entries
+from core.store.photos import (
+    QUEUE_FILTERS,
+    counted_decision,
+    decision_counts,
+    triage_queue_entries,
+)
 from core.store.writing import is_busy
 
 FILTER_HELP = (
@@ -69,6 +74,16 @@ class Counts:
     def total(self) -> int:
         return self.pending + self.approved + self.rejected
 
+    def moved(self, was: str | None, now: str | None) -> Counts:
+        """After one photo's change: counted as ``was`` before (None: not counted), as
+        ``now`` after."""
+        counts = {"pending": self.pending, "approved": self.approved, "rejected": self.rejected}
+        if was is not None:
+            counts[was] -= 1
+        if now is not None:
+            counts[now] += 1
+        return Counts(**counts)
+
 
 class Queue:
     """The photos of one filter, as loaded: a photo decided while culling stays in it (the
@@ -92,10 +107,18 @@ class Queue:
         return photo_id in self._wall
 
     def counts(self) -> Counts:
-        """From the catalogue now: what every session decided counts."""
+        """From the catalogue now: what every session decided counts. It reads the whole
+        set (20 ms for 20,000 photos): after one photo's change, ``Counts.moved`` with
+        ``counted_as`` before and after is enough."""
         where, params = self.filter.whole_set
         counts = decision_counts(self.db, where, params, self.filter.folder)
         return Counts(counts["pending"], counts["approved"], counts["rejected"])
+
+    def counted_as(self, photo_id: int) -> str | None:
+        """The decision the counters count the photo under, None when it is not in the
+        whole set (stars or a label can take it in or out of one)."""
+        where, params = self.filter.whole_set
+        return counted_decision(self.db, photo_id, where, params, self.filter.folder)
 
     def index_near(self, photo_id: int | None) -> int:
         """Where to stand for ``photo_id``: its own place when it is a member, else the

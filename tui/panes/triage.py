@@ -127,6 +127,7 @@ class TriagePane(Widget, can_focus=True):
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         self._position_saved: tuple[str, int | None] | None = None
+        self._position_seen: tuple[str, int | None] | None = None  # at the last look
         self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
@@ -161,7 +162,7 @@ class TriagePane(Widget, can_focus=True):
     def on_unmount(self) -> None:
         self.frames.close()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
-            self._save_position()
+            self._save_position(now=True)
 
     # --- the queue ---------------------------------------------------------------------------
 
@@ -400,7 +401,7 @@ class TriagePane(Widget, can_focus=True):
         if photo_id is None:
             return
         self._pressed()
-        change = self._apply(lambda: self.triage.decide(photo_id, decision))
+        change = self._apply(lambda: self.triage.decide(photo_id, decision), photo_id)
         if change is None:
             return
         if self.auto_advance and decision != "pending" and self.queue is not None:
@@ -412,13 +413,16 @@ class TriagePane(Widget, can_focus=True):
 
     def action_rate(self, stars: int) -> None:
         photo_id = self.photo_id
-        if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars)):
+        if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars),
+                                                photo_id):  # fmt: skip
             self._refresh_card()
 
     def action_label(self, name: str) -> None:
         photo_id = self.photo_id
         bit = 1 << LABEL_NAMES.index(name)
-        if photo_id is not None and self._apply(lambda: self.triage.toggle_label(photo_id, bit)):
+        if photo_id is not None and self._apply(
+            lambda: self.triage.toggle_label(photo_id, bit), photo_id
+        ):
             self._refresh_card()
 
     def action_undo(self) -> None:
@@ -448,7 +452,12 @@ class TriagePane(Widget, can_focus=True):
             self.index = self.queue.rejoin(change.photo_id)
         self.show_current()
 
-    def _apply(self, make: Callable[[], Change | None]) -> Change | None:
+    def _apply(
+        self, make: Callable[[], Change | None], photo_id: int | None = None
+    ) -> Change | None:
+        """Make a change (on ``photo_id`` when known beforehand; undo and redo find theirs)
+        and move the counters by it; errors become notifications."""
+        was = self.queue.counted_as(photo_id) if self.queue and photo_id is not None else None
         try:
             change = make()
         except TriageError as error:
@@ -462,8 +471,14 @@ class TriagePane(Widget, can_focus=True):
             return None
         if change is None:
             return None
-        if change.action == "decision" and self.queue is not None:
-            self.counts = self.queue.counts()
+        if self.queue is not None and not change.skipped:
+            now = self.queue.counted_as(change.photo_id)
+            if photo_id is not None:
+                self.counts = self.counts.moved(was, now)
+            elif change.action == "decision":  # undo / redo: its decision before and after
+                self.counts = self.counts.moved(now and change.before, now)
+            else:  # stars or labels brought back: they may take it in or out of the set
+                self.counts = self.queue.counts()
         if change.warning:
             self.notify(change.warning, severity="warning", timeout=6)
         return change
@@ -502,24 +517,28 @@ class TriagePane(Widget, can_focus=True):
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
         its card anew, and the counters count again."""
-        newest, photo_ids = decisions_since(self.db, self._decisions_seen)
+        newest, photo_ids = decisions_since(self.db, self._decisions_seen, self.triage.session)
         if newest == self._decisions_seen:
             return
         self._decisions_seen = newest
-        if self.queue is not None:
+        if self.queue is not None and photo_ids:  # this app's own moved the counters already
             self.counts = self.queue.counts()
         if self.photo_id in photo_ids:
             self._refresh_card()
         else:
             self._update_text()
 
-    def _save_position(self) -> None:
-        """The photo on screen, into the catalogue, when it changed (tried again at the next
-        look while the catalogue is busy)."""
+    def _save_position(self, now: bool = False) -> None:
+        """The photo on screen, into the catalogue, once it has stayed there for a look (a
+        key held down writes nothing until it is let go), or ``now``; tried again at the
+        next look while the catalogue is busy."""
         if self.queue is None:
             return
         position = (self.queue.filter.name, self.photo_id)
-        if position != self._position_saved and save_position(self.db, *position):
+        steady, self._position_seen = position == self._position_seen, position
+        if position == self._position_saved or not (steady or now):
+            return
+        if save_position(self.db, *position):
             self._position_saved = position
 
     def action_toggle_advance(self) -> None:
