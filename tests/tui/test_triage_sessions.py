@@ -238,3 +238,23 @@ async def test_the_counters_moved_key_by_key_are_the_catalogues_own(library, fil
             if step % 8 == 7:
                 assert pane.counts == pane.queue.counts(), step
         assert pane.counts == pane.queue.counts()
+
+
+async def test_a_catalogue_that_takes_no_writes_leaves_the_app_working(library):
+    """Keeping the position is a write: refused (a read-only catalogue), it is said once and
+    the app goes on; a decision says it was not saved, as before."""
+    library.catalogue.db.execute_sql("PRAGMA query_only = 1")
+    try:
+        async with make_app(library).run_test(size=SIZE) as pilot:
+            pane = pilot.app.query_one(TriagePane)
+            await pilot.press("space", "space")
+            await until(pilot, lambda: not pane._keep_position, "the refusal noticed")
+            await pilot.press("space", "a")
+            assert name_of(pane) == "IMG_0004.JPG"  # it did not move on: nothing was saved
+            messages = [n.message for n in pilot.app._notifications]
+            assert sum("not kept for next time" in m for m in messages) == 1, messages
+            assert any(m.startswith("not saved") or m.startswith("Not saved") for m in messages)
+        assert pilot.app._exception is None
+    finally:
+        library.catalogue.db.execute_sql("PRAGMA query_only = 0")
+    assert triage_position(library.catalogue.db) is None

@@ -128,6 +128,7 @@ class TriagePane(Widget, can_focus=True):
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         self._position_saved: tuple[str, int | None] | None = None
         self._position_seen: tuple[str, int | None] | None = None  # at the last look
+        self._keep_position = True  # until the catalogue refuses it
         self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
@@ -536,10 +537,15 @@ class TriagePane(Widget, can_focus=True):
             return
         position = (self.queue.filter.name, self.photo_id)
         steady, self._position_seen = position == self._position_seen, position
-        if position == self._position_saved or not (steady or now):
+        if position == self._position_saved or not (steady or now) or not self._keep_position:
             return
-        if save_position(self.db, *position):
-            self._position_saved = position
+        try:
+            if save_position(self.db, *position):
+                self._position_saved = position
+        except Exception as error:  # a catalogue that takes no writes: say so once, go on
+            self._keep_position = False
+            self.notify(f"Where you stand is not kept for next time: {error}.",
+                        severity="warning", timeout=6)  # fmt: skip
 
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
