@@ -367,3 +367,33 @@ def test_what_an_empty_queue_says_while_the_engine_fills_the_catalogue(catalogue
     assert index_activity(idle, progress) is None  # all done: nothing to say
     busy = {**idle, "media": ComponentState("running")}
     assert index_activity(busy, progress)[0] == f"previews: {progress.previews} / 3 photos"
+
+
+def test_photos_that_arrive_join_at_their_place_in_time_after_the_one_on_screen(catalogue, photos):
+    """Arrivals (here: photos given the red label, which the queue shows) taken after the photo
+    on screen go to their place in time; earlier ones to the end: nothing before it moves."""
+    triage, red = Triage(catalogue.db), 1
+    names = {pid: name for name, pid in photos.items()}
+    queue = Queue(catalogue.db, "label:red")
+    assert queue.photo_ids == []
+    for name in ("b/samsung.jpg", "a/kodak.jpg"):  # 2011, 1999
+        triage.toggle_label(photos[name], red)
+    assert len(queue.add_arrivals(0)) == 2  # into an empty queue: in time order
+    assert [names[p] for p in queue.photo_ids] == ["a/kodak.jpg", "b/samsung.jpg"]
+    for name in ("b/sony.jpg", "a/coolpix.jpg"):  # 2023, 2008: after 1999, on screen
+        triage.toggle_label(photos[name], red)
+    queue.add_arrivals(0)
+    assert [names[p] for p in queue.photo_ids] == [
+        "a/kodak.jpg", "a/coolpix.jpg", "b/samsung.jpg", "b/sony.jpg"
+    ]  # fmt: skip
+    later = Queue(catalogue.db, "label:red")
+    for name in ("a/kodak.jpg", "b/samsung.jpg"):
+        triage.toggle_label(photos[name], red)  # off: they leave the set...
+    later.refresh()
+    assert [names[p] for p in later.photo_ids] == ["a/coolpix.jpg", "b/sony.jpg"]
+    for name in ("a/kodak.jpg", "b/samsung.jpg"):
+        triage.toggle_label(photos[name], red)  # ...and come back, earlier than 2023 on screen
+    later.add_arrivals(1)
+    assert [names[p] for p in later.photo_ids] == [
+        "a/coolpix.jpg", "b/sony.jpg", "a/kodak.jpg", "b/samsung.jpg"
+    ]  # fmt: skip
