@@ -309,6 +309,7 @@ class IndexProgress:
     described: int  # of those, looked at (type, EXIF) and grouped into photos
     photos: int
     previews: int  # photos with a preview built, or the reason why there is none
+    roots_not_scanned: int = 0  # roots no scan has finished with yet (added, never indexed)
 
 
 def index_progress(db: SqliteDatabase) -> IndexProgress:
@@ -319,4 +320,8 @@ def index_progress(db: SqliteDatabase) -> IndexProgress:
         "SELECT count(*), count(preview_at) + count(CASE WHEN preview_at IS NULL"
         " THEN preview_error END) FROM photo"
     ).fetchone()
-    return IndexProgress(files, described, photos, previews)
+    (roots_not_scanned,) = db.execute_sql(
+        "SELECT count(*) FROM root r WHERE NOT EXISTS (SELECT 1 FROM sync_run s"
+        " WHERE s.root_id = r.id AND s.status != 'running')"
+    ).fetchone()
+    return IndexProgress(files, described, photos, previews, roots_not_scanned)

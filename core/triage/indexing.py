@@ -25,7 +25,7 @@ def index_activity(
     undescribed = progress.files - progress.described
     if starting and progress.files == 0:
         return "starting the engine…", "the first index begins in a moment"
-    if "reconciler" in working:
+    if "reconciler" in working or (live and progress.roots_not_scanned):
         return (
             f"indexing: {progress.files:,} files found so far",
             f"{progress.described:,} described, {progress.photos:,} photos,"

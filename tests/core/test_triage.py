@@ -15,7 +15,7 @@ from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import FRESH, DecisionNotSaved, Triage, TriageError
 from core.triage.queue import Counts, FilterError, Queue, parse_filter
-from tests.helpers import scan
+from tests.helpers import root_for, scan
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
 # taken 1999, 2008, 2011, 2023: the queue shows them in that order of capture
@@ -352,6 +352,10 @@ def test_what_an_empty_queue_says_while_the_engine_fills_the_catalogue(catalogue
     starting = {name: ComponentState("off") for name in idle}
     no_engine = {name: ComponentState("off", error="engine off") for name in idle}
     assert index_activity(starting, index_progress(catalogue.db))[0] == "starting the engine…"
+    root_for(tmp_path / "card")  # added: the engine is up, its first scan not begun yet
+    assert index_activity(idle, index_progress(catalogue.db))[0] == (
+        "indexing: 0 files found so far"
+    )
     scan(catalogue, tmp_path / "card", workers=1)
     progress = index_progress(catalogue.db)
     assert (progress.files, progress.described, progress.photos) == (3, 0, 0)
