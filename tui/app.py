@@ -171,7 +171,9 @@ class ShootwatchApp(App):
 
     def _show_states(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
-            self.query_one(StatusBar).show(self.link.states(), self.link.describe())
+            states = self.link.states()
+            self.query_one(StatusBar).show(states, self.link.describe())
+            self.query_one(TriagePane).engine_states(states)
 
     # --- panes -------------------------------------------------------------------------------
 

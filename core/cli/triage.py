@@ -61,6 +61,10 @@ def _say(change: Change | None, run: Invocation, nothing: str) -> int:
     if photo is not None:
         original = photo.files.where(FileRecord.role == "original").first()
         where = f" {output.shown(original.rel_path)}" if original else ""
+    if change.skipped:
+        verb = {"undo": "undone", "redo": "redone"}[change.source]
+        run.out.write(f"photo {change.photo_id}{where}: not {verb}: {change.skipped}\n")
+        return EXIT_ATTENTION
     run.out.write(
         f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
         f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}\n"

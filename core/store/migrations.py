@@ -100,9 +100,15 @@ def _to_8(migrator: SqliteMigrator) -> None:
     migrator.database.create_tables([UnreadableFolder])
 
 
+def _to_9(migrator: SqliteMigrator) -> None:
+    # Schema 9: each decision row names the session that logged it (self-contained: one
+    # column, NULL for the rows logged before).
+    migrate(migrator.add_column("decision", "session", TextField(null=True)))
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
-    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8,
+    2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
 }  # fmt: skip
 LATEST = max(STEPS)
 

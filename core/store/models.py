@@ -164,6 +164,9 @@ class Decision(BaseModel):
     source = TextField(default="key")  # "key", "cli", "undo", "redo"
     undone = BooleanField(default=False)
     at = FloatField(index=True)
+    # Schema 9: the session that logged it (one app run, one ``decide``): undo takes back the
+    # session's own decisions first (core.triage.decisions). NULL: logged before schema 9.
+    session = TextField(null=True)
 
 
 class Event(BaseModel):

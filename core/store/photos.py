@@ -1,11 +1,13 @@
 """Named queries for photos: the files of a folder as grouping sees them, Photo rows by blake3,
-the media backlog (files not looked at, photos without EXIF or preview)."""
+the media backlog (files not looked at, photos without EXIF or preview), the triage queue and
+how far the index has got."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
@@ -219,14 +221,24 @@ QUEUE_FILTERS = {
 }
 
 
-def triage_queue(
-    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
-) -> list[tuple[int, str]]:
-    """(photo id, decision) of the photos (with an original on disk) matching ``where``,
-    oldest capture first, then by path; ``folder`` (root path + "/" + folder) keeps the photos
-    under it."""
+# The camera's own wall clock as shot, as seconds: a capture time with its UTC offset turned
+# back to the clock the camera showed ("+02:00" is always six characters, core.media.metadata).
+# Two bodies at one wedding, one writing its offset and one not, then sort as they were shot.
+WALL_CLOCK_SQL = (
+    "(p.capture_time + CASE WHEN p.capture_offset IS NULL THEN 0"
+    " ELSE (CASE substr(p.capture_offset, 1, 1) WHEN '-' THEN -1 ELSE 1 END)"
+    " * (CAST(substr(p.capture_offset, 2, 2) AS INTEGER) * 3600"
+    " + CAST(substr(p.capture_offset, 5, 2) AS INTEGER) * 60) END)"
+)
+# The original's file name (what is left after the last '/'): the camera's sequence.
+FILE_NAME_SQL = "replace(f.rel_path, rtrim(f.rel_path, replace(f.rel_path, '/', '')), '')"
+
+
+def _queue_sql(columns: str, where: str, params: tuple, folder: str | None) -> tuple[str, list]:
+    """The photos (with an original on disk) matching ``where``, one row each; ``folder``
+    (root path + "/" + folder) keeps the photos under it."""
     sql = (
-        "SELECT p.id, p.decision FROM photo p"
+        f"SELECT {columns} FROM photo p"
         " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id"
         f" WHERE {where}"
@@ -235,8 +247,46 @@ def triage_queue(
     if folder is not None:
         sql += " AND (r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
         args += [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
-    sql += " GROUP BY p.id ORDER BY p.capture_time IS NULL, p.capture_time, r.path, f.rel_path"
+    return sql + " GROUP BY p.id", args
+
+
+def triage_queue_entries(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[tuple[int, str, float | None]]:
+    """(photo id, decision, wall clock) of the photos matching ``where``, in the order they
+    were shot: by the camera's wall clock (the time it showed, whatever UTC offset it
+    recorded), then the file name (the camera's sequence), then the path; photos without a
+    capture time last."""
+    sql, args = _queue_sql(f"p.id, p.decision, {WALL_CLOCK_SQL} AS wall", where, params, folder)
+    sql += f" ORDER BY wall IS NULL, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
     return db.execute_sql(sql, args).fetchall()
+
+
+def triage_queue(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[tuple[int, str]]:
+    """(photo id, decision) of ``triage_queue_entries``, in its order."""
+    return [(photo_id, decision) for photo_id, decision, _ in
+            triage_queue_entries(db, where, params, folder)]  # fmt: skip
+
+
+def counted_decision(
+    db: SqliteDatabase, photo_id: int, where: str, params: tuple = (), folder: str | None = None
+) -> str | None:
+    """The photo's decision when it matches ``where`` (and ``folder``), else None."""
+    sql, args = _queue_sql("p.decision", f"({where}) AND p.id = ?", (*params, photo_id), folder)
+    row = db.execute_sql(sql, args).fetchone()
+    return row[0] if row else None
+
+
+def decision_counts(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> dict[str, int]:
+    """{decision: photos} of the photos matching ``where``, every decision present."""
+    sql, args = _queue_sql("p.decision", where, params, folder)
+    counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
+    counts.update(db.execute_sql(f"SELECT decision, count(*) FROM ({sql}) GROUP BY 1", args))
+    return counts
 
 
 def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
@@ -249,3 +299,29 @@ def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
         folder = os.path.dirname(os.path.join(root, rel_path))
         counts[folder] = counts.get(folder, 0) + 1
     return sorted(counts.items())
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """How far the catalogue has got with its files, as the engine fills it."""
+
+    files: int  # catalogued files that may be pictures (sidecars aside)
+    described: int  # of those, looked at (type, EXIF) and grouped into photos
+    photos: int
+    previews: int  # photos with a preview built, or the reason why there is none
+    roots_not_scanned: int = 0  # roots no scan has finished with yet (added, never indexed)
+
+
+def index_progress(db: SqliteDatabase) -> IndexProgress:
+    files, described = db.execute_sql(
+        "SELECT count(*), count(format) FROM file WHERE kind != 'xmp'"
+    ).fetchone()
+    photos, previews = db.execute_sql(
+        "SELECT count(*), count(preview_at) + count(CASE WHEN preview_at IS NULL"
+        " THEN preview_error END) FROM photo"
+    ).fetchone()
+    (roots_not_scanned,) = db.execute_sql(
+        "SELECT count(*) FROM root r WHERE NOT EXISTS (SELECT 1 FROM sync_run s"
+        " WHERE s.root_id = r.id AND s.status != 'running')"
+    ).fetchone()
+    return IndexProgress(files, described, photos, previews, roots_not_scanned)

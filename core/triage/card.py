@@ -98,6 +98,22 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
     )
 
 
+def newest_decision(db: SqliteDatabase) -> int:
+    """The id of the newest Decision row (0: none): where following the log starts."""
+    return db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM decision").fetchone()[0]
+
+
+def decisions_since(db: SqliteDatabase, after_id: int, session: str) -> tuple[int, set[int]]:
+    """(the newest Decision id, the photos other sessions than ``session`` decided about after
+    ``after_id``): the cards to show anew. Cheap when nothing changed (the primary key's end)."""
+    rows = db.execute_sql(
+        "SELECT id, photo_id, session FROM decision WHERE id > ? ORDER BY id", (after_id,)
+    ).fetchall()
+    if not rows:
+        return after_id, set()
+    return rows[-1][0], {photo_id for _, photo_id, who in rows if who != session}
+
+
 def _camera(make: str | None, model: str | None) -> str | None:
     if model and make and model.lower().startswith(make.split()[0].lower()):
         return model  # "Canon Canon EOS 5D" reads better as "Canon EOS 5D"

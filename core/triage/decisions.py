@@ -6,7 +6,15 @@ unlimited and survive a restart:
 
 - undo takes back the newest decision not yet undone;
 - redo makes again the oldest decision undone since the newest one made;
-- a new decision ends what can be redone, as in every editor.
+- a new decision ends what can be redone, as in every editor;
+- a field changed since by another session is left as it is: the undo (or redo) is spent,
+  and the Change says why nothing moved.
+
+Each Triage is a session (the app while it runs, one ``decide`` command) and every row it logs
+carries the session's identity. Undo and redo take back this session's own decisions first,
+newest first, so another session deciding at the same time (a second app, ``shootwatch
+decide``) does not have its decision taken back by this one's ctrl+z; once this session has
+none left, they go on with the newest of anyone's (a reopened app undoes what it did before).
 
 Undo and redo are themselves logged (source "undo" / "redo") for the audit trail.
 
@@ -33,8 +41,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -70,6 +80,14 @@ class Change:
     after: object
     source: str
     warning: str | None = None  # the sidecar could not be written (with write_sidecars on)
+    # Undo / redo left the photo as it was: its field was changed since by another session,
+    # and that change is not overwritten (the sentence says so).
+    skipped: str | None = None
+
+
+def new_session() -> str:
+    """An identity for one session's decisions, unique across processes and runs."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 class Triage:
@@ -79,9 +97,11 @@ class Triage:
         source: str = "key",
         write_sidecars: bool = False,
         deadline: float | None = None,
+        session: str | None = None,
     ):
         self.db = db
         self.source = source
+        self.session = session or new_session()
         self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
         self.deadline = SAVE_DEADLINE_SECONDS if deadline is None else deadline
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
@@ -152,28 +172,26 @@ class Triage:
 
     def _with_sidecar(self, change: Change | None) -> Change | None:
         """After the catalogue (which is the truth): the sidecar, when asked to."""
-        if change is None or not self.write_sidecars:
+        if change is None or change.skipped or not self.write_sidecars:
             return change
         warning = write_sidecar_for(self.db, change.photo_id, self._sidecars_written)
         return replace(change, warning=warning) if warning else change
 
     def _log(self, photo_id: int, action: str, before, after, source: str, at: float) -> int:
         return self.db.execute_sql(
-            "INSERT INTO decision (photo_id, action, before, after, source, undone, at)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?)",
-            (photo_id, action, json.dumps(before), json.dumps(after), source, at),
+            "INSERT INTO decision (photo_id, action, before, after, source, undone, at, session)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            (photo_id, action, json.dumps(before), json.dumps(after), source, at, self.session),
         ).lastrowid
 
     # --- undo and redo ------------------------------------------------------------------------
 
     def undo(self) -> Change | None:
-        """Take back the newest decision not yet undone; None when there is none."""
+        """Take back this session's newest decision not yet undone, else anyone's; None when
+        there is none."""
 
         def write() -> Change | None:
-            row = self.db.execute_sql(
-                "SELECT id, photo_id, action, before, after FROM decision"
-                f" WHERE undone = 0 AND source IN {FRESH} ORDER BY id DESC LIMIT 1"
-            ).fetchone()
+            row = self._newest_made(mine=True) or self._newest_made(mine=False)
             if row is None:
                 return None
             return self._replay(row, to="before", undone=1, source="undo")
@@ -181,21 +199,35 @@ class Triage:
         return self._with_sidecar(self._committed(write))
 
     def redo(self) -> Change | None:
-        """Make again the oldest decision undone since the newest one made; None if none."""
+        """Make again the oldest decision undone since the newest one made, this session's
+        first, else anyone's; None if none."""
 
         def write() -> Change | None:
-            row = self.db.execute_sql(
-                "SELECT id, photo_id, action, before, after FROM decision"
-                f" WHERE undone = 1 AND source IN {FRESH} AND id > ("
-                f"  SELECT COALESCE(MAX(id), 0) FROM decision"
-                f"  WHERE undone = 0 AND source IN {FRESH})"
-                " ORDER BY id LIMIT 1"
-            ).fetchone()
+            row = self._oldest_undone(mine=True) or self._oldest_undone(mine=False)
             if row is None:
                 return None
             return self._replay(row, to="after", undone=0, source="redo")
 
         return self._with_sidecar(self._committed(write))
+
+    def _newest_made(self, mine: bool) -> tuple | None:
+        whose, args = ("AND session = ?", (self.session,)) if mine else ("", ())
+        return self.db.execute_sql(
+            "SELECT id, photo_id, action, before, after FROM decision"
+            f" WHERE undone = 0 AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
+            args,
+        ).fetchone()
+
+    def _oldest_undone(self, mine: bool) -> tuple | None:
+        whose, args = ("AND session = ?", (self.session,) * 2) if mine else ("", ())
+        return self.db.execute_sql(
+            "SELECT id, photo_id, action, before, after FROM decision"
+            f" WHERE undone = 1 AND source IN {FRESH} {whose} AND id > ("
+            "  SELECT COALESCE(MAX(id), 0) FROM decision"
+            f"  WHERE undone = 0 AND source IN {FRESH} {whose})"
+            " ORDER BY id LIMIT 1",
+            args,
+        ).fetchone()
 
     def _replay(self, row: tuple, to: str, undone: int, source: str) -> Change:
         decision_id, photo_id, action, before, after = row
@@ -203,7 +235,17 @@ class Triage:
             f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)
         ).fetchone()
         value = json.loads(before if to == "before" else after)
+        expected = json.loads(after if to == "before" else before)
         now = time.time()
+        if current is not None and current[0] != expected:
+            self.db.execute_sql(
+                "UPDATE decision SET undone = ? WHERE id = ?", (undone, decision_id)
+            )
+            why = (
+                f"its {action} was changed since by another session (now {current[0]}),"
+                " so it was left as it is"
+            )
+            return Change(photo_id, action, current[0], current[0], source, skipped=why)
         if current is not None:  # the photo may have been removed since: the log still moves
             self.db.execute_sql(
                 f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",

@@ -13,9 +13,9 @@ import pytest
 from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
-from core.triage.decisions import DecisionNotSaved, Triage, TriageError
-from core.triage.queue import FilterError, Queue, parse_filter
-from tests.helpers import scan
+from core.triage.decisions import FRESH, DecisionNotSaved, Triage, TriageError
+from core.triage.queue import Counts, FilterError, Queue, parse_filter
+from tests.helpers import root_for, scan
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
 # taken 1999, 2008, 2011, 2023: the queue shows them in that order of capture
@@ -224,8 +224,14 @@ def test_the_queue_follows_capture_time_and_filters(catalogue, photos):
     assert shown("label:purple") == {"a/kodak.jpg"}
     folder = str(Path(catalogue.path).parent.parent / "library" / "b")
     assert shown(f"folder:{folder}") == {"b/samsung.jpg", "b/sony.jpg"}
-    queue.refresh()  # the counts the app shows, as the queue was loaded
-    assert queue.loaded_counts == {"pending": 2, "approved": 1, "rejected": 1}
+    # The counters are of the filter's whole set, not of the photos it shows: a decision
+    # filter counts every photo, the others the photos they choose, whatever their decision.
+    assert Queue(catalogue.db, "pending").counts() == Counts(2, 1, 1)
+    assert Queue(catalogue.db, "approved").counts() == Counts(2, 1, 1)
+    assert Queue(catalogue.db, "unrated").counts() == Counts(1, 1, 1)
+    assert Queue(catalogue.db, "label:purple").counts() == Counts(1, 0, 0)
+    assert Queue(catalogue.db, f"folder:{folder}").counts() == Counts(1, 0, 1)
+    assert Queue(catalogue.db, "all").counts().total == 4
 
 
 def test_a_filter_that_means_nothing_says_which_do():
@@ -255,3 +261,143 @@ def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, t
     assert _photo(photos["b/sony.jpg"]).decision == "rejected"
     code, _, err = run(capsys, "--db", db, "decide", str(tmp_path / "nowhere.jpg"), "--approve")
     assert code == 2 and "not in the catalogue" in err
+
+
+def _shot(path: Path, wall: str, offset: str | None, colour: str) -> Path:
+    """A real JPEG with DateTimeOriginal ``wall`` ("2024:06:01 14:00:00") and, when given, the
+    OffsetTimeOriginal the camera recorded."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = wall
+    if offset is not None:
+        ifd[0x9011] = offset
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG", exif=exif)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("offset", ["+02:00", "-05:00", "+05:30", "+00:00"])
+def test_the_queue_follows_the_cameras_wall_clock_across_two_bodies(catalogue, tmp_path, offset):
+    """A two-body wedding: one body records its UTC offset, the other does not. Sorted by the
+    instant in UTC they would be hours apart; the photographer wants them as shot, by the
+    camera's clock, and within one second by the camera's sequence (the file name)."""
+    library = tmp_path / "wedding"
+    shots = [  # (name, wall clock, offset): in the order they were shot
+        ("A/A_0001.JPG", "2024:06:01 14:00:00", offset),
+        ("B/B_0001.JPG", "2024:06:01 14:00:30", None),
+        ("A/A_0002.JPG", "2024:06:01 14:01:00", offset),
+        ("B/B_0002.JPG", "2024:06:01 14:01:30", None),
+        ("A/A_0009.JPG", "2024:06:01 14:02:00", offset),  # one second, a burst of two bodies:
+        ("B/B_0010.JPG", "2024:06:01 14:02:00", None),  # the file names decide
+        ("B/B_0011.JPG", "2024:06:01 14:02:00", None),
+        ("A/A_0010.JPG", "2024:06:01 14:03:00", offset),
+    ]
+    colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange"]
+    for (name, wall, zone), colour in zip(shots, colours, strict=True):
+        _shot(library / name, wall, zone, colour)
+    scan(catalogue, library, workers=1)
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+    names = dict(
+        catalogue.db.execute_sql("SELECT photo_id, rel_path FROM file WHERE role = 'original'")
+    )
+    assert len(names) == len(shots)
+    order = [names[photo_id] for photo_id in Queue(catalogue.db, "all").photo_ids]
+    assert order == [name for name, _, _ in shots]
+
+
+def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, photos):
+    """Two sessions on one catalogue (the app, and a ``decide`` or a second app): each undoes
+    its own decisions first, newest first, then anyone's; the log names who made each."""
+    a, b, c = photos["a/kodak.jpg"], photos["b/samsung.jpg"], photos["b/sony.jpg"]
+    app, other = Triage(catalogue.db), Triage(catalogue.db, "cli")
+    assert app.session != other.session
+    app.decide(a, "approved")
+    other.decide(b, "rejected")
+    app.rate(c, 2)
+    other.rate(c, 5)  # the newest of all, but not the app's
+    # Its newest is the 2 ★ on c, which the other session has made 5 ★ since: taking it back
+    # would write 0 over the other's 5. It is left as it is, and the undo says why.
+    skipped = app.undo()
+    assert (skipped.photo_id, skipped.skipped) == (c, skipped.skipped) and skipped.skipped
+    assert "changed since by another session (now 5)" in skipped.skipped
+    assert _photo(c).rating == 5
+    assert app.undo().photo_id == a and _photo(a).decision == "pending"
+    assert _photo(b).decision == "rejected"
+    assert app.redo().photo_id == a and _photo(a).decision == "approved"  # its own undone
+    assert app.undo().photo_id == a
+    assert app.undo().photo_id == c and _photo(c).rating == 2  # anyone's now, newest first
+    assert app.undo().photo_id == b and _photo(b).decision == "pending"
+    sessions = {row.source: row.session for row in Decision.select() if row.source in FRESH}
+    assert sessions == {"key": app.session, "cli": other.session}
+
+
+def test_what_an_empty_queue_says_while_the_engine_fills_the_catalogue(catalogue, tmp_path):
+    """Files recorded by a scan and not yet described: the engine is describing them; while
+    it scans, it is indexing; with no engine, an empty queue means what it says."""
+    from core.engine.component import ComponentState
+    from core.store.photos import index_progress
+    from core.triage.indexing import index_activity
+
+    for number in range(3):
+        _shot(tmp_path / "card" / f"P_{number}.JPG", f"2024:08:01 20:00:0{number}", None, "red")
+    idle = {name: ComponentState("idle") for name in ("watcher", "reconciler", "media")}
+    starting = {name: ComponentState("off") for name in idle}
+    no_engine = {name: ComponentState("off", error="engine off") for name in idle}
+    assert index_activity(starting, index_progress(catalogue.db))[0] == "starting the engine…"
+    root_for(tmp_path / "card")  # added: the engine is up, its first scan not begun yet
+    assert index_activity(idle, index_progress(catalogue.db))[0] == (
+        "indexing: 0 files found so far"
+    )
+    scan(catalogue, tmp_path / "card", workers=1)
+    progress = index_progress(catalogue.db)
+    assert (progress.files, progress.described, progress.photos) == (3, 0, 0)
+    indexing = {**idle, "reconciler": ComponentState("running", "scanning /card")}
+    assert index_activity(indexing, progress)[0] == "indexing: 3 files found so far"
+    assert index_activity(idle, progress)[0] == "describing 3 files: 0 done"
+    assert index_activity(no_engine, progress) is None
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+    progress = index_progress(catalogue.db)
+    assert (progress.files, progress.described, progress.photos) == (3, 3, 3)
+    assert index_activity(idle, progress) is None  # all done: nothing to say
+    busy = {**idle, "media": ComponentState("running")}
+    assert index_activity(busy, progress)[0] == f"previews: {progress.previews} / 3 photos"
+
+
+def test_photos_that_arrive_join_at_their_place_in_time_after_the_one_on_screen(catalogue, photos):
+    """Arrivals (here: photos given the red label, which the queue shows) taken after the photo
+    on screen go to their place in time; earlier ones to the end: nothing before it moves."""
+    triage, red = Triage(catalogue.db), 1
+    names = {pid: name for name, pid in photos.items()}
+    queue = Queue(catalogue.db, "label:red")
+    assert queue.photo_ids == []
+    for name in ("b/samsung.jpg", "a/kodak.jpg"):  # 2011, 1999
+        triage.toggle_label(photos[name], red)
+    assert len(queue.add_arrivals(0)) == 2  # into an empty queue: in time order
+    assert [names[p] for p in queue.photo_ids] == ["a/kodak.jpg", "b/samsung.jpg"]
+    for name in ("b/sony.jpg", "a/coolpix.jpg"):  # 2023, 2008: after 1999, on screen
+        triage.toggle_label(photos[name], red)
+    queue.add_arrivals(0)
+    assert [names[p] for p in queue.photo_ids] == [
+        "a/kodak.jpg", "a/coolpix.jpg", "b/samsung.jpg", "b/sony.jpg"
+    ]  # fmt: skip
+    later = Queue(catalogue.db, "label:red")
+    for name in ("a/kodak.jpg", "b/samsung.jpg"):
+        triage.toggle_label(photos[name], red)  # off: they leave the set...
+    later.refresh()
+    assert [names[p] for p in later.photo_ids] == ["a/coolpix.jpg", "b/sony.jpg"]
+    for name in ("a/kodak.jpg", "b/samsung.jpg"):
+        triage.toggle_label(photos[name], red)  # ...and come back, earlier than 2023 on screen
+    later.add_arrivals(1)
+    assert [names[p] for p in later.photo_ids] == [
+        "a/coolpix.jpg", "b/sony.jpg", "a/kodak.jpg", "b/samsung.jpg"
+    ]  # fmt: skip

@@ -36,7 +36,7 @@ from core.store.models import Event, FileRecord, Photo
 from core.store.photos import triage_queue
 from core.triage.card import photo_card
 from core.triage.decisions import Triage
-from core.triage.queue import Queue
+from core.triage.queue import Counts, Queue
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.faults.crashes import Figures
 from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, scan
@@ -864,7 +864,7 @@ def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
         assert phantoms_seen == 0  # not even for a moment
         queue = Queue(db, "all")
         assert len(queue.photo_ids) == len(real) == Photo.select().count()
-        assert queue.loaded_counts == {"pending": len(real), "approved": 0, "rejected": 0}
+        assert queue.counts() == Counts(pending=len(real), approved=0, rejected=0)
         junk_rows = {f.rel_path: f for f in FileRecord.select() if f.format == "unknown"}
         assert sorted(junk_rows) == sorted(str(p.relative_to(library)) for p in junk_files)
         assert {(f.photo_id, f.error) for f in junk_rows.values()} == {(None, NOT_A_PHOTO)}

@@ -288,3 +288,33 @@ async def test_photos_that_arrive_while_culling_join_the_queue(library):
         assert len(pane.queue.photo_ids) == 18
         assert pane.photo_id == on_screen  # the photo on screen and the order so far stay
         assert "3 / 18 — 2 approved, 0 rejected" in str(pane.query_one("#position").render())
+
+
+def _name(pane: TriagePane) -> str:
+    return pane.card.rel_path.rsplit("/", 1)[-1]
+
+
+async def test_a_new_filter_keeps_the_photo_on_screen_or_the_nearest_by_time(library):
+    """The wedding is shot a minute apart: IMG_0001 … IMG_0011. Two are approved (IMG_0002,
+    IMG_0009); from IMG_0007 the approved filter opens on IMG_0009 (two minutes away, not
+    IMG_0002 five minutes away), and from IMG_0004 on IMG_0002."""
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("n")  # auto-advance off: stay on what was decided
+        await pilot.press("right", "a", *["right"] * 7, "a")
+        assert _name(pane) == "IMG_0009.JPG"
+        await pilot.press("left", "left")
+        assert _name(pane) == "IMG_0007.JPG"
+        pane.load_queue("all")  # it is in the new filter: it stays
+        assert _name(pane) == "IMG_0007.JPG" and pane.index == 6
+        pane.load_queue("approved")  # it is not: the nearest by the camera's clock
+        assert [_name(pane)] == ["IMG_0009.JPG"] and len(pane.queue.photo_ids) == 2
+        pane.load_queue("pending")
+        assert _name(pane) == "IMG_0010.JPG"  # 51 s after IMG_0009; IMG_0008 is 61 s before
+        await pilot.press(*["left"] * 5)
+        assert _name(pane) == "IMG_0004.JPG"
+        await pilot.press("f")  # through the picker, as the photographer does
+        await pilot.press("down", "enter")
+        assert pane.queue.filter.name == "approved" and _name(pane) == "IMG_0002.JPG"
+        pane.load_queue(f"folder:{library.photos / '2024-07-15_street'}")
+        assert _name(pane) == "DSC_0101.JPG"  # the street is a month later: its first photo

@@ -4,6 +4,10 @@ photographer stands in the queue, and one key per decision.
 Every decision is committed to the catalogue (core.triage) inside the key's handler, before
 the next photo is asked for: what the screen shows as made is on disk. Frames of the photo and
 its neighbours come from tui.frames, drawn ahead of time for the pane's size.
+
+The pane follows the catalogue a few times a second: decisions another session made (a second
+app, ``shootwatch decide``) show on the photo's card and in the counters, and the photo on
+screen is kept in the catalogue, where a reopened app (even after a kill) resumes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PIL import Image
 from rich.text import Text
@@ -24,10 +28,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from core.config import Settings
-from core.darktable.facts import LABEL_NAMES
+from core.darktable.facts import LABEL_NAMES, label_names
+from core.engine.component import ComponentState
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
-from core.store.photos import photo_folders, triage_queue
-from core.triage.card import PhotoCard, photo_card
+from core.store.photos import index_progress, photo_folders
+from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
     KEY_SAVE_DEADLINE_SECONDS,
     Change,
@@ -35,7 +40,9 @@ from core.triage.decisions import (
     Triage,
     TriageError,
 )
-from core.triage.queue import Queue
+from core.triage.indexing import WORKERS as INDEX_WORKERS
+from core.triage.indexing import index_activity
+from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
 from tui.picker import Picker
@@ -57,6 +64,12 @@ FILTERS = (
     ("all", "all photos"),
     *((f"label:{name}", f"label: {name}") for name in LABEL_NAMES),
 )
+
+
+# How often the pane looks at the catalogue for other sessions' decisions and keeps the photo
+# on screen there: a card changed elsewhere shows within this (well under a second).
+FOLLOW_SECONDS = 0.25
+_OFF = ComponentState("off")
 
 
 def _cell_pixels() -> tuple[int, int]:
@@ -111,11 +124,15 @@ class TriagePane(Widget, can_focus=True):
         self.zoomed = False
         self.queue: Queue | None = None
         self.index = 0
-        self.counts = {"pending": 0, "approved": 0, "rejected": 0}
+        self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
+        self._decisions_seen = 0  # the newest Decision row the card and counters reflect
+        self._position_saved: tuple[str, int | None] | None = None
+        self._position_seen: tuple[str, int | None] | None = None  # at the last look
+        self._keep_position = True  # until the catalogue refuses it
+        self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
         self._pressed_at: float | None = None
-        self._members: set[int] = set()
         self._graphics = graphics
         self.frames: FrameMaker | None = None
 
@@ -134,39 +151,42 @@ class TriagePane(Widget, can_focus=True):
             console=self.app.console,
             cell_pixels=_cell_pixels() if self._graphics is not None else (1, 2),
         )
-        self.load_queue("pending")
+        self._decisions_seen = newest_decision(self.db)
+        saved = saved_position(self.db)
+        self._position_saved = (saved.filter, saved.photo_id) if saved else None
+        try:
+            self.load_queue(saved.filter if saved else "pending", saved and saved.photo_id)
+        except FilterError:  # a filter this version does not know: start afresh
+            self.load_queue("pending")
+        self.set_interval(FOLLOW_SECONDS, self._follow_catalogue)
 
     def on_unmount(self) -> None:
         self.frames.close()
+        with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
+            self._save_position(now=True)
 
     # --- the queue ---------------------------------------------------------------------------
 
-    def load_queue(self, filter_text: str) -> None:
+    def load_queue(self, filter_text: str, photo_id: int | None = None) -> None:
+        """Show a filter's photos, standing on ``photo_id`` (by default the photo on screen)
+        when the filter has it, else on its photo nearest by the camera's clock."""
+        keep = photo_id if photo_id is not None else self.photo_id
         self.queue = Queue(self.db, filter_text)
-        self._members = set(self.queue.photo_ids)
-        self.counts = dict(self.queue.loaded_counts)
-        self.index = 0
+        self.index = self.queue.index_near(keep)
+        self.counts = self.queue.counts()
         self.show_current()
 
     def add_new_photos(self) -> int:
-        """Photos that arrived since the queue was loaded (a card copied in while culling)
-        join it at its end; the photo on screen, the order so far and the counts stay.
-        Returns how many joined."""
+        """Photos that arrived since the queue was loaded (a card copied in while culling,
+        the first index) join it: the photo on screen and the order so far stay, those
+        taken after it go to their place in time. Returns how many joined."""
         if self.queue is None:
             return 0
-        f = self.queue.filter
-        arrived = [
-            (photo_id, decision)
-            for photo_id, decision in triage_queue(self.db, f.where, f.params, f.folder)
-            if photo_id not in self._members
-        ]
+        was_empty = not self.queue.photo_ids
+        arrived = self.queue.add_arrivals(self.index)
         if not arrived:
             return 0
-        was_empty = not self.queue.photo_ids
-        for photo_id, decision in arrived:
-            self.queue.photo_ids.append(photo_id)
-            self._members.add(photo_id)
-            self.counts[decision] += 1
+        self.counts = self.queue.counts()
         if was_empty:
             self.show_current()
         else:
@@ -200,7 +220,8 @@ class TriagePane(Widget, can_focus=True):
         if photo_id is None:
             self.card = None
             empty = self.queue.filter.name if self.queue else "pending"
-            view.show(Frame(0, view.size, False, reason=f"no {empty} photos"))
+            reason = self._activity[0] if self._activity else f"no {empty} photos"
+            view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
             return
         self.card = photo_card(self.db, photo_id)
@@ -282,6 +303,8 @@ class TriagePane(Widget, can_focus=True):
 
     def _facts(self) -> Text:
         card = self.card
+        if card is None and self._activity:
+            return Text(self._activity[1], style="cyan", no_wrap=True, overflow="ellipsis")
         if card is None:
             return Text("nothing to show: press f to choose another filter", style="dim")
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -312,13 +335,17 @@ class TriagePane(Widget, can_focus=True):
         shown = self.index + 1 if ids else 0
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{shown:,} / {len(ids):,}", style="bold")
+        counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
         text.append(
-            f" — {self.counts['approved']:,} approved, {self.counts['rejected']:,} rejected"
+            f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
+            f" {counts.pending:,} pending of {counts.total:,}"
         )
         text.append(f"   filter: {self.queue.filter.name}")
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
         if self.zoomed:
             text.append("   1:1 zoom", style="bold magenta")
+        if self._activity and ids:
+            text.append(f"   {self._activity[0]}", style="cyan")
         return text
 
     def _info(self) -> Text:
@@ -375,7 +402,7 @@ class TriagePane(Widget, can_focus=True):
         if photo_id is None:
             return
         self._pressed()
-        change = self._apply(lambda: self.triage.decide(photo_id, decision))
+        change = self._apply(lambda: self.triage.decide(photo_id, decision), photo_id)
         if change is None:
             return
         if self.auto_advance and decision != "pending" and self.queue is not None:
@@ -387,13 +414,16 @@ class TriagePane(Widget, can_focus=True):
 
     def action_rate(self, stars: int) -> None:
         photo_id = self.photo_id
-        if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars)):
+        if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars),
+                                                photo_id):  # fmt: skip
             self._refresh_card()
 
     def action_label(self, name: str) -> None:
         photo_id = self.photo_id
         bit = 1 << LABEL_NAMES.index(name)
-        if photo_id is not None and self._apply(lambda: self.triage.toggle_label(photo_id, bit)):
+        if photo_id is not None and self._apply(
+            lambda: self.triage.toggle_label(photo_id, bit), photo_id
+        ):
             self._refresh_card()
 
     def action_undo(self) -> None:
@@ -403,18 +433,32 @@ class TriagePane(Widget, can_focus=True):
         self._replay(self.triage.redo, "Nothing to redo.")
 
     def _replay(self, step: Callable[[], Change | None], nothing: str) -> None:
+        """Undo or redo, then show the photo it changed (back in the queue if a reload had
+        left it out), its toast naming it."""
         change = self._apply(step)
         if change is None:
             self.notify(nothing, timeout=2)
             return
-        verb = "undone" if change.source == "undo" else "redone"
-        self.notify(f"{change.action} {verb}: {change.before} → {change.after}", timeout=2)
-        if self.queue is not None and change.photo_id in self._members:
+        card = photo_card(self.db, change.photo_id)
+        name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
+        verb = "Undone" if change.source == "undo" else "Redone"
+        if change.skipped:
+            self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
+                        timeout=6)  # fmt: skip
+        else:
+            self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
+                        f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
+        if self.queue is not None and card is not None:
             self._pressed()
-            self.index = self.queue.photo_ids.index(change.photo_id)
+            self.index = self.queue.rejoin(change.photo_id)
         self.show_current()
 
-    def _apply(self, make: Callable[[], Change | None]) -> Change | None:
+    def _apply(
+        self, make: Callable[[], Change | None], photo_id: int | None = None
+    ) -> Change | None:
+        """Make a change (on ``photo_id`` when known beforehand; undo and redo find theirs)
+        and move the counters by it; errors become notifications."""
+        was = self.queue.counted_as(photo_id) if self.queue and photo_id is not None else None
         try:
             change = make()
         except TriageError as error:
@@ -428,9 +472,14 @@ class TriagePane(Widget, can_focus=True):
             return None
         if change is None:
             return None
-        if change.action == "decision" and change.photo_id in self._members:
-            self.counts[change.before] -= 1
-            self.counts[change.after] += 1
+        if self.queue is not None and not change.skipped:
+            now = self.queue.counted_as(change.photo_id)
+            if photo_id is not None:
+                self.counts = self.counts.moved(was, now)
+            elif change.action == "decision":  # undo / redo: its decision before and after
+                self.counts = self.counts.moved(now and change.before, now)
+            else:  # stars or labels brought back: they may take it in or out of the set
+                self.counts = self.queue.counts()
         if change.warning:
             self.notify(change.warning, severity="warning", timeout=6)
         return change
@@ -439,6 +488,64 @@ class TriagePane(Widget, can_focus=True):
         if self.photo_id is not None:
             self.card = photo_card(self.db, self.photo_id)
         self._update_text()
+
+    # --- the catalogue, followed -------------------------------------------------------------
+
+    def engine_states(self, states: Mapping[str, ComponentState]) -> None:
+        """The engine's component states, about once a second (from the app). While the
+        queue is empty, photos the engine has brought in join it, and until then the pane
+        says what the engine is doing and how far it has got; while the engine indexes,
+        the position line says so too."""
+        if self.queue is None:
+            return
+        empty = not self.queue.photo_ids
+        if empty and self.add_new_photos():
+            empty = False
+        working = any(states.get(name, _OFF).status == "running" for name in INDEX_WORKERS)
+        activity = index_activity(states, index_progress(self.db)) if empty or working else None
+        if activity != self._activity:
+            self._activity = activity
+            if empty:
+                self.show_current()
+            else:
+                self._update_text()
+
+    def _follow_catalogue(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._follow_decisions()
+        self._save_position()
+
+    def _follow_decisions(self) -> None:
+        """Decisions logged since the last look, by any session: the photo on screen shows
+        its card anew, and the counters count again."""
+        newest, photo_ids = decisions_since(self.db, self._decisions_seen, self.triage.session)
+        if newest == self._decisions_seen:
+            return
+        self._decisions_seen = newest
+        if self.queue is not None and photo_ids:  # this app's own moved the counters already
+            self.counts = self.queue.counts()
+        if self.photo_id in photo_ids:
+            self._refresh_card()
+        else:
+            self._update_text()
+
+    def _save_position(self, now: bool = False) -> None:
+        """The photo on screen, into the catalogue, once it has stayed there for a look (a
+        key held down writes nothing until it is let go), or ``now``; tried again at the
+        next look while the catalogue is busy."""
+        if self.queue is None:
+            return
+        position = (self.queue.filter.name, self.photo_id)
+        steady, self._position_seen = position == self._position_seen, position
+        if position == self._position_saved or not (steady or now) or not self._keep_position:
+            return
+        try:
+            if save_position(self.db, *position):
+                self._position_saved = position
+        except Exception as error:  # a catalogue that takes no writes: say so once, go on
+            self._keep_position = False
+            self.notify(f"Where you stand is not kept for next time: {error}.",
+                        severity="warning", timeout=6)  # fmt: skip
 
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
@@ -466,3 +573,12 @@ class TriagePane(Widget, can_focus=True):
                 self.load_queue(value)
 
         self.app.push_screen(Picker("Show which photos?", [*FILTERS, *shoots], current), chosen)
+
+
+def _shown(action: str, value: object) -> str:
+    """A logged value as the photographer reads it: "approved", "3 ★", "red, green"."""
+    if action == "rating":
+        return f"{value} ★"
+    if action == "labels":
+        return ", ".join(label_names(value or 0)) or "no labels"
+    return str(value)
