@@ -1,6 +1,6 @@
-"""File types by content and EXIF metadata for every camera sample (the repo's subset always;
-the whole sample set when ../shared/fixtures/camera is beside the checkout), and files that
-are damaged, truncated or lie about what they are."""
+"""File types by content and EXIF metadata for every camera sample here (the repo's subset
+always; the whole sample set when ../shared/fixtures/camera is beside the checkout: a sample that
+is not here is not a test), and files that are damaged, truncated or lie about what they are."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from PIL.TiffImagePlugin import IFDRational
 
 from core.media.metadata import read_capture_clock, read_metadata
 from core.media.sniff import sniff
-
-REPO_SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
-SHARED_SAMPLES = Path(__file__).parents[3] / "shared" / "fixtures" / "camera"
+from tests.helpers import REPO_CAMERA as REPO_SAMPLES
+from tests.helpers import SHARED_CAMERA as SHARED_SAMPLES
+from tests.helpers import camera_sample
 
 # file: (format, kind, usable, make, model, capture wall clock, offset, ISO, f-number,
 #        focal length, orientation, GPS (lat, lon) rounded to 3 places)
@@ -57,11 +57,14 @@ EXPECTED = {
 }  # fmt: skip
 
 
+HERE = sorted(name for name in EXPECTED if camera_sample(name) is not None)
+JPEGS_HERE = [name for name in HERE if EXPECTED[name][0] == "jpeg"]
+
+
 def _sample(name: str) -> Path:
-    for folder in (REPO_SAMPLES, SHARED_SAMPLES):
-        if (folder / name).exists():
-            return folder / name
-    pytest.skip(f"{name} is only in ../shared/fixtures/camera, which is not beside this checkout")
+    path = camera_sample(name)
+    assert path is not None, f"{name} is neither in tests/fixtures/camera nor beside the checkout"
+    return path
 
 
 def test_every_repo_sample_has_an_expectation():
@@ -72,7 +75,7 @@ def test_every_repo_sample_has_an_expectation():
         assert shared == set(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", HERE)
 def test_type_and_metadata_of_each_sample(name):
     path = _sample(name)
     (file_format, kind, usable, make, model, wall_clock, offset, iso, aperture, focal,
@@ -197,7 +200,7 @@ def test_capture_time_is_original_then_digitized_never_the_file_change(
     assert (clock.local is None) == (metadata.capture_time is None)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", HERE)
 def test_capture_time_agrees_with_the_date_ingest_files_by(name):
     path = _sample(name)
     metadata, clock = read_metadata(path), read_capture_clock(path)
@@ -209,11 +212,9 @@ def test_capture_time_agrees_with_the_date_ingest_files_by(name):
     assert (metadata.capture_time, metadata.capture_offset) == (instant, clock.offset)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", JPEGS_HERE)
 def test_pixel_size_of_a_jpeg_is_its_frame_header(name):
     path = _sample(name)
-    if sniff(path).format != "jpeg":
-        pytest.skip("not a JPEG")
     with open(path, "rb") as handle:
         head = handle.read()
     try:

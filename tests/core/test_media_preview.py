@@ -32,7 +32,7 @@ from core.media.preview import (
     render_preview,
 )
 from core.media.sniff import sniff
-from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, camera_samples
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, camera_sample, camera_samples
 
 FORMATS = ("jpeg", "tiff-raw", "tiff", "crw", "raf", "cr3", "heif", "png", "unknown", "unreadable")
 
@@ -211,10 +211,9 @@ def test_orientation_of_camera_files(name, orientation):
     assert orientation_of(path, sniff(path).format) == orientation
 
 
+@pytest.mark.camera_sample("gopro_hero7_GOPR9231.GPR")
 def test_orientation_of_a_mirrored_gopro_raw():
-    path = SHARED_CAMERA / "gopro_hero7_GOPR9231.GPR"
-    if not path.exists():
-        pytest.skip(f"no {path}")
+    path = camera_sample("gopro_hero7_GOPR9231.GPR")
     assert orientation_of(path, "tiff-raw") == 2  # MANIFEST: "Mirrored horizontal"
 
 
