@@ -58,7 +58,10 @@ EXPECTED = {
 
 
 HERE = sorted(name for name in EXPECTED if camera_sample(name) is not None)
-JPEGS_HERE = [name for name in HERE if EXPECTED[name][0] == "jpeg"]
+# Cut at 64 KB with its EXIF claiming 4 billion tags: Pillow cannot read its frame header either,
+# so there is nothing to compare with.
+NO_FRAME_HEADER = {"bad_corrupt_exif_max_uint32.jpg"}
+JPEGS_HERE = [n for n in HERE if EXPECTED[n][0] == "jpeg" and n not in NO_FRAME_HEADER]
 
 
 def _sample(name: str) -> Path:
@@ -217,10 +220,7 @@ def test_pixel_size_of_a_jpeg_is_its_frame_header(name):
     path = _sample(name)
     with open(path, "rb") as handle:
         head = handle.read()
-    try:
-        expected = Image.open(io.BytesIO(head)).size  # Pillow reads the frame header (SOF)
-    except OSError:
-        pytest.skip("Pillow cannot open it either")
+    expected = Image.open(io.BytesIO(head)).size  # Pillow reads the frame header (SOF)
     metadata = read_metadata(path)
     assert (metadata.width, metadata.height) == expected
 
