@@ -92,11 +92,14 @@ JPEG_COMPRESSIONS = (6, 7)  # old-style and new-style JPEG
 
 
 class PreviewUnavailable(Exception):
-    """No preview can be made from this file; ``reason`` says why, as a sentence for a person."""
+    """No preview can be made from this file; ``reason`` says why, as a sentence for a person.
+    ``lasting``: the file's own bytes say so, and reading it again gives the same answer (not
+    so when the system could not read it: a drive unplugged, a permission)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, lasting: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.lasting = lasting
 
 
 def embedded_jpeg(path: Path, file_format: str) -> bytes:
@@ -204,7 +207,7 @@ def _reading() -> Iterator[None]:
     except OSError as error:
         if error.errno is not None:  # the system's error, not Pillow's about the data
             raise PreviewUnavailable(
-                f"the file cannot be read: {error.strerror or error}"
+                f"the file cannot be read: {error.strerror or error}", lasting=False
             ) from error
         raise PreviewUnavailable(_damage_reason(error)) from error
     except Exception as error:

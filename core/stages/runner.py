@@ -301,7 +301,8 @@ class StageRunner:
         try:
             made: _Made = future.result()
         except (images.StageFailed, commands.CommandFailed, OSError) as error:
-            self._failed(claimed, _reason(error))
+            lasting = isinstance(error, images.StageFailed) and error.lasting
+            self._failed(claimed, _reason(error), retry=not lasting)
             return
         except Exception as error:  # a bug in a stage must not stop the others
             self._failed(claimed, f"{type(error).__name__}: {error}")
@@ -327,9 +328,12 @@ class StageRunner:
         self.counts.done += 1
         by[stage.name] = by.get(stage.name, 0) + 1
 
-    def _failed(self, claimed: Claimed, reason: str) -> None:
+    def _failed(self, claimed: Claimed, reason: str, retry: bool = True) -> None:
+        """Record a failure: tried again later, unless ``retry`` is False (the file itself is
+        the cause: the same bytes give the same failure) or the tries are used up."""
+        attempts = self.settings.max_attempts if retry else claimed.attempts
         with self.db.atomic():
-            final = fail(self.db, claimed.job_id, reason, self.settings.max_attempts)
+            final = fail(self.db, claimed.job_id, reason, attempts)
             record_event(
                 EventKind.STAGE_FAILED,
                 "stage",
