@@ -282,3 +282,52 @@ def test_random_bytes_and_unreadable_files(tmp_path):
     locked = tmp_path / "missing.NEF"
     sniffed = sniff(locked)
     assert sniffed.format == "unreadable" and "cannot be read" in sniffed.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        # IFD0 of a NEF is a 160 x 120 thumbnail; the full-size image (NewSubfileType 0) is a
+        # SubIFD: the sensor's 6036 x 4020.
+        ("nikon_d7100_truncated.NEF", (6036, 4020)),
+        # A DNG's raw image, cropped as its DefaultCropSize says (here: not at all).
+        ("nikon_z9_cropped.dng", (5392, 3592)),
+        # An ARW whose EXIF gives the pixel size: that, even cut after its headers.
+        ("bad_sony_a7iii_header_only.ARW", (6000, 4000)),
+        ("canon_eos_m50_stripped.CR3", (6000, 4000)),
+    ],
+)
+def test_pixel_size_of_a_raw_is_its_full_size_image_not_a_thumbnail(name, size):
+    metadata = read_metadata(_sample(name))
+    assert (metadata.width, metadata.height) == size
+
+
+def _tiff_raw(path: Path, crop: tuple[int, int] | None) -> Path:
+    """A little-endian TIFF-based RAW as a DNG lays it out: IFD0 a 160 x 120 thumbnail, its
+    SubIFD the full-size 6000 x 4000 image, cropped to ``crop`` (DefaultCropSize, RATIONAL)."""
+    import struct
+
+    def ifd(entries: list[tuple[int, int, int, int]]) -> bytes:
+        body = b"".join(struct.pack("<HHII", *entry) for entry in entries)
+        return struct.pack("<H", len(entries)) + body + struct.pack("<I", 0)
+
+    ifd0_size, sub_size = 2 + 4 * 12 + 4, 2 + (3 + (crop is not None)) * 12 + 4
+    sub_at = 8 + ifd0_size
+    ifd0 = ifd([(0xFE, 4, 1, 1), (0x100, 3, 1, 160), (0x101, 3, 1, 120), (0x14A, 4, 1, sub_at)])
+    sub = [(0xFE, 4, 1, 0), (0x100, 4, 1, 6000), (0x101, 4, 1, 4000)]
+    rationals = b""
+    if crop is not None:
+        sub.append((0xC620, 5, 2, sub_at + sub_size))
+        rationals = struct.pack("<IIII", crop[0] * 2, 2, crop[1], 1)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd(sub) + rationals)
+    return path
+
+
+@pytest.mark.parametrize(("crop", "size"), [(None, (6000, 4000)), ((5976, 3984), (5976, 3984))])
+def test_pixel_size_of_a_raw_is_its_crop_when_it_says_one(tmp_path, crop, size):
+    from core.media.preview import raw_pixel_size
+
+    path = _tiff_raw(tmp_path / "IMG.DNG", crop)
+    assert raw_pixel_size(path) == size
+    assert sniff(path).format == "tiff-raw"
+    assert (read_metadata(path).width, read_metadata(path).height) == size
