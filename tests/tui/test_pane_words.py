@@ -9,11 +9,16 @@ import time
 import pytest
 from rich.text import Text
 
+from core.config import Settings, load_settings
+from core.demo import create_demo
+from core.store import open_catalogue
 from core.store.events import Event, EventKind
 from core.store.models import Root, SyncRun
 from tests.tui.conftest import Library
+from tests.tui.demo_app import settle
 from tui.app import ShootwatchApp
 from tui.panes.events import EventsPane
+from tui.panes.triage import TriagePane
 from tui.widgets.windowed_table import WindowedTable
 
 pytestmark = pytest.mark.anyio
@@ -114,3 +119,60 @@ async def test_sync_history_headers_name_the_cells_under_them(library: Library, 
             # Right-aligned under its title: the value ends where the title ends.
             end = header.index(f" {title}") + 1 + len(title)
             assert row[:end].endswith(value), (title, header, row)
+
+
+# --- the footer ------------------------------------------------------------------------------
+
+
+async def footer_line(pilot) -> str:
+    """The footer once drawn (it is laid out again after each change of pane or width)."""
+    for _ in range(50):
+        await pilot.pause(0.1)
+        line = screen_lines(pilot.app)[-1]
+        if "q quit" in line:
+            return line
+    return line
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+@pytest.mark.parametrize("pane", ["T", "E", "H", "S", "D"])
+async def test_the_footer_always_says_how_to_get_help_and_quit(library: Library, width, pane):
+    async with make_app(library).run_test(size=(width, 24)) as pilot:
+        await pilot.press(pane)
+        footer = await footer_line(pilot)
+        assert "? help" in footer and "q quit" in footer, footer
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_the_triage_footer_says_how_to_go_to_the_next_photo(library: Library, width):
+    async with make_app(library).run_test(size=(width, 24)) as pilot:
+        footer = await footer_line(pilot)
+        for words in ("␣ next", "a approve", "x reject", "^z undo"):
+            assert words in footer, (words, footer)
+
+
+# --- the facts line --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Settings:
+    """The demo library, in a folder of this module's own."""
+    return load_settings(create_demo(tmp_path_factory.mktemp("demo") / "demo").config_file)
+
+
+@pytest.mark.parametrize("width", [100, 120, 160])
+async def test_the_facts_line_keeps_the_darktable_state_at_any_width(demo: Settings, width):
+    """The demo's first photo has a long line of facts; what darktable knows of it (here: not
+    imported) comes before the exposure, so it is not what the width cuts."""
+    catalogue = open_catalogue(demo.catalogue)
+    try:
+        app = ShootwatchApp(demo, catalogue, engine="off")
+        async with app.run_test(size=(width, 30)) as pilot:
+            await settle(pilot, app)
+            card = app.query_one(TriagePane).card
+            assert card is not None and card.darktable
+            name = card.path.rsplit("/", 1)[-1]
+            line = next(line for line in screen_lines(app) if name in line)
+            assert card.darktable in line, line
+    finally:
+        catalogue.close()
