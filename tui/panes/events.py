@@ -117,7 +117,8 @@ def _what(group: Group) -> str:
     """The "what" cell of a group: one event's path and value, or a burst's count and where."""
     detail = "" if group.detail_varies else group.detail
     if group.kind == EventKind.STAGE_QUEUED:
-        return f"{_plural(group.jobs, ', '.join(group.subjects) + ' job')} queued"
+        job = " ".join([*group.subjects, "job"])
+        return f"{_plural(group.jobs, job)} queued"
     if group.subjects:
         return f"{', '.join(group.subjects)}: {detail}" if detail else ", ".join(group.subjects)
     if group.count == 1:
