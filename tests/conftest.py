@@ -1,5 +1,4 @@
-"""Shared fixtures: isolated user folders, a real catalogue file, a library folder; and the
-tests that need a camera sample only the full shared set has, left out where it is not here."""
+"""Shared fixtures: isolated user folders, a real catalogue file, a library folder."""
 
 from __future__ import annotations
 
@@ -9,27 +8,6 @@ from pathlib import Path
 import pytest
 
 from core.store import Catalogue, open_catalogue
-from tests.helpers import camera_sample
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "camera_sample(name): needs this camera sample; a test whose sample is neither in "
-        "tests/fixtures/camera nor in ../shared/fixtures/camera is not collected",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A fresh clone runs the tests it has the files for, and lists no others (no skips)."""
-    absent = [
-        item
-        for item in items
-        if any(camera_sample(mark.args[0]) is None for mark in item.iter_markers("camera_sample"))
-    ]
-    if absent:
-        config.hook.pytest_deselected(items=absent)
-        items[:] = [item for item in items if item not in absent]
 
 
 @pytest.fixture(autouse=True)
