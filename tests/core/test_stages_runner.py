@@ -170,8 +170,9 @@ LASTING = {
 }
 
 
+@pytest.mark.parametrize("stage", ["thumb", "preview"])
 @pytest.mark.parametrize("rel", sorted(LASTING))
-def test_a_failure_the_file_itself_causes_is_not_retried(catalogue, library, tmp_path, rel):
+def test_a_failure_the_file_itself_causes_is_not_retried(catalogue, library, tmp_path, rel, stage):
     sample, reason = LASTING[rel]
     (library / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(CAMERA / sample, library / rel)
@@ -183,11 +184,15 @@ def test_a_failure_the_file_itself_causes_is_not_retried(catalogue, library, tmp
         "SELECT photo_id FROM file WHERE rel_path = ?", (rel,)
     ).fetchone()[0]
     approve(catalogue, photo_id)
-    runner = StageRunner(catalogue.db, settings(tmp_path, max_attempts=3, enabled=("thumb",)))
+    runner = StageRunner(
+        catalogue.db,
+        settings(tmp_path, max_attempts=3, enabled=(stage,)),
+        media=MediaSettings(preview_cache=tmp_path / "previews"),
+    )
     runner.run_until_idle()
     runner.close()
     job = Job.get()
-    assert (job.status, job.attempts, job.next_attempt_at) == ("failed", 1, None)
+    assert (job.stage, job.status, job.attempts, job.next_attempt_at) == (stage, "failed", 1, None)
     assert reason in job.last_error
     failed = [json.loads(e.payload) for e in Event.select().where(Event.kind == "stage_failed")]
     assert [(f["attempt"], f["final"]) for f in failed] == [(1, True)]
