@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from core.config import Settings
 from core.store import Catalogue, queries
@@ -31,6 +31,7 @@ from tui.panes.history import HistoryPane
 from tui.panes.progress import ProgressPane
 from tui.panes.stages import StagesPane
 from tui.panes.triage import TriagePane
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import PaneBar, StatusBar
 
 PANES = ("triage", "events", "history", "stages", "progress")
@@ -98,7 +99,7 @@ class ShootwatchApp(App):
             yield StagesPane(self.catalogue.db, id="stages")
             yield ProgressPane(str(self.settings.darktable.library), clock=self.clock,
                                id="progress")  # fmt: skip
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(TriagePane).focus()

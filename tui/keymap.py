@@ -56,11 +56,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("palette", ("ctrl+p",), "Command palette", "app", "app.command_palette"),
     Action("quit", ("q",), "Quit", "app", "app.quit", "quit"),
     # triage
-    Action("next", ("space", "right", "down", "j"), "Next photo", "triage", "next"),
+    Action("next", ("space", "right", "down", "j"), "Next photo", "triage", "next", "next"),
     Action("previous", ("backspace", "left", "up", "k"), "Previous photo", "triage", "previous"),
     Action("approve", ("a", "p"), "Approve", "triage", "decide('approved')", "approve"),
     Action("reject", ("x", "r"), "Reject", "triage", "decide('rejected')", "reject"),
     Action("pending", ("u",), "Back to pending", "triage", "decide('pending')", "pending"),
+    Action("undo", ("ctrl+z",), "Undo (unlimited)", "triage", "undo", "undo"),
+    Action("redo", ("ctrl+y",), "Redo", "triage", "redo", "redo"),
     *(
         Action(f"stars_{n}", (str(n),), f"{n} star{'s' if n != 1 else ''}", "triage",
                f"rate({n})", "stars 0-5" if n == 0 else None)
@@ -71,8 +73,6 @@ ACTIONS: tuple[Action, ...] = (
                "labels 6-9" if name == "red" else None)
         for name, keys in _LABEL_KEYS.items()
     ),
-    Action("undo", ("ctrl+z",), "Undo (unlimited)", "triage", "undo", "undo"),
-    Action("redo", ("ctrl+y",), "Redo", "triage", "redo", "redo"),
     Action("auto_advance", ("n",), "Auto-advance after a decision on / off", "triage",
            "toggle_advance", "auto-advance"),
     Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot",
@@ -90,6 +90,10 @@ ACTIONS: tuple[Action, ...] = (
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}
+# Kept at the footer's right edge on every pane and at any width: the way to every other key,
+# and the way out. The footer lists the others in the order above, as many as fit: the triage
+# pane's first ones are the cull itself (next, approve, reject, undo).
+PINNED_IN_FOOTER = ("help", "quit")
 
 
 def check_keys(overrides: Mapping[str, tuple[str, ...]]) -> None:

@@ -273,6 +273,7 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
         **fields,
         "decision": photo.decision,
         "rating": photo.rating,
+        "labels": label_names(photo.labels),
         "files": [
             {"path": f.rel_path, "role": f.role}
             for f in FileRecord.select().where(FileRecord.photo == photo).order_by(FileRecord.id)
@@ -291,8 +292,14 @@ def _write_photo(photo: dict, out: TextIO) -> None:
         photo["focal_length"] and f"{photo['focal_length']:g} mm",
     ]
     exposure = ", ".join(part for part in settings if part) or "-"
+    triage = [
+        photo["decision"],
+        photo["rating"] and f"{photo['rating']} star{'s' if photo['rating'] != 1 else ''}",
+        photo["labels"] and f"labels {', '.join(photo['labels'])}",
+    ]
     out.write(
-        f"  photo {photo['id']} ({photo['role']}): {camera}; {exposure}; {photo['decision']}\n"
+        f"  photo {photo['id']} ({photo['role']}): {camera}; {exposure}; "
+        f"{', '.join(part for part in triage if part)}\n"
     )
     for member in photo["files"]:
         out.write(f"    {member['role']}: {output.shown(member['path'])}\n")

@@ -1,5 +1,6 @@
 """A photo's metadata: capture time with its offset, camera, lens, exposure, pixel size,
-orientation, GPS, from its EXIF (a JPEG's pixel size from its frame header). Read with exifread
+orientation, GPS, from its EXIF (a JPEG's pixel size from its frame header, a TIFF-based RAW's
+from its full-size image's IFD, not IFD0's thumbnail). Read with exifread
 in its fast mode (``details=False``: maker notes are 40x slower and hold nothing shown here).
 Never raises: a corrupt or looping EXIF gives what could be read, plus the error.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import exifread
 
 from core.files import open_to_read
-from core.media.preview import jpeg_pixel_size
+from core.media.preview import jpeg_pixel_size, raw_pixel_size
 from core.media.sniff import Sniffed, sniff
 
 # exifread logs every oddity of every file at WARNING: our errors are recorded per photo.
@@ -145,10 +146,14 @@ def _gps(tags: dict[str, Any]) -> tuple[float | None, float | None]:
     return round(latitude, 7), round(longitude, 7)
 
 
-def _size(tags: _Tags, raw: dict[str, Any]) -> tuple[int | None, int | None]:
+def _size(
+    tags: _Tags, raw: dict[str, Any], full_size: tuple[int, int] | None
+) -> tuple[int | None, int | None]:
     width, height = _number(tags.get("ExifImageWidth")), _number(tags.get("ExifImageLength"))
     if width and height:
         return int(width), int(height)
+    if full_size is not None:  # a TIFF-based RAW's full-size image
+        return full_size
     # A RAW keeps several images (thumbnail, preview, sensor data): the largest is the photo.
     best = (0, 0)
     for key, value in raw.items():
@@ -198,12 +203,14 @@ def read_metadata(path: Path | str, sniffed: Sniffed | None = None) -> Metadata:
     # A JPEG's frame header says how many pixels it has; its EXIF may not (stale after a
     # resize that kept it, or missing).
     frame = jpeg_pixel_size(path) if sniffed.format == "jpeg" else None
+    # exifread's fast mode reads IFD0 (a NEF's and a DNG's is a thumbnail), not the SubIFDs.
+    full_size = raw_pixel_size(path) if sniffed.format == "tiff-raw" else None
     raw, error = _raw_tags(path, sniffed)
     if raw is None:
         metadata = Metadata(error=error)
     else:
         try:
-            metadata = _from_tags(raw)
+            metadata = _from_tags(raw, full_size)
         except Exception as error:
             metadata = Metadata(error=f"EXIF is damaged: {type(error).__name__}: {error}")
     if frame is not None:
@@ -286,11 +293,11 @@ def _raw_tags(
     return raw, None
 
 
-def _from_tags(raw: dict[str, Any]) -> Metadata:
+def _from_tags(raw: dict[str, Any], full_size: tuple[int, int] | None = None) -> Metadata:
     tags = _Tags(raw)
     capture_time, capture_offset = _capture(tags)
     latitude, longitude = _gps(raw)
-    width, height = _size(tags, raw)
+    width, height = _size(tags, raw, full_size)
     iso = _number(tags.get("ISOSpeedRatings")) or _number(tags.get("PhotographicSensitivity"))
     aperture = _number(tags.get("FNumber"))
     focal = _number(tags.get("FocalLength"))

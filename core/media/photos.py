@@ -417,23 +417,32 @@ def preview_for(
 ) -> tuple[Path | None, str | None]:
     """The preview of the photo being looked at: from the cache, or built now when the
     background has not got to it. (path, None), or (None, why there is none)."""
+    try:
+        return built_preview(db, settings, photo_id), None
+    except PreviewUnavailable as error:
+        return None, error.reason
+
+
+def built_preview(db: SqliteDatabase, settings: MediaSettings, photo_id: int) -> Path:
+    """The path of the photo's preview in the cache, built now when it is not there. Raises
+    PreviewUnavailable; its ``lasting`` says whether the photo's file itself is the cause."""
     found = queries.original_of(db, photo_id)
     if found is None:
-        return None, "this photo has no original file on disk"
+        raise PreviewUnavailable("this photo has no original file on disk", lasting=False)
     blake3, root, rel_path, file_format, orientation = found
     cache = cache_for(str(preview_cache_dir(settings)), settings.preview_cache_mb * 1024 * 1024)
     cached = cache.get(blake3)
     if cached is not None:
-        return cached, None
+        return cached
     try:
         data = render_preview(
             Path(root) / rel_path, file_format or "unknown", orientation, settings.preview_long_edge
         )
-    except PreviewUnavailable as error:
-        return None, error.reason
     except OSError as error:
-        return None, f"cannot be read: {error.strerror or error}"
-    return cache.put(blake3, data), None
+        raise PreviewUnavailable(
+            f"cannot be read: {error.strerror or error}", lasting=False
+        ) from error
+    return cache.put(blake3, data)
 
 
 DETAIL_LONG_EDGE = 8192  # a zoom shows the original's pixels; larger embedded images are rare

@@ -87,16 +87,23 @@ TAG_SUB_IFDS = 0x014A
 TAG_JPEG_OFFSET = 0x0201  # JPEGInterchangeFormat
 TAG_JPEG_LENGTH = 0x0202  # JPEGInterchangeFormatLength
 TAG_EXIF_IFD = 0x8769
+TAG_NEW_SUBFILE_TYPE = 0x00FE  # 0: the full-size image; 1: a reduced one (thumbnail, preview)
+TAG_IMAGE_WIDTH = 0x0100
+TAG_IMAGE_LENGTH = 0x0101
+TAG_DEFAULT_CROP_SIZE = 0xC620  # DNG: the raw image's size once cropped, as a converter makes it
 TAG_PANASONIC_JPG_FROM_RAW = 0x002E  # RW2: the whole preview JPEG as the tag's value
 JPEG_COMPRESSIONS = (6, 7)  # old-style and new-style JPEG
 
 
 class PreviewUnavailable(Exception):
-    """No preview can be made from this file; ``reason`` says why, as a sentence for a person."""
+    """No preview can be made from this file; ``reason`` says why, as a sentence for a person.
+    ``lasting``: the file's own bytes say so, and reading it again gives the same answer (not
+    so when the system could not read it: a drive unplugged, a permission)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, lasting: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.lasting = lasting
 
 
 def embedded_jpeg(path: Path, file_format: str) -> bytes:
@@ -204,7 +211,7 @@ def _reading() -> Iterator[None]:
     except OSError as error:
         if error.errno is not None:  # the system's error, not Pillow's about the data
             raise PreviewUnavailable(
-                f"the file cannot be read: {error.strerror or error}"
+                f"the file cannot be read: {error.strerror or error}", lasting=False
             ) from error
         raise PreviewUnavailable(_damage_reason(error)) from error
     except Exception as error:
@@ -488,6 +495,55 @@ def jpeg_pixel_size(path: Path | str) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def raw_pixel_size(path: Path | str) -> tuple[int, int] | None:
+    """The size of the full-size image of a TIFF-based RAW: the IFD marked as such
+    (NewSubfileType 0), among IFD0, its chain and the SubIFDs (in a NEF or DNG, IFD0 is a small
+    thumbnail), cropped as a DNG says (DefaultCropSize). None when no IFD is marked full-size."""
+    try:
+        with open_to_read(path) as handle:
+            if os.fstat(handle.fileno()).st_size < 8:
+                return None
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                tiff = _Tiff.at(buf, 0)
+                return _full_size_in(tiff) if tiff is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _full_size_in(tiff: _Tiff) -> tuple[int, int] | None:
+    queue, seen = [tiff.first_ifd], set()
+    while queue and len(seen) < MAX_IFDS:
+        offset = queue.pop(0)
+        if offset in seen or not 0 < offset < len(tiff.buf):
+            continue
+        seen.add(offset)
+        try:
+            entries, next_ifd = tiff.ifd(offset)
+            if tiff.first_int(entries.get(TAG_NEW_SUBFILE_TYPE)) == 0:
+                crop = _numbers(tiff, entries.get(TAG_DEFAULT_CROP_SIZE))
+                width = tiff.first_int(entries.get(TAG_IMAGE_WIDTH))
+                height = tiff.first_int(entries.get(TAG_IMAGE_LENGTH))
+                if len(crop) == 2 and all(crop):
+                    return round(crop[0]), round(crop[1])
+                if width and height:
+                    return width, height
+            queue.extend(tiff.ints(entries.get(TAG_SUB_IFDS), limit=MAX_IFDS))
+            queue.append(next_ifd)
+        except (struct.error, ValueError, IndexError, TypeError):
+            continue  # a damaged IFD: another may still say
+    return None
+
+
+def _numbers(tiff: _Tiff, entry: _Entry | None) -> tuple[float, ...]:
+    """A SHORT, LONG or RATIONAL field's values (at most two), as numbers."""
+    if entry is None or entry.count > 2:
+        return ()
+    if entry.kind == 5:  # RATIONAL: two LONGs, numerator then denominator
+        pairs = struct.unpack_from(tiff.order + "II" * entry.count, tiff.buf, entry.at)
+        return tuple(n / d if d else 0.0 for n, d in zip(pairs[::2], pairs[1::2], strict=True))
+    return tuple(float(value) for value in tiff.ints(entry, limit=2))
 
 
 # --- JPEGs embedded in RAWs ---------------------------------------------------------------------

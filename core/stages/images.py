@@ -97,7 +97,13 @@ class Made:
 
 
 class StageFailed(Exception):
-    """The photo could not be made into this artifact; the message says why, for a person."""
+    """The photo could not be made into this artifact; the message says why, for a person.
+    ``lasting``: the photo's file itself is the cause (no preview inside, damaged data, not a
+    photo), so trying again cannot help; otherwise the job is tried again later."""
+
+    def __init__(self, reason: str, lasting: bool = False) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
 
 
 def make_thumb(
@@ -162,7 +168,7 @@ def blurhash_of(path: Path, x_components: int = 4, y_components: int = 3) -> str
                 image.load()
                 sample = _blurhash_sample(image)
     except PreviewUnavailable as failure:
-        raise StageFailed(failure.reason) from failure
+        raise StageFailed(failure.reason, failure.lasting) from failure
     return blurhash_encode(sample, x_components, y_components)
 
 
@@ -255,12 +261,12 @@ def _prepared(
     if long_edge < 1:
         raise ValueError(f"an image needs a long edge of at least 1 pixel, not {long_edge}")
     if file_format in NOT_A_PHOTO:
-        raise StageFailed(NOT_A_PHOTO[file_format])
+        raise StageFailed(NOT_A_PHOTO[file_format], lasting=True)
     src = Path(src)
     try:
         decoded = _decoded(src, file_format, long_edge, resampling, keep_exif)
     except PreviewUnavailable as failure:
-        raise StageFailed(failure.reason) from failure
+        raise StageFailed(failure.reason, failure.lasting) from failure
     if orientation is None:
         orientation = orientation_of(src, file_format)
     image = decoded.image

@@ -23,7 +23,8 @@ from peewee import SqliteDatabase
 
 from core.config import ConfigError, MediaSettings, StageSettings
 from core.files import open_to_read, write_atomically
-from core.media.photos import preview_for
+from core.media.photos import built_preview
+from core.media.preview import PreviewUnavailable
 from core.stages import command as commands
 from core.stages import images
 from core.stages.queue import Claimed, Due, claim, fail, finish, queue_due, recover_running
@@ -252,9 +253,10 @@ class StageRunner:
                      sidecar_blake3 if stage.reads_sidecar else None)  # fmt: skip
 
     def _preview(self, claimed: Claimed, stage: StageDef, source_blake3: str) -> _Made:
-        cached, reason = preview_for(self.db, self.media, claimed.photo_id)
-        if cached is None:
-            raise images.StageFailed(reason or "no preview")
+        try:
+            cached = built_preview(self.db, self.media, claimed.photo_id)
+        except PreviewUnavailable as failure:
+            raise images.StageFailed(failure.reason, failure.lasting) from failure
         out = Path(self.settings.output) / stage.name / f"{claimed.photo_id}.{stage.ext}"
         out.parent.mkdir(parents=True, exist_ok=True)
         with open_to_read(cached) as preview:  # a copy: the cache evicts, the artifact stays
@@ -301,7 +303,8 @@ class StageRunner:
         try:
             made: _Made = future.result()
         except (images.StageFailed, commands.CommandFailed, OSError) as error:
-            self._failed(claimed, _reason(error))
+            lasting = isinstance(error, images.StageFailed) and error.lasting
+            self._failed(claimed, _reason(error), retry=not lasting)
             return
         except Exception as error:  # a bug in a stage must not stop the others
             self._failed(claimed, f"{type(error).__name__}: {error}")
@@ -327,9 +330,12 @@ class StageRunner:
         self.counts.done += 1
         by[stage.name] = by.get(stage.name, 0) + 1
 
-    def _failed(self, claimed: Claimed, reason: str) -> None:
+    def _failed(self, claimed: Claimed, reason: str, retry: bool = True) -> None:
+        """Record a failure: tried again later, unless ``retry`` is False (the file itself is
+        the cause: the same bytes give the same failure) or the tries are used up."""
+        attempts = self.settings.max_attempts if retry else claimed.attempts
         with self.db.atomic():
-            final = fail(self.db, claimed.job_id, reason, self.settings.max_attempts)
+            final = fail(self.db, claimed.job_id, reason, attempts)
             record_event(
                 EventKind.STAGE_FAILED,
                 "stage",

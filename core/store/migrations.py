@@ -106,9 +106,16 @@ def _to_9(migrator: SqliteMigrator) -> None:
     migrate(migrator.add_column("decision", "session", TextField(null=True)))
 
 
+def _raw_sizes_read_again(migrator: SqliteMigrator) -> None:
+    # Schema 10, data only: a TIFF-based RAW's pixel size was IFD0's (a NEF's 160 x 120
+    # thumbnail); its EXIF is read again, and its size is now its full-size image's.
+    migrator.database.execute_sql("UPDATE photo SET metadata_at = NULL WHERE format = 'tiff-raw'")
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
+    10: _raw_sizes_read_again,
 }  # fmt: skip
 LATEST = max(STEPS)
 

@@ -135,3 +135,15 @@ def test_no_darktable_at_the_default_place_is_not_a_problem(capsys, tmp_path, mo
     code, out, _ = run(capsys, "darktable", "stats")
     assert code == 0
     assert "no darktable library" in out
+
+
+def test_show_json_gives_the_photos_triage_labels(capsys, scanned):
+    path = scanned.wedding("IMG_0006.JPG")
+    for colour in ("green", "red"):
+        assert run(capsys, "decide", str(path), "--label", colour)[0] == 0
+    code, out, _ = run(capsys, "show", str(path), "--json")
+    assert code == 0
+    photo = json.loads(out)["photo"]
+    assert photo["labels"] == ["red", "green"]  # in darktable's order of colours
+    code, out, _ = run(capsys, "show", str(path))
+    assert "labels red, green" in out

@@ -1,6 +1,6 @@
-"""File types by content and EXIF metadata for every camera sample (the repo's subset always;
-the whole sample set when ../shared/fixtures/camera is beside the checkout), and files that
-are damaged, truncated or lie about what they are."""
+"""File types by content and EXIF metadata for every camera sample here (the repo's subset
+always; the whole sample set when ../shared/fixtures/camera is beside the checkout: a sample that
+is not here is not a test), and files that are damaged, truncated or lie about what they are."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from PIL.TiffImagePlugin import IFDRational
 
 from core.media.metadata import read_capture_clock, read_metadata
 from core.media.sniff import sniff
-
-REPO_SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
-SHARED_SAMPLES = Path(__file__).parents[3] / "shared" / "fixtures" / "camera"
+from tests.helpers import REPO_CAMERA as REPO_SAMPLES
+from tests.helpers import SHARED_CAMERA as SHARED_SAMPLES
+from tests.helpers import camera_sample
 
 # file: (format, kind, usable, make, model, capture wall clock, offset, ISO, f-number,
 #        focal length, orientation, GPS (lat, lon) rounded to 3 places)
@@ -57,11 +57,17 @@ EXPECTED = {
 }  # fmt: skip
 
 
+HERE = sorted(name for name in EXPECTED if camera_sample(name) is not None)
+# Cut at 64 KB with its EXIF claiming 4 billion tags: Pillow cannot read its frame header either,
+# so there is nothing to compare with.
+NO_FRAME_HEADER = {"bad_corrupt_exif_max_uint32.jpg"}
+JPEGS_HERE = [n for n in HERE if EXPECTED[n][0] == "jpeg" and n not in NO_FRAME_HEADER]
+
+
 def _sample(name: str) -> Path:
-    for folder in (REPO_SAMPLES, SHARED_SAMPLES):
-        if (folder / name).exists():
-            return folder / name
-    pytest.skip(f"{name} is only in ../shared/fixtures/camera, which is not beside this checkout")
+    path = camera_sample(name)
+    assert path is not None, f"{name} is neither in tests/fixtures/camera nor beside the checkout"
+    return path
 
 
 def test_every_repo_sample_has_an_expectation():
@@ -72,7 +78,7 @@ def test_every_repo_sample_has_an_expectation():
         assert shared == set(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", HERE)
 def test_type_and_metadata_of_each_sample(name):
     path = _sample(name)
     (file_format, kind, usable, make, model, wall_clock, offset, iso, aperture, focal,
@@ -197,7 +203,7 @@ def test_capture_time_is_original_then_digitized_never_the_file_change(
     assert (clock.local is None) == (metadata.capture_time is None)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", HERE)
 def test_capture_time_agrees_with_the_date_ingest_files_by(name):
     path = _sample(name)
     metadata, clock = read_metadata(path), read_capture_clock(path)
@@ -209,17 +215,12 @@ def test_capture_time_agrees_with_the_date_ingest_files_by(name):
     assert (metadata.capture_time, metadata.capture_offset) == (instant, clock.offset)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", JPEGS_HERE)
 def test_pixel_size_of_a_jpeg_is_its_frame_header(name):
     path = _sample(name)
-    if sniff(path).format != "jpeg":
-        pytest.skip("not a JPEG")
     with open(path, "rb") as handle:
         head = handle.read()
-    try:
-        expected = Image.open(io.BytesIO(head)).size  # Pillow reads the frame header (SOF)
-    except OSError:
-        pytest.skip("Pillow cannot open it either")
+    expected = Image.open(io.BytesIO(head)).size  # Pillow reads the frame header (SOF)
     metadata = read_metadata(path)
     assert (metadata.width, metadata.height) == expected
 
@@ -281,3 +282,52 @@ def test_random_bytes_and_unreadable_files(tmp_path):
     locked = tmp_path / "missing.NEF"
     sniffed = sniff(locked)
     assert sniffed.format == "unreadable" and "cannot be read" in sniffed.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        # IFD0 of a NEF is a 160 x 120 thumbnail; the full-size image (NewSubfileType 0) is a
+        # SubIFD: the sensor's 6036 x 4020.
+        ("nikon_d7100_truncated.NEF", (6036, 4020)),
+        # A DNG's raw image, cropped as its DefaultCropSize says (here: not at all).
+        ("nikon_z9_cropped.dng", (5392, 3592)),
+        # An ARW whose EXIF gives the pixel size: that, even cut after its headers.
+        ("bad_sony_a7iii_header_only.ARW", (6000, 4000)),
+        ("canon_eos_m50_stripped.CR3", (6000, 4000)),
+    ],
+)
+def test_pixel_size_of_a_raw_is_its_full_size_image_not_a_thumbnail(name, size):
+    metadata = read_metadata(_sample(name))
+    assert (metadata.width, metadata.height) == size
+
+
+def _tiff_raw(path: Path, crop: tuple[int, int] | None) -> Path:
+    """A little-endian TIFF-based RAW as a DNG lays it out: IFD0 a 160 x 120 thumbnail, its
+    SubIFD the full-size 6000 x 4000 image, cropped to ``crop`` (DefaultCropSize, RATIONAL)."""
+    import struct
+
+    def ifd(entries: list[tuple[int, int, int, int]]) -> bytes:
+        body = b"".join(struct.pack("<HHII", *entry) for entry in entries)
+        return struct.pack("<H", len(entries)) + body + struct.pack("<I", 0)
+
+    ifd0_size, sub_size = 2 + 4 * 12 + 4, 2 + (3 + (crop is not None)) * 12 + 4
+    sub_at = 8 + ifd0_size
+    ifd0 = ifd([(0xFE, 4, 1, 1), (0x100, 3, 1, 160), (0x101, 3, 1, 120), (0x14A, 4, 1, sub_at)])
+    sub = [(0xFE, 4, 1, 0), (0x100, 4, 1, 6000), (0x101, 4, 1, 4000)]
+    rationals = b""
+    if crop is not None:
+        sub.append((0xC620, 5, 2, sub_at + sub_size))
+        rationals = struct.pack("<IIII", crop[0] * 2, 2, crop[1], 1)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd(sub) + rationals)
+    return path
+
+
+@pytest.mark.parametrize(("crop", "size"), [(None, (6000, 4000)), ((5976, 3984), (5976, 3984))])
+def test_pixel_size_of_a_raw_is_its_crop_when_it_says_one(tmp_path, crop, size):
+    from core.media.preview import raw_pixel_size
+
+    path = _tiff_raw(tmp_path / "IMG.DNG", crop)
+    assert raw_pixel_size(path) == size
+    assert sniff(path).format == "tiff-raw"
+    assert (read_metadata(path).width, read_metadata(path).height) == size

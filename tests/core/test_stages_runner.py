@@ -3,6 +3,7 @@ recovery, staleness, and the runner making real artifacts from real camera files
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -160,6 +161,53 @@ def test_failures_are_retried_with_backoff_then_fail_with_the_error(catalogue, p
     # Retrying asks again, with its tries counted afresh.
     assert requeue_jobs(catalogue.db, stage="export") == 1
     assert (Job.get().status, Job.get().attempts) == ("pending", 0)
+
+
+# Files whose own bytes say there is nothing to make: trying again gives the same answer.
+LASTING = {
+    "shoot/m50.CR3": ("canon_eos_m50_stripped.CR3", "no embedded preview in this CR3"),
+    "shoot/a7iii.ARW": ("bad_sony_a7iii_header_only.ARW", "lies beyond its 8,255 bytes"),
+}
+
+
+@pytest.mark.parametrize("stage", ["thumb", "preview"])
+@pytest.mark.parametrize("rel", sorted(LASTING))
+def test_a_failure_the_file_itself_causes_is_not_retried(catalogue, library, tmp_path, rel, stage):
+    sample, reason = LASTING[rel]
+    (library / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CAMERA / sample, library / rel)
+    scan(catalogue, library)
+    MediaSync(
+        catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), None
+    ).run_until_idle()
+    photo_id = catalogue.db.execute_sql(
+        "SELECT photo_id FROM file WHERE rel_path = ?", (rel,)
+    ).fetchone()[0]
+    approve(catalogue, photo_id)
+    runner = StageRunner(
+        catalogue.db,
+        settings(tmp_path, max_attempts=3, enabled=(stage,)),
+        media=MediaSettings(preview_cache=tmp_path / "previews"),
+    )
+    runner.run_until_idle()
+    runner.close()
+    job = Job.get()
+    assert (job.stage, job.status, job.attempts, job.next_attempt_at) == (stage, "failed", 1, None)
+    assert reason in job.last_error
+    failed = [json.loads(e.payload) for e in Event.select().where(Event.kind == "stage_failed")]
+    assert [(f["attempt"], f["final"]) for f in failed] == [(1, True)]
+
+
+def test_a_file_that_cannot_be_read_now_is_tried_again(catalogue, photos, library, tmp_path):
+    # The drive holding the original is unplugged: the next try may find it back.
+    approve(catalogue, photos["shoot/kodak.jpg"])
+    (library / "shoot/kodak.jpg").unlink()
+    runner = StageRunner(catalogue.db, settings(tmp_path, max_attempts=3, enabled=("thumb",)))
+    runner.run_until_idle()
+    runner.close()
+    job = Job.get()
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert job.next_attempt_at is not None and "cannot be read" in job.last_error
 
 
 def test_jobs_a_crash_left_running_run_again(catalogue, photos, tmp_path):

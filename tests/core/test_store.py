@@ -71,6 +71,33 @@ def test_catalogue_from_schema_1_is_upgraded_and_keeps_its_data(tmp_path):
         assert Photo.get().rating == 4
 
 
+def test_raws_described_with_their_thumbnails_size_are_described_again(tmp_path):
+    from playhouse.migrate import SqliteMigrator
+
+    from core.config import MediaSettings
+    from core.media.photos import MediaSync
+    from core.store.migrations import STEPS
+    from tests.helpers import REPO_CAMERA, scan
+
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in ("nikon_d7100_truncated.NEF", "kodak_dc240_1999.jpg"):
+        (library / name).write_bytes((REPO_CAMERA / name).read_bytes())
+    with open_catalogue(tmp_path / "c.db") as catalogue:
+        scan(catalogue, library)
+        media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "p"), None)
+        media.run_until_idle()
+        # As an older shootwatch described them: the NEF at its IFD0 thumbnail's size.
+        Photo.update(width=160, height=120).where(Photo.format == "tiff-raw").execute()
+        step = next(s for s in STEPS.values() if s.__name__ == "_raw_sizes_read_again")
+        with catalogue.db.atomic():
+            step(SqliteMigrator(catalogue.db))
+        # The engine started on the upgraded catalogue.
+        MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "p"), None).run_until_idle()
+        sizes = {p.format: (p.width, p.height) for p in Photo.select()}
+        assert sizes == {"tiff-raw": (6036, 4020), "jpeg": (640, 480)}
+
+
 def _columns(path: Path, table: str) -> set[str]:
     connection = sqlite3.connect(path)
     try:

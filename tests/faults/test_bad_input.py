@@ -1027,25 +1027,39 @@ def test_a_photo_replaced_by_a_fifo_after_the_scan_gets_a_reason_not_a_hang(
     assert [f.rel_path for f in FileRecord.select()] == ["IMG_3.JPG"]
 
 
-def test_paths_longer_than_path_max_are_reported_not_crashed(catalogue, library, tmp_path):
+# Lengths added to the temporary folder's path: the deep tree below must reach past PATH_MAX
+# whatever the path it starts from (a CI runner's, a laptop's, a long home folder's).
+BASE_PADDING = (1, 50, 100, 150, 200, 250)
+
+
+@pytest.mark.parametrize("padding", BASE_PADDING)
+def test_paths_longer_than_path_max_are_reported_not_crashed(catalogue, tmp_path, padding):
+    library = tmp_path / ("b" * padding)
+    library.mkdir()
     path_max = os.pathconf(library, "PC_PATH_MAX")
     _write(library / "top.JPG", (REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes())
-    # Folders of 200-byte names, down to the last one whose own path is still short enough to
-    # open; a file there with a 200-byte name has a path longer than PATH_MAX...
+    # Folders of 200-byte names, then one whose name brings its path to a few bytes short of
+    # PATH_MAX: that folder can still be opened by its path, a 200-byte name in it cannot...
+    deepest = path_max - 4
     level_name = "{:02d}".format
     parts: list[str] = []
     fd = os.open(library, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        while len(os.fsencode(library)) + len("/".join(["", *parts])) + 1 + 200 < path_max:
-            name = level_name(len(parts)) + "x" * 198
+        while True:
+            left = deepest - len(os.fsencode(f"{library}/{'/'.join(parts)}".rstrip("/"))) - 1
+            length = 200 if left > 255 else left  # a name is at most 255 bytes
+            assert length >= 3, f"{library} is too long a path to build below it"
+            name = level_name(len(parts)) + "x" * (length - 2)
             os.mkdir(name, dir_fd=fd)
             inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd, parts = inner, [*parts, name]
+            if length == left:
+                break
         long_file = "f" * 196 + ".JPG"
         with open(os.open(long_file, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as out:
             out.write((REPO_CAMERA / NAME_PHOTO).read_bytes())
-        # ...and a folder below it cannot be opened by its path at all.
+        # ...nor a folder below it.
         os.mkdir("beyond", dir_fd=fd)
         inner = os.open("beyond", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
         with open(os.open("IMG.JPG", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=inner), "wb") as out:
@@ -1054,8 +1068,9 @@ def test_paths_longer_than_path_max_are_reported_not_crashed(catalogue, library,
     finally:
         os.close(fd)
     deep = "/".join(parts)
+    assert len(os.fsencode(f"{library}/{deep}")) == deepest < path_max
+    assert len(os.fsencode(f"{library}/{deep}/beyond")) >= path_max
     assert len(os.fsencode(f"{library}/{deep}/{long_file}")) > path_max
-    assert len(os.fsencode(f"{library}/{deep}")) < path_max
 
     report = finishes("scanning paths longer than PATH_MAX",
                       lambda: scan(catalogue, library, workers=1), 60, catalogue)  # fmt: skip

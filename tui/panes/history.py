@@ -26,6 +26,11 @@ def _took(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else humanize.precisedelta(seconds)
 
 
+def _count(files: int) -> Text:
+    """A count of files, dim when nothing happened, so the changes stand out."""
+    return Text(f"{files:,}", style="" if files else "grey50")
+
+
 class RunSource:
     def __init__(self) -> None:
         self.runs: dict[int, SyncRun] = {}  # by position, for the detail
@@ -44,8 +49,10 @@ class RunSource:
                     run.kind,
                     run.root.path if run.root_id is not None else "-",
                     f"{run.files_scanned:,}",
-                    f"+{run.files_added:,} ~{run.files_updated:,} >{run.files_moved:,} "
-                    f"-{run.files_removed:,}",
+                    _count(run.files_added),
+                    _count(run.files_updated),
+                    _count(run.files_moved),
+                    _count(run.files_removed),
                     _took(run.duration),
                     Text(run.status, style=STATUS_STYLES.get(run.status, "")),
                 ]
@@ -75,7 +82,12 @@ class HistoryPane(Widget):
                 Column("kind", 9),
                 Column("root"),
                 Column("scanned", 9, "right"),
-                Column("added ~updated >moved -removed", 26),
+                # One column a count, each headed by its word: a combined "+1 ~2 >3 -4" cell
+                # left readers matching signs to a header cut short.
+                Column("added", 7, "right"),
+                Column("updated", 7, "right"),
+                Column("moved", 7, "right"),
+                Column("removed", 7, "right"),
                 Column("took", 10, "right"),
                 Column("status", 9),
             ],

@@ -319,13 +319,13 @@ class TriagePane(Widget, can_focus=True):
             text.append("●", style=LABEL_STYLES[name])
         if card.damage:  # the reason is in the information overlay (i)
             text.append("  damaged", style="bold red")
+        if card.darktable:  # before the EXIF: what a narrow terminal cuts is the exposure
+            text.append("  ·  " + card.darktable, style="cyan")
         for part in (card.taken, card.camera, card.lens, card.exposure,
                      card.iso and f"ISO {card.iso}"):  # fmt: skip
             if part:
                 text.append("  ·  ")
                 text.append(str(part))
-        if card.darktable:
-            text.append("  ·  " + card.darktable, style="cyan")
         return text
 
     def _position(self) -> Text:
