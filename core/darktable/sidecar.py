@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from core.darktable.facts import is_altered, label_bits, split_tags
+from core.darktable.facts import LABEL_NAMES, is_altered, label_bits, split_tags
 from core.files import open_to_read
 
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # darktable's are a few KB; a huge one is not a sidecar
@@ -45,6 +45,7 @@ class Sidecar:
     tags: tuple[str, ...]  # lr:hierarchicalSubject (darktable leaves its own tags out)
     subjects: tuple[str, ...]  # dc:subject: the flat keywords
     derived_from: str | None  # xmpMM:DerivedFrom: the image's file name
+    label: str | None = None  # xmp:Label: one colour by name (Lightroom, Bridge, digiKam)
 
     @property
     def rejected(self) -> bool:
@@ -53,6 +54,16 @@ class Sidecar:
     @property
     def stars(self) -> int:
         return max(0, min(5, self.rating or 0))
+
+    @property
+    def darktable_labels(self) -> int:
+        """The colour labels as darktable 4.2 reads them on import: an ``xmp:Label`` (a
+        colour's name, set by another tool) instead of ``darktable:colorlabels`` when there is
+        one, else the colour labels."""
+        if self.label is None:
+            return self.labels
+        name = self.label.strip().lower()
+        return 1 << LABEL_NAMES.index(name) if name in LABEL_NAMES else 0
 
 
 def _value(description: Element, prefix: str, name: str) -> str | None:
@@ -127,6 +138,7 @@ def parse_sidecar(data: bytes, path: Path) -> Sidecar:
         tags=tuple(tags),
         subjects=tuple(sorted(_items(description, "dc", "subject"))),
         derived_from=_value(description, "xmpMM", "DerivedFrom"),
+        label=_value(description, "xmp", "Label"),
     )
 
 
@@ -140,3 +152,27 @@ def read_sidecar(path: Path) -> Sidecar:
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(f"{path} is larger than {MAX_SIDECAR_BYTES // 2**20} MB: not a sidecar")
     return parse_sidecar(data, path)
+
+
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def embedded_xmp(path: Path) -> Sidecar | None:
+    """The XMP packet a JPEG carries in its APP1 segment (cameras and Lightroom write one),
+    parsed like a sidecar; None when it has none. SidecarError when it cannot be read."""
+    try:
+        with open_to_read(path) as handle:
+            if handle.read(2) != b"\xff\xd8":
+                return None
+            while True:
+                marker = handle.read(2)
+                if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
+                    return None  # the image data begins: metadata segments come before it
+                length = int.from_bytes(handle.read(2), "big")
+                if length < 2:
+                    return None
+                segment = handle.read(length - 2)
+                if marker[1] == 0xE1 and segment.startswith(_XMP_APP1):
+                    return parse_sidecar(segment[len(_XMP_APP1) :], path)
+    except OSError as error:
+        raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error

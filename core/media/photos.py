@@ -36,6 +36,7 @@ from core.store import photos as queries
 from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
 from core.store.queries import RootIndex
 from core.store.writing import run_transaction
+from core.triage.sidecar_read import read_existing_marks
 
 log = logging.getLogger("shootwatch.media")
 
@@ -263,6 +264,8 @@ class MediaSync:
                      values["error"], file_format, now, photo_id)
                 )  # fmt: skip
         queries.set_photo_metadata(self.db, updates)
+        # The stars, reject and labels its sidecars (or a JPEG's own XMP) already had.
+        read_existing_marks(self.db, originals, now)
 
     # --- grouping -----------------------------------------------------------------------------
 
