@@ -150,9 +150,9 @@ class TriageSettings:
     sidecar_names: str = setting(
         "darktable",
         check=OneOf(("darktable", "adobe", "both")),
-        help='Which sidecars decisions are written into: "darktable" (IMG_1.CR2.xmp, read by '
-        'darktable and digiKam), "adobe" (IMG_1.xmp, read by Lightroom, Bridge and Photo '
-        'Mechanic) or "both".',
+        help='Which sidecars decisions are written into: "darktable" (IMG_1.CR2.xmp, '
+        "darktable's name, digiKam's by default), \"adobe\" (IMG_1.xmp, Lightroom's and "
+        'Bridge\'s) or "both".',
     )
 
 
