@@ -48,8 +48,11 @@ def write_back(
         problems, looked = _undo(db, change, session, own_writes)
     else:
         if change.source == "redo" and not _undone_here(db, change.decision_id, session):
-            return None
-        problems, looked = _write(db, change, session, names, own_writes)
+            if not _latest(db, change.decision_id):
+                return None  # it never wrote a sidecar: its redo writes none either
+            problems, looked = ["its sidecar write was undone in another session: not redone"], True
+        else:
+            problems, looked = _write(db, change, session, names, own_writes)
     problem = "; ".join(problems) or None
     if looked:  # the outcome of this write-back replaces the last one's on the card
         db.execute_sql(

@@ -436,6 +436,19 @@ def test_undo_never_writes_sidecars_for_another_sessions_decisions(catalogue, sh
     assert "another session" in photo_card(catalogue.db, photo).sidecar_problem
 
 
+def test_redo_never_writes_what_another_sessions_undo_took_back(catalogue, shoot):
+    library, photo = shoot
+    sidecar = library / "IMG.JPG.xmp"
+    first = Triage(catalogue.db, write_sidecars=True)
+    first.rate(photo, 1)
+    first.undo()
+    restored = sidecar.read_bytes()
+    change = Triage(catalogue.db, write_sidecars=True).redo()
+    assert change.after == 1 and "another session" in change.warning
+    assert sidecar.read_bytes() == restored
+    assert "another session" in photo_card(catalogue.db, photo).sidecar_problem
+
+
 @pytest.mark.parametrize(
     ("names", "written"),
     [("darktable", ["IMG.JPG.xmp"]), ("adobe", ["IMG.xmp"]), ("both", ["IMG.JPG.xmp", "IMG.xmp"])],
