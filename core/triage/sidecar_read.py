@@ -70,11 +70,27 @@ def existing_marks(original: str, members: list[tuple[str, str, str | None]]) ->
     return ExistingMarks(rating, labels or 0, source)
 
 
+def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
+    """Those of ``photo_ids`` whose XMP was not read yet (a folder's photos are offered each
+    time a file in it is described: most were read long ago)."""
+    found = []
+    for start in range(0, len(photo_ids), 500):
+        chunk = photo_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found += [
+            photo_id
+            for (photo_id,) in db.execute_sql(
+                f"SELECT id FROM photo WHERE id IN ({marks}) AND xmp_read_at IS NULL", chunk
+            )
+        ]
+    return found
+
+
 def read_existing_marks(db: SqliteDatabase, photo_ids: Iterable[int], now: float) -> int:
     """Take the existing XMP of photos not read yet into their triage state (in the caller's
     transaction); a photo someone decided about keeps its own. Returns how many changed."""
     changed = 0
-    for photo_id in photo_ids:
+    for photo_id in _not_read(db, list(photo_ids)):
         rows = db.execute_sql(
             "SELECT r.path, f.rel_path, f.role, f.format FROM photo p"
             " JOIN file f ON f.photo_id = p.id JOIN root r ON r.id = f.root_id"
