@@ -183,6 +183,7 @@ class SidecarWrite(BaseModel):
     edits = TextField()  # JSON: [[offset, old, new], ...], bytes as latin-1 text
     fields = TextField()  # JSON: {"Rating": [before, after], ...}
     blake3 = TextField()  # of the content written
+    created = BooleanField(default=False)  # the write made the file: its undo removes it
     at = FloatField()
 
     class Meta:

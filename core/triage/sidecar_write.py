@@ -30,7 +30,7 @@ from blake3 import blake3
 
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.darktable.sidecar import NS, SidecarError, parse_sidecar
-from core.files import open_to_read, write_atomically
+from core.files import open_to_read, sync_folder, write_atomically
 
 SIDECAR_KINDS = ("darktable", "adobe")  # IMG.CR2.xmp, IMG.xmp
 NEW_SIDECAR = (
@@ -281,11 +281,34 @@ def write_marks(
     if not doc.edits and status is not None:
         return None
     _check_reads_back(doc.data, path, marks, kind)
+    _still_as_read(path, status)
     mode = new_sidecar_mode(photo) if status is None else stat.S_IMODE(status.st_mode)
     write_atomically(path, doc.data, mode=mode)
     return SidecarWrite(
         str(path), tuple(doc.edits), fields, blake3(doc.data).hexdigest(), status is None
     )
+
+
+def _still_as_read(path: Path, status: os.stat_result | None) -> None:
+    """SidecarChanged when another program wrote the sidecar while it was being edited here
+    (darktable saving it that very moment): the window left is the write itself."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        now = None
+    if status is None and now is None:
+        return
+    if (
+        status is None
+        or now is None
+        or (now.st_ino, now.st_size, now.st_mtime_ns)
+        != (
+            status.st_ino,
+            status.st_size,
+            status.st_mtime_ns,
+        )
+    ):
+        raise SidecarChanged(f"{path} changed while shootwatch wrote it: not written")
 
 
 def _colors(labels: int) -> list[int]:
@@ -303,7 +326,8 @@ def _check_reads_back(data: bytes, path: Path, marks: Marks, kind: str) -> None:
 
 def take_back(write: SidecarWrite) -> None:
     """Undo ``write``: its edits applied backwards, so the sidecar has byte for byte what it
-    had; SidecarChanged (and nothing written) when its content is no longer what was written."""
+    had (a sidecar the write created is removed again: it had none); SidecarChanged (and
+    nothing written) when its content is no longer what was written."""
     path = Path(write.path)
     status, data = _read(path)
     if status is None or blake3(data).hexdigest() != write.blake3:
@@ -312,4 +336,8 @@ def take_back(write: SidecarWrite) -> None:
         if data[start : start + len(new)] != new:
             raise SidecarChanged(f"{path} is not as shootwatch wrote it: not restored")
         data = data[:start] + old + data[start + len(new) :]
+    if write.created and data == NEW_SIDECAR.encode():
+        path.unlink()
+        sync_folder(path.parent)
+        return
     write_atomically(path, data, mode=stat.S_IMODE(status.st_mode))

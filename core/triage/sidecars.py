@@ -155,7 +155,7 @@ def _record(db: SqliteDatabase, change, session: str, kind: str, written: Sideca
     edits = [[at, old.decode("latin-1"), new.decode("latin-1")] for at, old, new in written.edits]
     db.execute_sql(
         "INSERT INTO sidecar_write (decision_id, photo_id, session, kind, path, edits, fields,"
-        " blake3, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " blake3, created, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             change.decision_id,
             change.photo_id,
@@ -165,6 +165,7 @@ def _record(db: SqliteDatabase, change, session: str, kind: str, written: Sideca
             json.dumps(edits),
             json.dumps(written.fields),
             written.blake3,
+            written.created,
             time.time(),
         ),
     )
@@ -173,7 +174,7 @@ def _record(db: SqliteDatabase, change, session: str, kind: str, written: Sideca
 def _latest(db: SqliteDatabase, decision_id: int) -> list[tuple]:
     """The newest sidecar_write row of the decision for each sidecar it wrote."""
     return db.execute_sql(
-        "SELECT session, kind, path, edits, fields, blake3 FROM sidecar_write w"
+        "SELECT session, kind, path, edits, fields, blake3, created FROM sidecar_write w"
         " WHERE decision_id = ? AND id = (SELECT MAX(id) FROM sidecar_write v"
         "  WHERE v.decision_id = w.decision_id AND v.path = w.path) ORDER BY path",
         (decision_id,),
@@ -189,7 +190,7 @@ def _undo(
     db: SqliteDatabase, change, session: str, own: dict[Path, tuple[int, int]]
 ) -> tuple[list[str], bool]:
     problems, looked = [], False
-    for who, kind, path, edits, fields, digest in _latest(db, change.decision_id):
+    for who, kind, path, edits, fields, digest, created in _latest(db, change.decision_id):
         if kind != "write":
             continue
         looked = True
@@ -204,6 +205,7 @@ def _undo(
             ),
             json.loads(fields),
             digest,
+            bool(created),
         )
         try:
             take_back(written)
@@ -213,8 +215,9 @@ def _undo(
         except OSError as error:
             problems.append(f"{path} cannot be written: {error.strerror or error}")
             continue
-        status = os.stat(path)
-        own[Path(path)] = (status.st_size, status.st_mtime_ns)
+        if os.path.exists(path):
+            status = os.stat(path)
+            own[Path(path)] = (status.st_size, status.st_mtime_ns)
         undone = {name: (after, before) for name, (before, after) in written.fields.items()}
         _record(db, change, session, "undo", SidecarWrite(path, written.edits, undone, digest))
     return problems, looked

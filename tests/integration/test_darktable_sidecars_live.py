@@ -125,7 +125,8 @@ def catalogue_view() -> dict[str, tuple[bool, int | None, int]]:
     return view
 
 
-def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path):
+@pytest.mark.parametrize("names", ["darktable", "both"])
+def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path, names: str):
     if MISSING:
         pytest.fail(
             f"{REQUIRE_ENV}=1 but {', '.join(MISSING)} not found on PATH: install darktable, "
@@ -152,7 +153,7 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path):
         r.rel_path: r.photo_id for r in FileRecord.select().where(FileRecord.role == "original")
     }
 
-    triage = Triage(catalogue.db, write_sidecars=True)
+    triage = Triage(catalogue.db, write_sidecars=True, sidecar_names=names)
     assert triage.rate(photo["IMG_0001.JPG"], 4).warning is None  # a new sidecar
     triage.toggle_label(photo["IMG_0001.JPG"], RED)
     triage.toggle_label(photo["IMG_0001.JPG"], BLUE)
@@ -165,6 +166,7 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path):
     triage.rate(photo["IMG_0005.JPG"], 2)
     triage.undo()
     assert (library / "IMG_0005.JPG.xmp").read_bytes() == before_undo
+    assert not (library / "IMG_0005.xmp").exists()  # made by the rating, gone with its undo
     triage.toggle_label(photo["IMG_0006.JPG"], YELLOW)  # red (its xmp:Label) and yellow
     expected = catalogue_view()
     assert expected == {
@@ -176,6 +178,8 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path):
         "IMG_0006.JPG": (False, 2, RED | YELLOW),
     }
     assert stat_mode(library / "IMG_0001.JPG.xmp") == 0o644
+    adobe = sorted(path.name for path in library.glob("IMG_000?.xmp"))
+    assert adobe == ([f"IMG_000{n}.xmp" for n in (1, 3, 4, 6)] if names == "both" else [])
 
     darktable = darktable_view(darktable_import(library, tmp_path / "darktable"))
     assert darktable == expected
