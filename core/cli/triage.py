@@ -106,6 +106,7 @@ def _triage(run: Invocation) -> Triage:
         "cli",
         write_sidecars=triage.write_sidecars,
         sidecar_names=triage.sidecar_names,
+        session="cli",
     )
 
 

@@ -82,6 +82,7 @@ class Triage:
         write_sidecars: bool = False,
         deadline: float | None = None,
         sidecar_names: str = "darktable",
+        session: str | None = None,
     ):
         self.db = db
         self.source = source
@@ -89,7 +90,9 @@ class Triage:
         self.sidecar_names = sidecar_names  # darktable, adobe, both (core.triage.sidecars)
         self.deadline = SAVE_DEADLINE_SECONDS if deadline is None else deadline
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
-        self.session = uuid.uuid4().hex  # undo writes back only this session's sidecar writes
+        # Undo writes back only this session's sidecar writes: the app's own, or "cli" for
+        # the command line (a decide and the undo after it are two processes).
+        self.session = session or uuid.uuid4().hex
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:

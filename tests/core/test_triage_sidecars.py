@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -477,3 +479,40 @@ def test_sidecar_names_choose_darktables_adobes_or_both(catalogue, tmp_path, nam
             assert (state.labels, state.label) == (RED | BLUE, None)
     triage.decide(photo, "rejected")
     assert all(read_sidecar(library / name).rating == -1 for name in written)
+
+
+def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
+    """``shootwatch decide`` then ``shootwatch undo``, two processes: the undo gives the
+    sidecar back what it had; approving alone never touched it."""
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(WEDDING / "IMG_0004.JPG", library / "IMG.JPG")
+    shutil.copy(WEDDING / "IMG_0004.JPG.xmp", library / "IMG.JPG.xmp")  # 5 stars, green, blue
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'darktable.library = "{tmp_path / "none" / "library.db"}"\n'
+        "[triage]\nwrite_sidecars = true\n"
+    )
+    sidecar = library / "IMG.JPG.xmp"
+    before = sidecar.read_bytes()
+
+    def shootwatch(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout + result.stderr
+
+    shootwatch("add", str(library))
+    shootwatch("scan")
+    shootwatch("decide", str(library / "IMG.JPG"), "--approve")
+    assert sidecar.read_bytes() == before
+    shootwatch("decide", str(library / "IMG.JPG"), "--reject")
+    assert read_sidecar(sidecar).rating == -1
+    said = shootwatch("undo")
+    assert "sidecar not written" not in said
+    assert sidecar.read_bytes() == before
