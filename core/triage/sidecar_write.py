@@ -146,7 +146,7 @@ def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
     attribute = re.compile(rb"""(\s+)xmp:""" + name.encode() + rb"""\s*=\s*("([^"]*)"|'([^']*)')""")
     found = attribute.search(doc.data, tag.start(), tag.end())
     if found is not None:
-        old = (found.group(3) if found.group(3) is not None else found.group(4)).decode()
+        old = _text(found.group(3) if found.group(3) is not None else found.group(4))
         if value is None:
             doc.replace(found.start(), found.end(), b"")
         else:
@@ -160,7 +160,7 @@ def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
         end = _DESCRIPTION_END.search(doc.data, tag.end())
         found = element.search(doc.data, tag.end(), end.start() if end else len(doc.data))
     if found is not None:
-        old = found.group(2).decode().strip()
+        old = _text(found.group(2)).strip()
         if value is None:
             doc.replace(found.start(), found.end(), b"")
         else:
@@ -174,6 +174,11 @@ def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
     return None
 
 
+def _text(value: bytes) -> str:
+    """A field's value as recorded (a damaged byte shown, not raised)."""
+    return value.decode("utf-8", "replace")
+
+
 def _unescape(text: str) -> str:
     return text.replace("&quot;", '"').replace("&lt;", "<").replace("&amp;", "&")
 
@@ -185,7 +190,7 @@ def _set_colorlabels(doc: _Edited, labels: int) -> str | None:
     found = _COLORLABELS.search(doc.data, body_start, body_end)
     old = None
     if found is not None:
-        old = ",".join(re.findall(r"<rdf:li>\s*(\d+)\s*</rdf:li>", found.group(0).decode()))
+        old = ",".join(re.findall(r"<rdf:li>\s*(\d+)\s*</rdf:li>", _text(found.group(0))))
     colors = [index for index in range(len(LABEL_NAMES)) if labels & (1 << index)]
     if not colors:
         if found is not None:

@@ -17,9 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.config import MediaSettings
-from core.darktable.sidecar import embedded_xmp, read_sidecar
+from core.darktable.sidecar import SidecarError, embedded_xmp, read_sidecar
 from core.media.photos import MediaSync
 from core.store.models import FileRecord, Photo
 from core.triage.card import photo_card
@@ -516,3 +518,41 @@ def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
     said = shootwatch("undo")
     assert "sidecar not written" not in said
     assert sidecar.read_bytes() == before
+
+
+@st.composite
+def damaged_sidecars(draw) -> bytes:
+    """darktable's own sidecars with bytes changed, added and cut, as a bad copy leaves them."""
+    data = bytearray(draw(st.sampled_from([p.read_bytes() for p in DARKTABLE_SIDECARS])))
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        choice = draw(st.integers(0, 2))
+        if choice == 0 and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif choice == 1:
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        else:
+            del data[at : at + draw(st.integers(1, 64))]
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=damaged_sidecars(),
+    marks=st.sampled_from(sorted(CHANGES.items())),
+    kind=st.sampled_from(["darktable", "adobe"]),
+)
+def test_a_damaged_sidecar_is_written_and_taken_back_exactly_or_left_alone(
+    tmp_path_factory, data, marks, kind
+):
+    sidecar = tmp_path_factory.mktemp("fuzz") / "IMG.JPG.xmp"
+    sidecar.write_bytes(data)
+    try:
+        written = write_marks(sidecar, marks[1], kind=kind)
+    except SidecarError as refused:
+        assert str(refused).startswith(str(sidecar)) or "rdf:Description" in str(refused)
+        assert sidecar.read_bytes() == data  # left alone
+        return
+    if written is not None:
+        take_back(written)
+    assert sidecar.read_bytes() == data
