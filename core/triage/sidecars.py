@@ -61,15 +61,6 @@ def write_back(
     return problem
 
 
-def _touched(db: SqliteDatabase, decision_id: int) -> bool:
-    return (
-        db.execute_sql(
-            "SELECT 1 FROM sidecar_write WHERE decision_id = ? LIMIT 1", (decision_id,)
-        ).fetchone()
-        is not None
-    )
-
-
 def _original(db: SqliteDatabase, photo_id: int) -> tuple[int, str, Path] | None:
     """(root id, root path, path) of the photo's original."""
     row = db.execute_sql(
