@@ -13,11 +13,13 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from peewee import SqliteDatabase
 
 from core.darktable.sidecar import Sidecar, SidecarError, embedded_xmp, read_sidecar
+from core.store.writing import run_transaction
 
 log = logging.getLogger("shootwatch.triage")
 
@@ -87,34 +89,36 @@ def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
 
 
 def read_existing_marks(db: SqliteDatabase, photo_ids: Iterable[int], now: float) -> int:
-    """Take the existing XMP of photos not read yet into their triage state (in the caller's
-    transaction); a photo someone decided about keeps its own. Returns how many changed."""
-    changed = 0
+    """Take the existing XMP of photos not read yet into their triage state; a photo someone
+    decided about keeps its own. The files are read outside any transaction (the writes wait
+    for no disk), the result written in one short one. Returns how many photos changed."""
+    found = []
     for photo_id in _not_read(db, list(photo_ids)):
         rows = db.execute_sql(
-            "SELECT r.path, f.rel_path, f.role, f.format FROM photo p"
-            " JOIN file f ON f.photo_id = p.id JOIN root r ON r.id = f.root_id"
-            " WHERE p.id = ? AND p.xmp_read_at IS NULL",
+            "SELECT r.path, f.rel_path, f.role, f.format FROM file f"
+            " JOIN root r ON r.id = f.root_id WHERE f.photo_id = ?",
             (photo_id,),
         ).fetchall()
         members = [(os.path.join(root, rel), role, fmt) for root, rel, role, fmt in rows]
         originals = [path for path, role, _ in members if role == "original"]
-        if not originals:
-            continue
-        marks = existing_marks(originals[0], members)
-        db.execute_sql("UPDATE photo SET xmp_read_at = ? WHERE id = ?", (now, photo_id))
-        if marks.rating is None and not marks.labels:
-            continue
-        changed += db.execute_sql(
-            "UPDATE photo SET decision = CASE WHEN ? THEN 'rejected' ELSE decision END,"
-            " rating = ?, labels = ? WHERE id = ? AND decision = 'pending' AND rating = 0"
-            " AND labels = 0 AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = ?)",
-            (
-                marks.rating == -1,
-                max(0, marks.rating or 0),
-                marks.labels,
-                photo_id,
-                photo_id,
-            ),
-        ).rowcount
+        if originals:
+            found.append((photo_id, existing_marks(originals[0], members)))
+    return run_transaction(db, partial(_take_in, db, found, now)) if found else 0
+
+
+def _take_in(db: SqliteDatabase, found: list[tuple[int, ExistingMarks]], now: float) -> int:
+    changed = 0
+    for photo_id, marks in found:
+        if marks.rating is not None or marks.labels:
+            changed += db.execute_sql(
+                "UPDATE photo SET decision = CASE WHEN ? THEN 'rejected' ELSE decision END,"
+                " rating = ?, labels = ? WHERE id = ? AND xmp_read_at IS NULL"
+                " AND decision = 'pending' AND rating = 0 AND labels = 0"
+                " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = ?)",
+                (marks.rating == -1, max(0, marks.rating or 0), marks.labels, photo_id, photo_id),
+            ).rowcount
+        db.execute_sql(
+            "UPDATE photo SET xmp_read_at = ? WHERE id = ? AND xmp_read_at IS NULL",
+            (now, photo_id),
+        )
     return changed
