@@ -518,6 +518,18 @@ def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
     said = shootwatch("undo")
     assert "sidecar not written" not in said
     assert sidecar.read_bytes() == before
+    # darktable rewrites it, not seen yet: the decision is kept, the sidecar left alone, and
+    # `show` says so, as the card does
+    sidecar.write_bytes(before + b"\n")
+    shootwatch_result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "--config", str(config), "decide",
+         str(library / "IMG.JPG"), "--reject"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "sidecar not written" in shootwatch_result.stderr
+    assert sidecar.read_bytes() == before + b"\n"
+    shown = shootwatch("show", str(library / "IMG.JPG"))
+    assert "! sidecar not written: " in shown and "changed since" in shown
 
 
 @st.composite
