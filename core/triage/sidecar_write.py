@@ -139,32 +139,37 @@ def _declare(doc: _Edited, prefix: str) -> None:
     doc.replace(at, at, f' xmlns:{prefix}="{NS[prefix]}"'.encode())
 
 
-def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
-    """Set (None: remove) ``xmp:NAME`` on the first rdf:Description, as an attribute or an
-    element, whichever the sidecar has; returns the value it had."""
-    tag = _description(doc.data)
-    attribute = re.compile(rb"""(\s+)xmp:""" + name.encode() + rb"""\s*=\s*("([^"]*)"|'([^']*)')""")
-    found = attribute.search(doc.data, tag.start(), tag.end())
-    if found is not None:
-        old = _text(found.group(3) if found.group(3) is not None else found.group(4))
-        if value is None:
-            doc.replace(found.start(), found.end(), b"")
-        else:
-            doc.replace(found.start(2), found.end(2), b'"' + _escape(value) + b'"')
-        return _unescape(old)
+def _find_simple(data: bytes, name: str) -> tuple[re.Match, int] | None:
+    """Where ``xmp:NAME`` is, in whichever rdf:Description has it (exiftool writes one per
+    namespace): (the match, the group holding its value)."""
+    attribute = re.compile(rb"(\s+)xmp:" + name.encode() + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""")
     element = re.compile(
         rb"(\s*)<xmp:" + name.encode() + rb">([^<]*)</xmp:" + name.encode() + rb"\s*>"
     )
-    found = None
-    if not tag.group(1):  # a self-closed rdf:Description has no elements
-        end = _DESCRIPTION_END.search(doc.data, tag.end())
-        found = element.search(doc.data, tag.end(), end.start() if end else len(doc.data))
-    if found is not None:
-        old = _text(found.group(2)).strip()
+    for tag in _DESCRIPTION.finditer(data):
+        found = attribute.search(data, tag.start(), tag.end())
+        if found is not None:
+            return found, 2 if found.group(2) is not None else 3
+        if not tag.group(1):  # a self-closed rdf:Description has no elements
+            end = _DESCRIPTION_END.search(data, tag.end())
+            found = element.search(data, tag.end(), end.start() if end else len(data))
+            if found is not None:
+                return found, 2
+    return None
+
+
+def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
+    """Set (None: remove) ``xmp:NAME``, as an attribute or an element, whichever the sidecar
+    has (a new one: an attribute of the first rdf:Description); returns the value it had."""
+    _description(doc.data)
+    where = _find_simple(doc.data, name)
+    if where is not None:
+        found, group = where
+        old = _text(found.group(group)).strip()
         if value is None:
             doc.replace(found.start(), found.end(), b"")
         else:
-            doc.replace(found.start(2), found.end(2), _escape(value))
+            doc.replace(found.start(group), found.end(group), _escape(value))
         return _unescape(old)
     if value is not None:
         _declare(doc, "xmp")
@@ -180,23 +185,30 @@ def _text(value: bytes) -> str:
 
 
 def _unescape(text: str) -> str:
-    return text.replace("&quot;", '"').replace("&lt;", "<").replace("&amp;", "&")
+    return (
+        text.replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+    )
 
 
 def _set_colorlabels(doc: _Edited, labels: int) -> str | None:
     """darktable's ``darktable:colorlabels`` Seq set to every label (removed when none);
     returns the colours it had, as "0,2"."""
-    body_start, body_end = _opened(doc)
-    found = _COLORLABELS.search(doc.data, body_start, body_end)
+    _description(doc.data)
+    found = _COLORLABELS.search(doc.data)  # in whichever rdf:Description has it
     old = None
     if found is not None:
         old = ",".join(re.findall(r"<rdf:li>\s*(\d+)\s*</rdf:li>", _text(found.group(0))))
-    colors = [index for index in range(len(LABEL_NAMES)) if labels & (1 << index)]
+    colors = _colors(labels)
+    if found is not None and old == ",".join(map(str, colors)):
+        return old  # as it is, written as it is
     if not colors:
         if found is not None:
             start = found.start()
             line = doc.data.rfind(b"\n", 0, start)
-            if doc.data[line + 1 : start].strip() == b"":  # the line it stood on goes too
+            if line >= 0 and doc.data[line + 1 : start].strip() == b"":  # its line goes too
                 start = line
             doc.replace(start, found.end(), b"")
         return old
@@ -239,10 +251,7 @@ def _read(path: Path) -> tuple[os.stat_result | None, bytes]:
 
 
 def _has_label(data: bytes) -> bool:
-    tag = _description(data)
-    if re.search(rb"\sxmp:Label\s*=", data[tag.start() : tag.end()]):
-        return True
-    return re.search(rb"<xmp:Label>", data) is not None
+    return _find_simple(data, "Label") is not None
 
 
 def new_sidecar_mode(photo: Path | None) -> int | None:

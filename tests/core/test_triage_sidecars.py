@@ -132,11 +132,41 @@ def test_an_adobe_sidecar_names_the_first_label(tmp_path, labels, label):
     assert b"colorlabels" not in sidecar.read_bytes()  # not darktable's: not added
 
 
+EXIFTOOL_SIDECAR = """<?xpacket begin='\ufeff' id='W5M0MpCehiHzreSzNTczkc9d'?>
+<x:xmpmeta xmlns:x='adobe:ns:meta/' x:xmptk='Image::ExifTool 12.57'>
+<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>
+
+ <rdf:Description rdf:about=''
+  xmlns:exif='http://ns.adobe.com/exif/1.0/'>
+  <exif:DateTimeOriginal>2024:06:01 14:11:01</exif:DateTimeOriginal>
+ </rdf:Description>
+
+ <rdf:Description rdf:about=''
+  xmlns:xmp='http://ns.adobe.com/xap/1.0/'>
+  <xmp:Label>Blue</xmp:Label>
+  <xmp:Rating>3</xmp:Rating>
+ </rdf:Description>
+</rdf:RDF>
+</x:xmpmeta>
+<?xpacket end='w'?>
+"""  # as exiftool writes one: a Description per namespace, quotes of its own
+
+
+def test_a_sidecar_with_a_description_per_namespace_is_written_where_the_field_is(tmp_path):
+    sidecar = tmp_path / "IMG.xmp"
+    sidecar.write_text(EXIFTOOL_SIDECAR)
+    assert (read_sidecar(sidecar).rating, read_sidecar(sidecar).label) == (3, "Blue")
+    write_marks(sidecar, Marks(rating=-1, labels=RED), kind="adobe")
+    assert sidecar.read_text() == EXIFTOOL_SIDECAR.replace(">3<", ">-1<").replace(">Blue<", ">Red<")
+
+
 STARTS = {
     **{path.name: path.read_text() for path in DARKTABLE_SIDECARS},
     "adobe, attributes": adobe_sidecar(4, "Blue"),
     "adobe, bare": adobe_sidecar(None, None),
     "elements": ELEMENT_SIDECAR,
+    "exiftool": EXIFTOOL_SIDECAR,
+    "single quotes": adobe_sidecar(1, "Green").replace('"', "'"),
     "new": None,
 }
 CHANGES = {
