@@ -280,6 +280,7 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
         ],
         "preview": str(preview) if preview else None,
         "preview_error": reason,
+        "sidecar_problem": photo.sidecar_problem,  # why write-back left its sidecar alone
     }
 
 
@@ -305,6 +306,8 @@ def _write_photo(photo: dict, out: TextIO) -> None:
         out.write(f"    {member['role']}: {output.shown(member['path'])}\n")
     if photo["metadata_error"]:
         out.write(f"    ! {output.shown(photo['metadata_error'])}\n")
+    if photo["sidecar_problem"]:
+        out.write(f"    ! sidecar not written: {output.shown(photo['sidecar_problem'])}\n")
     if photo["preview"]:
         out.write(f"    preview: {output.shown(photo['preview'])}\n")
     else:

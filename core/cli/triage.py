@@ -104,7 +104,14 @@ def _not_saved(error: DecisionNotSaved, run: Invocation) -> str:
 
 
 def _triage(run: Invocation) -> Triage:
-    return Triage(run.catalogue.db, "cli", write_sidecars=run.settings.triage.write_sidecars)
+    triage = run.settings.triage
+    return Triage(
+        run.catalogue.db,
+        "cli",
+        write_sidecars=triage.write_sidecars,
+        sidecar_names=triage.sidecar_names,
+        session="cli",
+    )
 
 
 def undo(run: Invocation) -> int:

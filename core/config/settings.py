@@ -142,9 +142,17 @@ class TriageSettings:
     write_sidecars: bool = setting(
         False,
         check=YesNo(),
-        help="Also write each decision into the photo's XMP sidecar (xmp:Rating, -1 for a "
-        "reject, and xmp:Label), changing nothing else in it. A sidecar that changed since "
-        "shootwatch last read it (darktable just wrote it) is left alone, with a warning.",
+        help="Also write each decision into the photo's XMP sidecars: xmp:Rating (-1 for a "
+        "reject) and the colour labels, only the fields the decision changes, nothing else. "
+        "Undo puts back exactly what they had. A sidecar that changed since shootwatch last "
+        "read or wrote it is left alone, and the photo's card says so.",
+    )
+    sidecar_names: str = setting(
+        "darktable",
+        check=OneOf(("darktable", "adobe", "both")),
+        help='Which sidecars decisions are written into: "darktable" (IMG_1.CR2.xmp, '
+        "darktable's name, digiKam's by default), \"adobe\" (IMG_1.xmp, Lightroom's and "
+        'Bridge\'s) or "both".',
     )
 
 

@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from core.darktable.facts import is_altered, label_bits, split_tags
+from core.darktable.facts import LABEL_NAMES, is_altered, label_bits, split_tags
 from core.files import open_to_read
 
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # darktable's are a few KB; a huge one is not a sidecar
@@ -45,6 +45,7 @@ class Sidecar:
     tags: tuple[str, ...]  # lr:hierarchicalSubject (darktable leaves its own tags out)
     subjects: tuple[str, ...]  # dc:subject: the flat keywords
     derived_from: str | None  # xmpMM:DerivedFrom: the image's file name
+    label: str | None = None  # xmp:Label: one colour by name (Lightroom, Bridge, digiKam)
 
     @property
     def rejected(self) -> bool:
@@ -54,26 +55,41 @@ class Sidecar:
     def stars(self) -> int:
         return max(0, min(5, self.rating or 0))
 
+    @property
+    def darktable_labels(self) -> int:
+        """The colour labels as darktable 4.2 reads them on import: an ``xmp:Label`` (a
+        colour's name, set by another tool) instead of ``darktable:colorlabels`` when there is
+        one, else the colour labels."""
+        if self.label is None:
+            return self.labels
+        name = self.label.strip().lower()
+        return 1 << LABEL_NAMES.index(name) if name in LABEL_NAMES else 0
 
-def _value(description: Element, prefix: str, name: str) -> str | None:
-    """A property written as an attribute of rdf:Description or as a child element."""
+
+def _value(descriptions: list[Element], prefix: str, name: str) -> str | None:
+    """A property written as an attribute of an rdf:Description or as a child element (in
+    whichever of the packet's Descriptions has it: exiftool writes one per namespace)."""
     qualified = f"{{{NS[prefix]}}}{name}"
-    if qualified in description.attrib:
-        return description.attrib[qualified]
-    child = description.find(f"{prefix}:{name}", NS)
-    if child is not None and child.text is not None and not len(child):
-        return child.text.strip()
+    for description in descriptions:
+        if qualified in description.attrib:
+            return description.attrib[qualified]
+        child = description.find(f"{prefix}:{name}", NS)
+        if child is not None and child.text is not None and not len(child):
+            return child.text.strip()
     return None
 
 
-def _items(description: Element, prefix: str, name: str) -> list[str]:
+def _items(descriptions: list[Element], prefix: str, name: str) -> list[str]:
     """The rdf:li texts of a Seq, Bag or Alt property."""
-    child = description.find(f"{prefix}:{name}", NS)
-    if child is None:
-        return []
-    return [
-        li.text.strip() for li in child.iterfind(".//rdf:li", NS) if li.text and li.text.strip()
-    ]
+    for description in descriptions:
+        child = description.find(f"{prefix}:{name}", NS)
+        if child is not None:
+            return [
+                li.text.strip()
+                for li in child.iterfind(".//rdf:li", NS)
+                if li.text and li.text.strip()
+            ]
+    return []
 
 
 def _int(text: str | None, path: Path, name: str) -> int | None:
@@ -101,32 +117,34 @@ def parse_sidecar(data: bytes, path: Path) -> Sidecar:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, LookupError, ValueError) as error:
         raise SidecarError(f"{path} is not valid XMP: {error}") from error
-    description = root.find(".//rdf:Description", NS)
-    if description is None:
+    rdf = root if root.tag == f"{{{NS['rdf']}}}RDF" else root.find(".//rdf:RDF", NS)
+    descriptions = [] if rdf is None else rdf.findall("rdf:Description", NS)
+    if not descriptions:
         raise SidecarError(f"{path} has no rdf:Description: not an XMP sidecar")
     colors = []
-    for text in _items(description, "darktable", "colorlabels"):
+    for text in _items(descriptions, "darktable", "colorlabels"):
         color = _int(text, path, "darktable:colorlabels")
         if color is not None:
             colors.append(color)
-    tags, _ = split_tags(_items(description, "lr", "hierarchicalSubject"))
+    tags, _ = split_tags(_items(descriptions, "lr", "hierarchicalSubject"))
     return Sidecar(
-        rating=_int(_value(description, "xmp", "Rating"), path, "xmp:Rating"),
+        rating=_int(_value(descriptions, "xmp", "Rating"), path, "xmp:Rating"),
         labels=label_bits(colors),
-        history_end=_int(_value(description, "darktable", "history_end"), path, "history_end"),
+        history_end=_int(_value(descriptions, "darktable", "history_end"), path, "history_end"),
         altered=is_altered(
-            _hash(_value(description, "darktable", "history_basic_hash")),
-            _hash(_value(description, "darktable", "history_auto_hash")),
-            _hash(_value(description, "darktable", "history_current_hash")),
+            _hash(_value(descriptions, "darktable", "history_basic_hash")),
+            _hash(_value(descriptions, "darktable", "history_auto_hash")),
+            _hash(_value(descriptions, "darktable", "history_current_hash")),
         )
-        if _value(description, "darktable", "history_current_hash") is not None
+        if _value(descriptions, "darktable", "history_current_hash") is not None
         else False,
-        imported=_int(_value(description, "darktable", "import_timestamp"), path, "import"),
-        changed=_int(_value(description, "darktable", "change_timestamp"), path, "change"),
-        exported=_int(_value(description, "darktable", "export_timestamp"), path, "export"),
+        imported=_int(_value(descriptions, "darktable", "import_timestamp"), path, "import"),
+        changed=_int(_value(descriptions, "darktable", "change_timestamp"), path, "change"),
+        exported=_int(_value(descriptions, "darktable", "export_timestamp"), path, "export"),
         tags=tuple(tags),
-        subjects=tuple(sorted(_items(description, "dc", "subject"))),
-        derived_from=_value(description, "xmpMM", "DerivedFrom"),
+        subjects=tuple(sorted(_items(descriptions, "dc", "subject"))),
+        derived_from=_value(descriptions, "xmpMM", "DerivedFrom"),
+        label=_value(descriptions, "xmp", "Label"),
     )
 
 
@@ -140,3 +158,27 @@ def read_sidecar(path: Path) -> Sidecar:
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(f"{path} is larger than {MAX_SIDECAR_BYTES // 2**20} MB: not a sidecar")
     return parse_sidecar(data, path)
+
+
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def embedded_xmp(path: Path) -> Sidecar | None:
+    """The XMP packet a JPEG carries in its APP1 segment (cameras and Lightroom write one),
+    parsed like a sidecar; None when it has none. SidecarError when it cannot be read."""
+    try:
+        with open_to_read(path) as handle:
+            if handle.read(2) != b"\xff\xd8":
+                return None
+            while True:
+                marker = handle.read(2)
+                if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
+                    return None  # the image data begins: metadata segments come before it
+                length = int.from_bytes(handle.read(2), "big")
+                if length < 2:
+                    return None
+                segment = handle.read(length - 2)
+                if marker[1] == 0xE1 and segment.startswith(_XMP_APP1):
+                    return parse_sidecar(segment[len(_XMP_APP1) :], path)
+    except OSError as error:
+        raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error

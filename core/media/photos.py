@@ -36,6 +36,7 @@ from core.store import photos as queries
 from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
 from core.store.queries import RootIndex
 from core.store.writing import run_transaction
+from core.triage.sidecar_read import read_existing_marks
 
 log = logging.getLogger("shootwatch.media")
 
@@ -238,9 +239,12 @@ class MediaSync:
             root_id, rel_path = self._roots.locate(description.path)
             folder = (root_id, os.path.dirname(rel_path)) if root_id is not None else None
             by_folder.setdefault(folder, []).append(file_id)
+        photo_ids: list[int] = []
         for folder, file_ids in sorted(by_folder.items(), key=lambda item: item[0] or (0, "")):
             work = partial(self._describe_folder, folder, file_ids, described, metadata, now)
-            run_transaction(self.db, work)
+            photo_ids += run_transaction(self.db, work)
+        # The stars, reject and labels their sidecars (or a JPEG's own XMP) already had.
+        read_existing_marks(self.db, photo_ids, now)
         self.counts.described += len(descriptions)
 
     def _describe_folder(
@@ -250,7 +254,7 @@ class MediaSync:
         described: dict[int, tuple],
         metadata: dict[int, tuple],
         now: float,
-    ) -> None:
+    ) -> list[int]:
         originals = self.regroup(*folder, described=described) if folder is not None else {}
         queries.set_described(self.db, [(*described[file_id], file_id) for file_id in file_ids])
         updates = []
@@ -263,6 +267,7 @@ class MediaSync:
                      values["error"], file_format, now, photo_id)
                 )  # fmt: skip
         queries.set_photo_metadata(self.db, updates)
+        return list(originals)
 
     # --- grouping -----------------------------------------------------------------------------
 

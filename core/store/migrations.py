@@ -112,10 +112,23 @@ def _raw_sizes_read_again(migrator: SqliteMigrator) -> None:
     migrator.database.execute_sql("UPDATE photo SET metadata_at = NULL WHERE format = 'tiff-raw'")
 
 
+def _sidecar_write_back(migrator: SqliteMigrator) -> None:
+    # Schema 11: sidecar write-back that never loses a rating: when a photo's existing XMP was
+    # read into its triage state, why its sidecar was not written, and each write's byte edits
+    # (undone exactly). Self-contained: its columns and its table only.
+    from core.store.models import SidecarWrite
+
+    migrate(
+        migrator.add_column("photo", "xmp_read_at", FloatField(null=True)),
+        migrator.add_column("photo", "sidecar_problem", TextField(null=True)),
+    )
+    migrator.database.create_tables([SidecarWrite])
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
-    10: _raw_sizes_read_again,
+    10: _raw_sizes_read_again, 11: _sidecar_write_back,
 }  # fmt: skip
 LATEST = max(STEPS)
 

@@ -89,6 +89,10 @@ class Photo(BaseModel):
     metadata_at = FloatField(null=True)  # when its EXIF was read (NULL: not yet)
     preview_error = TextField(null=True)  # why there is no preview, when there is none
     preview_at = FloatField(null=True)  # when its preview was built into the cache
+    # Schema 9: when the XMP it already had (sidecars, a JPEG's own) was read into its triage
+    # state, and why its sidecar does not say what the catalogue says (shown on its card).
+    xmp_read_at = FloatField(null=True)
+    sidecar_problem = TextField(null=True)
 
 
 class FileRecord(BaseModel):
@@ -167,6 +171,26 @@ class Decision(BaseModel):
     # Schema 9: the session that logged it (one app run, one ``decide``): undo takes back the
     # session's own decisions first (core.triage.decisions). NULL: logged before schema 9.
     session = TextField(null=True)
+
+
+class SidecarWrite(BaseModel):
+    """Schema 9: one write of a decision into a sidecar, as byte edits, so undo gives the
+    sidecar back exactly what it had, and only in the session that wrote it."""
+
+    id = AutoField()
+    decision = ForeignKeyField(Decision, on_delete="CASCADE")  # the decision a person made
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=False)
+    session = TextField()  # the Triage that wrote it
+    kind = TextField()  # "write" (the decision, or its redo) or "undo"
+    path = TextField()
+    edits = TextField()  # JSON: [[offset, old, new], ...], bytes as latin-1 text
+    fields = TextField()  # JSON: {"Rating": [before, after], ...}
+    blake3 = TextField()  # of the content written
+    created = BooleanField(default=False)  # the write made the file: its undo removes it
+    at = FloatField()
+
+    class Meta:
+        table_name = "sidecar_write"
 
 
 class Event(BaseModel):
@@ -344,6 +368,7 @@ MODELS = (
     Photo,
     FileRecord,
     Decision,
+    SidecarWrite,
     Event,
     SyncRun,
     DarktableImage,

@@ -31,6 +31,7 @@ class PhotoCard:
     labels: int
     darktable: str  # "edited, exported, 4 ★" / "not imported" / "" when no darktable library
     damage: str | None = None  # what is wrong with the original shown (a JPEG cut short)
+    sidecar_problem: str | None = None  # why its sidecar was left alone (write-back on)
 
     @property
     def label_names(self) -> list[str]:
@@ -56,7 +57,7 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         "SELECT p.id, r.path, f.rel_path, p.capture_time, p.capture_offset, p.camera_make,"
         " p.camera_model, p.lens, p.exposure_time, p.aperture, p.focal_length, p.iso, p.width,"
         " p.height, p.orientation, p.decision, p.rating, p.labels,"
-        " (SELECT count(*) FROM file m WHERE m.photo_id = p.id), f.error"
+        " (SELECT count(*) FROM file m WHERE m.photo_id = p.id), f.error, p.sidecar_problem"
         " FROM photo p JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
         (photo_id,),
@@ -64,7 +65,7 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
     if row is None:
         return None
     (pid, root, rel, taken, offset, make, model, lens, shutter, aperture, focal, iso, width,
-     height, orientation, decision, rating, labels, files, damage) = row  # fmt: skip
+     height, orientation, decision, rating, labels, files, damage, sidecar) = row  # fmt: skip
     path = os.path.join(root, rel)
     if orientation in (5, 6, 7, 8) and width and height:  # shown upright: sides swap
         width, height = height, width
@@ -95,6 +96,7 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         labels=labels,
         darktable=_darktable_state(db, path),
         damage=damage,
+        sidecar_problem=sidecar,
     )
 
 

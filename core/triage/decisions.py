@@ -53,7 +53,7 @@ from peewee import DatabaseError, IntegrityError, SqliteDatabase
 
 from core.store.models import DECISIONS
 from core.store.writing import is_busy
-from core.triage.sidecar_write import write_sidecar_for
+from core.triage.sidecars import write_back
 
 ACTIONS = {"decision": "decision", "rating": "rating", "labels": "labels"}  # action -> column
 FRESH = ("key", "cli")  # what a person did, as opposed to undo / redo
@@ -83,6 +83,7 @@ class Change:
     # Undo / redo left the photo as it was: its field was changed since by another session,
     # and that change is not overwritten (the sentence says so).
     skipped: str | None = None
+    decision_id: int | None = None  # the decision a person made that this change makes or undoes
 
 
 def new_session() -> str:
@@ -97,12 +98,17 @@ class Triage:
         source: str = "key",
         write_sidecars: bool = False,
         deadline: float | None = None,
+        sidecar_names: str = "darktable",
         session: str | None = None,
     ):
         self.db = db
         self.source = source
+        # One session: one run of the app, or "cli" for the command line (a decide and the undo
+        # after it are two processes). Undo takes back the session's own decisions first, and
+        # writes back only its own sidecar writes.
         self.session = session or new_session()
-        self.write_sidecars = write_sidecars  # xmp:Rating and xmp:Label, after each change
+        self.write_sidecars = write_sidecars  # the fields each change changes, after it
+        self.sidecar_names = sidecar_names  # darktable, adobe, both (core.triage.sidecars)
         self.deadline = SAVE_DEADLINE_SECONDS if deadline is None else deadline
         self._sidecars_written: dict = {}  # path -> (size, mtime_ns) of our last write there
 
@@ -165,16 +171,21 @@ class Triage:
                 f"UPDATE photo SET {column} = ?, decided_at = ? WHERE id = ?",
                 (after, now, photo_id),
             )
-            self._log(photo_id, action, before, after, self.source, now)
-            return Change(photo_id, action, before, after, self.source)
+            decision_id = self._log(photo_id, action, before, after, self.source, now)
+            return Change(photo_id, action, before, after, self.source, decision_id=decision_id)
 
         return self._with_sidecar(self._committed(write))
 
     def _with_sidecar(self, change: Change | None) -> Change | None:
-        """After the catalogue (which is the truth): the sidecar, when asked to."""
+        """After the catalogue (which is the truth): the sidecars, when asked to, in a
+        transaction of their own that records what was written (for undo)."""
         if change is None or change.skipped or not self.write_sidecars:
             return change
-        warning = write_sidecar_for(self.db, change.photo_id, self._sidecars_written)
+        warning = self._committed(
+            lambda: write_back(
+                self.db, change, self.session, self.sidecar_names, self._sidecars_written
+            )
+        )
         return replace(change, warning=warning) if warning else change
 
     def _log(self, photo_id: int, action: str, before, after, source: str, at: float) -> int:
@@ -255,7 +266,7 @@ class Triage:
         was = current[0] if current is not None else None
         if current is not None:
             self._log(photo_id, action, was, value, source, now)
-        return Change(photo_id, action, was, value, source)
+        return Change(photo_id, action, was, value, source, decision_id=decision_id)
 
 
 def _not_saved(error: BaseException, deadline: float) -> str:

@@ -1,125 +1,357 @@
-"""Writing a decision into the photo's XMP sidecar (opt-in), so darktable and other tools see
-it: ``xmp:Rating`` (−1 for a reject) and ``xmp:Label``.
+"""Writing a decision into a photo's XMP sidecars (opt-in), so darktable and other tools see it,
+and taking it back exactly.
 
-Never disturb what others wrote: only those two values change, byte for byte everything else
-stays; the write is atomic (``write_atomically``); and a sidecar that changed since
-the catalogue last read it (darktable just wrote it, say) is left alone, with a warning.
+What is written, field by field, and only the fields the decision changes:
+
+- ``xmp:Rating``: the stars, −1 for a reject (darktable, Bridge, Lightroom read it);
+- colour labels: in a darktable sidecar (``IMG.CR2.xmp``) all of them in
+  ``darktable:colorlabels`` (0 red … 4 purple); an ``xmp:Label`` there is kept in agreement
+  (the one label's name, removed when there are none or several: darktable 4.2 reads an
+  ``xmp:Label`` *instead of* its colour labels, so a second label would be lost), never added.
+  In an Adobe-style sidecar (``IMG.xmp``) ``xmp:Label`` names the first label.
+
+Every write is a list of byte edits (where, what was there, what is there now), kept in the
+catalogue with the decision: undo applies them backwards, so the sidecar gets back byte for
+byte what it had, and only when its content is still what shootwatch wrote (its blake3).
+A sidecar that changed since shootwatch last read or wrote it is never written over
+(SidecarChanged). Writes are atomic (``write_atomically``); a new sidecar gets the permissions
+of the photo beside it (readable by whoever reads the photo), never a temporary file's 0o600.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.darktable.facts import label_names
-from core.darktable.sidecar import SidecarError, parse_sidecar
-from core.files import open_to_read, write_atomically
+from blake3 import blake3
 
-XMP_NS = "http://ns.adobe.com/xap/1.0/"
+from core.darktable.facts import LABEL_NAMES, label_names
+from core.darktable.sidecar import NS, SidecarError, parse_sidecar
+from core.files import open_to_read, sync_folder, write_atomically
+
+SIDECAR_KINDS = ("darktable", "adobe")  # IMG.CR2.xmp, IMG.xmp
 NEW_SIDECAR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
     ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-    f'  <rdf:Description rdf:about="" xmlns:xmp="{XMP_NS}"/>\n'
+    f'  <rdf:Description rdf:about="" xmlns:xmp="{NS["xmp"]}"/>\n'
     " </rdf:RDF>\n"
     "</x:xmpmeta>\n"
 )
-_DESCRIPTION = re.compile(rb"<rdf:Description\b")
+# The start tag of the first rdf:Description, its attribute values read whole (they may hold ">").
+_DESCRIPTION = re.compile(rb"""<rdf:Description\b(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
+_DESCRIPTION_END = re.compile(rb"</rdf:Description\s*>")
+_COLORLABELS = re.compile(
+    rb"<darktable:colorlabels\s*/>|<darktable:colorlabels\b[^>]*>.*?</darktable:colorlabels\s*>",
+    re.S,
+)
 
 
 class SidecarChanged(Exception):
-    """The sidecar is not as the catalogue last saw it: someone else is writing it."""
+    """The sidecar is not as shootwatch last read or wrote it: someone else is writing it."""
 
 
-def _set_attribute(data: bytes, name: str, value: str | None) -> bytes:
-    """Set (or, with None, remove) ``xmp:NAME`` on the first rdf:Description, whether it is
-    written as an attribute or as an element."""
-    attribute = re.compile(rb"(\s)xmp:" + name.encode() + rb'="[^"]*"')
-    element = re.compile(rb"<xmp:" + name.encode() + rb">[^<]*</xmp:" + name.encode() + rb">")
-    encoded = None if value is None else value.replace("&", "&amp;").replace('"', "&quot;")
-    if attribute.search(data):
-        if encoded is None:
-            return attribute.sub(b"", data, count=1)
-        replacement = rb"\1xmp:" + name.encode() + b'="' + encoded.encode() + b'"'
-        return attribute.sub(replacement, data, count=1)
-    if element.search(data):
-        if encoded is None:
-            return element.sub(b"", data, count=1)
-        tag = name.encode()
-        return element.sub(b"<xmp:" + tag + b">" + encoded.encode() + b"</xmp:" + tag + b">",
-                           data, count=1)  # fmt: skip
-    if encoded is None:
-        return data
+def sidecar_paths(original: Path, names: str) -> list[tuple[str, Path]]:
+    """The (kind, path) of the sidecars ``triage.sidecar_names`` asks for: darktable's
+    ``IMG.CR2.xmp``, the Adobe-style ``IMG.xmp``, or both."""
+    kinds = SIDECAR_KINDS if names == "both" else (names,)
+    paths = {
+        "darktable": original.with_name(original.name + ".xmp"),
+        "adobe": original.with_name(original.name.split(".", 1)[0] + ".xmp"),
+    }
+    return [(kind, paths[kind]) for kind in kinds]
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a decision changes in XMP: None leaves the field as it is."""
+
+    rating: int | None = None  # −1 reject, 0–5 stars
+    labels: int | None = None  # the catalogue's label bits
+
+
+@dataclass(frozen=True)
+class SidecarWrite:
+    """One write into one sidecar: the byte edits in the order made (offset, old, new), the
+    fields' values before and after, and the blake3 of the content written."""
+
+    path: str
+    edits: tuple[tuple[int, bytes, bytes], ...]
+    fields: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    blake3: str = ""
+    created: bool = False
+
+
+class _Edited:
+    """Bytes changed by replacements that are each recorded, so they can be taken back."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.edits: list[tuple[int, bytes, bytes]] = []
+
+    def replace(self, start: int, end: int, new: bytes) -> None:
+        old = self.data[start:end]
+        if old == new:
+            return
+        self.data = self.data[:start] + new + self.data[end:]
+        self.edits.append((start, old, new))
+
+
+def _escape(value: str) -> bytes:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;").encode("utf-8")
+
+
+def _description(data: bytes) -> re.Match:
     match = _DESCRIPTION.search(data)
     if match is None:
         raise SidecarError("it has no rdf:Description to write into")
-    insert = b" xmp:" + name.encode() + b'="' + encoded.encode() + b'"'
-    if b'xmlns:xmp="' not in data:
-        insert = b' xmlns:xmp="' + XMP_NS.encode() + b'"' + insert
-    return data[: match.end()] + insert + data[match.end() :]
+    return match
 
 
-def write_rating_and_label(
-    path: Path, rating: int, label: str | None, expected: set[tuple[int, int]] | None
-) -> tuple[int, int]:
-    """Write ``rating`` (−1 reject, 0–5) and ``label`` (None: none) into the sidecar at
-    ``path``, created if it does not exist. ``expected`` holds the (size, mtime_ns) it may have
-    (as the catalogue last saw it, as we last wrote it); a sidecar that has neither raises
-    SidecarChanged and is not touched. Returns its (size, mtime_ns) now."""
+def _opened(doc: _Edited) -> tuple[int, int]:
+    """The body of the first rdf:Description (start, end), opening a self-closed one."""
+    tag = _description(doc.data)
+    if tag.group(1):  # <rdf:Description .../> : written open, so elements fit in
+        indent = _indent(doc.data, tag.start())
+        doc.replace(tag.end() - 2, tag.end(), b">\n" + indent + b"</rdf:Description>")
+        tag = _description(doc.data)
+    end = _DESCRIPTION_END.search(doc.data, tag.end())
+    if end is None:
+        raise SidecarError("its rdf:Description is not closed")
+    return tag.end(), end.start()
+
+
+def _indent(data: bytes, at: int) -> bytes:
+    line = data.rfind(b"\n", 0, at) + 1
+    before = data[line:at]
+    return before if before.strip() == b"" else b""
+
+
+def _declare(doc: _Edited, prefix: str) -> None:
+    """``xmlns:PREFIX`` on the first rdf:Description, unless the sidecar declares it already."""
+    if f"xmlns:{prefix}=".encode() in doc.data:
+        return
+    tag = _description(doc.data)
+    at = tag.start() + len(b"<rdf:Description")
+    doc.replace(at, at, f' xmlns:{prefix}="{NS[prefix]}"'.encode())
+
+
+def _find_simple(data: bytes, name: str) -> tuple[re.Match, int] | None:
+    """Where ``xmp:NAME`` is, in whichever rdf:Description has it (exiftool writes one per
+    namespace): (the match, the group holding its value)."""
+    attribute = re.compile(rb"(\s+)xmp:" + name.encode() + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+    element = re.compile(
+        rb"(\s*)<xmp:" + name.encode() + rb">([^<]*)</xmp:" + name.encode() + rb"\s*>"
+    )
+    for tag in _DESCRIPTION.finditer(data):
+        found = attribute.search(data, tag.start(), tag.end())
+        if found is not None:
+            return found, 2 if found.group(2) is not None else 3
+        if not tag.group(1):  # a self-closed rdf:Description has no elements
+            end = _DESCRIPTION_END.search(data, tag.end())
+            found = element.search(data, tag.end(), end.start() if end else len(data))
+            if found is not None:
+                return found, 2
+    return None
+
+
+def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
+    """Set (None: remove) ``xmp:NAME``, as an attribute or an element, whichever the sidecar
+    has (a new one: an attribute of the first rdf:Description); returns the value it had."""
+    _description(doc.data)
+    where = _find_simple(doc.data, name)
+    if where is not None:
+        found, group = where
+        old = _text(found.group(group)).strip()
+        if value is None:
+            doc.replace(found.start(), found.end(), b"")
+        else:
+            doc.replace(found.start(group), found.end(group), _escape(value))
+        return _unescape(old)
+    if value is not None:
+        _declare(doc, "xmp")
+        tag = _description(doc.data)
+        at = tag.end() - (2 if tag.group(1) else 1)
+        doc.replace(at, at, b" xmp:" + name.encode() + b'="' + _escape(value) + b'"')
+    return None
+
+
+def _text(value: bytes) -> str:
+    """A field's value as recorded (a damaged byte shown, not raised)."""
+    return value.decode("utf-8", "replace")
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+    )
+
+
+def _set_colorlabels(doc: _Edited, labels: int) -> str | None:
+    """darktable's ``darktable:colorlabels`` Seq set to every label (removed when none);
+    returns the colours it had, as "0,2"."""
+    _description(doc.data)
+    found = _COLORLABELS.search(doc.data)  # in whichever rdf:Description has it
+    old = None
+    if found is not None:
+        old = ",".join(re.findall(r"<rdf:li>\s*(\d+)\s*</rdf:li>", _text(found.group(0))))
+    colors = _colors(labels)
+    if found is not None and old == ",".join(map(str, colors)):
+        return old  # as it is, written as it is
+    if not colors:
+        if found is not None:
+            start = found.start()
+            line = doc.data.rfind(b"\n", 0, start)
+            if line >= 0 and doc.data[line + 1 : start].strip() == b"":  # its line goes too
+                start = line
+            doc.replace(start, found.end(), b"")
+        return old
+    indent = _indent(doc.data, found.start()) if found is not None else None
+    if indent is None:
+        indent = _indent(doc.data, _description(doc.data).start()) + b" "
+    items = b"".join(indent + b"  <rdf:li>%d</rdf:li>\n" % color for color in colors)
+    element = (
+        b"<darktable:colorlabels>\n" + indent + b" <rdf:Seq>\n" + items + indent
+        + b" </rdf:Seq>\n" + indent + b"</darktable:colorlabels>"
+    )  # fmt: skip
+    if found is not None:
+        doc.replace(found.start(), found.end(), element)
+    else:
+        _declare(doc, "darktable")
+        body_start, _ = _opened(doc)
+        doc.replace(body_start, body_start, b"\n" + indent + element)
+    return old
+
+
+def _label_for(kind: str, labels: int, had_label: bool) -> tuple[bool, str | None]:
+    """(whether to touch xmp:Label, its value) for a sidecar of ``kind``."""
+    names = [name.capitalize() for name in label_names(labels)]
+    if kind == "adobe":
+        return True, names[0] if names else None
+    if not had_label:
+        return False, None  # never added to darktable's: it would hide every other label
+    return True, names[0] if len(names) == 1 else None
+
+
+def _read(path: Path) -> tuple[os.stat_result | None, bytes]:
     try:
         with open_to_read(path) as handle:
             # the status of the file read, not of whatever the name held a moment before
-            stat = os.fstat(handle.fileno())
-            data = handle.read()
+            return os.fstat(handle.fileno()), handle.read()
     except FileNotFoundError:
-        stat, data = None, NEW_SIDECAR.encode()
+        return None, NEW_SIDECAR.encode()
     except OSError as error:
         raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error
-    if stat is not None and expected and (stat.st_size, stat.st_mtime_ns) not in expected:
-        raise SidecarChanged(f"{path} changed since shootwatch last read it: not written")
-    updated = _set_attribute(data, "Rating", str(rating))
-    updated = _set_attribute(updated, "Label", label)
-    written = parse_sidecar(updated, path)  # never write what we could not read back
-    if written.rating != rating:
-        raise SidecarError(f"{path}: the rating did not read back as written")
-    if updated == data and stat is not None:
-        return stat.st_size, stat.st_mtime_ns
-    # its own permissions kept, or a new sidecar's usual ones: others' tools read it too
-    now = write_atomically(path, updated, mode=None if stat is None else stat.st_mode & 0o7777)
-    return now.st_size, now.st_mtime_ns
 
 
-def write_sidecar_for(db, photo_id: int, own_writes: dict[Path, tuple[int, int]]) -> str | None:
-    """Write the photo's decision into its original's sidecar; None, or why it was not.
-    ``own_writes`` remembers what this process wrote, which the catalogue may not have seen."""
-    row = db.execute_sql(
-        "SELECT p.decision, p.rating, p.labels, r.path, f.rel_path FROM photo p"
-        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
-        " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
-        (photo_id,),
-    ).fetchone()
-    if row is None:
-        return "no original on disk: no sidecar written"
-    decision, stars, labels, root, rel_path = row
-    sidecar_rel = rel_path + ".xmp"
-    seen = db.execute_sql(
-        "SELECT size, mtime_ns FROM file f JOIN root r ON r.id = f.root_id"
-        " WHERE r.path = ? AND f.rel_path = ?",
-        (root, sidecar_rel),
-    ).fetchone()
-    names = label_names(labels)
-    path = Path(root) / sidecar_rel
-    expected = {tuple(seen)} if seen else set()
-    if path in own_writes:
-        expected.add(own_writes[path])
+def _has_label(data: bytes) -> bool:
+    return _find_simple(data, "Label") is not None
+
+
+def new_sidecar_mode(photo: Path | None) -> int | None:
+    """The permissions of a new sidecar: those of the photo beside it (its read and write
+    bits, writable by its owner so darktable can rewrite it); None: a new file's usual ones."""
+    if photo is None:
+        return None
     try:
-        own_writes[path] = write_rating_and_label(
-            path,
-            -1 if decision == "rejected" else stars,
-            names[0].capitalize() if names else None,
-            expected,
+        mode = stat.S_IMODE(os.stat(photo).st_mode)
+    except OSError:
+        return None
+    return (mode & 0o666) | 0o600
+
+
+def write_marks(
+    path: Path,
+    marks: Marks,
+    kind: str = "darktable",
+    expected: set[tuple[int, int]] | None = None,
+    photo: Path | None = None,
+) -> SidecarWrite | None:
+    """Write ``marks`` into the sidecar at ``path`` (created if it does not exist, with the
+    permissions of ``photo``). ``expected`` holds the (size, mtime_ns) it may have (as the
+    catalogue last saw it, as shootwatch last wrote it); a sidecar that has neither raises
+    SidecarChanged and is not touched. Returns what was written, None when nothing changed."""
+    status, data = _read(path)
+    if status is not None and expected and (status.st_size, status.st_mtime_ns) not in expected:
+        raise SidecarChanged(f"{path} changed since shootwatch last read it: not written")
+    doc = _Edited(data)
+    fields: dict[str, tuple[str | None, str | None]] = {}
+    if marks.rating is not None:
+        old = _set_simple(doc, "Rating", str(marks.rating))
+        fields["Rating"] = (old, str(marks.rating))
+    if marks.labels is not None:
+        if kind == "darktable" or _COLORLABELS.search(data):
+            old = _set_colorlabels(doc, marks.labels)
+            fields["colorlabels"] = (old, ",".join(str(i) for i in _colors(marks.labels)) or None)
+        touch, value = _label_for(kind, marks.labels, _has_label(data))
+        if touch:
+            fields["Label"] = (_set_simple(doc, "Label", value), value)
+    if not doc.edits and status is not None:
+        return None
+    _check_reads_back(doc.data, path, marks, kind)
+    _still_as_read(path, status)
+    mode = new_sidecar_mode(photo) if status is None else stat.S_IMODE(status.st_mode)
+    write_atomically(path, doc.data, mode=mode)
+    return SidecarWrite(
+        str(path), tuple(doc.edits), fields, blake3(doc.data).hexdigest(), status is None
+    )
+
+
+def _still_as_read(path: Path, status: os.stat_result | None) -> None:
+    """SidecarChanged when another program wrote the sidecar while it was being edited here
+    (darktable saving it that very moment): the window left is the write itself."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        now = None
+    if status is None and now is None:
+        return
+    if (
+        status is None
+        or now is None
+        or (now.st_ino, now.st_size, now.st_mtime_ns)
+        != (
+            status.st_ino,
+            status.st_size,
+            status.st_mtime_ns,
         )
-    except (SidecarChanged, SidecarError) as error:
-        return str(error)
-    return None
+    ):
+        raise SidecarChanged(f"{path} changed while shootwatch wrote it: not written")
+
+
+def _colors(labels: int) -> list[int]:
+    return [index for index in range(len(LABEL_NAMES)) if labels & (1 << index)]
+
+
+def _check_reads_back(data: bytes, path: Path, marks: Marks, kind: str) -> None:
+    """Never write what does not read back as meant (or cannot be read at all)."""
+    written = parse_sidecar(data, path)
+    if marks.rating is not None and written.rating != marks.rating:
+        raise SidecarError(f"{path}: the rating did not read back as written")
+    if marks.labels is not None and kind == "darktable" and written.labels != marks.labels:
+        raise SidecarError(f"{path}: the colour labels did not read back as written")
+
+
+def take_back(write: SidecarWrite) -> None:
+    """Undo ``write``: its edits applied backwards, so the sidecar has byte for byte what it
+    had (a sidecar the write created is removed again: it had none); SidecarChanged (and
+    nothing written) when its content is no longer what was written."""
+    path = Path(write.path)
+    status, data = _read(path)
+    if status is None or blake3(data).hexdigest() != write.blake3:
+        raise SidecarChanged(f"{path} changed since shootwatch wrote it: not restored")
+    for start, old, new in reversed(write.edits):
+        if data[start : start + len(new)] != new:
+            raise SidecarChanged(f"{path} is not as shootwatch wrote it: not restored")
+        data = data[:start] + old + data[start + len(new) :]
+    if write.created and data == NEW_SIDECAR.encode():
+        path.unlink()
+        sync_folder(path.parent)
+        return
+    write_atomically(path, data, mode=stat.S_IMODE(status.st_mode))

@@ -1101,7 +1101,7 @@ def _reads_of_a_fifo() -> dict[str, Callable[[Path], object]]:
     from core.media.sniff import Sniffed, sniff
     from core.scan.hashing import hash_file
     from core.stages.images import blurhash_of
-    from core.triage.sidecar_write import write_rating_and_label
+    from core.triage.sidecar_write import Marks, write_marks
     from tui.frames import open_drafted
 
     said_jpeg = Sniffed("jpeg", "jpeg")  # as the catalogue recorded it, before it became a FIFO
@@ -1115,7 +1115,7 @@ def _reads_of_a_fifo() -> dict[str, Callable[[Path], object]]:
         "EXIF": lambda path: read_metadata(path, said_jpeg).error,
         "capture clock": lambda path: read_capture_clock(path, said_jpeg).error,
         "sidecar": read_sidecar,
-        "sidecar write-back": lambda path: write_rating_and_label(path, 3, None, None),
+        "sidecar write-back": lambda path: write_marks(path, Marks(rating=3)),
         "darktable's change counter": change_stamp,
         "blurhash": blurhash_of,
         "triage frame": lambda path: open_drafted(str(path), (80, 48)),

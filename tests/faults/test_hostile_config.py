@@ -206,14 +206,15 @@ def test_a_hostile_sidecar_is_refused_and_nothing_of_it_is_kept(catalogue, tmp_p
 
     # Triage's write-back refuses to write into it: the decision is kept, the file is not
     # touched, and the warning says why.
+    # (approving writes nothing into a sidecar: a reject and a label do)
     triage = Triage(catalogue.db, write_sidecars=True)
-    decided = triage.decide(photo_id, "approved")
-    rated = triage.rate(photo_id, 3)
-    for change in (decided, rated):
+    decided = triage.decide(photo_id, "rejected")
+    labelled = triage.toggle_label(photo_id, 1)
+    for change in (decided, labelled):
         assert change.warning is not None and "is not valid XMP" in change.warning
-    assert (Photo.get_by_id(photo_id).decision, Photo.get_by_id(photo_id).rating) == (
-        "approved",
-        3,
+    assert (Photo.get_by_id(photo_id).decision, Photo.get_by_id(photo_id).labels) == (
+        "rejected",
+        1,
     )
     assert sidecar.read_bytes() == hostile
     assert not list(sidecar.parent.glob(".*.tmp"))  # no temporary file of a write begun

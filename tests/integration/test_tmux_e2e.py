@@ -118,6 +118,8 @@ def decisions(catalogue: Path) -> dict[str, int]:
 def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_path):
     catalogue = tmp_path / "demo" / "catalogue.db"
     first = session.position(0, 0)
+    # (photos the demo's darktable sidecars reject are rejected from the start)
+    rejected = decisions(catalogue).get("rejected", 0)
     total = int(first[2])
     assert total >= 20, "the demo has every shipped photo in the queue"
     assert "Triage" in session.screen() and "approve" in session.screen().lower()
@@ -130,7 +132,7 @@ def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_
     shown = session.position(2, 1)
     assert int(shown[1]) == 4, "auto-advance moved on after each decision"
     assert decisions(catalogue).get("approved") == 2
-    assert decisions(catalogue).get("rejected") == 1
+    assert decisions(catalogue).get("rejected") == rejected + 1
 
     # Undo, then the other panes, then back.
     session.keys("C-z")
@@ -155,4 +157,4 @@ def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_
     pid = int(session.tmux("list-panes", "-t", "sw", "-F", "#{pane_pid}").strip())
     os.kill(pid, signal.SIGKILL)
     assert decisions(catalogue).get("approved") == 2
-    assert decisions(catalogue).get("rejected") == 1
+    assert decisions(catalogue).get("rejected") == rejected + 1

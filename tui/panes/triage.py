@@ -118,7 +118,8 @@ class TriagePane(Widget, can_focus=True):
         self.db = db
         self.settings = settings
         self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars,
-                             deadline=KEY_SAVE_DEADLINE_SECONDS)  # fmt: skip
+                             deadline=KEY_SAVE_DEADLINE_SECONDS,
+                             sidecar_names=settings.triage.sidecar_names)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self.prefetch = settings.tui.prefetch
         self.zoomed = False
@@ -321,6 +322,8 @@ class TriagePane(Widget, can_focus=True):
             text.append("  damaged", style="bold red")
         if card.darktable:  # before the EXIF: what a narrow terminal cuts is the exposure
             text.append("  ·  " + card.darktable, style="cyan")
+        if card.sidecar_problem:  # the sidecar says other than the catalogue; why: (i)
+            text.append("  sidecar not written", style="bold yellow")
         for part in (card.taken, card.camera, card.lens, card.exposure,
                      card.iso and f"ISO {card.iso}"):  # fmt: skip
             if part:
@@ -368,6 +371,8 @@ class TriagePane(Widget, can_focus=True):
         ]
         if card.damage:
             rows.append(("damaged", card.damage))
+        if card.sidecar_problem:
+            rows.append(("sidecar", card.sidecar_problem))
         text = Text()
         for name, value in rows:
             text.append(f"{name:>10}  ", style="dim")

@@ -1,0 +1,124 @@
+"""What existing XMP says about a photo when shootwatch first sees it: the stars, reject and
+colour labels in darktable's sidecar (``IMG.CR2.xmp``), in an Adobe-style one (``IMG.xmp``,
+Lightroom, Bridge, Photo Mechanic) and in the XMP inside a JPEG, taken into the photo's triage
+state, so that a decision never writes over them unseen (approving alone once wrote
+``xmp:Rating="0"`` over darktable's three stars).
+
+Read once per photo (``photo.xmp_read_at``), and only into a photo nobody decided about yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+from core.darktable.sidecar import Sidecar, SidecarError, embedded_xmp, read_sidecar
+from core.store.writing import run_transaction
+
+log = logging.getLogger("shootwatch.triage")
+
+
+@dataclass(frozen=True)
+class ExistingMarks:
+    rating: int | None  # −1 rejected, 0–5 stars; None: no XMP says
+    labels: int  # the catalogue's label bits
+    source: str | None  # the file they were read from
+
+
+def _sources(original: str, members: list[tuple[str, str, str | None]]) -> list[tuple[str, str]]:
+    """(how, path) of the XMP to read, in darktable's order of authority: its own sidecar,
+    then an Adobe-style one, then the XMP inside the JPEGs (original, then twin)."""
+    name = os.path.basename(original)
+    by_name = {
+        os.path.basename(path).lower(): path for path, role, _ in members if role == "sidecar"
+    }
+    found = []
+    for wanted in (name + ".xmp", name.split(".", 1)[0] + ".xmp"):
+        if wanted.lower() in by_name:
+            found.append(("sidecar", by_name[wanted.lower()]))
+    for path, role, file_format in members:
+        if role in ("original", "twin") and file_format == "jpeg":
+            found.append(("embedded", path))
+    return found
+
+
+def existing_marks(original: str, members: list[tuple[str, str, str | None]]) -> ExistingMarks:
+    """The marks existing XMP gives the photo whose original is ``original``; ``members`` are
+    its files as (path, role, format). The first XMP found decides (labels included); a
+    rating it lacks is taken from the next. An unreadable one is passed over."""
+    rating, labels, source = None, None, None
+    for how, path in _sources(original, members):
+        try:
+            xmp: Sidecar | None = (
+                read_sidecar(Path(path)) if how == "sidecar" else embedded_xmp(Path(path))
+            )
+        except SidecarError as error:
+            log.info("existing XMP not read: %s", error)
+            continue
+        if xmp is None:
+            continue
+        if labels is None:
+            labels, source = xmp.darktable_labels, path
+        if xmp.rating is not None:
+            rating = max(-1, min(5, xmp.rating))
+            source = source or path
+            break
+    return ExistingMarks(rating, labels or 0, source)
+
+
+def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
+    """Those of ``photo_ids`` whose XMP was not read yet (a folder's photos are offered each
+    time a file in it is described: most were read long ago)."""
+    found = []
+    for start in range(0, len(photo_ids), 500):
+        chunk = photo_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found += [
+            photo_id
+            for (photo_id,) in db.execute_sql(
+                f"SELECT id FROM photo WHERE id IN ({marks}) AND xmp_read_at IS NULL", chunk
+            )
+        ]
+    return found
+
+
+def read_existing_marks(db: SqliteDatabase, photo_ids: Iterable[int], now: float) -> int:
+    """Take the existing XMP of photos not read yet into their triage state; a photo someone
+    decided about keeps its own. The files are read outside any transaction (the writes wait
+    for no disk), the result written in one short one. Returns how many photos changed."""
+    found = []
+    for photo_id in _not_read(db, list(photo_ids)):
+        rows = db.execute_sql(
+            "SELECT r.path, f.rel_path, f.role, f.format FROM file f"
+            " JOIN root r ON r.id = f.root_id WHERE f.photo_id = ?",
+            (photo_id,),
+        ).fetchall()
+        members = [(os.path.join(root, rel), role, fmt) for root, rel, role, fmt in rows]
+        originals = [path for path, role, _ in members if role == "original"]
+        if originals:
+            found.append((photo_id, existing_marks(originals[0], members)))
+    return run_transaction(db, partial(_take_in, db, found, now)) if found else 0
+
+
+def _take_in(db: SqliteDatabase, found: list[tuple[int, ExistingMarks]], now: float) -> int:
+    changed = 0
+    for photo_id, marks in found:
+        if marks.rating is not None or marks.labels:
+            changed += db.execute_sql(
+                "UPDATE photo SET decision = CASE WHEN ? THEN 'rejected' ELSE decision END,"
+                " rating = ?, labels = ? WHERE id = ? AND xmp_read_at IS NULL"
+                " AND decision = 'pending' AND rating = 0 AND labels = 0"
+                " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = ?)",
+                (marks.rating == -1, max(0, marks.rating or 0), marks.labels, photo_id, photo_id),
+            ).rowcount
+        db.execute_sql(
+            "UPDATE photo SET xmp_read_at = ? WHERE id = ? AND xmp_read_at IS NULL",
+            (now, photo_id),
+        )
+    return changed
