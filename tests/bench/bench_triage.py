@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import time
@@ -235,13 +236,39 @@ def wait_photo(program: TmuxProgram, position: int) -> None:
     program.wait_for(lambda screen: photo_shown(screen, position), f"photo {position}", 30, 0.002)
 
 
-def tmux_app(base: Path, config: Path, presses: int, pace: float) -> SeenInTmux:
-    """The whole app in tmux: ``presses`` next photos, as many decisions, then bursts."""
+def start_in_tmux(base: Path, config: Path, name: str) -> TmuxProgram:
     command = f"{sys.executable} -m tui --config {config} --no-engine"
-    program = TmuxProgram(command, base, app_env(base / "home", REPO), SIZE, name="app")
-    seen = SeenInTmux()
+    program = TmuxProgram(command, base, app_env(base / "home", REPO), SIZE, name=name)
     try:
         program.wait_for(lambda screen: photo_shown(screen, 1), "the first photo", timeout=120)
+    except BaseException:
+        program.close()
+        raise
+    return program
+
+
+def tmux_app(base: Path, config: Path, photos: int, presses: int, pace: float) -> SeenInTmux:
+    """The whole app in tmux: bursts first, each in an app just started (so the photos it runs
+    over were never drawn: the frames are in memory, the previews on disk stay), alternately
+    forward from the first photo and back from the last; then ``presses`` next photos and as
+    many decisions."""
+    seen = SeenInTmux()
+    for round_ in range(max(3, presses // 6)):
+        program = start_in_tmux(base, config, f"burst{round_}")
+        try:
+            key, step, position = "Space", 1, 1
+            if round_ % 2:
+                key, step, position = "BSpace", -1, photos
+                program.keys("End")
+                wait_photo(program, position)
+            time.sleep(pace)
+            sent = timed_keys(program, key, BURST_KEYS, BURST_HZ)
+            wait_photo(program, position + step * BURST_KEYS)
+            seen.burst.append(time.perf_counter() - sent)
+        finally:
+            program.close()
+    program = start_in_tmux(base, config, "app")
+    try:
         position = 1
 
         def press(key: str, into: list[float]) -> None:
@@ -261,16 +288,6 @@ def tmux_app(base: Path, config: Path, presses: int, pace: float) -> SeenInTmux:
         seen.bytes_per_change = (program.bytes_written() - written) / presses
         for _ in range(presses):
             press("a", seen.decision)
-        program.keys("g")
-        program.wait_for(lambda screen: photo_shown(screen, 1), "the first photo again", 30)
-        position = 1
-        for round_ in range(max(2, presses // 3)):
-            key, step = ("Space", 1) if round_ % 2 == 0 else ("BSpace", -1)
-            time.sleep(pace)
-            sent = timed_keys(program, key, BURST_KEYS, BURST_HZ)
-            position += step * BURST_KEYS
-            wait_photo(program, position)
-            seen.burst.append(time.perf_counter() - sent)
     finally:
         program.close()
     return seen
@@ -303,7 +320,7 @@ def tmux_minimal(base: Path, presses: int, pace: float) -> SeenInTmux:
                 if into is seen.next and len(into) == presses:
                     time.sleep(0.5)
                     seen.bytes_per_change = (program.bytes_written() - written) / presses
-        for _ in range(max(2, presses // 3)):
+        for _ in range(max(3, presses // 6)):
             time.sleep(pace)
             sent = timed_keys(program, "Space", BURST_KEYS, BURST_HZ)
             count += BURST_KEYS
@@ -312,6 +329,16 @@ def tmux_minimal(base: Path, presses: int, pace: float) -> SeenInTmux:
     finally:
         program.close()
     return seen
+
+
+def copy_catalogue(source: Path, target: Path) -> None:
+    """SQLite's own backup: the copy is whole, whatever is still in the source's WAL."""
+    read, write = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        read.backup(write)
+    finally:
+        read.close()
+        write.close()
 
 
 def p50_p95(values: list[float]) -> str:
@@ -370,6 +397,16 @@ def main() -> int:
         )
         presses = args.photos - 1
         cached = asyncio.run(drive(config, presses, args.pace, prefetch=True))
+        in_tmux = None  # with the previews built, as the engine leaves them
+        tmux_presses = min(args.tmux_presses, (args.photos - 1) // 2)
+        if TMUX is not None and args.photos > BURST_KEYS:
+            catalogue = load_settings(config).catalogue
+            copy_catalogue(catalogue, base / "before-tmux.db")
+            in_tmux = (
+                tmux_app(base, config, args.photos, tmux_presses, args.pace),
+                tmux_minimal(base, tmux_presses, args.pace),
+            )
+            copy_catalogue(base / "before-tmux.db", catalogue)  # the decisions made there go
         settings = load_settings(config)
         previews = preview_cache_dir(settings.media)
         some_preview = next(previews.rglob("*.jpg"))
@@ -377,13 +414,6 @@ def main() -> int:
         shutil.rmtree(previews)
         uncached = asyncio.run(drive(config, presses, args.pace, prefetch=False))
         decode_time = reference_decode(originals[0])
-        in_tmux = None
-        tmux_presses = min(args.tmux_presses, (args.photos - 1) // 2)
-        if TMUX is not None and args.photos > BURST_KEYS:
-            in_tmux = (
-                tmux_app(base, config, tmux_presses, args.pace),
-                tmux_minimal(base, tmux_presses, args.pace),
-            )
         total = add_catalogue_rows(config, args.catalogue_photos)
         paints = [asyncio.run(first_paint(config)) for _ in range(3)]
         screen = statistics.median(p[0] for p in paints)
@@ -414,7 +444,8 @@ def main() -> int:
         targets += tmux_targets(*in_tmux)
         notes.append(
             f"tmux: {tmux_presses} next photos and {tmux_presses} decisions at a {args.pace} s"
-            f" pace, {len(in_tmux[0].burst)} bursts; the screen polled with capture-pane"
+            f" pace; {len(in_tmux[0].burst)} bursts over photos not drawn yet (the app started"
+            " afresh for each); the screen polled with capture-pane"
             " (a few ms per poll, the same for both apps)"
         )
     else:

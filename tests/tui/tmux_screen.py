@@ -40,6 +40,7 @@ class TmuxProgram:
         settings = [part for key, value in env.items() for part in ("-e", f"{key}={value}")]
         self.tmux("-f", str(config), "new-session", "-d", "-s", name, "-x", str(size[0]),
                   "-y", str(size[1]), *settings, command)  # fmt: skip
+        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
         self.output.touch()
         # Everything the program writes to its terminal, appended to a file (-o: output only).
         self.tmux("pipe-pane", "-o", "-t", name, f"cat >> {self.output}")
@@ -72,6 +73,7 @@ class TmuxProgram:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        self.socket_path.unlink(missing_ok=True)  # a killed server leaves its socket behind
 
 
 def photo_shown(screen: str, position: int, minimum_cells: int = 400) -> bool:
