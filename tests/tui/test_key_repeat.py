@@ -5,6 +5,7 @@ longer wanted. Real app, real JPEGs in a real catalogue, keys sent as the termin
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import time
@@ -153,6 +154,8 @@ async def test_a_second_burst_after_the_first_is_drawn_too(shoot):
 def app_in_tmux(tmp_path: Path) -> Iterator[TmuxProgram]:
     """The whole app (``python -m tui``) on the shoot, in a real tmux at 160x48."""
     if TMUX is None:
+        if os.environ.get("SHOOTWATCH_REQUIRE_TMUX") == "1":
+            pytest.fail("SHOOTWATCH_REQUIRE_TMUX=1 but tmux is not installed")
         pytest.skip("tmux is not installed (CI installs it)")
     shoot = build_shoot(tmp_path / "shoot")
     shoot.catalogue.close()
