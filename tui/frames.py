@@ -1,14 +1,19 @@
 """Frames ahead of time: the photo on screen and its neighbours, decoded and drawn for the pane's
 size in background threads, so the next photo is on screen the moment its key is pressed.
 
-The newest request wins: moving on makes the previous neighbours' work stale, and the photo
-asked for first is drawn first. Decoding happens in Pillow (which lets other threads run); the
-half-block lines are built here too, never on the UI thread.
+Two lanes, so the photo on screen never waits behind its neighbours. The urgent lane draws only
+the frame the screen waits for, and drops it between two lines as soon as a newer one is asked
+for (a held key asks 30 times a second: only the last is worth finishing). The neighbour lane
+draws the rest, most urgent first; it gives way while the urgent frame is not drawn or a key
+is being handled, and drops a neighbour the moment it is no longer wanted. Decoding happens in
+Pillow (which lets other threads run); the half-block lines are built here too, never on the
+UI thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -22,8 +27,18 @@ from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
 
 # photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
 Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
+Key = tuple[int, Size, bool]  # photo id, pane size in cells, zoomed
 KEEP_FRAMES = 32
 LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between keys
+# Neighbours give way to the UI for this long after a key at most: the pane says when the photo
+# is on screen, but a pane that never does (a resize, a closing app) must not stop prefetching.
+UI_GRACE_SECONDS = 0.5
+# However long the urgent frame takes, a neighbour waits no longer than this: a safety net only.
+NEIGHBOUR_PATIENCE_SECONDS = 5.0
+
+
+class Abandoned(Exception):
+    """The frame being drawn is no longer wanted (or the maker closed): drawing stops."""
 
 
 class FrameMaker:
@@ -32,28 +47,31 @@ class FrameMaker:
         load: Loader,
         on_ready: Callable[[Frame], None],
         graphics: bool = False,
-        workers: int = 2,
+        workers: int = 1,
         console=None,
         cell_pixels: tuple[int, int] = (10, 20),
     ) -> None:
+        """``workers`` is the number of neighbour lanes; the urgent lane is always there."""
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
         self._console = console  # the app's: strips are turned into escape codes here too
         self._cell_pixels = cell_pixels  # a graphics terminal's cell size, for a 1:1 zoom
-        self._frames: OrderedDict[tuple, Frame] = OrderedDict()
-        self._wanted: list[tuple] = []  # most urgent first
-        self._busy: set[tuple] = set()
+        self._frames: OrderedDict[Key, Frame] = OrderedDict()
+        self._wanted: list[Key] = []  # as last asked, most urgent first
+        self._wanted_set: frozenset[Key] = frozenset()
+        self._urgent: Key | None = None  # the frame the screen waits for
+        self._busy: set[Key] = set()
         self._later: list[Callable[[], object]] = []
         self._lock = threading.Condition()
         self._closed = False
-        self._urgent: tuple | None = None  # the frame the screen waits for
-        self._ui_idle = threading.Event()  # cleared while a key is handled: neighbours wait
-        self._ui_idle.set()
+        self._ui_busy = False  # a key is being handled and its photo is not on screen yet
         self._last_key = 0.0
+        lanes = [("urgent", self._urgent_lane)]
+        lanes += [(str(n), self._neighbour_lane) for n in range(max(1, workers))]
         self._threads = [
-            threading.Thread(target=self._work, name=f"shootwatch-frames-{n}", daemon=True)
-            for n in range(workers)
+            threading.Thread(target=lane, name=f"shootwatch-frames-{name}", daemon=True)
+            for name, lane in lanes
         ]
         for thread in self._threads:
             thread.start()
@@ -66,23 +84,24 @@ class FrameMaker:
             return frame
 
     def ui_busy(self) -> None:
-        """A key is being handled: drawing neighbours pauses until ``ui_idle``, so the frame
-        on screen is not slowed by work for frames that may never be shown."""
-        self._ui_idle.clear()
-        self._last_key = time.monotonic()
+        """A key is being handled: neighbours give way until ``ui_idle`` (or a short grace),
+        so the frame on screen is not slowed by work for frames that may never be shown."""
+        with self._lock:
+            self._ui_busy = True
+            self._last_key = time.monotonic()
 
     def ui_idle(self) -> None:
-        self._ui_idle.set()
+        with self._lock:
+            self._ui_busy = False
+            self._lock.notify_all()
 
     def want(self, photo_ids: Sequence[int], size: Size, zoom: bool = False) -> None:
-        """Draw these (the first is on screen), dropping what was wanted before."""
+        """Draw these (the first is on screen), dropping what was wanted before: a frame being
+        drawn that is no longer wanted stops at its next line."""
         with self._lock:
-            self._urgent = (photo_ids[0], size, zoom) if photo_ids else None
-            self._wanted = [
-                key
-                for key in ((photo_id, size, zoom) for photo_id in photo_ids)
-                if key not in self._frames and key not in self._busy
-            ]
+            self._wanted = [(photo_id, size, zoom) for photo_id in photo_ids]
+            self._wanted_set = frozenset(self._wanted)
+            self._urgent = self._wanted[0] if self._wanted else None
             self._lock.notify_all()
 
     def later(self, task: Callable[[], object]) -> None:
@@ -100,56 +119,112 @@ class FrameMaker:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._wanted = []
+            self._wanted, self._wanted_set, self._urgent = [], frozenset(), None
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=2)
 
-    def _work(self) -> None:
+    # --- the lanes ---------------------------------------------------------------------------
+
+    def _urgent_lane(self) -> None:
         while True:
             with self._lock:
-                task = None
-                while not self._closed and not self._wanted and task is None:
+                while not self._closed and not self._urgent_to_draw():
+                    self._lock.wait()
+                if self._closed:
+                    return
+                key = self._urgent
+                self._busy.add(key)
+            self._make(key, functools.partial(self._still_urgent, key))
+
+    def _urgent_to_draw(self) -> bool:
+        key = self._urgent
+        # Drawn already, or by a neighbour lane that had it when it became urgent (that lane
+        # stops giving way to anything as soon as its frame is the urgent one).
+        return key is not None and key not in self._frames and key not in self._busy
+
+    def _still_urgent(self, key: Key) -> None:
+        # Read without the lock: one attribute read, and a stale answer costs one line.
+        if self._closed or self._urgent != key:
+            raise Abandoned
+
+    def _neighbour_lane(self) -> None:
+        while True:
+            with self._lock:
+                key, task = None, None
+                while not self._closed:
+                    key = self._next_neighbour()
+                    if key is not None:
+                        break
                     # Background work only in a pause of the photographer's: it would slow
                     # the next key.
                     paused = time.monotonic() - self._last_key >= LATER_AFTER_SECONDS
                     if self._later and paused:
                         task = self._later.pop(0)
-                    else:
-                        self._lock.wait(timeout=0.1 if self._later else None)
+                        break
+                    self._lock.wait(timeout=0.1 if self._later else None)
                 if self._closed:
                     return
-                if task is None:
-                    key = self._wanted.pop(0)
+                if key is not None:
                     self._busy.add(key)
             if task is not None:
                 with contextlib.suppress(Exception):  # the cache is a convenience
                     task()
                 continue
-            try:
-                frame = self._draw(*key)
-            except Exception as error:  # a frame that cannot be drawn says why, never crashes
-                frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}")
+            self._make(key, functools.partial(self._give_way, key, time.monotonic()))
+
+    def _next_neighbour(self) -> Key | None:
+        for key in self._wanted:
+            if key != self._urgent and key not in self._frames and key not in self._busy:
+                return key
+        return None
+
+    def _give_way(self, key: Key, started: float) -> None:
+        """Between two lines of a neighbour: stop if it is no longer wanted; wait while the
+        urgent frame is not drawn or a key is being handled; go on at once if it became the
+        urgent frame itself."""
+        with self._lock:
+            while True:
+                if self._closed or key not in self._wanted_set:
+                    raise Abandoned
+                if key == self._urgent:
+                    return
+                now = time.monotonic()
+                urgent = self._urgent
+                urgent_pending = urgent is not None and urgent not in self._frames
+                ui_busy = self._ui_busy and now - self._last_key < UI_GRACE_SECONDS
+                if not (urgent_pending or ui_busy):
+                    break
+                if now - started >= NEIGHBOUR_PATIENCE_SECONDS:
+                    break
+                self._lock.wait(timeout=0.05)
+        time.sleep(0)  # let the UI thread have Python's lock between two lines
+
+    def _make(self, key: Key, between_lines: Callable[[], None]) -> None:
+        """Draw ``key``, keep it and hand it over; or drop it when it stopped being wanted."""
+        try:
+            between_lines()
+            frame = self._draw(key, between_lines)
+        except Abandoned:
             with self._lock:
                 self._busy.discard(key)
-                if self._closed:
-                    return
-                self._frames[key] = frame
-                while len(self._frames) > KEEP_FRAMES:
-                    self._frames.popitem(last=False)
-            self._on_ready(frame)
-
-    def _between_lines(self, key: tuple) -> None:
-        if key == self._urgent:
+                self._lock.notify_all()
             return
-        # Neighbours give way: wait while a key is handled, and let other threads run.
-        self._ui_idle.wait(timeout=1.0)
-        time.sleep(0)
+        except Exception as error:  # a frame that cannot be drawn says why, never crashes
+            frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}")
+        with self._lock:
+            self._busy.discard(key)
+            if self._closed:
+                return
+            self._frames[key] = frame
+            self._frames.move_to_end(key)
+            while len(self._frames) > KEEP_FRAMES:
+                self._frames.popitem(last=False)
+            self._lock.notify_all()  # neighbours waiting for the urgent frame go on
+        self._on_ready(frame)
 
-    def _draw(self, photo_id: int, size: Size, zoom: bool) -> Frame:
-        key = (photo_id, size, zoom)
-        if key != self._urgent:
-            self._ui_idle.wait(timeout=1.0)
+    def _draw(self, key: Key, between_lines: Callable[[], None]) -> Frame:
+        photo_id, size, zoom = key
         picture, reason = self._load(photo_id, zoom, (size.width, size.height * 2))
         if picture is None:
             return Frame(photo_id, size, zoom, reason=reason or "no preview")
@@ -158,9 +233,11 @@ class FrameMaker:
                 cell_w, cell_h = self._cell_pixels
                 picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
             return Frame(photo_id, size, zoom, picture=picture)
-        strips = halfblock_strips(picture, size, zoom, lambda: self._between_lines(key))
+        between_lines()
+        strips = halfblock_strips(picture, size, zoom, between_lines)
         if self._console is not None:
             for strip in strips:  # cached in the strip: the UI thread only writes them out
+                between_lines()
                 strip.render(self._console)
         return Frame(photo_id, size, zoom, strips=strips)
 

@@ -15,7 +15,7 @@ from PIL import Image
 from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -165,6 +165,32 @@ class PhotoView(Widget):
             self.mount(self._graphics)
         else:
             self._graphics.image = picture
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A drawn frame's own strips, as the frame thread turned them into escape codes:
+        Textual's usual path wraps every line in a new strip, and the UI thread then turns the
+        photo's thousands of segments into escape codes again on every photo change."""
+        frame = self.frame
+        size = self.size
+        if (
+            frame is None
+            or not frame.strips
+            or frame.size != size
+            or len(frame.strips) != size.height
+            or any(strip.cell_length != size.width for strip in frame.strips)
+            or (frame.picture is not None and self._graphics is not None)
+        ):
+            return super().render_lines(crop)
+        strips = frame.strips[crop.y : crop.bottom]
+        filters = self.get_line_filters()
+        if filters:  # as the styles cache does (a filter's result is cached in the strip)
+            background = self.background_colors[1]
+            for line_filter in filters:
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        left, right = crop.column_span
+        if (left, right) != (0, size.width):
+            strips = [strip.crop(left, right) for strip in strips]
+        return strips
 
     def render_line(self, y: int) -> Strip:
         frame = self.frame
