@@ -3,6 +3,7 @@ screenshots/make_screenshots.py: the same picture every run, on every machine.""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import shutil
@@ -36,12 +37,24 @@ def demo_settings() -> Settings:
     """The demo, built once per process, its times moved to the pinned clock."""
     os.environ["TZ"] = "UTC"
     time.tzset()
+    _hold_the_folder()
     shutil.rmtree(FOLDER, ignore_errors=True)
     demo = create_demo(FOLDER)
     settings = load_settings(demo.config_file)
     with open_catalogue(settings.catalogue) as catalogue:
         pin_clock(catalogue.db, PINNED)
     return settings
+
+
+_held: list = []
+
+
+def _hold_the_folder() -> None:
+    """The folder is this process's until it exits: another test run on the machine (another
+    checkout, say) waits here rather than build the demo again under this one's feet."""
+    lock = open(FOLDER.with_name(FOLDER.name + ".lock"), "a")  # noqa: SIM115 (held open)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    _held.append(lock)
 
 
 def pin_clock(db, at: float) -> None:
