@@ -55,7 +55,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument(
         "--min-stars", type=int, default=1, metavar="N",
-        help="unfinished: rated at least N stars by hand (default: 1)",
+        help="unfinished: rated at least N stars in darktable (default: 1, darktable's "
+        "'1 star or better', the import default star included)",
     )  # fmt: skip
     report.add_argument("--json", action="store_true", help="print JSON")
 
@@ -123,6 +124,7 @@ def stats(run: Invocation) -> int:
             output.count(s.in_darktable),
             output.count(s.edited),
             output.count(s.rated),
+            output.count(s.rated_by_hand),
             output.count(s.rejected),
             output.count(s.exported),
             output.count(s.to_export),
@@ -131,13 +133,15 @@ def stats(run: Invocation) -> int:
         )
         for s in shoots
     ]
-    headers = ("SHOOT", "FILES", "IN DARKTABLE", "EDITED", "RATED", "REJECTED", "EXPORTED",
-               "TO EXPORT", "RE-EDITED", "EDITS/H")  # fmt: skip
+    headers = ("SHOOT", "FILES", "IN DARKTABLE", "EDITED", "RATED", "BY HAND", "REJECTED",
+               "EXPORTED", "TO EXPORT", "RE-EDITED", "EDITS/H")  # fmt: skip
     if rows:
         output.table(rows, headers, run.out)
         run.out.write(
-            "RATED counts one star or more set by hand; TO EXPORT is edited and never "
-            "exported; RE-EDITED changed after its last export; EDITS/H in this session.\n"
+            "RATED is darktable's own count (one star or more, rejects left out, the import "
+            "default star included); BY HAND is those whose stars are not the import default "
+            "or were seen changing; TO EXPORT is edited and never exported; RE-EDITED changed "
+            "after its last export; EDITS/H in this session.\n"
         )
     return EXIT_ATTENTION if _problem(state) else EXIT_OK
 

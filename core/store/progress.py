@@ -24,7 +24,8 @@ class ShootProgress:
     in_darktable: int  # files darktable has
     images: int  # darktable images, duplicates included; the counts below are of these
     edited: int
-    rated: int  # rated one star or more by hand (the import default star does not count)
+    rated: int  # darktable's own count: one star or more, rejects left out (its "1 star or better")
+    rated_by_hand: int  # of those, stars other than the import default or seen changing
     rejected: int
     exported: int
     to_export: int  # edited, never exported
@@ -88,7 +89,8 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
         _db()
         .execute_sql(
             "SELECT film_roll_folder, count(DISTINCT filename), count(*), sum(altered),"
-            " sum(stars >= 1 AND rated_by_hand AND NOT rejected), sum(rejected),"
+            " sum(stars >= 1 AND NOT rejected), sum(stars >= 1 AND rated_by_hand AND NOT rejected),"
+            " sum(rejected),"
             " sum(exported_at IS NOT NULL), sum(altered AND exported_at IS NULL),"
             " sum(changed_at > exported_at)"
             " FROM darktable_image GROUP BY film_roll_folder"
@@ -107,7 +109,8 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
             edits_by_folder.setdefault(folder, []).append(at)
     shoots = []
     film_rolls = set()
-    for folder, in_dt, images, edited, rated, rejected, exported, to_export, after in rows:
+    for (folder, in_dt, images, edited, rated, by_hand, rejected, exported, to_export,
+         after) in rows:  # fmt: skip
         film_rolls.add(folder)
         times = edits_by_folder.get(folder, [])
         pace, _ = session_pace(times, now)
@@ -119,6 +122,7 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
                 images=images,
                 edited=edited or 0,
                 rated=rated or 0,
+                rated_by_hand=by_hand or 0,
                 rejected=rejected or 0,
                 exported=exported or 0,
                 to_export=to_export or 0,
@@ -131,7 +135,7 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
         # A folder below a film roll holds its exports (darktable_exported/ by default).
         if folder in film_rolls or os.path.dirname(folder) in film_rolls:
             continue
-        shoots.append(ShootProgress(folder, count, 0, 0, 0, 0, 0, 0, 0, 0, None, None))
+        shoots.append(ShootProgress(folder, count, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None))
     shoots.sort(key=lambda s: (-(s.last_edit_at or 0), s.folder))
     return shoots
 
@@ -201,11 +205,11 @@ def _image_dicts(where: str, params: tuple, order: str) -> list[dict]:
 
 def unfinished(min_stars: int = 1) -> list[dict]:
     """Not rejected, and either edited but not exported since the last change, or rated
-    ``min_stars`` or more by hand and not edited yet."""
+    ``min_stars`` or more (darktable's stars, the import default star too) and not edited yet."""
     return _image_dicts(
         "NOT rejected AND ("
         " (altered AND (exported_at IS NULL OR changed_at > exported_at))"
-        " OR (NOT altered AND rated_by_hand AND stars >= ?))",
+        " OR (NOT altered AND stars >= max(?, 1)))",
         (min_stars,),
         "film_roll_folder, filename, version",
     )

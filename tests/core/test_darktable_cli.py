@@ -43,11 +43,15 @@ def test_stats_per_shoot(capsys, scanned):
     wedding = shoots["2024-06-01_wedding"]
     # 11 photos on disk, 10 imported; 11 darktable images (IMG_0003 has a duplicate).
     assert (wedding["files"], wedding["in_darktable"], wedding["images"]) == (11, 10, 11)
-    # edited: 2, 3, 4, 17; rated by hand >= 1: 2, 3, 4, 6, 17; rejected: 9, 10
-    assert (wedding["edited"], wedding["rated"], wedding["rejected"]) == (4, 5, 2)
+    # edited: 2, 3, 4, 17; rejected: 9, 10; rated is darktable's own "1 star or better" with
+    # rejects left out, the import default star included: 1, 2, 3, 4, 6, 8, 17
+    assert (wedding["edited"], wedding["rated"], wedding["rejected"]) == (4, 7, 2)
+    # the separate figure: stars that are not the import default (2, 3, 4, 6, 17)
+    assert wedding["rated_by_hand"] == 5
     # exported: 2, 4, 5; edited and never exported: 3, 17
     assert (wedding["exported"], wedding["to_export"]) == (3, 2)
     street = shoots["2024-07-15_street"]
+    assert street["rated"] == 5  # 11, 12, 13, 14, 15: 11 and 15 at one star
     assert (street["edited"], street["exported"], street["changed_after_export"]) == (2, 1, 1)
     code, out, _ = run(capsys, "darktable", "stats")
     assert "2024-06-01_wedding" in out and "IN DARKTABLE" in out and "darktable not running" in out
@@ -89,10 +93,16 @@ def test_reports(capsys, scanned):
     code, out, _ = run(capsys, "report", "unfinished", "--json")
     assert code == 0
     unfinished = {(Path(i["path"]).name, i["version"]) for i in json.loads(out)}
-    # edited, not exported since: 3, 17, 12 (re-edited), 14; rated by hand, not edited: 6, 13
+    # edited, not exported since: 3, 17, 12 (re-edited), 14; rated (darktable's count: one
+    # star or more, the import default star too) and not edited: 1, 6, 8, 11, 13, 15
     assert unfinished == {
         ("IMG_0003.JPG", 0), ("IMG_0003.JPG", 1), ("DSC_0102.JPG", 0), ("DSC_0104.JPG", 0),
-        ("IMG_0006.JPG", 0), ("DSC_0103.JPG", 0),
+        ("IMG_0001.JPG", 0), ("IMG_0006.JPG", 0), ("IMG_0008.JPG", 0), ("DSC_0101.JPG", 0),
+        ("DSC_0103.JPG", 0), ("DSC_0105.JPG", 0),
+    }  # fmt: skip
+    code, out, _ = run(capsys, "report", "unfinished", "--min-stars", "2", "--json")
+    assert {Path(i["path"]).name for i in json.loads(out) if not i["edited"]} == {
+        "IMG_0006.JPG", "DSC_0103.JPG"
     }  # fmt: skip
     code, out, _ = run(capsys, "report", "exported", "--since", "3650d", "--json")
     assert {Path(i["path"]).name for i in json.loads(out)} == {
