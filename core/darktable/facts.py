@@ -110,6 +110,21 @@ def sidecar_name(filename: str, version: int) -> str:
     return f"{stem}_{version:02d}{extension}.xmp"
 
 
+_NUMBERED = re.compile(r"^(?P<stem>.+)_\d{2,}$")
+
+
+def export_stems(filename: str) -> list[str]:
+    """The lower-case stems of the images an exported file can come from, the plainer first.
+
+    darktable's disk export names a file after its image (``$(FILE_NAME)``, no extension) and,
+    when that name is taken, adds ``_01``, ``_02``, … (``_%.2d``: ``_100`` after ``_99``) rather
+    than overwrite: ``IMG_0001_02.jpg`` is the third export of ``IMG_0001``.
+    """
+    stem = os.path.splitext(filename)[0].lower()
+    match = _NUMBERED.match(stem)
+    return [stem, match["stem"]] if match else [stem]
+
+
 _DUPLICATE = re.compile(r"^(?P<stem>.+)_(?P<version>\d{2,})(?P<extension>\.[^.]+)$")
 
 

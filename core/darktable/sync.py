@@ -17,7 +17,7 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from core.darktable.facts import sidecar_images, sidecar_name
+from core.darktable.facts import export_stems, sidecar_images, sidecar_name
 from core.darktable.library import bucket_of
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.state import (
@@ -352,7 +352,7 @@ class DarktableSync:
         if linked:
             return linked
         parent = os.path.dirname(folder)
-        if (parent, _stem(name)) in self._by_stem:
+        if any((parent, stem) in self._by_stem for stem in export_stems(name)):
             return []  # a derivative beside its original's film roll (an export, say)
         return [self._event(EventKind.NEEDS_PROCESSING, None,
                             {"reason": "fresh import, needs processing"}, path)]  # fmt: skip
@@ -381,29 +381,37 @@ class DarktableSync:
         exported_at = state.exported_at or 0.0
         for path, mtime in self._recent_files.get(stem, []):
             if abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
-                self._recent_files[stem].remove((path, mtime))
+                for candidate in export_stems(os.path.basename(path)):  # filed under each
+                    if (path, mtime) in self._recent_files.get(candidate, []):
+                        self._recent_files[candidate].remove((path, mtime))
                 return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
         self._recent_exports.setdefault(stem, []).append((state.darktable_id, exported_at))
         return []
 
     def _link_export_on_file(self, path: str) -> list[tuple]:
         """A new image file: the output of an export darktable reported, or one to come."""
-        stem = _stem(os.path.basename(path))
+        stems = export_stems(os.path.basename(path))  # IMG_0001_01.jpg: an export again
         try:
             mtime = os.stat(path).st_mtime
         except OSError:
             return []
         now = time.time()
-        for image_id, exported_at in self._recent_exports.get(stem, []):
-            state = self._states.get(image_id)
-            if state is not None and abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
-                self._recent_exports[stem].remove((image_id, exported_at))
-                return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
+        for stem in stems:
+            for image_id, exported_at in self._recent_exports.get(stem, []):
+                state = self._states.get(image_id)
+                if state is not None and abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
+                    self._recent_exports[stem].remove((image_id, exported_at))
+                    return [
+                        self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)
+                    ]
         # Maybe darktable has not reported the export yet: remember the file for a while.
-        recent = [
-            (p, t) for p, t in self._recent_files.get(stem, []) if now - t < EXPORT_MATCH_SECONDS
-        ]
-        self._recent_files[stem] = [*recent, (path, mtime)]
+        for stem in stems:
+            recent = [
+                (p, t)
+                for p, t in self._recent_files.get(stem, [])
+                if now - t < EXPORT_MATCH_SECONDS
+            ]
+            self._recent_files[stem] = [*recent, (path, mtime)]
         return []
 
     def find_not_imported(self) -> int:

@@ -247,6 +247,48 @@ def test_an_export_is_linked_to_the_file_it_wrote(synced, darktable, catalogue):
     assert _events("needs_processing") == []  # an export is not a photo to process
 
 
+@pytest.mark.parametrize("file_first", [False, True], ids=["time-then-file", "file-then-time"])
+def test_exporting_again_writes_exports_not_new_photos(synced, darktable, catalogue, file_first):
+    """darktable exports a photo again as NAME_01.jpg, NAME_02.jpg (its "unique file name" on a
+    conflict): each is an export of that photo, never a new photo to process."""
+    reader, sync = synced
+    exported = darktable.street("darktable_exported")
+    names = ["DSC_0103.jpg", "DSC_0103_01.jpg", "DSC_0103_02.jpg"]
+    for round_, name in enumerate(names):
+        now = time.time() + round_
+        if file_first:
+            shutil.copy(darktable.street("DSC_0103.JPG"), exported / name)
+            _rescan(catalogue, darktable, sync)
+        darktable.write(
+            "UPDATE images SET export_timestamp = ? WHERE id = 13", (darktable_time(now),)
+        )
+        _poll(reader, sync)
+        if not file_first:
+            shutil.copy(darktable.street("DSC_0103.JPG"), exported / name)
+            _rescan(catalogue, darktable, sync)
+    written = _events("export_written")
+    assert [json.loads(e.payload)["export_path"] for e in written] == [
+        str(exported / name) for name in names
+    ]
+    assert {json.loads(e.payload)["darktable_id"] for e in written} == {13}
+    assert _events("needs_processing") == []
+
+
+def test_a_re_export_left_from_before_is_not_a_new_photo(synced, darktable, catalogue):
+    """IMG_0002 was exported before shootwatch followed the library; a copy darktable wrote
+    then (IMG_0002_01.jpg) turning up is an export, not a photo to process."""
+    _, sync = synced
+    exported = darktable.wedding("darktable_exported")
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), exported / "IMG_0002_01.jpg")
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), exported / "IMG_0002_117.jpg")
+    _rescan(catalogue, darktable, sync)
+    assert _events("needs_processing") == []
+    # a photo whose name merely ends in digits is still a new photo
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), darktable.wedding("IMG_0012.JPG"))
+    _rescan(catalogue, darktable, sync)
+    assert [e.path for e in _events("needs_processing")] == ["2024-06-01_wedding/IMG_0012.JPG"]
+
+
 def test_two_images_rated_in_one_write_are_both_seen(synced, darktable):
     # One up, one down, in one transaction: the change detection's sums must not cancel.
     reader, sync = synced
