@@ -70,7 +70,7 @@ def _refresh(run: Invocation) -> tuple[str, str | None]:
             return "unknown", "the engine has not reported on darktable yet"
         return beat.status, beat.error
     paths = LibraryPaths.beside(settings.library, settings.data)
-    return sync_once(run.catalogue.db, paths, settings.explicit)
+    return sync_once(run.catalogue.db, paths, settings.explicit, settings.quiet_seconds)
 
 
 def _header(run: Invocation, state: str, reason: str | None) -> dict:

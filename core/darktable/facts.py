@@ -19,6 +19,12 @@ LEGACY_REJECT_STARS = 6  # what darktable's Lua API (rating = -1) still writes i
 LABEL_NAMES = ("red", "yellow", "green", "blue", "purple")  # color_labels.color 0..4
 INTERNAL_TAG_PREFIX = "darktable|"  # darktable|changed, darktable|exported, darktable|format|…
 DEFAULT_IMPORT_STARS = 1  # new imports get one star: one star alone is not a rating by hand
+# darktable keeps no WAL and no busy timeout: a read while it writes costs it the write. The
+# shortest quiet window after its last write, and the fastest poll, that the live session test
+# (tests/integration/test_darktable_live.py, the real darktable 4.2 driven by Lua) shows lose
+# nothing and make darktable log no failed statement; the settings refuse anything below.
+SAFE_QUIET_SECONDS = 0.3
+MIN_POLL_SECONDS = 1.0
 
 
 def unix_time(timestamp: int | None) -> float | None:

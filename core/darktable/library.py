@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +40,52 @@ class LibraryUnavailable(Exception):
         super().__init__(reason)
         self.state = state
         self.reason = reason
+
+
+class DarktableWriting(LibraryUnavailable):
+    """darktable wrote the file less than the quiet window ago: read after ``wait`` seconds."""
+
+    def __init__(self, path: Path, wait: float) -> None:
+        super().__init__("writing", f"darktable wrote {path.name} moments ago")
+        self.wait = wait
+
+
+# The journal darktable writes beside each database (rollback-journal mode) changes with it.
+JOURNAL_SUFFIX = "-journal"
+CLOCK_SKEW_SECONDS = 2.0  # a modification time further ahead than this says nothing of now
+
+
+def seconds_since_written(path: Path, now: float | None = None) -> float | None:
+    """How long ago the database at ``path`` (or its journal) was last written, by their
+    modification times; None when neither says (missing, or stamped in the future)."""
+    now = time.time() if now is None else now
+    newest = None
+    for candidate in (path, path.with_name(path.name + JOURNAL_SUFFIX)):
+        try:
+            modified = os.stat(candidate).st_mtime_ns / 1e9
+        except OSError:
+            continue
+        if modified > now + CLOCK_SKEW_SECONDS:
+            continue  # another machine's clock (a share): the watcher's time still holds
+        newest = modified if newest is None else max(newest, modified)
+    return None if newest is None else max(0.0, now - newest)
+
+
+@dataclass
+class QuietGate:
+    """Lets a statement begin only when its database has been quiet for ``seconds``; every
+    statement asks, so a read of several statements stops as soon as darktable writes again."""
+
+    seconds: float = 0.0
+    started: list[float] = field(default_factory=list)  # when statements began (the last few)
+
+    def check(self, path: Path) -> None:
+        if self.seconds > 0:
+            age = seconds_since_written(path)
+            if age is not None and age < self.seconds:
+                raise DarktableWriting(path, self.seconds - age)
+        self.started.append(time.time())
+        del self.started[:-100]
 
 
 @dataclass(frozen=True)
@@ -99,10 +146,15 @@ def _uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(str(path))}?mode=ro"
 
 
-def query(path: Path, sql: str, params: Sequence = ()) -> list[tuple]:
-    """One read: open read-only, run one autocommit statement, fetch everything, close."""
+def query(
+    path: Path, sql: str, params: Sequence = (), gate: QuietGate | None = None
+) -> list[tuple]:
+    """One read: open read-only, run one autocommit statement, fetch everything, close; with a
+    gate, only once the file has been quiet for the gate's seconds (else DarktableWriting)."""
     if not path.exists():
         raise LibraryUnavailable("missing", f"there is no file at {path}")
+    if gate is not None:
+        gate.check(path)
     try:
         connection = sqlite3.connect(
             _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
@@ -131,13 +183,13 @@ def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
 # --- schema -----------------------------------------------------------------------------------
 
 
-def read_schema(paths: LibraryPaths) -> Schema:
+def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
     """db_info's version and the columns of the tables shootwatch reads, in one statement."""
     tables = (*REQUIRED, *OPTIONAL_TABLES)
     parts = " UNION ALL ".join(
         f"SELECT '{table}', name FROM pragma_table_info('{table}')" for table in tables
     )
-    rows = query(paths.library, parts)
+    rows = query(paths.library, parts, gate=gate)
     columns: dict[str, set[str]] = {}
     for table, column in rows:
         columns.setdefault(table, set()).add(column)
@@ -155,7 +207,7 @@ def read_schema(paths: LibraryPaths) -> Schema:
         )
     version = None
     if "db_info" in columns:
-        found = query(paths.library, "SELECT value FROM db_info WHERE key = 'version'")
+        found = query(paths.library, "SELECT value FROM db_info WHERE key = 'version'", gate=gate)
         if found and str(found[0][0]).isdigit():
             version = int(found[0][0])
     warning = None
@@ -218,7 +270,7 @@ def _key(name: str) -> str:
     return "i.id" if name == "images" else ("h.imgid" if name == "history_hash" else "imgid")
 
 
-def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
+def read_totals(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> tuple:
     """Values that change when any image's state changes: a count and a sum per table, the
     cheap first question of every poll (one short statement per table)."""
     parts = [
@@ -226,7 +278,7 @@ def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
         for _, table, mix in _table_mixes(schema)
     ]
     parts.append("SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls")
-    return tuple(query(paths.library, sql)[0][0] for sql in parts)
+    return tuple(query(paths.library, sql, gate=gate)[0][0] for sql in parts)
 
 
 def table_names(schema: Schema) -> list[str]:
@@ -235,7 +287,10 @@ def table_names(schema: Schema) -> list[str]:
 
 
 def read_buckets(
-    paths: LibraryPaths, schema: Schema, tables: set[str] | None = None
+    paths: LibraryPaths,
+    schema: Schema,
+    tables: set[str] | None = None,
+    gate: QuietGate | None = None,
 ) -> dict[tuple[str, int], str]:
     """Per table (all, or those named) and per bucket of 64 image ids, a count and a sum:
     which buckets changed. One statement per table, so no read holds the file for long."""
@@ -247,6 +302,7 @@ def read_buckets(
             paths.library,
             f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
             f" FROM {table} GROUP BY 1",
+            gate=gate,
         )
         buckets.update(((name, bucket), value) for bucket, value in rows)
     return buckets
@@ -296,7 +352,10 @@ def _image_select(schema: Schema) -> str:
 
 
 def read_images(
-    paths: LibraryPaths, schema: Schema, ids: Sequence[int] | None = None
+    paths: LibraryPaths,
+    schema: Schema,
+    ids: Sequence[int] | None = None,
+    gate: QuietGate | None = None,
 ) -> list[LibraryImage]:
     """Every image (``ids`` None) or those with these ids, oldest id first.
 
@@ -314,6 +373,7 @@ def read_images(
                 paths.library,
                 select + " WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id",
                 (chunk,),
+                gate=gate,
             )
             images += [LibraryImage(*row) for row in rows]
         return images
@@ -323,6 +383,7 @@ def read_images(
             paths.library,
             select + " WHERE i.id > ? ORDER BY i.id LIMIT ?",
             (after, READ_CHUNK),
+            gate=gate,
         )
         images += [LibraryImage(*row) for row in rows]
         if len(rows) < READ_CHUNK:
@@ -330,9 +391,9 @@ def read_images(
         after = rows[-1][0]
 
 
-def read_tag_names(paths: LibraryPaths) -> dict[int, str]:
+def read_tag_names(paths: LibraryPaths, gate: QuietGate | None = None) -> dict[int, str]:
     """Tag id → name from data.db (darktable keeps tag names there, not in library.db)."""
-    return dict(query(paths.data, "SELECT id, name FROM tags"))
+    return dict(query(paths.data, "SELECT id, name FROM tags", gate=gate))
 
 
 def change_stamp(path: Path) -> tuple | None:

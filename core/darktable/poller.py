@@ -19,8 +19,10 @@ import watchfiles
 from peewee import SqliteDatabase
 
 from core.darktable.library import (
+    DarktableWriting,
     LibraryPaths,
     LibraryUnavailable,
+    QuietGate,
     Schema,
     bucket_ids,
     change_stamp,
@@ -30,6 +32,7 @@ from core.darktable.library import (
     read_schema,
     read_tag_names,
     read_totals,
+    seconds_since_written,
     table_names,
 )
 from core.darktable.state import from_library
@@ -52,13 +55,24 @@ class PollerState:
 class LibraryReader:
     """Reads what changed in the library since its last read (its memory: per-table sums)."""
 
-    def __init__(self, paths: LibraryPaths) -> None:
+    def __init__(self, paths: LibraryPaths, quiet_seconds: float = 0.0) -> None:
         self.paths = paths
+        # Every statement waits for library.db (or data.db) to have been quiet this long.
+        self.gate = QuietGate(quiet_seconds)
         self.schema: Schema | None = None
         self._totals: tuple | None = None
         self._buckets: dict[tuple[str, int], str] | None = None
         self._stamp: tuple | None = None  # library.db's change stamp at the last read
         self._next_full = 0.0
+
+    def quiet_left(self) -> float:
+        """Seconds until library.db and data.db have both been quiet for the quiet window."""
+        left = 0.0
+        for path in (self.paths.library, self.paths.data):
+            age = seconds_since_written(path)
+            if age is not None:
+                left = max(left, self.gate.seconds - age)
+        return left
 
     def forget(self) -> None:
         """The last read was not applied: read everything next time."""
@@ -72,9 +86,9 @@ class LibraryReader:
         if stamp is not None and stamp == self._stamp and not full:
             return None  # not written since the last read: not even a query
         if self.schema is None:
-            self.schema = read_schema(self.paths)
+            self.schema = read_schema(self.paths, self.gate)
         try:
-            totals = read_totals(self.paths, self.schema)
+            totals = read_totals(self.paths, self.schema, self.gate)
             if totals == self._totals and not full:
                 self._stamp = stamp
                 return None
@@ -85,7 +99,7 @@ class LibraryReader:
                 or len(totals) != len(self._totals)  # another schema: start over
             ):
                 full = True
-                buckets = read_buckets(self.paths, self.schema)
+                buckets = read_buckets(self.paths, self.schema, gate=self.gate)
             else:
                 # Only the tables whose sums moved (a rating touches images alone).
                 changed_tables = {
@@ -100,10 +114,10 @@ class LibraryReader:
                     for key, value in self._buckets.items()
                     if key[0] not in changed_tables
                 }
-                buckets.update(read_buckets(self.paths, self.schema, changed_tables))
+                buckets.update(read_buckets(self.paths, self.schema, changed_tables, self.gate))
             film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
             if full or film_rolls_changed:
-                images = read_images(self.paths, self.schema)
+                images = read_images(self.paths, self.schema, gate=self.gate)
                 covered = None
             else:
                 previous = self._buckets or {}
@@ -113,7 +127,7 @@ class LibraryReader:
                     if buckets.get(key) != previous.get(key)
                     for bucket in (key[1],)
                 }
-                images = read_images(self.paths, self.schema, bucket_ids(changed))
+                images = read_images(self.paths, self.schema, bucket_ids(changed), self.gate)
                 covered = frozenset(changed)
         except LibraryUnavailable as error:
             if error.state == "unsupported":
@@ -122,7 +136,11 @@ class LibraryReader:
         notes = [self.schema.warning] if self.schema.warning else []
         tag_names: dict[int, str] | None
         try:
-            tag_names = read_tag_names(self.paths) if any(i.tag_ids for i in images) else {}
+            tag_names = (
+                read_tag_names(self.paths, self.gate) if any(i.tag_ids for i in images) else {}
+            )
+        except DarktableWriting:
+            raise  # darktable is writing tags: the whole read again, once it is quiet
         except LibraryUnavailable as error:
             tag_names = None
             notes.append(f"tag names unknown: {error.reason}")
@@ -154,7 +172,7 @@ class Poller:
         watch_factory: Callable = watchfiles.watch,
     ) -> None:
         self.paths = paths
-        self.reader = LibraryReader(paths)
+        self.reader = LibraryReader(paths, quiet_seconds)
         self.apply = apply
         self.on_state = on_state
         self.poll_seconds = poll_seconds
@@ -228,22 +246,35 @@ class Poller:
                 self._wake.wait(max(0.02, wait))
                 self._wake.clear()
                 continue
+            # Whatever woke it (the timer, the watcher), a read waits for the quiet window by
+            # the files' own times too: the watcher reports a change late, or not at all.
+            left = self.reader.quiet_left()
+            if left > 0:
+                self._wake.wait(max(0.02, left))
+                self._wake.clear()
+                continue
             if quiet:
                 self._changed_at = None
-            if self.poll_once():
+            outcome = self.poll_once()
+            if outcome is None:  # darktable wrote during the read: again once it is quiet
+                next_poll = time.monotonic() + self.quiet_seconds
+            elif outcome:
                 backoff = 1.0
                 next_poll = time.monotonic() + self.poll_seconds
             else:
                 next_poll = time.monotonic() + backoff
                 backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
 
-    def poll_once(self) -> bool:
-        """One poll, applied; False when the library could not be read."""
+    def poll_once(self) -> bool | None:
+        """One poll, applied; False when the library could not be read, None when darktable
+        wrote while it read (the read stopped; nothing is wrong)."""
         self.polls += 1
         running = darktable_pid(self.paths)
         task = f"darktable running (pid {running})" if running else "darktable not running"
         try:
             read = self.reader.read()
+        except DarktableWriting:
+            return None
         except LibraryUnavailable as error:
             if error.state == "missing" and not self.explicit:
                 self.on_state(PollerState("off", error=f"no darktable library: {error.reason}"))
@@ -264,28 +295,49 @@ class Poller:
         return True
 
 
+WRITING_PATIENCE_SECONDS = 30.0  # a command waits this long for darktable to pause writing
+
+
 def poll_now(
-    paths: LibraryPaths, explicit: bool, apply: Callable[[LibraryRead], object]
+    paths: LibraryPaths,
+    explicit: bool,
+    apply: Callable[[LibraryRead], object],
+    quiet_seconds: float = 0.0,
 ) -> tuple[str, str | None]:
     """One read here and now, for a command run while no engine runs: (state, reason) with
-    state "ok", "off" (no library at darktable's default place) or the reader's state."""
-    try:
-        read = LibraryReader(paths).read()
-    except LibraryUnavailable as error:
-        if error.state == "missing" and not explicit:
-            return "off", f"no darktable library: {error.reason}"
-        return error.state, error.reason
+    state "ok", "off" (no library at darktable's default place) or the reader's state. Like the
+    poller, it reads only once library.db has been quiet for ``quiet_seconds``."""
+    reader = LibraryReader(paths, quiet_seconds)
+    deadline = time.monotonic() + WRITING_PATIENCE_SECONDS
+    while True:
+        time.sleep(max(0.0, reader.quiet_left()))
+        try:
+            read = reader.read()
+            break
+        except DarktableWriting as error:
+            if time.monotonic() > deadline:
+                return "writing", (
+                    f"darktable kept writing {paths.library.name} for "
+                    f"{WRITING_PATIENCE_SECONDS:g} s: try again when it is idle"
+                )
+            time.sleep(error.wait)
+        except LibraryUnavailable as error:
+            if error.state == "missing" and not explicit:
+                return "off", f"no darktable library: {error.reason}"
+            return error.state, error.reason
     report = apply(read)
     notes = getattr(report, "notes", None)
     return "ok", "; ".join(notes) if notes else None
 
 
-def sync_once(db: SqliteDatabase, paths: LibraryPaths, explicit: bool) -> tuple[str, str | None]:
+def sync_once(
+    db: SqliteDatabase, paths: LibraryPaths, explicit: bool, quiet_seconds: float = 0.0
+) -> tuple[str, str | None]:
     """One read of the library brought into the catalogue's snapshot here and now, with the
     image files darktable never imported noted, for when no engine runs (a command, the demo):
     (state, reason) as ``poll_now`` says them."""
     sync = DarktableSync(db)
-    state, reason = poll_now(paths, explicit, sync.apply)
+    state, reason = poll_now(paths, explicit, sync.apply, quiet_seconds)
     if state == "ok":
         sync.find_not_imported()
     return state, reason

@@ -1,0 +1,152 @@
+"""The quiet window holds whatever the poll cadence: no statement of the poller's reads begins
+within ``quiet_seconds`` of a write to library.db, whether the read was woken by the watcher, by
+the poll timer, or is the next statement of a read already under way. A writer thread writes
+the real library copy in bursts the way darktable does, while the real poller runs."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import core.darktable.library as library
+from core.darktable.poller import Poller, PollerState
+from tests.darktable_fixture import DarktableCopy, copy_fixture
+
+BURSTS = 2
+BURST_SECONDS = 1.5
+PAUSE_SECONDS = 2.0
+RACE_SECONDS = 0.005  # a write landing between the last look and the connect cannot be seen
+
+
+@pytest.fixture
+def darktable(tmp_path: Path) -> DarktableCopy:
+    return copy_fixture(tmp_path)
+
+
+class ConnectClock:
+    """When each read-only connection to library.db was opened (the real connect is still
+    made; the writer's own connection is not counted)."""
+
+    def __init__(self, library_db: Path, monkeypatch) -> None:
+        self.starts: list[float] = []
+        real = sqlite3.connect
+        wanted = library_db.name
+
+        def connect(database, *args, **kwargs):
+            name, _, options = str(database).partition("?")
+            if name.endswith(wanted) and "mode=ro" in options:
+                self.starts.append(time.time())
+            return real(database, *args, **kwargs)
+
+        monkeypatch.setattr(library.sqlite3, "connect", connect)
+
+
+class ChangeLog:
+    """When another process (darktable) wrote library.db: its modification time, looked at
+    every 2 ms from a thread (a stat: no lock, nothing darktable could notice)."""
+
+    def __init__(self, library_db: Path) -> None:
+        self.path = library_db
+        self.writes: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        last = None
+        while not self._stop.wait(0.002):
+            try:
+                modified = os.stat(self.path).st_mtime_ns
+            except OSError:
+                continue
+            if modified != last:
+                last = modified
+                self.writes.append(modified / 1e9)
+
+    def __enter__(self) -> ChangeLog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def reads_too_soon(starts: list[float], writes: list[float], quiet: float) -> list[float]:
+    """For each read that began less than ``quiet`` seconds after the last write before it,
+    how long after. A write landing between the last look and the connect (microseconds) is
+    a race no reader can close: reads within RACE_SECONDS of a write are not counted."""
+    too_soon = []
+    for start in starts:
+        before = [write for write in writes if write <= start]
+        if before and RACE_SECONDS <= start - before[-1] < quiet:
+            too_soon.append(round(start - before[-1], 3))
+    return too_soon
+
+
+def _write_bursts(copy: DarktableCopy, gap: float, writes: list[float], stop: threading.Event):
+    """Bursts of short write transactions ``gap`` apart, with pauses between bursts; each
+    write's time is the file's modification time just after it."""
+    connection = sqlite3.connect(copy.paths.library, isolation_level=None)
+    try:
+        written = 0  # a new value every time: no burst ends where another did
+        for _ in range(BURSTS):
+            end = time.monotonic() + BURST_SECONDS
+            while time.monotonic() < end and not stop.is_set():
+                written += 1
+                connection.execute(
+                    "UPDATE images SET change_timestamp = ? WHERE id = 6", (written,)
+                )
+                writes.append(os.stat(copy.paths.library).st_mtime_ns / 1e9)
+                time.sleep(gap)
+            stop.wait(PAUSE_SECONDS)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("gap", [0.05, 0.2], ids=["writes-50ms-apart", "writes-200ms-apart"])
+@pytest.mark.parametrize(
+    ("poll_seconds", "quiet_seconds"),
+    [(1.0, 0.3), (1.0, 1.0), (2.0, 0.5)],
+    ids=["poll-1s-quiet-0.3s", "poll-1s-quiet-1s", "poll-2s-quiet-0.5s"],
+)
+def test_no_read_begins_inside_the_quiet_window(
+    darktable, monkeypatch, poll_seconds, quiet_seconds, gap
+):
+    clock = ConnectClock(darktable.paths.library, monkeypatch)
+    applied, states = [], []
+    poller = Poller(
+        darktable.paths,
+        apply=applied.append,
+        on_state=states.append,
+        poll_seconds=poll_seconds,
+        quiet_seconds=quiet_seconds,
+    )
+    writes: list[float] = []
+    stop = threading.Event()
+    poller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not applied and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert applied, f"the first read never came: {states[-3:]}"
+        first_reads = len(clock.starts)
+        writer = threading.Thread(target=_write_bursts, args=(darktable, gap, writes, stop))
+        writer.start()
+        writer.join(timeout=BURSTS * (BURST_SECONDS + PAUSE_SECONDS) + 30)
+    finally:
+        stop.set()
+        poller.stop()
+    starts = clock.starts[first_reads:]
+    too_soon = reads_too_soon(starts, writes, quiet_seconds)
+    assert writes and len(applied) > 1, "the poller read nothing after the writes began"
+    assert not too_soon, (
+        f"{len(too_soon)} of {len(starts)} statements began within {quiet_seconds} s of a "
+        f"write (seconds after it: {too_soon[:10]})"
+    )
+    assert all(state.status in ("idle", "running") for state in states), states
+    assert not any(isinstance(state, PollerState) and state.error for state in states[-1:])
