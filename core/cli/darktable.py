@@ -225,6 +225,7 @@ def show(run: Invocation) -> int:
         events = events_at(root.id, rel, limit=10)
     else:
         events = events_at(None, path, limit=10)
+    removed_at = None if images else snapshot.removed_at(root.id if root else None, rel or path)
     result = {
         "path": path,
         "on_disk": on_disk,
@@ -245,6 +246,7 @@ def show(run: Invocation) -> int:
             for image in images
         ],
         "darktable_state": {"state": state, "reason": reason},
+        "darktable_removed_at": removed_at,  # removed from darktable's library, not imported
         "events": [
             {
                 "at": event.at,
@@ -325,7 +327,12 @@ def _write_show(result: dict, out: TextIO) -> None:
             out.write(f"  ! {output.shown(record['error'])}\n")
     if result["photo"] is not None:
         _write_photo(result["photo"], out)
-    if not result["darktable"]:
+    if not result["darktable"] and result["darktable_removed_at"]:
+        out.write(
+            "  darktable: removed from darktable's library "
+            f"{output.when(result['darktable_removed_at'])} (the file is still here)\n"
+        )
+    elif not result["darktable"]:
         out.write("  darktable: not imported\n")
     for image in result["darktable"]:
         rating = "rejected" if image["rejected"] else f"{image['stars']} stars"

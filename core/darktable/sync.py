@@ -422,6 +422,8 @@ class DarktableSync:
         self._roots.refresh()
         if self._not_imported is None:
             self._not_imported = snapshot.reported_paths(EventKind.NOT_IMPORTED)
+        # A photo removed from darktable's library was imported once: darktable_removed said so.
+        removed = snapshot.reported_paths(EventKind.DARKTABLE_REMOVED)
         folders = {state.folder for state in self._states.values()}
         events = []
         for folder in sorted(folders):
@@ -433,7 +435,7 @@ class DarktableSync:
                 name = os.path.basename(rel_path)
                 if kind not in IMAGE_KINDS or (folder, name, 0) in self._by_path:
                     continue
-                if (root_id, rel_path) in self._not_imported:
+                if (root_id, rel_path) in self._not_imported or (root_id, rel_path) in removed:
                     continue
                 self._not_imported.add((root_id, rel_path))
                 events.append(self._event(EventKind.NOT_IMPORTED, None,

@@ -141,36 +141,51 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
 
 
 def recent_edits(limit: int) -> list[dict]:
-    """The newest edit events with the image's state now."""
-    rows = (
+    """The newest edits: the images darktable changed last, by darktable's own change time (so
+    a library shootwatch has only just started following has them too), and the edits seen of
+    images darktable no longer has; newest first."""
+    edits = [
+        {
+            "at": change["at"],
+            "darktable_id": change["darktable_id"],
+            "path": change["path"],
+            "version": change["version"],
+            "altered": change["edited_now"],
+            "stars": change["stars"],
+            "rejected": change["rejected"],
+            "edited_now": change["edited_now"],
+            "exported_at": change["exported_at"],
+        }
+        for change in latest_changes(limit)
+    ]
+    gone = (
         _db()
         .execute_sql(
-            "SELECT e.at, e.payload, d.film_roll_folder, d.filename, d.version, d.stars,"
-            " d.rejected, d.altered, d.exported_at FROM event e"
-            " LEFT JOIN darktable_image d"
-            "  ON d.darktable_id = json_extract(e.payload, '$.darktable_id')"
-            " WHERE e.kind = ? AND e.source = 'darktable' ORDER BY e.id DESC LIMIT ?",
+            "SELECT at, payload FROM event WHERE kind = ? AND source = 'darktable'"
+            " AND json_extract(payload, '$.darktable_id') NOT IN"
+            "  (SELECT darktable_id FROM darktable_image)"
+            " ORDER BY id DESC LIMIT ?",
             (EventKind.EDITED, limit),
         )
         .fetchall()
     )
-    edits = []
-    for at, payload, folder, filename, version, stars, rejected, altered, exported_at in rows:
+    for at, payload in gone:
         data = json.loads(payload or "{}")
         edits.append(
             {
-                "at": at,
+                "at": data.get("changed_at") or at,
                 "darktable_id": data.get("darktable_id"),
-                "path": os.path.join(folder, filename) if folder else None,
-                "version": version,
+                "path": None,  # no longer in darktable
+                "version": data.get("version"),
                 "altered": bool(data.get("altered")),
-                "stars": stars,
-                "rejected": bool(rejected),
-                "edited_now": bool(altered),
-                "exported_at": exported_at,
+                "stars": data.get("stars"),
+                "rejected": bool(data.get("rejected")),
+                "edited_now": False,
+                "exported_at": None,
             }
         )
-    return edits
+    edits.sort(key=lambda edit: (-edit["at"], edit["darktable_id"] or 0))
+    return edits[:limit]
 
 
 def _image_dicts(where: str, params: tuple, order: str) -> list[dict]:
@@ -238,9 +253,9 @@ def latest_changes(limit: int) -> list[dict]:
     rows = (
         _db()
         .execute_sql(
-            "SELECT changed_at, film_roll_folder, filename, version, stars, rejected, altered,"
-            " exported_at FROM darktable_image WHERE changed_at IS NOT NULL"
-            " ORDER BY changed_at DESC LIMIT ?",
+            "SELECT changed_at, darktable_id, film_roll_folder, filename, version, stars,"
+            " rejected, altered, exported_at FROM darktable_image WHERE changed_at IS NOT NULL"
+            " ORDER BY changed_at DESC, darktable_id LIMIT ?",
             (limit,),
         )
         .fetchall()
@@ -248,6 +263,7 @@ def latest_changes(limit: int) -> list[dict]:
     return [
         {
             "at": at,
+            "darktable_id": image_id,
             "path": os.path.join(folder, filename),
             "version": version,
             "stars": stars,
@@ -255,5 +271,5 @@ def latest_changes(limit: int) -> list[dict]:
             "edited_now": bool(altered),
             "exported_at": exported_at,
         }
-        for at, folder, filename, version, stars, rejected, altered, exported_at in rows
+        for at, image_id, folder, filename, version, stars, rejected, altered, exported_at in rows
     ]

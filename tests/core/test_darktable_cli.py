@@ -57,6 +57,20 @@ def test_stats_per_shoot(capsys, scanned):
     assert "2024-06-01_wedding" in out and "IN DARKTABLE" in out and "darktable not running" in out
 
 
+def test_recent_edits_on_a_library_just_followed(capsys, scanned):
+    """The first read of a library already edited: darktable's own change times say what was
+    edited last, before shootwatch has seen a single edit happen."""
+    code, out, _ = run(capsys, "darktable", "recent-edits", "--json")
+    assert code == 0
+    edits = json.loads(out)
+    # darktable's change_timestamp, newest first (14 is a few milliseconds after 4)
+    assert [edit["darktable_id"] for edit in edits] == [12, 14, 4, 17, 3, 2]
+    assert [edit["at"] for edit in edits] == sorted((edit["at"] for edit in edits), reverse=True)
+    assert all(edit["altered"] for edit in edits)
+    code, out, _ = run(capsys, "darktable", "recent-edits", "--limit", "2")
+    assert "DSC_0102.JPG" in out and "IMG_0002.JPG" not in out
+
+
 def test_recent_edits_after_an_edit(capsys, scanned):
     run(capsys, "darktable", "stats")  # the first read: the library as it is
     scanned.write(
@@ -65,10 +79,25 @@ def test_recent_edits_after_an_edit(capsys, scanned):
     code, out, _ = run(capsys, "darktable", "recent-edits", "--json")
     assert code == 0
     edits = json.loads(out)
-    assert [edit["darktable_id"] for edit in edits] == [3]
+    assert [edit["darktable_id"] for edit in edits][:2] == [3, 12]
+    assert len([edit for edit in edits if edit["darktable_id"] == 3]) == 1  # not twice
     assert edits[0]["path"].endswith("2024-06-01_wedding/IMG_0003.JPG")
     code, out, _ = run(capsys, "darktable", "recent-edits")
     assert "IMG_0003.JPG" in out
+
+
+def test_a_photo_removed_from_darktable_is_not_never_imported(capsys, scanned):
+    run(capsys, "darktable", "stats")
+    scanned.write("DELETE FROM images WHERE id = 16")  # "remove" in darktable's lighttable
+    run(capsys, "darktable", "stats")
+    _, out, _ = run(capsys, "events", "--kind", "not_imported", "--json")
+    paths = [json.loads(line)["path"] for line in out.splitlines()]
+    assert paths == ["2024-06-01_wedding/IMG_0011.JPG"]  # not DSC_0106
+    code, out, _ = run(capsys, "show", str(scanned.street("DSC_0106.JPG")))
+    assert code == 0
+    assert "removed from darktable's library" in out and "not imported" not in out
+    code, out, _ = run(capsys, "show", str(scanned.street("DSC_0106.JPG")), "--json")
+    assert json.loads(out)["darktable_removed_at"] is not None
 
 
 def test_show_puts_disk_catalogue_and_darktable_together(capsys, scanned):
