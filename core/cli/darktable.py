@@ -122,7 +122,10 @@ def stats(run: Invocation) -> int:
             s.name,
             "-" if s.files is None else output.count(s.files),
             output.count(s.in_darktable),
+            "-" if s.not_imported is None else output.count(s.not_imported),
+            "-" if s.missing_files is None else output.count(s.missing_files),
             output.count(s.edited),
+            output.count(s.to_edit),
             output.count(s.rated),
             output.count(s.rated_by_hand),
             output.count(s.rejected),
@@ -133,15 +136,19 @@ def stats(run: Invocation) -> int:
         )
         for s in shoots
     ]
-    headers = ("SHOOT", "FILES", "IN DARKTABLE", "EDITED", "RATED", "BY HAND", "REJECTED",
-               "EXPORTED", "TO EXPORT", "RE-EDITED", "EDITS/H")  # fmt: skip
+    headers = ("SHOOT", "FILES", "IN DARKTABLE", "NOT IMPORTED", "MISSING", "EDITED", "TO EDIT",
+               "RATED", "BY HAND", "REJECTED", "EXPORTED", "TO EXPORT", "RE-EDITED",
+               "EDITS/H")  # fmt: skip
     if rows:
         output.table(rows, headers, run.out)
         run.out.write(
-            "RATED is darktable's own count (one star or more, rejects left out, the import "
-            "default star included); BY HAND is those whose stars are not the import default "
-            "or were seen changing; TO EXPORT is edited and never exported; RE-EDITED changed "
-            "after its last export; EDITS/H in this session.\n"
+            "FILES are the photos on disk, IN DARKTABLE those of them darktable has, NOT "
+            "IMPORTED those it does not, MISSING darktable's images whose file is gone; EDITED "
+            "and the rest count darktable's images (duplicates too); TO EDIT is neither edited "
+            "nor rejected; RATED is darktable's own count (one star or more, rejects left out, "
+            "the import default star included); BY HAND is those whose stars are not the import "
+            "default or were seen changing; TO EXPORT is edited and never exported; RE-EDITED "
+            "changed after its last export; EDITS/H in this session.\n"
         )
     return EXIT_ATTENTION if _problem(state) else EXIT_OK
 

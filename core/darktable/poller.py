@@ -334,10 +334,11 @@ def sync_once(
     db: SqliteDatabase, paths: LibraryPaths, explicit: bool, quiet_seconds: float = 0.0
 ) -> tuple[str, str | None]:
     """One read of the library brought into the catalogue's snapshot here and now, with the
-    image files darktable never imported noted, for when no engine runs (a command, the demo):
-    (state, reason) as ``poll_now`` says them."""
+    image files darktable never imported and the orphans noted, for when no engine runs (a
+    command, the demo): (state, reason) as ``poll_now`` says them."""
     sync = DarktableSync(db)
     state, reason = poll_now(paths, explicit, sync.apply, quiet_seconds)
     if state == "ok":
         sync.find_not_imported()
+        sync.find_orphans()
     return state, reason

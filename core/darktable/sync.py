@@ -414,6 +414,50 @@ class DarktableSync:
             self._recent_files[stem] = [*recent, (path, mtime)]
         return []
 
+    def find_orphans(self) -> int:
+        """What was orphaned before shootwatch looked (a first sync) or while it did not run:
+        darktable images whose file is gone, and sidecars whose photo is gone, in darktable's
+        film roll folders; each said once. A folder in which none of darktable's files is left
+        (an unmounted drive, a folder renamed outside darktable) is skipped: that is not a
+        folder of deleted photos. Returns how many were found this time."""
+        if not self.active:
+            return 0
+        self._roots.refresh()
+        said = snapshot.reported_paths(EventKind.DARKTABLE_ORPHANED) | snapshot.reported_paths(
+            EventKind.SIDECAR_ORPHANED
+        )
+        by_folder: dict[str, list[ImageState]] = {}
+        for state in self._states.values():
+            by_folder.setdefault(state.folder, []).append(state)
+        events = []
+        gone = {"reason": "the file is gone but darktable still has it"}
+        for folder, states in sorted(by_folder.items()):
+            try:
+                names = set(os.listdir(folder))
+            except OSError:
+                continue  # offline or unreadable: nothing can be said
+            if not any(state.filename in names for state in states):
+                continue
+            for state in sorted(states, key=lambda s: (s.filename, s.version)):
+                if state.filename in names or self._roots.locate(state.path) in said:
+                    continue
+                said.add(self._roots.locate(state.path))
+                events.append(self._event(EventKind.DARKTABLE_ORPHANED, state, gone))
+            for name in sorted(names):
+                readings = sidecar_images(name)
+                if not readings or any(filename in names for filename, _ in readings):
+                    continue
+                path = os.path.join(folder, name)
+                if self._roots.locate(path) in said:
+                    continue
+                said.add(self._roots.locate(path))
+                events.append(self._event(EventKind.SIDECAR_ORPHANED, None,
+                                          {"reason": "its image is gone"}, path))  # fmt: skip
+        if events:
+            with self.db.atomic():
+                insert_events(self.db, events)
+        return len(events)
+
     def find_not_imported(self) -> int:
         """Image files in darktable's film roll folders that darktable never imported: said
         once per file. Returns how many were found this time."""

@@ -57,6 +57,26 @@ def test_stats_per_shoot(capsys, scanned):
     assert "2024-06-01_wedding" in out and "IN DARKTABLE" in out and "darktable not running" in out
 
 
+def test_stats_count_files_and_darktable_images_apart(capsys, darktable):
+    """Files on disk, those darktable has, those it never imported, and darktable images
+    whose file is gone: a shoot with one of each does not read "files 6 / in darktable 6"."""
+    darktable.street("DSC_0106.JPG").unlink()
+    shutil.copy(darktable.street("DSC_0101.JPG"), darktable.street("DSC_0107.JPG"))
+    assert run(capsys, "add", str(darktable.photos))[0] == 0
+    assert run(capsys, "scan")[0] == 0
+    code, out, _ = run(capsys, "darktable", "stats", "--json")
+    street = {s["shoot"]: s for s in json.loads(out)["shoots"]}["2024-07-15_street"]
+    assert (street["files"], street["in_darktable"], street["not_imported"]) == (6, 5, 1)
+    assert (street["images"], street["missing_files"]) == (6, 1)
+    _, out, _ = run(capsys, "events", "--kind", "darktable_orphaned", "--json")
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [
+        "2024-07-15_street/DSC_0106.JPG"
+    ]
+    code, out, _ = run(capsys, "darktable", "stats")
+    assert code == 0
+    assert "MISSING" in out and "NOT IMPORTED" in out
+
+
 def test_recent_edits_on_a_library_just_followed(capsys, scanned):
     """The first read of a library already edited: darktable's own change times say what was
     edited last, before shootwatch has seen a single edit happen."""

@@ -52,6 +52,41 @@ def _poll(reader: LibraryReader, sync: DarktableSync):
     return None if read is None else sync.apply(read)
 
 
+def test_orphans_already_there_at_the_first_sync_are_reported_once(catalogue, darktable):
+    """A photo deleted while darktable still has it, and a sidecar whose photo is gone, before
+    shootwatch ever followed the library: reported by the first sync, and only once."""
+    darktable.street("DSC_0106.JPG").unlink()  # darktable image 16 has no file now
+    stray = darktable.wedding("IMG_0098.JPG.xmp")  # a sidecar left by a photo deleted long ago
+    shutil.copy(darktable.wedding("IMG_0001.JPG.xmp"), stray)
+    scan(catalogue, darktable.photos, workers=1)
+    reader, sync = LibraryReader(darktable.paths), DarktableSync(catalogue.db)
+    assert sync.apply(reader.read()).first_sync
+    assert sync.find_orphans() == 3
+    orphaned = _events("darktable_orphaned")
+    assert [json.loads(e.payload)["darktable_id"] for e in orphaned] == [16]
+    assert orphaned[0].path == "2024-07-15_street/DSC_0106.JPG"
+    assert sorted(e.path for e in _events("sidecar_orphaned")) == [
+        "2024-06-01_wedding/IMG_0098.JPG.xmp",
+        "2024-07-15_street/DSC_0106.JPG.xmp",
+    ]
+    # the next full read, or the next start of the engine, says nothing new
+    assert sync.find_orphans() == 0
+    again = DarktableSync(catalogue.db)
+    again.apply(LibraryReader(darktable.paths).read())
+    assert again.find_orphans() == 0
+
+
+def test_a_film_roll_folder_that_is_gone_is_not_a_folder_of_orphans(catalogue, darktable):
+    """A folder whose files are all gone (an unmounted drive, a renamed folder) is not
+    reported photo by photo."""
+    shutil.rmtree(darktable.photos / "2024-07-15_street")
+    (darktable.photos / "2024-07-15_street").mkdir()  # an empty mount point
+    scan(catalogue, darktable.photos, workers=1)
+    sync = DarktableSync(catalogue.db)
+    sync.apply(LibraryReader(darktable.paths).read())
+    assert sync.find_orphans() == 0
+
+
 def test_first_sync_is_one_event_and_a_full_snapshot(synced):
     assert DarktableImage.select().count() == 17
     events = _events()
