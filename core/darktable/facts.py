@@ -97,6 +97,15 @@ def label_names(bits: int) -> list[str]:
     return [name for index, name in enumerate(LABEL_NAMES) if bits & (1 << index)]
 
 
+def unknown_tag(tag_id: int) -> str:
+    """What a tag is called while its name (in data.db) is not known: ``#16``."""
+    return f"#{tag_id}"
+
+
+def is_unknown_tag(name: str) -> bool:
+    return name.startswith("#") and name[1:].isdigit()
+
+
 def is_internal_tag(name: str) -> bool:
     return name.startswith(INTERNAL_TAG_PREFIX)
 

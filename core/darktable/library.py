@@ -92,16 +92,43 @@ class QuietGate:
 class LibraryPaths:
     library: Path
     data: Path
+    data_given: bool = True  # False: data.db was not named, the reader looks for it
 
     @classmethod
     def beside(cls, library: Path, data: Path | None = None) -> LibraryPaths:
-        """data.db defaults to the file beside library.db, where darktable keeps it."""
+        """data.db as named, or else looked for (``data_candidates``), first beside library.db."""
         library = Path(os.path.expanduser(library))
-        return cls(library, Path(os.path.expanduser(data)) if data else library.parent / "data.db")
+        if data:
+            return cls(library, Path(os.path.expanduser(data)))
+        return cls(library, library.parent / "data.db", data_given=False)
 
     @property
     def lock(self) -> Path:
         return self.library.with_name(self.library.name + ".lock")
+
+    def data_candidates(self) -> list[Path]:
+        """Where darktable's data.db (tag names) may be, the likeliest first. darktable keeps
+        library.db and data.db in its config folder unless told otherwise: ``--library`` moves
+        library.db alone, ``--configdir`` moves data.db with darktablerc. So: the data.db named
+        in the settings; beside library.db; in a config folder (one with a darktablerc) beside
+        the library's folder (``lib/`` and ``config/`` of one setup); darktable's default config
+        folder."""
+        if self.data_given:
+            return [self.data]
+        folder = self.library.parent
+        found = [folder / "data.db"]
+        try:
+            siblings = sorted(folder.parent.iterdir())
+        except OSError:
+            siblings = []
+        found += [
+            sibling / "data.db"
+            for sibling in siblings
+            if sibling != folder and (sibling / "darktablerc").is_file()
+        ]
+        config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+        found.append(Path(config_home) / "darktable" / "data.db")
+        return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -389,6 +416,17 @@ def read_images(
         if len(rows) < READ_CHUNK:
             return images
         after = rows[-1][0]
+
+
+def used_tag_ids(paths: LibraryPaths, gate: QuietGate | None = None) -> set[int]:
+    """The tag ids library.db's images carry (their names are in data.db)."""
+    try:
+        rows = query(paths.library, "SELECT DISTINCT tagid FROM tagged_images", gate=gate)
+    except LibraryUnavailable as error:
+        if error.state == "unsupported":  # no tagged_images in this version: no tags
+            return set()
+        raise
+    return {tag_id for (tag_id,) in rows}
 
 
 def read_tag_names(paths: LibraryPaths, gate: QuietGate | None = None) -> dict[int, str]:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import watchfiles
 from peewee import SqliteDatabase
@@ -34,6 +35,7 @@ from core.darktable.library import (
     read_totals,
     seconds_since_written,
     table_names,
+    used_tag_ids,
 )
 from core.darktable.state import from_library
 from core.darktable.sync import DarktableSync, LibraryRead
@@ -64,11 +66,16 @@ class LibraryReader:
         self._buckets: dict[tuple[str, int], str] | None = None
         self._stamp: tuple | None = None  # library.db's change stamp at the last read
         self._next_full = 0.0
+        # Tag names: the data.db they come from (looked for unless named) and its stamp.
+        self.tag_names: dict[int, str] | None = None  # None: not known (yet)
+        self.tags_problem: str | None = None  # why they are not known: darktable is degraded
+        self._data: Path | None = None
+        self._data_stamp: tuple | None = None
 
     def quiet_left(self) -> float:
         """Seconds until library.db and data.db have both been quiet for the quiet window."""
         left = 0.0
-        for path in (self.paths.library, self.paths.data):
+        for path in (self.paths.library, self._data or self.paths.data):
             age = seconds_since_written(path)
             if age is not None:
                 left = max(left, self.gate.seconds - age)
@@ -78,9 +85,64 @@ class LibraryReader:
         """The last read was not applied: read everything next time."""
         self._totals = self._buckets = self._stamp = None
 
+    def _learn_tag_names(self, needed: set[int] | None = None) -> bool:
+        """Find data.db (``LibraryPaths.data_candidates``: the first that names every tag the
+        library uses) and read its tag names. True when names shootwatch already showed are
+        different now (learnt at last, or renamed in darktable): every image is read again."""
+        if needed is None:
+            needed = used_tag_ids(self.paths, self.gate)
+        before, had_problem = self.tag_names, self.tags_problem is not None
+        tried = []
+        for candidate in self.paths.data_candidates():
+            if not candidate.exists():
+                continue
+            tried.append(str(candidate))
+            try:
+                names = read_tag_names(LibraryPaths(self.paths.library, candidate), self.gate)
+            except DarktableWriting:
+                raise
+            except LibraryUnavailable:
+                continue
+            if needed <= names.keys():
+                self.tag_names, self.tags_problem = names, None
+                self._data, self._data_stamp = candidate, change_stamp(candidate)
+                break
+        else:
+            if not needed:  # no image has a tag: no names are needed
+                self.tag_names, self.tags_problem = {}, None
+                self._data = self._data_stamp = None
+            else:
+                self.tag_names, self._data, self._data_stamp = None, None, None
+                looked = ", ".join(str(c) for c in self.paths.data_candidates())
+                found = (
+                    f" (found, without this library's tags: {', '.join(tried)})" if tried else ""
+                )
+                self.tags_problem = (
+                    f"tag names unknown: no data.db with the {len(needed)} tags this library "
+                    f"uses at {looked}{found}; darktable keeps data.db in its --configdir: set "
+                    "darktable.data to that folder's data.db"
+                )
+        if had_problem and self.tags_problem is None:
+            return True
+        return (
+            before is not None
+            and self.tag_names is not None
+            and any(self.tag_names.get(tag_id) != name for tag_id, name in before.items())
+        )
+
+    def _tag_names_moved(self) -> bool:
+        """Whether data.db must be looked at again (its names unknown, or it was written), and
+        if so whether names already shown changed."""
+        known = self.tag_names is not None and self.tags_problem is None
+        if known and (self._data is None or change_stamp(self._data) == self._data_stamp):
+            return False
+        return self._learn_tag_names()
+
     def read(self) -> LibraryRead | None:
         """What changed, or None when nothing did. Raises LibraryUnavailable."""
         full = self._buckets is None or time.monotonic() >= self._next_full
+        if self._buckets is not None and self._tag_names_moved():
+            full = True  # names learnt or renamed: every image again, with its names
         # Taken before reading: a write while we read changes it, and the next poll reads.
         stamp = change_stamp(self.paths.library)
         if stamp is not None and stamp == self._stamp and not full:
@@ -134,16 +196,13 @@ class LibraryReader:
                 self.schema = None  # darktable may have upgraded it: look at the schema again
             raise
         notes = [self.schema.warning] if self.schema.warning else []
-        tag_names: dict[int, str] | None
-        try:
-            tag_names = (
-                read_tag_names(self.paths, self.gate) if any(i.tag_ids for i in images) else {}
-            )
-        except DarktableWriting:
-            raise  # darktable is writing tags: the whole read again, once it is quiet
-        except LibraryUnavailable as error:
-            tag_names = None
-            notes.append(f"tag names unknown: {error.reason}")
+        used = {int(t) for image in images if image.tag_ids for t in image.tag_ids.split(",")}
+        if self.tag_names is None or not used <= self.tag_names.keys():
+            # the first read, or a tag created since: DarktableWriting reads it all again
+            self._learn_tag_names(used if covered is None else None)
+        if self.tags_problem:
+            notes.append(self.tags_problem)
+        tag_names = self.tag_names
         read_at = time.time()
         self._totals, self._buckets, self._stamp = totals, buckets, stamp
         if covered is None:
@@ -154,6 +213,7 @@ class LibraryReader:
             buckets=covered,
             read_at=read_at,
             notes=tuple(notes),
+            problem=self.tags_problem,
         )
 
 
@@ -207,7 +267,7 @@ class Poller:
 
     def _watch_loop(self) -> None:
         """Note when library.db (or data.db) changes; the poll waits for quiet after it."""
-        names = {self.paths.library.name, self.paths.data.name}
+        names = {self.paths.library.name, "data.db"}
         while not self._stop.is_set():
             folder = self.paths.library.parent
             if not folder.is_dir():
@@ -291,7 +351,10 @@ class Poller:
                 return False
         if read is not None:
             self._notes = "; ".join(read.notes) if read.notes else None
-        self.on_state(PollerState("idle", task=task, error=self._notes))
+        if self.reader.tags_problem:  # read, but not all of it can be told: a problem
+            self.on_state(PollerState("degraded", task=task, error=self._notes))
+        else:
+            self.on_state(PollerState("idle", task=task, error=self._notes))
         return True
 
 
@@ -327,7 +390,7 @@ def poll_now(
             return error.state, error.reason
     report = apply(read)
     notes = getattr(report, "notes", None)
-    return "ok", "; ".join(notes) if notes else None
+    return "degraded" if read.problem else "ok", "; ".join(notes) if notes else None
 
 
 def sync_once(

@@ -48,6 +48,7 @@ class LibraryRead:
     buckets: frozenset[int] | None  # the id buckets it covers; None: the whole library
     read_at: float
     notes: tuple[str, ...] = ()
+    problem: str | None = None  # what makes darktable's state degraded (tag names unknown)
 
 
 @dataclass

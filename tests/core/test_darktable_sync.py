@@ -15,7 +15,7 @@ import pytest
 
 import core.darktable.poller as poller
 from core.darktable.facts import darktable_time
-from core.darktable.library import change_stamp
+from core.darktable.library import LibraryPaths, change_stamp
 from core.darktable.poller import LibraryReader
 from core.darktable.sync import DarktableSync
 from core.store.models import DarktableImage, Event
@@ -427,3 +427,73 @@ def test_written_one_row_a_transaction_the_snapshot_and_events_are_the_same(tmp_
     assert pieces == whole
     images, events = pieces
     assert len(images) == 16 and len(events) > 4
+
+
+# --- tag names: data.db where darktable's --configdir put it --------------------------------
+
+
+def _user_tags(image_id: int) -> list[str]:
+    return json.loads(DarktableImage.get(DarktableImage.darktable_id == image_id).tags)
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["beside-library", "sibling-config-folder", "default-config-folder"],
+)
+def test_data_db_is_found_where_darktable_keeps_it(catalogue, darktable, where, tmp_path):
+    """darktable run with --library lib/library.db --configdir config/ keeps data.db (and
+    darktablerc) in config/; run with --library alone, in its default config folder."""
+    library_db = darktable.paths.library
+    data = darktable.paths.data
+    if where == "beside-library":
+        shutil.move(data, library_db.parent / "data.db")
+    elif where == "sibling-config-folder":
+        (data.parent / "darktablerc").write_text("database=library.db\n")
+    else:
+        default = Path(os.environ["XDG_CONFIG_HOME"]) / "darktable"
+        default.mkdir(parents=True)
+        shutil.move(data, default / "data.db")
+        (default / "darktablerc").write_text("database=library.db\n")
+    paths = LibraryPaths.beside(library_db)
+    state, reason = poller.sync_once(catalogue.db, paths, explicit=True)
+    assert (state, reason) == ("ok", None)
+    assert _user_tags(2) == ["portfolio", "wedding|ceremony"]
+
+
+def test_no_data_db_is_degraded_with_the_reason_and_names_learnt_later_replace_ids(
+    catalogue, darktable
+):
+    config_data = darktable.paths.data
+    hidden = config_data.with_name("elsewhere.db")
+    shutil.move(config_data, hidden)  # no data.db anywhere shootwatch can know of
+    paths = LibraryPaths.beside(darktable.paths.library)
+    reader, sync = LibraryReader(paths), DarktableSync(catalogue.db)
+    read = reader.read()
+    sync.apply(read)
+    assert read.problem is not None
+    assert "data.db" in read.problem and "darktable.data" in read.problem
+    assert all(tag.startswith("#") for tag in _user_tags(2))
+    state, reason = poller.poll_now(paths, True, DarktableSync(catalogue.db).apply)
+    assert state == "degraded" and "data.db" in reason
+    # darktable's config folder turns up (or is named): the next poll learns the names, with
+    # no change in library.db, and no "tagged" event for what is not a change of tags
+    shutil.move(hidden, config_data)
+    (config_data.parent / "darktablerc").write_text("database=library.db\n")
+    read = reader.read()
+    assert read is not None and read.problem is None
+    sync.apply(read)
+    assert _user_tags(2) == ["portfolio", "wedding|ceremony"]
+    assert "darktable|exported" in json.loads(
+        DarktableImage.get(DarktableImage.darktable_id == 2).internal_tags
+    )
+    assert _events("tagged") == []
+
+
+def test_a_tag_renamed_in_darktable_is_renamed_here(synced, darktable):
+    reader, sync = synced
+    connection = sqlite3.connect(darktable.paths.data)
+    with connection:
+        connection.execute("UPDATE tags SET name = 'folio' WHERE name = 'portfolio'")
+    connection.close()
+    sync.apply(reader.read())
+    assert _user_tags(2) == ["folio", "wedding|ceremony"]

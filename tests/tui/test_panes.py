@@ -332,7 +332,9 @@ async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
             library.settings.darktable, library=paths.library, data=paths.data, explicit=True
         )
         settings = replace(library.settings, darktable=followed)
-        state, reason = sync_once(library.catalogue.db, LibraryPaths.beside(paths.library), True)
+        state, reason = sync_once(
+            library.catalogue.db, LibraryPaths.beside(paths.library, paths.data), True
+        )
         assert state == "ok", reason
 
         app = ShootwatchApp(settings, library.catalogue, engine="off")
