@@ -161,7 +161,9 @@ class DarktableSettings:
     data: Path | None = setting(
         None,
         check=FilePath(optional=True),
-        help='darktable\'s data.db, where tag names live ("" = the data.db beside library.db).',
+        help='darktable\'s data.db, where tag names live ("" = looked for: beside library.db, '
+        "in a config folder with a darktablerc beside the library's folder, in darktable's "
+        "default config folder).",
     )
     poll_seconds: float = setting(
         60.0,
