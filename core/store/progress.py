@@ -243,14 +243,14 @@ def recent_edits(limit: int) -> list[dict]:
     return edits[:limit]
 
 
-def _image_dicts(where: str, params: tuple, order: str) -> list[dict]:
+def _image_dicts(where: str, params: tuple, order: str, limit: int = -1) -> list[dict]:
     rows = (
         _db()
         .execute_sql(
             "SELECT darktable_id, film_roll_folder, filename, version, stars, rejected, labels,"
             f" altered, changed_at, exported_at, rated_by_hand FROM darktable_image WHERE {where}"
-            f" ORDER BY {order}",
-            params,
+            f" ORDER BY {order} LIMIT ?",
+            (*params, limit),
         )
         .fetchall()
     )
@@ -282,6 +282,23 @@ def unfinished(min_stars: int = 1) -> list[dict]:
         " OR (NOT altered AND stars >= max(?, 1)))",
         (min_stars,),
         "film_roll_folder, filename, version",
+    )
+
+
+def edited_not_exported(limit: int) -> list[dict]:
+    """Edited, not rejected, and not exported since the last change: the newest change first."""
+    return _image_dicts(
+        "altered AND NOT rejected AND (exported_at IS NULL OR changed_at > exported_at)",
+        (),
+        "changed_at DESC, darktable_id",
+        limit,
+    )
+
+
+def left_to_edit(limit: int) -> list[dict]:
+    """Neither edited nor rejected, the best rated first (darktable's stars)."""
+    return _image_dicts(
+        "NOT altered AND NOT rejected", (), "stars DESC, film_roll_folder, filename, version", limit
     )
 
 
