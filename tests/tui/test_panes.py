@@ -384,6 +384,11 @@ async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
             }  # fmt: skip
             left = text_of(app.query_one("#left", Static)).splitlines()
             assert left[0].split()[:2] == ["DSC_0103.JPG", "★★★★★"]  # the best rated first
+            # at 80 columns the bars and the least needed figures give way to the counts
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            narrow = shoot_line(rendered(shoots_widget), "2024-06-01_wedding")
+            assert "4 / 9 5" in narrow and "≈ 33 min" in narrow and "█" not in narrow, narrow
     finally:
         library.catalogue.close()
 

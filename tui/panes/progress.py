@@ -26,6 +26,7 @@ from core.store.progress import (
 
 MIN_BAR_WIDTH = 8
 MAX_BAR_WIDTH = 24
+NARROW_WIDTH = 120  # below it, the lists leave out the most recent edits
 NO_LIBRARY = (
     "darktable is not followed: no library.db at {library}. Set darktable.library in the "
     "settings file to follow the library you edit in; shootwatch reads it read-only."
@@ -88,6 +89,8 @@ class ProgressPane(Widget):
                     yield Static(id=key, classes="list-body")
 
     def on_resize(self) -> None:
+        # two lists below NARROW_WIDTH columns: what is left to do matters most there
+        self.query_one("#recent", Static).parent.display = self.size.width >= NARROW_WIDTH
         self.refresh_progress()  # the bars and the lists are as long as the pane is wide, tall
 
     def focus_target(self) -> Widget:
@@ -126,21 +129,29 @@ class ProgressPane(Widget):
                 Text(f"{shoot.rejected:,}", style="red" if shoot.rejected else "dim"),
                 Text(f"{shoot.rated:,}"),
             ])  # fmt: skip
-        # The two bars take the width the other cells leave (each cell measured, padding 2).
+        # Each cell measured (padding 2): the two bars take the width the others leave; on a
+        # narrow pane the bars go first, then the figures a glance needs least.
         widths = [
             max(len(header), *(max(map(len, row[n].plain.splitlines() or [""])) for row in rows))
             for n, header in enumerate(headers)
         ]
-        spare = (self.size.width or 160) - 2 - sum(widths) - 2 * len(headers) - 2
-        width = max(MIN_BAR_WIDTH, min(MAX_BAR_WIDTH, spare // 2))
+        shown = list(range(len(headers)))
+        available = (self.size.width or 160) - 4
+        for optional in (headers.index("rated"), headers.index("pace"), headers.index("rejected")):
+            if sum(widths[n] + 2 for n in shown) <= available:
+                break
+            shown.remove(optional)
+        spare = available - sum(widths[n] + 2 for n in shown)
+        width = min(MAX_BAR_WIDTH, spare // 2) if spare >= 2 * MIN_BAR_WIDTH else 0
         table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
-        for n, header in enumerate(headers):
-            table.add_column(header, no_wrap=True, justify="left" if n in (0, 1, 5) else "right")
+        for n in shown:
+            justify = "left" if n in (0, 1, 5) else "right"
+            table.add_column(headers[n], no_wrap=True, justify=justify)
         for row in rows:
-            if row[1].plain:  # the bars go in front of "done / total"
+            if width and row[1].plain:  # the bars go in front of "done / total"
                 row[1] = bar(row[1].plain, width, "magenta") + row[1]
                 row[5] = bar(row[5].plain, width, "blue") + row[5]
-            table.add_row(*row)
+            table.add_row(*(row[n] for n in shown))
         return table
 
     @staticmethod
