@@ -509,3 +509,23 @@ def test_the_status_line_shows_a_card_being_filed_and_trouble_first():
     assert status_text(states, "engine running in this app").plain.endswith("in this app")
     states["watcher"] = ComponentState("degraded", error="inotify limit")
     assert "watcher degraded: inotify limit" in status_text(states, "x").plain
+
+
+async def test_the_information_overlay_says_darktable_once():
+    from tests.tui.demo_app import SIZE as DEMO_SIZE
+    from tests.tui.demo_app import demo_app
+
+    app = demo_app()
+    async with app.run_test(size=DEMO_SIZE) as pilot:
+        pane = app.query_one(TriagePane)
+        for _ in range(len(pane.queue.photo_ids)):  # a photo darktable has
+            if pane.card.darktable and pane.card.darktable != "not in darktable":
+                break
+            await pilot.press("right")
+        else:
+            raise AssertionError("no photo of the demo is in darktable")
+        await pilot.press("i")
+        info = str(pane.query_one("#info-text").render())
+        line = next(line for line in info.splitlines() if line.strip().startswith("darktable"))
+        assert line.split()[0] == "darktable" and "darktable:" not in line, line
+        assert line.split()[1] in ("edited,", "not"), line  # "edited, …" / "not edited, …"
