@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 import core.darktable.library as library
+from core.config import ConfigError, load_settings
+from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
 from core.darktable.poller import Poller, PollerState
 from tests.darktable_fixture import DarktableCopy, copy_fixture
 
@@ -150,3 +152,28 @@ def test_no_read_begins_inside_the_quiet_window(
     )
     assert all(state.status in ("idle", "running") for state in states), states
     assert not any(isinstance(state, PollerState) and state.error for state in states[-1:])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("darktable.quiet_seconds", SAFE_QUIET_SECONDS / 2),
+        ("darktable.quiet_seconds", 0),
+        ("darktable.poll_seconds", MIN_POLL_SECONDS / 2),
+    ],
+)
+def test_the_settings_refuse_a_cadence_faster_than_the_live_test_ran(tmp_path, key, value):
+    """The live darktable session (tests/integration/test_darktable_live.py) runs at the fastest
+    cadence the settings accept; anything faster is refused with a sentence, not used."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, {"catalogue": str(tmp_path / "c.db"), key: value})
+    assert key in str(refused.value) and "from" in str(refused.value)
+    accepted = load_settings(
+        None,
+        {
+            "catalogue": str(tmp_path / "c.db"),
+            "darktable.quiet_seconds": SAFE_QUIET_SECONDS,
+            "darktable.poll_seconds": MIN_POLL_SECONDS,
+        },
+    )
+    assert accepted.darktable.quiet_seconds == SAFE_QUIET_SECONDS
