@@ -140,6 +140,19 @@ def export_stems(filename: str) -> list[str]:
     return [stem, match["stem"]] if match else [stem]
 
 
+def sidecar_has_photo(name: str, names: set[str]) -> bool:
+    """Whether the photo of the sidecar ``name`` is among the file ``names`` of its folder:
+    darktable's ``IMG_0001.CR2.xmp`` (``IMG_0001_01.CR2.xmp`` for a duplicate) names its photo
+    whole; the Adobe style ``IMG_0001.xmp`` (Lightroom, digiKam, …) names only its stem."""
+    image = name[:-4]
+    if not os.path.splitext(image)[1]:
+        return any(
+            other != name and os.path.splitext(other)[0] == image and not other.endswith(".xmp")
+            for other in names
+        )
+    return any(filename in names for filename, _ in sidecar_images(name))
+
+
 _DUPLICATE = re.compile(r"^(?P<stem>.+)_(?P<version>\d{2,})(?P<extension>\.[^.]+)$")
 
 

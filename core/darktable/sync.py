@@ -17,7 +17,7 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from core.darktable.facts import export_stems, sidecar_images, sidecar_name
+from core.darktable.facts import export_stems, sidecar_has_photo, sidecar_images, sidecar_name
 from core.darktable.library import bucket_of
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.state import (
@@ -254,10 +254,11 @@ class DarktableSync:
             if image_id is not None:
                 break
         if image_id is None:
-            if self.active and not any(
-                os.path.exists(os.path.join(folder, filename))
-                for filename, _ in sidecar_images(name)
-            ):
+            try:
+                names = set(os.listdir(folder))
+            except OSError:
+                names = None
+            if self.active and names is not None and not sidecar_has_photo(name, names):
                 gone = {"reason": "its image is gone"}
                 return [self._event(EventKind.SIDECAR_ORPHANED, None, gone, path)]
             return []  # not imported yet: the next poll of library.db brings it
@@ -445,8 +446,7 @@ class DarktableSync:
                 said.add(self._roots.locate(state.path))
                 events.append(self._event(EventKind.DARKTABLE_ORPHANED, state, gone))
             for name in sorted(names):
-                readings = sidecar_images(name)
-                if not readings or any(filename in names for filename, _ in readings):
+                if not name.lower().endswith(".xmp") or sidecar_has_photo(name, names):
                     continue
                 path = os.path.join(folder, name)
                 if self._roots.locate(path) in said:

@@ -58,6 +58,8 @@ def test_orphans_already_there_at_the_first_sync_are_reported_once(catalogue, da
     darktable.street("DSC_0106.JPG").unlink()  # darktable image 16 has no file now
     stray = darktable.wedding("IMG_0098.JPG.xmp")  # a sidecar left by a photo deleted long ago
     shutil.copy(darktable.wedding("IMG_0001.JPG.xmp"), stray)
+    # Lightroom's kind names its photo's stem only: IMG_0002.JPG is there, so it is not orphaned
+    shutil.copy(darktable.wedding("IMG_0002.JPG.xmp"), darktable.wedding("IMG_0002.xmp"))
     scan(catalogue, darktable.photos, workers=1)
     reader, sync = LibraryReader(darktable.paths), DarktableSync(catalogue.db)
     assert sync.apply(reader.read()).first_sync
