@@ -31,7 +31,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sub = darktable.add_subparsers(dest="darktable_command", metavar="COMMAND", required=True)
     stats = sub.add_parser("stats", help="per shoot: in darktable, edited, rated, exported")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    recent = sub.add_parser("recent-edits", help="the latest edits made in darktable")
+    recent = sub.add_parser(
+        "recent-edits", help="the latest edits made in darktable, by darktable's change time"
+    )
     recent.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
     recent.add_argument("--json", action="store_true", help="print JSON")
 
