@@ -516,3 +516,57 @@ def test_shootwatch_follows_a_live_darktable_session(
         assert "sidecar" in via, f"no event came from a sidecar: {via}"
     finally:
         engine.stop()
+
+
+def test_the_files_darktable_writes_when_exporting_again_are_exports(tmp_path: Path):
+    """darktable itself (darktable-cli 4.2, its disk storage) names a second and third export of
+    IMG_0001 IMG_0001_01.jpg and IMG_0001_02.jpg: shootwatch pairs each with the export time
+    library.db records and reports none as a new photo."""
+    from core.darktable.facts import darktable_time
+    from core.darktable.poller import LibraryReader
+    from core.darktable.sync import DarktableSync
+    from core.store import open_catalogue
+    from tests.helpers import scan
+
+    cli = shutil.which("darktable-cli")
+    if cli is None:
+        if REQUIRED:
+            pytest.fail(f"{REQUIRE_ENV}=1 but darktable-cli is not on PATH")
+        pytest.skip("needs darktable-cli")
+    copy = copy_fixture(tmp_path)
+    exported = copy.wedding("darktable_exported")
+    with open_catalogue(tmp_path / "catalogue.db") as catalogue:
+        scan(catalogue, copy.photos, workers=1)
+        reader, sync = LibraryReader(copy.paths), DarktableSync(catalogue.db)
+        sync.follow_file_events()
+        sync.apply(reader.read())
+        written = []
+        for round_ in range(3):
+            copy.write(  # the export time darktable's export job records
+                "UPDATE images SET export_timestamp = ? WHERE id = 1",
+                (darktable_time(time.time() + round_),),
+            )
+            sync.apply(reader.read())
+            result = subprocess.run(
+                [cli, str(copy.wedding("IMG_0001.JPG")), str(exported / "IMG_0001.jpg"),
+                 "--core", "--configdir", str(tmp_path / "dt-config"), "--library", ":memory:"],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr
+            said = result.stdout + result.stderr  # "[export_job] exported to `…'"
+            assert "exported to `" in said, said
+            written.append(said.split("exported to `")[1].split("'")[0])
+            scan(catalogue, copy.photos, workers=1)
+            sync.follow_file_events()
+        assert [Path(path).name for path in written] == [
+            "IMG_0001.jpg", "IMG_0001_01.jpg", "IMG_0001_02.jpg"
+        ]  # fmt: skip
+        pairs = catalogue.db.execute_sql(
+            "SELECT json_extract(payload, '$.darktable_id'), json_extract(payload, '$.export_path')"
+            " FROM event WHERE kind = 'export_written' ORDER BY id"
+        ).fetchall()
+        assert pairs == [(1, path) for path in written]
+        fresh = catalogue.db.execute_sql(
+            "SELECT count(*) FROM event WHERE kind = 'needs_processing'"
+        ).fetchone()[0]
+        assert fresh == 0
