@@ -197,9 +197,11 @@ class LibraryReader:
             raise
         notes = [self.schema.warning] if self.schema.warning else []
         used = {int(t) for image in images if image.tag_ids for t in image.tag_ids.split(",")}
-        if self.tag_names is None or not used <= self.tag_names.keys():
-            # the first read, or a tag created since: DarktableWriting reads it all again
-            self._learn_tag_names(used if covered is None else None)
+        # The first read, or a tag created since (DarktableWriting: all again, later); names
+        # shown before that changed too mean every image next time.
+        unnamed = self.tag_names is None or not used <= self.tag_names.keys()
+        if unnamed and self._learn_tag_names(used if covered is None else None):
+            self._next_full = 0.0
         if self.tags_problem:
             notes.append(self.tags_problem)
         tag_names = self.tag_names
