@@ -38,9 +38,8 @@ LIST_TITLES = {
 }
 
 
-def bar(of: str, width: int, style: str) -> Text:
-    """A bar of ``width`` cells filled as "done / total" says, and a space."""
-    done, total = (int(part.replace(",", "")) for part in of.split(" / "))
+def bar(done: int, total: int, width: int, style: str) -> Text:
+    """A bar of ``width`` cells, ``done`` of ``total`` filled, and a space."""
     filled = round(width * done / total) if total else 0
     text = Text("█" * filled, style=style)
     text.append("░" * (width - filled) + " ", style="grey30")
@@ -112,12 +111,17 @@ class ProgressPane(Widget):
         headers = ("shoot · on disk", "edited", "left", "pace", "done in", "exported",
                    "not exported", "rejected", "rated")  # fmt: skip
         rows: list[list[Text]] = []
+        bars: list[tuple[tuple[int, int], tuple[int, int]] | None] = []  # (done, total) twice
         for shoot in shoots:
             name = Text(shoot.name, style="bold")
             if not shoot.images:
                 name.append(f"\n{shoot.files or 0:,} files · not in darktable", style="dim")
                 rows.append([name, *(Text("") for _ in headers[1:])])
+                bars.append(None)
                 continue
+            bars.append(
+                ((shoot.edited, shoot.edited + shoot.to_edit), (shoot.exported, shoot.images))
+            )
             rows.append([
                 name + Text("\n") + self._on_disk(shoot),
                 self._of(shoot.edited, shoot.edited + shoot.to_edit, "magenta"),
@@ -147,10 +151,10 @@ class ProgressPane(Widget):
         for n in shown:
             justify = "left" if n in (0, 1, 5) else "right"
             table.add_column(headers[n], no_wrap=True, justify=justify)
-        for row in rows:
-            if width and row[1].plain:  # the bars go in front of "done / total"
-                row[1] = bar(row[1].plain, width, "magenta") + row[1]
-                row[5] = bar(row[5].plain, width, "blue") + row[5]
+        for row, counts in zip(rows, bars, strict=True):
+            if width and counts:  # the bars go in front of "done / total"
+                row[1] = bar(*counts[0], width, "magenta") + row[1]
+                row[5] = bar(*counts[1], width, "blue") + row[5]
             table.add_row(*(row[n] for n in shown))
         return table
 
