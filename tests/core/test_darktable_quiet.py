@@ -111,6 +111,12 @@ connection.close()
 """
 
 
+def reads_just_before(starts: list[float], writes: list[float], window: float = 0.02) -> int:
+    """How many reads began less than ``window`` seconds before a write: no reader can know
+    darktable's next write, but waiting for quiet makes these rare (darktable writes in bursts)."""
+    return sum(any(0 <= write - start < window for write in writes) for start in starts)
+
+
 def _write_bursts(copy: DarktableCopy, gap: float) -> list[float]:
     """Another process (as darktable is) writes bursts of short transactions ``gap`` apart,
     with pauses between bursts; returns each write's time (the file's modification time)."""

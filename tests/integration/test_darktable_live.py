@@ -39,7 +39,12 @@ from core.config import load_settings
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS, is_altered
 from core.engine import Engine
 from core.store.models import DarktableImage, Event
-from tests.core.test_darktable_quiet import ChangeLog, ConnectClock, reads_too_soon
+from tests.core.test_darktable_quiet import (
+    ChangeLog,
+    ConnectClock,
+    reads_just_before,
+    reads_too_soon,
+)
 from tests.core.test_engine import add_root, wait_for
 from tests.darktable_fixture import FIXTURE, DarktableCopy, copy_fixture
 from tests.faults.crashes import Figures
@@ -432,6 +437,7 @@ def test_shootwatch_follows_a_live_darktable_session(
             run = run_darktable(copy, tmp_path / "session", tmp_path / "darktable-cache")
         polls_while_running = engine.darktable.poller.polls - polls_before
         too_soon = reads_too_soon(reads.starts, changes.writes, quiet_seconds)
+        just_before = reads_just_before(reads.starts, changes.writes)
         events_while_running = recorded_events(first_event)
         assert run.returncode == 0 and run.done == "ok", run.report()
         assert not list(copy.paths.library.parent.glob("*.lock")), run.report()
@@ -496,8 +502,8 @@ def test_shootwatch_follows_a_live_darktable_session(
                     f"each write: {polls_while_running} polls while darktable ran, "
                     f"{len(reads.starts)} statements, {len(too_soon)} of them sooner than "
                     f"{poller.quiet_seconds:g} s after one of darktable's "
-                    f"{len(changes.writes)} writes; darktable logged {len(failed)} failed "
-                    "statements",
+                    f"{len(changes.writes)} writes, {just_before} within 20 ms before one; "
+                    f"darktable logged {len(failed)} failed statements",
                     "darktable's Lua view matched by library.db for "
                     f"{images - len(disagreements)} of {images} images, by shootwatch for "
                     f"{images - len(mismatches)} of {images}",
