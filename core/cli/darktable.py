@@ -31,7 +31,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sub = darktable.add_subparsers(dest="darktable_command", metavar="COMMAND", required=True)
     stats = sub.add_parser("stats", help="per shoot: in darktable, edited, rated, exported")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    recent = sub.add_parser("recent-edits", help="the latest edits made in darktable")
+    recent = sub.add_parser(
+        "recent-edits", help="the latest edits made in darktable, by darktable's change time"
+    )
     recent.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
     recent.add_argument("--json", action="store_true", help="print JSON")
 
@@ -55,7 +57,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument(
         "--min-stars", type=int, default=1, metavar="N",
-        help="unfinished: rated at least N stars by hand (default: 1)",
+        help="unfinished: rated at least N stars in darktable (default: 1, darktable's "
+        "'1 star or better', the import default star included)",
     )  # fmt: skip
     report.add_argument("--json", action="store_true", help="print JSON")
 
@@ -69,7 +72,7 @@ def _refresh(run: Invocation) -> tuple[str, str | None]:
             return "unknown", "the engine has not reported on darktable yet"
         return beat.status, beat.error
     paths = LibraryPaths.beside(settings.library, settings.data)
-    return sync_once(run.catalogue.db, paths, settings.explicit)
+    return sync_once(run.catalogue.db, paths, settings.explicit, settings.quiet_seconds)
 
 
 def _header(run: Invocation, state: str, reason: str | None) -> dict:
@@ -121,8 +124,12 @@ def stats(run: Invocation) -> int:
             s.name,
             "-" if s.files is None else output.count(s.files),
             output.count(s.in_darktable),
+            "-" if s.not_imported is None else output.count(s.not_imported),
+            "-" if s.missing_files is None else output.count(s.missing_files),
             output.count(s.edited),
+            output.count(s.to_edit),
             output.count(s.rated),
+            output.count(s.rated_by_hand),
             output.count(s.rejected),
             output.count(s.exported),
             output.count(s.to_export),
@@ -131,13 +138,19 @@ def stats(run: Invocation) -> int:
         )
         for s in shoots
     ]
-    headers = ("SHOOT", "FILES", "IN DARKTABLE", "EDITED", "RATED", "REJECTED", "EXPORTED",
-               "TO EXPORT", "RE-EDITED", "EDITS/H")  # fmt: skip
+    headers = ("SHOOT", "FILES", "IN DARKTABLE", "NOT IMPORTED", "MISSING", "EDITED", "TO EDIT",
+               "RATED", "BY HAND", "REJECTED", "EXPORTED", "TO EXPORT", "RE-EDITED",
+               "EDITS/H")  # fmt: skip
     if rows:
         output.table(rows, headers, run.out)
         run.out.write(
-            "RATED counts one star or more set by hand; TO EXPORT is edited and never "
-            "exported; RE-EDITED changed after its last export; EDITS/H in this session.\n"
+            "FILES are the photos on disk, IN DARKTABLE those of them darktable has, NOT "
+            "IMPORTED those it does not, MISSING darktable's images whose file is gone; EDITED "
+            "and the rest count darktable's images (duplicates too); TO EDIT is neither edited "
+            "nor rejected; RATED is darktable's own count (one star or more, rejects left out, "
+            "the import default star included); BY HAND is those whose stars are not the import "
+            "default or were seen changing; TO EXPORT is edited and never exported; RE-EDITED "
+            "changed after its last export; EDITS/H in this session.\n"
         )
     return EXIT_ATTENTION if _problem(state) else EXIT_OK
 
@@ -221,6 +234,7 @@ def show(run: Invocation) -> int:
         events = events_at(root.id, rel, limit=10)
     else:
         events = events_at(None, path, limit=10)
+    removed_at = None if images else snapshot.removed_at(root.id if root else None, rel or path)
     result = {
         "path": path,
         "on_disk": on_disk,
@@ -241,6 +255,7 @@ def show(run: Invocation) -> int:
             for image in images
         ],
         "darktable_state": {"state": state, "reason": reason},
+        "darktable_removed_at": removed_at,  # removed from darktable's library, not imported
         "events": [
             {
                 "at": event.at,
@@ -331,7 +346,12 @@ def _write_show(result: dict, out: TextIO) -> None:
             out.write(f"  ! {output.shown(record['error'])}\n")
     if result["photo"] is not None:
         _write_photo(result["photo"], out)
-    if not result["darktable"]:
+    if not result["darktable"] and result["darktable_removed_at"]:
+        out.write(
+            "  darktable: removed from darktable's library "
+            f"{output.when(result['darktable_removed_at'])} (the file is still here)\n"
+        )
+    elif not result["darktable"]:
         out.write("  darktable: not imported\n")
     for image in result["darktable"]:
         rating = "rejected" if image["rejected"] else f"{image['stars']} stars"

@@ -26,6 +26,7 @@ from core.config.checks import (
     YesNo,
 )
 from core.config.declaration import declared_in, section_types, setting
+from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
 from core.scan.ignore import BUILTIN_RULES
 
 APP_NAME = "shootwatch"
@@ -168,17 +169,20 @@ class DarktableSettings:
     data: Path | None = setting(
         None,
         check=FilePath(optional=True),
-        help='darktable\'s data.db, where tag names live ("" = the data.db beside library.db).',
+        help='darktable\'s data.db, where tag names live ("" = looked for: beside library.db, '
+        "in a config folder with a darktablerc beside the library's folder, in darktable's "
+        "default config folder).",
     )
     poll_seconds: float = setting(
         60.0,
-        check=Number(1, 24 * 3600),
+        check=Number(MIN_POLL_SECONDS, 24 * 3600),
         help="How often library.db is read when it has not changed (seconds); it is also read "
-        "about a second after darktable writes it.",
+        "about a second after darktable writes it. Every read, timed or not, waits for "
+        "quiet_seconds of quiet.",
     )
     quiet_seconds: float = setting(
         1.0,
-        check=Number(0.3, 60),
+        check=Number(SAFE_QUIET_SECONDS, 60),
         help="How long library.db must be quiet after darktable writes it before it is read "
         "(seconds): reading while darktable writes could cost darktable an edit.",
     )

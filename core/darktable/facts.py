@@ -19,6 +19,12 @@ LEGACY_REJECT_STARS = 6  # what darktable's Lua API (rating = -1) still writes i
 LABEL_NAMES = ("red", "yellow", "green", "blue", "purple")  # color_labels.color 0..4
 INTERNAL_TAG_PREFIX = "darktable|"  # darktable|changed, darktable|exported, darktable|format|…
 DEFAULT_IMPORT_STARS = 1  # new imports get one star: one star alone is not a rating by hand
+# darktable keeps no WAL and no busy timeout: a read while it writes costs it the write. The
+# shortest quiet window after its last write, and the fastest poll, that the live session test
+# (tests/integration/test_darktable_live.py, the real darktable 4.2 driven by Lua) shows lose
+# nothing and make darktable log no failed statement; the settings refuse anything below.
+SAFE_QUIET_SECONDS = 0.3
+MIN_POLL_SECONDS = 1.0
 
 
 def unix_time(timestamp: int | None) -> float | None:
@@ -91,6 +97,15 @@ def label_names(bits: int) -> list[str]:
     return [name for index, name in enumerate(LABEL_NAMES) if bits & (1 << index)]
 
 
+def unknown_tag(tag_id: int) -> str:
+    """What a tag is called while its name (in data.db) is not known: ``#16``."""
+    return f"#{tag_id}"
+
+
+def is_unknown_tag(name: str) -> bool:
+    return name.startswith("#") and name[1:].isdigit()
+
+
 def is_internal_tag(name: str) -> bool:
     return name.startswith(INTERNAL_TAG_PREFIX)
 
@@ -108,6 +123,34 @@ def sidecar_name(filename: str, version: int) -> str:
         return f"{filename}.xmp"
     stem, extension = os.path.splitext(filename)
     return f"{stem}_{version:02d}{extension}.xmp"
+
+
+_NUMBERED = re.compile(r"^(?P<stem>.+)_\d{2,}$")
+
+
+def export_stems(filename: str) -> list[str]:
+    """The lower-case stems of the images an exported file can come from, the plainer first.
+
+    darktable's disk export names a file after its image (``$(FILE_NAME)``, no extension) and,
+    when that name is taken, adds ``_01``, ``_02``, … (``_%.2d``: ``_100`` after ``_99``) rather
+    than overwrite: ``IMG_0001_02.jpg`` is the third export of ``IMG_0001``.
+    """
+    stem = os.path.splitext(filename)[0].lower()
+    match = _NUMBERED.match(stem)
+    return [stem, match["stem"]] if match else [stem]
+
+
+def sidecar_has_photo(name: str, names: set[str]) -> bool:
+    """Whether the photo of the sidecar ``name`` is among the file ``names`` of its folder:
+    darktable's ``IMG_0001.CR2.xmp`` (``IMG_0001_01.CR2.xmp`` for a duplicate) names its photo
+    whole; the Adobe style ``IMG_0001.xmp`` (Lightroom, digiKam, …) names only its stem."""
+    image = name[:-4]
+    if not os.path.splitext(image)[1]:
+        return any(
+            other != name and os.path.splitext(other)[0] == image and not other.endswith(".xmp")
+            for other in names
+        )
+    return any(filename in names for filename, _ in sidecar_images(name))
 
 
 _DUPLICATE = re.compile(r"^(?P<stem>.+)_(?P<version>\d{2,})(?P<extension>\.[^.]+)$")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,20 +42,93 @@ class LibraryUnavailable(Exception):
         self.reason = reason
 
 
+class DarktableWriting(LibraryUnavailable):
+    """darktable wrote the file less than the quiet window ago: read after ``wait`` seconds."""
+
+    def __init__(self, path: Path, wait: float) -> None:
+        super().__init__("writing", f"darktable wrote {path.name} moments ago")
+        self.wait = wait
+
+
+# The journal darktable writes beside each database (rollback-journal mode) changes with it.
+JOURNAL_SUFFIX = "-journal"
+CLOCK_SKEW_SECONDS = 2.0  # a modification time further ahead than this says nothing of now
+
+
+def seconds_since_written(path: Path, now: float | None = None) -> float | None:
+    """How long ago the database at ``path`` (or its journal) was last written, by their
+    modification times; None when neither says (missing, or stamped in the future)."""
+    now = time.time() if now is None else now
+    newest = None
+    for candidate in (path, path.with_name(path.name + JOURNAL_SUFFIX)):
+        try:
+            modified = os.stat(candidate).st_mtime_ns / 1e9
+        except OSError:
+            continue
+        if modified > now + CLOCK_SKEW_SECONDS:
+            continue  # another machine's clock (a share): the watcher's time still holds
+        newest = modified if newest is None else max(newest, modified)
+    return None if newest is None else max(0.0, now - newest)
+
+
+@dataclass
+class QuietGate:
+    """Lets a statement begin only when its database has been quiet for ``seconds``; every
+    statement asks, so a read of several statements stops as soon as darktable writes again."""
+
+    seconds: float = 0.0
+    started: list[float] = field(default_factory=list)  # when statements began (the last few)
+
+    def check(self, path: Path) -> None:
+        if self.seconds > 0:
+            age = seconds_since_written(path)
+            if age is not None and age < self.seconds:
+                raise DarktableWriting(path, self.seconds - age)
+        self.started.append(time.time())
+        del self.started[:-100]
+
+
 @dataclass(frozen=True)
 class LibraryPaths:
     library: Path
     data: Path
+    data_given: bool = True  # False: data.db was not named, the reader looks for it
 
     @classmethod
     def beside(cls, library: Path, data: Path | None = None) -> LibraryPaths:
-        """data.db defaults to the file beside library.db, where darktable keeps it."""
+        """data.db as named, or else looked for (``data_candidates``), first beside library.db."""
         library = Path(os.path.expanduser(library))
-        return cls(library, Path(os.path.expanduser(data)) if data else library.parent / "data.db")
+        if data:
+            return cls(library, Path(os.path.expanduser(data)))
+        return cls(library, library.parent / "data.db", data_given=False)
 
     @property
     def lock(self) -> Path:
         return self.library.with_name(self.library.name + ".lock")
+
+    def data_candidates(self) -> list[Path]:
+        """Where darktable's data.db (tag names) may be, the likeliest first. darktable keeps
+        library.db and data.db in its config folder unless told otherwise: ``--library`` moves
+        library.db alone, ``--configdir`` moves data.db with darktablerc. So: the data.db named
+        in the settings; beside library.db; in a config folder (one with a darktablerc) beside
+        the library's folder (``lib/`` and ``config/`` of one setup); darktable's default config
+        folder."""
+        if self.data_given:
+            return [self.data]
+        folder = self.library.parent
+        found = [folder / "data.db"]
+        try:
+            siblings = sorted(folder.parent.iterdir())
+        except OSError:
+            siblings = []
+        found += [
+            sibling / "data.db"
+            for sibling in siblings
+            if sibling != folder and (sibling / "darktablerc").is_file()
+        ]
+        config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+        found.append(Path(config_home) / "darktable" / "data.db")
+        return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -99,10 +173,15 @@ def _uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(str(path))}?mode=ro"
 
 
-def query(path: Path, sql: str, params: Sequence = ()) -> list[tuple]:
-    """One read: open read-only, run one autocommit statement, fetch everything, close."""
+def query(
+    path: Path, sql: str, params: Sequence = (), gate: QuietGate | None = None
+) -> list[tuple]:
+    """One read: open read-only, run one autocommit statement, fetch everything, close; with a
+    gate, only once the file has been quiet for the gate's seconds (else DarktableWriting)."""
     if not path.exists():
         raise LibraryUnavailable("missing", f"there is no file at {path}")
+    if gate is not None:
+        gate.check(path)
     try:
         connection = sqlite3.connect(
             _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
@@ -131,13 +210,13 @@ def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
 # --- schema -----------------------------------------------------------------------------------
 
 
-def read_schema(paths: LibraryPaths) -> Schema:
+def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
     """db_info's version and the columns of the tables shootwatch reads, in one statement."""
     tables = (*REQUIRED, *OPTIONAL_TABLES)
     parts = " UNION ALL ".join(
         f"SELECT '{table}', name FROM pragma_table_info('{table}')" for table in tables
     )
-    rows = query(paths.library, parts)
+    rows = query(paths.library, parts, gate=gate)
     columns: dict[str, set[str]] = {}
     for table, column in rows:
         columns.setdefault(table, set()).add(column)
@@ -155,7 +234,7 @@ def read_schema(paths: LibraryPaths) -> Schema:
         )
     version = None
     if "db_info" in columns:
-        found = query(paths.library, "SELECT value FROM db_info WHERE key = 'version'")
+        found = query(paths.library, "SELECT value FROM db_info WHERE key = 'version'", gate=gate)
         if found and str(found[0][0]).isdigit():
             version = int(found[0][0])
     warning = None
@@ -218,7 +297,7 @@ def _key(name: str) -> str:
     return "i.id" if name == "images" else ("h.imgid" if name == "history_hash" else "imgid")
 
 
-def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
+def read_totals(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> tuple:
     """Values that change when any image's state changes: a count and a sum per table, the
     cheap first question of every poll (one short statement per table)."""
     parts = [
@@ -226,7 +305,7 @@ def read_totals(paths: LibraryPaths, schema: Schema) -> tuple:
         for _, table, mix in _table_mixes(schema)
     ]
     parts.append("SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls")
-    return tuple(query(paths.library, sql)[0][0] for sql in parts)
+    return tuple(query(paths.library, sql, gate=gate)[0][0] for sql in parts)
 
 
 def table_names(schema: Schema) -> list[str]:
@@ -235,7 +314,10 @@ def table_names(schema: Schema) -> list[str]:
 
 
 def read_buckets(
-    paths: LibraryPaths, schema: Schema, tables: set[str] | None = None
+    paths: LibraryPaths,
+    schema: Schema,
+    tables: set[str] | None = None,
+    gate: QuietGate | None = None,
 ) -> dict[tuple[str, int], str]:
     """Per table (all, or those named) and per bucket of 64 image ids, a count and a sum:
     which buckets changed. One statement per table, so no read holds the file for long."""
@@ -247,6 +329,7 @@ def read_buckets(
             paths.library,
             f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
             f" FROM {table} GROUP BY 1",
+            gate=gate,
         )
         buckets.update(((name, bucket), value) for bucket, value in rows)
     return buckets
@@ -296,7 +379,10 @@ def _image_select(schema: Schema) -> str:
 
 
 def read_images(
-    paths: LibraryPaths, schema: Schema, ids: Sequence[int] | None = None
+    paths: LibraryPaths,
+    schema: Schema,
+    ids: Sequence[int] | None = None,
+    gate: QuietGate | None = None,
 ) -> list[LibraryImage]:
     """Every image (``ids`` None) or those with these ids, oldest id first.
 
@@ -314,6 +400,7 @@ def read_images(
                 paths.library,
                 select + " WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id",
                 (chunk,),
+                gate=gate,
             )
             images += [LibraryImage(*row) for row in rows]
         return images
@@ -323,6 +410,7 @@ def read_images(
             paths.library,
             select + " WHERE i.id > ? ORDER BY i.id LIMIT ?",
             (after, READ_CHUNK),
+            gate=gate,
         )
         images += [LibraryImage(*row) for row in rows]
         if len(rows) < READ_CHUNK:
@@ -330,9 +418,20 @@ def read_images(
         after = rows[-1][0]
 
 
-def read_tag_names(paths: LibraryPaths) -> dict[int, str]:
+def used_tag_ids(paths: LibraryPaths, gate: QuietGate | None = None) -> set[int]:
+    """The tag ids library.db's images carry (their names are in data.db)."""
+    try:
+        rows = query(paths.library, "SELECT DISTINCT tagid FROM tagged_images", gate=gate)
+    except LibraryUnavailable as error:
+        if error.state == "unsupported":  # no tagged_images in this version: no tags
+            return set()
+        raise
+    return {tag_id for (tag_id,) in rows}
+
+
+def read_tag_names(paths: LibraryPaths, gate: QuietGate | None = None) -> dict[int, str]:
     """Tag id → name from data.db (darktable keeps tag names there, not in library.db)."""
-    return dict(query(paths.data, "SELECT id, name FROM tags"))
+    return dict(query(paths.data, "SELECT id, name FROM tags", gate=gate))
 
 
 def change_stamp(path: Path) -> tuple | None:

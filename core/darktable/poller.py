@@ -14,13 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import watchfiles
 from peewee import SqliteDatabase
 
 from core.darktable.library import (
+    DarktableWriting,
     LibraryPaths,
     LibraryUnavailable,
+    QuietGate,
     Schema,
     bucket_ids,
     change_stamp,
@@ -30,7 +33,9 @@ from core.darktable.library import (
     read_schema,
     read_tag_names,
     read_totals,
+    seconds_since_written,
     table_names,
+    used_tag_ids,
 )
 from core.darktable.state import from_library
 from core.darktable.sync import DarktableSync, LibraryRead
@@ -52,29 +57,100 @@ class PollerState:
 class LibraryReader:
     """Reads what changed in the library since its last read (its memory: per-table sums)."""
 
-    def __init__(self, paths: LibraryPaths) -> None:
+    def __init__(self, paths: LibraryPaths, quiet_seconds: float = 0.0) -> None:
         self.paths = paths
+        # Every statement waits for library.db (or data.db) to have been quiet this long.
+        self.gate = QuietGate(quiet_seconds)
         self.schema: Schema | None = None
         self._totals: tuple | None = None
         self._buckets: dict[tuple[str, int], str] | None = None
         self._stamp: tuple | None = None  # library.db's change stamp at the last read
         self._next_full = 0.0
+        # Tag names: the data.db they come from (looked for unless named) and its stamp.
+        self.tag_names: dict[int, str] | None = None  # None: not known (yet)
+        self.tags_problem: str | None = None  # why they are not known: darktable is degraded
+        self._data: Path | None = None
+        self._data_stamp: tuple | None = None
+
+    def quiet_left(self) -> float:
+        """Seconds until library.db and data.db have both been quiet for the quiet window."""
+        left = 0.0
+        for path in (self.paths.library, self._data or self.paths.data):
+            age = seconds_since_written(path)
+            if age is not None:
+                left = max(left, self.gate.seconds - age)
+        return left
 
     def forget(self) -> None:
         """The last read was not applied: read everything next time."""
         self._totals = self._buckets = self._stamp = None
 
+    def _learn_tag_names(self, needed: set[int] | None = None) -> bool:
+        """Find data.db (``LibraryPaths.data_candidates``: the first that names every tag the
+        library uses) and read its tag names. True when names shootwatch already showed are
+        different now (learnt at last, or renamed in darktable): every image is read again."""
+        if needed is None:
+            needed = used_tag_ids(self.paths, self.gate)
+        before, had_problem = self.tag_names, self.tags_problem is not None
+        tried = []
+        for candidate in self.paths.data_candidates():
+            if not candidate.exists():
+                continue
+            tried.append(str(candidate))
+            try:
+                names = read_tag_names(LibraryPaths(self.paths.library, candidate), self.gate)
+            except DarktableWriting:
+                raise
+            except LibraryUnavailable:
+                continue
+            if needed <= names.keys():
+                self.tag_names, self.tags_problem = names, None
+                self._data, self._data_stamp = candidate, change_stamp(candidate)
+                break
+        else:
+            if not needed:  # no image has a tag: no names are needed
+                self.tag_names, self.tags_problem = {}, None
+                self._data = self._data_stamp = None
+            else:
+                self.tag_names, self._data, self._data_stamp = None, None, None
+                looked = ", ".join(str(c) for c in self.paths.data_candidates())
+                found = (
+                    f" (found, without this library's tags: {', '.join(tried)})" if tried else ""
+                )
+                self.tags_problem = (
+                    f"tag names unknown: no data.db with the {len(needed)} tags this library "
+                    f"uses at {looked}{found}; darktable keeps data.db in its --configdir: set "
+                    "darktable.data to that folder's data.db"
+                )
+        if had_problem and self.tags_problem is None:
+            return True
+        return (
+            before is not None
+            and self.tag_names is not None
+            and any(self.tag_names.get(tag_id) != name for tag_id, name in before.items())
+        )
+
+    def _tag_names_moved(self) -> bool:
+        """Whether data.db must be looked at again (its names unknown, or it was written), and
+        if so whether names already shown changed."""
+        known = self.tag_names is not None and self.tags_problem is None
+        if known and (self._data is None or change_stamp(self._data) == self._data_stamp):
+            return False
+        return self._learn_tag_names()
+
     def read(self) -> LibraryRead | None:
         """What changed, or None when nothing did. Raises LibraryUnavailable."""
         full = self._buckets is None or time.monotonic() >= self._next_full
+        if self._buckets is not None and self._tag_names_moved():
+            full = True  # names learnt or renamed: every image again, with its names
         # Taken before reading: a write while we read changes it, and the next poll reads.
         stamp = change_stamp(self.paths.library)
         if stamp is not None and stamp == self._stamp and not full:
             return None  # not written since the last read: not even a query
         if self.schema is None:
-            self.schema = read_schema(self.paths)
+            self.schema = read_schema(self.paths, self.gate)
         try:
-            totals = read_totals(self.paths, self.schema)
+            totals = read_totals(self.paths, self.schema, self.gate)
             if totals == self._totals and not full:
                 self._stamp = stamp
                 return None
@@ -85,7 +161,7 @@ class LibraryReader:
                 or len(totals) != len(self._totals)  # another schema: start over
             ):
                 full = True
-                buckets = read_buckets(self.paths, self.schema)
+                buckets = read_buckets(self.paths, self.schema, gate=self.gate)
             else:
                 # Only the tables whose sums moved (a rating touches images alone).
                 changed_tables = {
@@ -100,10 +176,10 @@ class LibraryReader:
                     for key, value in self._buckets.items()
                     if key[0] not in changed_tables
                 }
-                buckets.update(read_buckets(self.paths, self.schema, changed_tables))
+                buckets.update(read_buckets(self.paths, self.schema, changed_tables, self.gate))
             film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
             if full or film_rolls_changed:
-                images = read_images(self.paths, self.schema)
+                images = read_images(self.paths, self.schema, gate=self.gate)
                 covered = None
             else:
                 previous = self._buckets or {}
@@ -113,19 +189,22 @@ class LibraryReader:
                     if buckets.get(key) != previous.get(key)
                     for bucket in (key[1],)
                 }
-                images = read_images(self.paths, self.schema, bucket_ids(changed))
+                images = read_images(self.paths, self.schema, bucket_ids(changed), self.gate)
                 covered = frozenset(changed)
         except LibraryUnavailable as error:
             if error.state == "unsupported":
                 self.schema = None  # darktable may have upgraded it: look at the schema again
             raise
         notes = [self.schema.warning] if self.schema.warning else []
-        tag_names: dict[int, str] | None
-        try:
-            tag_names = read_tag_names(self.paths) if any(i.tag_ids for i in images) else {}
-        except LibraryUnavailable as error:
-            tag_names = None
-            notes.append(f"tag names unknown: {error.reason}")
+        used = {int(t) for image in images if image.tag_ids for t in image.tag_ids.split(",")}
+        # The first read, or a tag created since (DarktableWriting: all again, later); names
+        # shown before that changed too mean every image next time.
+        unnamed = self.tag_names is None or not used <= self.tag_names.keys()
+        if unnamed and self._learn_tag_names(used if covered is None else None):
+            self._next_full = 0.0
+        if self.tags_problem:
+            notes.append(self.tags_problem)
+        tag_names = self.tag_names
         read_at = time.time()
         self._totals, self._buckets, self._stamp = totals, buckets, stamp
         if covered is None:
@@ -136,6 +215,7 @@ class LibraryReader:
             buckets=covered,
             read_at=read_at,
             notes=tuple(notes),
+            problem=self.tags_problem,
         )
 
 
@@ -154,7 +234,7 @@ class Poller:
         watch_factory: Callable = watchfiles.watch,
     ) -> None:
         self.paths = paths
-        self.reader = LibraryReader(paths)
+        self.reader = LibraryReader(paths, quiet_seconds)
         self.apply = apply
         self.on_state = on_state
         self.poll_seconds = poll_seconds
@@ -189,7 +269,7 @@ class Poller:
 
     def _watch_loop(self) -> None:
         """Note when library.db (or data.db) changes; the poll waits for quiet after it."""
-        names = {self.paths.library.name, self.paths.data.name}
+        names = {self.paths.library.name, "data.db"}
         while not self._stop.is_set():
             folder = self.paths.library.parent
             if not folder.is_dir():
@@ -228,22 +308,35 @@ class Poller:
                 self._wake.wait(max(0.02, wait))
                 self._wake.clear()
                 continue
+            # Whatever woke it (the timer, the watcher), a read waits for the quiet window by
+            # the files' own times too: the watcher reports a change late, or not at all.
+            left = self.reader.quiet_left()
+            if left > 0:
+                self._wake.wait(max(0.02, left))
+                self._wake.clear()
+                continue
             if quiet:
                 self._changed_at = None
-            if self.poll_once():
+            outcome = self.poll_once()
+            if outcome is None:  # darktable wrote during the read: again once it is quiet
+                next_poll = time.monotonic() + self.quiet_seconds
+            elif outcome:
                 backoff = 1.0
                 next_poll = time.monotonic() + self.poll_seconds
             else:
                 next_poll = time.monotonic() + backoff
                 backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
 
-    def poll_once(self) -> bool:
-        """One poll, applied; False when the library could not be read."""
+    def poll_once(self) -> bool | None:
+        """One poll, applied; False when the library could not be read, None when darktable
+        wrote while it read (the read stopped; nothing is wrong)."""
         self.polls += 1
         running = darktable_pid(self.paths)
         task = f"darktable running (pid {running})" if running else "darktable not running"
         try:
             read = self.reader.read()
+        except DarktableWriting:
+            return None
         except LibraryUnavailable as error:
             if error.state == "missing" and not self.explicit:
                 self.on_state(PollerState("off", error=f"no darktable library: {error.reason}"))
@@ -260,32 +353,57 @@ class Poller:
                 return False
         if read is not None:
             self._notes = "; ".join(read.notes) if read.notes else None
-        self.on_state(PollerState("idle", task=task, error=self._notes))
+        if self.reader.tags_problem:  # read, but not all of it can be told: a problem
+            self.on_state(PollerState("degraded", task=task, error=self._notes))
+        else:
+            self.on_state(PollerState("idle", task=task, error=self._notes))
         return True
 
 
+WRITING_PATIENCE_SECONDS = 30.0  # a command waits this long for darktable to pause writing
+
+
 def poll_now(
-    paths: LibraryPaths, explicit: bool, apply: Callable[[LibraryRead], object]
+    paths: LibraryPaths,
+    explicit: bool,
+    apply: Callable[[LibraryRead], object],
+    quiet_seconds: float = 0.0,
 ) -> tuple[str, str | None]:
     """One read here and now, for a command run while no engine runs: (state, reason) with
-    state "ok", "off" (no library at darktable's default place) or the reader's state."""
-    try:
-        read = LibraryReader(paths).read()
-    except LibraryUnavailable as error:
-        if error.state == "missing" and not explicit:
-            return "off", f"no darktable library: {error.reason}"
-        return error.state, error.reason
+    state "ok", "off" (no library at darktable's default place) or the reader's state. Like the
+    poller, it reads only once library.db has been quiet for ``quiet_seconds``."""
+    reader = LibraryReader(paths, quiet_seconds)
+    deadline = time.monotonic() + WRITING_PATIENCE_SECONDS
+    while True:
+        time.sleep(max(0.0, reader.quiet_left()))
+        try:
+            read = reader.read()
+            break
+        except DarktableWriting as error:
+            if time.monotonic() > deadline:
+                return "writing", (
+                    f"darktable kept writing {paths.library.name} for "
+                    f"{WRITING_PATIENCE_SECONDS:g} s: try again when it is idle"
+                )
+            time.sleep(error.wait)
+        except LibraryUnavailable as error:
+            if error.state == "missing" and not explicit:
+                return "off", f"no darktable library: {error.reason}"
+            return error.state, error.reason
     report = apply(read)
     notes = getattr(report, "notes", None)
-    return "ok", "; ".join(notes) if notes else None
+    return "degraded" if read.problem else "ok", "; ".join(notes) if notes else None
 
 
-def sync_once(db: SqliteDatabase, paths: LibraryPaths, explicit: bool) -> tuple[str, str | None]:
+def sync_once(
+    db: SqliteDatabase, paths: LibraryPaths, explicit: bool, quiet_seconds: float = 0.0
+) -> tuple[str, str | None]:
     """One read of the library brought into the catalogue's snapshot here and now, with the
-    image files darktable never imported noted, for when no engine runs (a command, the demo):
-    (state, reason) as ``poll_now`` says them."""
+    image files darktable never imported and the orphans noted, for when no engine runs (a
+    command, the demo): (state, reason) as ``poll_now`` says them."""
     sync = DarktableSync(db)
-    state, reason = poll_now(paths, explicit, sync.apply)
+    state, reason = poll_now(paths, explicit, sync.apply, quiet_seconds)
     if state == "ok":
         sync.find_not_imported()
+        sync.find_orphans()
     return state, reason

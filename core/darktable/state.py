@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, replace
 from core.darktable.facts import (
     DEFAULT_IMPORT_STARS,
     is_rejected,
+    is_unknown_tag,
     label_bits,
     label_names,
     split_tags,
     stars,
     unix_time,
+    unknown_tag,
     wall_clock,
 )
 from core.darktable.library import LibraryImage
@@ -85,7 +87,7 @@ def signature(image: LibraryImage) -> str:
 
 def from_library(image: LibraryImage, tag_names: dict[int, str] | None) -> ImageState:
     names = [
-        tag_names.get(tag_id, f"#{tag_id}") if tag_names is not None else f"#{tag_id}"
+        tag_names.get(tag_id, unknown_tag(tag_id)) if tag_names is not None else unknown_tag(tag_id)
         for tag_id in _ids(image.tag_ids)
     ]
     user_tags, internal_tags = split_tags(names)
@@ -115,7 +117,8 @@ def from_library(image: LibraryImage, tag_names: dict[int, str] | None) -> Image
         imported_at=unix_time(image.imported),
         changed_at=unix_time(image.changed),
         exported_at=unix_time(image.exported),
-        signature=signature(image),
+        # the names too: names learnt later, or renamed in darktable, are a change to write
+        signature=signature(image) + "|" + ",".join(names),
         exif={key: value for key, value in exif.items() if value is not None},
     )
 
@@ -185,7 +188,7 @@ def smart_events(old: ImageState | None, new: ImageState) -> list[tuple[EventKin
                 {"labels": label_names(new.labels), "was": label_names(old.labels)},
             )
         )
-    if new.tags != old.tags:
+    if new.tags != old.tags and not _names_learnt(old, new):
         added = sorted(set(new.tags) - set(old.tags))
         removed = sorted(set(old.tags) - set(new.tags))
         events.append(
@@ -196,6 +199,16 @@ def smart_events(old: ImageState | None, new: ImageState) -> list[tuple[EventKin
             (EventKind.EXPORTED, {"exported_at": new.exported_at, "was": old.exported_at})
         )
     return events
+
+
+def _names_learnt(old: ImageState, new: ImageState) -> bool:
+    """The same tags, their names learnt in place of the ids shown so far: not a tagging."""
+    old_all = (*old.tags, *old.internal_tags)
+    if not any(is_unknown_tag(tag) for tag in old_all):
+        return False
+    named = {tag for tag in old_all if not is_unknown_tag(tag)}
+    new_all = (*new.tags, *new.internal_tags)
+    return len(new_all) == len(old_all) and named <= set(new_all)
 
 
 def rated_by_hand(old: ImageState | None, new: ImageState) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from core.darktable.facts import sidecar_images, sidecar_name
+from core.darktable.facts import export_stems, sidecar_has_photo, sidecar_images, sidecar_name
 from core.darktable.library import bucket_of
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.state import (
@@ -48,6 +48,7 @@ class LibraryRead:
     buckets: frozenset[int] | None  # the id buckets it covers; None: the whole library
     read_at: float
     notes: tuple[str, ...] = ()
+    problem: str | None = None  # what makes darktable's state degraded (tag names unknown)
 
 
 @dataclass
@@ -253,10 +254,11 @@ class DarktableSync:
             if image_id is not None:
                 break
         if image_id is None:
-            if self.active and not any(
-                os.path.exists(os.path.join(folder, filename))
-                for filename, _ in sidecar_images(name)
-            ):
+            try:
+                names = set(os.listdir(folder))
+            except OSError:
+                names = None
+            if self.active and names is not None and not sidecar_has_photo(name, names):
                 gone = {"reason": "its image is gone"}
                 return [self._event(EventKind.SIDECAR_ORPHANED, None, gone, path)]
             return []  # not imported yet: the next poll of library.db brings it
@@ -352,7 +354,7 @@ class DarktableSync:
         if linked:
             return linked
         parent = os.path.dirname(folder)
-        if (parent, _stem(name)) in self._by_stem:
+        if any((parent, stem) in self._by_stem for stem in export_stems(name)):
             return []  # a derivative beside its original's film roll (an export, say)
         return [self._event(EventKind.NEEDS_PROCESSING, None,
                             {"reason": "fresh import, needs processing"}, path)]  # fmt: skip
@@ -381,30 +383,81 @@ class DarktableSync:
         exported_at = state.exported_at or 0.0
         for path, mtime in self._recent_files.get(stem, []):
             if abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
-                self._recent_files[stem].remove((path, mtime))
+                for candidate in export_stems(os.path.basename(path)):  # filed under each
+                    if (path, mtime) in self._recent_files.get(candidate, []):
+                        self._recent_files[candidate].remove((path, mtime))
                 return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
         self._recent_exports.setdefault(stem, []).append((state.darktable_id, exported_at))
         return []
 
     def _link_export_on_file(self, path: str) -> list[tuple]:
         """A new image file: the output of an export darktable reported, or one to come."""
-        stem = _stem(os.path.basename(path))
+        stems = export_stems(os.path.basename(path))  # IMG_0001_01.jpg: an export again
         try:
             mtime = os.stat(path).st_mtime
         except OSError:
             return []
         now = time.time()
-        for image_id, exported_at in self._recent_exports.get(stem, []):
-            state = self._states.get(image_id)
-            if state is not None and abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
-                self._recent_exports[stem].remove((image_id, exported_at))
-                return [self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)]
+        for stem in stems:
+            for image_id, exported_at in self._recent_exports.get(stem, []):
+                state = self._states.get(image_id)
+                if state is not None and abs(mtime - exported_at) <= EXPORT_MATCH_SECONDS:
+                    self._recent_exports[stem].remove((image_id, exported_at))
+                    return [
+                        self._event(EventKind.EXPORT_WRITTEN, state, {"export_path": path}, path)
+                    ]
         # Maybe darktable has not reported the export yet: remember the file for a while.
-        recent = [
-            (p, t) for p, t in self._recent_files.get(stem, []) if now - t < EXPORT_MATCH_SECONDS
-        ]
-        self._recent_files[stem] = [*recent, (path, mtime)]
+        for stem in stems:
+            recent = [
+                (p, t)
+                for p, t in self._recent_files.get(stem, [])
+                if now - t < EXPORT_MATCH_SECONDS
+            ]
+            self._recent_files[stem] = [*recent, (path, mtime)]
         return []
+
+    def find_orphans(self) -> int:
+        """What was orphaned before shootwatch looked (a first sync) or while it did not run:
+        darktable images whose file is gone, and sidecars whose photo is gone, in darktable's
+        film roll folders; each said once. A folder in which none of darktable's files is left
+        (an unmounted drive, a folder renamed outside darktable) is skipped: that is not a
+        folder of deleted photos. Returns how many were found this time."""
+        if not self.active:
+            return 0
+        self._roots.refresh()
+        said = snapshot.reported_paths(EventKind.DARKTABLE_ORPHANED) | snapshot.reported_paths(
+            EventKind.SIDECAR_ORPHANED
+        )
+        by_folder: dict[str, list[ImageState]] = {}
+        for state in self._states.values():
+            by_folder.setdefault(state.folder, []).append(state)
+        events = []
+        gone = {"reason": "the file is gone but darktable still has it"}
+        for folder, states in sorted(by_folder.items()):
+            try:
+                names = set(os.listdir(folder))
+            except OSError:
+                continue  # offline or unreadable: nothing can be said
+            if not any(state.filename in names for state in states):
+                continue
+            for state in sorted(states, key=lambda s: (s.filename, s.version)):
+                if state.filename in names or self._roots.locate(state.path) in said:
+                    continue
+                said.add(self._roots.locate(state.path))
+                events.append(self._event(EventKind.DARKTABLE_ORPHANED, state, gone))
+            for name in sorted(names):
+                if not name.lower().endswith(".xmp") or sidecar_has_photo(name, names):
+                    continue
+                path = os.path.join(folder, name)
+                if self._roots.locate(path) in said:
+                    continue
+                said.add(self._roots.locate(path))
+                events.append(self._event(EventKind.SIDECAR_ORPHANED, None,
+                                          {"reason": "its image is gone"}, path))  # fmt: skip
+        if events:
+            with self.db.atomic():
+                insert_events(self.db, events)
+        return len(events)
 
     def find_not_imported(self) -> int:
         """Image files in darktable's film roll folders that darktable never imported: said
@@ -414,6 +467,8 @@ class DarktableSync:
         self._roots.refresh()
         if self._not_imported is None:
             self._not_imported = snapshot.reported_paths(EventKind.NOT_IMPORTED)
+        # A photo removed from darktable's library was imported once: darktable_removed said so.
+        removed = snapshot.reported_paths(EventKind.DARKTABLE_REMOVED)
         folders = {state.folder for state in self._states.values()}
         events = []
         for folder in sorted(folders):
@@ -425,7 +480,7 @@ class DarktableSync:
                 name = os.path.basename(rel_path)
                 if kind not in IMAGE_KINDS or (folder, name, 0) in self._by_path:
                     continue
-                if (root_id, rel_path) in self._not_imported:
+                if (root_id, rel_path) in self._not_imported or (root_id, rel_path) in removed:
                     continue
                 self._not_imported.add((root_id, rel_path))
                 events.append(self._event(EventKind.NOT_IMPORTED, None,

@@ -76,8 +76,9 @@ class DarktableComponent(Component):
 
     def _apply(self, read: LibraryRead) -> ApplyReport:
         report = self.sync.apply(read)
-        if read.buckets is None:
+        if read.buckets is None:  # a full read: what the files on disk say about darktable
             self.sync.find_not_imported()
+            self.sync.find_orphans()
         if report.new or report.changed or report.removed:
             log.info(
                 "darktable: %d new, %d changed, %d removed images; %d events",

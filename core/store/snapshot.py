@@ -74,3 +74,14 @@ def reported_paths(kind: EventKind) -> set[tuple[int | None, str]]:
     db = DarktableImage._meta.database
     rows = db.execute_sql("SELECT root_id, path FROM event WHERE kind = ?", (kind,)).fetchall()
     return {(root_id, path) for root_id, path in rows}
+
+
+def removed_at(root_id: int | None, path: str) -> float | None:
+    """When darktable's library last lost the image of this file (a darktable_removed event),
+    or None: a file darktable does not have was either removed from it or never imported."""
+    db = DarktableImage._meta.database
+    row = db.execute_sql(
+        "SELECT max(at) FROM event WHERE kind = ? AND root_id IS ? AND path = ?",
+        (EventKind.DARKTABLE_REMOVED, root_id, path),
+    ).fetchone()
+    return row[0] if row else None

@@ -43,14 +43,52 @@ def test_stats_per_shoot(capsys, scanned):
     wedding = shoots["2024-06-01_wedding"]
     # 11 photos on disk, 10 imported; 11 darktable images (IMG_0003 has a duplicate).
     assert (wedding["files"], wedding["in_darktable"], wedding["images"]) == (11, 10, 11)
-    # edited: 2, 3, 4, 17; rated by hand >= 1: 2, 3, 4, 6, 17; rejected: 9, 10
-    assert (wedding["edited"], wedding["rated"], wedding["rejected"]) == (4, 5, 2)
+    # edited: 2, 3, 4, 17; rejected: 9, 10; rated is darktable's own "1 star or better" with
+    # rejects left out, the import default star included: 1, 2, 3, 4, 6, 8, 17
+    assert (wedding["edited"], wedding["rated"], wedding["rejected"]) == (4, 7, 2)
+    # the separate figure: stars that are not the import default (2, 3, 4, 6, 17)
+    assert wedding["rated_by_hand"] == 5
     # exported: 2, 4, 5; edited and never exported: 3, 17
     assert (wedding["exported"], wedding["to_export"]) == (3, 2)
     street = shoots["2024-07-15_street"]
+    assert street["rated"] == 5  # 11, 12, 13, 14, 15: 11 and 15 at one star
     assert (street["edited"], street["exported"], street["changed_after_export"]) == (2, 1, 1)
     code, out, _ = run(capsys, "darktable", "stats")
     assert "2024-06-01_wedding" in out and "IN DARKTABLE" in out and "darktable not running" in out
+
+
+def test_stats_count_files_and_darktable_images_apart(capsys, darktable):
+    """Files on disk, those darktable has, those it never imported, and darktable images
+    whose file is gone: a shoot with one of each does not read "files 6 / in darktable 6"."""
+    darktable.street("DSC_0106.JPG").unlink()
+    shutil.copy(darktable.street("DSC_0101.JPG"), darktable.street("DSC_0107.JPG"))
+    assert run(capsys, "add", str(darktable.photos))[0] == 0
+    assert run(capsys, "scan")[0] == 0
+    code, out, _ = run(capsys, "darktable", "stats", "--json")
+    street = {s["shoot"]: s for s in json.loads(out)["shoots"]}["2024-07-15_street"]
+    assert (street["files"], street["in_darktable"], street["not_imported"]) == (6, 5, 1)
+    assert (street["images"], street["missing_files"]) == (6, 1)
+    _, out, _ = run(capsys, "events", "--kind", "darktable_orphaned", "--json")
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [
+        "2024-07-15_street/DSC_0106.JPG"
+    ]
+    code, out, _ = run(capsys, "darktable", "stats")
+    assert code == 0
+    assert "MISSING" in out and "NOT IMPORTED" in out
+
+
+def test_recent_edits_on_a_library_just_followed(capsys, scanned):
+    """The first read of a library already edited: darktable's own change times say what was
+    edited last, before shootwatch has seen a single edit happen."""
+    code, out, _ = run(capsys, "darktable", "recent-edits", "--json")
+    assert code == 0
+    edits = json.loads(out)
+    # darktable's change_timestamp, newest first (14 is a few milliseconds after 4)
+    assert [edit["darktable_id"] for edit in edits] == [12, 14, 4, 17, 3, 2]
+    assert [edit["at"] for edit in edits] == sorted((edit["at"] for edit in edits), reverse=True)
+    assert all(edit["altered"] for edit in edits)
+    code, out, _ = run(capsys, "darktable", "recent-edits", "--limit", "2")
+    assert "DSC_0102.JPG" in out and "IMG_0002.JPG" not in out
 
 
 def test_recent_edits_after_an_edit(capsys, scanned):
@@ -61,10 +99,25 @@ def test_recent_edits_after_an_edit(capsys, scanned):
     code, out, _ = run(capsys, "darktable", "recent-edits", "--json")
     assert code == 0
     edits = json.loads(out)
-    assert [edit["darktable_id"] for edit in edits] == [3]
+    assert [edit["darktable_id"] for edit in edits][:2] == [3, 12]
+    assert len([edit for edit in edits if edit["darktable_id"] == 3]) == 1  # not twice
     assert edits[0]["path"].endswith("2024-06-01_wedding/IMG_0003.JPG")
     code, out, _ = run(capsys, "darktable", "recent-edits")
     assert "IMG_0003.JPG" in out
+
+
+def test_a_photo_removed_from_darktable_is_not_never_imported(capsys, scanned):
+    run(capsys, "darktable", "stats")
+    scanned.write("DELETE FROM images WHERE id = 16")  # "remove" in darktable's lighttable
+    run(capsys, "darktable", "stats")
+    _, out, _ = run(capsys, "events", "--kind", "not_imported", "--json")
+    paths = [json.loads(line)["path"] for line in out.splitlines()]
+    assert paths == ["2024-06-01_wedding/IMG_0011.JPG"]  # not DSC_0106
+    code, out, _ = run(capsys, "show", str(scanned.street("DSC_0106.JPG")))
+    assert code == 0
+    assert "removed from darktable's library" in out and "not imported" not in out
+    code, out, _ = run(capsys, "show", str(scanned.street("DSC_0106.JPG")), "--json")
+    assert json.loads(out)["darktable_removed_at"] is not None
 
 
 def test_show_puts_disk_catalogue_and_darktable_together(capsys, scanned):
@@ -89,10 +142,16 @@ def test_reports(capsys, scanned):
     code, out, _ = run(capsys, "report", "unfinished", "--json")
     assert code == 0
     unfinished = {(Path(i["path"]).name, i["version"]) for i in json.loads(out)}
-    # edited, not exported since: 3, 17, 12 (re-edited), 14; rated by hand, not edited: 6, 13
+    # edited, not exported since: 3, 17, 12 (re-edited), 14; rated (darktable's count: one
+    # star or more, the import default star too) and not edited: 1, 6, 8, 11, 13, 15
     assert unfinished == {
         ("IMG_0003.JPG", 0), ("IMG_0003.JPG", 1), ("DSC_0102.JPG", 0), ("DSC_0104.JPG", 0),
-        ("IMG_0006.JPG", 0), ("DSC_0103.JPG", 0),
+        ("IMG_0001.JPG", 0), ("IMG_0006.JPG", 0), ("IMG_0008.JPG", 0), ("DSC_0101.JPG", 0),
+        ("DSC_0103.JPG", 0), ("DSC_0105.JPG", 0),
+    }  # fmt: skip
+    code, out, _ = run(capsys, "report", "unfinished", "--min-stars", "2", "--json")
+    assert {Path(i["path"]).name for i in json.loads(out) if not i["edited"]} == {
+        "IMG_0006.JPG", "DSC_0103.JPG"
     }  # fmt: skip
     code, out, _ = run(capsys, "report", "exported", "--since", "3650d", "--json")
     assert {Path(i["path"]).name for i in json.loads(out)} == {

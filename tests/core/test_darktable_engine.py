@@ -137,3 +137,29 @@ def test_a_damaged_library_is_a_state_and_the_poller_recovers(tmp_path, engine, 
     wait_for(lambda: engine.states()["darktable"].status == "idle", timeout=30)
     darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 1")
     wait_for(lambda: _kinds("rejected"), timeout=15)
+
+
+def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path):
+    """darktable run with --configdir elsewhere: the engine says darktable is degraded and why,
+    then, once the config folder is there, shows the names in place of the ids."""
+    copy = copy_fixture(tmp_path)
+    hidden = copy.paths.data.with_name("not-data.db")
+    copy.paths.data.rename(hidden)
+    engine = _start(darktable_settings(tmp_path, copy.paths.library, poll=1.0))
+    try:
+        state = wait_for(
+            lambda: (
+                engine.states()["darktable"].status == "degraded" and engine.states()["darktable"]
+            ),
+            timeout=20,
+        )
+        assert "tag names unknown" in state.error and "darktable.data" in state.error
+        assert DarktableImage.select().count() == 17
+        hidden.rename(copy.paths.data)
+        (copy.paths.data.parent / "darktablerc").write_text("database=library.db\n")
+        wait_for(lambda: engine.states()["darktable"].status == "idle", timeout=20)
+        row = DarktableImage.get(DarktableImage.darktable_id == 2)
+        assert json.loads(row.tags) == ["portfolio", "wedding|ceremony"]
+        assert not _kinds("tagged")
+    finally:
+        engine.stop()

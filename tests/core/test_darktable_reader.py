@@ -304,7 +304,9 @@ def test_large_reads_are_split_into_short_statements(darktable, monkeypatch):
     statements = []
     real_query = library.query
     monkeypatch.setattr(library, "READ_CHUNK", 5)
-    monkeypatch.setattr(library, "query", lambda *a: statements.append(a) or real_query(*a))
+    monkeypatch.setattr(
+        library, "query", lambda *a, **k: statements.append(a) or real_query(*a, **k)
+    )
     assert read_images(darktable.paths, schema) == whole
     assert len(statements) == 4  # 5 + 5 + 5 + 2
     some = [1, 3, 4, 9, 10, 11, 17, 99]

@@ -15,7 +15,7 @@ import pytest
 
 import core.darktable.poller as poller
 from core.darktable.facts import darktable_time
-from core.darktable.library import change_stamp
+from core.darktable.library import LibraryPaths, change_stamp
 from core.darktable.poller import LibraryReader
 from core.darktable.sync import DarktableSync
 from core.store.models import DarktableImage, Event
@@ -50,6 +50,43 @@ def _events(*kinds: str) -> list[Event]:
 def _poll(reader: LibraryReader, sync: DarktableSync):
     read = reader.read()
     return None if read is None else sync.apply(read)
+
+
+def test_orphans_already_there_at_the_first_sync_are_reported_once(catalogue, darktable):
+    """A photo deleted while darktable still has it, and a sidecar whose photo is gone, before
+    shootwatch ever followed the library: reported by the first sync, and only once."""
+    darktable.street("DSC_0106.JPG").unlink()  # darktable image 16 has no file now
+    stray = darktable.wedding("IMG_0098.JPG.xmp")  # a sidecar left by a photo deleted long ago
+    shutil.copy(darktable.wedding("IMG_0001.JPG.xmp"), stray)
+    # Lightroom's kind names its photo's stem only: IMG_0002.JPG is there, so it is not orphaned
+    shutil.copy(darktable.wedding("IMG_0002.JPG.xmp"), darktable.wedding("IMG_0002.xmp"))
+    scan(catalogue, darktable.photos, workers=1)
+    reader, sync = LibraryReader(darktable.paths), DarktableSync(catalogue.db)
+    assert sync.apply(reader.read()).first_sync
+    assert sync.find_orphans() == 3
+    orphaned = _events("darktable_orphaned")
+    assert [json.loads(e.payload)["darktable_id"] for e in orphaned] == [16]
+    assert orphaned[0].path == "2024-07-15_street/DSC_0106.JPG"
+    assert sorted(e.path for e in _events("sidecar_orphaned")) == [
+        "2024-06-01_wedding/IMG_0098.JPG.xmp",
+        "2024-07-15_street/DSC_0106.JPG.xmp",
+    ]
+    # the next full read, or the next start of the engine, says nothing new
+    assert sync.find_orphans() == 0
+    again = DarktableSync(catalogue.db)
+    again.apply(LibraryReader(darktable.paths).read())
+    assert again.find_orphans() == 0
+
+
+def test_a_film_roll_folder_that_is_gone_is_not_a_folder_of_orphans(catalogue, darktable):
+    """A folder whose files are all gone (an unmounted drive, a renamed folder) is not
+    reported photo by photo."""
+    shutil.rmtree(darktable.photos / "2024-07-15_street")
+    (darktable.photos / "2024-07-15_street").mkdir()  # an empty mount point
+    scan(catalogue, darktable.photos, workers=1)
+    sync = DarktableSync(catalogue.db)
+    sync.apply(LibraryReader(darktable.paths).read())
+    assert sync.find_orphans() == 0
 
 
 def test_first_sync_is_one_event_and_a_full_snapshot(synced):
@@ -247,6 +284,48 @@ def test_an_export_is_linked_to_the_file_it_wrote(synced, darktable, catalogue):
     assert _events("needs_processing") == []  # an export is not a photo to process
 
 
+@pytest.mark.parametrize("file_first", [False, True], ids=["time-then-file", "file-then-time"])
+def test_exporting_again_writes_exports_not_new_photos(synced, darktable, catalogue, file_first):
+    """darktable exports a photo again as NAME_01.jpg, NAME_02.jpg (its "unique file name" on a
+    conflict): each is an export of that photo, never a new photo to process."""
+    reader, sync = synced
+    exported = darktable.street("darktable_exported")
+    names = ["DSC_0103.jpg", "DSC_0103_01.jpg", "DSC_0103_02.jpg"]
+    for round_, name in enumerate(names):
+        now = time.time() + round_
+        if file_first:
+            shutil.copy(darktable.street("DSC_0103.JPG"), exported / name)
+            _rescan(catalogue, darktable, sync)
+        darktable.write(
+            "UPDATE images SET export_timestamp = ? WHERE id = 13", (darktable_time(now),)
+        )
+        _poll(reader, sync)
+        if not file_first:
+            shutil.copy(darktable.street("DSC_0103.JPG"), exported / name)
+            _rescan(catalogue, darktable, sync)
+    written = _events("export_written")
+    assert [json.loads(e.payload)["export_path"] for e in written] == [
+        str(exported / name) for name in names
+    ]
+    assert {json.loads(e.payload)["darktable_id"] for e in written} == {13}
+    assert _events("needs_processing") == []
+
+
+def test_a_re_export_left_from_before_is_not_a_new_photo(synced, darktable, catalogue):
+    """IMG_0002 was exported before shootwatch followed the library; a copy darktable wrote
+    then (IMG_0002_01.jpg) turning up is an export, not a photo to process."""
+    _, sync = synced
+    exported = darktable.wedding("darktable_exported")
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), exported / "IMG_0002_01.jpg")
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), exported / "IMG_0002_117.jpg")
+    _rescan(catalogue, darktable, sync)
+    assert _events("needs_processing") == []
+    # a photo whose name merely ends in digits is still a new photo
+    shutil.copy(darktable.wedding("IMG_0002.JPG"), darktable.wedding("IMG_0012.JPG"))
+    _rescan(catalogue, darktable, sync)
+    assert [e.path for e in _events("needs_processing")] == ["2024-06-01_wedding/IMG_0012.JPG"]
+
+
 def test_two_images_rated_in_one_write_are_both_seen(synced, darktable):
     # One up, one down, in one transaction: the change detection's sums must not cancel.
     reader, sync = synced
@@ -350,3 +429,73 @@ def test_written_one_row_a_transaction_the_snapshot_and_events_are_the_same(tmp_
     assert pieces == whole
     images, events = pieces
     assert len(images) == 16 and len(events) > 4
+
+
+# --- tag names: data.db where darktable's --configdir put it --------------------------------
+
+
+def _user_tags(image_id: int) -> list[str]:
+    return json.loads(DarktableImage.get(DarktableImage.darktable_id == image_id).tags)
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["beside-library", "sibling-config-folder", "default-config-folder"],
+)
+def test_data_db_is_found_where_darktable_keeps_it(catalogue, darktable, where, tmp_path):
+    """darktable run with --library lib/library.db --configdir config/ keeps data.db (and
+    darktablerc) in config/; run with --library alone, in its default config folder."""
+    library_db = darktable.paths.library
+    data = darktable.paths.data
+    if where == "beside-library":
+        shutil.move(data, library_db.parent / "data.db")
+    elif where == "sibling-config-folder":
+        (data.parent / "darktablerc").write_text("database=library.db\n")
+    else:
+        default = Path(os.environ["XDG_CONFIG_HOME"]) / "darktable"
+        default.mkdir(parents=True)
+        shutil.move(data, default / "data.db")
+        (default / "darktablerc").write_text("database=library.db\n")
+    paths = LibraryPaths.beside(library_db)
+    state, reason = poller.sync_once(catalogue.db, paths, explicit=True)
+    assert (state, reason) == ("ok", None)
+    assert _user_tags(2) == ["portfolio", "wedding|ceremony"]
+
+
+def test_no_data_db_is_degraded_with_the_reason_and_names_learnt_later_replace_ids(
+    catalogue, darktable
+):
+    config_data = darktable.paths.data
+    hidden = config_data.with_name("elsewhere.db")
+    shutil.move(config_data, hidden)  # no data.db anywhere shootwatch can know of
+    paths = LibraryPaths.beside(darktable.paths.library)
+    reader, sync = LibraryReader(paths), DarktableSync(catalogue.db)
+    read = reader.read()
+    sync.apply(read)
+    assert read.problem is not None
+    assert "data.db" in read.problem and "darktable.data" in read.problem
+    assert all(tag.startswith("#") for tag in _user_tags(2))
+    state, reason = poller.poll_now(paths, True, DarktableSync(catalogue.db).apply)
+    assert state == "degraded" and "data.db" in reason
+    # darktable's config folder turns up (or is named): the next poll learns the names, with
+    # no change in library.db, and no "tagged" event for what is not a change of tags
+    shutil.move(hidden, config_data)
+    (config_data.parent / "darktablerc").write_text("database=library.db\n")
+    read = reader.read()
+    assert read is not None and read.problem is None
+    sync.apply(read)
+    assert _user_tags(2) == ["portfolio", "wedding|ceremony"]
+    assert "darktable|exported" in json.loads(
+        DarktableImage.get(DarktableImage.darktable_id == 2).internal_tags
+    )
+    assert _events("tagged") == []
+
+
+def test_a_tag_renamed_in_darktable_is_renamed_here(synced, darktable):
+    reader, sync = synced
+    connection = sqlite3.connect(darktable.paths.data)
+    with connection:
+        connection.execute("UPDATE tags SET name = 'folio' WHERE name = 'portfolio'")
+    connection.close()
+    sync.apply(reader.read())
+    assert _user_tags(2) == ["folio", "wedding|ceremony"]

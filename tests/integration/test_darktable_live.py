@@ -1,12 +1,14 @@
 """shootwatch following the REAL darktable while it works: darktable 4.2 runs headless (Xvfb) on a
 copy of the fixture library and a Lua script (darktable_session.lua) rates, rejects, labels, tags
-and edits existing images for about forty seconds, while the engine's darktable poller runs at its
-real cadence (a read one quiet second after each write, otherwise every minute) and the watcher
-follows the sidecars darktable rewrites. Afterwards:
+and edits existing images for about forty seconds, while the engine's darktable poller runs and
+the watcher follows the sidecars darktable rewrites. The poller runs at a matrix of cadences: its
+defaults (a read one quiet second after each write, otherwise every minute), and the fastest
+poll with the shortest quiet window the settings accept. Afterwards:
 
 (a) what shootwatch reports per image equals what darktable reports through Lua, and
 (b) every write darktable was asked to make reached library.db (no write was lost to a reader),
-    the engine's darktable component is healthy, and each change became a smart event.
+    darktable logged no failed SQLite statement, the engine's darktable component is healthy,
+    and each change became a smart event.
 
 Run it with
 
@@ -20,7 +22,6 @@ is missing.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import shutil
@@ -35,9 +36,15 @@ from pathlib import Path
 import pytest
 
 from core.config import load_settings
-from core.darktable.facts import is_altered
+from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS, is_altered
 from core.engine import Engine
 from core.store.models import DarktableImage, Event
+from tests.core.test_darktable_quiet import (
+    ChangeLog,
+    ConnectClock,
+    reads_just_before,
+    reads_too_soon,
+)
 from tests.core.test_engine import add_root, wait_for
 from tests.darktable_fixture import FIXTURE, DarktableCopy, copy_fixture
 from tests.faults.crashes import Figures
@@ -260,6 +267,17 @@ def _end_session(process: subprocess.Popen) -> None:
             continue
 
 
+def failed_statements(run: DarktableRun) -> list[str]:
+    """The lines in which darktable said one of its SQLite statements failed ("sqlite3 error:
+    …: database is locked" is a write a reader cost it)."""
+    return [
+        line
+        for log in sorted(run.out.glob("darktable-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if "sqlite3 error" in line or "database is locked" in line
+    ]
+
+
 def intended_writes(path: Path) -> dict[tuple[int, str], str]:
     """(image id, what) → the last value the Lua script set it to."""
     writes = {}
@@ -356,10 +374,26 @@ def last_event_id() -> int:
 # --- the test ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("speed", [1, 10], ids=["real-cadence", "10x-cadence"])
-def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int):
-    """At the poller's real cadence, and at ten times it (a read every 6 s, and 0.1 s after
-    darktable's last write, below what the settings allow): darktable loses no write."""
+# (poll_seconds, quiet_seconds): the defaults; the fastest poll with the default quiet window
+# (every timer poll must still wait for quiet); the fastest poll with the shortest quiet window
+# the settings accept (what "safe" means for darktable.quiet_seconds).
+CADENCES = [
+    pytest.param(60.0, 1.0, id="defaults-60s-1s"),
+    pytest.param(MIN_POLL_SECONDS, 1.0, id=f"poll-{MIN_POLL_SECONDS:g}s-quiet-1s"),
+    pytest.param(
+        MIN_POLL_SECONDS,
+        SAFE_QUIET_SECONDS,
+        id=f"poll-{MIN_POLL_SECONDS:g}s-quiet-{SAFE_QUIET_SECONDS:g}s",
+    ),
+]
+
+
+@pytest.mark.parametrize(("poll_seconds", "quiet_seconds"), CADENCES)
+def test_shootwatch_follows_a_live_darktable_session(
+    tmp_path: Path, monkeypatch, poll_seconds: float, quiet_seconds: float
+):
+    """At the poller's defaults and at the fastest cadence the settings accept: darktable
+    loses no write and logs no failed statement, and no read began inside the quiet window."""
     if MISSING:
         pytest.fail(
             f"{REQUIRE_ENV}=1 but {', '.join(MISSING)} not found on PATH: install darktable, "
@@ -377,11 +411,15 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
     )
     cadence = (settings.darktable.poll_seconds, settings.darktable.quiet_seconds)
     assert cadence == (60.0, 1.0) and settings.darktable.explicit, settings.darktable
-    settings = dataclasses.replace(
-        settings,
-        darktable=dataclasses.replace(
-            settings.darktable, poll_seconds=60.0 / speed, quiet_seconds=1.0 / speed
-        ),
+    # through the settings' own checks: a cadence they refuse is not tested here
+    settings = load_settings(
+        None,
+        {
+            "catalogue": str(tmp_path / "catalogue.db"),
+            "darktable.library": str(copy.paths.library),
+            "darktable.poll_seconds": poll_seconds,
+            "darktable.quiet_seconds": quiet_seconds,
+        },
     )
     add_root(settings, copy.photos)
     engine = Engine(settings)
@@ -394,8 +432,12 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
         first_event = last_event_id()
         polls_before = engine.darktable.poller.polls
 
-        run = run_darktable(copy, tmp_path / "session", tmp_path / "darktable-cache")
+        reads = ConnectClock(copy.paths.library, monkeypatch)
+        with ChangeLog(copy.paths.library) as changes:
+            run = run_darktable(copy, tmp_path / "session", tmp_path / "darktable-cache")
         polls_while_running = engine.darktable.poller.polls - polls_before
+        too_soon = reads_too_soon(reads.starts, changes.writes, quiet_seconds)
+        just_before = reads_just_before(reads.starts, changes.writes)
         events_while_running = recorded_events(first_event)
         assert run.returncode == 0 and run.done == "ok", run.report()
         assert not list(copy.paths.library.parent.glob("*.lock")), run.report()
@@ -411,6 +453,13 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
         # and library.db says what darktable's Lua API said just before it quit
         lost = lost_writes(copy, writes)
         assert not lost, "writes darktable made that library.db lacks:\n" + "\n".join(lost)
+        failed = failed_statements(run)
+        assert not failed, "darktable's statements that failed:\n" + "\n".join(failed[:20])
+        assert not too_soon, (
+            f"{len(too_soon)} of {len(reads.starts)} reads began within {quiet_seconds:g} s of "
+            f"darktable's last write (seconds after it: {too_soon[:10]})"
+        )
+
         disagreements = differences(
             lua_view(run.out / "view.tsv", all_tags=True), library_view(copy, all_tags=True)
         )
@@ -434,28 +483,34 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
         assert events_while_running, "shootwatch saw nothing while darktable was running"
         missing = expected_events(writes, before, darktable) - recorded_events(first_event)
         assert not missing, f"no smart event for (image, kind): {sorted(missing)}"
-        if speed > 1:
-            # The faster poller is the one most likely to make darktable lose a write: its
-            # session is the darktable row of the Reliability table.
+        if (poll_seconds, quiet_seconds) == (MIN_POLL_SECONDS, SAFE_QUIET_SECONDS):
+            # The fastest poller allowed is the one most likely to make darktable lose a
+            # write: its session is the darktable row of the Reliability table.
             images = len(darktable)
             poller = settings.darktable
             made = (run.out / "writes.tsv").read_text().splitlines()
             Figures(
-                f"live darktable session, poller at {speed}x its cadence",
+                f"live darktable session, poller at its fastest allowed cadence "
+                f"(every {poll_seconds:g} s, {quiet_seconds:g} s quiet)",
                 decisions=len(made),
-                missed=len(lost),
+                missed=len(lost) + len(failed),
                 crashes=int(run.returncode != 0),
                 notes=[
                     "writes made through darktable's Lua API: the last value of each of the "
                     f"{len(writes)} image fields written is checked in library.db",
                     f"poller every {poller.poll_seconds:g} s and {poller.quiet_seconds:g} s after "
-                    f"each write: {polls_while_running} reads while darktable ran",
+                    f"each write: {polls_while_running} polls while darktable ran, "
+                    f"{len(reads.starts)} statements, {len(too_soon)} of them sooner than "
+                    f"{poller.quiet_seconds:g} s after one of darktable's "
+                    f"{len(changes.writes)} writes, {just_before} within 20 ms before one; "
+                    f"darktable logged {len(failed)} failed statements",
                     "darktable's Lua view matched by library.db for "
                     f"{images - len(disagreements)} of {images} images, by shootwatch for "
                     f"{images - len(mismatches)} of {images}",
                 ],
             ).write()
-            return  # library.db is read 0.1 s after each write: before any sidecar settles
+        if quiet_seconds < 1.0:
+            return  # library.db is read soon after each write: the sidecar check is not for it
         # sidecars first: darktable rewrites each changed image's sidecar, which is read at
         # once, before library.db has been quiet long enough to be read
         via = [
@@ -467,3 +522,57 @@ def test_shootwatch_follows_a_live_darktable_session(tmp_path: Path, speed: int)
         assert "sidecar" in via, f"no event came from a sidecar: {via}"
     finally:
         engine.stop()
+
+
+def test_the_files_darktable_writes_when_exporting_again_are_exports(tmp_path: Path):
+    """darktable itself (darktable-cli 4.2, its disk storage) names a second and third export of
+    IMG_0001 IMG_0001_01.jpg and IMG_0001_02.jpg: shootwatch pairs each with the export time
+    library.db records and reports none as a new photo."""
+    from core.darktable.facts import darktable_time
+    from core.darktable.poller import LibraryReader
+    from core.darktable.sync import DarktableSync
+    from core.store import open_catalogue
+    from tests.helpers import scan
+
+    cli = shutil.which("darktable-cli")
+    if cli is None:
+        if REQUIRED:
+            pytest.fail(f"{REQUIRE_ENV}=1 but darktable-cli is not on PATH")
+        pytest.skip("needs darktable-cli")
+    copy = copy_fixture(tmp_path)
+    exported = copy.wedding("darktable_exported")
+    with open_catalogue(tmp_path / "catalogue.db") as catalogue:
+        scan(catalogue, copy.photos, workers=1)
+        reader, sync = LibraryReader(copy.paths), DarktableSync(catalogue.db)
+        sync.follow_file_events()
+        sync.apply(reader.read())
+        written = []
+        for round_ in range(3):
+            copy.write(  # the export time darktable's export job records
+                "UPDATE images SET export_timestamp = ? WHERE id = 1",
+                (darktable_time(time.time() + round_),),
+            )
+            sync.apply(reader.read())
+            result = subprocess.run(
+                [cli, str(copy.wedding("IMG_0001.JPG")), str(exported / "IMG_0001.jpg"),
+                 "--core", "--configdir", str(tmp_path / "dt-config"), "--library", ":memory:"],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr
+            said = result.stdout + result.stderr  # "[export_job] exported to `…'"
+            assert "exported to `" in said, said
+            written.append(said.split("exported to `")[1].split("'")[0])
+            scan(catalogue, copy.photos, workers=1)
+            sync.follow_file_events()
+        assert [Path(path).name for path in written] == [
+            "IMG_0001.jpg", "IMG_0001_01.jpg", "IMG_0001_02.jpg"
+        ]  # fmt: skip
+        pairs = catalogue.db.execute_sql(
+            "SELECT json_extract(payload, '$.darktable_id'), json_extract(payload, '$.export_path')"
+            " FROM event WHERE kind = 'export_written' ORDER BY id"
+        ).fetchall()
+        assert pairs == [(1, path) for path in written]
+        fresh = catalogue.db.execute_sql(
+            "SELECT count(*) FROM event WHERE kind = 'needs_processing'"
+        ).fetchone()[0]
+        assert fresh == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import io
 import os
-import re
 import shutil
 import sqlite3
 import time
@@ -21,6 +20,7 @@ from rich.text import Text
 from textual.command import CommandPalette
 from textual.widgets import OptionList, Static
 
+from core.darktable.facts import darktable_time
 from core.darktable.library import LibraryPaths
 from core.darktable.poller import sync_once
 from core.engine import Engine
@@ -30,6 +30,7 @@ from core.store.models import JOB_STATUSES, Event, FileRecord, Job, Photo, Root,
 from tests.darktable_fixture import copy_fixture
 from tests.tui.conftest import Library, build_library
 from tui.app import SEED_EVENTS, ShootwatchApp
+from tui.panes.progress import ProgressPane
 from tui.panes.triage import TriagePane
 from tui.picker import Picker
 from tui.widgets.status_bar import StatusBar
@@ -308,14 +309,19 @@ async def test_stage_queue_counts_failed_jobs_retry_and_cancel(library: Library)
 # --- edit progress ---------------------------------------------------------------------------
 
 
-def shoot_rows(text: str) -> dict[str, tuple[int, int, int, int]]:
-    """shoot -> (images, edited, exported, rejected) as the progress table shows them."""
-    bar = r"[█░]+\s+([\d,]+)"
-    pattern = re.compile(rf"^\s*(\S+)\s+([\d,]+)\s+{bar}\s+{bar}\s+{bar}", re.MULTILINE)
-    return {
-        match[1]: tuple(int(match[n].replace(",", "")) for n in range(2, 6))
-        for match in pattern.finditer(text)
-    }
+def rendered(widget: Static) -> str:
+    """What a Static shows at its own width on screen."""
+    console = Console(width=widget.size.width, record=True, file=io.StringIO(), color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def shoot_line(text: str, shoot: str) -> str:
+    """The progress table's row of one shoot (two lines), its cells' text run together."""
+    lines = text.splitlines()
+    found = [n for n, line in enumerate(lines) if line.strip().startswith(shoot)]
+    assert len(found) == 1, text
+    return " ".join(" ".join(lines[found[0] : found[0] + 3]).split())
 
 
 async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
@@ -327,30 +333,62 @@ async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
             "UPDATE film_rolls SET folder = replace(folder, ?, ?)",
             (str(darktable.photos), str(library.photos)),
         )
+        # Three edits in the last twenty minutes: this session's pace.
+        now = time.time()
+        for image_id, minutes_ago in ((2, 20), (3, 10), (4, 5)):
+            darktable.write(
+                "UPDATE images SET change_timestamp = ? WHERE id = ?",
+                (darktable_time(now - minutes_ago * 60), image_id),
+            )
         paths = darktable.paths
         followed = replace(
             library.settings.darktable, library=paths.library, data=paths.data, explicit=True
         )
         settings = replace(library.settings, darktable=followed)
-        state, reason = sync_once(library.catalogue.db, LibraryPaths.beside(paths.library), True)
+        state, reason = sync_once(
+            library.catalogue.db, LibraryPaths.beside(paths.library, paths.data), True
+        )
         assert state == "ok", reason
 
         app = ShootwatchApp(settings, library.catalogue, engine="off")
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("D")
             assert app.pane == "progress"
-            shoots = text_of(app.query_one("#shoots", Static))
+            pane = app.query_one(ProgressPane)
+            shoots_widget = app.query_one("#shoots", Static)
+            shoots = rendered(shoots_widget)
             # The fixture README: the wedding has ten images and a duplicate; edited 2, 3, 4 and
-            # the duplicate of 3; exported 2, 4, 5; rejected 9, 10. The street has six images;
-            # edited 12 and 14; exported 12; none rejected.
-            rows = shoot_rows(shoots)
-            assert rows["2024-06-01_wedding"] == (11, 4, 3, 2)
-            assert rows["2024-07-15_street"] == (6, 2, 1, 0)
+            # the duplicate of 3; rejected 9, 10; so 5 left to edit of 9 to edit. Exported 2, 4,
+            # 5; edited and never exported 3 and its duplicate. Its folder holds 11 photos, one
+            # (IMG_0011) never imported.
+            wedding = shoot_line(shoots, "2024-06-01_wedding")
+            assert "4 / 9" in wedding and "3 / 11" in wedding
+            assert "11 files · 10 in darktable 1 not imported" in wedding
+            # 3 edits in 20 minutes: 9 an hour; 5 left: done in about 33 minutes
+            assert "9/h" in wedding and "≈ 33 min" in wedding
+            street = shoot_line(shoots, "2024-07-15_street")
+            assert "2 / 6" in street and "1 / 6" in street and "2 · 1 re-edited" in street
+            assert "6 files · 6 in darktable" in street and "not imported" not in street
             assert "not followed" not in shoots
+            # the table spans the pane, and the lists below fill its height
+            assert shoots_widget.size.width >= pane.size.width - 2
+            lists = app.query_one("#lists")
+            assert lists.region.bottom >= pane.region.bottom - 1
             assert text_of(app.query_one("#recent-title", Static)) == "Most recent edits"
             recent = text_of(app.query_one("#recent", Static))
-            assert "No edits yet" not in recent
-            assert re.search(r"(IMG_00\d\d|DSC_01\d\d)\.JPG", recent)
+            first = " ".join(recent.splitlines()[0].split())  # 5 minutes ago, after its export
+            assert first.endswith("IMG_0004.JPG ★★★★★ edited since its export"), first
+            unexported = text_of(app.query_one("#unexported", Static))
+            assert {name for name in unexported.split() if name.endswith(".JPG")} == {
+                "IMG_0002.JPG", "IMG_0003.JPG", "IMG_0004.JPG", "DSC_0102.JPG", "DSC_0104.JPG"
+            }  # fmt: skip
+            left = text_of(app.query_one("#left", Static)).splitlines()
+            assert left[0].split()[:2] == ["DSC_0103.JPG", "★★★★★"]  # the best rated first
+            # at 80 columns the bars and the least needed figures give way to the counts
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            narrow = shoot_line(rendered(shoots_widget), "2024-06-01_wedding")
+            assert "4 / 9 5" in narrow and "≈ 33 min" in narrow and "█" not in narrow, narrow
     finally:
         library.catalogue.close()
 
@@ -471,3 +509,23 @@ def test_the_status_line_shows_a_card_being_filed_and_trouble_first():
     assert status_text(states, "engine running in this app").plain.endswith("in this app")
     states["watcher"] = ComponentState("degraded", error="inotify limit")
     assert "watcher degraded: inotify limit" in status_text(states, "x").plain
+
+
+async def test_the_information_overlay_says_darktable_once():
+    from tests.tui.demo_app import SIZE as DEMO_SIZE
+    from tests.tui.demo_app import demo_app
+
+    app = demo_app()
+    async with app.run_test(size=DEMO_SIZE) as pilot:
+        pane = app.query_one(TriagePane)
+        for _ in range(len(pane.queue.photo_ids)):  # a photo darktable has
+            if pane.card.darktable and pane.card.darktable != "not in darktable":
+                break
+            await pilot.press("right")
+        else:
+            raise AssertionError("no photo of the demo is in darktable")
+        await pilot.press("i")
+        info = str(pane.query_one("#info-text").render())
+        line = next(line for line in info.splitlines() if line.strip().startswith("darktable"))
+        assert line.split()[0] == "darktable" and "darktable:" not in line, line
+        assert line.split()[1] in ("edited,", "not"), line  # "edited, …" / "not edited, …"

@@ -367,7 +367,8 @@ class TriagePane(Widget, can_focus=True):
             ("decision", card.decision),
             ("stars", str(card.rating)),
             ("labels", ", ".join(card.label_names) or "-"),
-            ("darktable", card.darktable or "not followed"),
+            # the facts line says "darktable: …"; beside its own label the state is enough
+            ("darktable", card.darktable.removeprefix("darktable: ") or "not followed"),
         ]
         if card.damage:
             rows.append(("damaged", card.damage))
