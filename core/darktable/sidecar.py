@@ -26,7 +26,9 @@ NS = {
     "darktable": "http://darktable.sf.net/",
     "dc": "http://purl.org/dc/elements/1.1/",
     "lr": "http://ns.adobe.com/lightroom/1.0/",
+    "digiKam": "http://www.digikam.org/ns/1.0/",
 }
+PICK_LABELS = range(0, 4)  # digiKam's PickLabel: 0 none, 1 rejected, 2 pending, 3 accepted
 
 
 class SidecarError(Exception):
@@ -46,6 +48,7 @@ class Sidecar:
     subjects: tuple[str, ...]  # dc:subject: the flat keywords
     derived_from: str | None  # xmpMM:DerivedFrom: the image's file name
     label: str | None = None  # xmp:Label: one colour by name (Lightroom, Bridge, digiKam)
+    pick: int | None = None  # digiKam:PickLabel (PICK_LABELS); None: none, or not one of them
 
     @property
     def rejected(self) -> bool:
@@ -101,6 +104,16 @@ def _int(text: str | None, path: Path, name: str) -> int | None:
         raise SidecarError(f"{path}: {name} is {text!r}, not a whole number") from None
 
 
+def _pick(text: str | None) -> int | None:
+    """digiKam's pick label, read as digiKam reads it: a value out of its range is no pick
+    (never an unreadable sidecar)."""
+    try:
+        value = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value in PICK_LABELS else None
+
+
 def _hash(text: str | None) -> bytes | None:
     if not text:
         return None
@@ -145,6 +158,7 @@ def parse_sidecar(data: bytes, path: Path) -> Sidecar:
         subjects=tuple(sorted(_items(descriptions, "dc", "subject"))),
         derived_from=_value(descriptions, "xmpMM", "DerivedFrom"),
         label=_value(descriptions, "xmp", "Label"),
+        pick=_pick(_value(descriptions, "digiKam", "PickLabel")),
     )
 
 

@@ -1,10 +1,13 @@
-"""What existing XMP says about a photo when shootwatch first sees it: the stars, reject and
-colour labels in darktable's sidecar (``IMG.CR2.xmp``), in an Adobe-style one (``IMG.xmp``,
-Lightroom, Bridge, Photo Mechanic) and in the XMP inside a JPEG, taken into the photo's triage
-state, so that a decision never writes over them unseen (approving alone once wrote
-``xmp:Rating="0"`` over darktable's three stars).
+"""What existing XMP says about a photo when shootwatch first sees it: the stars, reject,
+colour labels and digiKam's pick in darktable's sidecar (``IMG.CR2.xmp``), in an Adobe-style
+one (``IMG.xmp``, Lightroom, Bridge, Photo Mechanic) and in the XMP inside a JPEG, taken into
+the photo's triage state, so that a decision never writes over them unseen (approving alone
+once wrote ``xmp:Rating="0"`` over darktable's three stars).
 
 Read once per photo (``photo.xmp_read_at``), and only into a photo nobody decided about yet.
+A reject (``xmp:Rating="-1"``, or digiKam's pick label 1) makes it rejected; digiKam's pick
+label 3 ("accepted", a photographer's pick in digiKam's cull) makes it approved, unless a
+reject says otherwise (darktable keeps a pick label from before when it rejects).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from peewee import SqliteDatabase
 
 from core.darktable.sidecar import Sidecar, SidecarError, embedded_xmp, read_sidecar
 from core.store.writing import run_transaction
+from core.triage.sidecar_write import PICK_ACCEPTED, PICK_REJECTED
 
 log = logging.getLogger("shootwatch.triage")
 
@@ -29,6 +33,14 @@ class ExistingMarks:
     rating: int | None  # −1 rejected, 0–5 stars; None: no XMP says
     labels: int  # the catalogue's label bits
     source: str | None  # the file they were read from
+    pick: int | None = None  # digiKam's pick label
+
+    @property
+    def decision(self) -> str | None:
+        """The decision the XMP says was made; None: none."""
+        if self.rating == -1 or self.pick == PICK_REJECTED:
+            return "rejected"
+        return "approved" if self.pick == PICK_ACCEPTED else None
 
 
 def _sources(original: str, members: list[tuple[str, str, str | None]]) -> list[tuple[str, str]]:
@@ -51,8 +63,8 @@ def _sources(original: str, members: list[tuple[str, str, str | None]]) -> list[
 def existing_marks(original: str, members: list[tuple[str, str, str | None]]) -> ExistingMarks:
     """The marks existing XMP gives the photo whose original is ``original``; ``members`` are
     its files as (path, role, format). The first XMP found decides (labels included); a
-    rating it lacks is taken from the next. An unreadable one is passed over."""
-    rating, labels, source = None, None, None
+    rating or a pick it lacks is taken from the next. An unreadable one is passed over."""
+    rating, labels, source, pick = None, None, None, None
     for how, path in _sources(original, members):
         try:
             xmp: Sidecar | None = (
@@ -65,11 +77,13 @@ def existing_marks(original: str, members: list[tuple[str, str, str | None]]) ->
             continue
         if labels is None:
             labels, source = xmp.darktable_labels, path
-        if xmp.rating is not None:
+        if pick is None and xmp.pick is not None:
+            pick = xmp.pick
+        if rating is None and xmp.rating is not None:
             rating = max(-1, min(5, xmp.rating))
-            source = source or path
+        if rating is not None and pick is not None:
             break
-    return ExistingMarks(rating, labels or 0, source)
+    return ExistingMarks(rating, labels or 0, source, pick)
 
 
 def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
@@ -109,13 +123,13 @@ def read_existing_marks(db: SqliteDatabase, photo_ids: Iterable[int], now: float
 def _take_in(db: SqliteDatabase, found: list[tuple[int, ExistingMarks]], now: float) -> int:
     changed = 0
     for photo_id, marks in found:
-        if marks.rating is not None or marks.labels:
+        if marks.rating is not None or marks.labels or marks.decision is not None:
             changed += db.execute_sql(
-                "UPDATE photo SET decision = CASE WHEN ? THEN 'rejected' ELSE decision END,"
+                "UPDATE photo SET decision = COALESCE(?, decision),"
                 " rating = ?, labels = ? WHERE id = ? AND xmp_read_at IS NULL"
                 " AND decision = 'pending' AND rating = 0 AND labels = 0"
                 " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = ?)",
-                (marks.rating == -1, max(0, marks.rating or 0), marks.labels, photo_id, photo_id),
+                (marks.decision, max(0, marks.rating or 0), marks.labels, photo_id, photo_id),
             ).rowcount
         db.execute_sql(
             "UPDATE photo SET xmp_read_at = ? WHERE id = ? AND xmp_read_at IS NULL",

@@ -9,6 +9,10 @@ What is written, field by field, and only the fields the decision changes:
   (the one label's name, removed when there are none or several: darktable 4.2 reads an
   ``xmp:Label`` *instead of* its colour labels, so a second label would be lost), never added.
   In an Adobe-style sidecar (``IMG.xmp``) ``xmp:Label`` names the first label.
+- ``digiKam:PickLabel``: the pick, into both names (digiKam reads ``IMG.CR2.xmp``, or
+  ``IMG.xmp`` with its compatible-names setting): 3 accepted for an approval, 1 rejected for a
+  reject, and back to what it had (or removed) for pending. darktable keeps a field it does not
+  know when it rewrites its sidecar, and reads none of it.
 
 Every write is a list of byte edits (where, what was there, what is there now), kept in the
 catalogue with the decision: undo applies them backwards, so the sidecar gets back byte for
@@ -31,6 +35,9 @@ from blake3 import blake3
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.darktable.sidecar import NS, SidecarError, parse_sidecar
 from core.files import open_to_read, sync_folder, write_atomically
+
+PICK_REJECTED, PICK_ACCEPTED = 1, 3  # digiKam's PickLabel values (its digikam_globals.h)
+NO_PICK = -1  # Marks.pick: remove the pick label
 
 SIDECAR_KINDS = ("darktable", "adobe")  # IMG.CR2.xmp, IMG.xmp
 NEW_SIDECAR = (
@@ -71,6 +78,7 @@ class Marks:
 
     rating: int | None = None  # −1 reject, 0–5 stars
     labels: int | None = None  # the catalogue's label bits
+    pick: int | None = None  # digiKam's PickLabel 0–3; NO_PICK: removed
 
 
 @dataclass(frozen=True)
@@ -139,13 +147,12 @@ def _declare(doc: _Edited, prefix: str) -> None:
     doc.replace(at, at, f' xmlns:{prefix}="{NS[prefix]}"'.encode())
 
 
-def _find_simple(data: bytes, name: str) -> tuple[re.Match, int] | None:
-    """Where ``xmp:NAME`` is, in whichever rdf:Description has it (exiftool writes one per
+def _find_simple(data: bytes, name: str, prefix: str = "xmp") -> tuple[re.Match, int] | None:
+    """Where ``PREFIX:NAME`` is, in whichever rdf:Description has it (exiftool writes one per
     namespace): (the match, the group holding its value)."""
-    attribute = re.compile(rb"(\s+)xmp:" + name.encode() + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-    element = re.compile(
-        rb"(\s*)<xmp:" + name.encode() + rb">([^<]*)</xmp:" + name.encode() + rb"\s*>"
-    )
+    qualified = f"{prefix}:{name}".encode()
+    attribute = re.compile(rb"(\s+)" + qualified + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+    element = re.compile(rb"(\s*)<" + qualified + rb">([^<]*)</" + qualified + rb"\s*>")
     for tag in _DESCRIPTION.finditer(data):
         found = attribute.search(data, tag.start(), tag.end())
         if found is not None:
@@ -158,11 +165,12 @@ def _find_simple(data: bytes, name: str) -> tuple[re.Match, int] | None:
     return None
 
 
-def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
-    """Set (None: remove) ``xmp:NAME``, as an attribute or an element, whichever the sidecar
-    has (a new one: an attribute of the first rdf:Description); returns the value it had."""
+def _set_simple(doc: _Edited, name: str, value: str | None, prefix: str = "xmp") -> str | None:
+    """Set (None: remove) ``PREFIX:NAME``, as an attribute or an element, whichever the
+    sidecar has (a new one: an attribute of the first rdf:Description); returns the value it
+    had."""
     _description(doc.data)
-    where = _find_simple(doc.data, name)
+    where = _find_simple(doc.data, name, prefix)
     if where is not None:
         found, group = where
         old = _text(found.group(group)).strip()
@@ -172,11 +180,22 @@ def _set_simple(doc: _Edited, name: str, value: str | None) -> str | None:
             doc.replace(found.start(group), found.end(group), _escape(value))
         return _unescape(old)
     if value is not None:
-        _declare(doc, "xmp")
+        _declare(doc, prefix)
         tag = _description(doc.data)
         at = tag.end() - (2 if tag.group(1) else 1)
-        doc.replace(at, at, b" xmp:" + name.encode() + b'="' + _escape(value) + b'"')
+        doc.replace(at, at, f" {prefix}:{name}=".encode() + b'"' + _escape(value) + b'"')
     return None
+
+
+def _set_pick(doc: _Edited, pick: int) -> str | None:
+    """digiKam's pick label set (NO_PICK: removed, and with it a digiKam namespace nothing
+    else uses, as it was before shootwatch declared it); returns the value it had."""
+    old = _set_simple(doc, "PickLabel", None if pick == NO_PICK else str(pick), "digiKam")
+    if pick == NO_PICK and old is not None:
+        declared = re.search(rb"""\s+xmlns:digiKam\s*=\s*(?:"[^"]*"|'[^']*')""", doc.data)
+        if declared is not None and b"digiKam:" not in doc.data.replace(declared.group(0), b""):
+            doc.replace(declared.start(), declared.end(), b"")
+    return old
 
 
 def _text(value: bytes) -> str:
@@ -292,6 +311,9 @@ def write_marks(
         touch, value = _label_for(kind, marks.labels, _has_label(data))
         if touch:
             fields["Label"] = (_set_simple(doc, "Label", value), value)
+    if marks.pick is not None:
+        value = None if marks.pick == NO_PICK else str(marks.pick)
+        fields["PickLabel"] = (_set_pick(doc, marks.pick), value)
     if not doc.edits and status is not None:
         return None
     _check_reads_back(doc.data, path, marks, kind)
@@ -336,6 +358,8 @@ def _check_reads_back(data: bytes, path: Path, marks: Marks, kind: str) -> None:
         raise SidecarError(f"{path}: the rating did not read back as written")
     if marks.labels is not None and kind == "darktable" and written.labels != marks.labels:
         raise SidecarError(f"{path}: the colour labels did not read back as written")
+    if marks.pick is not None and written.pick != (None if marks.pick == NO_PICK else marks.pick):
+        raise SidecarError(f"{path}: the pick did not read back as written")
 
 
 def take_back(write: SidecarWrite) -> None:

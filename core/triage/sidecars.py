@@ -2,9 +2,11 @@
 (``triage.sidecar_names``), which XMP fields a change touches, each write kept with its
 decision (``sidecar_write``), and undo / redo of those writes.
 
-- A decision writes only what it changes: approving writes nothing (no tool shares a "pick"
-  in XMP), a reject writes ``xmp:Rating="-1"``, taking a reject back writes the stars the
-  sidecar had before it; stars write the rating (not over a reject); labels write the labels.
+- A decision writes only what it changes: approving writes digiKam's pick label 3
+  ("accepted"), a reject writes ``xmp:Rating="-1"`` and the pick label 1 ("rejected"), taking
+  a reject back writes the stars the sidecar had before it; back to pending, the pick label
+  gets what it had before shootwatch's picks (or goes); stars write the rating (not over a
+  reject); labels write the labels.
 - Undo takes back this session's own write of that decision, byte for byte, and only when the
   sidecar still holds what was written; a decision that wrote no sidecar (made without
   write-back, or by another session) is never written by undo. Redo writes again only what
@@ -24,6 +26,9 @@ from peewee import SqliteDatabase
 
 from core.darktable.sidecar import SidecarError
 from core.triage.sidecar_write import (
+    NO_PICK,
+    PICK_ACCEPTED,
+    PICK_REJECTED,
     Marks,
     SidecarChanged,
     SidecarWrite,
@@ -80,11 +85,16 @@ def _marks(db: SqliteDatabase, change, path: Path) -> Marks | None:
         return Marks(labels=change.after)
     if change.action == "rating":
         return None if decision == "rejected" else Marks(rating=change.after)
+    if change.before == change.after:
+        return None
     if change.after == "rejected":
-        return None if change.before == "rejected" else Marks(rating=-1)
+        return Marks(rating=-1, pick=PICK_REJECTED)
+    rating = None
     if change.before == "rejected":
-        return Marks(rating=_stars_before_reject(db, change.photo_id, path, stars))
-    return None  # pending <-> approved: no XMP field says it
+        rating = _stars_before_reject(db, change.photo_id, path, stars)
+    if change.after == "approved":
+        return Marks(rating=rating, pick=PICK_ACCEPTED)
+    return Marks(rating=rating, pick=_pick_before_decisions(db, change.photo_id, path))
 
 
 def _stars_before_reject(db: SqliteDatabase, photo_id: int, path: Path, stars: int) -> int:
@@ -99,6 +109,23 @@ def _stars_before_reject(db: SqliteDatabase, photo_id: int, path: Path, stars: i
         if after == "-1":
             return int(before) if before in {"0", "1", "2", "3", "4", "5"} else stars
     return stars
+
+
+def _pick_before_decisions(db: SqliteDatabase, photo_id: int, path: Path) -> int:
+    """The pick label the sidecar had before shootwatch last wrote a decision's pick into it
+    (digiKam's "pending" 2, say); NO_PICK: none, or one that was itself a decision (the photo
+    is pending now)."""
+    for (fields,) in db.execute_sql(
+        "SELECT fields FROM sidecar_write WHERE photo_id = ? AND path = ? AND kind = 'write'"
+        " ORDER BY id DESC",
+        (photo_id, str(path)),
+    ):
+        if "PickLabel" not in (changed := json.loads(fields)):
+            continue
+        before = changed["PickLabel"][0]
+        if before not in (str(PICK_ACCEPTED), str(PICK_REJECTED)):
+            return int(before) if before in {"0", "2"} else NO_PICK
+    return NO_PICK
 
 
 def _write(

@@ -21,13 +21,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import MediaSettings
-from core.darktable.sidecar import SidecarError, embedded_xmp, read_sidecar
+from core.darktable.sidecar import SidecarError, embedded_xmp, parse_sidecar, read_sidecar
 from core.media.photos import MediaSync
 from core.store.models import FileRecord, Photo
 from core.triage.card import photo_card
 from core.triage.decisions import Triage
 from core.triage.sidecar_write import (
     NEW_SIDECAR,
+    NO_PICK,
+    PICK_ACCEPTED,
+    PICK_REJECTED,
     Marks,
     SidecarChanged,
     take_back,
@@ -53,6 +56,38 @@ def adobe_sidecar(rating: int | None, label: str | None) -> str:
         if value is not None
     )
     return f"{XMP_HEAD}{attributes}/>\n </rdf:RDF>\n</x:xmpmeta>\n"
+
+
+DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
+
+
+def digikam_sidecar(rating: int, pick: int, colour: int = 0) -> str:
+    """A sidecar as digiKam writes one through exiv2 (its pick label and its colour label as
+    attributes, the Lightroom colour name beside them)."""
+    return (
+        f'{XMP_HEAD} xmlns:digiKam="{DIGIKAM_NS}" digiKam:PickLabel="{pick}"'
+        f' digiKam:ColorLabel="{colour}" xmp:Rating="{rating}"/>\n </rdf:RDF>\n</x:xmpmeta>\n'
+    )
+
+
+def with_pick(sidecar: bytes, pick: int) -> bytes:
+    """darktable's own sidecar with the pick label digiKam adds to it (darktable keeps a field
+    it does not know when it rewrites the file)."""
+    return sidecar.replace(
+        b'    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\n',
+        b'    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\n'
+        + f'    xmlns:digiKam="{DIGIKAM_NS}"\n   digiKam:PickLabel="{pick}"\n'.encode(),
+    )
+
+
+def darktables_own(sidecar: Path) -> tuple:
+    """Every field darktable reads from its sidecar (all but the pick)."""
+    state = read_sidecar(sidecar)
+    return (
+        state.rating, state.labels, state.label, state.history_end, state.altered,
+        state.imported, state.changed, state.exported, state.tags, state.subjects,
+        state.derived_from,
+    )  # fmt: skip
 
 
 ELEMENT_SIDECAR = (
@@ -160,6 +195,39 @@ def test_a_sidecar_with_a_description_per_namespace_is_written_where_the_field_i
     assert sidecar.read_text() == EXIFTOOL_SIDECAR.replace(">3<", ">-1<").replace(">Blue<", ">Red<")
 
 
+@pytest.mark.parametrize("name", [path.name for path in DARKTABLE_SIDECARS])
+def test_a_pick_is_added_to_darktables_sidecar_and_leaves_darktables_fields_alone(tmp_path, name):
+    """digiKam's pick label goes in as one attribute (and its namespace); every byte of
+    darktable's own stays; taking the pick away again gives the file back byte for byte."""
+    sidecar = tmp_path / name
+    shutil.copy(WEDDING / name, sidecar)
+    before = sidecar.read_bytes()
+    own = darktables_own(sidecar)
+    written = write_marks(sidecar, Marks(pick=PICK_ACCEPTED))
+    assert written.fields == {"PickLabel": (None, "3")}
+    assert read_sidecar(sidecar).pick == PICK_ACCEPTED
+    assert darktables_own(sidecar) == own
+    added = sidecar.read_bytes()
+    assert len(added) - len(before) == len(f' xmlns:digiKam="{DIGIKAM_NS}" digiKam:PickLabel="3"')
+    write_marks(sidecar, Marks(pick=NO_PICK))  # un-approved: no pick, no namespace left over
+    assert sidecar.read_bytes() == before
+
+
+@pytest.mark.parametrize("start", [None, 0, 2, PICK_ACCEPTED, PICK_REJECTED])
+@pytest.mark.parametrize("pick", [PICK_ACCEPTED, PICK_REJECTED, NO_PICK])
+def test_a_pick_label_already_there_is_changed_in_place(tmp_path, start, pick):
+    sidecar = tmp_path / "IMG_0003.JPG.xmp"
+    data = (WEDDING / "IMG_0003.JPG.xmp").read_bytes()
+    sidecar.write_bytes(data if start is None else with_pick(data, start))
+    before = sidecar.read_bytes()
+    written = write_marks(sidecar, Marks(pick=pick))
+    assert read_sidecar(sidecar).pick == (None if pick == NO_PICK else pick)
+    assert darktables_own(sidecar) == darktables_own(WEDDING / "IMG_0003.JPG.xmp")
+    if written is not None:
+        take_back(written)
+    assert sidecar.read_bytes() == before
+
+
 STARTS = {
     **{path.name: path.read_text() for path in DARKTABLE_SIDECARS},
     "adobe, attributes": adobe_sidecar(4, "Blue"),
@@ -167,10 +235,22 @@ STARTS = {
     "elements": ELEMENT_SIDECAR,
     "exiftool": EXIFTOOL_SIDECAR,
     "single quotes": adobe_sidecar(1, "Green").replace('"', "'"),
+    "digiKam, accepted": digikam_sidecar(2, PICK_ACCEPTED, 4),
+    "digiKam, pending": digikam_sidecar(0, 2),
+    "darktable with a pick label": with_pick(
+        (WEDDING / "IMG_0003.JPG.xmp").read_bytes(), PICK_REJECTED
+    ).decode(),
+    "pick label as an element": f'{XMP_HEAD} xmlns:digiKam="{DIGIKAM_NS}">\n'
+    "   <digiKam:PickLabel>3</digiKam:PickLabel>\n  </rdf:Description>\n </rdf:RDF>\n"
+    "</x:xmpmeta>\n",
     "new": None,
 }
 CHANGES = {
-    "reject": Marks(rating=-1),
+    "reject": Marks(rating=-1, pick=PICK_REJECTED),
+    "reject, rating only": Marks(rating=-1),
+    "approve": Marks(pick=PICK_ACCEPTED),
+    "no pick": Marks(pick=NO_PICK),
+    "un-reject to pending": Marks(rating=3, pick=NO_PICK),
     "stars": Marks(rating=2),
     "no labels": Marks(labels=0),
     "three labels": Marks(labels=RED | GREEN | PURPLE),
@@ -196,6 +276,8 @@ def test_taking_a_write_back_gives_the_sidecar_back_byte_for_byte(tmp_path, star
         assert state.rating == marks.rating
     if marks.labels is not None and kind == "darktable":
         assert state.darktable_labels == marks.labels
+    if marks.pick is not None:
+        assert state.pick == (None if marks.pick == NO_PICK else marks.pick)
     take_back(written)
     if STARTS[start] is None:  # it had none: it has none again
         assert not sidecar.exists()
@@ -302,6 +384,21 @@ FIRST_SEEN = {
         ("pending", 3, YELLOW),
     ),
     "embedded XMP": ({"embedded": adobe_sidecar(4, "Green")}, ("pending", 4, GREEN)),
+    "digiKam, accepted": ({"IMG.xmp": digikam_sidecar(4, 3)}, ("approved", 4, 0)),
+    "digiKam, rejected": ({"IMG.xmp": digikam_sidecar(2, 1)}, ("rejected", 2, 0)),
+    "digiKam, pending": ({"IMG.xmp": digikam_sidecar(3, 2)}, ("pending", 3, 0)),
+    "digiKam, no pick": ({"IMG.xmp": digikam_sidecar(1, 0)}, ("pending", 1, 0)),
+    "darktable's sidecar with digiKam's pick": (
+        {"IMG.JPG.xmp": with_pick((WEDDING / "IMG_0003.JPG.xmp").read_bytes(), 3)},
+        ("approved", 3, YELLOW),
+    ),
+    "darktable's reject over a pick left from before": (
+        {"IMG.JPG.xmp": with_pick((WEDDING / "IMG_0009.JPG.xmp").read_bytes(), 3)},
+        ("rejected", 0, 0),
+    ),
+    "a pick out of digiKam's range": (
+        {"IMG.xmp": digikam_sidecar(2, 7)}, ("pending", 2, 0)
+    ),
     "embedded XMP and a darktable sidecar": (
         {"embedded": adobe_sidecar(1, "Red"), "IMG.JPG.xmp": WEDDING / "IMG_0002.JPG.xmp"},
         ("pending", 4, RED),
@@ -323,8 +420,8 @@ def test_existing_stars_rejects_and_labels_are_read_when_a_photo_is_first_seen(
     (library / "IMG.JPG").write_bytes(jpeg)
     for name, content in files.items():
         if name != "embedded":
-            text = content.read_text() if isinstance(content, Path) else content
-            (library / name).write_text(text)
+            data = content.read_bytes() if isinstance(content, Path) else content
+            (library / name).write_bytes(data if isinstance(data, bytes) else data.encode())
     photos = _catalogued(catalogue, library, tmp_path)
     assert _state(photos["IMG.JPG"]) == expected
     assert Photo.get_by_id(photos["IMG.JPG"]).xmp_read_at is not None
@@ -368,14 +465,21 @@ def shoot(catalogue, tmp_path):
     return library, photos["IMG.JPG"]
 
 
-def test_approving_alone_never_writes_over_darktables_stars(catalogue, shoot):
+def test_approving_writes_a_pick_and_never_writes_over_darktables_stars(catalogue, shoot):
     library, photo = shoot
     sidecar = library / "IMG.JPG.xmp"
     before = sidecar.read_bytes()
-    change = Triage(catalogue.db, write_sidecars=True).decide(photo, "approved")
+    own = darktables_own(sidecar)
+    triage = Triage(catalogue.db, write_sidecars=True)
+    change = triage.decide(photo, "approved")
     assert change.warning is None
-    assert sidecar.read_bytes() == before  # 3 stars: nothing to write
-    assert read_sidecar(sidecar).rating == 3
+    assert read_sidecar(sidecar).pick == PICK_ACCEPTED  # digiKam shows it accepted
+    assert darktables_own(sidecar) == own  # 3 stars, yellow, the history: as they were
+    assert triage.undo().warning is None
+    assert sidecar.read_bytes() == before
+    triage.decide(photo, "approved")
+    triage.decide(photo, "pending")  # un-approved by a new decision: the pick is taken back
+    assert sidecar.read_bytes() == before
 
 
 def test_a_reject_writes_minus_one_and_taking_it_back_restores_the_stars(catalogue, shoot):
@@ -384,10 +488,74 @@ def test_a_reject_writes_minus_one_and_taking_it_back_restores_the_stars(catalog
     before = sidecar.read_bytes()
     triage = Triage(catalogue.db, write_sidecars=True)
     triage.decide(photo, "rejected")
-    assert read_sidecar(sidecar).rating == -1
-    assert sidecar.read_bytes() == before.replace(b'xmp:Rating="3"', b'xmp:Rating="-1"')
+    state = read_sidecar(sidecar)
+    assert (state.rating, state.pick) == (-1, PICK_REJECTED)
     triage.decide(photo, "approved")  # un-reject, by a new decision
+    state = read_sidecar(sidecar)
+    assert (state.rating, state.pick) == (3, PICK_ACCEPTED)
+    triage.decide(photo, "pending")
     assert sidecar.read_bytes() == before
+
+
+# the decisions made one after another, and the pick each leaves
+PATHS = {
+    "approve": ["approved"],
+    "reject": ["rejected"],
+    "approve, then reject": ["approved", "rejected"],
+    "reject, then approve": ["rejected", "approved"],
+    "approve, reject, approve": ["approved", "rejected", "approved"],
+}
+PICKS = {"approved": PICK_ACCEPTED, "rejected": PICK_REJECTED}
+
+
+@pytest.mark.parametrize("names", ["darktable", "adobe", "both"])
+@pytest.mark.parametrize("start", ["darktable's", "darktable's, digiKam pending", "none"])
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_decisions_write_the_pick_and_pending_or_undo_take_it_back_exactly(
+    catalogue, tmp_path, start, path, names
+):
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(WEDDING / "IMG_0003.JPG", library / "IMG.JPG")
+    darktables = (WEDDING / "IMG_0003.JPG.xmp").read_bytes()
+    if start != "none":
+        (library / "IMG.JPG.xmp").write_bytes(
+            darktables if start == "darktable's" else with_pick(darktables, 2)
+        )
+    photo = _catalogued(catalogue, library, tmp_path)["IMG.JPG"]
+    sidecars = [library / "IMG.JPG.xmp", library / "IMG.xmp"]
+    if names != "both":
+        sidecars = sidecars[:1] if names == "darktable" else sidecars[1:]
+
+    def contents() -> list[bytes | None]:
+        return [p.read_bytes() if p.exists() else None for p in sidecars]
+
+    states = [contents()]
+    triage = Triage(catalogue.db, write_sidecars=True, sidecar_names=names)
+    for decision in PATHS[path]:
+        assert triage.decide(photo, decision).warning is None
+        for sidecar, first in zip(sidecars, states[0], strict=True):
+            state = read_sidecar(sidecar)
+            assert state.pick == PICKS[decision]
+            if decision == "rejected":
+                assert state.rating == -1
+            else:  # darktable's three stars (the catalogue's), or none in a new sidecar
+                stars = 0 if start == "none" else 3
+                assert state.rating in ((stars,) if first is not None else (None, stars))
+        states.append(contents())
+    assert triage.decide(photo, "pending").warning is None  # the sidecars as they were
+
+    def picks(files: list[bytes | None]) -> list[int | None]:
+        return [None if data is None else parse_sidecar(data, p).pick for p, data in zip(
+            sidecars, files, strict=True
+        )]  # fmt: skip
+
+    assert picks(contents()) == picks(states[0])
+    if start != "none" and names == "darktable":
+        assert contents() == states[0]
+    for expected in reversed(states):  # then undo, one by one, byte for byte
+        assert triage.undo().warning is None
+        assert contents() == expected
 
 
 def test_rating_a_rejected_photo_leaves_the_reject_in_the_sidecar(catalogue, shoot):
@@ -509,8 +677,11 @@ def test_sidecar_names_choose_darktables_adobes_or_both(catalogue, tmp_path, nam
             assert state.label == "Red"  # Lightroom and Bridge hold one label
         else:
             assert (state.labels, state.label) == (RED | BLUE, None)
+    triage.decide(photo, "approved")
+    assert all(read_sidecar(library / name).pick == PICK_ACCEPTED for name in written)
     triage.decide(photo, "rejected")
     assert all(read_sidecar(library / name).rating == -1 for name in written)
+    assert all(read_sidecar(library / name).pick == PICK_REJECTED for name in written)
 
 
 def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
@@ -542,7 +713,10 @@ def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
     shootwatch("add", str(library))
     shootwatch("scan")
     shootwatch("decide", str(library / "IMG.JPG"), "--approve")
+    assert read_sidecar(sidecar).pick == PICK_ACCEPTED and read_sidecar(sidecar).rating == 5
+    shootwatch("undo")
     assert sidecar.read_bytes() == before
+    shootwatch("scan")  # the catalogue sees the sidecar as restored (the watcher would)
     shootwatch("decide", str(library / "IMG.JPG"), "--reject")
     assert read_sidecar(sidecar).rating == -1
     said = shootwatch("undo")
