@@ -144,7 +144,8 @@ class TriageSettings:
         False,
         check=YesNo(),
         help="Also write each decision into the photo's XMP sidecars: xmp:Rating (-1 for a "
-        "reject) and the colour labels, only the fields the decision changes, nothing else. "
+        "reject), the colour labels and digiKam's pick (digiKam:PickLabel 3 approved, 1 "
+        "rejected), only the fields the decision changes, nothing else. "
         "Undo puts back exactly what they had. A sidecar that changed since shootwatch last "
         "read or wrote it is left alone, and the photo's card says so.",
     )

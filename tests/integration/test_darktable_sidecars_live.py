@@ -179,7 +179,12 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path, name
     }
     assert stat_mode(library / "IMG_0001.JPG.xmp") == 0o644
     adobe = sorted(path.name for path in library.glob("IMG_000?.xmp"))
-    assert adobe == ([f"IMG_000{n}.xmp" for n in (1, 3, 4, 6)] if names == "both" else [])
+    # IMG_0002.xmp: made by its approval, for digiKam's pick
+    assert adobe == ([f"IMG_000{n}.xmp" for n in (1, 2, 3, 4, 6)] if names == "both" else [])
+    picks = {"IMG_0002.JPG": 3, "IMG_0003.JPG": 1, "IMG_0004.JPG": 3}  # digiKam's PickLabel
+    assert {name: read_sidecar(library / f"{name}.xmp").pick for name in expected} == {
+        name: picks.get(name) for name in expected
+    }
 
     darktable = darktable_view(darktable_import(library, tmp_path / "darktable"))
     assert darktable == expected
@@ -189,6 +194,8 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path, name
         assert (state.rejected, state.darktable_labels) == (rejected, labels), name
         if not rejected:
             assert state.rating == rating, name
+        # darktable keeps a field it does not know (digiKam's pick) when it rewrites its sidecar
+        assert state.pick == picks.get(name), name
 
 
 def stat_mode(path: Path) -> int:
