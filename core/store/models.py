@@ -185,7 +185,7 @@ class SidecarWrite(BaseModel):
     path = TextField()
     edits = TextField()  # JSON: [[offset, old, new], ...], bytes as latin-1 text
     fields = TextField()  # JSON: {"Rating": [before, after], ...}
-    blake3 = TextField()  # of the content written
+    blake3 = TextField()  # of what the sidecar holds after it ("": an undo removed it)
     created = BooleanField(default=False)  # the write made the file: its undo removes it
     at = FloatField()
 

@@ -291,13 +291,21 @@ def write_marks(
     kind: str = "darktable",
     expected: set[tuple[int, int]] | None = None,
     photo: Path | None = None,
+    ours: str | None = None,
 ) -> SidecarWrite | None:
     """Write ``marks`` into the sidecar at ``path`` (created if it does not exist, with the
     permissions of ``photo``). ``expected`` holds the (size, mtime_ns) it may have (as the
-    catalogue last saw it, as shootwatch last wrote it); a sidecar that has neither raises
-    SidecarChanged and is not touched. Returns what was written, None when nothing changed."""
+    catalogue last saw it, as shootwatch last wrote it) and ``ours`` the blake3 of what
+    shootwatch last left in it (a write or an undo, maybe by another of its processes); a
+    sidecar that matches none of them raises SidecarChanged and is not touched. Returns what
+    was written, None when nothing changed."""
     status, data = _read(path)
-    if status is not None and expected and (status.st_size, status.st_mtime_ns) not in expected:
+    if (
+        status is not None
+        and expected
+        and (status.st_size, status.st_mtime_ns) not in expected
+        and (ours is None or blake3(data).hexdigest() != ours)
+    ):
         raise SidecarChanged(f"{path} changed since shootwatch last read it: not written")
     doc = _Edited(data)
     fields: dict[str, tuple[str | None, str | None]] = {}
@@ -362,10 +370,11 @@ def _check_reads_back(data: bytes, path: Path, marks: Marks, kind: str) -> None:
         raise SidecarError(f"{path}: the pick did not read back as written")
 
 
-def take_back(write: SidecarWrite) -> None:
+def take_back(write: SidecarWrite) -> str | None:
     """Undo ``write``: its edits applied backwards, so the sidecar has byte for byte what it
     had (a sidecar the write created is removed again: it had none); SidecarChanged (and
-    nothing written) when its content is no longer what was written."""
+    nothing written) when its content is no longer what was written. Returns the blake3 of
+    what the sidecar holds now (None: removed)."""
     path = Path(write.path)
     status, data = _read(path)
     if status is None or blake3(data).hexdigest() != write.blake3:
@@ -377,5 +386,6 @@ def take_back(write: SidecarWrite) -> None:
     if write.created and data == NEW_SIDECAR.encode():
         path.unlink()
         sync_folder(path.parent)
-        return
+        return None
     write_atomically(path, data, mode=stat.S_IMODE(status.st_mode))
+    return blake3(data).hexdigest()

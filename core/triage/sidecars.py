@@ -146,7 +146,8 @@ def _write(
         if path in own:
             expected.add(own[path])
         try:
-            written = write_marks(path, marks, kind, expected, photo=original)
+            ours = _left_by_shootwatch(db, path)
+            written = write_marks(path, marks, kind, expected, photo=original, ours=ours)
         except (SidecarChanged, SidecarError) as error:
             problems.append(str(error))
             continue
@@ -158,6 +159,16 @@ def _write(
             own[path] = (status.st_size, status.st_mtime_ns)
             _record(db, change, session, "write", written)
     return problems, looked
+
+
+def _left_by_shootwatch(db: SqliteDatabase, path: Path) -> str | None:
+    """The blake3 of what shootwatch last left in the sidecar (a write, or what an undo gave
+    back): a sidecar with that content is not "changed since", though no scan has seen it yet
+    (a ``decide`` after a ``decide``, each a process of its own)."""
+    row = db.execute_sql(
+        "SELECT blake3 FROM sidecar_write WHERE path = ? ORDER BY id DESC LIMIT 1", (str(path),)
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _seen(db: SqliteDatabase, root_id: int, rel_path: str) -> set[tuple[int, int]]:
@@ -226,7 +237,7 @@ def _undo(
             bool(created),
         )
         try:
-            take_back(written)
+            left = take_back(written)
         except (SidecarChanged, SidecarError) as error:
             problems.append(str(error))
             continue
@@ -237,5 +248,6 @@ def _undo(
             status = os.stat(path)
             own[Path(path)] = (status.st_size, status.st_mtime_ns)
         undone = {name: (after, before) for name, (before, after) in written.fields.items()}
-        _record(db, change, session, "undo", SidecarWrite(path, written.edits, undone, digest))
+        # The undo row keeps the blake3 of what the sidecar holds now (see _left_by_shootwatch).
+        _record(db, change, session, "undo", SidecarWrite(path, written.edits, undone, left or ""))
     return problems, looked

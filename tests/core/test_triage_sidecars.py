@@ -716,7 +716,6 @@ def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
     assert read_sidecar(sidecar).pick == PICK_ACCEPTED and read_sidecar(sidecar).rating == 5
     shootwatch("undo")
     assert sidecar.read_bytes() == before
-    shootwatch("scan")  # the catalogue sees the sidecar as restored (the watcher would)
     shootwatch("decide", str(library / "IMG.JPG"), "--reject")
     assert read_sidecar(sidecar).rating == -1
     said = shootwatch("undo")
@@ -734,6 +733,55 @@ def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
     assert sidecar.read_bytes() == before + b"\n"
     shown = shootwatch("show", str(library / "IMG.JPG"))
     assert "! sidecar not written: " in shown and "changed since" in shown
+
+
+# Commands run back to back, each a process of its own, with no scan or watcher in between:
+# each one finds the sidecar as the one before left it, which is shootwatch's own writing.
+BACK_TO_BACK = [
+    [("decide", "--approve"), ("undo",), ("decide", "--reject"), ("undo",)],
+    [("decide", "--stars", "3"), ("decide", "--stars", "4"), ("decide", "--label", "red"),
+     ("undo",), ("undo",), ("undo",)],
+    [("decide", "--reject"), ("decide", "--pending"), ("decide", "--approve"), ("undo",),
+     ("undo",), ("undo",)],
+    [("decide", "--approve"), ("undo",), ("redo",), ("undo",)],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("commands", BACK_TO_BACK, ids=lambda c: " ".join(" ".join(x) for x in c))
+def test_commands_back_to_back_find_the_sidecar_as_shootwatch_left_it(tmp_path, commands):
+    """The sidecar shootwatch itself wrote (or gave back) is not "changed since" for the next
+    command, though no scan has seen it: the catalogue knows the content it wrote."""
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(WEDDING / "IMG_0004.JPG", library / "IMG.JPG")
+    shutil.copy(WEDDING / "IMG_0004.JPG.xmp", library / "IMG.JPG.xmp")  # 5 stars, green, blue
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'darktable.library = "{tmp_path / "none" / "library.db"}"\n'
+        "[triage]\nwrite_sidecars = true\n"
+    )
+    sidecar = library / "IMG.JPG.xmp"
+    before = sidecar.read_bytes()
+
+    def shootwatch(*args: str) -> str:
+        if args[0] == "decide":
+            args = ("decide", str(library / "IMG.JPG"), *args[1:])
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", "--config", str(config), *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    shootwatch("add", str(library))
+    shootwatch("scan")
+    for command in commands:
+        said = shootwatch(*command)
+        assert "not written" not in said and "not restored" not in said, (command, said)
+    undone = sum(1 for c in commands if c[0] == "undo") - sum(1 for c in commands if c[0] == "redo")
+    if undone == sum(1 for c in commands if c[0] == "decide"):
+        assert sidecar.read_bytes() == before  # everything taken back: byte for byte
 
 
 @st.composite
