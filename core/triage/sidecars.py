@@ -141,6 +141,10 @@ def _write(
         marks = _marks(db, change, path)
         if marks is None:
             continue
+        if marks.rating is None and marks.labels is None and not os.path.lexists(path):
+            # A pick alone makes no sidecar: darktable takes a sidecar with none of its own
+            # fields for an older program's and may develop the photo with other defaults.
+            continue
         looked = True
         expected = _seen(db, root_id, os.path.relpath(path, root))
         if path in own:

@@ -535,6 +535,9 @@ def test_decisions_write_the_pick_and_pending_or_undo_take_it_back_exactly(
     for decision in PATHS[path]:
         assert triage.decide(photo, decision).warning is None
         for sidecar, first in zip(sidecars, states[0], strict=True):
+            if not sidecar.exists():  # a pick alone makes no sidecar; a reject does
+                assert decision == "approved"
+                continue
             state = read_sidecar(sidecar)
             assert state.pick == PICKS[decision]
             if decision == "rejected":
@@ -556,6 +559,22 @@ def test_decisions_write_the_pick_and_pending_or_undo_take_it_back_exactly(
     for expected in reversed(states):  # then undo, one by one, byte for byte
         assert triage.undo().warning is None
         assert contents() == expected
+
+
+@pytest.mark.parametrize("names", ["darktable", "adobe", "both"])
+def test_approving_a_photo_without_a_sidecar_makes_none(catalogue, tmp_path, names):
+    """A pick alone creates no sidecar (a rating or a reject does): darktable would take a
+    sidecar with none of its own fields for an older program's."""
+    library = tmp_path / "bare"
+    library.mkdir()
+    shutil.copy(WEDDING / "IMG_0004.JPG", library / "IMG.JPG")
+    ids = _catalogued(catalogue, library, tmp_path)
+    triage = Triage(catalogue.db, write_sidecars=True, sidecar_names=names)
+    assert triage.decide(ids["IMG.JPG"], "approved").warning is None
+    assert sorted(p.name for p in library.iterdir()) == ["IMG.JPG"]
+    triage.decide(ids["IMG.JPG"], "rejected")  # a reject is a rating: it makes them
+    made = {"darktable": ["IMG.JPG.xmp"], "adobe": ["IMG.xmp"], "both": ["IMG.JPG.xmp", "IMG.xmp"]}
+    assert sorted(p.name for p in library.iterdir() if p.suffix == ".xmp") == made[names]
 
 
 def test_rating_a_rejected_photo_leaves_the_reject_in_the_sidecar(catalogue, shoot):

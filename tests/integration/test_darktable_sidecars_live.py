@@ -179,8 +179,8 @@ def test_darktable_imports_what_shootwatch_wrote(catalogue, tmp_path: Path, name
     }
     assert stat_mode(library / "IMG_0001.JPG.xmp") == 0o644
     adobe = sorted(path.name for path in library.glob("IMG_000?.xmp"))
-    # IMG_0002.xmp: made by its approval, for digiKam's pick
-    assert adobe == ([f"IMG_000{n}.xmp" for n in (1, 2, 3, 4, 6)] if names == "both" else [])
+    # No IMG_0002.xmp: its approval alone (a pick) makes no sidecar; its darktable one has it
+    assert adobe == ([f"IMG_000{n}.xmp" for n in (1, 3, 4, 6)] if names == "both" else [])
     picks = {"IMG_0002.JPG": 3, "IMG_0003.JPG": 1, "IMG_0004.JPG": 3}  # digiKam's PickLabel
     assert {name: read_sidecar(library / f"{name}.xmp").pick for name in expected} == {
         name: picks.get(name) for name in expected
