@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PIL import Image
+from PIL import Image, ImageCms
 from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
@@ -19,8 +19,15 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.widgets.photo_codes import PhotoStrip
+
 UPPER_HALF = "▀"
 BACKGROUND = (12, 12, 12)
+# How far (CIELAB distance) a half-block pixel may be drawn from its own colour. About 2.3 is
+# the least difference one sees between two patches; at 2.5 a photo at 160 columns looks the
+# same side by side and is written in two thirds of the bytes (tests/tui/test_photo_codes.py).
+# From 3 on, skies and clouds show horizontal streaks: the runs of one colour become visible.
+MAX_DELTA_E = 2.5
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,15 @@ def halfblock_strips(
     cells: Size,
     zoom: bool = False,
     between_lines: Callable[[], None] | None = None,
+    max_delta_e: float = MAX_DELTA_E,
 ) -> list[Strip]:
     """``image`` scaled to fit ``cells`` (or cropped 1:1 at the centre when ``zoom``), centred,
     as one Strip per terminal line. ``between_lines`` is called after each line (drawing holds
-    Python's lock; the caller can let the UI thread have it)."""
+    Python's lock; the caller can let the UI thread have it).
+
+    A pixel may be drawn in the colour of a neighbour on its line when the two differ by at
+    most ``max_delta_e`` (CIELAB distance): smooth areas become runs of one colour, written to
+    the terminal once, while detail, whose neighbours differ by more, is kept."""
     if cells.width < 1 or cells.height < 1:
         return []
     if zoom:
@@ -85,16 +97,19 @@ def halfblock_strips(
         padded.paste(picture, (0, 0))
         picture, height = padded, height + 1
     pixels = picture.tobytes()
+    labs = lab_rows(picture)
     left = (cells.width - width) // 2
     top = (cells.height - height // 2) // 2
-    blank = Strip([Segment(" " * cells.width, Style(bgcolor=Color.from_rgb(*BACKGROUND)))])
-    pad_left = Segment(" " * left, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if left else None
+    background = Style(bgcolor=Color.from_rgb(*BACKGROUND))
+    blank = PhotoStrip([Segment(" " * cells.width, background)], cells.width)
+    pad_left = Segment(" " * left, background) if left else None
     right = cells.width - width - left
-    pad_right = Segment(" " * right, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if right else None
+    pad_right = Segment(" " * right, background) if right else None
     styles, colors = _STYLES, _COLORS
     if len(styles) > 400_000:  # about 100 MB: start again rather than grow without end
         styles.clear()
         colors.clear()
+    near = max_delta_e * max_delta_e
     strips = [blank] * top
     row_bytes = width * 3
     for y in range(0, height, 2):
@@ -102,36 +117,95 @@ def halfblock_strips(
             between_lines()
         upper = pixels[y * row_bytes : (y + 1) * row_bytes]
         lower = pixels[(y + 1) * row_bytes : (y + 2) * row_bytes]
+        upper_labs, lower_labs = labs[y], labs[y + 1]
         segments = [pad_left] if pad_left else []
-        run_style: Style | None = None
+        # Each half is drawn in the colour of a pixel near it in its run (see ``_runs``): the
+        # colour is written to the terminal once per run, and the cells join into segments.
+        fg_from, bg_from = _runs(upper_labs, near), _runs(lower_labs, near)
+        run_key: bytes | None = None
         run = 0
-        for x in range(0, row_bytes, 3):
-            key = upper[x : x + 3] + lower[x : x + 3]
-            style = styles.get(key)
-            if style is None:
-                upper_rgb, lower_rgb = key[:3], key[3:]
-                fg = colors.get(upper_rgb) or colors.setdefault(upper_rgb, _color(upper_rgb))
-                bg = colors.get(lower_rgb) or colors.setdefault(lower_rgb, _color(lower_rgb))
-                style = styles[key] = Style.from_color(fg, bg)
-            if style is run_style:
+        for x in range(width):
+            at = bg_from[x]
+            bg_lab = lower_labs[at]
+            if _near(bg_lab, upper_labs[x], near):
+                key = lower[at * 3 : at * 3 + 3]  # both halves in it: a space, no foreground
+            else:
+                key = upper[fg_from[x] * 3 : fg_from[x] * 3 + 3] + lower[at * 3 : at * 3 + 3]
+            if key == run_key:
                 run += 1
                 continue
             if run:
-                segments.append(Segment(UPPER_HALF * run, run_style))
-            run_style, run = style, 1
+                segments.append(_segment(run_key, run, styles, colors))
+            run_key, run = key, 1
         if run:
-            segments.append(Segment(UPPER_HALF * run, run_style))
+            segments.append(_segment(run_key, run, styles, colors))
         if pad_right:
             segments.append(pad_right)
-        strips.append(Strip(segments, cells.width))
+        strips.append(PhotoStrip(segments, cells.width))
     strips.extend([blank] * (cells.height - len(strips)))
     return strips
+
+
+def _runs(labs: list[tuple[float, float, float]], near: float) -> list[int]:
+    """For each pixel of a line, the pixel whose colour it is drawn in: the runs are as long
+    as one of their pixels stays within ``near`` (a squared distance) of every other, so each
+    pixel is drawn at most that far from its own colour."""
+    chosen: list[int] = []
+    start = anchor = 0
+    anchor_lab = labs[0] if labs else None
+    for x, pixel in enumerate(labs):
+        if not _near(anchor_lab, pixel, near):
+            # The newcomer may hold the run together where the anchor cannot.
+            if all(_near(pixel, labs[i], near) for i in range(start, x)):
+                anchor, anchor_lab = x, pixel
+                chosen[start:x] = [x] * (x - start)
+            else:
+                start = anchor = x
+                anchor_lab = pixel
+        chosen.append(anchor)
+    return chosen
+
+
+def _near(a: tuple[float, float, float], b: tuple[float, float, float], limit: float) -> bool:
+    return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2 <= limit
+
+
+def _segment(key: bytes, run: int, styles: dict, colors: dict) -> Segment:
+    """``run`` cells of ``key``: an upper and a lower colour (a half-block), or one colour
+    (spaces in it)."""
+    style = styles.get(key)
+    if style is None:
+        if len(key) == 3:
+            style = Style(bgcolor=colors.get(key) or colors.setdefault(key, _color(key)))
+        else:
+            upper_rgb, lower_rgb = key[:3], key[3:]
+            fg = colors.get(upper_rgb) or colors.setdefault(upper_rgb, _color(upper_rgb))
+            bg = colors.get(lower_rgb) or colors.setdefault(lower_rgb, _color(lower_rgb))
+            style = Style.from_color(fg, bg)
+        styles[key] = style
+    return Segment((UPPER_HALF if len(key) == 6 else " ") * run, style)
+
+
+def lab_rows(picture: Image.Image) -> list[list[tuple[float, float, float]]]:
+    """An RGB picture's pixels in CIELAB, row by row: distances there are about how different
+    two colours look (a difference of about 2.3 is the least one sees)."""
+    converted = ImageCms.applyTransform(picture, _SRGB_TO_LAB).tobytes()
+    width = picture.width
+    # Pillow keeps L* scaled to 0-255 and a*, b* offset by 128.
+    pixels = [
+        (converted[i] / 2.55, converted[i + 1] - 128, converted[i + 2] - 128)
+        for i in range(0, len(converted), 3)
+    ]
+    return [pixels[row : row + width] for row in range(0, len(pixels), width)]
 
 
 # Shared by the frame threads and kept between photos: photos repeat their colours.
 _COLORS: dict[bytes, Color] = {}
 _STYLES: dict[bytes, Style] = {}
 _DROP_LOW_BITS = [value & 0xFC for value in range(256)] * 3
+_SRGB_TO_LAB = ImageCms.buildTransform(
+    ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
+)
 
 
 def _color(rgb: bytes) -> Color:
