@@ -12,61 +12,58 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.color import ColorType
+from rich.color import Color, ColorSystem
 from rich.console import Console
 from rich.segment import Segment
-from rich.style import Style
 from textual.strip import Strip
 
 RESET = "\x1b[0m"
-_UNKNOWN = object()  # the terminal's colour before the line: not relied upon
+_UNKNOWN = "?"  # not a colour's codes: whatever the terminal had is never relied upon
 
 
 class PhotoStrip(Strip):
-    """A line of a photo, written to a 24-bit terminal by ``encode_line`` (any other colour
-    system, and any crop or filter of it, which are plain strips, go Textual's usual way)."""
+    """A line of a photo, written by ``encode_line`` (a crop or a filter of it is a plain
+    strip, and goes Textual's usual way)."""
 
     __slots__ = ()
 
     def render(self, console: Console) -> str:
-        if self._render_cache is None and _truecolor(console):
-            self._render_cache = encode_line(self._segments)
+        if self._render_cache is None:
+            # Textual renders with truecolor when the console has no colour system of its own.
+            system = console._color_system or ColorSystem.TRUECOLOR
+            self._render_cache = encode_line(self._segments, system)
         return super().render(console)
 
 
-def _truecolor(console: Console) -> bool:
-    # Textual renders with truecolor when the console has no colour system of its own.
-    system = console._color_system
-    return system is None or system.name == "TRUECOLOR"
-
-
-def encode_line(segments: Iterable[Segment]) -> str:
-    """``segments`` as escape codes that show the same cells as Textual's own rendering: each
-    foreground or background written only where it changes. A segment whose style is more than
-    24-bit colours is written as Textual writes it."""
+def encode_line(segments: Iterable[Segment], system: ColorSystem = ColorSystem.TRUECOLOR) -> str:
+    """``segments`` as escape codes that show the same cells as Textual's own rendering in
+    colour ``system``: each foreground or background written only where it changes (in 256
+    colours, neighbours often become the same colour). A segment whose style is more than
+    colours is written as Textual writes it."""
     parts: list[str] = []
-    fg: object = _UNKNOWN
-    bg: object = _UNKNOWN
+    # The codes in effect: None after a reset; unknown at the start of the line.
+    fg: str | None = _UNKNOWN
+    bg: str | None = _UNKNOWN
     for text, style, control in segments:
         if control or not text:
             continue
         if style is None:
             parts.append(text)
             continue
-        colours = _colours_only(style)
-        if colours is None:  # bold, links, palette colours...: the style says it all
+        if style._attributes & style._set_attributes or style._link:  # bold, a link...
             if fg is not None or bg is not None:
                 parts.append(RESET)
-            parts.append(Style.render(style, text))
-            fg = bg = None  # Style.render ends with a reset (or wrote nothing)
+            parts.append(Strip.render_style(style, text, system))
+            fg = bg = None  # it ends with a reset (or wrote no codes)
             continue
-        want_fg, want_bg = colours
+        want_fg = _codes(style.color, system, foreground=True)
+        want_bg = _codes(style.bgcolor, system, foreground=False)
         codes = []
         if want_fg != fg and text.strip(" "):  # spaces show no foreground
-            codes.append("39" if want_fg is None else "38;2;" + _rgb(want_fg))
+            codes.append(want_fg)
             fg = want_fg
         if want_bg != bg:
-            codes.append("49" if want_bg is None else "48;2;" + _rgb(want_bg))
+            codes.append(want_bg)
             bg = want_bg
         if codes:
             parts.append("\x1b[" + ";".join(codes) + "m")
@@ -76,21 +73,9 @@ def encode_line(segments: Iterable[Segment]) -> str:
     return "".join(parts)
 
 
-def _rgb(triplet: tuple[int, int, int]) -> str:
-    return f"{triplet[0]};{triplet[1]};{triplet[2]}"
-
-
-def _colours_only(style: Style) -> tuple[tuple | None, tuple | None] | None:
-    """(foreground, background) as (r, g, b) or None for the default, when the style sets
-    nothing but 24-bit colours; else None."""
-    if style._attributes & style._set_attributes or style._link:
-        return None
-    colours = []
-    for colour in (style.color, style.bgcolor):
-        if colour is None or colour.is_default:
-            colours.append(None)
-        elif colour.type == ColorType.TRUECOLOR:
-            colours.append(tuple(colour.triplet))
-        else:
-            return None
-    return colours[0], colours[1]
+def _codes(colour: Color | None, system: ColorSystem, foreground: bool) -> str:
+    """The SGR parameters that set ``colour`` (the terminal's own for None), as Rich writes
+    them in ``system`` (both steps are cached by Rich)."""
+    if colour is None:
+        return "39" if foreground else "49"
+    return ";".join(colour.downgrade(system).get_ansi_codes(foreground))
