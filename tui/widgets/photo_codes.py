@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.color import Color, ColorSystem
+from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 
 RESET = "\x1b[0m"
@@ -44,20 +45,25 @@ def encode_line(segments: Iterable[Segment], system: ColorSystem = ColorSystem.T
     # The codes in effect: None after a reset; unknown at the start of the line.
     fg: str | None = _UNKNOWN
     bg: str | None = _UNKNOWN
+    known = _STYLE_CODES.setdefault(system, {})
     for text, style, control in segments:
         if control or not text:
             continue
         if style is None:
             parts.append(text)
             continue
-        if style._attributes & style._set_attributes or style._link:  # bold, a link...
+        wanted = known.get(style)
+        if wanted is None:
+            if len(known) > 400_000:  # as many as the photo view keeps styles; then again
+                known.clear()
+            wanted = known[style] = _style_codes(style, system)
+        want_fg, want_bg = wanted
+        if want_fg is None:  # bold, a link...: the style written as Textual writes it
             if fg is not None or bg is not None:
                 parts.append(RESET)
             parts.append(Strip.render_style(style, text, system))
             fg = bg = None  # it ends with a reset (or wrote no codes)
             continue
-        want_fg = _codes(style.color, system, foreground=True)
-        want_bg = _codes(style.bgcolor, system, foreground=False)
         codes = []
         if want_fg != fg and text.strip(" "):  # spaces show no foreground
             codes.append(want_fg)
@@ -73,9 +79,18 @@ def encode_line(segments: Iterable[Segment], system: ColorSystem = ColorSystem.T
     return "".join(parts)
 
 
-def _codes(colour: Color | None, system: ColorSystem, foreground: bool) -> str:
-    """The SGR parameters that set ``colour`` (the terminal's own for None), as Rich writes
-    them in ``system`` (both steps are cached by Rich)."""
-    if colour is None:
-        return "39" if foreground else "49"
-    return ";".join(colour.downgrade(system).get_ansi_codes(foreground))
+def _style_codes(style: Style, system: ColorSystem) -> tuple[str | None, str | None]:
+    """The SGR parameters of the style's foreground and background (the terminal's own for
+    none), as Textual writes them in ``system``; (None, None) for a style that sets more."""
+    if style._attributes & style._set_attributes or style._link:
+        return None, None
+    fg, bg = style.color, style.bgcolor
+    return (
+        "39" if fg is None else ";".join(fg.downgrade(system).get_ansi_codes(True)),
+        "49" if bg is None else ";".join(bg.downgrade(system).get_ansi_codes(False)),
+    )
+
+
+# Per colour system, the codes of each style seen: a photo's styles are shared and kept
+# (tui.widgets.photo_view), so most are looked up here once.
+_STYLE_CODES: dict[ColorSystem, dict[Style, tuple[str | None, str | None]]] = {}

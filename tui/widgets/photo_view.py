@@ -97,7 +97,7 @@ def halfblock_strips(
         padded.paste(picture, (0, 0))
         picture, height = padded, height + 1
     pixels = picture.tobytes()
-    labs = lab_rows(picture)
+    labs = lab_bytes(picture)
     left = (cells.width - width) // 2
     top = (cells.height - height // 2) // 2
     background = Style(bgcolor=Color.from_rgb(*BACKGROUND))
@@ -109,7 +109,7 @@ def halfblock_strips(
     if len(styles) > 400_000:  # about 100 MB: start again rather than grow without end
         styles.clear()
         colors.clear()
-    near = max_delta_e * max_delta_e
+    near = _SCALED_NEAR * max_delta_e * max_delta_e
     strips = [blank] * top
     row_bytes = width * 3
     for y in range(0, height, 2):
@@ -117,17 +117,17 @@ def halfblock_strips(
             between_lines()
         upper = pixels[y * row_bytes : (y + 1) * row_bytes]
         lower = pixels[(y + 1) * row_bytes : (y + 2) * row_bytes]
-        upper_labs, lower_labs = labs[y], labs[y + 1]
+        upper_at, lower_at = y * row_bytes, (y + 1) * row_bytes  # in labs too
         segments = [pad_left] if pad_left else []
         # Each half is drawn in the colour of a pixel near it in its run (see ``_runs``): the
         # colour is written to the terminal once per run, and the cells join into segments.
-        fg_from, bg_from = _runs(upper_labs, near), _runs(lower_labs, near)
+        fg_from = _runs(labs, upper_at, width, near)
+        bg_from = _runs(labs, lower_at, width, near)
         run_key: bytes | None = None
         run = 0
         for x in range(width):
             at = bg_from[x]
-            bg_lab = lower_labs[at]
-            if _near(bg_lab, upper_labs[x], near):
+            if _distance(labs, lower_at + 3 * at, upper_at + 3 * x) <= near:
                 key = lower[at * 3 : at * 3 + 3]  # both halves in it: a space, no foreground
             else:
                 key = upper[fg_from[x] * 3 : fg_from[x] * 3 + 3] + lower[at * 3 : at * 3 + 3]
@@ -146,28 +146,40 @@ def halfblock_strips(
     return strips
 
 
-def _runs(labs: list[tuple[float, float, float]], near: float) -> list[int]:
-    """For each pixel of a line, the pixel whose colour it is drawn in: the runs are as long
-    as one of their pixels stays within ``near`` (a squared distance) of every other, so each
-    pixel is drawn at most that far from its own colour."""
+def _runs(labs: bytes, offset: int, width: int, near: float) -> list[int]:
+    """For each pixel of a line (``width`` pixels from ``offset`` in ``labs``), the pixel whose
+    colour it is drawn in: the runs are as long as one of their pixels stays within ``near``
+    (see ``_distance``) of every other, so each pixel is drawn at most that far from its own
+    colour."""
     chosen: list[int] = []
     start = anchor = 0
-    anchor_lab = labs[0] if labs else None
-    for x, pixel in enumerate(labs):
-        if not _near(anchor_lab, pixel, near):
+    anchor_l, anchor_a, anchor_b = labs[offset : offset + 3] if width else (0, 0, 0)
+    for x in range(width):
+        at = offset + 3 * x
+        pixel_l, pixel_a, pixel_b = labs[at], labs[at + 1], labs[at + 2]
+        # _distance written out: this runs for every pixel.
+        if (
+            2 * (anchor_l - pixel_l) ** 2
+            + 13 * ((anchor_a - pixel_a) ** 2 + (anchor_b - pixel_b) ** 2)
+            > near
+        ):
             # The newcomer may hold the run together where the anchor cannot.
-            if all(_near(pixel, labs[i], near) for i in range(start, x)):
-                anchor, anchor_lab = x, pixel
+            if all(_distance(labs, at, offset + 3 * i) <= near for i in range(start, x)):
                 chosen[start:x] = [x] * (x - start)
             else:
-                start = anchor = x
-                anchor_lab = pixel
+                start = x
+            anchor, anchor_l, anchor_a, anchor_b = x, pixel_l, pixel_a, pixel_b
         chosen.append(anchor)
     return chosen
 
 
-def _near(a: tuple[float, float, float], b: tuple[float, float, float], limit: float) -> bool:
-    return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2 <= limit
+def _distance(labs: bytes, one: int, other: int) -> int:
+    """The squared CIELAB distance of two pixels of ``labs`` (at byte offsets ``one`` and
+    ``other``) in whole numbers: Pillow keeps L* times 2.55, so a* and b* count 6.5 times
+    (2 and 13 below), and the result is 13 times the squared distance (``_SCALED_NEAR``)."""
+    return 2 * (labs[one] - labs[other]) ** 2 + 13 * (
+        (labs[one + 1] - labs[other + 1]) ** 2 + (labs[one + 2] - labs[other + 2]) ** 2
+    )
 
 
 def _segment(key: bytes, run: int, styles: dict, colors: dict) -> Segment:
@@ -186,23 +198,18 @@ def _segment(key: bytes, run: int, styles: dict, colors: dict) -> Segment:
     return Segment((UPPER_HALF if len(key) == 6 else " ") * run, style)
 
 
-def lab_rows(picture: Image.Image) -> list[list[tuple[float, float, float]]]:
-    """An RGB picture's pixels in CIELAB, row by row: distances there are about how different
-    two colours look (a difference of about 2.3 is the least one sees)."""
-    converted = ImageCms.applyTransform(picture, _SRGB_TO_LAB).tobytes()
-    width = picture.width
-    # Pillow keeps L* scaled to 0-255 and a*, b* offset by 128.
-    pixels = [
-        (converted[i] / 2.55, converted[i + 1] - 128, converted[i + 2] - 128)
-        for i in range(0, len(converted), 3)
-    ]
-    return [pixels[row : row + width] for row in range(0, len(pixels), width)]
+def lab_bytes(picture: Image.Image) -> bytes:
+    """An RGB picture's pixels in CIELAB, three bytes each as Pillow keeps them: L* times 2.55,
+    a* and b* plus 128. Distances in CIELAB are about how different two colours look (about
+    2.3 is the least one sees)."""
+    return ImageCms.applyTransform(picture, _SRGB_TO_LAB).tobytes()
 
 
 # Shared by the frame threads and kept between photos: photos repeat their colours.
 _COLORS: dict[bytes, Color] = {}
 _STYLES: dict[bytes, Style] = {}
 _DROP_LOW_BITS = [value & 0xFC for value in range(256)] * 3
+_SCALED_NEAR = 13  # a squared distance as _distance counts it: 13 times the true one
 _SRGB_TO_LAB = ImageCms.buildTransform(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
 )
