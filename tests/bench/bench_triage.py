@@ -59,7 +59,7 @@ from tests.bench.benchtools import (
     table_lines,
     work_tree,
 )
-from tests.tui.tmux_screen import TMUX, TmuxProgram, app_env, photo_shown
+from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram, app_env, photo_shown
 from tui.app import ShootwatchApp
 from tui.panes.triage import TriagePane
 from tui.widgets.photo_view import PhotoView
@@ -148,6 +148,8 @@ async def drive(config: Path, presses: int, pace: float, prefetch: bool) -> list
         app = ShootwatchApp(settings, catalogue, engine="off")
         async with app.run_test(size=SIZE) as pilot:
             pane = app.query_one(TriagePane)
+            await wait_drawn(pilot, pane)
+            await pilot.press("home")  # the app comes back to the photo it was left on
             await wait_drawn(pilot, pane)
             await pilot.pause(pace)
             pane.latencies.clear()
@@ -240,6 +242,9 @@ def start_in_tmux(base: Path, config: Path, name: str) -> TmuxProgram:
     command = f"{sys.executable} -m tui --config {config} --no-engine"
     program = TmuxProgram(command, base, app_env(base / "home", REPO), SIZE, name=name)
     try:
+        # The app comes back to the photo it was left on: each run starts from the first.
+        program.wait_for(lambda screen: POSITION.search(screen), "a photo", timeout=120)
+        program.keys("Home")
         program.wait_for(lambda screen: photo_shown(screen, 1), "the first photo", timeout=120)
     except BaseException:
         program.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PIL import Image
+from PIL import Image, ImageCms
 from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
@@ -19,8 +19,15 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.widgets.photo_codes import PhotoStrip
+
 UPPER_HALF = "▀"
 BACKGROUND = (12, 12, 12)
+# How far (CIELAB distance) a half-block pixel may be drawn from its own colour. About 2.3 is
+# the least difference one sees between two patches; at 2.5 a photo at 160 columns looks the
+# same side by side and is written in two thirds of the bytes (tests/tui/test_photo_codes.py).
+# From 3 on, skies and clouds show horizontal streaks: the runs of one colour become visible.
+MAX_DELTA_E = 2.5
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,15 @@ def halfblock_strips(
     cells: Size,
     zoom: bool = False,
     between_lines: Callable[[], None] | None = None,
+    max_delta_e: float = MAX_DELTA_E,
 ) -> list[Strip]:
     """``image`` scaled to fit ``cells`` (or cropped 1:1 at the centre when ``zoom``), centred,
     as one Strip per terminal line. ``between_lines`` is called after each line (drawing holds
-    Python's lock; the caller can let the UI thread have it)."""
+    Python's lock; the caller can let the UI thread have it).
+
+    A pixel may be drawn in the colour of a neighbour on its line when the two differ by at
+    most ``max_delta_e`` (CIELAB distance): smooth areas become runs of one colour, written to
+    the terminal once, while detail, whose neighbours differ by more, is kept."""
     if cells.width < 1 or cells.height < 1:
         return []
     if zoom:
@@ -85,16 +97,19 @@ def halfblock_strips(
         padded.paste(picture, (0, 0))
         picture, height = padded, height + 1
     pixels = picture.tobytes()
+    labs = lab_bytes(picture)
     left = (cells.width - width) // 2
     top = (cells.height - height // 2) // 2
-    blank = Strip([Segment(" " * cells.width, Style(bgcolor=Color.from_rgb(*BACKGROUND)))])
-    pad_left = Segment(" " * left, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if left else None
+    background = Style(bgcolor=Color.from_rgb(*BACKGROUND))
+    blank = PhotoStrip([Segment(" " * cells.width, background)], cells.width)
+    pad_left = Segment(" " * left, background) if left else None
     right = cells.width - width - left
-    pad_right = Segment(" " * right, Style(bgcolor=Color.from_rgb(*BACKGROUND))) if right else None
+    pad_right = Segment(" " * right, background) if right else None
     styles, colors = _STYLES, _COLORS
     if len(styles) > 400_000:  # about 100 MB: start again rather than grow without end
         styles.clear()
         colors.clear()
+    near = _SCALED_NEAR * max_delta_e * max_delta_e
     strips = [blank] * top
     row_bytes = width * 3
     for y in range(0, height, 2):
@@ -102,36 +117,102 @@ def halfblock_strips(
             between_lines()
         upper = pixels[y * row_bytes : (y + 1) * row_bytes]
         lower = pixels[(y + 1) * row_bytes : (y + 2) * row_bytes]
+        upper_at, lower_at = y * row_bytes, (y + 1) * row_bytes  # in labs too
         segments = [pad_left] if pad_left else []
-        run_style: Style | None = None
+        # Each half is drawn in the colour of a pixel near it in its run (see ``_runs``): the
+        # colour is written to the terminal once per run, and the cells join into segments.
+        fg_from = _runs(labs, upper_at, width, near)
+        bg_from = _runs(labs, lower_at, width, near)
+        run_key: bytes | None = None
         run = 0
-        for x in range(0, row_bytes, 3):
-            key = upper[x : x + 3] + lower[x : x + 3]
-            style = styles.get(key)
-            if style is None:
-                upper_rgb, lower_rgb = key[:3], key[3:]
-                fg = colors.get(upper_rgb) or colors.setdefault(upper_rgb, _color(upper_rgb))
-                bg = colors.get(lower_rgb) or colors.setdefault(lower_rgb, _color(lower_rgb))
-                style = styles[key] = Style.from_color(fg, bg)
-            if style is run_style:
+        for x in range(width):
+            at = bg_from[x]
+            if _distance(labs, lower_at + 3 * at, upper_at + 3 * x) <= near:
+                key = lower[at * 3 : at * 3 + 3]  # both halves in it: a space, no foreground
+            else:
+                key = upper[fg_from[x] * 3 : fg_from[x] * 3 + 3] + lower[at * 3 : at * 3 + 3]
+            if key == run_key:
                 run += 1
                 continue
             if run:
-                segments.append(Segment(UPPER_HALF * run, run_style))
-            run_style, run = style, 1
+                segments.append(_segment(run_key, run, styles, colors))
+            run_key, run = key, 1
         if run:
-            segments.append(Segment(UPPER_HALF * run, run_style))
+            segments.append(_segment(run_key, run, styles, colors))
         if pad_right:
             segments.append(pad_right)
-        strips.append(Strip(segments, cells.width))
+        strips.append(PhotoStrip(segments, cells.width))
     strips.extend([blank] * (cells.height - len(strips)))
     return strips
+
+
+def _runs(labs: bytes, offset: int, width: int, near: float) -> list[int]:
+    """For each pixel of a line (``width`` pixels from ``offset`` in ``labs``), the pixel whose
+    colour it is drawn in: the runs are as long as one of their pixels stays within ``near``
+    (see ``_distance``) of every other, so each pixel is drawn at most that far from its own
+    colour."""
+    chosen: list[int] = []
+    start = anchor = 0
+    anchor_l, anchor_a, anchor_b = labs[offset : offset + 3] if width else (0, 0, 0)
+    for x in range(width):
+        at = offset + 3 * x
+        pixel_l, pixel_a, pixel_b = labs[at], labs[at + 1], labs[at + 2]
+        # _distance written out: this runs for every pixel.
+        if (
+            2 * (anchor_l - pixel_l) ** 2
+            + 13 * ((anchor_a - pixel_a) ** 2 + (anchor_b - pixel_b) ** 2)
+            > near
+        ):
+            # The newcomer may hold the run together where the anchor cannot.
+            if all(_distance(labs, at, offset + 3 * i) <= near for i in range(start, x)):
+                chosen[start:x] = [x] * (x - start)
+            else:
+                start = x
+            anchor, anchor_l, anchor_a, anchor_b = x, pixel_l, pixel_a, pixel_b
+        chosen.append(anchor)
+    return chosen
+
+
+def _distance(labs: bytes, one: int, other: int) -> int:
+    """The squared CIELAB distance of two pixels of ``labs`` (at byte offsets ``one`` and
+    ``other``) in whole numbers: Pillow keeps L* times 2.55, so a* and b* count 6.5 times
+    (2 and 13 below), and the result is 13 times the squared distance (``_SCALED_NEAR``)."""
+    return 2 * (labs[one] - labs[other]) ** 2 + 13 * (
+        (labs[one + 1] - labs[other + 1]) ** 2 + (labs[one + 2] - labs[other + 2]) ** 2
+    )
+
+
+def _segment(key: bytes, run: int, styles: dict, colors: dict) -> Segment:
+    """``run`` cells of ``key``: an upper and a lower colour (a half-block), or one colour
+    (spaces in it)."""
+    style = styles.get(key)
+    if style is None:
+        if len(key) == 3:
+            style = Style(bgcolor=colors.get(key) or colors.setdefault(key, _color(key)))
+        else:
+            upper_rgb, lower_rgb = key[:3], key[3:]
+            fg = colors.get(upper_rgb) or colors.setdefault(upper_rgb, _color(upper_rgb))
+            bg = colors.get(lower_rgb) or colors.setdefault(lower_rgb, _color(lower_rgb))
+            style = Style.from_color(fg, bg)
+        styles[key] = style
+    return Segment((UPPER_HALF if len(key) == 6 else " ") * run, style)
+
+
+def lab_bytes(picture: Image.Image) -> bytes:
+    """An RGB picture's pixels in CIELAB, three bytes each as Pillow keeps them: L* times 2.55,
+    a* and b* plus 128. Distances in CIELAB are about how different two colours look (about
+    2.3 is the least one sees)."""
+    return ImageCms.applyTransform(picture, _SRGB_TO_LAB).tobytes()
 
 
 # Shared by the frame threads and kept between photos: photos repeat their colours.
 _COLORS: dict[bytes, Color] = {}
 _STYLES: dict[bytes, Style] = {}
 _DROP_LOW_BITS = [value & 0xFC for value in range(256)] * 3
+_SCALED_NEAR = 13  # a squared distance as _distance counts it: 13 times the true one
+_SRGB_TO_LAB = ImageCms.buildTransform(
+    ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
+)
 
 
 def _color(rgb: bytes) -> Color:
