@@ -327,3 +327,53 @@ async def test_a_new_filter_keeps_the_photo_on_screen_or_the_nearest_by_time(lib
         assert pane.queue.filter.name == "approved" and _name(pane) == "IMG_0002.JPG"
         pane.load_queue(f"folder:{library.photos / '2024-07-15_street'}")
         assert _name(pane) == "DSC_0101.JPG"  # the street is a month later: its first photo
+
+
+async def test_a_reject_read_from_a_sidecar_after_the_photo_joined_is_counted(library, monkeypatch):
+    """A card copied in while culling: its photos are described (and join the queue) a moment
+    before their existing XMP is read. A reject darktable put in a sidecar, read in that
+    moment after, shows on the card and in the counters, as another session's decision does."""
+    import time
+    from dataclasses import replace
+
+    import core.media.photos
+    from core.store.models import Root
+    from core.triage.sidecar_read import read_existing_marks
+
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await pilot.press("n")  # stay on the first photo
+        card = library.photos / "2025-01-02_new"
+        card.mkdir()
+        wedding = library.photos / "2024-06-01_wedding"
+        (card / "NEW_0001.JPG").write_bytes((wedding / "IMG_0001.JPG").read_bytes() + b"new")
+        (card / "NEW_0001.JPG.xmp").write_bytes((wedding / "IMG_0009.JPG.xmp").read_bytes())
+        in_process = replace(library.settings.scan, workers=1)  # as the engine would, here
+        reconcile_roots(library.catalogue, list(Root.select()), in_process, "manual")
+        # Described and grouped, the XMP not read yet: the moment between the two.
+        monkeypatch.setattr(core.media.photos, "read_existing_marks", lambda *_: 0)
+        MediaSync(library.catalogue.db, library.settings.media, None).run_until_idle()
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if len(pane.queue.photo_ids) == 16:
+                break
+        assert len(pane.queue.photo_ids) == 16
+        assert pane.counts == pane.queue.counts()
+        assert pane.counts.rejected == 2  # darktable's two: the new photo is pending so far
+        (new,) = [pid for pid in pane.queue.photo_ids if "NEW_0001" in _card_path(library, pid)]
+        assert read_existing_marks(library.catalogue.db, [new], time.time()) == 1
+        for _ in range(800):
+            await pilot.pause(0.05)
+            if pane.counts.rejected == 3:
+                break
+        assert pane.counts == pane.queue.counts()
+        position = str(pane.query_one("#position").render())
+        assert "0 approved, 3 rejected, 15 pending of 18" in position
+        pane.go(pane.queue.photo_ids.index(new))
+        assert " rejected " in str(pane.query_one("#facts").render())
+
+
+def _card_path(library: Library, photo_id: int) -> str:
+    return library.catalogue.db.execute_sql(
+        "SELECT rel_path FROM file WHERE photo_id = ? AND role = 'original'", (photo_id,)
+    ).fetchone()[0]
