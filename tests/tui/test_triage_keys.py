@@ -33,8 +33,9 @@ def stored(library: Library, pane: TriagePane, photo_id: int | None = None) -> t
 
 
 async def settle(pilot, pane: TriagePane) -> None:
-    """Wait until the photo on screen has its frame drawn."""
-    for _ in range(200):
+    """Wait until the photo on screen has its frame drawn: up to a generous deadline, as the
+    machine may be loaded (the time is not asserted)."""
+    for _ in range(1500):
         await pilot.pause(0.02)
         frame = pane.query_one(PhotoView).frame
         if frame is not None and frame.photo_id == pane.photo_id and frame.strips:
