@@ -289,6 +289,19 @@ def decision_counts(
     return counts
 
 
+def xmp_not_read(db: SqliteDatabase, photo_ids: Iterable[int]) -> set[int]:
+    """Those of ``photo_ids`` whose existing XMP has not been read into their triage state
+    yet (``core.triage.sidecar_read``): a reject or stars may still come to them."""
+    return {
+        photo_id
+        for (photo_id,) in db.execute_sql(
+            "SELECT id FROM photo WHERE id IN (SELECT value FROM json_each(?))"
+            " AND xmp_read_at IS NULL",
+            (json.dumps(list(photo_ids)),),
+        )
+    }
+
+
 def photo_folders(db: SqliteDatabase) -> list[tuple[str, int]]:
     """(folder, photos) of every folder holding photo originals, by path: the shoots."""
     counts: dict[str, int] = {}

@@ -117,33 +117,38 @@ def decisions(catalogue: Path) -> dict[str, int]:
 
 def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_path):
     catalogue = tmp_path / "demo" / "catalogue.db"
-    first = session.position(0, 0)
-    # (photos the demo's darktable sidecars reject are rejected from the start)
+    session.wait_for(POSITION.search, "the counters")
+    # The two photos the demo's darktable sidecars reject are rejected from the start, and
+    # the whole shoot's counters count them.
     rejected = decisions(catalogue).get("rejected", 0)
+    assert rejected == 2
+    first = session.position(0, rejected)
     total = int(first[2])
-    assert total >= 20, "the demo has every shipped photo in the queue"
+    shoot = int(re.search(r"pending of (\d+)", session.screen())[1])
+    assert shoot >= 20, "the demo has every shipped photo in the catalogue"
+    assert total == shoot - rejected, "and every one not rejected in the pending queue"
     assert "Triage" in session.screen() and "approve" in session.screen().lower()
 
     session.keys("a")
-    session.position(1, 0)
+    session.position(1, rejected)
     session.keys("x")
-    session.position(1, 1)
+    session.position(1, rejected + 1)
     session.keys("p")
-    shown = session.position(2, 1)
+    shown = session.position(2, rejected + 1)
     assert int(shown[1]) == 4, "auto-advance moved on after each decision"
     assert decisions(catalogue).get("approved") == 2
     assert decisions(catalogue).get("rejected") == rejected + 1
 
     # Undo, then the other panes, then back.
     session.keys("C-z")
-    session.position(1, 1)
+    session.position(1, rejected + 1)
     assert decisions(catalogue).get("approved") == 1
     session.keys("E")
     session.wait_for(lambda s: "root_added" in s or "darktable" in s, "the live events pane")
     session.keys("D")
     session.wait_for(lambda s: "2024-10-05_mountains" in s, "the edit progress pane")
     session.keys("T")
-    session.position(1, 1)
+    session.position(1, rejected + 1)
 
     # The information overlay opens with a key and closes with escape.
     session.keys("i")
@@ -153,7 +158,7 @@ def test_triage_in_tmux_lands_in_the_catalogue_and_survives_a_kill(session, tmp_
 
     # Decide, and the moment the screen says so, kill the app without warning.
     session.keys("a")
-    session.position(2, 1)
+    session.position(2, rejected + 1)
     pid = int(session.tmux("list-panes", "-t", "sw", "-F", "#{pane_pid}").strip())
     os.kill(pid, signal.SIGKILL)
     assert decisions(catalogue).get("approved") == 2

@@ -77,11 +77,12 @@ def test_a_cull_ended_with_its_session_resumes_where_it_stopped(tmp_path, end):
     socket = f"shootwatch-resume-{os.getpid()}"
     try:
         session = open_app(socket, tmp_path)
-        counters(session, (1, 17, 0, 0, 17, 17))
+        # darktable's sidecars rejected IMG_0009 and IMG_0010: 15 pending of the 17
+        counters(session, (1, 15, 0, 2, 15, 17))
         session.keys("Space")  # IMG_0001 skipped
-        counters(session, (2, 17, 0, 0, 17, 17))
-        for key, expected in (("a", (3, 17, 1, 0, 16, 17)), ("a", (4, 17, 2, 0, 15, 17)),
-                              ("x", (5, 17, 2, 1, 14, 17))):  # fmt: skip
+        counters(session, (2, 15, 0, 2, 15, 17))
+        for key, expected in (("a", (3, 15, 1, 2, 14, 17)), ("a", (4, 15, 2, 2, 13, 17)),
+                              ("x", (5, 15, 2, 3, 12, 17))):  # fmt: skip
             session.keys(key)
             counters(session, expected)
         assert "IMG_0005.JPG" in session.screen()
@@ -95,10 +96,11 @@ def test_a_cull_ended_with_its_session_resumes_where_it_stopped(tmp_path, end):
         session.tmux("kill-session", "-t", "sw")
 
         session = open_app(socket, tmp_path)
-        # The pending queue now: IMG_0001, IMG_0005 … and the street: 14, IMG_0005 second.
-        screen = counters(session, (2, 14, 2, 1, 14, 17))
+        # The pending queue now: IMG_0001, IMG_0005 … IMG_0008, IMG_0011 and the street: 12,
+        # IMG_0005 second.
+        screen = counters(session, (2, 12, 2, 3, 12, 17))
         assert "IMG_0005.JPG" in screen
         session.keys("a")
-        counters(session, (3, 14, 3, 1, 13, 17))
+        counters(session, (3, 12, 3, 3, 11, 17))
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)

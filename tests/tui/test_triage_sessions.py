@@ -79,15 +79,16 @@ async def test_a_reopened_app_resumes_at_the_last_photo_with_the_whole_shoots_co
         pane = pilot.app.query_one(TriagePane)
         await pilot.press("space")  # IMG_0001 skipped, as a photographer does
         await pilot.press("a", "a", "x", "a", "a", "a")  # IMG_0002 … IMG_0007
-        await pilot.press("x")  # IMG_0008 rejected, IMG_0009 on screen
-        assert name_of(pane) == "IMG_0009.JPG"
-        assert counters(pane)[2:] == (5, 2, 10, 17)
+        await pilot.press("x")  # IMG_0008 rejected; darktable rejected IMG_0009 and IMG_0010
+        assert name_of(pane) == "IMG_0011.JPG"
+        assert counters(pane)[2:] == (5, 4, 8, 17)
     async with make_app(library).run_test(size=SIZE) as pilot:
         pane = pilot.app.query_one(TriagePane)
-        # The queue is the pending photos now: 10 of them, IMG_0001 first; the app stands
-        # where the cull stopped, and counts the whole shoot.
-        assert name_of(pane) == "IMG_0009.JPG"
-        assert counters(pane) == (2, 10, 5, 2, 10, 17)
+        # The queue is the pending photos now: 8 of them (IMG_0001, IMG_0011, the street's
+        # six), IMG_0001 first; the app stands where the cull stopped, and counts the whole
+        # shoot, darktable's two rejects with it.
+        assert name_of(pane) == "IMG_0011.JPG"
+        assert counters(pane) == (2, 8, 5, 4, 8, 17)
         assert "0 approved" not in position_line(pane)
 
 
@@ -134,18 +135,18 @@ async def test_undo_brings_back_a_photo_the_queue_had_left_and_shows_it(library)
         await pilot.press("a", "a")  # IMG_0001 and IMG_0002 approved; IMG_0003 on screen
     async with make_app(library).run_test(size=SIZE) as pilot:
         pane = pilot.app.query_one(TriagePane)
-        assert name_of(pane) == "IMG_0003.JPG" and len(pane.queue.photo_ids) == 15
+        assert name_of(pane) == "IMG_0003.JPG" and len(pane.queue.photo_ids) == 13
         await pilot.press("ctrl+z")  # this app made none: the newest of anyone's, IMG_0002
         assert stored(library, "IMG_0002.JPG")[0] == "pending"
         assert name_of(pane) == "IMG_0002.JPG"  # shown, back in the queue at its place
         assert pane.queue.photo_ids.index(pane.photo_id) == 0
-        assert counters(pane) == (1, 16, 1, 0, 16, 17)
+        assert counters(pane) == (1, 14, 1, 2, 14, 17)  # 2 rejected by darktable's sidecars
         toasts = [n.message for n in pilot.app._notifications]
         assert any("IMG_0002.JPG" in t and "approved → pending" in t for t in toasts), toasts
         await pilot.press("right", "right", "ctrl+y")  # redo from elsewhere in the queue
         assert stored(library, "IMG_0002.JPG")[0] == "approved"
         assert name_of(pane) == "IMG_0002.JPG"
-        assert counters(pane)[2:] == (2, 0, 15, 17)
+        assert counters(pane)[2:] == (2, 2, 13, 17)
         assert any("Redone on IMG_0002.JPG" in n.message for n in pilot.app._notifications)
 
 
@@ -156,10 +157,10 @@ async def test_undo_of_stars_goes_to_the_photo_and_names_it(library):
         await pilot.press("right", "right", "right")
         await pilot.press("ctrl+z")
         assert name_of(pane) == "IMG_0001.JPG"
-        assert stored(library, "IMG_0001.JPG")[1] == 0
-        assert "☆☆☆☆☆" in str(pane.query_one("#facts").render())
+        assert stored(library, "IMG_0001.JPG")[1] == 1  # the one star darktable's sidecar gave
+        assert "★☆☆☆☆" in str(pane.query_one("#facts").render())
         toasts = [n.message for n in pilot.app._notifications]
-        assert any("IMG_0001.JPG" in t and "4 ★ → 0 ★" in t for t in toasts), toasts
+        assert any("IMG_0001.JPG" in t and "4 ★ → 1 ★" in t for t in toasts), toasts
 
 
 # --- another session ---------------------------------------------------------------------------
@@ -180,12 +181,12 @@ async def test_another_sessions_decision_shows_on_the_card_and_in_the_counters(l
                     "the card showing the other session's four stars")  # fmt: skip
         await pilot.pause(gap)
         await decide_elsewhere(library, "IMG_0001.JPG", "--reject")
-        await until(pilot, lambda: counters(pane)[2:] == (0, 1, 16, 17),
+        await until(pilot, lambda: counters(pane)[2:] == (0, 3, 14, 17),  # and darktable's 2
                     "the counters moving for the other session's reject")  # fmt: skip
         assert " rejected " in str(pane.query_one("#facts").render())
         # A photo not on screen: the counters move, the card on screen stays as it is.
         await decide_elsewhere(library, "DSC_0106.JPG", "--approve")
-        await until(pilot, lambda: counters(pane)[2:] == (1, 1, 15, 17), "counters: 1 approved")
+        await until(pilot, lambda: counters(pane)[2:] == (1, 3, 13, 17), "counters: 1 approved")
         assert name_of(pane) == "IMG_0001.JPG"
 
 
@@ -196,7 +197,8 @@ async def test_undo_in_the_app_takes_back_its_own_decision_first(library, gap):
         await pilot.press("a")  # the app approves IMG_0001; IMG_0002 on screen
         await pilot.pause(gap)
         await decide_elsewhere(library, "IMG_0005.JPG", "--reject")  # newer, but not ours
-        await until(pilot, lambda: counters(pane)[3] == 1, "the other session's reject counted")
+        # 3 rejected: the other session's, and the two darktable's sidecars rejected
+        await until(pilot, lambda: counters(pane)[3] == 3, "the other session's reject counted")
         await pilot.press("ctrl+z")
         assert stored(library, "IMG_0001.JPG")[0] == "pending"
         assert stored(library, "IMG_0005.JPG")[0] == "rejected"  # the other session's stays

@@ -6,8 +6,9 @@ the next photo is asked for: what the screen shows as made is on disk. Frames of
 its neighbours come from tui.frames, drawn ahead of time for the pane's size.
 
 The pane follows the catalogue a few times a second: decisions another session made (a second
-app, ``shootwatch decide``) show on the photo's card and in the counters, and the photo on
-screen is kept in the catalogue, where a reopened app (even after a kill) resumes.
+app, ``shootwatch decide``) show on the photo's card and in the counters, as do the stars or
+reject read from the existing XMP of photos that joined the queue a moment before; and the
+photo on screen is kept in the catalogue, where a reopened app (even after a kill) resumes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from core.config import Settings
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.engine.component import ComponentState
 from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
-from core.store.photos import index_progress, photo_folders
+from core.store.photos import index_progress, photo_folders, xmp_not_read
 from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
     KEY_SAVE_DEADLINE_SECONDS,
@@ -127,6 +128,9 @@ class TriagePane(Widget, can_focus=True):
         self.index = 0
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
+        # Photos that joined before their existing XMP was read (described a moment before):
+        # the stars or reject read into them move no Decision row, so they are watched.
+        self._marks_to_come: set[int] = set()
         self._position_saved: tuple[str, int | None] | None = None
         self._position_seen: tuple[str, int | None] | None = None  # at the last look
         self._keep_position = True  # until the catalogue refuses it
@@ -187,6 +191,7 @@ class TriagePane(Widget, can_focus=True):
         arrived = self.queue.add_arrivals(self.index)
         if not arrived:
             return 0
+        self._marks_to_come |= xmp_not_read(self.db, [photo_id for photo_id, _ in arrived])
         self.counts = self.queue.counts()
         if was_empty:
             self.show_current()
@@ -519,6 +524,7 @@ class TriagePane(Widget, can_focus=True):
     def _follow_catalogue(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
             self._follow_decisions()
+            self._follow_marks_read()
         self._save_position()
 
     def _follow_decisions(self) -> None:
@@ -531,6 +537,21 @@ class TriagePane(Widget, can_focus=True):
         if self.queue is not None and photo_ids:  # this app's own moved the counters already
             self.counts = self.queue.counts()
         if self.photo_id in photo_ids:
+            self._refresh_card()
+        else:
+            self._update_text()
+
+    def _follow_marks_read(self) -> None:
+        """Photos that joined the queue before their existing XMP was read: once it is, the
+        counters count again and the photo on screen shows its card anew."""
+        if not self._marks_to_come or self.queue is None:
+            return
+        still = xmp_not_read(self.db, self._marks_to_come)
+        read, self._marks_to_come = self._marks_to_come - still, still
+        if not read:
+            return
+        self.counts = self.queue.counts()
+        if self.photo_id in read:
             self._refresh_card()
         else:
             self._update_text()
