@@ -703,31 +703,41 @@ def test_sidecar_names_choose_darktables_adobes_or_both(catalogue, tmp_path, nam
     assert all(read_sidecar(library / name).pick == PICK_REJECTED for name in written)
 
 
-def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
-    """``shootwatch decide`` then ``shootwatch undo``, two processes: the undo gives the
-    sidecar back what it had; approving alone never touched it."""
+def _command_line_library(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with one photo and darktable's sidecar for it (5 stars, green, blue), and a
+    settings file with write-back on: (the folder, the settings file)."""
     library = tmp_path / "library"
     library.mkdir()
     shutil.copy(WEDDING / "IMG_0004.JPG", library / "IMG.JPG")
-    shutil.copy(WEDDING / "IMG_0004.JPG.xmp", library / "IMG.JPG.xmp")  # 5 stars, green, blue
+    shutil.copy(WEDDING / "IMG_0004.JPG.xmp", library / "IMG.JPG.xmp")
     config = tmp_path / "shootwatch.toml"
     config.write_text(
         f'catalogue = "{tmp_path / "catalogue.db"}"\n'
         f'darktable.library = "{tmp_path / "none" / "library.db"}"\n'
         "[triage]\nwrite_sidecars = true\n"
     )
+    return library, config
+
+
+def _shootwatch(config: Path, *args: str) -> str:
+    """The command as a process of its own; what it said (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_the_command_line_decides_and_undoes_in_its_own_session(tmp_path):
+    """``shootwatch decide`` then ``shootwatch undo``, two processes: the undo gives the
+    sidecar back what it had; approving alone never touched it."""
+    library, config = _command_line_library(tmp_path)
     sidecar = library / "IMG.JPG.xmp"
     before = sidecar.read_bytes()
 
     def shootwatch(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "core.cli", "--config", str(config), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout + result.stderr
+        return _shootwatch(config, *args)
 
     shootwatch("add", str(library))
     shootwatch("scan")
@@ -770,28 +780,14 @@ BACK_TO_BACK = [
 def test_commands_back_to_back_find_the_sidecar_as_shootwatch_left_it(tmp_path, commands):
     """The sidecar shootwatch itself wrote (or gave back) is not "changed since" for the next
     command, though no scan has seen it: the catalogue knows the content it wrote."""
-    library = tmp_path / "library"
-    library.mkdir()
-    shutil.copy(WEDDING / "IMG_0004.JPG", library / "IMG.JPG")
-    shutil.copy(WEDDING / "IMG_0004.JPG.xmp", library / "IMG.JPG.xmp")  # 5 stars, green, blue
-    config = tmp_path / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
-        f'darktable.library = "{tmp_path / "none" / "library.db"}"\n'
-        "[triage]\nwrite_sidecars = true\n"
-    )
+    library, config = _command_line_library(tmp_path)
     sidecar = library / "IMG.JPG.xmp"
     before = sidecar.read_bytes()
 
     def shootwatch(*args: str) -> str:
         if args[0] == "decide":
             args = ("decide", str(library / "IMG.JPG"), *args[1:])
-        result = subprocess.run(
-            [sys.executable, "-m", "core.cli", "--config", str(config), *args],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout + result.stderr
+        return _shootwatch(config, *args)
 
     shootwatch("add", str(library))
     shootwatch("scan")
