@@ -185,6 +185,50 @@ def _pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
+def started_at(pid: int) -> int | None:
+    """When a process started (clock ticks after boot): with its pid, it names one process,
+    where a pid alone may name a newer one once the old one has gone (pids wrap at 32,768)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[19])
+
+
+def tree_of(pid: int) -> dict[int, int]:
+    """The living processes below ``pid``, each with its start time (see ``started_at``)."""
+    return {child: start for child in descendants(pid) if (start := started_at(child))}
+
+
+def tree_outliving(tree: dict[int, int], timeout: float = 15) -> dict[int, str]:
+    """Which processes of ``tree`` are still alive ``timeout`` seconds after what started them
+    was killed, each with its state, parent and command line; they are killed, so that one
+    failure does not leave processes behind. A process that is exiting (its memory already
+    released, not yet a zombie) has no environment left to find it by: this waits for it."""
+
+    def running(pid: int, start: int) -> bool:
+        return alive(pid) and started_at(pid) == start
+
+    deadline = time.monotonic() + timeout
+    while (left := [pid for pid, start in tree.items() if running(pid, start)]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    found = {}
+    for pid in left:
+        found[pid] = f"{_proc_stat(pid)} {command_line(pid)}"
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
 def descendants(pid: int) -> set[int]:
     """Every living process below ``pid`` (children, their children, ...)."""
     children: dict[int, list[int]] = {}

@@ -23,7 +23,6 @@ from tests.faults.crashes import (
     KILLS,
     SEED,
     Figures,
-    alive,
     count,
     descendants,
     environment,
@@ -36,6 +35,8 @@ from tests.faults.crashes import (
     run_cli,
     start_engine,
     stop_engine,
+    tree_of,
+    tree_outliving,
     triage_step,
     wait_until,
 )
@@ -409,14 +410,14 @@ def test_a_killed_engine_leaves_no_process_and_starts_again_at_once(tmp_path):
             assert time.monotonic() < deadline, f"not every kind of process ran: {kinds}"
             time.sleep(0.1)
             kinds = _kinds_of_processes(engine.pid, script)
-        tree = descendants(engine.pid)
+        tree = tree_of(engine.pid)
     finally:
         engine.send_signal(signal.SIGKILL)
         engine.wait(timeout=30)
     assert len(kinds["command"]) == 2  # the command and its child
     left = processes_outliving(library.home, timeout=15)
     assert left == {}, f"left running after kill -9: {left} (of {kinds})"
-    assert [pid for pid in tree if alive(pid)] == []
+    assert tree_outliving(tree) == {}, f"of {kinds}"
     assert running_engine_pid(library.catalogue) is None
     pids.unlink()
     again = library.engine()
