@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import BooleanField, FloatField, SqliteDatabase, TextField
+from peewee import BooleanField, FloatField, IntegerField, SqliteDatabase, TextField
 from playhouse.migrate import SqliteMigrator, migrate
 
 
@@ -125,10 +125,29 @@ def _sidecar_write_back(migrator: SqliteMigrator) -> None:
     migrator.database.create_tables([SidecarWrite])
 
 
+def _culling_looks(migrator: SqliteMigrator) -> None:
+    # Schema 12: culling among near-identical frames: each photo's looks measured on its
+    # preview (hash, focus, clipping, the camera's AF point), the burst it belongs to, and
+    # decisions made together for several photos. Self-contained: its columns only.
+    columns = {
+        "looked_at": FloatField(null=True), "look_error": TextField(null=True),
+        "phash": TextField(null=True), "sharpness": FloatField(null=True),
+        "sharp_x": FloatField(null=True), "sharp_y": FloatField(null=True),
+        "af_x": FloatField(null=True), "af_y": FloatField(null=True),
+        "clipped_highlights": FloatField(null=True), "clipped_shadows": FloatField(null=True),
+        "burst": IntegerField(null=True),
+    }  # fmt: skip
+    migrate(
+        *(migrator.add_column("photo", name, field) for name, field in columns.items()),
+        migrator.add_index("photo", ("burst",)),
+        migrator.add_column("decision", "batch", TextField(null=True)),
+    )
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
-    10: _raw_sizes_read_again, 11: _sidecar_write_back,
+    10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks,
 }  # fmt: skip
 LATEST = max(STEPS)
 

@@ -93,6 +93,19 @@ class Photo(BaseModel):
     # state, and why its sidecar does not say what the catalogue says (shown on its card).
     xmp_read_at = FloatField(null=True)
     sidecar_problem = TextField(null=True)
+    # Schema 12: how the photo looks, measured on its preview (core.media.looks): for bursts,
+    # focus and exposure. Positions are fractions (0-1) of the upright picture's width/height.
+    looked_at = FloatField(null=True)  # when it was measured (NULL: not yet)
+    look_error = TextField(null=True)  # why it could not be
+    phash = TextField(null=True)  # perceptual hash of the preview, 16 hex digits
+    sharpness = FloatField(null=True)  # focus score: higher is sharper (core.media.looks)
+    sharp_x = FloatField(null=True)  # the centre of its sharpest region
+    sharp_y = FloatField(null=True)
+    af_x = FloatField(null=True)  # the camera's AF point, when its maker notes record one
+    af_y = FloatField(null=True)
+    clipped_highlights = FloatField(null=True)  # fraction of the preview's pixels clipped
+    clipped_shadows = FloatField(null=True)
+    burst = IntegerField(null=True, index=True)  # the id of its burst's first photo
 
 
 class FileRecord(BaseModel):
@@ -171,6 +184,9 @@ class Decision(BaseModel):
     # Schema 9: the session that logged it (one app run, one ``decide``): undo takes back the
     # session's own decisions first (core.triage.decisions). NULL: logged before schema 9.
     session = TextField(null=True)
+    # Schema 12: rows logged by one action on several photos (a multi-select, "keep this one,
+    # reject the rest") share a batch: one undo takes back all of them. NULL: on its own.
+    batch = TextField(null=True)
 
 
 class SidecarWrite(BaseModel):
