@@ -270,6 +270,15 @@ def triage_queue(
             triage_queue_entries(db, where, params, folder)]  # fmt: skip
 
 
+def burst_members(db: SqliteDatabase, photo_id: int) -> list[int]:
+    """The photos of ``photo_id``'s burst (``Photo.burst``: the id of its first photo), in the
+    order they were shot; ``[photo_id]`` alone when it belongs to none."""
+    row = db.execute_sql("SELECT burst FROM photo WHERE id = ?", (photo_id,)).fetchone()
+    if row is None or row[0] is None:
+        return [photo_id]
+    return [member for member, _, _ in triage_queue_entries(db, "p.burst = ?", (row[0],))]
+
+
 def counted_decision(
     db: SqliteDatabase, photo_id: int, where: str, params: tuple = (), folder: str | None = None
 ) -> str | None:
