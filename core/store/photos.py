@@ -347,3 +347,122 @@ def index_progress(db: SqliteDatabase) -> IndexProgress:
         " WHERE s.root_id = r.id AND s.status != 'running')"
     ).fetchone()
     return IndexProgress(files, described, photos, previews, roots_not_scanned)
+
+
+# --- bursts (core.triage.bursts) --------------------------------------------------------------
+
+# The camera body a photo was taken with, as grouping tells bodies apart: make and model.
+BODY_SQL = "(COALESCE(p.camera_make, '') || '|' || COALESCE(p.camera_model, ''))"
+
+
+def _wall_of(alias: str) -> str:
+    return WALL_CLOCK_SQL.replace("p.", f"{alias}.")
+
+
+# A burst's pick, first in this order: the approved one, else the sharpest of those not
+# rejected (a rejected frame is not the pick), else the first shot. Over the alias ``q``.
+LEADER_ORDER_SQL = (
+    "q.decision = 'approved' DESC, q.decision = 'rejected', q.sharpness IS NULL,"
+    f" q.sharpness DESC, {_wall_of('q')}, q.id"
+)
+# Whether the photo ``p`` leads its burst (or is in none).
+IS_LEADER_SQL = (
+    "(p.burst IS NULL OR p.id = (SELECT q.id FROM photo q WHERE q.burst = p.burst"
+    f" ORDER BY {LEADER_ORDER_SQL} LIMIT 1))"
+)
+
+
+@dataclass(frozen=True)
+class BurstFact:
+    """What bursts need of one photo."""
+
+    photo_id: int
+    burst: int | None
+    wall: float | None
+    body: str
+    sharpness: float | None
+    decision: str
+
+
+def burst_facts(
+    db: SqliteDatabase, photo_ids: Iterable[int], bursts: Iterable[int] = ()
+) -> dict[int, BurstFact]:
+    """{photo id: BurstFact} of ``photo_ids`` and of the members of ``bursts``."""
+    rows = db.execute_sql(
+        f"SELECT p.id, p.burst, {WALL_CLOCK_SQL}, {BODY_SQL}, p.sharpness, p.decision"
+        " FROM photo p WHERE p.id IN (SELECT value FROM json_each(?))"
+        " OR p.burst IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(photo_ids)), json.dumps(list(bursts))),
+    ).fetchall()
+    return {row[0]: BurstFact(*row) for row in rows}
+
+
+def shots_of_bodies(
+    db: SqliteDatabase, bodies: Sequence[str] | None, low: float | None, high: float | None
+) -> list[tuple[int, float, str, str | None]]:
+    """(photo id, wall clock, body, phash) of the photos (with an original on disk and a
+    capture time) of ``bodies`` (None: every body) taken between ``low`` and ``high`` on the
+    camera's wall clock (None: no bound), in the order they were shot."""
+    where = [f"{WALL_CLOCK_SQL} IS NOT NULL"]
+    params: list = []
+    if bodies is not None:
+        where.append(f"{BODY_SQL} IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(bodies)))
+    if low is not None:
+        where.append(f"{WALL_CLOCK_SQL} >= ?")
+        params.append(low)
+    if high is not None:
+        where.append(f"{WALL_CLOCK_SQL} <= ?")
+        params.append(high)
+    sql, args = _queue_sql(
+        f"p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash", " AND ".join(where),
+        tuple(params), None,
+    )  # fmt: skip
+    sql += f" ORDER BY wall, {FILE_NAME_SQL}, r.path, f.rel_path"
+    return db.execute_sql(sql, args).fetchall()
+
+
+def set_bursts(db: SqliteDatabase, rows: Sequence[tuple[int | None, int]]) -> None:
+    """rows: (burst id or None, photo id)."""
+    db.cursor().executemany("UPDATE photo SET burst = ? WHERE id = ?", rows)
+
+
+def burst_leader(db: SqliteDatabase, burst_id: int) -> int | None:
+    """The pick of a burst (``LEADER_ORDER_SQL``)."""
+    row = db.execute_sql(
+        f"SELECT q.id FROM photo q WHERE q.burst = ? ORDER BY {LEADER_ORDER_SQL} LIMIT 1",
+        (burst_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, int]:
+    """{burst id: the member of ``photo_ids`` that ranks first by ``LEADER_ORDER_SQL``} for the
+    bursts those photos are in: one entry per burst when a queue is collapsed."""
+    chosen: dict[int, int] = {}
+    for photo_id, burst in db.execute_sql(
+        "SELECT q.id, q.burst FROM photo q WHERE q.id IN (SELECT value FROM json_each(?))"
+        f" AND q.burst IS NOT NULL ORDER BY q.burst, {LEADER_ORDER_SQL}",
+        (json.dumps(list(photo_ids)),),
+    ):
+        chosen.setdefault(burst, photo_id)
+    return chosen
+
+
+def decisions_of(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, str]:
+    """{photo id: its decision now} of ``photo_ids``."""
+    return dict(
+        db.execute_sql(
+            "SELECT id, decision FROM photo WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(photo_ids)),),
+        ).fetchall()
+    )
+
+
+def camera_bodies(db: SqliteDatabase) -> list[tuple[str | None, str | None, int]]:
+    """(make, model, photos) of every camera body the catalogue has photos of."""
+    return db.execute_sql(
+        "SELECT camera_make, camera_model, count(*) FROM photo"
+        " WHERE camera_model IS NOT NULL OR camera_make IS NOT NULL"
+        " GROUP BY camera_make, camera_model ORDER BY count(*) DESC"
+    ).fetchall()
