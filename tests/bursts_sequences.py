@@ -200,6 +200,32 @@ def measure_hashes(shoot: Shoot, names: Sequence[str] | None = None) -> None:
             )
 
 
+def mixed_frames() -> list[Frame]:
+    """A shoot of two bodies: the demo's real burst (its pixels, its times: 0.12 s apart) and
+    the next shot 41 s later on the Nikon; a burst of a real photo made of shifted, blurred
+    and brightened frames on the Canon; a busy minute of different photos on the Nikon; and
+    the Canon's subject visited again three minutes later (``MIXED_BURSTS``)."""
+    return [
+        *(Frame(f"DSC_{n:04d}.JPG", photo(f"DSC_{n:04d}.JPG"), START + 0.12 * (n - 101))
+          for n in range(101, 106)),
+        Frame("DSC_0106.JPG", photo("DSC_0106.JPG"), START + 41.4),
+        *(Frame(f"A_{i}.JPG", image, START + 60 + 0.4 * i, R5)
+          for i, image in enumerate(burst_frames("IMG_0005.JPG", 4))),
+        *(Frame(f"B_{i}.JPG", photo(name), START + 70 + 1.5 * i)
+          for i, name in enumerate(["IMG_0001.JPG", "IMG_0004.JPG", "DSCF1207.JPG",
+                                    "IMG_0009.JPG", "DSCF1220.JPG"])),
+        *(Frame(f"C_{i}.JPG", image, START + 240 + 0.3 * i, R5)
+          for i, image in enumerate(burst_frames("IMG_0005.JPG", 6)[3:])),
+    ]  # fmt: skip
+
+
+MIXED_BURSTS = [
+    ["A_0.JPG", "A_1.JPG", "A_2.JPG", "A_3.JPG"],
+    ["C_0.JPG", "C_1.JPG", "C_2.JPG"],
+    [f"DSC_{n:04d}.JPG" for n in range(101, 106)],
+]
+
+
 def copy_demo_night(tmp_path: Path) -> Path:
     """The demo's city-night shoot (a real burst: DSC_0101-0105, 0.12 s apart) in a folder."""
     target = tmp_path / "photos" / NIGHT.name

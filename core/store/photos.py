@@ -221,6 +221,19 @@ QUEUE_FILTERS = {
 }
 
 
+# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make.
+CAMERA_SQL = (
+    "(p.camera_model = ? COLLATE NOCASE"
+    " OR (COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = ? COLLATE NOCASE"
+    " OR p.camera_make = ? COLLATE NOCASE)"
+)
+# Soft: params (floor, ratio), core.triage.bursts.is_soft in SQL.
+SOFT_SQL = (
+    "(p.sharpness IS NOT NULL AND (p.sharpness < ? OR (p.burst IS NOT NULL AND p.sharpness < ?"
+    " * (SELECT max(q.sharpness) FROM photo q WHERE q.burst = p.burst))))"
+)
+
+
 # The camera's own wall clock as shot, as seconds: a capture time with its UTC offset turned
 # back to the clock the camera showed ("+02:00" is always six characters, core.media.metadata).
 # Two bodies at one wedding, one writing its offset and one not, then sort as they were shot.
@@ -232,6 +245,13 @@ WALL_CLOCK_SQL = (
 )
 # The original's file name (what is left after the last '/'): the camera's sequence.
 FILE_NAME_SQL = "replace(f.rel_path, rtrim(f.rel_path, replace(f.rel_path, '/', '')), '')"
+# Edited in darktable (any version of the original has an edit: DarktableImage.altered),
+# matched on darktable's (folder, file name) index.
+EDITED_SQL = (
+    "EXISTS (SELECT 1 FROM darktable_image d WHERE d.altered"
+    f" AND d.filename = {FILE_NAME_SQL} AND d.film_roll_folder = substr(r.path || '/' ||"
+    f" f.rel_path, 1, length(r.path) + length(f.rel_path) - length({FILE_NAME_SQL})))"
+)
 
 
 def _queue_sql(columns: str, where: str, params: tuple, folder: str | None) -> tuple[str, list]:

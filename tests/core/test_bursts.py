@@ -21,15 +21,16 @@ from core.triage.bursts import (
 )
 from tests.bursts_sequences import (
     D750,
+    MIXED_BURSTS,
     R5,
     START,
-    Frame,
     blurred,
     burst_frames,
     catalogue_shoot,
     copy_demo_night,
     exposed,
     measure_hashes,
+    mixed_frames,
     phash,
     photo,
     real_sources,
@@ -165,29 +166,10 @@ def test_the_demo_burst_is_one_burst_and_its_next_shot_is_not_in_it():
 
 
 def night_and_more(tmp_path, **kwargs):
-    """The demo's real burst (its files, EXIF as shot), a burst of a real photo made of
-    shifted and blurred frames, a busy minute of different photos, and the first subject
-    visited again three minutes later."""
-    frames = [
-        *(Frame(f"DSC_{n:04d}.JPG", photo(f"DSC_{n:04d}.JPG"), START + 0.12 * (n - 101))
-          for n in range(101, 106)),
-        Frame("DSC_0106.JPG", photo("DSC_0106.JPG"), START + 41.4),
-        *(Frame(f"A_{i}.JPG", image, START + 60 + 0.4 * i)
-          for i, image in enumerate(burst_frames("IMG_0005.JPG", 4))),
-        *(Frame(f"B_{i}.JPG", photo(name), START + 70 + 1.5 * i)
-          for i, name in enumerate(["IMG_0001.JPG", "IMG_0004.JPG", "DSCF1207.JPG",
-                                    "IMG_0009.JPG", "DSCF1220.JPG"])),
-        *(Frame(f"C_{i}.JPG", image, START + 240 + 0.3 * i)
-          for i, image in enumerate(burst_frames("IMG_0005.JPG", 6)[3:])),
-    ]  # fmt: skip
-    return catalogue_shoot(tmp_path, frames, **kwargs)
+    return catalogue_shoot(tmp_path, mixed_frames(), **kwargs)
 
 
-EXPECTED = [
-    ["A_0.JPG", "A_1.JPG", "A_2.JPG", "A_3.JPG"],
-    ["C_0.JPG", "C_1.JPG", "C_2.JPG"],
-    [f"DSC_{n:04d}.JPG" for n in range(101, 106)],
-]
+EXPECTED = MIXED_BURSTS
 
 
 def test_regroup_all_groups_a_real_shoot_as_expected(tmp_path):
