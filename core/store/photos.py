@@ -486,3 +486,42 @@ def camera_bodies(db: SqliteDatabase) -> list[tuple[str | None, str | None, int]
         " WHERE camera_model IS NOT NULL OR camera_make IS NOT NULL"
         " GROUP BY camera_make, camera_model ORDER BY count(*) DESC"
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class BurstMemberRow:
+    """One photo of a burst as the ``bursts`` command lists it."""
+
+    photo_id: int
+    burst: int
+    root: str
+    rel_path: str
+    wall: float | None
+    camera_make: str | None
+    camera_model: str | None
+    decision: str
+    rating: int
+    labels: int
+    sharpness: float | None
+
+
+def burst_member_rows(
+    db: SqliteDatabase, folder: str | None = None, bursts: Sequence[int] | None = None
+) -> list[BurstMemberRow]:
+    """The photos in bursts (under ``folder``; of ``bursts`` only), by burst, in shot order."""
+    where, params = "p.burst IS NOT NULL", ()
+    if bursts is not None:
+        where, params = "p.burst IN (SELECT value FROM json_each(?))", (json.dumps(list(bursts)),)
+    sql, args = _queue_sql(
+        f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
+        " p.camera_model, p.decision, p.rating, p.labels, p.sharpness",
+        where, params, folder,
+    )  # fmt: skip
+    sql += f" ORDER BY p.burst, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
+    return [BurstMemberRow(*row) for row in db.execute_sql(sql, args)]
+
+
+def photos_without_hash(db: SqliteDatabase, folder: str | None = None) -> int:
+    """How many photos (under ``folder``) have no perceptual hash yet: not in any burst."""
+    sql, args = _queue_sql("p.id", "p.phash IS NULL", (), folder)
+    return db.execute_sql(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]

@@ -33,6 +33,7 @@ its own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from peewee import SqliteDatabase
 from core.store.photos import (
     burst_facts,
     burst_leader,
+    burst_member_rows,
     burst_members,
     set_bursts,
     shots_of_bodies,
@@ -207,11 +209,7 @@ class BurstPlace:
     @property
     def rank_words(self) -> str:
         """ "sharpest of 7", "3rd sharpest of 7"; "" while not measured."""
-        if self.rank is None:
-            return ""
-        if self.rank == 1:
-            return f"sharpest of {self.size}"
-        return f"{ordinal(self.rank)} sharpest of {self.size}"
+        return rank_words(self.rank, self.size)
 
     @property
     def relative_sharpness(self) -> float | None:
@@ -242,6 +240,13 @@ def is_soft(sharpness: float | None, sharpest: float | None) -> bool:
     if sharpness < SOFT_FLOOR:
         return True
     return sharpest is not None and sharpness < SOFT_RATIO * sharpest
+
+
+def rank_words(rank: int | None, size: int) -> str:
+    """ "sharpest of 7", "3rd sharpest of 7"; "" for no rank (not measured)."""
+    if rank is None:
+        return ""
+    return f"sharpest of {size}" if rank == 1 else f"{ordinal(rank)} sharpest of {size}"
 
 
 def ordinal(number: int) -> str:
@@ -283,3 +288,83 @@ def burst_place(db: SqliteDatabase, photo_id: int) -> BurstPlace | None:
         sharpness=sharpness[photo_id],
         sharpest=max(measured) if measured else None,
     )
+
+
+# --- bursts listed (``shootwatch bursts``) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BurstMember:
+    photo_id: int
+    path: str  # the original, absolute
+    position: int  # 1-based, in shot order
+    wall: float | None  # the camera's wall clock
+    decision: str
+    rating: int
+    labels: int
+    sharpness: float | None
+    rank: int | None  # by sharpness, 1 the sharpest
+    leader: bool
+    soft: bool
+
+
+@dataclass(frozen=True)
+class Burst:
+    burst_id: int
+    camera_make: str | None
+    camera_model: str | None
+    members: tuple[BurstMember, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def leader(self) -> BurstMember:
+        return next((m for m in self.members if m.leader), self.members[0])
+
+
+def bursts_in(
+    db: SqliteDatabase, folder: str | None = None, burst_ids: Sequence[int] | None = None
+) -> list[Burst]:
+    """The bursts with photos under ``folder`` (or ``burst_ids``), each with every member
+    (also those outside the folder), in the order they were shot."""
+    chosen = {row.burst for row in burst_member_rows(db, folder, burst_ids)}
+    rows = burst_member_rows(db, None, sorted(chosen)) if chosen else []
+    by_burst: dict[int, list] = {}
+    for row in rows:
+        by_burst.setdefault(row.burst, []).append(row)
+    found = []
+    for burst_id, members in by_burst.items():
+        members.sort(key=lambda row: (row.wall is None, row.wall or 0.0))
+        if len(members) < 2:
+            continue  # what is left of a burst whose other photos went: no burst to show
+        ranks = sharpness_ranks({row.photo_id: row.sharpness for row in members})
+        measured = [row.sharpness for row in members if row.sharpness is not None]
+        sharpest = max(measured) if measured else None
+        leader = burst_leader(db, burst_id)
+        found.append(
+            Burst(
+                burst_id,
+                members[0].camera_make,
+                members[0].camera_model,
+                tuple(
+                    BurstMember(
+                        photo_id=row.photo_id,
+                        path=os.path.join(row.root, row.rel_path),
+                        position=position,
+                        wall=row.wall,
+                        decision=row.decision,
+                        rating=row.rating,
+                        labels=row.labels,
+                        sharpness=row.sharpness,
+                        rank=ranks[row.photo_id],
+                        leader=row.photo_id == leader,
+                        soft=is_soft(row.sharpness, sharpest),
+                    )
+                    for position, row in enumerate(members, start=1)
+                ),
+            )
+        )
+    found.sort(key=lambda burst: (burst.members[0].wall is None, burst.members[0].wall or 0.0))
+    return found
