@@ -75,10 +75,19 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("auto_advance", ("n",), "Auto-advance after a decision on / off", "triage",
            "toggle_advance", "auto-advance"),
-    Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot",
+    Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot, stars, "
+           "camera, edited, burst picks, soft, or typed",
            "triage", "choose_filter", "filter"),
     Action("zoom", ("z",), "Zoom to 1:1 at the centre, and back", "triage", "zoom", "zoom"),
     Action("info", ("i",), "Information overlay", "triage", "info", "info"),
+    Action("toggle_bursts", ("B",), "Bursts collapsed to their pick, or every photo", "triage",
+           "toggle_bursts"),
+    Action("next_pending", ("right_square_bracket",), "Next pending photo in this filter",
+           "triage", "next_pending"),
+    Action("previous_pending", ("left_square_bracket",), "Previous pending photo in this filter",
+           "triage", "previous_pending"),
+    Action("jump_time", ("slash",), "Jump to a time (the camera's clock)", "triage",
+           "jump_time"),
     Action("first", ("home", "g"), "First photo", "triage", "first"),
     Action("last", ("end", "G"), "Last photo", "triage", "last"),
     # the other panes
@@ -150,6 +159,9 @@ _DISPLAY = {
     "ctrl+y": "^y",
     "ctrl+p": "^p",
     "shift+tab": "⇧tab",
+    "right_square_bracket": "]",
+    "left_square_bracket": "[",
+    "slash": "/",
 }
 
 

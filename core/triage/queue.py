@@ -220,16 +220,28 @@ class Queue:
 
     def index_near(self, photo_id: int | None) -> int:
         """Where to stand for ``photo_id``: its own place when it is a member, else the
-        member nearest to it by the camera's clock (the later one on a tie, the last one
-        for a photo without a capture time); 0 when there is no such photo."""
+        member of its burst when the queue has one (a collapsed burst), else the member
+        nearest to it by the camera's clock (the later one on a tie, the last one for a photo
+        without a capture time); 0 when there is no such photo."""
         if not self.photo_ids or photo_id is None:
             return 0
         if photo_id in self._wall:
             return self.photo_ids.index(photo_id)
+        mate = self._burst_mate(photo_id)
+        if mate is not None:  # hidden in a collapsed burst: the burst's entry
+            return self.photo_ids.index(mate)
         rows = triage_queue_entries(self.db, "p.id = ?", (photo_id,))
         if not rows:
             return 0  # gone from the catalogue
         return self.index_at(rows[0][2])
+
+    def _burst_mate(self, photo_id: int) -> int | None:
+        """A member of the queue in the photo's burst, if any."""
+        fact = burst_facts(self.db, [photo_id]).get(photo_id)
+        if fact is None or fact.burst is None:
+            return None
+        mates = burst_facts(self.db, (), bursts=[fact.burst])
+        return next((mate for mate in self.photo_ids if mate in mates), None)
 
     def index_at(self, wall: float | None) -> int:
         """The member nearest to ``wall`` (the camera's clock, seconds) in time: the later
