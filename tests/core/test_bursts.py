@@ -271,3 +271,35 @@ def test_demo_frames_keep_their_real_exif_times(tmp_path):
     folder = copy_demo_night(tmp_path)
     walls = [read_metadata(folder / f"DSC_{n:04d}.JPG").capture_time for n in range(101, 106)]
     assert [round(b - a, 2) for a, b in itertools.pairwise(walls)] == [0.12] * 4
+
+
+@pytest.mark.parametrize("frames", [3, 80, 200])
+@pytest.mark.parametrize("gap", [0.1, 1.9])
+def test_regroup_of_one_photo_follows_a_long_burst_to_its_first_frame(catalogue, frames, gap):
+    """A burst longer than the window regroup reads at first (60 s): 200 frames 1.9 s apart
+    last over six minutes, and the last frame still names the first as its burst."""
+    hashes = [phash(image) for image in burst_frames("IMG_0010.JPG", 8)]
+    db = catalogue.db
+    db.execute_sql(
+        "INSERT INTO root (id, path, kind, state, added_at) VALUES (1, '/r', 'library',"
+        " 'online', 0)"
+    )
+    with db.atomic():
+        for i in range(frames):
+            db.execute_sql(
+                "INSERT INTO photo (id, blake3, capture_time, camera_make, camera_model, phash,"
+                " decision, rating, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0,"
+                " 0, 0)",
+                (100 + i, f"b{i}", START + gap * i, *D750, hashes[i % 2]),
+            )
+            db.execute_sql(
+                "INSERT INTO file (root_id, rel_path, size, mtime_ns, last_seen,"
+                " scan_generation, kind, photo_id, role) VALUES (1, ?, 1, 1, 0, 0, 'jpeg', ?,"
+                " 'original')",
+                (f"s/DSC_{i:04d}.JPG", 100 + i),
+            )
+    with db.atomic():
+        changed = regroup(db, [100 + frames - 1])
+    assert len(changed) == frames
+    bursts_now = {row[0] for row in db.execute_sql("SELECT burst FROM photo")}
+    assert bursts_now == {100}
