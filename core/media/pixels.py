@@ -217,7 +217,7 @@ def _embedded_source(
         why = "the embedded JPEG is smaller than the zoom needs, enlarged"
     source = PixelSource("embedded", full_size, embedded, why)
     # At 50 % a JPEG twice as large as needed decodes at half scale, in a third of the time.
-    target = need if max(embedded) >= 2 * need * COVER_SLACK else None
+    target = max(embedded) // 2 if max(embedded) >= 2 * need * COVER_SLACK else None
     return source, lambda: Pixels(_decoded_jpeg(data, orientation, target), source)
 
 
