@@ -253,6 +253,14 @@ def original_of(db: SqliteDatabase, photo_id: int) -> tuple | None:
     ).fetchone()
 
 
+def focus_points(db: SqliteDatabase, photo_id: int) -> tuple:
+    """(af_x, af_y, sharp_x, sharp_y) of a photo: where a loupe starts; NULLs where unknown."""
+    row = db.execute_sql(
+        "SELECT af_x, af_y, sharp_x, sharp_y FROM photo WHERE id = ?", (photo_id,)
+    ).fetchone()
+    return row or (None, None, None, None)
+
+
 # The triage queue: which photos a filter shows, in the order they were taken.
 QUEUE_FILTERS = {
     "all": ("1", ()),
