@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import imagehash
 from PIL import Image, ImageEnhance, ImageFilter
 
 from core.config import Settings, load_settings
+from core.media.looks import measure
 from core.media.photos import MediaSync
 from core.scan.reconcile import reconcile_roots
 from core.store import Catalogue, open_catalogue, queries
+from core.triage.bursts import BurstRules
 from tests.helpers import FIXTURES, REPO
 
 DEMO = REPO / "core" / "demo" / "photos"
@@ -74,8 +75,9 @@ def exposed(image: Image.Image, factor: float) -> Image.Image:
 
 
 def phash(image: Image.Image) -> str:
-    """16 hex digits of imagehash's phash, as the media pipeline stores it."""
-    return str(imagehash.phash(image))
+    """16 hex digits of imagehash's phash of the picture, as the media pipeline measures and
+    stores it (core.media.looks)."""
+    return measure(image).phash
 
 
 def burst_frames(name: str, size: int) -> list[Image.Image]:
@@ -158,11 +160,17 @@ class Shoot:
 
 
 def catalogue_shoot(
-    tmp_path: Path, frames: Sequence[Frame], config: str = "", measure: bool = True
+    tmp_path: Path,
+    frames: Sequence[Frame],
+    config: str = "",
+    measure: bool = True,
+    sharpness: bool = False,
 ) -> Shoot:
     """The frames written into a real folder, scanned into a real catalogue with their EXIF
-    read and previews built (as the engine does), and, with ``measure``, each photo's phash
-    taken from its real pixels where the media pipeline has not stored one."""
+    read, previews built and looks measured, bursts grouped as they are (the engine's media
+    pipeline). Without ``measure`` the photos are as before the pipeline measured them: no
+    phash, no burst. Without ``sharpness`` the focus scores are taken away, for tests to set
+    their own (``Shoot.set_sharpness``)."""
     folder = tmp_path / "photos" / "2024-11-16_shoot"
     for frame in frames:
         write_frame(folder, frame)
@@ -176,7 +184,7 @@ def catalogue_shoot(
     catalogue = open_catalogue(settings.catalogue)
     root, _ = queries.add_root(str(tmp_path / "photos"))
     reconcile_roots(catalogue, [root], settings.scan, kind="manual")
-    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    MediaSync(catalogue.db, settings.media, None, bursts=BurstRules.of(settings)).run_until_idle()
     ids = {
         rel.rsplit("/", 1)[-1]: photo_id
         for rel, photo_id in catalogue.db.execute_sql(
@@ -184,8 +192,10 @@ def catalogue_shoot(
         )
     }
     shoot = Shoot(settings, catalogue, folder, ids)
-    if measure:
-        measure_hashes(shoot)
+    if not measure:
+        catalogue.db.execute_sql("UPDATE photo SET phash = NULL, burst = NULL")
+    if not sharpness:
+        catalogue.db.execute_sql("UPDATE photo SET sharpness = NULL")
     return shoot
 
 

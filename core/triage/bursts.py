@@ -13,11 +13,11 @@ starts a new one:
 
 Measured on the demo's 22 photos and 4 camera samples (``tests/core/test_bursts.py`` prints
 the figures): two different photos never came closer than 22 bits (of 325 pairs); the same
-photo shifted by 2 % differs by at most 6 bits, shifted 5 % by 16, cropped 10 % by 18, turned
-2 degrees by 10, a stop brighter by 10, any Gaussian blur (1-6 px) or a stop darker by 2, and
+photo shifted by 2 % differs by at most 6 bits, shifted 5 % by 16, zoomed in 10 % by 20, turned
+2 degrees by 14, a stop brighter by 10, any Gaussian blur (1-6 px) or a stop darker by 2, and
 the demo's real burst (five video frames 0.12 s apart) by 0. 16 keeps every shift and
 exposure change of a real burst and stays 6 bits from the closest pair of different photos;
-only a 10 % zoom between two frames may split a burst.
+only a 10 % zoom between two frames splits a burst.
 
 A photo without a phash yet (not looked at, or its preview could not be read) belongs to no
 burst and breaks the chain through it: grouping by time alone would make every busy minute one
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+from core.media.looks import SOFT_BELOW
 from core.store.photos import (
     burst_facts,
     burst_leader,
@@ -54,11 +55,12 @@ DEFAULT_HASH_DISTANCE = 16
 _TIME_SLACK = 1e-6
 
 # Soft: below half its burst's sharpest, or below the absolute floor wherever it is. Within a
-# burst the frames share subject and light, so a ratio compares like with like; a photo on its
-# own (or a burst where every frame missed) is judged by the floor alone. The floor is on the
-# focus score's own scale (core.media.looks).
+# burst the frames share subject and light, so a ratio compares like with like (the focus score
+# also grows with contrast and noise, so no one number suits every scene); a photo on its own,
+# or a burst where every frame missed, is judged by the floor alone: the focus score's own
+# "soft whatever the subject" (core.media.looks.SOFT_BELOW).
 SOFT_RATIO = 0.5
-SOFT_FLOOR = 0.0
+SOFT_FLOOR = SOFT_BELOW
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class BurstRules:
     def of(cls, settings) -> BurstRules:
         """From the settings (a ``core.config.Settings``)."""
         return cls(settings.triage.burst_gap_seconds, settings.triage.burst_hash_distance)
+
+
+DEFAULT_RULES = BurstRules()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import itertools
 
 import pytest
 
+from core.demo import create_demo
 from core.media.metadata import read_metadata
+from core.store import open_catalogue
 from core.triage.bursts import (
     DEFAULT_HASH_DISTANCE,
     BurstRules,
@@ -28,6 +30,7 @@ from tests.bursts_sequences import (
     burst_frames,
     catalogue_shoot,
     copy_demo_night,
+    cropped,
     exposed,
     measure_hashes,
     mixed_frames,
@@ -83,6 +86,9 @@ def test_the_default_hash_distance_keeps_burst_frames_and_parts_different_photos
           f"{min(different)} bits, median {sorted(different)[len(different) // 2]}")  # fmt: skip
     for change, worst in same.items():
         print(f"  same photo, {change}: at most {worst} bits")
+    zoomed = max(hash_distance(hashes[name], phash(cropped(image, 0.1)))
+                 for name, image in images.items())  # fmt: skip
+    print(f"  same photo, zoomed in 10 % (may split a burst): at most {zoomed} bits")
     assert max(same.values()) <= DEFAULT_HASH_DISTANCE < min(different)
     demo = [phash(photo(f"DSC_{n:04d}.JPG")) for n in range(101, 106)]
     assert max(hash_distance(a, b) for a, b in itertools.pairwise(demo)) <= DEFAULT_HASH_DISTANCE
@@ -172,8 +178,27 @@ def night_and_more(tmp_path, **kwargs):
 EXPECTED = MIXED_BURSTS
 
 
-def test_regroup_all_groups_a_real_shoot_as_expected(tmp_path):
+def test_the_media_pipeline_groups_a_real_shoot_as_it_measures_it(tmp_path):
+    """Scanned, described, previews built and looks measured as the engine does: the
+    pipeline stores each batch's hashes and regroups around them."""
     shoot = night_and_more(tmp_path)
+    assert shoot.groups() == EXPECTED
+    assert shoot.burst_of("DSC_0103.JPG") == shoot.ids["DSC_0101.JPG"]
+    with shoot.db.atomic():
+        assert regroup_all(shoot.db) == []  # as regroup_all would have it
+    shoot.catalogue.close()
+
+
+@pytest.mark.parametrize(("gap_seconds", "expected"), [(0.1, []), (2.0, EXPECTED)])
+def test_the_media_pipeline_groups_by_the_gap_setting(tmp_path, gap_seconds, expected):
+    shoot = night_and_more(tmp_path, config=f"triage.burst_gap_seconds = {gap_seconds}\n")
+    assert shoot.groups() == expected
+    shoot.catalogue.close()
+
+
+def test_regroup_all_groups_a_real_shoot_as_expected(tmp_path):
+    shoot = night_and_more(tmp_path, measure=False)
+    measure_hashes(shoot)  # from the files' pixels, as imagehash does
     with shoot.db.atomic():
         changed = regroup_all(shoot.db)
     assert shoot.groups() == EXPECTED
@@ -227,7 +252,8 @@ def test_regroup_writes_only_what_changed(tmp_path):
 
 
 def test_the_gap_setting_is_read_from_the_settings(tmp_path):
-    shoot = night_and_more(tmp_path, config="triage.burst_gap_seconds = 0.1\n")
+    shoot = night_and_more(tmp_path, config="triage.burst_gap_seconds = 0.1\n", measure=False)
+    measure_hashes(shoot)
     with shoot.db.atomic():
         regroup_all(shoot.db, BurstRules.of(shoot.settings))
     assert shoot.groups() == []  # every frame was more than 0.1 s from the one before
@@ -238,15 +264,15 @@ def test_a_photos_place_in_its_burst_and_its_sharpness_rank(tmp_path):
     shoot = night_and_more(tmp_path)
     with shoot.db.atomic():
         regroup_all(shoot.db)
-    shoot.set_sharpness({"DSC_0101.JPG": 40, "DSC_0102.JPG": 90, "DSC_0103.JPG": 120,
-                         "DSC_0104.JPG": 30, "DSC_0105.JPG": 95})  # fmt: skip
+    shoot.set_sharpness({"DSC_0101.JPG": 400, "DSC_0102.JPG": 900, "DSC_0103.JPG": 1200,
+                         "DSC_0104.JPG": 300, "DSC_0105.JPG": 950})  # fmt: skip
     place = burst_place(shoot.db, shoot.ids["DSC_0103.JPG"])
     assert (place.position, place.size, place.rank) == (3, 5, 1)
     assert place.rank_words == "sharpest of 5"
     assert place.leader == shoot.ids["DSC_0103.JPG"]  # none approved: the sharpest
     place = burst_place(shoot.db, shoot.ids["DSC_0104.JPG"])
     assert (place.position, place.rank, place.rank_words) == (4, 5, "5th sharpest of 5")
-    assert place.soft  # 30 of the sharpest 120
+    assert place.soft  # 300 of the sharpest 1200
     assert not burst_place(shoot.db, shoot.ids["DSC_0105.JPG"]).soft
     assert burst_place(shoot.db, shoot.ids["DSC_0106.JPG"]) is None
     shoot.db.execute_sql("UPDATE photo SET decision = 'approved' WHERE id = ?",
@@ -303,3 +329,20 @@ def test_regroup_of_one_photo_follows_a_long_burst_to_its_first_frame(catalogue,
     assert len(changed) == frames
     bursts_now = {row[0] for row in db.execute_sql("SELECT burst FROM photo")}
     assert bursts_now == {100}
+
+
+def test_the_demo_opens_with_its_burst_grouped(tmp_path):
+    """``shootwatch demo`` builds its catalogue as the engine would: the city-night burst
+    (DSC_0101-0105, 0.12 s apart) is one burst, its next shot 41 s later is not in it, and no
+    other photos of the demo (minutes apart) make one."""
+    demo = create_demo(tmp_path / "demo")
+    with open_catalogue(demo.catalogue) as catalogue:
+        rows = catalogue.db.execute_sql(
+            "SELECT f.rel_path, p.burst, p.id FROM photo p JOIN file f ON f.photo_id = p.id"
+            " AND f.role = 'original' ORDER BY f.rel_path"
+        ).fetchall()
+        grouped = {rel.rsplit("/", 1)[-1]: burst for rel, burst, _ in rows if burst}
+        first = next(pid for rel, _, pid in rows if rel.endswith("DSC_0101.JPG"))
+        assert grouped == {f"DSC_{n:04d}.JPG": first for n in range(101, 106)}
+        place = burst_place(catalogue.db, first)
+        assert (place.position, place.size, place.rank is not None) == (1, 5, True)

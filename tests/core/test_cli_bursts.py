@@ -16,8 +16,9 @@ from core.triage.decisions import Triage
 from tests.bursts_sequences import MIXED_BURSTS, catalogue_shoot, mixed_frames
 from tests.helpers import REPO
 
-SHARPNESS = {"DSC_0101.JPG": 40.0, "DSC_0102.JPG": 90.0, "DSC_0103.JPG": 120.0,
-             "DSC_0104.JPG": 30.0, "A_0.JPG": 50.0, "A_1.JPG": 60.0, "A_2.JPG": 70.0}  # fmt: skip
+SHARPNESS = {"DSC_0101.JPG": 400.0, "DSC_0102.JPG": 900.0, "DSC_0103.JPG": 1200.0,
+             "DSC_0104.JPG": 300.0, "A_0.JPG": 500.0, "A_1.JPG": 600.0,
+             "A_2.JPG": 700.0}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_bursts_json_lists_each_burst_with_its_photos(shoot):
     assert [by_name[f"DSC_010{n}.JPG"]["rank"] for n in range(1, 6)] == [3, 2, 1, 4, None]
     assert by_name["DSC_0102.JPG"] | {"path": None, "id": None, "taken": None} == {
         "id": None, "path": None, "position": 2, "taken": None, "decision": "approved",
-        "rating": 4, "labels": [], "sharpness": 90.0, "rank": 2, "leader": True, "soft": False,
+        "rating": 4, "labels": [], "sharpness": 900.0, "rank": 2, "leader": True, "soft": False,
     }  # fmt: skip
     assert by_name["DSC_0104.JPG"]["decision"] == "rejected" and by_name["DSC_0104.JPG"]["soft"]
     assert by_name["DSC_0103.JPG"]["taken"] == "2024-11-16 21:46:31.24"
@@ -75,7 +76,7 @@ def test_bursts_as_text(shoot):
     assert "pick DSC_0102.JPG" in out
     line = next(line for line in out.splitlines() if line.rstrip().endswith("DSC_0103.JPG")
                 or "DSC_0103.JPG " in line)  # fmt: skip
-    assert "3/5" in line and "120" in line and "sharpest of 5" in line
+    assert "3/5" in line and "1200" in line and "sharpest of 5" in line
     assert "4th sharpest of 5 (soft)" in out
     assert "not measured" in out  # DSC_0105
     assert out.rstrip().endswith("3 bursts, 12 photos")

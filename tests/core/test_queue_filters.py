@@ -23,12 +23,13 @@ from tests.bursts_sequences import START, catalogue_shoot, mixed_frames
 
 SHARPNESS = {
     # the demo burst: DSC_0103 the sharpest; 0101 and 0104 under half of it (soft)
-    "DSC_0101.JPG": 40.0, "DSC_0102.JPG": 90.0, "DSC_0103.JPG": 120.0, "DSC_0104.JPG": 30.0,
-    "DSC_0105.JPG": 95.0, "DSC_0106.JPG": 80.0,
+    "DSC_0101.JPG": 400.0, "DSC_0102.JPG": 900.0, "DSC_0103.JPG": 1200.0,
+    "DSC_0104.JPG": 300.0, "DSC_0105.JPG": 950.0, "DSC_0106.JPG": 800.0,
     # the Canon's burst: A_2 the sharpest; A_3 unmeasured
-    "A_0.JPG": 50.0, "A_1.JPG": 60.0, "A_2.JPG": 70.0,
-    "B_0.JPG": 10.0, "B_1.JPG": 100.0, "B_2.JPG": 100.0, "B_3.JPG": 100.0, "B_4.JPG": 100.0,
-    "C_0.JPG": 20.0, "C_1.JPG": 25.0, "C_2.JPG": 90.0,
+    "A_0.JPG": 500.0, "A_1.JPG": 600.0, "A_2.JPG": 700.0,
+    # on their own: B_0 under the floor (core.media.looks.SOFT_BELOW), soft wherever it is
+    "B_0.JPG": 60.0, "B_1.JPG": 1000.0, "B_2.JPG": 1000.0, "B_3.JPG": 1000.0, "B_4.JPG": 1000.0,
+    "C_0.JPG": 200.0, "C_1.JPG": 250.0, "C_2.JPG": 900.0,
 }  # fmt: skip
 
 
@@ -95,9 +96,10 @@ def test_each_new_filter_alone(shoot):
         "B_4.JPG",
         "C_2.JPG",
     ]
-    # Soft: under half its burst's sharpest (0101: 40 of 120, 0104: 30, C_0: 20 of 90, C_1),
-    # never a photo on its own above the floor (B_0's 10 is judged by the floor alone).
-    assert shown(shoot, "soft") == ["DSC_0101.JPG", "DSC_0104.JPG", "C_0.JPG", "C_1.JPG"]
+    # Soft: under half its burst's sharpest (0101: 400 of 1200, 0104: 300, C_0: 200 of 900,
+    # C_1), or under the floor (B_0, on its own: 60); never a photo on its own above it.
+    assert shown(shoot, "soft") == ["DSC_0101.JPG", "DSC_0104.JPG", "B_0.JPG", "C_0.JPG",
+                                    "C_1.JPG"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

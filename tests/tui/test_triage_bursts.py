@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.media.looks import sharpness_fraction
 from core.triage.bursts import regroup_all
 from core.triage.decisions import Triage
 from tests.bursts_sequences import catalogue_shoot, mixed_frames
@@ -19,9 +20,9 @@ from tui.prompt import Prompt
 
 pytestmark = pytest.mark.anyio
 SIZE = (140, 36)
-SHARPNESS = {"DSC_0101.JPG": 40.0, "DSC_0102.JPG": 90.0, "DSC_0103.JPG": 120.0,
-             "DSC_0104.JPG": 30.0, "DSC_0105.JPG": 95.0, "A_0.JPG": 50.0, "A_1.JPG": 60.0,
-             "A_2.JPG": 70.0}  # fmt: skip
+SHARPNESS = {"DSC_0101.JPG": 400.0, "DSC_0102.JPG": 900.0, "DSC_0103.JPG": 1200.0,
+             "DSC_0104.JPG": 300.0, "DSC_0105.JPG": 950.0, "A_0.JPG": 500.0, "A_1.JPG": 600.0,
+             "A_2.JPG": 700.0}  # fmt: skip
 
 
 @pytest.fixture
@@ -59,7 +60,14 @@ async def test_the_facts_line_shows_the_burst_place_sharpness_and_rank(shoot):
         assert "burst 3 / 5 █████ sharpest of 5" in facts and "soft" not in facts
         await pilot.press("G")  # the last: C_2, its burst not measured
         facts = line(pane, "facts")
-        assert "burst 3 / 3" in facts and "sharpest" not in facts
+        assert "burst 3 / 3" in facts and "sharpest" not in facts and "focus" not in facts
+        shoot.set_sharpness({"B_2.JPG": 5000.0, "B_3.JPG": 60.0})  # on their own
+        pane.go(pane.queue.photo_ids.index(shoot.ids["B_2.JPG"]))
+        assert f"focus {sharpness_bar(1.0)}" in line(pane, "facts")
+        assert "soft" not in line(pane, "facts") and "burst" not in line(pane, "facts")
+        await pilot.press("space")
+        facts = line(pane, "facts")
+        assert f"focus {sharpness_bar(sharpness_fraction(60.0))} soft" in facts
 
 
 async def test_b_collapses_bursts_to_their_pick_and_back(shoot):

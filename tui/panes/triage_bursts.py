@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from core.media.looks import sharpness_fraction
 from core.store.photos import camera_bodies
+from core.triage.bursts import is_soft
 from core.triage.card import PhotoCard, camera_name
 from core.triage.queue import FilterError, MomentError, parse_filter, parse_moment
 from tui.prompt import Prompt
@@ -40,10 +42,20 @@ def filter_choices(db) -> list[tuple[str, str]]:
 
 
 def burst_text(card: PhotoCard) -> Text:
-    """ "  burst 3 / 7 ▉▉▉▍  sharpest of 7" for the facts line; empty for a photo on its own."""
+    """What the facts line says of the photo's focus and burst: "  burst 3 / 7 ▉▉▉▍·
+    sharpest of 7" in a burst (the bar next to the burst's sharpest), "  focus ▉▉▉··" on its
+    own (the bar on the focus score's own scale, core.media.looks.sharpness_fraction), "soft"
+    when it is; empty while not measured and in no burst."""
     text = Text()
     place = card.burst
     if place is None:
+        if card.sharpness is not None:
+            soft = is_soft(card.sharpness, None)
+            text.append("  focus ", style="dim")
+            text.append(sharpness_bar(sharpness_fraction(card.sharpness)),
+                        style="yellow" if soft else "green")  # fmt: skip
+            if soft:
+                text.append(" soft", style="bold yellow")
         return text
     text.append("  ")
     text.append(f"burst {place.position} / {place.size}", style="bold cyan")
