@@ -119,7 +119,8 @@ def _write(found: list[Burst], waiting: int, run: Invocation) -> None:
             "their bursts once the engine has looked at them\n"
         )
     elif found:
-        out.write(f"{len(found)} bursts, {sum(b.size for b in found)} photos\n")
+        bursts_said = "1 burst" if len(found) == 1 else f"{len(found)} bursts"
+        out.write(f"{bursts_said}, {sum(b.size for b in found)} photos\n")
 
 
 def _camera(burst: Burst) -> str:

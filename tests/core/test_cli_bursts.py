@@ -88,6 +88,8 @@ def test_bursts_of_a_folder_and_of_one_photo(shoot):
     result = shootwatch(shoot, "bursts", str(shoot.folder / "A_3.JPG"), "--json")
     (burst,) = json.loads(result.stdout)["bursts"]
     assert burst["id"] == shoot.ids["A_0.JPG"] and burst["size"] == 4
+    result = shootwatch(shoot, "bursts", str(shoot.folder / "C_1.JPG"))
+    assert result.stdout.endswith("\n1 burst, 3 photos\n")
     result = shootwatch(shoot, "bursts", str(shoot.folder / "DSC_0106.JPG"))
     assert result.returncode == 0 and result.stdout == "no bursts\n"
 
