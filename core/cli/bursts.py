@@ -14,7 +14,16 @@ from core.cli.triage import photo_of
 from core.darktable.facts import label_names
 from core.store import queries
 from core.store.photos import photos_without_hash
-from core.triage.bursts import Burst, BurstPlace, burst_place, bursts_in, rank_words
+from core.store.writing import run_transaction
+from core.triage.bursts import (
+    Burst,
+    BurstPlace,
+    BurstRules,
+    burst_place,
+    bursts_in,
+    rank_words,
+    regroup_all,
+)
 from core.triage.card import camera_name
 
 
@@ -29,11 +38,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="a folder (the bursts with photos under it) or any file of a photo (its burst); "
         "default: every burst",
     )  # fmt: skip
+    bursts.add_argument(
+        "--regroup", action="store_true",
+        help="group every photo again by the settings' rules first (after changing "
+        "triage.burst_gap_seconds or triage.burst_hash_distance)",
+    )  # fmt: skip
     bursts.add_argument("--json", action="store_true", help="print JSON")
 
 
 def bursts(run: Invocation) -> int:
     db = run.catalogue.db
+    if run.args.regroup:
+        rules = BurstRules.of(run.settings)
+        changed = run_transaction(db, lambda: regroup_all(db, rules))
+        if not run.args.json:
+            run.out.write(f"grouped again: {output.count(len(changed))} photos changed burst\n")
     folder, burst_ids = None, None
     if run.args.path is not None:
         path = os.path.realpath(os.path.expanduser(run.args.path))

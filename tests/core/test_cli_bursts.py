@@ -127,3 +127,16 @@ def test_photos_not_measured_are_counted(tmp_path):
     result = shootwatch(built, "bursts")
     assert result.returncode == 0
     assert "no bursts\n6 photos not measured yet" in result.stdout
+
+
+def test_regroup_groups_again_by_changed_settings(tmp_path):
+    built = catalogue_shoot(tmp_path, mixed_frames())
+    built.catalogue.close()
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(config.read_text() + "triage.burst_gap_seconds = 0.3\n")
+    result = shootwatch(built, "bursts", "--regroup")
+    assert result.returncode == 0, result.stderr
+    # 0.12 s and 0.3 s apart stay; 0.4 s apart (the Canon's first burst) do not
+    assert result.stdout.startswith("grouped again: 4 photos changed burst\n")
+    listing = json.loads(shootwatch(built, "bursts", "--json").stdout)
+    assert sorted(b["size"] for b in listing["bursts"]) == [3, 5]
