@@ -162,7 +162,8 @@ class TriageSettings:
         check=Number(0.0, 60.0),
         help="Consecutive photos of one camera body at most this far apart in capture time "
         "(seconds), and alike in look, are one burst; two visits to one spot further apart are "
-        "two.",
+        "two. Photos are grouped as they are measured; after a change, 'shootwatch bursts "
+        "--regroup' groups those measured before again.",
     )
     burst_hash_distance: int = setting(
         DEFAULT_HASH_DISTANCE,
