@@ -26,6 +26,7 @@ from PIL import Image
 from core.media.sniff import sniff
 
 ANALYSIS_LONG_EDGE = 800  # pixels: a 1600-pixel preview decodes at exactly this in draft mode
+ANALYSIS_TOLERANCE = 1.1  # a picture up to this much larger is measured as it is
 TILE = 32  # pixels of the analysis picture, square
 BEST_TILES_FRACTION = 0.05  # the share of tiles whose mean is the score
 MIN_BEST_TILES = 4
@@ -225,9 +226,10 @@ def _rgb(image: Image.Image) -> Image.Image:
 
 def _analysis_size(image: Image.Image) -> Image.Image:
     """The picture with its long edge at ANALYSIS_LONG_EDGE (a smaller one is left as it is:
-    enlarging adds no detail)."""
+    enlarging adds no detail; one a little larger too: scaling 816 pixels to 800 costs more
+    than measuring them)."""
     long_edge = max(image.size)
-    if long_edge <= ANALYSIS_LONG_EDGE:
+    if long_edge <= ANALYSIS_LONG_EDGE * ANALYSIS_TOLERANCE:
         return image
     factor = long_edge // ANALYSIS_LONG_EDGE
     if factor > 1 and long_edge % ANALYSIS_LONG_EDGE == 0:
@@ -243,19 +245,25 @@ def _focus(grey: np.ndarray) -> tuple[float, float, float]:
     height, width = grey.shape
     if height < 3 or width < 3:
         return 0.0, 0.5, 0.5
-    # The 4-neighbour Laplacian of the inner pixels.
-    laplacian = (
-        4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
-    )
+    # The 4-neighbour Laplacian of the inner pixels, in place (each temporary costs a pass).
+    laplacian = grey[1:-1, 1:-1] * 4
+    laplacian -= grey[:-2, 1:-1]
+    laplacian -= grey[2:, 1:-1]
+    laplacian -= grey[1:-1, :-2]
+    laplacian -= grey[1:-1, 2:]
     tile = min(TILE, laplacian.shape[0], laplacian.shape[1])
     rows, columns = laplacian.shape[0] // tile, laplacian.shape[1] // tile
     # Tiles centred in the picture: the margins left over are split between both sides.
     top = (laplacian.shape[0] - rows * tile) // 2
     left = (laplacian.shape[1] - columns * tile) // 2
-    tiles = laplacian[top : top + rows * tile, left : left + columns * tile].reshape(
-        rows, tile, columns, tile
-    )
-    variances = tiles.var(axis=(1, 3), dtype=np.float64)
+    inside = laplacian[top : top + rows * tile, left : left + columns * tile]
+    # Variance as E[x^2] - E[x]^2 from per-tile sums: three times faster than .var() over
+    # the tiles' axes, which copies them.
+    count = tile * tile
+    sums = inside.reshape(rows, tile, columns, tile).sum(axis=3).sum(axis=1) / count
+    inside *= inside
+    squares = inside.reshape(rows, tile, columns, tile).sum(axis=3).sum(axis=1) / count
+    variances = np.maximum(squares.astype(np.float64) - sums.astype(np.float64) ** 2, 0.0)
     flat = np.sort(variances, axis=None)
     best = max(MIN_BEST_TILES, math.ceil(flat.size * BEST_TILES_FRACTION))
     score = float(flat[-best:].mean())
