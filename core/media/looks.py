@@ -10,7 +10,8 @@ is the mean of the best BEST_TILES_FRACTION of the tiles, so a sharp subject on 
 background scores as sharp. Its unit is grey levels (0-255) squared per pixel; it only means
 something next to another photo's score measured the same way (a burst), and grows with
 contrast and noise as much as with focus. As a rough guide on camera JPEGs: below SOFT_BELOW a
-photo is soft at this scale, above a few hundred it is crisp.
+photo is soft at this scale; crisp frames score in the thousands (a Gaussian blur of 1.5 pixels
+of a 1600-pixel preview takes a crisp frame's 2,000-15,000 down to 100-1,000).
 """
 
 from __future__ import annotations
