@@ -417,8 +417,12 @@ class MediaSync:
             queries.set_previews(self.db, rows)
             queries.set_looks(self.db, now, looks)
             if measured:
-                ids = queries.photo_ids_of(self.db, measured)
-                regroup_bursts(self.db, ids, self.burst_rules)
+                try:
+                    with self.db.atomic():  # a savepoint: a failed regroup keeps the looks
+                        ids = queries.photo_ids_of(self.db, measured)
+                        regroup_bursts(self.db, ids, self.burst_rules)
+                except Exception:  # bursts are a help: looks and previews go on without them
+                    log.exception("bursts could not be regrouped")
         self.counts.previews += len(results)
         self.counts.looked += len(measured)
 
