@@ -467,29 +467,37 @@ def burst_facts(
     return {row[0]: BurstFact(*row) for row in rows}
 
 
+# UTC offsets run from -12:00 to +14:00: the wall clock is within these of the capture time.
+_OFFSET_WEST, _OFFSET_EAST = 12 * 3600, 14 * 3600
+
+
 def shots_of_bodies(
     db: SqliteDatabase, bodies: Sequence[str] | None, low: float | None, high: float | None
 ) -> list[tuple[int, float, str, str | None]]:
     """(photo id, wall clock, body, phash) of the photos (with an original on disk and a
     capture time) of ``bodies`` (None: every body) taken between ``low`` and ``high`` on the
-    camera's wall clock (None: no bound), in the order they were shot."""
+    camera's wall clock (None: no bound), in the order they were shot (the wall clock, then
+    the original's file name)."""
     where = [f"{WALL_CLOCK_SQL} IS NOT NULL"]
     params: list = []
     if bodies is not None:
         where.append(f"{BODY_SQL} IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(bodies)))
+    # The capture time's index narrows the photos read to a day around the window; the wall
+    # clock then chooses. Read from the photos first: from the files, every file is read.
     if low is not None:
-        where.append(f"{WALL_CLOCK_SQL} >= ?")
-        params.append(low)
+        where += ["p.capture_time >= ?", f"{WALL_CLOCK_SQL} >= ?"]
+        params += [low - _OFFSET_EAST, low]
     if high is not None:
-        where.append(f"{WALL_CLOCK_SQL} <= ?")
-        params.append(high)
-    sql, args = _queue_sql(
-        f"p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash", " AND ".join(where),
-        tuple(params), None,
-    )  # fmt: skip
-    sql += f" ORDER BY wall, {FILE_NAME_SQL}, r.path, f.rel_path"
-    return db.execute_sql(sql, args).fetchall()
+        where += ["p.capture_time <= ?", f"{WALL_CLOCK_SQL} <= ?"]
+        params += [high + _OFFSET_WEST, high]
+    original = "(SELECT f.rel_path FROM file f WHERE f.photo_id = p.id AND f.role = 'original'"
+    sql = (
+        f"SELECT p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash, {original} LIMIT 1) AS rel"
+        f" FROM photo p WHERE {' AND '.join(where)} AND rel IS NOT NULL"
+        " ORDER BY wall, replace(rel, rtrim(rel, replace(rel, '/', '')), ''), rel"
+    )
+    return [row[:4] for row in db.execute_sql(sql, params)]
 
 
 def set_bursts(db: SqliteDatabase, rows: Sequence[tuple[int | None, int]]) -> None:
