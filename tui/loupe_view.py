@@ -9,7 +9,9 @@ decoded full-size pictures are kept (PixelCache) so a pan only cuts and draws, n
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -63,6 +65,28 @@ class LoupeSource:
         with self._lock:
             self._sources[photo_id] = pixels.source
         return cut(pixels, place, cells, self.cell_pixels), None
+
+    def warm(
+        self, photo_id: int, still_on_screen: Callable[[], bool], then: Callable[[], None]
+    ) -> None:
+        """Decode the photo's full-size pixels ahead of a ``z``, if it is still on screen after
+        a pause (a frame thread's background task), then call ``then`` (which draws the loupe's
+        first frame): a photographer who stops on a photo may look closer. Not for a RAW LibRaw
+        must develop: seconds of both cores on a guess."""
+        if not still_on_screen():
+            return
+        if self.cache.get((photo_id, "full")) is None:
+            found = original_of(self.db, photo_id)
+            if found is None:
+                return
+            _blake3, root, rel_path, file_format, orientation = found
+            path = Path(root) / rel_path
+            source, decode = choose_source(path, file_format or "unknown", orientation, 1.0)
+            if source.kind == "raw" or not still_on_screen():
+                return
+            self.cache.get_or_decode((photo_id, "full"), decode)
+        if still_on_screen():
+            then()
 
     def pixels(self, photo_id: int, zoom: float) -> Pixels:
         """The photo's decoded pixels for ``zoom``: those at full size serve every zoom, so a
@@ -171,6 +195,17 @@ class LoupeKeys:
                 text.append(" (enlarged)", style="yellow")
         text.append("   ")
         return text
+
+    def warm_loupe(self, photo_id: int, size) -> None:
+        """The photo on screen in the fit view: if it is still there after a pause, its
+        full-size pixels are decoded and the loupe's first frame drawn (LoupeSource.warm), so
+        ``z`` then shows at once."""
+        if self.loupe_source is None or self.loupe.zoomed:
+            return
+        place = self._started(1.0)
+        still = functools.partial(lambda shown: self.photo_id == shown, photo_id)
+        draw = functools.partial(self.frames.draw_ahead, photo_id, size, place)
+        self.frames.later(functools.partial(self.loupe_source.warm, photo_id, still, draw))
 
     def _started(self, zoom: float) -> LoupePlace:
         return self.loupe_source.start(self.photo_id, zoom)

@@ -215,3 +215,26 @@ def before_loupe(*keys: str):
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_loupe_snapshot(snap_compare, size):
     assert snap_compare(demo_app(), terminal_size=size, run_before=before_loupe("z", "l"))
+
+
+@pytest.mark.anyio
+async def test_a_pause_on_a_photo_draws_the_loupe_ahead_so_z_shows_at_once(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await drawn(pilot, pane)
+        photo = pane.queue.photo_ids[1]
+        set_points(library, photo, af=(0.7, 0.2))
+        await pilot.press("space")  # a photo arrived at by a key, as in a cull
+        frame = await drawn(pilot, pane)
+        start = LoupePlace(1.0, 0.7, 0.2, "AF point")
+        ahead = None
+        for _ in range(1500):  # the photographer stops on it
+            ahead = pane.frames.get(photo, frame.size, start)
+            if ahead is not None:
+                break
+            await pilot.pause(0.02)
+        assert ahead is not None, "the loupe's first frame was not drawn in the pause"
+        assert pane.loupe_source.cache.get((photo, "full")) is not None
+        await pilot.press("z")
+        assert pane.query_one(PhotoView).frame is ahead  # shown by the key's own handler
+        assert ahead.strips == expected_strips(library, photo, start, ahead.size)

@@ -249,6 +249,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             waiting = f"loupe at {self.loupe.percent}…" if self.zoomed else ""
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
         self.frames.want(self._neighbours(photo_id), size, self.zoomed)
+        self.warm_loupe(photo_id, size)
 
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
