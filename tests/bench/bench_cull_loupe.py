@@ -51,7 +51,7 @@ from core.media.pool import MediaPool
 from core.scan.reconcile import reconcile_roots
 from core.store import open_catalogue, queries
 from tests.bench.benchtools import print_verdicts, reference_decode, table_lines, work_tree
-from tests.helpers import camera_sample
+from tests.helpers import camera_sample, distinct_copy
 from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram, app_env, photo_shown
 from tui.frames import LATER_AFTER_SECONDS
 
@@ -100,7 +100,7 @@ def make_copies(folder: Path, name: str, suffix: str, count: int) -> Path | None
     data = source.read_bytes()
     folder.mkdir(parents=True)
     for n in range(count):
-        (folder / f"RAW_{n:04d}{suffix}").write_bytes(data + f"bench-{n}".encode())
+        (folder / f"RAW_{n:04d}{suffix}").write_bytes(distinct_copy(data, n))
     return folder / f"RAW_0000{suffix}"
 
 

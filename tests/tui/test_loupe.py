@@ -3,16 +3,25 @@ checked against the original's own pixels cut at the loupe's place; and snapshot
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from core.config import load_settings
+from core.media.photos import MediaSync
+from core.media.pixels import Pixels, decode_pixels
+from core.scan.reconcile import reconcile_roots
+from core.store import open_catalogue, queries
+from tests.helpers import REPO_CAMERA, distinct_copy
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
 from tests.tui.demo_app import settle as settle_demo
 from tui.app import ShootwatchApp
 from tui.loupe import LoupePlace
+from tui.loupe_view import cut
 from tui.panes.triage import TriagePane
 from tui.widgets.photo_view import PhotoView, halfblock_strips
 
@@ -238,3 +247,70 @@ async def test_a_pause_on_a_photo_draws_the_loupe_ahead_so_z_shows_at_once(libra
         await pilot.press("z")
         assert pane.query_one(PhotoView).frame is ahead  # shown by the key's own handler
         assert ahead.strips == expected_strips(library, photo, start, ahead.size)
+
+
+def raw_library(tmp_path: Path, copies: int = 3) -> Library:
+    """A library of copies of a real RAW whose embedded JPEG (1440 x 960) is smaller than its
+    sensor (2176 x 1448): the Canon EOS D30's CRW."""
+    photos = tmp_path / "photos" / "2025-03-01"
+    photos.mkdir(parents=True)
+    data = (REPO_CAMERA / "canon_eos_d30.CRW").read_bytes()
+    for n in range(copies):
+        (photos / f"CRW_{n:04d}.CRW").write_bytes(distinct_copy(data, n))
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'darktable.library = "{tmp_path / "no-darktable" / "library.db"}"\n'
+    )
+    settings = load_settings(config)
+    catalogue = open_catalogue(settings.catalogue)
+    root, _ = queries.add_root(str(tmp_path / "photos"))
+    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
+    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    return Library(settings, catalogue, tmp_path / "photos")
+
+
+@pytest.mark.anyio
+async def test_a_raw_shows_its_embedded_jpeg_at_once_then_what_libraw_developed(tmp_path):
+    library = raw_library(tmp_path)
+    try:
+        async with make_app(library).run_test(size=SIZE) as pilot:
+            pane = pilot.app.query_one(TriagePane)
+            await drawn(pilot, pane)
+            photo = pane.photo_id
+            developed = decode_pixels(original(library, photo), "crw", None, 1.0)
+            assert developed.source.kind == "raw" and developed.picture.size == (2176, 1448)
+            # A 24 MP RAW takes LibRaw seconds; this 2 MP one, a fraction: its developing is
+            # held here until the embedded JPEG has been seen standing in for it.
+            release = threading.Event()
+
+            def developing():
+                release.wait(30)
+                return developed
+
+            held = threading.Thread(
+                target=pane.loupe_source.cache.get_or_decode, args=((photo, "full"), developing)
+            )
+            held.start()
+            await pilot.press("z")
+            frame = await drawn(pilot, pane)
+            assert "embedded JPEG, developing the RAW…" in position_line(pane)
+            # the CRW's embedded JPEG (1440 x 960), enlarged to the sensor's pixels at 100 %
+            embedded = decode_pixels(original(library, photo), "crw", None, 0.5)
+            assert embedded.source.kind == "embedded" and embedded.picture.size == (1440, 960)
+            enlarged = Pixels(embedded.picture, replace(embedded.source, full_size=(2176, 1448)))
+            cells = (frame.size.width, frame.size.height)
+            shown = cut(enlarged, pane.loupe, cells, (1, 2))
+            assert frame.strips == halfblock_strips(shown, frame.size, zoom=True)
+            release.set()
+            held.join()
+            for _ in range(1500):
+                if "RAW (LibRaw)" in position_line(pane):
+                    break
+                await pilot.pause(0.02)
+            frame = await drawn(pilot, pane)
+            assert "RAW (LibRaw)" in position_line(pane)
+            expected = cut(developed, pane.loupe, cells, (1, 2))
+            assert frame.strips == halfblock_strips(expected, frame.size, zoom=True)
+    finally:
+        library.catalogue.close()

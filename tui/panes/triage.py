@@ -47,7 +47,7 @@ from core.triage.queue import Counts, FilterError, Queue, save_position, saved_p
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
 from tui.loupe import LoupePlace
-from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeKeys, LoupeSource
+from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.picker import Picker
 from tui.widgets.photo_view import Frame, PhotoView
 
@@ -161,7 +161,9 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             console=self.app.console,
             cell_pixels=cell_pixels,
         )
-        self.loupe_source = LoupeSource(self.db, cell_pixels)
+        self.loupe_source = LoupeSource(
+            self.db, cell_pixels, lambda photo_id: self.post_message(LoupeDeveloped(photo_id))
+        )
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
@@ -173,6 +175,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
 
     def on_unmount(self) -> None:
         self.frames.close()
+        self.loupe_source.close()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
             self._save_position(now=True)
 
