@@ -314,3 +314,36 @@ async def test_a_raw_shows_its_embedded_jpeg_at_once_then_what_libraw_developed(
             assert frame.strips == halfblock_strips(expected, frame.size, zoom=True)
     finally:
         library.catalogue.close()
+
+
+@pytest.mark.anyio
+async def test_with_a_graphics_renderer_the_loupe_hands_over_the_terminals_own_pixels(library):
+    from textual_image.widget import HalfcellImage  # the same interface as Sixel and TGP
+
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off", graphics=HalfcellImage)
+    async with app.run_test(size=(40, 14)) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        view = pane.query_one(PhotoView)
+        for _ in range(1500):
+            if view.frame is not None and view.frame.picture is not None:
+                break
+            await pilot.pause(0.02)
+        photo = pane.photo_id
+        set_points(library, photo, af=(0.3, 0.6))
+        cell_pixels = pane.loupe_source.cell_pixels  # as the terminal said, or 10 x 20
+        await pilot.press("z", "plus")  # 200 %
+        for _ in range(1500):
+            frame = view.frame
+            if frame.zoom == pane.loupe and frame.picture is not None:
+                break
+            await pilot.pause(0.02)
+        cells = (frame.size.width, frame.size.height)
+        # one picture pixel per two by two of the terminal's pixels, the view's worth of them
+        assert frame.picture.size == (cells[0] * cell_pixels[0], cells[1] * cell_pixels[1])
+        with Image.open(original(library, photo)) as image:
+            picture = image.convert("RGB")
+        box = pane.loupe.crop_box(picture.size, cells, cell_pixels)
+        assert (box[2] - box[0]) * 2 == frame.picture.width
+        expected = picture.crop(box).resize(frame.picture.size, Image.Resampling.NEAREST)
+        assert frame.picture.tobytes() == expected.tobytes()
+        assert view.children and view.children[0].image is frame.picture
