@@ -257,7 +257,9 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
         wanted = [photo_id]
-        ahead, behind = (LOUPE_AHEAD, LOUPE_BEHIND) if self.zoomed else (self.prefetch,) * 2
+        ahead, behind = (self.prefetch,) * 2
+        if self.zoomed:  # fewer: each holds a full-size picture
+            ahead, behind = min(ahead, LOUPE_AHEAD), min(behind, LOUPE_BEHIND)
         for step in range(1, max(ahead, behind) + 1):
             for index in (self.index + step, self.index - step):
                 if 0 <= index < len(ids) and step <= (ahead if index > self.index else behind):
