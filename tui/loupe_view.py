@@ -270,10 +270,9 @@ class LoupeKeys:
         text = Text()
         if not self.loupe.zoomed:
             return text
-        place = self.loupe
-        text.append(f"{place.percent}", style="bold magenta")
-        text.append(f" at {place.x:.0%}, {place.y:.0%}")
-        text.append(f" · from the {place.start}" if place.start != "centre" else " · centre")
+        percent = self.loupe.percent  # in colour, the rest as LoupePlace.describe says it
+        text.append(percent, style="bold magenta")
+        text.append(self.loupe.describe().removeprefix(percent))
         source = self.loupe_source.source_of(self.photo_id) if self.loupe_source else None
         if source is not None:
             text.append(f" · {source.words}", style="dim")
