@@ -6,8 +6,8 @@ the frame the screen waits for, and drops it between two lines as soon as a newe
 for (a held key asks 30 times a second: only the last is worth finishing). The neighbour lane
 draws the rest, most urgent first; it gives way while the urgent frame is not drawn or a key
 is being handled, and drops a neighbour the moment it is no longer wanted. Decoding happens in
-Pillow (which lets other threads run); the half-block lines are built here too, never on the
-UI thread.
+Pillow (which lets other threads run); the half-block lines, or the picture encoded for a
+graphics terminal (PNG for kitty, sixel), are made here too, never on the UI thread.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from PIL import Image
 from textual.geometry import Size
 
 from core.files import open_to_read
-from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
+from tui.graphics import MAX_CELLS, Graphics, encode
+from tui.widgets.photo_view import BACKGROUND, Frame, centre_crop, fitted, halfblock_strips
 
 # photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
 Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
@@ -46,16 +47,20 @@ class FrameMaker:
         self,
         load: Loader,
         on_ready: Callable[[Frame], None],
-        graphics: bool = False,
+        graphics: Graphics | bool | None = None,
         workers: int = 1,
         console=None,
-        cell_pixels: tuple[int, int] = (10, 20),
+        cell_pixels: tuple[int, int] | None = None,
     ) -> None:
-        """``workers`` is the number of neighbour lanes; the urgent lane is always there."""
+        """``workers`` is the number of neighbour lanes; the urgent lane is always there.
+        ``graphics``: how a sixel / kitty terminal gets pictures (True: hand over the picture
+        alone, unencoded)."""
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
         self._console = console  # the app's: strips are turned into escape codes here too
+        if cell_pixels is None:
+            cell_pixels = graphics.cell_pixels if isinstance(graphics, Graphics) else (10, 20)
         self._cell_pixels = cell_pixels  # a graphics terminal's cell size, for a 1:1 zoom
         self._frames: OrderedDict[Key, Frame] = OrderedDict()
         self._wanted: list[Key] = []  # as last asked, most urgent first
@@ -228,11 +233,16 @@ class FrameMaker:
         picture, reason = self._load(photo_id, zoom, (size.width, size.height * 2))
         if picture is None:
             return Frame(photo_id, size, zoom, reason=reason or "no preview")
-        if self._graphics:
+        graphics = self._graphics
+        if graphics and (size.width <= MAX_CELLS and size.height <= MAX_CELLS):
             if zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
                 cell_w, cell_h = self._cell_pixels
                 picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
-            return Frame(photo_id, size, zoom, picture=picture)
+            if not isinstance(graphics, Graphics):
+                return Frame(photo_id, size, zoom, picture=picture)
+            between_lines()
+            encoded = encode(picture, size, graphics, BACKGROUND)
+            return Frame(photo_id, size, zoom, picture=picture, encoded=encoded)
         between_lines()
         strips = halfblock_strips(picture, size, zoom, between_lines)
         if self._console is not None:

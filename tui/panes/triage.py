@@ -46,6 +46,7 @@ from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
+from tui.graphics import Graphics
 from tui.picker import Picker
 from tui.widgets.photo_view import Frame, PhotoView
 
@@ -71,17 +72,6 @@ FILTERS = (
 # on screen there: a card changed elsewhere shows within this (well under a second).
 FOLLOW_SECONDS = 0.25
 _OFF = ComponentState("off")
-
-
-def _cell_pixels() -> tuple[int, int]:
-    """A graphics terminal's cell size in pixels (textual-image asked the terminal at start)."""
-    try:
-        from textual_image._terminal import get_cell_size
-
-        size = get_cell_size()
-        return (size.width or 10, size.height or 20)
-    except Exception:  # a terminal that did not say: a common size
-        return (10, 20)
 
 
 class TriagePane(Widget, can_focus=True):
@@ -112,7 +102,7 @@ class TriagePane(Widget, can_focus=True):
         self,
         db,
         settings: Settings,
-        graphics: type[Widget] | None = None,
+        graphics: Graphics | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -152,9 +142,8 @@ class TriagePane(Widget, can_focus=True):
         self.frames = FrameMaker(
             self._load,
             self._frame_ready,
-            graphics=self._graphics is not None,
+            graphics=self._graphics,
             console=self.app.console,
-            cell_pixels=_cell_pixels() if self._graphics is not None else (1, 2),
         )
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
