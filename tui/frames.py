@@ -230,13 +230,17 @@ class FrameMaker:
 
     def _draw(self, key: Key, between_lines: Callable[[], None]) -> Frame:
         photo_id, size, zoom = key
-        picture, reason = self._load(photo_id, zoom, (size.width, size.height * 2))
-        if picture is None:
-            return Frame(photo_id, size, zoom, reason=reason or "no preview")
         graphics = self._graphics
         if graphics and (size.width <= MAX_CELLS and size.height <= MAX_CELLS):
+            cell_w, cell_h = self._cell_pixels  # the terminal's own pixels, not half-blocks
+            min_size = (size.width * cell_w, size.height * cell_h)
+        else:
+            graphics, min_size = None, (size.width, size.height * 2)
+        picture, reason = self._load(photo_id, zoom, min_size)
+        if picture is None:
+            return Frame(photo_id, size, zoom, reason=reason or "no preview")
+        if graphics:
             if zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
-                cell_w, cell_h = self._cell_pixels
                 picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
             if not isinstance(graphics, Graphics):
                 return Frame(photo_id, size, zoom, picture=picture)
