@@ -26,9 +26,10 @@ from core.files import open_to_read
 from tui.graphics import MAX_CELLS, Graphics, encode
 from tui.widgets.photo_view import BACKGROUND, Frame, centre_crop, fitted, halfblock_strips
 
-# photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
-Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
-Key = tuple[int, Size, bool]  # photo id, pane size in cells, zoomed
+# photo id, False or the loupe's place -> the picture (drafted to at least ``min_size``
+# pixels), or why there is none
+Loader = Callable[[int, object, tuple[int, int]], tuple[Image.Image | None, str | None]]
+Key = tuple[int, Size, object]  # photo id, pane size in cells, False or the loupe's place
 KEEP_FRAMES = 32
 LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between keys
 # Neighbours give way to the UI for this long after a key at most: the pane says when the photo
@@ -231,11 +232,12 @@ class FrameMaker:
     def _draw(self, key: Key, between_lines: Callable[[], None]) -> Frame:
         photo_id, size, zoom = key
         graphics = self._graphics
-        if graphics and (size.width <= MAX_CELLS and size.height <= MAX_CELLS):
-            cell_w, cell_h = self._cell_pixels  # the terminal's own pixels, not half-blocks
+        if graphics and (size.width > MAX_CELLS or size.height > MAX_CELLS):
+            graphics = None  # wider than kitty's placeholders can name: half-blocks
+        cell_w, cell_h = self._cell_pixels
+        min_size = (size.width, size.height * 2)  # the loupe reads the pane's cells from it
+        if graphics and not zoom:  # the terminal's own pixels, not half-blocks
             min_size = (size.width * cell_w, size.height * cell_h)
-        else:
-            graphics, min_size = None, (size.width, size.height * 2)
         picture, reason = self._load(photo_id, zoom, min_size)
         if picture is None:
             return Frame(photo_id, size, zoom, reason=reason or "no preview")
