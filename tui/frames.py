@@ -18,11 +18,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from PIL import Image
 from textual.geometry import Size
 
 from core.files import open_to_read
+from tui.exposure import NO_AIDS, Aids, RawMeasures, exposure_of
 from tui.graphics import MAX_CELLS, Graphics, encode
 from tui.widgets.photo_view import BACKGROUND, Frame, centre_crop, fitted, halfblock_strips
 
@@ -64,6 +66,8 @@ class FrameMaker:
             cell_pixels = graphics.cell_pixels if isinstance(graphics, Graphics) else (10, 20)
         self._cell_pixels = cell_pixels  # a graphics terminal's cell size, for a 1:1 zoom
         self._frames: OrderedDict[Key, Frame] = OrderedDict()
+        self._aids = NO_AIDS  # the exposure aids frames carry
+        self._raw: RawMeasures | None = None
         self._wanted: list[Key] = []  # as last asked, most urgent first
         self._wanted_set: frozenset[Key] = frozenset()
         self._urgent: Key | None = None  # the frame the screen waits for
@@ -114,6 +118,18 @@ class FrameMaker:
         """Work for when nothing is wanted on screen (building a preview for the cache)."""
         with self._lock:
             self._later.append(task)
+            self._lock.notify_all()
+
+    def set_aids(self, aids: Aids, raw: RawMeasures | None = None) -> None:
+        """Frames from now on carry these exposure aids (tui.exposure): those drawn without
+        them are drawn again when next wanted."""
+        with self._lock:
+            if aids == self._aids:
+                return
+            self._aids = aids
+            if raw is not None:
+                self._raw = raw
+            self._frames.clear()
             self._lock.notify_all()
 
     def forget(self, photo_id: int) -> None:
@@ -208,19 +224,23 @@ class FrameMaker:
 
     def _make(self, key: Key, between_lines: Callable[[], None]) -> None:
         """Draw ``key``, keep it and hand it over; or drop it when it stopped being wanted."""
+        aids = self._aids
         try:
             between_lines()
-            frame = self._draw(key, between_lines)
+            frame = self._draw(key, between_lines, aids)
         except Abandoned:
             with self._lock:
                 self._busy.discard(key)
                 self._lock.notify_all()
             return
         except Exception as error:  # a frame that cannot be drawn says why, never crashes
-            frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}")
+            frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}", aids=aids)
         with self._lock:
             self._busy.discard(key)
             if self._closed:
+                return
+            if aids != self._aids:  # the aids changed while it was drawn: drawn again
+                self._lock.notify_all()
                 return
             self._frames[key] = frame
             self._frames.move_to_end(key)
@@ -229,7 +249,7 @@ class FrameMaker:
             self._lock.notify_all()  # neighbours waiting for the urgent frame go on
         self._on_ready(frame)
 
-    def _draw(self, key: Key, between_lines: Callable[[], None]) -> Frame:
+    def _draw(self, key: Key, between_lines: Callable[[], None], aids: Aids = NO_AIDS) -> Frame:
         photo_id, size, zoom = key
         graphics = self._graphics
         if graphics and (size.width > MAX_CELLS or size.height > MAX_CELLS):
@@ -240,10 +260,26 @@ class FrameMaker:
             min_size = (size.width * cell_w, size.height * cell_h)
         picture, reason = self._load(photo_id, zoom, min_size)
         if picture is None:
-            return Frame(photo_id, size, zoom, reason=reason or "no preview")
+            return Frame(photo_id, size, zoom, reason=reason or "no preview", aids=aids)
+        if graphics and zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
+            picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
+        exposure, painted = None, None
+        if aids:
+            between_lines()
+            exposure, painted = exposure_of(photo_id, picture, aids, self._raw, whole=not zoom)
+        frame = self._drawn(key, picture, graphics, between_lines)
+        marked = self._drawn(key, painted, graphics, between_lines) if painted else None
+        return replace(frame, aids=aids, exposure=exposure, marked=marked)
+
+    def _drawn(
+        self,
+        key: Key,
+        picture: Image.Image,
+        graphics: Graphics | bool | None,
+        between_lines: Callable[[], None],
+    ) -> Frame:
+        photo_id, size, zoom = key
         if graphics:
-            if zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
-                picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
             if not isinstance(graphics, Graphics):
                 return Frame(photo_id, size, zoom, picture=picture)
             between_lines()

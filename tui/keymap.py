@@ -89,6 +89,12 @@ ACTIONS: tuple[Action, ...] = (
            "zoom_in"),
     Action("zoom_out", ("minus",), "Loupe: back to fit", "triage", "zoom_out"),
     Action("info", ("i",), "Information overlay", "triage", "info", "info"),
+    Action("histogram", ("e",), "Histogram (luma and R, G, B) beside the photo, on / off",
+           "triage", "histogram"),
+    Action("clipping", ("w",), "Clipping, from the preview: highlights blink red, shadows blue",
+           "triage", "clipping('preview')"),
+    Action("clipping_raw", ("W",), "Clipping from the RAW data, at the sensor's white level",
+           "triage", "clipping('raw')"),
     Action("first", ("home", "g"), "First photo", "triage", "first"),
     Action("last", ("end", "G"), "Last photo", "triage", "last"),
     # the loupe (triage, while zoomed): a step is a tenth of the view, a big one half of it

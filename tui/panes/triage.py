@@ -45,6 +45,7 @@ from core.triage.indexing import WORKERS as INDEX_WORKERS
 from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
+from tui.exposure_view import ExposureKeys, ExposurePanel
 from tui.frames import FrameMaker, open_drafted
 from tui.graphics import Graphics
 from tui.loupe import LoupePlace
@@ -76,7 +77,7 @@ FOLLOW_SECONDS = 0.25
 _OFF = ComponentState("off")
 
 
-class TriagePane(LoupeKeys, Widget, can_focus=True):
+class TriagePane(ExposureKeys, LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -136,6 +137,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         self.frames: FrameMaker | None = None
 
     def compose(self) -> ComposeResult:
+        yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
         yield Static(id="facts", markup=False)
         yield Static(id="position", markup=False)

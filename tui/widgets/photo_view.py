@@ -18,9 +18,11 @@ from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.exposure import NO_AIDS, Aids, Exposure
 from tui.graphics import (
     FIRST_IMAGE_ID,
     KITTY,
@@ -57,6 +59,9 @@ class Frame:
     picture: Image.Image | None = None  # for sixel / kitty
     reason: str | None = None
     encoded: Encoded | None = None  # the picture, ready for a sixel / kitty terminal
+    aids: Aids = NO_AIDS  # the exposure aids asked for when it was drawn
+    exposure: Exposure | None = None  # what they say of this picture
+    marked: Frame | None = None  # the same with its clipping painted, to blink with
 
 
 def fitted(image_size: tuple[int, int], cells: Size) -> tuple[int, int]:
@@ -244,32 +249,78 @@ class PhotoView(Widget):
     kitty pictures sit under placeholder cells that stay the same from photo to photo (one
     image id per view, the picture fitted in the whole pane): a new photo is its picture sent
     again under the same id, and the text on screen does not change. A sixel is drawn over
-    blank cells each time the view is drawn, since any text drawn there covers it."""
+    blank cells each time the view is drawn, since any text drawn there covers it.
+
+    A frame with a marked twin (its clipping painted, tui.exposure) blinks: the view swaps the
+    two every BLINK_SECONDS. In kitty the twin has an image id of its own, so each picture is
+    sent once and a blink only names the other image in the cells."""
 
     DEFAULT_CSS = """
     PhotoView { width: 1fr; height: 1fr; background: rgb(12,12,12); }
     """
+
+    class Shown(Message):
+        """A frame is on screen now (the pane's other parts say what goes with it)."""
+
+        def __init__(self, frame: Frame) -> None:
+            super().__init__()
+            self.frame = frame
 
     def __init__(self, graphics: Graphics | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.frame: Frame | None = None
         self.graphics = graphics
         self.image_id = next(_image_ids)  # kitty's name for this view's picture
-        self._to_send: str | None = None  # a kitty picture waiting to be written
+        self.marked_image_id = next(_image_ids)  # ... and for its marked twin
+        self._to_send: dict[int, str] = {}  # kitty pictures waiting to be written, by id
+        self._sent: dict[int, Encoded] = {}  # what each id holds in the terminal
         self._placeholders: tuple[tuple[Size, bool], list[list[str]]] | None = None
-        self._placeholders_shown: Size | None = None
+        self._placeholders_shown: tuple[Size, int] | None = None  # cells, the id they name
         self.pane_offset = (0, 0)  # where tmux's pane is in the outer terminal (sixel)
+        self.on_screen: Frame | None = None  # the frame, or its marked twin while it blinks
+        self._blink_timer = None
 
     def show(self, frame: Frame) -> None:
-        self.frame = frame
+        previous, self.frame = self.frame, frame
+        self.post_message(self.Shown(frame))
+        # Keep the blink's phase: a new photo shows its marks at once if they were showing.
+        marked_now = previous is not None and self.on_screen is previous.marked
+        if frame.marked is None:
+            if self._blink_timer is not None:
+                self._blink_timer.pause()
+            self._present(frame)
+            return
+        if self._blink_timer is None:
+            self._blink_timer = self.set_interval(BLINK_SECONDS, self._blink)
+        else:
+            self._blink_timer.resume()
+        self._present(frame.marked if marked_now else frame)
+
+    def _blink(self) -> None:
+        frame = self.frame
+        if frame is None or frame.marked is None:
+            return
+        self._present(frame if self.on_screen is frame.marked else frame.marked)
+
+    def _present(self, frame: Frame) -> None:
+        self.on_screen = frame
         encoded = frame.encoded if self.graphics is not None else None
         if encoded is not None and encoded.protocol == KITTY:
-            self._to_send = kitty_show(encoded, self.image_id, self.graphics.passthrough)
-            if self._placeholders_shown == encoded.cells == self.size:
-                # The cells on screen name this view's image already: only the picture goes.
-                self.refresh(Region(0, 0, self.size.width, 1))
+            image_id = self._image_id_of(frame)
+            if self._sent.get(image_id) is not encoded:
+                self._to_send[image_id] = kitty_show(encoded, image_id, self.graphics.passthrough)
+                self._sent[image_id] = encoded
+            if self._placeholders_shown == (encoded.cells, image_id) and encoded.cells == self.size:
+                # The cells on screen name this image already: only a new picture goes.
+                if self._to_send:
+                    self.refresh(Region(0, 0, self.size.width, 1))
                 return
         self.refresh()
+
+    def _image_id_of(self, frame: Frame) -> int:
+        # a marked twin has no exposure of its own (its frame carries it)
+        marked = self.frame is not None and frame is self.frame.marked
+        return self.marked_image_id if marked else self.image_id
 
     def on_resize(self) -> None:
         if self.graphics is not None and self.graphics.passthrough:
@@ -281,11 +332,11 @@ class PhotoView(Widget):
         """A drawn frame's own strips, as the frame thread turned them into escape codes:
         Textual's usual path wraps every line in a new strip, and the UI thread then turns the
         photo's thousands of segments into escape codes again on every photo change."""
-        frame = self.frame
+        frame = self.on_screen
         size = self.size
         encoded = frame.encoded if frame is not None and self.graphics is not None else None
         if encoded is not None and encoded.cells == size:
-            return self._graphics_lines(encoded, crop)
+            return self._graphics_lines(frame, encoded, crop)
         self._placeholders_shown = None
         if (
             frame is None
@@ -306,18 +357,20 @@ class PhotoView(Widget):
             strips = [strip.crop(left, right) for strip in strips]
         return strips
 
-    def _graphics_lines(self, encoded: Encoded, crop: Region) -> list[Strip]:
+    def _graphics_lines(self, frame: Frame, encoded: Encoded, crop: Region) -> list[Strip]:
         """Placeholder cells (kitty) or blank cells under a sixel. No line filter: the
         placeholders' colour is the image's name, not a colour to change."""
         if encoded.protocol == KITTY:
             at_margin = self.region.right >= self.screen.size.width
             rows = self._placeholder_rows(encoded.cells, at_margin)
-            style = placeholder_style(self.image_id)
+            image_id = self._image_id_of(frame)
+            style = placeholder_style(image_id)
             strips = []
             for y in range(crop.y, crop.bottom):
-                prefix, self._to_send = (self._to_send or ""), None
+                prefix = "".join(self._to_send.values())
+                self._to_send.clear()
                 strips.append(placeholder_strip(rows[y][crop.x : crop.right], style, prefix))
-            self._placeholders_shown = encoded.cells
+            self._placeholders_shown = (encoded.cells, image_id)
             return strips
         blank = Strip([Segment(" " * crop.width, _BACKGROUND_STYLE)], crop.width)
         strips = [blank] * crop.height
@@ -337,7 +390,7 @@ class PhotoView(Widget):
         return self._placeholders[1]
 
     def render_line(self, y: int) -> Strip:
-        frame = self.frame
+        frame = self.on_screen
         width = self.size.width
         if frame is None:
             return Strip.blank(width, self.rich_style)
@@ -355,3 +408,4 @@ class PhotoView(Widget):
 
 
 _BACKGROUND_STYLE = Style(bgcolor=Color.from_rgb(*BACKGROUND))
+BLINK_SECONDS = 0.5  # clipping marks on, then off, each this long
