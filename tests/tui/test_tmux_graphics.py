@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,17 @@ def whole_sixel(data: bytes) -> re.Match | None:
     return found
 
 
+def whole_kitty(data: bytes) -> bool:
+    """A kitty picture placed across the pane's width has arrived, and its cells down to the
+    last row (tmux sends them as it redraws)."""
+    found = placements(data)
+    if not full_width(found):
+        return False
+    rows, columns = int(found[-1]["r"]), int(found[-1]["c"])
+    last_row = (PLACEHOLDER + DIACRITICS[rows - 1] + DIACRITICS[columns - 2]).encode()
+    return last_row + PLACEHOLDER_BYTES in data
+
+
 def full_width(found: list[dict[str, str]]) -> bool:
     return bool(found) and found[-1]["c"] == str(SIZE[0])
 
@@ -152,11 +164,7 @@ def placements(data: bytes) -> list[dict[str, str]]:
 def test_a_kitty_terminal_gets_the_picture_and_placeholder_cells(in_tmux, term, termtype):
     running = in_tmux(term, termtype, passthrough=True)
     terminal = running.terminal
-    data = terminal.wait_for(
-        lambda seen: full_width(placements(seen)) and PLACEHOLDER_BYTES in seen,
-        "a kitty picture placed under placeholders",
-        SEEN_WITHIN,
-    )
+    data = terminal.wait_for(whole_kitty, "a kitty picture under its cells", SEEN_WITHIN)
     # The last: the app may draw once before it has its terminal's size.
     placement = placements(data)[-1]
     image_id = int(placement["i"])
@@ -192,7 +200,12 @@ def test_a_kitty_terminal_gets_the_picture_and_placeholder_cells(in_tmux, term, 
     assert png != kitty_pictures(data)[-1][1]
     # What the app wrote: one line of cells at most (the line the picture rides on), not the
     # whole photo. (tmux writes each cell with diacritics up to three times to its client.)
-    app_wrote = running.program.output.read_bytes()[written:]
+    output = running.program.output
+    deadline = time.monotonic() + SEEN_WITHIN
+    while PLACEHOLDER_BYTES not in output.read_bytes()[written:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # anything more it would write for this photo
+    app_wrote = output.read_bytes()[written:]
     assert 0 < app_wrote.count(PLACEHOLDER_BYTES) <= columns
 
 
