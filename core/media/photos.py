@@ -423,7 +423,11 @@ class MediaSync:
             queries.set_previews(self.db, rows)
             queries.set_looks(self.db, now, looks)
             if regroup is not None and measured:
-                regroup(self.db, queries.photo_ids_of(self.db, measured))
+                try:
+                    with self.db.atomic():  # a savepoint: a failed regroup keeps the looks
+                        regroup(self.db, queries.photo_ids_of(self.db, measured))
+                except Exception:  # bursts are a help: looks and previews go on without them
+                    log.exception("bursts could not be regrouped")
         self.counts.previews += len(results)
         self.counts.looked += len(measured)
 

@@ -217,3 +217,28 @@ def test_show_gives_sharpness_af_point_and_clipping(tmp_path: Path) -> None:
             shootwatch("show", str(folder / "DSC_0200.JPG"), "--json", env=env).stdout
         )
         assert nikon["photo"]["af_point"] == {"x": 0.5, "y": 0.5}
+
+
+def test_a_failing_burst_regroup_keeps_the_looks_and_previews(
+    catalogue, library, tmp_path, monkeypatch, caplog
+) -> None:
+    """Bursts are a help: when regrouping fails, its writes are undone and the looks and
+    previews of the photos are stored all the same."""
+
+    def regroup(db, photo_ids: list[int]) -> None:
+        db.execute_sql("UPDATE photo SET burst = id")
+        raise RuntimeError("a bug in grouping")
+
+    module = types.ModuleType("core.triage.bursts")
+    module.__spec__ = importlib.machinery.ModuleSpec("core.triage.bursts", None)
+    module.regroup = regroup
+    monkeypatch.setitem(sys.modules, "core.triage.bursts", module)
+    shoot(library)
+    scan(catalogue, library, workers=1)
+    media(catalogue, tmp_path).run_until_idle()
+    photos = photos_by_name()
+    for name in BURST:
+        assert_measured(photos[name])
+        assert photos[name].preview_at is not None
+        assert photos[name].burst is None  # the failed regroup's write undone
+    assert "bursts could not be regrouped" in caplog.text
