@@ -227,6 +227,29 @@ def test_a_sixel_terminal_gets_a_sixel_where_the_photo_is(in_tmux, term, termtyp
     assert b"\x1b_G" not in data and PLACEHOLDER_BYTES not in data
 
 
+def test_clipping_blinks_in_kitty_by_naming_the_other_picture(in_tmux):
+    """w: the photo and its painted twin each go to the terminal once, under two ids; then a
+    blink is the placeholder cells naming the other image, with no picture sent again."""
+    running = in_tmux("xterm-kitty", "kitty(0.35.2)", passthrough=True)
+    terminal = running.terminal
+    terminal.wait_for(whole_kitty, "the first photo", SEEN_WITHIN)
+    mark = terminal.mark()
+    running.program.keys("w")
+    after = terminal.wait_for(
+        lambda seen: len({keys["i"] for keys, _ in kitty_pictures(seen[mark:])}) >= 2,
+        "the photo and its painted twin",
+        SEEN_WITHIN,
+    )[mark:]
+    ids = {int(keys["i"]) for keys, _ in kitty_pictures(after)}
+    assert len(ids) == 2
+    blinking = terminal.mark()
+    time.sleep(2.5)  # five blinks
+    blinks = terminal.since(blinking)
+    assert b"a=t," not in blinks  # no picture sent again
+    for image_id in ids:  # both named by the cells in turn
+        assert b"\x1b[38;5;%dm" % image_id in blinks
+
+
 def test_forced_sixel_for_a_terminal_tmux_does_not_know(in_tmux):
     running = in_tmux("xterm-256color", "XTerm(390)", passthrough=True, renderer="sixel")
     running.terminal.wait_for(lambda seen: whole_sixel(seen) is not None, "a sixel",
