@@ -11,9 +11,10 @@ client is attached to a terminal played by the benchmark (tests/tui/outer_termin
 calling itself kitty (renderer "halfblock", then "auto", which picks kitty graphics) and one
 calling itself foot ("auto": sixel). For each of K photo changes (space), it counts what the
 app wrote to its pane (tmux pipe-pane) and what tmux sent its client, from the key until both
-have been quiet for half a second. Half-blocks are the reference: the renderer every terminal
-has. It also times, in this process, how long the frame thread takes to make one frame for
-the pane in each form from the same preview (half-block lines; PNG for kitty; sixel).
+have been quiet for half a second; then, with clipping blinking (w), what tmux sends a
+second. Half-blocks are the reference: the renderer every terminal has. It also times, in
+this process, how long the frame thread takes to make one frame for the pane in each form
+from the same preview (half-block lines; PNG for kitty; sixel).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from tui.widgets.photo_view import BACKGROUND, halfblock_strips
 REPO = Path(__file__).resolve().parents[2]
 CELL = (10, 20)
 QUIET_SECONDS = 0.5
+BLINK_SETTLE_SECONDS = 4.0
+BLINK_WINDOW_SECONDS = 4.0
 CHANGE_TIMEOUT = 20.0
 # Full-size camera JPEGs, as a shoot has them: the previews built from them are full-size too.
 # The shared set beside the checkout has them all; a fresh clone has the first.
@@ -66,6 +69,7 @@ RUNS = (  # what the table calls it, the setting, the terminal's TERM and its na
 class Changes:
     app: list[int] = field(default_factory=list)  # bytes the app wrote, per photo change
     terminal: list[int] = field(default_factory=list)  # bytes tmux sent its client
+    blinking: float = 0.0  # bytes a second tmux sent its client while clipping blinks
 
 
 def build_shoot(base: Path, photos: int) -> tuple[Path, list[str]]:
@@ -130,6 +134,11 @@ def run_app(base: Path, config: Path, run: tuple[str, ...], size: tuple[int, int
             quiet(program, terminal)
             seen.app.append(program.bytes_written() - app_mark)
             seen.terminal.append(len(terminal.since(terminal_mark)))
+        program.keys("w")  # clipping from the preview, blinking
+        time.sleep(BLINK_SETTLE_SECONDS)  # both halves drawn (and sent once)
+        mark = terminal.mark()
+        time.sleep(BLINK_WINDOW_SECONDS)
+        seen.blinking = len(terminal.since(mark)) / BLINK_WINDOW_SECONDS
         return seen
     finally:
         program.close()
@@ -211,6 +220,10 @@ def main() -> int:
                      f"{app / ref_app:.2f}", ""))  # fmt: skip
         rows.append((f"{label}: tmux -> terminal per change (median)", kb(sent),
                      kb(ref_terminal), f"{sent / ref_terminal:.2f}", ""))  # fmt: skip
+    ref_blink = reference.blinking
+    for label, seen in measured.items():
+        rows.append((f"{label}: tmux -> terminal while clipping blinks", f"{kb(seen.blinking)}/s",
+                     f"{kb(ref_blink)}/s", f"{seen.blinking / ref_blink:.2f}", ""))  # fmt: skip
     for label, seconds in times.items():
         rows.append((f"{label}: one frame made (frame thread)", f"{seconds * 1000:.0f} ms",
                      f"{times['half-blocks'] * 1000:.0f} ms",
@@ -224,6 +237,9 @@ def main() -> int:
         "of cells",
         "sixel: the whole pane in pixels, 256 colours (textual-image's encoder), redrawn over "
         "blank cells",
+        f"blinking: clipping from the preview (w), {BLINK_WINDOW_SECONDS:.0f} s measured after "
+        f"{BLINK_SETTLE_SECONDS:.0f} s; kitty names its two pictures in turn, half-blocks and "
+        "sixel redraw the photo at each blink",
         "tmux writes each cell carrying diacritics up to three times to its client",
         f"photos: {', '.join(sources)}; frames made from a {preview_size} preview",
     ]
