@@ -283,7 +283,7 @@ class FrameMaker:
             if not isinstance(graphics, Graphics):
                 return Frame(photo_id, size, zoom, picture=picture)
             between_lines()
-            encoded = encode(picture, size, graphics, BACKGROUND)
+            encoded = encode(picture, size, graphics, BACKGROUND, fit=not zoom)
             return Frame(photo_id, size, zoom, picture=picture, encoded=encoded)
         between_lines()
         strips = halfblock_strips(picture, size, zoom, between_lines)

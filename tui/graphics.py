@@ -94,13 +94,18 @@ def canvas(
     cell_pixels: tuple[int, int],
     background: tuple[int, int, int],
     upscale: bool,
+    fit: bool = True,
 ) -> Image.Image:
     """``picture`` fitted and centred in a pane of ``cells`` (``background`` around it), at the
     pane's size in pixels; or, when not ``upscale`` and the picture is smaller than that, at the
-    picture's own scale (a kitty terminal scales the whole canvas up itself, for fewer bytes)."""
+    picture's own scale (a kitty terminal scales the whole canvas up itself, for fewer bytes).
+    Not ``fit`` (the loupe): the picture's pixels one for one, centred, never scaled."""
     box_w, box_h = cells.width * cell_pixels[0], cells.height * cell_pixels[1]
     scale = min(box_w / picture.width, box_h / picture.height)
-    if scale > 1 and not upscale:
+    if not fit:
+        scale = 1.0
+        picture = picture.crop((0, 0, min(picture.width, box_w), min(picture.height, box_h)))
+    elif scale > 1 and not upscale:
         box_w, box_h, scale = round(box_w / scale), round(box_h / scale), 1.0
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
     fitted = picture.convert("RGB")
@@ -119,17 +124,19 @@ def encode(
     cells: Size,
     graphics: Graphics,
     background: tuple[int, int, int],
+    fit: bool = True,
 ) -> Encoded:
-    """A frame thread: ``picture`` fitted to a pane of ``cells``, encoded for ``graphics``."""
+    """A frame thread: ``picture`` fitted to a pane of ``cells`` (or, not ``fit``, one for one:
+    the loupe), encoded for ``graphics``."""
     if graphics.protocol == KITTY:
-        sheet = canvas(picture, cells, graphics.cell_pixels, background, upscale=False)
+        sheet = canvas(picture, cells, graphics.cell_pixels, background, False, fit)
         png = io.BytesIO()
         # Level 1: a quarter of level 6's time for a few per cent more bytes.
         sheet.save(png, "PNG", compress_level=1)
         return Encoded(KITTY, cells, base64.standard_b64encode(png.getvalue()).decode("ascii"))
     from textual_image._sixel import image_to_sixels  # its encoder: quantising, bands, runs
 
-    sheet = canvas(picture, cells, graphics.cell_pixels, background, upscale=True)
+    sheet = canvas(picture, cells, graphics.cell_pixels, background, True, fit)
     return Encoded(SIXEL, cells, image_to_sixels(sheet, background=(*background, 1.0)))
 
 

@@ -217,3 +217,27 @@ def test_a_long_sixel_goes_through_tmux_in_pieces():
         for piece in sent.split("\x1bPtmux;")[1:]
     )
     assert unwrapped == "\x1b7\x1b[3;4H" + data + "\x1b8"
+
+
+@pytest.mark.parametrize("protocol", ["kitty", "sixel"])
+def test_the_loupe_is_sent_pixel_for_pixel(protocol):
+    """A loupe's picture is not scaled to the pane: at 100 % one photo pixel is one screen
+    pixel, centred, the rest background (a fitted photo is scaled: kitty scales it up itself)."""
+    import base64
+    import io
+
+    picture = Image.new("RGB", (64, 48), (10, 200, 10))
+    picture.putpixel((0, 0), (255, 0, 0))
+    graphics = Graphics(protocol, True, (4, 8))
+    cells = Size(30, 10)  # 120 x 80 pixels
+    loupe = encode(picture, cells, graphics, BACKGROUND, fit=False)
+    if protocol == "sixel":
+        assert loupe.data.startswith('\x1bP0;0;0q"1;1;120;80')
+        return
+    sheet = Image.open(io.BytesIO(base64.standard_b64decode(loupe.data))).convert("RGB")
+    assert sheet.size == (120, 80)
+    assert sheet.getpixel((28, 16)) == (255, 0, 0)  # the corner pixel, unscaled, centred
+    assert sheet.getpixel((29, 17)) == (10, 200, 10)
+    assert sheet.getpixel((27, 16)) == BACKGROUND
+    fitted = encode(picture, cells, graphics, BACKGROUND)  # the pane's shape, the photo's scale
+    assert Image.open(io.BytesIO(base64.standard_b64decode(fitted.data))).size == (72, 48)
