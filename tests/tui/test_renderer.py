@@ -9,6 +9,7 @@ import functools
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -124,8 +125,8 @@ def test_tmux_answers_about_its_client(tmp_path):
     run = functools.partial(subprocess.run, check=True, capture_output=True, text=True,
                             env=dict(os.environ))  # fmt: skip
     run(["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "f", "sleep 60"])
+    path = run(["tmux", "-L", socket, "display-message", "-p", "#{socket_path}"]).stdout
     try:
-        path = run(["tmux", "-L", socket, "display-message", "-p", "#{socket_path}"]).stdout
         env = {"TMUX": f"{path.strip()},1,0", "TMUX_PANE": "%0"}
         assert tmux_facts(env) == facts("", passthrough=False)
         run(["tmux", "-L", socket, "set", "-g", "allow-passthrough", "on"])
@@ -133,6 +134,7 @@ def test_tmux_answers_about_its_client(tmp_path):
         assert pane_offset(env) == (0, 0)
     finally:
         run(["tmux", "-L", socket, "kill-server"])
+        Path(path.strip()).unlink(missing_ok=True)  # a killed server leaves its socket
 
 
 def test_colours(monkeypatch):
