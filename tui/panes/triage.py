@@ -45,7 +45,9 @@ from core.triage.indexing import WORKERS as INDEX_WORKERS
 from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
+from tui.exposure_view import ExposureKeys, ExposurePanel
 from tui.frames import FrameMaker, open_drafted
+from tui.graphics import Graphics
 from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
@@ -76,18 +78,7 @@ FOLLOW_SECONDS = 0.25
 _OFF = ComponentState("off")
 
 
-def _cell_pixels() -> tuple[int, int]:
-    """A graphics terminal's cell size in pixels (textual-image asked the terminal at start)."""
-    try:
-        from textual_image._terminal import get_cell_size
-
-        size = get_cell_size()
-        return (size.width or 10, size.height or 20)
-    except Exception:  # a terminal that did not say: a common size
-        return (10, 20)
-
-
-class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
+class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -116,7 +107,7 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
         self,
         db,
         settings: Settings,
-        graphics: type[Widget] | None = None,
+        graphics: Graphics | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -147,6 +138,7 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.frames: FrameMaker | None = None
 
     def compose(self) -> ComposeResult:
+        yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
         yield Static(id="facts", markup=False)
         yield Static(id="position", markup=False)
@@ -154,11 +146,12 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
             yield Static(id="info-text", markup=False)
 
     def on_mount(self) -> None:
-        cell_pixels = _cell_pixels() if self._graphics is not None else (1, 2)
+        # a graphics terminal's cell size in pixels (asked before the app started)
+        cell_pixels = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
         self.frames = FrameMaker(
             self._load,
             self._frame_ready,
-            graphics=self._graphics is not None,
+            graphics=self._graphics,
             console=self.app.console,
             cell_pixels=cell_pixels,
         )
