@@ -104,9 +104,15 @@ def _path(text: str):
     return Path(os.path.expanduser(text)).resolve()
 
 
+def stray_output_log(settings: Settings):
+    """Where what C libraries print while the app runs is kept: beside the catalogue."""
+    return settings.catalogue.with_name(settings.catalogue.name + ".messages.log")
+
+
 def open_app(settings: Settings, folders: Sequence[str], engine: str = "auto") -> int:
     from tui import keymap
     from tui.renderer import apply_colors, choose_renderer
+    from tui.stray_output import stray_output_to
 
     keymap.check_keys(settings.tui.keys)
     with open_catalogue(settings.catalogue) as catalogue:
@@ -124,5 +130,6 @@ def open_app(settings: Settings, folders: Sequence[str], engine: str = "auto") -
 
         app = ShootwatchApp(settings, catalogue, engine, choice.graphics, choice.name,
                             renderer_note=choice.note)  # fmt: skip
-        app.run()
+        with stray_output_to(stray_output_log(settings)):
+            app.run()
     return EXIT_OK
