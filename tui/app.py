@@ -223,5 +223,10 @@ class ShootwatchApp(App):
         if action.scope == "app":
             await self.run_action(action.action)
             return
+        if action.scope == "grid":  # the triage pane's contact sheet, opened for it
+            self.action_show_pane("triage")
+            grid = self.query_one(TriagePane).show_grid(True)
+            await self.run_action(action.action, grid)
+            return
         self.action_show_pane(action.scope)
         await self.run_action(action.action, self.query_one(f"#{action.scope}"))

@@ -21,7 +21,7 @@ class Action:
     name: str  # what the settings file calls it
     keys: tuple[str, ...]
     description: str
-    scope: str  # app, triage, events, history, stages, progress
+    scope: str  # app, triage, grid, events, history, stages, progress
     action: str  # the Textual action it runs
     footer: str | None = None  # its word in the footer, if it has one (help lists them all)
 
@@ -29,6 +29,7 @@ class Action:
 SCOPES = {
     "app": "Everywhere",
     "triage": "Triage",
+    "grid": "Triage grid",
     "events": "Live events",
     "history": "Sync history",
     "stages": "Stage queue",
@@ -81,6 +82,29 @@ ACTIONS: tuple[Action, ...] = (
     Action("info", ("i",), "Information overlay", "triage", "info", "info"),
     Action("first", ("home", "g"), "First photo", "triage", "first"),
     Action("last", ("end", "G"), "Last photo", "triage", "last"),
+    Action("grid", ("t",), "Contact-sheet grid on / off", "triage", "toggle_grid", "grid"),
+    Action("filmstrip", ("s",), "Filmstrip under the photo on / off", "triage",
+           "toggle_filmstrip"),
+    # the grid (t): its keys, then the triage keys it does not take (decisions, undo, ...)
+    Action("grid_left", ("left", "h"), "Grid: focus left", "grid", "step(-1, 0)"),
+    Action("grid_right", ("right", "l"), "Grid: focus right", "grid", "step(1, 0)"),
+    Action("grid_up", ("up", "k"), "Grid: focus up", "grid", "step(0, -1)"),
+    Action("grid_down", ("down", "j"), "Grid: focus down", "grid", "step(0, 1)"),
+    Action("grid_page_down", ("pagedown",), "Grid: a page down", "grid", "page(1)"),
+    Action("grid_page_up", ("pageup",), "Grid: a page up", "grid", "page(-1)"),
+    Action("grid_open", ("enter",), "Grid: open the photo alone", "grid", "open", "open"),
+    Action("grid_select", ("space",), "Grid: select the photo, or not", "grid",
+           "toggle_selected", "select"),
+    Action("grid_extend_left", ("shift+left",), "Grid: select to the left", "grid",
+           "step(-1, 0, True)"),
+    Action("grid_extend_right", ("shift+right",), "Grid: select to the right", "grid",
+           "step(1, 0, True)"),
+    Action("grid_extend_up", ("shift+up",), "Grid: select up", "grid", "step(0, -1, True)"),
+    Action("grid_extend_down", ("shift+down",), "Grid: select down", "grid",
+           "step(0, 1, True)"),
+    Action("grid_burst", ("b",), "Grid: select the photo's whole burst", "grid",
+           "select_burst", "burst"),
+    Action("grid_clear", ("escape",), "Grid: select nothing", "grid", "clear_selection"),
     # the other panes
     Action("event_filter", ("f",), "Show one kind of event", "events", "choose_kind", "kind"),
     Action("event_all", ("c",), "Show every kind", "events", "all_kinds", "every kind"),
@@ -150,6 +174,13 @@ _DISPLAY = {
     "ctrl+y": "^y",
     "ctrl+p": "^p",
     "shift+tab": "⇧tab",
+    "shift+left": "⇧←",
+    "shift+right": "⇧→",
+    "shift+up": "⇧↑",
+    "shift+down": "⇧↓",
+    "pagedown": "pgdn",
+    "pageup": "pgup",
+    "escape": "esc",
 }
 
 
