@@ -86,6 +86,10 @@ class Grid(Widget, can_focus=True):
         self._anchor: int | None = None  # where a shift+arrow range started
         self._before_range: frozenset[int] = frozenset()  # the selection before that range
         self._facts: dict[int, TileFacts] = {}
+        # The tiles on screen whose pictures were drawn when last painted: a thumbnail that
+        # arrives repaints its own tile, not the sheet (a sheet is about as many bytes to the
+        # terminal as a photo; tmux spends its time reading them).
+        self._painted: set[int] = set()
         self.latencies: list[float] = []  # key -> every tile on screen drawn, seconds
         self._pressed_at: float | None = None
 
@@ -112,6 +116,9 @@ class Grid(Widget, can_focus=True):
 
     def follow(self, photo_ids: list[int], index: int) -> None:
         """Show this queue standing on ``index``: the selection keeps the photos still in it."""
+        if photo_ids is self.photo_ids and index == self.index and self.display:
+            self._update_captions()  # where it stands already (it moved there itself)
+            return
         if photo_ids is not self.photo_ids:
             members = set(photo_ids)
             self.selected &= members
@@ -130,6 +137,8 @@ class Grid(Widget, can_focus=True):
         layout = self.layout
         shown = self.visible()
         self._facts = tile_facts(self.db, shown)
+        picture = layout.picture
+        self._painted = {pid for pid in shown if self.thumbnails.get(pid, picture) is not None}
         first = self.top * layout.columns
         after = self.photo_ids[first + layout.page : first + 2 * layout.page]
         before = self.photo_ids[max(0, first - layout.page) : first]
@@ -140,9 +149,29 @@ class Grid(Widget, can_focus=True):
         self._mark_if_drawn()
 
     def thumbnails_ready(self) -> None:
-        """Some thumbnails were drawn (the pane says so on the UI thread)."""
-        self.refresh()
+        """Some thumbnails were drawn (the pane says so on the UI thread): their tiles are
+        painted again, and only theirs."""
+        layout = self.layout
+        picture = layout.picture
+        for at, photo_id in enumerate(self.visible()):
+            if photo_id in self._painted or self.thumbnails.get(photo_id, picture) is None:
+                continue
+            self._painted.add(photo_id)
+            row, column = divmod(at, layout.columns)
+            self.refresh(Region(column * layout.tile_width, row * layout.tile_height,
+                                layout.tile_width, picture.height))  # fmt: skip
         self._mark_if_drawn()
+
+    def _update_captions(self) -> None:
+        """The captions read again (a decision, stars): painted again where they changed."""
+        layout = self.layout
+        shown = self.visible()
+        facts = tile_facts(self.db, shown)
+        changed, self._facts = facts != self._facts, facts
+        if changed:
+            for row in range(layout.rows):
+                y = (row + 1) * layout.tile_height - 1
+                self.refresh(Region(0, y, self.size.width, 1))
 
     def _mark_if_drawn(self) -> None:
         if self._pressed_at is None or not self.all_drawn():
@@ -151,6 +180,11 @@ class Grid(Widget, can_focus=True):
         self.call_after_refresh(lambda: self.latencies.append(time.perf_counter() - pressed))
 
     def on_resize(self) -> None:
+        self._keep_focus_in_view()
+        self.update_tiles()
+
+    def on_show(self) -> None:
+        # Its thumbnails are asked for again: the filmstrip may have asked for others since.
         self._keep_focus_in_view()
         self.update_tiles()
 
