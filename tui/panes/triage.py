@@ -487,7 +487,13 @@ class TriagePane(Widget, can_focus=True):
         card = photo_card(self.db, change.photo_id)
         name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
         verb = "Undone" if change.source == "undo" else "Redone"
-        if change.skipped:
+        if change.together:  # a decision made for several photos at once: taken back whole
+            moved = [each for each in change.all if not each.skipped]
+            left = len(change.all) - len(moved)
+            self.notify(f"{verb} on {len(moved)} photos, from {name}"
+                        + (f"; {left} changed since elsewhere, left as they are" if left else ""),
+                        severity="warning" if left else "information", timeout=4)  # fmt: skip
+        elif change.skipped:
             self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
                         timeout=6)  # fmt: skip
         else:
@@ -517,7 +523,9 @@ class TriagePane(Widget, can_focus=True):
             return None
         if change is None:
             return None
-        if self.queue is not None and not change.skipped:
+        if self.queue is not None and change.together:  # several photos: count again
+            self.counts = self.queue.counts()
+        elif self.queue is not None and not change.skipped:
             now = self.queue.counted_as(change.photo_id)
             if photo_id is not None:
                 self.counts = self.counts.moved(was, now)
