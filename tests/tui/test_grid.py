@@ -214,7 +214,7 @@ async def test_a_decision_on_a_selection_is_made_for_all_and_one_undo_takes_it_b
         assert "0 approved, 2 rejected, 15 pending of 17" in position
 
 
-async def test_stars_on_a_selection_and_their_single_undo(library):
+async def test_stars_and_labels_on_a_selection_and_their_single_undo(library):
     async with make_app(library).run_test(size=SMALL) as pilot:
         pane, _grid = await open_grid(pilot)
         ids = pane.queue.photo_ids
@@ -222,6 +222,11 @@ async def test_stars_on_a_selection_and_their_single_undo(library):
         await pilot.press("space", "l", "l", "space")  # ids[0] and ids[2], not ids[1]
         await pilot.press("3")
         assert [stored(library, pid)[1] for pid in ids[:3]] == [3, before[ids[1]][1], 3]
+        await pilot.press("ctrl+z")
+        assert {photo_id: stored(library, photo_id) for photo_id in ids} == before
+        # A label: on both (one lacked it), and one undo takes it off both.
+        await pilot.press("6")
+        assert [stored(library, pid)[2] & 1 for pid in (ids[0], ids[2])] == [1, 1]
         await pilot.press("ctrl+z")
         assert {photo_id: stored(library, photo_id) for photo_id in ids} == before
 

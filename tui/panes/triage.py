@@ -605,16 +605,17 @@ class TriagePane(Widget, can_focus=True):
         selected = self.query_one(Grid).selected
         return [photo_id for photo_id in self.queue.photo_ids if photo_id in selected]
 
-    def _apply_many(self, make: Callable[[], list[Change]], what: str) -> None:
+    def _apply_many(self, make: Callable[[], Change | None], what: str) -> None:
         """One change made to every selected photo at once (one undo takes it all back)."""
         try:
-            changes = make()
+            made = make()
         except (TriageError, DecisionNotSaved) as error:
             self.notify(f"Not saved: {error}.", severity="error", timeout=8)
             return
         except Exception as error:  # a damaged catalogue: say so, keep the app
             self.notify(f"not saved: {error}", severity="error", timeout=8)
             return
+        changes = made.all if made is not None else ()
         if self.queue is not None:
             self.counts = self.queue.counts()
         count = len(changes)
