@@ -16,7 +16,10 @@ and the screen read with capture-pane:
   timed until the position line shows the new focus, its caption is on screen and no tile
   waits for its picture (a tile not drawn yet shows a mark);
 - **grid, held key**: bursts of 10 `pgup` at 30 Hz, from the last key to the last page drawn;
-- the bytes the app writes to its terminal per photo change and per page.
+- the bytes the app writes to its terminal per photo change and per page;
+- **headless, the filmstrip's cost**: the single view's key -> photo on screen with the
+  filmstrip shown and without it (Pilot, timestamps inside the app, as bench_triage.py does),
+  alternately, in the same run.
 
 Nothing is asserted: figures are printed next to the reference from the same run. Skipped (said
 so) where tmux is not installed.
@@ -25,6 +28,7 @@ so) where tmux is not installed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -45,11 +49,14 @@ from tests.bench.bench_triage import (
     percentile,
     start_in_tmux,
     timed_keys,
+    wait_drawn,
     wait_photo,
 )
 from tests.bench.benchtools import print_verdicts, table_lines, work_tree
 from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram
+from tui.app import ShootwatchApp
 from tui.panes.grid import layout_for
+from tui.panes.triage import TriagePane
 from tui.widgets.thumbnails import WAITING_MARK
 
 SIZE = (160, 48)
@@ -154,6 +161,27 @@ def measure(base: Path, config: Path, photos: int, presses: int, pace: float) ->
     return seen
 
 
+async def next_photos(config: Path, presses: int, pace: float, filmstrip: bool) -> list[float]:
+    """Key -> photo on screen in the single view, ``presses`` times, with the filmstrip or not."""
+    settings = load_settings(config)
+    with open_catalogue(settings.catalogue) as catalogue:
+        app = ShootwatchApp(settings, catalogue, engine="off")
+        async with app.run_test(size=SIZE) as pilot:
+            pane = app.query_one(TriagePane)
+            await wait_drawn(pilot, pane)
+            await pilot.press("home")
+            if filmstrip:
+                await pilot.press("s")
+            await pilot.pause(0.2)
+            await wait_drawn(pilot, pane)
+            pane.latencies.clear()
+            for _ in range(presses):
+                await pilot.press("space")
+                await wait_drawn(pilot, pane)
+                await pilot.pause(pace)
+            return list(pane.latencies)
+
+
 def _size(width: int, height: int):
     from textual.geometry import Size
 
@@ -185,6 +213,11 @@ def main() -> int:
         took = time.perf_counter() - started
         print(f"{args.photos} photos indexed with previews in {took:.1f} s")
         seen = measure(base, config, args.photos, args.presses, args.pace)
+        with_strip: list[float] = []
+        without: list[float] = []
+        for _ in range(2):
+            without += asyncio.run(next_photos(config, args.presses, args.pace, False))
+            with_strip += asyncio.run(next_photos(config, args.presses, args.pace, True))
     layout = layout_for(_size(*GRID_CELLS))
     reference = p50_p95(seen.next_photo)
     print(
@@ -205,6 +238,8 @@ def main() -> int:
         ("terminal bytes per change", f"page {seen.bytes_per_page:,.0f} B",
          f"photo {seen.bytes_per_photo:,.0f} B",
          f"{seen.bytes_per_page / max(1.0, seen.bytes_per_photo):.2f}", ""),
+        ("headless: key -> next photo with the filmstrip", p50_p95(with_strip),
+         f"without {p50_p95(without)}", _ratio(with_strip, without), ""),
     ]  # fmt: skip
     for line in table_lines(rows):
         print(line)

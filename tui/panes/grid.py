@@ -3,14 +3,16 @@ with a caption (name, decision, stars, selected), the focus on the photo the sin
 and a selection of several photos (one by one, a range, a whole burst) that the decision keys
 then decide for all at once.
 
-It shows the triage pane's queue and stands on its photo: a move here moves the pane
-(``Focused``), and the pane tells the grid (``follow``) whenever its queue, photo or a photo's
+It shows the triage pane's queue and stands on its photo: a move here moves the pane at once
+(``move_pane``, in the same key handler, so the sheet and the pane's lines are painted in one
+frame), and the pane tells the grid (``follow``) whenever its queue, photo or a photo's
 decision changes. Only the tiles on screen are read and drawn; the next page is drawn ahead.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -56,13 +58,6 @@ def layout_for(size: Size) -> Layout:
 
 
 class Grid(Widget, can_focus=True):
-    class Focused(Message):
-        """The focus moved to the queue's ``index`` (the triage pane stands there too)."""
-
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
-
     class Opened(Message):
         """The photo at ``index`` is to be seen alone."""
 
@@ -75,10 +70,13 @@ class Grid(Widget, can_focus=True):
     Grid { width: 1fr; height: 1fr; background: rgb(12,12,12); }
     """
 
-    def __init__(self, db, thumbnails: ThumbnailMaker, **kwargs) -> None:
+    def __init__(
+        self, db, thumbnails: ThumbnailMaker, move_pane: Callable[[int], None], **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.db = db
         self.thumbnails = thumbnails
+        self._move_pane = move_pane  # the triage pane stands on the queue's index given
         self.photo_ids: list[int] = []
         self.index = 0  # the focus, in the queue
         self.top = 0  # the first row of tiles on screen
@@ -273,7 +271,7 @@ class Grid(Widget, can_focus=True):
         self.index = target
         self._keep_focus_in_view()
         self.update_tiles()
-        self.post_message(self.Focused(target))
+        self._move_pane(target)
 
     def action_open(self) -> None:
         if self.photo_ids:
@@ -303,6 +301,9 @@ class Grid(Widget, can_focus=True):
             self.notify("This photo is in no burst: it alone is selected.", timeout=2)
 
     def action_clear_selection(self) -> None:
+        if not self.selected:  # nothing to clear: escape does what it does elsewhere
+            self.app.action_dismiss_overlay()
+            return
         self.selected.clear()
         self._anchor = None
         self.refresh()

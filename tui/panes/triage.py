@@ -161,7 +161,7 @@ class TriagePane(Widget, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield PhotoView(self._graphics, id="photo")
-        yield Grid(self.db, self.thumbnails, id="grid")
+        yield Grid(self.db, self.thumbnails, self.go, id="grid")
         yield Filmstrip(self.db, self.thumbnails, id="filmstrip")
         yield Static(id="facts", markup=False)
         yield Static(id="position", markup=False)
@@ -569,9 +569,6 @@ class TriagePane(Widget, can_focus=True):
             self.query_one(Grid).follow(ids, self.index)
         elif self.has_class("-filmstrip"):
             self.query_one(Filmstrip).follow(ids, self.index)
-
-    def on_grid_focused(self, message: Grid.Focused) -> None:
-        self.go(message.index)
 
     def on_grid_opened(self, message: Grid.Opened) -> None:
         self._pressed()
