@@ -223,10 +223,9 @@ class ShootwatchApp(App):
         if action.scope == "app":
             await self.run_action(action.action)
             return
+        pane = keymap.pane_of(action.scope)
+        self.action_show_pane(pane)
+        target = self.query_one(f"#{pane}")
         if action.scope == "grid":  # the triage pane's contact sheet, opened for it
-            self.action_show_pane("triage")
-            grid = self.query_one(TriagePane).show_grid(True)
-            await self.run_action(action.action, grid)
-            return
-        self.action_show_pane(action.scope)
-        await self.run_action(action.action, self.query_one(f"#{action.scope}"))
+            target = target.show_grid(True)
+        await self.run_action(action.action, target)
