@@ -141,10 +141,12 @@ class Grid(Widget, can_focus=True):
         after = self.photo_ids[first + layout.page : first + 2 * layout.page]
         before = self.photo_ids[max(0, first - layout.page) : first]
         focus = [self.photo_id] if self.photo_id in shown else []
-        self.thumbnails.want([(pid, layout.picture) for pid in [*focus, *shown, *after,
-                                                               *reversed(before)]])  # fmt: skip
+        on_screen = [*focus, *shown]
+        wanted = [*on_screen, *after, *reversed(before)]
+        self.thumbnails.want([(pid, picture) for pid in wanted], len(on_screen))
         self.refresh()
         self._mark_if_drawn()
+        self.call_after_refresh(self.thumbnails.painted)
 
     def thumbnails_ready(self) -> None:
         """Some thumbnails were drawn (the pane says so on the UI thread): their tiles are

@@ -59,8 +59,10 @@ class Filmstrip(Widget):
         ahead = self.photo_ids[self.first + columns : self.first + columns + PREFETCH_TILES]
         behind = self.photo_ids[max(0, self.first - PREFETCH_TILES) : self.first]
         wanted = [*current, *shown, *ahead, *reversed(behind)]
-        self.thumbnails.want([(photo_id, self.picture) for photo_id in wanted])
+        self.thumbnails.want([(photo_id, self.picture) for photo_id in wanted],
+                             len(current) + len(shown))  # fmt: skip
         self.refresh()
+        self.call_after_refresh(self.thumbnails.painted)
 
     def on_resize(self) -> None:
         self.update_tiles()

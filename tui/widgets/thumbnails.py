@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ KEEP_THUMBNAILS = 2_000
 # Thumbnails are small: a coarser colour match than the photo's own costs nothing one sees
 # and writes fewer bytes to the terminal.
 THUMBNAIL_DELTA_E = 4.0
+# Thumbnails drawn ahead (the next page) wait for the screen to be painted after a key, as they
+# would slow it down (the thread and the paint share Python's lock); at most this long.
+AHEAD_WAITS_SECONDS = 0.3
 WAITING_MARK = "◌"  # in the middle of a tile whose picture is not drawn yet
 
 DECISION_MARKS = {"approved": ("✓", "bold green"), "rejected": ("✗", "bold red"),
@@ -72,6 +76,9 @@ class ThumbnailMaker:
         self._keep = keep
         self._thumbnails: OrderedDict[Key, Thumbnail] = OrderedDict()
         self._wanted: list[Key] = []
+        self._on_screen = 0  # how many of the wanted are on screen (the rest are ahead)
+        self._asked_at = 0.0  # when the keys were last asked for (monotonic)
+        self._painted = True  # the screen has been painted since
         self._told = False  # the UI was told and has not looked since
         self._lock = threading.Condition()
         self._closed = False
@@ -87,10 +94,22 @@ class ThumbnailMaker:
                 self._thumbnails.move_to_end((photo_id, size))
             return thumbnail
 
-    def want(self, keys: Sequence[Key]) -> None:
-        """Draw these, first things first, instead of what was wanted before."""
+    def want(self, keys: Sequence[Key], on_screen: int | None = None) -> None:
+        """Draw these, first things first, instead of what was wanted before; those after the
+        first ``on_screen`` (the ones ahead) wait for ``painted`` (or a short while)."""
+        on_screen = len(keys) if on_screen is None else on_screen
         with self._lock:
-            self._wanted = [key for key in keys if key not in self._thumbnails]
+            self._wanted = [key for key in keys[:on_screen] if key not in self._thumbnails]
+            self._on_screen = len(self._wanted)
+            self._wanted += [key for key in keys[on_screen:] if key not in self._thumbnails]
+            self._asked_at = time.monotonic()
+            self._painted = on_screen >= len(keys)
+            self._lock.notify_all()
+
+    def painted(self) -> None:
+        """The screen shows what was asked for: thumbnails ahead may be drawn now."""
+        with self._lock:
+            self._painted = True
             self._lock.notify_all()
 
     def ready_seen(self) -> None:
@@ -113,11 +132,12 @@ class ThumbnailMaker:
     def _draw_wanted(self) -> None:
         while True:
             with self._lock:
-                while not self._closed and not self._wanted:
-                    self._lock.wait()
+                while not self._closed and not self._ready_to_draw():
+                    self._lock.wait(timeout=0.05 if self._wanted else None)
                 if self._closed:
                     return
                 key = self._wanted.pop(0)
+                self._on_screen = max(0, self._on_screen - 1)
                 if key in self._thumbnails:
                     continue
             thumbnail = self._draw(key)
@@ -130,6 +150,13 @@ class ThumbnailMaker:
                 tell, self._told = not self._told, True
             if tell:
                 self._on_ready()
+
+    def _ready_to_draw(self) -> bool:
+        if not self._wanted:
+            return False
+        if self._on_screen or self._painted:
+            return True
+        return time.monotonic() - self._asked_at >= AHEAD_WAITS_SECONDS
 
     def _draw(self, key: Key) -> Thumbnail:
         photo_id, size = key
