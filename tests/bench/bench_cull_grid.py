@@ -249,6 +249,11 @@ def main() -> int:
         " not prefetched; the screen polled with capture-pane (a few ms per poll, the same"
         " for both views)",
     ]
+    for name, values in (("pages down", seen.page_down), ("pages up", seen.page_up),
+                         ("next photos", seen.next_photo)):  # fmt: skip
+        worst = sorted(range(len(values)), key=values.__getitem__)[-3:]
+        slowest = ", ".join(f"{ms(values[n])} (press {n + 1})" for n in worst)
+        notes.append(f"slowest {name}: {slowest}")
     p95_page = percentile(seen.page_down + seen.page_up, 0.95) if seen.page_down else None
     p95_next = percentile(seen.next_photo, 0.95)
     targets = [
