@@ -74,6 +74,7 @@ class Seen:
     next_photo: list[float] = field(default_factory=list)
     page_down: list[float] = field(default_factory=list)
     page_up: list[float] = field(default_factory=list)
+    arrow: list[float] = field(default_factory=list)  # the focus to the next tile
     held: list[float] = field(default_factory=list)  # from the last key of a burst
     bytes_per_photo: float = 0.0
     bytes_per_page: float = 0.0
@@ -143,6 +144,13 @@ def measure(base: Path, config: Path, photos: int, presses: int, pace: float) ->
             program.keys("PageUp")
             wait_grid(program, position)
             seen.page_up.append(time.perf_counter() - started)
+            time.sleep(pace)
+        for _ in range(min(presses, page - 1)):  # within the first page
+            position += 1
+            started = time.perf_counter()
+            program.keys("Right")
+            wait_grid(program, position)
+            seen.arrow.append(time.perf_counter() - started)
             time.sleep(pace)
         # Held down: from the end of the queue, pages the prefetch has not drawn.
         program.keys("End")
@@ -233,6 +241,8 @@ def main() -> int:
         ("grid: pgup -> page drawn (p50 / p95)", p50_p95(seen.page_up),
          f"next photo {reference}", _ratio(seen.page_up, seen.next_photo),
          "p95 <= next photo"),
+        ("grid: right arrow -> focus moved (p50 / p95)", p50_p95(seen.arrow),
+         f"next photo {reference}", _ratio(seen.arrow, seen.next_photo), ""),
         (f"grid: {BURST_HZ:.0f} Hz burst of {BURST_KEYS} pgup, last key -> page drawn",
          p50_p95(seen.held), f"next photo {reference}", _ratio(seen.held, seen.next_photo), ""),
         ("terminal bytes per change", f"page {seen.bytes_per_page:,.0f} B",

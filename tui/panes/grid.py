@@ -127,9 +127,9 @@ class Grid(Widget, can_focus=True):
         self._keep_focus_in_view()
         self.update_tiles()
 
-    def update_tiles(self) -> None:
+    def update_tiles(self, repaint: bool = True) -> None:
         """Read the captions of the tiles on screen, ask for their pictures (then the next
-        page's, then the previous page's), and draw."""
+        page's, then the previous page's), and draw (all of it, unless not ``repaint``)."""
         if not self.display or self.size.width < 1:
             return
         layout = self.layout
@@ -144,7 +144,8 @@ class Grid(Widget, can_focus=True):
         on_screen = [*focus, *shown]
         wanted = [*on_screen, *after, *reversed(before)]
         self.thumbnails.want([(pid, picture) for pid in wanted], len(on_screen))
-        self.refresh()
+        if repaint:
+            self.refresh()
         self._mark_if_drawn()
         self.call_after_refresh(self.thumbnails.painted)
 
@@ -161,6 +162,14 @@ class Grid(Widget, can_focus=True):
             self.refresh(Region(column * layout.tile_width, row * layout.tile_height,
                                 layout.tile_width, picture.height))  # fmt: skip
         self._mark_if_drawn()
+
+    def _refresh_tile(self, index: int) -> None:
+        layout = self.layout
+        row, column = divmod(index, layout.columns)
+        row -= self.top
+        if 0 <= row < layout.rows:
+            self.refresh(Region(column * layout.tile_width, row * layout.tile_height,
+                                layout.tile_width, layout.tile_height))  # fmt: skip
 
     def _update_captions(self) -> None:
         """The captions read again (a decision, stars): painted again where they changed."""
@@ -258,10 +267,11 @@ class Grid(Widget, can_focus=True):
         if not self.photo_ids:
             return
         layout = self.layout
-        self.top = max(0, self.top + pages * layout.rows)
-        self._move(max(0, min(self.index + pages * layout.page, len(self.photo_ids) - 1)))
+        was_top, self.top = self.top, max(0, self.top + pages * layout.rows)
+        target = max(0, min(self.index + pages * layout.page, len(self.photo_ids) - 1))
+        self._move(target, was_top=was_top)
 
-    def _move(self, target: int, extend: bool = False) -> None:
+    def _move(self, target: int, extend: bool = False, was_top: int | None = None) -> None:
         if extend:
             if self._anchor is None:
                 self._anchor, self._before_range = self.index, frozenset(self.selected)
@@ -270,9 +280,17 @@ class Grid(Widget, can_focus=True):
         else:
             self._anchor = None
         self._pressed_at = time.perf_counter()
+        was_top = self.top if was_top is None else was_top
+        was_index = self.index
         self.index = target
         self._keep_focus_in_view()
-        self.update_tiles()
+        # Within the page, only the two tiles whose focus mark moved are painted again: a
+        # few KB to the terminal rather than the whole sheet.
+        within_page = self.top == was_top and not extend
+        self.update_tiles(repaint=not within_page)
+        if within_page:
+            self._refresh_tile(was_index)
+            self._refresh_tile(target)
         self._move_pane(target)
 
     def action_open(self) -> None:
@@ -285,7 +303,7 @@ class Grid(Widget, can_focus=True):
             return
         self.selected ^= {photo_id}
         self._anchor = None
-        self.refresh()
+        self._refresh_tile(self.index)
 
     def action_select_burst(self) -> None:
         """The focused photo's whole burst joins the selection (those of it in this queue)."""
