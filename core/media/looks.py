@@ -10,7 +10,8 @@ is the mean of the best BEST_TILES_FRACTION of the tiles, so a sharp subject on 
 background scores as sharp. Its unit is grey levels (0-255) squared per pixel; it only means
 something next to another photo's score measured the same way (a burst), and grows with
 contrast and noise as much as with focus. As a rough guide on camera JPEGs: below SOFT_BELOW a
-photo is soft at this scale, above a few hundred it is crisp.
+photo is soft at this scale; crisp frames score in the thousands (a Gaussian blur of 1.5 pixels
+of a 1600-pixel preview takes a crisp frame's 2,000-15,000 down to 100-1,000).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PIL import Image
 from core.media.sniff import sniff
 
 ANALYSIS_LONG_EDGE = 800  # pixels: a 1600-pixel preview decodes at exactly this in draft mode
+ANALYSIS_TOLERANCE = 1.1  # a picture up to this much larger is measured as it is
 TILE = 32  # pixels of the analysis picture, square
 BEST_TILES_FRACTION = 0.05  # the share of tiles whose mean is the score
 MIN_BEST_TILES = 4
@@ -225,9 +227,10 @@ def _rgb(image: Image.Image) -> Image.Image:
 
 def _analysis_size(image: Image.Image) -> Image.Image:
     """The picture with its long edge at ANALYSIS_LONG_EDGE (a smaller one is left as it is:
-    enlarging adds no detail)."""
+    enlarging adds no detail; one a little larger too: scaling 816 pixels to 800 costs more
+    than measuring them)."""
     long_edge = max(image.size)
-    if long_edge <= ANALYSIS_LONG_EDGE:
+    if long_edge <= ANALYSIS_LONG_EDGE * ANALYSIS_TOLERANCE:
         return image
     factor = long_edge // ANALYSIS_LONG_EDGE
     if factor > 1 and long_edge % ANALYSIS_LONG_EDGE == 0:
@@ -243,19 +246,25 @@ def _focus(grey: np.ndarray) -> tuple[float, float, float]:
     height, width = grey.shape
     if height < 3 or width < 3:
         return 0.0, 0.5, 0.5
-    # The 4-neighbour Laplacian of the inner pixels.
-    laplacian = (
-        4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
-    )
+    # The 4-neighbour Laplacian of the inner pixels, in place (each temporary costs a pass).
+    laplacian = grey[1:-1, 1:-1] * 4
+    laplacian -= grey[:-2, 1:-1]
+    laplacian -= grey[2:, 1:-1]
+    laplacian -= grey[1:-1, :-2]
+    laplacian -= grey[1:-1, 2:]
     tile = min(TILE, laplacian.shape[0], laplacian.shape[1])
     rows, columns = laplacian.shape[0] // tile, laplacian.shape[1] // tile
     # Tiles centred in the picture: the margins left over are split between both sides.
     top = (laplacian.shape[0] - rows * tile) // 2
     left = (laplacian.shape[1] - columns * tile) // 2
-    tiles = laplacian[top : top + rows * tile, left : left + columns * tile].reshape(
-        rows, tile, columns, tile
-    )
-    variances = tiles.var(axis=(1, 3), dtype=np.float64)
+    inside = laplacian[top : top + rows * tile, left : left + columns * tile]
+    # Variance as E[x^2] - E[x]^2 from per-tile sums: three times faster than .var() over
+    # the tiles' axes, which copies them.
+    count = tile * tile
+    sums = inside.reshape(rows, tile, columns, tile).sum(axis=3).sum(axis=1) / count
+    inside *= inside
+    squares = inside.reshape(rows, tile, columns, tile).sum(axis=3).sum(axis=1) / count
+    variances = np.maximum(squares.astype(np.float64) - sums.astype(np.float64) ** 2, 0.0)
     flat = np.sort(variances, axis=None)
     best = max(MIN_BEST_TILES, math.ceil(flat.size * BEST_TILES_FRACTION))
     score = float(flat[-best:].mean())

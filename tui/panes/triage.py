@@ -49,6 +49,7 @@ from tui.frames import FrameMaker, open_drafted
 from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeKeys, LoupeSource
 from tui.panes.grid import Grid
+from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
 from tui.picker import Picker
 from tui.widgets.filmstrip import Filmstrip
 from tui.widgets.photo_view import Frame, PhotoView
@@ -89,7 +90,7 @@ def _cell_pixels() -> tuple[int, int]:
         return (10, 20)
 
 
-class TriagePane(LoupeKeys, Widget, can_focus=True):
+class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -203,7 +204,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         """Show a filter's photos, standing on ``photo_id`` (by default the photo on screen)
         when the filter has it, else on its photo nearest by the camera's clock."""
         keep = photo_id if photo_id is not None else self.photo_id
-        self.queue = Queue(self.db, filter_text)
+        self.queue = Queue(self.db, filter_text, collapsed=self.collapsed)
         self.index = self.queue.index_near(keep)
         self.counts = self.queue.counts()
         self.show_current()
@@ -353,6 +354,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         for name in card.label_names:
             text.append(" ")
             text.append("●", style=LABEL_STYLES[name])
+        text.append_text(burst_text(card))  # "burst 3 / 7 ▉▉▉▍ sharpest of 7"
         if card.damage:  # the reason is in the information overlay (i)
             text.append("  damaged", style="bold red")
         if card.darktable:  # before the EXIF: what a narrow terminal cuts is the exposure
@@ -380,6 +382,8 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             f" {counts.pending:,} pending of {counts.total:,}"
         )
         text.append(f"   filter: {self.queue.filter.name}")
+        if self.collapsed:
+            text.append("   bursts collapsed", style="bold cyan")
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
         if self._activity and ids:
             text.append(f"   {self._activity[0]}", style="cyan")
@@ -722,9 +726,10 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
 
         def chosen(value: str | None) -> None:
             if value is not None:
-                self.load_queue(value)
+                self.apply_filter(value)
 
-        self.app.push_screen(Picker("Show which photos?", [*FILTERS, *shoots], current), chosen)
+        choices = [*FILTERS, *filter_choices(self.db), *shoots]
+        self.app.push_screen(Picker("Show which photos?", choices, current), chosen)
 
 
 def _shown(action: str, value: object) -> str:
