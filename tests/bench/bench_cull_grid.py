@@ -15,7 +15,8 @@ and the screen read with capture-pane:
 - **grid, page down** (then **page up**): `t`, then K presses of `pgdn`, one every S seconds, each
   timed until the position line shows the new focus, its caption is on screen and no tile
   waits for its picture (a tile not drawn yet shows a mark);
-- **grid, held key**: bursts of 10 `pgup` at 30 Hz, from the last key to the last page drawn;
+- **grid, held key**: bursts of 10 `pgup` at 30 Hz from the end of the queue, over pages never
+  drawn, from the last key to the last page drawn;
 - the bytes the app writes to its terminal per photo change and per page;
 - **headless, the filmstrip's cost**: the single view's key -> photo on screen with the
   filmstrip shown and without it (Pilot, timestamps inside the app, as bench_triage.py does),
@@ -124,6 +125,20 @@ def measure(base: Path, config: Path, photos: int, presses: int, pace: float) ->
         program.keys("Home")
         wait_photo(program, 1)
         program.keys("t")
+        wait_grid(program, 1)
+        # Held down first, from the end of the queue: pages never drawn (nor drawn ahead).
+        program.keys("End")
+        position = photos
+        wait_grid(program, position)
+        for _ in range(max(3, presses // 10)):
+            if position - BURST_KEYS * page < 1:
+                break
+            time.sleep(pace)
+            sent = timed_keys(program, "PageUp", BURST_KEYS, BURST_HZ)
+            position -= BURST_KEYS * page
+            wait_grid(program, position)
+            seen.held.append(time.perf_counter() - sent)
+        program.keys("Home")
         position = 1
         wait_grid(program, position)
         time.sleep(pace)
@@ -152,18 +167,6 @@ def measure(base: Path, config: Path, photos: int, presses: int, pace: float) ->
             wait_grid(program, position)
             seen.arrow.append(time.perf_counter() - started)
             time.sleep(pace)
-        # Held down: from the end of the queue, pages the prefetch has not drawn.
-        program.keys("End")
-        position = photos
-        wait_grid(program, position)
-        for _ in range(max(3, presses // 10)):
-            if position - BURST_KEYS * page < 1:
-                break
-            time.sleep(pace)
-            sent = timed_keys(program, "PageUp", BURST_KEYS, BURST_HZ)
-            position -= BURST_KEYS * page
-            wait_grid(program, position)
-            seen.held.append(time.perf_counter() - sent)
     finally:
         program.close()
     return seen
