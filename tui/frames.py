@@ -111,6 +111,17 @@ class FrameMaker:
             self._later.append(task)
             self._lock.notify_all()
 
+    def draw_ahead(self, photo_id: int, size: Size, zoom: object) -> None:
+        """Draw a frame on the calling thread (a background task's) and keep it: a guess at a
+        frame about to be wanted (the loupe's, on a photo the photographer stopped on). A key
+        asking for it meanwhile waits for this drawing rather than starting another."""
+        key = (photo_id, size, zoom)
+        with self._lock:
+            if self._closed or key in self._frames or key in self._busy:
+                return
+            self._busy.add(key)
+        self._make(key, lambda: None)
+
     def forget(self, photo_id: int) -> None:
         """The photo changed on disk or in the catalogue: draw it again when next wanted."""
         with self._lock:

@@ -86,8 +86,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot, stars, "
            "camera, edited, burst picks, soft, or typed",
            "triage", "choose_filter", "filter"),
-    Action("zoom", ("z",), "Loupe: 100 % at the AF point (or the sharpest region), and back",
-           "triage", "zoom", "loupe"),
+    Action("zoom", ("z",), "Loupe: 100 % at the AF point, and back", "triage", "zoom", "loupe"),
     Action("zoom_in", ("plus", "equals_sign"), "Loupe: zoom in (50, 100, 200 %)", "triage",
            "zoom_in"),
     Action("zoom_out", ("minus",), "Loupe: back to fit", "triage", "zoom_out"),

@@ -47,7 +47,7 @@ from core.triage.queue import Counts, FilterError, Queue, save_position, saved_p
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
 from tui.loupe import LoupePlace
-from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeKeys, LoupeSource
+from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.panes.grid import Grid
 from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
 from tui.picker import Picker
@@ -182,7 +182,9 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
             console=self.app.console,
             cell_pixels=cell_pixels,
         )
-        self.loupe_source = LoupeSource(self.db, cell_pixels)
+        self.loupe_source = LoupeSource(
+            self.db, cell_pixels, lambda photo_id: self.post_message(LoupeDeveloped(photo_id))
+        )
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
@@ -195,6 +197,7 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
     def on_unmount(self) -> None:
         self.frames.close()
         self.thumbnails.close()
+        self.loupe_source.close()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
             self._save_position(now=True)
 
@@ -271,11 +274,14 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
             waiting = f"loupe at {self.loupe.percent}…" if self.zoomed else ""
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
         self.frames.want(self._neighbours(photo_id), size, self.zoomed)
+        self.warm_loupe(photo_id, size)
 
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
         wanted = [photo_id]
-        ahead, behind = (LOUPE_AHEAD, LOUPE_BEHIND) if self.zoomed else (self.prefetch,) * 2
+        ahead, behind = (self.prefetch,) * 2
+        if self.zoomed:  # fewer: each holds a full-size picture
+            ahead, behind = min(ahead, LOUPE_AHEAD), min(behind, LOUPE_BEHIND)
         for step in range(1, max(ahead, behind) + 1):
             for index in (self.index + step, self.index - step):
                 if 0 <= index < len(ids) and step <= (ahead if index > self.index else behind):
