@@ -306,8 +306,12 @@ class TuiSettings:
     renderer: str = setting(
         "auto",
         check=OneOf(("auto", "halfblock", "sixel", "kitty")),
-        help='How photos are drawn: "auto" asks the terminal before the app starts (sixel or '
-        "kitty graphics where it has them; coloured half-blocks elsewhere, as in tmux).",
+        help='How photos are drawn: "auto" asks the terminal before the app starts: kitty '
+        "graphics (kitty, Ghostty) or sixel (foot, WezTerm, iTerm2, ...) where it has them, "
+        "coloured half-blocks elsewhere. Inside tmux the terminal tmux runs in is asked of tmux, "
+        "and real pixels need 'set -g allow-passthrough on' in ~/.tmux.conf (without it, "
+        'half-blocks and a note saying so). "kitty" or "sixel" force one, "halfblock" the '
+        "fallback that works everywhere.",
     )
     colors: str = setting(
         "auto",

@@ -318,9 +318,10 @@ async def test_a_raw_shows_its_embedded_jpeg_at_once_then_what_libraw_developed(
 
 @pytest.mark.anyio
 async def test_with_a_graphics_renderer_the_loupe_hands_over_the_terminals_own_pixels(library):
-    from textual_image.widget import HalfcellImage  # the same interface as Sixel and TGP
+    from tui.graphics import Graphics
 
-    app = ShootwatchApp(library.settings, library.catalogue, engine="off", graphics=HalfcellImage)
+    graphics = Graphics("kitty", False, (10, 20))
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off", graphics=graphics)
     async with app.run_test(size=(40, 14)) as pilot:
         pane = pilot.app.query_one(TriagePane)
         view = pane.query_one(PhotoView)
@@ -346,4 +347,4 @@ async def test_with_a_graphics_renderer_the_loupe_hands_over_the_terminals_own_p
         assert (box[2] - box[0]) * 2 == frame.picture.width
         expected = picture.crop(box).resize(frame.picture.size, Image.Resampling.NEAREST)
         assert frame.picture.tobytes() == expected.tobytes()
-        assert view.children and view.children[0].image is frame.picture
+        assert view.frame is frame  # what the view sends the terminal

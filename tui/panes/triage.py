@@ -45,7 +45,9 @@ from core.triage.indexing import WORKERS as INDEX_WORKERS
 from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
+from tui.exposure_view import ExposureKeys, ExposurePanel
 from tui.frames import FrameMaker, open_drafted
+from tui.graphics import Graphics
 from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.panes.grid import Grid
@@ -79,18 +81,7 @@ FOLLOW_SECONDS = 0.25
 _OFF = ComponentState("off")
 
 
-def _cell_pixels() -> tuple[int, int]:
-    """A graphics terminal's cell size in pixels (textual-image asked the terminal at start)."""
-    try:
-        from textual_image._terminal import get_cell_size
-
-        size = get_cell_size()
-        return (size.width or 10, size.height or 20)
-    except Exception:  # a terminal that did not say: a common size
-        return (10, 20)
-
-
-class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
+class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -130,7 +121,7 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
         self,
         db,
         settings: Settings,
-        graphics: type[Widget] | None = None,
+        graphics: Graphics | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -165,6 +156,7 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
         )
 
     def compose(self) -> ComposeResult:
+        yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
         yield Grid(self.db, self.thumbnails, self.go, id="grid")
         yield Filmstrip(self.db, self.thumbnails, id="filmstrip")
@@ -174,11 +166,12 @@ class TriagePane(BurstKeys, LoupeKeys, Widget, can_focus=True):
             yield Static(id="info-text", markup=False)
 
     def on_mount(self) -> None:
-        cell_pixels = _cell_pixels() if self._graphics is not None else (1, 2)
+        # a graphics terminal's cell size in pixels (asked before the app started)
+        cell_pixels = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
         self.frames = FrameMaker(
             self._load,
             self._frame_ready,
-            graphics=self._graphics is not None,
+            graphics=self._graphics,
             console=self.app.console,
             cell_pixels=cell_pixels,
         )
