@@ -229,4 +229,7 @@ class ShootwatchApp(App):
             return
         pane = keymap.pane_of(action.scope)
         self.action_show_pane(pane)
-        await self.run_action(action.action, self.query_one(f"#{pane}"))
+        target = self.query_one(f"#{pane}")
+        if action.scope == "grid":  # the triage pane's contact sheet, opened for it
+            target = target.show_grid(True)
+        await self.run_action(action.action, target)

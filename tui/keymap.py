@@ -26,7 +26,8 @@ class Action:
     name: str  # what the settings file calls it
     keys: tuple[str, ...]
     description: str
-    scope: str  # app, triage, loupe (triage with the loupe on), events, history, stages, progress
+    scope: str  # app, triage, loupe (triage with the loupe on), grid, events, history,
+    # stages, progress
     action: str  # the Textual action it runs
     footer: str | None = None  # its word in the footer, if it has one (help lists them all)
 
@@ -35,6 +36,7 @@ SCOPES = {
     "app": "Everywhere",
     "triage": "Triage",
     "loupe": "Triage, loupe on",
+    "grid": "Triage grid",
     "events": "Live events",
     "history": "Sync history",
     "stages": "Stage queue",
@@ -118,6 +120,29 @@ ACTIONS: tuple[Action, ...] = (
            "pan(0, -1, True)"),
     Action("pan_right_far", ("shift+right", "L"), "Loupe: pan right, half a view", "loupe",
            "pan(1, 0, True)"),
+    Action("grid", ("t",), "Contact-sheet grid on / off", "triage", "toggle_grid", "grid"),
+    Action("filmstrip", ("s",), "Filmstrip under the photo on / off", "triage",
+           "toggle_filmstrip"),
+    # the grid (t): its keys, then the triage keys it does not take (decisions, undo, ...)
+    Action("grid_left", ("left", "h"), "Grid: focus left", "grid", "step(-1, 0)"),
+    Action("grid_right", ("right", "l"), "Grid: focus right", "grid", "step(1, 0)"),
+    Action("grid_up", ("up", "k"), "Grid: focus up", "grid", "step(0, -1)"),
+    Action("grid_down", ("down", "j"), "Grid: focus down", "grid", "step(0, 1)"),
+    Action("grid_page_down", ("pagedown",), "Grid: a page down", "grid", "page(1)"),
+    Action("grid_page_up", ("pageup",), "Grid: a page up", "grid", "page(-1)"),
+    Action("grid_open", ("enter",), "Grid: open the photo alone", "grid", "open", "open"),
+    Action("grid_select", ("space",), "Grid: select the photo, or not", "grid",
+           "toggle_selected", "select"),
+    Action("grid_extend_left", ("shift+left",), "Grid: select to the left", "grid",
+           "step(-1, 0, True)"),
+    Action("grid_extend_right", ("shift+right",), "Grid: select to the right", "grid",
+           "step(1, 0, True)"),
+    Action("grid_extend_up", ("shift+up",), "Grid: select up", "grid", "step(0, -1, True)"),
+    Action("grid_extend_down", ("shift+down",), "Grid: select down", "grid",
+           "step(0, 1, True)"),
+    Action("grid_burst", ("b",), "Grid: select the photo's whole burst", "grid",
+           "select_burst", "burst"),
+    Action("grid_clear", ("escape",), "Grid: select nothing", "grid", "clear_selection"),
     # the other panes
     Action("event_filter", ("f",), "Show one kind of event", "events", "choose_kind", "kind"),
     Action("event_all", ("c",), "Show every kind", "events", "all_kinds", "every kind"),
@@ -167,8 +192,8 @@ def _checked_against(action: Action) -> set[str]:
 
 
 def pane_of(scope: str) -> str:
-    """The pane whose keys a scope's are (the loupe's are the triage pane's)."""
-    return "triage" if scope == "loupe" else scope
+    """The pane whose keys a scope's are (the loupe's and the grid's are the triage pane's)."""
+    return "triage" if scope in ("loupe", "grid") else scope
 
 
 def resolved(overrides: Mapping[str, tuple[str, ...]]) -> list[Action]:
@@ -216,6 +241,9 @@ _DISPLAY = {
     "shift+right": "⇧→",
     "shift+up": "⇧↑",
     "shift+down": "⇧↓",
+    "pagedown": "pgdn",
+    "pageup": "pgup",
+    "escape": "esc",
 }
 
 

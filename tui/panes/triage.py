@@ -50,9 +50,12 @@ from tui.frames import FrameMaker, open_drafted
 from tui.graphics import Graphics
 from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
+from tui.panes.grid import Grid
 from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
 from tui.picker import Picker
+from tui.widgets.filmstrip import Filmstrip
 from tui.widgets.photo_view import Frame, PhotoView
+from tui.widgets.thumbnails import ThumbnailMaker
 
 DECISION_STYLES = {"approved": "bold green", "rejected": "bold red", "pending": "yellow"}
 LABEL_STYLES = {
@@ -88,11 +91,22 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             super().__init__()
             self.frame = frame
 
+    class ThumbnailsReady(Message):
+        """The thumbnail thread has drawn thumbnails (posted from that thread)."""
+
+        bubble = False
+
     # The loupe's keys first: while it is on they come before the pane's (h j k l pan).
     BINDINGS = keymap.bindings("loupe", {}) + keymap.bindings("triage", {})
     DEFAULT_CSS = """
     TriagePane { layout: vertical; }
     TriagePane > PhotoView { height: 1fr; }
+    TriagePane > Grid { display: none; }
+    TriagePane > Filmstrip { display: none; }
+    TriagePane.-grid > Grid { display: block; }
+    TriagePane.-grid > PhotoView { display: none; }
+    TriagePane.-filmstrip > Filmstrip { display: block; }
+    TriagePane.-grid > Filmstrip { display: none; }
     TriagePane #facts { height: 1; padding: 0 1; background: $panel; }
     TriagePane #position { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     TriagePane #info {
@@ -136,10 +150,16 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._pressed_at: float | None = None
         self._graphics = graphics
         self.frames: FrameMaker | None = None
+        # Thumbnails for the grid and the filmstrip: made before compose, which hands it over.
+        self.thumbnails = ThumbnailMaker(
+            self._thumbnail_picture, lambda: self.post_message(self.ThumbnailsReady())
+        )
 
     def compose(self) -> ComposeResult:
         yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
+        yield Grid(self.db, self.thumbnails, self.go, id="grid")
+        yield Filmstrip(self.db, self.thumbnails, id="filmstrip")
         yield Static(id="facts", markup=False)
         yield Static(id="position", markup=False)
         with Vertical(id="info"):
@@ -169,6 +189,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
     def on_unmount(self) -> None:
         self.frames.close()
+        self.thumbnails.close()
         self.loupe_source.close()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
             self._save_position(now=True)
@@ -314,6 +335,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.query_one("#facts", Static).update(self._facts())
         self.query_one("#position", Static).update(self._position())
         self.query_one("#info-text", Static).update(self._info())
+        self._thumbnails_follow()
 
     def _facts(self) -> Text:
         card = self.card
@@ -419,6 +441,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.go(len(self.queue.photo_ids) - 1 if self.queue else 0)
 
     def action_decide(self, decision: str) -> None:
+        selection = self._selection()
+        if selection:
+            self._apply_many(lambda: self.triage.decide_many(selection, decision), decision)
+            return
         photo_id = self.photo_id
         if photo_id is None:
             return
@@ -434,6 +460,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.show_current()
 
     def action_rate(self, stars: int) -> None:
+        selection = self._selection()
+        if selection:
+            self._apply_many(lambda: self.triage.rate_many(selection, stars), f"{stars} ★")
+            return
         photo_id = self.photo_id
         if photo_id is not None and self._apply(lambda: self.triage.rate(photo_id, stars),
                                                 photo_id):  # fmt: skip
@@ -442,6 +472,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def action_label(self, name: str) -> None:
         photo_id = self.photo_id
         bit = 1 << LABEL_NAMES.index(name)
+        selection = self._selection()
+        if selection:
+            self._apply_many(lambda: self.triage.label_many(selection, bit), f"{name} label")
+            return
         if photo_id is not None and self._apply(
             lambda: self.triage.toggle_label(photo_id, bit), photo_id
         ):
@@ -517,6 +551,86 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if self.photo_id is not None:
             self.card = photo_card(self.db, self.photo_id)
         self._update_text()
+
+    # --- the grid and the filmstrip (tui.panes.grid, tui.widgets.filmstrip) ------------------
+
+    def focus_target(self) -> Widget:
+        """What takes the keys when the pane is shown: the grid while it is open."""
+        return self.query_one(Grid) if self.has_class("-grid") else self
+
+    def show_grid(self, on: bool) -> Grid:
+        """Open (or close) the grid, standing on the photo on screen; returns it."""
+        grid = self.query_one(Grid)
+        self.set_class(on, "-grid")
+        (grid if on else self).focus()
+        self.call_after_refresh(self.show_current)
+        return grid
+
+    def action_toggle_grid(self) -> None:
+        self.show_grid(not self.has_class("-grid"))
+
+    def action_toggle_filmstrip(self) -> None:
+        self.toggle_class("-filmstrip")
+        self.call_after_refresh(self.show_current)
+
+    def _thumbnails_follow(self) -> None:
+        ids = self.queue.photo_ids if self.queue is not None else []
+        if self.has_class("-grid"):
+            self.query_one(Grid).follow(ids, self.index)
+        elif self.has_class("-filmstrip"):
+            self.query_one(Filmstrip).follow(ids, self.index)
+
+    def on_grid_opened(self, message: Grid.Opened) -> None:
+        self._pressed()
+        self.index = message.index
+        self.show_grid(False)
+
+    def on_triage_pane_thumbnails_ready(self, message: ThumbnailsReady) -> None:
+        self.thumbnails.ready_seen()
+        with contextlib.suppress(NoMatches):  # the app is closing
+            if self.has_class("-grid"):
+                self.query_one(Grid).thumbnails_ready()
+            elif self.has_class("-filmstrip"):
+                self.query_one(Filmstrip).refresh()
+
+    def _thumbnail_picture(self, photo_id: int, min_size: tuple[int, int]):
+        """The thumbnail thread: the picture, from the preview cache, else the original's."""
+        path = cached_preview(self.db, self.settings.media, photo_id)
+        if path is not None:
+            return open_drafted(str(path), min_size), None
+        data, reason = view_for(self.db, photo_id, max(min_size))
+        if data is None:
+            return None, reason
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image, None
+
+    def _selection(self) -> list[int]:
+        """The photos selected in the grid, in the queue's order (none while it is closed)."""
+        if not self.has_class("-grid") or self.queue is None:
+            return []
+        selected = self.query_one(Grid).selected
+        return [photo_id for photo_id in self.queue.photo_ids if photo_id in selected]
+
+    def _apply_many(self, make: Callable[[], Change | None], what: str) -> None:
+        """One change made to every selected photo at once (one undo takes it all back)."""
+        try:
+            made = make()
+        except (TriageError, DecisionNotSaved) as error:
+            self.notify(f"Not saved: {error}.", severity="error", timeout=8)
+            return
+        except Exception as error:  # a damaged catalogue: say so, keep the app
+            self.notify(f"not saved: {error}", severity="error", timeout=8)
+            return
+        changes = made.all if made is not None else ()
+        if self.queue is not None:
+            self.counts = self.queue.counts()
+        count = len(changes)
+        self.notify(f"{count:,} photo{'s' if count != 1 else ''}: {what} (ctrl+z undoes all)",
+                    timeout=3)  # fmt: skip
+        for warning in {change.warning for change in changes if change.warning}:
+            self.notify(warning, severity="warning", timeout=6)
+        self._refresh_card()
 
     # --- the catalogue, followed -------------------------------------------------------------
 
