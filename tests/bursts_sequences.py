@@ -111,9 +111,9 @@ def write_frame(folder: Path, frame: Frame) -> Path:
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = frame.body  # Make, Model
     ifd = exif.get_ifd(0x8769)
-    whole = int(frame.wall)
+    whole, hundredths = divmod(round(frame.wall * 100), 100)  # 12.999 s is 13.00, not 12.100
     ifd[0x9003] = _exif_time(whole)  # DateTimeOriginal
-    ifd[0x9291] = f"{round((frame.wall - whole) * 100):02d}"  # SubSecTimeOriginal
+    ifd[0x9291] = f"{hundredths:02d}"  # SubSecTimeOriginal
     path = folder / frame.name
     frame.image.save(path, "JPEG", quality=88, exif=exif)
     return path
