@@ -1,10 +1,14 @@
 """What the triage screen says about one photo: its file, when it was taken, the camera and
-exposure, the decision, stars and labels, and what darktable knows of it."""
+exposure, the decision, stars and labels, and what darktable knows of it; and the shorter facts
+under each frame of a compare or survey (name, stars, decision, sharpness and its rank among
+the frames shown)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
@@ -98,6 +102,50 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         damage=damage,
         sidecar_problem=sidecar,
     )
+
+
+@dataclass(frozen=True)
+class FrameFacts:
+    """What is said under one frame of a compare or survey."""
+
+    photo_id: int
+    name: str  # the original's file name
+    decision: str
+    rating: int
+    sharpness: float | None  # Photo.sharpness: higher is sharper; None: not measured yet
+    sharpness_rank: int | None  # 1 = the sharpest of the frames measured; None: not measured
+    measured: int  # how many of the frames have a sharpness
+    relative_sharpness: float | None  # its sharpness over the sharpest frame's (0-1)
+
+
+def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts]:
+    """The facts under each of ``photo_ids`` (a burst, in its order), its sharpness ranked
+    among them; a photo gone from the catalogue is left out."""
+    rows = {
+        row[0]: row
+        for row in db.execute_sql(
+            "SELECT p.id, f.rel_path, p.decision, p.rating, p.sharpness FROM photo p"
+            " LEFT JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+            " WHERE p.id IN (SELECT value FROM json_each(?)) GROUP BY p.id",
+            (json.dumps(list(photo_ids)),),
+        )
+    }
+    measured = sorted((row[4] for row in rows.values() if row[4] is not None), reverse=True)
+    sharpest = measured[0] if measured else None
+    facts = []
+    for photo_id in photo_ids:
+        row = rows.get(photo_id)
+        if row is None:
+            continue
+        _, rel_path, decision, rating, sharpness = row
+        rank = relative = None
+        if sharpness is not None:
+            rank = measured.index(sharpness) + 1  # equals share the better rank
+            relative = sharpness / sharpest if sharpest and sharpest > 0 else 1.0
+        name = os.path.basename(rel_path) if rel_path else f"photo {photo_id}"
+        facts.append(FrameFacts(photo_id, name, decision, rating, sharpness, rank,
+                                len(measured), relative))  # fmt: skip
+    return facts
 
 
 def newest_decision(db: SqliteDatabase) -> int:

@@ -46,6 +46,9 @@ from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
+from tui.panes.burst_view import BurstSource, frames_of
+from tui.panes.compare import CompareScreen
+from tui.panes.survey import MOST_FRAMES, SurveyScreen
 from tui.picker import Picker
 from tui.widgets.photo_view import Frame, PhotoView
 
@@ -580,6 +583,33 @@ class TriagePane(Widget, can_focus=True):
 
     def action_zoom(self) -> None:
         self.zoomed = not self.zoomed
+        self.show_current()
+
+    # --- compare and survey (tui.panes.compare, tui.panes.survey) ----------------------------
+
+    def action_compare(self) -> None:
+        self._open_burst(CompareScreen, alone_with=1)
+
+    def action_survey(self) -> None:
+        self._open_burst(SurveyScreen, alone_with=MOST_FRAMES - 1)
+
+    def _open_burst(self, view: type, alone_with: int) -> None:
+        photo_id = self.photo_id
+        if photo_id is None:
+            return
+        cells = _cell_pixels() if self._graphics is not None else (1, 2)
+        source = BurstSource(self.db, self.triage, self._load, self._graphics, cells)
+        frames = frames_of(self.db, photo_id, self.queue.photo_ids, alone_with)
+        self.app.push_screen(view(source, frames, photo_id), self._back_from_burst)
+
+    def _back_from_burst(self, photo_id: int | None) -> None:
+        """Back from compare or survey: on the photo it names (the pick, the frame opened),
+        the counters counted again for the decisions made there."""
+        if self.queue is None:
+            return
+        self.counts = self.queue.counts()
+        if photo_id is not None:
+            self.index = self.queue.rejoin(photo_id)
         self.show_current()
 
     def action_info(self) -> None:

@@ -1,0 +1,218 @@
+"""What compare and survey share: a screen over the triage pane showing frames of one burst as
+tiles, drawn in background threads (tui.frames) from the preview cache, and decisions made on
+them through the triage pane's own session (so ctrl+z there takes them back).
+
+Which frames: the photo's burst (``Photo.burst``) in the order it was shot; a photo that
+belongs to no burst is shown with the photos after it in the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from peewee import SqliteDatabase
+from textual.app import ComposeResult
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Static
+
+from core.store.photos import burst_members
+from core.triage.card import FrameFacts, frame_facts
+from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
+from tui.frames import FrameMaker, Loader
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.photo_view import Frame
+from tui.widgets.tile import PhotoTile
+
+
+@dataclass(frozen=True)
+class BurstSource:
+    """What a compare or survey needs from the triage pane."""
+
+    db: SqliteDatabase
+    triage: Triage  # the pane's session: its undo takes these decisions back
+    load: Loader  # the pane's: a photo's picture from the preview cache or its original
+    graphics: type[Widget] | None  # the renderer's widget class (sixel / kitty), or half-blocks
+    cell_pixels: tuple[int, int]  # a graphics terminal's cell size
+
+
+@dataclass(frozen=True)
+class BurstFrames:
+    photo_ids: list[int]  # in the order they were shot
+    in_burst: bool  # False: a photo of no burst, with the photos after it in the queue
+
+
+def frames_of(
+    db: SqliteDatabase, photo_id: int, queue: Sequence[int], alone_with: int
+) -> BurstFrames:
+    """The frames to show for ``photo_id``: its burst in shot order; for a photo of no burst,
+    itself and up to ``alone_with`` photos after it in ``queue`` (the triage queue)."""
+    members = burst_members(db, photo_id)
+    if len(members) > 1 or photo_id not in queue:
+        return BurstFrames(members, len(members) > 1)
+    at = queue.index(photo_id)
+    return BurstFrames(list(queue[at : at + 1 + alone_with]), False)
+
+
+class BurstView(Screen):
+    """The frames of a burst as tiles; subclasses lay the tiles out and give the keys."""
+
+    class TileReady(Message):
+        """A frame thread has drawn a frame (posted from that thread)."""
+
+        bubble = False
+
+        def __init__(self, frame: Frame) -> None:
+            super().__init__()
+            self.frame = frame
+
+    DEFAULT_CSS = """
+    BurstView { layout: vertical; }
+    BurstView > #head { height: 1; padding: 0 1; background: $panel; }
+    BurstView > #tiles { height: 1fr; }
+    """
+
+    def __init__(self, source: BurstSource, frames: BurstFrames) -> None:
+        super().__init__()
+        self.source = source
+        self.db = source.db
+        self.triage = source.triage
+        self.members = list(frames.photo_ids)
+        self.in_burst = frames.in_burst
+        self.facts: dict[int, FrameFacts] = {}
+        self.frames: FrameMaker | None = None
+        self.changed = False  # a decision was made here: the triage pane counts again
+        self._tiles_wanted = False  # tiles resized: shown again after the next refresh
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="head", markup=False)
+        yield from self.compose_tiles()
+        yield KeyFooter()
+
+    def compose_tiles(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.frames = FrameMaker(
+            self.load,
+            lambda frame: self.post_message(self.TileReady(frame)),
+            graphics=self.source.graphics is not None,
+            workers=2,  # a survey draws up to nine at once
+            console=self.app.console,
+            cell_pixels=self.source.cell_pixels,
+        )
+        self.read_facts()
+
+    def on_unmount(self) -> None:
+        if self.frames is not None:
+            self.frames.close()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.show_tiles)
+
+    def on_photo_tile_resized(self) -> None:
+        if not self._tiles_wanted:
+            self._tiles_wanted = True
+            self.call_after_refresh(self._show_tiles_again)
+
+    def _show_tiles_again(self) -> None:
+        self._tiles_wanted = False
+        self.show_tiles()
+
+    def load(self, photo_id: int, zoom: object, min_size: tuple[int, int]):
+        """A frame thread: the picture for a tile (the compare's loupe crops it)."""
+        return self.source.load(photo_id, False, min_size)
+
+    # --- what is shown -----------------------------------------------------------------------
+
+    def read_facts(self) -> None:
+        """Names, decisions, stars and sharpness of every frame, from the catalogue."""
+        self.facts = {facts.photo_id: facts for facts in frame_facts(self.db, self.members)}
+        self.members = [photo_id for photo_id in self.members if photo_id in self.facts]
+
+    def show_tiles(self) -> None:
+        """Put each tile's photo and caption in place and ask for the frames: subclasses."""
+        raise NotImplementedError
+
+    def want(self, tiles: Sequence[PhotoTile], ahead: Sequence[int] = (), zoom: object = None
+             ) -> None:  # fmt: skip
+        """Frames for ``tiles`` (the first most urgent) and then ``ahead``, at the tiles' size;
+        those already drawn go on screen at once."""
+        tiles = [tile for tile in tiles if tile.photo_id is not None]
+        if not tiles or self.frames is None:
+            return
+        size = tiles[0].picture_size
+        if size.width < 1 or size.height < 1:
+            return
+        for tile in tiles:
+            frame = self.frames.get(tile.photo_id, size, zoom)
+            if frame is not None:
+                tile.show_frame(frame)
+        wanted = [tile.photo_id for tile in tiles]
+        wanted += [photo_id for photo_id in ahead if photo_id not in wanted]
+        self.frames.want(wanted, size, zoom)
+
+    def on_burst_view_tile_ready(self, message: TileReady) -> None:
+        with contextlib.suppress(NoMatches):  # the screen is closing
+            for tile in self.query(PhotoTile):
+                tile.show_frame(message.frame)
+
+    def set_head(self, text) -> None:
+        self.query_one("#head", Static).update(text)
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def decide(self, photo_id: int, decision: str) -> Change | None:
+        return self.made(lambda: self.triage.decide(photo_id, decision))
+
+    def keep_one(self, keep: int) -> list[Change] | None:
+        """Approve ``keep`` and reject every other frame shown that is not rejected yet, as
+        one batch: one undo takes all of it back."""
+        rest = [
+            pid for pid in self.members if pid != keep and self.facts[pid].decision != "rejected"
+        ]
+        changes = self.made(lambda: keep_and_reject(self.triage, keep, rest))
+        if changes is not None:
+            names = self.facts[keep].name
+            self.notify(f"Kept {names}; rejected {len(rest)} other frame"
+                        f"{'s' if len(rest) != 1 else ''} (ctrl+z in triage takes it back).",
+                        timeout=4)  # fmt: skip
+        return changes
+
+    def made(self, make: Callable[[], object]):
+        """Make a change; errors become notifications (and None); the captions follow."""
+        try:
+            change = make()
+        except TriageError as error:
+            self.notify(str(error), severity="error")
+            return None
+        except DecisionNotSaved as error:
+            self.notify(f"Not saved: {error}.", severity="error", timeout=8)
+            return None
+        except Exception as error:  # a damaged catalogue: say so, keep the app
+            self.notify(f"not saved: {error}", severity="error", timeout=8)
+            return None
+        self.changed = True
+        for warning in {c.warning for c in _changes(change) if c.warning}:
+            self.notify(warning, severity="warning", timeout=6)
+        self.read_facts()
+        self.show_tiles()
+        return change
+
+
+def keep_and_reject(triage: Triage, keep: int, rest: Sequence[int]) -> list[Change]:
+    """ "Keep this one, reject the rest": ``keep`` approved, ``rest`` rejected."""
+    changes = [triage.decide(keep, "approved")]
+    if rest:
+        changes += triage.decide_many(list(rest), "rejected")
+    return changes
+
+
+def _changes(made: object) -> list[Change]:
+    if isinstance(made, Change):
+        return [made]
+    return list(made) if isinstance(made, list) else []

@@ -1,0 +1,149 @@
+"""Survey: the frames of a burst at once, up to nine, as many as the terminal holds, each with
+its stars, decision and sharpness; one frame has the focus, and the keys decide about it, open
+it in triage, or keep it and reject the rest of the burst.
+
+The grid is chosen from the screen's size: the layout that draws a 3:2 frame largest, with
+no tile smaller than MIN_TILE; a burst longer than the grid scrolls with the focus.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Container
+
+from tui import keymap
+from tui.panes.burst_view import BurstFrames, BurstSource, BurstView
+from tui.widgets.tile import PhotoTile
+
+MOST_FRAMES = 9
+# A tile's border (2 cells each way) and caption (2 lines) around a picture of at least
+# 20 x 5 cells: smaller, a frame is too small to tell two frames apart.
+TILE_FRAME = (2, 4)
+MIN_PICTURE = (20, 5)
+MIN_TILE = (MIN_PICTURE[0] + TILE_FRAME[0], MIN_PICTURE[1] + TILE_FRAME[1])
+
+
+@dataclass(frozen=True)
+class Grid:
+    columns: int
+    rows: int
+    count: int  # tiles shown (up to columns * rows)
+    tile_width: int  # cells
+    tile_height: int
+
+
+def survey_grid(width: int, height: int, frames: int) -> Grid:
+    """The grid for ``frames`` frames in ``width`` x ``height`` cells: as many frames as fit
+    (up to MOST_FRAMES), laid out so that a 3:2 frame is drawn largest (half-block pixels
+    are square: one cell wide, two tall), with fewer empty places on a tie."""
+    for count in range(max(1, min(frames, MOST_FRAMES)), 0, -1):
+        best: tuple[tuple[float, int], Grid] | None = None
+        for columns in range(1, count + 1):
+            rows = math.ceil(count / columns)
+            tile_w, tile_h = width // columns, height // rows
+            if tile_w < MIN_TILE[0] or tile_h < MIN_TILE[1]:
+                continue
+            pixels_w = tile_w - TILE_FRAME[0]
+            pixels_h = (tile_h - TILE_FRAME[1]) * 2
+            scale = min(pixels_w / 3, pixels_h / 2)
+            score = (scale, -(columns * rows - count))
+            if best is None or score > best[0]:
+                best = (score, Grid(columns, rows, count, tile_w, tile_h))
+        if best is not None:
+            return best[1]
+    return Grid(1, 1, 1, max(1, width), max(1, height))  # a tiny terminal: one frame
+
+
+class SurveyScreen(BurstView):
+    BINDINGS = keymap.bindings("survey", {})
+    DEFAULT_CSS = """
+    SurveyScreen > #tiles { layout: grid; }
+    SurveyScreen PhotoTile { width: 100%; height: 100%; }
+    """
+
+    def __init__(self, source: BurstSource, frames: BurstFrames, current: int) -> None:
+        super().__init__(source, frames)
+        self.current = current  # the frame with the focus
+        self.start = 0  # the first frame shown
+        self.grid: Grid | None = None
+
+    def compose_tiles(self) -> ComposeResult:
+        yield Container(id="tiles")
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def show_tiles(self) -> None:
+        area = self.query_one("#tiles", Container)
+        if area.size.width < 1 or area.size.height < 1 or not self.members:
+            return
+        grid = survey_grid(area.size.width, area.size.height, len(self.members))
+        if grid != self.grid:
+            self.grid = grid
+            area.styles.grid_size_columns = grid.columns
+            area.styles.grid_size_rows = grid.rows
+            area.styles.grid_columns = str(grid.tile_width)
+            area.styles.grid_rows = str(grid.tile_height)
+            area.remove_children()
+            area.mount_all([PhotoTile(self.source.graphics) for _ in range(grid.count)])
+            self.call_after_refresh(self.show_tiles)  # once the tiles have their size
+            return
+        if self.current not in self.members:
+            self.current = self.members[0]
+        at = self.members.index(self.current)
+        count = grid.count
+        while at < self.start:
+            self.start -= grid.columns
+        while at >= self.start + count:
+            self.start += grid.columns
+        self.start = max(0, min(self.start, len(self.members) - count))
+        shown = self.members[self.start : self.start + count]
+        tiles = list(self.query(PhotoTile))
+        for n, tile in enumerate(tiles):
+            photo_id = shown[n] if n < len(shown) else None
+            tile.set_class(photo_id == self.current, "-focused")
+            if photo_id is None:
+                tile.show_photo(None, "")
+            else:
+                tile.show_photo(self.facts[photo_id], f"{self.start + n + 1} / {len(self.members)}")
+        self._show_head(shown)
+        focused = [tile for tile in tiles if tile.photo_id == self.current]
+        rest = [tile for tile in tiles if tile.photo_id != self.current]
+        following = self.members[self.start + count : self.start + count + grid.columns]
+        before = self.members[max(0, self.start - grid.columns) : self.start]
+        self.want(focused + rest, following + before)
+
+    def _show_head(self, shown: list[int]) -> None:
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append("survey", style="bold")
+        total = len(self.members)
+        head.append(f"  burst of {total}" if self.in_burst else "  no burst: the next photos")
+        if len(shown) < total:
+            head.append(f"  ·  frames {self.start + 1}-{self.start + len(shown)}")
+        facts = self.facts[self.current]
+        head.append(f"  ·  {self.members.index(self.current) + 1} / {total} {facts.name}")
+        self.set_head(head)
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def action_move(self, across: int, down: int) -> None:
+        if self.grid is None or not self.members:
+            return
+        at = self.members.index(self.current) + across + down * self.grid.columns
+        self.current = self.members[max(0, min(at, len(self.members) - 1))]
+        self.show_tiles()
+
+    def action_decide(self, decision: str) -> None:
+        self.decide(self.current, decision)
+
+    def action_open(self) -> None:
+        self.dismiss(self.current)
+
+    def action_keep_focused(self) -> None:
+        self.keep_one(self.current)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
