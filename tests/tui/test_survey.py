@@ -163,3 +163,16 @@ def test_survey_snapshot(snap_compare, size):
     with demo_burst() as ids:
         assert snap_compare(demo_app(), terminal_size=size,
                             run_before=demo_before(ids[1], "v", "right"))  # fmt: skip
+
+
+async def test_survey_opened_again_on_another_burst_shows_that_burst(library):
+    first = make_burst(library, BURST[:4])
+    second = make_burst(library, ["DSC_0101.JPG", "DSC_0102.JPG", "DSC_0103.JPG"])
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        screen = await open_survey(pilot, first[2])
+        assert tiles(screen) == first and focused(screen) == [first[2]]
+        await pilot.press("v")
+        again = await open_survey(pilot, second[1])
+        assert again is screen  # kept: its tiles laid out, its frames drawn
+        assert tiles(again) == second and focused(again) == [second[1]]
+        assert "burst of 3" in str(again.query_one("#head").render())

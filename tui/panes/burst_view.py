@@ -76,17 +76,29 @@ class BurstView(Screen):
     BurstView > #tiles { height: 1fr; }
     """
 
-    def __init__(self, source: BurstSource, frames: BurstFrames) -> None:
+    def __init__(self, source: BurstSource) -> None:
         super().__init__()
         self.source = source
         self.db = source.db
         self.triage = source.triage
-        self.members = list(frames.photo_ids)
-        self.in_burst = frames.in_burst
+        self.members: list[int] = []
+        self.in_burst = False
         self.facts: dict[int, FrameFacts] = {}
         self.frames: FrameMaker | None = None
-        self.changed = False  # a decision was made here: the triage pane counts again
         self._tiles_wanted = False  # tiles resized: shown again after the next refresh
+        self._wanted_tiles: list[int] = []  # the frames on screen, as last asked for
+        self._ahead: list[int] = []  # frames to draw once those on screen are drawn
+        self._ahead_at: tuple = ()  # their size and zoom
+
+    def open(self, frames: BurstFrames, current: int) -> None:
+        """Show ``frames``, ``current`` (the photo on triage's screen) first: before each push.
+        The screen is kept between two openings (its tiles laid out, its frames drawn)."""
+        self.members = list(frames.photo_ids)
+        self.in_burst = frames.in_burst
+        self.start(current)
+
+    def start(self, current: int) -> None:
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
         yield Static(id="head", markup=False)
@@ -105,11 +117,18 @@ class BurstView(Screen):
             console=self.app.console,
             cell_pixels=self.source.cell_pixels,
         )
-        self.read_facts()
 
-    def on_unmount(self) -> None:
+    def on_screen_resume(self) -> None:
+        self.read_facts()
+        self.show_tiles()
+
+    def close_frames(self) -> None:
+        """Stop drawing (the app closes): the frame threads end."""
         if self.frames is not None:
             self.frames.close()
+
+    def on_unmount(self) -> None:
+        self.close_frames()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.show_tiles)
@@ -140,26 +159,39 @@ class BurstView(Screen):
 
     def want(self, tiles: Sequence[PhotoTile], ahead: Sequence[int] = (), zoom: object = None
              ) -> None:  # fmt: skip
-        """Frames for ``tiles`` (the first most urgent) and then ``ahead``, at the tiles' size;
-        those already drawn go on screen at once."""
+        """Frames for ``tiles`` (the first most urgent), at the tiles' size, and once they are
+        all drawn those of ``ahead`` (what a key may show next); those already drawn go on
+        screen at once."""
         tiles = [tile for tile in tiles if tile.photo_id is not None]
         if not tiles or self.frames is None:
             return
         size = tiles[0].picture_size
-        if size.width < 1 or size.height < 1:
+        if size.width < 4 or size.height < 2:  # not laid out yet: its resize comes
             return
         for tile in tiles:
             frame = self.frames.get(tile.photo_id, size, zoom)
             if frame is not None:
                 tile.show_frame(frame)
-        wanted = [tile.photo_id for tile in tiles]
-        wanted += [photo_id for photo_id in ahead if photo_id not in wanted]
-        self.frames.want(wanted, size, zoom)
+        self._wanted_tiles = [tile.photo_id for tile in tiles]
+        # Drawn after: on two cores, frames drawn at once share them and all come later.
+        self._ahead = [photo_id for photo_id in ahead if photo_id not in self._wanted_tiles]
+        self._ahead_at = (size, zoom)
+        self.frames.want(self._wanted_tiles, size, zoom)
+        self._want_ahead()
+
+    def _want_ahead(self) -> None:
+        if not self._ahead or self.frames is None:
+            return
+        tiles = [tile for tile in self.query(PhotoTile) if tile.photo_id is not None]
+        if all(tile.drawn for tile in tiles):
+            self.frames.want([*self._wanted_tiles, *self._ahead], *self._ahead_at)
+            self._ahead = []
 
     def on_burst_view_tile_ready(self, message: TileReady) -> None:
         with contextlib.suppress(NoMatches):  # the screen is closing
             for tile in self.query(PhotoTile):
                 tile.show_frame(message.frame)
+            self._want_ahead()
 
     def set_head(self, text) -> None:
         self.query_one("#head", Static).update(text)
@@ -196,7 +228,6 @@ class BurstView(Screen):
         except Exception as error:  # a damaged catalogue: say so, keep the app
             self.notify(f"not saved: {error}", severity="error", timeout=8)
             return None
-        self.changed = True
         for warning in {c.warning for c in _changes(change) if c.warning}:
             self.notify(warning, severity="warning", timeout=6)
         self.read_facts()

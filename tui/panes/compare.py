@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 
 from tui import keymap
-from tui.panes.burst_view import BurstFrames, BurstSource, BurstView
+from tui.panes.burst_view import BurstSource, BurstView
 from tui.widgets.tile import PhotoTile
 
 
@@ -23,10 +23,14 @@ class CompareScreen(BurstView):
     CompareScreen #pick { border: round $success; }
     """
 
-    def __init__(self, source: BurstSource, frames: BurstFrames, pick: int) -> None:
-        super().__init__(source, frames)
-        self.pick = pick
-        self.candidate = self._after(pick)
+    def __init__(self, source: BurstSource) -> None:
+        super().__init__(source)
+        self.pick = 0
+        self.candidate: int | None = None
+
+    def start(self, current: int) -> None:
+        self.pick = current
+        self.candidate = self._after(current)
 
     def compose_tiles(self) -> ComposeResult:
         with Horizontal(id="tiles"):

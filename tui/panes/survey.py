@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Container
 
 from tui import keymap
-from tui.panes.burst_view import BurstFrames, BurstSource, BurstView
+from tui.panes.burst_view import BurstSource, BurstView
 from tui.widgets.tile import PhotoTile
 
 MOST_FRAMES = 9
@@ -65,11 +65,16 @@ class SurveyScreen(BurstView):
     SurveyScreen PhotoTile { width: 100%; height: 100%; }
     """
 
-    def __init__(self, source: BurstSource, frames: BurstFrames, current: int) -> None:
-        super().__init__(source, frames)
-        self.current = current  # the frame with the focus
-        self.start = 0  # the first frame shown
+    def __init__(self, source: BurstSource) -> None:
+        super().__init__(source)
+        self.current = 0  # the frame with the focus
+        self.first_shown = 0
         self.grid: Grid | None = None
+        self._laying_out = False  # tiles are being mounted or removed
+
+    def start(self, current: int) -> None:
+        self.current = current
+        self.first_shown = 0
 
     def compose_tiles(self) -> ComposeResult:
         yield Container(id="tiles")
@@ -77,30 +82,26 @@ class SurveyScreen(BurstView):
     # --- drawing -----------------------------------------------------------------------------
 
     def show_tiles(self) -> None:
-        area = self.query_one("#tiles", Container)
-        if area.size.width < 1 or area.size.height < 1 or not self.members:
+        # The screen's size less its head and footer lines: the tiles' area, known before it
+        # is laid out (whose size then follows the grid's).
+        width, height = self.app.size.width, self.app.size.height - 2
+        if self._laying_out or width < 1 or height < 1 or not self.members:
             return
-        grid = survey_grid(area.size.width, area.size.height, len(self.members))
+        grid = survey_grid(width, height, len(self.members))
         if grid != self.grid:
-            self.grid = grid
-            area.styles.grid_size_columns = grid.columns
-            area.styles.grid_size_rows = grid.rows
-            area.styles.grid_columns = str(grid.tile_width)
-            area.styles.grid_rows = str(grid.tile_height)
-            area.remove_children()
-            area.mount_all([PhotoTile(self.source.graphics) for _ in range(grid.count)])
-            self.call_after_refresh(self.show_tiles)  # once the tiles have their size
+            self._laying_out = True
+            self.call_later(self._lay_out, grid)
             return
         if self.current not in self.members:
             self.current = self.members[0]
         at = self.members.index(self.current)
         count = grid.count
-        while at < self.start:
-            self.start -= grid.columns
-        while at >= self.start + count:
-            self.start += grid.columns
-        self.start = max(0, min(self.start, len(self.members) - count))
-        shown = self.members[self.start : self.start + count]
+        while at < self.first_shown:
+            self.first_shown -= grid.columns
+        while at >= self.first_shown + count:
+            self.first_shown += grid.columns
+        self.first_shown = max(0, min(self.first_shown, len(self.members) - count))
+        shown = self.members[self.first_shown : self.first_shown + count]
         tiles = list(self.query(PhotoTile))
         for n, tile in enumerate(tiles):
             photo_id = shown[n] if n < len(shown) else None
@@ -108,13 +109,34 @@ class SurveyScreen(BurstView):
             if photo_id is None:
                 tile.show_photo(None, "")
             else:
-                tile.show_photo(self.facts[photo_id], f"{self.start + n + 1} / {len(self.members)}")
+                tile.show_photo(
+                    self.facts[photo_id], f"{self.first_shown + n + 1} / {len(self.members)}"
+                )
         self._show_head(shown)
         focused = [tile for tile in tiles if tile.photo_id == self.current]
         rest = [tile for tile in tiles if tile.photo_id != self.current]
-        following = self.members[self.start + count : self.start + count + grid.columns]
-        before = self.members[max(0, self.start - grid.columns) : self.start]
+        following = self.members[self.first_shown + count : self.first_shown + count + grid.columns]
+        before = self.members[max(0, self.first_shown - grid.columns) : self.first_shown]
         self.want(focused + rest, following + before)
+
+    async def _lay_out(self, grid: Grid) -> None:
+        """Tiles for ``grid``, then shown once they are mounted."""
+        area = self.query_one("#tiles", Container)
+        try:
+            area.styles.grid_size_columns = grid.columns
+            area.styles.grid_size_rows = grid.rows
+            area.styles.grid_columns = str(grid.tile_width)
+            area.styles.grid_rows = str(grid.tile_height)
+            have = list(area.query_children(PhotoTile))
+            if len(have) > grid.count:
+                await area.remove_children(have[grid.count :])
+            elif len(have) < grid.count:
+                tiles = [PhotoTile(self.source.graphics) for _ in range(grid.count - len(have))]
+                await area.mount_all(tiles)
+            self.grid = grid
+        finally:
+            self._laying_out = False
+        self.call_after_refresh(self.show_tiles)  # once the tiles have their size
 
     def _show_head(self, shown: list[int]) -> None:
         head = Text(no_wrap=True, overflow="ellipsis")
@@ -122,7 +144,7 @@ class SurveyScreen(BurstView):
         total = len(self.members)
         head.append(f"  burst of {total}" if self.in_burst else "  no burst: the next photos")
         if len(shown) < total:
-            head.append(f"  ·  frames {self.start + 1}-{self.start + len(shown)}")
+            head.append(f"  ·  frames {self.first_shown + 1}-{self.first_shown + len(shown)}")
         facts = self.facts[self.current]
         head.append(f"  ·  {self.members.index(self.current) + 1} / {total} {facts.name}")
         self.set_head(head)

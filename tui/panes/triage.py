@@ -46,7 +46,7 @@ from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
-from tui.panes.burst_view import BurstSource, frames_of
+from tui.panes.burst_view import BurstSource, BurstView, frames_of
 from tui.panes.compare import CompareScreen
 from tui.panes.survey import MOST_FRAMES, SurveyScreen
 from tui.picker import Picker
@@ -143,6 +143,7 @@ class TriagePane(Widget, can_focus=True):
         self._pressed_at: float | None = None
         self._graphics = graphics
         self.frames: FrameMaker | None = None
+        self._burst_views: dict[type[BurstView], BurstView] = {}  # compare, survey
 
     def compose(self) -> ComposeResult:
         yield PhotoView(self._graphics, id="photo")
@@ -170,6 +171,8 @@ class TriagePane(Widget, can_focus=True):
 
     def on_unmount(self) -> None:
         self.frames.close()
+        for view in self._burst_views.values():
+            view.close_frames()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
             self._save_position(now=True)
 
@@ -593,14 +596,19 @@ class TriagePane(Widget, can_focus=True):
     def action_survey(self) -> None:
         self._open_burst(SurveyScreen, alone_with=MOST_FRAMES - 1)
 
-    def _open_burst(self, view: type, alone_with: int) -> None:
+    def _open_burst(self, view: type[BurstView], alone_with: int) -> None:
         photo_id = self.photo_id
         if photo_id is None:
             return
-        cells = _cell_pixels() if self._graphics is not None else (1, 2)
-        source = BurstSource(self.db, self.triage, self._load, self._graphics, cells)
-        frames = frames_of(self.db, photo_id, self.queue.photo_ids, alone_with)
-        self.app.push_screen(view(source, frames, photo_id), self._back_from_burst)
+        screen = self._burst_views.get(view)
+        if screen is None:  # made once and kept: its tiles laid out, its frames drawn
+            cells = _cell_pixels() if self._graphics is not None else (1, 2)
+            screen = view(BurstSource(self.db, self.triage, self._load, self._graphics, cells))
+            self._burst_views[view] = screen
+            self.app.install_screen(screen, f"triage-{view.__name__}")
+        screen.open(frames_of(self.db, photo_id, self.queue.photo_ids, alone_with), photo_id)
+        self.frames.want([], self.query_one(PhotoView).size)  # neighbours give the cores up
+        self.app.push_screen(screen, self._back_from_burst)
 
     def _back_from_burst(self, photo_id: int | None) -> None:
         """Back from compare or survey: on the photo it names (the pick, the frame opened),
