@@ -176,3 +176,25 @@ async def test_survey_opened_again_on_another_burst_shows_that_burst(library):
         assert again is screen  # kept: its tiles laid out, its frames drawn
         assert tiles(again) == second and focused(again) == [second[1]]
         assert "burst of 3" in str(again.query_one("#head").render())
+
+
+async def test_a_still_photo_of_a_burst_has_its_survey_drawn_before_it_is_opened(library):
+    ids = make_burst(library, BURST[:5])
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = await stand_on(pilot, ids[1])
+        view = None
+        for _ in range(1500):  # the pane looks a few times a second; the machine may be slow
+            await pilot.pause(0.02)
+            view = pane._burst_views.get(SurveyScreen)
+            if view is not None:
+                wanted, size = view.first_frames(ids, ids[1], pilot.app.size)
+                if all(view.frames.get(photo, size, None) for photo in wanted):
+                    break
+        else:
+            raise AssertionError("the survey's frames were never drawn ahead")
+        assert sorted(wanted) == sorted(ids)
+        await pilot.press("v")
+        await pilot.pause()
+        tiles_now = list(pilot.app.screen.query(PhotoTile))
+        assert [tile.photo_id for tile in tiles_now] == ids
+        assert all(tile.drawn for tile in tiles_now)  # at once: nothing left to draw

@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
+from rich.console import Console
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -38,6 +40,7 @@ class BurstSource:
     load: Loader  # the pane's: a photo's picture from the preview cache or its original
     graphics: type[Widget] | None  # the renderer's widget class (sixel / kitty), or half-blocks
     cell_pixels: tuple[int, int]  # a graphics terminal's cell size
+    console: Console  # the app's: frame threads turn strips into escape codes with it
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,26 @@ class BurstView(Screen):
         self.members: list[int] = []
         self.in_burst = False
         self.facts: dict[int, FrameFacts] = {}
-        self.frames: FrameMaker | None = None
+        # Made with the screen (not at its mount): frames are drawn ahead, before it is shown.
+        self.frames = FrameMaker(
+            self.load,
+            self._frame_ready,
+            graphics=source.graphics is not None,
+            workers=2,  # a survey draws up to nine at once
+            console=source.console,
+            cell_pixels=source.cell_pixels,
+        )
         self._tiles_wanted = False  # tiles resized: shown again after the next refresh
         self._wanted_tiles: list[int] = []  # the frames on screen, as last asked for
         self._ahead: list[int] = []  # frames to draw once those on screen are drawn
         self._ahead_at: tuple = ()  # their size and zoom
+
+    def _frame_ready(self, frame: Frame) -> None:  # a frame thread
+        # Drawn ahead for a screen never shown yet: it has no app to post to; the frame is
+        # kept, and taken when the screen shows.
+        if self.is_attached:
+            with contextlib.suppress(Exception):  # the app is closing
+                self.post_message(self.TileReady(frame))
 
     def open(self, frames: BurstFrames, current: int) -> None:
         """Show ``frames``, ``current`` (the photo on triage's screen) first: before each push.
@@ -100,6 +118,25 @@ class BurstView(Screen):
     def start(self, current: int) -> None:
         raise NotImplementedError
 
+    def prefetch(self, frames: BurstFrames, current: int, screen: Size) -> None:
+        """Draw, in the background, the frames an opening on ``current`` would show first, at
+        the size its tiles would have on a ``screen`` of that size (``stop_prefetch`` ends it).
+        """
+        if self.is_attached and self.app.screen is self:
+            return
+        ids, size = self.first_frames(list(frames.photo_ids), current, screen)
+        if ids and size.width >= 4 and size.height >= 2:
+            self.frames.want(ids, size, None)
+
+    def stop_prefetch(self) -> None:
+        if not (self.is_attached and self.app.screen is self):
+            self.frames.want([], Size(0, 0))
+
+    def first_frames(self, members: list[int], current: int, screen: Size
+                     ) -> tuple[list[int], Size]:  # fmt: skip
+        """The frames an opening on ``current`` shows, and their size in cells."""
+        raise NotImplementedError
+
     def compose(self) -> ComposeResult:
         yield Static(id="head", markup=False)
         yield from self.compose_tiles()
@@ -108,24 +145,13 @@ class BurstView(Screen):
     def compose_tiles(self) -> ComposeResult:
         raise NotImplementedError
 
-    def on_mount(self) -> None:
-        self.frames = FrameMaker(
-            self.load,
-            lambda frame: self.post_message(self.TileReady(frame)),
-            graphics=self.source.graphics is not None,
-            workers=2,  # a survey draws up to nine at once
-            console=self.app.console,
-            cell_pixels=self.source.cell_pixels,
-        )
-
     def on_screen_resume(self) -> None:
         self.read_facts()
         self.show_tiles()
 
     def close_frames(self) -> None:
         """Stop drawing (the app closes): the frame threads end."""
-        if self.frames is not None:
-            self.frames.close()
+        self.frames.close()
 
     def on_unmount(self) -> None:
         self.close_frames()
@@ -163,7 +189,7 @@ class BurstView(Screen):
         all drawn those of ``ahead`` (what a key may show next); those already drawn go on
         screen at once."""
         tiles = [tile for tile in tiles if tile.photo_id is not None]
-        if not tiles or self.frames is None:
+        if not tiles:
             return
         size = tiles[0].picture_size
         if size.width < 4 or size.height < 2:  # not laid out yet: its resize comes
@@ -180,7 +206,7 @@ class BurstView(Screen):
         self._want_ahead()
 
     def _want_ahead(self) -> None:
-        if not self._ahead or self.frames is None:
+        if not self._ahead:
             return
         tiles = [tile for tile in self.query(PhotoTile) if tile.photo_id is not None]
         if all(tile.drawn for tile in tiles):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.geometry import Size
 
 from tui import keymap
 from tui.panes.burst_view import BurstSource, BurstView
@@ -37,6 +38,14 @@ class CompareScreen(BurstView):
             yield PhotoTile(self.source.graphics, id="pick")
             yield PhotoTile(self.source.graphics, id="candidate")
 
+    def first_frames(self, members: list[int], current: int, screen: Size
+                     ) -> tuple[list[int], Size]:  # fmt: skip
+        after = members[(members.index(current) + 1) % len(members)]
+        # Two tiles side by side under the head line, over the footer; a tile's border takes
+        # two cells each way and its caption two lines.
+        size = Size(screen.width // 2 - 2, screen.height - 2 - 4)
+        return [after, current] if after != current else [current], size
+
     def _others(self) -> list[int]:
         return [photo_id for photo_id in self.members if photo_id != self.pick]
 
@@ -56,6 +65,9 @@ class CompareScreen(BurstView):
     def show_tiles(self) -> None:
         pick = self.query_one("#pick", PhotoTile)
         candidate = self.query_one("#candidate", PhotoTile)
+        half = self.app.size.width // 2  # both of one size (81 columns: not 40 and 41)
+        if pick.styles.width != half:
+            pick.styles.width = candidate.styles.width = half
         count = len(self.members)
         pick.show_photo(self.facts.get(self.pick), f"pick · {self._place(self.pick)}")
         if self.candidate is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.geometry import Size
 
 from tui import keymap
 from tui.panes.burst_view import BurstSource, BurstView
@@ -58,6 +59,21 @@ def survey_grid(width: int, height: int, frames: int) -> Grid:
     return Grid(1, 1, 1, max(1, width), max(1, height))  # a tiny terminal: one frame
 
 
+def first_shown(members: list[int], current: int, grid: Grid, was: int = 0) -> int:
+    """Where the frames shown begin, ``current`` among them: from ``was``, a row at a time."""
+    at, first = members.index(current), was
+    while at < first:
+        first -= grid.columns
+    while at >= first + grid.count:
+        first += grid.columns
+    return max(0, min(first, len(members) - grid.count))
+
+
+def picture_size(grid: Grid) -> Size:
+    """The cells a frame is drawn in, inside a tile's border and over its caption."""
+    return Size(grid.tile_width - TILE_FRAME[0], grid.tile_height - TILE_FRAME[1])
+
+
 class SurveyScreen(BurstView):
     BINDINGS = keymap.bindings("survey", {})
     DEFAULT_CSS = """
@@ -75,6 +91,15 @@ class SurveyScreen(BurstView):
     def start(self, current: int) -> None:
         self.current = current
         self.first_shown = 0
+
+    def first_frames(self, members: list[int], current: int, screen: Size
+                     ) -> tuple[list[int], Size]:  # fmt: skip
+        grid = survey_grid(screen.width, screen.height - 2, len(members))
+        first = first_shown(members, current, grid)
+        shown = members[first : first + grid.count]
+        return [current, *(photo_id for photo_id in shown if photo_id != current)], (
+            picture_size(grid)
+        )
 
     def compose_tiles(self) -> ComposeResult:
         yield Container(id="tiles")
@@ -94,13 +119,8 @@ class SurveyScreen(BurstView):
             return
         if self.current not in self.members:
             self.current = self.members[0]
-        at = self.members.index(self.current)
         count = grid.count
-        while at < self.first_shown:
-            self.first_shown -= grid.columns
-        while at >= self.first_shown + count:
-            self.first_shown += grid.columns
-        self.first_shown = max(0, min(self.first_shown, len(self.members) - count))
+        self.first_shown = first_shown(self.members, self.current, grid, self.first_shown)
         shown = self.members[self.first_shown : self.first_shown + count]
         tiles = list(self.query(PhotoTile))
         for n, tile in enumerate(tiles):

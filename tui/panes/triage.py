@@ -144,6 +144,8 @@ class TriagePane(Widget, can_focus=True):
         self._graphics = graphics
         self.frames: FrameMaker | None = None
         self._burst_views: dict[type[BurstView], BurstView] = {}  # compare, survey
+        self._burst_prefetched: int | None = None  # the photo their frames were drawn for
+        self._burst_looked: int | None = None  # the photo on screen at the last look
 
     def compose(self) -> ComposeResult:
         yield PhotoView(self._graphics, id="photo")
@@ -397,6 +399,9 @@ class TriagePane(Widget, can_focus=True):
         self._pressed_at = time.perf_counter()
         if self.frames is not None:
             self.frames.ui_busy()
+        for view in self._burst_views.values():  # the photo on screen comes first
+            view.stop_prefetch()
+        self._burst_prefetched = None
 
     def action_next(self) -> None:
         self._pressed()
@@ -532,6 +537,7 @@ class TriagePane(Widget, can_focus=True):
             self._follow_decisions()
             self._follow_marks_read()
         self._save_position()
+        self._prefetch_burst_views()
 
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
@@ -596,19 +602,37 @@ class TriagePane(Widget, can_focus=True):
     def action_survey(self) -> None:
         self._open_burst(SurveyScreen, alone_with=MOST_FRAMES - 1)
 
+    def _burst_view(self, view: type[BurstView]) -> BurstView:
+        screen = self._burst_views.get(view)
+        if screen is None:  # made once and kept: its tiles laid out, its frames drawn
+            cells = _cell_pixels() if self._graphics is not None else (1, 2)
+            source = BurstSource(self.db, self.triage, self._load, self._graphics, cells,
+                                 self.app.console)  # fmt: skip
+            screen = self._burst_views[view] = view(source)
+            self.app.install_screen(screen, f"triage-{view.__name__}")
+        return screen
+
     def _open_burst(self, view: type[BurstView], alone_with: int) -> None:
         photo_id = self.photo_id
         if photo_id is None:
             return
-        screen = self._burst_views.get(view)
-        if screen is None:  # made once and kept: its tiles laid out, its frames drawn
-            cells = _cell_pixels() if self._graphics is not None else (1, 2)
-            screen = view(BurstSource(self.db, self.triage, self._load, self._graphics, cells))
-            self._burst_views[view] = screen
-            self.app.install_screen(screen, f"triage-{view.__name__}")
+        screen = self._burst_view(view)
         screen.open(frames_of(self.db, photo_id, self.queue.photo_ids, alone_with), photo_id)
         self.frames.want([], self.query_one(PhotoView).size)  # neighbours give the cores up
         self.app.push_screen(screen, self._back_from_burst)
+
+    def _prefetch_burst_views(self) -> None:
+        """On a photo of a burst for a moment (the photographer looks at it): the frames its
+        survey and compare would open on are drawn in the background, until the next key."""
+        photo_id = self.photo_id
+        still, self._burst_looked = photo_id == self._burst_looked, photo_id
+        if not still or photo_id in (None, self._burst_prefetched) or self.queue is None:
+            return  # moving (at the next look), or done
+        self._burst_prefetched = photo_id
+        frames = frames_of(self.db, photo_id, self.queue.photo_ids, 0)
+        if frames.in_burst:
+            for view in (SurveyScreen, CompareScreen):
+                self._burst_view(view).prefetch(frames, photo_id, self.app.size)
 
     def _back_from_burst(self, photo_id: int | None) -> None:
         """Back from compare or survey: on the photo it names (the pick, the frame opened),
