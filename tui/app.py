@@ -223,5 +223,6 @@ class ShootwatchApp(App):
         if action.scope == "app":
             await self.run_action(action.action)
             return
-        self.action_show_pane(action.scope)
-        await self.run_action(action.action, self.query_one(f"#{action.scope}"))
+        pane = keymap.pane_of(action.scope)
+        self.action_show_pane(pane)
+        await self.run_action(action.action, self.query_one(f"#{pane}"))

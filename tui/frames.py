@@ -25,9 +25,10 @@ from textual.geometry import Size
 from core.files import open_to_read
 from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
 
-# photo id, zoomed -> the picture (drafted to at least ``min_size`` pixels), or why there is none
-Loader = Callable[[int, bool, tuple[int, int]], tuple[Image.Image | None, str | None]]
-Key = tuple[int, Size, bool]  # photo id, pane size in cells, zoomed
+# photo id, False or the loupe's place -> the picture (drafted to at least ``min_size``
+# pixels), or why there is none
+Loader = Callable[[int, object, tuple[int, int]], tuple[Image.Image | None, str | None]]
+Key = tuple[int, Size, object]  # photo id, pane size in cells, False or the loupe's place
 KEEP_FRAMES = 32
 LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between keys
 # Neighbours give way to the UI for this long after a key at most: the pane says when the photo

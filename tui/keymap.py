@@ -4,6 +4,11 @@ the `[keys]` table of the settings file replaces an action's keys.
 Defaults use only keys that reach an app over SSH and through tmux: letters, digits, arrows,
 space, backspace, enter and ctrl+letter. F1-F5 are extra keys for colour labels, never the only
 way to do something.
+
+The loupe is a mode of the triage pane: while it is on, its keys come before the pane's and the
+app's (``h j k l`` and the arrows pan instead of moving on, ``H`` pans instead of opening Sync
+history); off, those keys are the pane's and the app's again. So a loupe key is checked only
+against the other loupe keys and the keys that zoom (always on, the way out of the loupe).
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ class Action:
     name: str  # what the settings file calls it
     keys: tuple[str, ...]
     description: str
-    scope: str  # app, triage, compare, survey, events, history, stages, progress
+    # app, triage, loupe (triage with the loupe on), compare, survey, events, history, stages,
+    # progress
+    scope: str
     action: str  # the Textual action it runs
     footer: str | None = None  # its word in the footer, if it has one (help lists them all)
 
@@ -29,6 +36,7 @@ class Action:
 SCOPES = {
     "app": "Everywhere",
     "triage": "Triage",
+    "loupe": "Triage, loupe on",
     "compare": "Compare (two frames of a burst)",
     "survey": "Survey (a burst's frames at once)",
     "events": "Live events",
@@ -79,10 +87,27 @@ ACTIONS: tuple[Action, ...] = (
            "toggle_advance", "auto-advance"),
     Action("filter", ("f",), "Filter: pending, approved, rejected, unrated, label, shoot",
            "triage", "choose_filter", "filter"),
-    Action("zoom", ("z",), "Zoom to 1:1 at the centre, and back", "triage", "zoom", "zoom"),
+    Action("zoom", ("z",), "Loupe: 100 % at the AF point (or the sharpest region), and back",
+           "triage", "zoom", "loupe"),
+    Action("zoom_in", ("plus", "equals_sign"), "Loupe: zoom in (50, 100, 200 %)", "triage",
+           "zoom_in"),
+    Action("zoom_out", ("minus",), "Loupe: back to fit", "triage", "zoom_out"),
     Action("info", ("i",), "Information overlay", "triage", "info", "info"),
     Action("first", ("home", "g"), "First photo", "triage", "first"),
     Action("last", ("end", "G"), "Last photo", "triage", "last"),
+    # the loupe (triage, while zoomed): a step is a tenth of the view, a big one half of it
+    Action("pan_left", ("h", "left"), "Loupe: pan left", "loupe", "pan(-1, 0)"),
+    Action("pan_down", ("j", "down"), "Loupe: pan down", "loupe", "pan(0, 1)"),
+    Action("pan_up", ("k", "up"), "Loupe: pan up", "loupe", "pan(0, -1)"),
+    Action("pan_right", ("l", "right"), "Loupe: pan right", "loupe", "pan(1, 0)"),
+    Action("pan_left_far", ("shift+left", "H"), "Loupe: pan left, half a view", "loupe",
+           "pan(-1, 0, True)"),
+    Action("pan_down_far", ("shift+down", "J"), "Loupe: pan down, half a view", "loupe",
+           "pan(0, 1, True)"),
+    Action("pan_up_far", ("shift+up", "K"), "Loupe: pan up, half a view", "loupe",
+           "pan(0, -1, True)"),
+    Action("pan_right_far", ("shift+right", "L"), "Loupe: pan right, half a view", "loupe",
+           "pan(1, 0, True)"),
     Action("compare", ("c",), "Compare the photo with the next frame of its burst", "triage",
            "compare", "compare"),
     Action("survey", ("v",), "Survey its burst: up to 9 frames at once", "triage", "survey",
@@ -124,6 +149,7 @@ ACTIONS: tuple[Action, ...] = (
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}
+LOUPE_EXITS = ("zoom", "zoom_out")  # always on, so the loupe can always be left
 # Kept at the footer's right edge on every pane and at any width: the way to every other key,
 # and the way out. The footer lists the others in the order above, as many as fit: the triage
 # pane's first ones are the cull itself (next, approve, reject, undo).
@@ -138,15 +164,33 @@ def check_keys(overrides: Mapping[str, tuple[str, ...]]) -> None:
                 f"[keys] {name} is not an action; the actions are: {', '.join(BY_NAME)}."
             )
     taken: dict[tuple[str, str], str] = {}
-    for action in resolved(overrides):
+    actions = resolved(overrides)
+    exits = {key: action.name for action in actions if action.name in LOUPE_EXITS
+             for key in action.keys}  # fmt: skip
+    for action in actions:
         for key in action.keys:
-            for scope in {action.scope, "app"}:
+            if action.scope == "loupe" and key in exits:
+                raise ConfigError(
+                    f"[keys] the key {key!r} is given to both {exits[key]} and {action.name}:"
+                    " the loupe could not be left."
+                )
+            for scope in _checked_against(action):
                 other = taken.get((scope, key))
                 if other is not None and other != action.name:
                     raise ConfigError(
                         f"[keys] the key {key!r} is given to both {other} and {action.name}."
                     )
             taken[(action.scope, key)] = action.name
+
+
+def _checked_against(action: Action) -> set[str]:
+    # A loupe key takes the pane's and the app's place while the loupe is on (see above).
+    return {"loupe"} if action.scope == "loupe" else {action.scope, "app"}
+
+
+def pane_of(scope: str) -> str:
+    """The pane whose keys a scope's are (the loupe's are the triage pane's)."""
+    return "triage" if scope == "loupe" else scope
 
 
 def resolved(overrides: Mapping[str, tuple[str, ...]]) -> list[Action]:
@@ -184,6 +228,13 @@ _DISPLAY = {
     "ctrl+y": "^y",
     "ctrl+p": "^p",
     "shift+tab": "⇧tab",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
+    "shift+left": "⇧←",
+    "shift+right": "⇧→",
+    "shift+up": "⇧↑",
+    "shift+down": "⇧↓",
 }
 
 

@@ -478,6 +478,7 @@ COMMANDS = {
     "show": darktable.show,
     "report": darktable.report,
     "decide": triage.decide,
+    "keep": triage.keep,
     "undo": triage.undo,
     "stages": stages.stages,
     "jobs": stages.jobs,

@@ -20,10 +20,11 @@ from core.darktable.poller import sync_once
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.engine.lock import running_engine_pid
 from core.media.photos import preview_for
+from core.media.work import looks_of
 from core.store import progress, queries, snapshot
 from core.store.events import events_at
 from core.store.models import DarktableImage, FileRecord, Heartbeat, Photo
-from core.store.photos import PHOTO_METADATA_COLUMNS
+from core.store.photos import LOOK_COLUMNS, PHOTO_METADATA_COLUMNS, original_of
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -296,6 +297,40 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
         "preview": str(preview) if preview else None,
         "preview_error": reason,
         "sidecar_problem": photo.sidecar_problem,  # why write-back left its sidecar alone
+        **_looks_dict(run.catalogue.db, photo, preview),
+    }
+
+
+def _looks_dict(db, photo: Photo, preview: Path | None) -> dict:
+    """How the photo looks (core.media.looks) as the media pipeline measured it; measured now
+    from its preview when the pipeline has not got to it yet (not stored: that is its job)."""
+    values = {column: getattr(photo, column) for column in LOOK_COLUMNS}
+    measured_at = photo.looked_at
+    if measured_at is None and preview is not None:
+        original = original_of(db, photo.id)
+        values = {column: None for column in LOOK_COLUMNS} | looks_of(
+            preview, os.path.join(original[1], original[2]) if original else ""
+        )
+        measured_at = "now"
+
+    def point(x: float | None, y: float | None) -> dict | None:
+        return None if x is None or y is None else {"x": x, "y": y}
+
+    clipped = values["clipped_highlights"], values["clipped_shadows"]
+    return {
+        "looked_at": measured_at,  # "now": measured for this answer, not stored yet
+        "look_error": values["look_error"],
+        "phash": values["phash"],
+        "sharpness": values["sharpness"],
+        "sharp_point": point(values["sharp_x"], values["sharp_y"]),
+        "af_point": point(values["af_x"], values["af_y"]),
+        "histogram": None
+        if None in clipped
+        else {
+            "source": "preview",
+            "clipped_highlights_percent": round(clipped[0] * 100, 3),
+            "clipped_shadows_percent": round(clipped[1] * 100, 3),
+        },
     }
 
 
@@ -327,6 +362,29 @@ def _write_photo(photo: dict, out: TextIO) -> None:
         out.write(f"    preview: {output.shown(photo['preview'])}\n")
     else:
         out.write(f"    no preview: {output.shown(photo['preview_error'])}\n")
+    _write_looks(photo, out)
+
+
+def _write_looks(photo: dict, out: TextIO) -> None:
+    if photo["look_error"]:
+        out.write(f"    ! not measured: {output.shown(photo['look_error'])}\n")
+        return
+    if photo["sharpness"] is None:
+        out.write("    looks: not measured yet\n")
+        return
+
+    def where(point: dict) -> str:
+        return f"{point['x']:.0%} across, {point['y']:.0%} down"
+
+    sharp = photo["sharp_point"]
+    af = photo["af_point"]
+    histogram = photo["histogram"]
+    out.write(
+        f"    sharpness: {photo['sharpness']:,.0f} (sharpest at {where(sharp)}); "
+        f"AF point: {where(af) if af else 'none recorded'}\n"
+        f"    clipped: {histogram['clipped_highlights_percent']:.2f} % highlights, "
+        f"{histogram['clipped_shadows_percent']:.2f} % shadows (of the preview)\n"
+    )
 
 
 def _write_show(result: dict, out: TextIO) -> None:

@@ -84,7 +84,7 @@ def describe_photos(run: Invocation, quiet: bool, events_after: int | None = Non
         if line.enabled and not quiet:
             line.write(
                 f"photos: {output.count(counts.described)} files described, "
-                f"{output.count(counts.previews)} previews"
+                f"{output.count(counts.previews)} previews, {output.count(counts.looked)} measured"
             )
 
     try:
@@ -93,8 +93,9 @@ def describe_photos(run: Invocation, quiet: bool, events_after: int | None = Non
         line.clear()
         if pool is not None:
             pool.close()
-    if not quiet and (counts.described or counts.previews):
+    if not quiet and (counts.described or counts.previews or counts.looked):
         run.err.write(
             f"photos: {output.count(counts.described)} files described, "
-            f"{output.count(counts.previews)} previews built\n"
+            f"{output.count(counts.previews)} previews built, "
+            f"{output.count(counts.looked)} measured\n"
         )

@@ -1,6 +1,7 @@
-"""Triage from the command line: ``decide PATH`` (approve, reject, stars, a colour label),
-``undo`` and ``redo``, for scripts and for when the app is not at hand. The same log as the
-app: what one undoes, the other can redo."""
+"""Triage from the command line: ``decide PATH...`` (approve, reject, stars, a colour label, for
+one photo or several at once), ``keep PATH`` (the keeper of a burst, the rest rejected), ``undo``
+and ``redo``, for scripts and for when the app is not at hand. The same log as the app: what
+one undoes, the other can redo."""
 
 from __future__ import annotations
 
@@ -13,19 +14,27 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.store import queries
 from core.store.models import FileRecord, Photo
+from core.store.photos import burst_members
 from core.store.writing import is_busy
 from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     decide = commands.add_parser("decide", help="approve, reject, rate or label a photo")
-    decide.add_argument("path", metavar="PATH", help="any file of the photo")
+    decide.add_argument(
+        "paths", metavar="PATH", nargs="+",
+        help="any file of the photo; several photos are one decision, taken back by one undo",
+    )  # fmt: skip
     what = decide.add_mutually_exclusive_group(required=True)
     what.add_argument("--approve", action="store_true")
     what.add_argument("--reject", action="store_true")
     what.add_argument("--pending", action="store_true", help="back to undecided")
     what.add_argument("--stars", type=int, metavar="N", choices=range(6), help="0 to 5")
     what.add_argument("--label", choices=LABEL_NAMES, help="toggle a colour label")
+    keep = commands.add_parser(
+        "keep", help="approve a photo and reject the other frames of its burst (one undo)"
+    )
+    keep.add_argument("path", metavar="PATH", help="any file of the photo to keep")
     commands.add_parser("undo", help="take back the last decision (also one made in the app)")
     commands.add_parser("redo", help="make again the last decision undone")
 
@@ -49,9 +58,16 @@ def photo_of(path: str) -> int:
 
 
 def _say(change: Change | None, run: Invocation, nothing: str) -> int:
+    """One line per photo the step changed; exit 1 when one of them was left as it was or
+    its sidecar was not written."""
     if change is None:
         run.out.write(nothing + "\n")
         return EXIT_ATTENTION
+    exits = [_say_one(each, run) for each in change.all]
+    return EXIT_ATTENTION if EXIT_ATTENTION in exits else EXIT_OK
+
+
+def _say_one(change: Change, run: Invocation) -> int:
     photo = Photo.get_or_none(Photo.id == change.photo_id)
     before, after = change.before, change.after
     if change.action == "labels":
@@ -77,18 +93,29 @@ def _say(change: Change | None, run: Invocation, nothing: str) -> int:
 
 def decide(run: Invocation) -> int:
     args = run.args
-    photo_id = photo_of(args.path)
+    photo_ids = list(dict.fromkeys(photo_of(path) for path in args.paths))  # each photo once
     triage = _triage(run)
     try:
         if args.approve or args.reject or args.pending:
             choice = "approved" if args.approve else "rejected" if args.reject else "pending"
-            change = triage.decide(photo_id, choice)
+            change = triage.decide_many(photo_ids, choice)
         elif args.stars is not None:
-            change = triage.rate(photo_id, args.stars)
-        else:
-            change = triage.toggle_label(photo_id, 1 << LABEL_NAMES.index(args.label))
+            change = triage.rate_many(photo_ids, args.stars)
+        elif len(photo_ids) == 1:  # one photo: the label toggles
+            change = triage.toggle_label(photo_ids[0], 1 << LABEL_NAMES.index(args.label))
+        else:  # several: on every one, or off every one when all have it
+            change = triage.label_many(photo_ids, 1 << LABEL_NAMES.index(args.label))
     except TriageError as error:
         raise UsageError(str(error)) from error
+    except DecisionNotSaved as error:
+        raise UsageError(_not_saved(error, run)) from error
+    return _say(change, run, "")
+
+
+def keep(run: Invocation) -> int:
+    photo_id = photo_of(run.args.path)
+    try:
+        change = _triage(run).keep_one(photo_id, burst_members(run.catalogue.db, photo_id))
     except DecisionNotSaved as error:
         raise UsageError(_not_saved(error, run)) from error
     return _say(change, run, "")

@@ -41,5 +41,8 @@ class MediaComponent(Component):
     def tick(self, now: float) -> None:
         self.sync.tick()
         counts = self.sync.counts
-        task = f"{counts.described:,} files described, {counts.previews:,} previews"
+        task = (
+            f"{counts.described:,} files described, {counts.previews:,} previews,"
+            f" {counts.looked:,} measured"
+        )
         self.set_state("running" if self.sync.busy else "idle", task=task)

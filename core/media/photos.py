@@ -8,6 +8,8 @@ writer never waits for it; without a pool (tests, one-off commands) it runs inli
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import queue
@@ -28,6 +30,7 @@ from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
 from core.media.work import (
     Description,
     PreviewJob,
+    PreviewResult,
     build_previews,
     cache_for,
     describe_files,
@@ -49,6 +52,15 @@ IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this 
 class MediaCounts:
     described: int = 0
     previews: int = 0
+    looked: int = 0  # photos whose looks were measured (core.media.looks)
+
+
+def _burst_regrouping() -> Callable[[SqliteDatabase, list[int]], None] | None:
+    """``core.triage.bursts.regroup``, which groups bursts around photos just measured, where
+    that module exists (it is written apart from the media pipeline)."""
+    if importlib.util.find_spec("core.triage.bursts") is None:
+        return None
+    return importlib.import_module("core.triage.bursts").regroup
 
 
 def preview_cache_dir(settings: MediaSettings) -> Path:
@@ -77,7 +89,7 @@ class MediaSync:
         self._events_after = events_after
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
-        self._backlog_after = {"files": 0, "metadata": 0, "previews": 0}
+        self._backlog_after = {"files": 0, "metadata": 0, "previews": 0, "looks": 0}
         self._roots = RootIndex()
         self._idle_until = 0.0  # after finding no work: when to look at the backlog again
 
@@ -149,11 +161,12 @@ class MediaSync:
         """Everything there is to do, here and now (a command run with no engine, tests)."""
         if self.pool is None:
             while True:
-                before = (self.counts.described, self.counts.previews)
+                before = (self.counts.described, self.counts.previews, self.counts.looked)
                 self.tick()
                 if on_progress:
                     on_progress(self.counts)
-                if (self.counts.described, self.counts.previews) == before and not self._queued:
+                after = (self.counts.described, self.counts.previews, self.counts.looked)
+                if after == before and not self._queued:
                     return self.counts
         finished: queue.Queue[Callable[[], None]] = queue.Queue()
         self.deliver = finished.put
@@ -183,12 +196,18 @@ class MediaSync:
         return {}
 
     def _next_preview_batch(self) -> list[PreviewJob]:
-        rows = queries.photos_without_preview(
-            self.db, self._backlog_after["previews"], PREVIEW_BATCH
-        )
-        if not rows:
+        """Photos without a preview, then photos with one never measured (a catalogue from
+        before looks were): build_previews measures them on their cached preview."""
+        for name, query in (
+            ("previews", queries.photos_without_preview),
+            ("looks", queries.photos_not_looked_at),
+        ):
+            rows = query(self.db, self._backlog_after[name], PREVIEW_BATCH)
+            if rows:
+                self._backlog_after[name] = rows[-1][0]
+                break
+        else:
             return []
-        self._backlog_after["previews"] = rows[-1][0]
         return [
             PreviewJob(blake3, os.path.join(root, rel), file_format or "unknown", orientation)
             for _, blake3, root, rel, file_format, orientation in rows
@@ -389,12 +408,28 @@ class MediaSync:
 
         self.pool.previews(jobs, *args, done=done)
 
-    def apply_previews(self, results: list[tuple[str, str | None]]) -> None:
+    def apply_previews(self, results: list[PreviewResult]) -> None:
+        """Previews built and their photos measured: stored, then bursts regrouped around the
+        photos measured (when core.triage.bursts is there), in one transaction."""
         now = time.time()
-        rows = [(None if error else now, error, blake3) for blake3, error in results]
+        rows = [(None if error else now, error, blake3) for blake3, error, _looks in results]
+        looks = {
+            blake3: looked or {"look_error": f"it has no preview to measure: {error}"}
+            for blake3, error, looked in results
+        }
+        measured = {blake3 for blake3, values in looks.items() if values.get("phash")}
+        regroup = _burst_regrouping()
         with self.db.atomic():
             queries.set_previews(self.db, rows)
+            queries.set_looks(self.db, now, looks)
+            if regroup is not None and measured:
+                try:
+                    with self.db.atomic():  # a savepoint: a failed regroup keeps the looks
+                        regroup(self.db, queries.photo_ids_of(self.db, measured))
+                except Exception:  # bursts are a help: looks and previews go on without them
+                    log.exception("bursts could not be regrouped")
         self.counts.previews += len(results)
+        self.counts.looked += len(measured)
 
 
 def _usable(row: tuple) -> bool:

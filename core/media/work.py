@@ -1,13 +1,17 @@
 """The media work done in worker processes: what each file is and what its EXIF says, and
-previews built into the cache. Plain functions over plain values, so they run anywhere."""
+previews built into the cache and measured (how each photo looks). Plain functions over plain
+values, so they run anywhere."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.media.af_point import read_af_point
 from core.media.cache import PreviewCache
+from core.media.looks import measure, open_preview
 from core.media.metadata import Metadata, read_metadata
 from core.media.preview import PreviewUnavailable, jpeg_cut_short, render_preview
 from core.media.sniff import Sniffed, sniff
@@ -56,26 +60,54 @@ def cache_for(cache_dir: str, max_bytes: int) -> PreviewCache:
     return _caches[key]
 
 
+# What build_previews says of each job: (blake3, why there is no preview or None, its looks:
+# the photo's look columns (core.store.photos.LOOK_COLUMNS) as a dict, None without a preview).
+PreviewResult = tuple[str, str | None, dict | None]
+
+
 def build_previews(
     jobs: list[PreviewJob], cache_dir: str, max_bytes: int, long_edge: int
-) -> list[tuple[str, str | None]]:
-    """Build the previews that are not in the cache yet: (blake3, why there is none or None)."""
+) -> list[PreviewResult]:
+    """Build the previews that are not in the cache yet, and measure each photo's looks on its
+    preview (the one just made, or the cached one)."""
     cache = cache_for(cache_dir, max_bytes)
-    results = []
+    results: list[PreviewResult] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as in describe_files
         for job in jobs:
-            if cache.get(job.blake3) is not None:
-                results.append((job.blake3, None))
+            cached = cache.get(job.blake3)
+            if cached is not None:
+                results.append((job.blake3, None, looks_of(cached, job.path)))
                 continue
             try:
                 data = render_preview(Path(job.path), job.format, job.orientation, long_edge)
             except PreviewUnavailable as error:
-                results.append((job.blake3, error.reason))
+                results.append((job.blake3, error.reason, None))
                 continue
             except OSError as error:
-                results.append((job.blake3, f"cannot be read: {error.strerror or error}"))
+                results.append((job.blake3, f"cannot be read: {error.strerror or error}", None))
                 continue
             cache.put(job.blake3, data)
-            results.append((job.blake3, None))
+            results.append((job.blake3, None, looks_of(io.BytesIO(data), job.path)))
     return results
+
+
+def looks_of(preview: Path | io.BytesIO, original: str) -> dict:
+    """How the photo looks, measured on its preview, and the AF point its original's maker
+    notes record: the look columns, with ``look_error`` saying why when it cannot be measured."""
+    try:
+        looks = measure(open_preview(preview))
+    except Exception as error:  # Pillow on a damaged file raises nearly anything
+        return {"look_error": f"its preview could not be measured: {type(error).__name__}: {error}"}
+    point = read_af_point(original)
+    return {
+        "look_error": None,
+        "phash": looks.phash,
+        "sharpness": looks.sharpness,
+        "sharp_x": looks.sharp_x,
+        "sharp_y": looks.sharp_y,
+        "af_x": point.x if point else None,
+        "af_y": point.y if point else None,
+        "clipped_highlights": looks.clipped_highlights,
+        "clipped_shadows": looks.clipped_shadows,
+    }

@@ -86,7 +86,8 @@ def create_photo(db: SqliteDatabase, blake3: str, now: float) -> int:
 def rekey_photo(db: SqliteDatabase, photo_id: int, blake3: str) -> None:
     """The original's content changed: the photo (and its decisions) follows it."""
     db.execute_sql(
-        "UPDATE photo SET blake3 = ?, metadata_at = NULL, preview_at = NULL WHERE id = ?",
+        "UPDATE photo SET blake3 = ?, metadata_at = NULL, preview_at = NULL, looked_at = NULL"
+        " WHERE id = ?",
         (blake3, photo_id),
     )
 
@@ -167,6 +168,47 @@ def set_previews(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     )
 
 
+# How a photo looks (core.media.looks), as the media workers measure it, in this order.
+LOOK_COLUMNS = (
+    "look_error", "phash", "sharpness", "sharp_x", "sharp_y", "af_x", "af_y",
+    "clipped_highlights", "clipped_shadows",
+)  # fmt: skip
+
+
+def set_looks(db: SqliteDatabase, looked_at: float, looks: dict[str, dict]) -> None:
+    """Store each photo's looks ({blake3: {column: value}}; a column missing is NULL)."""
+    rows = [
+        (looked_at, *(values.get(column) for column in LOOK_COLUMNS), blake3)
+        for blake3, values in looks.items()
+    ]
+    assignments = ", ".join(f"{column} = ?" for column in LOOK_COLUMNS)
+    db.cursor().executemany(f"UPDATE photo SET looked_at = ?, {assignments} WHERE blake3 = ?", rows)
+
+
+def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
+    """The ids of the photos with these blake3s, in id order."""
+    return [
+        row[0]
+        for row in db.execute_sql(
+            "SELECT id FROM photo WHERE blake3 IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(list(blake3s)),),
+        )
+    ]
+
+
+def photos_not_looked_at(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
+    """As photos_without_preview, for photos with a preview whose looks were never measured
+    (a catalogue from before they were)."""
+    return db.execute_sql(
+        "SELECT p.id, p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
+        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        " JOIN root r ON r.id = f.root_id"
+        " WHERE p.preview_at IS NOT NULL AND p.looked_at IS NULL"
+        " AND p.id > ? ORDER BY p.id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()
+
+
 def files_not_described(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
     """(file id, root path, rel_path) of files the media workers have not looked at."""
     return db.execute_sql(
@@ -209,6 +251,14 @@ def original_of(db: SqliteDatabase, photo_id: int) -> tuple | None:
         " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
         (photo_id,),
     ).fetchone()
+
+
+def focus_points(db: SqliteDatabase, photo_id: int) -> tuple:
+    """(af_x, af_y, sharp_x, sharp_y) of a photo: where a loupe starts; NULLs where unknown."""
+    row = db.execute_sql(
+        "SELECT af_x, af_y, sharp_x, sharp_y FROM photo WHERE id = ?", (photo_id,)
+    ).fetchone()
+    return row or (None, None, None, None)
 
 
 # The triage queue: which photos a filter shows, in the order they were taken.

@@ -45,7 +45,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -84,6 +84,14 @@ class Change:
     # and that change is not overwritten (the sentence says so).
     skipped: str | None = None
     decision_id: int | None = None  # the decision a person made that this change makes or undoes
+    # The other changes made, undone or redone in the same step: a decision on several photos
+    # at once (a multi-select, "keep this one, reject the rest") is one batch, and one undo.
+    together: tuple[Change, ...] = ()
+
+    @property
+    def all(self) -> tuple[Change, ...]:
+        """This change and the ones made with it, in the order they were made."""
+        return (self, *self.together)
 
 
 def new_session() -> str:
@@ -155,31 +163,83 @@ class Triage:
             raise TriageError(f"{label_bit!r} is not a colour label")
         return self._change(photo_id, "labels", lambda labels: labels ^ label_bit)
 
+    # --- several photos at once: one transaction, one batch, one undo --------------------------
+
+    def decide_many(self, photo_ids: Sequence[int], decision: str) -> Change | None:
+        """The same decision for every photo of ``photo_ids``; None when there are none. The
+        Change returned is the first photo's, with the others in ``together``."""
+        if decision not in DECISIONS:
+            raise TriageError(f"{decision!r} is not a decision: use one of {', '.join(DECISIONS)}")
+        return self._change_many([(pid, "decision", lambda _: decision) for pid in photo_ids])
+
+    def rate_many(self, photo_ids: Sequence[int], stars: int) -> Change | None:
+        if not isinstance(stars, int) or not 0 <= stars <= 5:
+            raise TriageError(f"{stars!r} is not a rating: use 0 to 5 stars")
+        return self._change_many([(pid, "rating", lambda _: stars) for pid in photo_ids])
+
+    def label_many(self, photo_ids: Sequence[int], label_bit: int) -> Change | None:
+        """The label on every photo when one of them lacks it, else off every one of them (what
+        a toggle means for several photos)."""
+        if label_bit not in (1, 2, 4, 8, 16):
+            raise TriageError(f"{label_bit!r} is not a colour label")
+        ids = list(photo_ids)
+        every = all(self._value(pid, "labels") & label_bit for pid in ids) if ids else False
+        return self._change_many([
+            (pid, "labels", (lambda labels: labels & ~label_bit) if every
+             else (lambda labels: labels | label_bit))
+            for pid in ids
+        ])  # fmt: skip
+
+    def keep_one(self, keep: int, rest: Sequence[int]) -> Change:
+        """Approve ``keep`` and reject ``rest`` (the other frames of its burst), as one step."""
+        return self._change_many(
+            [(keep, "decision", lambda _: "approved")]
+            + [(pid, "decision", lambda _: "rejected") for pid in rest if pid != keep]
+        )
+
+    def _value(self, photo_id: int, action: str):
+        row = self.db.execute_sql(
+            f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)
+        ).fetchone()
+        if row is None:
+            raise TriageError(f"there is no photo {photo_id}")
+        return row[0]
+
     def _change(self, photo_id: int, action: str, new_value) -> Change:
-        column = ACTIONS[action]
+        return self._change_many([(photo_id, action, new_value)])
 
-        def write() -> Change:
-            row = self.db.execute_sql(
-                f"SELECT {column} FROM photo WHERE id = ?", (photo_id,)
-            ).fetchone()
-            if row is None:
-                raise TriageError(f"there is no photo {photo_id}")
-            before = row[0]
-            after = new_value(before)
+    def _change_many(self, items: list[tuple[int, str, Callable]]) -> Change | None:
+        """Each (photo id, action, new value from the old) in one transaction; with more than
+        one, the rows share a batch, so that undo takes all of them back at once."""
+        if not items:
+            return None
+        batch = uuid.uuid4().hex if len(items) > 1 else None
+
+        def write() -> list[Change]:
             now = time.time()
-            self.db.execute_sql(
-                f"UPDATE photo SET {column} = ?, decided_at = ? WHERE id = ?",
-                (after, now, photo_id),
-            )
-            decision_id = self._log(photo_id, action, before, after, self.source, now)
-            return Change(photo_id, action, before, after, self.source, decision_id=decision_id)
+            changes = []
+            for photo_id, action, new_value in items:
+                before = self._value(photo_id, action)
+                after = new_value(before)
+                self.db.execute_sql(
+                    f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",
+                    (after, now, photo_id),
+                )
+                decision_id = self._log(photo_id, action, before, after, self.source, now, batch)
+                changes.append(
+                    Change(photo_id, action, before, after, self.source, decision_id=decision_id)
+                )
+            return changes
 
-        return self._with_sidecar(self._committed(write))
+        return self._together(self._with_sidecars(self._committed(write)))
 
-    def _with_sidecar(self, change: Change | None) -> Change | None:
-        """After the catalogue (which is the truth): the sidecars, when asked to, in a
-        transaction of their own that records what was written (for undo)."""
-        if change is None or change.skipped or not self.write_sidecars:
+    def _with_sidecars(self, changes: list[Change]) -> list[Change]:
+        """After the catalogue (which is the truth): the sidecars, when asked to, each in a
+        transaction of its own that records what was written (for undo)."""
+        return [self._with_sidecar(change) for change in changes]
+
+    def _with_sidecar(self, change: Change) -> Change:
+        if change.skipped or not self.write_sidecars:
             return change
         warning = self._committed(
             lambda: write_back(
@@ -188,12 +248,31 @@ class Triage:
         )
         return replace(change, warning=warning) if warning else change
 
-    def _log(self, photo_id: int, action: str, before, after, source: str, at: float) -> int:
+    @staticmethod
+    def _together(changes: list[Change]) -> Change | None:
+        """The first change, carrying the others; its warning says how many sidecars were not
+        written when there were several."""
+        if not changes:
+            return None
+        first, rest = changes[0], tuple(changes[1:])
+        warnings = [change.warning for change in changes if change.warning]
+        warning = warnings[0] if len(warnings) == 1 else (
+            f"{len(warnings)} sidecars were not written; the first: {warnings[0]}"
+            if warnings else None
+        )  # fmt: skip
+        return replace(first, together=rest, warning=warning)
+
+    def _log(
+        self, photo_id: int, action: str, before, after, source: str, at: float,
+        batch: str | None = None,
+    ) -> int:  # fmt: skip
         return self.db.execute_sql(
-            "INSERT INTO decision (photo_id, action, before, after, source, undone, at, session)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-            (photo_id, action, json.dumps(before), json.dumps(after), source, at, self.session),
-        ).lastrowid
+            "INSERT INTO decision"
+            " (photo_id, action, before, after, source, undone, at, session, batch)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            (photo_id, action, json.dumps(before), json.dumps(after), source, at, self.session,
+             batch),
+        ).lastrowid  # fmt: skip
 
     # --- undo and redo ------------------------------------------------------------------------
 
@@ -201,30 +280,45 @@ class Triage:
         """Take back this session's newest decision not yet undone, else anyone's; None when
         there is none."""
 
-        def write() -> Change | None:
+        def write() -> list[Change]:
             row = self._newest_made(mine=True) or self._newest_made(mine=False)
             if row is None:
-                return None
-            return self._replay(row, to="before", undone=1, source="undo")
+                return []
+            # A batch is taken back whole, newest row first (each row on its own photo).
+            rows = self._batch_rows(row, undone=0)[::-1]
+            return [self._replay(each, to="before", undone=1, source="undo") for each in rows]
 
-        return self._with_sidecar(self._committed(write))
+        return self._together(self._with_sidecars(self._committed(write)))
 
     def redo(self) -> Change | None:
         """Make again the oldest decision undone since the newest one made, this session's
         first, else anyone's; None if none."""
 
-        def write() -> Change | None:
+        def write() -> list[Change]:
             row = self._oldest_undone(mine=True) or self._oldest_undone(mine=False)
             if row is None:
-                return None
-            return self._replay(row, to="after", undone=0, source="redo")
+                return []
+            rows = self._batch_rows(row, undone=1)
+            return [self._replay(each, to="after", undone=0, source="redo") for each in rows]
 
-        return self._with_sidecar(self._committed(write))
+        return self._together(self._with_sidecars(self._committed(write)))
+
+    def _batch_rows(self, row: tuple, undone: int) -> list[tuple]:
+        """``row`` and, when it was made in a batch, the batch's other rows in the same undone
+        state, in the order they were made."""
+        batch = row[5]
+        if batch is None:
+            return [row]
+        return self.db.execute_sql(
+            "SELECT id, photo_id, action, before, after, batch FROM decision"
+            " WHERE batch = ? AND undone = ? ORDER BY id",
+            (batch, undone),
+        ).fetchall()
 
     def _newest_made(self, mine: bool) -> tuple | None:
         whose, args = ("AND session = ?", (self.session,)) if mine else ("", ())
         return self.db.execute_sql(
-            "SELECT id, photo_id, action, before, after FROM decision"
+            "SELECT id, photo_id, action, before, after, batch FROM decision"
             f" WHERE undone = 0 AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
             args,
         ).fetchone()
@@ -232,7 +326,7 @@ class Triage:
     def _oldest_undone(self, mine: bool) -> tuple | None:
         whose, args = ("AND session = ?", (self.session,) * 2) if mine else ("", ())
         return self.db.execute_sql(
-            "SELECT id, photo_id, action, before, after FROM decision"
+            "SELECT id, photo_id, action, before, after, batch FROM decision"
             f" WHERE undone = 1 AND source IN {FRESH} {whose} AND id > ("
             "  SELECT COALESCE(MAX(id), 0) FROM decision"
             f"  WHERE undone = 0 AND source IN {FRESH} {whose})"
@@ -241,7 +335,7 @@ class Triage:
         ).fetchone()
 
     def _replay(self, row: tuple, to: str, undone: int, source: str) -> Change:
-        decision_id, photo_id, action, before, after = row
+        decision_id, photo_id, action, before, after, _ = row
         current = self.db.execute_sql(
             f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)
         ).fetchone()

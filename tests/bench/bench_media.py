@@ -58,7 +58,13 @@ from core.media.photos import BATCH as DESCRIBE_BATCH
 from core.media.photos import PREVIEW_BATCH, preview_cache_dir
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, embedded_jpeg, render_preview
-from core.media.work import Description, PreviewJob, build_previews, describe_files
+from core.media.work import (
+    Description,
+    PreviewJob,
+    PreviewResult,
+    build_previews,
+    describe_files,
+)
 
 SEED = 20240604
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "camera"
@@ -219,7 +225,7 @@ def describe_in_pool(pool: MediaPool, paths: list[str]) -> list[Description]:
 
 def previews_here(
     jobs: list[PreviewJob], cache_dir: Path, settings: MediaSettings
-) -> list[tuple[str, str | None]]:
+) -> list[PreviewResult]:
     limit = settings.preview_cache_mb * 1024 * 1024
     return [
         result
@@ -230,7 +236,7 @@ def previews_here(
 
 def previews_in_pool(
     pool: MediaPool, jobs: list[PreviewJob], cache_dir: Path, settings: MediaSettings
-) -> list[tuple[str, str | None]]:
+) -> list[PreviewResult]:
     limit = settings.preview_cache_mb * 1024 * 1024
     futures = [
         pool.previews(batch, str(cache_dir), limit, settings.preview_long_edge, ignore)
@@ -482,10 +488,10 @@ def preview_jobs(session: Session) -> list[PreviewJob]:
 
 
 def check_previews(
-    session: Session, jobs: list[PreviewJob], built: list[tuple[str, str | None]], cache_dir: Path
+    session: Session, jobs: list[PreviewJob], built: list[PreviewResult], cache_dir: Path
 ) -> None:
     how = f"previews into {cache_dir.parent.name}"
-    errors = [(key, reason) for key, reason in built if reason is not None]
+    errors = [(key, reason) for key, reason, _looks in built if reason is not None]
     if errors:
         session.results.fail(f"{how}: {len(errors)} without a preview, first: {errors[0][1]}")
     cache = PreviewCache(cache_dir, session.settings.preview_cache_mb * 1024 * 1024)

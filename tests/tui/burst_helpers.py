@@ -34,7 +34,7 @@ def make_burst(library: Library, names: list[str]) -> list[int]:
     return ids
 
 
-def set_sharpness(library: Library, values: dict[str, float]) -> None:
+def set_sharpness(library: Library, values: dict[str, float | None]) -> None:
     for name, value in values.items():
         library.catalogue.db.execute_sql(
             "UPDATE photo SET sharpness = ? WHERE id = ?", (value, photo_id(library, name))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.triage.decisions import Triage
 from tests.tui.burst_helpers import (
     decisions,
     demo_before,
@@ -140,9 +139,6 @@ async def test_escape_goes_back_to_the_photo_it_came_from(library):
         assert pilot.app.query_one("#triage").photo_id == ids[1]
 
 
-@pytest.mark.xfail(
-    not hasattr(Triage, "decide_many"), reason="Triage.decide_many lands in main", strict=True
-)
 async def test_k_keeps_the_focused_frame_and_one_undo_takes_the_whole_batch_back(library):
     ids = make_burst(library, BURST[:6])
     async with make_app(library).run_test(size=SIZE) as pilot:

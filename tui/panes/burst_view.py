@@ -227,13 +227,13 @@ class BurstView(Screen):
     def decide(self, photo_id: int, decision: str) -> Change | None:
         return self.made(lambda: self.triage.decide(photo_id, decision))
 
-    def keep_one(self, keep: int) -> list[Change] | None:
+    def keep_one(self, keep: int) -> Change | None:
         """Approve ``keep`` and reject every other frame shown that is not rejected yet, as
         one batch: one undo takes all of it back."""
         rest = [
             pid for pid in self.members if pid != keep and self.facts[pid].decision != "rejected"
         ]
-        changes = self.made(lambda: keep_and_reject(self.triage, keep, rest))
+        changes = self.made(lambda: self.triage.keep_one(keep, rest))
         if changes is not None:
             names = self.facts[keep].name
             self.notify(f"Kept {names}; rejected {len(rest)} other frame"
@@ -261,15 +261,5 @@ class BurstView(Screen):
         return change
 
 
-def keep_and_reject(triage: Triage, keep: int, rest: Sequence[int]) -> list[Change]:
-    """ "Keep this one, reject the rest": ``keep`` approved, ``rest`` rejected."""
-    changes = [triage.decide(keep, "approved")]
-    if rest:
-        changes += triage.decide_many(list(rest), "rejected")
-    return changes
-
-
-def _changes(made: object) -> list[Change]:
-    if isinstance(made, Change):
-        return [made]
-    return list(made) if isinstance(made, list) else []
+def _changes(made: object) -> tuple[Change, ...]:
+    return made.all if isinstance(made, Change) else ()

@@ -31,7 +31,7 @@ from textual.widgets import Static
 from core.config import Settings
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.engine.component import ComponentState
-from core.media.photos import DETAIL_LONG_EDGE, cached_preview, preview_for, view_for
+from core.media.photos import cached_preview, preview_for, view_for
 from core.store.photos import index_progress, photo_folders, xmp_not_read
 from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
@@ -46,6 +46,8 @@ from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.frames import FrameMaker, open_drafted
+from tui.loupe import LoupePlace
+from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeKeys, LoupeSource
 from tui.panes.burst_view import BurstSource, BurstView, frames_of
 from tui.panes.compare import CompareScreen
 from tui.panes.survey import MOST_FRAMES, SurveyScreen
@@ -87,7 +89,7 @@ def _cell_pixels() -> tuple[int, int]:
         return (10, 20)
 
 
-class TriagePane(Widget, can_focus=True):
+class TriagePane(LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -97,7 +99,8 @@ class TriagePane(Widget, can_focus=True):
             super().__init__()
             self.frame = frame
 
-    BINDINGS = keymap.bindings("triage", {})
+    # The loupe's keys first: while it is on they come before the pane's (h j k l pan).
+    BINDINGS = keymap.bindings("loupe", {}) + keymap.bindings("triage", {})
     DEFAULT_CSS = """
     TriagePane { layout: vertical; }
     TriagePane > PhotoView { height: 1fr; }
@@ -126,7 +129,8 @@ class TriagePane(Widget, can_focus=True):
                              sidecar_names=settings.triage.sidecar_names)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self.prefetch = settings.tui.prefetch
-        self.zoomed = False
+        self.loupe = LoupePlace()  # fit: the loupe is off
+        self.loupe_source: LoupeSource | None = None
         self.queue: Queue | None = None
         self.index = 0
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
@@ -155,13 +159,15 @@ class TriagePane(Widget, can_focus=True):
             yield Static(id="info-text", markup=False)
 
     def on_mount(self) -> None:
+        cell_pixels = _cell_pixels() if self._graphics is not None else (1, 2)
         self.frames = FrameMaker(
             self._load,
             self._frame_ready,
             graphics=self._graphics is not None,
             console=self.app.console,
-            cell_pixels=_cell_pixels() if self._graphics is not None else (1, 2),
+            cell_pixels=cell_pixels,
         )
+        self.loupe_source = LoupeSource(self.db, cell_pixels)
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
@@ -248,18 +254,17 @@ class TriagePane(Widget, can_focus=True):
             view.show(frame)
             self._mark_shown()
         else:
-            waiting = "zooming to 1:1…" if self.zoomed else ""
+            waiting = f"loupe at {self.loupe.percent}…" if self.zoomed else ""
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
         self.frames.want(self._neighbours(photo_id), size, self.zoomed)
 
     def _neighbours(self, photo_id: int) -> list[int]:
-        if self.zoomed:
-            return [photo_id]
         ids = self.queue.photo_ids if self.queue else []
         wanted = [photo_id]
-        for step in range(1, self.prefetch + 1):
+        ahead, behind = (LOUPE_AHEAD, LOUPE_BEHIND) if self.zoomed else (self.prefetch,) * 2
+        for step in range(1, max(ahead, behind) + 1):
             for index in (self.index + step, self.index - step):
-                if 0 <= index < len(ids):
+                if 0 <= index < len(ids) and step <= (ahead if index > self.index else behind):
                     wanted.append(ids[index])
         return wanted
 
@@ -280,6 +285,8 @@ class TriagePane(Widget, can_focus=True):
         if (frame.photo_id, frame.size, frame.zoom) == current:
             view.show(frame)
             self._mark_shown()
+            if self.zoomed:  # the loupe's line names where its pixels came from
+                self._update_text()
 
     def _mark_shown(self) -> None:
         pressed = self._pressed_at
@@ -293,19 +300,20 @@ class TriagePane(Widget, can_focus=True):
 
         self.call_after_refresh(shown)
 
-    def _load(self, photo_id: int, zoom: bool, min_size: tuple[int, int]):
-        """A frame thread: the picture to draw. From the preview cache when it is there;
-        otherwise straight from the original at the pane's size (fast: a JPEG decodes at 1/8),
-        and the preview is built for the cache afterwards, in the background."""
-        if not zoom:
-            path = cached_preview(self.db, self.settings.media, photo_id)
-            if path is not None:
-                return open_drafted(str(path), min_size), None
-        data, reason = view_for(self.db, photo_id, DETAIL_LONG_EDGE if zoom else max(min_size))
+    def _load(self, photo_id: int, zoom: LoupePlace | bool, min_size: tuple[int, int]):
+        """A frame thread: the picture to draw. In the loupe, cut from the photo's full-size
+        pixels (tui.loupe_view). Else from the preview cache when it is there; otherwise
+        straight from the original at the pane's size (fast: a JPEG decodes at 1/8), and the
+        preview is built for the cache afterwards, in the background."""
+        if isinstance(zoom, LoupePlace):
+            return self.loupe_source.view(photo_id, zoom, (min_size[0], min_size[1] // 2))
+        path = cached_preview(self.db, self.settings.media, photo_id)
+        if path is not None:
+            return open_drafted(str(path), min_size), None
+        data, reason = view_for(self.db, photo_id, max(min_size))
         if data is None:
             return None, reason
-        if not zoom:
-            self.frames.later(lambda: preview_for(self.db, self.settings.media, photo_id))
+        self.frames.later(lambda: preview_for(self.db, self.settings.media, photo_id))
         image = Image.open(io.BytesIO(data))
         image.load()
         return image, None
@@ -349,7 +357,8 @@ class TriagePane(Widget, can_focus=True):
             return Text("")
         ids = self.queue.photo_ids
         shown = self.index + 1 if ids else 0
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = self.loupe_words()  # first: an 80-column line keeps it
+        text.no_wrap, text.overflow = True, "ellipsis"
         text.append(f"{shown:,} / {len(ids):,}", style="bold")
         counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
         text.append(
@@ -358,8 +367,6 @@ class TriagePane(Widget, can_focus=True):
         )
         text.append(f"   filter: {self.queue.filter.name}")
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
-        if self.zoomed:
-            text.append("   1:1 zoom", style="bold magenta")
         if self._activity and ids:
             text.append(f"   {self._activity[0]}", style="cyan")
         return text
@@ -464,7 +471,13 @@ class TriagePane(Widget, can_focus=True):
         card = photo_card(self.db, change.photo_id)
         name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
         verb = "Undone" if change.source == "undo" else "Redone"
-        if change.skipped:
+        if change.together:  # a decision made for several photos at once: taken back whole
+            moved = [each for each in change.all if not each.skipped]
+            left = len(change.all) - len(moved)
+            self.notify(f"{verb} on {len(moved)} photos, from {name}"
+                        + (f"; {left} changed since elsewhere, left as they are" if left else ""),
+                        severity="warning" if left else "information", timeout=4)  # fmt: skip
+        elif change.skipped:
             self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
                         timeout=6)  # fmt: skip
         else:
@@ -494,7 +507,9 @@ class TriagePane(Widget, can_focus=True):
             return None
         if change is None:
             return None
-        if self.queue is not None and not change.skipped:
+        if self.queue is not None and change.together:  # several photos: count again
+            self.counts = self.queue.counts()
+        elif self.queue is not None and not change.skipped:
             now = self.queue.counted_as(change.photo_id)
             if photo_id is not None:
                 self.counts = self.counts.moved(was, now)
@@ -589,10 +604,6 @@ class TriagePane(Widget, can_focus=True):
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
         self._update_text()
-
-    def action_zoom(self) -> None:
-        self.zoomed = not self.zoomed
-        self.show_current()
 
     # --- compare and survey (tui.panes.compare, tui.panes.survey) ----------------------------
 
