@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 
 from core.store import open_catalogue
+from core.triage.queue import save_position, saved_position
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_settings, settle
 from tui.app import ShootwatchApp
@@ -91,7 +92,8 @@ DEMO_BURST = {"DSC_0101.JPG": 310.5, "DSC_0102.JPG": 402.0, "DSC_0103.JPG": 188.
 @contextlib.contextmanager
 def demo_burst() -> Iterator[list[int]]:
     """The snapshot demo's burst grouped and measured (with SQL, as the grouping and the looks
-    would), then as it was: the demo is shared by every snapshot test of the process."""
+    would), then as it was, and triage where it was: the demo is shared by every snapshot
+    test of the process, and the app keeps the photo it was left on."""
     settings = demo_settings()
     with open_catalogue(settings.catalogue) as catalogue:
         db = catalogue.db
@@ -110,9 +112,12 @@ def demo_burst() -> Iterator[list[int]]:
             db.execute_sql(
                 "UPDATE photo SET burst = ?, sharpness = ? WHERE id = ?", (ids[0], sharpness, photo)
             )
+        position = saved_position(db)
         try:
             yield ids
         finally:
+            save_position(db, *((position.filter, position.photo_id) if position
+                                else ("pending", None)))  # fmt: skip
             for photo, burst, sharpness in was:
                 db.execute_sql(
                     "UPDATE photo SET burst = ?, sharpness = ? WHERE id = ?",

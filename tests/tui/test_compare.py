@@ -20,6 +20,7 @@ from tests.tui.burst_helpers import (
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
 from tui.panes.compare import CompareScreen
+from tui.widgets.photo_view import PhotoView
 from tui.widgets.tile import PhotoTile
 
 pytestmark = pytest.mark.anyio
@@ -153,7 +154,84 @@ async def test_each_frame_says_its_sharpness_rank_in_the_burst(library):
         assert "not measured" in str(screen.query_one("#candidate .caption").render())
 
 
+def frame_zooms(screen: CompareScreen) -> list[object]:
+    """The zoom (loupe place, or None for the whole photo) each tile's frame was drawn at."""
+    return [tile.query_one(PhotoView).frame.zoom for tile in screen.query(PhotoTile)]
+
+
+async def test_z_zooms_both_frames_at_one_place_and_the_candidate_keeps_it(library):
+    ids = make_burst(library, BURST)
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, library, ids[0])
+        assert frame_zooms(screen) == [None, None]
+        await pilot.press("z")
+        await tiles_drawn(pilot)
+        place = screen.loupe
+        assert place.zoom == 1.0
+        assert frame_zooms(screen) == [place, place]  # both drawn through the one loupe
+        assert "loupe 100 %" in str(screen.query_one("#head").render())
+        await pilot.press("right")  # the arrow moves the candidate, the loupe stays
+        await tiles_drawn(pilot)
+        assert shown(screen) == (ids[0], ids[2])
+        assert screen.loupe == place and frame_zooms(screen) == [place, place]
+        await pilot.press("enter")  # a new pick: the same place on it
+        await tiles_drawn(pilot)
+        assert shown(screen) == (ids[2], ids[3]) and frame_zooms(screen) == [place, place]
+
+
+@pytest.mark.parametrize(
+    ("key", "moves"),
+    [("l", (1, 0)), ("h", (-1, 0)), ("j", (0, 1)), ("k", (0, -1)), ("L", (1, 0))],
+)
+async def test_hjkl_pan_both_frames_together_while_zoomed(library, key, moves):
+    ids = make_burst(library, BURST)
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, library, ids[0])
+        await pilot.press("plus", "plus", "plus")  # 200 %: room to pan every way
+        await tiles_drawn(pilot)
+        before = screen.loupe
+        assert before.zoom == 2.0
+        await pilot.press(key)
+        await tiles_drawn(pilot)
+        after = screen.loupe
+        assert shown(screen) == (ids[0], ids[1])  # panning is not a candidate move
+        dx, dy = after.x - before.x, after.y - before.y
+        assert (dx > 0) - (dx < 0) == moves[0] and (dy > 0) - (dy < 0) == moves[1]
+        assert frame_zooms(screen) == [after, after]
+
+
+async def test_out_of_the_loupe_h_and_l_move_the_candidate(library):
+    ids = make_burst(library, BURST)
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, library, ids[0])
+        await pilot.press("plus", "minus")  # 50 %, then back to fit
+        await tiles_drawn(pilot)
+        assert not screen.loupe.zoomed
+        await pilot.press("l", "l", "h")
+        await tiles_drawn(pilot)
+        assert shown(screen) == (ids[0], ids[2])
+        assert frame_zooms(screen) == [None, None]
+
+
+async def test_compare_opens_at_the_place_of_the_triage_loupe(library):
+    ids = make_burst(library, BURST)
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = await stand_on(pilot, ids[0])
+        await pilot.press("z", "l")  # the loupe in triage, panned
+        place = pane.loupe
+        assert place.zoomed
+        await pilot.press("c")
+        screen = await tiles_drawn(pilot)
+        assert screen.loupe == place and frame_zooms(screen) == [place, place]
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 48), (240, 70)])
 def test_compare_snapshot(snap_compare, size):
     with demo_burst() as ids:
         assert snap_compare(demo_app(), terminal_size=size, run_before=demo_before(ids[1], "c"))
+
+
+def test_compare_through_the_loupe_snapshot(snap_compare):
+    with demo_burst() as ids:
+        assert snap_compare(demo_app(), terminal_size=(160, 48),
+                            run_before=demo_before(ids[1], "c", "z"))  # fmt: skip

@@ -26,6 +26,8 @@ from core.store.photos import burst_members
 from core.triage.card import FrameFacts, frame_facts
 from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
 from tui.frames import FrameMaker, Loader
+from tui.loupe import LoupePlace
+from tui.loupe_view import LoupeSource
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.photo_view import Frame
 from tui.widgets.tile import PhotoTile
@@ -41,6 +43,7 @@ class BurstSource:
     graphics: type[Widget] | None  # the renderer's widget class (sixel / kitty), or half-blocks
     cell_pixels: tuple[int, int]  # a graphics terminal's cell size
     console: Console  # the app's: frame threads turn strips into escape codes with it
+    loupe_source: LoupeSource | None = None  # the pane's: full-size pixels, cut for a place
 
 
 @dataclass(frozen=True)
@@ -108,14 +111,15 @@ class BurstView(Screen):
             with contextlib.suppress(Exception):  # the app is closing
                 self.post_message(self.TileReady(frame))
 
-    def open(self, frames: BurstFrames, current: int) -> None:
-        """Show ``frames``, ``current`` (the photo on triage's screen) first: before each push.
-        The screen is kept between two openings (its tiles laid out, its frames drawn)."""
+    def open(self, frames: BurstFrames, current: int, loupe: LoupePlace | None = None) -> None:
+        """Show ``frames``, ``current`` (the photo on triage's screen) first, at the triage
+        loupe's place where the view has a loupe: before each push. The screen is kept
+        between two openings (its tiles laid out, its frames drawn)."""
         self.members = list(frames.photo_ids)
         self.in_burst = frames.in_burst
-        self.start(current)
+        self.start(current, loupe or LoupePlace())
 
-    def start(self, current: int) -> None:
+    def start(self, current: int, loupe: LoupePlace) -> None:
         raise NotImplementedError
 
     def prefetch(self, frames: BurstFrames, current: int, screen: Size) -> None:
@@ -169,8 +173,9 @@ class BurstView(Screen):
         self.show_tiles()
 
     def load(self, photo_id: int, zoom: object, min_size: tuple[int, int]):
-        """A frame thread: the picture for a tile (the compare's loupe crops it)."""
-        return self.source.load(photo_id, False, min_size)
+        """A frame thread: the picture for a tile, the whole photo (``zoom`` None) or the
+        loupe's cut at its place (a LoupePlace), as the triage pane draws its own."""
+        return self.source.load(photo_id, zoom if zoom is not None else False, min_size)
 
     # --- what is shown -----------------------------------------------------------------------
 

@@ -4,22 +4,46 @@ and a candidate (at first the next frame), to choose the keeper.
 The candidate moves through the burst's other frames; it can take the pick's place, be
 rejected (the next one comes), or the pick kept and the rest of the burst rejected in one
 batch. Leaving, the triage pane stands on the pick.
+
+Both frames are seen through one loupe (tui.loupe): the same zoom at the same place of each
+picture, panned together, kept while the candidate changes. It opens where triage's loupe
+was; the pixels are cut by the triage pane's LoupeSource, as its own loupe's are.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.geometry import Size
 
 from tui import keymap
+from tui.loupe import LoupePlace
 from tui.panes.burst_view import BurstSource, BurstView
 from tui.widgets.tile import PhotoTile
 
 
+def compare_bindings() -> list[Binding]:
+    """The compare keys, the loupe's zoom keys and its pan keys, in the order they are tried:
+    the arrows always move the candidate; while zoomed, h j k l (and the big steps) pan, and
+    out of the loupe h and l move the candidate too (a pan key not allowed falls through)."""
+    compare = keymap.bindings("compare", {})
+    candidate = [b for b in compare if b.id in ("candidate_next", "candidate_previous")]
+    arrows = [
+        replace(b, key=",".join(k for k in b.key.split(",") if k in ("left", "right")))
+        for b in candidate
+    ]
+    zoom = [b for b in keymap.bindings("triage", {}) if b.id in ("zoom", "zoom_in", "zoom_out")]
+    first = [b for b in compare if b not in candidate]  # K keeps, also while zoomed
+    return [*first, *(b for b in arrows if b.key), *zoom, *keymap.bindings("loupe", {}),
+            *candidate]  # fmt: skip
+
+
 class CompareScreen(BurstView):
-    BINDINGS = keymap.bindings("compare", {})
+    BINDINGS = compare_bindings()
     DEFAULT_CSS = """
     CompareScreen #pick { border: round $success; }
     """
@@ -28,10 +52,12 @@ class CompareScreen(BurstView):
         super().__init__(source)
         self.pick = 0
         self.candidate: int | None = None
+        self.loupe = LoupePlace()  # fit: the loupe is off
 
-    def start(self, current: int) -> None:
+    def start(self, current: int, loupe: LoupePlace) -> None:
         self.pick = current
         self.candidate = self._after(current)
+        self.loupe = loupe
 
     def compose_tiles(self) -> ComposeResult:
         with Horizontal(id="tiles"):
@@ -69,23 +95,28 @@ class CompareScreen(BurstView):
         if pick.styles.width != half:
             pick.styles.width = candidate.styles.width = half
         count = len(self.members)
-        pick.show_photo(self.facts.get(self.pick), f"pick · {self._place(self.pick)}")
+        zoom = self.loupe if self.loupe.zoomed else None  # how the frames are keyed
+        pick.show_photo(self.facts.get(self.pick), f"pick · {self._place(self.pick)}", zoom)
         if self.candidate is None:
             candidate.show_photo(None, "candidate", empty="no other frame to compare with")
         else:
             candidate.show_photo(self.facts.get(self.candidate),
-                                 f"candidate · {self._place(self.candidate)}")  # fmt: skip
+                                 f"candidate · {self._place(self.candidate)}", zoom)  # fmt: skip
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append("compare", style="bold")
         head.append(f"  burst of {count}" if self.in_burst else "  no burst: the next photos")
         if self.candidate is not None:
             head.append(f"  ·  candidate {self._others().index(self.candidate) + 1} / "
                         f"{len(self._others())}")  # fmt: skip
+        if self.loupe.zoomed:  # one loupe over both: the same zoom, at the same place
+            head.append(f"  ·  loupe {self.loupe.percent} at {self.loupe.x:.0%}, "
+                        f"{self.loupe.y:.0%}", style="bold magenta")  # fmt: skip
         self.set_head(head)
         ahead = [self._after(self.candidate, 1), self._after(self.candidate, -1)] if (
             self.candidate is not None) else []  # fmt: skip
         # The candidate first: it is what a key changes; the pick is drawn already.
-        self.want([candidate, pick], [photo_id for photo_id in ahead if photo_id is not None])
+        self.want([candidate, pick], [photo_id for photo_id in ahead if photo_id is not None],
+                  zoom)  # fmt: skip
 
     def _place(self, photo_id: int) -> str:
         return f"{self.members.index(photo_id) + 1} / {len(self.members)}"
@@ -115,3 +146,45 @@ class CompareScreen(BurstView):
 
     def action_close(self) -> None:
         self.dismiss(self.pick)
+
+    # --- the loupe, over both frames ---------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pan":  # out of the loupe, its keys fall through to the candidate's
+            return self.loupe.zoomed
+        return super().check_action(action, parameters)
+
+    def action_zoom(self) -> None:
+        """The loupe at 100 % where it starts on the pick (its AF point, its sharpest
+        region), or off."""
+        self._set_loupe(self.loupe.zoomed_out() if self.loupe.zoomed else self._started(1.0))
+
+    def action_zoom_in(self) -> None:
+        self._set_loupe(self.loupe.zoomed_in() if self.loupe.zoomed else self._started(0.5))
+
+    def action_zoom_out(self) -> None:
+        self._set_loupe(self.loupe.zoomed_out())
+
+    def action_pan(self, dx: int, dy: int, big: bool = False) -> None:
+        """Both frames move together: the place is a fraction of each picture, panned by the
+        pick's size (frames of a burst share it)."""
+        source = self.source.loupe_source
+        pixels = source.source_of(self.pick) if source is not None else None
+        if pixels is None:  # the pick not drawn in the loupe yet: nothing to pan across
+            return
+        cells = self.query_one("#pick", PhotoTile).picture_size
+        place = self.loupe.panned(dx, dy, pixels.full_size, (cells.width, cells.height),
+                                  source.cell_pixels, big=big)  # fmt: skip
+        self._set_loupe(place)
+
+    def _started(self, zoom: float) -> LoupePlace:
+        source = self.source.loupe_source
+        return source.start(self.pick, zoom) if source is not None else LoupePlace(zoom)
+
+    def _set_loupe(self, place: LoupePlace) -> None:
+        if place == self.loupe:
+            return
+        was_zoomed, self.loupe = self.loupe.zoomed, place
+        if was_zoomed != place.zoomed:
+            self.refresh_bindings()  # the pan keys come and go
+        self.show_tiles()

@@ -17,6 +17,7 @@ from textual.containers import Container
 from textual.geometry import Size
 
 from tui import keymap
+from tui.loupe import LoupePlace
 from tui.panes.burst_view import BurstSource, BurstView
 from tui.widgets.tile import PhotoTile
 
@@ -88,7 +89,7 @@ class SurveyScreen(BurstView):
         self.grid: Grid | None = None
         self._laying_out = False  # tiles are being mounted or removed
 
-    def start(self, current: int) -> None:
+    def start(self, current: int, loupe: LoupePlace) -> None:  # a survey shows whole frames
         self.current = current
         self.first_shown = 0
 

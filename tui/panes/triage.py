@@ -618,7 +618,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         if screen is None:  # made once and kept: its tiles laid out, its frames drawn
             cells = _cell_pixels() if self._graphics is not None else (1, 2)
             source = BurstSource(self.db, self.triage, self._load, self._graphics, cells,
-                                 self.app.console)  # fmt: skip
+                                 self.app.console, self.loupe_source)  # fmt: skip
             screen = self._burst_views[view] = view(source)
             self.app.install_screen(screen, f"triage-{view.__name__}")
         return screen
@@ -628,7 +628,8 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         if photo_id is None:
             return
         screen = self._burst_view(view)
-        screen.open(frames_of(self.db, photo_id, self.queue.photo_ids, alone_with), photo_id)
+        frames = frames_of(self.db, photo_id, self.queue.photo_ids, alone_with)
+        screen.open(frames, photo_id, self.loupe)
         self.frames.want([], self.query_one(PhotoView).size)  # neighbours give the cores up
         self.app.push_screen(screen, self._back_from_burst)
 
