@@ -19,6 +19,7 @@ from tests.tui.burst_helpers import (
 )
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
+from tui.app import ShootwatchApp
 from tui.panes.compare import CompareScreen
 from tui.widgets.photo_view import PhotoView
 from tui.widgets.tile import PhotoTile
@@ -223,6 +224,28 @@ async def test_compare_opens_at_the_place_of_the_triage_loupe(library):
         await pilot.press("c")
         screen = await tiles_drawn(pilot)
         assert screen.loupe == place and frame_zooms(screen) == [place, place]
+
+
+async def test_a_graphics_renderer_gets_both_pictures_also_through_the_loupe(library):
+    from textual_image.widget import HalfcellImage  # the same interface as Sixel and TGP
+
+    ids = make_burst(library, BURST)
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off",
+                        graphics=HalfcellImage)  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one("#triage")
+        pane.load_queue("all", ids[0])
+        await pilot.press("c")
+        screen = await tiles_drawn(pilot)
+        for zoom in (None, "z"):
+            if zoom:
+                await pilot.press(zoom)
+                await tiles_drawn(pilot)
+            for tile in screen.query(PhotoTile):
+                view = tile.query_one(PhotoView)
+                assert view.frame.picture is not None and not view.frame.strips
+                assert view.frame.zoom == (screen.loupe if zoom else None)
+                assert view.children[0].image is view.frame.picture
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48), (240, 70)])
