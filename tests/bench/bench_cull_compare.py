@@ -12,11 +12,13 @@ given a focus score. Then the whole app (`python -m tui`) runs in a 200x60 tmux 
 private socket, keys typed with send-keys, the screen read with capture-pane until the result
 is on it:
 
-- **compare 2-up**: `c` from triage until both frames are drawn (the pick and the candidate,
-  each blank until its own frame is drawn), and `→` (the next candidate) until the new
-  candidate's name is in the head line and its frame drawn;
-- **survey 9-up**: `v` from triage until all nine tiles are drawn (a new survey draws every
-  tile anew, from the preview cache), and `→` (the focus moved) until the head line says so;
+- **compare 2-up**: `c` from triage after a moment on the photo until both frames are drawn
+  (the pick and the candidate, each blank until its own frame is drawn), and `→` (the next
+  candidate) until the new candidate's name is in the head line and its frame drawn;
+- **survey 9-up**: `v` from triage until all nine tiles are drawn: on arrival at a burst's
+  first photo (nothing drawn ahead: every tile decoded from the preview cache and drawn), and
+  after looking at it for a moment (the pane has drawn the tiles ahead, in the background);
+  `→` (the focus moved) until the head line says so;
 - **the reference**, measured the same way in the same run: triage's next photo (`space`),
   from the key to the new position shown with its photo drawn;
 - the bytes the app writes to its terminal per change (pipe-pane).
@@ -152,7 +154,7 @@ def timed(program: TmuxProgram, key: str, shown, what: str, into: Seen, pace: fl
 
 def measure(base: Path, config: Path, bursts: int, rounds: int, pace: float) -> dict[str, Seen]:
     seen = {name: Seen() for name in ("next", "compare_open", "candidate", "survey_open",
-                                      "focus")}  # fmt: skip
+                                      "survey_cold", "focus")}  # fmt: skip
     program = start(base, config, "cull")
     try:
         position = 1
@@ -166,6 +168,11 @@ def measure(base: Path, config: Path, bursts: int, rounds: int, pace: float) -> 
                 position += 1
                 timed(program, "Space", lambda s, p=position: photo_shown(s, p),
                       f"photo {position}", seen["next"], pace)  # fmt: skip
+            # On arrival, before the pane has drawn anything ahead for the burst (it waits
+            # for the photo to stay on screen for two looks, 0.25 s apart).
+            timed(program, "v", lambda s: survey_drawn(s, 1), "survey", seen["survey_cold"], 0)
+            program.keys("v")
+            program.wait_for(lambda s, p=position: photo_shown(s, p), "triage", 30)
             timed(program, "c", lambda s: compare_drawn(s, 1), "compare", seen["compare_open"],
                   pace)  # fmt: skip
             for candidate in range(2, BURST):
@@ -210,7 +217,8 @@ def main() -> int:
     for name, key, target in (
         ("compare 2-up: open (both frames drawn)", "compare_open", ""),
         ("compare 2-up: next candidate drawn", "candidate", "p95 <= 150 ms"),
-        ("survey 9-up: open (nine tiles drawn)", "survey_open", "p95 <= 400 ms"),
+        ("survey 9-up: open on arrival (nine tiles drawn)", "survey_cold", "p95 <= 400 ms"),
+        ("survey 9-up: open after a look (drawn ahead)", "survey_open", "p95 <= 400 ms"),
         ("survey 9-up: focus moved", "focus", ""),
     ):
         mine = seen[key]
@@ -235,7 +243,9 @@ def main() -> int:
          seen["candidate"].p95 <= 0.150),
         ("compare open p95 <= 150 ms", ms(seen["compare_open"].p95),
          seen["compare_open"].p95 <= 0.150),
-        ("survey 9-up open p95 <= 400 ms", ms(seen["survey_open"].p95),
+        ("survey 9-up open on arrival p95 <= 400 ms", ms(seen["survey_cold"].p95),
+         seen["survey_cold"].p95 <= 0.400),
+        ("survey 9-up open after a look p95 <= 400 ms", ms(seen["survey_open"].p95),
          seen["survey_open"].p95 <= 0.400),
     ]  # fmt: skip
     print_verdicts(notes, targets)

@@ -95,7 +95,9 @@ class BurstView(Screen):
             self.load,
             self._frame_ready,
             graphics=source.graphics is not None,
-            workers=2,  # a survey draws up to nine at once
+            # One lane beside the urgent one: drawing is Python, one core's work at a time;
+            # more lanes only share it, and the UI thread, and bring every tile later.
+            workers=1,
             console=source.console,
             cell_pixels=source.cell_pixels,
         )
@@ -152,6 +154,9 @@ class BurstView(Screen):
     def on_screen_resume(self) -> None:
         self.read_facts()
         self.show_tiles()
+
+    def on_screen_suspend(self) -> None:
+        self.frames.want([], Size(0, 0))  # closed: frames drawn ahead would slow triage's
 
     def close_frames(self) -> None:
         """Stop drawing (the app closes): the frame threads end."""

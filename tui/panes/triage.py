@@ -628,6 +628,9 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         if photo_id is None:
             return
         screen = self._burst_view(view)
+        for other in self._burst_views.values():  # the other view's drawing ahead stops
+            if other is not screen:
+                other.stop_prefetch()
         frames = frames_of(self.db, photo_id, self.queue.photo_ids, alone_with)
         screen.open(frames, photo_id, self.loupe)
         self.frames.want([], self.query_one(PhotoView).size)  # neighbours give the cores up
@@ -636,6 +639,8 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
     def _prefetch_burst_views(self) -> None:
         """On a photo of a burst for a moment (the photographer looks at it): the frames its
         survey and compare would open on are drawn in the background, until the next key."""
+        if isinstance(self.app.screen, BurstView):
+            return  # one is open: it draws what it shows
         photo_id = self.photo_id
         still, self._burst_looked = photo_id == self._burst_looked, photo_id
         if not still or photo_id in (None, self._burst_prefetched) or self.queue is None:
