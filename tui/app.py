@@ -16,7 +16,6 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
 from core.config import Settings
@@ -25,6 +24,7 @@ from core.store.events import NEW_FILES, EventKind, EventReader
 from core.store.models import Root
 from tui import keymap
 from tui.engine_link import EngineLink
+from tui.graphics import Graphics
 from tui.help import HelpScreen
 from tui.panes.events import SEED_EVENTS, EventsPane
 from tui.panes.history import HistoryPane
@@ -68,9 +68,10 @@ class ShootwatchApp(App):
         settings: Settings,
         catalogue: Catalogue,
         engine: str = "auto",
-        graphics: type[Widget] | None = None,
+        graphics: Graphics | None = None,
         renderer: str = "halfblock",
         clock: Callable[[], float] = time.time,
+        renderer_note: str | None = None,
     ) -> None:
         # ansi_color: the terminal's own 16 colours stay as they are. Textual would otherwise
         # convert every style on screen to RGB on each frame, and a photo has thousands.
@@ -81,6 +82,7 @@ class ShootwatchApp(App):
         self.renderer = renderer
         self.clock = clock
         self._graphics = graphics
+        self._renderer_note = renderer_note  # more pixels are possible: how (said once)
         self._events = queries.open_read_only(str(settings.catalogue))
         self._event_reader = EventReader(self._events).from_now()
         self._roots = {root.id: root.path for root in Root.select()}
@@ -109,6 +111,8 @@ class ShootwatchApp(App):
         self.set_interval(STATES_SECONDS, self._show_states)
         self.set_interval(NEW_PHOTO_SECONDS, self._look_for_new_photos)
         self._show_states()
+        if self._renderer_note:
+            self.notify(self._renderer_note, title="tmux holds photos back", timeout=20)
         # Python's full garbage collection walks every object the process holds: with the
         # start-up's (modules, styles, the queue) it took 50-75 ms, the app's longest stall while
         # 20,000 files arrived. Frozen, they are left out of it (about 10 ms).

@@ -6,8 +6,8 @@ the frame the screen waits for, and drops it between two lines as soon as a newe
 for (a held key asks 30 times a second: only the last is worth finishing). The neighbour lane
 draws the rest, most urgent first; it gives way while the urgent frame is not drawn or a key
 is being handled, and drops a neighbour the moment it is no longer wanted. Decoding happens in
-Pillow (which lets other threads run); the half-block lines are built here too, never on the
-UI thread.
+Pillow (which lets other threads run); the half-block lines, or the picture encoded for a
+graphics terminal (PNG for kitty, sixel), are made here too, never on the UI thread.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from PIL import Image
 from textual.geometry import Size
 
 from core.files import open_to_read
-from tui.widgets.photo_view import Frame, centre_crop, fitted, halfblock_strips
+from tui.exposure import NO_AIDS, Aids, RawMeasures, exposure_of
+from tui.graphics import MAX_CELLS, Graphics, encode
+from tui.widgets.photo_view import BACKGROUND, Frame, centre_crop, fitted, halfblock_strips
 
 # photo id, False or the loupe's place -> the picture (drafted to at least ``min_size``
 # pixels), or why there is none
@@ -47,18 +50,24 @@ class FrameMaker:
         self,
         load: Loader,
         on_ready: Callable[[Frame], None],
-        graphics: bool = False,
+        graphics: Graphics | bool | None = None,
         workers: int = 1,
         console=None,
-        cell_pixels: tuple[int, int] = (10, 20),
+        cell_pixels: tuple[int, int] | None = None,
     ) -> None:
-        """``workers`` is the number of neighbour lanes; the urgent lane is always there."""
+        """``workers`` is the number of neighbour lanes; the urgent lane is always there.
+        ``graphics``: how a sixel / kitty terminal gets pictures (True: hand over the picture
+        alone, unencoded)."""
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
         self._console = console  # the app's: strips are turned into escape codes here too
+        if cell_pixels is None:
+            cell_pixels = graphics.cell_pixels if isinstance(graphics, Graphics) else (10, 20)
         self._cell_pixels = cell_pixels  # a graphics terminal's cell size, for a 1:1 zoom
         self._frames: OrderedDict[Key, Frame] = OrderedDict()
+        self._aids = NO_AIDS  # the exposure aids frames carry
+        self._raw: RawMeasures | None = None
         self._wanted: list[Key] = []  # as last asked, most urgent first
         self._wanted_set: frozenset[Key] = frozenset()
         self._urgent: Key | None = None  # the frame the screen waits for
@@ -109,6 +118,29 @@ class FrameMaker:
         """Work for when nothing is wanted on screen (building a preview for the cache)."""
         with self._lock:
             self._later.append(task)
+            self._lock.notify_all()
+
+    def draw_ahead(self, photo_id: int, size: Size, zoom: object) -> None:
+        """Draw a frame on the calling thread (a background task's) and keep it: a guess at a
+        frame about to be wanted (the loupe's, on a photo the photographer stopped on). A key
+        asking for it meanwhile waits for this drawing rather than starting another."""
+        key = (photo_id, size, zoom)
+        with self._lock:
+            if self._closed or key in self._frames or key in self._busy:
+                return
+            self._busy.add(key)
+        self._make(key, lambda: None)
+
+    def set_aids(self, aids: Aids, raw: RawMeasures | None = None) -> None:
+        """Frames from now on carry these exposure aids (tui.exposure): those drawn without
+        them are drawn again when next wanted."""
+        with self._lock:
+            if aids == self._aids:
+                return
+            self._aids = aids
+            if raw is not None:
+                self._raw = raw
+            self._frames.clear()
             self._lock.notify_all()
 
     def forget(self, photo_id: int) -> None:
@@ -203,19 +235,23 @@ class FrameMaker:
 
     def _make(self, key: Key, between_lines: Callable[[], None]) -> None:
         """Draw ``key``, keep it and hand it over; or drop it when it stopped being wanted."""
+        aids = self._aids
         try:
             between_lines()
-            frame = self._draw(key, between_lines)
+            frame = self._draw(key, between_lines, aids)
         except Abandoned:
             with self._lock:
                 self._busy.discard(key)
                 self._lock.notify_all()
             return
         except Exception as error:  # a frame that cannot be drawn says why, never crashes
-            frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}")
+            frame = Frame(key[0], key[1], key[2], reason=f"cannot be shown: {error}", aids=aids)
         with self._lock:
             self._busy.discard(key)
             if self._closed:
+                return
+            if aids != self._aids:  # the aids changed while it was drawn: drawn again
+                self._lock.notify_all()
                 return
             self._frames[key] = frame
             self._frames.move_to_end(key)
@@ -224,16 +260,42 @@ class FrameMaker:
             self._lock.notify_all()  # neighbours waiting for the urgent frame go on
         self._on_ready(frame)
 
-    def _draw(self, key: Key, between_lines: Callable[[], None]) -> Frame:
+    def _draw(self, key: Key, between_lines: Callable[[], None], aids: Aids = NO_AIDS) -> Frame:
         photo_id, size, zoom = key
-        picture, reason = self._load(photo_id, zoom, (size.width, size.height * 2))
+        graphics = self._graphics
+        if graphics and (size.width > MAX_CELLS or size.height > MAX_CELLS):
+            graphics = None  # wider than kitty's placeholders can name: half-blocks
+        cell_w, cell_h = self._cell_pixels
+        min_size = (size.width, size.height * 2)  # the loupe reads the pane's cells from it
+        if graphics and not zoom:  # the terminal's own pixels, not half-blocks
+            min_size = (size.width * cell_w, size.height * cell_h)
+        picture, reason = self._load(photo_id, zoom, min_size)
         if picture is None:
-            return Frame(photo_id, size, zoom, reason=reason or "no preview")
-        if self._graphics:
-            if zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
-                cell_w, cell_h = self._cell_pixels
-                picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
-            return Frame(photo_id, size, zoom, picture=picture)
+            return Frame(photo_id, size, zoom, reason=reason or "no preview", aids=aids)
+        if graphics and zoom:  # 1:1 with the terminal's own pixels: the cells' size in pixels
+            picture = centre_crop(picture, Size(size.width * cell_w, size.height * cell_h // 2))
+        exposure, painted = None, None
+        if aids:
+            between_lines()
+            exposure, painted = exposure_of(photo_id, picture, aids, self._raw, whole=not zoom)
+        frame = self._drawn(key, picture, graphics, between_lines)
+        marked = self._drawn(key, painted, graphics, between_lines) if painted else None
+        return replace(frame, aids=aids, exposure=exposure, marked=marked)
+
+    def _drawn(
+        self,
+        key: Key,
+        picture: Image.Image,
+        graphics: Graphics | bool | None,
+        between_lines: Callable[[], None],
+    ) -> Frame:
+        photo_id, size, zoom = key
+        if graphics:
+            if not isinstance(graphics, Graphics):
+                return Frame(photo_id, size, zoom, picture=picture)
+            between_lines()
+            encoded = encode(picture, size, graphics, BACKGROUND, fit=not zoom)
+            return Frame(photo_id, size, zoom, picture=picture, encoded=encoded)
         between_lines()
         strips = halfblock_strips(picture, size, zoom, between_lines)
         if self._console is not None:

@@ -117,11 +117,12 @@ def open_app(settings: Settings, folders: Sequence[str], engine: str = "auto") -
             root, added = queries.add_root(path)
             if added:
                 sys.stderr.write(f"added library root {root.path}\n")
-        # Both before the app takes the terminal: textual-image asks the terminal itself.
-        renderer, graphics = choose_renderer(settings.tui.renderer)
+        # Both before the app takes the terminal: the terminal (or tmux) is asked now.
+        choice = choose_renderer(settings.tui.renderer)
         apply_colors(settings.tui.colors)
         from tui.app import ShootwatchApp
 
-        app = ShootwatchApp(settings, catalogue, engine, graphics, renderer)
+        app = ShootwatchApp(settings, catalogue, engine, choice.graphics, choice.name,
+                            renderer_note=choice.note)  # fmt: skip
         app.run()
     return EXIT_OK

@@ -113,10 +113,11 @@ class LoupePlace:
         )
 
     def describe(self) -> str:
-        """The position line's words: "loupe 100 % at 62 %, 40 % (AF point)"."""
+        """The position line's words: "100 % at 62%, 40% · from the AF point"."""
         if self.zoom is None:
             return "loupe off"
-        return f"loupe {self.percent} at {self.x:.0%} across, {self.y:.0%} down ({self.start})"
+        why = "centre" if self.start == "centre" else f"from the {self.start}"
+        return f"{self.percent} at {self.x:.0%}, {self.y:.0%} · {why}"
 
 
 def start_place(

@@ -9,13 +9,17 @@ decoded full-size pictures are kept (PixelCache) so a pan only cuts and draws, n
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 from rich.text import Text
+from textual.message import Message
 
-from core.media.pixels import PixelCache, Pixels, PixelSource, choose_source
+from core.media.pixels import DEVELOPING, PixelCache, Pixels, PixelSource, Plan, choose_source
 from core.media.preview import PreviewUnavailable
 from core.store.photos import focus_points, original_of
 from tui.loupe import LoupePlace, start_place
@@ -24,18 +28,41 @@ from tui.loupe import LoupePlace, start_place
 # before. Each holds a decoded full-size picture (72 MB at 24 MP), so fewer than in fit view.
 LOUPE_AHEAD = 2
 LOUPE_BEHIND = 1
+KEEP_PLANS = 16  # where each photo's pixels come from, for the photos lately in the loupe
+KEEP_DEVELOPING = 4  # RAWs asked to be developed: the photo on screen and its neighbours
+
+
+class LoupeDeveloped(Message):
+    """A RAW's developed pixels are ready (posted from the developing thread): its frames,
+    drawn from the embedded JPEG meanwhile, are drawn again."""
+
+    bubble = False
+
+    def __init__(self, photo_id: int) -> None:
+        super().__init__()
+        self.photo_id = photo_id
 
 
 class LoupeSource:
     """The pixels of photos for the loupe: decoded once per photo and scale, kept for the photo
-    on screen and its neighbours, cut for a place. Called from the frame threads."""
+    on screen and its neighbours, cut for a place. Called from the frame threads.
 
-    def __init__(self, db, cell_pixels: tuple[int, int]) -> None:
+    A RAW LibRaw must develop takes seconds at 24 MP: its embedded JPEG, enlarged, is shown
+    at once, the RAW is developed by a thread of its own, and ``on_developed`` says when."""
+
+    def __init__(
+        self, db, cell_pixels: tuple[int, int], on_developed: Callable[[int], None] | None = None
+    ) -> None:
         self.db = db
         self.cell_pixels = cell_pixels
         self.cache = PixelCache()
         self._sources: dict[int, PixelSource] = {}  # what each photo's last view came from
+        self._plans: dict[tuple[int, str], Plan] = {}  # the newest few, read once per photo
         self._lock = threading.Lock()
+        self._developer = Developer(self.cache, on_developed or (lambda photo_id: None))
+
+    def close(self) -> None:
+        self._developer.close()
 
     def start(self, photo_id: int | None, zoom: float) -> LoupePlace:
         if photo_id is None:
@@ -46,9 +73,6 @@ class LoupeSource:
     def source_of(self, photo_id: int | None) -> PixelSource | None:
         with self._lock:
             return self._sources.get(photo_id)
-
-    def forget(self, photo_id: int) -> None:
-        self.cache.forget(lambda key: key[0] == photo_id)
 
     def view(
         self, photo_id: int, place: LoupePlace, cells: tuple[int, int]
@@ -64,24 +88,110 @@ class LoupeSource:
             self._sources[photo_id] = pixels.source
         return cut(pixels, place, cells, self.cell_pixels), None
 
+    def warm(
+        self, photo_id: int, still_on_screen: Callable[[], bool], then: Callable[[], None]
+    ) -> None:
+        """Decode the photo's full-size pixels ahead of a ``z``, if it is still on screen after
+        a pause (a frame thread's background task), then call ``then`` (which draws the loupe's
+        first frame): a photographer who stops on a photo may look closer. Not for a RAW LibRaw
+        must develop: seconds of both cores on a guess."""
+        if not still_on_screen():
+            return
+        if self.cache.get((photo_id, "full")) is None:
+            plan = self._plan(photo_id, 1.0)
+            if plan.stand_in is not None or not still_on_screen():
+                return
+            self.cache.get_or_decode((photo_id, "full"), plan.decode)
+        if still_on_screen():
+            then()
+
     def pixels(self, photo_id: int, zoom: float) -> Pixels:
         """The photo's decoded pixels for ``zoom``: those at full size serve every zoom, so a
-        zoom out from 100 % to 50 % decodes nothing."""
-        full = self.cache.get((photo_id, "full"))
-        if full is not None:
-            return full
+        zoom out from 100 % to 50 % decodes nothing. A RAW being developed: its stand-in."""
+        scale = "half" if zoom <= 0.5 else "full"
+        for key in ((photo_id, "full"), (photo_id, scale)):
+            found = self.cache.get(key)
+            if found is not None:
+                return found
+        plan = self._plan(photo_id, zoom)
+        if plan.stand_in is None:
+            return self.cache.get_or_decode((photo_id, scale), plan.decode)
+        self._developer.develop((photo_id, scale), plan.decode, plan.stand_in)
+        return self.cache.get_or_decode((photo_id, "stand-in"), plan.stand_in)
+
+    def _plan(self, photo_id: int, zoom: float) -> Plan:
+        scale = "half" if zoom <= 0.5 else "full"
+        with self._lock:
+            plan = self._plans.get((photo_id, scale))
+        if plan is not None:
+            return plan
         found = original_of(self.db, photo_id)
         if found is None:
             raise PreviewUnavailable("this photo has no original file on disk")
         _blake3, root, rel_path, file_format, orientation = found
-        path = Path(root) / rel_path
-        scale = "half" if zoom <= 0.5 else "full"
+        plan = choose_source(Path(root) / rel_path, file_format or "unknown", orientation, zoom)
+        with self._lock:
+            self._plans[(photo_id, scale)] = plan
+            while len(self._plans) > KEEP_PLANS:
+                del self._plans[next(iter(self._plans))]
+        return plan
 
-        def decode() -> Pixels:
-            _source, decode_now = choose_source(path, file_format or "unknown", orientation, zoom)
-            return decode_now()
 
-        return self.cache.get_or_decode((photo_id, scale), decode)
+class Developer:
+    """One thread that develops RAWs with LibRaw, in the order asked, the oldest asks dropped
+    beyond a few (the photographer has moved on); each developed picture goes into the cache
+    and ``on_developed`` is called with its photo."""
+
+    def __init__(self, cache: PixelCache, on_developed: Callable[[int], None]) -> None:
+        self._cache = cache
+        self._on_developed = on_developed
+        self._asked: list[tuple[tuple[int, str], Callable[[], Pixels], Callable[[], Pixels]]] = []
+        self._seen: set[tuple[int, str]] = set()
+        self._lock = threading.Condition()
+        self._closed = False
+        # A daemon: a RAW being developed when the app quits must not hold the quit up.
+        self._thread = threading.Thread(target=self._run, name="shootwatch-develop", daemon=True)
+        self._thread.start()
+
+    def develop(
+        self, key: tuple[int, str], decode: Callable[[], Pixels], stand_in: Callable[[], Pixels]
+    ) -> None:
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+            self._asked.append((key, decode, stand_in))
+            if len(self._asked) > KEEP_DEVELOPING:
+                dropped = self._asked.pop(0)
+                self._seen.discard(dropped[0])
+            self._lock.notify_all()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._asked.clear()
+            self._lock.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._closed and not self._asked:
+                    self._lock.wait()
+                if self._closed:
+                    return
+                key, decode, stand_in = self._asked.pop(0)
+            try:
+                self._cache.get_or_decode(key, decode)
+            except Exception as error:  # said on the loupe's line; the stand-in stays shown
+                pixels = stand_in()
+                why = f"the RAW could not be developed ({error})"
+                failed = Pixels(pixels.picture, replace(pixels.source, why=why))
+                self._cache.get_or_decode(key, lambda failed=failed: failed)
+            with self._lock:
+                self._seen.discard(key)
+                if self._closed:
+                    return
+            self._on_developed(key[0])
 
 
 def cut(
@@ -160,17 +270,35 @@ class LoupeKeys:
         text = Text()
         if not self.loupe.zoomed:
             return text
-        place = self.loupe
-        text.append(f"{place.percent}", style="bold magenta")
-        text.append(f" at {place.x:.0%}, {place.y:.0%}")
-        text.append(f" · from the {place.start}" if place.start != "centre" else " · centre")
+        percent = self.loupe.percent  # in colour, the rest as LoupePlace.describe says it
+        text.append(percent, style="bold magenta")
+        text.append(self.loupe.describe().removeprefix(percent))
         source = self.loupe_source.source_of(self.photo_id) if self.loupe_source else None
         if source is not None:
             text.append(f" · {source.words}", style="dim")
-            if source.why:
+            if source.why == DEVELOPING:
+                text.append(f", {DEVELOPING}…", style="yellow")
+            elif source.why:
                 text.append(" (enlarged)", style="yellow")
         text.append("   ")
         return text
+
+    def warm_loupe(self, photo_id: int, size) -> None:
+        """The photo on screen in the fit view: if it is still there after a pause, its
+        full-size pixels are decoded and the loupe's first frame drawn (LoupeSource.warm), so
+        ``z`` then shows at once."""
+        if self.loupe_source is None or self.loupe.zoomed:
+            return
+        place = self._started(1.0)
+        still = functools.partial(lambda shown: self.photo_id == shown, photo_id)
+        draw = functools.partial(self.frames.draw_ahead, photo_id, size, place)
+        self.frames.later(functools.partial(self.loupe_source.warm, photo_id, still, draw))
+
+    def on_loupe_developed(self, message: LoupeDeveloped) -> None:
+        """A RAW's developed pixels: its frames (drawn from its embedded JPEG) again."""
+        self.frames.forget(message.photo_id)
+        if self.loupe.zoomed:
+            self.show_current()
 
     def _started(self, zoom: float) -> LoupePlace:
         return self.loupe_source.start(self.photo_id, zoom)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.cli import (
+    bursts,
     darktable,
     demo,
     failures,
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_commands(commands)
     darktable.add_commands(commands)
     triage.add_commands(commands)
+    bursts.add_commands(commands)
     stages.add_commands(commands)
     ingest.add_commands(commands)
     demo.add_commands(commands)
@@ -487,5 +489,6 @@ COMMANDS = {
     "cancel": stages.cancel,
     "ingest": ingest.ingest,
     "redo": triage.redo,
+    "bursts": bursts.bursts,
 }
 DARKTABLE_COMMANDS = {"stats": darktable.stats, "recent-edits": darktable.recent_edits}

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from core.cli import output, stages
+from core.cli import bursts, output, stages
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.service import parse_since
 from core.darktable.facts import label_names, sidecar_name
@@ -25,6 +25,7 @@ from core.store import progress, queries, snapshot
 from core.store.events import events_at
 from core.store.models import DarktableImage, FileRecord, Heartbeat, Photo
 from core.store.photos import LOOK_COLUMNS, PHOTO_METADATA_COLUMNS, original_of
+from core.triage.bursts import burst_place, rank_words
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -298,6 +299,7 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
         "preview_error": reason,
         "sidecar_problem": photo.sidecar_problem,  # why write-back left its sidecar alone
         **_looks_dict(run.catalogue.db, photo, preview),
+        "burst": bursts.place_dict(burst_place(run.catalogue.db, photo.id)),
     }
 
 
@@ -358,6 +360,11 @@ def _write_photo(photo: dict, out: TextIO) -> None:
         out.write(f"    ! {output.shown(photo['metadata_error'])}\n")
     if photo["sidecar_problem"]:
         out.write(f"    ! sidecar not written: {output.shown(photo['sidecar_problem'])}\n")
+    if photo["burst"]:
+        burst = photo["burst"]
+        out.write(f"    burst {burst['position']} / {burst['size']}"
+                  f"{', ' + rank_words(burst['rank'], burst['size']) if burst['rank'] else ''}"
+                  f" (burst {burst['id']})\n")  # fmt: skip
     if photo["preview"]:
         out.write(f"    preview: {output.shown(photo['preview'])}\n")
     else:

@@ -16,6 +16,7 @@ from core.media.pool import MediaPool
 from core.scan.reconcile import ReconcileReport, reconcile_roots
 from core.store.events import EventKind
 from core.store.models import Event, Root
+from core.triage.bursts import BurstRules
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
 
@@ -77,7 +78,8 @@ def describe_photos(run: Invocation, quiet: bool, events_after: int | None = Non
     those the events after ``events_after`` name) described, grouped into photos, previews
     built (in worker processes)."""
     pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
-    media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after)
+    media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after,
+                      bursts=BurstRules.of(run.settings))  # fmt: skip
     line = output.ProgressLine(run.err)
 
     def progress(counts: MediaCounts) -> None:

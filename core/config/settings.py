@@ -28,6 +28,7 @@ from core.config.checks import (
 from core.config.declaration import declared_in, section_types, setting
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
 from core.scan.ignore import BUILTIN_RULES
+from core.triage.bursts import DEFAULT_GAP_SECONDS, DEFAULT_HASH_DISTANCE
 
 APP_NAME = "shootwatch"
 
@@ -155,6 +156,21 @@ class TriageSettings:
         help='Which sidecars decisions are written into: "darktable" (IMG_1.CR2.xmp, '
         "darktable's name, digiKam's by default), \"adobe\" (IMG_1.xmp, Lightroom's and "
         'Bridge\'s) or "both".',
+    )
+    burst_gap_seconds: float = setting(
+        DEFAULT_GAP_SECONDS,
+        check=Number(0.0, 60.0),
+        help="Consecutive photos of one camera body at most this far apart in capture time "
+        "(seconds), and alike in look, are one burst; two visits to one spot further apart are "
+        "two. Photos are grouped as they are measured; after a change, 'shootwatch bursts "
+        "--regroup' groups those measured before again.",
+    )
+    burst_hash_distance: int = setting(
+        DEFAULT_HASH_DISTANCE,
+        check=WholeNumber(0, 64),
+        help="How many of the 64 bits of two photos' perceptual hashes may differ for them to "
+        "be one burst (16 keeps a 5 % shift, a stop of exposure or blur together; different "
+        "photos measured 22 or more apart).",
     )
 
 
@@ -290,8 +306,12 @@ class TuiSettings:
     renderer: str = setting(
         "auto",
         check=OneOf(("auto", "halfblock", "sixel", "kitty")),
-        help='How photos are drawn: "auto" asks the terminal before the app starts (sixel or '
-        "kitty graphics where it has them; coloured half-blocks elsewhere, as in tmux).",
+        help='How photos are drawn: "auto" asks the terminal before the app starts: kitty '
+        "graphics (kitty, Ghostty) or sixel (foot, WezTerm, iTerm2, ...) where it has them, "
+        "coloured half-blocks elsewhere. Inside tmux the terminal tmux runs in is asked of tmux, "
+        "and real pixels need 'set -g allow-passthrough on' in ~/.tmux.conf (without it, "
+        'half-blocks and a note saying so). "kitty" or "sixel" force one, "halfblock" the '
+        "fallback that works everywhere.",
     )
     colors: str = setting(
         "auto",

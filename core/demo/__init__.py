@@ -23,6 +23,7 @@ from core.files import sync_folder, write_atomically
 from core.media.photos import MediaSync
 from core.scan.reconcile import ScanError, reconcile_roots
 from core.store import CatalogueError, open_catalogue, queries
+from core.triage.bursts import BurstRules
 
 CONFIG_NAME = "shootwatch.toml"
 LICENCES_NAME = "LICENCES.md"
@@ -207,7 +208,7 @@ def _catalogue_photos(demo: Demo, config_file: Path, step: Callable[[str], None]
         if report.status != "completed":
             raise DemoError(f"the scan of the demo photos did not finish: {report.error}")
         step("describing photos and building previews")
-        MediaSync(catalogue.db, settings.media).run_until_idle()
+        MediaSync(catalogue.db, settings.media, bursts=BurstRules.of(settings)).run_until_idle()
         step("reading the darktable library")
         paths = LibraryPaths.beside(settings.darktable.library, settings.darktable.data)
         state, reason = sync_once(catalogue.db, paths, settings.darktable.explicit)

@@ -7,6 +7,7 @@ from core.engine.component import Component
 from core.media.photos import MediaSync
 from core.media.pool import MediaPool
 from core.store.events import EventReader
+from core.triage.bursts import BurstRules
 
 
 class MediaComponent(Component):
@@ -29,6 +30,7 @@ class MediaComponent(Component):
             # From the log as it is now, before the start's reconcile: the files it finds
             # changed while no engine ran are described again (junk now, or cut short).
             events_after=EventReader(db).newest_id(),
+            bursts=BurstRules.of(self.settings),
         )
         self.set_state("idle")
 

@@ -8,8 +8,6 @@ writer never waits for it; without a pool (tests, one-off commands) it runs inli
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 import queue
@@ -39,6 +37,8 @@ from core.store import photos as queries
 from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
 from core.store.queries import RootIndex
 from core.store.writing import run_transaction
+from core.triage.bursts import DEFAULT_RULES, BurstRules
+from core.triage.bursts import regroup as regroup_bursts
 from core.triage.sidecar_read import read_existing_marks
 
 log = logging.getLogger("shootwatch.media")
@@ -55,14 +55,6 @@ class MediaCounts:
     looked: int = 0  # photos whose looks were measured (core.media.looks)
 
 
-def _burst_regrouping() -> Callable[[SqliteDatabase, list[int]], None] | None:
-    """``core.triage.bursts.regroup``, which groups bursts around photos just measured, where
-    that module exists (it is written apart from the media pipeline)."""
-    if importlib.util.find_spec("core.triage.bursts") is None:
-        return None
-    return importlib.import_module("core.triage.bursts").regroup
-
-
 def preview_cache_dir(settings: MediaSettings) -> Path:
     """Previews of one size live together: another size setting does not serve stale ones."""
     return Path(settings.preview_cache) / str(settings.preview_long_edge)
@@ -76,12 +68,15 @@ class MediaSync:
         pool: MediaPool | None = None,
         deliver: Callable[[Callable[[], None]], None] | None = None,
         events_after: int | None = None,
+        bursts: BurstRules = DEFAULT_RULES,
     ) -> None:
         """``events_after``: follow the file events after this one (those of a scan that ran
         before this was made: files whose content changed are looked at again); None: from
-        now on, since files never looked at are found without them."""
+        now on, since files never looked at are found without them. ``bursts``: the rules the
+        photos measured are grouped into bursts by (``triage.burst_*``)."""
         self.db = db
         self.settings = settings
+        self.burst_rules = bursts
         self.pool = pool
         self.deliver = deliver  # hands a finished task's apply step to the writer thread
         self.counts = MediaCounts()
@@ -410,7 +405,7 @@ class MediaSync:
 
     def apply_previews(self, results: list[PreviewResult]) -> None:
         """Previews built and their photos measured: stored, then bursts regrouped around the
-        photos measured (when core.triage.bursts is there), in one transaction."""
+        photos measured, in one transaction."""
         now = time.time()
         rows = [(None if error else now, error, blake3) for blake3, error, _looks in results]
         looks = {
@@ -418,14 +413,14 @@ class MediaSync:
             for blake3, error, looked in results
         }
         measured = {blake3 for blake3, values in looks.items() if values.get("phash")}
-        regroup = _burst_regrouping()
         with self.db.atomic():
             queries.set_previews(self.db, rows)
             queries.set_looks(self.db, now, looks)
-            if regroup is not None and measured:
+            if measured:
                 try:
                     with self.db.atomic():  # a savepoint: a failed regroup keeps the looks
-                        regroup(self.db, queries.photo_ids_of(self.db, measured))
+                        ids = queries.photo_ids_of(self.db, measured)
+                        regroup_bursts(self.db, ids, self.burst_rules)
                 except Exception:  # bursts are a help: looks and previews go on without them
                     log.exception("bursts could not be regrouped")
         self.counts.previews += len(results)

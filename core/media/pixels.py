@@ -35,6 +35,7 @@ from core.media.sniff import FORMAT_KINDS
 COVER_SLACK = 0.97
 # Decoded pictures kept: the photo on screen and its neighbours at 24 MP are about 72 MB each.
 KEEP_BYTES = 320 * 1024 * 1024
+DEVELOPING = "developing the RAW"  # why a RAW's embedded JPEG stands in for it a moment
 # Sources, in the words the loupe's line uses.
 SOURCE_WORDS = {
     "jpeg": "the JPEG itself",
@@ -73,15 +74,26 @@ class Pixels:
         return self.picture.width / max(1, self.source.full_size[0])
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How to have a photo's pixels for one zoom: the source, ``decode`` to decode it, and
+    for a RAW LibRaw must develop (seconds for 24 MP), ``stand_in``: its embedded JPEG,
+    enlarged, to show meanwhile."""
+
+    source: PixelSource
+    decode: Callable[[], Pixels]
+    stand_in: Callable[[], Pixels] | None = None
+
+
 def needed_long_edge(full_size: tuple[int, int], zoom: float) -> int:
     """The long edge of picture a zoom needs: beyond 100 % the pixels are only enlarged."""
     return round(max(full_size) * min(zoom, 1.0))
 
 
-def choose_source(path: Path, file_format: str, orientation: int | None, zoom: float) -> tuple:
+def choose_source(path: Path, file_format: str, orientation: int | None, zoom: float) -> Plan:
     """The source to decode for ``zoom`` (0.5, 1, 2: screen pixels per full-size pixel), and
-    what decoding it needs: (PixelSource, decode) where decode() gives the Pixels. Raises
-    PreviewUnavailable with a reason when the file has no pixels to show."""
+    how (a Plan). Raises PreviewUnavailable with a reason when the file has no pixels to
+    show."""
     if file_format in NOT_A_PHOTO:
         raise PreviewUnavailable(NOT_A_PHOTO[file_format])
     if orientation is None:
@@ -97,10 +109,10 @@ def choose_source(path: Path, file_format: str, orientation: int | None, zoom: f
     if raw_size is None:
         if data is None:
             raise PreviewUnavailable("no embedded JPEG, and LibRaw cannot read this file")
-        return _embedded_source(data, embedded, embedded, orientation, zoom)
+        return _embedded_plan(data, embedded, embedded, orientation, zoom)
     need = needed_long_edge(raw_size, zoom)
     if embedded is not None and max(embedded) >= need * COVER_SLACK:
-        return _embedded_source(data, raw_size, embedded, orientation, zoom)
+        return _embedded_plan(data, raw_size, embedded, orientation, zoom)
     half = zoom <= 0.5
     source = PixelSource("raw", raw_size, _halved(raw_size) if half else raw_size)
 
@@ -114,13 +126,19 @@ def choose_source(path: Path, file_format: str, orientation: int | None, zoom: f
             fallback = PixelSource("embedded", raw_size, embedded, why)
             return Pixels(_decoded_jpeg(data, orientation, None), fallback)
 
-    return source, develop
+    stand_in = None
+    if data is not None:
+        meanwhile = PixelSource("embedded", raw_size, embedded, DEVELOPING)
+
+        def stand_in() -> Pixels:
+            return Pixels(_decoded_jpeg(data, orientation, None), meanwhile)
+
+    return Plan(source, develop, stand_in)
 
 
 def decode_pixels(path: Path, file_format: str, orientation: int | None, zoom: float) -> Pixels:
     """The photo's pixels for ``zoom``, decoded now (see choose_source)."""
-    _source, decode = choose_source(path, file_format, orientation, zoom)
-    return decode()
+    return choose_source(path, file_format, orientation, zoom).decode()
 
 
 class PixelCache:
@@ -181,15 +199,15 @@ class PixelCache:
 # --- the sources --------------------------------------------------------------------------------
 
 
-def _own_jpeg(path: Path, orientation: int | None, zoom: float) -> tuple:
+def _own_jpeg(path: Path, orientation: int | None, zoom: float) -> Plan:
     with Image.open(path) as image:
         stored = image.size
     full = _upright_size(stored, orientation)
     source = PixelSource("jpeg", full, _halved(full) if zoom <= 0.5 else full)
-    return source, lambda: Pixels(_decoded_file(path, orientation, zoom), source)
+    return Plan(source, lambda: Pixels(_decoded_file(path, orientation, zoom), source))
 
 
-def _own_image(path: Path, file_format: str, orientation: int | None) -> tuple:
+def _own_image(path: Path, file_format: str, orientation: int | None) -> Plan:
     with Image.open(path, formats=OPENED_BY_PILLOW[file_format]) as image:
         stored = image.size
 
@@ -201,16 +219,16 @@ def _own_image(path: Path, file_format: str, orientation: int | None) -> tuple:
         return Pixels(picture, source)
 
     full = _upright_size(stored, orientation)
-    return PixelSource("image", full, full), decode
+    return Plan(PixelSource("image", full, full), decode)
 
 
-def _embedded_source(
+def _embedded_plan(
     data: bytes,
     full_size: tuple[int, int],
     embedded: tuple[int, int],
     orientation: int | None,
     zoom: float,
-) -> tuple:
+) -> Plan:
     need = needed_long_edge(full_size, zoom)
     why = None
     if max(embedded) < need * COVER_SLACK:
@@ -218,7 +236,7 @@ def _embedded_source(
     source = PixelSource("embedded", full_size, embedded, why)
     # At 50 % a JPEG twice as large as needed decodes at half scale, in a third of the time.
     target = max(embedded) // 2 if max(embedded) >= 2 * need * COVER_SLACK else None
-    return source, lambda: Pixels(_decoded_jpeg(data, orientation, target), source)
+    return Plan(source, lambda: Pixels(_decoded_jpeg(data, orientation, target), source))
 
 
 def _embedded(path: Path, file_format: str) -> bytes | None:

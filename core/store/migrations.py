@@ -144,10 +144,17 @@ def _culling_looks(migrator: SqliteMigrator) -> None:
     )
 
 
+def _burst_times(migrator: SqliteMigrator) -> None:
+    # Schema 13: photos by capture time, so grouping bursts around a few photos reads the
+    # photos near them in time, not every photo (core.store.photos.shots_of_bodies).
+    # Self-contained: one index.
+    migrate(migrator.add_index("photo", ("capture_time",)))
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
-    10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks,
+    10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
 }  # fmt: skip
 LATEST = max(STEPS)
 

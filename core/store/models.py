@@ -62,7 +62,7 @@ class Photo(BaseModel):
 
     id = AutoField()
     blake3 = TextField(unique=True)
-    capture_time = FloatField(null=True)
+    capture_time = FloatField(null=True, index=True)  # schema 13: the index, for bursts
     capture_offset = TextField(null=True)  # "+02:00"; NULL = camera wall clock taken as local
     camera_make = TextField(null=True)
     camera_model = TextField(null=True)

@@ -271,6 +271,19 @@ QUEUE_FILTERS = {
 }
 
 
+# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make.
+CAMERA_SQL = (
+    "(p.camera_model = ? COLLATE NOCASE"
+    " OR (COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = ? COLLATE NOCASE"
+    " OR p.camera_make = ? COLLATE NOCASE)"
+)
+# Soft: params (floor, ratio), core.triage.bursts.is_soft in SQL.
+SOFT_SQL = (
+    "(p.sharpness IS NOT NULL AND (p.sharpness < ? OR (p.burst IS NOT NULL AND p.sharpness < ?"
+    " * (SELECT max(q.sharpness) FROM photo q WHERE q.burst = p.burst))))"
+)
+
+
 # The camera's own wall clock as shot, as seconds: a capture time with its UTC offset turned
 # back to the clock the camera showed ("+02:00" is always six characters, core.media.metadata).
 # Two bodies at one wedding, one writing its offset and one not, then sort as they were shot.
@@ -282,6 +295,13 @@ WALL_CLOCK_SQL = (
 )
 # The original's file name (what is left after the last '/'): the camera's sequence.
 FILE_NAME_SQL = "replace(f.rel_path, rtrim(f.rel_path, replace(f.rel_path, '/', '')), '')"
+# Edited in darktable (any version of the original has an edit: DarktableImage.altered),
+# matched on darktable's (folder, file name) index.
+EDITED_SQL = (
+    "EXISTS (SELECT 1 FROM darktable_image d WHERE d.altered"
+    f" AND d.filename = {FILE_NAME_SQL} AND d.film_roll_folder = substr(r.path || '/' ||"
+    f" f.rel_path, 1, length(r.path) + length(f.rel_path) - length({FILE_NAME_SQL})))"
+)
 
 
 def _queue_sql(columns: str, where: str, params: tuple, folder: str | None) -> tuple[str, list]:
@@ -397,3 +417,169 @@ def index_progress(db: SqliteDatabase) -> IndexProgress:
         " WHERE s.root_id = r.id AND s.status != 'running')"
     ).fetchone()
     return IndexProgress(files, described, photos, previews, roots_not_scanned)
+
+
+# --- bursts (core.triage.bursts) --------------------------------------------------------------
+
+# The camera body a photo was taken with, as grouping tells bodies apart: make and model.
+BODY_SQL = "(COALESCE(p.camera_make, '') || '|' || COALESCE(p.camera_model, ''))"
+
+
+def _wall_of(alias: str) -> str:
+    return WALL_CLOCK_SQL.replace("p.", f"{alias}.")
+
+
+# A burst's pick, first in this order: the approved one, else the sharpest of those not
+# rejected (a rejected frame is not the pick), else the first shot. Over the alias ``q``.
+LEADER_ORDER_SQL = (
+    "q.decision = 'approved' DESC, q.decision = 'rejected', q.sharpness IS NULL,"
+    f" q.sharpness DESC, {_wall_of('q')}, q.id"
+)
+# Whether the photo ``p`` leads its burst (or is in none).
+IS_LEADER_SQL = (
+    "(p.burst IS NULL OR p.id = (SELECT q.id FROM photo q WHERE q.burst = p.burst"
+    f" ORDER BY {LEADER_ORDER_SQL} LIMIT 1))"
+)
+
+
+@dataclass(frozen=True)
+class BurstFact:
+    """What bursts need of one photo."""
+
+    photo_id: int
+    burst: int | None
+    wall: float | None
+    body: str
+    sharpness: float | None
+    decision: str
+
+
+def burst_facts(
+    db: SqliteDatabase, photo_ids: Iterable[int], bursts: Iterable[int] = ()
+) -> dict[int, BurstFact]:
+    """{photo id: BurstFact} of ``photo_ids`` and of the members of ``bursts``."""
+    rows = db.execute_sql(
+        f"SELECT p.id, p.burst, {WALL_CLOCK_SQL}, {BODY_SQL}, p.sharpness, p.decision"
+        " FROM photo p WHERE p.id IN (SELECT value FROM json_each(?))"
+        " OR p.burst IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(photo_ids)), json.dumps(list(bursts))),
+    ).fetchall()
+    return {row[0]: BurstFact(*row) for row in rows}
+
+
+# UTC offsets run from -12:00 to +14:00: the wall clock is within these of the capture time.
+_OFFSET_WEST, _OFFSET_EAST = 12 * 3600, 14 * 3600
+
+
+def shots_of_bodies(
+    db: SqliteDatabase, bodies: Sequence[str] | None, low: float | None, high: float | None
+) -> list[tuple[int, float, str, str | None]]:
+    """(photo id, wall clock, body, phash) of the photos (with an original on disk and a
+    capture time) of ``bodies`` (None: every body) taken between ``low`` and ``high`` on the
+    camera's wall clock (None: no bound), in the order they were shot (the wall clock, then
+    the original's file name)."""
+    where = [f"{WALL_CLOCK_SQL} IS NOT NULL"]
+    params: list = []
+    if bodies is not None:
+        where.append(f"{BODY_SQL} IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(bodies)))
+    # The capture time's index narrows the photos read to a day around the window; the wall
+    # clock then chooses. Read from the photos first: from the files, every file is read.
+    if low is not None:
+        where += ["p.capture_time >= ?", f"{WALL_CLOCK_SQL} >= ?"]
+        params += [low - _OFFSET_EAST, low]
+    if high is not None:
+        where += ["p.capture_time <= ?", f"{WALL_CLOCK_SQL} <= ?"]
+        params += [high + _OFFSET_WEST, high]
+    original = "(SELECT f.rel_path FROM file f WHERE f.photo_id = p.id AND f.role = 'original'"
+    sql = (
+        f"SELECT p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash, {original} LIMIT 1) AS rel"
+        f" FROM photo p WHERE {' AND '.join(where)} AND rel IS NOT NULL"
+        " ORDER BY wall, replace(rel, rtrim(rel, replace(rel, '/', '')), ''), rel"
+    )
+    return [row[:4] for row in db.execute_sql(sql, params)]
+
+
+def set_bursts(db: SqliteDatabase, rows: Sequence[tuple[int | None, int]]) -> None:
+    """rows: (burst id or None, photo id)."""
+    db.cursor().executemany("UPDATE photo SET burst = ? WHERE id = ?", rows)
+
+
+def burst_leader(db: SqliteDatabase, burst_id: int) -> int | None:
+    """The pick of a burst (``LEADER_ORDER_SQL``)."""
+    row = db.execute_sql(
+        f"SELECT q.id FROM photo q WHERE q.burst = ? ORDER BY {LEADER_ORDER_SQL} LIMIT 1",
+        (burst_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, int]:
+    """{burst id: the member of ``photo_ids`` that ranks first by ``LEADER_ORDER_SQL``} for the
+    bursts those photos are in: one entry per burst when a queue is collapsed."""
+    chosen: dict[int, int] = {}
+    for photo_id, burst in db.execute_sql(
+        "SELECT q.id, q.burst FROM photo q WHERE q.id IN (SELECT value FROM json_each(?))"
+        f" AND q.burst IS NOT NULL ORDER BY q.burst, {LEADER_ORDER_SQL}",
+        (json.dumps(list(photo_ids)),),
+    ):
+        chosen.setdefault(burst, photo_id)
+    return chosen
+
+
+def decisions_of(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, str]:
+    """{photo id: its decision now} of ``photo_ids``."""
+    return dict(
+        db.execute_sql(
+            "SELECT id, decision FROM photo WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(photo_ids)),),
+        ).fetchall()
+    )
+
+
+def camera_bodies(db: SqliteDatabase) -> list[tuple[str | None, str | None, int]]:
+    """(make, model, photos) of every camera body the catalogue has photos of."""
+    return db.execute_sql(
+        "SELECT camera_make, camera_model, count(*) FROM photo"
+        " WHERE camera_model IS NOT NULL OR camera_make IS NOT NULL"
+        " GROUP BY camera_make, camera_model ORDER BY count(*) DESC"
+    ).fetchall()
+
+
+@dataclass(frozen=True)
+class BurstMemberRow:
+    """One photo of a burst as the ``bursts`` command lists it."""
+
+    photo_id: int
+    burst: int
+    root: str
+    rel_path: str
+    wall: float | None
+    camera_make: str | None
+    camera_model: str | None
+    decision: str
+    rating: int
+    labels: int
+    sharpness: float | None
+
+
+def burst_member_rows(
+    db: SqliteDatabase, folder: str | None = None, bursts: Sequence[int] | None = None
+) -> list[BurstMemberRow]:
+    """The photos in bursts (under ``folder``; of ``bursts`` only), by burst, in shot order."""
+    where, params = "p.burst IS NOT NULL", ()
+    if bursts is not None:
+        where, params = "p.burst IN (SELECT value FROM json_each(?))", (json.dumps(list(bursts)),)
+    sql, args = _queue_sql(
+        f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
+        " p.camera_model, p.decision, p.rating, p.labels, p.sharpness",
+        where, params, folder,
+    )  # fmt: skip
+    sql += f" ORDER BY p.burst, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
+    return [BurstMemberRow(*row) for row in db.execute_sql(sql, args)]
+
+
+def photos_without_hash(db: SqliteDatabase, folder: str | None = None) -> int:
+    """How many photos (under ``folder``) have no perceptual hash yet: not in any burst."""
+    sql, args = _queue_sql("p.id", "p.phash IS NULL", (), folder)
+    return db.execute_sql(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]

@@ -1,7 +1,7 @@
 """What the triage screen says about one photo: its file, when it was taken, the camera and
-exposure, the decision, stars and labels, and what darktable knows of it; and the shorter facts
-under each frame of a compare or survey (name, stars, decision, sharpness and its rank among
-the frames shown)."""
+exposure, the decision, stars and labels, what darktable knows of it, and its sharpness and
+place in its burst; and the shorter facts under each frame of a compare or survey (name,
+stars, decision, sharpness and its rank among the frames shown)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from peewee import SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
+from core.triage.bursts import BurstPlace, burst_place
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class PhotoCard:
     darktable: str  # "edited, exported, 4 ★" / "not imported" / "" when no darktable library
     damage: str | None = None  # what is wrong with the original shown (a JPEG cut short)
     sidecar_problem: str | None = None  # why its sidecar was left alone (write-back on)
+    sharpness: float | None = None  # its focus score (core.media.looks); None: not measured
+    burst: BurstPlace | None = None  # its place in its burst: "burst 3 / 7", "sharpest of 7"
 
     @property
     def label_names(self) -> list[str]:
@@ -61,7 +64,8 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         "SELECT p.id, r.path, f.rel_path, p.capture_time, p.capture_offset, p.camera_make,"
         " p.camera_model, p.lens, p.exposure_time, p.aperture, p.focal_length, p.iso, p.width,"
         " p.height, p.orientation, p.decision, p.rating, p.labels,"
-        " (SELECT count(*) FROM file m WHERE m.photo_id = p.id), f.error, p.sidecar_problem"
+        " (SELECT count(*) FROM file m WHERE m.photo_id = p.id), f.error, p.sidecar_problem,"
+        " p.sharpness"
         " FROM photo p JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id WHERE p.id = ? LIMIT 1",
         (photo_id,),
@@ -69,7 +73,8 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
     if row is None:
         return None
     (pid, root, rel, taken, offset, make, model, lens, shutter, aperture, focal, iso, width,
-     height, orientation, decision, rating, labels, files, damage, sidecar) = row  # fmt: skip
+     height, orientation, decision, rating, labels, files, damage, sidecar,
+     sharpness) = row  # fmt: skip
     path = os.path.join(root, rel)
     if orientation in (5, 6, 7, 8) and width and height:  # shown upright: sides swap
         width, height = height, width
@@ -80,7 +85,7 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         files=files,
         capture_time=taken,
         capture_offset=offset,
-        camera=_camera(make, model),
+        camera=camera_name(make, model),
         lens=lens,
         exposure=" · ".join(
             part
@@ -101,6 +106,8 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         darktable=_darktable_state(db, path),
         damage=damage,
         sidecar_problem=sidecar,
+        sharpness=sharpness,
+        burst=burst_place(db, pid),
     )
 
 
@@ -164,7 +171,8 @@ def decisions_since(db: SqliteDatabase, after_id: int, session: str) -> tuple[in
     return rows[-1][0], {photo_id for _, photo_id, who in rows if who != session}
 
 
-def _camera(make: str | None, model: str | None) -> str | None:
+def camera_name(make: str | None, model: str | None) -> str | None:
+    """The body as a person names it: "Canon EOS 5D", "NIKON D750"."""
     if model and make and model.lower().startswith(make.split()[0].lower()):
         return model  # "Canon Canon EOS 5D" reads better as "Canon EOS 5D"
     return " ".join(part for part in (make, model) if part) or None

@@ -6,9 +6,14 @@ and the position the app resumes at, kept in the catalogue."""
 from __future__ import annotations
 
 import bisect
+import calendar
 import contextlib
 import heapq
+import itertools
 import json
+import re
+import shlex
+import time
 from dataclasses import dataclass
 
 from peewee import DatabaseError, SqliteDatabase
@@ -16,20 +21,32 @@ from peewee import DatabaseError, SqliteDatabase
 from core.darktable.facts import LABEL_NAMES
 from core.store.app_state import TriagePosition, set_triage_position, triage_position
 from core.store.photos import (
+    CAMERA_SQL,
+    EDITED_SQL,
+    IS_LEADER_SQL,
     QUEUE_FILTERS,
+    SOFT_SQL,
+    burst_facts,
+    burst_representatives,
     counted_decision,
     decision_counts,
+    decisions_of,
     triage_queue_entries,
 )
 from core.store.writing import is_busy
+from core.triage.bursts import SOFT_FLOOR, SOFT_RATIO
 
 FILTER_HELP = (
     "pending, approved, rejected, unrated, all, label:NAME (red, yellow, green, blue, purple), "
-    "folder:PATH"
+    "folder:PATH, stars>=N (or stars=N, stars<=N; 0-5), camera:BODY (a model or make, in "
+    "quotes when it has spaces), edited (in darktable), leaders (burst picks and photos on "
+    "their own), soft (out of focus) and sort:sharpness, combined with spaces as in: "
+    'pending stars>=3 camera:"NIKON D750"'
 )
-# Filters that choose by decision count over every photo: "pending" is the part of the
-# whole set still to do, and the counters are of that whole set.
+# Filters that choose by decision: "pending" is the part of the whole set still to do, and the
+# counters are of that whole set (the filter without its decision).
 DECISION_FILTERS = ("all", "pending", "approved", "rejected")
+_STARS = re.compile(r"stars(>=|<=|=)([0-5])")
 
 
 class FilterError(ValueError):
@@ -42,24 +59,78 @@ class Filter:
     where: str
     params: tuple = ()
     folder: str | None = None
+    # the same without its decision term: the set the counters count
+    set_where: str = "1"
+    set_params: tuple = ()
+    sharpest_first: bool = False  # inside a burst, the sharpest first (sort:sharpness)
 
     @property
     def whole_set(self) -> tuple[str, tuple]:
         """(where, params) of the set the counters count: the filter without its decision."""
-        return ("1", ()) if self.name in DECISION_FILTERS else (self.where, self.params)
+        return (self.set_where, self.set_params)
 
 
 def parse_filter(text: str) -> Filter:
+    """A filter from its words, each a condition, all of them holding: ``pending stars>=3
+    camera:"NIKON D750"``. Raises FilterError, a sentence listing what is valid."""
     text = text.strip()
-    if text in QUEUE_FILTERS:
-        where, params = QUEUE_FILTERS[text]
-        return Filter(text, where, params)
-    kind, _, value = text.partition(":")
+    try:
+        words = shlex.split(text)
+    except ValueError:  # a quote left open
+        raise FilterError(
+            f"{text!r} is not a filter (a quote is not closed): use {FILTER_HELP}"
+        ) from None
+    if not words:
+        raise FilterError(f"an empty filter shows nothing: use {FILTER_HELP}")
+    decision: tuple[str, tuple] | None = None
+    conditions: list[tuple[str, tuple]] = []
+    folder = None
+    sharpest_first = False
+    for word in words:
+        if word in DECISION_FILTERS:
+            if decision is not None:
+                raise FilterError(
+                    f"{text!r} names two decisions: a photo has one; use one of "
+                    f"{', '.join(DECISION_FILTERS)} with {FILTER_HELP}"
+                )
+            decision = QUEUE_FILTERS[word]
+        elif word.startswith("folder:") and len(word) > len("folder:"):
+            if folder is not None:
+                raise FilterError(f"{text!r} names two folders: use one folder:PATH")
+            folder = word.removeprefix("folder:")
+        elif word == "sort:sharpness":
+            sharpest_first = True
+        else:
+            conditions.append(_condition(word, text))
+    where_set = " AND ".join(f"({where})" for where, _ in conditions) or "1"
+    params_set = tuple(param for _, params in conditions for param in params)
+    where, params = where_set, params_set
+    if decision is not None:
+        where = f"({decision[0]}) AND {where_set}"
+        params = (*decision[1], *params_set)
+    return Filter(text, where, params, folder, where_set, params_set, sharpest_first)
+
+
+def _condition(word: str, text: str) -> tuple[str, tuple]:
+    """(where, params) of one word of a filter that is not a decision, a folder or a sort."""
+    if word in QUEUE_FILTERS:  # unrated
+        return QUEUE_FILTERS[word]
+    kind, _, value = word.partition(":")
     if kind == "label" and value in LABEL_NAMES:
-        return Filter(text, "(p.labels & ?) != 0", (1 << LABEL_NAMES.index(value),))
-    if kind == "folder" and value:
-        return Filter(text, "1", (), value)
-    raise FilterError(f"{text!r} is not a filter: use {FILTER_HELP}")
+        return "(p.labels & ?) != 0", (1 << LABEL_NAMES.index(value),)
+    if kind == "camera" and value.strip():
+        return CAMERA_SQL, (value.strip(),) * 3
+    stars = _STARS.fullmatch(word)
+    if stars:
+        return f"p.rating {stars[1]} ?", (int(stars[2]),)
+    if word == "edited":
+        return EDITED_SQL, ()
+    if word == "leaders":
+        return IS_LEADER_SQL, ()
+    if word == "soft":
+        return SOFT_SQL, (SOFT_FLOOR, SOFT_RATIO)
+    what = repr(word) if word == text else f"{word!r} in {text!r}"
+    raise FilterError(f"{what} is not a filter: use {FILTER_HELP}")
 
 
 @dataclass(frozen=True)
@@ -88,20 +159,47 @@ class Counts:
 class Queue:
     """The photos of one filter, as loaded: a photo decided while culling stays in it (the
     photographer can go back to it) until the filter is chosen again; photos that arrive join
-    at its end (``add_arrivals``), and one brought back by undo rejoins it (``rejoin``)."""
+    at its end (``add_arrivals``), and one brought back by undo rejoins it (``rejoin``).
 
-    def __init__(self, db: SqliteDatabase, filter_text: str = "pending") -> None:
+    ``collapsed``: each burst shows as one entry, the one of its photos in the filter that
+    leads it (the approved one, else the sharpest, else the first: core.store.photos
+    LEADER_ORDER_SQL), at that photo's place in time. The filter's ``sort:sharpness`` puts the
+    sharpest of each burst first, in the burst's place."""
+
+    def __init__(
+        self, db: SqliteDatabase, filter_text: str = "pending", collapsed: bool = False
+    ) -> None:
         self.db = db
         self.filter = parse_filter(filter_text)
+        self.collapsed = collapsed
         self.photo_ids: list[int] = []
         self._wall: dict[int, float | None] = {}  # the camera's wall clock of each member
         self.refresh()
 
     def refresh(self) -> None:
         f = self.filter
-        rows = triage_queue_entries(self.db, f.where, f.params, f.folder)
+        rows = self._arranged(triage_queue_entries(self.db, f.where, f.params, f.folder))
         self.photo_ids = [photo_id for photo_id, _, _ in rows]
         self._wall = {photo_id: wall for photo_id, _, wall in rows}
+
+    def _arranged(self, rows: list[tuple], keep: frozenset[int] = frozenset()) -> list[tuple]:
+        """Rows in shot order, collapsed and sorted as asked (``keep``: never left out)."""
+        if not (self.collapsed or self.filter.sharpest_first) or not rows:
+            return rows
+        ids = [row[0] for row in rows]
+        facts = burst_facts(self.db, ids)
+        if self.collapsed:
+            chosen = set(burst_representatives(self.db, ids).values()) | keep
+            rows = [row for row in rows if facts[row[0]].burst is None or row[0] in chosen]
+        if self.filter.sharpest_first:
+            arranged: list[tuple] = []
+            for burst, run in itertools.groupby(rows, key=lambda row: facts[row[0]].burst):
+                run = list(run)
+                if burst is not None:  # sorted is stable: unmeasured ones keep shot order
+                    run.sort(key=lambda row: _sharpest_first(facts[row[0]].sharpness))
+                arranged.extend(run)
+            rows = arranged
+        return rows
 
     def __contains__(self, photo_id: int) -> bool:
         return photo_id in self._wall
@@ -122,16 +220,34 @@ class Queue:
 
     def index_near(self, photo_id: int | None) -> int:
         """Where to stand for ``photo_id``: its own place when it is a member, else the
-        member nearest to it by the camera's clock (the later one on a tie, the last one
-        for a photo without a capture time); 0 when there is no such photo."""
+        member of its burst when the queue has one (a collapsed burst), else the member
+        nearest to it by the camera's clock (the later one on a tie, the last one for a photo
+        without a capture time); 0 when there is no such photo."""
         if not self.photo_ids or photo_id is None:
             return 0
         if photo_id in self._wall:
             return self.photo_ids.index(photo_id)
+        mate = self._burst_mate(photo_id)
+        if mate is not None:  # hidden in a collapsed burst: the burst's entry
+            return self.photo_ids.index(mate)
         rows = triage_queue_entries(self.db, "p.id = ?", (photo_id,))
         if not rows:
             return 0  # gone from the catalogue
-        wall = rows[0][2]
+        return self.index_at(rows[0][2])
+
+    def _burst_mate(self, photo_id: int) -> int | None:
+        """A member of the queue in the photo's burst, if any."""
+        fact = burst_facts(self.db, [photo_id]).get(photo_id)
+        if fact is None or fact.burst is None:
+            return None
+        mates = burst_facts(self.db, (), bursts=[fact.burst])
+        return next((mate for mate in self.photo_ids if mate in mates), None)
+
+    def index_at(self, wall: float | None) -> int:
+        """The member nearest to ``wall`` (the camera's clock, seconds) in time: the later
+        one on a tie; the last member for None."""
+        if not self.photo_ids:
+            return 0
         timed = [i for i, member in enumerate(self.photo_ids) if self._wall[member] is not None]
         if wall is None or not timed:
             return len(self.photo_ids) - 1 if wall is None else 0
@@ -150,9 +266,24 @@ class Queue:
             members = json.dumps([*self.photo_ids, photo_id])
             rows = triage_queue_entries(self.db, "p.id IN (SELECT value FROM json_each(?))",
                                         (members,))  # fmt: skip
+            rows = self._arranged(rows, keep=frozenset(self.photo_ids) | {photo_id})
             self.photo_ids = [pid for pid, _, _ in rows]
             self._wall = {pid: wall for pid, _, wall in rows}
         return self.photo_ids.index(photo_id) if photo_id in self._wall else 0
+
+    def next_pending(self, index: int, step: int) -> int | None:
+        """The index of the nearest pending member after ``index`` (``step`` 1) or before it
+        (-1), by the decisions now; None when there is none that way."""
+        decisions = decisions_of(self.db, self.photo_ids)
+        at = index + step
+        while 0 <= at < len(self.photo_ids):
+            if decisions.get(self.photo_ids[at]) == "pending":
+                return at
+            at += step
+        return None
+
+    def wall_of(self, photo_id: int) -> float | None:
+        return self._wall.get(photo_id)
 
     def add_arrivals(self, index: int = 0) -> list[tuple[int, str]]:
         """Photos of the filter that arrived since it was loaded (a card copied in while
@@ -180,6 +311,47 @@ class Queue:
 
 def _time_key(wall: float | None) -> tuple[bool, float]:
     return (wall is None, wall or 0.0)
+
+
+def _sharpest_first(sharpness: float | None) -> tuple[bool, float]:
+    return (sharpness is None, -(sharpness or 0.0))
+
+
+class MomentError(ValueError):
+    """A time to jump to that cannot be read; the message says what can."""
+
+
+MOMENT_HELP = "a time such as 21:46, 21:46:31 or 2024-11-16 21:46 (the camera's clock)"
+_MOMENT = re.compile(
+    r"(?:(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+|$))?(?:(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?"
+)
+
+
+def parse_moment(text: str, day_of: float | None) -> float:
+    """A moment on the camera's wall clock (seconds, as the queue keeps it) from what the
+    photographer typed: a date and time, or a time on the day of ``day_of`` (the photo on
+    screen). Raises MomentError."""
+    match = _MOMENT.fullmatch(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise MomentError(f"{text.strip()!r} is not a time: type {MOMENT_HELP}.")
+    year, month, day, hour, minute, second = match.groups()
+    if year is None:
+        if day_of is None:
+            raise MomentError(
+                f"{text.strip()!r} has no date and this photo has no capture time: type "
+                f"{MOMENT_HELP}."
+            )
+        year, month, day = time.gmtime(day_of)[:3]
+    try:
+        moment = calendar.timegm(
+            (int(year), int(month), int(day), int(hour or 0), int(minute or 0), 0, 0, 0, 0)
+        )
+        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour or 0) < 24
+                and int(minute or 0) < 60 and float(second or 0) < 61):  # fmt: skip
+            raise ValueError
+    except ValueError:
+        raise MomentError(f"{text.strip()!r} is not a time: type {MOMENT_HELP}.") from None
+    return moment + float(second or 0)
 
 
 # --- where the photographer stood -------------------------------------------------------------

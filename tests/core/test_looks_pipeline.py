@@ -5,13 +5,11 @@ measured, and ``shootwatch show`` gives them (a whole process, as the user runs 
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
 import os
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import imagehash
@@ -139,21 +137,18 @@ def test_a_photo_whose_preview_cannot_be_measured_says_why_and_the_others_go_on(
 def test_bursts_are_regrouped_around_the_photos_just_measured(
     catalogue, library, tmp_path, monkeypatch
 ) -> None:
-    """core.triage.bursts.regroup (written apart) is called, when it exists, with the ids of
-    the photos measured, inside the transaction that stored their looks."""
+    """core.triage.bursts.regroup is called with the ids of the photos measured, inside the
+    transaction that stored their looks."""
     calls: list[tuple[list[int], float | None, bool]] = []
 
-    def regroup(db, photo_ids: list[int]) -> None:
+    def regroup(db, photo_ids: list[int], rules=None) -> None:
         looked = db.execute_sql(
             "SELECT min(looked_at) FROM photo WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(photo_ids),),
         ).fetchone()[0]
         calls.append((list(photo_ids), looked, db.in_transaction()))
 
-    module = types.ModuleType("core.triage.bursts")
-    module.__spec__ = importlib.machinery.ModuleSpec("core.triage.bursts", None)
-    module.regroup = regroup
-    monkeypatch.setitem(sys.modules, "core.triage.bursts", module)
+    monkeypatch.setattr("core.media.photos.regroup_bursts", regroup)
     shoot(library)
     scan(catalogue, library, workers=1)
     media(catalogue, tmp_path).run_until_idle()
@@ -225,14 +220,11 @@ def test_a_failing_burst_regroup_keeps_the_looks_and_previews(
     """Bursts are a help: when regrouping fails, its writes are undone and the looks and
     previews of the photos are stored all the same."""
 
-    def regroup(db, photo_ids: list[int]) -> None:
+    def regroup(db, photo_ids: list[int], rules=None) -> None:
         db.execute_sql("UPDATE photo SET burst = id")
         raise RuntimeError("a bug in grouping")
 
-    module = types.ModuleType("core.triage.bursts")
-    module.__spec__ = importlib.machinery.ModuleSpec("core.triage.bursts", None)
-    module.regroup = regroup
-    monkeypatch.setitem(sys.modules, "core.triage.bursts", module)
+    monkeypatch.setattr("core.media.photos.regroup_bursts", regroup)
     shoot(library)
     scan(catalogue, library, workers=1)
     media(catalogue, tmp_path).run_until_idle()

@@ -19,8 +19,7 @@ from tests.helpers import camera_samples
 
 
 def _source(path, zoom):
-    source, _decode = choose_source(path, sniff(path).format, None, zoom)
-    return source
+    return choose_source(path, sniff(path).format, None, zoom).source
 
 
 def _alike(one: Image.Image, other: Image.Image) -> float:

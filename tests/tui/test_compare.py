@@ -227,11 +227,11 @@ async def test_compare_opens_at_the_place_of_the_triage_loupe(library):
 
 
 async def test_a_graphics_renderer_gets_both_pictures_also_through_the_loupe(library):
-    from textual_image.widget import HalfcellImage  # the same interface as Sixel and TGP
+    from tui.graphics import Graphics
 
     ids = make_burst(library, BURST)
     app = ShootwatchApp(library.settings, library.catalogue, engine="off",
-                        graphics=HalfcellImage)  # fmt: skip
+                        graphics=Graphics("kitty", False, (10, 20)))  # fmt: skip
     async with app.run_test(size=SIZE) as pilot:
         pane = pilot.app.query_one("#triage")
         pane.load_queue("all", ids[0])
@@ -242,10 +242,13 @@ async def test_a_graphics_renderer_gets_both_pictures_also_through_the_loupe(lib
                 await pilot.press(zoom)
                 await tiles_drawn(pilot)
             for tile in screen.query(PhotoTile):
-                view = tile.query_one(PhotoView)
-                assert view.frame.picture is not None and not view.frame.strips
-                assert view.frame.zoom == (screen.loupe if zoom else None)
-                assert view.children[0].image is view.frame.picture
+                frame = tile.query_one(PhotoView).frame
+                assert frame.picture is not None and frame.encoded is not None
+                assert not frame.strips
+                assert frame.zoom == (screen.loupe if zoom else None)
+            if zoom:  # the terminal's own pixels: ten by twenty per cell, the view's worth
+                cells = frame.size
+                assert frame.picture.size == (cells.width * 10, cells.height * 20)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48), (240, 70)])

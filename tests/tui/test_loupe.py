@@ -3,16 +3,25 @@ checked against the original's own pixels cut at the loupe's place; and snapshot
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from core.config import load_settings
+from core.media.photos import MediaSync
+from core.media.pixels import Pixels, decode_pixels
+from core.scan.reconcile import reconcile_roots
+from core.store import open_catalogue, queries
+from tests.helpers import REPO_CAMERA, distinct_copy
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
 from tests.tui.demo_app import settle as settle_demo
 from tui.app import ShootwatchApp
 from tui.loupe import LoupePlace
+from tui.loupe_view import cut
 from tui.panes.triage import TriagePane
 from tui.widgets.photo_view import PhotoView, halfblock_strips
 
@@ -215,3 +224,127 @@ def before_loupe(*keys: str):
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_loupe_snapshot(snap_compare, size):
     assert snap_compare(demo_app(), terminal_size=size, run_before=before_loupe("z", "l"))
+
+
+@pytest.mark.anyio
+async def test_a_pause_on_a_photo_draws_the_loupe_ahead_so_z_shows_at_once(library):
+    async with make_app(library).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await drawn(pilot, pane)
+        photo = pane.queue.photo_ids[1]
+        set_points(library, photo, af=(0.7, 0.2))
+        await pilot.press("space")  # a photo arrived at by a key, as in a cull
+        frame = await drawn(pilot, pane)
+        start = LoupePlace(1.0, 0.7, 0.2, "AF point")
+        ahead = None
+        for _ in range(1500):  # the photographer stops on it
+            ahead = pane.frames.get(photo, frame.size, start)
+            if ahead is not None:
+                break
+            await pilot.pause(0.02)
+        assert ahead is not None, "the loupe's first frame was not drawn in the pause"
+        assert pane.loupe_source.cache.get((photo, "full")) is not None
+        await pilot.press("z")
+        assert pane.query_one(PhotoView).frame is ahead  # shown by the key's own handler
+        assert ahead.strips == expected_strips(library, photo, start, ahead.size)
+
+
+def raw_library(tmp_path: Path, copies: int = 3) -> Library:
+    """A library of copies of a real RAW whose embedded JPEG (1440 x 960) is smaller than its
+    sensor (2176 x 1448): the Canon EOS D30's CRW."""
+    photos = tmp_path / "photos" / "2025-03-01"
+    photos.mkdir(parents=True)
+    data = (REPO_CAMERA / "canon_eos_d30.CRW").read_bytes()
+    for n in range(copies):
+        (photos / f"CRW_{n:04d}.CRW").write_bytes(distinct_copy(data, n))
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'darktable.library = "{tmp_path / "no-darktable" / "library.db"}"\n'
+    )
+    settings = load_settings(config)
+    catalogue = open_catalogue(settings.catalogue)
+    root, _ = queries.add_root(str(tmp_path / "photos"))
+    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
+    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    return Library(settings, catalogue, tmp_path / "photos")
+
+
+@pytest.mark.anyio
+async def test_a_raw_shows_its_embedded_jpeg_at_once_then_what_libraw_developed(tmp_path):
+    library = raw_library(tmp_path)
+    try:
+        async with make_app(library).run_test(size=SIZE) as pilot:
+            pane = pilot.app.query_one(TriagePane)
+            await drawn(pilot, pane)
+            photo = pane.photo_id
+            developed = decode_pixels(original(library, photo), "crw", None, 1.0)
+            assert developed.source.kind == "raw" and developed.picture.size == (2176, 1448)
+            # A 24 MP RAW takes LibRaw seconds; this 2 MP one, a fraction: its developing is
+            # held here until the embedded JPEG has been seen standing in for it.
+            release = threading.Event()
+
+            def developing():
+                release.wait(30)
+                return developed
+
+            held = threading.Thread(
+                target=pane.loupe_source.cache.get_or_decode, args=((photo, "full"), developing)
+            )
+            held.start()
+            await pilot.press("z")
+            frame = await drawn(pilot, pane)
+            assert "embedded JPEG, developing the RAW…" in position_line(pane)
+            # the CRW's embedded JPEG (1440 x 960), enlarged to the sensor's pixels at 100 %
+            embedded = decode_pixels(original(library, photo), "crw", None, 0.5)
+            assert embedded.source.kind == "embedded" and embedded.picture.size == (1440, 960)
+            enlarged = Pixels(embedded.picture, replace(embedded.source, full_size=(2176, 1448)))
+            cells = (frame.size.width, frame.size.height)
+            shown = cut(enlarged, pane.loupe, cells, (1, 2))
+            assert frame.strips == halfblock_strips(shown, frame.size, zoom=True)
+            release.set()
+            held.join()
+            for _ in range(1500):
+                if "RAW (LibRaw)" in position_line(pane):
+                    break
+                await pilot.pause(0.02)
+            frame = await drawn(pilot, pane)
+            assert "RAW (LibRaw)" in position_line(pane)
+            expected = cut(developed, pane.loupe, cells, (1, 2))
+            assert frame.strips == halfblock_strips(expected, frame.size, zoom=True)
+    finally:
+        library.catalogue.close()
+
+
+@pytest.mark.anyio
+async def test_with_a_graphics_renderer_the_loupe_hands_over_the_terminals_own_pixels(library):
+    from tui.graphics import Graphics
+
+    graphics = Graphics("kitty", False, (10, 20))
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off", graphics=graphics)
+    async with app.run_test(size=(40, 14)) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        view = pane.query_one(PhotoView)
+        for _ in range(1500):
+            if view.frame is not None and view.frame.picture is not None:
+                break
+            await pilot.pause(0.02)
+        photo = pane.photo_id
+        set_points(library, photo, af=(0.3, 0.6))
+        cell_pixels = pane.loupe_source.cell_pixels  # as the terminal said, or 10 x 20
+        await pilot.press("z", "plus")  # 200 %
+        for _ in range(1500):
+            frame = view.frame
+            if frame.zoom == pane.loupe and frame.picture is not None:
+                break
+            await pilot.pause(0.02)
+        cells = (frame.size.width, frame.size.height)
+        # one picture pixel per two by two of the terminal's pixels, the view's worth of them
+        assert frame.picture.size == (cells[0] * cell_pixels[0], cells[1] * cell_pixels[1])
+        with Image.open(original(library, photo)) as image:
+            picture = image.convert("RGB")
+        box = pane.loupe.crop_box(picture.size, cells, cell_pixels)
+        assert (box[2] - box[0]) * 2 == frame.picture.width
+        expected = picture.crop(box).resize(frame.picture.size, Image.Resampling.NEAREST)
+        assert frame.picture.tobytes() == expected.tobytes()
+        assert view.frame is frame  # what the view sends the terminal

@@ -120,4 +120,5 @@ def test_start_place_prefers_the_af_point_then_the_sharpest_region(af, sharp, ex
 def test_describe_says_zoom_place_and_why():
     assert LoupePlace().describe() == "loupe off"
     text = LoupePlace(1.0, 0.62, 0.4, "AF point").describe()
-    assert text == "loupe 100 % at 62% across, 40% down (AF point)"
+    assert text == "100 % at 62%, 40% · from the AF point"
+    assert LoupePlace(0.5).describe() == "50 % at 50%, 50% · centre"

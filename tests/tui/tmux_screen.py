@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,13 +30,16 @@ class TmuxProgram:
         env: Mapping[str, str],
         size: tuple[int, int] = (160, 48),
         name: str = "sw",
+        options: Sequence[str] = (),
     ) -> None:
+        """``options``: more lines for the session's tmux.conf ("set -g allow-passthrough on")."""
         self.socket = f"shootwatch-{name}-{os.getpid()}-{time.monotonic_ns()}"
         self.target = name
         self.output = workdir / f"{name}.pty-bytes"
         config = workdir / f"{name}.tmux.conf"
         # As a photographer's tmux.conf would have it: escape is not held back half a second.
-        config.write_text('set -g default-terminal "tmux-256color"\nset -sg escape-time 10\n')
+        lines = ['set -g default-terminal "tmux-256color"', "set -sg escape-time 10", *options]
+        config.write_text("".join(f"{line}\n" for line in lines))
         settings = [part for key, value in env.items() for part in ("-e", f"{key}={value}")]
         self.tmux("-f", str(config), "new-session", "-d", "-s", name, "-x", str(size[0]),
                   "-y", str(size[1]), *settings, command)  # fmt: skip
@@ -46,9 +49,13 @@ class TmuxProgram:
         self.tmux("pipe-pane", "-o", "-t", name, f"cat >> {self.output}")
 
     def tmux(self, *args: str) -> str:
+        # os.environ given explicitly: under pytest the C library's environment holds LINES=24
+        # and COLUMNS=80 (set by a plugin), which a server started with it hands every pane,
+        # and the app in it then draws for 80x24 whatever the pane's size.
         return subprocess.run(
-            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
-        ).stdout
+            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True,
+            env=dict(os.environ),
+        ).stdout  # fmt: skip
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.target)

@@ -19,13 +19,13 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Static
 
 from core.store.photos import burst_members
 from core.triage.card import FrameFacts, frame_facts
 from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
 from tui.frames import FrameMaker, Loader
+from tui.graphics import Graphics
 from tui.loupe import LoupePlace
 from tui.loupe_view import LoupeSource
 from tui.widgets.key_footer import KeyFooter
@@ -40,7 +40,7 @@ class BurstSource:
     db: SqliteDatabase
     triage: Triage  # the pane's session: its undo takes these decisions back
     load: Loader  # the pane's: a photo's picture from the preview cache or its original
-    graphics: type[Widget] | None  # the renderer's widget class (sixel / kitty), or half-blocks
+    graphics: Graphics | None  # how a sixel / kitty terminal gets pictures; None: half-blocks
     cell_pixels: tuple[int, int]  # a graphics terminal's cell size
     console: Console  # the app's: frame threads turn strips into escape codes with it
     loupe_source: LoupeSource | None = None  # the pane's: full-size pixels, cut for a place
@@ -94,7 +94,7 @@ class BurstView(Screen):
         self.frames = FrameMaker(
             self.load,
             self._frame_ready,
-            graphics=source.graphics is not None,
+            graphics=source.graphics,
             # One lane beside the urgent one: drawing is Python, one core's work at a time;
             # more lanes only share it, and the UI thread, and bring every tile later.
             workers=1,

@@ -45,12 +45,15 @@ from core.triage.indexing import WORKERS as INDEX_WORKERS
 from core.triage.indexing import index_activity
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
+from tui.exposure_view import ExposureKeys, ExposurePanel
 from tui.frames import FrameMaker, open_drafted
+from tui.graphics import Graphics
 from tui.loupe import LoupePlace
-from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeKeys, LoupeSource
+from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.panes.burst_view import BurstSource, BurstView, frames_of
 from tui.panes.compare import CompareScreen
 from tui.panes.survey import MOST_FRAMES, SurveyScreen
+from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
 from tui.picker import Picker
 from tui.widgets.photo_view import Frame, PhotoView
 
@@ -78,18 +81,7 @@ FOLLOW_SECONDS = 0.25
 _OFF = ComponentState("off")
 
 
-def _cell_pixels() -> tuple[int, int]:
-    """A graphics terminal's cell size in pixels (textual-image asked the terminal at start)."""
-    try:
-        from textual_image._terminal import get_cell_size
-
-        size = get_cell_size()
-        return (size.width or 10, size.height or 20)
-    except Exception:  # a terminal that did not say: a common size
-        return (10, 20)
-
-
-class TriagePane(LoupeKeys, Widget, can_focus=True):
+class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     class FrameReady(Message):
         """A frame thread has drawn a frame (posted from that thread)."""
 
@@ -118,7 +110,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         self,
         db,
         settings: Settings,
-        graphics: type[Widget] | None = None,
+        graphics: Graphics | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -152,6 +144,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         self._burst_looked: int | None = None  # the photo on screen at the last look
 
     def compose(self) -> ComposeResult:
+        yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
         yield Static(id="facts", markup=False)
         yield Static(id="position", markup=False)
@@ -159,15 +152,18 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             yield Static(id="info-text", markup=False)
 
     def on_mount(self) -> None:
-        cell_pixels = _cell_pixels() if self._graphics is not None else (1, 2)
+        # a graphics terminal's cell size in pixels (asked before the app started)
+        cell_pixels = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
         self.frames = FrameMaker(
             self._load,
             self._frame_ready,
-            graphics=self._graphics is not None,
+            graphics=self._graphics,
             console=self.app.console,
             cell_pixels=cell_pixels,
         )
-        self.loupe_source = LoupeSource(self.db, cell_pixels)
+        self.loupe_source = LoupeSource(
+            self.db, cell_pixels, lambda photo_id: self.post_message(LoupeDeveloped(photo_id))
+        )
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
@@ -179,6 +175,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
 
     def on_unmount(self) -> None:
         self.frames.close()
+        self.loupe_source.close()
         for view in self._burst_views.values():
             view.close_frames()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
@@ -190,7 +187,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         """Show a filter's photos, standing on ``photo_id`` (by default the photo on screen)
         when the filter has it, else on its photo nearest by the camera's clock."""
         keep = photo_id if photo_id is not None else self.photo_id
-        self.queue = Queue(self.db, filter_text)
+        self.queue = Queue(self.db, filter_text, collapsed=self.collapsed)
         self.index = self.queue.index_near(keep)
         self.counts = self.queue.counts()
         self.show_current()
@@ -257,11 +254,14 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             waiting = f"loupe at {self.loupe.percent}…" if self.zoomed else ""
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
         self.frames.want(self._neighbours(photo_id), size, self.zoomed)
+        self.warm_loupe(photo_id, size)
 
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
         wanted = [photo_id]
-        ahead, behind = (LOUPE_AHEAD, LOUPE_BEHIND) if self.zoomed else (self.prefetch,) * 2
+        ahead, behind = (self.prefetch,) * 2
+        if self.zoomed:  # fewer: each holds a full-size picture
+            ahead, behind = min(ahead, LOUPE_AHEAD), min(behind, LOUPE_BEHIND)
         for step in range(1, max(ahead, behind) + 1):
             for index in (self.index + step, self.index - step):
                 if 0 <= index < len(ids) and step <= (ahead if index > self.index else behind):
@@ -339,6 +339,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
         for name in card.label_names:
             text.append(" ")
             text.append("●", style=LABEL_STYLES[name])
+        text.append_text(burst_text(card))  # "burst 3 / 7 ▉▉▉▍ sharpest of 7"
         if card.damage:  # the reason is in the information overlay (i)
             text.append("  damaged", style="bold red")
         if card.darktable:  # before the EXIF: what a narrow terminal cuts is the exposure
@@ -366,6 +367,8 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
             f" {counts.pending:,} pending of {counts.total:,}"
         )
         text.append(f"   filter: {self.queue.filter.name}")
+        if self.collapsed:
+            text.append("   bursts collapsed", style="bold cyan")
         text.append(f"   auto-advance {'on' if self.auto_advance else 'off'}")
         if self._activity and ids:
             text.append(f"   {self._activity[0]}", style="cyan")
@@ -616,7 +619,7 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
     def _burst_view(self, view: type[BurstView]) -> BurstView:
         screen = self._burst_views.get(view)
         if screen is None:  # made once and kept: its tiles laid out, its frames drawn
-            cells = _cell_pixels() if self._graphics is not None else (1, 2)
+            cells = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
             source = BurstSource(self.db, self.triage, self._load, self._graphics, cells,
                                  self.app.console, self.loupe_source)  # fmt: skip
             screen = self._burst_views[view] = view(source)
@@ -676,9 +679,10 @@ class TriagePane(LoupeKeys, Widget, can_focus=True):
 
         def chosen(value: str | None) -> None:
             if value is not None:
-                self.load_queue(value)
+                self.apply_filter(value)
 
-        self.app.push_screen(Picker("Show which photos?", [*FILTERS, *shoots], current), chosen)
+        choices = [*FILTERS, *filter_choices(self.db), *shoots]
+        self.app.push_screen(Picker("Show which photos?", choices, current), chosen)
 
 
 def _shown(action: str, value: object) -> str:

@@ -2,12 +2,14 @@
 
 Half-blocks ("▀" with the upper pixel as foreground and the lower as background) work in every
 terminal and in tmux. The lines are built away from the UI thread (see tui.frames), so showing
-the next photo is only swapping strips. Where the terminal has sixel or kitty graphics the
-photo is drawn by textual-image instead.
+the next photo is only swapping strips. Where the terminal has sixel or kitty graphics (inside
+tmux too, through its passthrough) the photo is sent as real pixels, encoded in the frame
+thread as well (tui.graphics).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,9 +18,24 @@ from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.exposure import NO_AIDS, Aids, Exposure
+from tui.graphics import (
+    FIRST_IMAGE_ID,
+    KITTY,
+    LAST_IMAGE_ID,
+    Encoded,
+    Graphics,
+    control,
+    kitty_show,
+    placeholder_cells,
+    placeholder_strip,
+    placeholder_style,
+    sixel_show,
+)
 from tui.widgets.photo_codes import PhotoStrip
 
 UPPER_HALF = "▀"
@@ -32,8 +49,8 @@ MAX_DELTA_E = 2.5
 
 @dataclass(frozen=True)
 class Frame:
-    """One photo drawn for one pane size: ready strips (half-blocks), or the picture itself for
-    a graphics renderer, or the reason there is nothing to draw."""
+    """One photo drawn for one pane size: ready strips (half-blocks), or the picture itself and
+    its encoding for a graphics terminal, or the reason there is nothing to draw."""
 
     photo_id: int
     size: Size  # cells
@@ -41,6 +58,10 @@ class Frame:
     strips: list[Strip] = field(default_factory=list)
     picture: Image.Image | None = None  # for sixel / kitty
     reason: str | None = None
+    encoded: Encoded | None = None  # the picture, ready for a sixel / kitty terminal
+    aids: Aids = NO_AIDS  # the exposure aids asked for when it was drawn
+    exposure: Exposure | None = None  # what they say of this picture
+    marked: Frame | None = None  # the same with its clipping painted, to blink with
 
 
 def fitted(image_size: tuple[int, int], cells: Size) -> tuple[int, int]:
@@ -219,47 +240,110 @@ def _color(rgb: bytes) -> Color:
     return Color("", ColorType.TRUECOLOR, triplet=ColorTriplet(rgb[0], rgb[1], rgb[2]))
 
 
+_image_ids = itertools.cycle(range(FIRST_IMAGE_ID, LAST_IMAGE_ID + 1))
+
+
 class PhotoView(Widget):
-    """Shows a Frame: its strips line by line, a graphics widget's picture, or a reason."""
+    """Shows a Frame: its strips line by line, its picture as real pixels, or a reason.
+
+    kitty pictures sit under placeholder cells that stay the same from photo to photo (one
+    image id per view, the picture fitted in the whole pane): a new photo is its picture sent
+    again under the same id, and the text on screen does not change. A sixel is drawn over
+    blank cells each time the view is drawn, since any text drawn there covers it.
+
+    A frame with a marked twin (its clipping painted, tui.exposure) blinks: the view swaps the
+    two every BLINK_SECONDS. In kitty the twin has an image id of its own, so each picture is
+    sent once and a blink only names the other image in the cells."""
 
     DEFAULT_CSS = """
     PhotoView { width: 1fr; height: 1fr; background: rgb(12,12,12); }
     """
 
-    def __init__(self, graphics: type[Widget] | None = None, **kwargs) -> None:
+    class Shown(Message):
+        """A frame is on screen now (the pane's other parts say what goes with it)."""
+
+        def __init__(self, frame: Frame) -> None:
+            super().__init__()
+            self.frame = frame
+
+    def __init__(self, graphics: Graphics | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.frame: Frame | None = None
-        self._graphics_class = graphics  # a textual-image widget class, for sixel / kitty
-        self._graphics: Widget | None = None
+        self.graphics = graphics
+        self.image_id = next(_image_ids)  # kitty's name for this view's picture
+        self.marked_image_id = next(_image_ids)  # ... and for its marked twin
+        self._to_send: dict[int, str] = {}  # kitty pictures waiting to be written, by id
+        self._sent: dict[int, Encoded] = {}  # what each id holds in the terminal
+        self._placeholders: tuple[tuple[Size, bool], list[list[str]]] | None = None
+        self._placeholders_shown: tuple[Size, int] | None = None  # cells, the id they name
+        self.pane_offset = (0, 0)  # where tmux's pane is in the outer terminal (sixel)
+        self.on_screen: Frame | None = None  # the frame, or its marked twin while it blinks
+        self._blink_timer = None
 
     def show(self, frame: Frame) -> None:
-        self.frame = frame
-        if self._graphics_class is not None and frame.picture is not None:
-            self._show_graphics(frame.picture)
+        previous, self.frame = self.frame, frame
+        self.post_message(self.Shown(frame))
+        # Keep the blink's phase: a new photo shows its marks at once if they were showing.
+        marked_now = previous is not None and self.on_screen is previous.marked
+        if frame.marked is None:
+            if self._blink_timer is not None:
+                self._blink_timer.pause()
+            self._present(frame)
+            return
+        if self._blink_timer is None:
+            self._blink_timer = self.set_interval(BLINK_SECONDS, self._blink)
+        else:
+            self._blink_timer.resume()
+        self._present(frame.marked if marked_now else frame)
+
+    def _blink(self) -> None:
+        frame = self.frame
+        if frame is None or frame.marked is None:
+            return
+        self._present(frame if self.on_screen is frame.marked else frame.marked)
+
+    def _present(self, frame: Frame) -> None:
+        self.on_screen = frame
+        encoded = frame.encoded if self.graphics is not None else None
+        if encoded is not None and encoded.protocol == KITTY:
+            image_id = self._image_id_of(frame)
+            if self._sent.get(image_id) is not encoded:
+                self._to_send[image_id] = kitty_show(encoded, image_id, self.graphics.passthrough)
+                self._sent[image_id] = encoded
+            if self._placeholders_shown == (encoded.cells, image_id) and encoded.cells == self.size:
+                # The cells on screen name this image already: only a new picture goes.
+                if self._to_send:
+                    self.refresh(Region(0, 0, self.size.width, 1))
+                return
         self.refresh()
 
-    def _show_graphics(self, picture: Image.Image) -> None:
-        if self._graphics is None:
-            self._graphics = self._graphics_class(picture)
-            self._graphics.styles.width = "100%"
-            self._graphics.styles.height = "100%"
-            self.mount(self._graphics)
-        else:
-            self._graphics.image = picture
+    def _image_id_of(self, frame: Frame) -> int:
+        # a marked twin has no exposure of its own (its frame carries it)
+        marked = self.frame is not None and frame is self.frame.marked
+        return self.marked_image_id if marked else self.image_id
+
+    def on_resize(self) -> None:
+        if self.graphics is not None and self.graphics.passthrough:
+            from tui.renderer import pane_offset  # the pane may have moved with the window
+
+            self.pane_offset = pane_offset()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """A drawn frame's own strips, as the frame thread turned them into escape codes:
         Textual's usual path wraps every line in a new strip, and the UI thread then turns the
         photo's thousands of segments into escape codes again on every photo change."""
-        frame = self.frame
+        frame = self.on_screen
         size = self.size
+        encoded = frame.encoded if frame is not None and self.graphics is not None else None
+        if encoded is not None and encoded.cells == size:
+            return self._graphics_lines(frame, encoded, crop)
+        self._placeholders_shown = None
         if (
             frame is None
             or not frame.strips
             or frame.size != size
             or len(frame.strips) != size.height
             or any(strip.cell_length != size.width for strip in frame.strips)
-            or (frame.picture is not None and self._graphics is not None)
         ):
             return super().render_lines(crop)
         strips = frame.strips[crop.y : crop.bottom]
@@ -273,10 +357,42 @@ class PhotoView(Widget):
             strips = [strip.crop(left, right) for strip in strips]
         return strips
 
+    def _graphics_lines(self, frame: Frame, encoded: Encoded, crop: Region) -> list[Strip]:
+        """Placeholder cells (kitty) or blank cells under a sixel. No line filter: the
+        placeholders' colour is the image's name, not a colour to change."""
+        if encoded.protocol == KITTY:
+            at_margin = self.region.right >= self.screen.size.width
+            rows = self._placeholder_rows(encoded.cells, at_margin)
+            image_id = self._image_id_of(frame)
+            style = placeholder_style(image_id)
+            strips = []
+            for y in range(crop.y, crop.bottom):
+                prefix = "".join(self._to_send.values())
+                self._to_send.clear()
+                strips.append(placeholder_strip(rows[y][crop.x : crop.right], style, prefix))
+            self._placeholders_shown = (encoded.cells, image_id)
+            return strips
+        blank = Strip([Segment(" " * crop.width, _BACKGROUND_STYLE)], crop.width)
+        strips = [blank] * crop.height
+        if strips:
+            # Last, after the blank cells it covers; from the view's top-left, whatever part
+            # of it is drawn now (the sixel is the whole view).
+            top = self.region.y + self.pane_offset[0]
+            left = self.region.x + self.pane_offset[1]
+            sixel = sixel_show(encoded, top, left, self.graphics.passthrough)
+            strips[-1] = Strip([*blank, control(sixel)], crop.width)
+        return strips
+
+    def _placeholder_rows(self, cells: Size, at_margin: bool) -> list[list[str]]:
+        if self._placeholders is None or self._placeholders[0] != (cells, at_margin):
+            rows = [placeholder_cells(row, cells.width, at_margin) for row in range(cells.height)]
+            self._placeholders = ((cells, at_margin), rows)
+        return self._placeholders[1]
+
     def render_line(self, y: int) -> Strip:
-        frame = self.frame
+        frame = self.on_screen
         width = self.size.width
-        if frame is None or (frame.picture is not None and self._graphics is not None):
+        if frame is None:
             return Strip.blank(width, self.rich_style)
         if frame.reason and not frame.strips:
             if y == self.size.height // 2:
@@ -289,3 +405,7 @@ class PhotoView(Widget):
         if y < len(frame.strips):
             return frame.strips[y].adjust_cell_length(width, self.rich_style)
         return Strip.blank(width, self.rich_style)
+
+
+_BACKGROUND_STYLE = Style(bgcolor=Color.from_rgb(*BACKGROUND))
+BLINK_SECONDS = 0.5  # clipping marks on, then off, each this long

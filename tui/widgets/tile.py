@@ -16,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from core.triage.card import FrameFacts
+from tui.graphics import Graphics
 from tui.widgets.photo_view import Frame, PhotoView
 
 DECISION_STYLES = {"approved": "bold green", "rejected": "bold red", "pending": "yellow"}
@@ -69,7 +70,7 @@ class PhotoTile(Widget):
     PhotoTile > .caption { height: 2; }
     """
 
-    def __init__(self, graphics: type[Widget] | None = None, **kwargs) -> None:
+    def __init__(self, graphics: Graphics | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._graphics = graphics
         self.facts: FrameFacts | None = None
