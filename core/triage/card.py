@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from peewee import SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
-from core.triage.bursts import BurstPlace, burst_place
+from core.triage.bursts import BurstPlace, burst_place, sharpness_ranks
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class FrameFacts:
     rating: int
     sharpness: float | None  # Photo.sharpness: higher is sharper; None: not measured yet
     sharpness_rank: int | None  # 1 = the sharpest of the frames measured; None: not measured
-    measured: int  # how many of the frames have a sharpness
+    frames: int  # how many frames it is ranked among
     relative_sharpness: float | None  # its sharpness over the sharpest frame's (0-1)
 
 
@@ -137,21 +137,22 @@ def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts
             (json.dumps(list(photo_ids)),),
         )
     }
-    measured = sorted((row[4] for row in rows.values() if row[4] is not None), reverse=True)
-    sharpest = measured[0] if measured else None
+    sharpness_of = {photo_id: rows[photo_id][4] for photo_id in photo_ids if photo_id in rows}
+    ranks = sharpness_ranks(sharpness_of)  # the bursts' own rule: equal scores share a rank
+    measured = [value for value in sharpness_of.values() if value is not None]
+    sharpest = max(measured) if measured else None
     facts = []
     for photo_id in photo_ids:
         row = rows.get(photo_id)
         if row is None:
             continue
         _, rel_path, decision, rating, sharpness = row
-        rank = relative = None
+        rank, relative = ranks[photo_id], None
         if sharpness is not None:
-            rank = measured.index(sharpness) + 1  # equals share the better rank
             relative = sharpness / sharpest if sharpest and sharpest > 0 else 1.0
         name = os.path.basename(rel_path) if rel_path else f"photo {photo_id}"
         facts.append(FrameFacts(photo_id, name, decision, rating, sharpness, rank,
-                                len(measured), relative))  # fmt: skip
+                                len(sharpness_of), relative))  # fmt: skip
     return facts
 
 

@@ -148,8 +148,8 @@ async def test_each_frame_says_its_sharpness_rank_in_the_burst(library):
         screen = await open_compare(pilot, library, ids[0])
         pick = str(screen.query_one("#pick .caption").render())
         candidate = str(screen.query_one("#candidate .caption").render())
-        assert "3 of 3" in pick
-        assert "sharpest of 3" in candidate
+        assert "3rd sharpest of 5" in pick  # ranked among the burst's five frames
+        assert "sharpest of 5" in candidate and "2nd" not in candidate
         await pilot.press("right", "right", "right")  # IMG_0005: not measured (yet)
         await tiles_drawn(pilot)
         assert "not measured" in str(screen.query_one("#candidate .caption").render())

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from core.triage.bursts import rank_words
 from core.triage.card import FrameFacts
 from tui.graphics import Graphics
 from tui.widgets.photo_view import Frame, PhotoView
@@ -48,10 +49,8 @@ def caption(facts: FrameFacts) -> Text:
     text.append(sharpness_bar(facts.relative_sharpness or 0.0),
                 style="green" if sharpest else "grey62")  # fmt: skip
     text.append(" ")
-    if sharpest:
-        text.append(f"sharpest of {facts.measured}", style="bold green")
-    else:
-        text.append(f"{facts.sharpness_rank} of {facts.measured}")
+    text.append(rank_words(facts.sharpness_rank, facts.frames),
+                style="bold green" if sharpest else "")  # fmt: skip
     return text
 
 
