@@ -26,8 +26,9 @@ class Action:
     name: str  # what the settings file calls it
     keys: tuple[str, ...]
     description: str
-    scope: str  # app, triage, loupe (triage with the loupe on), grid, events, history,
+    # app, triage, loupe (triage with the loupe on), grid, compare, survey, events, history,
     # stages, progress
+    scope: str
     action: str  # the Textual action it runs
     footer: str | None = None  # its word in the footer, if it has one (help lists them all)
 
@@ -37,6 +38,8 @@ SCOPES = {
     "triage": "Triage",
     "loupe": "Triage, loupe on",
     "grid": "Triage grid",
+    "compare": "Compare (two frames of a burst)",
+    "survey": "Survey (a burst's frames at once)",
     "events": "Live events",
     "history": "Sync history",
     "stages": "Stage queue",
@@ -143,6 +146,38 @@ ACTIONS: tuple[Action, ...] = (
     Action("grid_burst", ("b",), "Grid: select the photo's whole burst", "grid",
            "select_burst", "burst"),
     Action("grid_clear", ("escape",), "Grid: select nothing", "grid", "clear_selection"),
+    Action("compare", ("c",), "Compare the photo with the next frame of its burst", "triage",
+           "compare", "compare"),
+    Action("survey", ("v",), "Survey its burst: up to 9 frames at once", "triage", "survey",
+           "survey"),
+    # compare: the pick (the photo on screen) and a candidate, side by side
+    Action("candidate_next", ("right", "l"), "Next candidate", "compare", "candidate(1)",
+           "candidate"),
+    Action("candidate_previous", ("left", "h"), "Previous candidate", "compare",
+           "candidate(-1)"),
+    Action("promote", ("enter",), "The candidate becomes the pick", "compare", "promote",
+           "promote"),
+    Action("reject_candidate", ("x",), "Reject the candidate, show the next", "compare",
+           "reject_candidate", "reject"),
+    Action("keep_pick", ("K",), "Keep the pick, reject the rest of the burst", "compare",
+           "keep_pick", "keep, reject rest"),
+    Action("close_compare", ("escape", "c"), "Back to triage, on the pick", "compare",
+           "close", "back"),
+    # survey: the burst's frames in a grid
+    Action("survey_left", ("left", "h"), "Focus the frame to the left", "survey", "move(-1, 0)"),
+    Action("survey_right", ("right", "l"), "Focus the frame to the right", "survey",
+           "move(1, 0)", "move"),
+    Action("survey_up", ("up", "k"), "Focus the frame above", "survey", "move(0, -1)"),
+    Action("survey_down", ("down", "j"), "Focus the frame below", "survey", "move(0, 1)"),
+    Action("survey_approve", ("a",), "Approve the focused frame", "survey",
+           "decide('approved')", "approve"),
+    Action("survey_reject", ("x",), "Reject the focused frame", "survey", "decide('rejected')",
+           "reject"),
+    Action("survey_open", ("enter",), "Open the focused frame in triage", "survey", "open",
+           "open"),
+    Action("keep_focused", ("K",), "Keep the focused frame, reject the rest of the burst",
+           "survey", "keep_focused", "keep, reject rest"),
+    Action("close_survey", ("escape", "v"), "Back to triage", "survey", "close", "back"),
     # the other panes
     Action("event_filter", ("f",), "Show one kind of event", "events", "choose_kind", "kind"),
     Action("event_all", ("c",), "Show every kind", "events", "all_kinds", "every kind"),

@@ -1,17 +1,20 @@
 """What the triage screen says about one photo: its file, when it was taken, the camera and
 exposure, the decision, stars and labels, what darktable knows of it, and its sharpness and
-place in its burst."""
+place in its burst; and the shorter facts under each frame of a compare or survey (name,
+stars, decision, sharpness and its rank among the frames shown)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
-from core.triage.bursts import BurstPlace, burst_place
+from core.triage.bursts import BurstPlace, burst_place, sharpness_ranks
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,51 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         sharpness=sharpness,
         burst=burst_place(db, pid),
     )
+
+
+@dataclass(frozen=True)
+class FrameFacts:
+    """What is said under one frame of a compare or survey."""
+
+    photo_id: int
+    name: str  # the original's file name
+    decision: str
+    rating: int
+    sharpness: float | None  # Photo.sharpness: higher is sharper; None: not measured yet
+    sharpness_rank: int | None  # 1 = the sharpest of the frames measured; None: not measured
+    frames: int  # how many frames it is ranked among
+    relative_sharpness: float | None  # its sharpness over the sharpest frame's (0-1)
+
+
+def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts]:
+    """The facts under each of ``photo_ids`` (a burst, in its order), its sharpness ranked
+    among them; a photo gone from the catalogue is left out."""
+    rows = {
+        row[0]: row
+        for row in db.execute_sql(
+            "SELECT p.id, f.rel_path, p.decision, p.rating, p.sharpness FROM photo p"
+            " LEFT JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+            " WHERE p.id IN (SELECT value FROM json_each(?)) GROUP BY p.id",
+            (json.dumps(list(photo_ids)),),
+        )
+    }
+    sharpness_of = {photo_id: rows[photo_id][4] for photo_id in photo_ids if photo_id in rows}
+    ranks = sharpness_ranks(sharpness_of)  # the bursts' own rule: equal scores share a rank
+    measured = [value for value in sharpness_of.values() if value is not None]
+    sharpest = max(measured) if measured else None
+    facts = []
+    for photo_id in photo_ids:
+        row = rows.get(photo_id)
+        if row is None:
+            continue
+        _, rel_path, decision, rating, sharpness = row
+        rank, relative = ranks[photo_id], None
+        if sharpness is not None:
+            relative = sharpness / sharpest if sharpest and sharpest > 0 else 1.0
+        name = os.path.basename(rel_path) if rel_path else f"photo {photo_id}"
+        facts.append(FrameFacts(photo_id, name, decision, rating, sharpness, rank,
+                                len(sharpness_of), relative))  # fmt: skip
+    return facts
 
 
 def newest_decision(db: SqliteDatabase) -> int:

@@ -50,7 +50,10 @@ from tui.frames import FrameMaker, open_drafted
 from tui.graphics import Graphics
 from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
+from tui.panes.burst_view import BurstSource, BurstView, frames_of
+from tui.panes.compare import CompareScreen
 from tui.panes.grid import Grid
+from tui.panes.survey import MOST_FRAMES, SurveyScreen
 from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
 from tui.picker import Picker
 from tui.widgets.filmstrip import Filmstrip
@@ -154,6 +157,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.thumbnails = ThumbnailMaker(
             self._thumbnail_picture, lambda: self.post_message(self.ThumbnailsReady())
         )
+        self._burst_views: dict[type[BurstView], BurstView] = {}  # compare, survey
+        self._burst_prefetched: int | None = None  # the photo their frames were drawn for
+        self._burst_looked: int | None = None  # the photo on screen at the last look
 
     def compose(self) -> ComposeResult:
         yield ExposurePanel(id="exposure")
@@ -191,6 +197,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.frames.close()
         self.thumbnails.close()
         self.loupe_source.close()
+        for view in self._burst_views.values():
+            view.close_frames()
         with contextlib.suppress(Exception):  # closing: the catalogue may have gone first
             self._save_position(now=True)
 
@@ -423,6 +431,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._pressed_at = time.perf_counter()
         if self.frames is not None:
             self.frames.ui_busy()
+        for view in self._burst_views.values():  # the photo on screen comes first
+            view.stop_prefetch()
+        self._burst_prefetched = None
 
     def action_next(self) -> None:
         self._pressed()
@@ -658,6 +669,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self._follow_decisions()
             self._follow_marks_read()
         self._save_position()
+        self._prefetch_burst_views()
 
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
@@ -709,6 +721,62 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
         self._update_text()
+
+    # --- compare and survey (tui.panes.compare, tui.panes.survey) ----------------------------
+
+    def action_compare(self) -> None:
+        self._open_burst(CompareScreen, alone_with=1)
+
+    def action_survey(self) -> None:
+        self._open_burst(SurveyScreen, alone_with=MOST_FRAMES - 1)
+
+    def _burst_view(self, view: type[BurstView]) -> BurstView:
+        screen = self._burst_views.get(view)
+        if screen is None:  # made once and kept: its tiles laid out, its frames drawn
+            cells = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
+            source = BurstSource(self.db, self.triage, self._load, self._graphics, cells,
+                                 self.app.console, self.loupe_source)  # fmt: skip
+            screen = self._burst_views[view] = view(source)
+            self.app.install_screen(screen, f"triage-{view.__name__}")
+        return screen
+
+    def _open_burst(self, view: type[BurstView], alone_with: int) -> None:
+        photo_id = self.photo_id
+        if photo_id is None:
+            return
+        screen = self._burst_view(view)
+        for other in self._burst_views.values():  # the other view's drawing ahead stops
+            if other is not screen:
+                other.stop_prefetch()
+        frames = frames_of(self.db, photo_id, self.queue.photo_ids, alone_with)
+        screen.open(frames, photo_id, self.loupe)
+        self.frames.want([], self.query_one(PhotoView).size)  # neighbours give the cores up
+        self.app.push_screen(screen, self._back_from_burst)
+
+    def _prefetch_burst_views(self) -> None:
+        """On a photo of a burst for a moment (the photographer looks at it): the frames its
+        survey and compare would open on are drawn in the background, until the next key."""
+        if isinstance(self.app.screen, BurstView):
+            return  # one is open: it draws what it shows
+        photo_id = self.photo_id
+        still, self._burst_looked = photo_id == self._burst_looked, photo_id
+        if not still or photo_id in (None, self._burst_prefetched) or self.queue is None:
+            return  # moving (at the next look), or done
+        self._burst_prefetched = photo_id
+        frames = frames_of(self.db, photo_id, self.queue.photo_ids, 0)
+        if frames.in_burst:
+            for view in (SurveyScreen, CompareScreen):
+                self._burst_view(view).prefetch(frames, photo_id, self.app.size)
+
+    def _back_from_burst(self, photo_id: int | None) -> None:
+        """Back from compare or survey: on the photo it names (the pick, the frame opened),
+        the counters counted again for the decisions made there."""
+        if self.queue is None:
+            return
+        self.counts = self.queue.counts()
+        if photo_id is not None:
+            self.index = self.queue.rejoin(photo_id)
+        self.show_current()
 
     def action_info(self) -> None:
         self.toggle_class("-info")
