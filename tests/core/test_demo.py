@@ -23,6 +23,7 @@ from core.media.cache import PreviewCache
 from core.media.photos import preview_cache_dir
 from core.store import open_catalogue
 from core.store.models import DarktableImage, Event, FileRecord, Photo, Root, SyncRun
+from core.triage.bursts import SOFT_FLOOR, burst_place
 from core.triage.queue import Queue
 from tests.core.test_cli import run
 from tests.helpers import REPO, on_disk
@@ -34,6 +35,13 @@ SHOOTS = ("2024-10-05_mountains", "2024-11-16_city-night", "2024-12-07_home")
 DARKTABLE_IMAGES = 17
 PHOTOS = 11 + 6 + 5  # mountains, city night, home; exports belong to their photo
 BURST = [f"DSC_{n:04d}.JPG" for n in range(101, 106)]
+# rebuild/make_photos.py defocuses the burst as a lens hunting for focus would: its frames from
+# the sharpest to the softest, and those under half the sharpest (soft).
+BURST_BY_SHARPNESS = ["DSC_0102.JPG", "DSC_0101.JPG", "DSC_0105.JPG", "DSC_0103.JPG",
+                      "DSC_0104.JPG"]  # fmt: skip
+BURST_SOFT = {"DSC_0103.JPG", "DSC_0104.JPG", "DSC_0105.JPG"}
+# A clear ranking: each frame's focus score at least this many times the next one's.
+CLEAR_RANKING = 1.5
 # What a licence row of LICENCES.md may say, and the EXIF Copyright each photo carries for it.
 LICENCES = ("CC0 1.0", "CC BY 4.0", "BSD-3-Clause")
 
@@ -191,6 +199,30 @@ def test_the_city_night_shoot_opens_with_a_burst_of_five_frames(demo, catalogue)
     assert times["DSC_0106.JPG"] - burst[-1] > 30
     cameras = {p.camera_model for p in Photo.select() if p.capture_time in burst}
     assert cameras == {"NIKON Z 6"}
+
+
+def test_the_burst_shows_a_lens_hunting_for_focus(demo):
+    """Measured as the demo is built (previews, then looks): the five frames are one burst, one
+    of them clearly the sharpest, the others ranked with clear gaps between them, and three soft
+    by the burst's own measure (under half its sharpest), not by the floor every photo meets."""
+    with open_catalogue(demo.catalogue) as opened:
+        ids = {
+            Path(record.rel_path).name: record.photo_id
+            for record in FileRecord.select()
+            if record.role == "original" and record.rel_path.startswith("2024-11-16_city-night/")
+        }
+        places = {name: burst_place(opened.db, ids[name]) for name in BURST}
+        assert burst_place(opened.db, ids["DSC_0106.JPG"]) is None
+    assert {place.burst_id for place in places.values()} == {ids["DSC_0101.JPG"]}
+    scores = {name: place.sharpness for name, place in places.items()}
+    print("focus scores:", {name: round(score) for name, score in scores.items()})
+    assert sorted(BURST, key=lambda name: places[name].rank) == BURST_BY_SHARPNESS
+    assert [places[name].rank for name in BURST_BY_SHARPNESS] == [1, 2, 3, 4, 5]
+    for sharper, softer in itertools.pairwise(BURST_BY_SHARPNESS):
+        assert scores[sharper] >= CLEAR_RANKING * scores[softer], (sharper, softer, scores)
+    assert places["DSC_0102.JPG"].leader == ids["DSC_0102.JPG"]  # the pick: the sharpest
+    assert {name for name, place in places.items() if place.soft} == BURST_SOFT
+    assert min(scores.values()) > SOFT_FLOOR
 
 
 def test_triage_opens_on_the_first_photo_of_the_first_shoot(demo):

@@ -23,7 +23,7 @@ WHEEL="scikit-image==0.26.0"
 if [ -z "${SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
-  apt-get install -y darktable xvfb xauth sqlite3 libimage-exiftool-perl ffmpeg python3 python3-pil unzip
+  apt-get install -y darktable xvfb xauth sqlite3 libimage-exiftool-perl ffmpeg python3 python3-pil python3-numpy unzip
 fi
 { darktable --version 2>/dev/null || true; } | grep "this is darktable"   # --version exits 1
 
