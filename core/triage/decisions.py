@@ -284,9 +284,12 @@ class Triage:
             row = self._newest_made(mine=True) or self._newest_made(mine=False)
             if row is None:
                 return []
-            # A batch is taken back whole, newest row first (each row on its own photo).
+            # A batch is taken back whole, newest row first (each row on its own photo); the
+            # changes are given in the order they were made, so the first is the photo the
+            # step was made on (the one kept, for "keep this one"), where the app goes.
             rows = self._batch_rows(row, undone=0)[::-1]
-            return [self._replay(each, to="before", undone=1, source="undo") for each in rows]
+            changes = [self._replay(each, to="before", undone=1, source="undo") for each in rows]
+            return changes[::-1]
 
         return self._together(self._with_sidecars(self._committed(write)))
 

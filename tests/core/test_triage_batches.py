@@ -102,6 +102,8 @@ def test_one_undo_gives_every_photo_of_a_batch_back_exactly(catalogue, tmp_path,
 
     undone = triage.undo()
     assert len(undone.all) == count and not any(each.skipped for each in undone.all)
+    # in the order they were made: the app goes to the first (the one kept, for keep_one)
+    assert [each.photo_id for each in undone.all] == [each.photo_id for each in change.all]
     assert _states(photo_ids) == before
     redone = triage.redo()
     assert len(redone.all) == count and _states(photo_ids) == made
