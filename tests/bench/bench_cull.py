@@ -25,7 +25,7 @@ PARTS = {
     "looks": ("bench_cull_looks.py", ["--photos", "300", "--repeat", "1"]),
     "bursts": ("bench_bursts.py", ["--photos", "2000"]),
     "loupe": ("bench_cull_loupe.py", ["--photos", "12", "--cold", "2"]),
-    "compare": ("bench_cull_compare.py", []),
+    "compare": ("bench_cull_compare.py", ["--bursts", "2", "--rounds", "2"]),
     "grid": ("bench_cull_grid.py", ["--photos", "200", "--presses", "6"]),
     "bytes": ("bench_cull_bytes.py", ["--photos", "6", "--changes", "3"]),
 }
