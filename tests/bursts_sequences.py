@@ -13,13 +13,10 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.media.looks import measure
-from core.media.photos import MediaSync
-from core.scan.reconcile import reconcile_roots
-from core.store import Catalogue, open_catalogue, queries
-from core.triage.bursts import BurstRules
-from tests.helpers import FIXTURES, REPO
+from core.store import Catalogue
+from tests.helpers import FIXTURES, REPO, catalogue_photos
 
 DEMO = REPO / "core" / "demo" / "photos"
 NIGHT = DEMO / "2024-11-16_city-night"
@@ -174,17 +171,7 @@ def catalogue_shoot(
     folder = tmp_path / "photos" / "2024-11-16_shoot"
     for frame in frames:
         write_frame(folder, frame)
-    config_file = tmp_path / "shootwatch.toml"
-    config_file.write_text(
-        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
-        f'darktable.library = "{tmp_path / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{tmp_path / "previews"}"\n' + config
-    )
-    settings = load_settings(config_file)
-    catalogue = open_catalogue(settings.catalogue)
-    root, _ = queries.add_root(str(tmp_path / "photos"))
-    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
-    MediaSync(catalogue.db, settings.media, None, bursts=BurstRules.of(settings)).run_until_idle()
+    settings, catalogue = catalogue_photos(tmp_path, config)
     ids = {
         rel.rsplit("/", 1)[-1]: photo_id
         for rel, photo_id in catalogue.db.execute_sql(

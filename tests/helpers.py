@@ -10,9 +10,9 @@ from pathlib import Path
 
 import blake3
 
-from core.config import ScanSettings
-from core.scan.reconcile import ReconcileReport, reconcile_root
-from core.store import Catalogue, queries
+from core.config import ScanSettings, Settings, load_settings
+from core.scan.reconcile import ReconcileReport, reconcile_root, reconcile_roots
+from core.store import Catalogue, open_catalogue, queries
 from core.store.models import FileRecord, Root
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +39,27 @@ def b3(path: Path) -> str:
 def root_for(path: Path, kind: str = "library") -> Root:
     root = Root.get_or_none(Root.path == str(path))
     return root or Root.create(path=str(path), kind=kind, added_at=time.time())
+
+
+def catalogue_photos(base: Path, extra_config: str = "") -> tuple[Settings, Catalogue]:
+    """A settings file in ``base`` (a catalogue, a preview cache, no darktable, and
+    ``extra_config``) and the photos under ``base / "photos"`` added as a root, scanned,
+    described, previewed, measured and grouped into bursts, as the engine leaves them."""
+    from core.media.photos import MediaSync
+    from core.triage.bursts import BurstRules
+
+    config = base / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{base / "catalogue.db"}"\n'
+        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
+        f'media.preview_cache = "{base / "previews"}"\n' + extra_config
+    )
+    settings = load_settings(config)
+    catalogue = open_catalogue(settings.catalogue)
+    root, _ = queries.add_root(str(base / "photos"))
+    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
+    MediaSync(catalogue.db, settings.media, None, bursts=BurstRules.of(settings)).run_until_idle()
+    return settings, catalogue
 
 
 def scan(catalogue: Catalogue, path: Path, workers: int = 2, **kwargs) -> ReconcileReport:

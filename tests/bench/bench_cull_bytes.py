@@ -32,11 +32,9 @@ from PIL import Image
 from textual.geometry import Size
 
 from core.config import load_settings
-from core.media.photos import MediaSync, preview_cache_dir
-from core.scan.reconcile import reconcile_roots
-from core.store import open_catalogue, queries
+from core.media.photos import preview_cache_dir
 from tests.bench.benchtools import print_verdicts, table_lines, work_tree
-from tests.helpers import camera_sample
+from tests.helpers import camera_sample, catalogue_photos
 from tests.tui.outer_terminal import OuterTerminal
 from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram, app_env
 from tui.graphics import Graphics, encode
@@ -82,19 +80,9 @@ def build_shoot(base: Path, photos: int) -> tuple[Path, list[str]]:
     for n in range(photos):
         data = sources[n % len(sources)].read_bytes()
         (folder / f"IMG_{n:04d}.JPG").write_bytes(data + b"repeat-%d" % n)
-    config = base / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
-        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{base / "previews"}"\n'
-    )
-    settings = load_settings(config)
-    catalogue = open_catalogue(settings.catalogue)
-    root, _ = queries.add_root(str(base / "photos"))
-    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
-    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    settings, catalogue = catalogue_photos(base)
     catalogue.close()
-    return config, [path.name for path in sources]
+    return settings.config_file, [path.name for path in sources]
 
 
 def run_app(base: Path, config: Path, run: tuple[str, ...], size: tuple[int, int],

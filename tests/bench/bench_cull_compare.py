@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from core.config import load_settings
 from core.store import open_catalogue
 from core.store.photos import triage_queue
-from tests.bench.bench_triage import build_library, index, ms, percentile
+from tests.bench.bench_triage import build_library, index, ms, percentile, start_in_tmux
 from tests.bench.benchtools import print_verdicts, table_lines, work_tree
-from tests.tui.tmux_screen import PHOTO_CELL, POSITION, TMUX, TmuxProgram, app_env, photo_shown
+from tests.tui.tmux_screen import PHOTO_CELL, TMUX, TmuxProgram, photo_shown
 from tui.panes.survey import survey_grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,19 +128,6 @@ def survey_drawn(screen: str, focus: int) -> bool:
     )  # fmt: skip
 
 
-def start(base: Path, config: Path, name: str) -> TmuxProgram:
-    command = f"{sys.executable} -m tui --config {config} --no-engine"
-    program = TmuxProgram(command, base, app_env(base / "home", REPO), SIZE, name=name)
-    try:
-        program.wait_for(lambda screen: POSITION.search(screen), "a photo", timeout=120)
-        program.keys("Home")
-        program.wait_for(lambda screen: photo_shown(screen, 1), "the first photo", timeout=120)
-    except BaseException:
-        program.close()
-        raise
-    return program
-
-
 def timed(program: TmuxProgram, key: str, shown, what: str, into: Seen, pace: float) -> None:
     time.sleep(pace)
     written = program.bytes_written()
@@ -155,7 +142,7 @@ def timed(program: TmuxProgram, key: str, shown, what: str, into: Seen, pace: fl
 def measure(base: Path, config: Path, bursts: int, rounds: int, pace: float) -> dict[str, Seen]:
     seen = {name: Seen() for name in ("next", "compare_open", "candidate", "survey_open",
                                       "survey_cold", "focus")}  # fmt: skip
-    program = start(base, config, "cull")
+    program = start_in_tmux(base, config, "cull", SIZE)
     try:
         position = 1
         for round_ in range(rounds):

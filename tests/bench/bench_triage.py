@@ -238,9 +238,10 @@ def wait_photo(program: TmuxProgram, position: int) -> None:
     program.wait_for(lambda screen: photo_shown(screen, position), f"photo {position}", 30, 0.002)
 
 
-def start_in_tmux(base: Path, config: Path, name: str) -> TmuxProgram:
+def start_in_tmux(base: Path, config: Path, name: str, size: tuple[int, int] = SIZE) -> TmuxProgram:
+    """The whole app in a tmux of ``size``, standing on the first photo, drawn."""
     command = f"{sys.executable} -m tui --config {config} --no-engine"
-    program = TmuxProgram(command, base, app_env(base / "home", REPO), SIZE, name=name)
+    program = TmuxProgram(command, base, app_env(base / "home", REPO), size, name=name)
     try:
         # The app comes back to the photo it was left on: each run starts from the first.
         program.wait_for(lambda screen: POSITION.search(screen), "a photo", timeout=120)

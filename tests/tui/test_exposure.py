@@ -12,12 +12,8 @@ from PIL import Image
 from textual.app import App
 from textual.geometry import Region
 
-from core.config import load_settings
 from core.media.looks import ClippingMasks, histogram
-from core.media.photos import MediaSync
-from core.scan.reconcile import reconcile_roots
-from core.store import open_catalogue, queries
-from tests.helpers import camera_sample
+from tests.helpers import camera_sample, catalogue_photos
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
 from tests.tui.demo_app import settle as settle_demo
@@ -49,17 +45,7 @@ def build(base: Path, files: dict[str, bytes]) -> Library:
     folder.mkdir(parents=True)
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    config = base / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
-        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{base / "previews"}"\n'
-    )
-    settings = load_settings(config)
-    catalogue = open_catalogue(settings.catalogue)
-    root, _ = queries.add_root(str(base / "photos"))
-    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
-    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    settings, catalogue = catalogue_photos(base)
     return Library(settings, catalogue, base / "photos")
 
 

@@ -15,11 +15,8 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from core.config import load_settings
-from core.media.photos import MediaSync, preview_cache_dir
-from core.scan.reconcile import reconcile_roots
-from core.store import open_catalogue, queries
-from tests.helpers import REPO_CAMERA
+from core.media.photos import preview_cache_dir
+from tests.helpers import REPO_CAMERA, catalogue_photos
 from tests.tui.conftest import Library
 from tests.tui.tmux_screen import TMUX, TmuxProgram, app_env, photo_shown
 from tui.app import ShootwatchApp
@@ -48,17 +45,7 @@ def build_shoot(base: Path, photos: int = PHOTOS, previews: bool = True) -> Libr
     sources = [(REPO_CAMERA / name).read_bytes() for name in SOURCES]
     for n in range(photos):
         (folder / f"IMG_{n:04d}.JPG").write_bytes(sources[n % len(sources)] + b"repeat-%d" % n)
-    config = base / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
-        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{base / "previews"}"\n'
-    )
-    settings = load_settings(config)
-    catalogue = open_catalogue(settings.catalogue)
-    root, _ = queries.add_root(str(base / "photos"))
-    reconcile_roots(catalogue, [root], settings.scan, kind="manual")
-    MediaSync(catalogue.db, settings.media, None).run_until_idle()
+    settings, catalogue = catalogue_photos(base)
     if not previews:  # each photo drawn from its original, its preview built afterwards
         shutil.rmtree(preview_cache_dir(settings.media))
     return Library(settings, catalogue, base / "photos")
