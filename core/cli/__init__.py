@@ -182,7 +182,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _refuse_names_the_catalogue_cannot_hold(args: argparse.Namespace, catalogue: Path) -> None:
     """A name with bytes that are not UTF-8 cannot be stored or looked up in the catalogue."""
-    names = [getattr(args, "path", None), *(getattr(args, "photo", None) or ())]
+    names = [getattr(args, "path", None), *(getattr(args, "paths", None) or ()),
+             *(getattr(args, "photo", None) or ())]  # fmt: skip
     for name in (name for name in names if isinstance(name, str)):
         if not is_storable_name(name):
             raise UsageError(

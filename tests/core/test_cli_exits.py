@@ -293,7 +293,9 @@ def test_a_name_that_is_not_utf8_given_to_show_or_decide_gets_a_sentence(db, lib
     photo(bad)
     assert shootwatch("add", str(library), db=db).returncode == 0
     shootwatch("scan", db=db)
-    for args in (("show", bad), ("decide", bad, "--approve"), ("scan", bad)):
+    ok = str(library / "ok.jpg")
+    for args in (("show", bad), ("decide", bad, "--approve"), ("scan", bad),
+                 ("decide", ok, bad, "--reject"), ("keep", bad), ("bursts", bad)):  # fmt: skip
         result = shootwatch(*args, db=db)
         assert result.returncode == 2, args
         assert "caf\\xe9.jpg: the name is not valid UTF-8" in one_sentence(result)
