@@ -480,13 +480,11 @@ def built_preview(db: SqliteDatabase, settings: MediaSettings, photo_id: int) ->
     return cache.put(blake3, data)
 
 
-DETAIL_LONG_EDGE = 8192  # a zoom shows the original's pixels; larger embedded images are rare
-
-
 def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes | None, str | None]:
     """The photo drawn at ``long_edge`` straight from its original, not cached: what a screen
-    shows at once while the preview is not built yet (decoded at 1/8 for a terminal pane), or
-    at DETAIL_LONG_EDGE for a 1:1 look at focus. (JPEG bytes, None) or (None, why not)."""
+    shows at once while the preview is not built yet (decoded at 1/8 for a terminal pane; the
+    loupe's full-size pixels come from core.media.pixels). (JPEG bytes, None) or (None, why
+    not)."""
     found = queries.original_of(db, photo_id)
     if found is None:
         return None, "this photo has no original file on disk"
