@@ -698,12 +698,22 @@ class _ChangeWriter:
         self._events.append((kind, SOURCE, self.root_id, path, None, text))
 
     def _file_events(self, kind: EventKind, files: list[SeenFile]) -> None:
+        problems = [(seen.rel_path, seen.error) for seen in files if seen.error is not None]
+        said = self._said(problems)
         for seen in files:
             if seen.error is not None:
                 self.unreadable_files += 1
-                self._event(EventKind.UNREADABLE, seen.rel_path, {"reason": seen.error})
+                if (seen.rel_path, seen.error) not in said:
+                    self._event(EventKind.UNREADABLE, seen.rel_path, {"reason": seen.error})
             elif not self.first_index:
                 self._event(kind, seen.rel_path)
+
+    def _said(self, problems: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The problems already said (a file still unreadable for the same reason is not news:
+        a realtime run of its folder comes with every file written beside it)."""
+        if not problems or self.first_index:
+            return set()
+        return queries.said_unreadable(self.db, self.root_id, problems)
 
     def add(self, files: list[SeenFile]) -> None:
         root_id = self.root_id
@@ -736,8 +746,10 @@ class _ChangeWriter:
         self.removed += len(records)
 
     def unreadable(self, items: list[tuple[str, str]]) -> None:
+        said = self._said(items)
         for path, reason in items:
-            self._event(EventKind.UNREADABLE, path, {"reason": reason})
+            if (path, reason) not in said:
+                self._event(EventKind.UNREADABLE, path, {"reason": reason})
 
     def flush(self, only_if_full: bool = False) -> None:
         """Write what is pending: removals first, then moves (which may take a path a removal

@@ -6,6 +6,7 @@ instances for 100k rows); everything else uses the peewee models.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -330,6 +331,56 @@ def unreadable_folders(root_id: int) -> list[tuple[str, str]]:
     """(rel_path, reason) of the folders of a root that the last run to look could not read."""
     query = UnreadableFolder.select().where(UnreadableFolder.root == root_id)
     return [(row.rel_path, row.reason) for row in query.order_by(UnreadableFolder.rel_path)]
+
+
+def said_unreadable(
+    db: SqliteDatabase, root_id: int, items: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of ``items`` (rel_path, reason) the catalogue already says are unreadable for that
+    reason, so a problem is said once and again only when its reason changes or it was put
+    right: a file record's last read error, a folder noted unreadable, or else the path's last
+    ``unreadable`` event with nothing said of the path since."""
+    said: set[tuple[str, str]] = set()
+    paths = sorted({path for path, _ in items})
+    for chunk in _chunks(paths):
+        marks = ",".join("?" * len(chunk))
+        said.update(
+            (path or ".", reason)
+            for path, reason in db.execute_sql(
+                f"SELECT rel_path, reason FROM unreadable_folder "
+                f"WHERE root_id = ? AND rel_path IN ({marks})",
+                [root_id, *("" if path == "." else path for path in chunk)],
+            )
+        )
+        said.update(
+            db.execute_sql(
+                f"SELECT rel_path, error FROM file WHERE root_id = ? AND rel_path IN ({marks}) "
+                f"AND error IS NOT NULL",
+                [root_id, *chunk],
+            )
+        )
+        # The event log has no index by path; by kind it has, and these events are few.
+        last_said = db.execute_sql(
+            f"SELECT id, path, payload FROM event WHERE id IN (SELECT max(id) FROM event "
+            f"WHERE kind = ? AND root_id = ? AND path IN ({marks}) GROUP BY path)",
+            [EventKind.UNREADABLE.value, root_id, *chunk],
+        ).fetchall()
+        for event_id, path, payload in last_said:
+            since = db.execute_sql(
+                "SELECT 1 FROM event WHERE id > ? AND root_id = ? AND path = ? LIMIT 1",
+                (event_id, root_id, path),
+            ).fetchone()
+            if since is None:
+                try:
+                    said.add((path, json.loads(payload or "{}").get("reason")))
+                except (ValueError, AttributeError):
+                    continue
+    return said
+
+
+def _chunks(values: Sequence, size: int = 400) -> Iterable[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 @dataclass(frozen=True)

@@ -507,3 +507,47 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, servi
     else:  # deleted for real: its records go, with the folder
         wait_for(lambda: not under_it & set(record_ids(library)), RECORDED_WITHIN)
         assert sorted(removed()) == sorted(under_it)
+
+
+def unreadable_events(path: str) -> list[str]:
+    """The reasons the event log gave, in order, for ``path`` being unreadable."""
+    query = Event.select().where((Event.kind == "unreadable") & (Event.path == path))
+    return [json.loads(e.payload)["reason"] for e in query.order_by(Event.id)]
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.1, 0.5])
+def test_a_file_that_cannot_be_read_is_said_once_until_it_changes(gap, tmp_path, service):
+    """A realtime run of a folder comes with every file written beside it: a file there that
+    cannot be read is said once for its reason, not once per run; said again after it was put
+    right and changed while it could not be read."""
+    library = tmp_path / "library"
+    fill(library)
+    folder = library / "2024" / "2024-06-02"
+    locked = write_photo(folder / "LOCKED.JPG", 90)
+    locked.chmod(0)
+    service.add(library)
+    service.start()
+    rel = "2024/2024-06-02/LOCKED.JPG"
+    try:
+        wait_for(lambda: unreadable_events(rel), RECORDED_WITHIN)
+
+        def neighbours(first: int) -> None:
+            """files written beside it, each a realtime run of the folder or part of one"""
+            for n in range(first, first + 12):
+                write_photo(folder / f"NEXT_{n:03d}.JPG", 100 + n)
+                time.sleep(gap)
+            names = {f"2024/2024-06-02/NEXT_{n:03d}.JPG" for n in range(first, first + 12)}
+            wait_for(lambda: names <= set(record_ids(library)), RECORDED_WITHIN)
+
+        neighbours(0)
+        assert unreadable_events(rel) == ["permission denied"]
+        locked.chmod(0o644)
+        wait_for(lambda: FileRecord.get(FileRecord.rel_path == rel).blake3, RECORDED_WITHIN)
+        locked.chmod(0)
+        write_photo(locked, 91)  # changed while it cannot be read (root writes it anyway)
+        wait_for(lambda: len(unreadable_events(rel)) == 2, RECORDED_WITHIN)
+        neighbours(100)
+        assert unreadable_events(rel) == ["permission denied", "permission denied"]
+    finally:
+        locked.chmod(0o644)
+    assert removed() == []
