@@ -76,7 +76,10 @@ def scan(catalogue: Catalogue, path: Path, workers: int = 2, **kwargs) -> Reconc
 def catalogued(path: Path) -> dict[str, tuple[int, str | None]]:
     """{rel_path: (size, blake3)} of every record of the root at ``path``."""
     root = Root.get(Root.path == str(path))
-    return {rel: (size, digest) for rel, size, _mtime, digest in queries.root_file_rows(root)}
+    rows = FileRecord.select(FileRecord.rel_path, FileRecord.size, FileRecord.blake3)
+    return {
+        rel: (size, digest) for rel, size, digest in rows.where(FileRecord.root == root).tuples()
+    }
 
 
 def on_disk(path: Path) -> dict[str, tuple[int, str]]:

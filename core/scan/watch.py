@@ -160,10 +160,6 @@ class PendingFolders:
             by_root.setdefault(root_id, set()).add((rel_dir, recursive))
         return by_root
 
-    def next_due(self) -> float | None:
-        with self._lock:
-            return min(self._due.values(), default=None)
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._due)

@@ -332,14 +332,6 @@ def triage_queue_entries(
     return db.execute_sql(sql, args).fetchall()
 
 
-def triage_queue(
-    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
-) -> list[tuple[int, str]]:
-    """(photo id, decision) of ``triage_queue_entries``, in its order."""
-    return [(photo_id, decision) for photo_id, decision, _ in
-            triage_queue_entries(db, where, params, folder)]  # fmt: skip
-
-
 def burst_members(db: SqliteDatabase, photo_id: int) -> list[int]:
     """The photos of ``photo_id``'s burst (``Photo.burst``: the id of its first photo), in the
     order they were shot; ``[photo_id]`` alone when it belongs to none."""

@@ -436,18 +436,6 @@ def sync_run_count() -> int:
     return SyncRun.select().count()
 
 
-def root_file_rows(root: Root) -> list[tuple[str, int, int, str | None]]:
-    """(rel_path, size, mtime_ns, blake3) of every record of a root, by path."""
-    return list(
-        FileRecord.select(
-            FileRecord.rel_path, FileRecord.size, FileRecord.mtime_ns, FileRecord.blake3
-        )
-        .where(FileRecord.root == root)
-        .order_by(FileRecord.rel_path)
-        .tuples()
-    )
-
-
 def save_heartbeat(component: str, status: str, task: str | None, error: str | None) -> None:
     Heartbeat.insert(
         component=component, status=status, task=task, error=error, beat_at=time.time()

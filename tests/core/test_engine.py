@@ -424,24 +424,6 @@ def test_remove_root_folder_while_watched_goes_offline_not_removed(engine, libra
     assert FileRecord.select().count() == 1
 
 
-def test_event_feed_delivers_batches_to_subscribers(engine, library):
-    from core.engine.feed import EventFeed
-
-    batches: list[list] = []
-    feed = EventFeed(engine.settings.catalogue)
-    feed.subscribe(batches.append)
-    feed.start()
-    try:
-        for n in range(50):
-            write(library / "2024" / "2024-06-01" / f"IMG_{n:03d}.JPG", f"burst {n}")
-        wait_for(lambda: sum(len(batch) for batch in batches) >= 50)
-    finally:
-        feed.stop()
-    added = [event.path for batch in batches for event in batch if event.kind == "added"]
-    assert sorted(added) == [f"2024/2024-06-01/IMG_{n:03d}.JPG" for n in range(50)]
-    assert len(batches) < 50  # delivered in batches, not one call per file
-
-
 def test_status_json_shows_the_running_engine(engine, capsys):
     from core.cli import main
 

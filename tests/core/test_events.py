@@ -14,7 +14,6 @@ import tokenize
 import pytest
 
 from core.cli import main
-from core.engine.feed import EventFeed
 from core.store import queries
 from core.store.events import (
     FILE_CHANGES,
@@ -274,38 +273,6 @@ def test_a_kind_or_payload_this_version_does_not_know_is_read_not_refused(catalo
 
 
 # --- its consumers -------------------------------------------------------------------------------
-
-
-def test_an_event_feed_stopped_before_it_started_closes_its_connection(catalogue):
-    """A caller that fails between making a feed and starting it still stops it cleanly."""
-    feed = EventFeed(catalogue.path)
-    feed.stop()
-    with pytest.raises(Exception, match="closed"):
-        feed.poll()  # its connection is closed: nothing is left open
-    feed.stop()  # and a second stop is harmless
-
-
-def test_event_feed_delivers_only_its_kinds_in_batches(catalogue):
-    root = _root()
-    record_event(EventKind.ADDED, "reconcile", root=root, path="before.JPG")
-    batches: list[list[Event]] = []
-    feed = EventFeed(catalogue.path, interval=0.05, from_start=True, kinds=FILE_CHANGES)
-    feed.subscribe(batches.append)
-    feed.start()
-    try:
-        with catalogue.db.atomic():
-            for n in range(200):
-                record_event(EventKind.ADDED, "reconcile", root=root, path=f"{n}.JPG")
-                record_event(EventKind.RATED, "darktable", path=f"{n}.JPG")
-        deadline = time.monotonic() + 30
-        while sum(map(len, batches)) < 201 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        feed.stop()
-    delivered = [event for batch in batches for event in batch]
-    assert [event.path for event in delivered] == ["before.JPG"] + [f"{n}.JPG" for n in range(200)]
-    assert {event.kind for event in delivered} == {EventKind.ADDED}
-    assert len(batches) <= 3  # one write, one or two polls: never one call per event
 
 
 def _cli(catalogue, *argv: str) -> list[str]:

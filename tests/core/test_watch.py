@@ -56,7 +56,8 @@ def test_pending_folders_keep_the_first_due_time():
     pending.add(2, [("b", True)], due=11.0)
     assert pending.take_due(9.0) == {}
     assert pending.take_due(10.5) == {1: {("a", False)}}
-    assert pending.next_due() == 11.0 and len(pending) == 1
+    assert len(pending) == 1
+    assert pending.take_due(11.0) == {2: {("b", True)}} and len(pending) == 0
 
 
 def test_filesystem_type_and_limit_message(tmp_path):

@@ -33,7 +33,7 @@ from core.media.photos import MediaSync
 from core.scan.reconcile import ReconcileReport
 from core.store import Catalogue, open_catalogue
 from core.store.models import Event, FileRecord, Photo
-from core.store.photos import triage_queue
+from core.store.photos import triage_queue_entries
 from core.triage.card import photo_card
 from core.triage.decisions import Triage
 from core.triage.queue import Counts, Queue
@@ -494,7 +494,7 @@ def _snapshot(corpus: Corpus, first: ReconcileReport, again: ReconcileReport) ->
     records = [rel for (rel,) in FileRecord.select(FileRecord.rel_path).tuples()]
     db = FileRecord._meta.database
     phantoms = db.execute_sql(PHOTOS_WITHOUT_A_PICTURE).fetchone()[0]
-    triage = {photo: photo_card(db, photo).damage for photo, _ in triage_queue(db, "1")}
+    triage = {photo: photo_card(db, photo).damage for photo, _, _ in triage_queue_entries(db, "1")}
     return Outcome(corpus, first, again, records, files, unreadable, previews, phantoms, triage)
 
 
@@ -985,7 +985,7 @@ def test_a_photo_whose_raw_turns_out_junk_keeps_its_decisions(catalogue, library
     decided = Photo.get_by_id(photo["shoot/DECIDED.NEF"])
     assert decided.decision == "rejected"  # kept, decisions and all
     assert Photo.get_or_none(Photo.id == photo["shoot/UNTOUCHED.NEF"]) is None
-    assert [p for p, _ in triage_queue(catalogue.db, "1")] == [pair.id]
+    assert [p for p, _, _ in triage_queue_entries(catalogue.db, "1")] == [pair.id]
 
 
 def _socket_at(path: Path) -> None:
