@@ -104,6 +104,9 @@ def _stem(filename: str) -> str:
 class DarktableSync:
     """The snapshot in memory and on disk; every method runs on the writer thread."""
 
+    # The file events that may change what darktable's images mean (a file there or gone).
+    FOLLOWS = FILE_CHANGES
+
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
         self.active = False  # the library was read: say what darktable lacks
@@ -308,7 +311,7 @@ class DarktableSync:
     def follow_file_events(self) -> int:
         """Look at the file events written since the last call; returns how many were new."""
         if self._file_events is None:
-            self._file_events = EventReader(self.db, kinds=FILE_CHANGES).from_now()
+            self._file_events = EventReader(self.db, kinds=self.FOLLOWS).from_now()
             return 0
         changes = self._file_events.read()
         if not changes:

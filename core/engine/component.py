@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.store.events import EventKind
+
 if TYPE_CHECKING:
     from core.engine.scheduler import Engine
 
@@ -24,12 +26,14 @@ class ComponentState:
 
 
 class Component:
-    """One concern of the engine. Subclasses set ``name`` (its heartbeat's name) and
-    ``tick_seconds`` (how often ``tick`` runs on the writer thread), and override what they
-    need of ``start``, ``tick`` and ``stop``."""
+    """One concern of the engine. Subclasses set ``name`` (its heartbeat's name),
+    ``tick_seconds`` (how often ``tick`` runs on the writer thread) and ``follows`` (the event
+    kinds it reads from the log, if any), and override what they need of ``start``, ``tick``
+    and ``stop``."""
 
     name = "component"
     tick_seconds: float | None = None  # None: no tick
+    follows: tuple[EventKind, ...] = ()  # the event kinds it acts on, read from the log
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -23,6 +23,7 @@ SIDECAR_SETTLE_SECONDS = 0.3  # darktable writes a sidecar whole: it is read thi
 class DarktableComponent(Component):
     name = "darktable"
     tick_seconds = 0.2  # how often file events are looked at for darktable's sake
+    follows = DarktableSync.FOLLOWS
 
     def __init__(self, engine) -> None:
         super().__init__(engine)

@@ -13,6 +13,7 @@ from core.triage.bursts import BurstRules
 class MediaComponent(Component):
     name = "media"
     tick_seconds = 0.2  # how often new files are handed to the media workers
+    follows = MediaSync.FOLLOWS
 
     def __init__(self, engine) -> None:
         super().__init__(engine)

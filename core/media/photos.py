@@ -61,6 +61,9 @@ def preview_cache_dir(settings: MediaSettings) -> Path:
 
 
 class MediaSync:
+    # The file events that mean a file may be a photo, or belong to one, anew.
+    FOLLOWS = FILE_EVENTS
+
     def __init__(
         self,
         db: SqliteDatabase,
@@ -103,9 +106,11 @@ class MediaSync:
                 queries.delete_untouched_photos_without_files(self.db, junk)
             if self._events_after is None:
                 # Start from now: files never looked at are found by the backlog queries.
-                self._file_events = EventReader(self.db, kinds=FILE_EVENTS).from_now()
+                self._file_events = EventReader(self.db, kinds=self.FOLLOWS).from_now()
                 return
-            self._file_events = EventReader(self.db, kinds=FILE_EVENTS, since_id=self._events_after)
+            self._file_events = EventReader(
+                self.db, kinds=self.FOLLOWS, since_id=self._events_after
+            )
         changes = self._file_events.read()
         if not changes:
             return

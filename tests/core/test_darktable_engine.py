@@ -15,7 +15,7 @@ import pytest
 
 from core.darktable.facts import darktable_time
 from core.engine import Engine
-from core.store.models import DarktableImage, Event, Heartbeat
+from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.darktable_fixture import DarktableCopy, copy_fixture
 
@@ -163,3 +163,39 @@ def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path):
         assert not _kinds("tagged")
     finally:
         engine.stop()
+
+
+def test_a_darktable_failure_degrades_darktable_alone_and_files_are_still_recorded(
+    engine, darktable
+):
+    """darktable's errors land on darktable: not on the reconciler, the watcher or the media
+    component, whose work goes on (a damaged library, then an error in darktable's own work on
+    the writer thread)."""
+    others = ("watcher", "reconciler", "media")
+    darktable.paths.library.write_bytes(b"garbage" * 4096)
+    engine.darktable.poller.poll_soon()
+    wait_for(lambda: engine.states()["darktable"].status == "degraded", timeout=15)
+    later = darktable.photos / "LATER.JPG"
+    shutil.copy(next(darktable.photos.rglob("*.jpg")), later)
+    wait_for(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER.JPG").count() == 1)
+    states = engine.states()
+    assert states["darktable"].status == "degraded" and "damaged" in states["darktable"].error
+    assert all(states[name].status != "degraded" for name in others), states
+
+    def broken() -> int:
+        raise RuntimeError("darktable's own work failed")
+
+    engine.darktable.sync.follow_file_events = broken  # its tick on the writer thread fails
+    shutil.copy(later, darktable.photos / "LATER_2.JPG")
+    wait_for(lambda: "own work failed" in (engine.states()["darktable"].error or ""), timeout=15)
+    wait_for(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER_2.JPG").count() == 1)
+    states = engine.states()
+    assert all(states[name].status != "degraded" for name in others), states
+
+
+def test_each_component_follows_the_kinds_its_reader_reads(engine):
+    """What a component says it follows is what its reader of the log reads."""
+    follows = {c.name: c.follows for c in engine.components}
+    assert follows["media"] and follows["darktable"]
+    assert set(engine.media.sync._file_events.kinds) == set(follows["media"])
+    assert set(engine.darktable.sync._file_events.kinds) == set(follows["darktable"])
