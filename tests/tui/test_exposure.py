@@ -13,7 +13,7 @@ from textual.app import App
 from textual.geometry import Region
 
 from core.media.looks import ClippingMasks, histogram
-from tests.helpers import camera_sample, catalogue_photos
+from tests.helpers import REPO_CAMERA, catalogue_photos
 from tests.tui.conftest import Library
 from tests.tui.demo_app import demo_app
 from tests.tui.demo_app import settle as settle_demo
@@ -138,9 +138,7 @@ def test_raw_clipping_of_a_jpeg_says_why_and_falls_back_to_the_preview(tmp_path)
 
 
 def test_raw_clipping_is_the_sensors():
-    path = camera_sample("canon_eos_d30.CRW")
-    if path is None:
-        pytest.skip("the shared camera samples are not beside this checkout")
+    path = REPO_CAMERA / "canon_eos_d30.CRW"  # in the repo's fixtures
     picture = _raw_preview(path)
     exposure, marked = exposure_of(1, picture, Aids(False, RAW), RawMeasures(lambda _: path))
     assert exposure.clipping.startswith("RAW, sensor white level ")
@@ -229,9 +227,7 @@ async def test_W_on_a_jpeg_says_there_is_no_raw_and_shows_the_previews(scene):
 
 @pytest.mark.anyio
 async def test_W_on_a_raw_measures_the_sensor(tmp_path):
-    path = camera_sample("canon_eos_d30.CRW")
-    if path is None:
-        pytest.skip("the shared camera samples are not beside this checkout")
+    path = REPO_CAMERA / "canon_eos_d30.CRW"  # in the repo's fixtures
     library = build(tmp_path, {"CRW_0001.CRW": path.read_bytes()})
     try:
         app = ShootwatchApp(library.settings, library.catalogue, engine="off")
