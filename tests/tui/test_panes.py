@@ -25,6 +25,7 @@ from core.darktable.library import LibraryPaths
 from core.darktable.poller import sync_once
 from core.engine import Engine
 from core.engine.lock import running_engine_pid
+from core.scan.reconcile import reconcile_roots
 from core.store.events import EventKind, insert_events, record_event
 from core.store.models import JOB_STATUSES, Event, FileRecord, Job, Photo, Root, SyncRun
 from tests.darktable_fixture import copy_fixture
@@ -324,9 +325,15 @@ def shoot_line(text: str, shoot: str) -> str:
     return " ".join(" ".join(lines[found[0] : found[0] + 3]).split())
 
 
-async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
+@pytest.mark.parametrize("gone", [False, True], ids=["all-on-disk", "one-file-gone"])
+async def test_edit_progress_follows_the_darktable_library(tmp_path: Path, gone: bool):
     library = build_library(tmp_path)
     try:
+        if gone:  # a photo darktable has, deleted from the disk: its image is an orphan
+            street = library.photos / "2024-07-15_street"
+            for name in ("DSC_0106.JPG", "DSC_0106.JPG.xmp"):
+                (street / name).unlink()
+            reconcile_roots(library.catalogue, list(Root.select()), library.settings.scan)
         darktable = copy_fixture(tmp_path)
         # The film rolls name the library's own photos, as the demo's do.
         darktable.write(
@@ -368,7 +375,11 @@ async def test_edit_progress_follows_the_darktable_library(tmp_path: Path):
             assert "9/h" in wedding and "≈ 33 min" in wedding
             street = shoot_line(shoots, "2024-07-15_street")
             assert "2 / 6" in street and "1 / 6" in street and "2 · 1 re-edited" in street
-            assert "6 files · 6 in darktable" in street and "not imported" not in street
+            if gone:
+                assert "5 files · 5 in darktable 1 missing from disk" in street, street
+            else:
+                assert "6 files · 6 in darktable" in street and "missing" not in street
+            assert "not imported" not in street
             assert "not followed" not in shoots
             # the table spans the pane, and the lists below fill its height
             assert shoots_widget.size.width >= pane.size.width - 2
