@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,9 @@ class Metadata:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Plain values only: a shallow copy (dataclasses.asdict deep-copies each one, which
+        # was a fifth of the writer's time describing a first index).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 def _number(value: Any) -> float | None:

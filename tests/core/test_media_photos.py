@@ -9,6 +9,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from core.config import MediaSettings
 from core.engine import Engine
 from core.media.photos import MediaSync
@@ -155,3 +157,41 @@ def test_the_engine_describes_groups_and_previews_new_photos(tmp_path, library):
         assert "files described" in engine.states()["media"].task
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize("first", ["photo", "export", "both"])
+def test_a_year_folder_gets_a_photo_of_its_own_and_claims_its_export(
+    catalogue, library, tmp_path, first
+):
+    """One MediaSync for the whole run, as in the engine: a year folder seen with no file of
+    its own above its days is not read again for every day's batch, yet a photo copied into
+    it later (before, after or with its export below it) is its own and claims its export."""
+    day = library / "2024" / "2024-06-01"
+    day.mkdir(parents=True)
+    for n, sample in enumerate(("sony_slt-a58_small.jpg", "kodak_dc240_1999.jpg")):
+        shutil.copy(SAMPLES / sample, day / f"DSC_{n:04d}.JPG")
+    scan(catalogue, library, workers=1)
+    media = _media(catalogue, tmp_path)
+    media.run_until_idle()
+    year = library / "2024"
+    steps = {
+        "photo": [["DSC_0009.JPG"], ["darktable_exported/DSC_0009.jpg"]],
+        "export": [["darktable_exported/DSC_0009.jpg"], ["DSC_0009.JPG"]],
+        "both": [["DSC_0009.JPG", "darktable_exported/DSC_0009.jpg"]],
+    }[first]
+    sources = {
+        "DSC_0009.JPG": SAMPLES / "olympus_pen_e-p3.jpg",
+        "darktable_exported/DSC_0009.jpg": SAMPLES / "sony_dsc-hx5v_gps.jpg",
+    }
+    for names in steps:
+        for name in names:
+            (year / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sources[name], year / name)
+        scan(catalogue, library, workers=1)
+        media.follow_file_events()
+        media.run_until_idle()
+    roles = _roles()
+    photo = roles["DSC_0009.JPG"][1]
+    assert roles["DSC_0009.JPG"] == ("original", photo) and photo is not None
+    assert roles["darktable_exported/DSC_0009.jpg"] == ("export", photo)
+    assert roles["2024-06-01/DSC_0000.JPG"][0] == "original"
