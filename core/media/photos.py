@@ -45,6 +45,9 @@ log = logging.getLogger("shootwatch.media")
 
 BATCH = 64  # files a worker describes per task
 PREVIEW_BATCH = 8
+# Photos without a preview taken newest first this many at a time: one sorted read of the
+# backlog per window (about 2 s of the workers' time), not one per batch.
+PREVIEW_WINDOW = 500
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
 
 
@@ -87,7 +90,7 @@ class MediaSync:
         self._events_after = events_after
         self._queued: dict[int, tuple[str, str]] = {}  # file id -> (root path, rel path)
         self._in_flight = 0
-        self._backlog_after = {"files": 0, "metadata": 0, "previews": 0, "looks": 0}
+        self._backlog_after = {"files": 0, "metadata": 0, "looks": 0}
         self._roots = RootIndex()
         self._idle_until = 0.0  # after finding no work: when to look at the backlog again
         # Folders known to hold no file of their own and no export claimed from below (a year
@@ -95,6 +98,11 @@ class MediaSync:
         # file of the year), once per batch of each day below it. A folder leaves this set
         # when it is regrouped itself, which a change of any file directly in it leads to.
         self._bare_parents: set[tuple[int, str]] = set()
+        self._preview_window: list[tuple] = []  # newest last: the next previews to build
+        self._previewing: set[str] = set()  # blake3 of the photos a worker is previewing
+        # The folder (root id, rel_dir) of the shoot on screen: its previews come first. Set
+        # from another thread (the app's); read once a batch.
+        self.focus: tuple[int, str] | None = None
 
     @property
     def busy(self) -> bool:
@@ -201,22 +209,48 @@ class MediaSync:
         return {}
 
     def _next_preview_batch(self) -> list[PreviewJob]:
-        """Photos without a preview, then photos with one never measured (a catalogue from
-        before looks were): build_previews measures them on their cached preview."""
-        for name, query in (
-            ("previews", queries.photos_without_preview),
-            ("looks", queries.photos_not_looked_at),
-        ):
-            rows = query(self.db, self._backlog_after[name], PREVIEW_BATCH)
-            if rows:
-                self._backlog_after[name] = rows[-1][0]
-                break
-        else:
-            return []
+        """Photos without a preview, the shoot on screen first, then newest first; then
+        photos with one never measured (a catalogue from before looks were): build_previews
+        measures them on their cached preview."""
+        rows = self._focused_previews() or self._newest_previews()
+        if not rows:
+            rows = queries.photos_not_looked_at(
+                self.db, self._backlog_after["looks"], PREVIEW_BATCH
+            )
+            if not rows:
+                return []
+            self._backlog_after["looks"] = rows[-1][0]
         return [
             PreviewJob(blake3, os.path.join(root, rel), file_format or "unknown", orientation)
             for _, blake3, root, rel, file_format, orientation in rows
         ]
+
+    def _focused_previews(self) -> list[tuple]:
+        focus = self.focus
+        if focus is None:
+            return []
+        limit = PREVIEW_BATCH + len(self._previewing)
+        rows = queries.newest_without_preview(self.db, limit, focus)
+        rows = [row for row in rows if row[1] not in self._previewing][:PREVIEW_BATCH]
+        if not rows and not self._previewing:
+            self.focus = None  # the shoot on screen has all its previews
+        return rows
+
+    def _newest_previews(self) -> list[tuple]:
+        window = self._preview_window
+        taken: list[tuple] = []
+        for refill in (False, True):
+            if refill:
+                if taken:
+                    break
+                window[:] = queries.newest_without_preview(self.db, PREVIEW_WINDOW)[::-1]
+            while window and len(taken) < PREVIEW_BATCH:
+                row = window.pop()
+                if row[1] not in self._previewing:
+                    taken.append(row)
+            if len(taken) == PREVIEW_BATCH:
+                break
+        return taken
 
     # --- describing files ---------------------------------------------------------------------
 
@@ -240,6 +274,7 @@ class MediaSync:
         except Exception as error:  # a worker died: the backlog queries find the files again
             log.warning("media worker failed: %s", error)
             self._backlog_after = dict.fromkeys(self._backlog_after, 0)
+            self._previewing.clear()  # the backlog finds what it had again
             return
         apply(results)
 
@@ -405,6 +440,7 @@ class MediaSync:
 
     def _preview(self, jobs: list[PreviewJob]) -> None:
         settings = self.settings
+        self._previewing.update(job.blake3 for job in jobs)
         args = (
             str(preview_cache_dir(settings)),
             settings.preview_cache_mb * 1024 * 1024,
@@ -440,6 +476,7 @@ class MediaSync:
                         regroup_bursts(self.db, ids, self.burst_rules)
                 except Exception:  # bursts are a help: looks and previews go on without them
                     log.exception("bursts could not be regrouped")
+        self._previewing.difference_update(blake3 for blake3, _error, _looks in results)
         self.counts.previews += len(results)
         self.counts.looked += len(measured)
 

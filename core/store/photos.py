@@ -197,7 +197,7 @@ def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
 
 
 def photos_not_looked_at(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
-    """As photos_without_preview, for photos with a preview whose looks were never measured
+    """As newest_without_preview, for photos with a preview whose looks were never measured
     (a catalogue from before they were)."""
     return db.execute_sql(
         "SELECT p.id, p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
@@ -230,16 +230,28 @@ def photos_without_metadata(db: SqliteDatabase, after_id: int, limit: int) -> li
     ).fetchall()
 
 
-def photos_without_preview(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
+def newest_without_preview(
+    db: SqliteDatabase, limit: int, folder: tuple[int, str] | None = None
+) -> list[tuple]:
     """(photo id, blake3, root path, rel_path, format, orientation) of photos with EXIF read,
-    no preview built and no reason why not."""
+    no preview built and no reason why not; newest first by capture time (photos with none
+    last), the order a photographer goes back to shoots in. ``folder`` (root id, rel_dir)
+    keeps to the photos whose original is in that folder or below it."""
+    where, params = "", []
+    if folder is not None:
+        root_id, rel_dir = folder
+        where = " AND f.root_id = ?"
+        params = [root_id]
+        if rel_dir:
+            where += " AND f.rel_path > ? AND f.rel_path < ?"
+            params += [rel_dir + "/", rel_dir + "0"]  # "0" sorts right after "/"
     return db.execute_sql(
         "SELECT p.id, p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
         " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
         " JOIN root r ON r.id = f.root_id"
         " WHERE p.metadata_at IS NOT NULL AND p.preview_at IS NULL AND p.preview_error IS NULL"
-        " AND p.id > ? ORDER BY p.id LIMIT ?",
-        (after_id, limit),
+        f"{where} ORDER BY p.capture_time IS NULL, p.capture_time DESC, p.id DESC LIMIT ?",
+        (*params, limit),
     ).fetchall()
 
 

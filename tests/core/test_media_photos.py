@@ -5,6 +5,7 @@ built; and the same through a running engine."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from core.config import MediaSettings
 from core.engine import Engine
 from core.media.photos import MediaSync
-from core.store.models import FileRecord, Photo
+from core.store.models import FileRecord, Photo, Root
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.helpers import scan
 
@@ -195,3 +196,38 @@ def test_a_year_folder_gets_a_photo_of_its_own_and_claims_its_export(
     assert roles["DSC_0009.JPG"] == ("original", photo) and photo is not None
     assert roles["darktable_exported/DSC_0009.jpg"] == ("export", photo)
     assert roles["2024-06-01/DSC_0000.JPG"][0] == "original"
+
+
+def _dated_copies(folder: Path, first: datetime.datetime, count: int) -> None:
+    """Copies of a real camera JPEG taken a minute apart from ``first`` (its EXIF dates)."""
+    sample = (SAMPLES / "sony_slt-a58_small.jpg").read_bytes()
+    folder.mkdir(parents=True)
+    for n in range(count):
+        when = (first + datetime.timedelta(minutes=n)).strftime("%Y:%m:%d %H:%M:%S").encode()
+        (folder / f"DSC_{n:04d}.JPG").write_bytes(sample.replace(b"2023:10:28 21:42:29", when))
+
+
+def test_previews_are_built_for_the_shoot_on_screen_first_then_newest_first(
+    catalogue, library, tmp_path
+):
+    shoots = {"2019-01-01": 2019, "2021-06-01": 2021, "2020-03-01": 2020}
+    for name, year in shoots.items():
+        _dated_copies(library / name, datetime.datetime(year, 1, 1, 12), 12)
+    scan(catalogue, library, workers=1)
+    media = _media(catalogue, tmp_path)
+    while media.counts.described < 36:
+        media.tick()
+
+    def previewed() -> list[str]:
+        query = Photo.select().where(Photo.preview_at.is_null(False))
+        return sorted(FileRecord.get(FileRecord.photo == p).rel_path for p in query)
+
+    media.tick()  # one batch of previews, in-process
+    newest = [f"2021-06-01/DSC_{n:04d}.JPG" for n in range(11, 3, -1)]
+    assert previewed() == sorted(newest)
+    media.focus = (Root.get().id, "2019-01-01")  # the app shows a photo of that shoot
+    media.tick()
+    on_screen = [f"2019-01-01/DSC_{n:04d}.JPG" for n in range(11, 3, -1)]
+    assert previewed() == sorted(newest + on_screen)
+    media.run_until_idle()
+    assert len(previewed()) == 36 and media.focus is None
