@@ -1,12 +1,12 @@
-"""python3 -m core.config --markdown | --update README.md: the README's configuration reference,
-printed, or written between the README's settings markers."""
+"""python3 -m core.config --markdown | --update docs/settings.md: the configuration reference,
+printed, or written between the settings markers of a Markdown file (docs/settings.md)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from core.config.reference import readme_with_reference, reference_markdown
+from core.config.reference import reference_markdown, with_reference
 from core.files import write_atomically
 
 
@@ -15,10 +15,10 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(reference_markdown())
         return 0
     if len(argv) == 2 and argv[0] == "--update":
-        readme = Path(argv[1])
-        write_atomically(readme, readme_with_reference(readme.read_text("utf-8")).encode())
+        page = Path(argv[1])
+        write_atomically(page, with_reference(page.read_text("utf-8")).encode())
         return 0
-    sys.stderr.write("use: python3 -m core.config --markdown | --update README.md\n")
+    sys.stderr.write("use: python3 -m core.config --markdown | --update docs/settings.md\n")
     return 2
 
 
