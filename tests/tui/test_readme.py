@@ -102,3 +102,21 @@ def test_the_readme_links_every_page_of_docs():
     linked = {(REPO / link.partition("#")[0]).resolve() for link in relative_links(PAGES[0])}
     for page in PAGES[1:]:
         assert page in linked, f"the README's 'Where to read more' leaves out docs/{page.name}"
+
+
+@pytest.mark.parametrize(
+    "content", [None, "# shootwatch\n\nno markers here\n", f"# x\n\n{REFERENCE_START}\nno end\n"],
+    ids=["no file", "no markers", "no end marker"],
+)  # fmt: skip
+def test_updating_a_page_without_the_markers_says_so_in_one_sentence(tmp_path, content):
+    page = tmp_path / "README.md"
+    if content is not None:
+        page.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "core.config", "--update", str(page)],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert str(page) in done.stderr and "docs/settings.md" in done.stderr
+    assert (page.read_text() if content is not None else None) == content
