@@ -120,3 +120,12 @@ def test_updating_a_page_without_the_markers_says_so_in_one_sentence(tmp_path, c
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert str(page) in done.stderr and "docs/settings.md" in done.stderr
     assert (page.read_text() if content is not None else None) == content
+
+
+def test_ci_runs_the_readme_test_command_as_written():
+    after = README[README.index("Install and run the tests:") :]
+    command = re.search(r"```sh\n(.+?)\n```", after).group(1)
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert any(line == command or line.startswith(command + " ||") for line in ci), (
+        f".ci/run does not run the README's test command as written: {command}"
+    )
