@@ -1,6 +1,6 @@
-"""Regenerate the README's screenshots: one SVG per pane, and the culling views on the demo's
-burst (survey, compare, the loupe, the contact sheet), from the demo library, at 160x48, with
-the clock pinned so the pictures change only when the app does.
+"""Regenerate the screenshots of the README and docs/app.md: one SVG per pane, and the culling
+views on the demo's burst (survey, compare, the loupe, the contact sheet), from the demo library,
+at 160x48, with the clock pinned so the pictures change only when the app does.
 
     python3 screenshots/make_screenshots.py
 

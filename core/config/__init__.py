@@ -6,8 +6,8 @@ and help together), and everything else read from those declarations.
 - ``declaration``: ``setting()``, the field that carries one, and ``Setting``, what is read
   back from it (``SETTINGS`` holds them all, in order);
 - ``loading``: defaults, the TOML file, $SHOOTWATCH_DB and command-line flags, checked;
-- ``reference``: ``shootwatch config`` and the README's configuration reference
-  (``python3 -m core.config --markdown``, ``--update README.md``).
+- ``reference``: ``shootwatch config`` and the configuration reference in docs/settings.md
+  (``python3 -m core.config --markdown``, ``--update docs/settings.md``).
 """
 
 from core.config.checks import INGEST_PLACEHOLDERS, ConfigError

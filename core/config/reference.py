@@ -1,6 +1,6 @@
-"""Writing settings out as TOML: ``shootwatch config`` (the settings in effect) and the README's
-configuration reference (every setting with its help, what is allowed and an example), both
-from the declarations."""
+"""Writing settings out as TOML: ``shootwatch config`` (the settings in effect) and the
+configuration reference in docs/settings.md (every setting with its help, what is allowed and an
+example), both from the declarations."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 from core.config.declaration import Setting
 from core.config.settings import SETTINGS, Settings
 
-README_START = "<!-- settings:start -->"
-README_END = "<!-- settings:end -->"
+REFERENCE_START = "<!-- settings:start -->"
+REFERENCE_END = "<!-- settings:end -->"
 
 
 def _plain(value: Any) -> Any:
@@ -86,12 +86,12 @@ def _described(declared: Setting) -> str:
 
 
 def reference_toml() -> str:
-    """Every setting with its help, what is allowed and an example: the README's reference."""
+    """Every setting with its help, what is allowed and an example: the configuration reference."""
     return _as_toml(_shown, _described)
 
 
 def reference_markdown() -> str:
-    """The README's text between its settings markers."""
+    """The text between the settings markers of docs/settings.md."""
     return f"```toml\n{reference_toml().lstrip()}```\n"
 
 
@@ -100,7 +100,7 @@ def settings_toml(settings: Settings) -> str:
     return _as_toml(lambda declared: declared.value_in(settings), lambda d: d.help)
 
 
-def readme_with_reference(readme: str) -> str:
-    """``readme`` with the text between its settings markers made the reference."""
-    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
-    return f"{readme[:start]}\n{reference_markdown()}{readme[end:]}"
+def with_reference(text: str) -> str:
+    """``text`` with what is between its settings markers made the reference."""
+    start, end = text.index(REFERENCE_START) + len(REFERENCE_START), text.index(REFERENCE_END)
+    return f"{text[:start]}\n{reference_markdown()}{text[end:]}"

@@ -1,6 +1,6 @@
 """The settings, each declared once on the field that holds it: its type, default, check and
 help. Every other module reads these dataclasses (``settings.scan.workers``); the file, the flags,
-``shootwatch config`` and the README's reference are read from the declarations."""
+``shootwatch config`` and the reference in docs/settings.md are read from the declarations."""
 
 from __future__ import annotations
 
@@ -334,7 +334,7 @@ class TuiSettings:
         factory=dict,
         check=Table(Keys(), 'approve = "a"'),
         help="Replace an action's keys: action = key or list of keys (the names are in the "
-        "keymap below and on the app's help screen, ?). A key given to two actions is refused "
+        "README's keymap and on the app's help screen, ?). A key given to two actions is refused "
         "at start.",
         example={"approve": ["a", "p"], "reject": ["x", "r"]},
         key="keys",

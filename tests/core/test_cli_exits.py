@@ -1,4 +1,4 @@
-"""The shootwatch command as a whole process, as a person runs it: the exit codes the README
+"""The shootwatch command as a whole process, as a person runs it: the exit codes docs/commands.md
 promises, one sentence (never a traceback) for what it cannot do, and file names printed so a
 terminal shows them rather than obeys them."""
 
@@ -122,7 +122,7 @@ def test_names_with_terminal_controls_are_printed_escaped_by_every_command(tmp_p
     assert root["path"] == str(library)
 
 
-# --- exit codes the README promises ----------------------------------------------------------
+# --- exit codes docs/commands.md promises ---------------------------------------------------
 
 
 def test_a_name_that_is_not_utf8_makes_scan_and_status_exit_1_and_say_which(db, library):

@@ -4,7 +4,7 @@ killed with SIGKILL at seeded random moments, and the checks every restart must 
 The seed (``SHOOTWATCH_FAULT_SEED``, default 2026) and the number of kills per scenario
 (``SHOOTWATCH_FAULT_KILLS``, default 20) make a run reproducible; with
 ``SHOOTWATCH_FAULT_REPORT=FILE`` each scenario appends its figures to FILE as a JSON line, which
-``tests/faults/reliability_report.py`` turns into the README's Reliability table.
+``tests/faults/reliability_report.py`` turns into the Reliability table of docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def current_test_file() -> str:
 
 @dataclass
 class Figures:
-    """What a scenario did and found, for the README's Reliability table."""
+    """What a scenario did and found, for the Reliability table (docs/reliability.md)."""
 
     scenario: str
     kills: int = 0

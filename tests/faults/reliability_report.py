@@ -1,4 +1,4 @@
-"""Runs the fault tests and writes their figures into the README's Reliability table.
+"""Runs the fault tests and writes their figures into the Reliability table of docs/reliability.md.
 
     python3 tests/faults/reliability_report.py [--seed N] [--kills N] [--check] [--tests ...]
                                                [--figures FILE]
@@ -6,9 +6,9 @@
 Each scenario of ``tests/faults`` and the live darktable session at ten times the poller's
 cadence appends what it did and found (kills survived, files, decisions, missed, duplicated,
 left open, crashes) to a report file; this script runs them with that file set, then replaces
-the table between the README's reliability markers with those figures, so the README shows the
-last run, not numbers typed by hand. ``--check`` only says whether the README's table is the
-one a run just produced (exit 1 if not). The darktable session needs darktable, xvfb-run and
+the table between the reliability markers of docs/reliability.md with those figures, so the page
+shows the last run, not numbers typed by hand. ``--check`` only says whether the page's table is
+the one a run just produced (exit 1 if not). The darktable session needs darktable, xvfb-run and
 xauth: without them the run fails rather than leave its row out (``--tests tests/faults``
 leaves it out on purpose). ``--figures FILE`` writes the table from a report file a run of
 the same tests already made (``SHOOTWATCH_FAULT_REPORT=FILE python3 -m pytest ...``) instead
@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+PAGE = REPO / "docs" / "reliability.md"
 START = "<!-- reliability:start -->"
 END = "<!-- reliability:end -->"
 DARKTABLE_LIVE = (
@@ -62,7 +62,7 @@ def run_faults(seed: int, kills: int, tests: list[str]) -> list[dict]:
             env=env,
         )
         if done.returncode != 0:
-            raise SystemExit("the fault tests failed: the README keeps its last table")
+            raise SystemExit("the fault tests failed: docs/reliability.md keeps its last table")
         lines = report.read_text().splitlines() if report.exists() else []
     return [json.loads(line) for line in lines]
 
@@ -117,12 +117,12 @@ def main() -> int:
     else:
         figures = run_faults(args.seed, args.kills, args.tests)
     new = table(figures)
-    text = README.read_text()
+    text = PAGE.read_text()
     updated = replace_table(text, new)
     if args.check:
-        print("README is up to date" if updated == text else "README's table differs")
+        print("docs/reliability.md is up to date" if updated == text else "its table differs")
         return 0 if updated == text else 1
-    README.write_text(updated)
+    PAGE.write_text(updated)
     print(new)
     return 0
 

@@ -288,7 +288,7 @@ def removed() -> list[str]:
 
 
 class Tally:
-    """The figures of every way, for the README's Reliability table."""
+    """The figures of every way, for the Reliability table (docs/reliability.md)."""
 
     def __init__(self) -> None:
         self.figures = Figures("")

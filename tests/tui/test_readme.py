@@ -1,6 +1,7 @@
-"""The README's keymap and configuration reference say what the code does: every action is
-documented (a new one without a line in the README fails here), and the configuration reference
-is the text the settings' declarations make (``python3 -m core.config --update README.md``)."""
+"""The README and docs/ say what the code does: every action is in the README's keymap (a new
+one without a line there fails here), the configuration reference in docs/settings.md is the text
+the settings' declarations make (``python3 -m core.config --update docs/settings.md``), and every
+link between the README and docs/ leads to a file that is there."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.config import reference_markdown
-from core.config.reference import README_END, README_START
+from core.config.reference import REFERENCE_END, REFERENCE_START
 from tui.keymap import ACTIONS, display
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
+SETTINGS_PAGE = (REPO / "docs" / "settings.md").read_text()
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
 def section(title: str) -> str:
@@ -40,28 +45,87 @@ def test_every_action_is_in_the_keymap_table():
 
 
 def configuration_reference() -> str:
-    start = README.index(README_START) + len(README_START)
-    return README[start : README.index(README_END)].removeprefix("\n")
+    start = SETTINGS_PAGE.index(REFERENCE_START) + len(REFERENCE_START)
+    return SETTINGS_PAGE[start : SETTINGS_PAGE.index(REFERENCE_END)].removeprefix("\n")
 
 
 def test_the_configuration_reference_is_the_one_the_declarations_make():
     assert configuration_reference() == reference_markdown(), (
-        "the README's configuration reference is out of date: "
-        "python3 -m core.config --update README.md"
+        "docs/settings.md's configuration reference is out of date: "
+        "python3 -m core.config --update docs/settings.md"
     )
 
 
-def test_the_reference_script_prints_the_readme_text_and_updates_a_readme(tmp_path):
+def test_the_reference_script_prints_the_reference_and_updates_a_page(tmp_path):
     printed = subprocess.run(
         [sys.executable, "-m", "core.config", "--markdown"],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert printed == configuration_reference()
-    stale = tmp_path / "README.md"
-    stale.write_text(f"# x\n\n{README_START}\n```toml\nold = 1\n```\n{README_END}\n\nafter\n")
+    stale = tmp_path / "settings.md"
+    stale.write_text(f"# x\n\n{REFERENCE_START}\n```toml\nold = 1\n```\n{REFERENCE_END}\n\nafter\n")
     subprocess.run(
         [sys.executable, "-m", "core.config", "--update", str(stale)],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), check=True,
     )  # fmt: skip
-    assert stale.read_text() == (f"# x\n\n{README_START}\n{printed}{README_END}\n\nafter\n")
+    assert stale.read_text() == (f"# x\n\n{REFERENCE_START}\n{printed}{REFERENCE_END}\n\nafter\n")
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)  # no code blocks
+    return {anchor(title) for title in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+def relative_links(page: Path) -> list[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [link for link in links if not re.match(r"[a-z]+:", link)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_link_leads_to_a_file_and_heading_that_are_there(page):
+    for link in relative_links(page):
+        target, _, fragment = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.name}: {link} leads to no file"
+        if fragment and path.suffix == ".md":
+            assert fragment in anchors(path), f"{page.name}: {link} leads to no heading"
+
+
+def test_the_readme_links_every_page_of_docs():
+    linked = {(REPO / link.partition("#")[0]).resolve() for link in relative_links(PAGES[0])}
+    for page in PAGES[1:]:
+        assert page in linked, f"the README's 'Where to read more' leaves out docs/{page.name}"
+
+
+@pytest.mark.parametrize(
+    "content", [None, "# shootwatch\n\nno markers here\n", f"# x\n\n{REFERENCE_START}\nno end\n"],
+    ids=["no file", "no markers", "no end marker"],
+)  # fmt: skip
+def test_updating_a_page_without_the_markers_says_so_in_one_sentence(tmp_path, content):
+    page = tmp_path / "README.md"
+    if content is not None:
+        page.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "core.config", "--update", str(page)],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert str(page) in done.stderr and "docs/settings.md" in done.stderr
+    assert (page.read_text() if content is not None else None) == content
+
+
+def test_ci_runs_the_readme_test_command_as_written():
+    after = README[README.index("Install and run the tests:") :]
+    command = re.search(r"```sh\n(.+?)\n```", after).group(1)
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert any(line == command or line.startswith(command + " ||") for line in ci), (
+        f".ci/run does not run the README's test command as written: {command}"
+    )

@@ -1,7 +1,7 @@
 """What each pane looks like, pinned as SVG snapshots (pytest-textual-snapshot): the demo
 library, a fixed clock and size, half-blocks for the photo. After an intended change of a
 pane: `pytest tests/tui/test_snapshots.py --snapshot-update`, look at the report, and run
-screenshots/make_screenshots.py for the README."""
+screenshots/make_screenshots.py for the README and docs/app.md."""
 
 from __future__ import annotations
 
