@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -86,10 +87,24 @@ def _demo(argv: list[str]) -> int:
         return EXIT_ERROR
     sys.stderr.write(
         f"demo library in {demo.folder}; open it again with: "
-        f"shootwatch --config {demo.config_file}\n"
+        f"{_this_command()} --config {demo.config_file}\n"
         f"photos copied into {demo.inbox} are filed into its library by the day they were taken\n"
     )
     return open_app(settings, [])
+
+
+def _this_command() -> str:
+    """How to run this shootwatch again: its name when that is what the shell finds, else its
+    path (installed in a virtual environment that is not on PATH)."""
+    import shutil
+
+    here = os.path.abspath(sys.argv[0])
+    found = shutil.which("shootwatch")
+    if os.path.basename(here) != "shootwatch":
+        return "shootwatch"  # run some other way (python -m, tests): the installed name
+    if found is not None and os.path.realpath(found) == os.path.realpath(here):
+        return "shootwatch"
+    return shlex.quote(here)
 
 
 def _new_demo_folder() -> str:
