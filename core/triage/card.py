@@ -18,6 +18,36 @@ from core.triage.bursts import BurstPlace, burst_place, sharpness_ranks
 
 
 @dataclass(frozen=True)
+class DarktableState:
+    """What darktable's library says of a photo: its first version's edit, export, stars and
+    reject, and how many versions it has."""
+
+    imported: bool  # False: darktable is followed but has no image of this file
+    edited: bool = False
+    exported: bool = False
+    stars: int = 0
+    rejected: bool = False
+    versions: int = 1
+
+    def words(self, stars_shown: int | None = None) -> str:
+        """The state in words: "darktable: edited, exported, 4 ★, 2 versions" or "not in
+        darktable". Given the stars the line already shows beside it, darktable's are left out
+        when they agree (a reject is always said)."""
+        if not self.imported:
+            return "not in darktable"
+        parts = ["edited" if self.edited else "not edited"]
+        if self.exported:
+            parts.append("exported")
+        if self.rejected:
+            parts.append("rejected")
+        elif self.stars != stars_shown:
+            parts.append(f"{self.stars} ★")
+        if self.versions > 1:
+            parts.append(f"{self.versions} versions")
+        return "darktable: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class PhotoCard:
     photo_id: int
     path: str  # the original, absolute
@@ -34,11 +64,17 @@ class PhotoCard:
     decision: str
     rating: int
     labels: int
-    darktable: str  # "edited, exported, 4 ★" / "not imported" / "" when no darktable library
+    darktable_state: DarktableState | None  # None: no darktable library is followed
     damage: str | None = None  # what is wrong with the original shown (a JPEG cut short)
     sidecar_problem: str | None = None  # why its sidecar was left alone (write-back on)
     sharpness: float | None = None  # its focus score (core.media.looks); None: not measured
     burst: BurstPlace | None = None  # its place in its burst: "burst 3 / 7", "sharpest of 7"
+
+    @property
+    def darktable(self) -> str:
+        """The state in words for the card: "darktable: edited, exported, 4 ★", "not in
+        darktable", or "" when no darktable library is followed."""
+        return self.darktable_state.words() if self.darktable_state else ""
 
     @property
     def label_names(self) -> list[str]:
@@ -103,7 +139,7 @@ def photo_card(db: SqliteDatabase, photo_id: int) -> PhotoCard | None:
         decision=decision,
         rating=rating,
         labels=labels,
-        darktable=_darktable_state(db, path),
+        darktable_state=_darktable_state(db, path),
         damage=damage,
         sidecar_problem=sidecar,
         sharpness=sharpness,
@@ -179,7 +215,7 @@ def camera_name(make: str | None, model: str | None) -> str | None:
     return " ".join(part for part in (make, model) if part) or None
 
 
-def _darktable_state(db: SqliteDatabase, path: str) -> str:
+def _darktable_state(db: SqliteDatabase, path: str) -> DarktableState | None:
     folder, name = os.path.split(path)
     rows = db.execute_sql(
         "SELECT altered, exported_at, stars, rejected FROM darktable_image"
@@ -188,12 +224,13 @@ def _darktable_state(db: SqliteDatabase, path: str) -> str:
     ).fetchall()
     if not rows:
         followed = db.execute_sql("SELECT 1 FROM darktable_image LIMIT 1").fetchone()
-        return "not in darktable" if followed else ""
+        return DarktableState(imported=False) if followed else None
     altered, exported_at, stars, rejected = rows[0]
-    parts = ["edited" if altered else "not edited"]
-    if exported_at:
-        parts.append("exported")
-    parts.append("rejected" if rejected else f"{stars} ★")
-    if len(rows) > 1:
-        parts.append(f"{len(rows)} versions")
-    return "darktable: " + ", ".join(parts)
+    return DarktableState(
+        imported=True,
+        edited=bool(altered),
+        exported=bool(exported_at),
+        stars=stars,
+        rejected=bool(rejected),
+        versions=len(rows),
+    )

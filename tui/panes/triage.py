@@ -52,22 +52,15 @@ from tui.loupe import LoupePlace
 from tui.loupe_view import LOUPE_AHEAD, LOUPE_BEHIND, LoupeDeveloped, LoupeKeys, LoupeSource
 from tui.panes.burst_view import BurstSource, BurstView, frames_of
 from tui.panes.compare import CompareScreen
+from tui.panes.facts_line import FactsLine
 from tui.panes.grid import Grid
 from tui.panes.survey import MOST_FRAMES, SurveyScreen
-from tui.panes.triage_bursts import BurstKeys, burst_text, filter_choices
+from tui.panes.triage_bursts import BurstKeys, filter_choices
 from tui.picker import Picker
 from tui.widgets.filmstrip import Filmstrip
 from tui.widgets.photo_view import Frame, PhotoView
 from tui.widgets.thumbnails import ThumbnailMaker
 
-DECISION_STYLES = {"approved": "bold green", "rejected": "bold red", "pending": "yellow"}
-LABEL_STYLES = {
-    "red": "red",
-    "yellow": "yellow",
-    "green": "green",
-    "blue": "dodger_blue1",
-    "purple": "medium_purple1",
-}
 FILTERS = (
     ("pending", "pending: not decided yet"),
     ("approved", "approved"),
@@ -166,7 +159,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         yield PhotoView(self._graphics, id="photo")
         yield Grid(self.db, self.thumbnails, self.go, id="grid")
         yield Filmstrip(self.db, self.thumbnails, id="filmstrip")
-        yield Static(id="facts", markup=False)
+        yield FactsLine(id="facts")
         yield Static(id="position", markup=False)
         with Vertical(id="info"):
             yield Static(id="info-text", markup=False)
@@ -340,40 +333,20 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         return image, None
 
     def _update_text(self) -> None:
-        self.query_one("#facts", Static).update(self._facts())
+        self._show_facts()
         self.query_one("#position", Static).update(self._position())
         self.query_one("#info-text", Static).update(self._info())
         self._thumbnails_follow()
 
-    def _facts(self) -> Text:
-        card = self.card
-        if card is None and self._activity:
-            return Text(self._activity[1], style="cyan", no_wrap=True, overflow="ellipsis")
-        if card is None:
-            return Text("nothing to show: press f to choose another filter", style="dim")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        # What the photographer decides first: it must survive an 80-column terminal.
-        text.append(os.path.basename(card.path), style="bold")
-        text.append("  ")
-        text.append(card.decision, style=DECISION_STYLES[card.decision])
-        text.append("  ")
-        text.append("★" * card.rating + "☆" * (5 - card.rating), style="gold1")
-        for name in card.label_names:
-            text.append(" ")
-            text.append("●", style=LABEL_STYLES[name])
-        text.append_text(burst_text(card))  # "burst 3 / 7 ▉▉▉▍ sharpest of 7"
-        if card.damage:  # the reason is in the information overlay (i)
-            text.append("  damaged", style="bold red")
-        if card.darktable:  # before the EXIF: what a narrow terminal cuts is the exposure
-            text.append("  ·  " + card.darktable, style="cyan")
-        if card.sidecar_problem:  # the sidecar says other than the catalogue; why: (i)
-            text.append("  sidecar not written", style="bold yellow")
-        for part in (card.taken, card.camera, card.lens, card.exposure,
-                     card.iso and f"ISO {card.iso}"):  # fmt: skip
-            if part:
-                text.append("  ·  ")
-                text.append(str(part))
-        return text
+    def _show_facts(self) -> None:
+        facts = self.query_one("#facts", FactsLine)
+        if self.card is None and self._activity:
+            facts.show(None, Text(self._activity[1], style="cyan", no_wrap=True,
+                                  overflow="ellipsis"))  # fmt: skip
+        elif self.card is None:
+            facts.show(None, Text("nothing to show: press f to choose another filter", style="dim"))
+        else:
+            facts.show(self.card)  # fitted to the line's width (tui.panes.facts_line)
 
     def _position(self) -> Text:
         if self.queue is None:

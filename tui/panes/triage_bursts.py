@@ -41,29 +41,33 @@ def filter_choices(db) -> list[tuple[str, str]]:
     return [*BURST_FILTERS, *bodies, typed]
 
 
-def burst_text(card: PhotoCard) -> Text:
+def burst_text(card: PhotoCard, detail: int = 2) -> Text:
     """What the facts line says of the photo's focus and burst: "  burst 3 / 7 ▉▉▉▍·
     sharpest of 7" in a burst (the bar next to the burst's sharpest), "  focus ▉▉▉··" on its
     own (the bar on the focus score's own scale, core.media.looks.sharpness_fraction), "soft"
-    when it is; empty while not measured and in no burst."""
+    when it is; empty while not measured and in no burst. A narrow line asks for less:
+    ``detail`` 1 leaves out the rank's words ("  burst 3/7 ▉▉▉▍·"), 0 the bar too ("  burst
+    3/7", "  soft")."""
     text = Text()
     place = card.burst
     if place is None:
         if card.sharpness is not None:
             soft = is_soft(card.sharpness, None)
-            text.append("  focus ", style="dim")
-            text.append(sharpness_bar(sharpness_fraction(card.sharpness)),
-                        style="yellow" if soft else "green")  # fmt: skip
+            if detail > 0:
+                text.append("  focus ", style="dim")
+                text.append(sharpness_bar(sharpness_fraction(card.sharpness)),
+                            style="yellow" if soft else "green")  # fmt: skip
             if soft:
-                text.append(" soft", style="bold yellow")
+                text.append("  soft" if detail == 0 else " soft", style="bold yellow")
         return text
     text.append("  ")
-    text.append(f"burst {place.position} / {place.size}", style="bold cyan")
+    between = " / " if detail == 2 else "/"
+    text.append(f"burst {place.position}{between}{place.size}", style="bold cyan")
     relative = place.relative_sharpness
-    if relative is not None:
+    if relative is not None and detail > 0:
         text.append(" ")
         text.append(sharpness_bar(relative), style="yellow" if place.soft else "green")
-    if place.rank_words:
+    if place.rank_words and detail == 2:
         text.append(f" {place.rank_words}", style="yellow" if place.soft else "")
     if place.soft:
         text.append(" soft", style="bold yellow")
