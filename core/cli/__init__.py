@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "remove the records of what is not there (normally such a root is taken for an "
         "unmounted drive, or another drive in its place, and nothing is removed)",
     )
+    scan.add_argument(
+        "--previews",
+        action="store_true",
+        help="build every missing preview before returning (without it, a scan leaves more "
+        f"than {scanning.SCAN_PREVIEWS_UP_TO:,} to the engine, which builds them in the "
+        "background: the shoot on screen first, then newest first)",
+    )
 
     history = commands.add_parser("history", help="list recent scans")
     history.add_argument("--json", action="store_true", help="print JSON")
@@ -312,7 +319,9 @@ def scan(run: Invocation) -> int:
         roots = list(Root.select().order_by(Root.path))
         if not roots:
             raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
-    return scanning.scan_here(run, roots, accept_empty=args.accept_empty)
+    return scanning.scan_here(
+        run, roots, accept_empty=args.accept_empty, all_previews=args.previews
+    )
 
 
 def history(run: Invocation) -> int:

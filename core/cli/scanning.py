@@ -14,14 +14,20 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
 from core.media.photos import MediaCounts, MediaSync
 from core.media.pool import MediaPool
 from core.scan.reconcile import ReconcileReport, reconcile_roots
+from core.store import photos as photo_queries
 from core.store.events import EventKind
 from core.store.models import Event, Root
 from core.triage.bursts import BurstRules
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
+# A scan builds the previews it leaves missing when there are no more than this (a few
+# seconds of work: a shoot copied in); more are the engine's, in the background.
+SCAN_PREVIEWS_UP_TO = 1_000
 
 
-def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) -> int:
+def scan_here(
+    run: Invocation, roots: list[Root], accept_empty: bool = False, all_previews: bool = False
+) -> int:
     """Reconcile ``roots`` and describe their new files; 1 when something needs attention (a
     partial scan, files that could not be read or were still being written)."""
     quiet = bool(getattr(run.args, "json", False))
@@ -42,7 +48,7 @@ def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) ->
         progress.clear()
     # Files this scan found changed are described again: the media backlog finds only files
     # never looked at, and a changed one may now be junk, or cut short.
-    describe_photos(run, quiet, events_after=last_event)
+    describe_photos(run, quiet, events_after=last_event, all_previews=all_previews)
     if quiet:
         output.print_json([report.as_dict() for report in reports], run.out)
     else:
@@ -73,10 +79,14 @@ def _write_unreadable(run: Invocation, root: Root, report: ReconcileReport, afte
         run.out.write("  ... and more: 'shootwatch events --kind unreadable' lists them all\n")
 
 
-def describe_photos(run: Invocation, quiet: bool, events_after: int | None = None) -> None:
+def describe_photos(
+    run: Invocation, quiet: bool, events_after: int | None = None, all_previews: bool = False
+) -> None:
     """What the engine does in the background, done here when no engine runs: new files (and
-    those the events after ``events_after`` name) described, grouped into photos, previews
-    built (in worker processes)."""
+    those the events after ``events_after`` name) described and grouped into photos, in
+    worker processes; then their previews built and looks measured when they are few (or
+    ``all_previews``). Many are left to the engine, which builds them by priority: a first
+    index of 100,000 photos is done when it is described, not hours of previews later."""
     pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
     media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after,
                       bursts=BurstRules.of(run.settings))  # fmt: skip
@@ -90,14 +100,28 @@ def describe_photos(run: Invocation, quiet: bool, events_after: int | None = Non
             )
 
     try:
+        media.previews = False
         counts = media.run_until_idle(progress)
+        left = photo_queries.count_without_preview(run.catalogue.db)
+        if left and (all_previews or left <= SCAN_PREVIEWS_UP_TO):
+            media.previews = True
+            counts = media.run_until_idle(progress)
+            left = photo_queries.count_without_preview(run.catalogue.db)
     finally:
         line.clear()
         if pool is not None:
             pool.close()
-    if not quiet and (counts.described or counts.previews or counts.looked):
+    if quiet:
+        return
+    if counts.described or counts.previews or counts.looked:
         run.err.write(
             f"photos: {output.count(counts.described)} files described, "
             f"{output.count(counts.previews)} previews built, "
             f"{output.count(counts.looked)} measured\n"
+        )
+    if left:
+        run.err.write(
+            f"previews: {output.count(left)} photos have none yet; the engine builds them in "
+            "the background (the app, or 'shootwatch run'), the shoot on screen first, then "
+            "newest first; 'shootwatch scan --previews' builds them here now\n"
         )

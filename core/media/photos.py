@@ -103,6 +103,17 @@ class MediaSync:
         # The folder (root id, rel_dir) of the shoot on screen: its previews come first. Set
         # from another thread (the app's); read once a batch.
         self.focus: tuple[int, str] | None = None
+        self._previews = True  # off: files are described and grouped, no preview is built
+
+    @property
+    def previews(self) -> bool:
+        """Whether previews are built (and photos measured on them) after describing."""
+        return self._previews
+
+    @previews.setter
+    def previews(self, on: bool) -> None:
+        self._previews = on
+        self._idle_until = 0.0  # there may be work now that was none a moment ago
 
     @property
     def busy(self) -> bool:
@@ -157,7 +168,7 @@ class MediaSync:
                 self._describe(batch)
                 capacity -= 1
                 continue
-            jobs = self._next_preview_batch()
+            jobs = self._next_preview_batch() if self.previews else []
             if not jobs:
                 if self._in_flight == 0:
                     # All done. Look again later, from the start: a photo whose original

@@ -230,6 +230,16 @@ def photos_without_metadata(db: SqliteDatabase, after_id: int, limit: int) -> li
     ).fetchall()
 
 
+def count_without_preview(db: SqliteDatabase) -> int:
+    """How many photos ``newest_without_preview`` has to give: EXIF read, an original file,
+    no preview and no reason why not."""
+    return db.execute_sql(
+        "SELECT count(*) FROM photo p WHERE p.metadata_at IS NOT NULL"
+        " AND p.preview_at IS NULL AND p.preview_error IS NULL AND EXISTS"
+        " (SELECT 1 FROM file f WHERE f.photo_id = p.id AND f.role = 'original')"
+    ).fetchone()[0]
+
+
 def newest_without_preview(
     db: SqliteDatabase, limit: int, folder: tuple[int, str] | None = None
 ) -> list[tuple]:

@@ -153,3 +153,54 @@ def test_unusable_catalogue_exits_2(capsys, tmp_path):
     bad.write_bytes(b"garbage" * 1000)
     code, _, err = run(capsys, "--db", str(bad), "status")
     assert code == 2 and "cannot open the catalogue" in err
+
+
+def test_a_big_scan_leaves_previews_to_the_engine_unless_asked(tmp_path):
+    """More new photos than a scan previews itself: described and grouped, then the scan
+    returns, saying the previews are the engine's (or `scan --previews`); one photo more or
+    less than the limit decides it."""
+    import random
+
+    from PIL import Image
+
+    from core.cli.scanning import SCAN_PREVIEWS_UP_TO
+
+    library = tmp_path / "photos"
+    folder = library / "2024" / "2024-06-01"
+    folder.mkdir(parents=True)
+    noise = random.Random(7)
+    for n in range(SCAN_PREVIEWS_UP_TO + 1):
+        pixels = noise.randbytes(8 * 8 * 3)
+        Image.frombytes("RGB", (8, 8), pixels).save(folder / f"IMG_{n:05d}.JPG", quality=80)
+    db = str(tmp_path / "catalogue.db")
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(f'[media]\npreview_cache = "{tmp_path / "previews"}"\n')
+
+    def shootwatch(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "core.cli", "--config", str(config), "--db", db, *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+
+    def without_preview() -> int:
+        import sqlite3
+
+        with sqlite3.connect(db) as connection:
+            query = (
+                "SELECT count(*) FROM photo p JOIN file f ON f.photo_id = p.id"
+                " AND f.role = 'original' WHERE p.preview_at IS NULL"
+            )
+            return connection.execute(query).fetchone()[0]
+
+    assert shootwatch("add", str(library)).returncode == 0
+    scanned = shootwatch("scan")
+    assert scanned.returncode == 0, scanned.stderr
+    assert f"{SCAN_PREVIEWS_UP_TO + 1:,} files described, 0 previews built" in scanned.stderr
+    assert f"previews: {SCAN_PREVIEWS_UP_TO + 1:,} photos have none yet" in scanned.stderr
+    assert "'shootwatch scan --previews'" in scanned.stderr
+    assert without_preview() == SCAN_PREVIEWS_UP_TO + 1
+    (folder / "IMG_00000.JPG").unlink()  # one fewer than the limit: the next scan builds them
+    again = shootwatch("scan")
+    assert again.returncode == 0 and "previews:" not in again.stderr, again.stderr
+    assert without_preview() == 0
+    Image.new("RGB", (8, 8), "red").save(folder / "LATE.JPG")
+    forced = shootwatch("scan", "--previews")
+    assert forced.returncode == 0 and without_preview() == 0, forced.stderr
