@@ -35,6 +35,12 @@ def _real_stderr() -> Iterator[None]:
             sys.stderr = captured  # an attached engine that has not beaten for this long is down
 
 
+def _ask_quietly(catalogue, request: dict) -> None:
+    """A hint to the engine: if it cannot be given now, the next photo gives it again."""
+    with contextlib.suppress(OSError, ValueError):
+        ask(catalogue, request, timeout=1.0)
+
+
 class EngineLink:
     def __init__(self, settings: Settings, mode: str = "auto") -> None:
         """``mode``: "auto" hosts an engine unless one runs; "off" runs none (a read-only
@@ -107,6 +113,17 @@ class EngineLink:
                     states[beat.component] = ComponentState(beat.status, beat.task, beat.error)
             return {name: states.get(name, ComponentState("off")) for name in COMPONENTS}
         return {name: ComponentState("off", error=self.problem) for name in COMPONENTS}
+
+    def focus(self, root_id: int, rel_dir: str) -> None:
+        """Tell the engine which shoot is on screen, so its previews come first: at once when
+        it runs here, else over its socket, in a thread (the screen never waits for it)."""
+        if self.engine is not None:
+            self.engine.focus_previews(root_id, rel_dir)
+        elif self.attached_pid:
+            request = {"command": "focus", "root": root_id, "folder": rel_dir}
+            threading.Thread(
+                target=_ask_quietly, args=(self.settings.catalogue, request), daemon=True
+            ).start()
 
     def rescan(self) -> str:
         if self.engine is not None:

@@ -152,6 +152,11 @@ class Engine:
 
     # --- what others may ask ------------------------------------------------------------
 
+    def focus_previews(self, root_id: int, rel_dir: str) -> None:
+        """The folder of the shoot on screen (an app's): its previews are built first."""
+        if self.media is not None and self.media.sync is not None:
+            self.media.sync.focus = (root_id, rel_dir)
+
     def request_rescan(self, path: str | None = None) -> list[str]:
         """Queue a reconcile of the root holding ``path`` (every root when None)."""
         if path is None:
@@ -170,6 +175,9 @@ class Engine:
     def _handle_request(self, request: dict) -> dict:
         if request.get("command") == "rescan":
             return {"ok": True, "roots": self.request_rescan(request.get("path"))}
+        if request.get("command") == "focus":
+            self.focus_previews(int(request["root"]), str(request["folder"]))
+            return {"ok": True}
         if request.get("command") == "status":
             states = {name: state.__dict__ for name, state in self.states().items()}
             return {"ok": True, "pid": os.getpid(), "components": states}

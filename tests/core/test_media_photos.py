@@ -231,3 +231,22 @@ def test_previews_are_built_for_the_shoot_on_screen_first_then_newest_first(
     assert previewed() == sorted(newest + on_screen)
     media.run_until_idle()
     assert len(previewed()) == 36 and media.focus is None
+
+
+def test_an_app_elsewhere_asks_the_running_engine_for_the_shoot_on_screen(tmp_path, library):
+    """The focus goes over the engine's socket, as an app attached from another process
+    sends it."""
+    from core.engine.control import ask
+
+    settings = settings_for(tmp_path)
+    add_root(settings, library)
+    engine = Engine(settings, with_darktable=False)
+    engine.start()
+    try:
+        wait_for(lambda: engine.media.sync is not None)
+        root = Root.get()
+        reply = ask(settings.catalogue, {"command": "focus", "root": root.id, "folder": "2024"})
+        assert reply == {"ok": True}
+        assert engine.media.sync.focus == (root.id, "2024")
+    finally:
+        engine.stop()
