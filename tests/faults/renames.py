@@ -10,6 +10,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +19,18 @@ from pathlib import Path
 
 import blake3
 
-from tests.faults.crashes import records_against_disk, rows, run_cli, start_engine, wait_until
+from tests.faults.crashes import (
+    environment,
+    records_against_disk,
+    rows,
+    run_cli,
+    start_engine,
+    wait_until,
+)
 
 FOLDERS, FILES = 40, 50
+# Root without root's permission bypass, so that a chmod 000 folder is unreadable to the engine.
+WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 QUIET_SECONDS = 90  # how long the engine may take to agree with the disk after the last move
 WAVES = 8
 WAVE_PAUSE = 2.0  # seconds between two waves of renames
@@ -28,7 +39,8 @@ WAVE_PAUSE = 2.0  # seconds between two waves of renames
 class Session:
     """A home, default settings, some roots full of folders, and the engine running on them."""
 
-    def __init__(self, tmp_path: Path, roots: int = 1) -> None:
+    def __init__(self, tmp_path: Path, roots: int = 1, without_bypass: bool = False) -> None:
+        self.without_bypass = without_bypass and os.geteuid() == 0
         self.home = tmp_path / "home"
         self.home.mkdir()
         self.catalogue = tmp_path / "catalogue.db"
@@ -54,7 +66,15 @@ class Session:
             root.mkdir(exist_ok=True)
             done = run_cli(self.config, self.home, "add", str(root))
             assert done.returncode == 0, done.stdout + done.stderr
-        self.engine = start_engine(self.config, self.home, self.log)
+        if self.without_bypass:
+            with open(self.log, "ab") as out:
+                command = [*WITHOUT_BYPASS, sys.executable, "-m", "core.cli"]
+                self.engine = subprocess.Popen(
+                    [*command, "--config", str(self.config), "run"],
+                    env=environment(self.home), stdout=out, stderr=out, cwd=self.home,
+                )  # fmt: skip
+        else:
+            self.engine = start_engine(self.config, self.home, self.log)
         total = sum(1 for root in self.roots for path in root.rglob("*") if path.is_file())
         wait_until(lambda: self.record_count() == total, 120, "the first index")
         wait_until(self.watching, 60, "the watcher running")
