@@ -151,16 +151,18 @@ def settle(session: Session, ids_before: dict[str, int]) -> Outcome:
 
 
 def rename_waves(root: Path, folders: list[str], waves: int, gap: float) -> None:
+    """Rename every folder, ``gap`` seconds apart, ``waves`` times; it returns right after the
+    last rename (the time until quiet is counted from there)."""
     names = list(folders)
     for wave in range(waves):
+        if wave:
+            time.sleep(WAVE_PAUSE)
         for i, name in enumerate(names):
+            if i and gap:
+                time.sleep(gap)
             new = f"{name.split('~')[0]}~{wave}"
             os.rename(root / name, root / new)
             names[i] = new
-            if gap:
-                time.sleep(gap)
-        if wave < waves - 1:
-            time.sleep(WAVE_PAUSE)
 
 
 def folder_names(count: int = FOLDERS, parent: str = "") -> list[str]:
@@ -224,9 +226,10 @@ def across_roots_scenario(gap_ms: int) -> Scenario:
         session.start()
         ids_before = session.ids_by_content()
         for n in range(10):  # ten each way
+            if n:
+                time.sleep(gap_ms / 1000)
             os.rename(first / folders[n], second / folders[n])
             os.rename(second / folders[20 + n], first / folders[20 + n])
-            time.sleep(gap_ms / 1000)
         return ids_before
 
     return Scenario(f"20 folders moved between roots, {gap_ms} ms apart", 2, act)
