@@ -10,22 +10,37 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
 
-from tests.faults.crashes import records_against_disk, rows, run_cli, start_engine, wait_until
+from tests.faults.crashes import (
+    environment,
+    records_against_disk,
+    rows,
+    run_cli,
+    start_engine,
+    wait_until,
+)
 
 FOLDERS, FILES = 40, 50
+# Root without root's permission bypass, so that a chmod 000 folder is unreadable to the engine.
+WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 QUIET_SECONDS = 90  # how long the engine may take to agree with the disk after the last move
+WAVES = 8
+WAVE_PAUSE = 2.0  # seconds between two waves of renames
 
 
 class Session:
     """A home, default settings, some roots full of folders, and the engine running on them."""
 
-    def __init__(self, tmp_path: Path, roots: int = 1) -> None:
+    def __init__(self, tmp_path: Path, roots: int = 1, without_bypass: bool = False) -> None:
+        self.without_bypass = without_bypass and os.geteuid() == 0
         self.home = tmp_path / "home"
         self.home.mkdir()
         self.catalogue = tmp_path / "catalogue.db"
@@ -51,7 +66,15 @@ class Session:
             root.mkdir(exist_ok=True)
             done = run_cli(self.config, self.home, "add", str(root))
             assert done.returncode == 0, done.stdout + done.stderr
-        self.engine = start_engine(self.config, self.home, self.log)
+        if self.without_bypass:
+            with open(self.log, "ab") as out:
+                command = [*WITHOUT_BYPASS, sys.executable, "-m", "core.cli"]
+                self.engine = subprocess.Popen(
+                    [*command, "--config", str(self.config), "run"],
+                    env=environment(self.home), stdout=out, stderr=out, cwd=self.home,
+                )  # fmt: skip
+        else:
+            self.engine = start_engine(self.config, self.home, self.log)
         total = sum(1 for root in self.roots for path in root.rglob("*") if path.is_file())
         wait_until(lambda: self.record_count() == total, 120, "the first index")
         wait_until(self.watching, 60, "the watcher running")
@@ -128,13 +151,96 @@ def settle(session: Session, ids_before: dict[str, int]) -> Outcome:
 
 
 def rename_waves(root: Path, folders: list[str], waves: int, gap: float) -> None:
+    """Rename every folder, ``gap`` seconds apart, ``waves`` times; it returns right after the
+    last rename (the time until quiet is counted from there)."""
     names = list(folders)
     for wave in range(waves):
+        if wave:
+            time.sleep(WAVE_PAUSE)
         for i, name in enumerate(names):
+            if i and gap:
+                time.sleep(gap)
             new = f"{name.split('~')[0]}~{wave}"
             os.rename(root / name, root / new)
             names[i] = new
-            if gap:
-                time.sleep(gap)
-        if wave < waves - 1:
-            time.sleep(2.0)
+
+
+def folder_names(count: int = FOLDERS, parent: str = "") -> list[str]:
+    return [f"{parent}shoot-{n:02d}" for n in range(count)]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the matrix: how many roots, and what is done to their folders (it fills
+    them, starts the engine, moves folders and returns {blake3: id} from before the moves)."""
+
+    name: str
+    roots: int
+    act: Callable[[Session], dict[str, int]]
+
+
+def waves_scenario(waves: int, gap_ms: int) -> Scenario:
+    """40 folders renamed one after another ``gap_ms`` apart, ``waves`` times, 2 s between
+    waves."""
+
+    def act(session: Session) -> dict[str, int]:
+        folders = folder_names()
+        session.fill(session.roots[0], folders, seed=gap_ms if waves == 1 else 100 + gap_ms)
+        session.start()
+        ids_before = session.ids_by_content()
+        rename_waves(session.roots[0], folders, waves=waves, gap=gap_ms / 1000)
+        return ids_before
+
+    if waves == 1:
+        return Scenario(f"rename 40 folders, {gap_ms} ms apart", 1, act)
+    return Scenario(f"{waves} waves of 40 renames, {gap_ms} ms apart", 1, act)
+
+
+def parent_scenario() -> Scenario:
+    """The parent of 40 folders renamed, then 1 s later 10 of its folders moved into a new
+    folder beside it."""
+
+    def act(session: Session) -> dict[str, int]:
+        root = session.roots[0]
+        session.fill(root, folder_names(parent="2024/"), seed=7)
+        session.start()
+        ids_before = session.ids_by_content()
+        os.rename(root / "2024", root / "2024-archive")
+        time.sleep(1.0)
+        (root / "picked").mkdir()
+        for name in folder_names(10):
+            os.rename(root / "2024-archive" / name, root / "picked" / name)
+        return ids_before
+
+    return Scenario("parent renamed, 10 of its folders moved 1 s later", 1, act)
+
+
+def across_roots_scenario(gap_ms: int) -> Scenario:
+    """Two roots of 20 folders each; 10 folders moved each way, a pair every ``gap_ms``."""
+
+    def act(session: Session) -> dict[str, int]:
+        folders = folder_names()
+        first, second = session.roots
+        session.fill(first, folders[:20], seed=11)
+        session.fill(second, folders[20:], seed=12)
+        session.start()
+        ids_before = session.ids_by_content()
+        for n in range(10):  # ten each way
+            if n:
+                time.sleep(gap_ms / 1000)
+            os.rename(first / folders[n], second / folders[n])
+            os.rename(second / folders[20 + n], first / folders[20 + n])
+        return ids_before
+
+    return Scenario(f"20 folders moved between roots, {gap_ms} ms apart", 2, act)
+
+
+def run_scenario(scenario: Scenario, base: Path) -> tuple[Session, Outcome]:
+    """The scenario in a fresh home under ``base``, the engine stopped afterwards; the session
+    (its roots stay on disk) and what the engine held once quiet."""
+    session = Session(base, roots=scenario.roots)
+    try:
+        ids_before = scenario.act(session)
+        return session, settle(session, ids_before)
+    finally:
+        session.stop()
