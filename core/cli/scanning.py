@@ -11,14 +11,23 @@ from peewee import fn
 
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
-from core.media.photos import MediaCounts, MediaSync
-from core.media.pool import MediaPool
 from core.scan.reconcile import ReconcileReport, reconcile_roots
-from core.store.events import EventKind
+from core.store import photos
+from core.store.events import FILE_EVENTS, EventKind
 from core.store.models import Event, Root
-from core.triage.bursts import BurstRules
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
+# The media pipeline's backlog (core.media.photos.MediaSync finds its work by these, after the
+# file events): files not described, photos without their EXIF, preview or looks.
+MEDIA_BACKLOG = (
+    photos.files_not_described,
+    photos.photos_without_metadata,
+    photos.photos_without_preview,
+    photos.photos_not_looked_at,
+)
+# Up to this many files or photos waiting are described here, without worker processes: a
+# fork each and the pickling of every result cost more than a handful of files takes.
+DESCRIBE_HERE_UP_TO = 64
 
 
 def scan_here(run: Invocation, roots: list[Root], accept_empty: bool = False) -> int:
@@ -76,8 +85,16 @@ def _write_unreadable(run: Invocation, root: Root, report: ReconcileReport, afte
 def describe_photos(run: Invocation, quiet: bool, events_after: int | None = None) -> None:
     """What the engine does in the background, done here when no engine runs: new files (and
     those the events after ``events_after`` name) described, grouped into photos, previews
-    built (in worker processes)."""
-    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
+    built (in worker processes when there are many)."""
+    waiting = _media_work_waiting(run, events_after, DESCRIBE_HERE_UP_TO + 1)
+    if not waiting:
+        return  # the media pipeline, its image libraries and workers are not even loaded
+    from core.media.photos import MediaCounts, MediaSync
+    from core.media.pool import MediaPool
+    from core.triage.bursts import BurstRules
+
+    many = waiting > DESCRIBE_HERE_UP_TO
+    pool = MediaPool(run.settings.scan.workers) if many and run.settings.scan.workers > 1 else None
     media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after,
                       bursts=BurstRules.of(run.settings))  # fmt: skip
     line = output.ProgressLine(run.err)
@@ -101,3 +118,19 @@ def describe_photos(run: Invocation, quiet: bool, events_after: int | None = Non
             f"{output.count(counts.previews)} previews built, "
             f"{output.count(counts.looked)} measured\n"
         )
+
+
+def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -> int:
+    """How much the media pipeline has to do, counted up to ``up_to``: the files the events
+    after ``events_after`` name, and its backlog. None of it after a scan that changed
+    nothing in a catalogue whose photos are all described."""
+    db = run.catalogue.db
+    events = Event.select(Event.id).where(Event.kind.in_(FILE_EVENTS)).limit(up_to)
+    if events_after is not None:
+        events = events.where(Event.id > events_after)
+    waiting = events.count() if events_after is not None else 0
+    for query in MEDIA_BACKLOG:
+        if waiting >= up_to:
+            break
+        waiting += len(query(db, 0, up_to - waiting))
+    return waiting
