@@ -48,12 +48,13 @@ SOURCE = "reconcile"
 WRITE_BATCH = 20_000
 SURVEYS_PER_WORKER = 16  # split a root into at least this many surveys per worker...
 MAX_PLAN_DEPTH = 3  # ...looking at most this many folder levels down to find them
-# A scan with no pool given surveys in its own process for this long before it starts worker
-# processes for the surveys left. Starting workers costs a fork each, and their results come
-# back pickled: an unchanged tree of 10,000 files is surveyed here in about a tenth of this,
-# while a first index or a tree of 100,000 files hands most of its surveys to the workers.
-# Measuring the work as it goes needs no estimate of the tree (the catalogue's count says
-# nothing of a first index, nor of how much changed and must be hashed).
+# A scan with no pool given surveys in its own process until it has worked this long (CPU
+# seconds: waiting for files to hold still is no work), then starts worker processes for the
+# surveys left. Starting workers costs a fork each, and their results come back pickled: an
+# unchanged tree of 10,000 files is surveyed here in about a tenth of this, while a first index
+# or a tree of 100,000 files hands most of its surveys to the workers. Measuring the work as it
+# goes needs no estimate of the tree (the catalogue's count says nothing of a first index, nor
+# of how much changed and must be hashed).
 SURVEY_HERE_SECONDS = 0.5
 
 
@@ -219,10 +220,10 @@ class _SurveysHereFirst:
         )
 
     def run(self, tasks: list[SurveyTask], poll_seconds: float) -> Iterator[SurveyResult | None]:
-        started = time.perf_counter()
+        started = time.process_time()
         for index, task in enumerate(tasks):
             left = len(tasks) - index
-            if left > 1 and time.perf_counter() - started > self.here_seconds:
+            if left > 1 and time.process_time() - started > self.here_seconds:
                 self.pool = SurveyPool(min(self.workers, left))
                 yield from self.pool.run(tasks[index:], poll_seconds)
                 return
