@@ -189,9 +189,6 @@ class _InProcessSurveys:
         self.files_seen.value = 0
         self.bytes_hashed.value = 0
 
-    def close(self) -> None:
-        close_catalogue_connection()
-
 
 class _Sum:
     """Two counters read as one (``.value``), for the progress line."""
@@ -235,7 +232,6 @@ class _SurveysHereFirst:
             self.pool.reset_counters()
 
     def close(self) -> None:
-        self._here.close()
         if self.pool is not None:
             self.pool.close()
 
@@ -696,13 +692,13 @@ def _run_surveys(
     cancel: threading.Event | None = None,
 ) -> Iterator[SurveyResult]:
     runner: SurveyPool | _SurveysHereFirst | _InProcessSurveys
-    owned: _SurveysHereFirst | _InProcessSurveys | None = None
+    owned = None
     if pool is not None:  # the caller's, kept for its next scan
         runner = pool
     elif settings.workers > 1 and len(tasks) > 1:
         runner = owned = _SurveysHereFirst(settings.workers, SURVEY_HERE_SECONDS)
     else:
-        runner = owned = _InProcessSurveys()
+        runner = _InProcessSurveys()
     runner.reset_counters()
     done = 0
     try:
@@ -864,17 +860,21 @@ def reconcile_roots(
     accept_empty: bool = False,
     hold_still_seconds: float = 0.0,
 ) -> list[ReconcileReport]:
-    """Reconcile several roots one after another. Each surveys in this process first, and
-    starts worker processes only when its surveys take long (see SURVEY_HERE_SECONDS)."""
-    return [
-        reconcile_root(
-            catalogue,
-            root,
-            settings,
-            kind,
-            on_progress,
-            accept_empty=accept_empty,
-            hold_still_seconds=hold_still_seconds,
-        )
-        for root in roots
-    ]
+    """Reconcile several roots one after another (a command's scan). Each surveys in this
+    process first, and starts worker processes only when its surveys take long (see
+    SURVEY_HERE_SECONDS)."""
+    try:
+        return [
+            reconcile_root(
+                catalogue,
+                root,
+                settings,
+                kind,
+                on_progress,
+                accept_empty=accept_empty,
+                hold_still_seconds=hold_still_seconds,
+            )
+            for root in roots
+        ]
+    finally:
+        close_catalogue_connection()  # the surveys made here opened it
