@@ -214,10 +214,10 @@ def _real_folder(path: str) -> str:
 
 
 def add_root(run: Invocation) -> int:
-    args, out = run.args, run.out
-    path = _real_folder(args.path)
     from core.scan.roots import identify
 
+    args, out = run.args, run.out
+    path = _real_folder(args.path)
     # The file system it is on now: an unmounted drive is told from it later (core.scan.roots).
     identity = identify(path)
     try:

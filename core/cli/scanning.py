@@ -125,13 +125,14 @@ def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -
     """How much the media pipeline has to do, counted up to ``up_to``: the files the events
     after ``events_after`` name, and its backlog. None of it after a scan that changed
     nothing in a catalogue whose photos are all described."""
-    db = run.catalogue.db
-    events = Event.select(Event.id).where(Event.kind.in_(FILE_EVENTS)).limit(up_to)
-    if events_after is not None:
-        events = events.where(Event.id > events_after)
-    waiting = events.count() if events_after is not None else 0
+    waiting = 0
+    if events_after is not None:  # else the pipeline follows the events from now on
+        changed = Event.select(Event.id).where(
+            (Event.id > events_after) & Event.kind.in_(FILE_EVENTS)
+        )
+        waiting = changed.limit(up_to).count()
     for query in MEDIA_BACKLOG:
         if waiting >= up_to:
             break
-        waiting += len(query(db, 0, up_to - waiting))
+        waiting += len(query(run.catalogue.db, 0, up_to - waiting))
     return waiting
