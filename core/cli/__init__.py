@@ -23,7 +23,6 @@ from core.cli import (
     failures,
     ingest,
     output,
-    scanning,
     service,
     stages,
     triage,
@@ -37,15 +36,15 @@ from core.cli.invocation import (
     UsageError,
 )
 from core.config import ConfigError, Settings, load_settings, settings_toml
-from core.demo import DemoError
-from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.media.kinds import FILE_KINDS
-from core.scan.reconcile import ScanError
-from core.scan.roots import identify
-from core.scan.survey import is_storable_name
 from core.store import CatalogueError, open_catalogue, queries
 from core.store.models import ROOT_KINDS, Root, SyncRun
+
+# A command pays at start for what it uses: every command builds the whole parser, so the
+# modules above and the command modules' own tops stay light (no scanner, engine, media
+# pipeline or image library), and what only some commands need is imported inside them
+# (tests/core/test_cli_startup.py holds this).
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--previews",
         action="store_true",
-        help="build every missing preview before returning (without it, a scan leaves more "
-        f"than {scanning.SCAN_PREVIEWS_UP_TO:,} to the engine, which builds them in the "
-        "background: the shoot on screen first, then newest first)",
+        help="build every missing preview before returning (without it, a scan that finds "
+        "many leaves them to the engine, which builds them in the background: the shoot on "
+        "screen first, then newest first)",
     )
 
     history = commands.add_parser("history", help="list recent scans")
@@ -163,14 +162,14 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         with open_catalogue(catalogue) as opened:
             return command(Invocation(args, settings, opened, out, err))
-    except (ConfigError, CatalogueError, UsageError, DemoError) as error:
+    except (ConfigError, CatalogueError, UsageError, *_loaded("core.demo", "DemoError")) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         said = None
         if isinstance(error, CatalogueError) and error.__cause__ is not None:
             said = failures.known_catalogue_failure(error.__cause__, catalogue or Path())
         err.write(f"shootwatch: {prefix}: {said or output.shown(error)}\n")
         return EXIT_ERROR
-    except ScanError as error:
+    except _loaded("core.scan.reconcile", "ScanError") as error:
         err.write(f"shootwatch: scan failed: {output.shown(error)}\n")
         return EXIT_ATTENTION
     except KeyboardInterrupt:
@@ -187,8 +186,18 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_ERROR
 
 
+def _loaded(module: str, name: str) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of ``module`` if the command loaded that module, else none:
+    a module a command did not load raised nothing (and loading it here would cost every
+    command what only some use)."""
+    loaded = sys.modules.get(module)
+    return (getattr(loaded, name),) if loaded is not None else ()
+
+
 def _refuse_names_the_catalogue_cannot_hold(args: argparse.Namespace, catalogue: Path) -> None:
     """A name with bytes that are not UTF-8 cannot be stored or looked up in the catalogue."""
+    from core.scan.survey import is_storable_name
+
     names = [getattr(args, "path", None), *(getattr(args, "paths", None) or ()),
              *(getattr(args, "photo", None) or ())]  # fmt: skip
     for name in (name for name in names if isinstance(name, str)):
@@ -212,6 +221,8 @@ def _real_folder(path: str) -> str:
 
 
 def add_root(run: Invocation) -> int:
+    from core.scan.roots import identify
+
     args, out = run.args, run.out
     path = _real_folder(args.path)
     # The file system it is on now: an unmounted drive is told from it later (core.scan.roots).
@@ -286,6 +297,9 @@ def _root_dict(summary: queries.RootSummary) -> dict:
 
 
 def scan(run: Invocation) -> int:
+    from core.cli import scanning
+    from core.engine.control import ask
+
     args, out, err = run.args, run.out, run.err
     engine_pid = running_engine_pid(run.settings.catalogue)
     if engine_pid and args.accept_empty:

@@ -16,11 +16,8 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.service import parse_since
 from core.darktable.facts import label_names, sidecar_name
 from core.darktable.library import LibraryPaths, darktable_pid
-from core.darktable.poller import sync_once
-from core.darktable.sidecar import SidecarError, read_sidecar
 from core.engine.lock import running_engine_pid
-from core.media.photos import preview_for
-from core.media.work import looks_of
+from core.media.cache import PreviewCache, preview_cache_dir
 from core.store import progress, queries, snapshot
 from core.store.events import events_at
 from core.store.models import DarktableImage, FileRecord, Heartbeat, Photo
@@ -73,6 +70,8 @@ def _refresh(run: Invocation) -> tuple[str, str | None]:
         if beat is None:
             return "unknown", "the engine has not reported on darktable yet"
         return beat.status, beat.error
+    from core.darktable.poller import sync_once  # the watcher's library comes with it
+
     paths = LibraryPaths.beside(settings.library, settings.data)
     return sync_once(run.catalogue.db, paths, settings.explicit, settings.quiet_seconds)
 
@@ -204,6 +203,8 @@ def _image_dict(row: DarktableImage) -> dict:
 
 
 def show(run: Invocation) -> int:
+    from core.darktable.sidecar import SidecarError, read_sidecar
+
     path = os.path.realpath(os.path.expanduser(run.args.path))
     state, reason = _refresh(run)
     root = queries.root_for_path(path)
@@ -281,7 +282,7 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
     if record is None or record.photo_id is None:
         return None
     photo = Photo.get_by_id(record.photo_id)
-    preview, reason = preview_for(run.catalogue.db, run.settings.media, photo.id)
+    preview, reason = _preview(run, photo.id)
     fields = {name: getattr(photo, name) for name in PHOTO_METADATA_COLUMNS}
     return {
         "id": photo.id,
@@ -303,12 +304,29 @@ def _photo_dict(run: Invocation, record: FileRecord | None) -> dict | None:
     }
 
 
+def _preview(run: Invocation, photo_id: int) -> tuple[Path | None, str | None]:
+    """The photo's preview: the cached one, found without loading the image libraries (as
+    core.media.photos.built_preview finds it: by its original's blake3), else built now."""
+    found = original_of(run.catalogue.db, photo_id)
+    if found is not None:
+        media = run.settings.media
+        cache = PreviewCache(preview_cache_dir(media), media.preview_cache_mb * 1024 * 1024)
+        cached = cache.get(found[0])
+        if cached is not None:
+            return cached, None
+    from core.media.photos import preview_for  # Pillow, to build it
+
+    return preview_for(run.catalogue.db, run.settings.media, photo_id)
+
+
 def _looks_dict(db, photo: Photo, preview: Path | None) -> dict:
     """How the photo looks (core.media.looks) as the media pipeline measured it; measured now
     from its preview when the pipeline has not got to it yet (not stored: that is its job)."""
     values = {column: getattr(photo, column) for column in LOOK_COLUMNS}
     measured_at = photo.looked_at
     if measured_at is None and preview is not None:
+        from core.media.work import looks_of  # the image libraries, for this case only
+
         original = original_of(db, photo.id)
         values = {column: None for column in LOOK_COLUMNS} | looks_of(
             preview, os.path.join(original[1], original[2]) if original else ""

@@ -13,7 +13,6 @@ from typing import TextIO
 
 from core.cli.invocation import EXIT_OK
 from core.cli.output import shown
-from core.demo import create_demo
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +34,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def build_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Build the demo (the core command never opens the app: it always acts as --no-open)."""
+    from core.demo import create_demo  # the demo's photos, darktable library and scan
+
     if args.folder is None:
         folder = Path(tempfile.mkdtemp(prefix="shootwatch-demo-"))
     else:

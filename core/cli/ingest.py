@@ -8,14 +8,6 @@ import argparse
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
-from core.ingest.run import (
-    IngestReport,
-    IngestUnavailable,
-    add_inboxes,
-    recover_moves,
-    run_ingest,
-)
-from core.scan.reconcile import reconcile_roots
 from core.store.models import Root
 
 
@@ -32,6 +24,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def ingest(run: Invocation) -> int:
+    from core.ingest.run import (
+        IngestReport,
+        IngestUnavailable,
+        add_inboxes,
+        recover_moves,
+        run_ingest,
+    )
+    from core.scan.reconcile import reconcile_roots
+
     args = run.args
     db = run.catalogue.db
     engine = running_engine_pid(run.settings.catalogue)

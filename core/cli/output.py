@@ -6,12 +6,13 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import humanize
 
-from core.scan.reconcile import ReconcileReport, ScanProgress
-from core.store.models import SyncRun
+if TYPE_CHECKING:  # every command shows things; only a scan loads the reconciler
+    from core.scan.reconcile import ReconcileReport, ScanProgress
+    from core.store.models import SyncRun
 
 # Characters a terminal obeys rather than shows, beyond the control characters: line
 # separators, and the bidirectional overrides that make a name read backwards

@@ -11,18 +11,27 @@ from peewee import fn
 
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
-from core.media.photos import MediaCounts, MediaSync
-from core.media.pool import MediaPool
 from core.scan.reconcile import ReconcileReport, reconcile_roots
-from core.store import photos as photo_queries
-from core.store.events import EventKind
+from core.store import photos
+from core.store.events import FILE_EVENTS, EventKind
 from core.store.models import Event, Root
-from core.triage.bursts import BurstRules
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
 # A scan builds the previews it leaves missing when there are no more than this (a few
 # seconds of work: a shoot copied in); more are the engine's, in the background.
 SCAN_PREVIEWS_UP_TO = 1_000
+# The media pipeline's backlog (core.media.photos.MediaSync finds its work by these, after the
+# file events): files not described, photos without their EXIF, preview or looks.
+MEDIA_BACKLOG = (
+    photos.files_not_described,
+    photos.photos_without_metadata,
+    lambda db, _after, limit: photos.newest_without_preview(db, limit),
+    photos.photos_not_looked_at,
+)
+# Up to this many files or photos waiting are described here, without worker processes: a
+# fork each and the pickling of every result cost more than a few thousand files take (issue
+# 19 measured the 2-worker media pool at 889 files/s where one process read 2,028 files/s).
+DESCRIBE_HERE_UP_TO = 5_000
 
 
 def scan_here(
@@ -83,11 +92,20 @@ def describe_photos(
     run: Invocation, quiet: bool, events_after: int | None = None, all_previews: bool = False
 ) -> None:
     """What the engine does in the background, done here when no engine runs: new files (and
-    those the events after ``events_after`` name) described and grouped into photos, in
-    worker processes; then their previews built and looks measured when they are few (or
-    ``all_previews``). Many are left to the engine, which builds them by priority: a first
-    index of 100,000 photos is done when it is described, not hours of previews later."""
-    pool = MediaPool(run.settings.scan.workers) if run.settings.scan.workers > 1 else None
+    those the events after ``events_after`` name) described and grouped into photos (in
+    worker processes when there are many); then their previews built and looks measured when
+    they are few (or ``all_previews``). Many are left to the engine, which builds them by
+    priority: a first index of 100,000 photos is done when it is described, not hours of
+    previews later."""
+    waiting = _media_work_waiting(run, events_after, DESCRIBE_HERE_UP_TO + 1)
+    if not waiting:
+        return  # the media pipeline, its image libraries and workers are not even loaded
+    from core.media.photos import MediaCounts, MediaSync
+    from core.media.pool import MediaPool
+    from core.triage.bursts import BurstRules
+
+    many = waiting > DESCRIBE_HERE_UP_TO
+    pool = MediaPool(run.settings.scan.workers) if many and run.settings.scan.workers > 1 else None
     media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after,
                       bursts=BurstRules.of(run.settings))  # fmt: skip
     line = output.ProgressLine(run.err)
@@ -102,11 +120,11 @@ def describe_photos(
     try:
         media.previews = False
         counts = media.run_until_idle(progress)
-        left = photo_queries.count_without_preview(run.catalogue.db)
+        left = photos.count_without_preview(run.catalogue.db)
         if left and (all_previews or left <= SCAN_PREVIEWS_UP_TO):
             media.previews = True
             counts = media.run_until_idle(progress)
-            left = photo_queries.count_without_preview(run.catalogue.db)
+            left = photos.count_without_preview(run.catalogue.db)
     finally:
         line.clear()
         if pool is not None:
@@ -125,3 +143,20 @@ def describe_photos(
             "the background (the app, or 'shootwatch run'), the shoot on screen first, then "
             "newest first; 'shootwatch scan --previews' builds them here now\n"
         )
+
+
+def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -> int:
+    """How much the media pipeline has to do, counted up to ``up_to``: the files the events
+    after ``events_after`` name, and its backlog. None of it after a scan that changed
+    nothing in a catalogue whose photos are all described."""
+    waiting = 0
+    if events_after is not None:  # else the pipeline follows the events from now on
+        changed = Event.select(Event.id).where(
+            (Event.id > events_after) & Event.kind.in_(FILE_EVENTS)
+        )
+        waiting = changed.limit(up_to).count()
+    for query in MEDIA_BACKLOG:
+        if waiting >= up_to:
+            break
+        waiting += len(query(run.catalogue.db, 0, up_to - waiting))
+    return waiting

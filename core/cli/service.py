@@ -12,11 +12,9 @@ import signal
 import time
 from typing import TextIO
 
-from core.cli import output, scanning
+from core.cli import output
 from core.cli.invocation import EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.config import Settings
-from core.engine import Engine, EngineRunning
-from core.engine.control import ask
 from core.store import queries
 from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
 from core.store.models import Root
@@ -44,6 +42,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_engine(settings: Settings, err: TextIO) -> int:
+    from core.engine import Engine, EngineRunning  # only this command runs the engine here
+
     logging.basicConfig(
         level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -142,6 +142,9 @@ def events(run: Invocation) -> int:
 
 
 def rescan(run: Invocation) -> int:
+    from core.cli import scanning
+    from core.engine.control import ask
+
     args, out, err = run.args, run.out, run.err
     reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
     if reply is not None:

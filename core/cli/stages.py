@@ -12,7 +12,6 @@ from core.cli.triage import photo_of
 from core.config import ConfigError
 from core.engine.lock import running_engine_pid
 from core.stages.queue import cancel_stage
-from core.stages.runner import RunCounts, StageRunner, stage_defs
 from core.store.jobs import cancel_job, job_counts, requeue_jobs
 from core.store.models import JOB_STATUSES
 
@@ -120,6 +119,8 @@ def cancel(run: Invocation) -> int:
 
 
 def run_stage(run: Invocation) -> int:
+    from core.stages.runner import RunCounts, StageRunner, stage_defs  # images, commands
+
     args = run.args
     if running_engine_pid(run.settings.catalogue):
         raise UsageError("an engine runs on this catalogue and runs the stages itself")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from core.cli import output
 from core.cli.failures import known_catalogue_failure
@@ -16,7 +17,9 @@ from core.store import queries
 from core.store.models import FileRecord, Photo
 from core.store.photos import burst_members
 from core.store.writing import is_busy
-from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
+
+if TYPE_CHECKING:  # loaded by the commands that decide: it brings the sidecar writer
+    from core.triage.decisions import Change, DecisionNotSaved, Triage
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -92,6 +95,8 @@ def _say_one(change: Change, run: Invocation) -> int:
 
 
 def decide(run: Invocation) -> int:
+    from core.triage.decisions import DecisionNotSaved, TriageError
+
     args = run.args
     photo_ids = list(dict.fromkeys(photo_of(path) for path in args.paths))  # each photo once
     triage = _triage(run)
@@ -113,6 +118,8 @@ def decide(run: Invocation) -> int:
 
 
 def keep(run: Invocation) -> int:
+    from core.triage.decisions import DecisionNotSaved
+
     photo_id = photo_of(run.args.path)
     try:
         change = _triage(run).keep_one(photo_id, burst_members(run.catalogue.db, photo_id))
@@ -131,6 +138,8 @@ def _not_saved(error: DecisionNotSaved, run: Invocation) -> str:
 
 
 def _triage(run: Invocation) -> Triage:
+    from core.triage.decisions import Triage
+
     triage = run.settings.triage
     return Triage(
         run.catalogue.db,
@@ -142,6 +151,8 @@ def _triage(run: Invocation) -> Triage:
 
 
 def undo(run: Invocation) -> int:
+    from core.triage.decisions import DecisionNotSaved
+
     try:
         change = _triage(run).undo()
     except DecisionNotSaved as error:
@@ -150,6 +161,8 @@ def undo(run: Invocation) -> int:
 
 
 def redo(run: Invocation) -> int:
+    from core.triage.decisions import DecisionNotSaved
+
     try:
         change = _triage(run).redo()
     except DecisionNotSaved as error:

@@ -13,8 +13,12 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.files import TEMPORARY_SUFFIX, write_atomically
+
+if TYPE_CHECKING:
+    from core.config import MediaSettings
 
 # Eviction goes a little below the limit, so that a full cache does not scan its folder on every
 # write: with 300 KB previews, 10% of 2 GB is ~700 writes between scans.
@@ -35,6 +39,11 @@ def _use_time_ns() -> int:
     with _clock_lock:
         _last_use_ns = max(time.time_ns(), _last_use_ns + 1)
         return _last_use_ns
+
+
+def preview_cache_dir(settings: MediaSettings) -> Path:
+    """Previews of one size live together: another size setting does not serve stale ones."""
+    return Path(settings.preview_cache) / str(settings.preview_long_edge)
 
 
 class PreviewCache:

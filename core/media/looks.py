@@ -9,9 +9,10 @@ ANALYSIS_LONG_EDGE pixels on its long edge, taken tile by tile (TILE pixels squa
 is the mean of the best BEST_TILES_FRACTION of the tiles, so a sharp subject on a soft
 background scores as sharp. Its unit is grey levels (0-255) squared per pixel; it only means
 something next to another photo's score measured the same way (a burst), and grows with
-contrast and noise as much as with focus. As a rough guide on camera JPEGs: below SOFT_BELOW a
-photo is soft at this scale; crisp frames score in the thousands (a Gaussian blur of 1.5 pixels
-of a 1600-pixel preview takes a crisp frame's 2,000-15,000 down to 100-1,000).
+contrast and noise as much as with focus. As a rough guide on camera JPEGs: below SOFT_BELOW
+(``core.media.focus_scale``) a photo is soft at this scale; crisp frames score in the
+thousands (a Gaussian blur of 1.5 pixels of a 1600-pixel preview takes a crisp frame's
+2,000-15,000 down to 100-1,000).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ ANALYSIS_TOLERANCE = 1.1  # a picture up to this much larger is measured as it i
 TILE = 32  # pixels of the analysis picture, square
 BEST_TILES_FRACTION = 0.05  # the share of tiles whose mean is the score
 MIN_BEST_TILES = 4
-SOFT_BELOW = 100.0  # a score below this is soft whatever the subject (the "soft" filter)
 SHARP_AT = 5000.0  # a score that fills a sharpness bar (a crisp, detailed frame)
 
 # Clipping, in 8-bit values of the preview: a channel at or beyond these is clipped. JPEG

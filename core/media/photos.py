@@ -21,6 +21,7 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from core.config import MediaSettings
+from core.media.cache import preview_cache_dir
 from core.media.grouping import group_folder
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, render_preview
@@ -56,11 +57,6 @@ class MediaCounts:
     described: int = 0
     previews: int = 0
     looked: int = 0  # photos whose looks were measured (core.media.looks)
-
-
-def preview_cache_dir(settings: MediaSettings) -> Path:
-    """Previews of one size live together: another size setting does not serve stale ones."""
-    return Path(settings.preview_cache) / str(settings.preview_long_edge)
 
 
 class MediaSync:

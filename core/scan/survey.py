@@ -142,6 +142,16 @@ def _catalogue_connection(path: str) -> sqlite3.Connection:
     return _connection[1]
 
 
+def close_catalogue_connection() -> None:
+    """Close this process's connection, if it has one: a scan that surveyed in its own process
+    closes it when done, since SQLite tidies the write-ahead log away only when the
+    catalogue's last connection closes (left behind, its files would outlive the process)."""
+    global _connection
+    if _connection is not None and _connection[0][0] == os.getpid():
+        _connection[1].close()
+    _connection = None
+
+
 def _ignore_rules(task: SurveyTask) -> IgnoreRules:
     key = (task.ignore, task.excluded_paths)
     if key not in _rules:

@@ -89,8 +89,10 @@ def open_catalogue(path: Path | str) -> Catalogue:
     db = CatalogueDatabase(path, pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect()
+        # A catalogue of this version costs one query here: its schema version. The tables
+        # are looked at only to tell an empty file from another program's SQLite file.
         version = migrations.schema_version(db)
-        tables = set(db.get_tables())
+        tables = set(db.get_tables()) if version == 0 else set()
         if version == 0 and not tables:
             database.initialize(db)
             with db.atomic():

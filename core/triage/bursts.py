@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
-from core.media.looks import SOFT_BELOW
+from core.media.focus_scale import SOFT_BELOW
 from core.store.photos import (
     burst_facts,
     burst_leader,
@@ -58,7 +58,7 @@ _TIME_SLACK = 1e-6
 # burst the frames share subject and light, so a ratio compares like with like (the focus score
 # also grows with contrast and noise, so no one number suits every scene); a photo on its own,
 # or a burst where every frame missed, is judged by the floor alone: the focus score's own
-# "soft whatever the subject" (core.media.looks.SOFT_BELOW).
+# "soft whatever the subject" (core.media.focus_scale.SOFT_BELOW).
 SOFT_RATIO = 0.5
 SOFT_FLOOR = SOFT_BELOW
 

@@ -1,0 +1,227 @@
+"""The command-line benchmark: ``shootwatch`` commands as a user runs them, whole processes.
+
+Run from the repository root (a standalone script, not a pytest test):
+
+    python tests/bench/bench_cli.py [--sizes 10000[,100000]] [--runs R] [--keep]
+
+For each library size it builds a tree of small files, adds it and scans it once (not timed),
+then times, interleaved run by run so both sides share the machine's load: ``status`` and
+``events --limit 50`` next to ``python3 -c pass`` (the interpreter's own start), and a ``scan``
+of the unchanged tree next to ``find ROOT -printf '%s %T@ %p\\n'``. Each figure is the median
+(p50) of the runs. It also counts the modules ``status`` imports, and names the heavy ones
+(Textual, Pillow, numpy...) it should not need. Targets are reported as met or missed and never
+fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchtools import print_verdicts, table_lines, work_tree
+
+REPO = Path(__file__).resolve().parents[2]
+FILES_PER_FOLDER = 100
+FILE_BYTES = 2048
+# Whole-process no-change scan, at most this many times find's listing (the issue's targets).
+NO_CHANGE_TARGETS = {10_000: 4.0, 100_000: 2.0}
+# The first scan, whole process, at most this many seconds; its peak memory at most this.
+FIRST_SCAN_TARGETS = {100_000: 60.0, 300_000: 180.0}
+PEAK_TARGET_MB = 200
+# Modules a command that only reads the catalogue has no use for.
+HEAVY_MODULES = ("textual", "PIL", "numpy", "imagehash", "rawpy", "tui.app", "core.media.pool",
+                 "concurrent.futures.process", "core.engine.scheduler", "watchfiles")  # fmt: skip
+# The script's entry, then how many modules the command imported and which of HEAVY_MODULES.
+COUNT_MODULES = """
+import sys
+sys.argv = ["shootwatch", *{argv!r}]
+from tui.launch import main
+code = main()
+heavy = [name for name in {heavy!r} if name in sys.modules]
+print(f"modules {{len(sys.modules)}} heavy {{','.join(heavy) or '-'}}", file=sys.stderr)
+sys.exit(code)
+"""
+# What the installed ``shootwatch`` script runs (pyproject.toml's console script).
+SHOOTWATCH = "import sys; from tui.launch import main; sys.argv[0] = 'shootwatch'; sys.exit(main())"
+
+
+def build_tree(root: Path, files: int) -> None:
+    """``files`` small files in YYYY/YYYY-MM-DD folders of FILES_PER_FOLDER, named like a
+    camera's. The content does not matter to a no-change scan: each file is distinct."""
+    for number in range(files):
+        folder_number = number // FILES_PER_FOLDER
+        year = 2010 + folder_number // 300
+        folder = root / str(year) / f"{year}-{1 + folder_number % 300 // 25:02d}-" \
+            f"{1 + folder_number % 25:02d}"  # fmt: skip
+        if number % FILES_PER_FOLDER == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        data = number.to_bytes(8, "little") * (FILE_BYTES // 8)
+        (folder / f"DSC_{number:06d}.NEF").write_bytes(data)
+
+
+def environment(base: Path) -> dict[str, str]:
+    """The user's environment with this checkout first and user folders inside ``base``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        env[name] = str(base / name.lower())
+    env.pop("SHOOTWATCH_CONFIG", None)
+    # An installed package has its bytecode compiled; a checkout gets it at the warm-up round.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["SHOOTWATCH_DB"] = str(base / "catalogue.db")
+    return env
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    took = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
+    return took
+
+
+def medians(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
+    """The median seconds of each command, run in turn ``runs`` times after one warm-up round
+    (the page cache and Python's bytecode cache warm for all alike)."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(runs + 1):
+        for name, command in commands.items():
+            took = timed(command, env)
+            if round_number:
+                times[name].append(took)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def modules_imported(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """How many modules ``shootwatch ARGV`` imports, and which heavy ones."""
+    script = COUNT_MODULES.format(heavy=HEAVY_MODULES, argv=argv)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True)  # fmt: skip
+    line = [text for text in result.stderr.splitlines() if text.startswith("modules ")][-1]
+    _, count, _, heavy = line.split()
+    return int(count), heavy
+
+
+def bare_modules(env: dict[str, str]) -> int:
+    script = "import sys; print(len(sys.modules))"
+    return int(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True).stdout)  # fmt: skip
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.1f}x" if reference > 0 else "-"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def bench_size(files: int, runs: int, keep: bool) -> tuple[list, list]:
+    rows, targets = [], []
+    with work_tree("bench-cli-", keep=keep) as base:
+        library = base / "library"
+        build_tree(library, files)
+        env = environment(base)
+        shootwatch = [sys.executable, "-c", SHOOTWATCH]
+        subprocess.run([*shootwatch, "add", str(library)], env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        first = timed([*shootwatch, "scan"], env)
+        # The largest of the processes run so far (add, the first scan and its workers).
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"{files:,} files: first scan {first:.2f} s, peak {peak_mb:.0f} MB")
+        found = medians(
+            {
+                "python": [sys.executable, "-c", "pass"],
+                "status": [*shootwatch, "status"],
+                "events": [*shootwatch, "events", "--limit", "50"],
+                "find": ["find", str(library), "-printf", r"%s %T@ %p\n"],
+                "scan": [*shootwatch, "scan"],
+            },
+            env,
+            runs,
+        )
+        count, heavy = modules_imported(["status"], env)
+        bare = bare_modules(env)
+    first_target = FIRST_SCAN_TARGETS.get(files)
+    rows.append(
+        (f"first scan, {files:,} files (not photos)", f"{first:.2f} s", "-", "-",
+         f"<= {first_target:.0f} s" if first_target else "-")
+    )  # fmt: skip
+    rows.append(
+        (f"first scan peak memory, {files:,} files", f"{peak_mb:.0f} MB", "-", "-",
+         f"<= {PEAK_TARGET_MB} MB" if first_target else "-")
+    )  # fmt: skip
+    if first_target is not None:
+        targets.append((f"first scan of {files:,} files <= {first_target:.0f} s",
+                        f"{first:.1f} s", first <= first_target))  # fmt: skip
+        targets.append((f"first scan of {files:,} files: peak <= {PEAK_TARGET_MB} MB",
+                        f"{peak_mb:.0f} MB", peak_mb <= PEAK_TARGET_MB))  # fmt: skip
+    target = NO_CHANGE_TARGETS.get(files)
+    scan_ratio = found["scan"] / found["find"]
+    rows += [
+        (f"status, {files:,} files", ms(found["status"]), f"python -c pass {ms(found['python'])}",
+         ratio(found["status"], found["python"]), "-"),
+        (f"events --limit 50, {files:,} files", ms(found["events"]),
+         f"python -c pass {ms(found['python'])}", ratio(found["events"], found["python"]), "-"),
+        (f"scan no change, {files:,} files", ms(found["scan"]), f"find -printf {ms(found['find'])}",
+         ratio(found["scan"], found["find"]), f"<= {target}x" if target else "-"),
+        (f"modules imported by status ({files:,} files)", str(count), f"python -c pass {bare}",
+         f"+{count - bare}", f"heavy: {heavy}"),
+    ]  # fmt: skip
+    if target is not None:
+        targets.append(
+            (
+                f"whole-process scan of an unchanged {files:,}-file library <= {target}x find",
+                f"{scan_ratio:.1f}x: {ms(found['scan'])} vs {ms(found['find'])}",
+                scan_ratio <= target,
+            )
+        )
+    targets.append(
+        (
+            f"status imports none of {', '.join(HEAVY_MODULES)} ({files:,} files)",
+            heavy,
+            heavy == "-",
+        )
+    )
+    return rows, targets
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000", help="library sizes, comma separated; "
+                        "default 10000 (100000 is the issue's other target)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per command (median)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    args = parser.parse_args()
+    sizes = sorted(int(size) for size in args.sizes.split(","))  # peak memory only grows
+    print(f"bench_cli: {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50)")  # fmt: skip
+    rows, targets = [], []
+    for files in sizes:
+        size_rows, size_targets = bench_size(files, args.runs, args.keep)
+        rows += size_rows
+        targets += size_targets
+    print()
+    print("\n".join(table_lines(rows)))
+    notes = [
+        "whole processes (the shootwatch script's entry, tui.launch:main), each figure next "
+        "to its reference timed in the same rounds; the files are small and not photos, so a "
+        "first scan hashes and describes (sniffs) them but builds no previews (bench_media "
+        "measures photos)",
+        "peak memory: the largest process run so far, the first scan's workers included; "
+        "Linux's ru_maxrss of the children",
+    ]
+    print_verdicts(notes, targets)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
