@@ -7,8 +7,11 @@ Run from the repository root (a standalone script, not a pytest test):
 
 It builds a library of N photos (default 200): real camera JPEGs (from ../shared/fixtures/camera
 when it is beside the checkout, else tests/fixtures/camera), each copy made distinct by bytes
-after its end marker, scanned into a real catalogue with EXIF read and previews built as the
-engine does. It then drives the real app with Pilot at 160x48 (half-blocks, as in tmux):
+after its end marker and taken ten minutes after the one before (its EXIF dates rewritten in
+place), so the queue shows the pictures in turn: the next photo is always another picture, as in
+a shoot (copies of one picture side by side would let unchanged lines go unsent). They are
+scanned into a real catalogue with EXIF read and previews built as the engine does. It then
+drives the real app with Pilot at 160x48 (half-blocks, as in tmux):
 
 - **with prefetch**: `space` through all N photos, one press every S seconds (default 0.25 s,
   a brisk culling pace), the default prefetch of 3 on each side;
@@ -35,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -79,14 +83,18 @@ def source_files() -> list[Path]:
 
 
 def build_library(base: Path, photos: int) -> tuple[Path, list[Path]]:
-    """N distinct JPEGs in shoot folders of 50, a config file pointing everything at ``base``."""
+    """N distinct JPEGs in shoot folders of 50, taken in turn (see ``taken_at``), a config
+    file pointing everything at ``base``."""
     sources = [path.read_bytes() for path in source_files()]
     made = []
     for n in range(photos):
-        folder = base / "photos" / f"2025-03-{1 + n // 50:02d}"
+        day, shot = 1 + n // 50, n % 50  # ten minutes apart: no bursts
+        folder = base / "photos" / f"2025-03-{day:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"IMG_{n:05d}.JPG"
-        path.write_bytes(sources[n % len(sources)] + f"shootwatch-bench-{n}".encode())
+        taken = f"2025:03:{day:02d} {10 + shot // 6:02d}:{shot % 6 * 10:02d}:00"
+        picture = taken_at(sources[n % len(sources)], taken)
+        path.write_bytes(picture + f"shootwatch-bench-{n}".encode())
         made.append(path)
     config = base / "shootwatch.toml"
     config.write_text(
@@ -95,6 +103,20 @@ def build_library(base: Path, photos: int) -> tuple[Path, list[Path]]:
         f'media.preview_cache = "{base / "previews"}"\n'
     )
     return config, made
+
+
+EXIF_DATE = re.compile(rb"\d{4}:\d\d:\d\d \d\d:\d\d:\d\d")
+EXIF_SPAN = 65_536  # the EXIF block of a JPEG (APP1) is within its first 64 KB
+
+
+def taken_at(jpeg: bytes, taken: str) -> bytes:
+    """``jpeg`` with its EXIF dates (the first one found, wherever it is repeated) replaced by
+    ``taken`` ("YYYY:MM:DD HH:MM:SS", the same length: no offset moves)."""
+    head = jpeg[:EXIF_SPAN]
+    found = EXIF_DATE.search(head)
+    if found is None:
+        return jpeg
+    return head.replace(found.group(), taken.encode()) + jpeg[EXIF_SPAN:]
 
 
 def index(config: Path) -> None:
@@ -212,6 +234,7 @@ sys.exit(Minimal().run())
 """
 BURST_KEYS = 20
 BURST_HZ = 30.0
+BYTES_PER_CHANGE = 80_000  # at 160x48 with half-blocks (over SSH: what a slow link carries)
 
 
 @dataclass
@@ -365,7 +388,8 @@ def tmux_rows(app: SeenInTmux, minimal: SeenInTmux) -> list[tuple[str, ...]]:
     ratio = app.bytes_per_change / max(1.0, minimal.bytes_per_change)
     reference = f"minimal app {minimal.bytes_per_change:,.0f} B per key"
     mine = f"{app.bytes_per_change:,.0f} B"
-    rows.append(("tmux: terminal bytes per photo change", mine, reference, f"{ratio:.0f}", ""))
+    rows.append(("tmux: terminal bytes per photo change", mine, reference, f"{ratio:.0f}",
+                 f"<= {BYTES_PER_CHANGE:,} B"))  # fmt: skip
     return rows
 
 
@@ -379,6 +403,9 @@ def tmux_targets(app: SeenInTmux, minimal: SeenInTmux) -> list[tuple[str, str, b
     worst = max(app.burst)
     targets.append((f"tmux photo drawn <= 300 ms after a burst (worst of {len(app.burst)})",
                     ms(worst), worst <= 0.300))  # fmt: skip
+    mine = app.bytes_per_change
+    targets.append((f"tmux terminal bytes per photo change <= {BYTES_PER_CHANGE // 1000} KB",
+                    f"{mine:,.0f} B", mine <= BYTES_PER_CHANGE))  # fmt: skip
     return targets
 
 
@@ -457,6 +484,7 @@ def main() -> int:
     else:
         notes.append(f"tmux: not measured ({'no tmux' if TMUX is None else 'too few photos'})")
         targets.append(("tmux key -> photo drawn, next to a minimal app", "", None))
+        targets.append(("tmux terminal bytes per photo change", "", None))
     for line in table_lines(rows):
         print(line)
     print_verdicts(notes, targets)
