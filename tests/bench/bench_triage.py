@@ -25,7 +25,8 @@ drives the real app with Pilot at 160x48 (half-blocks, as in tmux):
   next photo, a decision with auto-advance, and 30 Hz bursts of 20 spaces or backspaces (from
   the last key to the final photo drawn); the bytes the app writes to its terminal per photo
   (pipe-pane). The reference, measured the same way in the same run: a minimal Textual app whose
-  label counts the keys. Skipped (said so) where tmux is not installed.
+  label counts the keys, in a tmux of its own, each of its keys right after the app's (so both
+  meet the same load). Skipped (said so) where tmux is not installed.
 
 Latency is measured inside the app, as DESIGN.md advises (Pilot's own press/pause cost more
 than the app does): from the key's action to the screen refresh after the new frame is shown.
@@ -276,88 +277,94 @@ def start_in_tmux(base: Path, config: Path, name: str, size: tuple[int, int] = S
     return program
 
 
-def tmux_app(base: Path, config: Path, photos: int, presses: int, pace: float) -> SeenInTmux:
-    """The whole app in tmux: bursts first, each in an app just started (so the photos it runs
-    over were never drawn: the frames are in memory, the previews on disk stay), alternately
-    forward from the first photo and back from the last; then ``presses`` next photos and as
-    many decisions."""
-    seen = SeenInTmux()
-    for round_ in range(max(3, presses // 6)):
-        program = start_in_tmux(base, config, f"burst{round_}")
+class MinimalInTmux:
+    """The reference app in its tmux: a label counting the keys."""
+
+    def __init__(self, base: Path) -> None:
+        script = base / "minimal_app.py"
+        script.write_text(MINIMAL_APP)
+        env = app_env(base / "home", REPO)
+        self.program = TmuxProgram(f"{sys.executable} {script}", base, env, SIZE, name="minimal")
+        self.count = 0
         try:
-            key, step, position = "Space", 1, 1
-            if round_ % 2:
-                key, step, position = "BSpace", -1, photos
-                program.keys("End")
-                wait_photo(program, position)
+            self.program.wait_for(lambda screen: "count 0" in screen, "the minimal app", 60)
+        except BaseException:
+            self.program.close()
+            raise
+
+    def _shown(self, screen: str) -> bool:
+        return any(line.rstrip() == f"count {self.count}" for line in screen.splitlines())
+
+    def press(self, key: str) -> float:
+        """Seconds from the key sent to its count on the screen."""
+        self.count += 1
+        started = time.perf_counter()
+        self.program.keys(key)
+        self.program.wait_for(self._shown, f"count {self.count}", 30, 0.002)
+        return time.perf_counter() - started
+
+    def burst(self, key: str) -> float:
+        """Seconds from the last key of a burst to its count on the screen."""
+        sent = timed_keys(self.program, key, BURST_KEYS, BURST_HZ)
+        self.count += BURST_KEYS
+        self.program.wait_for(self._shown, f"count {self.count}", 30, 0.002)
+        return time.perf_counter() - sent
+
+
+def tmux_both(
+    base: Path, config: Path, photos: int, presses: int, pace: float
+) -> tuple[SeenInTmux, SeenInTmux]:
+    """The whole app in tmux and the minimal app in another, each key of one followed by the
+    same key to the other, so both meet the same load on the machine. Bursts first, each in
+    an app just started (so the photos it runs over were never drawn: the frames are in
+    memory, the previews on disk stay), alternately forward from the first photo and back
+    from the last; then ``presses`` next photos and as many decisions."""
+    app, minimal = SeenInTmux(), SeenInTmux()
+    reference = MinimalInTmux(base)
+    try:
+        for round_ in range(max(3, presses // 6)):
+            program = start_in_tmux(base, config, f"burst{round_}")
+            try:
+                key, step, position = "Space", 1, 1
+                if round_ % 2:
+                    key, step, position = "BSpace", -1, photos
+                    program.keys("End")
+                    wait_photo(program, position)
+                time.sleep(pace)
+                sent = timed_keys(program, key, BURST_KEYS, BURST_HZ)
+                wait_photo(program, position + step * BURST_KEYS)
+                app.burst.append(time.perf_counter() - sent)
+            finally:
+                program.close()
             time.sleep(pace)
-            sent = timed_keys(program, key, BURST_KEYS, BURST_HZ)
-            wait_photo(program, position + step * BURST_KEYS)
-            seen.burst.append(time.perf_counter() - sent)
+            minimal.burst.append(reference.burst("Space"))
+        program = start_in_tmux(base, config, "app")
+        try:
+            position = 1
+            time.sleep(pace)
+            for key, mine, theirs in (("Space", app.next, minimal.next),
+                                      ("a", app.decision, minimal.decision)):  # fmt: skip
+                written = program.bytes_written(), reference.program.bytes_written()
+                for _ in range(presses):
+                    position += 1
+                    started = time.perf_counter()
+                    program.keys(key)
+                    wait_photo(program, position)
+                    mine.append(time.perf_counter() - started)
+                    time.sleep(pace)
+                    theirs.append(reference.press(key))
+                    time.sleep(pace)
+                if key == "Space":
+                    time.sleep(0.5)  # pipe-pane hands the last output over
+                    app.bytes_per_change = (program.bytes_written() - written[0]) / presses
+                    minimal.bytes_per_change = (
+                        reference.program.bytes_written() - written[1]
+                    ) / presses
         finally:
             program.close()
-    program = start_in_tmux(base, config, "app")
-    try:
-        position = 1
-
-        def press(key: str, into: list[float]) -> None:
-            nonlocal position
-            position += 1
-            started = time.perf_counter()
-            program.keys(key)
-            wait_photo(program, position)
-            into.append(time.perf_counter() - started)
-            time.sleep(pace)
-
-        time.sleep(pace)
-        written = program.bytes_written()
-        for _ in range(presses):
-            press("Space", seen.next)
-        time.sleep(0.5)  # pipe-pane hands the last output over
-        seen.bytes_per_change = (program.bytes_written() - written) / presses
-        for _ in range(presses):
-            press("a", seen.decision)
     finally:
-        program.close()
-    return seen
-
-
-def tmux_minimal(base: Path, presses: int, pace: float) -> SeenInTmux:
-    """The reference: a minimal Textual app in the same tmux, measured the same way."""
-    script = base / "minimal_app.py"
-    script.write_text(MINIMAL_APP)
-    env = app_env(base / "home", REPO)
-    program = TmuxProgram(f"{sys.executable} {script}", base, env, SIZE, name="minimal")
-    seen = SeenInTmux()
-    count = 0
-    try:
-        program.wait_for(lambda screen: "count 0" in screen, "the minimal app", timeout=60)
-
-        def shown(screen: str) -> bool:
-            return any(line.rstrip() == f"count {count}" for line in screen.splitlines())
-
-        time.sleep(pace)
-        written = program.bytes_written()
-        for into, key in ((seen.next, "Space"), (seen.decision, "a")):
-            for _ in range(presses):
-                count += 1
-                started = time.perf_counter()
-                program.keys(key)
-                program.wait_for(shown, f"count {count}", 30, 0.002)
-                into.append(time.perf_counter() - started)
-                time.sleep(pace)
-                if into is seen.next and len(into) == presses:
-                    time.sleep(0.5)
-                    seen.bytes_per_change = (program.bytes_written() - written) / presses
-        for _ in range(max(3, presses // 6)):
-            time.sleep(pace)
-            sent = timed_keys(program, "Space", BURST_KEYS, BURST_HZ)
-            count += BURST_KEYS
-            program.wait_for(shown, f"count {count}", 30, 0.002)
-            seen.burst.append(time.perf_counter() - sent)
-    finally:
-        program.close()
-    return seen
+        reference.program.close()
+    return app, minimal
 
 
 def copy_catalogue(source: Path, target: Path) -> None:
@@ -435,10 +442,7 @@ def main() -> int:
         if TMUX is not None and args.photos > BURST_KEYS:
             catalogue = load_settings(config).catalogue
             copy_catalogue(catalogue, base / "before-tmux.db")
-            in_tmux = (
-                tmux_app(base, config, args.photos, tmux_presses, args.pace),
-                tmux_minimal(base, tmux_presses, args.pace),
-            )
+            in_tmux = tmux_both(base, config, args.photos, tmux_presses, args.pace)
             copy_catalogue(base / "before-tmux.db", catalogue)  # the decisions made there go
         settings = load_settings(config)
         previews = preview_cache_dir(settings.media)
@@ -479,7 +483,8 @@ def main() -> int:
             f"tmux: {tmux_presses} next photos and {tmux_presses} decisions at a {args.pace} s"
             f" pace; {len(in_tmux[0].burst)} bursts over photos not drawn yet (the app started"
             " afresh for each); the screen polled with capture-pane"
-            " (a few ms per poll, the same for both apps)"
+            " (a few ms per poll, the same for both apps); each key to the minimal app right"
+            " after the app's"
         )
     else:
         notes.append(f"tmux: not measured ({'no tmux' if TMUX is None else 'too few photos'})")
