@@ -39,10 +39,11 @@ LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between
 UI_GRACE_SECONDS = 0.5
 # However long the urgent frame takes, a neighbour waits no longer than this: a safety net only.
 NEIGHBOUR_PATIENCE_SECONDS = 5.0
-# A photo shown is still being written to the terminal: about 100 KB, which tmux reads in 4 KB
-# bites (5 ms alone). A neighbour drawn meanwhile holds Python's lock, which the thread writing
-# the frame needs between two of its writes: that tripled the write (13 ms at the median, 47 ms
-# at p95, against 5 and 10 with neighbours waiting). Neighbours wait this long after it is shown.
+# A photo shown is still being written to the terminal: about 100 KB at 160x48, which tmux takes
+# 4 ms to read when nothing else runs. A neighbour drawn meanwhile holds Python's lock, which the
+# thread writing the frame needs between two of its writes: in tmux that doubled to tripled the
+# write (13 ms at the median, 47 ms at p95, against 5 and 10 ms with neighbours waiting).
+# Neighbours wait this long after the photo is shown.
 QUIET_AFTER_SHOWN_SECONDS = 0.1
 
 
