@@ -39,6 +39,12 @@ LATER_AFTER_SECONDS = 0.6  # background work waits for a pause this long between
 UI_GRACE_SECONDS = 0.5
 # However long the urgent frame takes, a neighbour waits no longer than this: a safety net only.
 NEIGHBOUR_PATIENCE_SECONDS = 5.0
+# A photo shown is still being written to the terminal: about 100 KB at 160x48, which tmux takes
+# 4 ms to read when nothing else runs. A neighbour drawn meanwhile holds Python's lock, which the
+# thread writing the frame needs between two of its writes: in tmux that doubled to tripled the
+# write (13 ms at the median, 47 ms at p95, against 5 and 10 ms with neighbours waiting).
+# Neighbours wait this long after the photo is shown.
+QUIET_AFTER_SHOWN_SECONDS = 0.1
 
 
 class Abandoned(Exception):
@@ -54,10 +60,11 @@ class FrameMaker:
         workers: int = 1,
         console=None,
         cell_pixels: tuple[int, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``workers`` is the number of neighbour lanes; the urgent lane is always there.
         ``graphics``: how a sixel / kitty terminal gets pictures (True: hand over the picture
-        alone, unencoded)."""
+        alone, unencoded). ``clock``: seconds, for the waits between keys."""
         self._load = load
         self._on_ready = on_ready
         self._graphics = graphics  # sixel / kitty: hand over the picture, draw no strips
@@ -75,8 +82,10 @@ class FrameMaker:
         self._later: list[Callable[[], object]] = []
         self._lock = threading.Condition()
         self._closed = False
+        self._clock = clock
         self._ui_busy = False  # a key is being handled and its photo is not on screen yet
         self._last_key = 0.0
+        self._quiet_until = 0.0  # the photo shown is being written to the terminal until then
         lanes = [("urgent", self._urgent_lane)]
         lanes += [(str(n), self._neighbour_lane) for n in range(max(1, workers))]
         self._threads = [
@@ -98,11 +107,14 @@ class FrameMaker:
         so the frame on screen is not slowed by work for frames that may never be shown."""
         with self._lock:
             self._ui_busy = True
-            self._last_key = time.monotonic()
+            self._last_key = self._clock()
 
-    def ui_idle(self) -> None:
+    def ui_idle(self, quiet: float = QUIET_AFTER_SHOWN_SECONDS) -> None:
+        """The photo is shown: neighbours go on ``quiet`` seconds later, once the terminal
+        has read it."""
         with self._lock:
             self._ui_busy = False
+            self._quiet_until = self._clock() + quiet
             self._lock.notify_all()
 
     def want(self, photo_ids: Sequence[int], size: Size, zoom: bool = False) -> None:
@@ -191,7 +203,7 @@ class FrameMaker:
                         break
                     # Background work only in a pause of the photographer's: it would slow
                     # the next key.
-                    paused = time.monotonic() - self._last_key >= LATER_AFTER_SECONDS
+                    paused = self._clock() - self._last_key >= LATER_AFTER_SECONDS
                     if self._later and paused:
                         task = self._later.pop(0)
                         break
@@ -204,7 +216,7 @@ class FrameMaker:
                 with contextlib.suppress(Exception):  # the cache is a convenience
                     task()
                 continue
-            self._make(key, functools.partial(self._give_way, key, time.monotonic()))
+            self._make(key, functools.partial(self._give_way, key, self._clock()))
 
     def _next_neighbour(self) -> Key | None:
         for key in self._wanted:
@@ -214,19 +226,19 @@ class FrameMaker:
 
     def _give_way(self, key: Key, started: float) -> None:
         """Between two lines of a neighbour: stop if it is no longer wanted; wait while the
-        urgent frame is not drawn or a key is being handled; go on at once if it became the
-        urgent frame itself."""
+        urgent frame is not drawn, a key is being handled or the photo just shown is being
+        written; go on at once if it became the urgent frame itself."""
         with self._lock:
             while True:
                 if self._closed or key not in self._wanted_set:
                     raise Abandoned
                 if key == self._urgent:
                     return
-                now = time.monotonic()
+                now = self._clock()
                 urgent = self._urgent
                 urgent_pending = urgent is not None and urgent not in self._frames
                 ui_busy = self._ui_busy and now - self._last_key < UI_GRACE_SECONDS
-                if not (urgent_pending or ui_busy):
+                if not (urgent_pending or ui_busy or now < self._quiet_until):
                     break
                 if now - started >= NEIGHBOUR_PATIENCE_SECONDS:
                     break

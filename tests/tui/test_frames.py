@@ -79,3 +79,31 @@ def test_a_frame_that_cannot_be_drawn_says_why(tmp_path: Path):
         assert frame is not None and frame.reason.startswith("cannot be shown")
     finally:
         maker.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("quiet", [0.05, 0.1, 1.0])
+def test_neighbours_wait_while_the_photo_shown_is_written_to_the_terminal(workers, quiet):
+    """After the photo is shown its frame is still being written: the neighbours wait the
+    quiet time by the maker's clock (stopped here until the test moves it on)."""
+    paths = [REPO_CAMERA / name for name in SOURCES]
+
+    def load(photo_id: int, zoom: bool, min_size: tuple[int, int]):
+        return open_drafted(str(paths[photo_id]), min_size), None
+
+    now = [1000.0]
+    screen = Screen()
+    maker = FrameMaker(load, screen.on_ready, workers=workers, clock=lambda: now[0])
+    try:
+        maker.ui_busy()
+        maker.want([0, 1, 2, 3], SIZE)
+        assert screen.wait(0) is not None
+        maker.ui_idle(quiet)
+        neighbours = (1, 2, 3)
+        with screen.changed:  # a neighbour would be drawn well within this, were it let
+            screen.changed.wait_for(lambda: any(n in screen.ready for n in neighbours), 1.5)
+            assert not any(n in screen.ready for n in neighbours)
+        now[0] += quiet
+        assert all(screen.wait(n) is not None for n in neighbours)
+    finally:
+        maker.close()

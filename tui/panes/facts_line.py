@@ -42,8 +42,12 @@ class FactsLine(Widget):
         self._message = Text("")
 
     def show(self, card: PhotoCard | None, message: Text | None = None) -> None:
-        """The card's facts; ``message`` when there is no card."""
-        self._card, self._message = card, message or Text("")
+        """The card's facts; ``message`` when there is no card. Repainted only when they
+        change (a photo change repaints, never lays out)."""
+        message = message or Text("")
+        if card == self._card and message == self._message and card is not None:
+            return
+        self._card, self._message = card, message
         self.refresh()
 
     def render(self) -> Text:

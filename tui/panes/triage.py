@@ -245,6 +245,11 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def on_resize(self) -> None:
         self.call_after_refresh(self.show_current)
 
+    def on_photo_view_resized(self) -> None:
+        # The photo's own size changed within the pane (the exposure panel, the filmstrip came
+        # or went): its frame for the new size.
+        self.show_current()
+
     def show_current(self) -> None:
         photo_id = self.photo_id
         view = self.query_one(PhotoView)
@@ -333,9 +338,12 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         return image, None
 
     def _update_text(self) -> None:
+        # One line each, whatever they say: repainted, never laid out again (a layout of the
+        # whole screen at every key cost 2 ms of the photo change).
         self._show_facts()
-        self.query_one("#position", Static).update(self._position())
-        self.query_one("#info-text", Static).update(self._info())
+        _show_text(self.query_one("#position", Static), self._position())
+        # The overlay's height follows its text: laid out again only while it is shown.
+        _show_text(self.query_one("#info-text", Static), self._info(), self.has_class("-info"))
         self._thumbnails_follow()
 
     def _show_facts(self) -> None:
@@ -770,6 +778,12 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
         choices = [*FILTERS, *filter_choices(self.db), *shoots]
         self.app.push_screen(Picker("Show which photos?", choices, current), chosen)
+
+
+def _show_text(static: Static, text: Text, layout: bool = False) -> None:
+    """``text`` in ``static`` unless it says that already (nothing to repaint then)."""
+    if static.content != text:
+        static.update(text, layout=layout)
 
 
 def _shown(action: str, value: object) -> str:

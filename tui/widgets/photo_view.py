@@ -243,6 +243,35 @@ def _color(rgb: bytes) -> Color:
 _image_ids = itertools.cycle(range(FIRST_IMAGE_ID, LAST_IMAGE_ID + 1))
 
 
+def changed_bands(old: Frame | None, new: Frame, size: Size) -> list[tuple[int, int]] | None:
+    """The lines (top, bottom) where ``new``'s half-blocks differ from ``old``'s, both drawn
+    whole for ``size``: the rest of the screen shows ``new`` already (a photo's letterbox, the
+    same photo drawn again, its clipping blinking). None when every line is to be drawn."""
+    if old is None or not _whole(old, size) or not _whole(new, size):
+        return None
+    bands: list[tuple[int, int]] = []
+    for y, (was, now) in enumerate(zip(old.strips, new.strips, strict=True)):
+        # Lines that differ mostly differ in their first segments: the comparison stops there.
+        if was == now:
+            continue
+        if bands and bands[-1][1] == y:
+            bands[-1] = (bands[-1][0], y + 1)
+        else:
+            bands.append((y, y + 1))
+    return bands
+
+
+def _whole(frame: Frame, size: Size) -> bool:
+    """Half-block strips filling ``size`` (not a reason, not a picture for a graphics
+    terminal)."""
+    return (
+        frame.size == size
+        and frame.encoded is None
+        and len(frame.strips) == size.height
+        and all(strip.cell_length == size.width for strip in frame.strips)
+    )
+
+
 class PhotoView(Widget):
     """Shows a Frame: its strips line by line, its picture as real pixels, or a reason.
 
@@ -303,7 +332,7 @@ class PhotoView(Widget):
         self._present(frame if self.on_screen is frame.marked else frame.marked)
 
     def _present(self, frame: Frame) -> None:
-        self.on_screen = frame
+        previous, self.on_screen = self.on_screen, frame
         encoded = frame.encoded if self.graphics is not None else None
         if encoded is not None and encoded.protocol == KITTY:
             image_id = self._image_id_of(frame)
@@ -315,14 +344,23 @@ class PhotoView(Widget):
                 if self._to_send:
                     self.refresh(Region(0, 0, self.size.width, 1))
                 return
-        self.refresh()
+        bands = None if encoded is not None else changed_bands(previous, frame, self.size)
+        if bands is None:
+            self.refresh()
+        elif bands:  # only the lines that differ from those on screen are written again
+            width = self.size.width
+            self.refresh(*(Region(0, top, width, bottom - top) for top, bottom in bands))
 
     def _image_id_of(self, frame: Frame) -> int:
         # a marked twin has no exposure of its own (its frame carries it)
         marked = self.frame is not None and frame is self.frame.marked
         return self.marked_image_id if marked else self.image_id
 
+    class Resized(Message):
+        """The view has a new size: its photo is to be drawn for it."""
+
     def on_resize(self) -> None:
+        self.post_message(self.Resized())
         if self.graphics is not None and self.graphics.passthrough:
             from tui.renderer import pane_offset  # the pane may have moved with the window
 

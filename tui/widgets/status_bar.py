@@ -22,7 +22,11 @@ class StatusBar(Static):
     """
 
     def show(self, states: Mapping[str, ComponentState], engine: str) -> None:
-        self.update(status_text(states, engine))
+        """Asked once a second: repainted when it says something new (one line: never laid
+        out again)."""
+        text = status_text(states, engine)
+        if text != self.content:
+            self.update(text, layout=False)
 
 
 def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
