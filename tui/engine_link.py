@@ -114,16 +114,20 @@ class EngineLink:
             return {name: states.get(name, ComponentState("off")) for name in COMPONENTS}
         return {name: ComponentState("off", error=self.problem) for name in COMPONENTS}
 
-    def focus(self, root_id: int, rel_dir: str) -> None:
-        """Tell the engine which shoot is on screen, so its previews come first: at once when
-        it runs here, else over its socket, in a thread (the screen never waits for it)."""
+    def focus(self, folder: str) -> bool:
+        """Tell the engine which shoot (``folder``) is on screen, so its previews come first:
+        at once when it runs here, else over its socket, in a thread (the screen never waits
+        for it). False when no engine runs (yet)."""
         if self.engine is not None:
-            self.engine.focus_previews(root_id, rel_dir)
-        elif self.attached_pid:
-            request = {"command": "focus", "root": root_id, "folder": rel_dir}
+            self.engine.focus_previews(folder)
+            return True
+        if self.attached_pid:
+            request = {"command": "focus", "folder": folder}
             threading.Thread(
                 target=_ask_quietly, args=(self.settings.catalogue, request), daemon=True
             ).start()
+            return True
+        return False
 
     def rescan(self) -> str:
         if self.engine is not None:

@@ -152,10 +152,15 @@ class Engine:
 
     # --- what others may ask ------------------------------------------------------------
 
-    def focus_previews(self, root_id: int, rel_dir: str) -> None:
-        """The folder of the shoot on screen (an app's): its previews are built first."""
-        if self.media is not None and self.media.sync is not None:
-            self.media.sync.focus = (root_id, rel_dir)
+    def focus_previews(self, folder: str) -> bool:
+        """The folder of the shoot on screen (an app's): its previews are built first. False
+        when it is in no root, or no media component runs."""
+        root = queries.root_for_path(os.path.realpath(folder))
+        if root is None or self.media is None or self.media.sync is None:
+            return False
+        rel_dir = os.path.relpath(os.path.realpath(folder), root.path)
+        self.media.sync.focus = (root.id, "" if rel_dir == "." else rel_dir)
+        return True
 
     def request_rescan(self, path: str | None = None) -> list[str]:
         """Queue a reconcile of the root holding ``path`` (every root when None)."""
@@ -176,8 +181,7 @@ class Engine:
         if request.get("command") == "rescan":
             return {"ok": True, "roots": self.request_rescan(request.get("path"))}
         if request.get("command") == "focus":
-            self.focus_previews(int(request["root"]), str(request["folder"]))
-            return {"ok": True}
+            return {"ok": self.focus_previews(str(request["folder"]))}
         if request.get("command") == "status":
             states = {name: state.__dict__ for name, state in self.states().items()}
             return {"ok": True, "pid": os.getpid(), "components": states}

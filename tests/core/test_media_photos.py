@@ -245,8 +245,10 @@ def test_an_app_elsewhere_asks_the_running_engine_for_the_shoot_on_screen(tmp_pa
     try:
         wait_for(lambda: engine.media.sync is not None)
         root = Root.get()
-        reply = ask(settings.catalogue, {"command": "focus", "root": root.id, "folder": "2024"})
-        assert reply == {"ok": True}
+        folder = str(library / "2024")
+        assert ask(settings.catalogue, {"command": "focus", "folder": folder}) == {"ok": True}
         assert engine.media.sync.focus == (root.id, "2024")
+        outside = {"command": "focus", "folder": str(tmp_path)}
+        assert ask(settings.catalogue, outside) == {"ok": False}
     finally:
         engine.stop()

@@ -419,6 +419,33 @@ def status_text(app: ShootwatchApp) -> str:
     return text_of(app.query_one(StatusBar))
 
 
+async def test_the_app_tells_its_engine_the_shoot_on_screen(library: Library):
+    """The engine builds the previews of the shoot on screen first: the app tells the engine
+    it hosts which one that is, and again when it changes (not at every photo)."""
+    app = make_app(library, engine="auto")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.link.engine is not None, polls=300)
+        engine = app.link.engine
+        told: list[str] = []
+        original = engine.focus_previews
+
+        def focus_previews(folder: str) -> bool:
+            told.append(folder)
+            return original(folder)
+
+        engine.focus_previews = focus_previews
+        pane = app.query_one(TriagePane)
+        shown = [os.path.dirname(pane.card.path)]  # the shoot of each photo shown, in turn
+        for _ in range(len(pane.queue.photo_ids) - 1):
+            await pilot.press("space")
+            await pilot.pause()
+            shown.append(os.path.dirname(pane.card.path))
+        changes = [folder for n, folder in enumerate(shown) if n == 0 or shown[n - 1] != folder]
+        assert len(changes) >= 2, shown
+        # Each change of shoot told once (the first one maybe before this test listened).
+        assert told in (changes, changes[1:]), (told, changes)
+
+
 async def test_the_app_hosts_the_engine_and_stops_it_on_quit(library: Library):
     app = make_app(library, engine="auto")
     async with app.run_test(size=SIZE) as pilot:

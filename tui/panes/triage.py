@@ -127,6 +127,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
                              deadline=KEY_SAVE_DEADLINE_SECONDS,
                              sidecar_names=settings.triage.sidecar_names)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
+        self._focused_folder: str | None = None  # the shoot the engine was told is on screen
         self.prefetch = settings.tui.prefetch
         self.loupe = LoupePlace()  # fit: the loupe is off
         self.loupe_source: LoupeSource | None = None
@@ -261,6 +262,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self._update_text()
             return
         self.card = photo_card(self.db, photo_id)
+        self._focus_engine()
         self._update_text()
         size = view.size
         if size.width < 1 or size.height < 1:
@@ -274,6 +276,15 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
         self.frames.want(self._neighbours(photo_id), size, self.zoomed)
         self.warm_loupe(photo_id, size)
+
+    def _focus_engine(self) -> None:
+        """The engine builds the previews of the shoot on screen first: told when the shoot
+        changes, not at every photo."""
+        folder = os.path.dirname(self.card.path) if self.card is not None else None
+        link = getattr(self.app, "link", None)
+        if folder is not None and folder != self._focused_folder and link is not None:
+            # Told again at the next photo when no engine ran yet (the app starts it).
+            self._focused_folder = folder if link.focus(folder) else None
 
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
