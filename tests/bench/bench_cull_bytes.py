@@ -210,8 +210,11 @@ def main() -> int:
                      kb(ref_terminal), f"{sent / ref_terminal:.2f}", ""))  # fmt: skip
     ref_blink = reference.blinking
     for label, seen in measured.items():
+        # Half-blocks write only the lines that change: a blink over a photo with nothing
+        # clipped writes nothing at all, and then there is no ratio to give.
+        ratio = f"{seen.blinking / ref_blink:.2f}" if ref_blink else "-"
         rows.append((f"{label}: tmux -> terminal while clipping blinks", f"{kb(seen.blinking)}/s",
-                     f"{kb(ref_blink)}/s", f"{seen.blinking / ref_blink:.2f}", ""))  # fmt: skip
+                     f"{kb(ref_blink)}/s", ratio, ""))  # fmt: skip
     for label, seconds in times.items():
         rows.append((f"{label}: one frame made (frame thread)", f"{seconds * 1000:.0f} ms",
                      f"{times['half-blocks'] * 1000:.0f} ms",

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core.config import load_settings
 from core.store import open_catalogue
-from core.store.photos import triage_queue
+from core.store.photos import triage_queue_entries
 from tests.bench.bench_triage import build_library, index, ms, percentile, start_in_tmux
 from tests.bench.benchtools import print_verdicts, table_lines, work_tree
 from tests.tui.tmux_screen import PHOTO_CELL, TMUX, TmuxProgram, photo_shown
@@ -81,7 +81,7 @@ def make_bursts(config: Path) -> list[int]:
     settings = load_settings(config)
     with open_catalogue(settings.catalogue) as catalogue:
         db = catalogue.db
-        ids = [photo_id for photo_id, _ in triage_queue(db, "1")]
+        ids = [photo_id for photo_id, _, _ in triage_queue_entries(db, "1")]
         with db.atomic():
             for at, photo in enumerate(ids):
                 first = ids[at - at % BURST]
