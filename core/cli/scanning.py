@@ -20,14 +20,10 @@ UNREADABLE_LISTED = 10  # per root; the event log has the rest
 # A scan builds the previews it leaves missing when there are no more than this (a few
 # seconds of work: a shoot copied in); more are the engine's, in the background.
 SCAN_PREVIEWS_UP_TO = 1_000
-# The media pipeline's backlog (core.media.photos.MediaSync finds its work by these, after the
-# file events): files not described, photos without their EXIF, preview or looks.
-MEDIA_BACKLOG = (
-    photos.files_not_described,
-    photos.photos_without_metadata,
-    lambda db, _after, limit: photos.newest_without_preview(db, limit),
-    photos.photos_not_looked_at,
-)
+# The media pipeline's describing backlog (core.media.photos.MediaSync finds its work by these,
+# after the file events): files not described, photos without their EXIF. Previews and looks
+# are counted apart (_preview_work): a scan may leave them to the engine.
+MEDIA_BACKLOG = (photos.files_not_described, photos.photos_without_metadata)
 # Up to this many files or photos waiting are described here, without worker processes: a
 # fork each and the pickling of every result cost more than a few thousand files take (issue
 # 19 measured the 2-worker media pool at 889 files/s where one process read 2,028 files/s).
@@ -97,9 +93,14 @@ def describe_photos(
     they are few (or ``all_previews``). Many are left to the engine, which builds them by
     priority: a first index of 100,000 photos is done when it is described, not hours of
     previews later."""
+    db = run.catalogue.db
     waiting = _media_work_waiting(run, events_after, DESCRIBE_HERE_UP_TO + 1)
-    if not waiting:
-        return  # the media pipeline, its image libraries and workers are not even loaded
+    left, builds = _preview_work(db, all_previews)
+    if not waiting and not builds:
+        # The media pipeline, its image libraries and workers are not even loaded.
+        if not quiet:
+            _say_previews_left(run, left)
+        return
     from core.media.photos import MediaCounts, MediaSync
     from core.media.pool import MediaPool
     from core.triage.bursts import BurstRules
@@ -120,11 +121,11 @@ def describe_photos(
     try:
         media.previews = False
         counts = media.run_until_idle(progress)
-        left = photos.count_without_preview(run.catalogue.db)
-        if left and (all_previews or left <= SCAN_PREVIEWS_UP_TO):
+        left, builds = _preview_work(db, all_previews)
+        if builds:
             media.previews = True
             counts = media.run_until_idle(progress)
-            left = photos.count_without_preview(run.catalogue.db)
+            left = photos.count_without_preview(db)
     finally:
         line.clear()
         if pool is not None:
@@ -137,6 +138,19 @@ def describe_photos(
             f"{output.count(counts.previews)} previews built, "
             f"{output.count(counts.looked)} measured\n"
         )
+    _say_previews_left(run, left)
+
+
+def _preview_work(db, all_previews: bool) -> tuple[int, bool]:
+    """(photos without a preview, whether this scan builds them and measures the photos never
+    measured): when they are few, or ``all_previews``."""
+    left = photos.count_without_preview(db)
+    if not (all_previews or left <= SCAN_PREVIEWS_UP_TO):
+        return left, False
+    return left, left > 0 or bool(photos.photos_not_looked_at(db, 0, 1))
+
+
+def _say_previews_left(run: Invocation, left: int) -> None:
     if left:
         run.err.write(
             f"previews: {output.count(left)} photos have none yet; the engine builds them in "

@@ -244,19 +244,19 @@ class MediaSync:
         return rows
 
     def _newest_previews(self) -> list[tuple]:
-        window = self._preview_window
-        taken: list[tuple] = []
-        for refill in (False, True):
-            if refill:
-                if taken:
-                    break
-                window[:] = queries.newest_without_preview(self.db, PREVIEW_WINDOW)[::-1]
-            while window and len(taken) < PREVIEW_BATCH:
-                row = window.pop()
-                if row[1] not in self._previewing:
-                    taken.append(row)
-            if len(taken) == PREVIEW_BATCH:
-                break
+        taken = self._from_window()
+        if not taken:  # the window is spent: the next newest, read once for many batches
+            self._preview_window = queries.newest_without_preview(self.db, PREVIEW_WINDOW)[::-1]
+            taken = self._from_window()
+        return taken
+
+    def _from_window(self) -> list[tuple]:
+        """Up to a batch from the window, newest first, none a worker is previewing now."""
+        window, taken = self._preview_window, []
+        while window and len(taken) < PREVIEW_BATCH:
+            row = window.pop()
+            if row[1] not in self._previewing:
+                taken.append(row)
         return taken
 
     # --- describing files ---------------------------------------------------------------------

@@ -197,6 +197,9 @@ def test_a_big_scan_leaves_previews_to_the_engine_unless_asked(tmp_path):
     assert f"previews: {SCAN_PREVIEWS_UP_TO + 1:,} photos have none yet" in scanned.stderr
     assert "'shootwatch scan --previews'" in scanned.stderr
     assert without_preview() == SCAN_PREVIEWS_UP_TO + 1
+    unchanged = shootwatch("scan")  # nothing to describe: says what is left, builds nothing
+    assert f"previews: {SCAN_PREVIEWS_UP_TO + 1:,} photos have none yet" in unchanged.stderr
+    assert "described" not in unchanged.stderr and without_preview() == SCAN_PREVIEWS_UP_TO + 1
     (folder / "IMG_00000.JPG").unlink()  # one fewer than the limit: the next scan builds them
     again = shootwatch("scan")
     assert again.returncode == 0 and "previews:" not in again.stderr, again.stderr
