@@ -48,6 +48,7 @@ class OuterTerminal:
         self._lock = threading.Lock()
         self._termtype = termtype.encode()
         self._stop = threading.Event()
+        self.link_bytes_per_second: int | None = None  # None: read as fast as tmux writes
         self.master, slave = pty.openpty()
         columns, rows = size
         winsize = struct.pack("HHHH", rows, columns, columns * cell_pixels[0],
@@ -71,8 +72,9 @@ class OuterTerminal:
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if not ready:
                 continue
+            rate = self.link_bytes_per_second
             try:
-                data = os.read(self.master, 1 << 16)
+                data = os.read(self.master, max(1, rate // 20) if rate else 1 << 16)
             except OSError:  # the client has gone
                 return
             if not data:
@@ -83,6 +85,8 @@ class OuterTerminal:
             if asked:  # as the terminal does: DCS > | name ST
                 os.write(self.master, b"\x1bP>|" + self._termtype + b"\x1b\\")
                 answered = True
+            if rate:  # a slow link: a twentieth of a second's worth at a time
+                time.sleep(len(data) / rate)
 
     def bytes(self) -> bytes:
         with self._lock:

@@ -253,6 +253,46 @@ def test_clipping_blinks_in_kitty_by_naming_the_other_picture(in_tmux):
         assert b"\x1b[38;5;%dm" % image_id in blinks
 
 
+@pytest.mark.parametrize("pressed_after", [0.05, 0.3, 1.0])
+def test_a_picture_tmux_drops_for_a_client_behind_is_sent_again(in_tmux, pressed_after):
+    """tmux 3.3 drops passthrough while a redraw waits for a client that is behind (a link
+    that has all but stopped): the next photo's picture, sent then, would never arrive and the
+    cells would show the previous photo. It is sent again once it is found missing."""
+    running = in_tmux("xterm-kitty", "kitty(0.35.2)", passthrough=True)
+    terminal, program = running.terminal, running.program
+    terminal.wait_for(whole_kitty, "the first photo", SEEN_WITHIN)
+    first = kitty_pictures(terminal.bytes())[-1][1]
+    mark = terminal.mark()
+    terminal.link_bytes_per_second = 20
+    for _ in range(6):  # redraws, waiting for the client to catch up
+        program.tmux("refresh-client")
+    time.sleep(pressed_after)
+    program.keys("j")
+    time.sleep(0.5)
+    terminal.link_bytes_per_second = None
+    terminal.wait_for(
+        lambda seen: any(png != first for _, png in kitty_pictures(seen[mark:])),
+        "the next photo's picture",
+        SEEN_WITHIN,
+    )
+    shown = kitty_pictures(terminal.since(mark))[-1][1]
+    assert Image.open(io.BytesIO(shown)).size == Image.open(io.BytesIO(first)).size
+
+
+def test_a_terminal_that_attaches_again_gets_the_picture(in_tmux, tmp_path):
+    """Detached, then attached from another terminal (the laptop after the train): tmux
+    redraws its cells there, and the picture they name is sent to it as well."""
+    running = in_tmux("xterm-kitty", "kitty(0.35.2)", passthrough=True)
+    running.terminal.wait_for(whole_kitty, "the first photo", SEEN_WITHIN)
+    running.terminal.close()
+    again = tmp_path / "again"
+    again.mkdir()
+    running.terminal = OuterTerminal(running.program.socket, "gfx", again, "xterm-kitty",
+                                     "kitty(0.35.2)", SIZE, CELL)  # fmt: skip
+    running.terminal.wait_for(whole_kitty, "the picture, in the terminal attached", SEEN_WITHIN)
+    assert kitty_pictures(running.terminal.bytes())
+
+
 def test_forced_sixel_for_a_terminal_tmux_does_not_know(in_tmux):
     running = in_tmux("xterm-256color", "XTerm(390)", passthrough=True, renderer="sixel")
     running.terminal.wait_for(lambda seen: whole_sixel(seen) is not None, "a sixel",

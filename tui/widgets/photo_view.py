@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.delivery import DeliveryCheck
 from tui.exposure import NO_AIDS, Aids, Exposure
 from tui.graphics import (
     FIRST_IMAGE_ID,
@@ -308,6 +309,39 @@ class PhotoView(Widget):
         self.pane_offset = (0, 0)  # where tmux's pane is in the outer terminal (sixel)
         self.on_screen: Frame | None = None  # the frame, or its marked twin while it blinks
         self._blink_timer = None
+        self._to_send_bytes = 0  # the pictures' own bytes among them, for the delivery check
+        self._delivery: DeliveryCheck | None = None
+
+    class Lost(Message):
+        """A picture this view sent did not reach the terminal (tui.delivery)."""
+
+        bubble = False
+
+    def on_mount(self) -> None:
+        if self.graphics is not None and self.graphics.passthrough:
+            # One check per app, shared by its views (the compare pane has several).
+            check = getattr(self.app, "picture_delivery", None)
+            if check is None:
+                check = self.app.picture_delivery = DeliveryCheck()
+            self._delivery = check
+            check.join(id(self), self._picture_lost)
+
+    def on_unmount(self) -> None:
+        if self._delivery is not None:
+            self._delivery.leave(id(self))
+
+    def _picture_lost(self) -> None:  # the delivery check's thread
+        self.post_message(self.Lost())
+
+    def on_photo_view_lost(self, message: Lost) -> None:
+        """Send the picture on screen again (and its twin at its next blink)."""
+        self._sent.clear()
+        frame = self.on_screen
+        if frame is not None and frame.encoded is not None:
+            if frame.encoded.protocol == KITTY:
+                self._present(frame)
+            else:
+                self.refresh()
 
     def show(self, frame: Frame) -> None:
         previous, self.frame = self.frame, frame
@@ -338,6 +372,7 @@ class PhotoView(Widget):
             image_id = self._image_id_of(frame)
             if self._sent.get(image_id) is not encoded:
                 self._to_send[image_id] = kitty_show(encoded, image_id, self.graphics.passthrough)
+                self._to_send_bytes += len(encoded.data)
                 self._sent[image_id] = encoded
             if self._placeholders_shown == (encoded.cells, image_id) and encoded.cells == self.size:
                 # The cells on screen name this image already: only a new picture goes.
@@ -408,6 +443,8 @@ class PhotoView(Widget):
                 prefix = "".join(self._to_send.values())
                 self._to_send.clear()
                 strips.append(placeholder_strip(rows[y][crop.x : crop.right], style, prefix))
+            self._handed_to_tmux(self._to_send_bytes)
+            self._to_send_bytes = 0
             self._placeholders_shown = (encoded.cells, image_id)
             return strips
         blank = Strip([Segment(" " * crop.width, _BACKGROUND_STYLE)], crop.width)
@@ -419,7 +456,12 @@ class PhotoView(Widget):
             left = self.region.x + self.pane_offset[1]
             sixel = sixel_show(encoded, top, left, self.graphics.passthrough)
             strips[-1] = Strip([*blank, control(sixel)], crop.width)
+            self._handed_to_tmux(len(encoded.data))
         return strips
+
+    def _handed_to_tmux(self, nbytes: int) -> None:
+        if nbytes and self._delivery is not None:
+            self._delivery.sent(nbytes, self._picture_lost)
 
     def _placeholder_rows(self, cells: Size, at_margin: bool) -> list[list[str]]:
         if self._placeholders is None or self._placeholders[0] != (cells, at_margin):
