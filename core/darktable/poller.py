@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import watchfiles
 from peewee import SqliteDatabase
 
 from core.darktable.library import (
@@ -231,7 +230,7 @@ class Poller:
         poll_seconds: float = 60.0,
         quiet_seconds: float = 1.0,
         explicit: bool = True,
-        watch_factory: Callable = watchfiles.watch,
+        watch_factory: Callable | None = None,
     ) -> None:
         self.paths = paths
         self.reader = LibraryReader(paths, quiet_seconds)
@@ -240,6 +239,10 @@ class Poller:
         self.poll_seconds = poll_seconds
         self.quiet_seconds = quiet_seconds
         self.explicit = explicit  # configured by the user: a missing library is a problem
+        if watch_factory is None:  # imported here: the commands that only read need no watcher
+            import watchfiles
+
+            watch_factory = watchfiles.watch
         self.watch_factory = watch_factory
         self.polls = 0
         self._stop = threading.Event()

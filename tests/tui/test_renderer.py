@@ -6,6 +6,7 @@ tmux: tests/tui/test_tmux_graphics.py."""
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import subprocess
@@ -185,6 +186,30 @@ async def test_a_kitty_photo_is_placeholder_cells_and_its_picture_sent_once():
         assert cells.endswith(PLACEHOLDER)  # the terminal's last column: bare
         again = view.render_lines(Region(0, 0, 60, 20))  # drawn again: the picture is there
         assert "\x1b_G" not in "".join(segment.text for segment in again[0])
+
+
+async def test_each_new_kitty_picture_has_an_id_of_its_own_and_the_old_one_is_freed():
+    """A picture that never reaches the terminal (tmux dropped it) leaves its cells naming an
+    id the terminal does not hold: blank cells, never the previous photo under this one's
+    name. The previous picture is freed in the same write, after the new one."""
+    async with OnePhoto(Graphics("kitty", True)).run_test(size=(60, 20)) as pilot:
+        view = pilot.app.query_one(PhotoView)
+        shown = []
+        for colour in ((10, 200, 10), (200, 10, 10), (10, 10, 200)):
+            picture = Image.new("RGB", (64, 48), colour)
+            encoded = encode(picture, view.size, view.graphics, BACKGROUND)
+            view.show(Frame(1, view.size, False, picture=picture, encoded=encoded))
+            lines = view.render_lines(Region(0, 0, 60, 20))
+            first = "".join(segment.text for segment in lines[0])
+            names = {segment.style.color.number for segment in lines[7] if not segment.control}
+            shown.append((view.image_id, first, names))
+        ids = [image_id for image_id, _, _ in shown]
+        assert len(set(ids)) == 3
+        for (old, _, _), (new, first, names) in itertools.pairwise(shown):
+            assert names == {new}
+            sent, freed = first.index(f"i={new},"), first.index(f"a=d,d=I,i={old},")
+            assert sent < freed
+        assert "a=d" not in shown[0][1]
 
 
 async def test_a_sixel_photo_is_drawn_after_blank_cells_each_time():

@@ -31,6 +31,7 @@ from tui.graphics import (
     Encoded,
     Graphics,
     control,
+    kitty_forget,
     kitty_show,
     placeholder_cells,
     placeholder_strip,
@@ -242,6 +243,17 @@ def _color(rgb: bytes) -> Color:
 
 
 _image_ids = itertools.cycle(range(FIRST_IMAGE_ID, LAST_IMAGE_ID + 1))
+_image_ids_in_use: set[int] = set()  # across the app's views (the UI thread's alone)
+
+
+def _take_image_id() -> int:
+    """An id no view's picture holds in the terminal now."""
+    for _ in range(LAST_IMAGE_ID - FIRST_IMAGE_ID + 1):
+        image_id = next(_image_ids)
+        if image_id not in _image_ids_in_use:
+            _image_ids_in_use.add(image_id)
+            return image_id
+    return next(_image_ids)  # every id held (never, with a few views of two pictures each)
 
 
 def changed_bands(old: Frame | None, new: Frame, size: Size) -> list[tuple[int, int]] | None:
@@ -276,10 +288,11 @@ def _whole(frame: Frame, size: Size) -> bool:
 class PhotoView(Widget):
     """Shows a Frame: its strips line by line, its picture as real pixels, or a reason.
 
-    kitty pictures sit under placeholder cells that stay the same from photo to photo (one
-    image id per view, the picture fitted in the whole pane): a new photo is its picture sent
-    again under the same id, and the text on screen does not change. A sixel is drawn over
-    blank cells each time the view is drawn, since any text drawn there covers it.
+    kitty pictures sit under placeholder cells whose colour names the image (the picture
+    fitted in the whole pane). Each new picture has an id of its own, and the previous one is
+    freed after it: cells naming a picture that never arrived are blank, never the previous
+    photo (a picture found missing is sent again, tui.delivery). A sixel is drawn over blank
+    cells each time the view is drawn, since any text drawn there covers it.
 
     A frame with a marked twin (its clipping painted, tui.exposure) blinks: the view swaps the
     two every BLINK_SECONDS. In kitty the twin has an image id of its own, so each picture is
@@ -300,9 +313,11 @@ class PhotoView(Widget):
         super().__init__(**kwargs)
         self.frame: Frame | None = None
         self.graphics = graphics
-        self.image_id = next(_image_ids)  # kitty's name for this view's picture
-        self.marked_image_id = next(_image_ids)  # ... and for its marked twin
+        # kitty's names for the pictures this view keeps in the terminal: the frame's and its
+        # marked twin's, a new id for each new picture (see _forget_all_but)
+        self._names: list[tuple[Encoded, int]] = []
         self._to_send: dict[int, str] = {}  # kitty pictures waiting to be written, by id
+        self._to_forget: list[int] = []  # ids of pictures no longer shown, to free after them
         self._sent: dict[int, Encoded] = {}  # what each id holds in the terminal
         self._placeholders: tuple[tuple[Size, bool], list[list[str]]] | None = None
         self._placeholders_shown: tuple[Size, int] | None = None  # cells, the id they name
@@ -329,6 +344,19 @@ class PhotoView(Widget):
     def on_unmount(self) -> None:
         if self._delivery is not None:
             self._delivery.leave(id(self))
+        _image_ids_in_use.difference_update(image_id for _, image_id in self._names)
+        _image_ids_in_use.difference_update(self._to_forget)
+
+    @property
+    def image_id(self) -> int | None:
+        """The id naming the frame's picture in the terminal (kitty), once it has one."""
+        return self._named(self.frame.encoded if self.frame is not None else None)
+
+    @property
+    def marked_image_id(self) -> int | None:
+        """... and its marked twin's."""
+        marked = self.frame.marked if self.frame is not None else None
+        return self._named(marked.encoded if marked is not None else None)
 
     def _picture_lost(self) -> None:  # the delivery check's thread
         self.post_message(self.Lost())
@@ -345,6 +373,7 @@ class PhotoView(Widget):
 
     def show(self, frame: Frame) -> None:
         previous, self.frame = self.frame, frame
+        self._forget_all_but(frame)
         self.post_message(self.Shown(frame))
         # Keep the blink's phase: a new photo shows its marks at once if they were showing.
         marked_now = previous is not None and self.on_screen is previous.marked
@@ -387,9 +416,31 @@ class PhotoView(Widget):
             self.refresh(*(Region(0, top, width, bottom - top) for top, bottom in bands))
 
     def _image_id_of(self, frame: Frame) -> int:
-        # a marked twin has no exposure of its own (its frame carries it)
-        marked = self.frame is not None and frame is self.frame.marked
-        return self.marked_image_id if marked else self.image_id
+        image_id = self._named(frame.encoded)
+        if image_id is None:
+            image_id = _take_image_id()
+            self._names.append((frame.encoded, image_id))
+        return image_id
+
+    def _named(self, encoded: Encoded | None) -> int | None:
+        for known, image_id in self._names:
+            if known is encoded:
+                return image_id
+        return None
+
+    def _forget_all_but(self, frame: Frame) -> None:
+        """Free the ids of pictures ``frame`` does not show. Each new picture has an id of its
+        own, so a picture that never reached the terminal (tui.delivery) leaves its cells
+        blank until it is sent again, rather than showing the previous photo."""
+        keep = [frame.encoded, frame.marked.encoded if frame.marked is not None else None]
+        for encoded, image_id in [name for name in self._names if name[0] is not None]:
+            if not any(encoded is kept for kept in keep):
+                self._names.remove((encoded, image_id))
+                self._to_send.pop(image_id, None)
+                if self._sent.pop(image_id, None) is not None:
+                    self._to_forget.append(image_id)
+                else:
+                    _image_ids_in_use.discard(image_id)
 
     class Resized(Message):
         """The view has a new size: its photo is to be drawn for it."""
@@ -438,9 +489,14 @@ class PhotoView(Widget):
             rows = self._placeholder_rows(encoded.cells, at_margin)
             image_id = self._image_id_of(frame)
             style = placeholder_style(image_id)
+            passthrough = self.graphics.passthrough
             strips = []
             for y in range(crop.y, crop.bottom):
                 prefix = "".join(self._to_send.values())
+                if self._to_forget and prefix:  # after the new picture, in the same write
+                    prefix += "".join(kitty_forget(old, passthrough) for old in self._to_forget)
+                    _image_ids_in_use.difference_update(self._to_forget)
+                    self._to_forget.clear()
                 self._to_send.clear()
                 strips.append(placeholder_strip(rows[y][crop.x : crop.right], style, prefix))
             self._handed_to_tmux(self._to_send_bytes)
