@@ -223,9 +223,9 @@ def main() -> int:
         print(line)
     notes = [
         "reference: half-blocks, the renderer every terminal has, measured the same way",
-        "kitty: the picture at the pane's size in pixels (PNG, 24-bit, base64) under one image "
-        "id; the placeholder cells stay on screen, so a change writes the picture and one line "
-        "of cells",
+        "kitty: the picture at the pane's size in pixels (PNG, 24-bit, base64) under an image "
+        "id of its own, and the placeholder cells written again to name it (a picture that "
+        "never arrives leaves blank cells, not the previous photo)",
         "sixel: the whole pane in pixels, 256 colours (textual-image's encoder), redrawn over "
         "blank cells",
         f"blinking: clipping from the preview (w), {BLINK_WINDOW_SECONDS:.0f} s measured after "
