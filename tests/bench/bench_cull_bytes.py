@@ -20,6 +20,7 @@ from the same preview (half-block lines; PNG for kitty; sixel).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -36,7 +37,7 @@ from core.media.photos import preview_cache_dir
 from tests.bench.benchtools import print_verdicts, table_lines, work_tree
 from tests.helpers import camera_sample, catalogue_photos
 from tests.tui.outer_terminal import OuterTerminal
-from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram, app_env
+from tests.tui.tmux_screen import POSITION, TMUX, TmuxProgram, app_env, photo_shown
 from tui.graphics import Graphics, encode
 from tui.widgets.photo_view import BACKGROUND, halfblock_strips
 
@@ -119,6 +120,10 @@ def run_app(base: Path, config: Path, run: tuple[str, ...], size: tuple[int, int
             program.keys("Space")
             program.wait_for(lambda screen, n=change + 2: at_position(screen) == n,
                              f"photo {change + 2}", CHANGE_TIMEOUT)  # fmt: skip
+            # The photo itself, not only its position line: on a loaded machine its frame
+            # may come after more than the quiet time.
+            drawn = functools.partial(picture_drawn, label, program, terminal, terminal_mark)
+            wait_until(functools.partial(drawn, change + 2), CHANGE_TIMEOUT)
             quiet(program, terminal)
             seen.app.append(program.bytes_written() - app_mark)
             seen.terminal.append(len(terminal.since(terminal_mark)))
@@ -132,6 +137,23 @@ def run_app(base: Path, config: Path, run: tuple[str, ...], size: tuple[int, int
         program.close()
         if terminal is not None:
             terminal.close()
+
+
+def picture_drawn(label: str, program: TmuxProgram, terminal: OuterTerminal, mark: int,
+                  position: int) -> bool:  # fmt: skip
+    """The photo at ``position`` has reached the terminal since ``mark``, in ``label``'s form."""
+    if label == "half-blocks":
+        return photo_shown(program.screen(), position)
+    sent = terminal.since(mark)
+    return b"a=t," in sent if label == "kitty graphics" else b'q"1;1;' in sent
+
+
+def wait_until(test, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the photo never reached the terminal")
+        time.sleep(0.05)
 
 
 def at_position(screen: str) -> int | None:
