@@ -69,9 +69,11 @@ SETTLE_SECONDS = WatchSettings().settle_seconds  # the default, as the settings 
 MB = 1_000_000  # throughput and memory unit
 
 # Issue 19's targets: a first scan (hash + describe) of 100,000 camera-like files in at most
-# 60 s, i.e. at least this many files a second; peak memory; a no-change scan at most this many
-# times find from 10,000 files (4x) and from 100,000 (2x).
+# 60 s, i.e. at least this many files a second, judged from 10,000 files (below that the
+# process's start is a large share); peak memory; a no-change scan at most this many times
+# find from 10,000 files (4x) and from 100,000 (2x).
 FIRST_SCAN_FILES_PER_S = 100_000 / 60
+FIRST_SCAN_JUDGED_FROM = 10_000
 PEAK_TARGET_MB = 200
 NO_CHANGE_TARGETS = ((100_000, 2.0), (10_000, 4.0))
 
@@ -414,17 +416,19 @@ def measure_first_scan(session: Session) -> None:
         (f"first scan, {files:,} files: hash, describe, group ({photos:,} photos)",
          f"{seconds:.2f} s, {rate:,.0f} files/s, {session.total_bytes / MB / seconds:,.0f} MB/s",
          f"{best} {reference:.2f} s, {session.total_bytes / MB / reference:,.0f} MB/s",
-         f"{seconds / reference:.1f}x", f">= {FIRST_SCAN_FILES_PER_S:,.0f} files/s"),
+         f"{seconds / reference:.1f}x", f">= {FIRST_SCAN_FILES_PER_S:,.0f} files/s"
+         if files >= FIRST_SCAN_JUDGED_FROM else "(info)"),
         ("  b3sum on equal cores, the other way", "", others, "", "(info)"),
         ("first scan peak memory (largest process)", f"{peak_mb:.0f} MB", "", "",
          f"<= {PEAK_TARGET_MB} MB"),
     ]  # fmt: skip
-    session.targets += [
-        (f"first scan (hash + describe) >= {FIRST_SCAN_FILES_PER_S:,.0f} files/s "
-         "(100,000 in 60 s)", f"{rate:,.0f} files/s", rate >= FIRST_SCAN_FILES_PER_S),
-        (f"first scan peak memory <= {PEAK_TARGET_MB} MB", f"{peak_mb:.0f} MB",
-         peak_mb <= PEAK_TARGET_MB),
-    ]  # fmt: skip
+    if files >= FIRST_SCAN_JUDGED_FROM:
+        session.targets.append(
+            (f"first scan (hash + describe) >= {FIRST_SCAN_FILES_PER_S:,.0f} files/s "
+             "(100,000 in 60 s)", f"{rate:,.0f} files/s", rate >= FIRST_SCAN_FILES_PER_S)
+        )  # fmt: skip
+    session.targets.append((f"first scan peak memory <= {PEAK_TARGET_MB} MB", f"{peak_mb:.0f} MB",
+                            peak_mb <= PEAK_TARGET_MB))  # fmt: skip
 
 
 def find_command(session: Session) -> list[str]:
