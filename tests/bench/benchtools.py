@@ -1,8 +1,10 @@
-"""What the benchmarks share: the temporary folder each one builds its library in."""
+"""What the benchmarks share: the temporary folder each one builds its library in, the table
+and verdicts they print, the settings file and timed whole processes, and the references."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -77,3 +79,42 @@ def reference_cp(path: Path, rounds: int = 3) -> float:
         times.append(time.perf_counter() - started)
         os.unlink(copy)
     return statistics.median(times)
+
+
+def write_settings(env: dict[str, str], text: str) -> Path:
+    """``text`` as the user's settings file, where shootwatch looks for it by default in the
+    environment ``env`` ($XDG_CONFIG_HOME/shootwatch/config.toml)."""
+    path = Path(env["XDG_CONFIG_HOME"]) / "shootwatch" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run_timed(
+    command: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``command`` to its end: its seconds and what it wrote; a return code not in ``ok``
+    stops the benchmark with what it said (a failing command is no figure)."""
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if result.returncode not in ok:
+        raise SystemExit(
+            f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
+    return took, result
+
+
+def b3sum_commands(files: str, threads: int) -> dict[str, str]:
+    """Shell commands hashing the NUL-separated paths in the file ``files`` with b3sum on
+    ``threads`` cores, two ways: b3sum's own threads (``--num-threads``, which speed up large
+    files) and that many b3sum processes side by side (which speed up many small files)."""
+    listed = shlex.quote(files)
+    return {
+        f"b3sum --num-threads {threads}": (
+            f"xargs -0 -n 2000 b3sum --num-threads {threads} < {listed} > /dev/null"
+        ),
+        f"{threads} b3sum processes": (
+            f"xargs -0 -n 500 -P {threads} b3sum --num-threads 1 < {listed} > /dev/null"
+        ),
+    }
