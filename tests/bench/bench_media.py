@@ -39,10 +39,12 @@ another format than its sample, or a preview that could not be built, exits with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import os
 import platform
+import queue
 import random
 import shutil
 import statistics
@@ -61,10 +63,10 @@ import PIL
 from benchtools import print_verdicts, table_lines, work_tree
 from PIL import Image, JpegImagePlugin, features
 
-from core.config import MediaSettings
+from core.config import MediaSettings, ScanSettings
 from core.media.cache import PreviewCache
 from core.media.photos import BATCH as DESCRIBE_BATCH
-from core.media.photos import PREVIEW_BATCH, preview_cache_dir
+from core.media.photos import PREVIEW_BATCH, MediaSync, preview_cache_dir
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, embedded_jpeg, render_preview
 from core.media.work import (
@@ -74,6 +76,9 @@ from core.media.work import (
     build_previews,
     describe_files,
 )
+from core.scan.reconcile import reconcile_root
+from core.store import open_catalogue
+from core.store.models import Root
 
 SEED = 20240604
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "camera"
@@ -414,23 +419,43 @@ def check_descriptions(session: Session, descriptions: list[Description], how: s
         session.results.fail(f"{how}: {len(wrong)} files described wrongly, first {path} ({found})")
 
 
-def describe_in_two_processes(paths: list[str]) -> None:
-    """describe_files over each half of ``paths`` in two plain forked processes at once: what
-    the machine's 2 cores give now, with no pool between."""
-    children = []
-    for half in (paths[0::2], paths[1::2]):
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the child
-            status = 1
-            try:
-                status = 0 if len(describe_files(half)) == len(half) else 1
-            finally:
-                os._exit(status)
-        children.append(child)
-    for child in children:
-        _pid, status = os.waitpid(child, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit("a forked reference process failed")
+class TwoProcesses:
+    """Two plain processes, forked and waiting before the pass starts (their start-up is not
+    timed, as the pool's is not), then each describing half the files at a word: what the
+    machine's 2 cores give now, with no pool between."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.children: list[tuple[int, int, int]] = []  # pid, its "go" pipe, its "done" pipe
+        for half in (paths[0::2], paths[1::2]):
+            go_read, go_write = os.pipe()
+            done_read, done_write = os.pipe()
+            child = os.fork()
+            if child == 0:  # the child
+                status = 1
+                try:
+                    os.read(go_read, 1)
+                    status = 0 if len(describe_files(half)) == len(half) else 1
+                    os.write(done_write, b"x")
+                finally:
+                    os._exit(status)
+            os.close(go_read)
+            os.close(done_write)
+            self.children.append((child, go_write, done_read))
+
+    def run(self) -> float:
+        started = time.perf_counter()
+        for _child, go, _done in self.children:
+            os.write(go, b"x")
+        for _child, _go, done in self.children:
+            os.read(done, 1)
+        taken = time.perf_counter() - started
+        for child, go, done in self.children:
+            os.close(go)
+            os.close(done)
+            _pid, status = os.waitpid(child, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit("a reference process failed to describe its files")
+        return taken
 
 
 @dataclass
@@ -481,7 +506,7 @@ def measure_metadata(session: Session, pool: MediaPool) -> None:
         in_pool, described = run_in_pool(lambda: describe_in_pool(pool, paths))
         check_descriptions(session, described, f"describe_files in MediaPool({WORKERS})")
         pass_start()
-        two = timed(lambda: describe_in_two_processes(paths))[0]
+        two = TwoProcesses(paths).run()
         rounds.append(Round(cold, here, in_pool, two))
         if not cold:  # whole files read: they would warm the cache for the next pass
             cat_runs.append(timed(lambda: run_over_files(["cat"], list_file))[0])
@@ -582,6 +607,90 @@ def record_pool_cpu(results: Results, files: int, here: list[Run], in_pool: list
         f"1 process {ms(per_file_here)}",
         f"{per_file_in_pool / per_file_here:.2f}",
         "(info)",
+    )
+
+
+# --- as the engine does it ---------------------------------------------------------------------
+
+
+def scanned_catalogue(session: Session) -> Path:
+    """A catalogue of the tree, scanned (hashed) and not yet described: its folder."""
+    folder = session.base / "catalogue-scanned"
+    catalogue = open_catalogue(folder / "catalogue.db")
+    try:
+        library = str(Path(session.tree.paths[0]).parents[1])
+        root = Root.create(path=library, kind="library", added_at=time.time())
+        reconcile_root(catalogue, root, ScanSettings(workers=1))
+    finally:
+        catalogue.close()
+    return folder
+
+
+def describe_into_catalogue(
+    session: Session, scanned: Path, name: str, pool: MediaPool | None
+) -> float:
+    """Every file of the tree described and grouped into photos in a fresh copy of the scanned
+    catalogue, as the engine's writer does it: the workers' results applied as they come,
+    MediaSync ticked every ENGINE_TICK; without a pool, in this process. The seconds taken."""
+    folder = session.base / name
+    shutil.copytree(scanned, folder)
+    catalogue = open_catalogue(folder / "catalogue.db")
+    try:
+        settings = replace(session.settings, preview_cache=session.base / "cache-engine")
+        sync = MediaSync(catalogue.db, settings, pool)
+        sync.previews = False  # describing alone: previews are measured on their own
+        started = time.perf_counter()
+        if pool is None:
+            sync.run_until_idle()
+        else:
+            finished: queue.Queue[Callable[[], None]] = queue.Queue()
+            sync.deliver = finished.put
+            next_tick = 0.0
+            while True:  # core.engine.scheduler's writer loop, media alone
+                with contextlib.suppress(queue.Empty):
+                    finished.get(timeout=0.05)()
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + ENGINE_TICK
+                    sync.tick()
+                    if not sync.busy:
+                        break
+        taken = time.perf_counter() - started
+    finally:
+        catalogue.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    if sync.counts.described != session.files:
+        how = f"into the catalogue, {'pool' if pool else '1 process'}"
+        session.results.fail(f"{how}: {sync.counts.described} of {session.files} described")
+    return taken
+
+
+def measure_engine_path(session: Session, pool: MediaPool) -> None:
+    files, rounds = session.files, max(1, session.args.repeat - 2)
+    progress(f"describing into a catalogue as the engine does: scanning {files:,} files ...")
+    scanned = scanned_catalogue(session)
+    here_runs, pool_runs, ratios = [], [], []
+    for number in range(rounds):
+        here_runs.append(describe_into_catalogue(session, scanned, f"here-{number}", None))
+        pool_runs.append(describe_into_catalogue(session, scanned, f"pool-{number}", pool))
+        ratios.append(here_runs[-1] / pool_runs[-1])
+        progress(
+            f"  round {number + 1}/{rounds}: 1 process {rate(files, here_runs[-1])}, "
+            f"pool {rate(files, pool_runs[-1])} ({ratios[-1]:.2f}x)"
+        )
+    here, in_pool = statistics.median(here_runs), statistics.median(pool_runs)
+    speed_up = statistics.median(ratios)
+    session.results.row(
+        f"described into the catalogue as the engine does ({ENGINE_TICK} s ticks), warm",
+        f"pool({WORKERS}) {rate(files, in_pool)}",
+        f"1 process {rate(files, here)}",
+        f"{speed_up:.2f}",
+        f">= {SPEED_UP_TARGET}",
+    )
+    session.results.target(
+        f"described into the catalogue: the pool >= {SPEED_UP_TARGET}x 1 process",
+        f"{speed_up:.2f}x, median of the same-round ratios over {rounds} round(s)",
+        speed_up >= SPEED_UP_TARGET,
     )
 
 
@@ -829,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
         pool = MediaPool(WORKERS)  # before any thread: forked, as in a one-off command
         try:
             measure_metadata(session, pool)
+            measure_engine_path(session, pool)
             jobs, cache_dir = measure_previews(session, pool)
         finally:
             pool.close()
