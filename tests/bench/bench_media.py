@@ -645,16 +645,17 @@ def describe_into_catalogue(
         else:
             finished: queue.Queue[Callable[[], None]] = queue.Queue()
             sync.deliver = finished.put
-            next_tick = 0.0
-            while True:  # core.engine.scheduler's writer loop, media alone
+            sync.tick()
+            next_tick = time.monotonic() + ENGINE_TICK
+            # core.engine.scheduler's writer loop, media alone; done as soon as nothing is
+            # left (not at the next tick: up to 0.2 s that one process never waits).
+            while sync.busy:
                 with contextlib.suppress(queue.Empty):
                     finished.get(timeout=0.05)()
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + ENGINE_TICK
                     sync.tick()
-                    if not sync.busy:
-                        break
         taken = time.perf_counter() - started
     finally:
         catalogue.close()
