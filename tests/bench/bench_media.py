@@ -458,12 +458,29 @@ class TwoProcesses:
         return taken
 
 
+def cpu_pressure() -> float | None:
+    """The share of the last 10 s in which some runnable task waited for a CPU (Linux's
+    /proc/pressure/cpu, "some avg10"), in %; None where the kernel does not say."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return float(dict(field.split("=") for field in first.split()[1:])["avg10"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return None
+
+
+def pressure_text(pressure: float | None) -> str:
+    if pressure is None:
+        return "CPU pressure unknown"
+    return f"tasks waited for a CPU {pressure:.0f}% of the last 10 s"
+
+
 @dataclass
 class Round:
     cold: bool
     here: Run
     in_pool: Run
     two_processes: float
+    pressure: float | None  # CPU pressure as the round started (cpu_pressure)
 
     @property
     def speed_up(self) -> float:
@@ -499,15 +516,30 @@ def measure_metadata(session: Session, pool: MediaPool) -> None:
             if cold:
                 empty_page_cache(paths, method)
 
-        pass_start()
-        here, described = run_here(lambda: describe_files(paths))
-        check_descriptions(session, described, "describe_files in 1 process")
-        pass_start()
-        in_pool, described = run_in_pool(lambda: describe_in_pool(pool, paths))
-        check_descriptions(session, described, f"describe_files in MediaPool({WORKERS})")
-        pass_start()
-        two = TwoProcesses(paths).run()
-        rounds.append(Round(cold, here, in_pool, two))
+        def one_process() -> Run:
+            pass_start()
+            run, described = run_here(lambda: describe_files(paths))
+            check_descriptions(session, described, "describe_files in 1 process")
+            return run
+
+        def the_pool() -> Run:
+            pass_start()
+            run, described = run_in_pool(lambda: describe_in_pool(pool, paths))
+            check_descriptions(session, described, f"describe_files in MediaPool({WORKERS})")
+            return run
+
+        def two_processes() -> float:
+            pass_start()
+            return TwoProcesses(paths).run()
+
+        pressure = cpu_pressure()
+        # In turn, one order then the other: a load that grows or falls over a round is not
+        # always against the same one.
+        if number % 2:
+            two, in_pool, here = two_processes(), the_pool(), one_process()
+        else:
+            here, in_pool, two = one_process(), the_pool(), two_processes()
+        rounds.append(Round(cold, here, in_pool, two, pressure))
         if not cold:  # whole files read: they would warm the cache for the next pass
             cat_runs.append(timed(lambda: run_over_files(["cat"], list_file))[0])
             if has_b3sum:
@@ -516,9 +548,16 @@ def measure_metadata(session: Session, pool: MediaPool) -> None:
             f"  round {number + 1}/{repeat} ({'cold' if cold else 'warm'}): "
             f"1 process {rate(files, here.wall)}, pool {rate(files, in_pool.wall)} "
             f"({rounds[-1].speed_up:.2f}x), 2 plain processes {rate(files, two)} "
-            f"({rounds[-1].ceiling:.2f}x)"
+            f"({rounds[-1].ceiling:.2f}x); {pressure_text(pressure)}"
         )
     record_metadata(session, cat_runs, b3sum_runs, rounds)
+
+
+def median_pressure(rounds: list[Round]) -> str:
+    known = [r.pressure for r in rounds if r.pressure is not None]
+    if not known:
+        return "CPU pressure unknown"
+    return f"tasks waited for a CPU {statistics.median(known):.0f}% of the time (median)"
 
 
 def record_metadata(
@@ -553,7 +592,8 @@ def record_metadata(
         results.target(
             f"metadata, {label.split(',')[0]}: the pool >= {SPEED_UP_TARGET}x 1 process",
             f"{speed_up:.2f}x, median of the same-round ratios over {len(chosen)} round(s); "
-            f"2 plain processes reached {ceiling:.2f}x in the same rounds",
+            f"2 plain processes reached {ceiling:.2f}x in the same rounds; "
+            f"{median_pressure(chosen)}",
             speed_up >= SPEED_UP_TARGET,
         )
     warm = [r for r in rounds if not r.cold] or rounds
@@ -671,13 +711,21 @@ def measure_engine_path(session: Session, pool: MediaPool) -> None:
     progress(f"describing into a catalogue as the engine does: scanning {files:,} files ...")
     scanned = scanned_catalogue(session)
     here_runs, pool_runs, ratios = [], [], []
+    pressures = []
     for number in range(rounds):
-        here_runs.append(describe_into_catalogue(session, scanned, f"here-{number}", None))
-        pool_runs.append(describe_into_catalogue(session, scanned, f"pool-{number}", pool))
-        ratios.append(here_runs[-1] / pool_runs[-1])
+        pressures.append(cpu_pressure())
+        if number % 2:  # in turn, as the metadata's rounds
+            in_pool = describe_into_catalogue(session, scanned, f"pool-{number}", pool)
+            here = describe_into_catalogue(session, scanned, f"here-{number}", None)
+        else:
+            here = describe_into_catalogue(session, scanned, f"here-{number}", None)
+            in_pool = describe_into_catalogue(session, scanned, f"pool-{number}", pool)
+        here_runs.append(here)
+        pool_runs.append(in_pool)
+        ratios.append(here / in_pool)
         progress(
-            f"  round {number + 1}/{rounds}: 1 process {rate(files, here_runs[-1])}, "
-            f"pool {rate(files, pool_runs[-1])} ({ratios[-1]:.2f}x)"
+            f"  round {number + 1}/{rounds}: 1 process {rate(files, here)}, "
+            f"pool {rate(files, in_pool)} ({ratios[-1]:.2f}x); {pressure_text(pressures[-1])}"
         )
     here, in_pool = statistics.median(here_runs), statistics.median(pool_runs)
     speed_up = statistics.median(ratios)
@@ -690,7 +738,10 @@ def measure_engine_path(session: Session, pool: MediaPool) -> None:
     )
     session.results.target(
         f"described into the catalogue: the pool >= {SPEED_UP_TARGET}x 1 process",
-        f"{speed_up:.2f}x, median of the same-round ratios over {rounds} round(s)",
+        f"{speed_up:.2f}x, median of the same-round ratios over {rounds} round(s); "
+        + median_pressure(
+            [Round(False, Run(0, 0), Run(0, 0), 0, pressure) for pressure in pressures]
+        ),
         speed_up >= SPEED_UP_TARGET,
     )
 
