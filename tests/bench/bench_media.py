@@ -2,7 +2,8 @@
 
 Run from the repository root (a standalone script, not a pytest test):
 
-    python3 tests/bench/bench_media.py [--files N] [--previews P] [--repeat R] [--keep]
+    python3 tests/bench/bench_media.py [--files N] [--previews P] [--repeat R]
+        [--cold-cache auto|drop_caches|fadvise] [--keep]
 
 It builds a tree of N files (default 4,000), copies of the camera samples in
 tests/fixtures/camera taken in turn: only the samples that are whole pictures (described with
@@ -16,9 +17,13 @@ of its own, so a cold pass reads every file from the disk. It then times, in one
   forked processes each describing half the files (what 2 cores give now, with no pool: the
   machine's ceiling, as other work on it lowers it). The first round starts each pass from a
   cold page cache (``drop_caches`` when run as root, else ``posix_fadvise(DONTNEED)`` per
-  file; the output says which); the others are warm. The pool's speed-up over one process is
-  taken in each round and its median judged against the target (>= 1.8x on 2 cores); ``cat``
-  and ``b3sum`` over the same files are references (files/s);
+  file; the output says which: drop_caches empties the whole machine's cache, so on a shared
+  machine ``--cold-cache fadvise`` disturbs less); the others are warm. The passes of a round
+  run one order, then the other in the next. The pool's speed-up over one process is taken in
+  each round and its median judged against the target (>= 1.8x on 2 cores), with the CPU
+  pressure each round started under (the share of time some task waited for a CPU: other
+  work on the machine, which no pool gets back); ``cat`` and ``b3sum`` over the same files
+  are references (files/s);
 - the same describing as the engine does it, into a catalogue (``MediaSync`` fed at the
   engine's 0.2 s ticks, the results applied by one writer), one process against the pool;
 - ``build_previews`` for P files (default 1,000) with a usable preview, in batches of 8 as the
@@ -553,8 +558,8 @@ def measure_metadata(session: Session, pool: MediaPool) -> None:
     record_metadata(session, cat_runs, b3sum_runs, rounds)
 
 
-def median_pressure(rounds: list[Round]) -> str:
-    known = [r.pressure for r in rounds if r.pressure is not None]
+def median_pressure(pressures: list[float | None]) -> str:
+    known = [pressure for pressure in pressures if pressure is not None]
     if not known:
         return "CPU pressure unknown"
     return f"tasks waited for a CPU {statistics.median(known):.0f}% of the time (median)"
@@ -593,7 +598,7 @@ def record_metadata(
             f"metadata, {label.split(',')[0]}: the pool >= {SPEED_UP_TARGET}x 1 process",
             f"{speed_up:.2f}x, median of the same-round ratios over {len(chosen)} round(s); "
             f"2 plain processes reached {ceiling:.2f}x in the same rounds; "
-            f"{median_pressure(chosen)}",
+            f"{median_pressure([r.pressure for r in chosen])}",
             speed_up >= SPEED_UP_TARGET,
         )
     warm = [r for r in rounds if not r.cold] or rounds
@@ -739,9 +744,7 @@ def measure_engine_path(session: Session, pool: MediaPool) -> None:
     session.results.target(
         f"described into the catalogue: the pool >= {SPEED_UP_TARGET}x 1 process",
         f"{speed_up:.2f}x, median of the same-round ratios over {rounds} round(s); "
-        + median_pressure(
-            [Round(False, Run(0, 0), Run(0, 0), 0, pressure) for pressure in pressures]
-        ),
+        + median_pressure(pressures),
         speed_up >= SPEED_UP_TARGET,
     )
 
