@@ -155,6 +155,14 @@ class MediaSync:
     def tick(self) -> None:
         """Follow the event log and keep the workers busy (describing first, then previews)."""
         self.follow_file_events()
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        """Fill the workers' free slots, describing first, then previews. Run at each tick and
+        as each batch comes back: the engine ticks every 0.2 s and a batch is about 30 ms of
+        a worker's time, so workers fed at ticks alone sat idle two thirds of the time."""
+        if self.pool is not None and self.pool.closed:
+            return  # the engine is stopping
         if not self._queued and time.monotonic() < self._idle_until:
             return  # nothing was left last time, and no file has changed since
         capacity = (self.pool.workers * 2 if self.pool else 1) - self._in_flight
@@ -282,8 +290,9 @@ class MediaSync:
             log.warning("media worker failed: %s", error)
             self._backlog_after = dict.fromkeys(self._backlog_after, 0)
             self._previewing.clear()  # the backlog finds what it had again
-            return
-        apply(results)
+        else:
+            apply(results)
+        self._hand_out()  # the slot just freed, now rather than at the next tick
 
     def apply_descriptions(self, descriptions: list[Description], ids: dict[str, int]) -> None:
         """What the workers found, folder by folder: each folder's files described, grouped

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 class MediaPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.closed = False
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -59,4 +60,5 @@ class MediaPool:
         return future
 
     def close(self) -> None:
+        self.closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
