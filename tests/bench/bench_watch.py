@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' renam
 from core.config import Settings, WatchSettings, load_settings
 from core.engine import Engine
 from core.store import open_catalogue
-from core.store.models import Event, FileRecord, Root, SyncRun
+from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
 from tests.faults.renames import (
     FILES,
     FOLDERS,
@@ -101,6 +101,7 @@ WAVES_LONGEST_GAP_MS = 300
 EVENT = Event._meta.table_name
 SYNC_RUN = SyncRun._meta.table_name
 FILE = FileRecord._meta.table_name
+HEARTBEAT = Heartbeat._meta.table_name
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -342,6 +343,17 @@ class CatalogueReader:
             self.db.row_factory = None
         return dict(row) if row is not None else None
 
+    def media_state(self) -> tuple[str | None, str | None]:
+        """(status, task) of the media component's heartbeat."""
+        row = self.db.execute(
+            f"SELECT status, task FROM {HEARTBEAT} WHERE component = 'media'"
+        ).fetchone()
+        return (row[0], row[1]) if row is not None else (None, None)
+
+    def undescribed(self) -> int:
+        """Files the media component has not looked at yet (no content type)."""
+        return self.db.execute(f"SELECT COUNT(*) FROM {FILE} WHERE format IS NULL").fetchone()[0]
+
     def file_records(self) -> dict[str, int]:
         rows = self.db.execute(f"SELECT rel_path, size FROM {FILE}").fetchall()
         return dict(rows)
@@ -491,6 +503,27 @@ def wait_for_startup(session: Session, reader: CatalogueReader) -> None:
     if run is None or run["status"] != "completed":
         raise SystemExit(f"the engine's startup reconcile did not complete: {run}")
     session.results.figures["startup_reconcile"] = run
+
+
+def wait_for_description(session: Session, reader: CatalogueReader) -> None:
+    """Wait until the media component has described every file (its content type and EXIF
+    read): the library is then indexed. Its previews are built afterwards, in the background,
+    as after any first index; the bursts meet them being built (the figures say so)."""
+    timeout = BACKSTOP_TIMEOUT + session.results.library * INDEX_SECONDS_PER_FILE
+    started = time.monotonic()
+    waiting = reader.undescribed()
+    while waiting and time.monotonic() - started < timeout:
+        time.sleep(POLL_SECONDS * 10)
+        waiting = reader.undescribed()
+    if waiting:
+        session.results.warn(
+            f"WARNING {waiting:,} files were not described {timeout:g} s after the startup "
+            "reconcile: the bursts meet a library still being indexed"
+        )
+    waited = time.monotonic() - started
+    status, task = reader.media_state()
+    session.results.figures["described"] = {"seconds": waited, "media": f"{status}: {task}"}
+    progress(f"  library described in {waited:.1f} s more (media {status}: {task})")
 
 
 def probe_watcher(session: Session, reader: CatalogueReader) -> None:
@@ -666,6 +699,7 @@ def measure(session: Session, bursts: list[Burst]) -> None:
         reader = CatalogueReader(session.settings.catalogue)
         wait_for_startup(session, reader)
         progress(f"  startup reconcile done in {time.perf_counter() - started:.2f} s")
+        wait_for_description(session, reader)
         probe_watcher(session, reader)
         for burst in bursts:
             measure_burst(session, reader, burst)
