@@ -323,6 +323,19 @@ class CatalogueReader:
     def last_sync_run(self) -> int:
         return self.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {SYNC_RUN}").fetchone()[0]
 
+    def runs_by_kind(self, after_id: int) -> dict[str, dict[str, float]]:
+        """The sync runs since ``after_id`` per kind: how many, the files they added, their
+        seconds (a whole-root reconcile among a burst's runs is where its files waited)."""
+        rows = self.db.execute(
+            f"SELECT kind, COUNT(*), SUM(files_added), SUM(COALESCE(duration, 0)) FROM {SYNC_RUN}"
+            " WHERE id > ? GROUP BY kind",
+            (after_id,),
+        ).fetchall()
+        return {
+            kind: {"runs": runs, "files_added": added or 0, "seconds": seconds}
+            for kind, runs, added, seconds in rows
+        }
+
     def failed_runs(self, after_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute(
             f"SELECT id, kind, error FROM {SYNC_RUN} WHERE id > ? AND status = 'failed'"
@@ -548,6 +561,14 @@ def measure_burst(session: Session, reader: CatalogueReader, burst: Burst) -> No
     deadline = time.monotonic() + session.settle + GIVE_UP_SECONDS
     wait_for_files(reader, burst.rel_paths, deadline)
     record_burst(session, reader, burst, reader.failed_runs(before))
+    session.results.bursts[-1]["sync_runs"] = runs = reader.runs_by_kind(before)
+    progress(
+        "  sync runs: "
+        + ", ".join(
+            f"{kind} {run['runs']} ({run['files_added']:,} added, {run['seconds']:.2f} s)"
+            for kind, run in sorted(runs.items())
+        )
+    )
 
 
 def record_burst(
