@@ -30,6 +30,9 @@ REMOTE_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 INOTIFY_QUEUE = Path("/proc/sys/fs/inotify/max_queued_events")
 MANY_NEW_FOLDERS = 50  # new folders in one batch that make a reconcile the better way
+# A folder's mtime is stamped from the kernel's coarse clock, a few milliseconds behind
+# time.time_ns(): a sweep looks at folders changed this long before the time it is given.
+MTIME_SLACK_NS = 1_000_000_000
 
 # (rel_dir, recursive, claimed_children): one survey, as core.scan.reconcile takes them.
 Folder = tuple[str, bool, tuple[str, ...]]
@@ -278,8 +281,9 @@ class Watcher:
             self.running = False
 
     def _watch(self, folders: set[str], restarted_at: int | None) -> int | None:
-        """Watch ``folders`` until the set of folders changes; returns when that happened
-        (to restart with the new set), or None when asked to stop."""
+        """Watch ``folders`` until the set of folders changes; returns since when the
+        changes went unwatched (to restart with the new set and sweep from then), or None when
+        asked to stop."""
         # A folder that went while no watch was in place cannot be watched; its parent's
         # changed mtime has the sweep report it.
         folders.intersection_update({folder for folder in folders if os.path.isdir(folder)})
@@ -299,14 +303,19 @@ class Watcher:
             poll_delay_ms=1000,
             ignore_permission_denied=True,
         ):
+            # Whatever changes after this batch was taken is in the next one, or, when this
+            # one restarts the watch, in none: the sweep after the restart starts here, however
+            # long this batch takes to handle (a loaded machine, a large tree to walk).
+            received_at = time.time_ns()
+            appeared: set[str] = set()
             if first and restarted_at is not None:
                 # The watches are in place by now: what changed before they were is swept.
                 appeared = self._sweep(folders, restarted_at)
-                if appeared:  # watch them too, and sweep again for what came meanwhile
-                    folders |= appeared
-                    return time.time_ns()
+                folders |= appeared  # watched from the restart, after this batch
             first = False
             if not changes:
+                if appeared:
+                    return received_at
                 continue
             by_root: dict[str, list[str]] = {}
             for _change, path in changes:
@@ -336,12 +345,12 @@ class Watcher:
                 # kernel's queue can overflow unseen, and one reconcile is cheaper anyway.
                 message = f"{len(new):,} new folders at once"
                 self.on_trouble("overflow", WatchOverflow(message))
-            if new or gone:
+            if new or gone or appeared:
                 for path in gone:
                     folders -= {f for f in folders if f == path or f.startswith(path + "/")}
                 for path in new:
                     folders |= self._folders_under(path)
-                return time.time_ns()
+                return received_at
         return None
 
     def _sweep(self, folders: set[str], since_ns: int) -> set[str]:
@@ -365,7 +374,7 @@ class Watcher:
             report(folder, True)
         for folder in folders & present:
             try:
-                moved = os.stat(folder).st_mtime_ns >= since_ns - 1_000_000_000
+                moved = os.stat(folder).st_mtime_ns >= since_ns - MTIME_SLACK_NS
             except OSError:
                 continue
             if moved:

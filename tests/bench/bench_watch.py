@@ -2,17 +2,23 @@
 
 Run from the repository root (a standalone script, not a pytest test):
 
-    python tests/bench/bench_watch.py [--settle S] [--debounce-ms MS] [--sizes 1,100,2000]
-                                      [--workdir DIR] [--json FILE]
+    python tests/bench/bench_watch.py [--library N] [--settle S] [--debounce-ms MS]
+                                      [--sizes 1,100,2000] [--workdir DIR] [--json FILE]
 
 A running engine (watcher and writer thread, as under the TUI or `shootwatch run`) watches a
-fresh root. Bursts of new files are written into folders that already exist, then one burst of
-the largest size into new folders made during the burst (ten files each). For every file the
-latency from its close to its "added" Event row is taken, and reported over the settle time
-the benchmark configures: the engine records a file only once it has not changed for that
-long. A manual reconcile then acts as the backstop: afterwards the catalogue must hold exactly
-the files on disk. Speed targets are reported as met or missed and never fail the run; a file
-still missing after the backstop reconcile exits with 1.
+fresh root, at the default settings (settle time and debounce as core.config declares them)
+unless --settle or --debounce-ms say otherwise. With ``--library N`` the root first holds an
+N-file library (small JPEG-like files named as a camera names them, in year/day folders) that
+the engine indexes before the bursts, and the same bursts are run first under an empty root
+in the same run, as the reference. Bursts of new files are written into folders that already
+exist, then one burst of the largest size into new folders made during the burst (ten files
+each). For every file the latency from its close to its "added" Event row is taken, and
+reported over the settle time the run uses: the engine records a file only once it has not
+changed for that long. A manual reconcile then acts as the backstop: afterwards the catalogue
+must hold exactly the files on disk. Speed targets are reported as met or missed and never
+fail the run. A missed file (no "added" Event row within the settle time and 30 s after its
+burst: only a reconcile would find it) is a failure: the verdict line says FAILED and the run
+exits with 1, as it does for a file still missing after the backstop reconcile.
 
 With ``--renames 0,10,...`` it then runs the rename matrix (tests/faults/renames.py's
 scenarios) under the real engine (``shootwatch run``, default settings): 40 folders of 50 files
@@ -54,10 +60,10 @@ from benchtools import work_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' rename harness
 
-from core.config import Settings, load_settings
+from core.config import Settings, WatchSettings, load_settings
 from core.engine import Engine
 from core.store import open_catalogue
-from core.store.models import Event, FileRecord, Root, SyncRun
+from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
 from tests.faults.renames import (
     FILES,
     FOLDERS,
@@ -79,6 +85,12 @@ POLL_SECONDS = 0.02  # how often the catalogue is read for new Event rows
 GIVE_UP_SECONDS = 30.0  # after the settle time, a file without an Event row counts as missed
 PROBE_TRIES = 5
 BACKSTOP_TIMEOUT = 120.0
+# The library: small files with a JPEG's first bytes, named and foldered as a camera's.
+LIBRARY_FILES_PER_FOLDER = 200  # one day's shoot: 100,000 files are 500 day folders
+LIBRARY_FOLDERS_PER_YEAR = 100
+LIBRARY_FILE_BYTES = 512
+JPEG_START = bytes.fromhex("ffd8ffe000104a46494600010100000100010000")  # SOI, a JFIF APP0
+INDEX_SECONDS_PER_FILE = 0.01  # the startup reconcile's timeout grows with the library
 
 TARGET_FILES = 2_000  # the burst the latency target is about
 LATENCY_TARGET = 0.6  # p95 of close -> Event row, seconds over the settle time
@@ -89,6 +101,7 @@ WAVES_LONGEST_GAP_MS = 300
 EVENT = Event._meta.table_name
 SYNC_RUN = SyncRun._meta.table_name
 FILE = FileRecord._meta.table_name
+HEARTBEAT = Heartbeat._meta.table_name
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -237,6 +250,33 @@ def files_on_disk(root: Path) -> dict[str, int]:
     return found
 
 
+def library_folder(number: int) -> str:
+    """The year/day folder of the ``number``-th library folder."""
+    year = 2000 + number // LIBRARY_FOLDERS_PER_YEAR
+    day = number % LIBRARY_FOLDERS_PER_YEAR
+    return f"library/{year}/{year}-{1 + day // 28:02d}-{1 + day % 28:02d}"
+
+
+def build_library(root: Path, files: int) -> int:
+    """``files`` distinct small files in year/day folders under ``root/library``; returns the
+    number of folders made. Written directly (a few seconds for 100,000): their content
+    matters only to the engine's index of them."""
+    folders = 0
+    body = bytes(LIBRARY_FILE_BYTES - len(JPEG_START) - 8)
+    for number in range(files):
+        if number % LIBRARY_FILES_PER_FOLDER == 0:
+            folder = root / library_folder(number // LIBRARY_FILES_PER_FOLDER)
+            folder.mkdir(parents=True)
+            folders += 1
+        data = JPEG_START + number.to_bytes(8, "little") + body
+        fd = os.open(folder / f"DSC_{number:06d}.JPG", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    return folders
+
+
 # --- reading the catalogue ------------------------------------------------------------------
 
 
@@ -283,6 +323,19 @@ class CatalogueReader:
     def last_sync_run(self) -> int:
         return self.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {SYNC_RUN}").fetchone()[0]
 
+    def runs_by_kind(self, after_id: int) -> dict[str, dict[str, float]]:
+        """The sync runs since ``after_id`` per kind: how many, the files they added, their
+        seconds (a whole-root reconcile among a burst's runs is where its files waited)."""
+        rows = self.db.execute(
+            f"SELECT kind, COUNT(*), SUM(files_added), SUM(COALESCE(duration, 0)) FROM {SYNC_RUN}"
+            " WHERE id > ? GROUP BY kind",
+            (after_id,),
+        ).fetchall()
+        return {
+            kind: {"runs": runs, "files_added": added or 0, "seconds": seconds}
+            for kind, runs, added, seconds in rows
+        }
+
     def failed_runs(self, after_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute(
             f"SELECT id, kind, error FROM {SYNC_RUN} WHERE id > ? AND status = 'failed'"
@@ -302,6 +355,17 @@ class CatalogueReader:
         finally:
             self.db.row_factory = None
         return dict(row) if row is not None else None
+
+    def media_state(self) -> tuple[str | None, str | None]:
+        """(status, task) of the media component's heartbeat."""
+        row = self.db.execute(
+            f"SELECT status, task FROM {HEARTBEAT} WHERE component = 'media'"
+        ).fetchone()
+        return (row[0], row[1]) if row is not None else (None, None)
+
+    def undescribed(self) -> int:
+        """Files the media component has not looked at yet (no content type)."""
+        return self.db.execute(f"SELECT COUNT(*) FROM {FILE} WHERE format IS NULL").fetchone()[0]
 
     def file_records(self) -> dict[str, int]:
         rows = self.db.execute(f"SELECT rel_path, size FROM {FILE}").fetchall()
@@ -365,6 +429,7 @@ def spread(values: list[float]) -> dict[str, float | None]:
 
 @dataclass
 class Results:
+    library: int = 0  # files in the library the engine had indexed before the bursts
     figures: dict[str, Any] = field(default_factory=dict)
     bursts: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
@@ -379,6 +444,22 @@ class Results:
     def warn(self, line: str) -> None:
         print(line, flush=True)
         self.warnings.append(line)
+
+    @property
+    def missed(self) -> int:
+        """Files of the bursts without an "added" Event row: only a reconcile would find them."""
+        return sum(burst["missed"] for burst in self.bursts)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "library": self.library,
+            **self.figures,
+            "bursts": self.bursts,
+            "targets": self.targets,
+            "warnings": self.warnings,
+            "missed": self.missed,
+            "missing_after_backstop": self.missing_after_backstop,
+        }
 
 
 @dataclass
@@ -408,6 +489,7 @@ def progress(message: str) -> None:
 
 def make_settings(base: Path, settle: float, debounce_ms: int) -> Settings:
     """Settings of this run only: an empty config file, so the user's own is not read."""
+    base.mkdir(exist_ok=True)
     config = base / "config.toml"
     config.write_text("")
     return load_settings(
@@ -429,10 +511,32 @@ def add_root(settings: Settings, root: Path) -> None:
 
 
 def wait_for_startup(session: Session, reader: CatalogueReader) -> None:
-    run = wait_for_run(reader, "startup", 0, BACKSTOP_TIMEOUT)
+    timeout = BACKSTOP_TIMEOUT + session.results.library * INDEX_SECONDS_PER_FILE
+    run = wait_for_run(reader, "startup", 0, timeout)
     if run is None or run["status"] != "completed":
         raise SystemExit(f"the engine's startup reconcile did not complete: {run}")
     session.results.figures["startup_reconcile"] = run
+
+
+def wait_for_description(session: Session, reader: CatalogueReader) -> None:
+    """Wait until the media component has described every file (its content type and EXIF
+    read): the library is then indexed. Its previews are built afterwards, in the background,
+    as after any first index; the bursts meet them being built (the figures say so)."""
+    timeout = BACKSTOP_TIMEOUT + session.results.library * INDEX_SECONDS_PER_FILE
+    started = time.monotonic()
+    waiting = reader.undescribed()
+    while waiting and time.monotonic() - started < timeout:
+        time.sleep(POLL_SECONDS * 10)
+        waiting = reader.undescribed()
+    if waiting:
+        session.results.warn(
+            f"WARNING {waiting:,} files were not described {timeout:g} s after the startup "
+            "reconcile: the bursts meet a library still being indexed"
+        )
+    waited = time.monotonic() - started
+    status, task = reader.media_state()
+    session.results.figures["described"] = {"seconds": waited, "media": f"{status}: {task}"}
+    progress(f"  library described in {waited:.1f} s more (media {status}: {task})")
 
 
 def probe_watcher(session: Session, reader: CatalogueReader) -> None:
@@ -457,6 +561,14 @@ def measure_burst(session: Session, reader: CatalogueReader, burst: Burst) -> No
     deadline = time.monotonic() + session.settle + GIVE_UP_SECONDS
     wait_for_files(reader, burst.rel_paths, deadline)
     record_burst(session, reader, burst, reader.failed_runs(before))
+    session.results.bursts[-1]["sync_runs"] = runs = reader.runs_by_kind(before)
+    progress(
+        "  sync runs: "
+        + ", ".join(
+            f"{kind} {run['runs']} ({run['files_added']:,} added, {run['seconds']:.2f} s)"
+            for kind, run in sorted(runs.items())
+        )
+    )
 
 
 def record_burst(
@@ -580,6 +692,8 @@ def record_targets(session: Session) -> None:
             met,
             seen=burst["seen_over_settle"]["p95"],  # info: Event.at is stamped before the write
         )
+    missed = results.missed
+    results.target("0 files missed (no Event row without a reconcile)", missed, "0", missed == 0)
     missing = results.missing_after_backstop
     results.target("0 missing after the backstop reconcile", missing, "0", missing == 0)
 
@@ -587,9 +701,17 @@ def record_targets(session: Session) -> None:
 def measure(session: Session, bursts: list[Burst]) -> None:
     session.root.mkdir()
     already = prepare_root(session.root, bursts, session.maker)
+    library = session.results.library
+    if library:
+        progress(f"building a {library:,}-file library ...")
+        clock = time.perf_counter()
+        folders = build_library(session.root, library)
+        built = time.perf_counter() - clock
+        session.results.figures["library_build"] = {"folders": folders, "seconds": built}
+        progress(f"  {library:,} files in {folders:,} folders in {built:.1f} s")
     add_root(session.settings, session.root)
-    session.results.figures["files_before_start"] = len(already)
-    progress(f"starting the engine on {session.root} ...")
+    session.results.figures["files_before_start"] = len(already) + library
+    progress(f"starting the engine on {session.root} (library of {library:,} files) ...")
     engine = Engine(session.settings)
     started = time.perf_counter()
     engine.start()
@@ -598,6 +720,7 @@ def measure(session: Session, bursts: list[Burst]) -> None:
         reader = CatalogueReader(session.settings.catalogue)
         wait_for_startup(session, reader)
         progress(f"  startup reconcile done in {time.perf_counter() - started:.2f} s")
+        wait_for_description(session, reader)
         probe_watcher(session, reader)
         for burst in bursts:
             measure_burst(session, reader, burst)
@@ -618,6 +741,14 @@ def seconds(value: float | None) -> str:
 
 def print_table(session: Session) -> None:
     results = session.results
+    startup = results.figures.get("startup_reconcile") or {}
+    index = (
+        f" (indexed by the startup reconcile in "
+        f"{startup['finished_at'] - startup['started_at']:.1f} s)"
+        if startup.get("finished_at")
+        else ""
+    )
+    print(f"\nlibrary of {results.library:,} files watched{index}:")
     header = (
         "burst",
         "files",
@@ -657,7 +788,6 @@ def print_table(session: Session) -> None:
     ]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     watch = session.settings.watch
-    print()
     print(
         f"settle {watch.settle_seconds:g} s, debounce {watch.debounce_ms} ms. Seconds from each "
         "file's close: p50/p95/max of its Event.at over the settle time; seen p95: over the "
@@ -683,12 +813,13 @@ def print_table(session: Session) -> None:
         shown = shown if value is not None else "-"
         if target.get("seen") is not None:
             shown += f"; row readable after {target['seen']:.3f}"
-        print(f"target {target['name']}: {verdict} ({shown})")
+        print(f"target {target['name']}, library {results.library:,}: {verdict} ({shown})")
 
 
 def environment(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return {
         "sizes": args.sizes,
+        "library": args.library,
         "renames": args.renames,
         "short_renames": args.short_renames,
         "settle_seconds": settings.watch.settle_seconds,
@@ -701,18 +832,36 @@ def environment(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, session: Session) -> None:
-    results = session.results
+def write_json(
+    path: Path, sessions: list[Session], verdict: str, renames: dict[str, Any] | None
+) -> None:
     document = {
-        "environment": environment(session.args, session.settings),
-        **results.figures,
-        "bursts": results.bursts,
-        "targets": results.targets,
-        "warnings": results.warnings,
-        "missing_after_backstop": results.missing_after_backstop,
+        "environment": environment(sessions[0].args, sessions[0].settings),
+        "runs": [session.results.document() for session in sessions],
+        "verdict": verdict,
+        "renames": renames,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"figures written to {path}")
+
+
+def watch_verdict(sessions: list[Session]) -> tuple[bool, str]:
+    """(whether every file was recorded without a reconcile, the verdict line)."""
+    files = sum(burst["files"] for session in sessions for burst in session.results.bursts)
+    missed = sum(session.results.missed for session in sessions)
+    missing = sum(session.results.missing_after_backstop for session in sessions)
+    if not missed and not missing:
+        return True, f"ok: 0 of {files:,} files missed, none missing after the backstop"
+    where = "; ".join(
+        f"library {session.results.library:,}, {burst['name']}: {burst['missed']:,}"
+        for session in sessions
+        for burst in session.results.bursts
+        if burst["missed"]
+    )
+    return False, (
+        f"FAILED: {missed:,} of {files:,} files missed ({where or 'none in the bursts'}), "
+        f"{missing:,} missing after the backstop reconcile"
+    )
 
 
 def sizes(text: str) -> list[int]:
@@ -727,19 +876,30 @@ def sizes(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = WatchSettings()
     parser.add_argument(
         "--settle",
         type=float,
-        default=0.5,
+        default=defaults.settle_seconds,
         metavar="SECONDS",
-        help="watch.settle_seconds for the run (default 0.5)",
+        help="watch.settle_seconds for the run (default: the setting's, "
+        f"{defaults.settle_seconds:g})",
     )
     parser.add_argument(
         "--debounce-ms",
         type=int,
-        default=100,
+        default=defaults.debounce_ms,
         metavar="MS",
-        help="watch.debounce_ms for the run (default 100)",
+        help=f"watch.debounce_ms for the run (default: the setting's, {defaults.debounce_ms})",
+    )
+    parser.add_argument(
+        "--library",
+        type=library_size,
+        default=0,
+        metavar="N",
+        help="an N-file library (year/day folders of camera-named JPEG-like files) under the "
+        "root, indexed by the engine before the bursts; the bursts run under an empty root "
+        "first, in the same run, as the reference (default 0: the empty root only)",
     )
     parser.add_argument(
         "--sizes",
@@ -770,6 +930,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(CI's short run)",
     )
     return parser.parse_args(argv)
+
+
+def library_size(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a library has 0 files or more")
+    return value
 
 
 def gaps(text: str) -> list[int]:
@@ -903,9 +1073,8 @@ def rename_matrix(gaps_ms: list[int], short: bool, workdir: str | None) -> dict[
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    results = Results()
+def run_library(args: argparse.Namespace, library: int) -> Session:
+    """The bursts under a fresh engine watching a root that holds a ``library``-file library."""
     with work_tree("shootwatch-bench-watch-", args.workdir) as base:
         settings = make_settings(base, args.settle, args.debounce_ms)
         root = base / "root"  # the catalogue is beside it, not inside
@@ -914,18 +1083,27 @@ def main(argv: list[str] | None = None) -> int:
             for number, files in enumerate(args.sizes, start=1)
         ]
         bursts.append(new_folders_burst(root, max(args.sizes)))
+        results = Results(library=library)
         session = Session(args=args, root=root, settings=settings, results=results)
         measure(session, bursts)
     print_table(session)
+    return session
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The empty root first: the reference for the library's figures, measured in the same run.
+    libraries = [0, args.library] if args.library else [0]
+    sessions = [run_library(args, library) for library in libraries]
+    recorded, verdict = watch_verdict(sessions)
+    print(f"\nwatch verdict: {verdict}")
+    renames = None
     if args.renames:
         # Reported, never a failed run: its verdict line says what was lost.
-        results.figures["renames"] = rename_matrix(args.renames, args.short_renames, args.workdir)
+        renames = rename_matrix(args.renames, args.short_renames, args.workdir)
     if args.json is not None:
-        write_json(args.json, session)
-    if results.missing_after_backstop:
-        print(f"{results.missing_after_backstop} file(s) missing after the backstop reconcile")
-        return 1
-    return 0
+        write_json(args.json, sessions, verdict, renames)
+    return 0 if recorded else 1
 
 
 if __name__ == "__main__":
