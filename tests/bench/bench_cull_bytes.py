@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import statistics
 import sys
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PIL import Image
+from PIL import Image, ImageOps
 from textual.geometry import Size
 
 from core.config import load_settings
@@ -79,11 +80,29 @@ def build_shoot(base: Path, photos: int) -> tuple[Path, list[str]]:
     folder = base / "photos" / "2025-03-08"
     folder.mkdir(parents=True)
     for n in range(photos):
-        data = sources[n % len(sources)].read_bytes()
-        (folder / f"IMG_{n:04d}.JPG").write_bytes(data + b"repeat-%d" % n)
+        source = sources[n % len(sources)]
+        target = folder / f"IMG_{n:04d}.JPG"
+        turn = n // len(sources)
+        # Copies of one camera file share its capture time, so the queue puts them side by
+        # side: each copy is another picture (turned, with the same EXIF), or a photo change
+        # to the next copy would redraw nothing and measure nothing.
+        data = source.read_bytes() if turn == 0 else turned(source, turn)
+        target.write_bytes(data + b"repeat-%d" % n)
     settings, catalogue = catalogue_photos(base)
     catalogue.close()
     return settings.config_file, [path.name for path in sources]
+
+
+def turned(source: Path, turn: int) -> bytes:
+    """``source`` mirrored, flipped or turned upside down (by ``turn``), its EXIF kept."""
+    with Image.open(source) as image:
+        exif = image.info.get("exif", b"")
+        picture = (ImageOps.mirror, ImageOps.flip, lambda im: im.rotate(180))[(turn - 1) % 3](
+            image.convert("RGB")
+        )
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
 
 
 def run_app(base: Path, config: Path, run: tuple[str, ...], size: tuple[int, int],
