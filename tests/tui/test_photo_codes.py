@@ -4,6 +4,7 @@ The codes are read back cell by cell, as a terminal would, to see what the scree
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -123,16 +124,17 @@ def test_each_colour_is_written_only_where_it_changes(name):
         assert written <= 3 * len(cells) + 20 * changes + len("\x1b[0m")
 
 
-def test_a_photo_change_writes_a_third_fewer_bytes_than_textual_would():
+def test_a_photo_change_writes_half_the_bytes_textual_would():
     """Over real photos, the frames as written against the same photos drawn without merging
-    colours and written the way Textual writes any strip (1.5 times as many bytes, measured)."""
+    colours and written the way Textual writes any strip (2.0 times as many bytes, measured;
+    1.5 times when colours were told apart by the plain CIELAB distance)."""
     ours = textual = 0
     for name in SOURCES:
         picture = photo(name)
         ours += sum(len(s.render(console()).encode()) for s in halfblock_strips(picture, SIZE))
         unmerged = halfblock_strips(picture, SIZE, max_delta_e=0)
         textual += sum(len(textual_codes(s).encode()) for s in unmerged)
-    assert ours * 1.45 <= textual, f"{ours:,} bytes against {textual:,}"
+    assert ours * 1.9 <= textual, f"{ours:,} bytes against {textual:,}"
 
 
 def lab(picture: Image.Image) -> list[tuple[float, float, float]]:
@@ -143,8 +145,19 @@ def lab(picture: Image.Image) -> list[tuple[float, float, float]]:
     ]
 
 
-def distance(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
-    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
+def distance(one: tuple[float, float, float], other: tuple[float, float, float]) -> float:
+    """CIE94 (graphic arts: kL = kC = kH = 1, K1 = 0.045, K2 = 0.015), with the chroma of the
+    weights the geometric mean of both colours' so that it is the same both ways."""
+    (l1, a1, b1), (l2, a2, b2) = one, other
+    c1, c2 = math.hypot(a1, b1), math.hypot(a2, b2)
+    mean_chroma = math.sqrt(c1 * c2)
+    d_chroma = c1 - c2
+    d_hue_squared = max(0.0, (a1 - a2) ** 2 + (b1 - b2) ** 2 - d_chroma**2)
+    return math.sqrt(
+        (l1 - l2) ** 2
+        + (d_chroma / (1 + 0.045 * mean_chroma)) ** 2
+        + d_hue_squared / (1 + 0.015 * mean_chroma) ** 2
+    )
 
 
 def as_picture(rows: list[list[tuple[int, int, int]]]) -> Image.Image:
@@ -192,3 +205,28 @@ def test_a_style_beyond_colours_is_written_as_textual_writes_it():
     codes = encode_line(segments)
     assert "\x1b[1;38;2;16;32;48mc\x1b[0m" in codes
     assert codes.endswith("\x1b[38;2;16;32;48;48;2;64;80;96md\x1b[0m")
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "joined"),
+    [
+        ((200, 32, 32), (192, 40, 40), True),  # a red a little less saturated: 7.3 in CIELAB
+        ((200, 32, 32), (200, 32, 40), True),  # a red turned a little: 4.0 in CIELAB
+        ((200, 32, 32), (212, 44, 44), False),  # the same red 3.5 L* lighter
+        ((120, 120, 120), (124, 124, 124), True),  # greys 1.6 apart
+        ((120, 120, 120), (128, 128, 128), False),  # greys 3.1 apart: CIE94 is CIELAB there
+        ((40, 60, 160), (40, 60, 176), True),  # a saturated blue, more so
+        ((40, 60, 160), (52, 72, 168), False),  # the same blue, lighter
+    ],
+)
+def test_saturated_colours_join_across_chroma_never_across_lightness(one, other, joined):
+    """Stripes of two colours, 8 pixels wide: drawn as one colour when they look alike (CIE94
+    within the threshold), each in its own when not. The eye tells saturated colours apart by
+    their chroma less than CIELAB says; it tells lightness apart the same in every colour."""
+    picture = Image.new("RGB", (SIZE.width, SIZE.height * 2), one)
+    for left in range(8, SIZE.width, 16):
+        picture.paste(other, (left, 0, left + 8, picture.height))
+    assert (distance(*lab(picture.crop((0, 0, 9, 1)))[7:9]) <= MAX_DELTA_E) == joined
+    strips = halfblock_strips(picture, SIZE)
+    segments = {len(list(strip)) for strip in strips}
+    assert segments == ({1} if joined else {SIZE.width // 8})

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy
 from PIL import Image, ImageCms
 from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
@@ -42,10 +43,11 @@ from tui.widgets.photo_codes import PhotoStrip
 
 UPPER_HALF = "▀"
 BACKGROUND = (12, 12, 12)
-# How far (CIELAB distance) a half-block pixel may be drawn from its own colour. About 2.3 is
-# the least difference one sees between two patches; at 2.5 a photo at 160 columns looks the
-# same side by side and is written in two thirds of the bytes (tests/tui/test_photo_codes.py).
-# From 3 on, skies and clouds show horizontal streaks: the runs of one colour become visible.
+# How far (CIE94 distance, see LabPixels) a half-block pixel may be drawn from its own colour.
+# About 2.3 is the least difference one sees between two patches; at 2.5 a photo at 160 columns
+# looks the same side by side and is written in about half the bytes (tests/tui/
+# test_photo_codes.py). With the plain CIELAB distance, from 3 on skies and clouds showed
+# horizontal streaks: the runs of one colour became visible.
 MAX_DELTA_E = 2.5
 
 
@@ -96,7 +98,7 @@ def halfblock_strips(
     Python's lock; the caller can let the UI thread have it).
 
     A pixel may be drawn in the colour of a neighbour on its line when the two differ by at
-    most ``max_delta_e`` (CIELAB distance): smooth areas become runs of one colour, written to
+    most ``max_delta_e`` (CIE94 distance): smooth areas become runs of one colour, written to
     the terminal once, while detail, whose neighbours differ by more, is kept."""
     if cells.width < 1 or cells.height < 1:
         return []
@@ -120,7 +122,7 @@ def halfblock_strips(
         padded.paste(picture, (0, 0))
         picture, height = padded, height + 1
     pixels = picture.tobytes()
-    labs = lab_bytes(picture)
+    lab = LabPixels(picture)
     left = (cells.width - width) // 2
     top = (cells.height - height // 2) // 2
     background = Style(bgcolor=Color.from_rgb(*BACKGROUND))
@@ -132,7 +134,7 @@ def halfblock_strips(
     if len(styles) > 400_000:  # about 100 MB: start again rather than grow without end
         styles.clear()
         colors.clear()
-    near = _SCALED_NEAR * max_delta_e * max_delta_e
+    near = max_delta_e * max_delta_e
     strips = [blank] * top
     row_bytes = width * 3
     for y in range(0, height, 2):
@@ -140,17 +142,17 @@ def halfblock_strips(
             between_lines()
         upper = pixels[y * row_bytes : (y + 1) * row_bytes]
         lower = pixels[(y + 1) * row_bytes : (y + 2) * row_bytes]
-        upper_at, lower_at = y * row_bytes, (y + 1) * row_bytes  # in labs too
+        upper_at, lower_at = y * width, (y + 1) * width  # pixel indexes in ``lab``
         segments = [pad_left] if pad_left else []
         # Each half is drawn in the colour of a pixel near it in its run (see ``_runs``): the
         # colour is written to the terminal once per run, and the cells join into segments.
-        fg_from = _runs(labs, upper_at, width, near)
-        bg_from = _runs(labs, lower_at, width, near)
+        fg_from = _runs(lab, upper_at, width, near)
+        bg_from = _runs(lab, lower_at, width, near)
         run_key: bytes | None = None
         run = 0
         for x in range(width):
             at = bg_from[x]
-            if _distance(labs, lower_at + 3 * at, upper_at + 3 * x) <= near:
+            if lab.distance(lower_at + at, upper_at + x) <= near:
                 key = lower[at * 3 : at * 3 + 3]  # both halves in it: a space, no foreground
             else:
                 key = upper[fg_from[x] * 3 : fg_from[x] * 3 + 3] + lower[at * 3 : at * 3 + 3]
@@ -169,40 +171,74 @@ def halfblock_strips(
     return strips
 
 
-def _runs(labs: bytes, offset: int, width: int, near: float) -> list[int]:
-    """For each pixel of a line (``width`` pixels from ``offset`` in ``labs``), the pixel whose
-    colour it is drawn in: the runs are as long as one of their pixels stays within ``near``
-    (see ``_distance``) of every other, so each pixel is drawn at most that far from its own
-    colour."""
+def _runs(lab: LabPixels, start_at: int, width: int, near: float) -> list[int]:
+    """For each pixel of a line (``width`` pixels from index ``start_at`` of ``lab``), the
+    pixel (0 to width - 1) whose colour it is drawn in: the runs are as long as one of their
+    pixels stays within ``near`` (a squared CIE94 distance) of every other, so each pixel is
+    drawn at most that far from its own colour."""
     chosen: list[int] = []
+    lightness, a_star, b_star, chroma, root = lab.lightness, lab.a, lab.b, lab.chroma, lab.root
+    distance = lab.distance
     start = anchor = 0
-    anchor_l, anchor_a, anchor_b = labs[offset : offset + 3] if width else (0, 0, 0)
+    at = start_at
+    anchor_l, anchor_a, anchor_b, anchor_c, anchor_r = (
+        (lightness[at], a_star[at], b_star[at], chroma[at], root[at]) if width else (0, 0, 0, 0, 0)
+    )
     for x in range(width):
-        at = offset + 3 * x
-        pixel_l, pixel_a, pixel_b = labs[at], labs[at + 1], labs[at + 2]
-        # _distance written out: this runs for every pixel.
-        if (
-            2 * (anchor_l - pixel_l) ** 2
-            + 13 * ((anchor_a - pixel_a) ** 2 + (anchor_b - pixel_b) ** 2)
-            > near
-        ):
+        at = start_at + x
+        # LabPixels.distance written out: this runs for every pixel.
+        both = anchor_r * root[at]
+        chroma_scale, hue_scale = 1 + 0.045 * both, 1 + 0.015 * both
+        d_c = anchor_c - chroma[at]
+        d_ab = (anchor_a - a_star[at]) ** 2 + (anchor_b - b_star[at]) ** 2
+        if (anchor_l - lightness[at]) ** 2 + d_c * d_c / (chroma_scale * chroma_scale) + (
+            d_ab - d_c * d_c
+        ) / (hue_scale * hue_scale) > near:
             # The newcomer may hold the run together where the anchor cannot.
-            if all(_distance(labs, at, offset + 3 * i) <= near for i in range(start, x)):
+            if all(distance(at, start_at + i) <= near for i in range(start, x)):
                 chosen[start:x] = [x] * (x - start)
             else:
                 start = x
-            anchor, anchor_l, anchor_a, anchor_b = x, pixel_l, pixel_a, pixel_b
+            anchor = x
+            anchor_l, anchor_a, anchor_b = lightness[at], a_star[at], b_star[at]
+            anchor_c, anchor_r = chroma[at], root[at]
         chosen.append(anchor)
     return chosen
 
 
-def _distance(labs: bytes, one: int, other: int) -> int:
-    """The squared CIELAB distance of two pixels of ``labs`` (at byte offsets ``one`` and
-    ``other``) in whole numbers: Pillow keeps L* times 2.55, so a* and b* count 6.5 times
-    (2 and 13 below), and the result is 13 times the squared distance (``_SCALED_NEAR``)."""
-    return 2 * (labs[one] - labs[other]) ** 2 + 13 * (
-        (labs[one + 1] - labs[other + 1]) ** 2 + (labs[one + 2] - labs[other + 2]) ** 2
-    )
+class LabPixels:
+    """A picture's pixels in CIELAB (L*, a*, b*, and the chroma C*), by index (y * width + x),
+    and how different two of them look: the CIE94 distance (graphic arts weights), which
+    tolerates larger differences of chroma and hue in saturated colours, where the eye sees
+    them less than the plain CIELAB distance says. About 2.3 is the least difference one sees;
+    the chroma weights use both pixels' chroma (their geometric mean), so the distance is the
+    same both ways."""
+
+    __slots__ = ("a", "b", "chroma", "lightness", "root")
+
+    def __init__(self, picture: Image.Image) -> None:
+        codes = numpy.frombuffer(lab_bytes(picture), dtype=numpy.uint8).reshape(-1, 3)
+        lightness = codes[:, 0] / 2.55  # Pillow keeps L* times 2.55, a* and b* plus 128
+        a_star = codes[:, 1].astype(numpy.float64) - 128
+        b_star = codes[:, 2].astype(numpy.float64) - 128
+        chroma = numpy.hypot(a_star, b_star)
+        self.lightness: list[float] = lightness.tolist()
+        self.a: list[float] = a_star.tolist()
+        self.b: list[float] = b_star.tolist()
+        self.chroma: list[float] = chroma.tolist()
+        self.root: list[float] = numpy.sqrt(chroma).tolist()  # the product of two: their mean
+
+    def distance(self, one: int, other: int) -> float:
+        """The squared CIE94 distance of pixels ``one`` and ``other``."""
+        both = self.root[one] * self.root[other]
+        chroma_scale, hue_scale = 1 + 0.045 * both, 1 + 0.015 * both
+        d_c = self.chroma[one] - self.chroma[other]
+        d_ab = (self.a[one] - self.a[other]) ** 2 + (self.b[one] - self.b[other]) ** 2
+        return (
+            (self.lightness[one] - self.lightness[other]) ** 2
+            + d_c * d_c / (chroma_scale * chroma_scale)
+            + (d_ab - d_c * d_c) / (hue_scale * hue_scale)
+        )
 
 
 def _segment(key: bytes, run: int, styles: dict, colors: dict) -> Segment:
@@ -232,7 +268,6 @@ def lab_bytes(picture: Image.Image) -> bytes:
 _COLORS: dict[bytes, Color] = {}
 _STYLES: dict[bytes, Style] = {}
 _DROP_LOW_BITS = [value & 0xFC for value in range(256)] * 3
-_SCALED_NEAR = 13  # a squared distance as _distance counts it: 13 times the true one
 _SRGB_TO_LAB = ImageCms.buildTransform(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
 )
