@@ -118,7 +118,9 @@ def command_names() -> set[str]:
 # Commands that may make the catalogue they are given: they record what they find (the darktable
 # commands and reports record darktable's state when no engine does). The others read, or change
 # what is already catalogued: on a catalogue that does not exist they say so rather than make one.
-CREATE_A_CATALOGUE = frozenset({"add", "scan", "rescan", "ingest", "run", "darktable", "report"})
+CREATE_A_CATALOGUE = frozenset(
+    {"add", "scan", "rescan", "ingest", "card", "run", "darktable", "report"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -512,6 +514,7 @@ COMMANDS = {
     "run-stage": stages.run_stage,
     "cancel": stages.cancel,
     "ingest": ingest.ingest,
+    "card": ingest.card,
     "redo": triage.redo,
     "bursts": bursts.bursts,
 }

@@ -1,9 +1,11 @@
-"""``shootwatch ingest``: file the inbox roots into the library once, here and now, or say what
-would be done (``--dry-run``)."""
+"""``shootwatch ingest``: file the inbox roots into the library once, here and now, or copy a
+card into it (``--from CARD``), or say what would be done (``--dry-run``); ``shootwatch card``:
+whether a card is safe to format."""
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
@@ -18,12 +20,35 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "duplicates (the engine does this by itself while it runs)",
     )
     ingest.add_argument(
+        "--from",
+        dest="card",
+        metavar="CARD",
+        help="copy this card (its mount point, or any folder of camera files) into "
+        "ingest.destination and ingest.backup, every copy read back and verified; the card is "
+        "never written to. Says at the end whether the card is safe to format",
+    )
+    ingest.add_argument(
         "--dry-run", action="store_true", help="say what would be done; move nothing"
     )
     ingest.add_argument("--json", action="store_true", help="print JSON")
 
+    card = commands.add_parser(
+        "card",
+        help="whether a card is safe to format: every file on it copied and verified in "
+        "ingest.destination and ingest.backup, or already in the library (exit 0 only then)",
+    )
+    card.add_argument("path", metavar="CARD", help="the card's mount point, or the folder")
+    card.add_argument(
+        "--reread",
+        action="store_true",
+        help="read every copy back and match it with the card (slow: reads all of them)",
+    )
+    card.add_argument("--json", action="store_true", help="print JSON")
+
 
 def ingest(run: Invocation) -> int:
+    if run.args.card is not None:
+        return _ingest_card(run)
     from core.ingest.run import (
         IngestReport,
         IngestUnavailable,
@@ -87,3 +112,102 @@ def ingest(run: Invocation) -> int:
             f"{report.waiting:,} still settling\n"
         )
     return EXIT_ATTENTION if report.failed else EXIT_OK
+
+
+def _ingest_card(run: Invocation) -> int:
+    from pathlib import Path
+
+    from core.ingest.card import CardUnreadable
+    from core.ingest.card_pass import CardIngestUnavailable, card_verdict, ingest_card
+
+    args = run.args
+    line = output.ProgressLine(run.err)
+    started = time.monotonic()
+
+    def progress(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        elapsed = time.monotonic() - started
+        rate = done_bytes / elapsed if elapsed > 0 else 0.0
+        left = f", {output.seconds((total_bytes - done_bytes) / rate)} left" if rate else ""
+        line.write(
+            f"copying {done:,} / {total:,} files, {output.size(done_bytes)} of "
+            f"{output.size(total_bytes)} ({output.size(int(rate))}/s{left})"
+        )
+
+    try:
+        shown = progress if line.enabled and not args.json else None
+        db, card_path = run.catalogue.db, Path(args.card)
+        report = ingest_card(db, run.settings, card_path, dry_run=args.dry_run, progress=shown)
+        verdict = None if args.dry_run else card_verdict(db, run.settings, card_path)
+    except (CardIngestUnavailable, CardUnreadable) as error:
+        raise UsageError(str(error)) from None
+    finally:
+        line.clear()
+    if args.json:
+        payload = dict(report.__dict__)
+        if verdict is not None:
+            payload["safe_to_format"] = verdict.safe
+            payload["problems"] = [{"file": f, "why": why} for f, why in verdict.problems]
+        output.print_json(payload, run.out)
+    else:
+        for text in report.recovered:
+            run.err.write(f"cut short earlier: {output.shown(text)}\n")
+        for entry in report.lines:
+            where = f" → {entry['to']}" if entry.get("to") else ""
+            also = f" and {entry['backup']}" if entry.get("backup") else ""
+            why = f"  ({entry['why']})" if entry.get("why") else ""
+            said = f"{entry['done']}: {entry['file']}{where}{also}{why}"
+            run.out.write(output.shown(said) + "\n")
+        verb = "would be copied" if args.dry_run else "copied and verified"
+        run.out.write(
+            f"{report.card}: {report.copied:,} {verb} ({output.size(report.bytes_copied)}), "
+            f"{report.already:,} copied before, {report.in_library:,} already in the library, "
+            f"{report.failed:,} failed\n"
+        )
+        if verdict is not None:
+            _say_verdict(verdict, run.out)
+    if args.dry_run:
+        return EXIT_ATTENTION if report.failed else EXIT_OK
+    return EXIT_OK if verdict is not None and verdict.safe and not report.failed else EXIT_ATTENTION
+
+
+def card(run: Invocation) -> int:
+    from pathlib import Path
+
+    from core.ingest.card import CardUnreadable
+    from core.ingest.card_pass import card_verdict
+
+    try:
+        verdict = card_verdict(run.catalogue.db, run.settings, Path(run.args.path),
+                               reread=run.args.reread)  # fmt: skip
+    except CardUnreadable as error:
+        raise UsageError(str(error)) from None
+    if run.args.json:
+        output.print_json(
+            {"card": verdict.card.name, "uuid": verdict.card.uuid, "files": verdict.files,
+             "copied": verdict.copied, "in_library": verdict.in_library,
+             "safe_to_format": verdict.safe,
+             "problems": [{"file": f, "why": why} for f, why in verdict.problems]},
+            run.out,
+        )  # fmt: skip
+    else:
+        _say_verdict(verdict, run.out)
+    return EXIT_OK if verdict.safe else EXIT_ATTENTION
+
+
+def _say_verdict(verdict, out) -> None:
+    name = verdict.card.name
+    if verdict.safe:
+        out.write(
+            f"{name}: safe to format: all {verdict.files:,} files are copied and verified "
+            f"({verdict.copied:,}) or already in the library ({verdict.in_library:,})\n"
+        )
+        return
+    for file, why in verdict.problems[:20]:
+        out.write(output.shown(f"  {file}: {why}") + "\n")
+    more = len(verdict.problems) - 20
+    if more > 0:
+        out.write(f"  … and {more:,} more\n")
+    out.write(
+        f"{name}: NOT safe to format: {len(verdict.problems):,} of {verdict.files:,} files "
+        "are not safe elsewhere yet (above)\n"
+    )

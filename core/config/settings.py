@@ -257,6 +257,14 @@ class IngestSettings:
         'it is not in one); "" = no ingest. Inbox roots: shootwatch add PATH --kind inbox.',
         example="~/Pictures/Originals",
     )
+    backup: Path | None = setting(
+        None,
+        check=FilePath(optional=True, folder=True),
+        help="A second folder, best on another drive, that 'shootwatch ingest --from CARD' also "
+        "copies each card file into (same folders and names as in the destination), each copy "
+        'read back and verified; "" = one copy only.',
+        example="/mnt/backup/Originals",
+    )
     inboxes: tuple[Path, ...] = setting(
         (),
         check=Folders(),

@@ -346,7 +346,7 @@ def _free_names(
     original_name = os.path.basename(original.rel_path)
     original_stem = original_name.split(".", 1)[0]
     stem = fill(settings.names, dated, original_name).replace("/", "_")
-    tails = [_tail(os.path.basename(m.rel_path), original_stem) for m in members]
+    tails = [name_tail(os.path.basename(m.rel_path), original_stem) for m in members]
     for attempt in range(10_000):
         candidate = stem if attempt == 0 else f"{stem}-{attempt}"
         names = [candidate + tail for tail in tails]
@@ -357,7 +357,7 @@ def _free_names(
     raise RuntimeError(f"no free name for {original_name} in {folder}")
 
 
-def _tail(name: str, original_stem: str) -> str:
+def name_tail(name: str, original_stem: str) -> str:
     """What follows the shared stem: ``.CR2.xmp``, or ``_01.CR2.xmp`` for a duplicate's."""
     if name.lower().startswith(original_stem.lower()):
         return name[len(original_stem) :]

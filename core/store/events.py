@@ -40,6 +40,9 @@ class EventKind(StrEnum):
     DUPLICATE = "duplicate"  # an inbox file already catalogued, set aside; payload: of, moved_to
     INGEST_FAILED = "ingest_failed"  # a move out of the inbox failed; payload: error
     INGEST_RECOVERED = "ingest_recovered"  # a move a crash left open, closed; move, outcome
+    # --- cards: ingest --from CARD (source "ingest")
+    CARD_COPIED = "card_copied"  # a card file copied and verified (the path); card, from, backup
+    CARD_COPY_FAILED = "card_copy_failed"  # a card file not copied; payload: card, from, error
     # --- stages: the stage runner (source "stage")
     STAGE_QUEUED = "stage_queued"  # jobs queued for a stage; payload: stage, jobs
     STAGE_DONE = "stage_done"  # a job made its artifact (the path); payload: stage, photo

@@ -151,10 +151,19 @@ def _burst_times(migrator: SqliteMigrator) -> None:
     migrate(migrator.add_index("photo", ("capture_time",)))
 
 
+def _cards(migrator: SqliteMigrator) -> None:
+    # Schema 14: ingest from a card: the cards known, and each card file's verified copies.
+    # Self-contained: its two tables.
+    from core.store.models import Card, CardCopy
+
+    migrator.database.create_tables([Card, CardCopy])
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
     10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
+    14: _cards,
 }  # fmt: skip
 LATEST = max(STEPS)
 

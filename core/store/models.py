@@ -355,6 +355,55 @@ class IngestMove(BaseModel):
         indexes = ((("state",), False),)
 
 
+class Card(BaseModel):
+    """A memory card (or a folder) ingested from (schema 14), known again by its file system's
+    UUID, else by its folder."""
+
+    id = AutoField()
+    key = TextField(unique=True)  # "uuid:<UUID>" or "folder:<absolute path>"
+    uuid = TextField(null=True)
+    label = TextField(null=True)
+    path = TextField()  # where it was last seen
+    first_seen = FloatField()
+    last_seen = FloatField()
+
+    class Meta:
+        table_name = "card"
+
+
+CARD_COPY_STATES = ("intent", "verified", "failed")
+
+
+class CardCopy(BaseModel):
+    """One file of a card and its copies (schema 14): written before the copy starts (intent,
+    with the content's blake3), then verified (every destination read back and matched) or
+    failed (why). A card file whose content the library already had is verified with
+    ``known_at`` and no copies."""
+
+    id = AutoField()
+    card = ForeignKeyField(Card, backref="copies", on_delete="CASCADE", index=False)
+    rel_path = TextField()  # on the card
+    size = IntegerField()
+    mtime_ns = IntegerField()
+    blake3 = TextField()
+    state = TextField(default="intent", constraints=[_one_of("state", CARD_COPY_STATES)])
+    copy_path = TextField(null=True)  # absolute paths of the copies
+    backup_path = TextField(null=True)
+    known_at = TextField(null=True)  # where the library already had this content
+    tag = TextField()  # names the copies' temporaries until they are verified
+    error = TextField(null=True)
+    started_at = FloatField()
+    finished_at = FloatField(null=True)
+
+    class Meta:
+        table_name = "card_copy"
+        indexes = (
+            (("card", "rel_path", "size", "mtime_ns"), False),
+            (("blake3",), False),
+            (("state",), False),
+        )
+
+
 class UnreadableFolder(BaseModel):
     """A folder of a root that the last run to look at it could not read (schema 8): nothing
     under it is removed, and the root needs attention, until a run reads it."""
@@ -391,6 +440,8 @@ MODELS = (
     Artifact,
     Job,
     IngestMove,
+    Card,
+    CardCopy,
     Heartbeat,
     CatalogueFact,
     UnreadableFolder,

@@ -1,0 +1,437 @@
+"""Ingest from a card: each camera file copied into the dated layout of ``ingest.destination``
+and, when set, of ``ingest.backup``, read once from the card and verified in every destination;
+and the verdict that says whether the card is safe to format.
+
+The card is only read. Each file is journaled (``card_copy``, state ``intent``, with its blake3)
+before its copies are written and closed (``verified`` or ``failed``) after, so a copy cut
+short (the card pulled out, the process killed) is found at the next start: its temporaries are
+removed, and a copy that took its name without being recorded is checked against the journal's
+blake3 and kept or removed; the file is then copied again. A card ingested again copies only
+files it has not verified before, and content the library already holds (a card re-formatted,
+its names started over) is recorded where it is, not copied twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+from core.config import Settings
+from core.ingest.card import CardFile, CardIdentity, card_files, identify
+from core.ingest.plan import Dated, date_of, fill, name_tail
+from core.ingest.verified_copy import (
+    AfterWrite,
+    CopyFailed,
+    copy_verified,
+    digest_of,
+    temporary_for,
+)
+from core.media.grouping import group_folder
+from core.store.events import EventKind, record_event
+
+# FAT and exFAT keep modification times in steps of 2 s: a copy on such a backup drive keeps
+# the card's time only to within that.
+FAT_TIME_STEP_NS = 2_000_000_000
+
+
+class CardIngestUnavailable(Exception):
+    """Card ingest cannot run with these settings; the message says why and what to do."""
+
+
+@dataclass
+class CardReport:
+    card: str  # its label, else its folder
+    files: int = 0
+    copied: int = 0
+    bytes_copied: int = 0
+    already: int = 0  # verified by an earlier ingest of this card
+    in_library: int = 0  # the library had the content already: not copied
+    failed: int = 0
+    retried: int = 0  # copies that read back wrong once and were made again
+    recovered: list[str] = field(default_factory=list)  # copies cut short earlier, put right
+    lines: list[dict] = field(default_factory=list)  # one per file handled in this pass
+
+
+Progress = Callable[[int, int, int, int], None]  # files done, files, bytes done, bytes
+
+
+@dataclass(frozen=True)
+class Verdict:
+    card: CardIdentity
+    files: int
+    copied: int  # in every destination, verified
+    in_library: int
+    problems: list[tuple[str, str]]  # (file on the card, why it is not safe yet)
+
+    @property
+    def safe(self) -> bool:
+        return not self.problems
+
+
+def ingest_card(
+    db: SqliteDatabase,
+    settings: Settings,
+    card_path: Path,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    after_write: AfterWrite | None = None,
+    now: Callable[[], float] = time.time,
+) -> CardReport:
+    """Copy what is new on the card at ``card_path``. Raises CardIngestUnavailable (no
+    destination, a backup inside the destination) or core.ingest.card.CardUnreadable."""
+    primary_root, backup_root = _destinations(settings)
+    card = identify(card_path)
+    listed = card_files(card)
+    report = CardReport(card.name, files=len(listed))
+    card_id = None if dry_run else _remember(db, card, now())
+    if card_id is not None:
+        report.recovered = recover_copies(db, card_id)
+    verified = _verified(db, card_id) if card_id is not None else {}
+    todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
+    report.already = len(listed) - len(todo)
+    total_bytes = sum(f.size for f in todo)
+    done_files = done_bytes = 0
+    taken: set[str] = set()  # destinations given out in this pass, without case
+    for members in _batches(todo):
+        dated = date_of(card.files_root, members, now())
+        folder = _folder(settings, dated, os.path.basename(members[0].rel_path))
+        digests: dict[str, str] = {}
+        for member in members:
+            try:
+                digests[member.rel_path] = digest_of(card.files_root / member.rel_path)
+            except CopyFailed as error:  # the card pulled out, a bad sector: said per file
+                _failed(report, member, str(error))
+        new = []
+        for member in members:
+            digest = digests.get(member.rel_path)
+            if digest is None:
+                continue
+            known = _in_library(db, digest)
+            if known is None:
+                new.append(member)
+                continue
+            report.in_library += 1
+            report.lines.append({"file": member.rel_path, "done": "in the library", "to": known})
+            if card_id is not None:
+                _record_known(db, card_id, member, digest, known, now())
+        names = _free_names(folder, members, new, settings, dated, primary_root, backup_root,
+                            taken)  # fmt: skip
+        for member in new:
+            name = names[member.rel_path]
+            primary = primary_root / folder / name
+            backup = backup_root / folder / name if backup_root is not None else None
+            targets = [primary] if backup is None else [primary, backup]
+            line = {"file": member.rel_path, "to": str(primary)}
+            if backup is not None:
+                line["backup"] = str(backup)
+            if dry_run:
+                report.lines.append({**line, "done": "would be copied"})
+                report.copied += 1
+                continue
+            assert card_id is not None
+            tag = uuid.uuid4().hex
+            copy_id = _intent(db, card_id, member, digests[member.rel_path], targets, tag, now())
+            try:
+                copied = copy_verified(card.files_root / member.rel_path, targets, tag, after_write)
+                if copied.blake3 != digests[member.rel_path]:
+                    with contextlib.suppress(OSError):
+                        for target in targets:
+                            os.unlink(target)
+                    raise CopyFailed("the card read differently twice: check the card and reader")
+            except CopyFailed as error:
+                _close(db, copy_id, "failed", str(error), now())
+                _failed(report, member, str(error))
+                record_event(EventKind.CARD_COPY_FAILED, "ingest", path=str(primary),
+                             payload={"card": card.name, "from": member.rel_path,
+                                      "error": str(error)})  # fmt: skip
+                continue
+            _close(db, copy_id, "verified", None, now())
+            report.copied += 1
+            report.bytes_copied += copied.size
+            report.retried += copied.attempts - 1
+            report.lines.append({**line, "done": "copied and verified"})
+            record_event(EventKind.CARD_COPIED, "ingest", path=str(primary),
+                         payload={"card": card.name, "from": member.rel_path,
+                                  "backup": str(backup) if backup else None})  # fmt: skip
+        for member in members:
+            done_files += 1
+            done_bytes += member.size
+        if progress is not None:
+            progress(done_files, len(todo), done_bytes, total_bytes)
+    return report
+
+
+def card_verdict(
+    db: SqliteDatabase, settings: Settings, card_path: Path, reread: bool = False
+) -> Verdict:
+    """Whether every file on the card is safe elsewhere: copied and verified in the
+    destination and in the backup (when one is set), its copies still there as verified
+    (their size and time; with ``reread`` their content read back and matched), or its
+    content already in the library."""
+    card = identify(card_path)
+    listed = card_files(card)
+    row = db.execute_sql("SELECT id FROM card WHERE key = ?", (card.key,)).fetchone()
+    verified = _verified(db, row[0]) if row else {}
+    problems: list[tuple[str, str]] = []
+    copied = in_library = 0
+    for item in listed:
+        record = verified.get((item.rel_path, item.size, item.mtime_ns))
+        if record is None:
+            problems.append((item.rel_path, "not copied yet"))
+            continue
+        digest, primary, backup, known = record
+        if known is not None:
+            why = _missing(Path(known), item, digest, reread, check_time=False)
+            if why:
+                problems.append((item.rel_path, f"the library's copy {known} {why}"))
+            else:
+                in_library += 1
+            continue
+        wanted = [("destination", primary)]
+        if settings.ingest.backup is not None:
+            wanted.append(("backup", backup))
+        whys = []
+        for what, path in wanted:
+            if path is None:
+                whys.append(f"no copy in the {what} (it was set after this file was copied)")
+                continue
+            why = _missing(Path(path), item, digest, reread, check_time=True)
+            if why:
+                whys.append(f"the {what} copy {path} {why}")
+        if whys:
+            problems.append((item.rel_path, "; ".join(whys)))
+        else:
+            copied += 1
+    return Verdict(card, len(listed), copied, in_library, problems)
+
+
+def recover_copies(db: SqliteDatabase, card_id: int | None = None) -> list[str]:
+    """Copies a crash or a pulled card left open, put right: temporaries removed; a copy that
+    took its name is kept (and the file recorded verified) when every destination holds the
+    journal's content, else those names are removed and the file is copied again next time.
+    Returns one line per copy, saying what was done."""
+    where, args = ("AND card_id = ?", (card_id,)) if card_id is not None else ("", ())
+    rows = db.execute_sql(
+        f"SELECT id, rel_path, blake3, copy_path, backup_path, tag FROM card_copy"
+        f" WHERE state = 'intent' {where} ORDER BY id",
+        args,
+    ).fetchall()
+    done = []
+    for copy_id, rel_path, digest, primary, backup, tag in rows:
+        targets = [Path(p) for p in (primary, backup) if p]
+        for target in targets:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary_for(target, tag))
+        present = [t for t in targets if os.path.lexists(t)]
+        if present and len(present) == len(targets) and all(_holds(t, digest) for t in targets):
+            _close(db, copy_id, "verified", None, time.time())
+            done.append(f"{rel_path}: its copies were complete; recorded")
+            continue
+        for target in present:
+            if _holds(target, digest):  # ours, from this copy: the card still has the file
+                os.unlink(target)
+        with db.atomic():
+            db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
+        done.append(f"{rel_path}: its copy was cut short; it is copied again")
+    return done
+
+
+# --- what is known ----------------------------------------------------------------------------
+
+
+def _destinations(settings: Settings) -> tuple[Path, Path | None]:
+    primary = settings.ingest.destination
+    if primary is None:
+        raise CardIngestUnavailable(
+            "no ingest.destination is set: say which library folder card files are copied into"
+        )
+    backup = settings.ingest.backup
+    primary = Path(os.path.realpath(primary))
+    if backup is None:
+        return primary, None
+    backup = Path(os.path.realpath(backup))
+    if backup == primary or primary in backup.parents or backup in primary.parents:
+        raise CardIngestUnavailable(
+            f"ingest.backup {backup} and ingest.destination {primary} overlap: the backup is "
+            "a second copy, best on another drive"
+        )
+    return primary, backup
+
+
+def _remember(db: SqliteDatabase, card: CardIdentity, at: float) -> int:
+    with db.atomic():
+        db.execute_sql(
+            "INSERT INTO card (key, uuid, label, path, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+            " label = excluded.label, path = excluded.path, last_seen = excluded.last_seen",
+            (card.key, card.uuid, card.label, str(card.path), at, at),
+        )
+        return db.execute_sql("SELECT id FROM card WHERE key = ?", (card.key,)).fetchone()[0]
+
+
+def _verified(db: SqliteDatabase, card_id: int) -> dict[tuple[str, int, int], tuple]:
+    """The card's verified files by (name, size, time): (blake3, primary, backup, known_at)."""
+    rows = db.execute_sql(
+        "SELECT rel_path, size, mtime_ns, blake3, copy_path, backup_path, known_at FROM card_copy"
+        " WHERE card_id = ? AND state = 'verified' ORDER BY id",
+        (card_id,),
+    ).fetchall()
+    return {(r[0], r[1], r[2]): r[3:] for r in rows}
+
+
+def _in_library(db: SqliteDatabase, digest: str) -> str | None:
+    """Where the library (outside the inboxes), or a verified copy of an earlier card ingest,
+    already holds this content, if it is still there."""
+    row = db.execute_sql(
+        "SELECT r.path, f.rel_path FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE f.blake3 = ? AND r.kind != 'inbox' LIMIT 1",
+        (digest,),
+    ).fetchone()
+    if row is not None:
+        return os.path.join(row[0], row[1])
+    for (primary,) in db.execute_sql(
+        "SELECT copy_path FROM card_copy WHERE blake3 = ? AND state = 'verified'"
+        " AND copy_path IS NOT NULL ORDER BY id",
+        (digest,),
+    ).fetchall():
+        if os.path.exists(primary):
+            return primary
+    return None
+
+
+# --- one batch: a RAW, its JPEG and its sidecars ----------------------------------------------
+
+
+def _batches(files: list[CardFile]) -> list[list[CardFile]]:
+    """The files folder by folder, grouped as the library groups photos (the original first),
+    in name order; a file of no photo is a batch alone."""
+    by_folder: dict[str, dict[str, CardFile]] = {}
+    for item in files:
+        folder, _, name = item.rel_path.rpartition("/")
+        by_folder.setdefault(folder, {})[name] = item
+    batches = []
+    for folder in sorted(by_folder):
+        by_name = by_folder[folder]
+        grouped: set[str] = set()
+        for group in group_folder([(name, item.kind) for name, item in by_name.items()]):
+            names = [group.original, *(n for n in group.members if n != group.original)]
+            members = [by_name[n] for n in names if n in by_name]
+            grouped.update(names)
+            batches.append(members)
+        batches.extend([item] for name, item in by_name.items() if name not in grouped)
+    batches.sort(key=lambda members: members[0].rel_path)
+    return batches
+
+
+def _folder(settings: Settings, dated: Dated, original: str) -> str:
+    template = settings.ingest.folders if dated.day is not None else settings.ingest.undated
+    return fill(template, dated, original)
+
+
+def _free_names(
+    folder: str,
+    members: list[CardFile],
+    new: list[CardFile],
+    settings: Settings,
+    dated: Dated,
+    primary_root: Path,
+    backup_root: Path | None,
+    taken: set[str],
+) -> dict[str, str]:
+    """The new members' names: one stem for the batch, with -1, -2 … added while a file of
+    that name is in either destination (or given out in this pass): never overwrite. Names
+    given out are compared without case: a FAT or exFAT backup drive does not tell IMG_1.JPG
+    from img_1.jpg."""
+    if not new:
+        return {}
+    original = os.path.basename(members[0].rel_path)
+    original_stem = original.split(".", 1)[0]
+    stem = fill(settings.ingest.names, dated, original).replace("/", "_")
+    tails = {m.rel_path: name_tail(os.path.basename(m.rel_path), original_stem) for m in new}
+    roots = [primary_root] if backup_root is None else [primary_root, backup_root]
+    for attempt in range(10_000):
+        candidate = stem if attempt == 0 else f"{stem}-{attempt}"
+        names = {rel: candidate + tail for rel, tail in tails.items()}
+        paths = [root / folder / name for root in roots for name in names.values()]
+        if not any(str(p).casefold() in taken or os.path.lexists(p) for p in paths):
+            taken.update(str(p).casefold() for p in paths)
+            return names
+    raise CardIngestUnavailable(f"no free name for {original} in {folder}")
+
+
+# --- the journal ------------------------------------------------------------------------------
+
+
+def _intent(
+    db: SqliteDatabase,
+    card_id: int,
+    item: CardFile,
+    digest: str,
+    targets: list[Path],
+    tag: str,
+    at: float,
+) -> int:
+    backup = str(targets[1]) if len(targets) > 1 else None
+    with db.atomic():
+        cursor = db.execute_sql(
+            "INSERT INTO card_copy (card_id, rel_path, size, mtime_ns, blake3, state, copy_path,"
+            " backup_path, tag, started_at) VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
+            (card_id, item.rel_path, item.size, item.mtime_ns, digest, str(targets[0]), backup,
+             tag, at),
+        )  # fmt: skip
+        return cursor.lastrowid
+
+
+def _close(db: SqliteDatabase, copy_id: int, state: str, error: str | None, at: float) -> None:
+    with db.atomic():
+        db.execute_sql(
+            "UPDATE card_copy SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+            (state, error, at, copy_id),
+        )
+
+
+def _record_known(
+    db: SqliteDatabase, card_id: int, item: CardFile, digest: str, known: str, at: float
+) -> None:
+    with db.atomic():
+        db.execute_sql(
+            "INSERT INTO card_copy (card_id, rel_path, size, mtime_ns, blake3, state, known_at,"
+            " tag, started_at, finished_at) VALUES (?, ?, ?, ?, ?, 'verified', ?, '', ?, ?)",
+            (card_id, item.rel_path, item.size, item.mtime_ns, digest, known, at, at),
+        )
+
+
+def _failed(report: CardReport, item: CardFile, why: str) -> None:
+    report.failed += 1
+    report.lines.append({"file": item.rel_path, "done": "failed", "why": why})
+
+
+def _holds(path: Path, digest: str) -> bool:
+    try:
+        return digest_of(path) == digest
+    except CopyFailed:
+        return False
+
+
+def _missing(path: Path, item: CardFile, digest: str, reread: bool, check_time: bool) -> str:
+    """Why ``path`` no longer holds what was verified there ("" when it does)."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        return "is gone" if isinstance(error, FileNotFoundError) else f"cannot be read ({error})"
+    if status.st_size != item.size:
+        return f"changed size since it was verified ({status.st_size:,} bytes, not {item.size:,})"
+    if check_time and abs(status.st_mtime_ns - item.mtime_ns) >= FAT_TIME_STEP_NS:
+        when = datetime.fromtimestamp(status.st_mtime_ns / 1e9)
+        return f"changed since it was verified (modified {when:%Y-%m-%d %H:%M})"
+    if reread and not _holds(path, digest):
+        return "reads back different from the card"
+    return ""

@@ -1,0 +1,462 @@
+"""Ingest from a card, on a real card: an ext4 file-system image with a label and a UUID (these
+machines' kernel has no FAT), loop-mounted read-only, holding real camera files in a DCIM
+layout, copied to two destinations on two tmpfs mounts. The command runs as a whole process
+(`shootwatch ingest --from CARD`, `shootwatch card CARD`); copies damaged on their way, a card
+pulled out mid-copy, the same card twice, a re-formatted card and kill -9 at random points.
+FAT's own traits (2 s times, names without case) are covered without a FAT file system."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import blake3
+import pytest
+
+from core.config import load_settings
+from core.ingest.card_pass import card_verdict, ingest_card
+from core.ingest.verified_copy import TEMPORARY_PREFIX
+from core.store import open_catalogue
+from tests.helpers import REPO, REPO_CAMERA, distinct_copy
+
+SHOT = 1_700_000_000  # the time the camera wrote the files (2023-11-14)
+
+
+def need_root_mounts() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a card image is loop-mounted: needs root")
+
+
+class Mounts:
+    """Mounts made by a test, undone at its end whatever happens (no mount or loop device
+    is left behind: a loop mount is made with autoclear)."""
+
+    def __init__(self) -> None:
+        self.made: list[Path] = []
+
+    def mount(self, *args: str, target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        if done.returncode != 0:
+            pytest.fail(f"mount {' '.join(args)} {target}: {done.stderr.strip()}")
+        self.made.append(target)
+
+    def umount(self, target: Path, lazy: bool = False) -> None:
+        subprocess.run(["umount", *(["-l"] if lazy else []), str(target)], check=True,
+                       capture_output=True, timeout=60)  # fmt: skip
+        self.made.remove(target)
+
+    def close(self) -> None:
+        for target in reversed(self.made):
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, timeout=60)
+        self.made.clear()
+
+
+@pytest.fixture
+def mounts() -> Iterator[Mounts]:
+    need_root_mounts()
+    made = Mounts()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+class Card:
+    """A card image: made with files, mounted read-only at ``path`` as a reader would."""
+
+    def __init__(self, tmp_path: Path, mounts: Mounts, name: str = "card", size_mb: int = 64):
+        self.image = tmp_path / f"{name}.img"
+        self.path = tmp_path / "media" / name
+        self.mounts = mounts
+        self.uuid = str(uuid.uuid4())
+        self.label = "EOS_DIGITAL"
+        self.size_mb = size_mb
+
+    def format(self, files: dict[str, bytes]) -> Card:
+        """A new file system on the card (a new UUID, as a camera's format makes), holding
+        ``files`` (paths on the card), written at the camera's time."""
+        self.uuid = str(uuid.uuid4())
+        with open(self.image, "wb") as image:
+            image.truncate(self.size_mb << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-L", self.label, "-U", self.uuid,
+                        str(self.image)], check=True, capture_output=True)  # fmt: skip
+        self.mounts.mount("-o", "loop", str(self.image), target=self.path)
+        for rel, data in files.items():
+            target = self.path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            os.utime(target, (SHOT, SHOT + list(files).index(rel)))
+        (self.path / "lost+found").rmdir()
+        self.mounts.umount(self.path)
+        self.plug_in()
+        return self
+
+    def plug_in(self) -> None:
+        self.mounts.mount("-o", "loop,ro", str(self.image), target=self.path)
+
+    def pull_out(self) -> None:
+        self.mounts.umount(self.path, lazy=True)  # what an open file keeps reading is gone
+
+    def files(self) -> dict[str, str]:
+        """The camera files on it (under DCIM), by blake3."""
+        found = {}
+        for path in sorted((self.path / "DCIM").rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                found[str(path.relative_to(self.path / "DCIM"))] = b3(path)
+        return found
+
+
+def b3(path: Path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
+
+
+def camera_files(count: int = 0, big: int = 0) -> dict[str, bytes]:
+    """A card's worth of real camera files: a CRW with its JPEG and sidecar, other makers'
+    RAWs and JPEGs, the same name in a second folder, a folder outside DCIM, hidden files;
+    ``count`` more JPEGs, and ``big`` copies of a 3.5 MB RAW."""
+    read = {name: (REPO_CAMERA / name).read_bytes() for name in (
+        "canon_eos_d30.CRW", "sony_slt-a58_small.jpg", "canon_eos_m50_stripped.CR3",
+        "kodak_dc240_1999.jpg", "nikon_coolpix_p6000_gps_DSCN0010.jpg",
+        "nikon_d70s_jpeg_named.NEF", "nikon_z9_cropped.dng", "olympus_pen_e-p3.jpg")}  # fmt: skip
+    files = {
+        "DCIM/100CANON/IMG_0001.CRW": read["canon_eos_d30.CRW"],
+        "DCIM/100CANON/IMG_0001.JPG": read["sony_slt-a58_small.jpg"],
+        "DCIM/100CANON/IMG_0001.CRW.xmp": b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>\n",
+        "DCIM/100CANON/IMG_0002.CR3": read["canon_eos_m50_stripped.CR3"],
+        "DCIM/100CANON/IMG_0003.JPG": read["kodak_dc240_1999.jpg"],
+        "DCIM/100CANON/IMG_0004.JPG": read["nikon_coolpix_p6000_gps_DSCN0010.jpg"],
+        "DCIM/100CANON/DSC_0005.NEF": read["nikon_d70s_jpeg_named.NEF"],
+        "DCIM/101CANON/IMG_0001.JPG": read["olympus_pen_e-p3.jpg"],
+        "DCIM/101CANON/DSC_0006.DNG": read["nikon_z9_cropped.dng"],
+        "DCIM/.hidden_thumbnail": b"the camera's own",
+        "MISC/AUTPRINT.MRK": b"print order",
+    }
+    for n in range(count):
+        files[f"DCIM/102CANON/IMG_{1000 + n}.JPG"] = distinct_copy(read["olympus_pen_e-p3.jpg"], n)
+    for n in range(big):
+        files[f"DCIM/103CANON/IMG_{2000 + n}.CRW"] = distinct_copy(read["canon_eos_d30.CRW"], n)
+    return files
+
+
+class Destinations:
+    """ingest.destination and ingest.backup on two tmpfs file systems, and a settings file."""
+
+    def __init__(self, tmp_path: Path, mounts: Mounts, size_mb: int = 256) -> None:
+        self.tmp = tmp_path
+        for name in ("dest", "backup"):
+            mounts.mount("-t", "tmpfs", "-o", f"size={size_mb}m", "none", target=tmp_path / name)
+        self.primary = tmp_path / "dest" / "Originals"
+        self.backup = tmp_path / "backup" / "Originals"
+        self.catalogue = tmp_path / "catalogue.db"
+        self.config = tmp_path / "shootwatch.toml"
+        self.config.write_text(
+            f'catalogue = "{self.catalogue}"\n[ingest]\ndestination = "{self.primary}"\n'
+            f'backup = "{self.backup}"\n'
+        )
+
+    def settings(self):
+        return load_settings(self.config)
+
+    def copies(self, root: Path) -> dict[str, str]:
+        """Every file under a destination (relative path: blake3); temporaries included."""
+        return {str(p.relative_to(root)): b3(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def shootwatch(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    )  # fmt: skip
+
+
+def assert_each_card_file_once_in_both(card: Card, places: Destinations) -> None:
+    """Every camera file of the card in both destinations exactly once, same content, same
+    name in both, no temporaries; nothing else there."""
+    on_card = card.files()
+    for root in (places.primary, places.backup):
+        copies = places.copies(root)
+        assert not [name for name in copies if TEMPORARY_PREFIX in name]
+        assert sorted(copies.values()) == sorted(on_card.values()), root
+    assert places.copies(places.primary) == places.copies(places.backup)
+
+
+def test_a_card_is_copied_into_both_destinations_each_copy_verified(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["copied"] == len(card.files()) == 9 and report["failed"] == 0
+    assert report["safe_to_format"] is True and report["problems"] == []
+    assert_each_card_file_once_in_both(card, places)
+    # Dated from each photo's EXIF; a RAW, its JPEG and its sidecar keep one name.
+    copies = places.copies(places.primary)
+    together = "2023/2023-10-28/IMG_0001"  # the CRW's day from its JPEG twin's EXIF
+    assert {
+        f"{together}.CRW",
+        f"{together}.JPG",
+        f"{together}.CRW.xmp",
+        "1999/1999-05-25/IMG_0003.JPG",
+        "2013/2013-08-27/IMG_0001.JPG",
+    } <= set(copies)
+    # The camera's time is kept, and the copies are readable by others (never 0600).
+    copy = places.primary / "1999/1999-05-25/IMG_0003.JPG"
+    assert copy.stat().st_mtime_ns == (card.path / "DCIM/100CANON/IMG_0003.JPG").stat().st_mtime_ns
+    assert copy.stat().st_mode & 0o044 == 0o044
+    said = shootwatch(places.config, "card", str(card.path))
+    assert said.returncode == 0 and "safe to format" in said.stdout, said.stdout
+    verdict = json.loads(shootwatch(places.config, "card", str(card.path), "--json").stdout)
+    assert verdict["uuid"] == card.uuid and verdict["card"] == "EOS_DIGITAL"
+    assert verdict["files"] == 9 and verdict["copied"] == 9
+
+
+def test_the_same_card_twice_copies_nothing_the_second_time(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
+    before = places.copies(places.primary), places.copies(places.backup)
+    # In another reader, mounted elsewhere: the same card, by its UUID.
+    card.pull_out()
+    card.path = tmp_path / "media" / "elsewhere"
+    card.plug_in()
+    again = json.loads(shootwatch(places.config, "ingest", "--from", str(card.path),
+                                  "--json").stdout)  # fmt: skip
+    assert again["copied"] == 0 and again["already"] == 9 and again["safe_to_format"] is True
+    assert (places.copies(places.primary), places.copies(places.backup)) == before
+
+
+def test_a_reformatted_card_whose_names_started_over_copies_only_new_content(tmp_path, mounts):
+    first = camera_files()
+    card = Card(tmp_path, mounts).format(first)
+    places = Destinations(tmp_path, mounts)
+    assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
+    card.pull_out()
+    # Formatted in the camera (a new UUID), the old shots copied back under new numbers
+    # (as a second body's card would hold them), and one new photo.
+    photos = [
+        data for rel, data in first.items() if rel.startswith("DCIM/") and ".hidden" not in rel
+    ]
+    again = {f"DCIM/100EOS5D/IMG_{n:04d}.JPG": data for n, data in enumerate(photos, start=1)}
+    new_photo = distinct_copy((REPO_CAMERA / "gopro_hero4_lightroom.jpg").read_bytes(), 1)
+    again["DCIM/100EOS5D/IMG_0100.JPG"] = new_photo
+    card.format(again)
+    report = json.loads(shootwatch(places.config, "ingest", "--from", str(card.path),
+                                   "--json").stdout)  # fmt: skip
+    assert report["copied"] == 1 and report["in_library"] == len(photos)
+    assert report["safe_to_format"] is True
+    new_digest = blake3.blake3(new_photo).hexdigest()
+    for root in (places.primary, places.backup):
+        digests = list(places.copies(root).values())
+        assert digests.count(new_digest) == 1
+        assert len(digests) == len(set(digests)) == len(photos) + 1  # nothing doubled
+
+
+@pytest.mark.parametrize("which", ["destination", "backup", "both"])
+@pytest.mark.parametrize("times", [1, 2])
+def test_a_copy_damaged_on_its_way_to_the_disk_is_caught(tmp_path, mounts, which, times):
+    """Bytes of a copy changed after it is written and flushed, before it is read back (a bad
+    cable, a failing drive): read back wrong, made again once; wrong twice, reported and never
+    named, and the card is not safe to format."""
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    settings = places.settings()
+    attempts: list[Path] = []
+
+    def damage(source: Path, temporaries: list[Path]) -> None:
+        if source.name != "IMG_0004.JPG" or len(attempts) >= times:
+            return
+        attempts.append(source)
+        chosen = {"destination": temporaries[:1], "backup": temporaries[1:],
+                  "both": temporaries}[which]  # fmt: skip
+        for temporary in chosen:
+            data = bytearray(temporary.read_bytes())
+            data[len(data) // 2] ^= 0x01  # one bit
+            temporary.write_bytes(bytes(data))
+
+    with open_catalogue(settings.catalogue) as catalogue:
+        report = ingest_card(catalogue.db, settings, card.path, after_write=damage)
+        verdict = card_verdict(catalogue.db, settings, card.path)
+    for root in (places.primary, places.backup):
+        assert not [n for n in places.copies(root) if TEMPORARY_PREFIX in n]
+    if times == 1:
+        assert report.failed == 0 and report.retried == 1 and verdict.safe
+        assert_each_card_file_once_in_both(card, places)
+    else:
+        assert report.failed == 1 and not verdict.safe
+        assert [f for f, _ in verdict.problems] == ["100CANON/IMG_0004.JPG"]
+        line = next(entry for entry in report.lines if entry["done"] == "failed")
+        assert "read back different" in line["why"]
+        for root in (places.primary, places.backup):  # nothing of it under any name
+            assert blake3.blake3(card.path.joinpath("DCIM/100CANON/IMG_0004.JPG").read_bytes()
+                                 ).hexdigest() not in places.copies(root).values()  # fmt: skip
+        done = shootwatch(places.config, "card", str(card.path))
+        assert done.returncode == 1 and "NOT safe to format" in done.stdout
+        assert "IMG_0004.JPG: not copied yet" in done.stdout
+
+
+def test_the_verdict_is_safe_only_while_every_copy_is_there_as_verified(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
+    backup_copy = places.backup / "1999/1999-05-25/IMG_0003.JPG"
+    kept = backup_copy.read_bytes()
+    backup_copy.unlink()
+    gone = shootwatch(places.config, "card", str(card.path))
+    assert gone.returncode == 1
+    assert f"the backup copy {backup_copy} is gone" in gone.stdout
+    # Back, but one bit different, its size and time as they were: only reading shows it.
+    damaged = bytearray(kept)
+    damaged[100] ^= 0x80
+    backup_copy.write_bytes(bytes(damaged))
+    stamp = (card.path / "DCIM/100CANON/IMG_0003.JPG").stat().st_mtime_ns
+    os.utime(backup_copy, ns=(stamp, stamp))
+    assert shootwatch(places.config, "card", str(card.path)).returncode == 0
+    reread = shootwatch(places.config, "card", str(card.path), "--reread")
+    assert reread.returncode == 1 and "reads back different from the card" in reread.stdout
+    backup_copy.write_bytes(kept)
+    os.utime(backup_copy, ns=(stamp, stamp))
+    assert shootwatch(places.config, "card", str(card.path), "--reread").returncode == 0
+
+
+def test_a_card_never_ingested_is_not_safe_to_format(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    done = shootwatch(places.config, "card", str(card.path), "--json")
+    assert done.returncode == 1
+    verdict = json.loads(done.stdout)
+    assert verdict["safe_to_format"] is False and len(verdict["problems"]) == 9
+
+
+@pytest.mark.parametrize("after_files", [1, 4, 7])
+def test_a_card_pulled_out_mid_copy_and_put_back_continues(tmp_path, mounts, after_files):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    settings = places.settings()
+    written: list[Path] = []
+
+    def pull_out_after(source: Path, temporaries: list[Path]) -> None:
+        written.append(temporaries[0])
+        if len(written) == after_files:
+            card.pull_out()
+
+    with open_catalogue(settings.catalogue) as catalogue:
+        first = ingest_card(catalogue.db, settings, card.path, after_write=pull_out_after)
+    assert first.copied == after_files and first.failed == 9 - after_files
+    assert all("cannot read" in line["why"] for line in first.lines if line.get("why"))
+    assert shootwatch(places.config, "card", str(card.path)).returncode == 2  # not there
+    card.plug_in()
+    done = json.loads(shootwatch(places.config, "ingest", "--from", str(card.path),
+                                 "--json").stdout)  # fmt: skip
+    assert done["copied"] == 9 - after_files and done["already"] == after_files
+    assert done["safe_to_format"] is True
+    assert_each_card_file_once_in_both(card, places)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_killed_at_a_random_point_of_a_card_ingest_nothing_is_lost_or_doubled(
+    tmp_path, mounts, seed
+):
+    card = Card(tmp_path, mounts, size_mb=160).format(camera_files(big=24))
+    places = Destinations(tmp_path, mounts)
+    chance = random.Random(seed)
+    # Killed once this many files are verified, and a moment more: inside a copy, a
+    # read-back, a naming or a journal write, wherever that moment falls.
+    verified_before, moment = chance.randint(1, len(card.files()) - 2), chance.uniform(0, 0.05)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--config", str(places.config), "ingest", "--from",
+         str(card.path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while verified(places.catalogue) < verified_before and process.poll() is None:
+            assert time.monotonic() < deadline, "the ingest never got that far"
+            time.sleep(0.002)
+        time.sleep(moment)
+        assert process.poll() is None, "the ingest ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["safe_to_format"] is True
+    assert_each_card_file_once_in_both(card, places)
+    with sqlite3.connect(places.catalogue) as db:
+        states = dict(db.execute("SELECT state, count(*) FROM card_copy GROUP BY state"))
+    assert states == {"verified": len(card.files())}  # no intent left open, none failed
+
+
+def verified(catalogue: Path) -> int:
+    query = "SELECT count(*) FROM card_copy WHERE state = 'verified'"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
+            return db.execute(query).fetchone()[0]
+    except sqlite3.Error:  # not made yet
+        return 0
+
+
+# --- FAT's own traits, without a FAT file system ----------------------------------------------
+
+
+def test_a_backup_on_fat_keeps_times_to_2_s_and_is_still_safe(tmp_path):
+    """FAT and exFAT keep times in 2 s steps: a copy whose time was rounded is the copy."""
+    card = tmp_path / "card"
+    source = card / "DCIM/100NIKON/DSC_0001.JPG"
+    source.parent.mkdir(parents=True)
+    source.write_bytes((REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes())
+    os.utime(source, ns=(SHOT * 10**9 + 1_300_000_000,) * 2)  # an odd second, and a fraction
+    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+                                    "ingest.destination": str(tmp_path / "dest"),
+                                    "ingest.backup": str(tmp_path / "backup")})  # fmt: skip
+    with open_catalogue(settings.catalogue) as catalogue:
+        assert ingest_card(catalogue.db, settings, card).copied == 1
+        backup_copy = tmp_path / "backup/1999/1999-05-25/DSC_0001.JPG"
+        rounded = (SHOT + 2) * 10**9  # as FAT keeps it
+        os.utime(backup_copy, ns=(rounded, rounded))
+        assert card_verdict(catalogue.db, settings, card).safe
+        os.utime(backup_copy, ns=(rounded + 2 * 10**9,) * 2)  # changed later: another time
+        assert not card_verdict(catalogue.db, settings, card).safe
+
+
+def test_names_differing_only_in_case_never_meet_on_a_drive_without_case(tmp_path):
+    """Two folders of a card, the same name in other cases, the same day: two names that
+    differ in more than case (a FAT or exFAT backup drive would take them for one)."""
+    card = tmp_path / "card"
+    kodak = (REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes()
+    for folder, name, n in (("100NIKON", "DSC_0001.JPG", 1), ("101NIKON", "dsc_0001.jpg", 2)):
+        path = card / "DCIM" / folder / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(distinct_copy(kodak, n))
+    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+                                    "ingest.destination": str(tmp_path / "dest")})  # fmt: skip
+    with open_catalogue(settings.catalogue) as catalogue:
+        report = ingest_card(catalogue.db, settings, card)
+    assert report.copied == 2
+    names = sorted(p.name for p in (tmp_path / "dest/1999/1999-05-25").iterdir())
+    assert len({name.casefold() for name in names}) == 2, names
+
+
+def test_a_card_is_only_read(tmp_path):
+    """A folder standing in for a card, made read-only: copying it writes nothing there."""
+    card = tmp_path / "card"
+    for rel, data in camera_files().items():
+        (card / rel).parent.mkdir(parents=True, exist_ok=True)
+        (card / rel).write_bytes(data)
+    before = {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in card.rglob("*")}
+    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+                                    "ingest.destination": str(tmp_path / "dest")})  # fmt: skip
+    with open_catalogue(settings.catalogue) as catalogue:
+        assert ingest_card(catalogue.db, settings, card).copied == 9
+    assert {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in card.rglob("*")} == before
