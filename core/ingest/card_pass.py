@@ -2,13 +2,14 @@
 and, when set, of ``ingest.backup``, read once from the card and verified in every destination;
 and the verdict that says whether the card is safe to format.
 
-The card is only read. Each file is journaled (``card_copy``, state ``intent``, with its blake3)
-before its copies are written and closed (``verified`` or ``failed``) after, so a copy cut
-short (the card pulled out, the process killed) is found at the next start: its temporaries are
-removed, and a copy that took its name without being recorded is checked against the journal's
-blake3 and kept or removed; the file is then copied again. A card ingested again copies only
-files it has not verified before, and content the library already holds (a card re-formatted,
-its names started over) is recorded where it is, not copied twice.
+The card is only read. Each file is journaled (``card_copy``, state ``intent``) before its
+copies are written; its blake3 is written once they read back right, before they take their
+names; and it is closed (``verified`` or ``failed``) after. A copy cut short (the card pulled
+out, the process killed) is found at the next start: its temporaries are removed, and a copy
+that took its name without being closed is checked against the journal's blake3 and kept or
+removed; the file is then copied again. A card ingested again copies only files it has not
+verified before, and content the library already holds (a card re-formatted, its names
+started over) is recorded where it is, not copied twice.
 """
 
 from __future__ import annotations
@@ -98,21 +99,25 @@ def ingest_card(
     todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
     report.already = len(listed) - len(todo)
     total_bytes = sum(f.size for f in todo)
+    known_sizes = _known_sizes(db)
     done_files = done_bytes = 0
     taken: set[str] = set()  # destinations given out in this pass, without case
     for members in _batches(todo):
         dated = date_of(card.files_root, members, now())
         folder = _folder(settings, dated, os.path.basename(members[0].rel_path))
+        # Content the library may have already is read first, to be recorded where it is
+        # rather than copied; only a file whose size some known file has can be one of them,
+        # so most files are read once, as they are copied.
         digests: dict[str, str] = {}
-        for member in members:
-            try:
-                digests[member.rel_path] = digest_of(card.files_root / member.rel_path)
-            except CopyFailed as error:  # the card pulled out, a bad sector: said per file
-                _failed(report, member, str(error))
         new = []
         for member in members:
-            digest = digests.get(member.rel_path)
-            if digest is None:
+            if member.size not in known_sizes:
+                new.append(member)
+                continue
+            try:
+                digest = digests[member.rel_path] = digest_of(card.files_root / member.rel_path)
+            except CopyFailed as error:  # the card pulled out, a bad sector: said per file
+                _failed(report, member, str(error))
                 continue
             known = _in_library(db, digest)
             if known is None:
@@ -138,14 +143,17 @@ def ingest_card(
                 continue
             assert card_id is not None
             tag = uuid.uuid4().hex
-            copy_id = _intent(db, card_id, member, digests[member.rel_path], targets, tag, now())
-            try:
-                copied = copy_verified(card.files_root / member.rel_path, targets, tag, after_write)
-                if copied.blake3 != digests[member.rel_path]:
-                    with contextlib.suppress(OSError):
-                        for target in targets:
-                            os.unlink(target)
+            copy_id = _intent(db, card_id, member, targets, tag, now())
+            expected = digests.get(member.rel_path)
+
+            def journal_content(digest: str, copy_id: int = copy_id, expected=expected) -> None:
+                if expected is not None and digest != expected:
                     raise CopyFailed("the card read differently twice: check the card and reader")
+                _journal_content(db, copy_id, digest)
+
+            source = card.files_root / member.rel_path
+            try:
+                copied = copy_verified(source, targets, tag, after_write, journal_content)
             except CopyFailed as error:
                 _close(db, copy_id, "failed", str(error), now())
                 _failed(report, member, str(error))
@@ -230,6 +238,11 @@ def recover_copies(db: SqliteDatabase, card_id: int | None = None) -> list[str]:
         for target in targets:
             with contextlib.suppress(OSError):
                 os.unlink(temporary_for(target, tag))
+        if digest is None:  # never verified, so never named: only temporaries were left
+            with db.atomic():
+                db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
+            done.append(f"{rel_path}: its copy was cut short; it is copied again")
+            continue
         present = [t for t in targets if os.path.lexists(t)]
         if present and len(present) == len(targets) and all(_holds(t, digest) for t in targets):
             _close(db, copy_id, "verified", None, time.time())
@@ -371,23 +384,34 @@ def _free_names(
 
 
 def _intent(
-    db: SqliteDatabase,
-    card_id: int,
-    item: CardFile,
-    digest: str,
-    targets: list[Path],
-    tag: str,
-    at: float,
+    db: SqliteDatabase, card_id: int, item: CardFile, targets: list[Path], tag: str, at: float
 ) -> int:
+    """The copy about to start: where it goes. Its content's blake3 is written once the copies
+    are verified, before they take their names (``_journal_content``)."""
     backup = str(targets[1]) if len(targets) > 1 else None
     with db.atomic():
         cursor = db.execute_sql(
-            "INSERT INTO card_copy (card_id, rel_path, size, mtime_ns, blake3, state, copy_path,"
-            " backup_path, tag, started_at) VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
-            (card_id, item.rel_path, item.size, item.mtime_ns, digest, str(targets[0]), backup,
-             tag, at),
-        )  # fmt: skip
+            "INSERT INTO card_copy (card_id, rel_path, size, mtime_ns, state, copy_path,"
+            " backup_path, tag, started_at) VALUES (?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
+            (card_id, item.rel_path, item.size, item.mtime_ns, str(targets[0]), backup, tag, at),
+        )
         return cursor.lastrowid
+
+
+def _journal_content(db: SqliteDatabase, copy_id: int, digest: str) -> None:
+    with db.atomic():
+        db.execute_sql("UPDATE card_copy SET blake3 = ? WHERE id = ?", (digest, copy_id))
+
+
+def _known_sizes(db: SqliteDatabase) -> set[int]:
+    """The sizes of the files the library (outside the inboxes) and earlier card ingests
+    hold: a card file of another size cannot have their content."""
+    rows = db.execute_sql(
+        "SELECT DISTINCT f.size FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE r.kind != 'inbox' AND f.blake3 IS NOT NULL"
+        " UNION SELECT size FROM card_copy WHERE state = 'verified'"
+    ).fetchall()
+    return {size for (size,) in rows}
 
 
 def _close(db: SqliteDatabase, copy_id: int, state: str, error: str | None, at: float) -> None:

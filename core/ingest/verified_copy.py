@@ -54,9 +54,12 @@ def copy_verified(
     destinations: Sequence[Path],
     tag: str,
     after_write: AfterWrite | None = None,
+    before_naming: Callable[[str], None] | None = None,
 ) -> Copied:
     """``source`` copied to each of ``destinations`` (full paths, folders made as needed) and
-    verified. ``tag`` names the temporary copies (unique per file being copied). Raises
+    verified. ``tag`` names the temporary copies (unique per file being copied);
+    ``before_naming`` is given the content's blake3 once every copy read back right, before
+    any takes its name (a journal keeps it; raising CopyFailed there stops the copy). Raises
     CopyFailed (nothing left at any destination name, temporaries removed) when a copy cannot
     be written or reads back wrong twice, or a destination name is taken."""
     for destination in destinations:
@@ -74,6 +77,12 @@ def copy_verified(
             _remove(temporaries)
             raise
         if not wrong:
+            if before_naming is not None:
+                try:
+                    before_naming(digest)
+                except CopyFailed:
+                    _remove(temporaries)
+                    raise
             _name(temporaries, destinations)
             return Copied(digest, size, tuple(destinations), attempt)
         problem = ", ".join(str(d) for t, d in zip(temporaries, destinations, strict=True)

@@ -375,17 +375,17 @@ CARD_COPY_STATES = ("intent", "verified", "failed")
 
 
 class CardCopy(BaseModel):
-    """One file of a card and its copies (schema 14): written before the copy starts (intent,
-    with the content's blake3), then verified (every destination read back and matched) or
-    failed (why). A card file whose content the library already had is verified with
-    ``known_at`` and no copies."""
+    """One file of a card and its copies (schema 14): written before the copy starts (intent),
+    given its content's blake3 once the copies read back right, then verified (every
+    destination read back and matched) or failed (why). A card file whose content the library
+    already had is verified with ``known_at`` and no copies."""
 
     id = AutoField()
     card = ForeignKeyField(Card, backref="copies", on_delete="CASCADE", index=False)
     rel_path = TextField()  # on the card
     size = IntegerField()
     mtime_ns = IntegerField()
-    blake3 = TextField()
+    blake3 = TextField(null=True)  # once its copies are verified, before they take their names
     state = TextField(default="intent", constraints=[_one_of("state", CARD_COPY_STATES)])
     copy_path = TextField(null=True)  # absolute paths of the copies
     backup_path = TextField(null=True)
