@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +139,53 @@ def card_files(card: CardIdentity) -> list[CardFile]:
         )
     found.sort(key=lambda f: f.rel_path)
     return found
+
+
+class ReadAhead:
+    """The card's next files read into the page cache by a thread of its own, at most
+    ``window`` bytes ahead of the file being copied: the card keeps streaming while a copy is
+    written and verified, as ``cp`` keeps it streaming. A file it cannot read is left to the
+    copy, which says why."""
+
+    CHUNK = 4 << 20
+
+    def __init__(self, files: list[tuple[Path, int]], window: int = 256 << 20) -> None:
+        self._files = files
+        self._window = window
+        self._position = 0  # the index of the file being copied
+        self._closed = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="card-read-ahead", daemon=True)
+        self._thread.start()
+
+    def reached(self, index: int) -> None:
+        """The copy is at file ``index`` of the list."""
+        with self._changed:
+            self._position = index
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        buffer = bytearray(self.CHUNK)
+        for index, (path, _size) in enumerate(self._files):
+            with self._changed:
+                while not self._closed and self._ahead(index) > self._window:
+                    self._changed.wait()
+                if self._closed:
+                    return
+            try:
+                with open(path, "rb", buffering=0) as handle:
+                    while handle.readinto(buffer):
+                        if self._closed:
+                            return
+            except OSError:
+                continue
+
+    def _ahead(self, index: int) -> int:
+        """Bytes from the file being copied up to file ``index``."""
+        return sum(size for _, size in self._files[self._position : index])

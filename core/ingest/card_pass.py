@@ -26,7 +26,7 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from core.config import Settings
-from core.ingest.card import CardFile, CardIdentity, card_files, identify
+from core.ingest.card import CardFile, CardIdentity, ReadAhead, card_files, identify
 from core.ingest.plan import Dated, date_of, fill, name_tail
 from core.ingest.verified_copy import (
     AfterWrite,
@@ -98,83 +98,118 @@ def ingest_card(
     verified = _verified(db, card_id) if card_id is not None else {}
     todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
     report.already = len(listed) - len(todo)
+    copier = _Copier(db, settings, card, card_id, report, primary_root, backup_root, dry_run,
+                     after_write, now, _known_sizes(db))  # fmt: skip
     total_bytes = sum(f.size for f in todo)
-    known_sizes = _known_sizes(db)
     done_files = done_bytes = 0
-    taken: set[str] = set()  # destinations given out in this pass, without case
-    for members in _batches(todo):
-        dated = date_of(card.files_root, members, now())
-        folder = _folder(settings, dated, os.path.basename(members[0].rel_path))
+    batches = _batches(todo)
+    in_order = [member for members in batches for member in members]
+    reader = None if dry_run else ReadAhead([(card.files_root / m.rel_path, m.size)
+                                             for m in in_order])  # fmt: skip
+    try:
+        for members in batches:
+            if reader is not None:
+                reader.reached(done_files)
+            copier.batch(members)
+            done_files += len(members)
+            done_bytes += sum(member.size for member in members)
+            if progress is not None:
+                progress(done_files, len(todo), done_bytes, total_bytes)
+    finally:
+        if reader is not None:
+            reader.close()
+    return report
+
+
+@dataclass
+class _Copier:
+    """One pass's batches copied: what the pass knows, and the names it gave out."""
+
+    db: SqliteDatabase
+    settings: Settings
+    card: CardIdentity
+    card_id: int | None  # None on a dry run
+    report: CardReport
+    primary_root: Path
+    backup_root: Path | None
+    dry_run: bool
+    after_write: AfterWrite | None
+    now: Callable[[], float]
+    known_sizes: set[int]
+    taken: set[str] = field(default_factory=set)  # destinations given out, without case
+
+    def batch(self, members: list[CardFile]) -> None:
+        """A RAW, its JPEG and its sidecars: dated together, named together, copied."""
+        dated = date_of(self.card.files_root, members, self.now())
+        folder = _folder(self.settings, dated, os.path.basename(members[0].rel_path))
         # Content the library may have already is read first, to be recorded where it is
         # rather than copied; only a file whose size some known file has can be one of them,
         # so most files are read once, as they are copied.
         digests: dict[str, str] = {}
         new = []
         for member in members:
-            if member.size not in known_sizes:
+            if member.size not in self.known_sizes:
                 new.append(member)
                 continue
             try:
-                digest = digests[member.rel_path] = digest_of(card.files_root / member.rel_path)
+                digest = digests[member.rel_path] = digest_of(
+                    self.card.files_root / member.rel_path
+                )
             except CopyFailed as error:  # the card pulled out, a bad sector: said per file
-                _failed(report, member, str(error))
+                _failed(self.report, member, str(error))
                 continue
-            known = _in_library(db, digest)
+            known = _in_library(self.db, digest)
             if known is None:
                 new.append(member)
                 continue
-            report.in_library += 1
-            report.lines.append({"file": member.rel_path, "done": "in the library", "to": known})
-            if card_id is not None:
-                _record_known(db, card_id, member, digest, known, now())
-        names = _free_names(folder, members, new, settings, dated, primary_root, backup_root,
-                            taken)  # fmt: skip
+            self.report.in_library += 1
+            self.report.lines.append(
+                {"file": member.rel_path, "done": "in the library", "to": known}
+            )
+            if self.card_id is not None:
+                _record_known(self.db, self.card_id, member, digest, known, self.now())
+        names = _free_names(folder, members, new, self.settings, dated, self.primary_root,
+                            self.backup_root, self.taken)  # fmt: skip
         for member in new:
             name = names[member.rel_path]
-            primary = primary_root / folder / name
-            backup = backup_root / folder / name if backup_root is not None else None
+            primary = self.primary_root / folder / name
+            backup = self.backup_root / folder / name if self.backup_root is not None else None
             targets = [primary] if backup is None else [primary, backup]
             line = {"file": member.rel_path, "to": str(primary)}
             if backup is not None:
                 line["backup"] = str(backup)
-            if dry_run:
-                report.lines.append({**line, "done": "would be copied"})
-                report.copied += 1
+            if self.dry_run:
+                self.report.lines.append({**line, "done": "would be copied"})
+                self.report.copied += 1
                 continue
-            assert card_id is not None
+            assert self.card_id is not None
             tag = uuid.uuid4().hex
-            copy_id = _intent(db, card_id, member, targets, tag, now())
+            copy_id = _intent(self.db, self.card_id, member, targets, tag, self.now())
             expected = digests.get(member.rel_path)
 
             def journal_content(digest: str, copy_id: int = copy_id, expected=expected) -> None:
                 if expected is not None and digest != expected:
                     raise CopyFailed("the card read differently twice: check the card and reader")
-                _journal_content(db, copy_id, digest)
+                _journal_content(self.db, copy_id, digest)
 
-            source = card.files_root / member.rel_path
+            source = self.card.files_root / member.rel_path
             try:
-                copied = copy_verified(source, targets, tag, after_write, journal_content)
+                copied = copy_verified(source, targets, tag, self.after_write, journal_content)
             except CopyFailed as error:
-                _close(db, copy_id, "failed", str(error), now())
-                _failed(report, member, str(error))
+                _close(self.db, copy_id, "failed", str(error), self.now())
+                _failed(self.report, member, str(error))
                 record_event(EventKind.CARD_COPY_FAILED, "ingest", path=str(primary),
-                             payload={"card": card.name, "from": member.rel_path,
+                             payload={"card": self.card.name, "from": member.rel_path,
                                       "error": str(error)})  # fmt: skip
                 continue
-            _close(db, copy_id, "verified", None, now())
-            report.copied += 1
-            report.bytes_copied += copied.size
-            report.retried += copied.attempts - 1
-            report.lines.append({**line, "done": "copied and verified"})
+            _close(self.db, copy_id, "verified", None, self.now())
+            self.report.copied += 1
+            self.report.bytes_copied += copied.size
+            self.report.retried += copied.attempts - 1
+            self.report.lines.append({**line, "done": "copied and verified"})
             record_event(EventKind.CARD_COPIED, "ingest", path=str(primary),
-                         payload={"card": card.name, "from": member.rel_path,
+                         payload={"card": self.card.name, "from": member.rel_path,
                                   "backup": str(backup) if backup else None})  # fmt: skip
-        for member in members:
-            done_files += 1
-            done_bytes += member.size
-        if progress is not None:
-            progress(done_files, len(todo), done_bytes, total_bytes)
-    return report
 
 
 def card_verdict(
