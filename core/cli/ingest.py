@@ -28,6 +28,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "never written to. Says at the end whether the card is safe to format",
     )
     ingest.add_argument(
+        "--job",
+        metavar="NAME",
+        help="with --from: the job's name, for {job} in ingest.names and ingest.folders (and "
+        "{seq} then counts per job)",
+    )
+    ingest.add_argument(
         "--dry-run", action="store_true", help="say what would be done; move nothing"
     )
     ingest.add_argument("--json", action="store_true", help="print JSON")
@@ -49,6 +55,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def ingest(run: Invocation) -> int:
     if run.args.card is not None:
         return _ingest_card(run)
+    if run.args.job is not None:
+        raise UsageError("--job names the job of an ingest from a card: use it with --from CARD")
     from core.ingest.run import (
         IngestReport,
         IngestUnavailable,
@@ -136,7 +144,8 @@ def _ingest_card(run: Invocation) -> int:
     try:
         shown = progress if line.enabled and not args.json else None
         db, card_path = run.catalogue.db, Path(args.card)
-        report = ingest_card(db, run.settings, card_path, dry_run=args.dry_run, progress=shown)
+        report = ingest_card(db, run.settings, card_path, dry_run=args.dry_run, progress=shown,
+                             job=args.job)  # fmt: skip
         verdict = None if args.dry_run else card_verdict(db, run.settings, card_path)
     except (CardIngestUnavailable, CardUnreadable) as error:
         raise UsageError(str(error)) from None

@@ -13,7 +13,11 @@ from typing import Any, Protocol
 
 # What ingest folder and name templates may say: the capture date (the camera's own day), the
 # camera, and the original name. One place: core.ingest.plan fills them.
-INGEST_PLACEHOLDERS = ("year", "month", "day", "camera", "make", "model", "stem")
+INGEST_PLACEHOLDERS = (
+    "year", "month", "day", "time", "camera", "make", "model", "stem", "seq", "job", "card"
+)  # fmt: skip
+# Filled only by an ingest from a card (``ingest --from CARD``), in file names only.
+CARD_ONLY_PLACEHOLDERS = ("seq", "job", "card")
 
 
 class ConfigError(ValueError):
@@ -181,11 +185,20 @@ class Names:
 
 @dataclass(frozen=True)
 class Template:
-    """A folder or file name under the ingest destination, from the placeholders."""
+    """A folder or file name under the ingest destination, from the placeholders; ``{seq}``
+    (a counter, formatted as a number: ``{seq:04}``) only in a file name."""
 
-    allowed = "a template in quotes with the placeholders " + " ".join(
-        f"{{{name}}}" for name in INGEST_PLACEHOLDERS
-    )
+    names: bool = False  # a file name's template: {seq} allowed
+
+    @property
+    def allowed(self) -> str:
+        return "a template in quotes with the placeholders " + " ".join(
+            f"{{{name}}}" for name in self._placeholders
+        )
+
+    @property
+    def _placeholders(self) -> tuple[str, ...]:
+        return tuple(p for p in INGEST_PLACEHOLDERS if self.names or p != "seq")
 
     def __call__(self, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -194,13 +207,19 @@ class Template:
             names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
         except ValueError as error:
             raise ConfigError(f"{key} = {value!r} is not a valid template: {error}.") from None
-        unknown = [name for name in names if name not in INGEST_PLACEHOLDERS]
+        unknown = [name for name in names if name not in self._placeholders]
         if unknown:
             raise ConfigError(
                 f"{key} = {value!r} has an unknown placeholder {{{unknown[0]}}}: use "
-                + " ".join(f"{{{name}}}" for name in INGEST_PLACEHOLDERS)
+                + " ".join(f"{{{name}}}" for name in self._placeholders)
                 + "."
             )
+        samples: dict[str, object] = {name: "x" for name in self._placeholders}
+        samples["seq"] = 1
+        try:
+            string.Formatter().vformat(value, (), samples)
+        except (ValueError, IndexError, KeyError) as error:
+            raise ConfigError(f"{key} = {value!r} cannot be filled: {error}.") from None
         if value.startswith("/") or ".." in value.split("/"):
             raise ConfigError(f"{key} = {value!r} must stay inside the destination (no / or ..).")
         return value

@@ -280,9 +280,12 @@ class IngestSettings:
     )
     names: str = setting(
         "{stem}",
-        check=Template(),
+        check=Template(names=True),
         help="The file name before its extensions ({stem} = the original name's); a RAW, its "
-        "JPEG and its sidecar keep one name.",
+        "JPEG and its sidecar keep one name. An ingest from a card also fills {seq} (a "
+        "counter per job when the name has {job}, else per day, e.g. {seq:04}), {job} "
+        "(ingest --from CARD --job NAME) and {card} (the card's label); {time} is the "
+        "capture time, HHMMSS.",
     )
     settle_seconds: float = setting(
         5.0,

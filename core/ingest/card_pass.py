@@ -85,10 +85,17 @@ def ingest_card(
     progress: Progress | None = None,
     after_write: AfterWrite | None = None,
     now: Callable[[], float] = time.time,
+    job: str | None = None,
 ) -> CardReport:
-    """Copy what is new on the card at ``card_path``. Raises CardIngestUnavailable (no
-    destination, a backup inside the destination) or core.ingest.card.CardUnreadable."""
+    """Copy what is new on the card at ``card_path``; ``job`` fills {job} in names and
+    folders. Raises CardIngestUnavailable (no destination, a backup inside the destination, a
+    {job} and no job) or core.ingest.card.CardUnreadable."""
     primary_root, backup_root = _destinations(settings)
+    templates = (settings.ingest.names, settings.ingest.folders, settings.ingest.undated)
+    if job is None and any("{job" in template for template in templates):
+        raise CardIngestUnavailable(
+            "the ingest names or folders use {job}: say the job with --job NAME"
+        )
     card = identify(card_path)
     listed = card_files(card)
     report = CardReport(card.name, files=len(listed))
@@ -99,7 +106,7 @@ def ingest_card(
     todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
     report.already = len(listed) - len(todo)
     copier = _Copier(db, settings, card, card_id, report, primary_root, backup_root, dry_run,
-                     after_write, now, _known_sizes(db))  # fmt: skip
+                     after_write, now, _known_sizes(db), job)  # fmt: skip
     total_bytes = sum(f.size for f in todo)
     done_files = done_bytes = 0
     batches = _batches(todo)
@@ -136,12 +143,14 @@ class _Copier:
     after_write: AfterWrite | None
     now: Callable[[], float]
     known_sizes: set[int]
+    job: str | None = None
     taken: set[str] = field(default_factory=set)  # destinations given out, without case
+    counters: dict[str, int] = field(default_factory=dict)  # {seq}: the last number given
 
     def batch(self, members: list[CardFile]) -> None:
         """A RAW, its JPEG and its sidecars: dated together, named together, copied."""
         dated = date_of(self.card.files_root, members, self.now())
-        folder = _folder(self.settings, dated, os.path.basename(members[0].rel_path))
+        folder = self._folder(dated, os.path.basename(members[0].rel_path))
         # Content the library may have already is read first, to be recorded where it is
         # rather than copied; only a file whose size some known file has can be one of them,
         # so most files are read once, as they are copied.
@@ -168,8 +177,7 @@ class _Copier:
             )
             if self.card_id is not None:
                 _record_known(self.db, self.card_id, member, digest, known, self.now())
-        names = _free_names(folder, members, new, self.settings, dated, self.primary_root,
-                            self.backup_root, self.taken)  # fmt: skip
+        names = self._free_names(folder, members, new, dated)
         for member in new:
             name = names[member.rel_path]
             primary = self.primary_root / folder / name
@@ -210,6 +218,72 @@ class _Copier:
             record_event(EventKind.CARD_COPIED, "ingest", path=str(primary),
                          payload={"card": self.card.name, "from": member.rel_path,
                                   "backup": str(backup) if backup else None})  # fmt: skip
+
+    def _folder(self, dated: Dated, original: str) -> str:
+        ingest = self.settings.ingest
+        template = ingest.folders if dated.day is not None else ingest.undated
+        return fill(template, dated, original, self._values())
+
+    def _values(self, seq: int | None = None) -> dict[str, str | int]:
+        values: dict[str, str | int] = {"card": self.card.name.rsplit("/", 1)[-1]}
+        if self.job is not None:
+            values["job"] = self.job
+        if seq is not None:
+            values["seq"] = seq
+        return values
+
+    def _free_names(
+        self, folder: str, members: list[CardFile], new: list[CardFile], dated: Dated
+    ) -> dict[str, str]:
+        """The new members' names: one stem for the batch (a new {seq} for each try when
+        the template has one, else -1, -2 … added) while a file of that name is in either
+        destination or was given out in this pass: never overwrite. Names given out are
+        compared without case: a FAT or exFAT backup drive does not tell IMG_1.JPG from
+        img_1.jpg."""
+        if not new:
+            return {}
+        template = self.settings.ingest.names
+        original = os.path.basename(members[0].rel_path)
+        original_stem = original.split(".", 1)[0]
+        tails = {m.rel_path: name_tail(os.path.basename(m.rel_path), original_stem) for m in new}
+        roots = [self.primary_root] if self.backup_root is None else [self.primary_root,
+                                                                      self.backup_root]  # fmt: skip
+        counted = "{seq" in template
+        stem = "" if counted else fill(template, dated, original, self._values())
+        for attempt in range(10_000):
+            if counted:
+                stem = fill(template, dated, original, self._values(self._next_seq(dated)))
+            candidate = stem if attempt == 0 or counted else f"{stem}-{attempt}"
+            candidate = candidate.replace("/", "_")
+            names = {rel: candidate + tail for rel, tail in tails.items()}
+            paths = [root / folder / name for root in roots for name in names.values()]
+            if not any(str(p).casefold() in self.taken or os.path.lexists(p) for p in paths):
+                self.taken.update(str(p).casefold() for p in paths)
+                return names
+        raise CardIngestUnavailable(f"no free name for {original} in {folder}")
+
+    def _next_seq(self, dated: Dated) -> int:
+        """The next number of the counter this batch counts on: its job's when the names
+        have {job}, else its day's. Kept in the catalogue, so a number is never given twice
+        (a dry run only looks)."""
+        if self.job is not None and "{job" in self.settings.ingest.names:
+            key = f"job:{self.job}"
+        else:
+            key = f"day:{dated.day:%Y-%m-%d}" if dated.day else "day:undated"
+        if key not in self.counters:
+            row = self.db.execute_sql(
+                "SELECT last FROM ingest_counter WHERE key = ?", (key,)
+            ).fetchone()
+            self.counters[key] = row[0] if row else 0
+        self.counters[key] += 1
+        if not self.dry_run:
+            with self.db.atomic():
+                self.db.execute_sql(
+                    "INSERT INTO ingest_counter (key, last) VALUES (?, ?) ON CONFLICT (key)"
+                    " DO UPDATE SET last = max(last, excluded.last)",
+                    (key, self.counters[key]),
+                )
+        return self.counters[key]
 
 
 def card_verdict(
@@ -377,42 +451,6 @@ def _batches(files: list[CardFile]) -> list[list[CardFile]]:
         batches.extend([item] for name, item in by_name.items() if name not in grouped)
     batches.sort(key=lambda members: members[0].rel_path)
     return batches
-
-
-def _folder(settings: Settings, dated: Dated, original: str) -> str:
-    template = settings.ingest.folders if dated.day is not None else settings.ingest.undated
-    return fill(template, dated, original)
-
-
-def _free_names(
-    folder: str,
-    members: list[CardFile],
-    new: list[CardFile],
-    settings: Settings,
-    dated: Dated,
-    primary_root: Path,
-    backup_root: Path | None,
-    taken: set[str],
-) -> dict[str, str]:
-    """The new members' names: one stem for the batch, with -1, -2 … added while a file of
-    that name is in either destination (or given out in this pass): never overwrite. Names
-    given out are compared without case: a FAT or exFAT backup drive does not tell IMG_1.JPG
-    from img_1.jpg."""
-    if not new:
-        return {}
-    original = os.path.basename(members[0].rel_path)
-    original_stem = original.split(".", 1)[0]
-    stem = fill(settings.ingest.names, dated, original).replace("/", "_")
-    tails = {m.rel_path: name_tail(os.path.basename(m.rel_path), original_stem) for m in new}
-    roots = [primary_root] if backup_root is None else [primary_root, backup_root]
-    for attempt in range(10_000):
-        candidate = stem if attempt == 0 else f"{stem}-{attempt}"
-        names = {rel: candidate + tail for rel, tail in tails.items()}
-        paths = [root / folder / name for root in roots for name in names.values()]
-        if not any(str(p).casefold() in taken or os.path.lexists(p) for p in paths):
-            taken.update(str(p).casefold() for p in paths)
-            return names
-    raise CardIngestUnavailable(f"no free name for {original} in {folder}")
 
 
 # --- the journal ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import string
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -303,8 +304,12 @@ def _folder_for(settings: IngestSettings, dated: Dated, original: str) -> Path:
     return settings.destination / fill(settings.folders, dated, original)
 
 
-def fill(template: str, dated: Dated, original: str) -> str:
-    """A folder or name template with the batch's values, each made safe as a name."""
+def fill(
+    template: str, dated: Dated, original: str, more: Mapping[str, str | int] | None = None
+) -> str:
+    """A folder or name template with the batch's values, each made safe as a name. ``more``:
+    the values only a card ingest has ({job}, {card} as text, {seq} as a number); a template
+    naming one that is not given raises IngestNeeds."""
     day = dated.day
     make = (dated.make or "").strip()
     model = (dated.model or "").strip()
@@ -314,17 +319,28 @@ def fill(template: str, dated: Dated, original: str) -> str:
         if make and model.lower().startswith(make.split()[0].lower())
         else (f"{make} {model}".strip())
     )
-    values = {
+    values: dict[str, str | int] = {
         "year": f"{day:%Y}" if day else "undated",
         "month": f"{day:%m}" if day else "undated",
         "day": f"{day:%d}" if day else "undated",
+        "time": f"{day:%H%M%S}" if day else "undated",
         "make": make or "unknown camera",
         "model": model or "unknown camera",
         "camera": camera or "unknown camera",
         "stem": original.split(".", 1)[0],
     }
-    filled = string.Formatter().vformat(template, (), {k: _safe(v) for k, v in values.items()})
+    values = {k: _safe(v) for k, v in values.items()}
+    values.update({k: v if isinstance(v, int) else _safe(v) for k, v in (more or {}).items()})
+    try:
+        filled = string.Formatter().vformat(template, (), values)
+    except KeyError as error:
+        raise IngestNeeds(str(error.args[0])) from None
     return "/".join(part for part in filled.split("/") if part not in ("", ".", ".."))
+
+
+class IngestNeeds(KeyError):
+    """A name or folder template uses a placeholder this ingest has no value for (``{seq}``,
+    ``{job}``, ``{card}`` outside a card ingest); the argument is its name."""
 
 
 def _safe(value: str) -> str:

@@ -31,7 +31,7 @@ from core.ingest.move import (
     sync_folders,
     temporary_for,
 )
-from core.ingest.plan import Batch, Move, Plan, plan_ingest
+from core.ingest.plan import Batch, IngestNeeds, Move, Plan, plan_ingest
 from core.store import queries
 from core.store.events import EventKind, record_event
 from core.store.models import Root
@@ -143,7 +143,13 @@ def run_ingest(
     if settings.ingest.inboxes:
         write(lambda: add_inboxes(settings))
     root = write(lambda: destination_root(settings))
-    plan = plan_ingest(db, settings.ingest, root.path, settings.scan.ignore, now)
+    try:
+        plan = plan_ingest(db, settings.ingest, root.path, settings.scan.ignore, now)
+    except IngestNeeds as error:
+        raise IngestUnavailable(
+            f"the ingest names or folders use {{{error.args[0]}}}, which only an ingest from a "
+            "card fills (shootwatch ingest --from CARD); the inbox has no value for it"
+        ) from None
     report = IngestReport(waiting=plan.waiting)
     if dry_run:
         for batch in plan.batches:

@@ -152,11 +152,11 @@ def _burst_times(migrator: SqliteMigrator) -> None:
 
 
 def _cards(migrator: SqliteMigrator) -> None:
-    # Schema 14: ingest from a card: the cards known, and each card file's verified copies.
-    # Self-contained: its two tables.
-    from core.store.models import Card, CardCopy
+    # Schema 14: ingest from a card: the cards known, each card file's verified copies, and
+    # the counters of {seq} in names. Self-contained: its three tables.
+    from core.store.models import Card, CardCopy, IngestCounter
 
-    migrator.database.create_tables([Card, CardCopy])
+    migrator.database.create_tables([Card, CardCopy, IngestCounter])
 
 
 # target version -> the step that reaches it from the version before

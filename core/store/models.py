@@ -404,6 +404,16 @@ class CardCopy(BaseModel):
         )
 
 
+class IngestCounter(BaseModel):
+    """The last number {seq} gave in ingest names (schema 14), per job or per day."""
+
+    key = TextField(primary_key=True)  # "job:<name>" or "day:<YYYY-MM-DD>"
+    last = IntegerField()
+
+    class Meta:
+        table_name = "ingest_counter"
+
+
 class UnreadableFolder(BaseModel):
     """A folder of a root that the last run to look at it could not read (schema 8): nothing
     under it is removed, and the root needs attention, until a run reads it."""
@@ -442,6 +452,7 @@ MODELS = (
     IngestMove,
     Card,
     CardCopy,
+    IngestCounter,
     Heartbeat,
     CatalogueFact,
     UnreadableFolder,

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -460,3 +461,102 @@ def test_a_card_is_only_read(tmp_path):
     with open_catalogue(settings.catalogue) as catalogue:
         assert ingest_card(catalogue.db, settings, card).copied == 9
     assert {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in card.rglob("*")} == before
+
+
+# --- names: {job}, {seq}, {time}, {card} ------------------------------------------------------
+
+
+def a_card_folder(tmp_path: Path, files: dict[str, bytes], name: str = "card") -> Path:
+    card = tmp_path / name
+    for rel, data in files.items():
+        (card / rel).parent.mkdir(parents=True, exist_ok=True)
+        (card / rel).write_bytes(data)
+    return card
+
+
+def settings_for(tmp_path: Path, **ingest: str):
+    values = {"catalogue": str(tmp_path / "c.db"), "ingest.destination": str(tmp_path / "dest"),
+              "ingest.backup": str(tmp_path / "backup")}  # fmt: skip
+    values.update({f"ingest.{key}": value for key, value in ingest.items()})
+    return load_settings(None, values)
+
+
+def copied_names(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_job_counts_on_across_cards_and_a_raw_its_jpeg_and_sidecar_share_a_number(tmp_path):
+    settings = settings_for(tmp_path, names="{job}_{seq:04}", folders="{job}")
+    first = a_card_folder(tmp_path, camera_files(), "first")
+    second = a_card_folder(tmp_path, camera_files(count=3), "second")
+    with open_catalogue(settings.catalogue) as catalogue:
+        assert ingest_card(catalogue.db, settings, first, job="Wedding").copied == 9
+        report = ingest_card(catalogue.db, settings, second, job="Wedding")
+    # The second card holds the first's files too: in the library already, not numbered again.
+    assert report.copied == 3 and report.in_library == 9
+    names = copied_names(tmp_path / "dest")
+    assert names == copied_names(tmp_path / "backup")
+    stems = [name.split("/")[1].split(".")[0] for name in names]
+    assert all(name.startswith("Wedding/Wedding_") for name in names)
+    # Seven photos on the first card (a CRW with its JPEG and sidecar is one), three on the
+    # second: ten numbers, each given once.
+    assert sorted(set(stems)) == [f"Wedding_{n:04d}" for n in range(1, 11)]
+    triple = [n for n in names if n.endswith((".CRW", ".CRW.xmp")) or "IMG_0001" in n]
+    crw = next(n for n in names if n.endswith(".CRW"))
+    number = crw.split("/")[1].split(".")[0]
+    assert {f"Wedding/{number}.CRW", f"Wedding/{number}.JPG", f"Wedding/{number}.CRW.xmp"} <= set(
+        names
+    ), triple
+
+
+def test_without_a_job_the_number_counts_per_day(tmp_path):
+    settings = settings_for(tmp_path, names="{year}{month}{day}-{time}-{seq:03}")
+    card = a_card_folder(tmp_path, camera_files())
+    with open_catalogue(settings.catalogue) as catalogue:
+        assert ingest_card(catalogue.db, settings, card).copied == 9
+    names = copied_names(tmp_path / "dest")
+    # Each day its own count from 001; the capture time in the name.
+    assert "1999/1999-05-25/19990525-210009-001.JPG" in names, names
+    assert "2023/2023-10-28/20231028-214229-001.CRW" in names, names
+    assert all(name.split("-")[-1].startswith("001.") for name in names)
+
+
+def test_a_job_in_the_names_and_no_job_given_is_refused_before_anything_is_copied(tmp_path):
+    settings = settings_for(tmp_path, names="{job}_{stem}")
+    card = a_card_folder(tmp_path, camera_files())
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(f'catalogue = "{tmp_path / "c.db"}"\n[ingest]\ndestination = '
+                      f'"{tmp_path / "dest"}"\nnames = "{{job}}_{{stem}}"\n')  # fmt: skip
+    done = shootwatch(config, "ingest", "--from", str(card))
+    assert done.returncode == 2 and "--job NAME" in done.stderr
+    assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").rglob("*.*"))
+    assert settings.ingest.names == "{job}_{stem}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("folders", "{year}/{seq}", "unknown placeholder {seq}"),
+        ("names", "{stem:d}", "cannot be filled"),
+        ("names", "{seq:04", "not a valid template"),
+        ("names", "{roll}", "unknown placeholder {roll}"),
+    ],
+)
+def test_templates_that_cannot_be_filled_are_refused_with_a_reason(tmp_path, key, value, said):
+    from core.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        settings_for(tmp_path, **{key: value})
+
+
+def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "DCIM").mkdir(parents=True)
+    (inbox / "DCIM/IMG_1.JPG").write_bytes((REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes())
+    config = tmp_path / "shootwatch.toml"
+    config.write_text(f'catalogue = "{tmp_path / "c.db"}"\n[ingest]\ndestination = '
+                      f'"{tmp_path / "dest"}"\ninboxes = ["{inbox}"]\nsettle_seconds = 0\n'
+                      'names = "{seq:04}"\n')  # fmt: skip
+    done = shootwatch(config, "ingest")
+    assert done.returncode == 2 and "only an ingest from a card fills" in done.stderr, done.stderr
+    assert (inbox / "DCIM/IMG_1.JPG").exists()
