@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from peewee import SqliteDatabase
@@ -28,6 +29,7 @@ from peewee import SqliteDatabase
 from core.config import Settings
 from core.ingest.card import CardFile, CardIdentity, ReadAhead, card_files, identify
 from core.ingest.plan import Dated, date_of, fill, name_tail
+from core.ingest.run import Write, write_here
 from core.ingest.verified_copy import (
     AfterWrite,
     CopyFailed,
@@ -86,10 +88,12 @@ def ingest_card(
     after_write: AfterWrite | None = None,
     now: Callable[[], float] = time.time,
     job: str | None = None,
+    write: Write = write_here,
 ) -> CardReport:
     """Copy what is new on the card at ``card_path``; ``job`` fills {job} in names and
-    folders. Raises CardIngestUnavailable (no destination, a backup inside the destination, a
-    {job} and no job) or core.ingest.card.CardUnreadable."""
+    folders; each catalogue write goes through ``write`` (the engine's writer thread).
+    Raises CardIngestUnavailable (no destination, a backup inside the destination, a {job}
+    and no job) or core.ingest.card.CardUnreadable."""
     primary_root, backup_root = _destinations(settings)
     templates = (settings.ingest.names, settings.ingest.folders, settings.ingest.undated)
     if job is None and any("{job" in template for template in templates):
@@ -99,14 +103,14 @@ def ingest_card(
     card = identify(card_path)
     listed = card_files(card)
     report = CardReport(card.name, files=len(listed))
-    card_id = None if dry_run else _remember(db, card, now())
+    card_id = None if dry_run else write(partial(_remember, db, card, now()))
     if card_id is not None:
-        report.recovered = recover_copies(db, card_id)
+        report.recovered = recover_copies(db, card_id, write)
     verified = _verified(db, card_id) if card_id is not None else {}
     todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
     report.already = len(listed) - len(todo)
     copier = _Copier(db, settings, card, card_id, report, primary_root, backup_root, dry_run,
-                     after_write, now, _known_sizes(db), job)  # fmt: skip
+                     after_write, now, _known_sizes(db), write, job)  # fmt: skip
     total_bytes = sum(f.size for f in todo)
     done_files = done_bytes = 0
     batches = _batches(todo)
@@ -143,6 +147,7 @@ class _Copier:
     after_write: AfterWrite | None
     now: Callable[[], float]
     known_sizes: set[int]
+    write: Write
     job: str | None = None
     taken: set[str] = field(default_factory=set)  # destinations given out, without case
     counters: dict[str, int] = field(default_factory=dict)  # {seq}: the last number given
@@ -176,7 +181,8 @@ class _Copier:
                 {"file": member.rel_path, "done": "in the library", "to": known}
             )
             if self.card_id is not None:
-                _record_known(self.db, self.card_id, member, digest, known, self.now())
+                self.write(partial(_record_known, self.db, self.card_id, member, digest, known,
+                                   self.now()))  # fmt: skip
         names = self._free_names(folder, members, new, dated)
         for member in new:
             name = names[member.rel_path]
@@ -192,32 +198,35 @@ class _Copier:
                 continue
             assert self.card_id is not None
             tag = uuid.uuid4().hex
-            copy_id = _intent(self.db, self.card_id, member, targets, tag, self.now())
+            copy_id = self.write(
+                partial(_intent, self.db, self.card_id, member, targets, tag, self.now())
+            )
             expected = digests.get(member.rel_path)
 
             def journal_content(digest: str, copy_id: int = copy_id, expected=expected) -> None:
                 if expected is not None and digest != expected:
                     raise CopyFailed("the card read differently twice: check the card and reader")
-                _journal_content(self.db, copy_id, digest)
+                self.write(partial(_journal_content, self.db, copy_id, digest))
 
             source = self.card.files_root / member.rel_path
             try:
                 copied = copy_verified(source, targets, tag, self.after_write, journal_content)
             except CopyFailed as error:
-                _close(self.db, copy_id, "failed", str(error), self.now())
+                self.write(partial(_close, self.db, copy_id, "failed", str(error), self.now()))
                 _failed(self.report, member, str(error))
-                record_event(EventKind.CARD_COPY_FAILED, "ingest", path=str(primary),
-                             payload={"card": self.card.name, "from": member.rel_path,
-                                      "error": str(error)})  # fmt: skip
+                failed = {"card": self.card.name, "from": member.rel_path, "error": str(error)}
+                self.write(partial(record_event, EventKind.CARD_COPY_FAILED, "ingest",
+                                   path=str(primary), payload=failed))  # fmt: skip
                 continue
-            _close(self.db, copy_id, "verified", None, self.now())
+            self.write(partial(_close, self.db, copy_id, "verified", None, self.now()))
             self.report.copied += 1
             self.report.bytes_copied += copied.size
             self.report.retried += copied.attempts - 1
             self.report.lines.append({**line, "done": "copied and verified"})
-            record_event(EventKind.CARD_COPIED, "ingest", path=str(primary),
-                         payload={"card": self.card.name, "from": member.rel_path,
-                                  "backup": str(backup) if backup else None})  # fmt: skip
+            copied_to = {"card": self.card.name, "from": member.rel_path,
+                         "backup": str(backup) if backup else None}  # fmt: skip
+            self.write(partial(record_event, EventKind.CARD_COPIED, "ingest", path=str(primary),
+                               payload=copied_to))  # fmt: skip
 
     def _folder(self, dated: Dated, original: str) -> str:
         ingest = self.settings.ingest
@@ -277,12 +286,7 @@ class _Copier:
             self.counters[key] = row[0] if row else 0
         self.counters[key] += 1
         if not self.dry_run:
-            with self.db.atomic():
-                self.db.execute_sql(
-                    "INSERT INTO ingest_counter (key, last) VALUES (?, ?) ON CONFLICT (key)"
-                    " DO UPDATE SET last = max(last, excluded.last)",
-                    (key, self.counters[key]),
-                )
+            self.write(partial(_save_counter, self.db, key, self.counters[key]))
         return self.counters[key]
 
 
@@ -330,7 +334,9 @@ def card_verdict(
     return Verdict(card, len(listed), copied, in_library, problems)
 
 
-def recover_copies(db: SqliteDatabase, card_id: int | None = None) -> list[str]:
+def recover_copies(
+    db: SqliteDatabase, card_id: int | None = None, write: Write = write_here
+) -> list[str]:
     """Copies a crash or a pulled card left open, put right: temporaries removed; a copy that
     took its name is kept (and the file recorded verified) when every destination holds the
     journal's content, else those names are removed and the file is copied again next time.
@@ -348,20 +354,18 @@ def recover_copies(db: SqliteDatabase, card_id: int | None = None) -> list[str]:
             with contextlib.suppress(OSError):
                 os.unlink(temporary_for(target, tag))
         if digest is None:  # never verified, so never named: only temporaries were left
-            with db.atomic():
-                db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
+            write(partial(_forget, db, copy_id))
             done.append(f"{rel_path}: its copy was cut short; it is copied again")
             continue
         present = [t for t in targets if os.path.lexists(t)]
         if present and len(present) == len(targets) and all(_holds(t, digest) for t in targets):
-            _close(db, copy_id, "verified", None, time.time())
+            write(partial(_close, db, copy_id, "verified", None, time.time()))
             done.append(f"{rel_path}: its copies were complete; recorded")
             continue
         for target in present:
             if _holds(target, digest):  # ours, from this copy: the card still has the file
                 os.unlink(target)
-        with db.atomic():
-            db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
+        write(partial(_forget, db, copy_id))
         done.append(f"{rel_path}: its copy was cut short; it is copied again")
     return done
 
@@ -469,6 +473,20 @@ def _intent(
             (card_id, item.rel_path, item.size, item.mtime_ns, str(targets[0]), backup, tag, at),
         )
         return cursor.lastrowid
+
+
+def _forget(db: SqliteDatabase, copy_id: int) -> None:
+    with db.atomic():
+        db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
+
+
+def _save_counter(db: SqliteDatabase, key: str, last: int) -> None:
+    with db.atomic():
+        db.execute_sql(
+            "INSERT INTO ingest_counter (key, last) VALUES (?, ?) ON CONFLICT (key)"
+            " DO UPDATE SET last = max(last, excluded.last)",
+            (key, last),
+        )
 
 
 def _journal_content(db: SqliteDatabase, copy_id: int, digest: str) -> None:
