@@ -140,14 +140,25 @@ def _check_not_a_file(key: str, value: Any, path: Path) -> None:
         )
 
 
+def _with_variables(value: str) -> str:
+    """$VARIABLES filled in from the environment; $USER is this user's name even where the
+    environment has none (a service)."""
+    import getpass
+
+    user = os.environ.get("USER") or getpass.getuser()
+    return os.path.expandvars(value.replace("${USER}", user).replace("$USER", user))
+
+
 @dataclass(frozen=True)
 class Folders:
     allowed = 'a list of folders, such as ["~/Inbox"]'
+    variables: bool = False  # $USER and the like are filled in ("/media/$USER")
 
     def __call__(self, key: str, value: Any) -> tuple[Path, ...]:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
             raise _refused(key, value, self.allowed)
-        paths = tuple(Path(os.path.expanduser(v)) for v in value)
+        expand = _with_variables if self.variables else str
+        paths = tuple(Path(os.path.expanduser(expand(v))) for v in value)
         for given, path in zip(value, paths, strict=True):
             _check_not_a_file(key, given, path)
         return paths

@@ -272,6 +272,15 @@ class IngestSettings:
         "root (as shootwatch add PATH --kind inbox does).",
         example=["~/Inbox"],
     )
+    cards: tuple[Path, ...] = setting(
+        (),
+        check=Folders(variables=True),
+        help="Folders where cards appear when inserted (each card mounted in one of them, or "
+        "one level below): while the engine runs, a card with a DCIM folder mounted there is "
+        "copied into ingest.destination and ingest.backup (as 'shootwatch ingest --from CARD' "
+        "does), and the status line says when it is safe to format. $USER is filled in.",
+        example=["/media/$USER", "/run/media/$USER"],
+    )
     folders: str = setting(
         "{year}/{year}-{month}-{day}",
         check=Template(),

@@ -1,14 +1,24 @@
 """The ingest component: its own thread files the inboxes' settled files into the library (it
-moves files, which may take long); each of its catalogue writes runs on the writer thread."""
+moves files, which may take long), and copies a card mounted in ``ingest.cards`` into the
+library and its backup, then says whether it is safe to format; each of its catalogue writes
+runs on the writer thread."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from core.engine.component import Component
+from core.ingest.card import CardUnreadable, identify, mounted_cards
+from core.ingest.card_pass import CardIngestUnavailable, card_verdict, ingest_card
 from core.ingest.run import IngestReport, IngestUnavailable, has_inbox, run_ingest
+from core.store.events import EventKind, record_event
 
 log = logging.getLogger("shootwatch.engine")
 
@@ -22,6 +32,8 @@ class IngestComponent(Component):
     def __init__(self, engine) -> None:
         super().__init__(engine)
         self.thread: threading.Thread | None = None
+        self._cards_seen: dict[Path, int] = {}  # mounted cards handled: their device
+        self._card_said: str | None = None  # the last card's verdict, for the status line
 
     def started(self) -> None:
         if self.settings.ingest.destination is None:
@@ -40,9 +52,11 @@ class IngestComponent(Component):
         db = self.engine.catalogue.db
         stopping = self.engine.stopping
         while not stopping.wait(INGEST_SECONDS):
+            if self.settings.ingest.cards:
+                self._look_for_cards(db, stopping)
             try:
                 if not has_inbox(db) and not self.settings.ingest.inboxes:
-                    self.set_state("idle", task="no inbox root")
+                    self.set_state("idle", task=self._card_said or "no inbox root")
                     continue
                 report = run_ingest(db, self.settings, progress=self._progress,
                                     write=self._write, cancel=stopping)  # fmt: skip
@@ -63,7 +77,7 @@ class IngestComponent(Component):
                     task += f", {report.failed:,} failed"
             elif report.waiting:
                 task = f"{report.waiting:,} files settling"
-            self.set_state("idle", task=task)
+            self.set_state("idle", task=task or self._card_said)
 
     def _progress(self, done: int, total: int, report: IngestReport) -> None:
         task = f"ingesting {done:,} / {total:,}, {report.duplicates:,} duplicates"
@@ -72,3 +86,68 @@ class IngestComponent(Component):
     def _write(self, apply: Callable[[], object]) -> object:
         """Run a catalogue write on the writer thread and wait for its result."""
         return self.on_writer_and_wait(apply, WRITE_SECONDS)
+
+    # --- cards -----------------------------------------------------------------------------
+
+    def _look_for_cards(self, db, stopping: threading.Event) -> None:
+        """A card newly mounted in ingest.cards is copied, then its verdict said; a card taken
+        out is forgotten here, so inserting it again looks at it again (copying only what is
+        new)."""
+        mounted = {}
+        for path in mounted_cards(self.settings.ingest.cards):
+            with contextlib.suppress(OSError):
+                mounted[path] = os.stat(path).st_dev
+        for path in [p for p in self._cards_seen if mounted.get(p) != self._cards_seen[p]]:
+            del self._cards_seen[path]
+        for path, device in mounted.items():
+            if path in self._cards_seen or stopping.is_set():
+                continue
+            self._cards_seen[path] = device
+            self._ingest_card(db, path, stopping)
+
+    def _ingest_card(self, db, path: Path, stopping: threading.Event) -> None:
+        try:
+            name = identify(path).name  # its label
+        except CardUnreadable:
+            name = path.name
+        started = time.monotonic()
+
+        def progress(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            elapsed = time.monotonic() - started
+            rate = done_bytes / elapsed if elapsed > 0 else 0.0
+            left = f", {(total_bytes - done_bytes) / rate:,.0f} s left" if rate else ""
+            self.set_state("running", task=f"{name}: copying {done:,} / {total:,} files, "
+                           f"{done_bytes / 1e6:,.0f} / {total_bytes / 1e6:,.0f} MB "
+                           f"({rate / 1e6:,.0f} MB/s{left})")  # fmt: skip
+
+        self.set_state("running", task=f"{name}: looking at the card")
+        try:
+            report = ingest_card(db, self.settings, path, progress=progress, write=self._write,
+                                 cancel=stopping)  # fmt: skip
+            if stopping.is_set():
+                return
+            verdict = card_verdict(db, self.settings, path)
+        except (CardIngestUnavailable, CardUnreadable) as error:
+            self._card_said = f"{name}: not copied: {error}"
+            self.set_state("degraded", error=self._card_said)
+            return
+        except Exception as error:  # said, and tried again when the card is inserted again
+            if stopping.is_set():
+                return
+            log.exception("card ingest failed")
+            self._card_said = f"{name}: not copied: {error}"
+            self.set_state("degraded", error=self._card_said)
+            return
+        if verdict.safe:
+            self._card_said = f"{name}: safe to format ({verdict.files:,} files)"
+        else:
+            self._card_said = (
+                f"{name}: NOT safe to format ({len(verdict.problems):,} of {verdict.files:,} "
+                f"files not copied: shootwatch card {path})"
+            )
+        kind = EventKind.CARD_SAFE if verdict.safe else EventKind.CARD_NOT_SAFE
+        payload = {"card": verdict.card.name, "files": verdict.files, "copied": report.copied,
+                   "failed": report.failed, "problems": len(verdict.problems)}  # fmt: skip
+        self._write(functools.partial(record_event, kind, "ingest", path=str(path),
+                                      payload=payload))  # fmt: skip
+        self.set_state("idle", task=self._card_said)

@@ -189,3 +189,24 @@ class ReadAhead:
     def _ahead(self, index: int) -> int:
         """Bytes from the file being copied up to file ``index``."""
         return sum(size for _, size in self._files[self._position : index])
+
+
+def mounted_cards(folders: tuple[Path, ...]) -> list[Path]:
+    """The cards mounted in ``folders`` (or one level below: /media/LABEL, /media/me/LABEL):
+    mount points holding a DCIM folder. Folders that are not there are no cards."""
+    found = []
+    for folder in folders:
+        for child in _subfolders(folder):
+            candidates = [child] if os.path.ismount(child) else _subfolders(child)
+            found.extend(
+                c for c in candidates if os.path.ismount(c) and (c / CAMERA_FOLDER).is_dir()
+            )
+    return sorted(set(found))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []

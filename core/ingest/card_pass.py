@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from peewee import SqliteDatabase
 from core.config import Settings
 from core.ingest.card import CardFile, CardIdentity, ReadAhead, card_files, identify
 from core.ingest.plan import Dated, date_of, fill, name_tail
-from core.ingest.run import Write, write_here
+from core.ingest.run import IngestUnavailable, Write, destination_root, write_here
 from core.ingest.verified_copy import (
     AfterWrite,
     CopyFailed,
@@ -89,11 +90,13 @@ def ingest_card(
     now: Callable[[], float] = time.time,
     job: str | None = None,
     write: Write = write_here,
+    cancel: threading.Event | None = None,
 ) -> CardReport:
     """Copy what is new on the card at ``card_path``; ``job`` fills {job} in names and
     folders; each catalogue write goes through ``write`` (the engine's writer thread).
-    Raises CardIngestUnavailable (no destination, a backup inside the destination, a {job}
-    and no job) or core.ingest.card.CardUnreadable."""
+    Stops between files once ``cancel`` is set. Raises CardIngestUnavailable (no
+    destination, a backup inside the destination, a {job} and no job) or
+    core.ingest.card.CardUnreadable."""
     primary_root, backup_root = _destinations(settings)
     templates = (settings.ingest.names, settings.ingest.folders, settings.ingest.undated)
     if job is None and any("{job" in template for template in templates):
@@ -103,6 +106,11 @@ def ingest_card(
     card = identify(card_path)
     listed = card_files(card)
     report = CardReport(card.name, files=len(listed))
+    if not dry_run:
+        try:  # a library root: the engine's watcher catalogues each copy as it takes its name
+            write(partial(destination_root, settings))
+        except IngestUnavailable as error:
+            raise CardIngestUnavailable(str(error)) from None
     card_id = None if dry_run else write(partial(_remember, db, card, now()))
     if card_id is not None:
         report.recovered = recover_copies(db, card_id, write)
@@ -119,6 +127,8 @@ def ingest_card(
                                              for m in in_order])  # fmt: skip
     try:
         for members in batches:
+            if cancel is not None and cancel.is_set():  # between files: nothing left open
+                break
             if reader is not None:
                 reader.reached(done_files)
             copier.batch(members)

@@ -43,6 +43,8 @@ class EventKind(StrEnum):
     # --- cards: ingest --from CARD (source "ingest")
     CARD_COPIED = "card_copied"  # a card file copied and verified (the path); card, from, backup
     CARD_COPY_FAILED = "card_copy_failed"  # a card file not copied; payload: card, from, error
+    CARD_SAFE = "card_safe"  # a card the engine copied is safe to format; card, files, copied
+    CARD_NOT_SAFE = "card_not_safe"  # a card the engine copied is not; card, files, problems
     # --- stages: the stage runner (source "stage")
     STAGE_QUEUED = "stage_queued"  # jobs queued for a stage; payload: stage, jobs
     STAGE_DONE = "stage_done"  # a job made its artifact (the path); payload: stage, photo

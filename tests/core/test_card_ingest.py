@@ -560,3 +560,84 @@ def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path):
     done = shootwatch(config, "ingest")
     assert done.returncode == 2 and "only an ingest from a card fills" in done.stderr, done.stderr
     assert (inbox / "DCIM/IMG_1.JPG").exists()
+
+
+# --- the engine: a card inserted while it runs ------------------------------------------------
+
+
+def events_of(catalogue: Path, kind: str) -> list[dict]:
+    query = "SELECT payload FROM event WHERE kind = ? ORDER BY id"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
+            return [json.loads(row[0] or "{}") for row in db.execute(query, (kind,))]
+    except sqlite3.Error:
+        return []
+
+
+def catalogued_under(catalogue: Path, root: Path) -> int:
+    query = "SELECT count(*) FROM file f JOIN root r ON r.id = f.root_id WHERE r.path = ?"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
+            return db.execute(query, (str(root),)).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def wait_until(condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.1)
+
+
+def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    card.pull_out()  # inserted once the engine runs
+    places = Destinations(tmp_path, mounts)
+    with places.config.open("a") as config:
+        config.write(f'cards = ["{tmp_path / "media"}"]\n[watch]\nsettle_seconds = 0.5\n'
+                     "[stages]\nenabled = []\n")  # fmt: skip
+    log = tmp_path / "engine.log"
+    with log.open("w") as stderr:
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--config", str(places.config), "run"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        time.sleep(2)  # the engine up and looking
+        card.plug_in()
+        said = wait_until(lambda: events_of(places.catalogue, "card_safe"))
+        assert said[0]["copied"] == 9 and said[0]["files"] == 9 and said[0]["card"] == "EOS_DIGITAL"
+        assert_each_card_file_once_in_both(card, places)
+        # The copies are catalogued as they arrive (the watcher): photos to cull.
+        wait_until(lambda: catalogued_under(places.catalogue, places.primary) == 9)
+        # The status line (the ingest component's task) says so.
+        seen = []
+
+        def said_in_status() -> bool:
+            seen.append(shootwatch(places.config, "status", "--json").stdout)
+            return "EOS_DIGITAL: safe to format" in seen[-1]
+
+        try:
+            wait_until(said_in_status, 20)
+        except AssertionError:
+            print(json.loads(seen[-1])["engine"]["components"])
+            raise
+        # Taken out and inserted again: looked at again, nothing copied twice.
+        card.pull_out()
+        time.sleep(1.5)
+        card.plug_in()
+        again = wait_until(lambda: events_of(places.catalogue, "card_safe")[1:])
+        assert again[0]["copied"] == 0
+        assert_each_card_file_once_in_both(card, places)
+    finally:
+        engine.terminate()
+        try:
+            assert engine.wait(timeout=30) == 0, log.read_text()[-3000:]
+        finally:
+            if engine.poll() is None:
+                engine.kill()
+                engine.wait()
