@@ -3,24 +3,10 @@ would be done (``--dry-run``)."""
 
 from __future__ import annotations
 
-import argparse
-
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
 from core.store.models import Root
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    ingest = commands.add_parser(
-        "ingest",
-        help="file the inbox roots into dated folders of ingest.destination, skipping "
-        "duplicates (the engine does this by itself while it runs)",
-    )
-    ingest.add_argument(
-        "--dry-run", action="store_true", help="say what would be done; move nothing"
-    )
-    ingest.add_argument("--json", action="store_true", help="print JSON")
 
 
 def ingest(run: Invocation) -> int:
