@@ -130,3 +130,31 @@ def test_a_command_line_reads_the_same_with_its_command_alone_in_the_parser(argv
     alone = build_parser(command_word(argv))
     assert list(alone._subparsers._group_actions[0].choices) == [command_word(argv)]
     assert vars(alone.parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_roots_and_status_count_each_roots_files_bytes_and_unhashed_files(tmp_path, capsys):
+    """The counts status and roots read from the catalogue's indexes, per root: a root
+    with a file recorded without its content (unreadable when scanned) says so."""
+    import json
+    import sqlite3
+
+    db = str(tmp_path / "catalogue.db")
+    for name, sizes in (("a", (3, 5)), ("b", (7, 11, 13))):
+        for number, size in enumerate(sizes):
+            (tmp_path / name / "2024").mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / "2024" / f"f{number}.txt").write_bytes(b"x" * size)
+        assert main(["--db", db, "add", str(tmp_path / name)]) == 0
+    assert main(["--db", db, "scan"]) == 0
+    connection = sqlite3.connect(db)
+    with connection:
+        connection.execute(
+            "UPDATE file SET blake3 = NULL WHERE rel_path = '2024/f1.txt' AND size = 11"
+        )
+    connection.close()
+    capsys.readouterr()
+    assert main(["--db", db, "roots", "--json"]) == 0
+    roots = {root["path"]: root for root in json.loads(capsys.readouterr().out)}
+    found = {path[-1]: (r["files"], r["bytes"], r["unhashed"]) for path, r in roots.items()}
+    assert found == {"a": (2, 8, 0), "b": (3, 31, 1)}
+    assert main(["--db", db, "status"]) == 1
+    assert "1 files or folders could not be read" in capsys.readouterr().out
