@@ -54,10 +54,11 @@ MAX_PLAN_DEPTH = 3  # ...looking at most this many folder levels down to find th
 # count says nothing of a first index, nor of how much changed and must be hashed).
 SURVEY_HERE_SECONDS = 0.25
 # ...but a whole root the catalogue already holds this many files of is surveyed by workers
-# from the start: its surveys will take long (about 4 us a file here, most of it the stat),
-# and the quarter second surveyed here first would be spent on one core of two (measured on an
-# unchanged 100,000-file root, whole process: 0.54 s in one process, 0.55 s handing over after
-# SURVEY_HERE_SECONDS, 0.42 s with workers from the start; find -printf 0.2 s).
+# from the start: its surveys will take long (about 4 us a file, most of it the stat), and the
+# quarter second surveyed here first would leave the other core idle. An unchanged
+# 100,000-file root, whole process, medians of 9 interleaved runs on 2 busy cores (load 3):
+# 0.51 s in one process, 0.54 s handing over after SURVEY_HERE_SECONDS, 0.49 s (best 0.37 s)
+# with workers from the start; find -printf 0.20 s. Below it, forking costs what it saves.
 WORKERS_FROM_START_FILES = 25_000
 
 

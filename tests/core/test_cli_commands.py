@@ -158,3 +158,45 @@ def test_roots_and_status_count_each_roots_files_bytes_and_unhashed_files(tmp_pa
     assert found == {"a": (2, 8, 0), "b": (3, 31, 1)}
     assert main(["--db", db, "status"]) == 1
     assert "1 files or folders could not be read" in capsys.readouterr().out
+
+
+class _Terminal:
+    """A stream that says it is a terminal, and keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> None:
+        self.written.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _NotToBeShown:
+    def __str__(self) -> str:
+        raise AssertionError("the progress line was made although it was not shown")
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_the_progress_line_is_made_only_when_it_is_shown(terminal):
+    """A scan calls the progress line once a folder (a thousand times at 100,000 files):
+    between two showings, and when nothing is shown at all, the line is not even made."""
+    import io
+
+    from core.cli.output import ProgressLine
+    from core.scan.reconcile import ScanProgress
+
+    stream = _Terminal() if terminal else io.StringIO()
+    line = ProgressLine(stream, interval=3600)
+    shown = ScanProgress("/photos", 10, 0, 1, 9, 0.1)
+    hidden = ScanProgress(_NotToBeShown(), 20, 0, 2, 9, 0.2)
+    line(shown)
+    line(hidden)  # within the interval: not made
+    if terminal:
+        assert len(stream.written) == 1 and "/photos: 10 files" in stream.written[0]
+    else:
+        assert stream.getvalue() == ""
