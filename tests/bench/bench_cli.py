@@ -3,7 +3,6 @@
 Run from the repository root (a standalone script, not a pytest test):
 
     python tests/bench/bench_cli.py [--sizes 10000[,100000]] [--runs R] [--keep]
-                                    [--baseline DIR]
 
 For each library size it builds a tree of small files, adds it and scans it once (not timed),
 then times, interleaved run by run so both sides share the machine's load: ``status`` and
@@ -20,7 +19,6 @@ reported as met or missed and never fail the run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import resource
@@ -28,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import chdir
 from pathlib import Path
 
 from benchtools import print_verdicts, table_lines, work_tree
@@ -153,7 +152,7 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
     rows, targets = [], []
     # Run from the work folder, as a user runs shootwatch from anywhere: ``python -c`` puts
     # the current folder first on sys.path, so run from a checkout it would load that one.
-    with work_tree("bench-cli-", keep=keep) as base, contextlib.chdir(base):
+    with work_tree("bench-cli-", keep=keep) as base, chdir(base):
         library = base / "library"
         build_tree(library, files)
         env = environment(base)
@@ -246,12 +245,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000", help="library sizes, comma separated; "
                         "default 10000 (100000 is the issue's other target)")  # fmt: skip
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per command (median)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument(
         "--baseline", metavar="DIR", type=Path,
         help="another checkout (before a change) timed in the same rounds",
     )  # fmt: skip
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per command (median)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))  # peak memory only grows
     print(f"bench_cli: {platform.python_implementation()} {platform.python_version()}, "
