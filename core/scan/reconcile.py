@@ -124,6 +124,8 @@ class SurveyPool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        import core.workers  # noqa: F401  (here, so that forked workers find it loaded)
+
         # fork is fast but unsafe once threads exist (a lock held by another thread is copied
         # held); forkserver starts workers from a clean single-threaded process instead.
         method = "fork" if threading.active_count() == 1 else "forkserver"

@@ -46,6 +46,7 @@ PEAK_TARGET_MB = 200
 # Modules a command that only reads the catalogue has no use for.
 HEAVY_MODULES = ("textual", "PIL", "numpy", "imagehash", "rawpy", "tui.app", "core.media.pool",
                  "concurrent.futures.process", "core.engine.scheduler", "watchfiles")  # fmt: skip
+IMPORT_RUNS = 5  # import times are the median of this many runs (one is at the load's mercy)
 # The script's entry, then how many modules the command imported and which of HEAVY_MODULES
 # (run with -X importtime, which adds each module's import time to stderr).
 COUNT_MODULES = """
@@ -115,13 +116,16 @@ def medians(
 
 def modules_imported(argv: list[str], env: dict[str, str]) -> tuple[int, str, float]:
     """How many modules ``shootwatch ARGV`` imports, which heavy ones, and the milliseconds
-    their imports took (``-X importtime``'s own times, summed)."""
+    their imports took (``-X importtime``'s own times, summed; the median of IMPORT_RUNS)."""
     script = COUNT_MODULES.format(heavy=HEAVY_MODULES, argv=argv)
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
-                            capture_output=True, text=True)  # fmt: skip
+    took = []
+    for _ in range(IMPORT_RUNS):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+                                capture_output=True, text=True)  # fmt: skip
+        took.append(import_ms(result.stderr))
     line = [text for text in result.stderr.splitlines() if text.startswith("modules ")][-1]
     _, count, _, heavy = line.split()
-    return int(count), heavy, import_ms(result.stderr)
+    return int(count), heavy, statistics.median(took)
 
 
 def import_ms(stderr: str) -> float:
@@ -133,11 +137,15 @@ def import_ms(stderr: str) -> float:
 
 
 def bare_modules(env: dict[str, str]) -> tuple[int, float]:
-    """The modules ``python3 -c`` itself has loaded, and their import milliseconds."""
+    """The modules ``python3 -c`` itself has loaded, and their import milliseconds (the
+    median of IMPORT_RUNS)."""
     script = "import sys; print(len(sys.modules))"
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
-                            capture_output=True, text=True)  # fmt: skip
-    return int(result.stdout), import_ms(result.stderr)
+    took = []
+    for _ in range(IMPORT_RUNS):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+                                capture_output=True, text=True)  # fmt: skip
+        took.append(import_ms(result.stderr))
+    return int(result.stdout), statistics.median(took)
 
 
 def ratio(value: float, reference: float) -> str:
