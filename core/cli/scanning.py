@@ -211,8 +211,11 @@ def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -
             (Event.id > events_after) & Event.kind.in_(FILE_EVENTS)
         )
         waiting = changed.limit(up_to).count()
+    db = run.catalogue.db
     for query in MEDIA_BACKLOG:
         if waiting >= up_to:
             break
-        waiting += len(query(run.catalogue.db, 0, up_to - waiting))
+        if query is photos.photos_without_metadata and not photos.any_photo_without_metadata(db):
+            continue  # none, told at once (the query itself reads every file to say so)
+        waiting += len(query(db, 0, up_to - waiting))
     return waiting

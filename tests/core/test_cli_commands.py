@@ -200,3 +200,29 @@ def test_the_progress_line_is_made_only_when_it_is_shown(terminal):
         assert len(stream.written) == 1 and "/photos: 10 files" in stream.written[0]
     else:
         assert stream.getvalue() == ""
+
+
+def test_a_scan_that_changes_nothing_still_reads_the_exif_never_read(tmp_path, capsys):
+    """The media backlog a scan finishes: a photo whose EXIF was never read (an index cut
+    short) is read by the next scan, though no file changed."""
+    import sqlite3
+
+    from PIL import Image
+
+    db = str(tmp_path / "catalogue.db")
+    shoot = tmp_path / "library" / "2024" / "2024-05-01"
+    shoot.mkdir(parents=True)
+    for number, colour in enumerate(("red", "blue")):
+        Image.new("RGB", (64, 48), colour).save(shoot / f"IMG_{number}.JPG", "JPEG")
+    assert main(["--db", db, "add", str(tmp_path / "library")]) == 0
+    assert main(["--db", db, "scan"]) == 0
+    connection = sqlite3.connect(db)
+    with connection:
+        assert connection.execute("UPDATE photo SET metadata_at = NULL WHERE id = 1").rowcount == 1
+    capsys.readouterr()
+    assert main(["--db", db, "scan"]) == 0
+    assert "0 added, 0 updated" in capsys.readouterr().out
+    with connection:
+        unread = connection.execute("SELECT count(*) FROM photo WHERE metadata_at IS NULL")
+        assert unread.fetchone()[0] == 0
+    connection.close()
