@@ -3,7 +3,6 @@ in the order they were shot, their sharpness and its rank, their decisions, and 
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from typing import TextIO
@@ -25,25 +24,6 @@ from core.triage.bursts import (
     regroup_all,
 )
 from core.triage.card import camera_name
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    bursts = commands.add_parser(
-        "bursts",
-        help="bursts (photos of one body within seconds and alike in look): each photo's "
-        "sharpness, its rank and decision, and the pick",
-    )
-    bursts.add_argument(
-        "path", metavar="PATH", nargs="?",
-        help="a folder (the bursts with photos under it) or any file of a photo (its burst); "
-        "default: every burst",
-    )  # fmt: skip
-    bursts.add_argument(
-        "--regroup", action="store_true",
-        help="group every photo again by the settings' rules first (after changing "
-        "triage.burst_gap_seconds or triage.burst_hash_distance)",
-    )  # fmt: skip
-    bursts.add_argument("--json", action="store_true", help="print JSON")
 
 
 def bursts(run: Invocation) -> int:

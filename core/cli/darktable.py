@@ -4,7 +4,6 @@ and ``report unfinished|exported|velocity``. Each works with or without a runnin
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -25,41 +24,10 @@ from core.store.photos import LOOK_COLUMNS, PHOTO_METADATA_COLUMNS, original_of
 from core.triage.bursts import burst_place, rank_words
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    darktable = commands.add_parser("darktable", help="edit progress from darktable")
-    sub = darktable.add_subparsers(dest="darktable_command", metavar="COMMAND", required=True)
-    stats = sub.add_parser("stats", help="per shoot: in darktable, edited, rated, exported")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    recent = sub.add_parser(
-        "recent-edits", help="the latest edits made in darktable, by darktable's change time"
-    )
-    recent.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
-    recent.add_argument("--json", action="store_true", help="print JSON")
-
-    show = commands.add_parser("show", help="one file: on disk, in the catalogue, in darktable")
-    show.add_argument("path", metavar="PATH")
-    show.add_argument("--json", action="store_true", help="print JSON")
-
-    report = commands.add_parser("report", help="reports from darktable's state")
-    report.add_argument(
-        "report",
-        choices=("unfinished", "exported", "velocity", "artifacts"),
-        help="unfinished: edited but not exported since, or rated and not edited yet; "
-        "exported: what was exported since --since; velocity: edits per hour; "
-        "artifacts: each photo with what the stages made of it",
-    )
-    report.add_argument(
-        "--since",
-        metavar="TIME",
-        help="2024-06-01, 2024-06-01T18:00 or an age such as 90m, 12h, 7d "
-        "(default: 7d for exported, 24h for velocity)",
-    )
-    report.add_argument(
-        "--min-stars", type=int, default=1, metavar="N",
-        help="unfinished: rated at least N stars in darktable (default: 1, darktable's "
-        "'1 star or better', the import default star included)",
-    )  # fmt: skip
-    report.add_argument("--json", action="store_true", help="print JSON")
+def darktable(run: Invocation) -> int:
+    """``shootwatch darktable stats|recent-edits``."""
+    command = {"stats": stats, "recent-edits": recent_edits}[run.args.darktable_command]
+    return command(run)
 
 
 def _refresh(run: Invocation) -> tuple[str, str | None]:

@@ -15,23 +15,6 @@ from core.cli.invocation import EXIT_OK
 from core.cli.output import shown
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "demo",
-        help="a demo library to try shootwatch on: photos, a darktable library, previews",
-    )
-    parser.add_argument(
-        "folder",
-        metavar="FOLDER",
-        nargs="?",
-        help="a new or empty folder for it (default: a new temporary folder); a folder that "
-        "already holds the demo is used as it is",
-    )
-    parser.add_argument(
-        "--no-open", action="store_true", help="only create the library; do not open the app"
-    )
-
-
 def build_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Build the demo (the core command never opens the app: it always acts as --no-open)."""
     from core.demo import create_demo  # the demo's photos, darktable library and scan

@@ -4,52 +4,12 @@ whether a card is safe to format."""
 
 from __future__ import annotations
 
-import argparse
 import time
 
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
 from core.store.models import Root
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    ingest = commands.add_parser(
-        "ingest",
-        help="file the inbox roots into dated folders of ingest.destination, skipping "
-        "duplicates (the engine does this by itself while it runs)",
-    )
-    ingest.add_argument(
-        "--from",
-        dest="card",
-        metavar="CARD",
-        help="copy this card (its mount point, or any folder of camera files) into "
-        "ingest.destination and ingest.backup, every copy read back and verified; the card is "
-        "never written to. Says at the end whether the card is safe to format",
-    )
-    ingest.add_argument(
-        "--job",
-        metavar="NAME",
-        help="with --from: the job's name, for {job} in ingest.names and ingest.folders (and "
-        "{seq} then counts per job)",
-    )
-    ingest.add_argument(
-        "--dry-run", action="store_true", help="say what would be done; move nothing"
-    )
-    ingest.add_argument("--json", action="store_true", help="print JSON")
-
-    card = commands.add_parser(
-        "card",
-        help="whether a card is safe to format: every file on it copied and verified in "
-        "ingest.destination and ingest.backup, or already in the library (exit 0 only then)",
-    )
-    card.add_argument("path", metavar="CARD", help="the card's mount point, or the folder")
-    card.add_argument(
-        "--reread",
-        action="store_true",
-        help="read every copy back and match it with the card (slow: reads all of them)",
-    )
-    card.add_argument("--json", action="store_true", help="print JSON")
 
 
 def ingest(run: Invocation) -> int:

@@ -135,6 +135,8 @@ class ProgressLine:
         self._width = 0
 
     def __call__(self, progress: ScanProgress) -> None:
+        if not self._due():
+            return  # told before the line is made: a scan calls this for each folder
         rate = progress.bytes_hashed / progress.elapsed if progress.elapsed > 0 else 0
         self.write(
             f"scanning {shown(progress.root_path)}: {count(progress.files_seen)} files, "
@@ -144,13 +146,15 @@ class ProgressLine:
 
     def write(self, text: str) -> None:
         """Show ``text`` in place (at most every ``interval`` seconds)."""
-        now = time.monotonic()
-        if not self.enabled or now - self._last < self.interval:
+        if not self._due():
             return
-        self._last = now
+        self._last = time.monotonic()
         self.out.write("\r" + text.ljust(self._width))
         self.out.flush()
         self._width = len(text)
+
+    def _due(self) -> bool:
+        return self.enabled and time.monotonic() - self._last >= self.interval
 
     def clear(self) -> None:
         if self.enabled and self._width:

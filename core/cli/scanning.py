@@ -1,18 +1,20 @@
-"""Scanning here, when no engine runs (``scan``, and ``rescan`` without an engine): the roots
-reconciled, then what the engine does in the background (new files described, grouped into
-photos, previews built), and what the command says about it: a summary per root, each file it
-could not read with the reason, and the exit code."""
+"""``shootwatch scan``, and scanning here when no engine runs (``scan``, and ``rescan`` without
+an engine): the roots reconciled, then what the engine does in the background (new files
+described, grouped into photos, previews built), and what the command says about it: a summary
+per root, each file it could not read with the reason, and the exit code."""
 
 from __future__ import annotations
 
 import json
+import os
 
 from peewee import fn
 
 from core.cli import output
-from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation
+from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
+from core.engine.lock import running_engine_pid
 from core.scan.reconcile import ReconcileReport, reconcile_roots
-from core.store import photos
+from core.store import photos, queries
 from core.store.events import FILE_EVENTS, EventKind
 from core.store.models import Event, Root
 
@@ -28,6 +30,46 @@ MEDIA_BACKLOG = (photos.files_not_described, photos.photos_without_metadata)
 # fork each and the pickling of every result cost more than a few thousand files take (issue
 # 19 measured the 2-worker media pool at 889 files/s where one process read 2,028 files/s).
 DESCRIBE_HERE_UP_TO = 5_000
+
+
+def scan(run: Invocation) -> int:
+    """``shootwatch scan``: the running engine is asked to scan, or the roots are scanned here."""
+    args, out, err = run.args, run.out, run.err
+    engine_pid = running_engine_pid(run.settings.catalogue)
+    if engine_pid and args.accept_empty:
+        raise UsageError(
+            f"--accept-empty is not something to ask the running engine (pid {engine_pid}): "
+            "stop it, run this scan, and start it again"
+        )
+    if engine_pid:
+        from core.engine.control import ask
+
+        # One writer per catalogue: the running engine does the scan.
+        reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
+        if reply is not None and reply.get("ok"):
+            out.write(
+                f"the running engine (pid {engine_pid}) will scan: "
+                f"{output.shown(', '.join(reply['roots']))}; "
+                "follow it with 'shootwatch events -f' or 'shootwatch history'\n"
+            )
+            return EXIT_OK
+        raise UsageError(
+            f"an engine runs on this catalogue (pid {engine_pid}) but did not answer: "
+            f"{(reply or {}).get('error', 'no reply')}"
+        )
+    if args.path is not None:
+        path = os.path.realpath(os.path.expanduser(args.path))
+        root = queries.root_for_path(path)
+        if root is None:
+            raise UsageError(f"{args.path} is not inside a root; add it first: shootwatch add PATH")
+        if root.path != path and not args.json:
+            err.write(f"scanning the whole root {output.shown(root.path)}\n")
+        roots = [root]
+    else:
+        roots = list(Root.select().order_by(Root.path))
+        if not roots:
+            raise UsageError("no roots yet: add one with 'shootwatch add PATH'")
+    return scan_here(run, roots, accept_empty=args.accept_empty, all_previews=args.previews)
 
 
 def scan_here(
@@ -169,8 +211,11 @@ def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -
             (Event.id > events_after) & Event.kind.in_(FILE_EVENTS)
         )
         waiting = changed.limit(up_to).count()
+    db = run.catalogue.db
     for query in MEDIA_BACKLOG:
         if waiting >= up_to:
             break
-        waiting += len(query(run.catalogue.db, 0, up_to - waiting))
+        if query is photos.photos_without_metadata and not photos.any_photo_without_metadata(db):
+            continue  # none, told at once (the query itself reads every file to say so)
+        waiting += len(query(db, 0, up_to - waiting))
     return waiting

@@ -3,7 +3,6 @@ with --follow), ``rescan`` (ask the running engine, or scan here when none runs)
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
@@ -18,27 +17,6 @@ from core.config import Settings
 from core.store import queries
 from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
 from core.store.models import Root
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser(
-        "run",
-        help="run the engine in the foreground as a service (watcher, scheduled scans); "
-        "stops cleanly on Ctrl-C or SIGTERM",
-    )
-    events = commands.add_parser("events", help="the event log: what changed, and when")
-    events.add_argument(
-        "--since", metavar="TIME", help="only events since TIME: 2024-06-01, 2024-06-01T18:00, "
-        "or an age such as 10m, 2h, 3d"
-    )  # fmt: skip
-    events.add_argument("--kind", action="append", metavar="KIND", help="only this kind (repeat)")
-    events.add_argument("--limit", type=int, default=50, metavar="N", help="default: the last 50")
-    events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    events.add_argument("--json", action="store_true", help="one JSON object a line")
-    rescan = commands.add_parser(
-        "rescan", help="ask the running engine to reconcile now (or scan here if none runs)"
-    )
-    rescan.add_argument("path", metavar="PATH", nargs="?", help="the root (default: all)")
 
 
 def run_engine(settings: Settings, err: TextIO) -> int:

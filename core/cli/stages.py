@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from core.cli import output
@@ -14,35 +13,6 @@ from core.engine.lock import running_engine_pid
 from core.stages.queue import cancel_stage
 from core.store.jobs import cancel_job, job_counts, requeue_jobs
 from core.store.models import JOB_STATUSES
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    stages = commands.add_parser("stages", help="jobs per stage and status")
-    stages.add_argument("--json", action="store_true", help="print JSON")
-    jobs = commands.add_parser("jobs", help="the stage queue's jobs, newest first")
-    jobs.add_argument("--failed", action="store_true", help="only the failed ones")
-    jobs.add_argument("--stage", metavar="S", help="only this stage's")
-    jobs.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
-    jobs.add_argument("--json", action="store_true", help="print JSON")
-    retry = commands.add_parser("retry", help="run failed (or cancelled) jobs again")
-    which = retry.add_mutually_exclusive_group()
-    which.add_argument("job", nargs="?", type=int, metavar="JOB", help="one job, by number")
-    which.add_argument("--stage", metavar="S", help="every failed job of this stage")
-    cancel = commands.add_parser("cancel", help="cancel a job, or every unfinished job of a stage")
-    which = cancel.add_mutually_exclusive_group(required=True)
-    which.add_argument("job", nargs="?", type=int, metavar="JOB", help="one job, by number")
-    which.add_argument("--stage", metavar="S", help="every waiting or running job of this stage")
-    run = commands.add_parser(
-        "run-stage", help="make a stage's artifacts here and now, for every photo due (or some)"
-    )
-    run.add_argument("stage", metavar="S", help="a stage in effect (see shootwatch config)")
-    run.add_argument(
-        "--photo",
-        action="append",
-        metavar="PHOTO",
-        help="only this photo: its number (as in jobs) or one of its files; repeatable. "
-        "Made again even if its artifact is up to date",
-    )
 
 
 def stages(run: Invocation) -> int:

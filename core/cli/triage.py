@@ -5,7 +5,6 @@ one undoes, the other can redo."""
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import TYPE_CHECKING
 
@@ -20,26 +19,6 @@ from core.store.writing import is_busy
 
 if TYPE_CHECKING:  # loaded by the commands that decide: it brings the sidecar writer
     from core.triage.decisions import Change, DecisionNotSaved, Triage
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    decide = commands.add_parser("decide", help="approve, reject, rate or label a photo")
-    decide.add_argument(
-        "paths", metavar="PATH", nargs="+",
-        help="any file of the photo; several photos are one decision, taken back by one undo",
-    )  # fmt: skip
-    what = decide.add_mutually_exclusive_group(required=True)
-    what.add_argument("--approve", action="store_true")
-    what.add_argument("--reject", action="store_true")
-    what.add_argument("--pending", action="store_true", help="back to undecided")
-    what.add_argument("--stars", type=int, metavar="N", choices=range(6), help="0 to 5")
-    what.add_argument("--label", choices=LABEL_NAMES, help="toggle a colour label")
-    keep = commands.add_parser(
-        "keep", help="approve a photo and reject the other frames of its burst (one undo)"
-    )
-    keep.add_argument("path", metavar="PATH", help="any file of the photo to keep")
-    commands.add_parser("undo", help="take back the last decision (also one made in the app)")
-    commands.add_parser("redo", help="make again the last decision undone")
 
 
 def photo_of(path: str) -> int:

@@ -5,9 +5,7 @@ the line, the key, the value and what is allowed."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +52,8 @@ def _read_file(path: Path) -> _File:
             f"{path} is not UTF-8 text (line {line} has the byte {data[error.start]:#04x}): "
             "save it as UTF-8."
         ) from None
+    import tomllib  # only when there is a settings file to read
+
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -75,6 +75,8 @@ def _flatten(table: Mapping[str, Any], prefix: str, file: _File) -> None:
                 f"{file.where(key)}: {key} must be a table: [{key}] with its settings under it."
             )
         else:
+            import difflib  # only to name the setting that was meant
+
             known = ", ".join(sorted(_BY_KEY))
             close = difflib.get_close_matches(key, _BY_KEY, n=1)
             guess = f"; did you mean {close[0]!r}?" if close else "."

@@ -28,9 +28,12 @@ from core.config.checks import (
 from core.config.declaration import declared_in, section_types, setting
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
 from core.scan.ignore import BUILTIN_RULES
-from core.triage.bursts import DEFAULT_GAP_SECONDS, DEFAULT_HASH_DISTANCE
 
 APP_NAME = "shootwatch"
+# The burst rules' defaults (core.triage.bursts says what they were measured on). Here, with
+# the settings they are the defaults of, so that reading the settings loads no triage code.
+DEFAULT_GAP_SECONDS = 2.0
+DEFAULT_HASH_DISTANCE = 16
 
 
 def default_config_path() -> Path:

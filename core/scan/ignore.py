@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import pathspec
-
 # Compared in lower case: NAS and camera software write these with varying case.
 BUILTIN_NAMES = frozenset({".ds_store", "thumbs.db", "@eadir", "desktop.ini"})
 BUILTIN_SUFFIXES = ("~", ".tmp", ".part")
@@ -27,7 +25,11 @@ class IgnoreRules:
     def __init__(self, patterns: Sequence[str] = (), excluded_paths: Iterable[str] = ()) -> None:
         self.patterns = tuple(patterns)
         self.excluded_paths = frozenset(excluded_paths)
-        self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
+        self._spec = None
+        if self.patterns:
+            import pathspec  # loaded only for the user's patterns (most scans have none)
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
 
     def ignores(self, rel_path: str, name: str, is_dir: bool) -> bool:
         if name[0] == ".":

@@ -7,9 +7,20 @@ the models; an older one is brought forward one step at a time, each step in a t
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from peewee import BooleanField, FloatField, IntegerField, SqliteDatabase, TextField
-from playhouse.migrate import SqliteMigrator, migrate
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SqliteMigrator
+
+
+def migrate(*operations: object) -> None:
+    """playhouse's ``migrate``, loaded only when a catalogue is upgraded: opening one that is
+    current (every command's start) costs one query and no migration code."""
+    from playhouse import migrate as playhouse_migrate
+
+    playhouse_migrate.migrate(*operations)
 
 
 def _to_2(migrator: SqliteMigrator) -> None:
@@ -174,6 +185,8 @@ def schema_version(db: SqliteDatabase) -> int:
 
 def upgrade(db: SqliteDatabase, from_version: int) -> list[int]:
     """Apply every step after ``from_version``; returns the versions reached."""
+    from playhouse.migrate import SqliteMigrator
+
     migrator = SqliteMigrator(db)
     reached = []
     for version in range(from_version + 1, LATEST + 1):

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+# The defaults live with the settings they are the defaults of; the measurements are above.
+from core.config.settings import DEFAULT_GAP_SECONDS, DEFAULT_HASH_DISTANCE
 from core.media.focus_scale import SOFT_BELOW
 from core.store.photos import (
     burst_facts,
@@ -49,8 +51,6 @@ from core.store.photos import (
     shots_of_bodies,
 )
 
-DEFAULT_GAP_SECONDS = 2.0
-DEFAULT_HASH_DISTANCE = 16
 # Float capture times (sub-seconds) are not exact: 31.12 - 29.12 may come out a hair over 2.
 _TIME_SLACK = 1e-6
 

@@ -8,9 +8,12 @@ For each library size it builds a tree of small files, adds it and scans it once
 then times, interleaved run by run so both sides share the machine's load: ``status`` and
 ``events --limit 50`` next to ``python3 -c pass`` (the interpreter's own start), and a ``scan``
 of the unchanged tree next to ``find ROOT -printf '%s %T@ %p\\n'``. Each figure is the median
-(p50) of the runs. It also counts the modules ``status`` imports, and names the heavy ones
-(Textual, Pillow, numpy...) it should not need. Targets are reported as met or missed and never
-fail the run.
+(p50) of the runs. For ``status`` and the unchanged ``scan`` it also counts the modules they
+import, sums their import times (``python3 -X importtime``) next to the interpreter's own, and
+names the heavy modules (Textual, Pillow, numpy, a worker pool...) they should not need.
+``--baseline DIR`` times another checkout's commands in the same rounds, on the same library and
+catalogue (before and after a change: ``git archive REV | tar -x -C DIR``). Targets are
+reported as met or missed and never fail the run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import chdir
 from pathlib import Path
 
 from benchtools import print_verdicts, table_lines, work_tree
@@ -32,13 +36,19 @@ FILES_PER_FOLDER = 100
 FILE_BYTES = 2048
 # Whole-process no-change scan, at most this many times find's listing (the issue's targets).
 NO_CHANGE_TARGETS = {10_000: 4.0, 100_000: 2.0}
+# From this many files the catalogue knows, a scan surveys in worker processes from the start
+# (core.scan.reconcile.WORKERS_FROM_START_FILES): below it, a scan of the unchanged tree loads
+# no pool.
+SCAN_WORKERS_FROM = 25_000
 # The first scan, whole process, at most this many seconds; its peak memory at most this.
 FIRST_SCAN_TARGETS = {100_000: 60.0, 300_000: 180.0}
 PEAK_TARGET_MB = 200
 # Modules a command that only reads the catalogue has no use for.
 HEAVY_MODULES = ("textual", "PIL", "numpy", "imagehash", "rawpy", "tui.app", "core.media.pool",
                  "concurrent.futures.process", "core.engine.scheduler", "watchfiles")  # fmt: skip
-# The script's entry, then how many modules the command imported and which of HEAVY_MODULES.
+IMPORT_RUNS = 5  # import times are the median of this many runs (one is at the load's mercy)
+# The script's entry, then how many modules the command imported and which of HEAVY_MODULES
+# (run with -X importtime, which adds each module's import time to stderr).
 COUNT_MODULES = """
 import sys
 sys.argv = ["shootwatch", *{argv!r}]
@@ -66,10 +76,11 @@ def build_tree(root: Path, files: int) -> None:
         (folder / f"DSC_{number:06d}.NEF").write_bytes(data)
 
 
-def environment(base: Path) -> dict[str, str]:
-    """The user's environment with this checkout first and user folders inside ``base``."""
+def environment(base: Path, repo: Path = REPO) -> dict[str, str]:
+    """The user's environment with the checkout ``repo`` first and user folders inside
+    ``base``."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         env[name] = str(base / name.lower())
     env.pop("SHOOTWATCH_CONFIG", None)
@@ -88,32 +99,53 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return took
 
 
-def medians(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
-    """The median seconds of each command, run in turn ``runs`` times after one warm-up round
-    (the page cache and Python's bytecode cache warm for all alike)."""
+def medians(
+    commands: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[str, float]:
+    """The median seconds of each command (run in its environment in ``envs``), run in turn
+    ``runs`` times after one warm-up round (the page cache and Python's bytecode cache warm
+    for all alike)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_number in range(runs + 1):
         for name, command in commands.items():
-            took = timed(command, env)
+            took = timed(command, envs[name])
             if round_number:
                 times[name].append(took)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def modules_imported(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """How many modules ``shootwatch ARGV`` imports, and which heavy ones."""
+def modules_imported(argv: list[str], env: dict[str, str]) -> tuple[int, str, float]:
+    """How many modules ``shootwatch ARGV`` imports, which heavy ones, and the milliseconds
+    their imports took (``-X importtime``'s own times, summed; the median of IMPORT_RUNS)."""
     script = COUNT_MODULES.format(heavy=HEAVY_MODULES, argv=argv)
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True)  # fmt: skip
+    took = []
+    for _ in range(IMPORT_RUNS):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+                                capture_output=True, text=True)  # fmt: skip
+        took.append(import_ms(result.stderr))
     line = [text for text in result.stderr.splitlines() if text.startswith("modules ")][-1]
     _, count, _, heavy = line.split()
-    return int(count), heavy
+    return int(count), heavy, statistics.median(took)
 
 
-def bare_modules(env: dict[str, str]) -> int:
+def import_ms(stderr: str) -> float:
+    """The sum of the own ("self") import times ``-X importtime`` wrote to ``stderr``."""
+    return sum(
+        int(line.split("|")[0].split(":")[1]) for line in stderr.splitlines()
+        if line.startswith("import time:") and line.split("|")[0].split(":")[1].strip().isdigit()
+    ) / 1000  # fmt: skip
+
+
+def bare_modules(env: dict[str, str]) -> tuple[int, float]:
+    """The modules ``python3 -c`` itself has loaded, and their import milliseconds (the
+    median of IMPORT_RUNS)."""
     script = "import sys; print(len(sys.modules))"
-    return int(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                              text=True).stdout)  # fmt: skip
+    took = []
+    for _ in range(IMPORT_RUNS):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+                                capture_output=True, text=True)  # fmt: skip
+        took.append(import_ms(result.stderr))
+    return int(result.stdout), statistics.median(took)
 
 
 def ratio(value: float, reference: float) -> str:
@@ -124,9 +156,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def bench_size(files: int, runs: int, keep: bool) -> tuple[list, list]:
+def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tuple[list, list]:
     rows, targets = [], []
-    with work_tree("bench-cli-", keep=keep) as base:
+    # Run from the work folder, as a user runs shootwatch from anywhere: ``python -c`` puts
+    # the current folder first on sys.path, so run from a checkout it would load that one.
+    with work_tree("bench-cli-", keep=keep) as base, chdir(base):
         library = base / "library"
         build_tree(library, files)
         env = environment(base)
@@ -137,19 +171,27 @@ def bench_size(files: int, runs: int, keep: bool) -> tuple[list, list]:
         # The largest of the processes run so far (add, the first scan and its workers).
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"{files:,} files: first scan {first:.2f} s, peak {peak_mb:.0f} MB")
-        found = medians(
-            {
-                "python": [sys.executable, "-c", "pass"],
-                "status": [*shootwatch, "status"],
-                "events": [*shootwatch, "events", "--limit", "50"],
-                "find": ["find", str(library), "-printf", r"%s %T@ %p\n"],
-                "scan": [*shootwatch, "scan"],
-            },
-            env,
-            runs,
-        )
-        count, heavy = modules_imported(["status"], env)
-        bare = bare_modules(env)
+        commands = {
+            "python": [sys.executable, "-c", "pass"],
+            "status": [*shootwatch, "status"],
+            "events": [*shootwatch, "events", "--limit", "50"],
+            "find": ["find", str(library), "-printf", r"%s %T@ %p\n"],
+            "scan": [*shootwatch, "scan"],
+        }
+        envs = dict.fromkeys(commands, env)
+        if baseline is not None:
+            # The other checkout's commands, in the same rounds, on the same catalogue.
+            for name in ("status", "events", "scan"):
+                commands[f"baseline {name}"] = commands[name]
+                envs[f"baseline {name}"] = environment(base, baseline)
+        found = medians(commands, envs, runs)
+        imported = {command: modules_imported([command], env) for command in ("status", "scan")}
+        if baseline is not None:
+            for command in ("status", "scan"):
+                imported[f"baseline {command}"] = modules_imported(
+                    [command], environment(base, baseline)
+                )
+        bare, bare_ms = bare_modules(env)
     first_target = FIRST_SCAN_TARGETS.get(files)
     rows.append(
         (f"first scan, {files:,} files (not photos)", f"{first:.2f} s", "-", "-",
@@ -166,16 +208,25 @@ def bench_size(files: int, runs: int, keep: bool) -> tuple[list, list]:
                         f"{peak_mb:.0f} MB", peak_mb <= PEAK_TARGET_MB))  # fmt: skip
     target = NO_CHANGE_TARGETS.get(files)
     scan_ratio = found["scan"] / found["find"]
-    rows += [
-        (f"status, {files:,} files", ms(found["status"]), f"python -c pass {ms(found['python'])}",
-         ratio(found["status"], found["python"]), "-"),
-        (f"events --limit 50, {files:,} files", ms(found["events"]),
-         f"python -c pass {ms(found['python'])}", ratio(found["events"], found["python"]), "-"),
-        (f"scan no change, {files:,} files", ms(found["scan"]), f"find -printf {ms(found['find'])}",
-         ratio(found["scan"], found["find"]), f"<= {target}x" if target else "-"),
-        (f"modules imported by status ({files:,} files)", str(count), f"python -c pass {bare}",
-         f"+{count - bare}", f"heavy: {heavy}"),
-    ]  # fmt: skip
+    python = f"python -c pass {ms(found['python'])}"
+    for who in ("", "baseline ") if baseline is not None else ("",):
+        rows += [
+            (f"{who}status, {files:,} files", ms(found[f"{who}status"]), python,
+             ratio(found[f"{who}status"], found["python"]), "-"),
+            (f"{who}events --limit 50, {files:,} files", ms(found[f"{who}events"]), python,
+             ratio(found[f"{who}events"], found["python"]), "-"),
+            (f"{who}scan no change, {files:,} files", ms(found[f"{who}scan"]),
+             f"find -printf {ms(found['find'])}", ratio(found[f"{who}scan"], found["find"]),
+             f"<= {target}x" if target else "-"),
+        ]  # fmt: skip
+        for command in ("status", "scan"):
+            count, heavy, took = imported[f"{who}{command}"]
+            rows += [
+                (f"{who}modules imported by {command} ({files:,} files)", str(count),
+                 f"python -c pass {bare}", f"+{count - bare}", f"heavy: {heavy}"),
+                (f"{who}import time of {command} (-X importtime)", f"{took:.0f} ms",
+                 f"python -c pass {bare_ms:.0f} ms", f"+{took - bare_ms:.0f} ms", "-"),
+            ]  # fmt: skip
     if target is not None:
         targets.append(
             (
@@ -184,13 +235,17 @@ def bench_size(files: int, runs: int, keep: bool) -> tuple[list, list]:
                 scan_ratio <= target,
             )
         )
-    targets.append(
-        (
-            f"status imports none of {', '.join(HEAVY_MODULES)} ({files:,} files)",
-            heavy,
-            heavy == "-",
+    for command in ("status", "scan"):
+        heavy = imported[command][1]
+        if command == "scan" and files >= SCAN_WORKERS_FROM:
+            continue  # its workers are the point there, and load their pool
+        targets.append(
+            (
+                f"{command} imports none of {', '.join(HEAVY_MODULES)} ({files:,} files)",
+                heavy,
+                heavy == "-",
+            )
         )
-    )
     return rows, targets
 
 
@@ -198,6 +253,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000", help="library sizes, comma separated; "
                         "default 10000 (100000 is the issue's other target)")  # fmt: skip
+    parser.add_argument(
+        "--baseline", metavar="DIR", type=Path,
+        help="another checkout (before a change) timed in the same rounds",
+    )  # fmt: skip
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command (median)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
@@ -206,7 +265,7 @@ def main() -> int:
           f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50)")  # fmt: skip
     rows, targets = [], []
     for files in sizes:
-        size_rows, size_targets = bench_size(files, args.runs, args.keep)
+        size_rows, size_targets = bench_size(files, args.runs, args.keep, args.baseline)
         rows += size_rows
         targets += size_targets
     print()
@@ -218,7 +277,11 @@ def main() -> int:
         "measures photos)",
         "peak memory: the largest process run so far, the first scan's workers included; "
         "Linux's ru_maxrss of the children",
+        "import time: the own times -X importtime reports, summed (its bookkeeping makes "
+        "them larger than without it); python -c pass's are the interpreter's start",
     ]
+    if args.baseline is not None:
+        notes.append(f"baseline: the checkout {args.baseline}, timed in the same rounds")
     print_verdicts(notes, targets)
     return 0
 

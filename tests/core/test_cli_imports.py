@@ -1,0 +1,157 @@
+"""What a command imports, as a whole process started the way a user starts it: read from
+``python3 -X importtime -m core.cli ...``, which names every module the process imported.
+
+``status`` and a ``scan`` that finds nothing changed pay for neither the app (Textual), the
+image library (Pillow), a worker pool, the catalogue's migration steps, nor the modules of the
+other subcommands; the settings do not pull in triage code."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import FIXTURES, REPO
+
+# Never on the path of a command that reads the catalogue or scans an unchanged tree: the app,
+# the image libraries, every worker pool (the media pool, the scan's process pool and the
+# multiprocessing machinery under both), the migration steps, the media pipeline, the engine.
+NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN = (
+    "textual",
+    "tui.app",
+    "PIL",
+    "numpy",
+    "core.media.pool",
+    "core.media.photos",
+    "concurrent.futures.process",
+    "multiprocessing",
+    "playhouse.migrate",
+    "core.engine.scheduler",
+    "core.triage.bursts",
+)
+# The modules of the subcommands other than the one that runs.
+OTHER_COMMANDS = ("core.cli.bursts", "core.cli.darktable", "core.cli.demo", "core.cli.ingest",
+                  "core.cli.service", "core.cli.stages", "core.cli.triage")  # fmt: skip
+
+
+def imported(*args: str, module: str = "core.cli") -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run ``python3 -X importtime -m MODULE ARGS``; its result and the modules it imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "core.config" in modules or module != "core.cli", result.stderr[-2000:]
+    return result, modules
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` (or a module inside one of them) were imported."""
+    return sorted(
+        name for name in names if any(m == name or m.startswith(name + ".") for m in modules)
+    )
+
+
+def settings_file(base: Path) -> Path:
+    config = base / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{base / "catalogue.db"}"\n'
+        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
+        f'media.preview_cache = "{base / "previews"}"\n'
+    )
+    return config
+
+
+def tree(library: Path, folders: int, files_per_folder: int) -> int:
+    """Files that are not pictures, in dated folders; how many."""
+    for folder in range(folders):
+        where = library / "2024" / f"2024-{1 + folder // 28:02d}-{1 + folder % 28:02d}"
+        where.mkdir(parents=True)
+        for number in range(files_per_folder):
+            (where / f"DSC_{number:04d}.NEF").write_bytes(b"%d %d" % (folder, number))
+    return folders * files_per_folder
+
+
+def shootwatch(config: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "core.cli", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    base = tmp_path_factory.mktemp("scanned")
+    files = tree(base / "library", 12, 25)
+    config = settings_file(base)
+    assert shootwatch(config, "add", str(base / "library")).returncode == 0
+    first = shootwatch(config, "scan")
+    assert first.returncode == 0 and f"{files} added" in first.stdout, first.stderr
+    return config, files
+
+
+@pytest.mark.parametrize(
+    "command", [("status",), ("status", "--json"), ("events", "--limit", "50")], ids=" ".join
+)
+def test_a_command_that_reads_imports_no_app_image_library_pool_or_migrations(scanned, command):
+    config, _files = scanned
+    result, modules = imported("--config", str(config), *command)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert loaded(modules, NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN) == []
+    running = "core.cli.service" if command[0] == "events" else None
+    assert loaded(modules, tuple(m for m in OTHER_COMMANDS if m != running)) == []
+
+
+@pytest.mark.parametrize("options", [(), ("--json",)], ids=["text", "json"])
+def test_a_scan_of_an_unchanged_tree_imports_no_app_image_library_pool_or_migrations(
+    scanned, options
+):
+    config, files = scanned
+    result, modules = imported("--config", str(config), "scan", *options)
+    assert result.returncode == 0, result.stderr[-2000:]
+    said = result.stdout
+    assert f"{files}" in said and ("0 added" in said or '"files_added": 0' in said), said
+    assert loaded(modules, NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN) == []
+    assert loaded(modules, OTHER_COMMANDS) == []
+
+
+def test_the_settings_import_no_triage_scan_or_store_code():
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import core.config"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+               if line.startswith("import time:")}  # fmt: skip
+    assert "core.config.settings" in modules
+    assert loaded(modules, ("core.triage", "core.store", "peewee", "pathspec")) == []
+
+
+def test_a_catalogue_of_an_older_schema_is_still_upgraded_when_a_command_opens_it(tmp_path):
+    """The other side of leaving the migration steps unloaded: a catalogue of schema 1 is
+    brought forward by the first command that opens it."""
+    from core.store.migrations import LATEST
+
+    db = tmp_path / "old.db"
+    old = sqlite3.connect(db)
+    old.executescript((FIXTURES / "catalogue-v1.sql").read_text())
+    old.close()
+    result, modules = imported("--db", str(db), "status")
+    assert result.returncode in (0, 1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert "playhouse.migrate" in modules
+    connection = sqlite3.connect(db)
+    try:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    finally:
+        connection.close()
