@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 from core import cli
 from core.cli.invocation import EXIT_ERROR, EXIT_OK
+from core.cli.parser import command_word
 from core.config import ConfigError, Settings, load_settings
 from core.store import CatalogueError, open_catalogue, queries
-
-OPTIONS_WITH_VALUES = ("--config", "--db")
 
 
 def app_parser() -> argparse.ArgumentParser:
@@ -36,22 +35,9 @@ def app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_of(argv: Sequence[str]) -> str | None:
-    """The first word that is not an option (or an option's value)."""
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word in OPTIONS_WITH_VALUES:
-            skip = True
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = _command_of(argv)
+    command = command_word(argv)
     if command == "help":
         return cli.main(["--help"])
     if command == "demo":
