@@ -30,6 +30,27 @@ def stem(name: str) -> str:
     return name.split(".", 1)[0].lower()
 
 
+def unversioned(key: str) -> str:
+    """``img_1_01`` → ``img_1``: a stem without its duplicate's (or second export's) number."""
+    return _VERSION_SUFFIX.sub("", key)
+
+
+def stems_placing(name: str, kind: str) -> set[str]:
+    """The stems of the groups that decide where a file directly in the folder goes: its own,
+    and for a sidecar those of the images its name may be a duplicate's sidecar of
+    (``IMG_1_01.CR2.xmp``: ``img_1_01`` and ``img_1``). Only files with these stems can
+    change where it goes (see group_folder)."""
+    stems = {stem(name)}
+    if kind == "xmp":
+        stems.update(stem(filename) for filename, _ in sidecar_images(name)[1:])
+    return stems
+
+
+def export_stems(name: str) -> set[str]:
+    """The stems of the groups a picture in a subfolder may be an export of."""
+    return {stem(name), unversioned(stem(name))}
+
+
 def group_folder(
     files: list[tuple[str, str]], subfolder_files: dict[str, list[tuple[str, str]]] | None = None
 ) -> list[Group]:
@@ -71,8 +92,7 @@ def group_folder(
             continue
         # IMG_0001.jpg, or IMG_0001_01.jpg (a duplicate's export, or a second export)
         keys = [
-            stem(name) if stem(name) in groups else _VERSION_SUFFIX.sub("", stem(name))
-            for name, _ in pictures
+            stem(name) if stem(name) in groups else unversioned(stem(name)) for name, _ in pictures
         ]
         if all(key in groups for key in keys):
             for (name, _), key in zip(pictures, keys, strict=True):

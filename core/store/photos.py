@@ -55,6 +55,64 @@ def own_files_and_exports(db: SqliteDatabase, root_id: int, rel_dir: str) -> lis
     ).fetchall()
 
 
+def folder_files_by_stem(
+    db: SqliteDatabase, root_id: int, rel_dir: str, stems: Iterable[str]
+) -> list[tuple]:
+    """As ``folder_files``, only the files whose name's stem (up to its first dot, lower
+    case), or that stem without a version suffix (``img_1_01`` → ``img_1``), is one of
+    ``stems``: the rows grouping a few names of a big folder needs. A superset: names whose
+    stem holds more than printable ASCII are always among them (SQLite lowers ASCII alone;
+    the caller, Python's ``lower``, has the last word)."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    rest = f"substr(rel_path, {len(prefix) + 1})"
+    depth_two = (
+        f"(instr({rest}, '/') = 0 OR instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0)"
+    )
+    where, params = "root_id = ?", [root_id]
+    if rel_dir:
+        where += " AND rel_path > ? AND rel_path < ?"
+        params += [prefix, rel_dir + "0"]  # "0" sorts right after "/"
+    leaf = (
+        f"CASE WHEN instr({rest}, '/') = 0 THEN {rest}"
+        f" ELSE substr({rest}, instr({rest}, '/') + 1) END"
+    )
+    keys = json.dumps(sorted(set(stems)))
+    return db.execute_sql(
+        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM ("
+        " SELECT *, rtrim(stem, '0123456789') AS unversioned FROM ("
+        "  SELECT *, lower(substr(leaf, 1, instr(leaf || '.', '.') - 1)) AS stem FROM ("
+        f"   SELECT id, rel_path, kind, blake3, photo_id, role, error, format, {leaf} AS leaf"
+        f"   FROM file WHERE {where} AND {depth_two})))"
+        " WHERE stem IN (SELECT value FROM json_each(?))"
+        " OR (length(stem) - length(unversioned) >= 2 AND substr(unversioned, -1) = '_'"
+        "     AND substr(unversioned, 1, length(unversioned) - 1)"
+        "         IN (SELECT value FROM json_each(?)))"
+        " OR stem GLOB '*[^ -~]*'",
+        (*params, keys, keys),
+    ).fetchall()
+
+
+def files_directly_in(
+    db: SqliteDatabase, root_id: int, rel_dir: str, exports_only: bool = False
+) -> list[tuple]:
+    """As ``folder_files``, of the files directly in a folder alone (with ``exports_only``,
+    those claimed as the parent's photos' exports)."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    where, params = (
+        f"root_id = ? AND instr(substr(rel_path, {len(prefix) + 1}), '/') = 0",
+        [root_id],
+    )
+    if rel_dir:
+        where += " AND rel_path > ? AND rel_path < ?"
+        params += [prefix, rel_dir + "0"]  # "0" sorts right after "/"
+    if exports_only:
+        where += " AND role = 'export'"
+    return db.execute_sql(
+        f"SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file WHERE {where}",
+        params,
+    ).fetchall()
+
+
 def direct_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple[str, str]]:
     """(rel_path, kind) of the files directly in a folder ("" is the root itself)."""
     depth = rel_dir.count("/") + 1 if rel_dir else 0
