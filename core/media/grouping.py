@@ -8,6 +8,7 @@ catalogue side (Photo rows, identity by blake3) is in ``core.media.photos``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.darktable.facts import sidecar_images
@@ -49,6 +50,37 @@ def stems_placing(name: str, kind: str) -> set[str]:
 def export_stems(name: str) -> set[str]:
     """The stems of the groups a picture in a subfolder may be an export of."""
     return {stem(name), unversioned(stem(name))}
+
+
+class StemIndex:
+    """The files of a folder and of its direct subfolders by every stem they may be grouped
+    under (their own; a sidecar's duplicate readings; a subfolder picture's stem without its
+    version suffix), from their names alone: which few files of a big folder a change to some
+    stems concerns."""
+
+    def __init__(self, names: Iterable[tuple[int, str]]) -> None:
+        """``names``: (file id, name in the folder: ``IMG_1.CR2`` or ``subfolder/IMG_1.jpg``)."""
+        self._by_stem: dict[str, list[int]] = {}
+        self.subfolders: dict[str, list[int]] = {}  # subfolder -> ids of its files
+        for file_id, name in names:
+            subfolder, _, child = name.partition("/")
+            if child:
+                self.subfolders.setdefault(subfolder, []).append(file_id)
+                keys = export_stems(child)
+            elif name[-4:].lower() == ".xmp":
+                keys = stems_placing(name, "xmp")
+            else:  # most files: one stem, no set made
+                self._by_stem.setdefault(stem(name), []).append(file_id)
+                continue
+            for key in keys:
+                self._by_stem.setdefault(key, []).append(file_id)
+
+    def ids(self, stems: Iterable[str]) -> set[int]:
+        """The files that may be grouped under any of ``stems``."""
+        found: set[int] = set()
+        for key in stems:
+            found.update(self._by_stem.get(key, ()))
+        return found
 
 
 def group_folder(

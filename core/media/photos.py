@@ -24,6 +24,7 @@ from core.config import MediaSettings
 from core.media.cache import preview_cache_dir
 from core.media.grouping import (
     PHOTO_KINDS,
+    StemIndex,
     export_stems,
     group_folder,
     stem,
@@ -432,16 +433,17 @@ class MediaSync:
         of such a group (a subfolder's pictures are all exports or none). With them: every file
         directly here of a stem those are placed by, so each group with a file in the scope is
         whole and each decision sees all it depends on; files outside the scope keep theirs,
-        since nothing they depend on changed."""
+        since nothing they depend on changed. The folder's names are read, and only these
+        files' rows."""
         prefix = rel_dir + "/" if rel_dir else ""
+        index = self._index(root_id, rel_dir)
         stems = {stem(name) for name in touched}
-        first = queries.folder_files_by_stem(self.db, root_id, rel_dir, stems)
-        found = {row[0]: row for row in first}
         scope: set[int] = set()
         needed = set(stems)
         subfolders: set[str] = set()
-        for row in found.values():
-            row = _as_described(row, described.get(row[0]))
+        found: dict[int, tuple] = {}
+        for row in queries.files_by_id(self.db, index.ids(stems)):
+            row = found[row[0]] = _as_described(row, described.get(row[0]))
             name = row[1][len(prefix) :]
             subfolder, _, child = name.partition("/")
             if child:
@@ -450,21 +452,21 @@ class MediaSync:
             elif name in touched or stems_placing(name, _kind(row)) & stems:
                 scope.add(row[0])
                 needed |= stems_placing(name, _kind(row))
-        for subfolder in subfolders:
-            for row in queries.files_directly_in(self.db, root_id, prefix + subfolder):
-                found[row[0]] = row
-                scope.add(row[0])
-                needed |= export_stems(os.path.basename(row[1]))
-        if needed - stems:
-            for row in queries.folder_files_by_stem(self.db, root_id, rel_dir, needed - stems):
-                found.setdefault(row[0], row)
+        ids = {file_id for name in subfolders for file_id in index.subfolders[name]}
+        for row in queries.files_by_id(self.db, ids - found.keys()):
+            found[row[0]] = _as_described(row, described.get(row[0]))
+        for file_id in ids:
+            scope.add(file_id)
+            needed |= export_stems(os.path.basename(found[file_id][1]))
+        for row in queries.files_by_id(self.db, index.ids(needed) - found.keys()):
+            found[row[0]] = _as_described(row, described.get(row[0]))
         rows = []
         for row in found.values():
             name = row[1][len(prefix) :]
             subfolder, _, child = name.partition("/")
             wanted = subfolder in subfolders if child else stem(name) in needed
             if wanted or row[0] in scope:
-                rows.append(_as_described(row, described.get(row[0])))
+                rows.append(row)
         return rows, scope
 
     def _exports_around(
@@ -475,16 +477,18 @@ class MediaSync:
         matches no photo here, it holds none (only what it had claimed is let go, without
         reading the rest of it); else its pictures are all read and decided on."""
         prefix = rel_dir + "/" if rel_dir else ""
+        index = self._index(root_id, rel_dir)
         subfolder = next(iter(touched)).partition("/")[0]
-        stems = {stem(name.partition("/")[2]) for name in touched}
-        wanted = stems | {unversioned(key) for key in stems}
+        stems = set().union(*(export_stems(name.partition("/")[2]) for name in touched))
         here, pictures = set(), []
-        for row in queries.folder_files_by_stem(self.db, root_id, rel_dir, wanted):
+        for row in queries.files_by_id(self.db, index.ids(stems)):
             row = _as_described(row, described.get(row[0]))
             name = row[1][len(prefix) :]
-            if "/" not in name and _usable(row) and _kind(row) in PHOTO_KINDS:
+            if not (_usable(row) and _kind(row) in PHOTO_KINDS):
+                continue
+            if "/" not in name:
                 here.add(stem(name))
-            elif name in touched and _usable(row) and _kind(row) in PHOTO_KINDS:
+            elif name in touched:
                 pictures.append((name.partition("/")[2], _kind(row)))
         for name, kind in pictures:
             key = stem(name) if stem(name) in here else unversioned(stem(name))
@@ -494,14 +498,20 @@ class MediaSync:
                 return rows, {row[0] for row in rows}
         rows = [
             _as_described(row, described.get(row[0]))
-            for row in queries.files_directly_in(self.db, root_id, prefix + subfolder)
+            for row in queries.files_by_id(self.db, index.subfolders.get(subfolder, ()))
         ]
         scope = {row[0] for row in rows}
         needed = set().union(*(export_stems(os.path.basename(row[1])) for row in rows))
-        for row in queries.folder_files_by_stem(self.db, root_id, rel_dir, needed):
-            if "/" not in row[1][len(prefix) :] and stem(row[1][len(prefix) :]) in needed:
+        for row in queries.files_by_id(self.db, index.ids(needed) - scope):
+            name = row[1][len(prefix) :]
+            if "/" not in name and stem(name) in needed:
                 rows.append(_as_described(row, described.get(row[0])))
         return rows, scope
+
+    def _index(self, root_id: int, rel_dir: str) -> StemIndex:
+        prefix_length = len(rel_dir) + 1 if rel_dir else 0
+        listing = queries.folder_listing(self.db, root_id, rel_dir)
+        return StemIndex((file_id, rel_path[prefix_length:]) for file_id, rel_path in listing)
 
     def _group(
         self,
