@@ -58,6 +58,7 @@ PREVIEW_BATCH = 8
 # backlog per window (about 2 s of the workers' time), not one per batch.
 PREVIEW_WINDOW = 500
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
+INDEXES_KEPT = 8  # folders whose stem index is kept for their next batch
 
 
 @dataclass
@@ -103,6 +104,8 @@ class MediaSync:
         # when it is regrouped itself, which a change of any file directly in it leads to.
         self._bare_parents: set[tuple[int, str]] = set()
         self._parents_with_files: set[tuple[int, str]] = set()  # found not bare once
+        # The stem indexes of the folders grouped last, with the names they were built from.
+        self._indexes: dict[tuple[int, str], tuple[list, StemIndex]] = {}
         self._preview_window: list[tuple] = []  # newest last: the next previews to build
         self._previewing: set[str] = set()  # blake3 of the photos a worker is previewing
         # The folder (root id, rel_dir) of the shoot on screen: its previews come first. Set
@@ -509,9 +512,19 @@ class MediaSync:
         return rows, scope
 
     def _index(self, root_id: int, rel_dir: str) -> StemIndex:
-        prefix_length = len(rel_dir) + 1 if rel_dir else 0
+        """The folder's names by stem. Read each time (another writer may have changed the
+        folder), built again only when they changed: the batches of a folder come one after
+        the other, and building it was most of a batch's grouping in a 3,000-file folder."""
         listing = queries.folder_listing(self.db, root_id, rel_dir)
-        return StemIndex((file_id, rel_path[prefix_length:]) for file_id, rel_path in listing)
+        cached = self._indexes.pop((root_id, rel_dir), None)
+        if cached is None or cached[0] != listing:
+            prefix_length = len(rel_dir) + 1 if rel_dir else 0
+            names = ((file_id, rel_path[prefix_length:]) for file_id, rel_path in listing)
+            cached = (listing, StemIndex(names))
+        self._indexes[(root_id, rel_dir)] = cached  # the newest last
+        while len(self._indexes) > INDEXES_KEPT:
+            del self._indexes[next(iter(self._indexes))]
+        return cached[1]
 
     def _group(
         self,
