@@ -104,6 +104,7 @@ class MediaSync:
         # when it is regrouped itself, which a change of any file directly in it leads to.
         self._bare_parents: set[tuple[int, str]] = set()
         self._parents_with_files: set[tuple[int, str]] = set()  # found not bare once
+        self._photo_stems_of: dict[tuple[int, str], set[str]] = {}  # see _photo_stems
         # The stem indexes of the folders grouped last, with the names they were built from.
         self._indexes: dict[tuple[int, str], tuple[list, StemIndex]] = {}
         self._preview_window: list[tuple] = []  # newest last: the next previews to build
@@ -398,6 +399,7 @@ class MediaSync:
         """regroup's work: its photos, and the names whose photo or role it changed."""
         if with_parent:
             self._bare_parents.discard((root_id, rel_dir))
+            self._photo_stems_of.pop((root_id, rel_dir), None)
             if rel_dir:
                 parent, name = os.path.split(rel_dir)
                 below = None if touched is None else [f"{name}/{child}" for child in touched]
@@ -476,40 +478,51 @@ class MediaSync:
         self, root_id: int, rel_dir: str, touched: set[str], described: dict[int, tuple]
     ) -> tuple[list[tuple], set[int]]:
         """A parent's pass for ``touched`` files of one subfolder ("subfolder/name"): whether
-        that subfolder holds exports of the parent's photos. When a touched picture is a RAW or
-        matches no photo here, it holds none (only what it had claimed is let go, without
-        reading the rest of it); else its pictures are all read and decided on."""
+        that subfolder holds exports of the parent's photos. When the parent has no photo of
+        its own, or a touched picture is a RAW or matches none of them, it holds none: only
+        what it had claimed is let go, and neither folder is read. Else the subfolder's
+        files are all read and decided on."""
         prefix = rel_dir + "/" if rel_dir else ""
-        index = self._index(root_id, rel_dir)
         subfolder = next(iter(touched)).partition("/")[0]
-        stems = set().union(*(export_stems(name.partition("/")[2]) for name in touched))
-        here, pictures = set(), []
-        for row in queries.files_by_id(self.db, index.ids(stems)):
+        here = self._photo_stems(root_id, rel_dir, described)
+        exports = bool(here)
+        for row in queries.files_at(self.db, root_id, [prefix + name for name in touched]):
             row = _as_described(row, described.get(row[0]))
-            name = row[1][len(prefix) :]
-            if not (_usable(row) and _kind(row) in PHOTO_KINDS):
+            if not exports or not (_usable(row) and _kind(row) in PHOTO_KINDS):
                 continue
-            if "/" not in name:
-                here.add(stem(name))
-            elif name in touched:
-                pictures.append((name.partition("/")[2], _kind(row)))
-        for name, kind in pictures:
-            key = stem(name) if stem(name) in here else unversioned(stem(name))
-            if kind == "raw" or key not in here:  # no exports: let go of those claimed
-                claimed = queries.files_directly_in(self.db, root_id, prefix + subfolder, True)
-                rows = [_as_described(row, described.get(row[0])) for row in claimed]
-                return rows, {row[0] for row in rows}
+            name = stem(os.path.basename(row[1]))
+            key = name if name in here else unversioned(name)
+            exports = _kind(row) != "raw" and key in here
+        if not exports:  # let go of what it had claimed
+            claimed = queries.files_directly_in(self.db, root_id, prefix + subfolder, True)
+            rows = [_as_described(row, described.get(row[0])) for row in claimed]
+            return rows, {row[0] for row in rows}
         rows = [
             _as_described(row, described.get(row[0]))
-            for row in queries.files_by_id(self.db, index.subfolders.get(subfolder, ()))
+            for row in queries.files_directly_in(self.db, root_id, prefix + subfolder)
         ]
         scope = {row[0] for row in rows}
         needed = set().union(*(export_stems(os.path.basename(row[1])) for row in rows))
-        for row in queries.files_by_id(self.db, index.ids(needed) - scope):
-            name = row[1][len(prefix) :]
-            if "/" not in name and stem(name) in needed:
+        for row in queries.files_directly_in(self.db, root_id, rel_dir):
+            if stem(os.path.basename(row[1])) in needed:
                 rows.append(_as_described(row, described.get(row[0])))
         return rows, scope
+
+    def _photo_stems(self, root_id: int, rel_dir: str, described: dict[int, tuple]) -> set[str]:
+        """The stems of the photos' files directly in a folder, for its subfolders' batches
+        (a folder of days, or the root, may have a file of its own): read once, and again
+        after the folder was regrouped itself, which any change of a file directly in it
+        leads to (described, removed, moved away; one moved in is seen once described)."""
+        key = (root_id, rel_dir)
+        if key not in self._photo_stems_of:
+            rows = queries.files_directly_in(self.db, root_id, rel_dir)
+            rows = [_as_described(row, described.get(row[0])) for row in rows]
+            self._photo_stems_of[key] = {
+                stem(os.path.basename(row[1]))
+                for row in rows
+                if _usable(row) and _kind(row) in PHOTO_KINDS
+            }
+        return self._photo_stems_of[key]
 
     def _index(self, root_id: int, rel_dir: str) -> StemIndex:
         """The folder's names by stem. Read each time (another writer may have changed the

@@ -104,6 +104,15 @@ def files_directly_in(
     ).fetchall()
 
 
+def files_at(db: SqliteDatabase, root_id: int, rel_paths: Iterable[str]) -> list[tuple]:
+    """The rows of ``folder_files`` of the files at these paths."""
+    return db.execute_sql(
+        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
+        " WHERE root_id = ? AND rel_path IN (SELECT value FROM json_each(?))",
+        (root_id, json.dumps(list(rel_paths))),
+    ).fetchall()
+
+
 def direct_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple[str, str]]:
     """(rel_path, kind) of the files directly in a folder ("" is the root itself)."""
     depth = rel_dir.count("/") + 1 if rel_dir else 0
