@@ -7,6 +7,7 @@ sidecar is untrusted input.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
@@ -191,8 +192,12 @@ def embedded_xmp(path: Path) -> Sidecar | None:
                 length = int.from_bytes(handle.read(2), "big")
                 if length < 2:
                     return None
-                segment = handle.read(length - 2)
-                if marker[1] == 0xE1 and segment.startswith(_XMP_APP1):
-                    return parse_sidecar(segment[len(_XMP_APP1) :], path)
+                # Only an APP1's first bytes say whether it is the XMP; the rest of it, and
+                # every other segment (a camera's EXIF with its thumbnail), is passed over.
+                wanted = min(len(_XMP_APP1), length - 2) if marker[1] == 0xE1 else 0
+                head = handle.read(wanted)
+                if head == _XMP_APP1:
+                    return parse_sidecar(handle.read(length - 2 - len(head)), path)
+                handle.seek(length - 2 - len(head), os.SEEK_CUR)
     except OSError as error:
         raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error

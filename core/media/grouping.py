@@ -8,6 +8,7 @@ catalogue side (Photo rows, identity by blake3) is in ``core.media.photos``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.darktable.facts import sidecar_images
@@ -28,6 +29,58 @@ class Group:
 def stem(name: str) -> str:
     """``IMG_1.CR2`` and ``IMG_1.CR2.xmp`` → ``img_1`` (up to the first dot, any case)."""
     return name.split(".", 1)[0].lower()
+
+
+def unversioned(key: str) -> str:
+    """``img_1_01`` → ``img_1``: a stem without its duplicate's (or second export's) number."""
+    return _VERSION_SUFFIX.sub("", key)
+
+
+def stems_placing(name: str, kind: str) -> set[str]:
+    """The stems of the groups that decide where a file directly in the folder goes: its own,
+    and for a sidecar those of the images its name may be a duplicate's sidecar of
+    (``IMG_1_01.CR2.xmp``: ``img_1_01`` and ``img_1``). Only files with these stems can
+    change where it goes (see group_folder)."""
+    stems = {stem(name)}
+    if kind == "xmp":
+        stems.update(stem(filename) for filename, _ in sidecar_images(name)[1:])
+    return stems
+
+
+def export_stems(name: str) -> set[str]:
+    """The stems of the groups a picture in a subfolder may be an export of."""
+    return {stem(name), unversioned(stem(name))}
+
+
+class StemIndex:
+    """The files of a folder and of its direct subfolders by every stem they may be grouped
+    under (their own; a sidecar's duplicate readings; a subfolder picture's stem without its
+    version suffix), from their names alone: which few files of a big folder a change to some
+    stems concerns."""
+
+    def __init__(self, names: Iterable[tuple[int, str]]) -> None:
+        """``names``: (file id, name in the folder: ``IMG_1.CR2`` or ``subfolder/IMG_1.jpg``)."""
+        self._by_stem: dict[str, list[int]] = {}
+        self.subfolders: dict[str, list[int]] = {}  # subfolder -> ids of its files
+        for file_id, name in names:
+            subfolder, _, child = name.partition("/")
+            if child:
+                self.subfolders.setdefault(subfolder, []).append(file_id)
+                keys = export_stems(child)
+            elif name[-4:].lower() == ".xmp":
+                keys = stems_placing(name, "xmp")
+            else:  # most files: one stem, no set made
+                self._by_stem.setdefault(stem(name), []).append(file_id)
+                continue
+            for key in keys:
+                self._by_stem.setdefault(key, []).append(file_id)
+
+    def ids(self, stems: Iterable[str]) -> set[int]:
+        """The files that may be grouped under any of ``stems``."""
+        found: set[int] = set()
+        for key in stems:
+            found.update(self._by_stem.get(key, ()))
+        return found
 
 
 def group_folder(
@@ -71,8 +124,7 @@ def group_folder(
             continue
         # IMG_0001.jpg, or IMG_0001_01.jpg (a duplicate's export, or a second export)
         keys = [
-            stem(name) if stem(name) in groups else _VERSION_SUFFIX.sub("", stem(name))
-            for name, _ in pictures
+            stem(name) if stem(name) in groups else unversioned(stem(name)) for name, _ in pictures
         ]
         if all(key in groups for key in keys):
             for (name, _), key in zip(pictures, keys, strict=True):

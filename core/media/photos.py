@@ -12,7 +12,7 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +22,15 @@ from peewee import SqliteDatabase
 
 from core.config import MediaSettings
 from core.media.cache import preview_cache_dir
-from core.media.grouping import group_folder
+from core.media.grouping import (
+    PHOTO_KINDS,
+    StemIndex,
+    export_stems,
+    group_folder,
+    stem,
+    stems_placing,
+    unversioned,
+)
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, render_preview
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
@@ -50,6 +58,7 @@ PREVIEW_BATCH = 8
 # backlog per window (about 2 s of the workers' time), not one per batch.
 PREVIEW_WINDOW = 500
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
+INDEXES_KEPT = 8  # folders whose stem index is kept for their next batch
 
 
 @dataclass
@@ -94,6 +103,10 @@ class MediaSync:
         # file of the year), once per batch of each day below it. A folder leaves this set
         # when it is regrouped itself, which a change of any file directly in it leads to.
         self._bare_parents: set[tuple[int, str]] = set()
+        self._parents_with_files: set[tuple[int, str]] = set()  # found not bare once
+        self._photo_stems_of: dict[tuple[int, str], set[str]] = {}  # see _photo_stems
+        # The stem indexes of the folders grouped last, with the names they were built from.
+        self._indexes: dict[tuple[int, str], tuple[list, StemIndex]] = {}
         self._preview_window: list[tuple] = []  # newest last: the next previews to build
         self._previewing: set[str] = set()  # blake3 of the photos a worker is previewing
         # The folder (root id, rel_dir) of the shoot on screen: its previews come first. Set
@@ -303,6 +316,7 @@ class MediaSync:
         described: dict[int, tuple] = {}  # file id -> (format, kind, reason)
         metadata: dict[int, tuple] = {}
         by_folder: dict[tuple[int, str] | None, list[int]] = {}
+        names: dict[int, str] = {}  # file id -> its name in its folder
         self._roots.refresh()
         for description in descriptions:
             file_id = ids[description.path]
@@ -314,9 +328,13 @@ class MediaSync:
             root_id, rel_path = self._roots.locate(description.path)
             folder = (root_id, os.path.dirname(rel_path)) if root_id is not None else None
             by_folder.setdefault(folder, []).append(file_id)
+            names[file_id] = os.path.basename(description.path)
         photo_ids: list[int] = []
         for folder, file_ids in sorted(by_folder.items(), key=lambda item: item[0] or (0, "")):
-            work = partial(self._describe_folder, folder, file_ids, described, metadata, now)
+            touched = [names[file_id] for file_id in file_ids]
+            work = partial(
+                self._describe_folder, folder, touched, file_ids, described, metadata, now
+            )
             photo_ids += run_transaction(self.db, work)
         # The stars, reject and labels their sidecars (or a JPEG's own XMP) already had.
         read_existing_marks(self.db, photo_ids, now)
@@ -325,12 +343,18 @@ class MediaSync:
     def _describe_folder(
         self,
         folder: tuple[int, str] | None,
+        touched: list[str],
         file_ids: list[int],
         described: dict[int, tuple],
         metadata: dict[int, tuple],
         now: float,
     ) -> list[int]:
-        originals = self.regroup(*folder, described=described) if folder is not None else {}
+        """One folder's part of a batch: its files regrouped (only the photos they can be part
+        of), described, and the EXIF of the photos whose original they are recorded."""
+        if folder is None:
+            originals = {}
+        else:
+            originals = self.regroup(*folder, described=described, touched=touched)
         queries.set_described(self.db, [(*described[file_id], file_id) for file_id in file_ids])
         updates = []
         for photo_id, file_id in originals.items():
@@ -352,30 +376,188 @@ class MediaSync:
         rel_dir: str,
         with_parent: bool = True,
         described: dict[int, tuple] | None = None,
+        touched: Collection[str] | None = None,
     ) -> dict[int, int]:
         """Bring the photos of one folder up to date; returns {photo id: original file id}.
         The parent folder first: a folder may hold the parent's exports. ``described``
         (file id -> (format, kind, reason)) is what the media workers found and is about to be
-        written: grouping sees it already, so it reads before it writes."""
+        written: grouping sees it already, so it reads before it writes. ``touched``: the
+        names of the files directly in the folder that changed (a batch described): only the
+        photos they can be part of are looked at, with the files those depend on, to the same
+        result as the whole folder's (see _rows_around); a folder of N files described in
+        batches cost N² row reads otherwise. None: the whole folder."""
+        return self._regroup(root_id, rel_dir, with_parent, described or {}, touched)[0]
+
+    def _regroup(
+        self,
+        root_id: int,
+        rel_dir: str,
+        with_parent: bool,
+        described: dict[int, tuple],
+        touched: Collection[str] | None,
+    ) -> tuple[dict[int, int], set[str]]:
+        """regroup's work: its photos, and the names whose photo or role it changed."""
         if with_parent:
             self._bare_parents.discard((root_id, rel_dir))
+            self._photo_stems_of.pop((root_id, rel_dir), None)
             if rel_dir:
-                parent = os.path.dirname(rel_dir)
-                self.regroup(root_id, parent, with_parent=False, described=described)
+                parent, name = os.path.split(rel_dir)
+                below = None if touched is None else [f"{name}/{child}" for child in touched]
+                _, changed = self._regroup(root_id, parent, False, described, below)
+                if touched is not None:
+                    # Files the parent's photos claimed as exports, or let go, group anew here.
+                    claims = {path.partition("/")[2] for path in changed if "/" in path}
+                    touched = {*touched, *claims}
         elif (root_id, rel_dir) in self._bare_parents:
-            return {}
-        rows = self._grouping_rows(root_id, rel_dir, with_parent, described or {})
-        if not with_parent and not rows:
-            self._bare_parents.add((root_id, rel_dir))
+            return {}, set()
+        if touched is None:
+            rows = self._grouping_rows(root_id, rel_dir, with_parent, described)
+            if not with_parent and not rows:
+                self._bare_parents.add((root_id, rel_dir))
+            return self._group(root_id, rel_dir, with_parent, rows, None)
+        if not with_parent and (root_id, rel_dir) not in self._parents_with_files:
+            # Whether it is bare is known once; a parent with files of its own stays looked at
+            # (in part: _exports_around), which is right whatever it holds later.
+            if not queries.own_files_and_exports(self.db, root_id, rel_dir):
+                self._bare_parents.add((root_id, rel_dir))
+                return {}, set()
+            self._parents_with_files.add((root_id, rel_dir))
+        if with_parent:
+            rows, scope = self._rows_around(root_id, rel_dir, set(touched), described)
+        else:
+            rows, scope = self._exports_around(root_id, rel_dir, set(touched), described)
+        return self._group(root_id, rel_dir, with_parent, rows, scope)
+
+    def _rows_around(
+        self, root_id: int, rel_dir: str, touched: set[str], described: dict[int, tuple]
+    ) -> tuple[list[tuple], set[int]]:
+        """The rows grouping ``touched`` (names directly in the folder) needs, and the ids of
+        those whose photo and role it decides (the scope). In the scope: the touched files,
+        every file directly here that a group of a touched stem can place (grouping.
+        stems_placing), and every file of a subfolder one of whose pictures may be an export
+        of such a group (a subfolder's pictures are all exports or none). With them: every file
+        directly here of a stem those are placed by, so each group with a file in the scope is
+        whole and each decision sees all it depends on; files outside the scope keep theirs,
+        since nothing they depend on changed. The folder's names are read, and only these
+        files' rows."""
+        prefix = rel_dir + "/" if rel_dir else ""
+        index = self._index(root_id, rel_dir)
+        stems = {stem(name) for name in touched}
+        scope: set[int] = set()
+        needed = set(stems)
+        subfolders: set[str] = set()
+        found: dict[int, tuple] = {}
+        for row in queries.files_by_id(self.db, index.ids(stems)):
+            row = found[row[0]] = _as_described(row, described.get(row[0]))
+            name = row[1][len(prefix) :]
+            subfolder, _, child = name.partition("/")
+            if child:
+                if export_stems(child) & stems:
+                    subfolders.add(subfolder)
+            elif name in touched or stems_placing(name, _kind(row)) & stems:
+                scope.add(row[0])
+                needed |= stems_placing(name, _kind(row))
+        ids = {file_id for name in subfolders for file_id in index.subfolders[name]}
+        for row in queries.files_by_id(self.db, ids - found.keys()):
+            found[row[0]] = _as_described(row, described.get(row[0]))
+        for file_id in ids:
+            scope.add(file_id)
+            needed |= export_stems(os.path.basename(found[file_id][1]))
+        for row in queries.files_by_id(self.db, index.ids(needed) - found.keys()):
+            found[row[0]] = _as_described(row, described.get(row[0]))
+        rows = []
+        for row in found.values():
+            name = row[1][len(prefix) :]
+            subfolder, _, child = name.partition("/")
+            wanted = subfolder in subfolders if child else stem(name) in needed
+            if wanted or row[0] in scope:
+                rows.append(row)
+        return rows, scope
+
+    def _exports_around(
+        self, root_id: int, rel_dir: str, touched: set[str], described: dict[int, tuple]
+    ) -> tuple[list[tuple], set[int]]:
+        """A parent's pass for ``touched`` files of one subfolder ("subfolder/name"): whether
+        that subfolder holds exports of the parent's photos. When the parent has no photo of
+        its own, or a touched picture is a RAW or matches none of them, it holds none: only
+        what it had claimed is let go, and neither folder is read. Else the subfolder's
+        files are all read and decided on."""
+        prefix = rel_dir + "/" if rel_dir else ""
+        subfolder = next(iter(touched)).partition("/")[0]
+        here = self._photo_stems(root_id, rel_dir, described)
+        exports = bool(here)
+        for row in queries.files_at(self.db, root_id, [prefix + name for name in touched]):
+            row = _as_described(row, described.get(row[0]))
+            if not exports or not (_usable(row) and _kind(row) in PHOTO_KINDS):
+                continue
+            name = stem(os.path.basename(row[1]))
+            key = name if name in here else unversioned(name)
+            exports = _kind(row) != "raw" and key in here
+        if not exports:  # let go of what it had claimed
+            claimed = queries.files_directly_in(self.db, root_id, prefix + subfolder, True)
+            rows = [_as_described(row, described.get(row[0])) for row in claimed]
+            return rows, {row[0] for row in rows}
+        rows = [
+            _as_described(row, described.get(row[0]))
+            for row in queries.files_directly_in(self.db, root_id, prefix + subfolder)
+        ]
+        scope = {row[0] for row in rows}
+        needed = set().union(*(export_stems(os.path.basename(row[1])) for row in rows))
+        for row in queries.files_directly_in(self.db, root_id, rel_dir):
+            if stem(os.path.basename(row[1])) in needed:
+                rows.append(_as_described(row, described.get(row[0])))
+        return rows, scope
+
+    def _photo_stems(self, root_id: int, rel_dir: str, described: dict[int, tuple]) -> set[str]:
+        """The stems of the photos' files directly in a folder, for its subfolders' batches
+        (a folder of days, or the root, may have a file of its own): read once, and again
+        after the folder was regrouped itself, which any change of a file directly in it
+        leads to (described, removed, moved away; one moved in is seen once described)."""
+        key = (root_id, rel_dir)
+        if key not in self._photo_stems_of:
+            rows = queries.files_directly_in(self.db, root_id, rel_dir)
+            rows = [_as_described(row, described.get(row[0])) for row in rows]
+            self._photo_stems_of[key] = {
+                stem(os.path.basename(row[1]))
+                for row in rows
+                if _usable(row) and _kind(row) in PHOTO_KINDS
+            }
+        return self._photo_stems_of[key]
+
+    def _index(self, root_id: int, rel_dir: str) -> StemIndex:
+        """The folder's names by stem. Read each time (another writer may have changed the
+        folder), built again only when they changed: the batches of a folder come one after
+        the other, and building it was most of a batch's grouping in a 3,000-file folder."""
+        listing = queries.folder_listing(self.db, root_id, rel_dir)
+        cached = self._indexes.pop((root_id, rel_dir), None)
+        if cached is None or cached[0] != listing:
+            prefix_length = len(rel_dir) + 1 if rel_dir else 0
+            names = ((file_id, rel_path[prefix_length:]) for file_id, rel_path in listing)
+            cached = (listing, StemIndex(names))
+        self._indexes[(root_id, rel_dir)] = cached  # the newest last
+        while len(self._indexes) > INDEXES_KEPT:
+            del self._indexes[next(iter(self._indexes))]
+        return cached[1]
+
+    def _group(
+        self,
+        root_id: int,
+        rel_dir: str,
+        with_parent: bool,
+        rows: list[tuple],
+        scope: set[int] | None,
+    ) -> tuple[dict[int, int], set[str]]:
+        """Group ``rows`` (a folder's, and its direct subfolders') into photos and write the
+        photo and role of each file in ``scope`` (None: every file) that changed; returns
+        {photo id: original file id} and the names (in the folder) of the files changed."""
         prefix = rel_dir + "/" if rel_dir else ""
         by_name: dict[str, tuple] = {}
         direct: list[tuple[str, str]] = []
         below: dict[str, list[tuple[str, str]]] = {}
         for row in rows:
             name = row[1][len(prefix) :]
-            file_format = row[7]
             # What the content says wins over the name (a move re-derives kind from the name).
-            kind = FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
+            kind = _kind(row)
             usable = _usable(row)
             subfolder, _, child = name.partition("/")
             by_name[name] = row
@@ -388,14 +570,18 @@ class MediaSync:
         members: dict[int, tuple[int, str]] = {}
         originals: dict[int, int] = {}
         for group in group_folder(direct, below):
-            original = by_name[group.original]
             group_rows = [by_name[name] for name in group.members]
+            if scope is not None and not any(row[0] in scope for row in group_rows):
+                continue  # no file of it changes: what it holds is as it was
+            original = by_name[group.original]
             photo_id = self._photo_for(original, group_rows, set(originals))
             originals[photo_id] = original[0]
             for name, role in group.members.items():
                 members[by_name[name][0]] = (photo_id, role)
-        updates, left = [], set()
+        updates, left, changed = [], set(), set()
         for name, row in by_name.items():
+            if scope is not None and row[0] not in scope:
+                continue
             if "/" in name and row[0] not in members and row[5] != "export":
                 continue  # a subfolder's own files: its own regroup decides
             if with_parent and "/" not in name and row[5] == "export" and row[0] not in members:
@@ -403,6 +589,7 @@ class MediaSync:
             wanted = members.get(row[0], (None, None))
             if (row[4], row[5]) != wanted:
                 updates.append((*wanted, row[0]))
+                changed.add(name)
                 if row[4] is not None and row[4] != wanted[0] and row[7] in NOT_PHOTOS:
                     left.add(row[4])  # its photo lost a file found to be no picture
         queries.set_members(self.db, updates)
@@ -410,7 +597,7 @@ class MediaSync:
         # something about it: then it is kept, with no file, out of the triage queue).
         if left - set(originals):
             queries.delete_untouched_photos_without_files(self.db, left - set(originals))
-        return originals
+        return originals, changed
 
     def _grouping_rows(
         self, root_id: int, rel_dir: str, with_parent: bool, described: dict[int, tuple]
@@ -495,6 +682,13 @@ class MediaSync:
         self._previewing.difference_update(blake3 for blake3, _error, _looks in results)
         self.counts.previews += len(results)
         self.counts.looked += len(measured)
+
+
+def _kind(row: tuple) -> str:
+    """A folder_files row's kind: what its content says wins over its name (a move re-derives
+    kind from the name)."""
+    file_format = row[7]
+    return FORMAT_KINDS.get(file_format, "other") if file_format else row[2]
 
 
 def _usable(row: tuple) -> bool:

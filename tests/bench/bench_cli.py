@@ -3,6 +3,7 @@
 Run from the repository root (a standalone script, not a pytest test):
 
     python tests/bench/bench_cli.py [--sizes 10000[,100000]] [--runs R] [--keep]
+    python tests/bench/bench_cli.py --first-only [--sizes 20000,100000,300000] [--first-runs R]
 
 For each library size it builds a tree of small files, adds it and scans it once (not timed),
 then times, interleaved run by run so both sides share the machine's load: ``status`` and
@@ -19,6 +20,7 @@ reported as met or missed and never fail the run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import resource
@@ -249,6 +251,93 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
     return rows, targets
 
 
+def first_scans(sizes: list[int], runs: int, keep: bool) -> int:
+    """``--first-only``: the first ``scan`` of camera-like files (bench_reconcile's library:
+    real JPEGs with a camera's EXIF, 4-50 KB, in YYYY/YYYY-MM-DD folders of 100) at each size,
+    whole process into a fresh catalogue, each run right after b3sum of the same files on as
+    many cores as the scan's workers (the faster of its two ways is the reference); the peak
+    memory of the scan process and its workers (wait4); and the seconds per 1,000 files at
+    each size, which stay flat when the scan grows linearly."""
+    from bench_reconcile import ContentMaker, Layout, build_library
+    from benchtools import b3sum_commands
+
+    from core.config import default_workers
+
+    workers = default_workers()
+    rows, targets, per_file = [], [], {}
+    for files in sizes:
+        with work_tree("bench-cli-first-", keep=keep) as base:
+            library = base / "library"
+            library.mkdir()
+            layout = Layout(files)
+            total = build_library(library, layout, ContentMaker())
+            listed = base / "files.list"
+            listed.write_bytes(b"".join(bytes(library / rel) + b"\0" for rel in layout.rel_paths()))
+            env = environment(base)
+            b3sum = b3sum_commands(str(listed), workers)
+            for command in b3sum.values():  # warm-up: the page cache holds the files for all
+                timed(["sh", "-c", command], env)
+            references: dict[str, list[float]] = {name: [] for name in b3sum}
+            scans, peaks = [], []
+            for _ in range(runs):
+                for name, command in b3sum.items():
+                    references[name].append(timed(["sh", "-c", command], env))
+                for suffix in ("", "-wal", "-shm"):
+                    Path(env["SHOOTWATCH_DB"] + suffix).unlink(missing_ok=True)
+                subprocess.run([sys.executable, "-c", SHOOTWATCH, "add", str(library)], env=env,
+                               check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+                seconds, peak_mb = timed_with_peak([sys.executable, "-c", SHOOTWATCH, "scan"], env)
+                print(f"{files:,} files: first scan {seconds:.1f} s, peak {peak_mb:.0f} MB")
+                scans.append(seconds)
+                peaks.append(peak_mb)
+        first, peak = statistics.median(scans), max(peaks)
+        best = min(references, key=lambda name: statistics.median(references[name]))
+        reference = statistics.median(references[best])
+        per_file[files] = first / files * 1000
+        target = FIRST_SCAN_TARGETS.get(files)
+        rows += [
+            (f"first scan, {files:,} camera-like files ({total / 1e9:.1f} GB): hash, describe, "
+             "group", f"{first:.1f} s", f"{best} {reference:.2f} s", ratio(first, reference),
+             f"<= {target:.0f} s" if target else "-"),
+            (f"  per 1,000 files, {files:,}", f"{per_file[files]:.3f} s", "-", "-", "-"),
+            (f"  peak memory (scan and its workers), {files:,}", f"{peak:.0f} MB", "-", "-",
+             f"<= {PEAK_TARGET_MB} MB"),
+        ]  # fmt: skip
+        if target is not None:
+            targets.append((f"first scan of {files:,} camera-like files <= {target:.0f} s",
+                            f"{first:.1f} s", first <= target))  # fmt: skip
+        targets.append((f"first scan of {files:,} files: peak <= {PEAK_TARGET_MB} MB",
+                        f"{peak:.0f} MB", peak <= PEAK_TARGET_MB))  # fmt: skip
+    for smaller, larger in itertools.pairwise(sizes):
+        growth = per_file[larger] / per_file[smaller]
+        rows.append((f"  per-file time, {larger:,} against {smaller:,}", f"{growth:.2f}x", "-",
+                     "-", "1.0x: linear"))  # fmt: skip
+    print()
+    print("\n".join(table_lines(rows)))
+    notes = [
+        "whole processes (the shootwatch script's entry); each scan into a fresh catalogue, "
+        f"right after b3sum of the same files on {workers} cores (page cache warm for both); "
+        "medians of the runs; previews are left to the engine, as the scan says",
+        "peak memory: the largest of the scan process and its workers (wait4's ru_maxrss)",
+    ]
+    print_verdicts(notes, targets)
+    return 0
+
+
+def timed_with_peak(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds and peak memory (MB: the largest of the process and the children it waited
+    for) of a command run to its end."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    _, status, usage = os.wait4(process.pid, 0)
+    took = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode})")
+    return took, usage.ru_maxrss / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000", help="library sizes, comma separated; "
@@ -259,8 +348,18 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command (median)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument(
+        "--first-only",
+        action="store_true",
+        help="only the first scan of "
+        "camera-like files, next to b3sum, with peak memory and growth per file",
+    )
+    parser.add_argument("--first-runs", type=int, default=1, help="first scans per size "
+                        "(--first-only; median)")  # fmt: skip
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))  # peak memory only grows
+    if args.first_only:
+        return first_scans(sizes, args.first_runs, args.keep)
     print(f"bench_cli: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50)")  # fmt: skip
     rows, targets = [], []
