@@ -39,6 +39,7 @@ ORDER = (
     "test_crashes.py",
     "test_renames.py",
     "test_unplugged.py",
+    "test_card.py",
     "test_root_lifecycle.py",
     "test_load.py",
     "test_decide_under_load.py",
