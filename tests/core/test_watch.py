@@ -92,7 +92,7 @@ def test_watcher_watches_each_scanned_folder_and_no_ignored_one(tmp_path):
         WatchSettings(debounce_ms=50),
         on_changes=on_changes,
         on_trouble=lambda kind, error: seen.append(f"trouble {kind}"),
-        on_folders=lambda root_path, found: swept.extend(rel for rel, _ in found),
+        on_folders=lambda root_path, found: swept.extend(rel for rel, _, _ in found),
     )
     watcher.start()
     try:
