@@ -203,14 +203,22 @@ class WatchingComponent(Component):
         folders = folders_for_changes(root_path, paths, self.rules_for(root_path))
         self.pending.add(root_id, folders, time.monotonic() + self.settings.watch.settle_seconds)
 
-    def _on_folders(self, root_path: str, folders: list[tuple[str, bool]]) -> None:
-        """Folders to survey, (rel_dir, recursive): their contents changed, or they appeared,
-        while the watcher restarted."""
+    def _on_folders(self, root_path: str, folders: list[tuple[str, bool, int]]) -> None:
+        """Folders to survey, (rel_dir, recursive, changed_ns): their contents changed, or they
+        appeared, while the watcher restarted. Each is due a settle time after it last changed
+        (and a batch's debounce: its files were written right after their folder changed), not
+        after the sweep that found it: on a loaded machine that can be a while later."""
         root_id = self._root_ids.get(root_path)
-        if root_id is not None:
-            self._quiet_since = time.monotonic()
-            due = time.monotonic() + self.settings.watch.settle_seconds
-            self.pending.add(root_id, set(folders), due)
+        if root_id is None:
+            return
+        self._quiet_since = now = time.monotonic()
+        settle = self.settings.watch.settle_seconds
+        after_change = settle + self.settings.watch.debounce_ms / 1000
+        now_ns = time.time_ns()
+        for rel_dir, recursive, changed_ns in folders:
+            since_change = max(0.0, (now_ns - changed_ns) / 1e9)
+            due = now + min(settle, max(0.0, after_change - since_change))
+            self.pending.add(root_id, [(rel_dir, recursive)], due)
 
     def _on_trouble(self, kind: str, error: Exception) -> None:
         """Say what happened, fall back to scanning, reconcile."""

@@ -13,7 +13,9 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import watchfiles
@@ -34,8 +36,13 @@ MANY_NEW_FOLDERS = 50  # new folders in one batch that make a reconcile the bett
 # time.time_ns(): a sweep looks at folders changed this long before the time it is given.
 MTIME_SLACK_NS = 1_000_000_000
 
+SWEEPS_KEPT = 64  # the last sweeps a watcher remembers (what each one looked at)
+
 # (rel_dir, recursive, claimed_children): one survey, as core.scan.reconcile takes them.
 Folder = tuple[str, bool, tuple[str, ...]]
+# (rel_dir, recursive, changed_ns): a folder a sweep found changed, and when it last changed (its
+# newest folder's mtime): its changes have been settling since then, not since the sweep.
+SweptFolder = tuple[str, bool, int]
 WatchFactory = Callable[..., Iterator[set[tuple[watchfiles.Change, str]]]]
 
 
@@ -150,8 +157,10 @@ class PendingFolders:
         with self._lock:
             for rel_dir, recursive in folders:
                 # The first change sets the time: a long copy into a folder is recorded file
-                # by file as each one settles, not when the whole copy has ended.
-                self._due.setdefault((root_id, rel_dir, recursive), due)
+                # by file as each one settles, not when the whole copy has ended. (A sweep
+                # can name a change after a later one: the earlier time wins.)
+                key = (root_id, rel_dir, recursive)
+                self._due[key] = min(due, self._due.get(key, due))
 
     def take_due(self, now: float) -> dict[int, set[tuple[str, bool]]]:
         with self._lock:
@@ -168,6 +177,19 @@ class PendingFolders:
             return len(self._due)
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """What one sweep after a restart looked at: the mtime of every watched folder, and the
+    entries of only the folders whose mtime moved and of the folders that appeared below them
+    (the rest of the tree is not listed, however large)."""
+
+    since_ns: int
+    checked: int  # watched folders whose mtime was read
+    listed: tuple[str, ...]  # folders whose entries were read
+    appeared: tuple[str, ...]  # folders not watched yet, found below those
+    seconds: float
+
+
 class Watcher:
     """Watches some roots in a thread and reports changed paths per root.
 
@@ -176,8 +198,8 @@ class Watcher:
     restart the folders whose contents changed meanwhile are reported too.
 
     Called from the watcher thread: ``on_changes(root_path, paths)`` for changed paths,
-    ``on_folders(root_path, [(rel_dir, recursive)])`` for folders to survey after a restart
-    (whose entries changed, or that appeared, while no watch was in place),
+    ``on_folders(root_path, [(rel_dir, recursive, changed_ns)])`` for folders to survey after a
+    restart (whose entries changed, or that appeared, while no watch was in place),
     ``on_trouble(kind, error)`` when the watcher cannot go on (watch limit, an error): the
     caller reconciles and falls back to scanning.
     """
@@ -189,7 +211,7 @@ class Watcher:
         settings: WatchSettings,
         on_changes: Callable[[str, list[str]], None],
         on_trouble: Callable[[str, Exception], None],
-        on_folders: Callable[[str, list[tuple[str, bool]]], None] | None = None,
+        on_folders: Callable[[str, list[SweptFolder]], None] | None = None,
         watch_factory: WatchFactory = watchfiles.watch,
         force_polling: bool = False,
         sweep_since_ns: int | None = None,
@@ -210,6 +232,7 @@ class Watcher:
         self.watched: frozenset[str] = frozenset()  # the folders watched now...
         self.watching = False  # ...once it has begun to watch them
         self.overflow_at = overflow_threshold()
+        self.sweeps: deque[Sweep] = deque(maxlen=SWEEPS_KEPT)  # the last ones, newest last
 
     def start(self) -> None:
         self.thread.start()
@@ -233,29 +256,37 @@ class Watcher:
         rel = os.path.relpath(path, root)
         return rel == "." or not self.rules_for(root).ignores(rel, name, False)
 
-    def _folders_under(self, top: str) -> set[str]:
-        """``top`` and every folder below it that a scan enters."""
-        root = self._root_of(top)
+    def _subfolders(self, folder: str) -> list[str] | None:
+        """The folders right below ``folder`` that a scan enters (None: unreadable or gone)."""
+        root = self._root_of(folder)
         if root is None:
-            return set()
+            return None
         rules = self.rules_for(root)
+        try:
+            with os.scandir(folder) as entries:
+                return [
+                    entry.path
+                    for entry in entries
+                    if entry.is_dir(follow_symlinks=False)
+                    and is_storable_name(entry.name)
+                    and not rules.ignores(os.path.relpath(entry.path, root), entry.name, True)
+                ]
+        except OSError:
+            return None  # the surveys report it
+
+    def _folders_under(self, top: str, listed: list[str] | None = None) -> set[str]:
+        """``top`` and every folder below it that a scan enters; each folder read is appended
+        to ``listed``."""
+        if self._root_of(top) is None:
+            return set()
         found, stack = {top}, [top]
         while stack:
             folder = stack.pop()
-            try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if (
-                            entry.is_dir(follow_symlinks=False)
-                            and is_storable_name(entry.name)
-                            and not rules.ignores(
-                                os.path.relpath(entry.path, root), entry.name, True
-                            )
-                        ):
-                            found.add(entry.path)
-                            stack.append(entry.path)
-            except OSError:
-                continue  # unreadable or gone: the surveys report it
+            if listed is not None:
+                listed.append(folder)
+            for below in self._subfolders(folder) or ():
+                found.add(below)
+                stack.append(below)
         return found
 
     def _run(self) -> None:
@@ -356,30 +387,70 @@ class Watcher:
     def _sweep(self, folders: set[str], since_ns: int) -> set[str]:
         """Report what changed since ``since_ns``, while no watch was in place: folders that
         appeared (a folder renamed or made then, surveyed whole) and folders whose entries
-        changed (adding, removing or renaming an entry moves a folder's mtime). Returns the
-        folders that appeared, which are not watched yet."""
-        present: set[str] = set()
-        for root in self.root_paths:
-            present |= self._folders_under(root)
-        appeared = present - folders
-        changed: dict[str, set[tuple[str, bool]]] = {}
+        changed. Adding, removing or renaming an entry moves a folder's mtime, so only the
+        watched folders whose mtime moved are listed, and below them only the folders not
+        watched yet: the cost is one stat per watched folder plus the changed part of the tree,
+        not a walk of the whole root. Returns the folders that appeared, which are not watched
+        yet."""
+        started = time.perf_counter()
+        changed_since = since_ns - MTIME_SLACK_NS
+        moved: dict[str, int] = {}
+        for folder in folders:
+            try:
+                mtime_ns = os.stat(folder).st_mtime_ns
+            except OSError:
+                continue  # gone: its parent's mtime moved, and the parent is reported
+            if mtime_ns >= changed_since:
+                moved[folder] = mtime_ns
+        listed: list[str] = []
+        appeared: set[str] = set()
+        found: dict[str, set[SweptFolder]] = {}
 
-        def report(folder: str, recursive: bool) -> None:
+        def report(folder: str, recursive: bool, changed_ns: int) -> None:
             root = self._root_of(folder)
             if root is not None:
                 rel = os.path.relpath(folder, root)
-                changed.setdefault(root, set()).add(("" if rel == "." else rel, recursive))
+                found.setdefault(root, set()).add(
+                    ("" if rel == "." else rel, recursive, changed_ns)
+                )
 
-        for folder in appeared:
-            report(folder, True)
-        for folder in folders & present:
-            try:
-                moved = os.stat(folder).st_mtime_ns >= since_ns - MTIME_SLACK_NS
-            except OSError:
-                continue
-            if moved:
-                report(folder, False)
+        for folder in sorted(moved):
+            report(folder, False, moved[folder])
+            listed.append(folder)
+            for below in self._subfolders(folder) or ():
+                if below in folders or below in appeared:
+                    continue
+                # Not watched yet: all of it, surveyed whole once its newest folder settles.
+                subtree = self._folders_under(below, listed)
+                appeared |= subtree
+                report(below, True, max(newest_mtime_ns(subtree), moved[folder]))
+        self.sweeps.append(
+            Sweep(
+                since_ns=since_ns,
+                checked=len(folders),
+                listed=tuple(listed),
+                appeared=tuple(sorted(appeared)),
+                seconds=time.perf_counter() - started,
+            )
+        )
+        log.debug(
+            "sweep: %d watched folders checked, %d listed, %d appeared",
+            len(folders),
+            len(listed),
+            len(appeared),
+        )
         if self.on_folders is not None:
-            for root, found in changed.items():
-                self.on_folders(root, sorted(found))
+            for root, changed in found.items():
+                self.on_folders(root, sorted(changed))
         return appeared
+
+
+def newest_mtime_ns(folders: Iterable[str]) -> int:
+    """The latest mtime of these folders (0 if none can be read)."""
+    newest = 0
+    for folder in folders:
+        try:
+            newest = max(newest, os.stat(folder).st_mtime_ns)
+        except OSError:
+            continue
+    return newest

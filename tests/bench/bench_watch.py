@@ -34,6 +34,9 @@ Each burst is written by a child process, as a copy by another program would be,
 writing does not wait on the GIL behind the engine's threads. The latency of a file written
 early in a burst includes the rest of the burst: a folder is surveyed once its changes have
 settled, so the "written in" and "after end" columns tell the burst's part from the engine's.
+For each burst the watcher's sweeps are reported too (after a restart for new folders it reads
+the mtime of each watched folder and lists only the changed ones and the new folders below
+them): how many folders they checked and listed, and their seconds.
 """
 
 from __future__ import annotations
@@ -553,14 +556,36 @@ def probe_watcher(session: Session, reader: CatalogueReader) -> None:
     session.results.figures["probe"] = {"attempts": PROBE_TRIES, "latency": None}
 
 
-def measure_burst(session: Session, reader: CatalogueReader, burst: Burst) -> None:
+def watcher_sweeps(engine: Engine, since_ns: int) -> dict[str, float]:
+    """What the watcher's sweeps after its restarts (for new folders) read since then: how
+    many, the watched folders whose mtime they read, the folders they listed, their seconds."""
+    watcher = engine.watching.watcher
+    sweeps = [sweep for sweep in getattr(watcher, "sweeps", ()) if sweep.since_ns >= since_ns]
+    return {
+        "sweeps": len(sweeps),
+        "checked": sum(sweep.checked for sweep in sweeps),
+        "listed": sum(len(sweep.listed) for sweep in sweeps),
+        "appeared": sum(len(sweep.appeared) for sweep in sweeps),
+        "seconds": sum(sweep.seconds for sweep in sweeps),
+    }
+
+
+def measure_burst(session: Session, reader: CatalogueReader, burst: Burst, engine: Engine) -> None:
     quiet = wait_quiet(reader, session.quiet_window, 60.0)
     progress(f"burst: {burst.name} (after {quiet:.1f} s of quiet) ...")
     before = reader.last_sync_run()
+    started_ns = time.time_ns()
     write_burst(burst, session.maker, reader)
     deadline = time.monotonic() + session.settle + GIVE_UP_SECONDS
     wait_for_files(reader, burst.rel_paths, deadline)
     record_burst(session, reader, burst, reader.failed_runs(before))
+    session.results.bursts[-1]["watcher_sweeps"] = sweeps = watcher_sweeps(engine, started_ns)
+    if sweeps["sweeps"]:
+        progress(
+            f"  watcher sweeps: {sweeps['sweeps']}, {sweeps['checked']:,} watched folders "
+            f"checked, {sweeps['listed']:,} listed, {sweeps['appeared']:,} appeared, "
+            f"{sweeps['seconds']:.3f} s"
+        )
     session.results.bursts[-1]["sync_runs"] = runs = reader.runs_by_kind(before)
     progress(
         "  sync runs: "
@@ -723,7 +748,7 @@ def measure(session: Session, bursts: list[Burst]) -> None:
         wait_for_description(session, reader)
         probe_watcher(session, reader)
         for burst in bursts:
-            measure_burst(session, reader, burst)
+            measure_burst(session, reader, burst, engine)
         backstop(session, reader, engine)
     finally:
         if reader is not None:

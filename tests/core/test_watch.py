@@ -60,6 +60,15 @@ def test_pending_folders_keep_the_first_due_time():
     assert pending.take_due(11.0) == {2: {("b", True)}} and len(pending) == 0
 
 
+def test_pending_folders_take_the_earlier_due_time_a_sweep_gives():
+    """A sweep after a restart names a folder a while after it changed, with an earlier due
+    time than the batch that named it since: the earlier one wins."""
+    pending = PendingFolders()
+    pending.add(1, [("new/shoot-1", True)], due=12.0)  # a batch, after the restart
+    pending.add(1, [("new/shoot-1", True)], due=10.0)  # the sweep: it changed before that
+    assert pending.take_due(10.5) == {1: {("new/shoot-1", True)}}
+
+
 def test_filesystem_type_and_limit_message(tmp_path):
     assert filesystem_type(str(tmp_path))  # whatever it is here, it is known
     message = limit_message(8192, 5)
@@ -92,7 +101,7 @@ def test_watcher_watches_each_scanned_folder_and_no_ignored_one(tmp_path):
         WatchSettings(debounce_ms=50),
         on_changes=on_changes,
         on_trouble=lambda kind, error: seen.append(f"trouble {kind}"),
-        on_folders=lambda root_path, found: swept.extend(rel for rel, _ in found),
+        on_folders=lambda root_path, found: swept.extend(rel for rel, _, _ in found),
     )
     watcher.start()
     try:
