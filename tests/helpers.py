@@ -153,3 +153,21 @@ def distinct_copy(data: bytes, n: int) -> bytes:
         mark = f"copy {n}".encode()[: end - start]
         return data[:start] + mark + data[start + len(mark) :]
     return data + f"copy {n}".encode()
+
+
+def command_settings(base: Path) -> Path:
+    """A settings file with a catalogue and a preview cache in ``base`` and no darktable (each
+    test has its own user folders), for commands run as whole processes."""
+    config = base / "shootwatch.toml"
+    config.write_text(
+        f'catalogue = "{base / "catalogue.db"}"\n'
+        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
+        f'media.preview_cache = "{base / "previews"}"\n'
+    )
+    return config
+
+
+def run_command(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """``shootwatch --config CONFIG ARGS...`` as a whole process."""
+    command = [sys.executable, "-m", "core.cli", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)

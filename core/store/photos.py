@@ -11,74 +11,54 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
+
 
 def folder_files(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
     """(id, rel_path, kind, blake3, photo_id, role, error, format) of the files directly in a
     folder and in its direct subfolders (where a photo's exports are)."""
-    prefix = rel_dir + "/" if rel_dir else ""
-    rest = f"substr(rel_path, {len(prefix) + 1})"
-    depth_two = (
-        f"(instr({rest}, '/') = 0 OR instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0)"
-    )
-    if rel_dir:
-        return db.execute_sql(
-            "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
-            f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {depth_two}",
-            (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
-        ).fetchall()
-    return db.execute_sql(
-        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
-        f" WHERE root_id = ? AND {depth_two}",
-        (root_id,),
-    ).fetchall()
+    return _two_levels(db, root_id, rel_dir, FILE_COLUMNS)
 
 
 def own_files_and_exports(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple]:
     """As ``folder_files``, but of the files in the direct subfolders only those claimed as a
     photo's exports: what grouping a folder with no photos of its own needs (a year folder
     above its days, whose subfolders may hold a hundred thousand files)."""
-    prefix = rel_dir + "/" if rel_dir else ""
-    rest = f"substr(rel_path, {len(prefix) + 1})"
-    own_or_export = (
-        f"(instr({rest}, '/') = 0 OR (role = 'export'"
-        f" AND instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0))"
-    )
-    columns = "id, rel_path, kind, blake3, photo_id, role, error, format"
-    if rel_dir:
-        return db.execute_sql(
-            f"SELECT {columns} FROM file"
-            f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {own_or_export}",
-            (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
-        ).fetchall()
-    return db.execute_sql(
-        f"SELECT {columns} FROM file WHERE root_id = ? AND {own_or_export}", (root_id,)
-    ).fetchall()
+    return _two_levels(db, root_id, rel_dir, FILE_COLUMNS, exports_only=True)
 
 
 def folder_listing(db: SqliteDatabase, root_id: int, rel_dir: str) -> list[tuple[int, str]]:
     """(id, rel_path) of the files ``folder_files`` gives: what picking a few names out of a
     big folder reads (whole rows of a 3,000-file folder cost three times as much)."""
+    return _two_levels(db, root_id, rel_dir, "id, rel_path")
+
+
+def _two_levels(
+    db: SqliteDatabase, root_id: int, rel_dir: str, columns: str, exports_only: bool = False
+) -> list[tuple]:
+    """``columns`` of the files directly in ``rel_dir`` and in its direct subfolders (there,
+    with ``exports_only``, only those claimed as exports)."""
     prefix = rel_dir + "/" if rel_dir else ""
     rest = f"substr(rel_path, {len(prefix) + 1})"
-    depth_two = (
-        f"(instr({rest}, '/') = 0 OR instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0)"
-    )
+    below = f"instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0"
+    if exports_only:
+        below = f"(role = 'export' AND {below})"
+    where = f"(instr({rest}, '/') = 0 OR {below})"
     if rel_dir:
         return db.execute_sql(
-            f"SELECT id, rel_path FROM file WHERE root_id = ? AND rel_path > ? AND rel_path < ?"
-            f" AND {depth_two}",
+            f"SELECT {columns} FROM file"
+            f" WHERE root_id = ? AND rel_path > ? AND rel_path < ? AND {where}",
             (root_id, prefix, rel_dir + "0"),  # "0" sorts right after "/"
         ).fetchall()
     return db.execute_sql(
-        f"SELECT id, rel_path FROM file WHERE root_id = ? AND {depth_two}", (root_id,)
+        f"SELECT {columns} FROM file WHERE root_id = ? AND {where}", (root_id,)
     ).fetchall()
 
 
 def files_by_id(db: SqliteDatabase, file_ids: Iterable[int]) -> list[tuple]:
     """The rows of ``folder_files`` of these files."""
     return db.execute_sql(
-        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
-        " WHERE id IN (SELECT value FROM json_each(?))",
+        f"SELECT {FILE_COLUMNS} FROM file WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(file_ids)),),
     ).fetchall()
 
@@ -99,7 +79,7 @@ def files_directly_in(
     if exports_only:
         where += " AND role = 'export'"
     return db.execute_sql(
-        f"SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file WHERE {where}",
+        f"SELECT {FILE_COLUMNS} FROM file WHERE {where}",
         params,
     ).fetchall()
 
@@ -107,7 +87,7 @@ def files_directly_in(
 def files_at(db: SqliteDatabase, root_id: int, rel_paths: Iterable[str]) -> list[tuple]:
     """The rows of ``folder_files`` of the files at these paths."""
     return db.execute_sql(
-        "SELECT id, rel_path, kind, blake3, photo_id, role, error, format FROM file"
+        f"SELECT {FILE_COLUMNS} FROM file"
         " WHERE root_id = ? AND rel_path IN (SELECT value FROM json_each(?))",
         (root_id, json.dumps(list(rel_paths))),
     ).fetchall()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import FIXTURES, REPO, command_settings, run_command
 
 # Never on the path of a command that reads the catalogue or scans an unchanged tree: the app,
 # the image libraries, every worker pool (the media pool, the scan's process pool and the
@@ -62,16 +62,6 @@ def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
     )
 
 
-def settings_file(base: Path) -> Path:
-    config = base / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
-        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{base / "previews"}"\n'
-    )
-    return config
-
-
 def tree(library: Path, folders: int, files_per_folder: int) -> int:
     """Files that are not pictures, in dated folders; how many."""
     for folder in range(folders):
@@ -82,18 +72,13 @@ def tree(library: Path, folders: int, files_per_folder: int) -> int:
     return folders * files_per_folder
 
 
-def shootwatch(config: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "core.cli", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     base = tmp_path_factory.mktemp("scanned")
     files = tree(base / "library", 12, 25)
-    config = settings_file(base)
-    assert shootwatch(config, "add", str(base / "library")).returncode == 0
-    first = shootwatch(config, "scan")
+    config = command_settings(base)
+    assert run_command(config, "add", str(base / "library")).returncode == 0
+    first = run_command(config, "scan")
     assert first.returncode == 0 and f"{files} added" in first.stdout, first.stderr
     return config, files
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.helpers import REPO
+from tests.helpers import REPO, command_settings, run_command
 
 # What a command that reads the catalogue has no use for: the app (and Textual under it), the
 # image libraries, the media pipeline and its workers, the engine.
@@ -73,22 +73,6 @@ def photo(path: Path, colour: str = "red") -> None:
     Image.new("RGB", (64, 48), colour).save(path, "JPEG")
 
 
-def shootwatch(config: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "core.cli", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
-
-
-def settings_file(base: Path) -> Path:
-    """A catalogue and a preview cache in ``base`` (each test has its own user folders)."""
-    config = base / "shootwatch.toml"
-    config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
-        f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
-        f'media.preview_cache = "{base / "previews"}"\n'
-    )
-    return config
-
-
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A catalogue of a few real photos, scanned: described, previews built, looks measured."""
@@ -96,9 +80,9 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     library = base / "library"
     for number, colour in enumerate(("red", "green", "blue")):
         photo(library / "2024" / "2024-05-01" / f"IMG_{number:04d}.JPG", colour)
-    config = settings_file(base)
-    assert shootwatch(config, "add", str(library)).returncode == 0
-    scan = shootwatch(config, "scan")
+    config = command_settings(base)
+    assert run_command(config, "add", str(library)).returncode == 0
+    scan = run_command(config, "scan")
     assert scan.returncode == 0, scan.stderr
     assert "3 previews built" in scan.stderr, scan.stderr
     return config, library
@@ -136,7 +120,7 @@ def test_show_of_a_photo_whose_preview_is_gone_builds_it(tmp_path, scanned):
     above is a shortcut, not a different answer."""
     config, library = scanned
     shown = library / "2024" / "2024-05-01" / "IMG_0002.JPG"
-    before = json.loads(shootwatch(config, "show", str(shown), "--json").stdout)
+    before = json.loads(run_command(config, "show", str(shown), "--json").stdout)
     preview = Path(before["photo"]["preview"])
     preview.unlink()
     found = run_and_report(tmp_path, "--config", str(config), "show", str(shown), "--json")
@@ -165,8 +149,8 @@ WATCHED = {"WATCH_PROCESSES": "1"}
 def test_a_scan_of_a_small_tree_starts_no_worker_process(tmp_path, folders, files_per_folder):
     library = tmp_path / "library"
     _tree(library, folders, files_per_folder)
-    config = settings_file(tmp_path)
-    assert shootwatch(config, "add", str(library)).returncode == 0
+    config = command_settings(tmp_path)
+    assert run_command(config, "add", str(library)).returncode == 0
     total = folders * files_per_folder
     first = run_and_report(tmp_path, "--config", str(config), "scan", env=WATCHED)
     assert first["code"] == 0 and f"{total:,} added" in first["stdout"], first["stdout"]
@@ -182,13 +166,13 @@ def test_a_scan_that_takes_long_hands_its_surveys_to_worker_processes(tmp_path):
     after no time at all), and the scan's counts are the same."""
     library = tmp_path / "library"
     _tree(library, 6, 20)
-    config = settings_file(tmp_path)
-    assert shootwatch(config, "add", str(library)).returncode == 0
+    config = command_settings(tmp_path)
+    assert run_command(config, "add", str(library)).returncode == 0
     found = run_and_report(
         tmp_path, "--config", str(config), "scan", env={**WATCHED, "SURVEY_HERE_SECONDS": "0"}
     )
     assert found["code"] == 0 and "120 added" in found["stdout"], found["stdout"]
     assert found["started"], "no worker process was started"
-    again = shootwatch(config, "scan")
+    again = run_command(config, "scan")
     assert again.returncode == 0 and "120 files scanned" in again.stdout
     assert "0 added, 0 updated, 0 moved, 0 removed" in again.stdout
