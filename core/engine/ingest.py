@@ -22,6 +22,10 @@ from core.store.events import EventKind, record_event
 
 log = logging.getLogger("shootwatch.engine")
 
+# How the ingest component's line says a card's verdict (the app's status line shows it while
+# the component is idle, in colour).
+SAFE_TO_FORMAT = "safe to format"
+NOT_SAFE_TO_FORMAT = "NOT safe to format"
 INGEST_SECONDS = 1.0  # how often inboxes are looked at for settled files
 WRITE_SECONDS = 3600.0  # a write waits this long for the writer (a long first scan)
 
@@ -139,11 +143,11 @@ class IngestComponent(Component):
             self.set_state("degraded", error=self._card_said)
             return
         if verdict.safe:
-            self._card_said = f"{name}: safe to format ({verdict.files:,} files)"
+            self._card_said = f"{name}: {SAFE_TO_FORMAT} ({verdict.files:,} files)"
         else:
             self._card_said = (
-                f"{name}: NOT safe to format ({len(verdict.problems):,} of {verdict.files:,} "
-                f"files not copied: shootwatch card {path})"
+                f"{name}: {NOT_SAFE_TO_FORMAT} ({len(verdict.problems):,} of "
+                f"{verdict.files:,} files not copied: shootwatch card {path})"
             )
         kind = EventKind.CARD_SAFE if verdict.safe else EventKind.CARD_NOT_SAFE
         payload = {"card": verdict.card.name, "files": verdict.files, "copied": report.copied,

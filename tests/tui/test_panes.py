@@ -549,6 +549,26 @@ def test_the_status_line_shows_a_card_being_filed_and_trouble_first():
     assert "watcher degraded: inotify limit" in status_text(states, "x").plain
 
 
+@pytest.mark.parametrize(
+    ("said", "style"),
+    [
+        ("EOS_DIGITAL: safe to format (1,508 files)", "green"),
+        ("EOS_DIGITAL: NOT safe to format (3 of 1,508 files not copied: shootwatch card /m)",
+         "bold red"),
+    ],
+)  # fmt: skip
+def test_the_status_line_says_whether_the_card_copied_last_is_safe_to_format(said, style):
+    from core.engine import ComponentState
+    from tui.widgets.status_bar import status_text
+
+    states = {"watcher": ComponentState("running"), "ingest": ComponentState("idle", task=said)}
+    shown = status_text(states, "engine running in this app")
+    assert shown.plain.endswith(said)
+    assert any(span.style == style for span in shown.spans if shown.plain[span.start :] == said)
+    states["ingest"] = ComponentState("running", task="EOS_DIGITAL: copying 2 / 9 files")
+    assert status_text(states, "x").plain.endswith("EOS_DIGITAL: copying 2 / 9 files")
+
+
 async def test_the_information_overlay_says_darktable_once():
     from tests.tui.demo_app import SIZE as DEMO_SIZE
     from tests.tui.demo_app import demo_app

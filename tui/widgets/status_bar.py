@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.engine import ComponentState
+from core.engine.ingest import NOT_SAFE_TO_FORMAT, SAFE_TO_FORMAT
 
 STATUS_STYLES = {"running": "green", "idle": "green", "degraded": "bold yellow",
                  "down": "bold red", "off": "grey50"}  # fmt: skip
@@ -31,7 +32,8 @@ class StatusBar(Static):
 
 def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
     """Each component's mark; then the first one in trouble, or a card being filed
-    ("ingesting 412 / 1,508, 3 duplicates"), or where the engine runs."""
+    ("ingesting 412 / 1,508, 3 duplicates", "EOS_DIGITAL: copying 212 / 1,508 files …"), or
+    whether the last card copied is safe to format, or where the engine runs."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("shootwatch ", style="bold")
     trouble = None
@@ -43,11 +45,16 @@ def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
             trouble = f"{name} {state.status}: {state.error or 'no reason given'}"
     ingest = states.get("ingest")
     filing = ingest.task if ingest is not None and ingest.status == "running" else None
+    card_said = ingest.task if ingest is not None and ingest.status == "idle" else None
     text.append("   ")
     if trouble:
         text.append(trouble, style="yellow")
     elif filing:
         text.append(filing, style="cyan")
+    elif card_said and NOT_SAFE_TO_FORMAT in card_said:
+        text.append(card_said, style="bold red")
+    elif card_said and SAFE_TO_FORMAT in card_said:
+        text.append(card_said, style="green")
     else:
         text.append(engine, style="grey62")
     return text
