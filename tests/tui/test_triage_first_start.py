@@ -96,5 +96,7 @@ async def test_while_the_first_index_runs_the_pane_says_what_is_happening(tmp_pa
     wrong = [line for line in said if "no pending" in line or "press f" in line]
     assert wrong == [], said
     assert all(PROGRESS.search(line) or "starting the engine" in line for line in said), said
-    # The index said how far it had got, with numbers that grow.
-    assert progress or any(PROGRESS.search(line) for line in said), (said, progress)
+    # The index said how far it had got. A small shoot can be indexed between two of the
+    # pane's looks at the engine (CI saw 77 files done within one): only a larger one must.
+    if photos >= 400:
+        assert progress or any(PROGRESS.search(line) for line in said), (said, progress)
