@@ -6,6 +6,7 @@ Only read: nothing here writes to a card.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import threading
@@ -151,6 +152,8 @@ class ReadAhead:
 
     def __init__(self, files: list[tuple[Path, int]], window: int = 256 << 20) -> None:
         self._files = files
+        # Bytes before each file: how far ahead a file is, without summing the list again.
+        self._starts = list(itertools.accumulate((size for _, size in files), initial=0))
         self._window = window
         self._position = 0  # the index of the file being copied
         self._closed = False
@@ -188,7 +191,7 @@ class ReadAhead:
 
     def _ahead(self, index: int) -> int:
         """Bytes from the file being copied up to file ``index``."""
-        return sum(size for _, size in self._files[self._position : index])
+        return max(0, self._starts[index] - self._starts[self._position])
 
 
 def mounted_cards(folders: tuple[Path, ...]) -> list[Path]:
