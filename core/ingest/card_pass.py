@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from peewee import SqliteDatabase
 
@@ -39,7 +40,10 @@ from core.ingest.verified_copy import (
     temporary_for,
 )
 from core.media.grouping import group_folder
+from core.media.kinds import kind_from_name
+from core.store import queries
 from core.store.events import EventKind, record_event
+from core.store.models import Root
 
 # FAT and exFAT keep modification times in steps of 2 s: a copy on such a backup drive keeps
 # the card's time only to within that.
@@ -106,9 +110,10 @@ def ingest_card(
     card = identify(card_path)
     listed = card_files(card)
     report = CardReport(card.name, files=len(listed))
+    root = None
     if not dry_run:
-        try:  # a library root: the engine's watcher catalogues each copy as it takes its name
-            write(partial(destination_root, settings))
+        try:  # a library root: each verified copy is catalogued there as it takes its name
+            root = write(partial(destination_root, settings))
         except IngestUnavailable as error:
             raise CardIngestUnavailable(str(error)) from None
     card_id = None if dry_run else write(partial(_remember, db, card, now()))
@@ -118,7 +123,7 @@ def ingest_card(
     todo = [f for f in listed if (f.rel_path, f.size, f.mtime_ns) not in verified]
     report.already = len(listed) - len(todo)
     copier = _Copier(db, settings, card, card_id, report, primary_root, backup_root, dry_run,
-                     after_write, now, _known_sizes(db), write, job)  # fmt: skip
+                     after_write, now, _known_sizes(db), write, job, root)  # fmt: skip
     total_bytes = sum(f.size for f in todo)
     done_files = done_bytes = 0
     batches = _batches(todo)
@@ -159,6 +164,7 @@ class _Copier:
     known_sizes: set[int]
     write: Write
     job: str | None = None
+    root: Root | None = None  # the library root the primary copies are catalogued in
     taken: set[str] = field(default_factory=set)  # destinations given out, without case
     counters: dict[str, int] = field(default_factory=dict)  # {seq}: the last number given
 
@@ -228,15 +234,16 @@ class _Copier:
                 self.write(partial(record_event, EventKind.CARD_COPY_FAILED, "ingest",
                                    path=str(primary), payload=failed))  # fmt: skip
                 continue
-            self.write(partial(_close, self.db, copy_id, "verified", None, self.now()))
+            assert self.root is not None
+            arrival = Arrival(copy_id, self.root.id, os.path.relpath(primary, self.root.path),
+                              copied.size, member.mtime_ns, copied.blake3,
+                              {"card": self.card.name, "from": member.rel_path,
+                               "backup": str(backup) if backup else None})  # fmt: skip
+            self.write(partial(_arrived, self.db, arrival, self.now()))
             self.report.copied += 1
             self.report.bytes_copied += copied.size
             self.report.retried += copied.attempts - 1
             self.report.lines.append({**line, "done": "copied and verified"})
-            copied_to = {"card": self.card.name, "from": member.rel_path,
-                         "backup": str(backup) if backup else None}  # fmt: skip
-            self.write(partial(record_event, EventKind.CARD_COPIED, "ingest", path=str(primary),
-                               payload=copied_to))  # fmt: skip
 
     def _folder(self, dated: Dated, original: str) -> str:
         ingest = self.settings.ingest
@@ -447,8 +454,11 @@ def _in_library(db: SqliteDatabase, digest: str) -> str | None:
 
 
 def _batches(files: list[CardFile]) -> list[list[CardFile]]:
-    """The files folder by folder, grouped as the library groups photos (the original first),
-    in name order; a file of no photo is a batch alone."""
+    """The files grouped as the library groups photos (the original first), a file of no
+    photo a batch alone, in the order they were taken: by the time the camera wrote each
+    original, then by name (the camera's counter, for shots within one tick of the card's
+    clock). Photos reach the triage queue, and {seq} numbers them, as they were shot, also
+    across a folder the camera started anew or a counter that went round from 9999."""
     by_folder: dict[str, dict[str, CardFile]] = {}
     for item in files:
         folder, _, name = item.rel_path.rpartition("/")
@@ -463,7 +473,7 @@ def _batches(files: list[CardFile]) -> list[list[CardFile]]:
             grouped.update(names)
             batches.append(members)
         batches.extend([item] for name, item in by_name.items() if name not in grouped)
-    batches.sort(key=lambda members: members[0].rel_path)
+    batches.sort(key=lambda members: (members[0].mtime_ns, members[0].rel_path))
     return batches
 
 
@@ -521,6 +531,33 @@ def _close(db: SqliteDatabase, copy_id: int, state: str, error: str | None, at: 
             "UPDATE card_copy SET state = ?, error = ?, finished_at = ? WHERE id = ?",
             (state, error, at, copy_id),
         )
+
+
+class Arrival(NamedTuple):
+    """A verified copy taking its place in the library."""
+
+    copy_id: int
+    root_id: int
+    rel_path: str  # in the root
+    size: int
+    mtime_ns: int
+    blake3: str
+    payload: dict  # the card_copied event's
+
+
+def _arrived(db: SqliteDatabase, arrival: Arrival, at: float) -> None:
+    """A verified copy closed in the journal and catalogued where it now is, its blake3 the
+    one read back (never hashed again), with the card_copied event that sends it to be
+    described and into the triage queue: at once, not when a watcher or a scan finds it. A
+    record a scan wrote for that name first is kept."""
+    name = os.path.basename(arrival.rel_path)
+    with db.atomic():
+        _close(db, arrival.copy_id, "verified", None, at)
+        row = (arrival.root_id, arrival.rel_path, arrival.size, arrival.mtime_ns, arrival.blake3,
+               at, at, 0, kind_from_name(name), None)  # fmt: skip
+        queries.insert_files(db, [row])
+        record_event(EventKind.CARD_COPIED, "ingest", root=arrival.root_id,
+                     path=arrival.rel_path, payload=arrival.payload)  # fmt: skip
 
 
 def _record_known(

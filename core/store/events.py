@@ -41,7 +41,7 @@ class EventKind(StrEnum):
     INGEST_FAILED = "ingest_failed"  # a move out of the inbox failed; payload: error
     INGEST_RECOVERED = "ingest_recovered"  # a move a crash left open, closed; move, outcome
     # --- cards: ingest --from CARD (source "ingest")
-    CARD_COPIED = "card_copied"  # a card file copied and verified (the path); card, from, backup
+    CARD_COPIED = "card_copied"  # a card file copied, verified, catalogued; card, from, backup
     CARD_COPY_FAILED = "card_copy_failed"  # a card file not copied; payload: card, from, error
     CARD_SAFE = "card_safe"  # a card the engine copied is safe to format; card, files, copied
     CARD_NOT_SAFE = "card_not_safe"  # a card the engine copied is not; card, files, problems
@@ -76,14 +76,15 @@ class EventKind(StrEnum):
 
 # One file's record changed: the darktable sync follows these for what they mean to darktable.
 FILE_CHANGES = (EventKind.ADDED, EventKind.MODIFIED, EventKind.MOVED, EventKind.REMOVED)
-# A file ingest moved into the library (its record moved with it).
-INGEST_ARRIVALS = (EventKind.INGESTED, EventKind.UNDATED)
+# A file ingest put into the library, its record written with it: moved from an inbox, or a
+# card's verified copy.
+INGEST_ARRIVALS = (EventKind.INGESTED, EventKind.UNDATED, EventKind.CARD_COPIED)
 # Every change to which files the catalogue holds: the media sync follows these.
 FILE_EVENTS = (*FILE_CHANGES, EventKind.INDEXED, *INGEST_ARRIVALS)
 # The event's path names a file that is there now (to describe again).
 FILE_IS_THERE = (EventKind.ADDED, EventKind.MODIFIED, EventKind.MOVED, *INGEST_ARRIVALS)
 # Files that may make new photos: the app's triage queue looks for them.
-NEW_FILES = (EventKind.ADDED, EventKind.MOVED, EventKind.INDEXED)
+NEW_FILES = (EventKind.ADDED, EventKind.MOVED, EventKind.INDEXED, EventKind.CARD_COPIED)
 
 _DECLARED: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 

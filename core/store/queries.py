@@ -187,10 +187,16 @@ def count_files(root: Root) -> int:
 
 def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind,
-    error)"""
+    error). A record another writer made for the same name in the meantime (a card's copy,
+    catalogued as it takes its name, while a scan surveys its folder) keeps its id and photo
+    and takes what this row says: both saw the same file."""
     db.cursor().executemany(
         "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
-        " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (root_id, rel_path) DO UPDATE SET size = excluded.size,"
+        " mtime_ns = excluded.mtime_ns, blake3 = excluded.blake3, hashed_at = excluded.hashed_at,"
+        " last_seen = excluded.last_seen, scan_generation = excluded.scan_generation,"
+        " kind = excluded.kind, error = excluded.error",
         rows,
     )
 

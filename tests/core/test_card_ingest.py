@@ -76,6 +76,50 @@ def test_a_card_is_copied_into_both_destinations_each_copy_verified(tmp_path, mo
     assert verdict["files"] == 9 and verdict["copied"] == 9
 
 
+def test_each_verified_copy_is_catalogued_with_its_blake3_and_never_hashed_again(tmp_path, mounts):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
+    copies = places.copies(places.primary)
+    with contextlib.closing(sqlite3.connect(places.catalogue)) as db:
+        records = dict(db.execute(
+            "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
+            " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
+        arrivals = db.execute(
+            "SELECT e.path, r.path FROM event e JOIN root r ON r.id = e.root_id"
+            " WHERE e.kind = 'card_copied' ORDER BY e.id"
+        ).fetchall()
+    # Catalogued as each copy took its name, with the blake3 it read back as: the library
+    # knows the shoot at once, with no watcher or scan to find it.
+    assert records == copies and len(records) == 9
+    assert sorted(path for path, _ in arrivals) == sorted(copies)
+    assert {root for _, root in arrivals} == {str(places.primary)}
+    # A scan after it finds the copies as they were catalogued: nothing read again.
+    scanned = shootwatch(places.config, "scan", "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    (report,) = json.loads(scanned.stdout)
+    assert report["files_scanned"] == 9
+    assert (report["files_added"], report["files_updated"], report["files_hashed"]) == (0, 0, 0)
+
+
+def test_a_scan_that_found_a_name_new_before_the_copy_was_catalogued_keeps_one_record(tmp_path):
+    """A scan surveys a folder, a card's copy takes a name in it and is catalogued, then the
+    scan writes what it found: the one record keeps its id (and photo), nothing fails."""
+    from core.store import queries
+    from core.store.models import FileRecord, Root
+
+    with open_catalogue(tmp_path / "catalogue.db") as catalogue:
+        root = Root.create(path=str(tmp_path), kind="library", state="online", added_at=0)
+        card_row = (root.id, "2024/2024-05-01/IMG_0001.CR3", 100, 7, "b" * 64, 1.0, 1.0, 0,
+                    "raw", None)  # fmt: skip
+        queries.insert_files(catalogue.db, [card_row])
+        first = FileRecord.get(FileRecord.rel_path == card_row[1])
+        scan_row = (root.id, card_row[1], 100, 7, "b" * 64, 2.0, 2.0, 5, "raw", None)
+        queries.insert_files(catalogue.db, [scan_row])
+        (record,) = FileRecord.select()
+        assert record.id == first.id and record.scan_generation == 5 and record.last_seen == 2.0
+
+
 def test_the_same_card_twice_copies_nothing_the_second_time(tmp_path, mounts):
     card = Card(tmp_path, mounts).format(camera_files())
     places = Destinations(tmp_path, mounts)
@@ -353,6 +397,28 @@ def test_a_job_counts_on_across_cards_and_a_raw_its_jpeg_and_sidecar_share_a_num
     ), triple
 
 
+@pytest.mark.parametrize("gap_seconds", [0.01, 1, 3600])
+def test_photos_are_copied_and_numbered_in_the_order_they_were_taken(tmp_path, gap_seconds):
+    """Two bodies on one card and a counter gone round from 9999: the names' order is not the
+    order of the shots; the camera's times are, whatever the gap between shots."""
+    settings = settings_for(tmp_path, names="{job}_{seq:04}", folders="{job}")
+    jpeg = (REPO_CAMERA / "olympus_pen_e-p3.jpg").read_bytes()
+    taken = ["DCIM/100CANON/IMG_9999.JPG", "DCIM/101CANON/IMG_0001.JPG",
+             "DCIM/100NIKON/DSC_0001.JPG", "DCIM/101CANON/IMG_0002.JPG"]  # fmt: skip
+    content = {rel: distinct_copy(jpeg, n) for n, rel in enumerate(taken)}
+    card = a_card_folder(tmp_path, content)
+    for n, rel in enumerate(taken):
+        at = SHOT + n * gap_seconds
+        os.utime(card / rel, (at, at))
+    with open_catalogue(settings.catalogue) as catalogue:
+        assert ingest_card(catalogue.db, settings, card, job="Shoot").copied == 4
+        journal = [row[0] for row in catalogue.db.execute_sql(
+            "SELECT rel_path FROM card_copy ORDER BY id")]  # fmt: skip
+    assert journal == [rel.removeprefix("DCIM/") for rel in taken]
+    for n, rel in enumerate(taken, start=1):
+        assert (tmp_path / "dest" / "Shoot" / f"Shoot_{n:04d}.JPG").read_bytes() == content[rel]
+
+
 def test_without_a_job_the_number_counts_per_day(tmp_path):
     settings = settings_for(tmp_path, names="{year}{month}{day}-{time}-{seq:03}")
     card = a_card_folder(tmp_path, camera_files())
@@ -427,6 +493,16 @@ def catalogued_under(catalogue: Path, root: Path) -> int:
         return 0
 
 
+def photos_under(catalogue: Path, root: Path) -> int:
+    query = ("SELECT count(DISTINCT f.photo_id) FROM file f JOIN root r ON r.id = f.root_id"
+             " WHERE r.path = ?")  # fmt: skip
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
+            return db.execute(query, (str(root),)).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def wait_until(condition, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -456,8 +532,12 @@ def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(tmp_path, m
         said = wait_until(lambda: events_of(places.catalogue, "card_safe"))
         assert said[0]["copied"] == 9 and said[0]["files"] == 9 and said[0]["card"] == "EOS_DIGITAL"
         assert_each_card_file_once_in_both(card, places)
-        # The copies are catalogued as they arrive (the watcher): photos to cull.
+        # The copies are catalogued as they arrive, by the ingest itself (the watcher finds
+        # them known: no `added` for them), and described into photos to cull.
         wait_until(lambda: catalogued_under(places.catalogue, places.primary) == 9)
+        assert len(events_of(places.catalogue, "card_copied")) == 9
+        wait_until(lambda: photos_under(places.catalogue, places.primary) == 7)
+        assert events_of(places.catalogue, "added") == []
         # The status line (the ingest component's task) says so.
         seen = []
 
