@@ -86,20 +86,14 @@ def _ingest_card(run: Invocation) -> int:
     from pathlib import Path
 
     from core.ingest.card import CardUnreadable
-    from core.ingest.card_pass import CardIngestUnavailable, card_verdict, ingest_card
+    from core.ingest.card_pass import CardIngestUnavailable, CardProgress, card_verdict, ingest_card
 
     args = run.args
     line = output.ProgressLine(run.err)
     started = time.monotonic()
 
-    def progress(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
-        elapsed = time.monotonic() - started
-        rate = done_bytes / elapsed if elapsed > 0 else 0.0
-        left = f", {output.seconds((total_bytes - done_bytes) / rate)} left" if rate else ""
-        line.write(
-            f"copying {done:,} / {total:,} files, {output.size(done_bytes)} of "
-            f"{output.size(total_bytes)} ({output.size(int(rate))}/s{left})"
-        )
+    def progress(said: CardProgress) -> None:
+        line.write(said.said(time.monotonic() - started))
 
     try:
         shown = progress if line.enabled and not args.json else None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.engine.component import Component
 from core.ingest.card import CardUnreadable, identify, mounted_cards
-from core.ingest.card_pass import CardIngestUnavailable, card_verdict, ingest_card
+from core.ingest.card_pass import CardIngestUnavailable, CardProgress, card_verdict, ingest_card
 from core.ingest.run import IngestReport, IngestUnavailable, has_inbox, run_ingest
 from core.store.events import EventKind, record_event
 
@@ -116,13 +116,8 @@ class IngestComponent(Component):
             name = path.name
         started = time.monotonic()
 
-        def progress(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
-            elapsed = time.monotonic() - started
-            rate = done_bytes / elapsed if elapsed > 0 else 0.0
-            left = f", {(total_bytes - done_bytes) / rate:,.0f} s left" if rate else ""
-            self.set_state("running", task=f"{name}: copying {done:,} / {total:,} files, "
-                           f"{done_bytes / 1e6:,.0f} / {total_bytes / 1e6:,.0f} MB "
-                           f"({rate / 1e6:,.0f} MB/s{left})")  # fmt: skip
+        def progress(said: CardProgress) -> None:
+            self.set_state("running", task=f"{name}: {said.said(time.monotonic() - started)}")
 
         self.set_state("running", task=f"{name}: looking at the card")
         try:

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+import humanize
 from peewee import SqliteDatabase
 
 from core.config import Settings
@@ -68,7 +69,48 @@ class CardReport:
     lines: list[dict] = field(default_factory=list)  # one per file handled in this pass
 
 
-Progress = Callable[[int, int, int, int], None]  # files done, files, bytes done, bytes
+@dataclass(frozen=True)
+class DestinationProgress:
+    """How one destination is keeping up: the copies verified there in this pass, and the
+    seconds spent writing, flushing and reading them back."""
+
+    path: Path
+    files: int
+    bytes: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Bytes a second it takes a copy in (0 before the first)."""
+        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class CardProgress:
+    done: int  # files handled in this pass (copied, found in the library, or failed)
+    files: int  # to handle in this pass
+    done_bytes: int
+    total_bytes: int
+    destinations: tuple[DestinationProgress, ...]  # ingest.destination, then ingest.backup
+
+    def said(self, elapsed: float) -> str:
+        """What a person watching it wants to know, the slower drive included: "copying 212 /
+        1,508 files, 2.1 GB of 15.0 GB (85.0 MB/s, 3 minutes left); destination 420.0 MB/s,
+        backup 95.0 MB/s"."""
+        rate = self.done_bytes / elapsed if elapsed > 0 else 0.0
+        left = ""
+        if rate and self.total_bytes > self.done_bytes:
+            left = f", {humanize.naturaldelta((self.total_bytes - self.done_bytes) / rate)} left"
+        size = humanize.naturalsize
+        text = (f"copying {self.done:,} / {self.files:,} files, {size(self.done_bytes)} of "
+                f"{size(self.total_bytes)} ({size(rate)}/s{left})")  # fmt: skip
+        drives = [f"{name} {size(d.rate)}/s"
+                  for name, d in zip(("destination", "backup"), self.destinations, strict=False)
+                  if d.files]  # fmt: skip
+        return f"{text}; {', '.join(drives)}" if drives else text
+
+
+Progress = Callable[[CardProgress], None]
 
 
 @dataclass(frozen=True)
@@ -140,7 +182,8 @@ def ingest_card(
             done_files += len(members)
             done_bytes += sum(member.size for member in members)
             if progress is not None:
-                progress(done_files, len(todo), done_bytes, total_bytes)
+                progress(CardProgress(done_files, len(todo), done_bytes, total_bytes,
+                                      copier.destination_progress()))  # fmt: skip
     finally:
         if reader is not None:
             reader.close()
@@ -167,6 +210,15 @@ class _Copier:
     root: Root | None = None  # the library root the primary copies are catalogued in
     taken: set[str] = field(default_factory=set)  # destinations given out, without case
     counters: dict[str, int] = field(default_factory=dict)  # {seq}: the last number given
+    spent: list[float] = field(default_factory=lambda: [0.0, 0.0])  # per destination
+
+    def destination_progress(self) -> tuple[DestinationProgress, ...]:
+        roots = [self.primary_root]
+        if self.backup_root is not None:
+            roots.append(self.backup_root)
+        report = self.report
+        return tuple(DestinationProgress(root, report.copied, report.bytes_copied, seconds)
+                     for root, seconds in zip(roots, self.spent, strict=False))  # fmt: skip
 
     def batch(self, members: list[CardFile]) -> None:
         """A RAW, its JPEG and its sidecars: dated together, named together, copied."""
@@ -242,6 +294,8 @@ class _Copier:
             self.write(partial(_arrived, self.db, arrival, self.now()))
             self.report.copied += 1
             self.report.bytes_copied += copied.size
+            for index, seconds in enumerate(copied.seconds):
+                self.spent[index] += seconds
             self.report.retried += copied.attempts - 1
             self.report.lines.append({**line, "done": "copied and verified"})
 

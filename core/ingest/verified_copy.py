@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Copied:
     size: int
     destinations: tuple[Path, ...]
     attempts: int  # 1, or 2 when the first copy read back wrong
+    # Per destination, the seconds spent on it: writing, flushing and reading back (what
+    # tells a slow backup drive from a slow card).
+    seconds: tuple[float, ...] = ()
 
 
 # Called with the source and its temporary copies once written and flushed, before they are
@@ -67,12 +71,13 @@ def copy_verified(
             raise CopyFailed(f"{destination} is already there (never replaced)")
     temporaries = [temporary_for(d, tag) for d in destinations]
     problem = ""
+    spent = [0.0] * len(destinations)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            digest, size = _write_all(source, temporaries)
+            digest, size = _write_all(source, temporaries, spent)
             if after_write is not None:
                 after_write(source, temporaries)
-            wrong = _read_back(temporaries, digest, size)
+            wrong = _read_back(temporaries, digest, size, spent)
         except CopyFailed:
             _remove(temporaries)
             raise
@@ -84,7 +89,7 @@ def copy_verified(
                     _remove(temporaries)
                     raise
             _name(temporaries, destinations)
-            return Copied(digest, size, tuple(destinations), attempt)
+            return Copied(digest, size, tuple(destinations), attempt, tuple(spent))
         problem = ", ".join(str(d) for t, d in zip(temporaries, destinations, strict=True)
                             if t in wrong)  # fmt: skip
         _remove(temporaries)
@@ -94,10 +99,11 @@ def copy_verified(
     )
 
 
-def _write_all(source: Path, temporaries: Sequence[Path]) -> tuple[str, int]:
+def _write_all(source: Path, temporaries: Sequence[Path], spent: list[float]) -> tuple[str, int]:
     """The source read once, each chunk hashed and written to every temporary, each flushed
     to disk and dropped from the page cache (so reading it back reads the disk), with the
-    source's modification time (the time the camera wrote it)."""
+    source's modification time (the time the camera wrote it). The seconds each temporary
+    took are added to ``spent``."""
     outputs: list[int] = []
     try:
         for temporary in temporaries:
@@ -124,9 +130,12 @@ def _write_all(source: Path, temporaries: Sequence[Path]) -> tuple[str, int]:
                     break
                 hasher.update(chunk)
                 size += len(chunk)
-                for fd, temporary in zip(outputs, temporaries, strict=True):
+                for index, (fd, temporary) in enumerate(zip(outputs, temporaries, strict=True)):
+                    started = time.perf_counter()
                     _write_fully(fd, chunk, temporary)
-        for fd, temporary in zip(outputs, temporaries, strict=True):
+                    spent[index] += time.perf_counter() - started
+        for index, (fd, temporary) in enumerate(zip(outputs, temporaries, strict=True)):
+            started = time.perf_counter()
             try:
                 os.utime(fd, ns=(modified_ns, modified_ns))
                 os.fsync(fd)
@@ -134,6 +143,7 @@ def _write_all(source: Path, temporaries: Sequence[Path]) -> tuple[str, int]:
                 raise CopyFailed(f"{temporary.parent} could not flush the copy: {error}") from None
             with contextlib.suppress(OSError):  # not every file system keeps a page cache
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            spent[index] += time.perf_counter() - started
         return hasher.hexdigest(), size
     except OSError as error:
         raise CopyFailed(_describe(error)) from None
@@ -154,22 +164,29 @@ def _write_fully(fd: int, chunk: bytes, temporary: Path) -> None:
         view = view[written:]
 
 
-def _read_back(temporaries: Sequence[Path], digest: str, size: int) -> set[Path]:
+def _read_back(
+    temporaries: Sequence[Path], digest: str, size: int, spent: list[float]
+) -> set[Path]:
     """The copies whose content is not the source's, each read back in its own thread (the
-    destinations are separate drives: read together, as fast as the slower)."""
+    destinations are separate drives: read together, as fast as the slower); the seconds
+    each took added to ``spent``."""
     if len(temporaries) == 1:
         results = [_digest_of(temporaries[0])]
     else:
         with ThreadPoolExecutor(len(temporaries), thread_name_prefix="verify") as pool:
             results = list(pool.map(_digest_of, temporaries))
+    for index, (_, _, seconds) in enumerate(results):
+        spent[index] += seconds
     return {
         temporary
-        for temporary, (found, length) in zip(temporaries, results, strict=True)
+        for temporary, (found, length, _) in zip(temporaries, results, strict=True)
         if found != digest or length != size
     }
 
 
-def _digest_of(path: Path) -> tuple[str, int]:
+def _digest_of(path: Path) -> tuple[str, int, float]:
+    """(blake3, size, seconds it took)."""
+    started = time.perf_counter()
     hasher = blake3.blake3()
     size = 0
     try:
@@ -179,7 +196,7 @@ def _digest_of(path: Path) -> tuple[str, int]:
                 size += len(chunk)
     except OSError as error:
         raise CopyFailed(f"cannot read the copy back in {path.parent}: {error.strerror}") from None
-    return hasher.hexdigest(), size
+    return hasher.hexdigest(), size, time.perf_counter() - started
 
 
 def _name(temporaries: Sequence[Path], destinations: Sequence[Path]) -> None:

@@ -24,7 +24,7 @@ import blake3
 import pytest
 
 from core.config import load_settings
-from core.ingest.card_pass import card_verdict, ingest_card
+from core.ingest.card_pass import CardProgress, DestinationProgress, card_verdict, ingest_card
 from core.ingest.verified_copy import TEMPORARY_PREFIX
 from core.store import open_catalogue
 from tests.card_image import (
@@ -417,6 +417,30 @@ def test_photos_are_copied_and_numbered_in_the_order_they_were_taken(tmp_path, g
     assert journal == [rel.removeprefix("DCIM/") for rel in taken]
     for n, rel in enumerate(taken, start=1):
         assert (tmp_path / "dest" / "Shoot" / f"Shoot_{n:04d}.JPG").read_bytes() == content[rel]
+
+
+def test_progress_says_files_bytes_and_how_each_destination_keeps_up(tmp_path):
+    settings = settings_for(tmp_path)
+    card = a_card_folder(tmp_path, camera_files(count=4))
+    seen: list[CardProgress] = []
+    with open_catalogue(settings.catalogue) as catalogue:
+        report = ingest_card(catalogue.db, settings, card, progress=seen.append)
+    assert [p.done for p in seen] == sorted({p.done for p in seen}) and seen[-1].done == 13
+    last = seen[-1]
+    assert last.files == 13 and last.done_bytes == last.total_bytes == report.bytes_copied
+    destination, backup = last.destinations
+    assert (destination.path, backup.path) == (tmp_path / "dest", tmp_path / "backup")
+    for drive in last.destinations:
+        assert drive.files == 13 and drive.bytes == report.bytes_copied and drive.rate > 0
+    # As a person reads it: the slower drive named with its speed.
+    said = CardProgress(212, 1508, 2_100_000_000, 15_000_000_000, (
+        DestinationProgress(tmp_path / "dest", 212, 2_100_000_000, 5.0),
+        DestinationProgress(tmp_path / "backup", 212, 2_100_000_000, 22.1),
+    )).said(elapsed=24.7)  # fmt: skip
+    assert said == (
+        "copying 212 / 1,508 files, 2.1 GB of 15.0 GB (85.0 MB/s, 3 minutes left); "
+        "destination 420.0 MB/s, backup 95.0 MB/s"
+    )
 
 
 def test_without_a_job_the_number_counts_per_day(tmp_path):
