@@ -60,6 +60,43 @@ heavy = [name for name in {heavy!r} if name in sys.modules]
 print(f"modules {{len(sys.modules)}} heavy {{','.join(heavy) or '-'}}", file=sys.stderr)
 sys.exit(code)
 """
+# The floor under any Python tool's no-change scan: the interpreter, sqlite3, a walk that
+# stats every file, the catalogue's sizes and times for the root, the comparison, and one
+# committed row of history; nothing of shootwatch (no settings, no checks of the root, no
+# output). Timed in the same rounds, it says how much of a scan's time is Python's own.
+PYTHON_FLOOR = """
+import os, sqlite3, sys, time
+library, catalogue = sys.argv[1:]
+db = sqlite3.connect(catalogue, isolation_level=None)
+db.execute("PRAGMA journal_mode=wal")
+(root_id,) = db.execute("SELECT id FROM root WHERE path = ?", (library,)).fetchone()
+known = {rel: (size, mtime) for rel, size, mtime in db.execute(
+    "SELECT rel_path, size, mtime_ns FROM file WHERE root_id = ?", (root_id,))}
+seen = changed = 0
+pending = [""]
+while pending:
+    folder = pending.pop()
+    fd = os.open(os.path.join(library, folder), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for entry in os.scandir(fd):
+            rel = folder + "/" + entry.name if folder else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(rel)
+                continue
+            status = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+            seen += 1
+            changed += known.get(rel) != (status.st_size, status.st_mtime_ns)
+    finally:
+        os.close(fd)
+now = time.time()
+db.execute("BEGIN")
+db.execute("INSERT INTO sync_run (kind, root_id, status, started_at, finished_at, duration,"
+           " files_scanned, files_added, files_updated, files_moved, files_removed, files_hashed,"
+           " files_unreadable, bytes_hashed) VALUES ('manual', ?, 'completed', ?, ?, 0, ?,"
+           " 0, 0, 0, 0, 0, 0, 0)", (root_id, now, now, seen))
+db.execute("COMMIT")
+assert seen == len(known) and not changed, (seen, len(known), changed)
+"""
 # What the installed ``shootwatch`` script runs (pyproject.toml's console script).
 SHOOTWATCH = "import sys; from tui.launch import main; sys.argv[0] = 'shootwatch'; sys.exit(main())"
 
@@ -179,6 +216,7 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
             "events": [*shootwatch, "events", "--limit", "50"],
             "find": ["find", str(library), "-printf", r"%s %T@ %p\n"],
             "scan": [*shootwatch, "scan"],
+            "floor": [sys.executable, "-c", PYTHON_FLOOR, str(library), env["SHOOTWATCH_DB"]],
         }
         envs = dict.fromkeys(commands, env)
         if baseline is not None:
@@ -220,6 +258,9 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
             (f"{who}scan no change, {files:,} files", ms(found[f"{who}scan"]),
              f"find -printf {ms(found['find'])}", ratio(found[f"{who}scan"], found["find"]),
              f"<= {target}x" if target else "-"),
+            (f"{who}scan no change, against Python's floor", ms(found[f"{who}scan"]),
+             f"floor {ms(found['floor'])} ({ratio(found['floor'], found['find'])} find)",
+             ratio(found[f"{who}scan"], found["floor"]), "-"),
         ]  # fmt: skip
         for command in ("status", "scan"):
             count, heavy, took = imported[f"{who}{command}"]
@@ -378,6 +419,9 @@ def main() -> int:
         "Linux's ru_maxrss of the children",
         "import time: the own times -X importtime reports, summed (its bookkeeping makes "
         "them larger than without it); python -c pass's are the interpreter's start",
+        "Python's floor: the same walk, stat of every file and comparison with the "
+        "catalogue, and one row of history, with only os and sqlite3 (nothing of "
+        "shootwatch): the least any Python process can take for a no-change scan",
     ]
     if args.baseline is not None:
         notes.append(f"baseline: the checkout {args.baseline}, timed in the same rounds")
