@@ -412,14 +412,15 @@ def recover_copies(
     took its name is kept (and the file recorded verified) when every destination holds the
     journal's content, else those names are removed and the file is copied again next time.
     Returns one line per copy, saying what was done."""
-    where, args = ("AND card_id = ?", (card_id,)) if card_id is not None else ("", ())
+    where, args = ("AND cc.card_id = ?", (card_id,)) if card_id is not None else ("", ())
     rows = db.execute_sql(
-        f"SELECT id, rel_path, blake3, copy_path, backup_path, tag FROM card_copy"
-        f" WHERE state = 'intent' {where} ORDER BY id",
+        f"SELECT cc.id, cc.rel_path, cc.blake3, cc.copy_path, cc.backup_path, cc.tag, c.label"
+        f" FROM card_copy cc JOIN card c ON c.id = cc.card_id"
+        f" WHERE cc.state = 'intent' {where} ORDER BY cc.id",
         args,
     ).fetchall()
     done = []
-    for copy_id, rel_path, digest, primary, backup, tag in rows:
+    for copy_id, rel_path, digest, primary, backup, tag, label in rows:
         targets = [Path(p) for p in (primary, backup) if p]
         for target in targets:
             with contextlib.suppress(OSError):
@@ -430,7 +431,12 @@ def recover_copies(
             continue
         present = [t for t in targets if os.path.lexists(t)]
         if present and len(present) == len(targets) and all(_holds(t, digest) for t in targets):
-            write(partial(_close, db, copy_id, "verified", None, time.time()))
+            payload = {"card": label, "from": rel_path, "backup": backup}
+            arrival = _arrival_found(copy_id, Path(primary), digest, payload)
+            if arrival is None:  # its destination is no root (any more): not catalogued here
+                write(partial(_close, db, copy_id, "verified", None, time.time()))
+            else:
+                write(partial(_arrived, db, arrival, time.time()))
             done.append(f"{rel_path}: its copies were complete; recorded")
             continue
         for target in present:
@@ -597,6 +603,19 @@ class Arrival(NamedTuple):
     mtime_ns: int
     blake3: str
     payload: dict  # the card_copied event's
+
+
+def _arrival_found(copy_id: int, primary: Path, digest: str, payload: dict) -> Arrival | None:
+    """A complete copy found after a crash, as it would have arrived."""
+    root = queries.root_for_path(str(primary))
+    try:
+        status = primary.stat()
+    except OSError:
+        return None
+    if root is None:
+        return None
+    rel_path = os.path.relpath(primary, root.path)
+    return Arrival(copy_id, root.id, rel_path, status.st_size, status.st_mtime_ns, digest, payload)
 
 
 def _arrived(db: SqliteDatabase, arrival: Arrival, at: float) -> None:

@@ -296,6 +296,56 @@ def test_killed_at_a_random_point_of_a_card_ingest_nothing_is_lost_or_doubled(
     assert states == {"verified": len(card.files())}  # no intent left open, none failed
 
 
+CRASH_AT_ARRIVAL = """
+import os, sys
+from functools import partial
+from pathlib import Path
+from core.config import load_settings
+from core.ingest import card_pass
+from core.store import open_catalogue
+
+settings = load_settings(Path(sys.argv[1]))
+arrivals = 0
+
+def write(apply):
+    global arrivals
+    if isinstance(apply, partial) and apply.func is card_pass._arrived:
+        arrivals += 1
+        if arrivals == int(sys.argv[3]):
+            os._exit(9)  # the copy named, its journal entry still open, nothing catalogued
+    return apply()
+
+with open_catalogue(settings.catalogue) as catalogue:
+    card_pass.ingest_card(catalogue.db, settings, Path(sys.argv[2]), write=write)
+"""
+
+
+@pytest.mark.parametrize("crash_at", [1, 4, 9])
+def test_a_copy_named_but_not_yet_catalogued_when_killed_is_recorded_by_the_next_run(
+    tmp_path, mounts, crash_at
+):
+    card = Card(tmp_path, mounts).format(camera_files())
+    places = Destinations(tmp_path, mounts)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AT_ARRIVAL, str(places.config), str(card.path),
+         str(crash_at)], cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert crashed.returncode == 9, crashed.stderr
+    done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["safe_to_format"] is True, done.stderr
+    assert len(report["recovered"]) == 1 and "complete" in report["recovered"][0]
+    assert report["copied"] == 9 - crash_at  # the one named before the kill is not copied again
+    assert_each_card_file_once_in_both(card, places)
+    with contextlib.closing(sqlite3.connect(places.catalogue)) as db:
+        records = dict(db.execute(
+            "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
+            " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
+        arrivals = db.execute("SELECT count(*) FROM event WHERE kind = 'card_copied'").fetchone()
+    assert records == places.copies(places.primary) and len(records) == 9
+    assert arrivals == (9,)
+
+
 # --- FAT's own traits, without a FAT file system ----------------------------------------------
 
 

@@ -73,6 +73,18 @@ def open_entries(catalogue: Path) -> int:
         return db.execute(query).fetchone()[0]
 
 
+def uncatalogued(places: Destinations) -> list[str]:
+    """The destination's copies whose catalogue record is missing or names other content
+    (each verified copy is catalogued as it takes its name, or when a crash left it named and
+    the next run found it whole), and records of no copy."""
+    query = ("SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
+             " WHERE r.path = ?")  # fmt: skip
+    with contextlib.closing(sqlite3.connect(f"file:{places.catalogue}?mode=ro", uri=True)) as db:
+        records = dict(db.execute(query, (str(places.primary),)).fetchall())
+    copies = places.copies(places.primary)
+    return sorted(set(copies.items()) ^ set(records.items()))
+
+
 def finish(card: Card, places: Destinations, figures: Figures) -> None:
     """One more run to its end: it must say safe to format, and leave everything in place."""
     done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
@@ -114,6 +126,7 @@ def test_a_card_ingest_killed_again_and_again_loses_and_doubles_nothing(tmp_path
     figures.write()
     assert figures.processes_left == 0 and figures.crashes == 0, figures.notes
     assert (figures.missed, figures.duplicated, figures.stuck) == (0, 0, 0)
+    assert uncatalogued(places) == []
 
 
 def test_a_card_pulled_out_mid_copy_again_and_again_loses_and_doubles_nothing(tmp_path, mounts):
@@ -141,3 +154,4 @@ def test_a_card_pulled_out_mid_copy_again_and_again_loses_and_doubles_nothing(tm
     figures.write()
     assert figures.crashes == 0, figures.notes
     assert (figures.missed, figures.duplicated, figures.stuck) == (0, 0, 0)
+    assert uncatalogued(places) == []
