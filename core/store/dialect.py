@@ -1,0 +1,94 @@
+"""Where the catalogue's two back ends differ: SQLite (a file, the default) and PostgreSQL (a
+server, named by a ``postgresql://`` URL). Everything else in the store speaks to both alike.
+
+- Which back end a catalogue location names (``is_server``).
+- The column types: PostgreSQL's INTEGER and REAL are 4 bytes, too small for a file's size or
+  mtime in nanoseconds and too coarse for a unix time (REAL keeps 7 digits: 128 s), so there an
+  integer is BIGINT and a float DOUBLE PRECISION, which SQLite's INTEGER and REAL already are.
+- The schema version: SQLite's ``user_version``; on PostgreSQL a one-row table.
+- The migrator that applies a step of ``core.store.migrations``.
+- Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
+  PostgreSQL locks rows, and its writers wait for each other instead of failing.
+- Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
+  through a file beside the catalogue; PostgreSQL queues them, and there is no file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
+
+from core.store.turns import Turns
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
+
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
+
+
+def is_server(location: Path | str) -> bool:
+    """Whether ``location`` names a PostgreSQL catalogue (a URL) rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(SERVER_SCHEMES)
+
+
+def shown(location: str) -> str:
+    """A server URL without its password, to name it in messages and logs."""
+    scheme, _, rest = location.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return location
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+class PostgresCatalogueDatabase(PostgresqlDatabase):
+    """The catalogue's connections to a PostgreSQL server (one per thread)."""
+
+    field_types = {  # noqa: RUF012 (peewee's own class attribute)
+        **PostgresqlDatabase.field_types,
+        "INT": "BIGINT",
+        "FLOAT": "DOUBLE PRECISION",
+        "AUTO": "BIGSERIAL",
+    }
+
+    def __init__(self, url: str, **kwargs: object) -> None:
+        super().__init__(url, **kwargs)
+        self.turns = Turns(None)
+
+    def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
+        # lock_type is SQLite's (see the module's docstring): PostgreSQL has no equivalent.
+        super().begin(isolation_level)
+
+
+def schema_version(db: Database) -> int:
+    """The catalogue's schema version; 0 for an empty database (or another program's)."""
+    if isinstance(db, SqliteDatabase):
+        return db.execute_sql("PRAGMA user_version").fetchone()[0]
+    exists = db.execute_sql("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()[0]
+    if exists is None:
+        return 0
+    row = db.execute_sql(f'SELECT version FROM "{SCHEMA_TABLE}"').fetchone()
+    return row[0] if row else 0
+
+
+def set_schema_version(db: Database, version: int) -> None:
+    if isinstance(db, SqliteDatabase):
+        db.execute_sql(f"PRAGMA user_version = {version:d}")
+        return
+    db.execute_sql(f'CREATE TABLE IF NOT EXISTS "{SCHEMA_TABLE}" (version INTEGER NOT NULL)')
+    db.execute_sql(f'DELETE FROM "{SCHEMA_TABLE}"')
+    db.execute_sql(f'INSERT INTO "{SCHEMA_TABLE}" (version) VALUES (%s)', (version,))
+
+
+def catalogue_tables(db: Database) -> set[str]:
+    """The tables in the catalogue's database, less the schema version's own."""
+    return set(db.get_tables()) - {SCHEMA_TABLE}
+
+
+def migrator(db: Database) -> SchemaMigrator:
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+    return SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
