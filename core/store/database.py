@@ -12,6 +12,7 @@ from pathlib import Path
 
 from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 
+from core.catalogue_location import is_server, shown
 from core.store import dialect, migrations
 from core.store.models import MODELS, database
 from core.store.turns import Turns
@@ -58,7 +59,7 @@ class Catalogue:
 
     def __init__(self, location: Path | str, db: Database) -> None:
         self.location = location
-        self.path = None if dialect.is_server(location) else Path(location)
+        self.path = None if is_server(location) else Path(location)
         self.db = db
 
     def close(self) -> None:
@@ -90,7 +91,7 @@ def create_catalogue_file(path: Path) -> None:
 def open_catalogue(location: Path | str) -> Catalogue:
     """Open (creating or upgrading when needed) the catalogue at ``location``: a SQLite file's
     path, or a ``postgresql://`` URL."""
-    if dialect.is_server(location):
+    if is_server(location):
         return _open_schema(location, dialect.PostgresCatalogueDatabase(location))
     path = Path(location).expanduser()
     create_catalogue_file(path)
@@ -99,7 +100,7 @@ def open_catalogue(location: Path | str) -> Catalogue:
 
 def _open_schema(location: Path | str, db: Database) -> Catalogue:
     """Connect ``db``, create or upgrade its schema, and bind the models to it."""
-    named = dialect.shown(location) if isinstance(location, str) else location
+    named = shown(location)
     try:
         db.connect()
         # A catalogue of this version costs one query here: its schema version. The tables

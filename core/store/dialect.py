@@ -1,7 +1,7 @@
 """Where the catalogue's two back ends differ: SQLite (a file, the default) and PostgreSQL (a
 server, named by a ``postgresql://`` URL). Everything else in the store speaks to both alike.
 
-- Which back end a catalogue location names (``is_server``).
+- Which back end a catalogue location names: ``core.catalogue_location``.
 - The column types: PostgreSQL's INTEGER and REAL are 4 bytes, too small for a file's size or
   mtime in nanoseconds and too coarse for a unix time (REAL keeps 7 digits: 128 s), so there an
   integer is BIGINT and a float DOUBLE PRECISION, which SQLite's INTEGER and REAL already are.
@@ -9,13 +9,15 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - The migrator that applies a step of ``core.store.migrations``.
 - Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
   PostgreSQL locks rows, and its writers wait for each other instead of failing.
+- Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
+  ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
+  or by ``sql_for`` where a driver's cursor is used directly.
 - Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
   through a file beside the catalogue; PostgreSQL queues them, and there is no file.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
@@ -25,23 +27,7 @@ from core.store.turns import Turns
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SERVER_SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
-
-
-def is_server(location: Path | str) -> bool:
-    """Whether ``location`` names a PostgreSQL catalogue (a URL) rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(SERVER_SCHEMES)
-
-
-def shown(location: str) -> str:
-    """A server URL without its password, to name it in messages and logs."""
-    scheme, _, rest = location.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return location
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
 
 
 class PostgresCatalogueDatabase(PostgresqlDatabase):
@@ -61,6 +47,36 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
     def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
         # lock_type is SQLite's (see the module's docstring): PostgreSQL has no equivalent.
         super().begin(isolation_level)
+
+    def execute_sql(self, sql: str, params: object = None) -> object:
+        return super().execute_sql(postgres_placeholders(sql, bool(params)), params)
+
+
+def postgres_placeholders(sql: str, has_params: bool = True) -> str:
+    """``sql`` written for SQLite (``?`` placeholders) as psycopg takes it (``%s``, and every
+    literal ``%`` doubled). SQL that peewee wrote for PostgreSQL (``%s`` already) is left as
+    it is: it never holds a ``?``."""
+    if "?" not in sql:
+        return sql.replace("%", "%%") if "%" in sql and not has_params else sql
+    out: list[str] = []
+    quote = ""
+    for char in sql:
+        if char == "%":
+            out.append("%%")
+        elif quote:
+            out.append(char)
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        else:
+            out.append("%s" if char == "?" else char)
+    return "".join(out)
+
+
+def sql_for(db: Database, sql: str) -> str:
+    """The store's SQL (``?`` placeholders) for ``db``'s driver, to run on its cursor."""
+    return sql if isinstance(db, SqliteDatabase) else postgres_placeholders(sql)
 
 
 def schema_version(db: Database) -> int:

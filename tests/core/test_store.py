@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.catalogue_location import is_server
 from core.store import CatalogueError, dialect, open_catalogue
 from core.store.migrations import LATEST, schema_version
 from core.store.models import Decision, Event, FileRecord, Photo, Root, SyncRun
@@ -143,7 +144,7 @@ def test_catalogue_from_a_newer_version_is_refused(catalogue_location):
 
 @BOTH_BACKENDS
 def test_another_programs_database_is_refused_and_left_alone(catalogue_location):
-    if not dialect.is_server(catalogue_location):
+    if not is_server(catalogue_location):
         catalogue_location.parent.mkdir()
     connection = connect_directly(catalogue_location)
     connection.execute("CREATE TABLE images (id INTEGER PRIMARY KEY)")
