@@ -125,8 +125,9 @@ class PostgresCluster:
         with psycopg.connect(self.url(database), autocommit=True) as connection:
             connection.execute(sql)
 
-    def create_database(self, name: str) -> str:
-        self.execute(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, options: str = "") -> str:
+        """A new database; ``options`` of CREATE DATABASE (its language's sort order...)."""
+        self.execute(f'CREATE DATABASE "{name}" {options}')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from peewee import Database
 
-from core.store.dialect import sql_for
+from core.store.dialect import executemany
 from core.store.models import Event as EventRow
 from core.store.models import Root
 
@@ -129,12 +129,10 @@ def insert_events(db: Database, rows: Iterable[tuple]) -> None:
         declared(row[1])
         return row
 
-    db.cursor().executemany(
-        sql_for(
-            db,
-            "INSERT INTO event (at, kind, source, root_id, path, photo_id, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ),
+    executemany(
+        db,
+        "INSERT INTO event (at, kind, source, root_id, path, photo_id, payload)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (checked(row) for row in rows),
     )
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+from core.store.dialect import executemany, insert_returning_id
+
 FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
 
 
@@ -114,11 +116,12 @@ def photo_by_blake3(db: SqliteDatabase, blake3: str) -> int | None:
 
 
 def create_photo(db: SqliteDatabase, blake3: str, now: float) -> int:
-    return db.execute_sql(
+    return insert_returning_id(
+        db,
         "INSERT INTO photo (blake3, decision, rating, labels, created_at)"
         " VALUES (?, 'pending', 0, 0, ?)",
         (blake3, now),
-    ).lastrowid
+    )
 
 
 def rekey_photo(db: SqliteDatabase, photo_id: int, blake3: str) -> None:
@@ -178,12 +181,12 @@ def delete_untouched_photos_without_files(db: SqliteDatabase, photo_ids: Iterabl
 
 def set_members(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (photo_id, role, file_id)"""
-    db.cursor().executemany("UPDATE file SET photo_id = ?, role = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE file SET photo_id = ?, role = ? WHERE id = ?", rows)
 
 
 def set_described(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (format, kind, error, file_id): what the file is by its content."""
-    db.cursor().executemany("UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
 
 
 PHOTO_METADATA_COLUMNS = (
@@ -196,14 +199,12 @@ PHOTO_METADATA_COLUMNS = (
 def set_photo_metadata(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: the PHOTO_METADATA_COLUMNS values, then the photo id."""
     assignments = ", ".join(f"{column} = ?" for column in PHOTO_METADATA_COLUMNS)
-    db.cursor().executemany(f"UPDATE photo SET {assignments} WHERE id = ?", rows)
+    executemany(db, f"UPDATE photo SET {assignments} WHERE id = ?", rows)
 
 
 def set_previews(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (preview_at, preview_error, blake3)"""
-    db.cursor().executemany(
-        "UPDATE photo SET preview_at = ?, preview_error = ? WHERE blake3 = ?", rows
-    )
+    executemany(db, "UPDATE photo SET preview_at = ?, preview_error = ? WHERE blake3 = ?", rows)
 
 
 # How a photo looks (core.media.looks), as the media workers measure it, in this order.
@@ -220,7 +221,7 @@ def set_looks(db: SqliteDatabase, looked_at: float, looks: dict[str, dict]) -> N
         for blake3, values in looks.items()
     ]
     assignments = ", ".join(f"{column} = ?" for column in LOOK_COLUMNS)
-    db.cursor().executemany(f"UPDATE photo SET looked_at = ?, {assignments} WHERE blake3 = ?", rows)
+    executemany(db, f"UPDATE photo SET looked_at = ?, {assignments} WHERE blake3 = ?", rows)
 
 
 def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
@@ -562,7 +563,7 @@ def shots_of_bodies(
 
 def set_bursts(db: SqliteDatabase, rows: Sequence[tuple[int | None, int]]) -> None:
     """rows: (burst id or None, photo id)."""
-    db.cursor().executemany("UPDATE photo SET burst = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE photo SET burst = ? WHERE id = ?", rows)
 
 
 def burst_leader(db: SqliteDatabase, burst_id: int) -> int | None:

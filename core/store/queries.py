@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from peewee import SqliteDatabase, fn
 
+from core.store.dialect import executemany
 from core.store.events import EventKind, record_event
 from core.store.models import FileRecord, Heartbeat, Root, SyncRun, UnreadableFolder
 
@@ -188,7 +189,8 @@ def count_files(root: Root) -> int:
 def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind,
     error)"""
-    db.cursor().executemany(
+    executemany(
+        db,
         "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
         " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
@@ -198,7 +200,8 @@ def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
 def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
     record_id). Also used for moves: the record keeps its id and photo."""
-    db.cursor().executemany(
+    executemany(
+        db,
         "UPDATE file SET rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?, hashed_at = ?,"
         " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
         rows,
@@ -211,10 +214,11 @@ def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     record may move into the path another is leaving (a swap, a renumbering): every moving
     record first takes a path no file can have (rel_paths never start with '/'), then its new
     one."""
-    db.cursor().executemany(
-        "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
+    executemany(
+        db, "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
     )
-    db.cursor().executemany(
+    executemany(
+        db,
         "UPDATE file SET root_id = ?, rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?,"
         " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
         rows,
@@ -222,7 +226,7 @@ def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
 
 
 def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:
-    db.cursor().executemany("DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
+    executemany(db, "DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
 
 
 class RootOverlap(ValueError):
@@ -318,7 +322,10 @@ def note_folders_read(
                 (UnreadableFolder.root == root_id) & UnreadableFolder.rel_path.in_(gone)
             ).execute()
         if rows:
-            UnreadableFolder.insert_many(rows).on_conflict_replace().execute()
+            UnreadableFolder.insert_many(rows).on_conflict(
+                conflict_target=[UnreadableFolder.root, UnreadableFolder.rel_path],
+                preserve=[UnreadableFolder.reason, UnreadableFolder.seen_at],
+            ).execute()
 
 
 def forget_unreadable_folders(root_id: int, rel_paths: Sequence[str]) -> None:
@@ -446,7 +453,10 @@ def sync_run_count() -> int:
 def save_heartbeat(component: str, status: str, task: str | None, error: str | None) -> None:
     Heartbeat.insert(
         component=component, status=status, task=task, error=error, beat_at=time.time()
-    ).on_conflict_replace().execute()
+    ).on_conflict(
+        conflict_target=[Heartbeat.component],
+        preserve=[Heartbeat.status, Heartbeat.task, Heartbeat.error, Heartbeat.beat_at],
+    ).execute()
 
 
 def heartbeats() -> list[Heartbeat]:
