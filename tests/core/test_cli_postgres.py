@@ -67,9 +67,16 @@ def test_the_app_on_a_server_catalogue_says_it_does_not_open_one_yet(tmp_path, s
     assert "Traceback" not in result.stderr
 
 
-def test_a_password_in_the_url_is_never_shown(tmp_path, postgres_server):
-    url = postgres_server.url("no_such_database").replace("postgres@", "postgres:s3cret@")
-    result = run_command(command_settings(tmp_path), "--db", url, "status")
+def test_a_password_in_the_url_is_never_shown(tmp_path, server_catalogue):
+    # The tests' server trusts its socket, so any password opens it.
+    url = server_catalogue.replace("postgres@", "postgres:s3cret@")
+    config = command_settings(tmp_path)
+    for command in (("status",), ("status", "--json")):
+        result = run_command(config, "--db", url, *command)
+        assert "catalogue" in result.stdout and "postgres@" in result.stdout, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+    missing = url.rsplit("/", 1)[0] + "/no_such_database"
+    result = run_command(config, "--db", missing, "status")
     assert result.returncode == 2 and "cannot open the catalogue" in result.stderr, result.stderr
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
 
