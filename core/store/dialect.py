@@ -13,6 +13,9 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - The migrator that applies a step of ``core.store.migrations``.
 - Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
   PostgreSQL locks rows, and its writers wait for each other instead of failing.
+- A value in a JSON payload (``json_value``): SQLite's ``json_extract``, PostgreSQL's ``->>``.
+- A list as one parameter (``one_of``): SQLite's ``json_each`` of a JSON list, PostgreSQL's
+  ``= ANY`` of an array.
 - Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
   ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
   or by ``sql_for`` where a driver's cursor is used directly.
@@ -22,10 +25,11 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
 from core.store.turns import Turns
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
 SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
+NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
 
 
 class PostgresCatalogueDatabase(PostgresqlDatabase):
@@ -82,12 +87,17 @@ def postgres_placeholders(sql: str, has_params: bool = True) -> str:
 
 def sql_for(db: Database, sql: str) -> str:
     """The store's SQL (``?`` placeholders) for ``db``'s driver, to run on its cursor."""
-    return sql if isinstance(db, SqliteDatabase) else postgres_placeholders(sql)
+    return sql if _is_sqlite(db) else postgres_placeholders(sql)
+
+
+def _is_sqlite(db: Database | DatabaseProxy) -> bool:
+    """Whether ``db`` (or the database a models' proxy stands for) is SQLite."""
+    return isinstance(db.obj if isinstance(db, DatabaseProxy) else db, SqliteDatabase)
 
 
 def schema_version(db: Database) -> int:
     """The catalogue's schema version; 0 for an empty database (or another program's)."""
-    if isinstance(db, SqliteDatabase):
+    if _is_sqlite(db):
         return db.execute_sql("PRAGMA user_version").fetchone()[0]
     exists = db.execute_sql("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()[0]
     if exists is None:
@@ -97,7 +107,7 @@ def schema_version(db: Database) -> int:
 
 
 def set_schema_version(db: Database, version: int) -> None:
-    if isinstance(db, SqliteDatabase):
+    if _is_sqlite(db):
         db.execute_sql(f"PRAGMA user_version = {version:d}")
         return
     db.execute_sql(f'CREATE TABLE IF NOT EXISTS "{SCHEMA_TABLE}" (version INTEGER NOT NULL)')
@@ -113,7 +123,7 @@ def catalogue_tables(db: Database) -> set[str]:
 def migrator(db: Database) -> SchemaMigrator:
     from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
-    return SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
+    return SqliteMigrator(db) if _is_sqlite(db) else PostgresqlMigrator(db)
 
 
 def executemany(db: Database, sql: str, rows: Iterable[Sequence]) -> None:
@@ -125,6 +135,24 @@ def executemany(db: Database, sql: str, rows: Iterable[Sequence]) -> None:
 def insert_returning_id(db: Database, sql: str, params: Sequence) -> int:
     """Run one INSERT of the store's SQL and return the new row's id (SQLite's ``lastrowid``;
     psycopg has none, so there ``RETURNING id``)."""
-    if isinstance(db, SqliteDatabase):
+    if _is_sqlite(db):
         return db.execute_sql(sql, params).lastrowid
     return db.execute_sql(f"{sql} RETURNING id", params).fetchone()[0]
+
+
+def one_of(db: Database, column: str, values: Iterable) -> tuple[str, object]:
+    """SQL that holds when ``column`` is one of ``values`` (any number of them: no limit on
+    parameters), with its one ``?``, and that parameter: a JSON list SQLite reads with
+    ``json_each``, an array on PostgreSQL (``= ANY``)."""
+    if _is_sqlite(db):
+        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+    return f"{column} = ANY(?)", list(values)
+
+
+def json_value(db: Database, column: str, key: str, sql_type: str) -> str:
+    """SQL for the value at ``key`` of the JSON object in the text ``column``, as ``sql_type``
+    (``BIGINT``, ``DOUBLE PRECISION``): SQLite's ``json_extract`` gives it typed already;
+    PostgreSQL's ``->>`` gives text, cast here."""
+    if _is_sqlite(db):
+        return f"json_extract({column}, '$.{key}')"
+    return f"CAST(CAST({column} AS json) ->> '{key}' AS {sql_type})"

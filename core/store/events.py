@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from peewee import Database
 
-from core.store.dialect import executemany
+from core.store.dialect import NO_LIMIT, executemany
 from core.store.models import Event as EventRow
 from core.store.models import Root
 
@@ -173,7 +173,6 @@ class Event:
 
 
 READ_LIMIT = 5000  # events one read returns unless told otherwise
-NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
 _COLUMNS = "id, at, kind, source, root_id, path, photo_id, payload"
 
 

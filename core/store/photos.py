@@ -4,14 +4,13 @@ how far the index has got."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
-from core.store.dialect import executemany, insert_returning_id
+from core.store.dialect import executemany, insert_returning_id, one_of
 
 FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
 
@@ -41,11 +40,11 @@ def _two_levels(
     """``columns`` of the files directly in ``rel_dir`` and in its direct subfolders (there,
     with ``exports_only``, only those claimed as exports)."""
     prefix = rel_dir + "/" if rel_dir else ""
-    rest = f"substr(rel_path, {len(prefix) + 1})"
-    below = f"instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0"
+    rest = f"substr(rel_path, {len(prefix) + 1})"  # the path below rel_dir
+    below = f"{rest} NOT LIKE '%/%/%'"  # at most one '/': in a direct subfolder
     if exports_only:
         below = f"(role = 'export' AND {below})"
-    where = f"(instr({rest}, '/') = 0 OR {below})"
+    where = f"({rest} NOT LIKE '%/%' OR {below})"
     if rel_dir:
         return db.execute_sql(
             f"SELECT {columns} FROM file"
@@ -59,10 +58,8 @@ def _two_levels(
 
 def files_by_id(db: SqliteDatabase, file_ids: Iterable[int]) -> list[tuple]:
     """The rows of ``folder_files`` of these files."""
-    return db.execute_sql(
-        f"SELECT {FILE_COLUMNS} FROM file WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(file_ids)),),
-    ).fetchall()
+    among, ids = one_of(db, "id", file_ids)
+    return db.execute_sql(f"SELECT {FILE_COLUMNS} FROM file WHERE {among}", (ids,)).fetchall()
 
 
 def files_directly_in(
@@ -72,7 +69,7 @@ def files_directly_in(
     those claimed as the parent's photos' exports)."""
     prefix = rel_dir + "/" if rel_dir else ""
     where, params = (
-        f"root_id = ? AND instr(substr(rel_path, {len(prefix) + 1}), '/') = 0",
+        f"root_id = ? AND substr(rel_path, {len(prefix) + 1}) NOT LIKE '%/%'",
         [root_id],
     )
     if rel_dir:
@@ -88,10 +85,9 @@ def files_directly_in(
 
 def files_at(db: SqliteDatabase, root_id: int, rel_paths: Iterable[str]) -> list[tuple]:
     """The rows of ``folder_files`` of the files at these paths."""
+    among, paths = one_of(db, "rel_path", rel_paths)
     return db.execute_sql(
-        f"SELECT {FILE_COLUMNS} FROM file"
-        " WHERE root_id = ? AND rel_path IN (SELECT value FROM json_each(?))",
-        (root_id, json.dumps(list(rel_paths))),
+        f"SELECT {FILE_COLUMNS} FROM file WHERE root_id = ? AND {among}", (root_id, paths)
     ).fetchall()
 
 
@@ -140,11 +136,12 @@ def photo_lost_its_original(
     content and is a picture (or may be one: not looked at yet). Its original was deleted, or
     turned out to be no picture at all."""
     marks = ", ".join("?" * len(not_photos := tuple(not_photos)))
+    in_group, group = one_of(db, "f.id", group_file_ids)
     row = db.execute_sql(
         "SELECT 1 FROM photo p JOIN file f ON f.blake3 = p.blake3"
-        " WHERE p.id = ? AND f.id NOT IN (SELECT value FROM json_each(?))"
+        f" WHERE p.id = ? AND NOT ({in_group})"
         f" AND (f.format IS NULL OR f.format NOT IN ({marks})) LIMIT 1",
-        (photo_id, json.dumps(list(group_file_ids)), *not_photos),
+        (photo_id, group, *not_photos),
     ).fetchone()
     return row is None
 
@@ -169,13 +166,14 @@ def delete_untouched_photos_without_files(db: SqliteDatabase, photo_ids: Iterabl
     """Delete those of ``photo_ids`` that hold no file and that nobody has decided anything
     about: no decision, rating or label, nothing in the decision log. Returns how many. A
     photo a person touched is kept, with its decisions."""
+    among, ids = one_of(db, "p.id", photo_ids)
     return db.execute_sql(
         "DELETE FROM photo WHERE id IN (SELECT p.id FROM photo p"
-        " WHERE p.id IN (SELECT value FROM json_each(?))"
+        f" WHERE {among}"
         " AND p.decision = 'pending' AND p.rating = 0 AND p.labels = 0"
         " AND NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id)"
         " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = p.id))",
-        (json.dumps(list(photo_ids)),),
+        (ids,),
     ).rowcount
 
 
@@ -226,12 +224,10 @@ def set_looks(db: SqliteDatabase, looked_at: float, looks: dict[str, dict]) -> N
 
 def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
     """The ids of the photos with these blake3s, in id order."""
+    among, digests = one_of(db, "blake3", blake3s)
     return [
         row[0]
-        for row in db.execute_sql(
-            "SELECT id FROM photo WHERE blake3 IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps(list(blake3s)),),
-        )
+        for row in db.execute_sql(f"SELECT id FROM photo WHERE {among} ORDER BY id", (digests,))
     ]
 
 
@@ -432,12 +428,11 @@ def decision_counts(
 def xmp_not_read(db: SqliteDatabase, photo_ids: Iterable[int]) -> set[int]:
     """Those of ``photo_ids`` whose existing XMP has not been read into their triage state
     yet (``core.triage.sidecar_read``): a reject or stars may still come to them."""
+    among, ids = one_of(db, "id", photo_ids)
     return {
         photo_id
         for (photo_id,) in db.execute_sql(
-            "SELECT id FROM photo WHERE id IN (SELECT value FROM json_each(?))"
-            " AND xmp_read_at IS NULL",
-            (json.dumps(list(photo_ids)),),
+            f"SELECT id FROM photo WHERE {among} AND xmp_read_at IS NULL", (ids,)
         )
     }
 
@@ -519,11 +514,12 @@ def burst_facts(
     db: SqliteDatabase, photo_ids: Iterable[int], bursts: Iterable[int] = ()
 ) -> dict[int, BurstFact]:
     """{photo id: BurstFact} of ``photo_ids`` and of the members of ``bursts``."""
+    among, ids = one_of(db, "p.id", photo_ids)
+    in_bursts, burst_ids = one_of(db, "p.burst", bursts)
     rows = db.execute_sql(
         f"SELECT p.id, p.burst, {WALL_CLOCK_SQL}, {BODY_SQL}, p.sharpness, p.decision"
-        " FROM photo p WHERE p.id IN (SELECT value FROM json_each(?))"
-        " OR p.burst IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(photo_ids)), json.dumps(list(bursts))),
+        f" FROM photo p WHERE {among} OR {in_bursts}",
+        (ids, burst_ids),
     ).fetchall()
     return {row[0]: BurstFact(*row) for row in rows}
 
@@ -542,8 +538,9 @@ def shots_of_bodies(
     where = [f"{WALL_CLOCK_SQL} IS NOT NULL"]
     params: list = []
     if bodies is not None:
-        where.append(f"{BODY_SQL} IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(bodies)))
+        among, names = one_of(db, BODY_SQL, bodies)
+        where.append(among)
+        params.append(names)
     # The capture time's index narrows the photos read to a day around the window; the wall
     # clock then chooses. Read from the photos first: from the files, every file is read.
     if low is not None:
@@ -579,10 +576,11 @@ def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[
     """{burst id: the member of ``photo_ids`` that ranks first by ``LEADER_ORDER_SQL``} for the
     bursts those photos are in: one entry per burst when a queue is collapsed."""
     chosen: dict[int, int] = {}
+    among, ids = one_of(db, "q.id", photo_ids)
     for photo_id, burst in db.execute_sql(
-        "SELECT q.id, q.burst FROM photo q WHERE q.id IN (SELECT value FROM json_each(?))"
+        f"SELECT q.id, q.burst FROM photo q WHERE {among}"
         f" AND q.burst IS NOT NULL ORDER BY q.burst, {LEADER_ORDER_SQL}",
-        (json.dumps(list(photo_ids)),),
+        (ids,),
     ):
         chosen.setdefault(burst, photo_id)
     return chosen
@@ -590,12 +588,8 @@ def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[
 
 def decisions_of(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, str]:
     """{photo id: its decision now} of ``photo_ids``."""
-    return dict(
-        db.execute_sql(
-            "SELECT id, decision FROM photo WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(photo_ids)),),
-        ).fetchall()
-    )
+    among, ids = one_of(db, "id", photo_ids)
+    return dict(db.execute_sql(f"SELECT id, decision FROM photo WHERE {among}", (ids,)).fetchall())
 
 
 def camera_bodies(db: SqliteDatabase) -> list[tuple[str | None, str | None, int]]:
@@ -630,7 +624,8 @@ def burst_member_rows(
     """The photos in bursts (under ``folder``; of ``bursts`` only), by burst, in shot order."""
     where, params = "p.burst IS NOT NULL", ()
     if bursts is not None:
-        where, params = "p.burst IN (SELECT value FROM json_each(?))", (json.dumps(list(bursts)),)
+        among, burst_ids = one_of(db, "p.burst", bursts)
+        where, params = among, (burst_ids,)
     sql, args = _queue_sql(
         f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
         " p.camera_model, p.decision, p.rating, p.labels, p.sharpness",

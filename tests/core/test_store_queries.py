@@ -1,16 +1,29 @@
 """The store's own writes and named queries, on both back ends: file records written many at a
 time (moved by a swap, deleted), photos created, heartbeats, unreadable folders and the followed
-darktable library replaced in place, darktable snapshot rows inserted or updated."""
+darktable library replaced in place, darktable snapshot rows inserted or updated, a folder's
+files two levels deep, rows selected by lists of any length, jobs requeued, burst facts, edit
+progress and the darktable reports."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
 import pytest
 
-from core.store import open_catalogue, queries, snapshot
-from core.store.models import CatalogueFact, FileRecord, Heartbeat, Root, UnreadableFolder
+from core.store import open_catalogue, photos, progress, queries, snapshot
+from core.store.events import EventKind, insert_events
+from core.store.jobs import requeue_jobs
+from core.store.models import (
+    CatalogueFact,
+    FileRecord,
+    Heartbeat,
+    Job,
+    Photo,
+    Root,
+    UnreadableFolder,
+)
 from core.store.photos import create_photo, file_id, photo_by_blake3
 from tests.postgres_cluster import BOTH_BACKENDS
 
@@ -147,3 +160,130 @@ def test_paths_sort_byte_by_byte_whatever_the_servers_language(catalogue_sorting
     assert under_a == [("a/x",)]
     ordered = [row[0] for row in db.execute_sql("SELECT rel_path FROM file ORDER BY rel_path")]
     assert ordered == sorted(names, key=lambda name: name.encode())
+
+
+def _files(root: Root, *names: str, role: str | None = None) -> dict[str, int]:
+    db = Root._meta.database
+    with db.atomic():
+        queries.insert_files(db, [_record(root, name, 1) for name in names])
+    if role is not None:
+        FileRecord.update(role=role).where(FileRecord.rel_path.in_(names)).execute()
+    return {r.rel_path: r.id for r in FileRecord.select().where(FileRecord.rel_path.in_(names))}
+
+
+def test_a_folders_files_are_read_two_levels_deep(catalogue):
+    db, root = catalogue.db, _root()
+    _files(root, "top.jpg", "2024/a.jpg", "2024/x/b.jpg", "2024/x/y/c.jpg", "2024b/d.jpg")
+    _files(root, "2024/exports/a.jpg", role="export")
+
+    def names(rows) -> list[str]:
+        return sorted(row[1] for row in rows)
+
+    assert names(photos.folder_files(db, root.id, "2024")) == [
+        "2024/a.jpg", "2024/exports/a.jpg", "2024/x/b.jpg"
+    ]  # fmt: skip
+    assert names(photos.own_files_and_exports(db, root.id, "2024")) == [
+        "2024/a.jpg", "2024/exports/a.jpg"
+    ]  # fmt: skip
+    assert names(photos.folder_listing(db, root.id, "")) == ["2024/a.jpg", "2024b/d.jpg", "top.jpg"]
+    assert names(photos.files_directly_in(db, root.id, "2024")) == ["2024/a.jpg"]
+    assert names(photos.files_directly_in(db, root.id, "")) == ["top.jpg"]
+
+
+def test_lists_of_any_length_select_their_rows(catalogue):
+    db, root = catalogue.db, _root()
+    ids = _files(root, "a.jpg", "b.jpg", "c.jpg")
+    chosen = photos.files_by_id(db, [ids["a.jpg"], ids["c.jpg"], 10**12])
+    assert sorted(row[1] for row in chosen) == ["a.jpg", "c.jpg"]
+    assert photos.files_by_id(db, []) == []
+    assert [row[1] for row in photos.files_at(db, root.id, ["b.jpg", "nowhere.jpg"])] == ["b.jpg"]
+    many = [f"b3-{n}" for n in range(5000)]  # past SQLite's 999 parameters, as one
+    with db.atomic():
+        made = [create_photo(db, digest, 1.0) for digest in many[:3]]
+    assert photos.photo_ids_of(db, many) == made
+    assert photos.decisions_of(db, made[:2]) == {made[0]: "pending", made[1]: "pending"}
+    Photo.update(xmp_read_at=1.0).where(Photo.id == made[0]).execute()
+    assert photos.xmp_not_read(db, made) == set(made[1:])
+    assert photos.photo_lost_its_original(db, made[0], [], ["junk"])  # no file has its content
+    FileRecord.update(blake3=many[0]).where(FileRecord.id == ids["a.jpg"]).execute()
+    assert not photos.photo_lost_its_original(db, made[0], [ids["b.jpg"]], ["junk"])
+    assert photos.photo_lost_its_original(db, made[0], [ids["a.jpg"]], ["junk"])
+    Photo.update(rating=3).where(Photo.id == made[1]).execute()
+    with db.atomic():
+        assert photos.delete_untouched_photos_without_files(db, made) == 2  # not the rated one
+    assert [p.id for p in Photo.select()] == [made[1]]
+
+
+def test_failed_jobs_of_some_photos_go_back_to_the_queue(catalogue):
+    db = catalogue.db
+    with db.atomic():
+        first, second = create_photo(db, "b3-1", 1.0), create_photo(db, "b3-2", 1.0)
+    for photo in (first, second):
+        Job.create(photo=photo, stage="thumb", status="failed", queued_at=1.0, attempts=3)
+    assert requeue_jobs(db, photo_ids=[second]) == 1
+    assert {job.photo_id: job.status for job in Job.select()} == {
+        first: "failed", second: "pending"
+    }  # fmt: skip
+    assert requeue_jobs(db, photo_ids=[]) == 0
+
+
+def test_burst_facts_read_the_cameras_wall_clock(catalogue):
+    db = catalogue.db
+    with db.atomic():
+        east = create_photo(db, "b3-east", 1.0)
+        plain = create_photo(db, "b3-plain", 1.0)
+    Photo.update(capture_time=10_000.0, capture_offset="+02:00", camera_model="Z 8",
+                 burst=east).where(Photo.id == east).execute()  # fmt: skip
+    Photo.update(capture_time=10_000.0, camera_make="NIKON").where(Photo.id == plain).execute()
+    facts = photos.burst_facts(db, [plain], bursts=[east])
+    assert (facts[east].wall, facts[east].body, facts[east].burst) == (17_200.0, "|Z 8", east)
+    assert (facts[plain].wall, facts[plain].body) == (10_000.0, "NIKON|")
+
+
+def test_edit_progress_counts_and_reports(catalogue):
+    db = catalogue.db
+    columns = [name.strip() for name in snapshot.SNAPSHOT_COLUMNS.split(",")]
+    shoot = "/photos/2024-06-01"
+
+    def image(darktable_id: int, **given) -> tuple:
+        values = {
+            "darktable_id": darktable_id, "film_roll_folder": shoot,
+            "filename": f"IMG_{darktable_id}.CR3", "version": 0, "stars": 1, "rejected": False,
+            "labels": 0, "tags": "[]", "internal_tags": "[]", "altered": False,
+            "history_end": 0, "imported_at": 1.0, "changed_at": None, "exported_at": None,
+            "signature": "s", "rated_by_hand": False, "exif": None, "seen_at": 1.0,
+            "sidecar_at": None, **given,
+        }  # fmt: skip
+        return tuple(values[name] for name in columns)
+
+    now = 1_800_000_000.0
+    with db.atomic():
+        snapshot.save_images(db, [
+            image(1, altered=True, changed_at=now - 60, exported_at=now - 120),  # changed since
+            image(2, altered=True, changed_at=now - 30, stars=3, rated_by_hand=True),
+            image(3, rejected=True),
+            image(4, stars=0),
+        ])  # fmt: skip
+        insert_events(db, [
+            (now - 60, EventKind.EDITED, "darktable", None, None, None,
+             json.dumps({"darktable_id": 1, "changed_at": now - 60})),
+            (now - 30, EventKind.EDITED, "darktable", None, None, None,
+             json.dumps({"darktable_id": 2})),
+            (now - 10, EventKind.EDITED, "darktable", None, None, None,
+             json.dumps({"darktable_id": 99, "changed_at": now - 10, "stars": 2})),
+        ])  # fmt: skip
+    (shot,) = progress.shoot_progress(now)
+    assert (shot.images, shot.edited, shot.to_edit, shot.rated, shot.rated_by_hand) == (
+        4,
+        2,
+        1,
+        2,
+        1,
+    )
+    assert (shot.rejected, shot.exported, shot.to_export, shot.changed_after_export) == (1, 1, 1, 1)
+    assert shot.last_edit_at == now - 30 and shot.edits_per_hour is not None
+    assert progress.edit_times() == [(now - 60, 1), (now - 30, 2), (now - 10, 99)]
+    assert [edit["darktable_id"] for edit in progress.recent_edits(10)] == [99, 2, 1]
+    assert [i["darktable_id"] for i in progress.unfinished(min_stars=0)] == [1, 2]
+    assert [i["darktable_id"] for i in progress.edited_not_exported(10)] == [2, 1]
+    assert [i["darktable_id"] for i in progress.left_to_edit(10)] == [4]
