@@ -336,11 +336,12 @@ QUEUE_FILTERS = {
 }
 
 
-# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make.
+# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make,
+# in any case (ASCII letters: SQLite's lower(), like its NOCASE, folds no others).
 CAMERA_SQL = (
-    "(p.camera_model = ? COLLATE NOCASE"
-    " OR (COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = ? COLLATE NOCASE"
-    " OR p.camera_make = ? COLLATE NOCASE)"
+    "(lower(p.camera_model) = lower(?)"
+    " OR lower(COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = lower(?)"
+    " OR lower(p.camera_make) = lower(?))"
 )
 # Soft: params (floor, ratio), core.triage.bursts.is_soft in SQL.
 SOFT_SQL = (
@@ -550,9 +551,12 @@ def shots_of_bodies(
         where += ["p.capture_time <= ?", f"{WALL_CLOCK_SQL} <= ?"]
         params += [high + _OFFSET_WEST, high]
     original = "(SELECT f.rel_path FROM file f WHERE f.photo_id = p.id AND f.role = 'original'"
+    # The shots chosen in a subquery: only SQLite reads a column's alias (rel) in its WHERE.
     sql = (
-        f"SELECT p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash, {original} LIMIT 1) AS rel"
-        f" FROM photo p WHERE {' AND '.join(where)} AND rel IS NOT NULL"
+        "SELECT id, wall, body, phash FROM ("
+        f"SELECT p.id AS id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL} AS body, p.phash AS phash,"
+        f" {original} LIMIT 1) AS rel FROM photo p WHERE {' AND '.join(where)}) AS shots"
+        " WHERE rel IS NOT NULL"
         " ORDER BY wall, replace(rel, rtrim(rel, replace(rel, '/', '')), ''), rel"
     )
     return [row[:4] for row in db.execute_sql(sql, params)]

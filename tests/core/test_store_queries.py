@@ -287,3 +287,42 @@ def test_edit_progress_counts_and_reports(catalogue):
     assert [i["darktable_id"] for i in progress.unfinished(min_stars=0)] == [1, 2]
     assert [i["darktable_id"] for i in progress.edited_not_exported(10)] == [2, 1]
     assert [i["darktable_id"] for i in progress.left_to_edit(10)] == [4]
+
+
+def test_shots_of_bodies_come_in_the_order_they_were_shot(catalogue):
+    db, root = catalogue.db, _root()
+    ids = _files(root, "z/DSC_0002.NEF", "a/DSC_0001.NEF", "b/IMG_0005.CR3", "c/none.jpg",
+                 role="original")  # fmt: skip
+    with db.atomic():
+        made = {name: create_photo(db, f"b3-{name}", 1.0) for name in ids}
+    bodies = {"z/DSC_0002.NEF": "NIKON", "a/DSC_0001.NEF": "NIKON", "b/IMG_0005.CR3": "Canon"}
+    for name, photo in made.items():
+        FileRecord.update(photo=photo).where(FileRecord.id == ids[name]).execute()
+        Photo.update(capture_time=500.0, camera_make=bodies.get(name, "Sony"),
+                     phash="ab").where(Photo.id == photo).execute()  # fmt: skip
+    FileRecord.update(role="jpeg").where(FileRecord.id == ids["c/none.jpg"]).execute()
+    shots = photos.shots_of_bodies(db, ["NIKON|", "Canon|"], 400.0, 600.0)
+    # One wall clock: by the original's file name, whatever its folder.
+    assert shots == [
+        (made["a/DSC_0001.NEF"], 500.0, "NIKON|", "ab"),
+        (made["z/DSC_0002.NEF"], 500.0, "NIKON|", "ab"),
+        (made["b/IMG_0005.CR3"], 500.0, "Canon|", "ab"),
+    ]
+    assert photos.shots_of_bodies(db, None, 600.0, None) == []
+    assert [shot[0] for shot in photos.shots_of_bodies(db, None, None, None)] == [
+        made[n] for n in ("a/DSC_0001.NEF", "z/DSC_0002.NEF", "b/IMG_0005.CR3")
+    ]  # no original on disk: c/none.jpg is left out
+
+
+def test_a_camera_is_found_by_model_make_and_model_or_make_in_any_case(catalogue):
+    db = catalogue.db
+    with db.atomic():
+        photo = create_photo(db, "b3-r5", 1.0)
+    Photo.update(camera_make="Canon", camera_model="Canon EOS R5").where(
+        Photo.id == photo
+    ).execute()
+    for name in ("canon eos r5", "CANON Canon EOS R5", "canon"):
+        found = db.execute_sql(f"SELECT p.id FROM photo p WHERE {photos.CAMERA_SQL}", (name,) * 3)
+        assert [row[0] for row in found] == [photo], name
+    missing = db.execute_sql(f"SELECT p.id FROM photo p WHERE {photos.CAMERA_SQL}", ("EOS",) * 3)
+    assert missing.fetchall() == []
