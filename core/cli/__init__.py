@@ -54,7 +54,7 @@ CREATE_A_CATALOGUE = frozenset(
 # The commands that work on a catalogue on a PostgreSQL server so far (issue 21): the others
 # still read the catalogue's file directly (core.store.queries.open_read_only, the scan's
 # workers) or lock it (the engine).
-WORK_ON_A_SERVER = frozenset({"add", "roots", "status", "stages"})
+WORK_ON_A_SERVER = frozenset({"add", "roots", "status", "stages", "events"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if on_server and args.command not in WORK_ON_A_SERVER:
             raise UsageError(
                 f"'{args.command}' does not work on a catalogue on a PostgreSQL server yet "
-                "(only 'add', 'roots', 'status' and 'stages' do): use a SQLite catalogue with "
+                f"(only {', '.join(sorted(WORK_ON_A_SERVER))} do): use a SQLite catalogue with "
                 "--db FILE"
             )
         if args.command == "run":  # the engine opens the catalogue itself

@@ -156,3 +156,22 @@ def json_value(db: Database, column: str, key: str, sql_type: str) -> str:
     if _is_sqlite(db):
         return f"json_extract({column}, '$.{key}')"
     return f"CAST(CAST({column} AS json) ->> '{key}' AS {sql_type})"
+
+
+class ServerReadOnlyConnection:
+    """A read-only connection of its own to a catalogue on a server, taking the store's SQL
+    (``?`` placeholders) as ``sqlite3.Connection.execute`` does, for the code that reads the
+    catalogue beside peewee (``core.store.queries.open_read_only``)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # the optional driver: only a catalogue on a server needs it
+
+        self._connection = psycopg.connect(
+            url, autocommit=True, options="-c default_transaction_read_only=on"
+        )
+
+    def execute(self, sql: str, params: Sequence = ()) -> object:
+        return self._connection.execute(postgres_placeholders(sql, bool(params)), params)
+
+    def close(self) -> None:
+        self._connection.close()

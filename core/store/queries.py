@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from peewee import SqliteDatabase, fn
 
-from core.store.dialect import executemany
+from core.catalogue_location import is_server
+from core.store.dialect import ServerReadOnlyConnection, executemany
 from core.store.events import EventKind, record_event
 from core.store.models import FileRecord, Heartbeat, Root, SyncRun, UnreadableFolder
 
@@ -37,8 +38,11 @@ class KnownFile(NamedTuple):
 KnownRows = dict[str, tuple[str, int, int, int]]
 
 
-def open_read_only(catalogue_path: str) -> sqlite3.Connection:
-    """A separate read-only connection (used by scan workers in other processes)."""
+def open_read_only(catalogue_path: str) -> sqlite3.Connection | ServerReadOnlyConnection:
+    """A separate read-only connection (used by scan workers in other processes), to the
+    catalogue's file or, given a ``postgresql://`` URL, to its server."""
+    if is_server(catalogue_path):
+        return ServerReadOnlyConnection(catalogue_path)
     connection = sqlite3.connect(
         f"file:{catalogue_path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )

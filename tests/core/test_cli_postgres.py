@@ -4,6 +4,7 @@ not yet, from the app, and for a URL that cannot be a catalogue."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -44,9 +45,13 @@ def test_db_names_a_catalogue_on_a_server(tmp_path, library, server_catalogue):
     assert added.returncode == 0, added.stderr
     roots = run_command(config, "--db", server_catalogue, "roots")
     assert str(library) in roots.stdout, roots.stderr
+    events = run_command(config, "--db", server_catalogue, "events", "--json")
+    assert events.returncode == 0, events.stderr
+    (added_root,) = [json.loads(line) for line in events.stdout.splitlines()]
+    assert (added_root["kind"], added_root["path"]) == ("root_added", str(library))
 
 
-@pytest.mark.parametrize("command", [("scan",), ("events",), ("undo",), ("run",)], ids=" ".join)
+@pytest.mark.parametrize("command", [("scan",), ("history",), ("undo",), ("run",)], ids=" ".join)
 def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     tmp_path, server_catalogue, command
 ):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from core.store import open_catalogue, photos, progress, queries, snapshot
-from core.store.events import EventKind, insert_events
+from core.store.events import EventKind, EventReader, insert_events, record_event
 from core.store.jobs import requeue_jobs
 from core.store.models import (
     CatalogueFact,
@@ -326,3 +326,34 @@ def test_a_camera_is_found_by_model_make_and_model_or_make_in_any_case(catalogue
         assert [row[0] for row in found] == [photo], name
     missing = db.execute_sql(f"SELECT p.id FROM photo p WHERE {photos.CAMERA_SQL}", ("EOS",) * 3)
     assert missing.fetchall() == []
+
+
+def test_a_read_only_connection_of_its_own_reads_records_and_events_and_writes_nothing(
+    catalogue,
+):
+    """What scan workers and event followers read through, beside the catalogue's own
+    connection: only what was committed, and never a write."""
+    root = _root()
+    ids = _files(root, "2024/a.jpg", "2024/b.jpg", "2024/sub/c.jpg", "2025/d.jpg")
+    FileRecord.update(blake3=None).where(FileRecord.id == ids["2024/b.jpg"]).execute()
+    record_event(EventKind.ADDED, "reconcile", root=root, path="2024/a.jpg")
+    reader = queries.open_read_only(str(catalogue.location))
+    try:
+        known, unhashed = queries.load_known_files(reader, root.id, "2024", False, ["sub"])
+        assert sorted(known) == ["2024/a.jpg", "2024/b.jpg"] and unhashed == {"2024/b.jpg"}
+        known, _ = queries.load_known_files(reader, root.id, "2024", True)
+        assert sorted(known) == ["2024/a.jpg", "2024/b.jpg", "2024/sub/c.jpg"]
+        contents = queries.recorded_contents(reader, [ids["2024/a.jpg"], ids["2025/d.jpg"]])
+        assert contents == {ids["2024/a.jpg"]: ("b3-2024/a.jpg", 1),
+                            ids["2025/d.jpg"]: ("b3-2025/d.jpg", 1)}  # fmt: skip
+        events = EventReader(reader)
+        assert [event.path for event in events.read()] == ["2024/a.jpg"]
+        with catalogue.db.atomic():
+            record_event(EventKind.REMOVED, "reconcile", root=root, path="2024/a.jpg")
+            assert events.read() == []  # not committed yet
+        assert [event.kind for event in events.read()] == [EventKind.REMOVED]
+        with pytest.raises(Exception, match=r"(?i)read.?only"):
+            reader.execute("DELETE FROM file")
+    finally:
+        reader.close()
+    assert FileRecord.select().count() == 4
