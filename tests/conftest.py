@@ -48,6 +48,19 @@ def postgres_server() -> Iterator[postgres_cluster.PostgresCluster]:
 _databases = itertools.count(1)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_backends`` (postgres_cluster.BOTH_BACKENDS) that uses the
+    catalogue runs on each back end, unless it names its back ends itself."""
+    if metafunc.definition.get_closest_marker("both_backends") is None:
+        return
+    if "catalogue_backend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if "catalogue_backend" in str(mark.args[0]):
+            return
+    metafunc.parametrize("catalogue_backend", postgres_cluster.BACKENDS)
+
+
 @pytest.fixture
 def catalogue_backend() -> str:
     """The catalogue's back end: SQLite unless a test is parametrised over

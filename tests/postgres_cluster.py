@@ -83,6 +83,9 @@ class PostgresCluster:
             os.chown(self.folder, account.pw_uid, account.pw_gid)
         else:
             self.superuser = pwd.getpwuid(os.geteuid()).pw_name
+        # Its socket is reached by any local user: tests drop root's permission bypass
+        # (setpriv) around whole commands; the data folder itself stays the server's alone.
+        os.chmod(self.folder, 0o711)
         self.started = False
 
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -144,9 +147,11 @@ class PostgresCluster:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-# A test (or a module's ``pytestmark``) with this mark runs once per back end; its catalogue
-# fixtures (tests/conftest.py) are a SQLite file, then a database on the private server.
-BOTH_BACKENDS = pytest.mark.parametrize("catalogue_backend", ["sqlite", "postgresql"])
+# A test (or a module's ``pytestmark``) with this mark that uses the catalogue fixtures runs
+# once per back end: a SQLite file, then a database on the private server (tests/conftest.py's
+# pytest_generate_tests). A test of the module that opens no catalogue runs once.
+BACKENDS = ("sqlite", "postgresql")
+BOTH_BACKENDS = pytest.mark.both_backends
 
 
 def connect_directly(location: Path | str) -> object:

@@ -149,6 +149,7 @@ def test_a_transaction_refused_for_a_write_under_it_runs_again(catalogue, runs, 
     assert [e.path for e in Event.select().order_by(Event.id)] == ["decision", f"after {seen}"]
 
 
+@BOTH_BACKENDS
 def test_a_reconcile_written_one_row_a_transaction_keeps_every_identity(
     catalogue, library, monkeypatch
 ):

@@ -51,7 +51,7 @@ def test_db_names_a_catalogue_on_a_server(tmp_path, library, server_catalogue):
     assert (added_root["kind"], added_root["path"]) == ("root_added", str(library))
 
 
-@pytest.mark.parametrize("command", [("scan",), ("history",), ("undo",), ("run",)], ids=" ".join)
+@pytest.mark.parametrize("command", [("history",), ("undo",), ("run",)], ids=" ".join)
 def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     tmp_path, server_catalogue, command
 ):
