@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from core import cli
+from core.catalogue_location import is_server
 from core.cli.invocation import EXIT_ERROR, EXIT_OK
 from core.cli.parser import command_word
 from core.config import ConfigError, Settings, load_settings
@@ -25,7 +26,9 @@ def app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("folders", metavar="FOLDER", nargs="*", help="a photo folder to add")
     parser.add_argument("--config", metavar="FILE", help="settings file (TOML)")
-    parser.add_argument("--db", metavar="FILE", help="catalogue file (SQLite)")
+    parser.add_argument(
+        "--db", metavar="FILE", help="catalogue: a SQLite file, or postgresql://user@host/database"
+    )
     parser.add_argument(
         "--no-engine",
         action="store_true",
@@ -47,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = app_parser().parse_args(argv)
     try:
         settings = load_settings(args.config, {"catalogue": args.db})
+        if is_server(settings.catalogue):  # its file is read directly (issue 21: not yet)
+            raise ValueError(
+                "the app does not open a catalogue on a PostgreSQL server yet: use a SQLite "
+                "catalogue with --db FILE"
+            )
         return open_app(settings, args.folders, engine="off" if args.no_engine else "auto")
     except (ConfigError, CatalogueError, ValueError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"

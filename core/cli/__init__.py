@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from core.catalogue_location import is_server, shown
 from core.cli import failures, output
 from core.cli.invocation import (
     EXIT_ATTENTION,
@@ -50,6 +51,12 @@ CREATE_A_CATALOGUE = frozenset(
 )
 
 
+# The commands that work on a catalogue on a PostgreSQL server so far (issue 21): the others
+# still read the catalogue's file directly (core.store.queries.open_read_only, the scan's
+# workers) or lock it (the engine).
+WORK_ON_A_SERVER = frozenset({"add", "roots", "status", "stages", "events", "scan"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out, err = sys.stdout, sys.stderr
@@ -78,20 +85,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The command, with every failure a person can act on said in one sentence."""
-    catalogue: Path | None = None
+    catalogue: Path | str | None = None
     try:
         if args.command == "demo":  # its own settings and catalogue: not the user's
             return command_function("demo")(args, out, err)
         overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
         settings = load_settings(args.config, overrides)
-        catalogue = Path(settings.catalogue).expanduser()
+        on_server = is_server(settings.catalogue)
+        catalogue = settings.catalogue if on_server else Path(settings.catalogue).expanduser()
         if args.command == "config":
             return command_function("config")(settings, out)
-        _refuse_names_the_catalogue_cannot_hold(args, catalogue)
+        _refuse_names_the_catalogue_cannot_hold(args, Path(shown(catalogue)))
+        if on_server and args.command not in WORK_ON_A_SERVER:
+            raise UsageError(
+                f"'{args.command}' does not work on a catalogue on a PostgreSQL server yet "
+                f"(only {', '.join(sorted(WORK_ON_A_SERVER))} do): use a SQLite catalogue with "
+                "--db FILE"
+            )
         if args.command == "run":  # the engine opens the catalogue itself
             return command_function("run")(settings, err)
         command = command_function(args.command)
-        if args.command not in CREATE_A_CATALOGUE and not catalogue.exists():
+        if not on_server and args.command not in CREATE_A_CATALOGUE and not catalogue.exists():
             raise UsageError(
                 f"there is no catalogue at {catalogue} yet: 'shootwatch add FOLDER' makes one "
                 "(or --db names another)"

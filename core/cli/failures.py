@@ -12,6 +12,8 @@ from pathlib import Path
 
 import peewee
 
+from core.catalogue_location import is_server
+from core.catalogue_location import shown as location_shown
 from core.cli.output import shown
 
 DATABASE_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -21,15 +23,19 @@ FULL_BELOW_BYTES = 256 * 1024
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a Unix tool stopped by SIGPIPE
 
 
-def catalogue_failure(error: BaseException, catalogue: Path) -> str:
+def catalogue_failure(error: BaseException, catalogue: Path | str) -> str:
     """Why the catalogue could not be used, as one sentence saying what to do."""
     return known_catalogue_failure(error, catalogue) or (
-        f"the catalogue {shown(catalogue)} could not be used: {shown(_first_failure(error))}."
+        f"the catalogue {shown(location_shown(catalogue))} could not be used: "
+        f"{shown(_first_failure(error))}."
     )
 
 
-def known_catalogue_failure(error: BaseException, catalogue: Path) -> str | None:
-    """The sentence for a catalogue on a full disk, read-only or locked; None for the rest."""
+def known_catalogue_failure(error: BaseException, catalogue: Path | str) -> str | None:
+    """The sentence for a catalogue file on a full disk, read-only or locked; None for the rest
+    (and for a catalogue on a server, whose own message says what happened)."""
+    if is_server(catalogue):
+        return None
     text = str(_first_failure(error))
     if "disk is full" in text or _disk_full(catalogue):
         return (

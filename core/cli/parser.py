@@ -358,7 +358,9 @@ def build_parser(command: str | None = None) -> CommandLineParser:
         epilog=f"Run '{PROG} COMMAND --help' for a command's options.",
     )
     parser.add_argument("--config", metavar="FILE", help="settings file (TOML)")
-    parser.add_argument("--db", metavar="FILE", help="catalogue file (SQLite)")
+    parser.add_argument(
+        "--db", metavar="FILE", help="catalogue: a SQLite file, or postgresql://user@host/database"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_function, line, options) in COMMANDS.items():
         if command is None or name == command:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+from core.catalogue_location import shown as location_shown
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
@@ -188,7 +189,7 @@ def status(run: Invocation) -> int:
         output.print_json(
             {
                 "healthy": healthy,
-                "catalogue": str(run.settings.catalogue),
+                "catalogue": location_shown(run.settings.catalogue),
                 "engine": {
                     "pid": engine_pid,
                     "components": [
@@ -208,7 +209,7 @@ def status(run: Invocation) -> int:
             out,
         )
     else:
-        out.write(f"catalogue {output.shown(run.settings.catalogue)}\n")
+        out.write(f"catalogue {output.shown(location_shown(run.settings.catalogue))}\n")
         if engine_pid:
             components = ", ".join(f"{beat.component} {beat.status}" for beat in beats)
             out.write(f"engine running (pid {engine_pid}): {components}\n")

@@ -92,7 +92,7 @@ def events(run: Invocation) -> int:
     args, out = run.args, run.out
     since = parse_since(args.since) if args.since else None
     kinds = _kinds_asked(args.kind)
-    connection = queries.open_read_only(str(run.catalogue.path))
+    connection = queries.open_read_only(str(run.catalogue.location))
     root_paths = {root.id: root.path for root in Root.select()}
     reader = EventReader(connection, kinds=kinds)
     if since is None:

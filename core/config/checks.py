@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.catalogue_location import is_server
+
 # What ingest folder and name templates may say: the capture date (the camera's own day), the
 # camera, and the original name. One place: core.ingest.plan fills them.
 INGEST_PLACEHOLDERS = (
@@ -125,6 +127,24 @@ class FilePath:
         if self.folder:
             _check_not_a_file(key, value, path)
         return path
+
+
+@dataclass(frozen=True)
+class CatalogueLocation:
+    """The catalogue: a file path in quotes (``~`` expanded), or a PostgreSQL database's
+    ``postgresql://`` URL, kept as text (core.catalogue_location)."""
+
+    @property
+    def allowed(self) -> str:
+        return 'a file path in quotes, or a database as "postgresql://user@host/database"'
+
+    def __call__(self, key: str, value: Any) -> Path | str:
+        if isinstance(value, str) and is_server(value.strip()):
+            value = value.strip()
+            if not value.partition("://")[2]:
+                raise _refused(key, value, self.allowed)
+            return value
+        return FilePath()(key, value)
 
 
 def _check_not_a_file(key: str, value: Any, path: Path) -> None:

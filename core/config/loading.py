@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config.checks import ConfigError, FilePath
+from core.config.checks import CatalogueLocation, ConfigError
 from core.config.declaration import Setting
 from core.config.settings import SECTION_TYPES, SETTINGS, Settings, default_config_path
 
@@ -140,7 +140,7 @@ def load_settings(
         for key, value in file.values.items():
             given[key] = _checked(_BY_KEY[key], value, lambda at: f"in {file.where(at)}")
     if CATALOGUE_ENV in os.environ:
-        given["catalogue"] = FilePath()(f"${CATALOGUE_ENV}", os.environ[CATALOGUE_ENV])
+        given["catalogue"] = CatalogueLocation()(f"${CATALOGUE_ENV}", os.environ[CATALOGUE_ENV])
     flags = {key: value for key, value in (overrides or {}).items() if value is not None}
     for key, value in flags.items():
         given[key] = _checked(_BY_KEY[key], value, lambda at: "given on the command line")

@@ -12,6 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from core.config.checks import (
+    CatalogueLocation,
     Command,
     FilePath,
     Folders,
@@ -366,10 +367,11 @@ class TuiSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    catalogue: Path = setting(
+    catalogue: Path | str = setting(
         factory=default_catalogue_path,
-        check=FilePath(),
-        help="The SQLite catalogue (created on first use). --db or $SHOOTWATCH_DB override it.",
+        check=CatalogueLocation(),
+        help="The catalogue: a SQLite file (created on first use), or a database on a PostgreSQL "
+        "server (its tables are created on first use). --db or $SHOOTWATCH_DB override it.",
         default_doc="~/.local/share/shootwatch/catalogue.db",
     )
     scan: ScanSettings = field(default_factory=ScanSettings)

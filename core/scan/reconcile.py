@@ -333,12 +333,13 @@ def _is_gone(path: str) -> bool:
 
 
 def excluded_paths(
-    root_path: str, catalogue_path: str, own_folders: tuple[str, ...] = ()
+    root_path: str, catalogue_path: str | None, own_folders: tuple[str, ...] = ()
 ) -> tuple[str, ...]:
-    """The catalogue's own files and shootwatch's own folders, those inside the root."""
+    """The catalogue's own files (None: it has none, on a server) and shootwatch's own
+    folders, those inside the root."""
     root = os.path.realpath(root_path)
     excluded: list[str] = []
-    inside = _inside(root, catalogue_path)
+    inside = _inside(root, catalogue_path) if catalogue_path is not None else None
     if inside is not None:
         excluded += [inside + suffix for suffix in ("", "-wal", "-shm", "-journal", TURN_SUFFIX)]
     for folder in own_folders:
@@ -513,7 +514,9 @@ def _reconcile(
     records_before = queries.count_files(root)
     first_index = whole_root and records_before == 0
     writer = _ChangeWriter(catalogue, root, run.id, first_index=first_index)
-    excluded = excluded_paths(root_path, str(catalogue.path), settings.own_folders)
+    # A catalogue on a server has no file in the root to leave out.
+    catalogue_file = str(catalogue.path) if catalogue.path is not None else None
+    excluded = excluded_paths(root_path, catalogue_file, settings.own_folders)
     rules = IgnoreRules(settings.ignore, excluded)
     # An offline root is never scanned for removals: missing, unreadable, empty, unmounted or
     # another drive in its place, it stays offline and nothing is removed.
@@ -532,7 +535,7 @@ def _reconcile(
             plan = folders
         tasks = [
             SurveyTask(
-                catalogue_path=str(catalogue.path),
+                catalogue_path=str(catalogue.location),
                 root_id=root.id,
                 root_path=root_path,
                 rel_dir=rel_dir,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from stat import S_ISREG
 from typing import NamedTuple
 
+from core.catalogue_location import is_server
 from core.files import last_written_ns
 from core.media.kinds import kind_from_name
 from core.scan.hashing import describe_os_error, hash_file
@@ -133,8 +134,8 @@ def install_counters(counters: SurveyCounters) -> None:
 def _catalogue_connection(path: str) -> sqlite3.Connection:
     global _connection
     # Keyed by the process (a connection must never cross a fork) and the file itself (a
-    # catalogue replaced at the same path is another catalogue).
-    key = (os.getpid(), path, os.stat(path).st_ino)
+    # catalogue replaced at the same path is another catalogue); a server's by its URL.
+    key = (os.getpid(), path, 0 if is_server(path) else os.stat(path).st_ino)
     if _connection is None or _connection[0] != key:
         if _connection is not None and _connection[0][0] == key[0]:
             _connection[1].close()

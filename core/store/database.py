@@ -1,6 +1,8 @@
 """Opening the catalogue: file permissions, SQLite settings (WAL, busy timeout, foreign keys),
 creating or upgrading the schema, and a clear error when the file is not usable. Its
-transactions begin after a decision waiting for its turn (``core.store.turns``)."""
+transactions begin after a decision waiting for its turn (``core.store.turns``). A
+``postgresql://`` location opens a catalogue on a PostgreSQL server instead
+(``core.store.dialect``)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import os
 import sqlite3
 from pathlib import Path
 
-from peewee import DatabaseError, OperationalError, SqliteDatabase
+from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 
-from core.store import migrations
+from core.catalogue_location import is_server, shown
+from core.store import dialect, migrations
 from core.store.models import MODELS, database
 from core.store.turns import Turns
 
@@ -50,10 +53,13 @@ class CatalogueError(RuntimeError):
 
 
 class Catalogue:
-    """An open catalogue. The models are bound to it while it is open (one per process)."""
+    """An open catalogue. The models are bound to it while it is open (one per process).
+    ``location`` is its file's path or its server's URL; ``path`` is its file (None for a
+    catalogue on a server)."""
 
-    def __init__(self, path: Path, db: SqliteDatabase) -> None:
-        self.path = path
+    def __init__(self, location: Path | str, db: Database) -> None:
+        self.location = location
+        self.path = None if is_server(location) else Path(location)
         self.db = db
 
     def close(self) -> None:
@@ -82,31 +88,40 @@ def create_catalogue_file(path: Path) -> None:
         ) from error
 
 
-def open_catalogue(path: Path | str) -> Catalogue:
-    """Open (creating or upgrading when needed) the catalogue at ``path``."""
-    path = Path(path).expanduser()
+def open_catalogue(location: Path | str) -> Catalogue:
+    """Open (creating or upgrading when needed) the catalogue at ``location``: a SQLite file's
+    path, or a ``postgresql://`` URL."""
+    if is_server(location):
+        return _open_schema(location, dialect.PostgresCatalogueDatabase(location))
+    path = Path(location).expanduser()
     create_catalogue_file(path)
-    db = CatalogueDatabase(path, pragmas=PRAGMAS, check_same_thread=False)
+    return _open_schema(path, CatalogueDatabase(path, pragmas=PRAGMAS, check_same_thread=False))
+
+
+def _open_schema(location: Path | str, db: Database) -> Catalogue:
+    """Connect ``db``, create or upgrade its schema, and bind the models to it."""
+    named = shown(location)
     try:
         db.connect()
         # A catalogue of this version costs one query here: its schema version. The tables
-        # are looked at only to tell an empty file from another program's SQLite file.
+        # are looked at only to tell an empty database from another program's.
         version = migrations.schema_version(db)
-        tables = set(db.get_tables()) if version == 0 else set()
+        tables = dialect.catalogue_tables(db) if version == 0 else set()
         if version == 0 and not tables:
             database.initialize(db)
             with db.atomic():
                 db.create_tables(MODELS)
-                db.execute_sql(f"PRAGMA user_version = {migrations.LATEST:d}")
+                dialect.set_schema_version(db, migrations.LATEST)
         elif version == 0:
+            kind = "an SQLite file" if isinstance(db, SqliteDatabase) else "a database"
             raise CatalogueError(
-                f"{path} is an SQLite file but not a shootwatch catalogue "
-                f"(it has tables {', '.join(sorted(tables)[:5])}); choose another file with --db."
+                f"{named} is {kind} but not a shootwatch catalogue "
+                f"(it has tables {', '.join(sorted(tables)[:5])}); choose another with --db."
             )
         elif version > migrations.LATEST:
             raise CatalogueError(
-                f"{path} was written by a newer shootwatch (schema {version}; this one knows up to "
-                f"{migrations.LATEST}): upgrade shootwatch."
+                f"{named} was written by a newer shootwatch (schema {version}; this one knows up "
+                f"to {migrations.LATEST}): upgrade shootwatch."
             )
         else:
             database.initialize(db)
@@ -114,8 +129,9 @@ def open_catalogue(path: Path | str) -> Catalogue:
                 migrations.upgrade(db, version)
     except (DatabaseError, OperationalError, sqlite3.DatabaseError) as error:
         db.close()
-        raise CatalogueError(f"cannot open the catalogue {path}: {error}.") from error
+        reason = str(error).strip().replace("\n", " ")
+        raise CatalogueError(f"cannot open the catalogue {named}: {reason}.") from error
     except CatalogueError:
         db.close()
         raise
-    return Catalogue(path, db)
+    return Catalogue(location, db)

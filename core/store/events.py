@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from peewee import Database
 
+from core.store.dialect import NO_LIMIT, executemany
 from core.store.models import Event as EventRow
 from core.store.models import Root
 
@@ -129,7 +130,8 @@ def insert_events(db: Database, rows: Iterable[tuple]) -> None:
         declared(row[1])
         return row
 
-    db.cursor().executemany(
+    executemany(
+        db,
         "INSERT INTO event (at, kind, source, root_id, path, photo_id, payload)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (checked(row) for row in rows),
@@ -222,18 +224,20 @@ class EventReader:
         marks = ", ".join("?" * len(self.kinds))
         self._of_kinds = [f"kind IN ({marks})"] if self.kinds else []
 
-    def _open(self) -> sqlite3.Connection:
+    def _execute(self, sql: str, args: Sequence = ()) -> list[tuple]:
         connection = self._connection
-        return connection.connection() if isinstance(connection, Database) else connection
+        if isinstance(connection, Database):  # either back end (core.store.dialect)
+            return connection.execute_sql(sql, args).fetchall()
+        return connection.execute(sql, args).fetchall()
 
     def _rows(self, where: list[str], args: list, order: str, limit: int) -> list[tuple]:
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         sql = f"SELECT {_COLUMNS} FROM event {clause}ORDER BY id {order} LIMIT ?"
-        return self._open().execute(sql, [*args, limit]).fetchall()
+        return self._execute(sql, [*args, limit])
 
     def newest_id(self) -> int:
         """The id of the newest event of the log, of any kind (0 when it is empty)."""
-        return self._open().execute("SELECT COALESCE(MAX(id), 0) FROM event").fetchone()[0]
+        return self._execute("SELECT COALESCE(MAX(id), 0) FROM event")[0][0]
 
     def from_now(self) -> EventReader:
         """Skip whatever the log holds now: the next read returns only events to come."""
@@ -247,7 +251,7 @@ class EventReader:
         if since is not None:
             where.append("at >= ?")
             args.append(since)
-        rows = self._rows(where, args, "ASC", -1 if limit is None else limit)
+        rows = self._rows(where, args, "ASC", NO_LIMIT if limit is None else limit)
         events = [_event(row) for row in rows]
         if events:
             self.last_id = events[-1].id

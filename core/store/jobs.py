@@ -3,12 +3,12 @@ the photographer's retry (a job back to pending) and cancel."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 
 from peewee import SqliteDatabase
 
+from core.store.dialect import one_of
 from core.store.models import JOB_STATUSES
 
 
@@ -62,8 +62,9 @@ def requeue_jobs(
         sql += " AND stage = ?"
         args.append(stage)
     if photo_ids is not None:
-        sql += " AND photo_id IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(list(photo_ids)))
+        among, ids = one_of(db, "photo_id", photo_ids)
+        sql += f" AND {among}"
+        args.append(ids)
     return db.execute_sql(sql, args).rowcount
 
 

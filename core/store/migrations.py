@@ -1,7 +1,8 @@
 """Schema versions and the steps between them (playhouse.migrate), applied on open.
 
-The schema version is SQLite's ``user_version``. A new catalogue is created at ``LATEST`` from
-the models; an older one is brought forward one step at a time, each step in a transaction.
+The schema version is SQLite's ``user_version`` (a table on PostgreSQL: ``core.store.dialect``).
+A new catalogue is created at ``LATEST`` from the models; an older one is brought forward one
+step at a time, each step in a transaction. A step's SQL runs on both back ends.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from peewee import BooleanField, FloatField, IntegerField, SqliteDatabase, TextField
+from peewee import BooleanField, Database, FloatField, IntegerField, TextField
+
+from core.store import dialect
 
 if TYPE_CHECKING:
-    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import SchemaMigrator
 
 
 def migrate(*operations: object) -> None:
@@ -23,7 +26,7 @@ def migrate(*operations: object) -> None:
     playhouse_migrate.migrate(*operations)
 
 
-def _to_2(migrator: SqliteMigrator) -> None:
+def _to_2(migrator: SchemaMigrator) -> None:
     # Schema 2: an offline root says why; moves are paired through a (blake3, size) index; the
     # reconciler reads size + mtime from a covering index and finds unhashed files by a partial one.
     migrate(
@@ -37,7 +40,7 @@ def _to_2(migrator: SqliteMigrator) -> None:
     )
 
 
-def _to_3(migrator: SqliteMigrator) -> None:
+def _to_3(migrator: SchemaMigrator) -> None:
     # Schema 3: what the darktable poller keeps per image, a (folder, file) index to find an
     # image by path, and the meta table (which darktable library the snapshot belongs to).
     migrate(
@@ -52,7 +55,7 @@ def _to_3(migrator: SqliteMigrator) -> None:
     )
 
 
-def _to_4(migrator: SqliteMigrator) -> None:
+def _to_4(migrator: SchemaMigrator) -> None:
     # Schema 4: a photo's format and when its EXIF was read; why it has no preview; each
     # file's role in its photo (original, RAW+JPEG twin, sidecar, export).
     migrate(
@@ -68,7 +71,7 @@ def _to_4(migrator: SqliteMigrator) -> None:
     )
 
 
-def _to_5(migrator: SqliteMigrator) -> None:
+def _to_5(migrator: SchemaMigrator) -> None:
     # Schema 5: the media backlog (photos without EXIF read, without a preview) found by
     # partial indexes, so looking for it costs nothing when there is none.
     for sql in (
@@ -80,7 +83,7 @@ def _to_5(migrator: SqliteMigrator) -> None:
         migrator.database.execute_sql(sql)
 
 
-def _to_6(migrator: SqliteMigrator) -> None:
+def _to_6(migrator: SchemaMigrator) -> None:
     # Schema 6: what an artifact was made from, so a stale one is found by a query (its source's
     # blake3, its sidecar's, the stage's parameters), and the blurhash it carries.
     migrate(
@@ -92,14 +95,14 @@ def _to_6(migrator: SqliteMigrator) -> None:
     )
 
 
-def _to_7(migrator: SqliteMigrator) -> None:
+def _to_7(migrator: SchemaMigrator) -> None:
     # Schema 7: the ingest journal (core.ingest), created from its model.
     from core.store.models import IngestMove
 
     migrator.database.create_tables([IngestMove])
 
 
-def _to_8(migrator: SqliteMigrator) -> None:
+def _to_8(migrator: SchemaMigrator) -> None:
     # Schema 8: the file system each root is on (device, mount point), recorded for existing
     # roots at their next check that finds them online; the folders that could not be read.
     from core.store.models import UnreadableFolder
@@ -111,19 +114,19 @@ def _to_8(migrator: SqliteMigrator) -> None:
     migrator.database.create_tables([UnreadableFolder])
 
 
-def _to_9(migrator: SqliteMigrator) -> None:
+def _to_9(migrator: SchemaMigrator) -> None:
     # Schema 9: each decision row names the session that logged it (self-contained: one
     # column, NULL for the rows logged before).
     migrate(migrator.add_column("decision", "session", TextField(null=True)))
 
 
-def _raw_sizes_read_again(migrator: SqliteMigrator) -> None:
+def _raw_sizes_read_again(migrator: SchemaMigrator) -> None:
     # Schema 10, data only: a TIFF-based RAW's pixel size was IFD0's (a NEF's 160 x 120
     # thumbnail); its EXIF is read again, and its size is now its full-size image's.
     migrator.database.execute_sql("UPDATE photo SET metadata_at = NULL WHERE format = 'tiff-raw'")
 
 
-def _sidecar_write_back(migrator: SqliteMigrator) -> None:
+def _sidecar_write_back(migrator: SchemaMigrator) -> None:
     # Schema 11: sidecar write-back that never loses a rating: when a photo's existing XMP was
     # read into its triage state, why its sidecar was not written, and each write's byte edits
     # (undone exactly). Self-contained: its columns and its table only.
@@ -136,7 +139,7 @@ def _sidecar_write_back(migrator: SqliteMigrator) -> None:
     migrator.database.create_tables([SidecarWrite])
 
 
-def _culling_looks(migrator: SqliteMigrator) -> None:
+def _culling_looks(migrator: SchemaMigrator) -> None:
     # Schema 12: culling among near-identical frames: each photo's looks measured on its
     # preview (hash, focus, clipping, the camera's AF point), the burst it belongs to, and
     # decisions made together for several photos. Self-contained: its columns only.
@@ -155,14 +158,14 @@ def _culling_looks(migrator: SqliteMigrator) -> None:
     )
 
 
-def _burst_times(migrator: SqliteMigrator) -> None:
+def _burst_times(migrator: SchemaMigrator) -> None:
     # Schema 13: photos by capture time, so grouping bursts around a few photos reads the
     # photos near them in time, not every photo (core.store.photos.shots_of_bodies).
     # Self-contained: one index.
     migrate(migrator.add_index("photo", ("capture_time",)))
 
 
-def _cards(migrator: SqliteMigrator) -> None:
+def _cards(migrator: SchemaMigrator) -> None:
     # Schema 14: ingest from a card: the cards known, each card file's verified copies, and
     # the counters of {seq} in names. Self-contained: its three tables.
     from core.store.models import Card, CardCopy, IngestCounter
@@ -171,7 +174,7 @@ def _cards(migrator: SqliteMigrator) -> None:
 
 
 # target version -> the step that reaches it from the version before
-STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
+STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
     10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
     14: _cards,
@@ -179,19 +182,17 @@ STEPS: dict[int, Callable[[SqliteMigrator], None]] = {
 LATEST = max(STEPS)
 
 
-def schema_version(db: SqliteDatabase) -> int:
-    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+def schema_version(db: Database) -> int:
+    return dialect.schema_version(db)
 
 
-def upgrade(db: SqliteDatabase, from_version: int) -> list[int]:
+def upgrade(db: Database, from_version: int) -> list[int]:
     """Apply every step after ``from_version``; returns the versions reached."""
-    from playhouse.migrate import SqliteMigrator
-
-    migrator = SqliteMigrator(db)
+    migrator = dialect.migrator(db)
     reached = []
     for version in range(from_version + 1, LATEST + 1):
         with db.atomic():
             STEPS[version](migrator)
-            db.execute_sql(f"PRAGMA user_version = {version:d}")
+            dialect.set_schema_version(db, version)
         reached.append(version)
     return reached

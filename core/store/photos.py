@@ -4,12 +4,13 @@ how far the index has got."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
+
+from core.store.dialect import executemany, insert_returning_id, one_of
 
 FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
 
@@ -39,11 +40,11 @@ def _two_levels(
     """``columns`` of the files directly in ``rel_dir`` and in its direct subfolders (there,
     with ``exports_only``, only those claimed as exports)."""
     prefix = rel_dir + "/" if rel_dir else ""
-    rest = f"substr(rel_path, {len(prefix) + 1})"
-    below = f"instr(substr({rest}, instr({rest}, '/') + 1), '/') = 0"
+    rest = f"substr(rel_path, {len(prefix) + 1})"  # the path below rel_dir
+    below = f"{rest} NOT LIKE '%/%/%'"  # at most one '/': in a direct subfolder
     if exports_only:
         below = f"(role = 'export' AND {below})"
-    where = f"(instr({rest}, '/') = 0 OR {below})"
+    where = f"({rest} NOT LIKE '%/%' OR {below})"
     if rel_dir:
         return db.execute_sql(
             f"SELECT {columns} FROM file"
@@ -57,10 +58,8 @@ def _two_levels(
 
 def files_by_id(db: SqliteDatabase, file_ids: Iterable[int]) -> list[tuple]:
     """The rows of ``folder_files`` of these files."""
-    return db.execute_sql(
-        f"SELECT {FILE_COLUMNS} FROM file WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(file_ids)),),
-    ).fetchall()
+    among, ids = one_of(db, "id", file_ids)
+    return db.execute_sql(f"SELECT {FILE_COLUMNS} FROM file WHERE {among}", (ids,)).fetchall()
 
 
 def files_directly_in(
@@ -70,7 +69,7 @@ def files_directly_in(
     those claimed as the parent's photos' exports)."""
     prefix = rel_dir + "/" if rel_dir else ""
     where, params = (
-        f"root_id = ? AND instr(substr(rel_path, {len(prefix) + 1}), '/') = 0",
+        f"root_id = ? AND substr(rel_path, {len(prefix) + 1}) NOT LIKE '%/%'",
         [root_id],
     )
     if rel_dir:
@@ -86,10 +85,9 @@ def files_directly_in(
 
 def files_at(db: SqliteDatabase, root_id: int, rel_paths: Iterable[str]) -> list[tuple]:
     """The rows of ``folder_files`` of the files at these paths."""
+    among, paths = one_of(db, "rel_path", rel_paths)
     return db.execute_sql(
-        f"SELECT {FILE_COLUMNS} FROM file"
-        " WHERE root_id = ? AND rel_path IN (SELECT value FROM json_each(?))",
-        (root_id, json.dumps(list(rel_paths))),
+        f"SELECT {FILE_COLUMNS} FROM file WHERE root_id = ? AND {among}", (root_id, paths)
     ).fetchall()
 
 
@@ -114,11 +112,12 @@ def photo_by_blake3(db: SqliteDatabase, blake3: str) -> int | None:
 
 
 def create_photo(db: SqliteDatabase, blake3: str, now: float) -> int:
-    return db.execute_sql(
+    return insert_returning_id(
+        db,
         "INSERT INTO photo (blake3, decision, rating, labels, created_at)"
         " VALUES (?, 'pending', 0, 0, ?)",
         (blake3, now),
-    ).lastrowid
+    )
 
 
 def rekey_photo(db: SqliteDatabase, photo_id: int, blake3: str) -> None:
@@ -137,11 +136,12 @@ def photo_lost_its_original(
     content and is a picture (or may be one: not looked at yet). Its original was deleted, or
     turned out to be no picture at all."""
     marks = ", ".join("?" * len(not_photos := tuple(not_photos)))
+    in_group, group = one_of(db, "f.id", group_file_ids)
     row = db.execute_sql(
         "SELECT 1 FROM photo p JOIN file f ON f.blake3 = p.blake3"
-        " WHERE p.id = ? AND f.id NOT IN (SELECT value FROM json_each(?))"
+        f" WHERE p.id = ? AND NOT ({in_group})"
         f" AND (f.format IS NULL OR f.format NOT IN ({marks})) LIMIT 1",
-        (photo_id, json.dumps(list(group_file_ids)), *not_photos),
+        (photo_id, group, *not_photos),
     ).fetchone()
     return row is None
 
@@ -166,24 +166,25 @@ def delete_untouched_photos_without_files(db: SqliteDatabase, photo_ids: Iterabl
     """Delete those of ``photo_ids`` that hold no file and that nobody has decided anything
     about: no decision, rating or label, nothing in the decision log. Returns how many. A
     photo a person touched is kept, with its decisions."""
+    among, ids = one_of(db, "p.id", photo_ids)
     return db.execute_sql(
         "DELETE FROM photo WHERE id IN (SELECT p.id FROM photo p"
-        " WHERE p.id IN (SELECT value FROM json_each(?))"
+        f" WHERE {among}"
         " AND p.decision = 'pending' AND p.rating = 0 AND p.labels = 0"
         " AND NOT EXISTS (SELECT 1 FROM file f WHERE f.photo_id = p.id)"
         " AND NOT EXISTS (SELECT 1 FROM decision d WHERE d.photo_id = p.id))",
-        (json.dumps(list(photo_ids)),),
+        (ids,),
     ).rowcount
 
 
 def set_members(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (photo_id, role, file_id)"""
-    db.cursor().executemany("UPDATE file SET photo_id = ?, role = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE file SET photo_id = ?, role = ? WHERE id = ?", rows)
 
 
 def set_described(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (format, kind, error, file_id): what the file is by its content."""
-    db.cursor().executemany("UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
 
 
 PHOTO_METADATA_COLUMNS = (
@@ -196,14 +197,12 @@ PHOTO_METADATA_COLUMNS = (
 def set_photo_metadata(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: the PHOTO_METADATA_COLUMNS values, then the photo id."""
     assignments = ", ".join(f"{column} = ?" for column in PHOTO_METADATA_COLUMNS)
-    db.cursor().executemany(f"UPDATE photo SET {assignments} WHERE id = ?", rows)
+    executemany(db, f"UPDATE photo SET {assignments} WHERE id = ?", rows)
 
 
 def set_previews(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (preview_at, preview_error, blake3)"""
-    db.cursor().executemany(
-        "UPDATE photo SET preview_at = ?, preview_error = ? WHERE blake3 = ?", rows
-    )
+    executemany(db, "UPDATE photo SET preview_at = ?, preview_error = ? WHERE blake3 = ?", rows)
 
 
 # How a photo looks (core.media.looks), as the media workers measure it, in this order.
@@ -220,17 +219,15 @@ def set_looks(db: SqliteDatabase, looked_at: float, looks: dict[str, dict]) -> N
         for blake3, values in looks.items()
     ]
     assignments = ", ".join(f"{column} = ?" for column in LOOK_COLUMNS)
-    db.cursor().executemany(f"UPDATE photo SET looked_at = ?, {assignments} WHERE blake3 = ?", rows)
+    executemany(db, f"UPDATE photo SET looked_at = ?, {assignments} WHERE blake3 = ?", rows)
 
 
 def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
     """The ids of the photos with these blake3s, in id order."""
+    among, digests = one_of(db, "blake3", blake3s)
     return [
         row[0]
-        for row in db.execute_sql(
-            "SELECT id FROM photo WHERE blake3 IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps(list(blake3s)),),
-        )
+        for row in db.execute_sql(f"SELECT id FROM photo WHERE {among} ORDER BY id", (digests,))
     ]
 
 
@@ -339,11 +336,12 @@ QUEUE_FILTERS = {
 }
 
 
-# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make.
+# A camera body by its model ("NIKON D750"), make and model ("Canon Canon EOS R5") or make,
+# in any case (ASCII letters: SQLite's lower(), like its NOCASE, folds no others).
 CAMERA_SQL = (
-    "(p.camera_model = ? COLLATE NOCASE"
-    " OR (COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = ? COLLATE NOCASE"
-    " OR p.camera_make = ? COLLATE NOCASE)"
+    "(lower(p.camera_model) = lower(?)"
+    " OR lower(COALESCE(p.camera_make, '') || ' ' || COALESCE(p.camera_model, '')) = lower(?)"
+    " OR lower(p.camera_make) = lower(?))"
 )
 # Soft: params (floor, ratio), core.triage.bursts.is_soft in SQL.
 SOFT_SQL = (
@@ -431,12 +429,11 @@ def decision_counts(
 def xmp_not_read(db: SqliteDatabase, photo_ids: Iterable[int]) -> set[int]:
     """Those of ``photo_ids`` whose existing XMP has not been read into their triage state
     yet (``core.triage.sidecar_read``): a reject or stars may still come to them."""
+    among, ids = one_of(db, "id", photo_ids)
     return {
         photo_id
         for (photo_id,) in db.execute_sql(
-            "SELECT id FROM photo WHERE id IN (SELECT value FROM json_each(?))"
-            " AND xmp_read_at IS NULL",
-            (json.dumps(list(photo_ids)),),
+            f"SELECT id FROM photo WHERE {among} AND xmp_read_at IS NULL", (ids,)
         )
     }
 
@@ -518,11 +515,12 @@ def burst_facts(
     db: SqliteDatabase, photo_ids: Iterable[int], bursts: Iterable[int] = ()
 ) -> dict[int, BurstFact]:
     """{photo id: BurstFact} of ``photo_ids`` and of the members of ``bursts``."""
+    among, ids = one_of(db, "p.id", photo_ids)
+    in_bursts, burst_ids = one_of(db, "p.burst", bursts)
     rows = db.execute_sql(
         f"SELECT p.id, p.burst, {WALL_CLOCK_SQL}, {BODY_SQL}, p.sharpness, p.decision"
-        " FROM photo p WHERE p.id IN (SELECT value FROM json_each(?))"
-        " OR p.burst IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(photo_ids)), json.dumps(list(bursts))),
+        f" FROM photo p WHERE {among} OR {in_bursts}",
+        (ids, burst_ids),
     ).fetchall()
     return {row[0]: BurstFact(*row) for row in rows}
 
@@ -541,8 +539,9 @@ def shots_of_bodies(
     where = [f"{WALL_CLOCK_SQL} IS NOT NULL"]
     params: list = []
     if bodies is not None:
-        where.append(f"{BODY_SQL} IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(bodies)))
+        among, names = one_of(db, BODY_SQL, bodies)
+        where.append(among)
+        params.append(names)
     # The capture time's index narrows the photos read to a day around the window; the wall
     # clock then chooses. Read from the photos first: from the files, every file is read.
     if low is not None:
@@ -552,9 +551,12 @@ def shots_of_bodies(
         where += ["p.capture_time <= ?", f"{WALL_CLOCK_SQL} <= ?"]
         params += [high + _OFFSET_WEST, high]
     original = "(SELECT f.rel_path FROM file f WHERE f.photo_id = p.id AND f.role = 'original'"
+    # The shots chosen in a subquery: only SQLite reads a column's alias (rel) in its WHERE.
     sql = (
-        f"SELECT p.id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL}, p.phash, {original} LIMIT 1) AS rel"
-        f" FROM photo p WHERE {' AND '.join(where)} AND rel IS NOT NULL"
+        "SELECT id, wall, body, phash FROM ("
+        f"SELECT p.id AS id, {WALL_CLOCK_SQL} AS wall, {BODY_SQL} AS body, p.phash AS phash,"
+        f" {original} LIMIT 1) AS rel FROM photo p WHERE {' AND '.join(where)}) AS shots"
+        " WHERE rel IS NOT NULL"
         " ORDER BY wall, replace(rel, rtrim(rel, replace(rel, '/', '')), ''), rel"
     )
     return [row[:4] for row in db.execute_sql(sql, params)]
@@ -562,7 +564,7 @@ def shots_of_bodies(
 
 def set_bursts(db: SqliteDatabase, rows: Sequence[tuple[int | None, int]]) -> None:
     """rows: (burst id or None, photo id)."""
-    db.cursor().executemany("UPDATE photo SET burst = ? WHERE id = ?", rows)
+    executemany(db, "UPDATE photo SET burst = ? WHERE id = ?", rows)
 
 
 def burst_leader(db: SqliteDatabase, burst_id: int) -> int | None:
@@ -578,10 +580,11 @@ def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[
     """{burst id: the member of ``photo_ids`` that ranks first by ``LEADER_ORDER_SQL``} for the
     bursts those photos are in: one entry per burst when a queue is collapsed."""
     chosen: dict[int, int] = {}
+    among, ids = one_of(db, "q.id", photo_ids)
     for photo_id, burst in db.execute_sql(
-        "SELECT q.id, q.burst FROM photo q WHERE q.id IN (SELECT value FROM json_each(?))"
+        f"SELECT q.id, q.burst FROM photo q WHERE {among}"
         f" AND q.burst IS NOT NULL ORDER BY q.burst, {LEADER_ORDER_SQL}",
-        (json.dumps(list(photo_ids)),),
+        (ids,),
     ):
         chosen.setdefault(burst, photo_id)
     return chosen
@@ -589,12 +592,8 @@ def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[
 
 def decisions_of(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, str]:
     """{photo id: its decision now} of ``photo_ids``."""
-    return dict(
-        db.execute_sql(
-            "SELECT id, decision FROM photo WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(photo_ids)),),
-        ).fetchall()
-    )
+    among, ids = one_of(db, "id", photo_ids)
+    return dict(db.execute_sql(f"SELECT id, decision FROM photo WHERE {among}", (ids,)).fetchall())
 
 
 def camera_bodies(db: SqliteDatabase) -> list[tuple[str | None, str | None, int]]:
@@ -629,7 +628,8 @@ def burst_member_rows(
     """The photos in bursts (under ``folder``; of ``bursts`` only), by burst, in shot order."""
     where, params = "p.burst IS NOT NULL", ()
     if bursts is not None:
-        where, params = "p.burst IN (SELECT value FROM json_each(?))", (json.dumps(list(bursts)),)
+        among, burst_ids = one_of(db, "p.burst", bursts)
+        where, params = among, (burst_ids,)
     sql, args = _queue_sql(
         f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
         " p.camera_model, p.decision, p.rating, p.labels, p.sharpness",

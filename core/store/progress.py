@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from core.store.dialect import NO_LIMIT, json_value
 from core.store.events import EventKind
 from core.store.models import DarktableImage
 from core.store.queries import RootIndex
@@ -64,6 +65,11 @@ def _db():
     return DarktableImage._meta.database
 
 
+def _count(condition: str) -> str:
+    """SQL counting the rows where ``condition`` holds (a sum of booleans is SQLite's only)."""
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
 def _image_files_by_folder(roots: RootIndex) -> dict[str, set[str]]:
     """The names of the image files on disk per absolute folder, from the catalogue."""
     names: dict[str, set[str]] = {}
@@ -79,9 +85,9 @@ def _image_files_by_folder(roots: RootIndex) -> dict[str, set[str]]:
 
 def edit_times() -> list[tuple[float, int]]:
     """(time, darktable id) of every edit event, oldest first."""
+    image_id = json_value(_db(), "payload", "darktable_id", "BIGINT")
     rows = _db().execute_sql(
-        "SELECT at, json_extract(payload, '$.darktable_id') FROM event"
-        " WHERE kind = ? AND source = 'darktable' ORDER BY at",
+        f"SELECT at, {image_id} FROM event WHERE kind = ? AND source = 'darktable' ORDER BY at",
         (EventKind.EDITED,),
     )
     return [(at, image_id) for at, image_id in rows if image_id is not None]
@@ -109,9 +115,10 @@ def _edit_times_by_folder() -> dict[str, list[float]]:
         _db().execute_sql("SELECT darktable_id, film_roll_folder FROM darktable_image").fetchall()
     )
     seen: dict[str, set[tuple[int, float]]] = {}
+    image_id = json_value(_db(), "payload", "darktable_id", "BIGINT")
+    changed_at = json_value(_db(), "payload", "changed_at", "DOUBLE PRECISION")
     rows = _db().execute_sql(
-        "SELECT json_extract(payload, '$.darktable_id'),"
-        " ifnull(json_extract(payload, '$.changed_at'), at) FROM event"
+        f"SELECT {image_id}, coalesce({changed_at}, at) FROM event"
         " WHERE kind = ? AND source = 'darktable'",
         (EventKind.EDITED,),
     )
@@ -134,11 +141,12 @@ def shoot_progress(now: float | None = None) -> list[ShootProgress]:
     rows = (
         _db()
         .execute_sql(
-            "SELECT film_roll_folder, count(*), sum(altered),"
-            " sum(NOT altered AND NOT rejected),"
-            " sum(stars >= 1 AND NOT rejected), sum(stars >= 1 AND rated_by_hand AND NOT rejected),"
-            " sum(rejected), sum(exported_at IS NOT NULL), sum(altered AND exported_at IS NULL),"
-            " sum(changed_at > exported_at)"
+            f"SELECT film_roll_folder, count(*), {_count('altered')},"
+            f" {_count('NOT altered AND NOT rejected')},"
+            f" {_count('stars >= 1 AND NOT rejected')},"
+            f" {_count('stars >= 1 AND rated_by_hand AND NOT rejected')},"
+            f" {_count('rejected')}, {_count('exported_at IS NOT NULL')},"
+            f" {_count('altered AND exported_at IS NULL')}, {_count('changed_at > exported_at')}"
             " FROM darktable_image GROUP BY film_roll_folder"
         )
         .fetchall()
@@ -217,7 +225,7 @@ def recent_edits(limit: int) -> list[dict]:
         _db()
         .execute_sql(
             "SELECT at, payload FROM event WHERE kind = ? AND source = 'darktable'"
-            " AND json_extract(payload, '$.darktable_id') NOT IN"
+            f" AND {json_value(_db(), 'payload', 'darktable_id', 'BIGINT')} NOT IN"
             "  (SELECT darktable_id FROM darktable_image)"
             " ORDER BY id DESC LIMIT ?",
             (EventKind.EDITED, limit),
@@ -243,7 +251,7 @@ def recent_edits(limit: int) -> list[dict]:
     return edits[:limit]
 
 
-def _image_dicts(where: str, params: tuple, order: str, limit: int = -1) -> list[dict]:
+def _image_dicts(where: str, params: tuple, order: str, limit: int = NO_LIMIT) -> list[dict]:
     rows = (
         _db()
         .execute_sql(
@@ -279,8 +287,8 @@ def unfinished(min_stars: int = 1) -> list[dict]:
     return _image_dicts(
         "NOT rejected AND ("
         " (altered AND (exported_at IS NULL OR changed_at > exported_at))"
-        " OR (NOT altered AND stars >= max(?, 1)))",
-        (min_stars,),
+        " OR (NOT altered AND stars >= ?))",
+        (max(min_stars, 1),),
         "film_roll_folder, filename, version",
     )
 

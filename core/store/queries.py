@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 from peewee import SqliteDatabase, fn
 
+from core.catalogue_location import is_server
+from core.store.dialect import ServerReadOnlyConnection, executemany
 from core.store.events import EventKind, record_event
 from core.store.models import FileRecord, Heartbeat, Root, SyncRun, UnreadableFolder
 
@@ -36,8 +38,11 @@ class KnownFile(NamedTuple):
 KnownRows = dict[str, tuple[str, int, int, int]]
 
 
-def open_read_only(catalogue_path: str) -> sqlite3.Connection:
-    """A separate read-only connection (used by scan workers in other processes)."""
+def open_read_only(catalogue_path: str) -> sqlite3.Connection | ServerReadOnlyConnection:
+    """A separate read-only connection (used by scan workers in other processes), to the
+    catalogue's file or, given a ``postgresql://`` URL, to its server."""
+    if is_server(catalogue_path):
+        return ServerReadOnlyConnection(catalogue_path)
     connection = sqlite3.connect(
         f"file:{catalogue_path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )
@@ -190,7 +195,8 @@ def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     error). A record another writer made for the same name in the meantime (a card's copy,
     catalogued as it takes its name, while a scan surveys its folder) keeps its id and photo
     and takes what this row says: both saw the same file."""
-    db.cursor().executemany(
+    executemany(
+        db,
         "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
         " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (root_id, rel_path) DO UPDATE SET size = excluded.size,"
@@ -204,7 +210,8 @@ def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
 def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
     record_id). Also used for moves: the record keeps its id and photo."""
-    db.cursor().executemany(
+    executemany(
+        db,
         "UPDATE file SET rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?, hashed_at = ?,"
         " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
         rows,
@@ -217,10 +224,11 @@ def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     record may move into the path another is leaving (a swap, a renumbering): every moving
     record first takes a path no file can have (rel_paths never start with '/'), then its new
     one."""
-    db.cursor().executemany(
-        "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
+    executemany(
+        db, "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
     )
-    db.cursor().executemany(
+    executemany(
+        db,
         "UPDATE file SET root_id = ?, rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?,"
         " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
         rows,
@@ -228,7 +236,7 @@ def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
 
 
 def delete_files(db: SqliteDatabase, record_ids: Iterable[int]) -> None:
-    db.cursor().executemany("DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
+    executemany(db, "DELETE FROM file WHERE id = ?", ((i,) for i in record_ids))
 
 
 class RootOverlap(ValueError):
@@ -324,7 +332,10 @@ def note_folders_read(
                 (UnreadableFolder.root == root_id) & UnreadableFolder.rel_path.in_(gone)
             ).execute()
         if rows:
-            UnreadableFolder.insert_many(rows).on_conflict_replace().execute()
+            UnreadableFolder.insert_many(rows).on_conflict(
+                conflict_target=[UnreadableFolder.root, UnreadableFolder.rel_path],
+                preserve=[UnreadableFolder.reason, UnreadableFolder.seen_at],
+            ).execute()
 
 
 def forget_unreadable_folders(root_id: int, rel_paths: Sequence[str]) -> None:
@@ -452,7 +463,10 @@ def sync_run_count() -> int:
 def save_heartbeat(component: str, status: str, task: str | None, error: str | None) -> None:
     Heartbeat.insert(
         component=component, status=status, task=task, error=error, beat_at=time.time()
-    ).on_conflict_replace().execute()
+    ).on_conflict(
+        conflict_target=[Heartbeat.component],
+        preserve=[Heartbeat.status, Heartbeat.task, Heartbeat.error, Heartbeat.beat_at],
+    ).execute()
 
 
 def heartbeats() -> list[Heartbeat]:

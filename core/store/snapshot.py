@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from peewee import SqliteDatabase
 
+from core.store.dialect import executemany
 from core.store.events import EventKind
 from core.store.models import CatalogueFact, DarktableImage
 
@@ -29,7 +30,9 @@ def follow_library(db: SqliteDatabase, library: str) -> int:
     number of snapshot rows dropped."""
     with db.atomic():
         dropped = DarktableImage.delete().execute()
-        CatalogueFact.insert(key=LIBRARY_KEY, value=library).on_conflict_replace().execute()
+        CatalogueFact.insert(key=LIBRARY_KEY, value=library).on_conflict(
+            conflict_target=[CatalogueFact.key], preserve=[CatalogueFact.value]
+        ).execute()
     return dropped
 
 
@@ -42,7 +45,8 @@ def save_images(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """Insert or update snapshot rows given in ``SNAPSHOT_COLUMNS`` order."""
     names = [name.strip() for name in SNAPSHOT_COLUMNS.split(",")]
     updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
-    db.cursor().executemany(
+    executemany(
+        db,
         f"INSERT INTO darktable_image ({SNAPSHOT_COLUMNS})"
         f" VALUES ({', '.join('?' * len(names))})"
         f" ON CONFLICT (darktable_id) DO UPDATE SET {updates}",
@@ -51,8 +55,8 @@ def save_images(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
 
 
 def delete_images(db: SqliteDatabase, darktable_ids: Sequence[int]) -> None:
-    db.cursor().executemany(
-        "DELETE FROM darktable_image WHERE darktable_id = ?", ((i,) for i in darktable_ids)
+    executemany(
+        db, "DELETE FROM darktable_image WHERE darktable_id = ?", ((i,) for i in darktable_ids)
     )
 
 

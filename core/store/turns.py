@@ -40,13 +40,16 @@ def turn_path(catalogue: Path) -> Path:
 class Turns:
     """The turns of one catalogue, for the connections of one process."""
 
-    def __init__(self, catalogue: Path) -> None:
-        self.path = turn_path(catalogue)
+    def __init__(self, catalogue: Path | None) -> None:
+        # None: a catalogue on a server, which queues its writers itself (core.store.dialect).
+        self.path = turn_path(catalogue) if catalogue is not None else None
         self._holding = threading.local()  # this thread holds a turn: its own writes go on
         self._probe: int | None = None  # an open file to look at the lock with
         self._probe_lock = threading.Lock()
 
     def _open(self) -> int | None:
+        if self.path is None:
+            return None
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:

@@ -39,6 +39,9 @@ from tests.bursts_sequences import (
     real_sources,
     shifted,
 )
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 BODY = "|".join(D750)
 

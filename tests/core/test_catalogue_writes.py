@@ -4,7 +4,6 @@ and in another), and a transaction SQLite refuses because someone wrote under it
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,21 +13,24 @@ from pathlib import Path
 import pytest
 
 from core.store import turns, writing
+from core.store.dialect import sql_for
 from core.store.models import Event, FileRecord
 from core.store.writing import BoundedWrites, run_transaction
 from tests.helpers import REPO, catalogued, on_disk, record_ids, scan, write
+from tests.postgres_cluster import BOTH_BACKENDS, connect_directly
 
 EVENT = "INSERT INTO event (at, kind, source, path) VALUES (?, 'added', 'test', ?)"
 
 
-def committed_events(path: Path) -> int:
-    other = sqlite3.connect(path)
+def committed_events(location: Path | str) -> int:
+    other = connect_directly(location)
     try:
         return other.execute("SELECT count(*) FROM event").fetchone()[0]
     finally:
         other.close()
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize(
     ("budget", "seen"),
     [
@@ -43,21 +45,22 @@ def test_bulk_writes_commit_in_pieces_that_others_see_arrive(catalogue, budget, 
     observed = []
     with BoundedWrites(catalogue.db, chunk_rows=250, **budget) as writes:
         for piece in writes.chunks(rows):
-            observed.append(committed_events(catalogue.path))
-            catalogue.db.cursor().executemany(EVENT, piece)
+            observed.append(committed_events(catalogue.location))
+            catalogue.db.cursor().executemany(sql_for(catalogue.db, EVENT), piece)
     assert observed == seen
-    assert committed_events(catalogue.path) == 2600
+    assert committed_events(catalogue.location) == 2600
     assert writes.transactions == len(set(seen))
 
 
+@BOTH_BACKENDS
 def test_bulk_writes_inside_an_open_transaction_wait_for_its_end(catalogue):
     rows = [(time.time(), f"file-{n}") for n in range(1000)]
     with catalogue.db.atomic():
         with BoundedWrites(catalogue.db, seconds=0, chunk_rows=100) as writes:
             for piece in writes.chunks(rows):
-                catalogue.db.cursor().executemany(EVENT, piece)
-        assert committed_events(catalogue.path) == 0  # the outer transaction decides
-    assert committed_events(catalogue.path) == 1000
+                catalogue.db.cursor().executemany(sql_for(catalogue.db, EVENT), piece)
+        assert committed_events(catalogue.location) == 0  # the outer transaction decides
+    assert committed_events(catalogue.location) == 1000
 
 
 def _begin_in_thread(db) -> tuple[threading.Thread, threading.Event, threading.Event]:
@@ -118,28 +121,35 @@ def test_a_turn_held_too_long_holds_nobody_up_for_good(catalogue, monkeypatch):
     thread.join(10)
 
 
-def test_a_transaction_refused_for_a_write_under_it_runs_again(catalogue):
-    """The transaction read, then another connection committed, so SQLite refuses its first
-    write at once (no busy wait helps): it runs again, this time holding the lock from BEGIN."""
-    other = sqlite3.connect(catalogue.path, isolation_level=None)
+@pytest.mark.parametrize(
+    ("catalogue_backend", "runs", "seen"),
+    # SQLite refuses the transaction's first write, at once (no busy wait helps): it runs
+    # again, holding the lock from BEGIN, and sees the decision. PostgreSQL lets it write (each
+    # statement sees what was committed before it began): it runs once.
+    [("sqlite", 2, 1), ("postgresql", 1, 0)],
+)
+def test_a_transaction_refused_for_a_write_under_it_runs_again(catalogue, runs, seen):
+    """The transaction read, then another connection committed before its first write."""
+    other = connect_directly(catalogue.location)
     attempts = []
 
     def work() -> int:
         attempts.append(catalogue.db.transaction_depth())
         seen = catalogue.db.execute_sql("SELECT count(*) FROM event").fetchone()[0]
-        if len(attempts) == 1:
-            other.execute(EVENT, (time.time(), "decision"))  # commits between read and write
+        if len(attempts) == 1:  # commits between read and write
+            other.execute(sql_for(catalogue.db, EVENT), (time.time(), "decision"))
         catalogue.db.execute_sql(EVENT, (time.time(), f"after {seen}"))
         return seen
 
     try:
-        assert run_transaction(catalogue.db, work) == 1
+        assert run_transaction(catalogue.db, work) == seen
     finally:
         other.close()
-    assert len(attempts) == 2
-    assert [e.path for e in Event.select().order_by(Event.id)] == ["decision", "after 1"]
+    assert len(attempts) == runs
+    assert [e.path for e in Event.select().order_by(Event.id)] == ["decision", f"after {seen}"]
 
 
+@BOTH_BACKENDS
 def test_a_reconcile_written_one_row_a_transaction_keeps_every_identity(
     catalogue, library, monkeypatch
 ):

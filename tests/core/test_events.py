@@ -29,6 +29,7 @@ from core.store.events import (
 from core.store.models import Event as EventRow
 from core.store.models import Root
 from tests.helpers import REPO
+from tests.postgres_cluster import BOTH_BACKENDS
 
 SOURCES = [*sorted((REPO / "core").rglob("*.py")), *sorted((REPO / "tui").rglob("*.py"))]
 # Functions that write an event, with the position of their kind argument.
@@ -134,6 +135,7 @@ def test_each_kind_says_what_it_means_and_who_writes_it():
     assert len(members) == len(DECLARED)  # no two names for one kind
 
 
+@BOTH_BACKENDS
 def test_writing_an_undeclared_kind_is_refused_and_nothing_is_written(catalogue):
     before = EventRow.select().count()
     with pytest.raises(UndeclaredEventKind, match="'file_teleported'"):
@@ -184,6 +186,7 @@ def test_reader_gives_typed_events_oldest_first_and_moves_past_them(catalogue):
         added.kind = EventKind.REMOVED  # type: ignore[misc]  # events are values
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize("limit", [1, 3, 7, READ_LIMIT])
 @pytest.mark.parametrize("follows", [(), FILE_CHANGES, (EventKind.RATED,)])
 def test_reader_in_steps_of_any_size_misses_nothing_and_repeats_nothing(catalogue, limit, follows):
@@ -203,6 +206,7 @@ def test_reader_in_steps_of_any_size_misses_nothing_and_repeats_nothing(catalogu
     assert [event.id for event in seen] == sorted({event.id for event in seen})
 
 
+@BOTH_BACKENDS
 def test_reader_kinds_may_be_given_as_text_but_must_be_declared(catalogue):
     assert EventReader(catalogue.db, kinds=["added", "moved"]).kinds == (
         EventKind.ADDED, EventKind.MOVED,
@@ -211,6 +215,7 @@ def test_reader_kinds_may_be_given_as_text_but_must_be_declared(catalogue):
         EventReader(catalogue.db, kinds=["adddded"])
 
 
+@BOTH_BACKENDS
 def test_from_now_skips_what_the_log_holds(catalogue):
     record_event(EventKind.ADDED, "reconcile", path="old.JPG")
     reader = EventReader(catalogue.db, kinds=FILE_EVENTS).from_now()
@@ -219,6 +224,7 @@ def test_from_now_skips_what_the_log_holds(catalogue):
     assert [event.path for event in reader.read()] == ["new.JPG"]
 
 
+@BOTH_BACKENDS
 def test_newest_gives_the_latest_oldest_first_and_goes_on_after_them(catalogue):
     for n in range(10):
         record_event(EventKind.ADDED if n % 2 else EventKind.RATED, "test", path=f"{n}")
@@ -231,6 +237,7 @@ def test_newest_gives_the_latest_oldest_first_and_goes_on_after_them(catalogue):
     assert [event.path for event in only_added.read()] == ["10"]
 
 
+@BOTH_BACKENDS
 def test_newest_of_a_kind_never_written_starts_from_now(catalogue):
     for n in range(3):
         record_event(EventKind.ADDED, "test", path=f"{n}")
@@ -240,6 +247,7 @@ def test_newest_of_a_kind_never_written_starts_from_now(catalogue):
     assert reader.newest(0) == [] and reader.read() == []
 
 
+@BOTH_BACKENDS
 def test_since_a_time_reads_only_events_at_or_after_it(catalogue):
     rows = [(1000.0 + n, EventKind.ADDED, "test", None, f"{n}", None, None) for n in range(6)]
     with catalogue.db.atomic():
@@ -249,6 +257,7 @@ def test_since_a_time_reads_only_events_at_or_after_it(catalogue):
     assert reader.read() == []
 
 
+@BOTH_BACKENDS
 def test_the_writer_reads_its_own_uncommitted_events(catalogue):
     reader = EventReader(catalogue.db).from_now()
     with catalogue.db.atomic():
@@ -256,6 +265,7 @@ def test_the_writer_reads_its_own_uncommitted_events(catalogue):
         assert [event.path for event in reader.read()] == ["a.JPG"]
 
 
+@BOTH_BACKENDS
 def test_a_kind_or_payload_this_version_does_not_know_is_read_not_refused(catalogue):
     """A newer shootwatch on the same catalogue may write kinds this one does not declare."""
     catalogue.db.execute_sql(

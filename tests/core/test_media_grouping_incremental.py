@@ -19,6 +19,9 @@ from core.media.work import describe_files
 from core.store.models import FileRecord, Photo, Root
 from core.store.writing import run_transaction
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
 SIDECARS = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos"

@@ -18,6 +18,9 @@ from core.media.photos import MediaSync
 from core.store.models import FileRecord, Photo, Root
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
 SIDECAR = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos" / "2024-06-01_wedding"

@@ -28,6 +28,9 @@ from tests.helpers import (
     touch_later,
     write,
 )
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 
 def events(kind: str) -> list[Event]:
@@ -262,7 +265,7 @@ def test_unreadable_root_goes_offline_and_keeps_records(catalogue, library):
     library.chmod(0)
     try:
         result = run_cli_without_file_permissions_bypass(
-            "--db", str(catalogue.path), "scan", "--json", str(library)
+            "--db", str(catalogue.location), "scan", "--json", str(library)
         )
     finally:
         library.chmod(0o755)
@@ -282,7 +285,7 @@ def test_unreadable_folder_makes_the_scan_partial_and_removes_nothing(catalogue,
     locked.chmod(0)
     try:
         result = run_cli_without_file_permissions_bypass(
-            "--db", str(catalogue.path), "scan", "--json"
+            "--db", str(catalogue.location), "scan", "--json"
         )
     finally:
         locked.chmod(0o755)
@@ -307,7 +310,7 @@ def test_unreadable_file_is_recorded_with_its_reason_and_the_scan_goes_on(catalo
     secret.chmod(0)
     try:
         result = run_cli_without_file_permissions_bypass(
-            "--db", str(catalogue.path), "scan", "--json", str(library)
+            "--db", str(catalogue.location), "scan", "--json", str(library)
         )
     finally:
         secret.chmod(0o644)

@@ -1,4 +1,5 @@
-"""The catalogue file: SQLite settings, permissions, schema versions and migrations."""
+"""The catalogue: SQLite settings and permissions, schema versions and migrations, on SQLite
+and (the tests marked BOTH_BACKENDS) on a PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core.store import CatalogueError, open_catalogue
+from core.catalogue_location import is_server
+from core.store import CatalogueError, dialect, open_catalogue
 from core.store.migrations import LATEST, schema_version
 from core.store.models import Decision, Event, FileRecord, Photo, Root, SyncRun
 from tests.helpers import FIXTURES
+from tests.postgres_cluster import BOTH_BACKENDS, connect_directly
 
 
 def test_new_catalogue_uses_wal_busy_timeout_and_foreign_keys(tmp_path):
@@ -22,11 +25,35 @@ def test_new_catalogue_uses_wal_busy_timeout_and_foreign_keys(tmp_path):
         assert pragma("journal_mode") == "wal"
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 5000
+
+
+@BOTH_BACKENDS
+def test_new_catalogue_has_every_table_at_the_latest_schema(catalogue_location):
+    with open_catalogue(catalogue_location) as catalogue:
         assert schema_version(catalogue.db) == LATEST
         assert set(catalogue.db.get_tables()) >= {
             "root", "file", "photo", "decision", "event", "sync_run", "darktable_image",
-            "artifact", "job", "heartbeat",
+            "artifact", "job", "heartbeat", "meta", "ingest_move", "card", "card_copy",
+            "ingest_counter", "sidecar_write", "unreadable_folder",
         }  # fmt: skip
+        indexes = {index.name for index in catalogue.db.get_indexes("file")}
+        assert {"file_blake3_size", "file_unhashed", "file_not_described"} <= indexes
+    with open_catalogue(catalogue_location) as catalogue:  # opened again, not created again
+        assert schema_version(catalogue.db) == LATEST
+
+
+@BOTH_BACKENDS
+def test_sizes_nanosecond_times_and_unix_times_are_kept_exactly(catalogue):
+    # PostgreSQL's INTEGER and REAL would not hold these (core.store.dialect).
+    added_at = 1_796_469_521.783_498_5
+    root = Root.create(path="/p", added_at=added_at)
+    FileRecord.create(
+        root=root, rel_path="a", size=9_000_000_000, mtime_ns=1_796_469_521_784_544_115,
+        last_seen=added_at,
+    )  # fmt: skip
+    record = FileRecord.get()
+    assert (record.size, record.mtime_ns) == (9_000_000_000, 1_796_469_521_784_544_115)
+    assert Root.get().added_at == added_at
 
 
 def test_catalogue_is_private_to_its_owner(tmp_path):
@@ -37,8 +64,9 @@ def test_catalogue_is_private_to_its_owner(tmp_path):
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-def test_foreign_keys_are_enforced(tmp_path):
-    with open_catalogue(tmp_path / "c.db"), pytest.raises(Exception, match="FOREIGN KEY"):
+@BOTH_BACKENDS
+def test_foreign_keys_are_enforced(catalogue):
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
         FileRecord.create(root=999, rel_path="x", size=1, mtime_ns=1, last_seen=0)
 
 
@@ -106,25 +134,36 @@ def _columns(path: Path, table: str) -> set[str]:
         connection.close()
 
 
-def test_catalogue_from_a_newer_version_is_refused(tmp_path):
-    path = tmp_path / "future.db"
-    with open_catalogue(path):
-        pass
-    connection = sqlite3.connect(path)
-    connection.execute(f"PRAGMA user_version = {LATEST + 1}")
-    connection.close()
+@BOTH_BACKENDS
+def test_catalogue_from_a_newer_version_is_refused(catalogue_location):
+    with open_catalogue(catalogue_location) as catalogue:
+        dialect.set_schema_version(catalogue.db, LATEST + 1)
     with pytest.raises(CatalogueError, match="newer shootwatch"):
-        open_catalogue(path)
+        open_catalogue(catalogue_location)
 
 
-def test_other_sqlite_file_is_refused_and_left_alone(tmp_path):
-    path = tmp_path / "library.db"
-    connection = sqlite3.connect(path)
+@BOTH_BACKENDS
+def test_another_programs_database_is_refused_and_left_alone(catalogue_location):
+    if not is_server(catalogue_location):
+        catalogue_location.parent.mkdir()
+    connection = connect_directly(catalogue_location)
     connection.execute("CREATE TABLE images (id INTEGER PRIMARY KEY)")
+    connection.execute("INSERT INTO images (id) VALUES (7)")
     connection.close()
     with pytest.raises(CatalogueError, match="not a shootwatch catalogue"):
-        open_catalogue(path)
-    assert _columns(path, "images") == {"id"}
+        open_catalogue(catalogue_location)
+    connection = connect_directly(catalogue_location)
+    try:
+        assert connection.execute("SELECT id FROM images").fetchall() == [(7,)]
+    finally:
+        connection.close()
+
+
+def test_unreachable_database_server_gives_a_clear_error(postgres_server):
+    missing = postgres_server.url("no_such_database")
+    with pytest.raises(CatalogueError, match="cannot open the catalogue postgresql://") as error:
+        open_catalogue(missing)
+    assert '"no_such_database" does not exist' in str(error.value)
 
 
 def test_file_that_is_not_sqlite_gives_a_clear_error(tmp_path):
@@ -141,18 +180,20 @@ def test_catalogue_in_an_unwritable_place_gives_a_clear_error(tmp_path):
         open_catalogue(blocker / "catalogue.db")
 
 
-def test_writer_waits_for_a_brief_lock_instead_of_failing(tmp_path):
-    path = tmp_path / "c.db"
-    with open_catalogue(path):
-        root = Root.create(path="/p", added_at=time.time())
-        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock...
-        releaser = threading.Timer(0.5, lambda: other.execute("COMMIT"))
-        releaser.start()
-        try:
-            root.kind = "inbox"
-            root.save()  # ...so this write waits (busy timeout) and then succeeds
-        finally:
-            releaser.join()
-            other.close()
-        assert Root.get_by_id(root.id).kind == "inbox"
+@BOTH_BACKENDS
+def test_writer_waits_for_a_brief_lock_instead_of_failing(catalogue):
+    root = Root.create(path="/p", added_at=time.time())
+    other = connect_directly(catalogue.location)
+    other.execute("BEGIN")
+    # Another process holds the write lock (SQLite's one, PostgreSQL's on the table)...
+    other.execute("LOCK TABLE root IN EXCLUSIVE MODE" if catalogue.path is None else
+                  "UPDATE root SET seen_at = NULL")  # fmt: skip
+    releaser = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    releaser.start()
+    try:
+        root.kind = "inbox"
+        root.save()  # ...so this write waits (busy timeout) and then succeeds
+    finally:
+        releaser.join()
+        other.close()
+    assert Root.get_by_id(root.id).kind == "inbox"

@@ -1,0 +1,177 @@
+"""Where the catalogue's two back ends differ: SQLite (a file, the default) and PostgreSQL (a
+server, named by a ``postgresql://`` URL). Everything else in the store speaks to both alike.
+
+- Which back end a catalogue location names: ``core.catalogue_location``.
+- The column types: PostgreSQL's INTEGER and REAL are 4 bytes, too small for a file's size or
+  mtime in nanoseconds and too coarse for a unix time (REAL keeps 7 digits: 128 s), so there an
+  integer is BIGINT and a float DOUBLE PRECISION, which SQLite's INTEGER and REAL already are.
+- Text order: the store finds the files under a folder by a range of paths ("dir/" < path <
+  "dir0"), which holds in byte order (SQLite's). A server's database may sort text by a
+  language's rules, where "A/y" and "á/w" fall between "a/" and "a0": every text column there
+  is declared ``COLLATE "C"``.
+- The schema version: SQLite's ``user_version``; on PostgreSQL a one-row table.
+- The migrator that applies a step of ``core.store.migrations``.
+- Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
+  PostgreSQL locks rows, and its writers wait for each other instead of failing.
+- A value in a JSON payload (``json_value``): SQLite's ``json_extract``, PostgreSQL's ``->>``.
+- A list as one parameter (``one_of``): SQLite's ``json_each`` of a JSON list, PostgreSQL's
+  ``= ANY`` of an array.
+- Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
+  ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
+  or by ``sql_for`` where a driver's cursor is used directly.
+- Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
+  through a file beside the catalogue; PostgreSQL queues them, and there is no file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+
+from core.store.turns import Turns
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
+
+SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
+NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
+
+
+class PostgresCatalogueDatabase(PostgresqlDatabase):
+    """The catalogue's connections to a PostgreSQL server (one per thread)."""
+
+    field_types = {  # noqa: RUF012 (peewee's own class attribute)
+        **PostgresqlDatabase.field_types,
+        "INT": "BIGINT",
+        "FLOAT": "DOUBLE PRECISION",
+        "AUTO": "BIGSERIAL",
+        "TEXT": 'TEXT COLLATE "C"',
+    }
+
+    def __init__(self, url: str, **kwargs: object) -> None:
+        super().__init__(url, **kwargs)
+        self.turns = Turns(None)
+
+    def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
+        # lock_type is SQLite's (see the module's docstring): PostgreSQL has no equivalent.
+        super().begin(isolation_level)
+
+    def execute_sql(self, sql: str, params: object = None) -> object:
+        return super().execute_sql(postgres_placeholders(sql, bool(params)), params)
+
+
+def postgres_placeholders(sql: str, has_params: bool = True) -> str:
+    """``sql`` written for SQLite (``?`` placeholders) as psycopg takes it (``%s``, and every
+    literal ``%`` doubled). SQL that peewee wrote for PostgreSQL (``%s`` already) is left as
+    it is: it never holds a ``?``."""
+    if "?" not in sql:
+        return sql.replace("%", "%%") if "%" in sql and not has_params else sql
+    out: list[str] = []
+    quote = ""
+    for char in sql:
+        if char == "%":
+            out.append("%%")
+        elif quote:
+            out.append(char)
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        else:
+            out.append("%s" if char == "?" else char)
+    return "".join(out)
+
+
+def sql_for(db: Database, sql: str) -> str:
+    """The store's SQL (``?`` placeholders) for ``db``'s driver, to run on its cursor."""
+    return sql if _is_sqlite(db) else postgres_placeholders(sql)
+
+
+def _is_sqlite(db: Database | DatabaseProxy) -> bool:
+    """Whether ``db`` (or the database a models' proxy stands for) is SQLite."""
+    return isinstance(db.obj if isinstance(db, DatabaseProxy) else db, SqliteDatabase)
+
+
+def schema_version(db: Database) -> int:
+    """The catalogue's schema version; 0 for an empty database (or another program's)."""
+    if _is_sqlite(db):
+        return db.execute_sql("PRAGMA user_version").fetchone()[0]
+    exists = db.execute_sql("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()[0]
+    if exists is None:
+        return 0
+    row = db.execute_sql(f'SELECT version FROM "{SCHEMA_TABLE}"').fetchone()
+    return row[0] if row else 0
+
+
+def set_schema_version(db: Database, version: int) -> None:
+    if _is_sqlite(db):
+        db.execute_sql(f"PRAGMA user_version = {version:d}")
+        return
+    db.execute_sql(f'CREATE TABLE IF NOT EXISTS "{SCHEMA_TABLE}" (version INTEGER NOT NULL)')
+    db.execute_sql(f'DELETE FROM "{SCHEMA_TABLE}"')
+    db.execute_sql(f'INSERT INTO "{SCHEMA_TABLE}" (version) VALUES (%s)', (version,))
+
+
+def catalogue_tables(db: Database) -> set[str]:
+    """The tables in the catalogue's database, less the schema version's own."""
+    return set(db.get_tables()) - {SCHEMA_TABLE}
+
+
+def migrator(db: Database) -> SchemaMigrator:
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+    return SqliteMigrator(db) if _is_sqlite(db) else PostgresqlMigrator(db)
+
+
+def executemany(db: Database, sql: str, rows: Iterable[Sequence]) -> None:
+    """The store's SQL (``?`` placeholders) run once per row on ``db``'s driver cursor (the
+    fastest way to write many rows through either driver)."""
+    db.cursor().executemany(sql_for(db, sql), rows)
+
+
+def insert_returning_id(db: Database, sql: str, params: Sequence) -> int:
+    """Run one INSERT of the store's SQL and return the new row's id (SQLite's ``lastrowid``;
+    psycopg has none, so there ``RETURNING id``)."""
+    if _is_sqlite(db):
+        return db.execute_sql(sql, params).lastrowid
+    return db.execute_sql(f"{sql} RETURNING id", params).fetchone()[0]
+
+
+def one_of(db: Database, column: str, values: Iterable) -> tuple[str, object]:
+    """SQL that holds when ``column`` is one of ``values`` (any number of them: no limit on
+    parameters), with its one ``?``, and that parameter: a JSON list SQLite reads with
+    ``json_each``, an array on PostgreSQL (``= ANY``)."""
+    if _is_sqlite(db):
+        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+    return f"{column} = ANY(?)", list(values)
+
+
+def json_value(db: Database, column: str, key: str, sql_type: str) -> str:
+    """SQL for the value at ``key`` of the JSON object in the text ``column``, as ``sql_type``
+    (``BIGINT``, ``DOUBLE PRECISION``): SQLite's ``json_extract`` gives it typed already;
+    PostgreSQL's ``->>`` gives text, cast here."""
+    if _is_sqlite(db):
+        return f"json_extract({column}, '$.{key}')"
+    return f"CAST(CAST({column} AS json) ->> '{key}' AS {sql_type})"
+
+
+class ServerReadOnlyConnection:
+    """A read-only connection of its own to a catalogue on a server, taking the store's SQL
+    (``?`` placeholders) as ``sqlite3.Connection.execute`` does, for the code that reads the
+    catalogue beside peewee (``core.store.queries.open_read_only``)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # the optional driver: only a catalogue on a server needs it
+
+        self._connection = psycopg.connect(
+            url, autocommit=True, options="-c default_transaction_read_only=on"
+        )
+
+    def execute(self, sql: str, params: Sequence = ()) -> object:
+        return self._connection.execute(postgres_placeholders(sql, bool(params)), params)
+
+    def close(self) -> None:
+        self._connection.close()

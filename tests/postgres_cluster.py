@@ -1,0 +1,166 @@
+"""A private PostgreSQL server for the tests: a cluster made by ``initdb`` in a temporary folder,
+run as the ``postgres`` user (the server refuses to run as root), listening only on a unix socket
+in that folder, started and stopped with ``pg_ctl``, and removed at the end.
+
+Debian's server binaries are in /usr/lib/postgresql/<version>/bin (package ``postgresql``);
+``SHOOTWATCH_POSTGRES_BIN`` names another folder. Without them the PostgreSQL tests skip,
+unless ``SHOOTWATCH_REQUIRE_POSTGRES=1`` (CI) makes them fail.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+VERSION = 15
+SERVER_USER = "postgres"  # the OS user the server runs as when the tests run as root
+PORT = 5432  # names the socket file only: the server listens on no TCP port
+START_SECONDS = 60
+
+
+def server_binaries() -> Path:
+    return Path(os.environ.get("SHOOTWATCH_POSTGRES_BIN", f"/usr/lib/postgresql/{VERSION}/bin"))
+
+
+def why_unavailable() -> str | None:
+    """Why no private server can be started here (None when one can)."""
+    binaries = server_binaries()
+    for program in ("initdb", "pg_ctl", "postgres"):
+        if not os.access(binaries / program, os.X_OK):
+            return f"PostgreSQL's {program} is not in {binaries} (Debian package postgresql)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return f"no '{SERVER_USER}' user to run PostgreSQL as (it refuses to run as root)"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "the psycopg driver is not installed (pip install 'shootwatch[postgres]')"
+    return None
+
+
+def required() -> bool:
+    return os.environ.get("SHOOTWATCH_REQUIRE_POSTGRES") == "1"
+
+
+def server_processes() -> int:
+    """How many processes run PostgreSQL's server binary on this machine (for the check that
+    the tests leave none running)."""
+    binary = str((server_binaries() / "postgres").resolve())
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "exe") == binary:
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+class PostgresCluster:
+    """One private cluster: ``start()``, ``create_database(name)`` for a URL, ``stop()``."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: its folders are root's alone, and the server runs as
+        # another user. A short path, too: a unix socket's path has at most 107 bytes.
+        self.folder = Path(tempfile.mkdtemp(prefix="shootwatch-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        self.superuser = SERVER_USER
+        self.as_other_user = os.geteuid() == 0
+        if self.as_other_user:
+            account = pwd.getpwnam(SERVER_USER)
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+        else:
+            self.superuser = pwd.getpwuid(os.geteuid()).pw_name
+        # Its socket is reached by any local user: tests drop root's permission bypass
+        # (setpriv) around whole commands; the data folder itself stays the server's alone.
+        os.chmod(self.folder, 0o711)
+        self.started = False
+
+    def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(server_binaries() / program), *args]
+        if self.as_other_user:
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        result = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        if result.returncode != 0:
+            log = self.log.read_text(errors="replace") if self.log.exists() else ""
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}): {result.stderr or result.stdout}{log}"
+            )
+        return result
+
+    def start(self) -> None:
+        self._run(
+            "initdb", "--pgdata", str(self.data), "--username", self.superuser,
+            "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
+            " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+        )
+        self.started = True  # from here on, stop() has something to stop
+        self._run(
+            "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--options", options,
+            "--wait", "--timeout", str(START_SECONDS), "start",
+        )  # fmt: skip
+
+    def url(self, database: str) -> str:
+        """A libpq URL of ``database`` on this server, through its socket."""
+        return f"postgresql://{self.superuser}@{quote(str(self.folder), safe='')}:{PORT}/{database}"
+
+    def execute(self, sql: str, database: str = "postgres") -> None:
+        """Run ``sql`` outside a transaction (CREATE DATABASE cannot run in one)."""
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            connection.execute(sql)
+
+    def create_database(self, name: str, options: str = "") -> str:
+        """A new database; ``options`` of CREATE DATABASE (its language's sort order...)."""
+        self.execute(f'CREATE DATABASE "{name}" {options}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                self._run(
+                    "pg_ctl", "--pgdata", str(self.data), "--mode", "immediate", "--wait", "stop"
+                )
+        finally:
+            self.started = False
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# A test (or a module's ``pytestmark``) with this mark that uses the catalogue fixtures runs
+# once per back end: a SQLite file, then a database on the private server (tests/conftest.py's
+# pytest_generate_tests). A test of the module that opens no catalogue runs once.
+BACKENDS = ("sqlite", "postgresql")
+BOTH_BACKENDS = pytest.mark.both_backends
+
+
+def connect_directly(location: Path | str) -> object:
+    """A DB-API connection of the test's own to a catalogue (a file's path or a server's URL),
+    in autocommit, as another process would have: it sees only what was committed."""
+    if isinstance(location, str) and location.startswith("postgresql://"):
+        import psycopg
+
+        return psycopg.connect(location, autocommit=True)
+    import sqlite3
+
+    return sqlite3.connect(location, isolation_level=None, check_same_thread=False)
