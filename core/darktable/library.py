@@ -9,6 +9,7 @@ never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason f
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -22,7 +23,8 @@ from core.darktable.facts import ALTERED_SQL
 from core.files import open_to_read
 
 BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
-BUCKET_BITS = 6  # images are compared in buckets of 64 ids: a change re-reads its bucket only
+COARSE_BITS = 6  # a poll first sums buckets of 64 ids: one pass over each table
+BUCKET_BITS = 3  # then buckets of 8 ids inside the coarse ones that moved: a change re-reads 8
 READ_CHUNK = 2000  # images per statement: each read holds library.db for a few milliseconds
 _MODULUS = 1_000_000_007
 KNOWN_VERSIONS = {37: "darktable 4.2"}  # library versions whose databases were checked
@@ -136,6 +138,8 @@ class Schema:
     version: int | None  # db_info's version; None when the table or key is missing
     columns: dict[str, frozenset[str]]
     warning: str | None  # set when the version is one shootwatch was not checked against
+    # (table, column) pairs a lookup by value is a seek for: the rowid, a leading index column
+    keyed: frozenset[tuple[str, str]] = frozenset()
 
     def has(self, table: str, column: str | None = None) -> bool:
         found = self.columns.get(table)
@@ -211,15 +215,28 @@ def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
 
 
 def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
-    """db_info's version and the columns of the tables shootwatch reads, in one statement."""
+    """db_info's version, the columns of the tables shootwatch reads and which of them a range
+    of ids can be sought by (an INTEGER PRIMARY KEY, an index's first column), in one
+    statement."""
     tables = (*REQUIRED, *OPTIONAL_TABLES)
     parts = " UNION ALL ".join(
-        f"SELECT '{table}', name FROM pragma_table_info('{table}')" for table in tables
+        f"SELECT '{table}', name, pk = 1 AND upper(type) = 'INTEGER'"
+        f" AND (SELECT count(*) FROM pragma_table_info('{table}') WHERE pk > 0) = 1"
+        f" FROM pragma_table_info('{table}')"
+        f" UNION ALL SELECT '{table}', NULL, c.name FROM pragma_index_list('{table}') x,"
+        f" pragma_index_info(x.name) c WHERE c.seqno = 0"
+        for table in tables
     )
     rows = query(paths.library, parts, gate=gate)
     columns: dict[str, set[str]] = {}
-    for table, column in rows:
+    keyed: set[tuple[str, str]] = set()
+    for table, column, key in rows:
+        if column is None:  # an index, by its first column
+            keyed.add((table, key))
+            continue
         columns.setdefault(table, set()).add(column)
+        if key:
+            keyed.add((table, column))
     missing = [
         f"{table}.{column}"
         for table, needed in REQUIRED.items()
@@ -244,7 +261,7 @@ def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
             f"darktable library version {version if version is not None else 'unknown'} was "
             f"not checked by shootwatch (checked: {known}); reading the columns it recognises"
         )
-    return Schema(version, {t: frozenset(c) for t, c in columns.items()}, warning)
+    return Schema(version, {t: frozenset(c) for t, c in columns.items()}, warning, frozenset(keyed))
 
 
 def _column(schema: Schema, table_alias: str, table: str, column: str, default: str) -> str:
@@ -265,74 +282,165 @@ def _spread(value: str, image_id: str) -> str:
     return f"((({value}) % {_MODULUS}) * {weight} % {_MODULUS})"
 
 
-def _image_mix(schema: Schema, alias: str = "i") -> str:
+def _image_state(schema: Schema, alias: str = "i") -> str:
     """A number per image row that moves when its stars, reject, history, timestamps or place
-    change."""
+    change (before its weight)."""
 
     def col(name: str) -> str:
         return f"ifnull({_column(schema, alias, 'images', name, 'NULL')}, -1)"
 
-    state = (
+    return (
         f"{alias}.flags + 16 * {col('history_end')}"
         f" + 4096 * ({col('change_timestamp')} % {_MODULUS})"
         f" + 3 * ({col('export_timestamp')} % {_MODULUS})"
         f" + 7 * {alias}.film_id + 11 * {col('version')} + {_MODULUS}"
     )
-    return _spread(state, f"{alias}.id")
 
 
-def _table_mixes(schema: Schema) -> list[tuple[str, str, str]]:
-    """(name, table, mix expression keyed by imgid) for the tables that hang off images."""
-    mixes = [("images", "images i", _image_mix(schema))]
+@dataclass(frozen=True)
+class SummedTable:
+    """A table whose rows are summed per bucket of image ids."""
+
+    name: str
+    source: str  # the table, with its alias
+    key: str  # its image id column, as the mix names it
+    mix: str  # a number of at least 1 per row, moving when the row changes
+    keyed: bool  # a range of ids is a seek (else every statement scans the table)
+
+    def sums(self, bits: int, where: str = "") -> str:
+        """(bucket, sum) per bucket of 2**bits ids, by grouping every row (a sort)."""
+        return (
+            f"SELECT {self.key} >> {bits}, sum({self.mix}) FROM {self.source}"
+            f" WHERE {self.key} IS NOT NULL{where} GROUP BY 1"
+        )
+
+    def coarse_sums(self) -> str:
+        """(bucket, sum) per bucket of 2**COARSE_BITS ids. With a keyed column, bucket after
+        bucket by a seek to its first id: no sort, and empty ranges of ids skipped."""
+        if not self.keyed:
+            return self.sums(COARSE_BITS)
+        key, source, bits = self.key, self.source, COARSE_BITS
+        return (
+            f"WITH RECURSIVE b(k) AS (SELECT (SELECT min({key}) FROM {source}) >> {bits}"
+            f" UNION ALL SELECT (SELECT min({key}) FROM {source}"
+            f" WHERE {key} >= (k + 1) << {bits}) >> {bits} FROM b WHERE k IS NOT NULL)"
+            f" SELECT k, (SELECT sum({self.mix}) FROM {source}"
+            f" WHERE {key} >= k << {bits} AND {key} < (k + 1) << {bits})"
+            f" FROM b WHERE k IS NOT NULL"
+        )
+
+    def fine_sums_within(self) -> str:
+        """(bucket, sum) per bucket of 2**BUCKET_BITS ids inside the coarse buckets given as a
+        JSON list (the statement's one parameter)."""
+        if not self.keyed:
+            return self.sums(
+                BUCKET_BITS, f" AND {self.key} >> {COARSE_BITS} IN (SELECT value FROM json_each(?))"
+            )
+        return (
+            f"SELECT {self.key} >> {BUCKET_BITS}, sum({self.mix})"
+            f" FROM json_each(?) b CROSS JOIN {self.source}"  # CROSS: the buckets drive
+            f" WHERE {self.key} >= b.value << {COARSE_BITS}"
+            f" AND {self.key} < (b.value + 1) << {COARSE_BITS} GROUP BY 1"
+        )
+
+
+def summed_tables(schema: Schema) -> list[SummedTable]:
+    """The tables whose rows say an image's state (images, history hashes, labels, tags)."""
+
+    def table(name: str, alias: str, mix: str) -> SummedTable:
+        key = "id" if name == "images" else "imgid"
+        source = f"{name} {alias}" if alias else name
+        column = f"{alias}.{key}" if alias else key
+        # + 1: a row added or removed moves its bucket's sum, whatever its weighted value
+        return SummedTable(name, source, column, _spread(mix, column) + " + 1",
+                           (name, key) in schema.keyed)  # fmt: skip
+
+    tables = [table("images", "i", _image_state(schema))]
     if schema.has("history_hash", "current_hash"):
-        mixes.append(("history_hash", "history_hash h", _spread(f"2 + {ALTERED_SQL}", "h.imgid")))
+        tables.append(table("history_hash", "h", f"2 + {ALTERED_SQL}"))
     if schema.has("color_labels", "color"):
-        mixes.append(("color_labels", "color_labels", _spread("color + 1", "imgid")))
+        tables.append(table("color_labels", "", "color + 1"))
     if schema.has("tagged_images", "tagid"):
-        mixes.append(("tagged_images", "tagged_images", _spread("tagid + 1", "imgid")))
-    return mixes
+        tables.append(table("tagged_images", "", "tagid + 1"))
+    return tables
 
 
-def _key(name: str) -> str:
-    return "i.id" if name == "images" else ("h.imgid" if name == "history_hash" else "imgid")
+Sums = dict[str, dict[int, int]]  # table name -> bucket -> the sum of its rows' mixes
 
 
-def read_totals(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> tuple:
-    """Values that change when any image's state changes: a count and a sum per table, the
-    cheap first question of every poll (one short statement per table)."""
-    parts = [
-        f"SELECT count(*) || ':' || ifnull(sum({mix}), 0) FROM {table}"
-        for _, table, mix in _table_mixes(schema)
-    ]
-    parts.append("SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls")
-    return tuple(query(paths.library, sql, gate=gate)[0][0] for sql in parts)
+def query_each(path: Path, statements: Sequence[tuple[str, Sequence]], gate: QuietGate | None):
+    """Several reads on one connection, each its own autocommit statement (the file is held
+    for one statement at a time; the gate is asked before each)."""
+    if not path.exists():
+        raise LibraryUnavailable("missing", f"there is no file at {path}")
+    if gate is not None:
+        gate.check(path)
+    try:
+        connection = sqlite3.connect(
+            _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
+        )
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    try:
+        results = []
+        for number, (sql, params) in enumerate(statements):
+            if number and gate is not None:
+                gate.check(path)
+            results.append(connection.execute(sql, params).fetchall())
+        return results
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    finally:
+        connection.close()
 
 
-def table_names(schema: Schema) -> list[str]:
-    """The tables read_totals sums, in its order (film_rolls last)."""
-    return [name for name, _, _ in _table_mixes(schema)] + ["film_rolls"]
+def read_coarse_sums(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> Sums:
+    """Per table and per bucket of 64 image ids, the sum of its rows' mixes: the first question
+    of a poll after library.db was written. One statement per table, so no read holds the file
+    for long."""
+    tables = summed_tables(schema)
+    found = query_each(paths.library, [(table.coarse_sums(), ()) for table in tables], gate)
+    return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
 
 
-def read_buckets(
+def read_fine_sums(
     paths: LibraryPaths,
     schema: Schema,
-    tables: set[str] | None = None,
+    within: dict[str, Iterable[int]] | None = None,
     gate: QuietGate | None = None,
-) -> dict[tuple[str, int], str]:
-    """Per table (all, or those named) and per bucket of 64 image ids, a count and a sum:
-    which buckets changed. One statement per table, so no read holds the file for long."""
-    buckets = {}
-    for name, table, mix in _table_mixes(schema):
-        if tables is not None and name not in tables:
-            continue
-        rows = query(
-            paths.library,
-            f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
-            f" FROM {table} GROUP BY 1",
-            gate=gate,
-        )
-        buckets.update(((name, bucket), value) for bucket, value in rows)
-    return buckets
+) -> Sums:
+    """Per table and per bucket of 8 image ids, the sum of its rows' mixes: of every table
+    (``within`` None), or of the named tables inside the given coarse buckets."""
+    tables = [t for t in summed_tables(schema) if within is None or within.get(t.name)]
+    statements = [
+        (table.sums(BUCKET_BITS), ())
+        if within is None
+        else (table.fine_sums_within(), (json.dumps(sorted(within[table.name])),))
+        for table in tables
+    ]
+    found = query_each(paths.library, statements, gate)
+    return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
+
+
+def read_film_rolls(paths: LibraryPaths, gate: QuietGate | None = None) -> str:
+    """A value that moves when a film roll is added, removed or renamed."""
+    sql = "SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls"
+    return query(paths.library, sql, gate=gate)[0][0]
+
+
+def coarse_of(fine: dict[int, int]) -> dict[int, int]:
+    """The coarse buckets' sums from their fine buckets' (sums are exact: they add up)."""
+    coarse: dict[int, int] = {}
+    shift = COARSE_BITS - BUCKET_BITS
+    for bucket, total in fine.items():
+        coarse[bucket >> shift] = coarse.get(bucket >> shift, 0) + total
+    return coarse
+
+
+def fine_in(coarse: int) -> range:
+    """The fine buckets inside a coarse bucket."""
+    shift = COARSE_BITS - BUCKET_BITS
+    return range(coarse << shift, (coarse + 1) << shift)
 
 
 def bucket_ids(buckets: Iterable[int]) -> list[int]:
