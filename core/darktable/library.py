@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -394,12 +395,44 @@ def query_each(path: Path, statements: Sequence[tuple[str, Sequence]], gate: Qui
         connection.close()
 
 
+def query_side_by_side(
+    path: Path, groups: Sequence[Sequence[tuple[str, Sequence]]], gate: QuietGate | None
+) -> list[list]:
+    """``query_each`` of each group, the groups at the same time, one connection each (sqlite3
+    lets go of the GIL while a statement runs): on two cores the file is held about as long as
+    the longest group takes, not as long as all of them. Results in the groups' order."""
+    results: list[list | None] = [None] * len(groups)
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            results[number] = query_each(path, groups[number], gate)
+        except BaseException as error:  # re-raised in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(1, len(groups))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [statement for group in results for statement in group or []]
+
+
+def _side_by_side(statements: list[tuple[str, Sequence]]) -> list[list[tuple[str, Sequence]]]:
+    """The images table's statement (the largest) in one group, the others in another."""
+    return [group for group in (statements[:1], statements[1:]) if group]
+
+
 def read_coarse_sums(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> Sums:
     """Per table and per bucket of 64 image ids, the sum of its rows' mixes: the first question
     of a poll after library.db was written. One statement per table, so no read holds the file
-    for long."""
+    for long, the images apart from the others at the same time."""
     tables = summed_tables(schema)
-    found = query_each(paths.library, [(table.coarse_sums(), ()) for table in tables], gate)
+    statements = [(table.coarse_sums(), ()) for table in tables]
+    found = query_side_by_side(paths.library, _side_by_side(statements), gate)
     return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
 
 
@@ -410,15 +443,18 @@ def read_fine_sums(
     gate: QuietGate | None = None,
 ) -> Sums:
     """Per table and per bucket of 8 image ids, the sum of its rows' mixes: of every table
-    (``within`` None), or of the named tables inside the given coarse buckets."""
+    (``within`` None, side by side as ``read_coarse_sums``), or of the named tables inside the
+    given coarse buckets (a few seeks: one after the other)."""
     tables = [t for t in summed_tables(schema) if within is None or within.get(t.name)]
-    statements = [
-        (table.sums(BUCKET_BITS), ())
-        if within is None
-        else (table.fine_sums_within(), (json.dumps(sorted(within[table.name])),))
-        for table in tables
-    ]
-    found = query_each(paths.library, statements, gate)
+    if within is None:
+        statements = [(table.sums(BUCKET_BITS), ()) for table in tables]
+        found = query_side_by_side(paths.library, _side_by_side(statements), gate)
+    else:
+        statements = [
+            (table.fine_sums_within(), (json.dumps(sorted(within[table.name])),))
+            for table in tables
+        ]
+        found = query_each(paths.library, statements, gate)
     return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
 
 
@@ -459,7 +495,7 @@ def bucket_of(image_id: int) -> int:
 # --- reading images -------------------------------------------------------------------------------
 
 
-def _image_select(schema: Schema) -> str:
+def _image_select(schema: Schema, images: str = "images i") -> str:
     def col(name: str) -> str:
         return _column(schema, "i", "images", name, "NULL")
 
@@ -482,7 +518,7 @@ def _image_select(schema: Schema) -> str:
         f" {col('maker')}, {col('model')}, {col('lens')}, {col('exposure')}, {col('aperture')},"
         f" {col('iso')}, {col('focal_length')}, {col('datetime_taken')}, {col('width')},"
         f" {col('height')}"
-        f" FROM images i JOIN film_rolls f ON f.id = i.film_id{join_hash}"
+        f" FROM {images} JOIN film_rolls f ON f.id = i.film_id{join_hash}"
     )
 
 
@@ -501,15 +537,12 @@ def read_images(
     select = _image_select(schema)
     images: list[LibraryImage] = []
     if ids is not None:
+        # The ids drive (CROSS JOIN): a seek per id, where IN would scan every image.
+        by_ids = _image_select(schema, "json_each(?) j CROSS JOIN images i ON i.id = j.value")
         wanted = sorted(ids)
         for start in range(0, len(wanted), READ_CHUNK):
             chunk = "[" + ",".join(map(str, wanted[start : start + READ_CHUNK])) + "]"
-            rows = query(
-                paths.library,
-                select + " WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id",
-                (chunk,),
-                gate=gate,
-            )
+            rows = query(paths.library, by_ids + " ORDER BY i.id", (chunk,), gate=gate)
             images += [LibraryImage(*row) for row in rows]
         return images
     after = -1
