@@ -24,7 +24,7 @@ from core.darktable.facts import ALTERED_SQL
 from core.files import open_to_read
 
 BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
-COARSE_BITS = 6  # a poll first sums buckets of 64 ids: one pass over each table
+COARSE_BITS = 8  # a poll first sums buckets of 256 ids: one pass over each table, a seek each
 BUCKET_BITS = 3  # then buckets of 8 ids inside the coarse ones that moved: a change re-reads 8
 READ_CHUNK = 2000  # images per statement: each read holds library.db for a few milliseconds
 _MODULUS = 1_000_000_007
@@ -427,7 +427,7 @@ def _side_by_side(statements: list[tuple[str, Sequence]]) -> list[list[tuple[str
 
 
 def read_coarse_sums(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> Sums:
-    """Per table and per bucket of 64 image ids, the sum of its rows' mixes: the first question
+    """Per table and per bucket of 256 image ids, the sum of its rows' mixes: the first question
     of a poll after library.db was written. One statement per table, so no read holds the file
     for long, the images apart from the others at the same time."""
     tables = summed_tables(schema)

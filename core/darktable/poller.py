@@ -2,7 +2,7 @@
 or on a slow fallback interval; never two reads at once, never while darktable is writing.
 
 A poll asks the cheapest question first (library.db's header: was it written?), then, per
-table, the sums of buckets of 64 ids in one pass each; only inside the buckets whose sum moved
+table, the sums of buckets of 256 ids in one pass each; only inside the buckets whose sum moved
 the sums of buckets of 8 ids, and it reads only the images in those that moved. A missing, locked or
 damaged library is a state with its reason; the poller retries with backoff.
 """
@@ -59,7 +59,7 @@ class PollerState:
 
 class LibraryReader:
     """Reads what changed in the library since its last read (its memory: per table, the sums
-    of the buckets of 8 ids, and of 64 ids added up from them)."""
+    of the buckets of 8 ids, and of 256 ids added up from them)."""
 
     def __init__(self, paths: LibraryPaths, quiet_seconds: float = 0.0) -> None:
         self.paths = paths

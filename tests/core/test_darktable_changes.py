@@ -17,14 +17,14 @@ from core.darktable.poller import LibraryReader
 from core.darktable.sync import DarktableSync
 from tests.darktable_fixture import DarktableCopy, copy_fixture
 
-COPIES = 60  # of the fixture's 17 images: 1,020 images, 16 buckets of 64 ids
+COPIES = 60  # of the fixture's 17 images: 1,020 images
 PER_IMAGE_TABLES = {  # darktable's rows per image, copied with their image
     "history_hash": "imgid",
     "color_labels": "imgid",
     "tagged_images": "imgid",
     "history": "imgid",
 }
-BUCKET = 5  # the bucket of 64 ids changed whole: ids 320 to 383
+BUCKET = range(320, 384)  # 64 ids changed together: in one bucket of the first pass
 SEED = 19
 
 
@@ -174,20 +174,20 @@ KINDS: dict[str, Callable[[sqlite3.Connection, list[int]], None]] = {
 
 
 def chosen(kind: str, count: str, images: int) -> list[int]:
-    """The ids changed: one, a whole bucket of 64, or 100 scattered over the library (new ids
+    """The ids changed: one, 64 in one bucket, or 100 scattered over the library (new ids
     for images added: after the last, or in gaps made before the first read)."""
-    size = 1 << COARSE_BITS
     if kind == "image added":
         if count == "1":
             return [images + 1]
         if count == "64 in one bucket":
-            first = (images // size + 2) * size
-            return list(range(first, first + size))
+            first = ((images >> COARSE_BITS) + 1) << COARSE_BITS
+            return list(range(first, first + 64))
         return sorted(random.Random(SEED).sample(range(1, images * 2), 100))
     if count == "1":
-        return [BUCKET * size + 17]
+        return [BUCKET.start + 17]
     if count == "64 in one bucket":
-        return list(range(BUCKET * size, (BUCKET + 1) * size))
+        assert BUCKET.start >> COARSE_BITS == (BUCKET.stop - 1) >> COARSE_BITS
+        return list(BUCKET)
     return sorted(random.Random(SEED).sample(range(1, images + 1), 100))
 
 
