@@ -2,8 +2,8 @@
 
 darktable keeps no WAL and sets no busy timeout: while any reader holds a read transaction its
 own writes fail and an edit is silently lost. So every read here opens the file read-only, runs
-one short autocommit statement, fetches everything and closes; nothing is kept open between
-reads and nothing is ever written. The schema is detected (``db_info`` and the tables' columns),
+short autocommit statements, each fetched whole before the next, and closes; nothing is kept
+open between reads and nothing is ever written. The schema is detected (``db_info`` and the tables' columns),
 never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason for a person.
 """
 
