@@ -3,12 +3,14 @@
 darktable keeps no WAL and sets no busy timeout: while any reader holds a read transaction its
 own writes fail and an edit is silently lost. So every read here opens the file read-only, runs
 short autocommit statements, each fetched whole before the next, and closes; nothing is kept
-open between reads and nothing is ever written. The schema is detected (``db_info`` and the tables' columns),
-never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason for a person.
+open between reads and nothing is ever written. The schema is detected (``db_info`` and the
+tables' columns), never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason
+for a person.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -459,9 +461,14 @@ def read_fine_sums(
 
 
 def read_film_rolls(paths: LibraryPaths, gate: QuietGate | None = None) -> str:
-    """A value that moves when a film roll is added, removed or renamed."""
-    sql = "SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls"
-    return query(paths.library, sql, gate=gate)[0][0]
+    """A digest of every film roll's id and folder: it moves when one is added, removed or
+    renamed (to a name of any length; a sum of lengths would miss most renames)."""
+    sql = (
+        "SELECT group_concat(roll, char(0)) FROM"
+        " (SELECT id || '/' || folder AS roll FROM film_rolls ORDER BY id)"
+    )
+    listing = query(paths.library, sql, gate=gate)[0][0] or ""
+    return hashlib.blake2b(listing.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def coarse_of(fine: dict[int, int]) -> dict[int, int]:

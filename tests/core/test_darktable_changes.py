@@ -285,3 +285,16 @@ def test_a_write_that_changes_no_image_reads_no_image(catalogue, library):
         db.execute("UPDATE images SET flags = flags - 4096 WHERE id = 400"),
     ))  # fmt: skip
     assert reader.read() is None  # changed and changed back in one write: nothing to say
+
+
+def test_a_film_roll_renamed_to_a_name_of_the_same_length_is_seen(catalogue, library):
+    darktable, _ = library
+    reader, sync = LibraryReader(darktable.paths), DarktableSync(catalogue.db)
+    sync.apply(reader.read())
+    write(darktable, lambda db: db.execute(
+        "UPDATE film_rolls SET folder = replace(folder, '2024-06-01', '2024-06-02') WHERE id = 3"
+    ))  # fmt: skip
+    read = reader.read()
+    assert read is not None, "a film roll renamed was not seen by the next poll"
+    sync.apply(read)
+    assert {i: sync.state(i).signature for i in sync._states} == states(darktable.paths)
