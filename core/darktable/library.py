@@ -371,7 +371,9 @@ def summed_tables(schema: Schema) -> list[SummedTable]:
 Sums = dict[str, dict[int, int]]  # table name -> bucket -> the sum of its rows' mixes
 
 
-def query_each(path: Path, statements: Sequence[tuple[str, Sequence]], gate: QuietGate | None):
+def query_each(
+    path: Path, statements: Sequence[tuple[str, Sequence]], gate: QuietGate | None
+) -> list[list[tuple]]:
     """Several reads on one connection, each its own autocommit statement (the file is held
     for one statement at a time; the gate is asked before each)."""
     if not path.exists():
@@ -399,11 +401,11 @@ def query_each(path: Path, statements: Sequence[tuple[str, Sequence]], gate: Qui
 
 def query_side_by_side(
     path: Path, groups: Sequence[Sequence[tuple[str, Sequence]]], gate: QuietGate | None
-) -> list[list]:
+) -> list[list[tuple]]:
     """``query_each`` of each group, the groups at the same time, one connection each (sqlite3
     lets go of the GIL while a statement runs): on two cores the file is held about as long as
     the longest group takes, not as long as all of them. Results in the groups' order."""
-    results: list[list | None] = [None] * len(groups)
+    results: list[list[list[tuple]] | None] = [None] * len(groups)
     errors: list[BaseException] = []
 
     def run(number: int) -> None:
@@ -412,7 +414,11 @@ def query_side_by_side(
         except BaseException as error:  # re-raised in the caller's thread
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(1, len(groups))]
+    # daemon: a read blocked on a stalled disk must not hold up exit (as the poller's thread)
+    threads = [
+        threading.Thread(target=run, args=(n,), name="shootwatch-darktable-read", daemon=True)
+        for n in range(1, len(groups))
+    ]
     for thread in threads:
         thread.start()
     run(0)

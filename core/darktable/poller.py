@@ -3,8 +3,8 @@ or on a slow fallback interval; never two reads at once, never while darktable i
 
 A poll asks the cheapest question first (library.db's header: was it written?), then, per
 table, the sums of buckets of 256 ids in one pass each; only inside the buckets whose sum moved
-the sums of buckets of 8 ids, and it reads only the images in those that moved. A missing, locked or
-damaged library is a state with its reason; the poller retries with backoff.
+the sums of buckets of 8 ids, and it reads only the images in those that moved. A missing,
+locked or damaged library is a state with its reason; the poller retries with backoff.
 """
 
 from __future__ import annotations
