@@ -434,14 +434,21 @@ def _side_by_side(statements: list[tuple[str, Sequence]]) -> list[list[tuple[str
     return [group for group in (statements[:1], statements[1:]) if group]
 
 
-def read_coarse_sums(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> Sums:
-    """Per table and per bucket of 256 image ids, the sum of its rows' mixes: the first question
-    of a poll after library.db was written. One statement per table, so no read holds the file
-    for long, the images apart from the others at the same time."""
+def read_coarse_sums(
+    paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None
+) -> tuple[str, Sums]:
+    """The film rolls' digest (``read_film_rolls``), and per table and per bucket of 256 image
+    ids the sum of its rows' mixes: the first question of a poll after library.db was written.
+    One statement per table, so no read holds the file for long; the images (with the film
+    rolls) apart from the others at the same time."""
     tables = summed_tables(schema)
     statements = [(table.coarse_sums(), ()) for table in tables]
-    found = query_side_by_side(paths.library, _side_by_side(statements), gate)
-    return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
+    groups = _side_by_side(statements)
+    groups[0].append((FILM_ROLLS_SQL, ()))
+    found = query_side_by_side(paths.library, groups, gate)
+    film_rolls = found.pop(len(groups[0]) - 1)
+    sums = {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
+    return _film_rolls_digest(film_rolls), sums
 
 
 def read_fine_sums(
@@ -466,15 +473,21 @@ def read_fine_sums(
     return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
 
 
+FILM_ROLLS_SQL = (
+    "SELECT group_concat(roll, char(0)) FROM"
+    " (SELECT id || '/' || folder AS roll FROM film_rolls ORDER BY id)"
+)
+
+
+def _film_rolls_digest(rows: list[tuple]) -> str:
+    listing = rows[0][0] or ""
+    return hashlib.blake2b(listing.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 def read_film_rolls(paths: LibraryPaths, gate: QuietGate | None = None) -> str:
     """A digest of every film roll's id and folder: it moves when one is added, removed or
     renamed (to a name of any length; a sum of lengths would miss most renames)."""
-    sql = (
-        "SELECT group_concat(roll, char(0)) FROM"
-        " (SELECT id || '/' || folder AS roll FROM film_rolls ORDER BY id)"
-    )
-    listing = query(paths.library, sql, gate=gate)[0][0] or ""
-    return hashlib.blake2b(listing.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return _film_rolls_digest(query(paths.library, FILM_ROLLS_SQL, gate=gate))
 
 
 def coarse_of(fine: dict[int, int]) -> dict[int, int]:

@@ -158,15 +158,17 @@ class LibraryReader:
         try:
             # Sums first, images after: a write in between is in the images read (or in
             # none), never in sums kept without its images, so the next poll sees it.
-            film_rolls = read_film_rolls(self.paths, self.gate)
-            full = full or film_rolls != self._film_rolls  # a folder renamed: every image
+            if not full:
+                film_rolls, now = read_coarse_sums(self.paths, self.schema, self.gate)
+                full = film_rolls != self._film_rolls  # a folder renamed: every image
             if full:
+                film_rolls = read_film_rolls(self.paths, self.gate)
                 fine = read_fine_sums(self.paths, self.schema, gate=self.gate)
                 coarse = {name: coarse_of(sums) for name, sums in fine.items()}
                 images = read_images(self.paths, self.schema, gate=self.gate)
                 covered = None
             else:
-                fine, coarse, moved = self._moved_buckets()
+                fine, coarse, moved = self._moved_buckets(now)
                 if not moved:
                     self._fine, self._coarse, self._stamp = fine, coarse, stamp
                     return None
@@ -199,12 +201,11 @@ class LibraryReader:
             problem=self.tags_problem,
         )
 
-    def _moved_buckets(self) -> tuple[Sums, Sums, set[int]]:
+    def _moved_buckets(self, now: Sums) -> tuple[Sums, Sums, set[int]]:
         """The sums of the coarse buckets now against those kept; inside those that moved, the
         fine buckets' sums. Returns the sums to keep (new dicts where they differ: nothing
         kept changes until the read is done) and the fine buckets that moved, in any table."""
         assert self.schema is not None and self._fine is not None and self._coarse is not None
-        now = read_coarse_sums(self.paths, self.schema, self.gate)
         moved_coarse = {}
         for name, sums in now.items():
             kept = self._coarse.get(name, {})
