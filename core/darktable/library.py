@@ -2,15 +2,19 @@
 
 darktable keeps no WAL and sets no busy timeout: while any reader holds a read transaction its
 own writes fail and an edit is silently lost. So every read here opens the file read-only, runs
-one short autocommit statement, fetches everything and closes; nothing is kept open between
-reads and nothing is ever written. The schema is detected (``db_info`` and the tables' columns),
-never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason for a person.
+short autocommit statements, each fetched whole before the next, and closes; nothing is kept
+open between reads and nothing is ever written. The schema is detected (``db_info`` and the
+tables' columns), never assumed, and anything unusable is a ``LibraryUnavailable`` with a reason
+for a person.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -22,7 +26,8 @@ from core.darktable.facts import ALTERED_SQL
 from core.files import open_to_read
 
 BUSY_SECONDS = 1.0  # waiting for darktable's own write to finish holds no lock of ours
-BUCKET_BITS = 6  # images are compared in buckets of 64 ids: a change re-reads its bucket only
+COARSE_BITS = 8  # a poll first sums buckets of 256 ids: one pass over each table, a seek each
+BUCKET_BITS = 3  # then buckets of 8 ids inside the coarse ones that moved: a change re-reads 8
 READ_CHUNK = 2000  # images per statement: each read holds library.db for a few milliseconds
 _MODULUS = 1_000_000_007
 KNOWN_VERSIONS = {37: "darktable 4.2"}  # library versions whose databases were checked
@@ -136,6 +141,8 @@ class Schema:
     version: int | None  # db_info's version; None when the table or key is missing
     columns: dict[str, frozenset[str]]
     warning: str | None  # set when the version is one shootwatch was not checked against
+    # (table, column) pairs a lookup by value is a seek for: the rowid, a leading index column
+    keyed: frozenset[tuple[str, str]] = frozenset()
 
     def has(self, table: str, column: str | None = None) -> bool:
         found = self.columns.get(table)
@@ -211,15 +218,28 @@ def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
 
 
 def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
-    """db_info's version and the columns of the tables shootwatch reads, in one statement."""
+    """db_info's version, the columns of the tables shootwatch reads and which of them a range
+    of ids can be sought by (an INTEGER PRIMARY KEY, an index's first column), in one
+    statement."""
     tables = (*REQUIRED, *OPTIONAL_TABLES)
     parts = " UNION ALL ".join(
-        f"SELECT '{table}', name FROM pragma_table_info('{table}')" for table in tables
+        f"SELECT '{table}', name, pk = 1 AND upper(type) = 'INTEGER'"
+        f" AND (SELECT count(*) FROM pragma_table_info('{table}') WHERE pk > 0) = 1"
+        f" FROM pragma_table_info('{table}')"
+        f" UNION ALL SELECT '{table}', NULL, c.name FROM pragma_index_list('{table}') x,"
+        f" pragma_index_info(x.name) c WHERE c.seqno = 0"
+        for table in tables
     )
     rows = query(paths.library, parts, gate=gate)
     columns: dict[str, set[str]] = {}
-    for table, column in rows:
+    keyed: set[tuple[str, str]] = set()
+    for table, column, key in rows:
+        if column is None:  # an index, by its first column
+            keyed.add((table, key))
+            continue
         columns.setdefault(table, set()).add(column)
+        if key:
+            keyed.add((table, column))
     missing = [
         f"{table}.{column}"
         for table, needed in REQUIRED.items()
@@ -244,7 +264,7 @@ def read_schema(paths: LibraryPaths, gate: QuietGate | None = None) -> Schema:
             f"darktable library version {version if version is not None else 'unknown'} was "
             f"not checked by shootwatch (checked: {known}); reading the columns it recognises"
         )
-    return Schema(version, {t: frozenset(c) for t, c in columns.items()}, warning)
+    return Schema(version, {t: frozenset(c) for t, c in columns.items()}, warning, frozenset(keyed))
 
 
 def _column(schema: Schema, table_alias: str, table: str, column: str, default: str) -> str:
@@ -265,74 +285,224 @@ def _spread(value: str, image_id: str) -> str:
     return f"((({value}) % {_MODULUS}) * {weight} % {_MODULUS})"
 
 
-def _image_mix(schema: Schema, alias: str = "i") -> str:
+def _image_state(schema: Schema, alias: str = "i") -> str:
     """A number per image row that moves when its stars, reject, history, timestamps or place
-    change."""
+    change (before its weight)."""
 
     def col(name: str) -> str:
         return f"ifnull({_column(schema, alias, 'images', name, 'NULL')}, -1)"
 
-    state = (
+    return (
         f"{alias}.flags + 16 * {col('history_end')}"
         f" + 4096 * ({col('change_timestamp')} % {_MODULUS})"
         f" + 3 * ({col('export_timestamp')} % {_MODULUS})"
         f" + 7 * {alias}.film_id + 11 * {col('version')} + {_MODULUS}"
     )
-    return _spread(state, f"{alias}.id")
 
 
-def _table_mixes(schema: Schema) -> list[tuple[str, str, str]]:
-    """(name, table, mix expression keyed by imgid) for the tables that hang off images."""
-    mixes = [("images", "images i", _image_mix(schema))]
+@dataclass(frozen=True)
+class SummedTable:
+    """A table whose rows are summed per bucket of image ids."""
+
+    name: str
+    source: str  # the table, with its alias
+    key: str  # its image id column, as the mix names it
+    mix: str  # a number of at least 1 per row, moving when the row changes
+    keyed: bool  # a range of ids is a seek (else every statement scans the table)
+
+    def sums(self, bits: int, where: str = "") -> str:
+        """(bucket, sum) per bucket of 2**bits ids, by grouping every row (a sort)."""
+        return (
+            f"SELECT {self.key} >> {bits}, sum({self.mix}) FROM {self.source}"
+            f" WHERE {self.key} IS NOT NULL{where} GROUP BY 1"
+        )
+
+    def coarse_sums(self) -> str:
+        """(bucket, sum) per bucket of 2**COARSE_BITS ids. With a keyed column, bucket after
+        bucket by a seek to its first id: no sort, and empty ranges of ids skipped."""
+        if not self.keyed:
+            return self.sums(COARSE_BITS)
+        key, source, bits = self.key, self.source, COARSE_BITS
+        return (
+            f"WITH RECURSIVE b(k) AS (SELECT (SELECT min({key}) FROM {source}) >> {bits}"
+            f" UNION ALL SELECT (SELECT min({key}) FROM {source}"
+            f" WHERE {key} >= (k + 1) << {bits}) >> {bits} FROM b WHERE k IS NOT NULL)"
+            f" SELECT k, (SELECT sum({self.mix}) FROM {source}"
+            f" WHERE {key} >= k << {bits} AND {key} < (k + 1) << {bits})"
+            f" FROM b WHERE k IS NOT NULL"
+        )
+
+    def fine_sums_within(self) -> str:
+        """(bucket, sum) per bucket of 2**BUCKET_BITS ids inside the coarse buckets given as a
+        JSON list (the statement's one parameter)."""
+        if not self.keyed:
+            return self.sums(
+                BUCKET_BITS, f" AND {self.key} >> {COARSE_BITS} IN (SELECT value FROM json_each(?))"
+            )
+        return (
+            f"SELECT {self.key} >> {BUCKET_BITS}, sum({self.mix})"
+            f" FROM json_each(?) b CROSS JOIN {self.source}"  # CROSS: the buckets drive
+            f" WHERE {self.key} >= b.value << {COARSE_BITS}"
+            f" AND {self.key} < (b.value + 1) << {COARSE_BITS} GROUP BY 1"
+        )
+
+
+def summed_tables(schema: Schema) -> list[SummedTable]:
+    """The tables whose rows say an image's state (images, history hashes, labels, tags)."""
+
+    def table(name: str, alias: str, mix: str) -> SummedTable:
+        key = "id" if name == "images" else "imgid"
+        source = f"{name} {alias}" if alias else name
+        column = f"{alias}.{key}" if alias else key
+        # + 1: a row added or removed moves its bucket's sum, whatever its weighted value
+        return SummedTable(name, source, column, _spread(mix, column) + " + 1",
+                           (name, key) in schema.keyed)  # fmt: skip
+
+    tables = [table("images", "i", _image_state(schema))]
     if schema.has("history_hash", "current_hash"):
-        mixes.append(("history_hash", "history_hash h", _spread(f"2 + {ALTERED_SQL}", "h.imgid")))
+        tables.append(table("history_hash", "h", f"2 + {ALTERED_SQL}"))
     if schema.has("color_labels", "color"):
-        mixes.append(("color_labels", "color_labels", _spread("color + 1", "imgid")))
+        tables.append(table("color_labels", "", "color + 1"))
     if schema.has("tagged_images", "tagid"):
-        mixes.append(("tagged_images", "tagged_images", _spread("tagid + 1", "imgid")))
-    return mixes
+        tables.append(table("tagged_images", "", "tagid + 1"))
+    return tables
 
 
-def _key(name: str) -> str:
-    return "i.id" if name == "images" else ("h.imgid" if name == "history_hash" else "imgid")
+Sums = dict[str, dict[int, int]]  # table name -> bucket -> the sum of its rows' mixes
 
 
-def read_totals(paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None) -> tuple:
-    """Values that change when any image's state changes: a count and a sum per table, the
-    cheap first question of every poll (one short statement per table)."""
-    parts = [
-        f"SELECT count(*) || ':' || ifnull(sum({mix}), 0) FROM {table}"
-        for _, table, mix in _table_mixes(schema)
+def query_each(
+    path: Path, statements: Sequence[tuple[str, Sequence]], gate: QuietGate | None
+) -> list[list[tuple]]:
+    """Several reads on one connection, each its own autocommit statement (the file is held
+    for one statement at a time; the gate is asked before each)."""
+    if not path.exists():
+        raise LibraryUnavailable("missing", f"there is no file at {path}")
+    if gate is not None:
+        gate.check(path)
+    try:
+        connection = sqlite3.connect(
+            _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
+        )
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    try:
+        results = []
+        for number, (sql, params) in enumerate(statements):
+            if number and gate is not None:
+                gate.check(path)
+            results.append(connection.execute(sql, params).fetchall())
+        return results
+    except sqlite3.Error as error:
+        raise _unavailable(path, error) from error
+    finally:
+        connection.close()
+
+
+def query_side_by_side(
+    path: Path, groups: Sequence[Sequence[tuple[str, Sequence]]], gate: QuietGate | None
+) -> list[list[tuple]]:
+    """``query_each`` of each group, the groups at the same time, one connection each (sqlite3
+    lets go of the GIL while a statement runs): on two cores the file is held about as long as
+    the longest group takes, not as long as all of them. Results in the groups' order."""
+    results: list[list[list[tuple]] | None] = [None] * len(groups)
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            results[number] = query_each(path, groups[number], gate)
+        except BaseException as error:  # re-raised in the caller's thread
+            errors.append(error)
+
+    # daemon: a read blocked on a stalled disk must not hold up exit (as the poller's thread)
+    threads = [
+        threading.Thread(target=run, args=(n,), name="shootwatch-darktable-read", daemon=True)
+        for n in range(1, len(groups))
     ]
-    parts.append("SELECT count(*) || ':' || ifnull(sum(id * length(folder)), 0) FROM film_rolls")
-    return tuple(query(paths.library, sql, gate=gate)[0][0] for sql in parts)
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [statement for group in results for statement in group or []]
 
 
-def table_names(schema: Schema) -> list[str]:
-    """The tables read_totals sums, in its order (film_rolls last)."""
-    return [name for name, _, _ in _table_mixes(schema)] + ["film_rolls"]
+def _side_by_side(statements: list[tuple[str, Sequence]]) -> list[list[tuple[str, Sequence]]]:
+    """The images table's statement (the largest) in one group, the others in another."""
+    return [group for group in (statements[:1], statements[1:]) if group]
 
 
-def read_buckets(
+def read_coarse_sums(
+    paths: LibraryPaths, schema: Schema, gate: QuietGate | None = None
+) -> tuple[str, Sums]:
+    """The film rolls' digest (``read_film_rolls``), and per table and per bucket of 256 image
+    ids the sum of its rows' mixes: the first question of a poll after library.db was written.
+    One statement per table, so no read holds the file for long; the images (with the film
+    rolls) apart from the others at the same time."""
+    tables = summed_tables(schema)
+    statements = [(table.coarse_sums(), ()) for table in tables]
+    groups = _side_by_side(statements)
+    groups[0].append((FILM_ROLLS_SQL, ()))
+    found = query_side_by_side(paths.library, groups, gate)
+    film_rolls = found.pop(len(groups[0]) - 1)
+    sums = {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
+    return _film_rolls_digest(film_rolls), sums
+
+
+def read_fine_sums(
     paths: LibraryPaths,
     schema: Schema,
-    tables: set[str] | None = None,
+    within: dict[str, Iterable[int]] | None = None,
     gate: QuietGate | None = None,
-) -> dict[tuple[str, int], str]:
-    """Per table (all, or those named) and per bucket of 64 image ids, a count and a sum:
-    which buckets changed. One statement per table, so no read holds the file for long."""
-    buckets = {}
-    for name, table, mix in _table_mixes(schema):
-        if tables is not None and name not in tables:
-            continue
-        rows = query(
-            paths.library,
-            f"SELECT {_key(name)} >> {BUCKET_BITS}, count(*) || ':' || sum({mix})"
-            f" FROM {table} GROUP BY 1",
-            gate=gate,
-        )
-        buckets.update(((name, bucket), value) for bucket, value in rows)
-    return buckets
+) -> Sums:
+    """Per table and per bucket of 8 image ids, the sum of its rows' mixes: of every table
+    (``within`` None, side by side as ``read_coarse_sums``), or of the named tables inside the
+    given coarse buckets (a few seeks: one after the other)."""
+    tables = [t for t in summed_tables(schema) if within is None or within.get(t.name)]
+    if within is None:
+        statements = [(table.sums(BUCKET_BITS), ()) for table in tables]
+        found = query_side_by_side(paths.library, _side_by_side(statements), gate)
+    else:
+        statements = [
+            (table.fine_sums_within(), (json.dumps(sorted(within[table.name])),))
+            for table in tables
+        ]
+        found = query_each(paths.library, statements, gate)
+    return {table.name: dict(rows) for table, rows in zip(tables, found, strict=True)}
+
+
+FILM_ROLLS_SQL = (
+    "SELECT group_concat(roll, char(0)) FROM"
+    " (SELECT id || '/' || folder AS roll FROM film_rolls ORDER BY id)"
+)
+
+
+def _film_rolls_digest(rows: list[tuple]) -> str:
+    listing = rows[0][0] or ""
+    return hashlib.blake2b(listing.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def read_film_rolls(paths: LibraryPaths, gate: QuietGate | None = None) -> str:
+    """A digest of every film roll's id and folder: it moves when one is added, removed or
+    renamed (to a name of any length; a sum of lengths would miss most renames)."""
+    return _film_rolls_digest(query(paths.library, FILM_ROLLS_SQL, gate=gate))
+
+
+def coarse_of(fine: dict[int, int]) -> dict[int, int]:
+    """The coarse buckets' sums from their fine buckets' (sums are exact: they add up)."""
+    coarse: dict[int, int] = {}
+    shift = COARSE_BITS - BUCKET_BITS
+    for bucket, total in fine.items():
+        coarse[bucket >> shift] = coarse.get(bucket >> shift, 0) + total
+    return coarse
+
+
+def fine_in(coarse: int) -> range:
+    """The fine buckets inside a coarse bucket."""
+    shift = COARSE_BITS - BUCKET_BITS
+    return range(coarse << shift, (coarse + 1) << shift)
 
 
 def bucket_ids(buckets: Iterable[int]) -> list[int]:
@@ -351,7 +521,7 @@ def bucket_of(image_id: int) -> int:
 # --- reading images -------------------------------------------------------------------------------
 
 
-def _image_select(schema: Schema) -> str:
+def _image_select(schema: Schema, images: str = "images i") -> str:
     def col(name: str) -> str:
         return _column(schema, "i", "images", name, "NULL")
 
@@ -374,7 +544,7 @@ def _image_select(schema: Schema) -> str:
         f" {col('maker')}, {col('model')}, {col('lens')}, {col('exposure')}, {col('aperture')},"
         f" {col('iso')}, {col('focal_length')}, {col('datetime_taken')}, {col('width')},"
         f" {col('height')}"
-        f" FROM images i JOIN film_rolls f ON f.id = i.film_id{join_hash}"
+        f" FROM {images} JOIN film_rolls f ON f.id = i.film_id{join_hash}"
     )
 
 
@@ -393,15 +563,12 @@ def read_images(
     select = _image_select(schema)
     images: list[LibraryImage] = []
     if ids is not None:
+        # The ids drive (CROSS JOIN): a seek per id, where IN would scan every image.
+        by_ids = _image_select(schema, "json_each(?) j CROSS JOIN images i ON i.id = j.value")
         wanted = sorted(ids)
         for start in range(0, len(wanted), READ_CHUNK):
             chunk = "[" + ",".join(map(str, wanted[start : start + READ_CHUNK])) + "]"
-            rows = query(
-                paths.library,
-                select + " WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id",
-                (chunk,),
-                gate=gate,
-            )
+            rows = query(paths.library, by_ids + " ORDER BY i.id", (chunk,), gate=gate)
             images += [LibraryImage(*row) for row in rows]
         return images
     after = -1

@@ -1,9 +1,10 @@
 """The darktable poller: reads library.db when it has changed and then been quiet for a moment,
 or on a slow fallback interval; never two reads at once, never while darktable is writing.
 
-A poll asks the cheapest question first (one row of per-table sums: has any image changed?),
-then which buckets of 64 ids changed, and reads only the images in those. A missing, locked or
-damaged library is a state with its reason; the poller retries with backoff.
+A poll asks the cheapest question first (library.db's header: was it written?), then, per
+table, the sums of buckets of 256 ids in one pass each; only inside the buckets whose sum moved
+the sums of buckets of 8 ids, and it reads only the images in those that moved. A missing,
+locked or damaged library is a state with its reason; the poller retries with backoff.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ from core.darktable.library import (
     LibraryUnavailable,
     QuietGate,
     Schema,
+    Sums,
     bucket_ids,
     change_stamp,
+    coarse_of,
     darktable_pid,
-    read_buckets,
+    fine_in,
+    read_coarse_sums,
+    read_film_rolls,
+    read_fine_sums,
     read_images,
     read_schema,
     read_tag_names,
-    read_totals,
     seconds_since_written,
-    table_names,
     used_tag_ids,
 )
 from core.darktable.state import from_library
@@ -54,15 +58,17 @@ class PollerState:
 
 
 class LibraryReader:
-    """Reads what changed in the library since its last read (its memory: per-table sums)."""
+    """Reads what changed in the library since its last read (its memory: per table, the sums
+    of the buckets of 8 ids, and of 256 ids added up from them)."""
 
     def __init__(self, paths: LibraryPaths, quiet_seconds: float = 0.0) -> None:
         self.paths = paths
         # Every statement waits for library.db (or data.db) to have been quiet this long.
         self.gate = QuietGate(quiet_seconds)
         self.schema: Schema | None = None
-        self._totals: tuple | None = None
-        self._buckets: dict[tuple[str, int], str] | None = None
+        self._fine: Sums | None = None
+        self._coarse: Sums | None = None
+        self._film_rolls: str | None = None
         self._stamp: tuple | None = None  # library.db's change stamp at the last read
         self._next_full = 0.0
         # Tag names: the data.db they come from (looked for unless named) and its stamp.
@@ -82,7 +88,7 @@ class LibraryReader:
 
     def forget(self) -> None:
         """The last read was not applied: read everything next time."""
-        self._totals = self._buckets = self._stamp = None
+        self._fine = self._coarse = self._film_rolls = self._stamp = None
 
     def _learn_tag_names(self, needed: set[int] | None = None) -> bool:
         """Find data.db (``LibraryPaths.data_candidates``: the first that names every tag the
@@ -139,8 +145,8 @@ class LibraryReader:
 
     def read(self) -> LibraryRead | None:
         """What changed, or None when nothing did. Raises LibraryUnavailable."""
-        full = self._buckets is None or time.monotonic() >= self._next_full
-        if self._buckets is not None and self._tag_names_moved():
+        full = self._fine is None or time.monotonic() >= self._next_full
+        if self._fine is not None and self._tag_names_moved():
             full = True  # names learnt or renamed: every image again, with its names
         # Taken before reading: a write while we read changes it, and the next poll reads.
         stamp = change_stamp(self.paths.library)
@@ -148,48 +154,26 @@ class LibraryReader:
             return None  # not written since the last read: not even a query
         if self.schema is None:
             self.schema = read_schema(self.paths, self.gate)
+            full = True  # the sums kept may be of other tables or columns
         try:
-            totals = read_totals(self.paths, self.schema, self.gate)
-            if totals == self._totals and not full:
-                self._stamp = stamp
-                return None
-            if (
-                full
-                or self._totals is None
-                or self._buckets is None
-                or len(totals) != len(self._totals)  # another schema: start over
-            ):
-                full = True
-                buckets = read_buckets(self.paths, self.schema, gate=self.gate)
-            else:
-                # Only the tables whose sums moved (a rating touches images alone).
-                changed_tables = {
-                    name
-                    for name, now, before in zip(
-                        table_names(self.schema), totals, self._totals, strict=True
-                    )
-                    if now != before
-                }
-                buckets = {
-                    key: value
-                    for key, value in self._buckets.items()
-                    if key[0] not in changed_tables
-                }
-                buckets.update(read_buckets(self.paths, self.schema, changed_tables, self.gate))
-            film_rolls_changed = self._totals is not None and totals[-1] != self._totals[-1]
-            if full or film_rolls_changed:
+            # Sums first, images after: a write in between is in the images read (or in
+            # none), never in sums kept without its images, so the next poll sees it.
+            if not full:
+                film_rolls, now = read_coarse_sums(self.paths, self.schema, self.gate)
+                full = film_rolls != self._film_rolls  # a folder renamed: every image
+            if full:
+                film_rolls = read_film_rolls(self.paths, self.gate)
+                fine = read_fine_sums(self.paths, self.schema, gate=self.gate)
+                coarse = {name: coarse_of(sums) for name, sums in fine.items()}
                 images = read_images(self.paths, self.schema, gate=self.gate)
                 covered = None
             else:
-                previous = self._buckets or {}
-                changed = {
-                    bucket
-                    for key in buckets.keys() | previous.keys()
-                    if buckets.get(key) != previous.get(key)
-                    for bucket in (key[1],)
-                }
-                images = read_images(self.paths, self.schema, bucket_ids(changed), self.gate)
-                covered = frozenset(changed)
+                fine, coarse, moved = self._moved_buckets(now)
+                if not moved:
+                    self._fine, self._coarse, self._stamp = fine, coarse, stamp
+                    return None
+                images = read_images(self.paths, self.schema, bucket_ids(moved), self.gate)
+                covered = frozenset(moved)
         except LibraryUnavailable as error:
             if error.state == "unsupported":
                 self.schema = None  # darktable may have upgraded it: look at the schema again
@@ -205,7 +189,7 @@ class LibraryReader:
             notes.append(self.tags_problem)
         tag_names = self.tag_names
         read_at = time.time()
-        self._totals, self._buckets, self._stamp = totals, buckets, stamp
+        self._fine, self._coarse, self._film_rolls, self._stamp = fine, coarse, film_rolls, stamp
         if covered is None:
             self._next_full = time.monotonic() + FULL_CHECK_SECONDS
         return LibraryRead(
@@ -216,6 +200,46 @@ class LibraryReader:
             notes=tuple(notes),
             problem=self.tags_problem,
         )
+
+    def _moved_buckets(self, now: Sums) -> tuple[Sums, Sums, set[int]]:
+        """The sums of the coarse buckets now against those kept; inside those that moved, the
+        fine buckets' sums. Returns the sums to keep (new dicts where they differ: nothing
+        kept changes until the read is done) and the fine buckets that moved, in any table."""
+        assert self.schema is not None and self._fine is not None and self._coarse is not None
+        moved_coarse = {}
+        for name, sums in now.items():
+            kept = self._coarse.get(name, {})
+            if sums != kept:  # a dict comparison: the usual answer, quickly
+                moved_coarse[name] = {
+                    bucket
+                    for bucket in sums.keys() | kept.keys()
+                    if sums.get(bucket) != kept.get(bucket)
+                }
+        if not moved_coarse:
+            return self._fine, self._coarse, set()
+        now_fine = read_fine_sums(self.paths, self.schema, moved_coarse, self.gate)
+        fine, coarse = dict(self._fine), dict(self._coarse)
+        moved: set[int] = set()
+        for name, buckets in moved_coarse.items():
+            was, new = dict(fine.get(name, {})), now_fine.get(name, {})
+            kept_coarse = dict(coarse.get(name, {}))
+            fine[name], coarse[name] = was, kept_coarse
+            for bucket in buckets:
+                total = 0
+                for fine_bucket in fine_in(bucket):
+                    value = new.get(fine_bucket)
+                    if value != was.get(fine_bucket):
+                        moved.add(fine_bucket)
+                    if value is None:
+                        was.pop(fine_bucket, None)
+                    else:
+                        was[fine_bucket] = value
+                        total += value
+                if total:  # every row adds at least 1: 0 is a bucket without rows
+                    kept_coarse[bucket] = total
+                else:
+                    kept_coarse.pop(bucket, None)
+        return fine, coarse, moved
 
 
 class Poller:

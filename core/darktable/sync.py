@@ -18,7 +18,7 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from core.darktable.facts import export_stems, sidecar_has_photo, sidecar_images, sidecar_name
-from core.darktable.library import bucket_of
+from core.darktable.library import bucket_ids
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.state import (
     ImageState,
@@ -226,11 +226,12 @@ class DarktableSync:
     def _removed(self, read: LibraryRead, seen: set[int]) -> list[int]:
         if read.buckets is None:
             return sorted(set(self._states) - seen)
-        return sorted(
+        # The ids of the buckets read, not every image known: a poll reads a few buckets.
+        return [
             image_id
-            for image_id in self._states
-            if bucket_of(image_id) in read.buckets and image_id not in seen
-        )
+            for image_id in bucket_ids(read.buckets)
+            if image_id in self._states and image_id not in seen
+        ]
 
     # --- events -------------------------------------------------------------------------------
 

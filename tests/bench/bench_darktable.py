@@ -292,7 +292,13 @@ class ReadTimer:
     """Seconds spent in each library read LibraryReader.read() makes, by wrapping the names the
     poller module imported (in this process only, while in use; no file is touched)."""
 
-    NAMES = ("read_totals", "read_buckets", "read_images", "read_tag_names")
+    NAMES = (
+        "read_film_rolls",
+        "read_coarse_sums",
+        "read_fine_sums",
+        "read_images",
+        "read_tag_names",
+    )
 
     def __init__(self) -> None:
         self.spent = dict.fromkeys(self.NAMES, 0.0)
@@ -437,7 +443,9 @@ def measure_no_change(
     target = f"<= {ms(NO_CHANGE_TARGET)}" if not write_between else "(info)"
     session.results.compared(label, median, shown, references.figures(), target)
     session.results.row(
-        "  of which read_totals (a statement per table)", ms(spent["read_totals"]), target="(info)"
+        "  of which read_coarse_sums (a pass per table)",
+        ms(spent["read_coarse_sums"]),
+        target="(info)",
     )
     return median
 

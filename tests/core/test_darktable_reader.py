@@ -14,11 +14,12 @@ from core.darktable.facts import is_altered, sidecar_images, sidecar_name, unix_
 from core.darktable.library import (
     LibraryPaths,
     LibraryUnavailable,
-    read_buckets,
+    read_coarse_sums,
+    read_film_rolls,
+    read_fine_sums,
     read_images,
     read_schema,
     read_tag_names,
-    read_totals,
 )
 from core.darktable.sidecar import SidecarError, read_sidecar
 from core.darktable.state import from_library
@@ -189,9 +190,13 @@ def test_no_read_leaves_a_transaction_open(darktable):
     paths = darktable.paths
     schema = read_schema(paths)
     _exclusive_lock_is_free(paths.library)
-    read_totals(paths, schema)
+    read_film_rolls(paths)
     _exclusive_lock_is_free(paths.library)
-    read_buckets(paths, schema)
+    read_coarse_sums(paths, schema)
+    _exclusive_lock_is_free(paths.library)
+    read_fine_sums(paths, schema)
+    _exclusive_lock_is_free(paths.library)
+    read_fine_sums(paths, schema, {"images": [0], "tagged_images": [0]})
     _exclusive_lock_is_free(paths.library)
     read_images(paths, schema)
     _exclusive_lock_is_free(paths.library)
@@ -216,7 +221,8 @@ def test_the_lock_check_itself_fails_while_a_reader_holds_a_transaction(darktabl
 def test_reads_never_write(darktable):
     before = darktable.paths.library.read_bytes()
     _states(darktable.paths)
-    read_buckets(darktable.paths, read_schema(darktable.paths))
+    read_coarse_sums(darktable.paths, read_schema(darktable.paths))
+    read_fine_sums(darktable.paths, read_schema(darktable.paths))
     assert darktable.paths.library.read_bytes() == before
     assert not list(darktable.paths.library.parent.glob("library.db-*"))
 
@@ -272,8 +278,8 @@ def test_a_version_without_optional_tables_still_reads(darktable):
     assert len(states) == 17
     assert not any(state.altered for state in states.values())  # unknown, not invented
     assert all(state.exported_at is None for state in states.values())
-    read_totals(darktable.paths, schema)
-    read_buckets(darktable.paths, schema)
+    read_coarse_sums(darktable.paths, schema)
+    read_fine_sums(darktable.paths, schema)
 
 
 def test_a_missing_data_db_is_an_error_of_its_own(darktable):

@@ -368,7 +368,7 @@ def test_a_library_not_written_since_the_last_read_is_not_even_queried(
     def no_query(*args):
         raise AssertionError("library.db was queried although it was not written")
 
-    monkeypatch.setattr(poller, "read_totals", no_query)
+    monkeypatch.setattr(poller, "read_coarse_sums", no_query)
     assert reader.read() is None
     darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 1")
     with pytest.raises(AssertionError, match="was queried"):
