@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -36,8 +37,9 @@ from core.ingest.run import IngestUnavailable, Write, destination_root, write_he
 from core.ingest.verified_copy import (
     AfterWrite,
     CopyFailed,
-    copy_verified,
+    PendingCopy,
     digest_of,
+    start_copy,
     temporary_for,
 )
 from core.media.grouping import group_folder
@@ -184,10 +186,27 @@ def ingest_card(
             if progress is not None:
                 progress(CardProgress(done_files, len(todo), done_bytes, total_bytes,
                                       copier.destination_progress()))  # fmt: skip
+        copier.settle()
+        if progress is not None and done_files:  # with the last copy verified
+            progress(CardProgress(done_files, len(todo), done_bytes, total_bytes,
+                                  copier.destination_progress()))  # fmt: skip
     finally:
+        copier.close()
         if reader is not None:
             reader.close()
     return report
+
+
+class _InFlight(NamedTuple):
+    """A copy written and being verified, and what naming it needs."""
+
+    member: CardFile
+    copy_id: int
+    primary: Path
+    backup: Path | None
+    line: dict
+    expected: str | None  # the blake3 read before copying (a size the library knows)
+    verifying: Future[PendingCopy]
 
 
 @dataclass
@@ -211,6 +230,8 @@ class _Copier:
     taken: set[str] = field(default_factory=set)  # destinations given out, without case
     counters: dict[str, int] = field(default_factory=dict)  # {seq}: the last number given
     spent: list[float] = field(default_factory=lambda: [0.0, 0.0])  # per destination
+    verifier: ThreadPoolExecutor | None = None  # one copy verified while the next is written
+    in_flight: _InFlight | None = None
 
     def destination_progress(self) -> tuple[DestinationProgress, ...]:
         roots = [self.primary_root]
@@ -269,35 +290,67 @@ class _Copier:
             copy_id = self.write(
                 partial(_intent, self.db, self.card_id, member, targets, tag, self.now())
             )
-            expected = digests.get(member.rel_path)
-
-            def journal_content(digest: str, copy_id: int = copy_id, expected=expected) -> None:
-                if expected is not None and digest != expected:
-                    raise CopyFailed("the card read differently twice: check the card and reader")
-                self.write(partial(_journal_content, self.db, copy_id, digest))
-
             source = self.card.files_root / member.rel_path
             try:
-                copied = copy_verified(source, targets, tag, self.after_write, journal_content)
+                pending = start_copy(source, targets, tag, self.after_write)
             except CopyFailed as error:
-                self.write(partial(_close, self.db, copy_id, "failed", str(error), self.now()))
-                _failed(self.report, member, str(error))
-                failed = {"card": self.card.name, "from": member.rel_path, "error": str(error)}
-                self.write(partial(record_event, EventKind.CARD_COPY_FAILED, "ingest",
-                                   path=str(primary), payload=failed))  # fmt: skip
+                self._failed_copy(copy_id, member, primary, error)
                 continue
-            assert self.root is not None
-            arrival = Arrival(copy_id, self.root.id, os.path.relpath(primary, self.root.path),
-                              copied.size, member.mtime_ns, copied.blake3,
-                              {"card": self.card.name, "from": member.rel_path,
-                               "backup": str(backup) if backup else None})  # fmt: skip
-            self.write(partial(_arrived, self.db, arrival, self.now()))
-            self.report.copied += 1
-            self.report.bytes_copied += copied.size
-            for index, seconds in enumerate(copied.seconds):
-                self.spent[index] += seconds
-            self.report.retried += copied.attempts - 1
-            self.report.lines.append({**line, "done": "copied and verified"})
+            # Written while the file before it was flushed and read back: each waits for the
+            # other's drive only as long as it must. That one now takes its name, then this one
+            # goes to be verified.
+            self.settle()
+            if self.verifier is None:
+                self.verifier = ThreadPoolExecutor(1, thread_name_prefix="card-verify")
+            self.in_flight = _InFlight(member, copy_id, primary, backup, line,
+                                       digests.get(member.rel_path),
+                                       self.verifier.submit(pending.verify))  # fmt: skip
+
+    def settle(self) -> None:
+        """The copy being verified, if any: named and catalogued, or its failure recorded."""
+        flight, self.in_flight = self.in_flight, None
+        if flight is None:
+            return
+
+        def journal_content(digest: str) -> None:
+            if flight.expected is not None and digest != flight.expected:
+                raise CopyFailed("the card read differently twice: check the card and reader")
+            self.write(partial(_journal_content, self.db, flight.copy_id, digest))
+
+        try:
+            copied = flight.verifying.result().finish(journal_content)
+        except CopyFailed as error:
+            self._failed_copy(flight.copy_id, flight.member, flight.primary, error)
+            return
+        assert self.root is not None
+        member, backup = flight.member, flight.backup
+        arrival = Arrival(flight.copy_id, self.root.id,
+                          os.path.relpath(flight.primary, self.root.path), copied.size,
+                          member.mtime_ns, copied.blake3,
+                          {"card": self.card.name, "from": member.rel_path,
+                           "backup": str(backup) if backup else None})  # fmt: skip
+        self.write(partial(_arrived, self.db, arrival, self.now()))
+        self.report.copied += 1
+        self.report.bytes_copied += copied.size
+        for index, seconds in enumerate(copied.seconds):
+            self.spent[index] += seconds
+        self.report.retried += copied.attempts - 1
+        self.report.lines.append({**flight.line, "done": "copied and verified"})
+
+    def close(self) -> None:
+        """No thread left verifying: a copy still being verified when the pass ends early (the
+        card pulled out, an error) keeps its temporaries and open journal entry for the next
+        pass to put right."""
+        if self.verifier is not None:
+            self.verifier.shutdown(wait=True)
+            self.verifier = None
+
+    def _failed_copy(self, copy_id: int, member: CardFile, primary: Path, error: Exception) -> None:
+        self.write(partial(_close, self.db, copy_id, "failed", str(error), self.now()))
+        _failed(self.report, member, str(error))
+        failed = {"card": self.card.name, "from": member.rel_path, "error": str(error)}
+        self.write(partial(record_event, EventKind.CARD_COPY_FAILED, "ingest",
+                           path=str(primary), payload=failed))  # fmt: skip
 
     def _folder(self, dated: Dated, original: str) -> str:
         ingest = self.settings.ingest

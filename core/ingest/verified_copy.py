@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
@@ -61,47 +61,96 @@ def copy_verified(
     before_naming: Callable[[str], None] | None = None,
 ) -> Copied:
     """``source`` copied to each of ``destinations`` (full paths, folders made as needed) and
-    verified. ``tag`` names the temporary copies (unique per file being copied);
-    ``before_naming`` is given the content's blake3 once every copy read back right, before
-    any takes its name (a journal keeps it; raising CopyFailed there stops the copy). Raises
-    CopyFailed (nothing left at any destination name, temporaries removed) when a copy cannot
-    be written or reads back wrong twice, or a destination name is taken."""
+    verified: ``start_copy``, ``PendingCopy.verify`` and ``PendingCopy.finish`` in turn (a
+    card pass runs the verifying of one file while it writes the next)."""
+    return start_copy(source, destinations, tag, after_write).verify().finish(before_naming)
+
+
+@dataclass
+class PendingCopy:
+    """A file written to each destination's temporary, not yet on the disk for sure nor read
+    back; then verified (which may run on another thread), then named, in that order."""
+
+    source: Path
+    destinations: tuple[Path, ...]
+    temporaries: tuple[Path, ...]
+    after_write: AfterWrite | None
+    digest: str = ""
+    size: int = 0
+    attempt: int = 1
+    spent: list[float] = field(default_factory=list)  # per destination, see Copied.seconds
+    wrong: set[Path] = field(default_factory=set)  # the temporaries that read back wrong
+
+    def verify(self) -> PendingCopy:
+        """Each copy flushed to its disk, dropped from the page cache, handed to
+        ``after_write``, then read back and matched with the source's blake3 (the copies
+        together, one thread each). Touches no catalogue. Raises CopyFailed (temporaries
+        removed)."""
+        try:
+            _flush(self.temporaries, self.spent)
+            if self.after_write is not None:
+                self.after_write(self.source, self.temporaries)
+            self.wrong = _read_back(self.temporaries, self.digest, self.size, self.spent)
+        except CopyFailed:
+            _remove(self.temporaries)
+            raise
+        return self
+
+    def finish(self, before_naming: Callable[[str], None] | None = None) -> Copied:
+        """A copy that read back wrong made and verified once more (then CopyFailed); then
+        ``before_naming`` given the blake3 (a journal keeps it; raising CopyFailed there stops
+        the copy), then each copy takes its name. Raises CopyFailed with nothing left at any
+        destination name and the temporaries removed."""
+        while self.wrong:
+            problem = ", ".join(str(d) for t, d in zip(self.temporaries, self.destinations,
+                                                       strict=True) if t in self.wrong)  # fmt: skip
+            _remove(self.temporaries)
+            if self.attempt == ATTEMPTS:
+                raise CopyFailed(
+                    f"the copy read back different from the source {ATTEMPTS} times at "
+                    f"{problem}: check that drive (and its cable)"
+                )
+            self.attempt += 1
+            _write_into(self)
+            self.verify()
+        if before_naming is not None:
+            try:
+                before_naming(self.digest)
+            except CopyFailed:
+                _remove(self.temporaries)
+                raise
+        _name(self.temporaries, self.destinations)
+        return Copied(self.digest, self.size, self.destinations, self.attempt, tuple(self.spent))
+
+
+def start_copy(
+    source: Path, destinations: Sequence[Path], tag: str, after_write: AfterWrite | None = None
+) -> PendingCopy:
+    """``source`` read once, hashed, and written to a temporary beside each of
+    ``destinations`` (``tag`` names them: unique per file being copied). Raises CopyFailed
+    (temporaries removed) when the source cannot be read, a copy cannot be written, or a
+    destination name is taken."""
     for destination in destinations:
         if os.path.lexists(destination):
             raise CopyFailed(f"{destination} is already there (never replaced)")
-    temporaries = [temporary_for(d, tag) for d in destinations]
-    problem = ""
-    spent = [0.0] * len(destinations)
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            digest, size = _write_all(source, temporaries, spent)
-            if after_write is not None:
-                after_write(source, temporaries)
-            wrong = _read_back(temporaries, digest, size, spent)
-        except CopyFailed:
-            _remove(temporaries)
-            raise
-        if not wrong:
-            if before_naming is not None:
-                try:
-                    before_naming(digest)
-                except CopyFailed:
-                    _remove(temporaries)
-                    raise
-            _name(temporaries, destinations)
-            return Copied(digest, size, tuple(destinations), attempt, tuple(spent))
-        problem = ", ".join(str(d) for t, d in zip(temporaries, destinations, strict=True)
-                            if t in wrong)  # fmt: skip
-        _remove(temporaries)
-    raise CopyFailed(
-        f"the copy read back different from the source {ATTEMPTS} times at {problem}: "
-        "check that drive (and its cable)"
-    )
+    pending = PendingCopy(source, tuple(destinations),
+                          tuple(temporary_for(d, tag) for d in destinations), after_write,
+                          spent=[0.0] * len(destinations))  # fmt: skip
+    _write_into(pending)
+    return pending
+
+
+def _write_into(pending: PendingCopy) -> None:
+    try:
+        pending.digest, pending.size = _write_all(pending.source, pending.temporaries,
+                                                  pending.spent)  # fmt: skip
+    except CopyFailed:
+        _remove(pending.temporaries)
+        raise
 
 
 def _write_all(source: Path, temporaries: Sequence[Path], spent: list[float]) -> tuple[str, int]:
-    """The source read once, each chunk hashed and written to every temporary, each flushed
-    to disk and dropped from the page cache (so reading it back reads the disk), with the
+    """The source read once, each chunk hashed and written to every temporary, with the
     source's modification time (the time the camera wrote it). The seconds each temporary
     took are added to ``spent``."""
     outputs: list[int] = []
@@ -134,22 +183,37 @@ def _write_all(source: Path, temporaries: Sequence[Path], spent: list[float]) ->
                     started = time.perf_counter()
                     _write_fully(fd, chunk, temporary)
                     spent[index] += time.perf_counter() - started
-        for index, (fd, temporary) in enumerate(zip(outputs, temporaries, strict=True)):
-            started = time.perf_counter()
+        for fd, temporary in zip(outputs, temporaries, strict=True):
             try:
                 os.utime(fd, ns=(modified_ns, modified_ns))
-                os.fsync(fd)
             except OSError as error:
-                raise CopyFailed(f"{temporary.parent} could not flush the copy: {error}") from None
-            with contextlib.suppress(OSError):  # not every file system keeps a page cache
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            spent[index] += time.perf_counter() - started
+                raise CopyFailed(f"{temporary.parent} could not keep the time: {error}") from None
         return hasher.hexdigest(), size
     except OSError as error:
         raise CopyFailed(_describe(error)) from None
     finally:
         for fd in outputs:
             os.close(fd)
+
+
+def _flush(temporaries: Sequence[Path], spent: list[float]) -> None:
+    """Each copy flushed to its disk and dropped from the page cache, so that reading it back
+    reads the disk (fsync flushes the file's pages whichever descriptor asks)."""
+    for index, temporary in enumerate(temporaries):
+        started = time.perf_counter()
+        try:
+            fd = os.open(temporary, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as error:
+            raise CopyFailed(f"the copy in {temporary.parent} is gone: {error.strerror}") from None
+        try:
+            os.fsync(fd)
+            with contextlib.suppress(OSError):  # not every file system keeps a page cache
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError as error:
+            raise CopyFailed(f"{temporary.parent} could not flush the copy: {error}") from None
+        finally:
+            os.close(fd)
+        spent[index] += time.perf_counter() - started
 
 
 def _write_fully(fd: int, chunk: bytes, temporary: Path) -> None:

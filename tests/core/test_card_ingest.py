@@ -251,13 +251,16 @@ def test_a_card_pulled_out_mid_copy_and_put_back_continues(tmp_path, mounts, aft
 
     with open_catalogue(settings.catalogue) as catalogue:
         first = ingest_card(catalogue.db, settings, card.path, after_write=pull_out_after)
-    assert first.copied == after_files and first.failed == 9 - after_files
+    # The copy verified as the card went may be one more than those before it: the next file
+    # is read while one is verified, and may have been read whole.
+    assert first.copied in (after_files, after_files + 1)
+    assert first.failed == 9 - first.copied
     assert all("cannot read" in line["why"] for line in first.lines if line.get("why"))
     assert shootwatch(places.config, "card", str(card.path)).returncode == 2  # not there
     card.plug_in()
     done = json.loads(shootwatch(places.config, "ingest", "--from", str(card.path),
                                  "--json").stdout)  # fmt: skip
-    assert done["copied"] == 9 - after_files and done["already"] == after_files
+    assert done["copied"] == 9 - first.copied and done["already"] == first.copied
     assert done["safe_to_format"] is True
     assert_each_card_file_once_in_both(card, places)
 
@@ -334,7 +337,10 @@ def test_a_copy_named_but_not_yet_catalogued_when_killed_is_recorded_by_the_next
     done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["safe_to_format"] is True, done.stderr
-    assert len(report["recovered"]) == 1 and "complete" in report["recovered"][0]
+    # The copy named before the kill is recorded; the next file, written while it was
+    # verified, was cut short and is copied again.
+    complete = [line for line in report["recovered"] if "complete" in line]
+    assert len(complete) == 1 and len(report["recovered"]) == (1 if crash_at == 9 else 2)
     assert report["copied"] == 9 - crash_at  # the one named before the kill is not copied again
     assert_each_card_file_once_in_both(card, places)
     with contextlib.closing(sqlite3.connect(places.catalogue)) as db:
@@ -475,7 +481,7 @@ def test_progress_says_files_bytes_and_how_each_destination_keeps_up(tmp_path):
     seen: list[CardProgress] = []
     with open_catalogue(settings.catalogue) as catalogue:
         report = ingest_card(catalogue.db, settings, card, progress=seen.append)
-    assert [p.done for p in seen] == sorted({p.done for p in seen}) and seen[-1].done == 13
+    assert [p.done for p in seen] == sorted(p.done for p in seen) and seen[-1].done == 13
     last = seen[-1]
     assert last.files == 13 and last.done_bytes == last.total_bytes == report.bytes_copied
     destination, backup = last.destinations
