@@ -22,6 +22,7 @@ from peewee import SqliteDatabase
 
 from core.config import MediaSettings
 from core.media.cache import preview_cache_dir
+from core.media.describe import Description, describe_files
 from core.media.grouping import (
     PHOTO_KINDS,
     StemIndex,
@@ -34,14 +35,7 @@ from core.media.grouping import (
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, render_preview
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
-from core.media.work import (
-    Description,
-    PreviewJob,
-    PreviewResult,
-    build_previews,
-    cache_for,
-    describe_files,
-)
+from core.media.work import PreviewJob, PreviewResult, build_previews, cache_for
 from core.store import photos as queries
 from core.store.events import FILE_EVENTS, FILE_IS_THERE, EventKind, EventReader
 from core.store.queries import RootIndex
