@@ -1,7 +1,8 @@
-"""A file's description: what it is by its first bytes, its EXIF, and whether a JPEG holds all
-of its image data, made from the file's bytes in one read. The scan makes it from the bytes it
-has just hashed (so a new file is read once), the media workers from the file's path when the
-scan did not; the catalogue keeps the scan's as a record until the file is grouped.
+"""A file's description: what it is by its first bytes, its EXIF, whether a JPEG holds all of
+its image data and the marks of the XMP it carries (or is, for a sidecar), made from the file's
+bytes in one read. The scan makes them from the bytes it has just hashed (so a new file is read
+once), the media workers from the file's path when the scan did not; the catalogue keeps the
+scan's as a record until the file is grouped (a sidecar's, for as long as it is unchanged).
 """
 
 from __future__ import annotations
@@ -10,12 +11,26 @@ import json
 import mmap
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from core.darktable.sidecar import (
+    MAX_SIDECAR_BYTES,
+    Sidecar,
+    SidecarError,
+    XmpMarks,
+    embedded_xmp_in,
+    sidecar_in,
+)
 from core.files import open_to_read
+from core.media.kinds import kind_from_name
 from core.media.metadata import Metadata, metadata_in
-from core.media.preview import Buffer, jpeg_damage
+from core.media.preview import Buffer, as_file, jpeg_damage
 from core.media.sniff import HEAD_BYTES, Sniffed, sniff_bytes
+
+# The marks an XMP gives a photo; or why it could not be read; None: there is none.
+XmpFound = XmpMarks | str | None
 
 
 @dataclass(frozen=True)
@@ -24,20 +39,30 @@ class Description:
     sniffed: Sniffed
     metadata: Metadata
     damage: str | None = None  # what is wrong with a picture that is shown anyway (cut short)
+    # The marks of the XMP a JPEG carries, or a sidecar is (core.triage.sidecar_read).
+    xmp: XmpFound = None
 
     def as_record(self) -> str:
         """The description as the catalogue keeps it until the file is grouped (no path: the
         record is the file's)."""
         sniffed = self.sniffed
         return json.dumps(
-            [sniffed.format, sniffed.kind, sniffed.reason, self.damage, self.metadata.as_dict()],
+            {
+                "format": sniffed.format,
+                "kind": sniffed.kind,
+                "reason": sniffed.reason,
+                "damage": self.damage,
+                "metadata": self.metadata.as_dict(),
+                "xmp": self.xmp,
+            },
             separators=(",", ":"),
         )
 
     @classmethod
     def from_record(cls, path: str, record: str) -> Description:
-        file_format, kind, reason, damage, metadata = json.loads(record)
-        return cls(path, Sniffed(file_format, kind, reason), Metadata(**metadata), damage)
+        found = json.loads(record)
+        sniffed = Sniffed(found["format"], found["kind"], found["reason"])
+        return cls(path, sniffed, Metadata(**found["metadata"]), found["damage"], _xmp(found))
 
 
 def describe_content(path: str, content: Buffer) -> Description:
@@ -47,8 +72,36 @@ def describe_content(path: str, content: Buffer) -> Description:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sniffed = sniff_bytes(content[:HEAD_BYTES], os.path.basename(path), len(content))
-        damage = jpeg_damage(content) if sniffed.format == "jpeg" else None
-        return Description(path, sniffed, metadata_in(content, sniffed), damage)
+        is_jpeg = sniffed.format == "jpeg"
+        damage = jpeg_damage(content) if is_jpeg else None
+        metadata = metadata_in(content, sniffed)
+        if is_jpeg:
+            xmp = _marks(lambda: embedded_xmp_in(as_file(content), Path(path)))
+        elif kind_from_name(os.path.basename(path)) == "xmp":  # a sidecar, whatever it holds
+            xmp = _marks(lambda: sidecar_in(content[: MAX_SIDECAR_BYTES + 1], Path(path)))
+        else:
+            xmp = None
+        return Description(path, sniffed, metadata, damage, xmp)
+
+
+def recorded_xmp(record: str) -> XmpFound:
+    """The XMP marks a file's record holds (a sidecar's, or a JPEG's own), without the rest."""
+    return _xmp(json.loads(record))
+
+
+def _xmp(found: dict) -> XmpFound:
+    xmp = found.get("xmp")
+    return tuple(xmp) if isinstance(xmp, list) else xmp
+
+
+def _marks(read: Callable[[], Sidecar | None]) -> XmpFound:
+    try:
+        xmp = read()
+    except SidecarError as error:
+        return str(error)
+    except OSError as error:  # a segment length before the start: as its file would say
+        return f"cannot be read: {error.strerror or error}"
+    return None if xmp is None else xmp.marks
 
 
 def describe_file(path: str) -> Description:

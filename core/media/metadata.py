@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import mmap
 import struct
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +20,7 @@ import exifread
 from core.files import open_to_read
 from core.media.preview import (
     Buffer,
+    as_file,
     jpeg_frame_size,
     jpeg_pixel_size,
     raw_full_size,
@@ -225,12 +225,7 @@ def metadata_in(content: Buffer, sniffed: Sniffed) -> Metadata:
     reason = _why_no_tags(sniffed)
     if reason is not None:
         return _metadata(None, reason, frame, full_size)
-    if isinstance(content, mmap.mmap):
-        content.seek(0)  # a map reads as a file from where it was left
-        handle = content
-    else:
-        handle = io.BytesIO(content)  # shares the bytes: no copy
-    return _metadata(*_tags_read(handle, sniffed), frame, full_size)
+    return _metadata(*_tags_read(as_file(content), sniffed), frame, full_size)
 
 
 def _metadata(

@@ -6,6 +6,7 @@ person, and ``placeholder()`` draws that reason for the UI.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import mmap
@@ -25,6 +26,43 @@ from core.files import open_to_read
 
 # A file's bytes, whole: read into memory or mapped (the scan has one or the other in hand).
 Buffer = bytes | mmap.mmap
+
+
+def as_file(content: Buffer) -> BinaryIO:
+    """A file's bytes as a file open at its start, for readers that read one: read and seek as
+    on the open file itself (a seek past its end reads nothing; mmap's own refuses), no copy."""
+    return io.BufferedReader(_BufferFile(content))  # type: ignore[return-value]
+
+
+class _BufferFile(io.RawIOBase):
+    def __init__(self, content: Buffer) -> None:
+        super().__init__()
+        self._content, self._position = content, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._content)}
+        position = base[whence] + offset
+        if position < 0:  # as lseek says it
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        self._position = position
+        return position
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._content[self._position : self._position + len(buffer)]
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+
 DEFAULT_LONG_EDGE = 1600
 PREVIEW_QUALITY = 85
 PLACEHOLDER_LONG_EDGE = 480

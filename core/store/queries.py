@@ -187,36 +187,37 @@ def count_files(root: Root) -> int:
 
 def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind,
-    error)"""
+    error, description)"""
     db.cursor().executemany(
         "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
-        " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " scan_generation, kind, error, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 
 
 def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
-    record_id). Also used for moves: the record keeps its id and photo."""
+    description, record_id). Also used for moves: the record keeps its id and photo."""
     db.cursor().executemany(
         "UPDATE file SET rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?, hashed_at = ?,"
-        " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        " last_seen = ?, scan_generation = ?, kind = ?, error = ?, description = ? WHERE id = ?",
         rows,
     )
 
 
 def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation,
-    kind, error, record_id): records that change path, perhaps root. Two steps, because one
-    record may move into the path another is leaving (a swap, a renumbering): every moving
-    record first takes a path no file can have (rel_paths never start with '/'), then its new
-    one."""
+    kind, error, description, record_id): records that change path, perhaps root. Two steps,
+    because one record may move into the path another is leaving (a swap, a renumbering):
+    every moving record first takes a path no file can have (rel_paths never start with '/'),
+    then its new one."""
     db.cursor().executemany(
         "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
     )
     db.cursor().executemany(
         "UPDATE file SET root_id = ?, rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?,"
-        " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ?,"
+        " description = ? WHERE id = ?",
         rows,
     )
 
