@@ -44,25 +44,28 @@ class Description:
 
     def as_record(self) -> str:
         """The description as the catalogue keeps it until the file is grouped (no path: the
-        record is the file's)."""
+        record is the file's; what is None is left out, to keep it short)."""
         sniffed = self.sniffed
-        return json.dumps(
-            {
-                "format": sniffed.format,
-                "kind": sniffed.kind,
-                "reason": sniffed.reason,
-                "damage": self.damage,
-                "metadata": self.metadata.as_dict(),
-                "xmp": self.xmp,
-            },
-            separators=(",", ":"),
-        )
+        found = {
+            "format": sniffed.format,
+            "kind": sniffed.kind,
+            "reason": sniffed.reason,
+            "damage": self.damage,
+            "metadata": _present(self.metadata.as_dict()),
+            "xmp": self.xmp,
+        }
+        return json.dumps(_present(found), separators=(",", ":"))
 
     @classmethod
     def from_record(cls, path: str, record: str) -> Description:
         found = json.loads(record)
-        sniffed = Sniffed(found["format"], found["kind"], found["reason"])
-        return cls(path, sniffed, Metadata(**found["metadata"]), found["damage"], _xmp(found))
+        sniffed = Sniffed(found["format"], found["kind"], found.get("reason"))
+        metadata = Metadata(**found["metadata"])
+        return cls(path, sniffed, metadata, found.get("damage"), _xmp(found))
+
+
+def _present(values: dict) -> dict:
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def describe_content(path: str, content: Buffer) -> Description:

@@ -10,6 +10,7 @@ the descriptions are compared with those the media workers make reading each fil
 
 from __future__ import annotations
 
+import mmap
 import os
 import sqlite3
 import sys
@@ -20,7 +21,7 @@ import pytest
 from core.config import load_settings
 from core.scan.hashing import LARGE_FILE_BYTES
 from core.store import open_catalogue, queries
-from tests.helpers import FIXTURES, REPO, command_settings, write
+from tests.helpers import FIXTURES, REPO, SHARED_CAMERA, command_settings, write
 
 CAMERA = FIXTURES / "camera"
 XMP_RATED = (
@@ -198,3 +199,26 @@ def test_descriptions_made_while_hashing_equal_those_read_from_the_files(tmp_pat
     assert "cut" in (by_name[f"CUT_{tag}.jpg"][3] or "")
     assert by_name[f"DNG_{tag}.dng"][2] == "tiff-raw" and by_name[f"DNG_{tag}.dng"][5]
     assert 3 in {row[-3] for row in photos}  # the rating its sidecar gave it
+
+
+def _samples() -> list[Path]:
+    found = {path.name: path for path in sorted(CAMERA.iterdir()) if path.suffix != ".md"}
+    if SHARED_CAMERA.is_dir():  # the full set, beside the checkout
+        found.update((path.name, path) for path in SHARED_CAMERA.iterdir() if path.suffix != ".md")
+    return sorted(found.values())
+
+
+@pytest.mark.parametrize("sample", _samples(), ids=lambda path: path.name)
+def test_a_description_from_bytes_in_hand_is_the_one_read_from_the_file(sample):
+    """Read into memory (a file below LARGE_FILE_BYTES), mapped (above), or read from its
+    path by a media worker, and through the catalogue's record: one description."""
+    from core.media.describe import Description, describe_content, describe_file
+
+    path = str(sample)
+    from_path = describe_file(path)
+    assert describe_content(path, sample.read_bytes()) == from_path
+    with open(sample, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                assert describe_content(path, mapped) == from_path
+    assert Description.from_record(path, from_path.as_record()) == from_path
