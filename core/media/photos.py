@@ -54,8 +54,8 @@ PREVIEW_WINDOW = 500
 IDLE_RECHECK_SECONDS = 5.0  # with nothing to do, the backlog is looked at this often
 INDEXES_KEPT = 8  # folders whose stem index is kept for their next batch
 # Batches the scan described already, grouped on the writer per turn before it gets back to
-# its other work (a batch of 64 is a few ms of grouping).
-RECORDED_BATCHES_PER_TURN = 16
+# its other work (a decision waits for at most a turn: a batch of 64 is 5-20 ms of grouping).
+RECORDED_BATCHES_PER_TURN = 8
 
 
 @dataclass
@@ -125,6 +125,12 @@ class MediaSync:
     @property
     def busy(self) -> bool:
         return self._in_flight > 0 or bool(self._queued)
+
+    @property
+    def more(self) -> bool:
+        """Whether the last turn stopped with work left that needs no worker (files the scan
+        described, to group): the next turn can come at once."""
+        return self._more
 
     # --- what to do -------------------------------------------------------------------------
 
