@@ -64,7 +64,7 @@ class SeenFile(NamedTuple):
     previous_blake3: str | None = None
     previous_size: int | None = None
     # What the file is, made from the bytes hashed (core.media.describe's record), so the
-    # media pipeline does not read it again; None when not made (a sidecar, or it failed).
+    # media pipeline does not read it again; None when not made (unhashed, or it failed).
     description: str | None = None
 
 
