@@ -222,3 +222,70 @@ def test_a_description_from_bytes_in_hand_is_the_one_read_from_the_file(sample):
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 assert describe_content(path, mapped) == from_path
     assert Description.from_record(path, from_path.as_record()) == from_path
+
+
+def _described_count(catalogue_path: Path) -> int:
+    """Files the engine has described (sidecars: recorded)."""
+    if not catalogue_path.exists():
+        return 0
+    connection = sqlite3.connect(catalogue_path, timeout=5)
+    try:
+        return connection.execute(
+            "SELECT count(*) FROM file WHERE format IS NOT NULL OR kind = 'xmp'"
+        ).fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["below-large", "above-large"])
+def test_files_the_running_engine_sees_arrive_are_read_once(tmp_path, large):
+    """The live path: files moved into a watched folder while the engine runs are hashed by
+    the watcher's reconcile, described from the same read, and grouped without another."""
+    import signal
+    import subprocess
+    import time
+
+    staging = tmp_path / "staging"
+    names = _library(staging, large)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    log = tmp_path / "opens.log"
+    config = command_settings(tmp_path)
+    with config.open("a") as settings:
+        settings.write("[watch]\nsettle_seconds = 0.5\n[stages]\nenabled = []\n")
+    day = tmp_path / "photos" / "2024" / "2024-06-01"
+    day.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(hook), str(REPO))),
+        "OPEN_NAMES": "/".join(names),
+        "OPEN_LOG": str(log),
+    }
+    base = [sys.executable, "-m", "core.cli", "--config", str(config)]
+    subprocess.run([*base, "add", str(tmp_path / "photos")], env=env, cwd=REPO, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    engine = subprocess.Popen([*base, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        time.sleep(3)  # the engine up and watching
+        for path in (staging / "2024" / "2024-06-01").iterdir():
+            os.rename(path, day / path.name)  # each arrives whole
+        catalogue = tmp_path / "catalogue.db"
+        deadline = time.monotonic() + 120
+        while _described_count(catalogue) < len(names):
+            assert time.monotonic() < deadline, "the engine did not describe the files"
+            assert engine.poll() is None, engine.stderr.read().decode()
+            time.sleep(0.3)
+        time.sleep(2)  # and anything it would still read
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=60)
+    opens: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        stage, name = line.split(" ", 1)
+        if stage == "scan":
+            opens[name] = opens.get(name, 0) + 1
+    assert opens == dict.fromkeys(names, 1)
