@@ -4,6 +4,7 @@ Run from the repository root (a standalone script, not a pytest test):
 
     python tests/bench/bench_cli.py [--sizes 10000[,100000]] [--runs R] [--keep]
     python tests/bench/bench_cli.py --first-only [--sizes 20000,100000,300000] [--first-runs R]
+        [--baseline DIR]
 
 For each library size it builds a tree of small files, adds it and scans it once (not timed),
 then times, interleaved run by run so both sides share the machine's load: ``status`` and
@@ -13,7 +14,8 @@ of the unchanged tree next to ``find ROOT -printf '%s %T@ %p\\n'``. Each figure 
 import, sums their import times (``python3 -X importtime``) next to the interpreter's own, and
 names the heavy modules (Textual, Pillow, numpy, a worker pool...) they should not need.
 ``--baseline DIR`` times another checkout's commands in the same rounds, on the same library and
-catalogue (before and after a change: ``git archive REV | tar -x -C DIR``). Targets are
+catalogue (before and after a change: ``git archive REV | tar -x -C DIR``); with
+``--first-only``, its first scans of the same files in the same rounds. Targets are
 reported as met or missed and never fail the run.
 """
 
