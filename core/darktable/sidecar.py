@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -29,6 +30,8 @@ NS = {
     "lr": "http://ns.adobe.com/lightroom/1.0/",
     "digiKam": "http://www.digikam.org/ns/1.0/",
 }
+# (xmp:Rating, the colour label bits darktable reads, digiKam's pick): a photo's marks in an XMP.
+XmpMarks = tuple[int | None, int, int | None]
 PICK_LABELS = range(0, 4)  # digiKam's PickLabel: 0 none, 1 rejected, 2 pending, 3 accepted
 
 
@@ -58,6 +61,11 @@ class Sidecar:
     @property
     def stars(self) -> int:
         return max(0, min(5, self.rating or 0))
+
+    @property
+    def marks(self) -> XmpMarks:
+        """What a photo's triage takes from this XMP when it is first seen."""
+        return (self.rating, self.darktable_labels, self.pick)
 
     @property
     def darktable_labels(self) -> int:
@@ -170,6 +178,11 @@ def read_sidecar(path: Path) -> Sidecar:
             data = handle.read(MAX_SIDECAR_BYTES + 1)
     except OSError as error:
         raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error
+    return sidecar_in(data, path)
+
+
+def sidecar_in(data: bytes, path: Path) -> Sidecar:
+    """Parse a sidecar's bytes (at most MAX_SIDECAR_BYTES + 1 of them: a larger file is none)."""
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(f"{path} is larger than {MAX_SIDECAR_BYTES // 2**20} MB: not a sidecar")
     return parse_sidecar(data, path)
@@ -179,25 +192,31 @@ _XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
 def embedded_xmp(path: Path) -> Sidecar | None:
-    """The XMP packet a JPEG carries in its APP1 segment (cameras and Lightroom write one),
-    parsed like a sidecar; None when it has none. SidecarError when it cannot be read."""
+    """The XMP packet the JPEG at ``path`` carries (see ``embedded_xmp_in``)."""
     try:
         with open_to_read(path) as handle:
-            if handle.read(2) != b"\xff\xd8":
-                return None
-            while True:
-                marker = handle.read(2)
-                if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
-                    return None  # the image data begins: metadata segments come before it
-                length = int.from_bytes(handle.read(2), "big")
-                if length < 2:
-                    return None
-                # Only an APP1's first bytes say whether it is the XMP; the rest of it, and
-                # every other segment (a camera's EXIF with its thumbnail), is passed over.
-                wanted = min(len(_XMP_APP1), length - 2) if marker[1] == 0xE1 else 0
-                head = handle.read(wanted)
-                if head == _XMP_APP1:
-                    return parse_sidecar(handle.read(length - 2 - len(head)), path)
-                handle.seek(length - 2 - len(head), os.SEEK_CUR)
+            return embedded_xmp_in(handle, path)
     except OSError as error:
         raise SidecarError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def embedded_xmp_in(handle: BinaryIO, path: Path) -> Sidecar | None:
+    """The XMP packet a JPEG carries in its APP1 segment (cameras and Lightroom write one),
+    parsed like a sidecar, read from the JPEG open as ``handle`` (a file, or a view of its
+    bytes, at its start); None when it has none. SidecarError when it cannot be read."""
+    if handle.read(2) != b"\xff\xd8":
+        return None
+    while True:
+        marker = handle.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
+            return None  # the image data begins: metadata segments come before it
+        length = int.from_bytes(handle.read(2), "big")
+        if length < 2:
+            return None
+        # Only an APP1's first bytes say whether it is the XMP; the rest of it, and every other
+        # segment (a camera's EXIF with its thumbnail), is passed over.
+        wanted = min(len(_XMP_APP1), length - 2) if marker[1] == 0xE1 else 0
+        head = handle.read(wanted)
+        if head == _XMP_APP1:
+            return parse_sidecar(handle.read(length - 2 - len(head)), path)
+        handle.seek(length - 2 - len(head), os.SEEK_CUR)

@@ -43,6 +43,8 @@ class MediaComponent(Component):
 
     def tick(self, now: float) -> None:
         self.sync.tick()
+        if self.sync.more:  # files the scan described wait to be grouped: on, after other work
+            self.next_tick = now
         counts = self.sync.counts
         task = (
             f"{counts.described:,} files described, {counts.previews:,} previews,"

@@ -680,7 +680,7 @@ def _arrived(db: SqliteDatabase, arrival: Arrival, at: float) -> None:
     with db.atomic():
         _close(db, arrival.copy_id, "verified", None, at)
         row = (arrival.root_id, arrival.rel_path, arrival.size, arrival.mtime_ns, arrival.blake3,
-               at, at, 0, kind_from_name(name), None)  # fmt: skip
+               at, at, 0, kind_from_name(name), None, None)  # fmt: skip
         queries.insert_files(db, [row])
         record_event(EventKind.CARD_COPIED, "ingest", root=arrival.root_id,
                      path=arrival.rel_path, payload=arrival.payload)  # fmt: skip

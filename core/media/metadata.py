@@ -18,7 +18,14 @@ from typing import Any
 import exifread
 
 from core.files import open_to_read
-from core.media.preview import jpeg_pixel_size, raw_pixel_size
+from core.media.preview import (
+    Buffer,
+    as_file,
+    jpeg_frame_size,
+    jpeg_pixel_size,
+    raw_full_size,
+    raw_pixel_size,
+)
 from core.media.sniff import Sniffed, sniff
 
 # exifread logs every oddity of every file at WARNING: our errors are recorded per photo.
@@ -207,7 +214,26 @@ def read_metadata(path: Path | str, sniffed: Sniffed | None = None) -> Metadata:
     frame = jpeg_pixel_size(path) if sniffed.format == "jpeg" else None
     # exifread's fast mode reads IFD0 (a NEF's and a DNG's is a thumbnail), not the SubIFDs.
     full_size = raw_pixel_size(path) if sniffed.format == "tiff-raw" else None
-    raw, error = _raw_tags(path, sniffed)
+    return _metadata(*_raw_tags(path, sniffed), frame, full_size)
+
+
+def metadata_in(content: Buffer, sniffed: Sniffed) -> Metadata:
+    """As ``read_metadata``, from the whole file's bytes in hand (read, or mapped): the scan
+    describes a file from the bytes it hashed."""
+    frame = jpeg_frame_size(content) if sniffed.format == "jpeg" else None
+    full_size = raw_full_size(content) if sniffed.format == "tiff-raw" else None
+    reason = _why_no_tags(sniffed)
+    if reason is not None:
+        return _metadata(None, reason, frame, full_size)
+    return _metadata(*_tags_read(as_file(content), sniffed), frame, full_size)
+
+
+def _metadata(
+    raw: dict[str, Any] | None,
+    error: str | None,
+    frame: tuple[int, int] | None,
+    full_size: tuple[int, int] | None,
+) -> Metadata:
     if raw is None:
         metadata = Metadata(error=error)
     else:
@@ -276,18 +302,34 @@ def _raw_tags(
 ) -> tuple[dict[str, Any] | None, str | None]:
     """exifread's tags of the file, or None and why not."""
     sniffed = sniffed or sniff(path)
-    if not sniffed.usable:
-        return None, sniffed.reason
-    if sniffed.format in ("crw", "video", "xmp", "html", "unknown"):
-        return None, f"no EXIF read from {sniffed.format.upper()} files"
+    reason = _why_no_tags(sniffed)
+    if reason is not None:
+        return None, reason
     try:
         with open_to_read(path) as handle:
-            if sniffed.format == "raf":
-                raw = _raf_tags(handle.read(92), handle)
-            elif sniffed.format == "cr3":
-                raw = _cr3_tags(handle)
-            else:
-                raw = _process(handle)
+            return _tags_read(handle, sniffed)
+    except OSError as error:
+        return None, f"EXIF could not be read: {type(error).__name__}: {error}"
+
+
+def _why_no_tags(sniffed: Sniffed) -> str | None:
+    """Why no EXIF is read from a file of this kind; None: it is read."""
+    if not sniffed.usable:
+        return sniffed.reason
+    if sniffed.format in ("crw", "video", "xmp", "html", "unknown"):
+        return f"no EXIF read from {sniffed.format.upper()} files"
+    return None
+
+
+def _tags_read(handle: Any, sniffed: Sniffed) -> tuple[dict[str, Any] | None, str | None]:
+    """exifread's tags from an open file (or a file-like view of its bytes), or None and why."""
+    try:
+        if sniffed.format == "raf":
+            raw = _raf_tags(handle.read(92), handle)
+        elif sniffed.format == "cr3":
+            raw = _cr3_tags(handle)
+        else:
+            raw = _process(handle)
     except Exception as error:  # exifread on a hostile file can raise nearly anything
         return None, f"EXIF could not be read: {type(error).__name__}: {error}"
     if not raw:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from core.media.work import PreviewJob, build_previews, describe_files
+from core.media.describe import describe_files
+from core.media.work import PreviewJob, build_previews
 from core.workers import end_with_parent
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class MediaPool:
         method = "fork" if threading.active_count() == 1 else "forkserver"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            context.set_forkserver_preload(["core.media.work", "core.media.preview"])
+            context.set_forkserver_preload(["core.media.describe", "core.media.work"])
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=end_with_parent)
 
     def _submit(self, work: Callable, *args: object) -> Future:

@@ -6,6 +6,7 @@ person, and ``placeholder()`` draws that reason for the UI.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import mmap
@@ -22,6 +23,45 @@ from typing import BinaryIO
 from PIL import Image, ImageDraw, ImageFont, JpegImagePlugin, UnidentifiedImageError, features
 
 from core.files import open_to_read
+
+# A file's bytes, whole: read into memory or mapped (the scan has one or the other in hand).
+Buffer = bytes | mmap.mmap
+
+
+def as_file(content: Buffer) -> BinaryIO:
+    """A file's bytes as a file open at its start, for readers that read one: read and seek as
+    on the open file itself (a seek past its end reads nothing; mmap's own refuses), no copy."""
+    return io.BufferedReader(_BufferFile(content))  # type: ignore[return-value]
+
+
+class _BufferFile(io.RawIOBase):
+    def __init__(self, content: Buffer) -> None:
+        super().__init__()
+        self._content, self._position = content, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._content)}
+        position = base[whence] + offset
+        if position < 0:  # as lseek says it
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        self._position = position
+        return position
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._content[self._position : self._position + len(buffer)]
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
 
 DEFAULT_LONG_EDGE = 1600
 PREVIEW_QUALITY = 85
@@ -402,32 +442,43 @@ def _jpeg_exif(buf: mmap.mmap, start: int) -> _Tiff | None:
 
 
 def jpeg_cut_short(path: Path | str) -> str | None:
-    """Why a JPEG's image data is incomplete or missing (a copy cut short, a card pulled out),
-    None when it is whole or cannot be told. This is the reason recorded with it: a JPEG cut
-    inside its image data still previews, as far as its data goes; one cut in its headers has
-    no image data at all, and only an embedded thumbnail that survived can stand in for it.
-
-    Nearly every whole JPEG ends with its end-of-image marker, after its first scan: that costs
-    the headers and the last bytes. Only a file that ends otherwise (cut short, or followed by
-    more data: an MPO's second picture, a phone's video) is followed scan by scan to its end.
-    """
+    """Why the JPEG at ``path`` is incomplete (see ``jpeg_damage``), read from its file."""
     try:
         with open_to_read(path) as handle:
             if os.fstat(handle.fileno()).st_size < 4:
                 return None  # too short to be a JPEG: the sniffer has said what it is
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                scan = _first_scan(buf)
-                if scan is None or scan >= len(buf):
-                    return _why_no_image_data(buf)
-                if (buf[-2:] == EOI and len(buf) > scan) or _jpeg_end(buf, 0) is not None:
-                    return None
-                return (
-                    f"the JPEG is cut short or damaged in its image data (it ends at "
-                    f"{len(buf):,} bytes with no end-of-image marker): shown as far as its data "
-                    "goes"
-                )
+                return jpeg_damage(buf)
     except (OSError, ValueError):  # unreadable now: the preview or the next scan says so
         return None
+
+
+def jpeg_damage(buf: Buffer) -> str | None:
+    """Why a JPEG's image data is incomplete or missing (a copy cut short, a card pulled out),
+    None when it is whole or cannot be told. This is the reason recorded with it: a JPEG cut
+    inside its image data still previews, as far as its data goes; one cut in its headers has
+    no image data at all, and only an embedded thumbnail that survived can stand in for it.
+    ``buf``: the whole file's bytes (mapped, or read).
+
+    Nearly every whole JPEG ends with its end-of-image marker, after its first scan: that costs
+    the headers and the last bytes. Only a file that ends otherwise (cut short, or followed by
+    more data: an MPO's second picture, a phone's video) is followed scan by scan to its end.
+    """
+    if len(buf) < 4:
+        return None  # too short to be a JPEG: the sniffer has said what it is
+    try:
+        scan = _first_scan(buf)
+        if scan is None or scan >= len(buf):
+            return _why_no_image_data(buf)
+        if (buf[-2:] == EOI and len(buf) > scan) or _jpeg_end(buf, 0) is not None:
+            return None
+    except ValueError:
+        return None
+    return (
+        f"the JPEG is cut short or damaged in its image data (it ends at "
+        f"{len(buf):,} bytes with no end-of-image marker): shown as far as its data "
+        "goes"
+    )
 
 
 def _why_no_image_data(buf: mmap.mmap) -> str | None:
@@ -480,35 +531,54 @@ def _first_scan(buf: mmap.mmap) -> int | None:
 
 
 def jpeg_pixel_size(path: Path | str) -> tuple[int, int] | None:
-    """The width and height in a JPEG's frame header (SOF): what a decoder draws, whatever the
-    EXIF says (a resize that keeps the camera's EXIF leaves it stale). None when the header
-    cannot be read or leaves the height to a later marker (DNL)."""
+    """The pixel size in the frame header of the JPEG at ``path`` (see ``jpeg_frame_size``)."""
     try:
         with open_to_read(path) as handle:
             if os.fstat(handle.fileno()).st_size < 4:
                 return None
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                for marker, position, _length in _jpeg_segments(buf, 0):
-                    if marker in JPEG_FRAME_MARKERS and position + 9 <= len(buf):
-                        height, width = struct.unpack_from(">HH", buf, position + 5)
-                        return (width, height) if width and height else None
+                return jpeg_frame_size(buf)
     except (OSError, ValueError):
+        return None
+
+
+def jpeg_frame_size(buf: Buffer) -> tuple[int, int] | None:
+    """The width and height in a JPEG's frame header (SOF): what a decoder draws, whatever the
+    EXIF says (a resize that keeps the camera's EXIF leaves it stale). None when the header
+    cannot be read or leaves the height to a later marker (DNL). ``buf``: the file's bytes."""
+    try:
+        for marker, position, _length in _jpeg_segments(buf, 0):
+            if marker in JPEG_FRAME_MARKERS and position + 9 <= len(buf):
+                height, width = struct.unpack_from(">HH", buf, position + 5)
+                return (width, height) if width and height else None
+    except ValueError:
         return None
     return None
 
 
 def raw_pixel_size(path: Path | str) -> tuple[int, int] | None:
-    """The size of the full-size image of a TIFF-based RAW: the IFD marked as such
-    (NewSubfileType 0), among IFD0, its chain and the SubIFDs (in a NEF or DNG, IFD0 is a small
-    thumbnail), cropped as a DNG says (DefaultCropSize). None when no IFD is marked full-size."""
+    """The full-size image's size of the TIFF-based RAW at ``path`` (see ``raw_full_size``)."""
     try:
         with open_to_read(path) as handle:
             if os.fstat(handle.fileno()).st_size < 8:
                 return None
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                tiff = _Tiff.at(buf, 0)
-                return _full_size_in(tiff) if tiff is not None else None
+                return raw_full_size(buf)
     except (OSError, ValueError):
+        return None
+
+
+def raw_full_size(buf: Buffer) -> tuple[int, int] | None:
+    """The size of the full-size image of a TIFF-based RAW: the IFD marked as such
+    (NewSubfileType 0), among IFD0, its chain and the SubIFDs (in a NEF or DNG, IFD0 is a small
+    thumbnail), cropped as a DNG says (DefaultCropSize). None when no IFD is marked full-size.
+    ``buf``: the file's bytes."""
+    if len(buf) < 8:
+        return None
+    try:
+        tiff = _Tiff.at(buf, 0)
+        return _full_size_in(tiff) if tiff is not None else None
+    except ValueError:
         return None
 
 

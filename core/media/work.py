@@ -1,4 +1,4 @@
-"""The media work done in worker processes: what each file is and what its EXIF says, and
+"""The media work done in worker processes (describing files is core.media.describe's):
 previews built into the cache and measured (how each photo looks). Plain functions over plain
 values, so they run anywhere."""
 
@@ -12,32 +12,7 @@ from pathlib import Path
 from core.media.af_point import read_af_point
 from core.media.cache import PreviewCache
 from core.media.looks import measure, open_preview
-from core.media.metadata import Metadata, read_metadata
-from core.media.preview import PreviewUnavailable, jpeg_cut_short, render_preview
-from core.media.sniff import Sniffed, sniff
-
-
-@dataclass(frozen=True)
-class Description:
-    path: str
-    sniffed: Sniffed
-    metadata: Metadata
-    damage: str | None = None  # what is wrong with a picture that is shown anyway (cut short)
-
-
-def describe_files(paths: list[str]) -> list[Description]:
-    """Sniff each file, read its EXIF (read_metadata says why there is none for what is not a
-    picture) and check that a JPEG holds all of its image data."""
-    # Pillow and exifread warn about damaged files on stderr, which would garble a terminal
-    # app; what is wrong with a file is recorded with it instead.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        described = []
-        for path in paths:
-            sniffed = sniff(path)
-            damage = jpeg_cut_short(path) if sniffed.format == "jpeg" else None
-            described.append(Description(path, sniffed, read_metadata(path, sniffed), damage))
-        return described
+from core.media.preview import PreviewUnavailable, render_preview
 
 
 @dataclass(frozen=True)
@@ -73,7 +48,7 @@ def build_previews(
     cache = cache_for(cache_dir, max_bytes)
     results: list[PreviewResult] = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # as in describe_files
+        warnings.simplefilter("ignore")  # as in describe_content
         for job in jobs:
             cached = cache.get(job.blake3)
             if cached is not None:

@@ -784,13 +784,13 @@ class _ChangeWriter:
 
     def _file_rows(self, files: list[SeenFile]) -> list[tuple]:
         """(rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
-        record_id) per file. A comprehension over plain tuples: on a first index this runs
-        100k times in the process that also writes the catalogue."""
+        description, record_id) per file. A comprehension over plain tuples: on a first index
+        this runs 100k times in the process that also writes the catalogue."""
         now, generation = self.now, self.generation
         return [
             (rel, size, mtime, digest, None if digest is None else now, now, generation, kind,
-             error, record_id)
-            for rel, size, mtime, kind, digest, error, record_id, *_ in files
+             error, description, record_id)
+            for rel, size, mtime, kind, digest, error, record_id, _, _, description in files
         ]  # fmt: skip
 
     def _event(self, kind: EventKind, path: str, payload: dict | None = None) -> None:

@@ -7,10 +7,12 @@ The reconciler splits a root into surveys and writes their results.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from stat import S_ISREG
 from typing import NamedTuple
 
@@ -62,6 +64,9 @@ class SeenFile(NamedTuple):
     # What that record held before: a file replaced in place may have moved elsewhere.
     previous_blake3: str | None = None
     previous_size: int | None = None
+    # What the file is, made from the bytes hashed (core.media.describe's record), so the
+    # media pipeline does not read it again; None when not made (unhashed, or it failed).
+    description: str | None = None
 
 
 @dataclass
@@ -378,7 +383,9 @@ def _hash_into(
     stated: tuple[int, int],
 ) -> bool:
     """Hash a new or changed file into ``result``; False if it vanished before it was read."""
-    outcome = hash_file(name, task.hash_retries, dir_fd=dir_fd, expected=stated)
+    kind = kind_from_name(name)
+    look = partial(_description_record, os.path.join(task.root_path, rel_path))
+    outcome = hash_file(name, task.hash_retries, dir_fd=dir_fd, expected=stated, look=look)
     result.bytes_hashed += outcome.bytes_read
     _counters.add(bytes_hashed=outcome.bytes_read)
     if outcome.vanished:
@@ -391,10 +398,20 @@ def _hash_into(
             rel_path,
             outcome.size,
             outcome.mtime_ns,
-            kind_from_name(name),
+            kind,
             outcome.blake3,
             outcome.error,
             record_id,
+            description=outcome.looked,
         )
     )
     return True
+
+
+def _description_record(path: str, content: bytes | mmap.mmap) -> str:
+    """The file's description (what the media workers would make of it; a sidecar's marks),
+    made from its bytes in hand (core.media.describe)."""
+    # Imported here: a scan that hashes nothing loads no image library.
+    from core.media.describe import describe_content
+
+    return describe_content(path, content).as_record()

@@ -173,11 +173,17 @@ def _cards(migrator: SchemaMigrator) -> None:
     migrator.database.create_tables([Card, CardCopy, IngestCounter])
 
 
+def _described_while_hashed(migrator: SchemaMigrator) -> None:
+    # Schema 15: each file's description made by the scan from the bytes it hashed, until the
+    # media pipeline groups it (core.media.describe). Self-contained: one column.
+    migrate(migrator.add_column("file", "description", TextField(null=True)))
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
     10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
-    14: _cards,
+    14: _cards, 15: _described_while_hashed,
 }  # fmt: skip
 LATEST = max(STEPS)
 

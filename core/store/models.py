@@ -130,6 +130,9 @@ class FileRecord(BaseModel):
     # duplicate_sidecar, export; NULL when it belongs to no photo.
     role = TextField(null=True)
     format = TextField(null=True)  # by content (core.media.sniff); NULL: not looked at yet
+    # Schema 15: what the scan made of the file's content while hashing it (core.media.describe's
+    # record), kept until the media pipeline groups the file (then NULL): a file is read once.
+    description = TextField(null=True)
 
     class Meta:
         table_name = "file"

@@ -183,8 +183,25 @@ def set_members(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
 
 
 def set_described(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
-    """rows: (format, kind, error, file_id): what the file is by its content."""
-    executemany(db, "UPDATE file SET format = ?, kind = ?, error = ? WHERE id = ?", rows)
+    """rows: (format, kind, error, file_id): what the file is by its content. The scan's
+    description of it, used up, is dropped."""
+    executemany(
+        db, "UPDATE file SET format = ?, kind = ?, error = ?, description = NULL WHERE id = ?", rows
+    )
+
+
+def recorded_descriptions(db: SqliteDatabase, file_ids: Sequence[int]) -> dict[int, str]:
+    """{file id: the description the scan made of it while hashing} of those of ``file_ids``
+    that have one (core.media.describe)."""
+    if not file_ids:
+        return {}
+    marks = ", ".join("?" * len(file_ids))
+    return dict(
+        db.execute_sql(
+            f"SELECT id, description FROM file WHERE id IN ({marks}) AND description IS NOT NULL",
+            list(file_ids),
+        ).fetchall()
+    )
 
 
 PHOTO_METADATA_COLUMNS = (

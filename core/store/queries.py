@@ -192,45 +192,46 @@ def count_files(root: Root) -> int:
 
 def insert_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind,
-    error). A record another writer made for the same name in the meantime (a card's copy,
-    catalogued as it takes its name, while a scan surveys its folder) keeps its id and photo
-    and takes what this row says: both saw the same file."""
+    error, description). A record another writer made for the same name in the meantime (a
+    card's copy, catalogued as it takes its name, while a scan surveys its folder) keeps its id
+    and photo and takes what this row says: both saw the same file."""
     executemany(
         db,
         "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
-        " scan_generation, kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " scan_generation, kind, error, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (root_id, rel_path) DO UPDATE SET size = excluded.size,"
         " mtime_ns = excluded.mtime_ns, blake3 = excluded.blake3, hashed_at = excluded.hashed_at,"
         " last_seen = excluded.last_seen, scan_generation = excluded.scan_generation,"
-        " kind = excluded.kind, error = excluded.error",
+        " kind = excluded.kind, error = excluded.error, description = excluded.description",
         rows,
     )
 
 
 def update_files(db: SqliteDatabase, rows: Iterable[tuple]) -> None:
     """rows: (rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
-    record_id). Also used for moves: the record keeps its id and photo."""
+    description, record_id). Also used for moves: the record keeps its id and photo."""
     executemany(
         db,
         "UPDATE file SET rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?, hashed_at = ?,"
-        " last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        " last_seen = ?, scan_generation = ?, kind = ?, error = ?, description = ? WHERE id = ?",
         rows,
     )
 
 
 def move_files(db: SqliteDatabase, rows: Sequence[tuple]) -> None:
     """rows: (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation,
-    kind, error, record_id): records that change path, perhaps root. Two steps, because one
-    record may move into the path another is leaving (a swap, a renumbering): every moving
-    record first takes a path no file can have (rel_paths never start with '/'), then its new
-    one."""
+    kind, error, description, record_id): records that change path, perhaps root. Two steps,
+    because one record may move into the path another is leaving (a swap, a renumbering):
+    every moving record first takes a path no file can have (rel_paths never start with '/'),
+    then its new one."""
     executemany(
         db, "UPDATE file SET rel_path = '/moving/' || id WHERE id = ?", ((row[-1],) for row in rows)
     )
     executemany(
         db,
         "UPDATE file SET root_id = ?, rel_path = ?, size = ?, mtime_ns = ?, blake3 = ?,"
-        " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ? WHERE id = ?",
+        " hashed_at = ?, last_seen = ?, scan_generation = ?, kind = ?, error = ?,"
+        " description = ? WHERE id = ?",
         rows,
     )
 

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from peewee import SqliteDatabase
 
-from core.darktable.sidecar import Sidecar, SidecarError, embedded_xmp, read_sidecar
+from core.darktable.sidecar import SidecarError, embedded_xmp, read_sidecar
 from core.store.writing import run_transaction
 from core.triage.sidecar_write import PICK_ACCEPTED, PICK_REJECTED
+
+if TYPE_CHECKING:
+    from core.media.describe import XmpFound
 
 log = logging.getLogger("shootwatch.triage")
 
@@ -60,30 +64,43 @@ def _sources(original: str, members: list[tuple[str, str, str | None]]) -> list[
     return found
 
 
-def existing_marks(original: str, members: list[tuple[str, str, str | None]]) -> ExistingMarks:
+def existing_marks(
+    original: str,
+    members: list[tuple[str, str, str | None]],
+    recorded: Mapping[str, XmpFound] | None = None,
+) -> ExistingMarks:
     """The marks existing XMP gives the photo whose original is ``original``; ``members`` are
     its files as (path, role, format). The first XMP found decides (labels included); a
-    rating or a pick it lacks is taken from the next. An unreadable one is passed over."""
+    rating or a pick it lacks is taken from the next. An unreadable one is passed over.
+    ``recorded``: what the scan read of the XMP of some of these files when it hashed them
+    ({path: marks, or why unreadable, or None for none}); the others are read now."""
     rating, labels, source, pick = None, None, None, None
+    recorded = recorded or {}
     for how, path in _sources(original, members):
-        try:
-            xmp: Sidecar | None = (
-                read_sidecar(Path(path)) if how == "sidecar" else embedded_xmp(Path(path))
-            )
-        except SidecarError as error:
-            log.info("existing XMP not read: %s", error)
+        found = recorded[path] if path in recorded else _read_marks(how, path)
+        if isinstance(found, str):
+            log.info("existing XMP not read: %s", found)
             continue
-        if xmp is None:
+        if found is None:
             continue
+        found_rating, found_labels, found_pick = found
         if labels is None:
-            labels, source = xmp.darktable_labels, path
-        if pick is None and xmp.pick is not None:
-            pick = xmp.pick
-        if rating is None and xmp.rating is not None:
-            rating = max(-1, min(5, xmp.rating))
+            labels, source = found_labels, path
+        if pick is None and found_pick is not None:
+            pick = found_pick
+        if rating is None and found_rating is not None:
+            rating = max(-1, min(5, found_rating))
         if rating is not None and pick is not None:
             break
     return ExistingMarks(rating, labels or 0, source, pick)
+
+
+def _read_marks(how: str, path: str) -> XmpFound:
+    try:
+        xmp = read_sidecar(Path(path)) if how == "sidecar" else embedded_xmp(Path(path))
+    except SidecarError as error:
+        return str(error)
+    return None if xmp is None else xmp.marks
 
 
 def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
@@ -102,21 +119,36 @@ def _not_read(db: SqliteDatabase, photo_ids: list[int]) -> list[int]:
     return found
 
 
-def read_existing_marks(db: SqliteDatabase, photo_ids: Iterable[int], now: float) -> int:
+def read_existing_marks(
+    db: SqliteDatabase,
+    photo_ids: Iterable[int],
+    now: float,
+    recorded: Mapping[str, XmpFound] | None = None,
+) -> int:
     """Take the existing XMP of photos not read yet into their triage state; a photo someone
     decided about keeps its own. The files are read outside any transaction (the writes wait
-    for no disk), the result written in one short one. Returns how many photos changed."""
+    for no disk), the result written in one short one; not those whose XMP the scan read when
+    it hashed them (a sidecar's record, ``recorded``: the JPEGs just described). Returns how
+    many photos changed."""
+    from core.media.describe import recorded_xmp  # the scan's records: the media pipeline's
+
     found = []
     for photo_id in _not_read(db, list(photo_ids)):
         rows = db.execute_sql(
-            "SELECT r.path, f.rel_path, f.role, f.format FROM file f"
+            "SELECT r.path, f.rel_path, f.role, f.format, f.description FROM file f"
             " JOIN root r ON r.id = f.root_id WHERE f.photo_id = ?",
             (photo_id,),
         ).fetchall()
-        members = [(os.path.join(root, rel), role, fmt) for root, rel, role, fmt in rows]
+        members = [(os.path.join(root, rel), role, fmt) for root, rel, role, fmt, _ in rows]
+        known = {
+            os.path.join(root, rel): recorded_xmp(record)
+            for root, rel, role, _, record in rows
+            if record is not None and role in ("sidecar", "duplicate_sidecar")
+        }
+        known.update(recorded or {})
         originals = [path for path, role, _ in members if role == "original"]
         if originals:
-            found.append((photo_id, existing_marks(originals[0], members)))
+            found.append((photo_id, existing_marks(originals[0], members, known)))
     return run_transaction(db, partial(_take_in, db, found, now)) if found else 0
 
 

@@ -4,6 +4,7 @@ Run from the repository root (a standalone script, not a pytest test):
 
     python tests/bench/bench_cli.py [--sizes 10000[,100000]] [--runs R] [--keep]
     python tests/bench/bench_cli.py --first-only [--sizes 20000,100000,300000] [--first-runs R]
+        [--baseline DIR]
 
 For each library size it builds a tree of small files, adds it and scans it once (not timed),
 then times, interleaved run by run so both sides share the machine's load: ``status`` and
@@ -13,7 +14,8 @@ of the unchanged tree next to ``find ROOT -printf '%s %T@ %p\\n'``. Each figure 
 import, sums their import times (``python3 -X importtime``) next to the interpreter's own, and
 names the heavy modules (Textual, Pillow, numpy, a worker pool...) they should not need.
 ``--baseline DIR`` times another checkout's commands in the same rounds, on the same library and
-catalogue (before and after a change: ``git archive REV | tar -x -C DIR``). Targets are
+catalogue (before and after a change: ``git archive REV | tar -x -C DIR``); with
+``--first-only``, its first scans of the same files in the same rounds. Targets are
 reported as met or missed and never fail the run.
 """
 
@@ -292,13 +294,14 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
     return rows, targets
 
 
-def first_scans(sizes: list[int], runs: int, keep: bool) -> int:
+def first_scans(sizes: list[int], runs: int, keep: bool, baseline: Path | None = None) -> int:
     """``--first-only``: the first ``scan`` of camera-like files (bench_reconcile's library:
     real JPEGs with a camera's EXIF, 4-50 KB, in YYYY/YYYY-MM-DD folders of 100) at each size,
     whole process into a fresh catalogue, each run right after b3sum of the same files on as
     many cores as the scan's workers (the faster of its two ways is the reference); the peak
     memory of the scan process and its workers (wait4); and the seconds per 1,000 files at
-    each size, which stay flat when the scan grows linearly."""
+    each size, which stay flat when the scan grows linearly. ``baseline``: another checkout's
+    first scan of the same files, run after this one's in each round."""
     from bench_reconcile import ContentMaker, Layout, build_library
     from benchtools import b3sum_commands
 
@@ -315,22 +318,32 @@ def first_scans(sizes: list[int], runs: int, keep: bool) -> int:
             listed = base / "files.list"
             listed.write_bytes(b"".join(bytes(library / rel) + b"\0" for rel in layout.rel_paths()))
             env = environment(base)
+            checkouts = {"": env}
+            if baseline is not None:
+                checkouts["baseline "] = environment(base, baseline)
             b3sum = b3sum_commands(str(listed), workers)
             for command in b3sum.values():  # warm-up: the page cache holds the files for all
                 timed(["sh", "-c", command], env)
             references: dict[str, list[float]] = {name: [] for name in b3sum}
-            scans, peaks = [], []
+            all_scans: dict[str, list[float]] = {who: [] for who in checkouts}
+            all_peaks: dict[str, list[float]] = {who: [] for who in checkouts}
             for _ in range(runs):
                 for name, command in b3sum.items():
                     references[name].append(timed(["sh", "-c", command], env))
-                for suffix in ("", "-wal", "-shm"):
-                    Path(env["SHOOTWATCH_DB"] + suffix).unlink(missing_ok=True)
-                subprocess.run([sys.executable, "-c", SHOOTWATCH, "add", str(library)], env=env,
-                               check=True, stdout=subprocess.DEVNULL)  # fmt: skip
-                seconds, peak_mb = timed_with_peak([sys.executable, "-c", SHOOTWATCH, "scan"], env)
-                print(f"{files:,} files: first scan {seconds:.1f} s, peak {peak_mb:.0f} MB")
-                scans.append(seconds)
-                peaks.append(peak_mb)
+                for who, checkout_env in checkouts.items():
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(env["SHOOTWATCH_DB"] + suffix).unlink(missing_ok=True)
+                    subprocess.run([sys.executable, "-c", SHOOTWATCH, "add", str(library)],
+                                   env=checkout_env, check=True,
+                                   stdout=subprocess.DEVNULL)  # fmt: skip
+                    seconds, peak_mb = timed_with_peak(
+                        [sys.executable, "-c", SHOOTWATCH, "scan"], checkout_env
+                    )
+                    print(f"{files:,} files: {who}first scan {seconds:.1f} s, "
+                          f"peak {peak_mb:.0f} MB")  # fmt: skip
+                    all_scans[who].append(seconds)
+                    all_peaks[who].append(peak_mb)
+        scans, peaks = all_scans[""], all_peaks[""]
         first, peak = statistics.median(scans), max(peaks)
         best = min(references, key=lambda name: statistics.median(references[name]))
         reference = statistics.median(references[best])
@@ -344,6 +357,14 @@ def first_scans(sizes: list[int], runs: int, keep: bool) -> int:
             (f"  peak memory (scan and its workers), {files:,}", f"{peak:.0f} MB", "-", "-",
              f"<= {PEAK_TARGET_MB} MB"),
         ]  # fmt: skip
+        if baseline is not None:
+            before = statistics.median(all_scans["baseline "])
+            rows += [
+                (f"  baseline first scan, {files:,}", f"{before:.1f} s", f"{best} "
+                 f"{reference:.2f} s", ratio(before, reference), "-"),
+                (f"  baseline peak memory, {files:,}", f"{max(all_peaks['baseline ']):.0f} MB",
+                 "-", "-", "-"),
+            ]  # fmt: skip
         if target is not None:
             targets.append((f"first scan of {files:,} camera-like files <= {target:.0f} s",
                             f"{first:.1f} s", first <= target))  # fmt: skip
@@ -361,6 +382,8 @@ def first_scans(sizes: list[int], runs: int, keep: bool) -> int:
         "medians of the runs; previews are left to the engine, as the scan says",
         "peak memory: the largest of the scan process and its workers (wait4's ru_maxrss)",
     ]
+    if baseline is not None:
+        notes.append(f"baseline: the checkout {baseline}, its first scans in the same rounds")
     print_verdicts(notes, targets)
     return 0
 
@@ -400,7 +423,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))  # peak memory only grows
     if args.first_only:
-        return first_scans(sizes, args.first_runs, args.keep)
+        return first_scans(sizes, args.first_runs, args.keep, args.baseline)
     print(f"bench_cli: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50)")  # fmt: skip
     rows, targets = [], []

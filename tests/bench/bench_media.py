@@ -70,17 +70,12 @@ from PIL import Image, JpegImagePlugin, features
 
 from core.config import MediaSettings, ScanSettings
 from core.media.cache import PreviewCache
+from core.media.describe import Description, describe_files
 from core.media.photos import BATCH as DESCRIBE_BATCH
 from core.media.photos import PREVIEW_BATCH, MediaSync, preview_cache_dir
 from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, embedded_jpeg, render_preview
-from core.media.work import (
-    Description,
-    PreviewJob,
-    PreviewResult,
-    build_previews,
-    describe_files,
-)
+from core.media.work import PreviewJob, PreviewResult, build_previews
 from core.scan.reconcile import reconcile_root
 from core.store import open_catalogue
 from core.store.models import Root

@@ -111,10 +111,10 @@ def test_a_scan_that_found_a_name_new_before_the_copy_was_catalogued_keeps_one_r
     with open_catalogue(tmp_path / "catalogue.db") as catalogue:
         root = Root.create(path=str(tmp_path), kind="library", state="online", added_at=0)
         card_row = (root.id, "2024/2024-05-01/IMG_0001.CR3", 100, 7, "b" * 64, 1.0, 1.0, 0,
-                    "raw", None)  # fmt: skip
+                    "raw", None, None)  # fmt: skip
         queries.insert_files(catalogue.db, [card_row])
         first = FileRecord.get(FileRecord.rel_path == card_row[1])
-        scan_row = (root.id, card_row[1], 100, 7, "b" * 64, 2.0, 2.0, 5, "raw", None)
+        scan_row = (root.id, card_row[1], 100, 7, "b" * 64, 2.0, 2.0, 5, "raw", None, None)
         queries.insert_files(catalogue.db, [scan_row])
         (record,) = FileRecord.select()
         assert record.id == first.id and record.scan_generation == 5 and record.last_seen == 2.0

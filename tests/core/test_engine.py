@@ -606,7 +606,8 @@ def test_a_file_dated_in_the_future_is_recorded_once_it_holds_still(engine, libr
 
 def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(engine, library):
     """The out-of-memory killer takes a media worker: the pool is broken for good in Python;
-    the engine starts fresh workers, and photos copied in afterwards become photos."""
+    the engine starts fresh workers, and photos copied in afterwards become photos and get
+    their previews (the workers' work: the scan describes a file as it hashes it)."""
     import signal
 
     from PIL import Image
@@ -615,7 +616,7 @@ def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(en
 
     first = library / "2024" / "2024-06-01" / "IMG_0001.JPG"
     Image.new("RGB", (320, 240), (10, 20, 30)).save(first)
-    wait_for(lambda: Photo.select().count() == 1)
+    wait_for(lambda: Photo.select().where(Photo.preview_at.is_null(False)).count() == 1)
     workers = list(engine.media.pool._executor._processes.values())
     assert workers
     for worker in workers:
@@ -623,4 +624,5 @@ def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(en
     time.sleep(0.5)
     for n in range(2, 5):
         Image.new("RGB", (320, 240), (10 * n, 20, 30)).save(first.with_name(f"IMG_000{n}.JPG"))
-    wait_for(lambda: Photo.select().count() == 4, timeout=60)
+    previewed = Photo.select().where(Photo.preview_at.is_null(False))
+    wait_for(lambda: previewed.count() == 4, timeout=60)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import blake3
+import pytest
 
 from core.scan.hashing import LARGE_FILE_BYTES, hash_file
 from tests.helpers import write
@@ -48,3 +50,38 @@ def test_vanished_and_unreadable_files_give_a_reason_not_an_exception(tmp_path):
     (tmp_path / "link.JPG").symlink_to(tmp_path / "elsewhere.JPG")
     linked = hash_file(str(tmp_path / "link.JPG"))
     assert linked.blake3 is None and not linked.vanished and linked.error
+
+
+@pytest.mark.parametrize("size", [30_000, LARGE_FILE_BYTES + 12_345], ids=["read", "mapped"])
+def test_what_is_made_of_the_bytes_belongs_to_the_read_the_hash_is_of(tmp_path, size):
+    """A file written to while its bytes are looked at is read again: what ``look`` made of
+    the first read is dropped with its hash."""
+    path = write(tmp_path / "IMG.JPG", os.urandom(size))
+    seen = []
+
+    def look(content) -> bytes:
+        seen.append(bytes(content[:16]))
+        if len(seen) == 1:  # a copy still being written, the first time round
+            with open(path, "ab") as more:
+                more.write(b"more")
+            os.utime(path, ns=(0, path.stat().st_mtime_ns + 10**9))
+        return bytes(content[-4:])
+
+    outcome = hash_file(str(path), look=look)
+
+    assert len(seen) == 2
+    assert outcome.blake3 == blake3.blake3(path.read_bytes()).hexdigest()
+    assert outcome.looked == b"more"
+
+
+@pytest.mark.parametrize("size", [30_000, LARGE_FILE_BYTES + 12_345], ids=["read", "mapped"])
+def test_a_look_that_fails_never_fails_the_hash(tmp_path, size):
+    path = write(tmp_path / "IMG.CR2", os.urandom(size))
+
+    def look(content) -> None:
+        raise struct.error("a parser tripped on this file")
+
+    outcome = hash_file(str(path), look=look)
+
+    assert outcome.blake3 == blake3.blake3(path.read_bytes()).hexdigest()
+    assert outcome.error is None and outcome.looked is None

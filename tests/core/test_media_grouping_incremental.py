@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.config import MediaSettings
+from core.media.describe import describe_files
 from core.media.photos import MediaSync
-from core.media.work import describe_files
 from core.store.models import FileRecord, Photo, Root
 from core.store.writing import run_transaction
 from tests.helpers import scan

@@ -1002,6 +1002,9 @@ def test_a_photo_replaced_by_a_fifo_after_the_scan_gets_a_reason_not_a_hang(
     for name in ("IMG_1.JPG", "IMG_2.JPG", "IMG_3.JPG"):
         _write(library / name, photo + name.encode())
     scan(catalogue, library, workers=1)
+    # Described by the media workers from their paths, as a file is whose description the
+    # scan could not make while hashing it (or a catalogue's from before it did).
+    catalogue.db.execute_sql("UPDATE file SET description = NULL")
     # Between the scan and the media workers, two of them became a FIFO and a socket (a
     # tethering script streaming into a named pipe, say): reading either must not block.
     (library / "IMG_1.JPG").unlink()
@@ -1087,7 +1090,10 @@ def test_paths_longer_than_path_max_are_reported_not_crashed(catalogue, tmp_path
     assert sorted(records) == sorted(["top.JPG", f"{deep}/{long_file}"])
     too_long = records[f"{deep}/{long_file}"]
     assert too_long.blake3 is not None  # hashed through its folder, by its own short name
-    assert (too_long.format, too_long.error) == ("unreadable", "cannot be read: File name too long")
+    # ...and described from the bytes hashed; what reads it by its path later says why not.
+    assert (too_long.format, too_long.error) == ("jpeg", None)
+    preview_error = Photo.get_by_id(too_long.photo_id).preview_error
+    assert preview_error == "the file cannot be read: File name too long"
     assert Photo.get_by_id(records["top.JPG"].photo_id).preview_at is not None
 
 
