@@ -185,22 +185,7 @@ def query(
 ) -> list[tuple]:
     """One read: open read-only, run one autocommit statement, fetch everything, close; with a
     gate, only once the file has been quiet for the gate's seconds (else DarktableWriting)."""
-    if not path.exists():
-        raise LibraryUnavailable("missing", f"there is no file at {path}")
-    if gate is not None:
-        gate.check(path)
-    try:
-        connection = sqlite3.connect(
-            _uri(path), uri=True, isolation_level=None, timeout=BUSY_SECONDS
-        )
-    except sqlite3.Error as error:
-        raise _unavailable(path, error) from error
-    try:
-        return connection.execute(sql, params).fetchall()
-    except sqlite3.Error as error:
-        raise _unavailable(path, error) from error
-    finally:
-        connection.close()
+    return query_each(path, [(sql, params)], gate)[0]
 
 
 def _unavailable(path: Path, error: sqlite3.Error) -> LibraryUnavailable:
