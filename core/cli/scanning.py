@@ -144,11 +144,18 @@ def describe_photos(
             _say_previews_left(run, left)
         return
     from core.media.photos import MediaCounts, MediaSync
-    from core.media.pool import MediaPool
     from core.triage.bursts import BurstRules
 
-    many = waiting > DESCRIBE_HERE_UP_TO
-    pool = MediaPool(run.settings.scan.workers) if many and run.settings.scan.workers > 1 else None
+    # Files the scan described while hashing them are grouped from that, here: workers only
+    # for many files still to be read (a scan cut short, files changed since).
+    many = waiting > DESCRIBE_HERE_UP_TO and (
+        photos.count_to_read(db, DESCRIBE_HERE_UP_TO + 1) > DESCRIBE_HERE_UP_TO
+    )
+    pool = None
+    if many and run.settings.scan.workers > 1:
+        from core.media.pool import MediaPool
+
+        pool = MediaPool(run.settings.scan.workers)
     media = MediaSync(run.catalogue.db, run.settings.media, pool, events_after=events_after,
                       bursts=BurstRules.of(run.settings))  # fmt: skip
     line = output.ProgressLine(run.err)

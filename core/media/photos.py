@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from peewee import SqliteDatabase
 
@@ -32,7 +33,6 @@ from core.media.grouping import (
     stems_placing,
     unversioned,
 )
-from core.media.pool import MediaPool
 from core.media.preview import PreviewUnavailable, render_preview
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
 from core.media.work import PreviewJob, PreviewResult, build_previews, cache_for
@@ -43,6 +43,9 @@ from core.store.writing import run_transaction
 from core.triage.bursts import DEFAULT_RULES, BurstRules
 from core.triage.bursts import regroup as regroup_bursts
 from core.triage.sidecar_read import read_existing_marks
+
+if TYPE_CHECKING:  # the pool is the caller's: a scan that needs none never loads it
+    from core.media.pool import MediaPool
 
 log = logging.getLogger("shootwatch.media")
 

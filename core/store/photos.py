@@ -271,6 +271,16 @@ def files_not_described(db: SqliteDatabase, after_id: int, limit: int) -> list[t
     ).fetchall()
 
 
+def count_to_read(db: SqliteDatabase, up_to: int) -> int:
+    """How many of the files not described yet have no description the scan made while
+    hashing them (so a worker must read them), counted up to ``up_to``."""
+    return db.execute_sql(
+        "SELECT count(*) FROM (SELECT 1 FROM file WHERE format IS NULL AND description IS NULL"
+        " AND kind != 'xmp' AND blake3 IS NOT NULL LIMIT ?) AS waiting",
+        (up_to,),
+    ).fetchone()[0]
+
+
 def any_photo_without_metadata(db: SqliteDatabase) -> bool:
     """Whether any photo's EXIF is still to be read: told by the partial index at once, where
     ``photos_without_metadata`` reads every file in id order to find there is none (19 ms at

@@ -140,3 +140,17 @@ def test_a_catalogue_of_an_older_schema_is_still_upgraded_when_a_command_opens_i
         assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
     finally:
         connection.close()
+
+
+def test_a_first_scan_of_many_files_it_described_while_hashing_starts_no_media_workers(tmp_path):
+    """Each new file is described as it is hashed: grouping them needs no worker to read
+    them again, however many they are."""
+    from core.cli.scanning import DESCRIBE_HERE_UP_TO
+
+    files = tree(tmp_path / "library", 101, DESCRIBE_HERE_UP_TO // 100)
+    assert files > DESCRIBE_HERE_UP_TO
+    config = command_settings(tmp_path)
+    assert run_command(config, "add", str(tmp_path / "library")).returncode == 0
+    result, modules = imported("--config", str(config), "scan")
+    assert result.returncode == 0 and f"{files:,} added" in result.stdout, result.stderr[-2000:]
+    assert loaded(modules, ("core.media.pool",)) == []
