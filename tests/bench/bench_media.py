@@ -661,6 +661,10 @@ def scanned_catalogue(session: Session) -> Path:
         library = str(Path(session.tree.paths[0]).parents[1])
         root = Root.create(path=library, kind="library", added_at=time.time())
         reconcile_root(catalogue, root, ScanSettings(workers=1))
+        # A scan describes the files it hashes, and those need no worker: what is measured here
+        # is the files the media workers read (a catalogue from before, a description that
+        # failed), so the descriptions the scan made are dropped.
+        catalogue.db.execute_sql("UPDATE file SET description = NULL")
     finally:
         catalogue.close()
     return folder
