@@ -10,12 +10,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from core.config import Settings
-from core.engine import COMPONENTS, ComponentState, Engine, EngineRunning
+from core.engine.component import COMPONENTS, ComponentState
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.store import queries
+
+if TYPE_CHECKING:
+    from core.engine.scheduler import Engine
 
 STALE_SECONDS = 30.0
 OFF = "engine off: a read-only view of the catalogue"
@@ -72,6 +76,10 @@ class EngineLink:
         if pid:
             self.attached_pid = pid
             return
+        # The engine's modules load here, on the worker thread, once the app is on screen.
+        from core.engine.lock import EngineRunning
+        from core.engine.scheduler import Engine
+
         engine = Engine(self.settings)
         try:
             with _real_stderr():

@@ -12,13 +12,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.engine.component import ComponentState
+    from core.engine.component import COMPONENTS, ComponentState
     from core.engine.lock import EngineRunning
-    from core.engine.scheduler import COMPONENTS, Engine
+    from core.engine.scheduler import Engine
 
 __all__ = ["COMPONENTS", "ComponentState", "Engine", "EngineRunning"]
 _HOMES = {
-    "COMPONENTS": "core.engine.scheduler",
+    "COMPONENTS": "core.engine.component",
     "ComponentState": "core.engine.component",
     "Engine": "core.engine.scheduler",
     "EngineRunning": "core.engine.lock",

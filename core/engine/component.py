@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from core.store.events import EventKind
 
+# The components, in the order the engine starts them and the app lists them.
+COMPONENTS = ("watcher", "reconciler", "media", "darktable", "stages", "ingest")
+
 if TYPE_CHECKING:
     from core.engine.scheduler import Engine
 

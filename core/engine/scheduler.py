@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import watchfiles
 
 from core.config import Settings
-from core.engine.component import Component, ComponentState
+from core.engine.component import COMPONENTS, Component, ComponentState
 from core.engine.control import ControlServer
 from core.engine.darktable import DarktableComponent
 from core.engine.ingest import IngestComponent
@@ -40,7 +40,6 @@ from core.store.models import Root
 log = logging.getLogger("shootwatch.engine")
 
 # The components' names, as their heartbeats and `status` show them.
-COMPONENTS = ("watcher", "reconciler", "media", "darktable", "stages", "ingest")
 HEARTBEAT_SECONDS = 2.0
 LOOP_SECONDS = 0.05  # the longest the writer waits for work: bounds every tick's lateness
 SOURCE = "engine"
