@@ -59,6 +59,9 @@ def test_every_file_is_described_from_one_tick(
     count = workers * 2 * BATCH * batches_per_slot + 1  # more than the slots of one tick
     fill(library, count, folders=3)
     scan(catalogue, library, workers=1)
+    # The files as the workers get them: the scan describes what it hashes, and those are
+    # grouped without a worker, a few batches a turn; these are to be read.
+    catalogue.db.execute_sql("UPDATE file SET description = NULL")
     pool = MediaPool(workers)
     try:
         sync = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"), pool)
