@@ -54,7 +54,11 @@ CREATE_A_CATALOGUE = frozenset(
 # The commands that work on a catalogue on a PostgreSQL server so far (issue 21): the others
 # still read the catalogue's file directly (core.store.queries.open_read_only, the scan's
 # workers) or lock it (the engine).
-WORK_ON_A_SERVER = frozenset({"add", "roots", "status", "stages", "events", "scan"})
+WORK_ON_A_SERVER = frozenset({
+    "add", "roots", "status", "events", "scan",
+    "decide", "keep", "undo", "redo", "bursts",
+    "stages", "jobs", "retry", "cancel", "run-stage", "report",
+})  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,9 @@ from core.triage.queue import (
     parse_moment,
 )
 from tests.bursts_sequences import START, catalogue_shoot, mixed_frames
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 SHARPNESS = {
     # the demo burst: DSC_0103 the sharpest; 0101 and 0104 under half of it (soft)
