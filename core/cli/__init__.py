@@ -55,7 +55,7 @@ CREATE_A_CATALOGUE = frozenset(
 # one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py): the others still
 # lock the catalogue's file (the engine, and what asks it), or are not tried on a server yet.
 WORK_ON_A_SERVER = frozenset({
-    "add", "roots", "status", "events", "scan",
+    "add", "roots", "status", "events", "scan", "history", "show",
     "decide", "keep", "undo", "redo", "bursts",
     "stages", "jobs", "retry", "cancel", "run-stage", "report",
 })  # fmt: skip

@@ -117,7 +117,21 @@ def test_a_cull_from_the_command_line_says_the_same_on_a_server_as_on_sqlite(
     assert undone > 0 and dict(sources).keys() >= {"undo", "redo"}, sources
 
 
-@pytest.mark.parametrize("command", [("history",), ("show", "/x.jpg"), ("run",)], ids=" ".join)
+def test_history_and_show_read_a_catalogue_on_a_server(tmp_path, server_catalogue):
+    _cull(tmp_path, server_catalogue)
+    config = command_settings(tmp_path)
+    history = run_command(config, "--db", server_catalogue, "history", "--json")
+    assert history.returncode == 0, history.stderr
+    (scan,) = json.loads(history.stdout)
+    assert (scan["status"], scan["files_added"]) == ("completed", 6)
+    photo = tmp_path / "library" / "2024-11-16" / "DSC_0103.JPG"
+    shown = run_command(config, "--db", server_catalogue, "show", str(photo), "--json")
+    assert shown.returncode == 0, shown.stderr
+    facts = json.loads(shown.stdout)["photo"]
+    assert facts["burst"]["size"] == 5 and facts["decision"] == "pending", facts
+
+
+@pytest.mark.parametrize("command", [("rescan",), ("ingest",), ("run",)], ids=" ".join)
 def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     tmp_path, server_catalogue, command
 ):
