@@ -20,9 +20,6 @@ from core.triage.queue import (
     parse_moment,
 )
 from tests.bursts_sequences import START, catalogue_shoot, mixed_frames
-from tests.postgres_cluster import BOTH_BACKENDS
-
-pytestmark = BOTH_BACKENDS
 
 SHARPNESS = {
     # the demo burst: DSC_0103 the sharpest; 0101 and 0104 under half of it (soft)
@@ -37,8 +34,10 @@ SHARPNESS = {
 
 
 @pytest.fixture(scope="module")
-def shoot(tmp_path_factory):
-    built = catalogue_shoot(tmp_path_factory.mktemp("queue"), mixed_frames())
+def shoot(tmp_path_factory, shared_catalogue_location):
+    built = catalogue_shoot(
+        tmp_path_factory.mktemp("queue"), mixed_frames(), catalogue=shared_catalogue_location
+    )
     with built.db.atomic():
         regroup_all(built.db)
     built.set_sharpness(SHARPNESS)
