@@ -162,27 +162,28 @@ def catalogue_shoot(
     config: str = "",
     measure: bool = True,
     sharpness: bool = False,
+    catalogue: Path | str | None = None,
 ) -> Shoot:
     """The frames written into a real folder, scanned into a real catalogue with their EXIF
     read, previews built and looks measured, bursts grouped as they are (the engine's media
     pipeline). Without ``measure`` the photos are as before the pipeline measured them: no
     phash, no burst. Without ``sharpness`` the focus scores are taken away, for tests to set
-    their own (``Shoot.set_sharpness``)."""
+    their own (``Shoot.set_sharpness``). ``catalogue``: a server's URL, else a file."""
     folder = tmp_path / "photos" / "2024-11-16_shoot"
     for frame in frames:
         write_frame(folder, frame)
-    settings, catalogue = catalogue_photos(tmp_path, config)
+    settings, opened = catalogue_photos(tmp_path, config, catalogue)
     ids = {
         rel.rsplit("/", 1)[-1]: photo_id
-        for rel, photo_id in catalogue.db.execute_sql(
+        for rel, photo_id in opened.db.execute_sql(
             "SELECT rel_path, photo_id FROM file WHERE role = 'original'"
         )
     }
-    shoot = Shoot(settings, catalogue, folder, ids)
+    shoot = Shoot(settings, opened, folder, ids)
     if not measure:
-        catalogue.db.execute_sql("UPDATE photo SET phash = NULL, burst = NULL")
+        opened.db.execute_sql("UPDATE photo SET phash = NULL, burst = NULL")
     if not sharpness:
-        catalogue.db.execute_sql("UPDATE photo SET sharpness = NULL")
+        opened.db.execute_sql("UPDATE photo SET sharpness = NULL")
     return shoot
 
 

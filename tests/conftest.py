@@ -86,6 +86,23 @@ def catalogue_location(
         server.drop_database(name)
 
 
+@pytest.fixture(scope="module", params=postgres_cluster.BACKENDS)
+def shared_catalogue_location(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A catalogue a module's tests share, on each back end in turn: None (SQLite: a file
+    where the module's helper puts it) or a new database on the private server, dropped
+    after the module."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"catalogue_{next(_databases)}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
 @pytest.fixture
 def catalogue(catalogue_location: Path | str) -> Iterator[Catalogue]:
     opened = open_catalogue(catalogue_location)

@@ -41,16 +41,19 @@ def root_for(path: Path, kind: str = "library") -> Root:
     return root or Root.create(path=str(path), kind=kind, added_at=time.time())
 
 
-def catalogue_photos(base: Path, extra_config: str = "") -> tuple[Settings, Catalogue]:
+def catalogue_photos(
+    base: Path, extra_config: str = "", catalogue: Path | str | None = None
+) -> tuple[Settings, Catalogue]:
     """A settings file in ``base`` (a catalogue, a preview cache, no darktable, and
     ``extra_config``) and the photos under ``base / "photos"`` added as a root, scanned,
-    described, previewed, measured and grouped into bursts, as the engine leaves them."""
+    described, previewed, measured and grouped into bursts, as the engine leaves them.
+    ``catalogue``: where the catalogue is (a server's URL), else a file in ``base``."""
     from core.media.photos import MediaSync
     from core.triage.bursts import BurstRules
 
     config = base / "shootwatch.toml"
     config.write_text(
-        f'catalogue = "{base / "catalogue.db"}"\n'
+        f'catalogue = "{catalogue or base / "catalogue.db"}"\n'
         f'darktable.library = "{base / "no-darktable" / "library.db"}"\n'
         f'media.preview_cache = "{base / "previews"}"\n' + extra_config
     )

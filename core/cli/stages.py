@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.cli.triage import photo_of
@@ -161,18 +159,23 @@ def artifacts_report(run: Invocation) -> int:
     """Photos with what their stages made, the gallery's view: one row per photo."""
     rows = run.catalogue.db.execute_sql(
         "SELECT p.id, (SELECT f.rel_path FROM file f WHERE f.photo_id = p.id"
-        " AND f.role = 'original' LIMIT 1), p.capture_time, p.rating, p.labels,"
-        " json_group_object(a.stage, json_object('path', a.path, 'width', a.width,"
-        " 'height', a.height, 'size', a.size)),"
-        " max(CASE WHEN a.stage = 'blurhash' THEN a.blurhash END)"
+        " AND f.role = 'original' ORDER BY f.id LIMIT 1), p.capture_time, p.rating, p.labels,"
+        " a.stage, a.path, a.width, a.height, a.size, a.blurhash"
         " FROM photo p JOIN artifact a ON a.photo_id = p.id"
-        " GROUP BY p.id ORDER BY p.capture_time, p.id"
+        " ORDER BY p.capture_time IS NOT NULL, p.capture_time, p.id, a.id"  # undated first
     ).fetchall()
-    found = [
-        {"photo": r[0], "file": r[1], "taken": r[2], "stars": r[3], "labels": r[4],
-         "artifacts": json.loads(r[5]), "blurhash": r[6]}
-        for r in rows
-    ]  # fmt: skip
+    by_photo: dict[int, dict] = {}
+    for photo_id, file, taken, stars, labels, stage, path, width, height, size, blurhash in rows:
+        found_photo = by_photo.setdefault(photo_id, {
+            "photo": photo_id, "file": file, "taken": taken, "stars": stars, "labels": labels,
+            "artifacts": {}, "blurhash": None,
+        })  # fmt: skip
+        found_photo["artifacts"][stage] = {
+            "path": path, "width": width, "height": height, "size": size
+        }  # fmt: skip
+        if stage == "blurhash" and blurhash is not None:
+            found_photo["blurhash"] = blurhash
+    found = list(by_photo.values())
     if run.args.json:
         output.print_json(found, run.out)
         return EXIT_OK

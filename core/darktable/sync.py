@@ -90,10 +90,10 @@ def _state_from_row(row: tuple) -> tuple[ImageState, float, float | None]:
 def _row(state: ImageState, seen_at: float, sidecar_at: float | None) -> tuple:
     return (
         state.darktable_id, state.folder, state.filename, state.version, state.stars,
-        int(state.rejected), state.labels, snapshot.as_json(state.tags),
-        snapshot.as_json(state.internal_tags), int(state.altered), state.history_end,
+        state.rejected, state.labels, snapshot.as_json(state.tags),
+        snapshot.as_json(state.internal_tags), state.altered, state.history_end,
         state.imported_at, state.changed_at, state.exported_at, state.signature,
-        int(state.rated_by_hand), json.dumps(state.exif), seen_at, sidecar_at,
+        state.rated_by_hand, json.dumps(state.exif), seen_at, sidecar_at,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+from core.store import dialect
 from core.store.writing import BoundedWrites
 
 # A job waiting, running, failed (until retried) or cancelled (until asked again) stands.
@@ -43,7 +44,7 @@ class Claimed:
     attempts: int  # this run included
 
 
-def _due_sql(due: Due) -> tuple[str, list]:
+def _due_sql(db: SqliteDatabase, due: Due) -> tuple[str, list]:
     if due.after is None:
         source = "p.blake3"
     else:
@@ -64,11 +65,12 @@ def _due_sql(due: Due) -> tuple[str, list]:
         args.append(due.after)
     if due.reads_sidecar:  # nothing to read until darktable (or the photographer) writes it
         where.append("EXISTS (SELECT 1 FROM file s WHERE s.photo_id = p.id AND s.role = 'sidecar')")
-    fresh = f"a.source_blake3 IS {source} AND a.params_hash = ?"
+    same = dialect.same_as(db)
+    fresh = f"a.source_blake3 {same} {source} AND a.params_hash = ?"
     fresh_args = [due.after] if due.after is not None else []
     fresh_args.append(due.params_hash)
     if due.reads_sidecar:
-        fresh += f" AND a.sidecar_blake3 IS {sidecar}"
+        fresh += f" AND a.sidecar_blake3 {same} {sidecar}"
     where.append(
         f"NOT EXISTS (SELECT 1 FROM artifact a WHERE a.photo_id = p.id AND a.stage = ? AND {fresh})"
     )
@@ -86,23 +88,25 @@ def queue_due(db: SqliteDatabase, due: Due, photo_ids: list[int] | None = None) 
     are due); returns how many were queued. The photos are found first, holding no lock (the
     query looks at every photo: about 0.1 s for 100,000); their jobs are then written in
     transactions of about 0.1 s, each only if no job stands for its photo by then."""
-    sql, args = _due_sql(due)
+    sql, args = _due_sql(db, due)
     if photo_ids is not None:
-        sql += " AND p.id IN (SELECT value FROM json_each(?))"
-        args.append("[" + ",".join(map(str, photo_ids)) + "]")
+        among, ids = dialect.one_of(db, "p.id", photo_ids)
+        sql += f" AND {among}"
+        args.append(ids)
     found = [row[0] for row in db.execute_sql(sql, args)]
     if not found:
         return 0
     queued, now = 0, time.time()
     with BoundedWrites(db) as writes:
         for chunk in writes.chunks(found):
+            among, ids = dialect.one_of(db, "p.id", chunk)
             cursor = db.execute_sql(
                 "INSERT INTO job (photo_id, stage, status, attempts, queued_at, next_attempt_at)"
                 " SELECT p.id, ?, 'pending', 0, ?, NULL FROM photo p"
-                " WHERE p.id IN (SELECT value FROM json_each(?)) AND NOT EXISTS ("
+                f" WHERE {among} AND NOT EXISTS ("
                 "  SELECT 1 FROM job j WHERE j.photo_id = p.id AND j.stage = ?"
                 f"  AND j.status IN {STANDING})",
-                (due.stage, now, "[" + ",".join(map(str, chunk)) + "]", due.stage),
+                (due.stage, now, ids, due.stage),
             )
             queued += cursor.rowcount
     return queued

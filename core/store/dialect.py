@@ -13,6 +13,9 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - The migrator that applies a step of ``core.store.migrations``.
 - Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
   PostgreSQL locks rows, and its writers wait for each other instead of failing.
+- Equal, NULL to NULL (``same_as``): SQLite's ``IS``, PostgreSQL's ``IS NOT DISTINCT FROM``.
+- One row per group (``groups_pick_a_row``): SQLite's bare columns in a GROUP BY; PostgreSQL
+  refuses them, so there a subquery picks the row.
 - A value in a JSON payload (``json_value``): SQLite's ``json_extract``, PostgreSQL's ``->>``.
 - A list as one parameter (``one_of``): SQLite's ``json_each`` of a JSON list, PostgreSQL's
   ``= ANY`` of an array.
@@ -147,6 +150,20 @@ def one_of(db: Database, column: str, values: Iterable) -> tuple[str, object]:
     if _is_sqlite(db):
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
     return f"{column} = ANY(?)", list(values)
+
+
+def same_as(db: Database | DatabaseProxy) -> str:
+    """The operator for "equal, NULL equal to NULL": SQLite's ``IS`` (the standard's longer
+    form only from SQLite 3.39), PostgreSQL's ``IS NOT DISTINCT FROM`` (its ``IS`` takes only
+    NULL, TRUE or FALSE)."""
+    return "IS" if _is_sqlite(db) else "IS NOT DISTINCT FROM"
+
+
+def groups_pick_a_row(db: Database) -> bool:
+    """Whether a GROUP BY may select columns it neither groups nor aggregates, each taken from
+    one row of its group: SQLite's bare columns (its fastest way to keep one row per photo
+    among a join's several); PostgreSQL refuses them."""
+    return _is_sqlite(db)
 
 
 def json_value(db: Database, column: str, key: str, sql_type: str) -> str:

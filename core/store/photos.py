@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
-from core.store.dialect import executemany, insert_returning_id, one_of
+from core.store.dialect import executemany, groups_pick_a_row, insert_returning_id, one_of
 
 FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
 
@@ -355,7 +355,7 @@ def focus_points(db: SqliteDatabase, photo_id: int) -> tuple:
 
 # The triage queue: which photos a filter shows, in the order they were taken.
 QUEUE_FILTERS = {
-    "all": ("1", ()),
+    "all": ("TRUE", ()),
     "pending": ("p.decision = 'pending'", ()),
     "approved": ("p.decision = 'approved'", ()),
     "rejected": ("p.decision = 'rejected'", ()),
@@ -388,6 +388,12 @@ WALL_CLOCK_SQL = (
 )
 # The original's file name (what is left after the last '/'): the camera's sequence.
 FILE_NAME_SQL = "replace(f.rel_path, rtrim(f.rel_path, replace(f.rel_path, '/', '')), '')"
+# A photo's first original (of those on disk: a copied card holds it twice), for a join on
+# ``f.id`` that gives one row per photo on both back ends (for a page of photos; the queue
+# itself keeps SQLite's faster GROUP BY there: _queue_sql).
+FIRST_ORIGINAL_SQL = (
+    "(SELECT min(o.id) FROM file o WHERE o.photo_id = p.id AND o.role = 'original')"
+)
 # Edited in darktable (any version of the original has an edit: DarktableImage.altered),
 # matched on darktable's (folder, file name) index.
 EDITED_SQL = (
@@ -397,20 +403,37 @@ EDITED_SQL = (
 )
 
 
-def _queue_sql(columns: str, where: str, params: tuple, folder: str | None) -> tuple[str, list]:
+def _queue_sql(
+    db: SqliteDatabase, columns: str, where: str, params: tuple, folder: str | None
+) -> tuple[str, list]:
     """The photos (with an original on disk) matching ``where``, one row each; ``folder``
-    (root path + "/" + folder) keeps the photos under it."""
+    (root path + "/" + folder) keeps the photos under it. A photo whose original is on disk
+    twice (a copied card) is one row: SQLite groups by the photo and takes one of its
+    originals (its bare columns, the fastest there); on PostgreSQL, which refuses them, a
+    subquery picks the photo's first original (under ``folder``)."""
+    in_folder = "(r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
+    folder_args = [] if folder is None else [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
+    if groups_pick_a_row(db):
+        sql = (
+            f"SELECT {columns} FROM photo p"
+            " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+            " JOIN root r ON r.id = f.root_id"
+            f" WHERE {where}"
+        )
+        if folder is not None:
+            sql += f" AND {in_folder}"
+        return sql + " GROUP BY p.id", [*params, *folder_args]
+    first = "" if folder is None else (
+        " JOIN root r ON r.id = o.root_id AND " + in_folder.replace("f.", "o.")
+    )  # fmt: skip
     sql = (
         f"SELECT {columns} FROM photo p"
-        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
+        f" JOIN file f ON f.id = (SELECT min(o.id) FROM file o{first}"
+        " WHERE o.photo_id = p.id AND o.role = 'original')"
         " JOIN root r ON r.id = f.root_id"
         f" WHERE {where}"
     )
-    args = list(params)
-    if folder is not None:
-        sql += " AND (r.path || '/' || f.rel_path) > ? AND (r.path || '/' || f.rel_path) < ?"
-        args += [folder.rstrip("/") + "/", folder.rstrip("/") + "0"]
-    return sql + " GROUP BY p.id", args
+    return sql, [*folder_args, *params]
 
 
 def triage_queue_entries(
@@ -420,8 +443,8 @@ def triage_queue_entries(
     were shot: by the camera's wall clock (the time it showed, whatever UTC offset it
     recorded), then the file name (the camera's sequence), then the path; photos without a
     capture time last."""
-    sql, args = _queue_sql(f"p.id, p.decision, {WALL_CLOCK_SQL} AS wall", where, params, folder)
-    sql += f" ORDER BY wall IS NULL, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
+    sql, args = _queue_sql(db, f"p.id, p.decision, {WALL_CLOCK_SQL} AS wall", where, params, folder)
+    sql += f" ORDER BY p.capture_time IS NULL, wall, {FILE_NAME_SQL}, r.path, f.rel_path"
     return db.execute_sql(sql, args).fetchall()
 
 
@@ -438,7 +461,7 @@ def counted_decision(
     db: SqliteDatabase, photo_id: int, where: str, params: tuple = (), folder: str | None = None
 ) -> str | None:
     """The photo's decision when it matches ``where`` (and ``folder``), else None."""
-    sql, args = _queue_sql("p.decision", f"({where}) AND p.id = ?", (*params, photo_id), folder)
+    sql, args = _queue_sql(db, "p.decision", f"({where}) AND p.id = ?", (*params, photo_id), folder)
     row = db.execute_sql(sql, args).fetchone()
     return row[0] if row else None
 
@@ -447,9 +470,11 @@ def decision_counts(
     db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
 ) -> dict[str, int]:
     """{decision: photos} of the photos matching ``where``, every decision present."""
-    sql, args = _queue_sql("p.decision", where, params, folder)
+    sql, args = _queue_sql(db, "p.decision", where, params, folder)
     counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
-    counts.update(db.execute_sql(f"SELECT decision, count(*) FROM ({sql}) GROUP BY 1", args))
+    counts.update(
+        db.execute_sql(f"SELECT decision, count(*) FROM ({sql}) AS queue GROUP BY 1", args)
+    )
     return counts
 
 
@@ -658,7 +683,7 @@ def burst_member_rows(
         among, burst_ids = one_of(db, "p.burst", bursts)
         where, params = among, (burst_ids,)
     sql, args = _queue_sql(
-        f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
+        db, f"p.id, p.burst, r.path, f.rel_path, {WALL_CLOCK_SQL} AS wall, p.camera_make,"
         " p.camera_model, p.decision, p.rating, p.labels, p.sharpness",
         where, params, folder,
     )  # fmt: skip
@@ -668,5 +693,5 @@ def burst_member_rows(
 
 def photos_without_hash(db: SqliteDatabase, folder: str | None = None) -> int:
     """How many photos (under ``folder``) have no perceptual hash yet: not in any burst."""
-    sql, args = _queue_sql("p.id", "p.phash IS NULL", (), folder)
-    return db.execute_sql(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+    sql, args = _queue_sql(db, "p.id", "p.phash IS NULL", (), folder)
+    return db.execute_sql(f"SELECT count(*) FROM ({sql}) AS queue", args).fetchone()[0]

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from peewee import SqliteDatabase
 
-from core.store.dialect import executemany
+from core.store.dialect import executemany, same_as
 from core.store.events import EventKind
 from core.store.models import CatalogueFact, DarktableImage
 
@@ -85,7 +85,7 @@ def removed_at(root_id: int | None, path: str) -> float | None:
     or None: a file darktable does not have was either removed from it or never imported."""
     db = DarktableImage._meta.database
     row = db.execute_sql(
-        "SELECT max(at) FROM event WHERE kind = ? AND root_id IS ? AND path = ?",
+        f"SELECT max(at) FROM event WHERE kind = ? AND root_id {same_as(db)} ? AND path = ?",
         (EventKind.DARKTABLE_REMOVED, root_id, path),
     ).fetchone()
     return row[0] if row else None

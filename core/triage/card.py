@@ -5,7 +5,6 @@ stars, decision, sharpness and its rank among the frames shown)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from peewee import SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
+from core.store import dialect
+from core.store.photos import FIRST_ORIGINAL_SQL
 from core.triage.bursts import BurstPlace, burst_place, sharpness_ranks
 
 
@@ -164,13 +165,13 @@ class FrameFacts:
 def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts]:
     """The facts under each of ``photo_ids`` (a burst, in its order), its sharpness ranked
     among them; a photo gone from the catalogue is left out."""
+    among, ids = dialect.one_of(db, "p.id", photo_ids)
     rows = {
         row[0]: row
         for row in db.execute_sql(
             "SELECT p.id, f.rel_path, p.decision, p.rating, p.sharpness FROM photo p"
-            " LEFT JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
-            " WHERE p.id IN (SELECT value FROM json_each(?)) GROUP BY p.id",
-            (json.dumps(list(photo_ids)),),
+            f" LEFT JOIN file f ON f.id = {FIRST_ORIGINAL_SQL} WHERE {among}",
+            (ids,),
         )
     }
     sharpness_of = {photo_id: rows[photo_id][4] for photo_id in photo_ids if photo_id in rows}

@@ -51,6 +51,7 @@ from typing import TypeVar
 
 from peewee import DatabaseError, IntegrityError, SqliteDatabase
 
+from core.store import dialect
 from core.store.models import DECISIONS
 from core.store.writing import is_busy
 from core.triage.sidecars import write_back
@@ -266,13 +267,14 @@ class Triage:
         self, photo_id: int, action: str, before, after, source: str, at: float,
         batch: str | None = None,
     ) -> int:  # fmt: skip
-        return self.db.execute_sql(
+        return dialect.insert_returning_id(
+            self.db,
             "INSERT INTO decision"
             " (photo_id, action, before, after, source, undone, at, session, batch)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
-            (photo_id, action, json.dumps(before), json.dumps(after), source, at, self.session,
-             batch),
-        ).lastrowid  # fmt: skip
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, action, json.dumps(before), json.dumps(after), source, False, at,
+             self.session, batch),
+        )  # fmt: skip
 
     # --- undo and redo ------------------------------------------------------------------------
 
@@ -287,8 +289,8 @@ class Triage:
             # A batch is taken back whole, newest row first (each row on its own photo); the
             # changes are given in the order they were made, so the first is the photo the
             # step was made on (the one kept, for "keep this one"), where the app goes.
-            rows = self._batch_rows(row, undone=0)[::-1]
-            changes = [self._replay(each, to="before", undone=1, source="undo") for each in rows]
+            rows = self._batch_rows(row, undone=False)[::-1]
+            changes = [self._replay(each, to="before", undone=True, source="undo") for each in rows]
             return changes[::-1]
 
         return self._together(self._with_sidecars(self._committed(write)))
@@ -301,12 +303,12 @@ class Triage:
             row = self._oldest_undone(mine=True) or self._oldest_undone(mine=False)
             if row is None:
                 return []
-            rows = self._batch_rows(row, undone=1)
-            return [self._replay(each, to="after", undone=0, source="redo") for each in rows]
+            rows = self._batch_rows(row, undone=True)
+            return [self._replay(each, to="after", undone=False, source="redo") for each in rows]
 
         return self._together(self._with_sidecars(self._committed(write)))
 
-    def _batch_rows(self, row: tuple, undone: int) -> list[tuple]:
+    def _batch_rows(self, row: tuple, undone: bool) -> list[tuple]:
         """``row`` and, when it was made in a batch, the batch's other rows in the same undone
         state, in the order they were made."""
         batch = row[5]
@@ -322,7 +324,7 @@ class Triage:
         whose, args = ("AND session = ?", (self.session,)) if mine else ("", ())
         return self.db.execute_sql(
             "SELECT id, photo_id, action, before, after, batch FROM decision"
-            f" WHERE undone = 0 AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
+            f" WHERE NOT undone AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
             args,
         ).fetchone()
 
@@ -330,14 +332,14 @@ class Triage:
         whose, args = ("AND session = ?", (self.session,) * 2) if mine else ("", ())
         return self.db.execute_sql(
             "SELECT id, photo_id, action, before, after, batch FROM decision"
-            f" WHERE undone = 1 AND source IN {FRESH} {whose} AND id > ("
+            f" WHERE undone AND source IN {FRESH} {whose} AND id > ("
             "  SELECT COALESCE(MAX(id), 0) FROM decision"
-            f"  WHERE undone = 0 AND source IN {FRESH} {whose})"
+            f"  WHERE NOT undone AND source IN {FRESH} {whose})"
             " ORDER BY id LIMIT 1",
             args,
         ).fetchone()
 
-    def _replay(self, row: tuple, to: str, undone: int, source: str) -> Change:
+    def _replay(self, row: tuple, to: str, undone: bool, source: str) -> Change:
         decision_id, photo_id, action, before, after, _ = row
         current = self.db.execute_sql(
             f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)

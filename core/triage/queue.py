@@ -10,7 +10,6 @@ import calendar
 import contextlib
 import heapq
 import itertools
-import json
 import re
 import shlex
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from peewee import DatabaseError, SqliteDatabase
 
 from core.darktable.facts import LABEL_NAMES
+from core.store import dialect
 from core.store.app_state import TriagePosition, set_triage_position, triage_position
 from core.store.photos import (
     CAMERA_SQL,
@@ -60,7 +60,7 @@ class Filter:
     params: tuple = ()
     folder: str | None = None
     # the same without its decision term: the set the counters count
-    set_where: str = "1"
+    set_where: str = "TRUE"
     set_params: tuple = ()
     sharpest_first: bool = False  # inside a burst, the sharpest first (sort:sharpness)
 
@@ -102,7 +102,7 @@ def parse_filter(text: str) -> Filter:
             sharpest_first = True
         else:
             conditions.append(_condition(word, text))
-    where_set = " AND ".join(f"({where})" for where, _ in conditions) or "1"
+    where_set = " AND ".join(f"({where})" for where, _ in conditions) or "TRUE"
     params_set = tuple(param for _, params in conditions for param in params)
     where, params = where_set, params_set
     if decision is not None:
@@ -263,9 +263,8 @@ class Queue:
         """Bring a photo back into the queue at its place in time (undo made it pending
         again, after a reload had left it out); returns its index."""
         if photo_id not in self._wall:
-            members = json.dumps([*self.photo_ids, photo_id])
-            rows = triage_queue_entries(self.db, "p.id IN (SELECT value FROM json_each(?))",
-                                        (members,))  # fmt: skip
+            among, members = dialect.one_of(self.db, "p.id", [*self.photo_ids, photo_id])
+            rows = triage_queue_entries(self.db, among, (members,))
             rows = self._arranged(rows, keep=frozenset(self.photo_ids) | {photo_id})
             self.photo_ids = [pid for pid, _, _ in rows]
             self._wall = {pid: wall for pid, _, wall in rows}

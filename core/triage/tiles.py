@@ -3,13 +3,13 @@ name, decision, stars, labels and burst, read for a page of photos in one query.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
-from core.store.photos import FILE_NAME_SQL
+from core.store.dialect import one_of
+from core.store.photos import FILE_NAME_SQL, FIRST_ORIGINAL_SQL
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,10 @@ class TileFacts:
 
 def tile_facts(db: SqliteDatabase, photo_ids: Iterable[int]) -> dict[int, TileFacts]:
     """{photo id: its facts} of the photos that are in the catalogue (a page: a few dozen)."""
-    wanted = json.dumps(list(photo_ids))
+    among, wanted = one_of(db, "p.id", photo_ids)
     rows = db.execute_sql(
         f"SELECT p.id, {FILE_NAME_SQL}, p.decision, p.rating, p.labels, p.burst FROM photo p"
-        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
-        " WHERE p.id IN (SELECT value FROM json_each(?)) GROUP BY p.id",
+        f" JOIN file f ON f.id = {FIRST_ORIGINAL_SQL} WHERE {among}",
         (wanted,),
     ).fetchall()
     return {row[0]: TileFacts(*row) for row in rows}

@@ -22,8 +22,10 @@ SHARPNESS = {"DSC_0101.JPG": 400.0, "DSC_0102.JPG": 900.0, "DSC_0103.JPG": 1200.
 
 
 @pytest.fixture(scope="module")
-def shoot(tmp_path_factory):
-    built = catalogue_shoot(tmp_path_factory.mktemp("cli"), mixed_frames())
+def shoot(tmp_path_factory, shared_catalogue_location):
+    built = catalogue_shoot(
+        tmp_path_factory.mktemp("cli"), mixed_frames(), catalogue=shared_catalogue_location
+    )
     with built.db.atomic():
         regroup_all(built.db)
     built.set_sharpness(SHARPNESS)  # DSC_0105 and A_3 not measured

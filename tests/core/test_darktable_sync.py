@@ -21,6 +21,9 @@ from core.darktable.sync import DarktableSync
 from core.store.models import DarktableImage, Event
 from tests.darktable_fixture import DarktableCopy, copy_fixture
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture

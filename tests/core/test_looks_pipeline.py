@@ -19,9 +19,13 @@ from core.config import MediaSettings
 from core.media.cache import PreviewCache
 from core.media.photos import MediaSync, preview_cache_dir
 from core.media.pool import MediaPool
+from core.store import dialect
 from core.store.models import Photo
 from core.store.photos import LOOK_COLUMNS
 from tests.helpers import REPO, camera_sample, scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 CITY = REPO / "core" / "demo" / "photos" / "2024-11-16_city-night"
 BURST = [f"DSC_010{n}.JPG" for n in range(1, 6)]
@@ -142,9 +146,9 @@ def test_bursts_are_regrouped_around_the_photos_just_measured(
     calls: list[tuple[list[int], float | None, bool]] = []
 
     def regroup(db, photo_ids: list[int], rules=None) -> None:
+        among, ids = dialect.one_of(db, "id", photo_ids)
         looked = db.execute_sql(
-            "SELECT min(looked_at) FROM photo WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(photo_ids),),
+            f"SELECT min(looked_at) FROM photo WHERE {among}", (ids,)
         ).fetchone()[0]
         calls.append((list(photo_ids), looked, db.in_transaction()))
 

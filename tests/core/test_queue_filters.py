@@ -34,8 +34,10 @@ SHARPNESS = {
 
 
 @pytest.fixture(scope="module")
-def shoot(tmp_path_factory):
-    built = catalogue_shoot(tmp_path_factory.mktemp("queue"), mixed_frames())
+def shoot(tmp_path_factory, shared_catalogue_location):
+    built = catalogue_shoot(
+        tmp_path_factory.mktemp("queue"), mixed_frames(), catalogue=shared_catalogue_location
+    )
     with built.db.atomic():
         regroup_all(built.db)
     built.set_sharpness(SHARPNESS)

@@ -23,6 +23,9 @@ from core.store.jobs import requeue_jobs
 from core.store.models import Artifact, Event, Job
 from core.triage.decisions import Triage
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 CAMERA = Path(__file__).resolve().parents[1] / "fixtures" / "camera"
 SAMPLES = {
@@ -260,7 +263,7 @@ def test_the_stage_commands(capsys, catalogue, photos, tmp_path):
 
     config = tmp_path / "shootwatch.toml"
     config.write_text(
-        f'catalogue = "{catalogue.path}"\n[stages]\noutput = "{tmp_path / "art"}"\n'
+        f'catalogue = "{catalogue.location}"\n[stages]\noutput = "{tmp_path / "art"}"\n'
         'enabled = ["thumb"]\n[stages.commands]\n'
         f"broken = {json.dumps(FAIL)}\n"
     )
@@ -470,7 +473,7 @@ def test_retry_from_the_command_line_and_a_direct_requeue_agree(catalogue, photo
     """`shootwatch retry JOB`, `retry --stage S` and `retry` leave the rows requeue_jobs does."""
     from tests.core.test_cli import run
 
-    db = ("--db", str(catalogue.path))
+    db = ("--db", str(catalogue.location))
     ids = seed_jobs(catalogue, photos)
     failed = next(i for i, row in job_rows(catalogue).items() if row[0] == "failed")
     code, out, _ = run(capsys, *db, "retry", str(failed))

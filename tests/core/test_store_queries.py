@@ -35,9 +35,11 @@ def _root() -> Root:
 
 
 def _record(root: Root, rel_path: str, size: int) -> tuple:
-    # (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error)
+    # (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen, generation, kind, error,
+    # description)
     now = time.time()
-    return (root.id, rel_path, size, time.time_ns(), f"b3-{rel_path}", now, now, 1, "image", None)
+    return (root.id, rel_path, size, time.time_ns(), f"b3-{rel_path}", now, now, 1, "image", None,
+            None)  # fmt: skip
 
 
 def test_file_records_are_written_moved_by_a_swap_and_deleted(catalogue):
@@ -51,7 +53,7 @@ def test_file_records_are_written_moved_by_a_swap_and_deleted(catalogue):
     def moved(record_id: int, rel_path: str) -> tuple:
         record = FileRecord.get_by_id(record_id)
         return (root.id, rel_path, record.size, record.mtime_ns, record.blake3,
-                record.hashed_at, time.time(), 2, record.kind, None, record_id)  # fmt: skip
+                record.hashed_at, time.time(), 2, record.kind, None, None, record_id)  # fmt: skip
 
     with db.atomic():  # a swap: each takes the path the other leaves
         queries.move_files(db, [moved(a, "b.JPG"), moved(b, "a.JPG")])
@@ -59,7 +61,7 @@ def test_file_records_are_written_moved_by_a_swap_and_deleted(catalogue):
     assert FileRecord.get_by_id(a).size == 10
 
     with db.atomic():
-        queries.update_files(db, [("a.JPG", 21, 7, "b3-new", 1.5, 2.5, 3, "image", None, b)])
+        queries.update_files(db, [("a.JPG", 21, 7, "b3-new", 1.5, 2.5, 3, "image", None, None, b)])
         queries.delete_files(db, [a])
     assert [(r.id, r.rel_path, r.size, r.blake3) for r in FileRecord.select()] == [
         (b, "a.JPG", 21, "b3-new")

@@ -16,6 +16,11 @@ from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import FRESH, DecisionNotSaved, Triage, TriageError
 from core.triage.queue import Counts, FilterError, Queue, parse_filter
 from tests.helpers import root_for, scan
+from tests.postgres_cluster import BOTH_BACKENDS, connect_directly
+
+pytestmark = BOTH_BACKENDS
+# SQLite's one write lock, held by another program (a server locks rows, and queues writers).
+SQLITE_WRITE_LOCK = pytest.mark.parametrize("catalogue_backend", ["sqlite"])
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
 # taken 1999, 2008, 2011, 2023: the queue shows them in that order of capture
@@ -49,9 +54,9 @@ def test_a_decision_is_on_disk_before_decide_returns(catalogue, photos):
     change = triage.decide(photos["a/kodak.jpg"], "approved")
     assert (change.before, change.after) == ("pending", "approved")
     # Another connection (another process, after a crash) sees it at once.
-    other = sqlite3.connect(catalogue.path)
+    other = connect_directly(catalogue.location)
     (decision,) = other.execute(
-        "SELECT decision FROM photo WHERE id = ?", (photos["a/kodak.jpg"],)
+        f"SELECT decision FROM photo WHERE id = {photos['a/kodak.jpg']:d}"  # both drivers
     ).fetchone()
     other.close()
     assert decision == "approved"
@@ -64,6 +69,7 @@ def test_a_decision_is_on_disk_before_decide_returns(catalogue, photos):
     )
 
 
+@SQLITE_WRITE_LOCK
 def test_a_decision_waits_for_the_engine_writing_instead_of_failing(catalogue, photos):
     """The engine's writer commits all the time. A decision that read before the write lock
     was free would fail outright when its snapshot went stale; it must wait its turn."""
@@ -114,6 +120,7 @@ def _hold_the_write_lock(catalogue, photos, seconds: float | None):
     return stop
 
 
+@SQLITE_WRITE_LOCK
 def test_a_decision_outlasts_a_lock_held_past_the_busy_timeout(catalogue, photos):
     """Each try waits the busy timeout (short here); the decision tries again until it is in."""
     catalogue.db.execute_sql("PRAGMA busy_timeout = 100")
@@ -126,6 +133,7 @@ def test_a_decision_outlasts_a_lock_held_past_the_busy_timeout(catalogue, photos
     assert _photo(photos["a/kodak.jpg"]).decision == "approved"
 
 
+@SQLITE_WRITE_LOCK
 def test_a_decision_that_cannot_be_saved_says_so_in_one_sentence(catalogue, photos):
     catalogue.db.execute_sql("PRAGMA busy_timeout = 100")
     stop = _hold_the_write_lock(catalogue, photos, seconds=None)
@@ -141,6 +149,7 @@ def test_a_decision_that_cannot_be_saved_says_so_in_one_sentence(catalogue, phot
     assert Decision.select().count() == 0
 
 
+@SQLITE_WRITE_LOCK
 def test_decide_on_a_catalogue_kept_locked_exits_2_with_one_sentence(
     capsys, catalogue, photos, tmp_path, monkeypatch
 ):
@@ -203,7 +212,7 @@ def test_undo_and_redo_are_unlimited_and_survive_a_restart(catalogue, photos):
     assert sources.count("undo") == 4 and sources.count("redo") == 2
 
 
-def test_the_queue_follows_capture_time_and_filters(catalogue, photos):
+def test_the_queue_follows_capture_time_and_filters(catalogue, photos, tmp_path):
     triage = Triage(catalogue.db)
     queue = Queue(catalogue.db, "all")
     order = [next(n for n, i in photos.items() if i == pid) for pid in queue.photo_ids]
@@ -222,7 +231,7 @@ def test_the_queue_follows_capture_time_and_filters(catalogue, photos):
     assert shown("rejected") == {"b/sony.jpg"}
     assert shown("unrated") == {"a/kodak.jpg", "a/coolpix.jpg", "b/sony.jpg"}
     assert shown("label:purple") == {"a/kodak.jpg"}
-    folder = str(Path(catalogue.path).parent.parent / "library" / "b")
+    folder = str(tmp_path / "library" / "b")
     assert shown(f"folder:{folder}") == {"b/samsung.jpg", "b/sony.jpg"}
     # The counters are of the filter's whole set, not of the photos it shows: a decision
     # filter counts every photo, the others the photos they choose, whatever their decision.
@@ -244,7 +253,7 @@ def test_a_filter_that_means_nothing_says_which_do():
 def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, tmp_path):
     from tests.core.test_cli import run
 
-    db = str(catalogue.path)
+    db = str(catalogue.location)
     path = str(tmp_path / "library" / "b" / "sony.jpg")
     code, out, _ = run(capsys, "--db", db, "decide", path, "--reject")
     assert code == 0 and "decision pending -> rejected" in out

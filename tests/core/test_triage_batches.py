@@ -20,6 +20,9 @@ from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import Triage
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 WEDDING = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos" / "2024-06-01_wedding"
 RED = 1
@@ -177,20 +180,20 @@ def test_decide_several_keep_and_undo_as_commands(catalogue, tmp_path):
     catalogue.db.execute_sql(
         "UPDATE photo SET burst = ? WHERE id IN (?, ?, ?)", (photo_ids[0], *photo_ids[:3])
     )
-    done = _cli(catalogue.path, "decide", *paths[:3], "--stars", "2")
+    done = _cli(catalogue.location, "decide", *paths[:3], "--stars", "2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("rating 0 -> 2") == 3
-    kept = _cli(catalogue.path, "keep", paths[1])
+    kept = _cli(catalogue.location, "keep", paths[1])
     assert kept.returncode == 0, kept.stderr
     assert "decision pending -> approved" in kept.stdout
     assert kept.stdout.count("decision pending -> rejected") == 2
     assert [state[0] for state in _states(photo_ids)] == [
         "rejected", "approved", "rejected", "pending"
     ]  # fmt: skip
-    undone = _cli(catalogue.path, "undo")
+    undone = _cli(catalogue.location, "undo")
     assert undone.returncode == 0 and undone.stdout.count("(undo)") == 3
     assert _states(photo_ids) == [("pending", 2, 0)] * 3 + [("pending", 0, 0)]
-    undone = _cli(catalogue.path, "undo")
+    undone = _cli(catalogue.location, "undo")
     assert undone.stdout.count("(undo)") == 3 and _states(photo_ids) == [("pending", 0, 0)] * 4
-    nowhere = _cli(catalogue.path, "keep", str(tmp_path / "nowhere.jpg"))
+    nowhere = _cli(catalogue.location, "keep", str(tmp_path / "nowhere.jpg"))
     assert nowhere.returncode == 2 and "not in the catalogue" in nowhere.stderr

@@ -37,6 +37,9 @@ from core.triage.sidecar_write import (
     write_marks,
 )
 from tests.helpers import scan
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 WEDDING = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos" / "2024-06-01_wedding"
 DARKTABLE_SIDECARS = sorted(WEDDING.glob("*.xmp"))
