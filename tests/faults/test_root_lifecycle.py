@@ -488,7 +488,13 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, servi
         # A realtime run of another folder reads that folder, not the hidden one.
         write_photo(library / "2024" / "2024-06-01" / "LATER.JPG", 60)
         wait_for(lambda: "2024/2024-06-01/LATER.JPG" in record_ids(library), RECORDED_WITHIN)
-        last = SyncRun.select().order_by(SyncRun.id.desc()).first()
+
+        def last_run_over():
+            """the run that recorded it has finished (its records land before its end)"""
+            last = SyncRun.select().order_by(SyncRun.id.desc()).first()
+            return last if last.status != "running" else None
+
+        last = wait_for(last_run_over, RECORDED_WITHIN)
         assert (last.kind, last.status) == ("realtime", "completed")
         assert unhealthy()
         assert removed() == []
