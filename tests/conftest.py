@@ -77,13 +77,7 @@ def catalogue_location(
     if catalogue_backend == "sqlite":
         yield tmp_path / "catalogue" / "catalogue.db"
         return
-    server = request.getfixturevalue("postgres_server")
-    name = f"catalogue_{next(_databases)}"
-    url = server.create_database(name)
-    try:
-        yield url
-    finally:
-        server.drop_database(name)
+    yield from _server_database(request)
 
 
 @pytest.fixture(scope="module", params=postgres_cluster.BACKENDS)
@@ -94,6 +88,11 @@ def shared_catalogue_location(request: pytest.FixtureRequest) -> Iterator[str | 
     if request.param == "sqlite":
         yield None
         return
+    yield from _server_database(request)
+
+
+def _server_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new database on the private PostgreSQL server, dropped when the fixture ends."""
     server = request.getfixturevalue("postgres_server")
     name = f"catalogue_{next(_databases)}"
     url = server.create_database(name)
