@@ -60,7 +60,14 @@ def count_faults(card: Card, places: Destinations, figures: Figures, finished: b
     on_card = set(card.files().values())
     for root in (places.primary, places.backup):
         copies = copies_by_content(root)
-        figures.duplicated += sum(len(names) - 1 for names in copies.values())
+        # A copy's hidden temporary beside its name (a kill between the link and the
+        # temporary's removal) is no second copy: the next run removes it, and one left after
+        # the last run counts as stuck, below.
+        figures.duplicated += sum(
+            len([n for n in names if not Path(n).name.startswith(TEMPORARY_PREFIX)]) - 1
+            for names in copies.values()
+            if any(not Path(n).name.startswith(TEMPORARY_PREFIX) for n in names)
+        )
         if finished:  # a cut copy's temporary waits for the next run, which removes it
             figures.missed += len(on_card - set(copies))
             figures.stuck += sum(1 for names in copies.values() for n in names
