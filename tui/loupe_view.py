@@ -30,6 +30,8 @@ LOUPE_AHEAD = 2
 LOUPE_BEHIND = 1
 KEEP_PLANS = 16  # where each photo's pixels come from, for the photos lately in the loupe
 KEEP_DEVELOPING = 4  # RAWs asked to be developed: the photo on screen and its neighbours
+# A RAW development asked: its key in the pixel cache, how to develop it, its stand-in.
+Ask = tuple[tuple[int, str], Callable[[], Pixels], Callable[[], Pixels]]
 
 
 class LoupeDeveloped(Message):
@@ -69,6 +71,11 @@ class LoupeSource:
             return LoupePlace(zoom)
         af_x, af_y, sharp_x, sharp_y = focus_points(self.db, photo_id)
         return start_place((af_x, af_y), (sharp_x, sharp_y), zoom)
+
+    def focus(self, photo_id: int | None) -> None:
+        """The photo on screen in the loupe (None: the loupe is off): a RAW of it is developed
+        before its neighbours."""
+        self._developer.focus(photo_id)
 
     def source_of(self, photo_id: int | None) -> PixelSource | None:
         with self._lock:
@@ -138,15 +145,22 @@ class LoupeSource:
 
 
 class Developer:
-    """One thread that develops RAWs with LibRaw, in the order asked, the oldest asks dropped
-    beyond a few (the photographer has moved on); each developed picture goes into the cache
-    and ``on_developed`` is called with its photo."""
+    """One thread that develops RAWs with LibRaw: the photo on screen first, then its
+    neighbours in the order asked, the oldest asks dropped beyond a few (the photographer has
+    moved on); each developed picture goes into the cache and ``on_developed`` is called with
+    its photo.
+
+    An ask dropped while its photo was a neighbour is remembered: that photo's frame was drawn
+    from the stand-in and is shown from the frame cache when the photographer gets there,
+    without asking again, so ``focus`` on it asks again by itself."""
 
     def __init__(self, cache: PixelCache, on_developed: Callable[[int], None]) -> None:
         self._cache = cache
         self._on_developed = on_developed
-        self._asked: list[tuple[tuple[int, str], Callable[[], Pixels], Callable[[], Pixels]]] = []
+        self._asked: list[Ask] = []
         self._seen: set[tuple[int, str]] = set()
+        self._dropped: dict[tuple[int, str], Ask] = {}  # the newest few, oldest first
+        self._on_screen: int | None = None
         self._lock = threading.Condition()
         self._closed = False
         # A daemon: a RAW being developed when the app quits must not hold the quit up.
@@ -160,10 +174,21 @@ class Developer:
             if key in self._seen:
                 return
             self._seen.add(key)
+            self._dropped.pop(key, None)
             self._asked.append((key, decode, stand_in))
-            if len(self._asked) > KEEP_DEVELOPING:
-                dropped = self._asked.pop(0)
-                self._seen.discard(dropped[0])
+            self._drop_beyond_the_few()
+            self._lock.notify_all()
+
+    def focus(self, photo_id: int | None) -> None:
+        """``photo_id`` is on screen in the loupe: its asks go first and are never dropped."""
+        with self._lock:
+            self._on_screen = photo_id
+            for key in [key for key in self._dropped if key[0] == photo_id]:
+                if self._cache.get(key) is None:
+                    self._seen.add(key)
+                    self._asked.append(self._dropped[key])
+                del self._dropped[key]
+            self._drop_beyond_the_few()
             self._lock.notify_all()
 
     def close(self) -> None:
@@ -172,6 +197,23 @@ class Developer:
             self._asked.clear()
             self._lock.notify_all()
 
+    def _drop_beyond_the_few(self) -> None:
+        while len(self._asked) > KEEP_DEVELOPING:
+            index = next(
+                (n for n, ask in enumerate(self._asked) if ask[0][0] != self._on_screen), None
+            )
+            if index is None:
+                return
+            dropped = self._asked.pop(index)
+            self._seen.discard(dropped[0])
+            self._dropped[dropped[0]] = dropped
+            while len(self._dropped) > KEEP_PLANS:
+                del self._dropped[next(iter(self._dropped))]
+
+    def _next(self) -> Ask:
+        on_screen = [n for n, ask in enumerate(self._asked) if ask[0][0] == self._on_screen]
+        return self._asked.pop(on_screen[0] if on_screen else 0)
+
     def _run(self) -> None:
         while True:
             with self._lock:
@@ -179,7 +221,7 @@ class Developer:
                     self._lock.wait()
                 if self._closed:
                     return
-                key, decode, stand_in = self._asked.pop(0)
+                key, decode, stand_in = self._next()
             try:
                 self._cache.get_or_decode(key, decode)
             except Exception as error:  # said on the loupe's line; the stand-in stays shown

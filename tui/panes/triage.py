@@ -267,6 +267,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         size = view.size
         if size.width < 1 or size.height < 1:
             return
+        if self.loupe_source is not None:  # a RAW on screen in the loupe is developed first
+            self.loupe_source.focus(photo_id if self.zoomed else None)
         frame = self.frames.get(photo_id, size, self.zoomed)
         if frame is not None:
             view.show(frame)
