@@ -70,7 +70,10 @@ def server_processes() -> int:
 class PostgresCluster:
     """One private cluster: ``start()``, ``create_database(name)`` for a URL, ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: the server's own defaults (fsync and all: a studio's server, for the
+        benchmark); else durability off, for the tests' speed."""
+        self.durable = durable
         # Not under pytest's tmp_path: its folders are root's alone, and the server runs as
         # another user. A short path, too: a unix socket's path has at most 107 bytes.
         self.folder = Path(tempfile.mkdtemp(prefix="shootwatch-pg-"))
@@ -107,10 +110,9 @@ class PostgresCluster:
             "initdb", "--pgdata", str(self.data), "--username", self.superuser,
             "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )  # fmt: skip
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
-            " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        )
+        options = f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         self.started = True  # from here on, stop() has something to stop
         self._run(
             "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--options", options,
