@@ -51,16 +51,20 @@ def required() -> bool:
     return os.environ.get("SHOOTWATCH_REQUIRE_POSTGRES") == "1"
 
 
-def server_processes() -> int:
-    """How many processes run PostgreSQL's server binary on this machine (for the check that
-    the tests leave none running)."""
+def server_processes(data: Path) -> int:
+    """How many processes of the server whose data folder is ``data`` run on this machine:
+    PostgreSQL's processes work in their data folder (a server left running after its folder
+    was removed still names it, "(deleted)"). Counted per cluster: other clusters on the
+    machine (another test run, a benchmark) are not this one's."""
     binary = str((server_binaries() / "postgres").resolve())
     count = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "exe") == binary:
+            if os.readlink(entry / "exe") == binary and os.readlink(entry / "cwd").startswith(
+                str(data)
+            ):
                 count += 1
         except OSError:
             continue
