@@ -194,3 +194,10 @@ class ServerReadOnlyConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def reads_an_index_alone(connection: object) -> bool:
+    """Whether a query of only indexed columns is answered from the index alone (SQLite's
+    covering indexes), so splitting a read by index is cheaper than one wider query; a
+    server's read-only connection reads the table's rows anyway, one round trip per query."""
+    return not isinstance(connection, ServerReadOnlyConnection)
