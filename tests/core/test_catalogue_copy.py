@@ -1,0 +1,422 @@
+"""``shootwatch catalogue copy SRC DST`` as whole processes, on a real catalogue (the demo's
+photos scanned, darktable's library read, decisions made, undone and redone and written into
+sidecars, stage jobs run into artifacts, an inbox ingested) and the private PostgreSQL server:
+the round trip SQLite -> PostgreSQL -> SQLite keeps every row of every table with its id and
+gives the same answers; a row added on the server after the copy gets a new id; what is
+refused is refused in one sentence; a copy killed at any point leaves its destination empty,
+and the next try works."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from peewee import BooleanField, CompositeKey
+
+from core.store.migrations import LATEST
+from core.store.models import MODELS
+from tests.helpers import FIXTURES, REPO, command_settings, run_command
+from tests.postgres_cluster import connect_directly
+
+pytestmark = pytest.mark.usefixtures("postgres_server")
+
+SHOOT = "photos/2024-11-16_city-night"  # the demo's night shoot, where decisions are made
+DEADLINE_SECONDS = 120
+
+
+def shootwatch(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``shootwatch ARGS`` as a whole process."""
+    command = [sys.executable, "-m", "core.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
+
+
+def copy(source: Path | str, destination: Path | str, *options: str) -> subprocess.CompletedProcess:
+    return shootwatch("catalogue", "copy", str(source), str(destination), *options)
+
+
+def every_row(location: Path | str) -> dict[str, list[tuple]]:
+    """Every table's rows, each with every column, in the order of its primary key, read by
+    the test's own connection; booleans as booleans (SQLite keeps 0 and 1)."""
+    connection = connect_directly(location)
+    found = {}
+    try:
+        for model in MODELS:
+            fields = model._meta.sorted_fields
+            key = model._meta.primary_key
+            order = (
+                [model._meta.fields[name].column_name for name in key.field_names]
+                if isinstance(key, CompositeKey)
+                else [key.column_name]
+            )
+            columns = ", ".join(f'"{field.column_name}"' for field in fields)
+            rows = connection.execute(
+                f'SELECT {columns} FROM "{model._meta.table_name}" ORDER BY '
+                + ", ".join(f'"{column}"' for column in order)
+            ).fetchall()
+            booleans = [i for i, field in enumerate(fields) if isinstance(field, BooleanField)]
+            found[model._meta.table_name] = [
+                tuple(
+                    bool(value) if i in booleans and value is not None else value
+                    for i, value in enumerate(row)
+                )
+                for row in rows
+            ]
+    finally:
+        connection.close()
+    return found
+
+
+def tables_in(location: Path | str) -> set[str]:
+    connection = connect_directly(location)
+    try:
+        if isinstance(location, str):
+            rows = connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        else:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+    finally:
+        connection.close()
+
+
+def checksums(result: subprocess.CompletedProcess) -> dict[str, tuple[int, str]]:
+    assert result.returncode == 0, result.stderr
+    said = json.loads(result.stdout)
+    return {table["table"]: (table["rows"], table["checksum"]) for table in said["tables"]}
+
+
+@pytest.fixture(scope="module")
+def shoot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo's catalogue, culled: (its folder, its settings). Made once for the module."""
+    folder = tmp_path_factory.mktemp("copy") / "demo"
+    made = shootwatch("demo", str(folder), "--no-open")
+    assert made.returncode == 0, made.stderr
+    config = folder / "shootwatch.toml"
+    config.write_text(config.read_text() + "\n[triage]\nwrite_sidecars = true\n")
+    burst = sorted((folder / SHOOT).glob("*.JPG"))[:5]
+    assert len(burst) == 5, burst
+    sample = FIXTURES / "camera" / "apple_iphone5_orient3_gps.jpg"  # a real phone's photo
+    shutil.copy(sample, folder / "inbox" / sample.name)
+    steps = [
+        ("decide", str(burst[0]), "--reject"),
+        ("decide", str(burst[1]), str(burst[2]), "--stars", "3"),
+        ("decide", str(burst[3]), "--label", "red"),
+        ("undo",),
+        ("redo",),
+        ("keep", str(burst[4])),
+        ("undo",),
+        ("redo",),
+        ("decide", str(burst[1]), "--approve"),
+        *(("run-stage", stage, "--photo", str(burst[1])) for stage in ("web", "thumb", "blurhash")),
+        ("ingest",),
+    ]
+    for step in steps:
+        done = shootwatch("--config", str(config), *step)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (step, done.stderr)
+    rows = every_row(folder / "catalogue.db")
+    for table in ("photo", "file", "decision", "sidecar_write", "event", "sync_run", "job",
+                  "artifact", "darktable_image", "meta", "ingest_move"):  # fmt: skip
+        assert rows[table], f"the culled demo has no {table} rows"
+    return folder, config
+
+
+def files_of(folder: Path) -> tuple[bytes, bytes]:
+    """What the catalogue file and its write-ahead log hold (SQLite's shared-memory index
+    beside them is made by any reader, and holds no data)."""
+    log = folder / "catalogue.db-wal"
+    return (folder / "catalogue.db").read_bytes(), log.read_bytes() if log.exists() else b""
+
+
+def test_a_round_trip_through_postgresql_keeps_every_row_and_id_and_never_writes_the_source(
+    shoot, tmp_path, catalogue_location, postgres_server
+):
+    folder, _config = shoot
+    source = folder / "catalogue.db"
+    before, rows = files_of(folder), every_row(source)
+    there = copy(source, catalogue_location, "--json")
+    back = copy(catalogue_location, tmp_path / "back.db", "--json")
+    assert checksums(there) == checksums(back)
+    assert every_row(catalogue_location) == rows
+    assert every_row(tmp_path / "back.db") == rows
+    assert files_of(folder) == before  # the source's files, byte for byte
+    # Each said the tables it copied: every table of the catalogue, with its rows.
+    assert checksums(there).keys() == rows.keys()
+    assert {table: n for table, (n, _) in checksums(there).items()} == {
+        table: len(found) for table, found in rows.items()
+    }
+
+
+@pytest.fixture
+def catalogue_backend() -> str:
+    return "postgresql"
+
+
+APP_QUERIES = [
+    ("events", "--json", "--limit", "10000"),
+    ("history", "--json"),
+    ("jobs", "--json"),
+    ("stages", "--json"),
+    ("bursts", "--json"),
+    ("report", "artifacts", "--json"),
+    ("show", f"{SHOOT}/DSC_0102.JPG", "--json"),
+    ("show", f"{SHOOT}/DSC_0105.JPG", "--json"),
+]
+
+
+def test_the_app_facing_queries_answer_the_same_on_the_source_and_each_copy(
+    shoot, tmp_path, catalogue_location
+):
+    folder, config = shoot
+    source = folder / "catalogue.db"
+    assert copy(source, catalogue_location).returncode == 0
+    assert copy(catalogue_location, tmp_path / "back.db").returncode == 0
+
+    def answers(location: Path | str) -> list[tuple[int, str]]:
+        said = []
+        for query in APP_QUERIES:
+            query = tuple(str(folder / word) if word.startswith(SHOOT) else word for word in query)
+            done = shootwatch("--config", str(config), "--db", str(location), *query)
+            assert "Traceback" not in done.stderr, (query, done.stderr)
+            said.append((done.returncode, done.stdout))
+        return said
+
+    on_source = answers(source)
+    assert all(code == 0 and out.strip() for code, out in on_source), on_source
+    assert answers(catalogue_location) == on_source
+    assert answers(tmp_path / "back.db") == on_source
+
+
+def test_a_row_added_on_the_server_after_the_copy_gets_an_id_of_its_own(shoot, catalogue_location):
+    folder, config = shoot
+    assert copy(folder / "catalogue.db", catalogue_location).returncode == 0
+    copied = every_row(catalogue_location)
+    photo = folder / SHOOT / "DSC_0101.JPG"
+    (folder / "second-card").mkdir(exist_ok=True)
+    for step in (("decide", str(photo), "--stars", "5"), ("add", str(folder / "second-card")),
+                 ("undo",)):  # fmt: skip
+        done = shootwatch("--config", str(config), "--db", catalogue_location, *step)
+        assert done.returncode == 0, (step, done.stderr)
+    now = every_row(catalogue_location)
+    grown = {table for table in now if len(now[table]) > len(copied[table])}
+    assert grown >= {"decision", "root"}, grown
+    for table in grown:
+        ids = [row[0] for row in now[table]]
+        assert len(ids) == len(set(ids)), table
+        assert min(ids[len(copied[table]) :]) == max(row[0] for row in copied[table]) + 1
+
+
+def _catalogue_with_rows(location: Path | str, library: Path) -> None:
+    library.mkdir(exist_ok=True)
+    done = shootwatch("--db", str(location), "add", str(library))
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["file not empty", "server not empty", "missing source", "not a catalogue", "empty file",
+     "other program's database", "older schema", "bad scheme", "no such database",
+     "same file"],
+)  # fmt: skip
+def test_what_cannot_be_copied_is_refused_in_one_sentence(
+    shoot, tmp_path, catalogue_location, postgres_server, case
+):
+    folder, _config = shoot
+    source: Path | str = folder / "catalogue.db"
+    destination: Path | str = tmp_path / "copy.db"
+    said = {
+        "file not empty": "is not empty (a catalogue holding",
+        "server not empty": "is not empty (a catalogue holding",
+        "missing source": "there is no catalogue at",
+        "not a catalogue": "is not a shootwatch catalogue",
+        "empty file": "is not a shootwatch catalogue",
+        "other program's database": "is not a shootwatch catalogue",
+        "older schema": f"older than this shootwatch's ({LATEST})",
+        "bad scheme": "is neither a file's path nor a postgresql:// URL",
+        "no such database": "cannot open",
+        "same file": "are the same catalogue",
+    }[case]
+    if case == "file not empty":
+        _catalogue_with_rows(destination, tmp_path / "library")
+    elif case == "server not empty":
+        destination = catalogue_location
+        _catalogue_with_rows(destination, tmp_path / "library")
+    elif case == "missing source":
+        source = tmp_path / "nothing.db"
+    elif case == "not a catalogue":
+        source = tmp_path / "notes.txt"
+        source.write_text("not a database at all\n" * 100)
+    elif case == "empty file":
+        source = tmp_path / "empty.db"
+        source.touch()
+    elif case == "other program's database":
+        source = tmp_path / "other.db"
+        other = sqlite3.connect(source)
+        other.execute("CREATE TABLE songs (title TEXT)")
+        other.commit()
+        other.close()
+    elif case == "older schema":
+        source = tmp_path / "old.db"
+        old = sqlite3.connect(source)
+        old.executescript((FIXTURES / "catalogue-v1.sql").read_text())
+        old.close()
+    elif case == "bad scheme":
+        destination = "mysql://someone@somewhere/photos"
+    elif case == "no such database":
+        destination = catalogue_location.rsplit("/", 1)[0] + "/no_such_database"
+    elif case == "same file":
+        destination = source
+    before = every_row(destination) if case.endswith("not empty") else None
+    kept = source.read_bytes() if isinstance(source, Path) and source.exists() else None
+    result = copy(source, destination)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert said in result.stderr, result.stderr
+    if before is not None:
+        assert every_row(destination) == before
+    elif case != "same file" and isinstance(destination, Path):
+        assert not destination.exists()  # nothing made where a copy would have gone
+    if kept is not None:
+        assert source.read_bytes() == kept
+
+
+def test_a_source_with_an_engine_running_is_refused(tmp_path):
+    base = tmp_path / "engine"
+    base.mkdir()
+    (base / "library").mkdir()
+    config = command_settings(base)
+    assert run_command(config, "add", str(base / "library")).returncode == 0
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--config", str(config), "run"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while "engine running" not in run_command(config, "status").stdout:
+            assert time.monotonic() < deadline and engine.poll() is None, "no engine started"
+            time.sleep(0.2)
+        result = copy(base / "catalogue.db", tmp_path / "copy.db")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"an engine runs on {base / 'catalogue.db'} (pid {engine.pid})" in result.stderr
+        assert not (tmp_path / "copy.db").exists()
+    finally:
+        engine.terminate()
+        engine.wait(timeout=DEADLINE_SECONDS)
+    # With the engine stopped, the same copy is made.
+    assert copy(base / "catalogue.db", tmp_path / "copy.db").returncode == 0
+
+
+def test_a_copy_that_does_not_read_back_the_same_is_not_committed(
+    shoot, tmp_path, catalogue_location
+):
+    """SQLite keeps bytes in a text column if asked; PostgreSQL's text cannot hold them: the
+    copy of that table does not match, is said by name, and nothing is left on the server."""
+    folder, _config = shoot
+    source = tmp_path / "bytes.db"
+    shutil.copy(folder / "catalogue.db", source)
+    with sqlite3.connect(source) as changed:
+        changed.execute("UPDATE photo SET camera_model = X'4e696b6f6e' WHERE id = 1")
+    result = copy(source, catalogue_location)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "the copy of table photo does not match its source" in result.stderr, result.stderr
+    assert tables_in(catalogue_location) == set()
+    # The same bytes copy into a SQLite file as they are.
+    assert copy(source, tmp_path / "copy.db").returncode == 0
+    assert every_row(tmp_path / "copy.db") == every_row(source)
+
+
+# --- a copy cut short -------------------------------------------------------------------------
+
+BIG_FOLDERS, FILES_PER_FOLDER = 60, 500  # 30,000 files: a copy that lasts long enough to cut
+
+
+@pytest.fixture(scope="module")
+def big_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("big")
+    for folder in range(BIG_FOLDERS):
+        where = base / "library" / f"2024-{1 + folder // 28:02d}-{1 + folder % 28:02d}"
+        where.mkdir(parents=True)
+        for number in range(FILES_PER_FOLDER):
+            (where / f"DSC_{number:04d}.NEF").write_bytes(b"%d %d" % (folder, number))
+    config = command_settings(base)
+    assert run_command(config, "add", str(base / "library")).returncode == 0
+    scanned = run_command(config, "scan")
+    assert scanned.returncode in (0, 1), scanned.stderr
+    return base / "catalogue.db"
+
+
+def copy_cut_short(source: Path, destination: Path | str, step: str, table: str, rows: int,
+                   how: int) -> int:  # fmt: skip
+    """Start the copy with its progress on a terminal; when it says it has reached ``step``
+    of ``table`` with at least ``rows`` rows done, send it ``how``. Its exit status."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "catalogue", "copy", str(source), str(destination)],
+        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    said = b""
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                try:
+                    said += os.read(leader, 65536)
+                except OSError:  # the command ended and closed its terminal
+                    break
+            lines = said.decode(errors="replace").split("\r")
+            if any(_reached(line, step, table, rows) for line in lines):
+                process.send_signal(how)
+                break
+            assert process.poll() is None, f"the copy ended before {step} {table}: {said!r}"
+        return process.wait(timeout=DEADLINE_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+
+
+def _reached(line: str, step: str, table: str, rows: int) -> bool:
+    prefix = f"{step} {table}: "
+    if not line.startswith(prefix):
+        return False
+    return int(line[len(prefix) :].split(" of ")[0].replace(",", "")) >= rows
+
+
+@pytest.mark.parametrize("destination_kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    ("step", "table", "rows", "how"),
+    [
+        ("copying", "photo", 0, signal.SIGKILL),
+        ("copying", "file", 0, signal.SIGKILL),
+        ("copying", "file", 10_000, signal.SIGKILL),
+        ("verifying", "photo", 0, signal.SIGKILL),
+        ("verifying", "file", 0, signal.SIGKILL),
+        ("copying", "file", 5_000, signal.SIGINT),
+        ("verifying", "file", 0, signal.SIGTERM),
+    ],
+    ids=lambda value: getattr(value, "name", str(value)),
+)
+def test_a_copy_cut_short_leaves_its_destination_empty_and_a_second_try_works(
+    big_catalogue, tmp_path, catalogue_location, destination_kind, step, table, rows, how
+):
+    destination = catalogue_location if destination_kind == "postgresql" else tmp_path / "c.db"
+    status = copy_cut_short(big_catalogue, destination, step, table, rows, how)
+    assert status == (130 if how == signal.SIGINT else -how), status
+    if isinstance(destination, str) or destination.exists():
+        assert tables_in(destination) == set()
+    again = copy(big_catalogue, destination, "--json")
+    assert checksums(again)["file"][0] == BIG_FOLDERS * FILES_PER_FOLDER
+    assert every_row(destination) == every_row(big_catalogue)
