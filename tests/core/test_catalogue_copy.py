@@ -108,6 +108,8 @@ def shoot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert len(burst) == 5, burst
     sample = FIXTURES / "camera" / "apple_iphone5_orient3_gps.jpg"  # a real phone's photo
     shutil.copy(sample, folder / "inbox" / sample.name)
+    an_hour_ago = time.time() - 3600  # settled: the inbox files it at once
+    os.utime(folder / "inbox" / sample.name, (an_hour_ago, an_hour_ago))
     steps = [
         ("decide", str(burst[0]), "--reject"),
         ("decide", str(burst[1]), str(burst[2]), "--stars", "3"),
