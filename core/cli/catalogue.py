@@ -52,23 +52,20 @@ def catalogue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 class _TerminalProgress:
-    """One line on the terminal, rewritten: the step, the table, its rows done and its rows."""
+    """The copy's progress on the terminal's one line: the step, the table, its rows done and
+    its rows. Each table's start and end are always shown (where the copy is), what is between
+    them every ``PROGRESS_EVERY_SECONDS``."""
 
     def __init__(self, err: TextIO) -> None:
-        self._err = err
+        self._line = output.ProgressLine(err, interval=0)
         self._shown_at = 0.0
-        self._width = 0
 
     def __call__(self, step: str, table: str, done: int, total: int) -> None:
         now = time.monotonic()
         if done not in (0, total) and now - self._shown_at < PROGRESS_EVERY_SECONDS:
             return
         self._shown_at = now
-        line = f"{step} {table}: {done:,} of {total:,} rows"
-        self._err.write("\r" + line.ljust(self._width))
-        self._width = len(line)
-        self._err.flush()
+        self._line.write(f"{step} {table}: {output.count(done)} of {output.count(total)} rows")
 
     def done(self) -> None:
-        self._err.write("\r" + " " * self._width + "\r")
-        self._err.flush()
+        self._line.clear()

@@ -22,6 +22,10 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
   ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
   or by ``sql_for`` where a driver's cursor is used directly.
+- Copying a whole catalogue (``core.store.copying``): a snapshot read (PostgreSQL's REPEATABLE
+  READ, said first in the transaction), rows streamed in batches (a cursor on the server),
+  written fastest (SQLite's prepared INSERT, PostgreSQL's COPY), and the ids a table gives
+  itself continued past those copied (PostgreSQL's sequence; SQLite's rowid does it alone).
 - Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
   through a file beside the catalogue; PostgreSQL queues them, and there is no file.
 """
