@@ -410,12 +410,14 @@ def table_checksums(location: Path | str) -> list[TableCopy]:
 
 @contextlib.contextmanager
 def _engine_kept_off(location: Path | str, writable: bool) -> Iterator[None]:
-    """No engine runs on the catalogue at ``location`` while the copy reads or writes it.
+    """No engine runs on the catalogue at ``location`` while the copy reads or writes it:
+    the copy holds the engine lock itself (``core.engine.lock``), so one started meanwhile
+    (an app, ``shootwatch run``) finds it taken and writes nothing. A source this process
+    cannot open for writing (a read-only file) is only checked.
 
-    A SQLite file: the copy holds the engine lock itself, so an engine (or an app) started
-    meanwhile does not write it; a source this process cannot open for writing (a read-only
-    file) is only checked. A catalogue on a server has no engine lock yet: when it has one
-    (an advisory lock, issue 21), it is taken here the same way."""
+    The hook for a catalogue on a server: it has no engine lock yet. Once ``EngineLock``
+    takes the server's advisory lock (issue 21, part 2), the first branch below goes and a
+    server is locked the same way."""
     if is_server(location):
         yield
         return
@@ -430,15 +432,14 @@ def _engine_kept_off(location: Path | str, writable: bool) -> Iterator[None]:
     except OSError:
         if writable:
             raise
-        pid = running_engine_pid(path)
-        if pid is not None:
-            raise _engine_running(location, pid) from None
-        yield
-        return
+        lock = None
+    if lock is None and (pid := running_engine_pid(path)) is not None:
+        raise _engine_running(location, pid)
     try:
         yield
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _engine_running(location: Path | str, pid: int | None) -> CopyRefused:

@@ -8,6 +8,7 @@ and the next try works."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -357,37 +358,54 @@ def big_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "catalogue.db"
 
 
-def copy_cut_short(source: Path, destination: Path | str, step: str, table: str, rows: int,
-                   how: int) -> int:  # fmt: skip
-    """Start the copy with its progress on a terminal; when it says it has reached ``step``
-    of ``table`` with at least ``rows`` rows done, send it ``how``. Its exit status."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "catalogue", "copy", str(source), str(destination)],
-        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
-    )  # fmt: skip
-    os.close(follower)
-    said = b""
-    try:
+class CopyOnATerminal:
+    """``shootwatch catalogue copy SRC DST`` started with its progress on a terminal (a pty),
+    read as it goes."""
+
+    def __init__(self, source: Path, destination: Path | str) -> None:
+        self._leader, follower = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "catalogue", "copy", str(source), str(destination)],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
+        )  # fmt: skip
+        os.close(follower)
+        self._said = b""
+
+    def wait_for(self, step: str, table: str, rows: int) -> None:
+        """Until the copy says it has reached ``step`` of ``table`` with ``rows`` rows done."""
         deadline = time.monotonic() + DEADLINE_SECONDS
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 1)
+            ready, _, _ = select.select([self._leader], [], [], 1)
             if ready:
-                try:
-                    said += os.read(leader, 65536)
-                except OSError:  # the command ended and closed its terminal
-                    break
-            lines = said.decode(errors="replace").split("\r")
+                with contextlib.suppress(OSError):  # the command ended and closed its terminal
+                    self._said += os.read(self._leader, 65536)
+            lines = self._said.decode(errors="replace").split("\r")
             if any(_reached(line, step, table, rows) for line in lines):
-                process.send_signal(how)
-                break
-            assert process.poll() is None, f"the copy ended before {step} {table}: {said!r}"
-        return process.wait(timeout=DEADLINE_SECONDS)
+                return
+            assert self.process.poll() is None, f"ended before {step} {table}: {self._said!r}"
+        raise AssertionError(f"the copy never said {step} {table}: {self._said!r}")
+
+    def wait(self) -> int:
+        return self.process.wait(timeout=DEADLINE_SECONDS)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._leader)
+
+
+def copy_cut_short(source: Path, destination: Path | str, step: str, table: str, rows: int,
+                   how: int) -> int:  # fmt: skip
+    """Start the copy; when it says it has reached ``step`` of ``table`` with at least
+    ``rows`` rows done, send it ``how``. Its exit status."""
+    copying = CopyOnATerminal(source, destination)
+    try:
+        copying.wait_for(step, table, rows)
+        copying.process.send_signal(how)
+        return copying.wait()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(leader)
+        copying.close()
 
 
 def _reached(line: str, step: str, table: str, rows: int) -> bool:
@@ -421,4 +439,27 @@ def test_a_copy_cut_short_leaves_its_destination_empty_and_a_second_try_works(
         assert tables_in(destination) == set()
     again = copy(big_catalogue, destination, "--json")
     assert checksums(again)["file"][0] == BIG_FOLDERS * FILES_PER_FOLDER
+    assert every_row(destination) == every_row(big_catalogue)
+
+
+@pytest.mark.parametrize("destination_kind", ["sqlite", "postgresql"])
+def test_no_engine_starts_on_either_catalogue_while_the_copy_runs(
+    big_catalogue, tmp_path, catalogue_location, destination_kind
+):
+    destination = catalogue_location if destination_kind == "postgresql" else tmp_path / "c.db"
+    copying = CopyOnATerminal(big_catalogue, destination)
+    try:
+        copying.wait_for("copying", "file", 5_000)
+        copying.process.send_signal(signal.SIGSTOP)  # held there while the engines try
+        catalogues = [big_catalogue] + ([destination] if destination_kind == "sqlite" else [])
+        for catalogue in catalogues:
+            engine = shootwatch("--db", str(catalogue), "run", timeout=DEADLINE_SECONDS)
+            assert engine.returncode == 2, engine.stderr
+            assert f"an engine already runs on this catalogue (pid {copying.process.pid})" in (
+                engine.stderr
+            )
+        copying.process.send_signal(signal.SIGCONT)
+        assert copying.wait() == 0
+    finally:
+        copying.close()
     assert every_row(destination) == every_row(big_catalogue)
