@@ -150,6 +150,7 @@ def test_a_round_trip_through_postgresql_keeps_every_row_and_id_and_never_writes
     there = copy(source, catalogue_location, "--json")
     back = copy(catalogue_location, tmp_path / "back.db", "--json")
     assert checksums(there) == checksums(back)
+    assert there.stderr == back.stderr == ""  # --json: quiet
     assert every_row(catalogue_location) == rows
     assert every_row(tmp_path / "back.db") == rows
     assert files_of(folder) == before  # the source's files, byte for byte
@@ -182,8 +183,15 @@ def test_the_app_facing_queries_answer_the_same_on_the_source_and_each_copy(
 ):
     folder, config = shoot
     source = folder / "catalogue.db"
-    assert copy(source, catalogue_location).returncode == 0
-    assert copy(catalogue_location, tmp_path / "back.db").returncode == 0
+    for copied in (
+        copy(source, catalogue_location),
+        copy(catalogue_location, tmp_path / "back.db"),
+    ):
+        assert copied.returncode == 0, copied.stderr
+        assert (
+            f"rows in {len(MODELS)} tables" in copied.stdout
+            and "each table verified" in copied.stdout
+        )
 
     def answers(location: Path | str) -> list[tuple[int, str]]:
         said = []
