@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
+from core.database_drivers import hand_psycopg_to_peewee
 from core.store.turns import Turns
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
     }
 
     def __init__(self, url: str, **kwargs: object) -> None:
+        hand_psycopg_to_peewee()  # peewee's import left it out (core.database_drivers)
         super().__init__(url, **kwargs)
         self.turns = Turns(None)
 
