@@ -216,7 +216,7 @@ def _open_source(location: Path | str) -> Database:
         if not path.is_file():
             raise CopyRefused(f"there is no catalogue at {named}: name an existing one to copy.")
         db = SqliteDatabase(
-            f"file:{quote(str(path.resolve()))}?mode=ro",
+            f"file:{quote(str(path.resolve()))}?{_read_only_mode(path)}",
             uri=True,
             pragmas={"busy_timeout": BUSY_TIMEOUT_MS},
         )
@@ -225,6 +225,23 @@ def _open_source(location: Path | str) -> Database:
     except _database_failures() as error:
         raise CopyRefused(f"cannot open {named}: {_reason(error)}.") from error
     return db
+
+
+def _read_only_mode(path: Path) -> str:
+    """How SQLite opens the source file read-only. A reader of a catalogue (in WAL mode) makes
+    its shared-memory file beside it; in a folder it cannot write (a snapshot, a mounted
+    backup) it cannot, and there the file is read as it is on disk, which holds every row
+    when no write-ahead log beside it holds more. CopyRefused when one does."""
+    if os.access(path.parent, os.W_OK):
+        return "mode=ro"
+    log = path.with_name(path.name + "-wal")
+    if log.exists() and log.stat().st_size > 0:
+        raise CopyRefused(
+            f"{path} is in a folder this user cannot write, and its write-ahead log "
+            f"({log.name}) holds changes SQLite can only read with that folder writable: copy "
+            "the folder somewhere writable, then copy the catalogue from there."
+        )
+    return "mode=ro&immutable=1"
 
 
 def _check_source(db: Database, location: Path | str) -> None:

@@ -26,7 +26,13 @@ from peewee import BooleanField, CompositeKey
 
 from core.store.migrations import LATEST
 from core.store.models import MODELS
-from tests.helpers import FIXTURES, REPO, command_settings, run_command
+from tests.helpers import (
+    FIXTURES,
+    REPO,
+    command_settings,
+    run_cli_without_file_permissions_bypass,
+    run_command,
+)
 from tests.postgres_cluster import connect_directly
 
 pytestmark = pytest.mark.usefixtures("postgres_server")
@@ -471,3 +477,45 @@ def test_no_engine_starts_on_either_catalogue_while_the_copy_runs(
     finally:
         copying.close()
     assert every_row(destination) == every_row(big_catalogue)
+
+
+@pytest.mark.parametrize("log", ["no log", "log with changes"])
+def test_a_source_in_a_folder_no_one_can_write_is_copied_or_refused_in_one_sentence(
+    shoot, tmp_path, log
+):
+    """A catalogue on a snapshot or a mounted backup: read as it is on disk, unless a
+    write-ahead log beside it holds rows SQLite cannot read there."""
+    folder, _config = shoot
+    frozen = tmp_path / "snapshot"
+    frozen.mkdir()
+    writer = sqlite3.connect(folder / "catalogue.db")  # open while copied: its log stays
+    try:
+        if log == "log with changes":
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("UPDATE photo SET rating = 5 WHERE id = 1")
+            writer.commit()
+        for name in ("catalogue.db", "catalogue.db-wal"):
+            if (folder / name).exists():
+                shutil.copy(folder / name, frozen / name)
+    finally:
+        if log == "log with changes":  # the module's catalogue as it was
+            writer.execute("UPDATE photo SET rating = 0 WHERE id = 1")
+            writer.commit()
+        writer.close()
+    expected = every_row(frozen / "catalogue.db") if log == "no log" else None
+    for path in (*frozen.iterdir(), frozen):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        result = run_cli_without_file_permissions_bypass(
+            "catalogue", "copy", str(frozen / "catalogue.db"), str(tmp_path / "copy.db")
+        )
+    finally:
+        frozen.chmod(0o755)
+    assert "Traceback" not in result.stderr, result.stderr
+    if log == "no log":
+        assert result.returncode == 0, result.stderr
+        assert every_row(tmp_path / "copy.db") == expected
+    else:
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert "its write-ahead log (catalogue.db-wal) holds changes" in result.stderr
+        assert not (tmp_path / "copy.db").exists()
