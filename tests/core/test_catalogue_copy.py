@@ -319,7 +319,7 @@ def test_a_source_with_an_engine_running_is_refused(tmp_path):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
-        while "engine running" not in run_command(config, "status").stdout:
+        while f"engine running (pid {engine.pid})" not in run_command(config, "status").stdout:
             assert time.monotonic() < deadline and engine.poll() is None, "no engine started"
             time.sleep(0.2)
         result = copy(base / "catalogue.db", tmp_path / "copy.db")
