@@ -519,3 +519,14 @@ def test_a_source_in_a_folder_no_one_can_write_is_copied_or_refused_in_one_sente
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert "its write-ahead log (catalogue.db-wal) holds changes" in result.stderr
         assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_database_whose_tables_a_first_command_made_is_empty_enough(shoot, catalogue_location):
+    """A first command on the new database made its tables, with no rows: the copy goes in."""
+    folder, _config = shoot
+    made = shootwatch("--db", catalogue_location, "roots")
+    assert made.returncode == 0, made.stderr
+    assert "photo" in tables_in(catalogue_location)
+    copied = copy(folder / "catalogue.db", catalogue_location)
+    assert copied.returncode == 0, copied.stderr
+    assert every_row(catalogue_location) == every_row(folder / "catalogue.db")
