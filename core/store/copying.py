@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 from blake3 import blake3
 from peewee import (
+    AutoField,
     BooleanField,
     CompositeKey,
     Database,
@@ -113,7 +114,7 @@ class _Table:
             order=order,
             booleans=tuple(i for i, f in enumerate(fields) if isinstance(f, BooleanField)),
             floats=tuple(i for i, f in enumerate(fields) if isinstance(f, FloatField)),
-            numbered=not isinstance(key, CompositeKey) and key.field_type == "AUTO",
+            numbered=isinstance(key, AutoField),
         )
 
     def select(self) -> str:
@@ -208,9 +209,7 @@ def _open_source(location: Path | str) -> Database:
     """The source, connected, that this process cannot write."""
     named = shown(location)
     if is_server(location):
-        db = dialect.PostgresCatalogueDatabase(
-            location, options="-c default_transaction_read_only=on"
-        )
+        db = _server_database(location, options="-c default_transaction_read_only=on")
     else:
         path = Path(location).expanduser()
         if not path.is_file():
@@ -225,6 +224,16 @@ def _open_source(location: Path | str) -> Database:
     except _database_failures() as error:
         raise CopyRefused(f"cannot open {named}: {_reason(error)}.") from error
     return db
+
+
+def _server_database(location: str, **options: object) -> Database:
+    try:
+        return dialect.PostgresCatalogueDatabase(location, **options)
+    except ImportError as error:
+        raise CopyRefused(
+            f"{shown(location)} is on a PostgreSQL server and its driver is not installed "
+            f"({error.name or 'psycopg'}): pip install 'shootwatch[postgres]'."
+        ) from error
 
 
 def _read_only_mode(path: Path) -> str:
@@ -296,7 +305,7 @@ def _open_destination(location: Path | str) -> Database:
     """The destination, connected: a SQLite file is made (its owner's alone) when missing."""
     named = shown(location)
     if is_server(location):
-        db = dialect.PostgresCatalogueDatabase(location)
+        db = _server_database(location)
     else:
         path = Path(location).expanduser()
         try:
@@ -378,10 +387,10 @@ def _copy(
                         f"{found.rows:,} rows, checksum {found.checksum[:16]}): nothing was "
                         f"committed to {shown(destination)}."
                     )
+            table = None
             # Written last, in the same transaction: a destination with a schema version has
             # every row.
             dialect.set_schema_version(dst, migrations.LATEST)
-            table = None
     except _database_failures() as error:
         where = f"copying table {table.name}" if table is not None else "copying"
         raise CopyRefused(
@@ -411,18 +420,6 @@ def _tally(db: Database, table: _Table) -> TableCopy:
     for batch in dialect.rows_in_batches(db, table.select()):
         tally.add(table.canonical(batch))
     return tally.result(table.name)
-
-
-def table_checksums(location: Path | str) -> list[TableCopy]:
-    """Each table's row count and checksum in the catalogue at ``location`` (read-only), as
-    the copy computes them: two catalogues with the same are the same, row by row."""
-    db = _open_source(location)
-    try:
-        with db.atomic():
-            dialect.begin_one_snapshot(db)
-            return [_tally(db, table) for table in TABLES]
-    finally:
-        db.close()
 
 
 @contextlib.contextmanager
