@@ -22,10 +22,12 @@ def catalogue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     progress = None if args.json or not err.isatty() else _TerminalProgress(err)
     started = time.monotonic()
-    copied = copy_catalogue(args.source, args.destination, progress)
+    try:
+        copied = copy_catalogue(args.source, args.destination, progress)
+    finally:  # what is said next (the table, or why it failed) starts on a clean line
+        if progress is not None:
+            progress.done()
     seconds = time.monotonic() - started
-    if progress is not None:
-        progress.done()
     source, destination = location_shown(args.source), location_shown(args.destination)
     if args.json:
         output.print_json(

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from peewee import BooleanField, CompositeKey
 
+from core.catalogue_location import shown
 from core.store.migrations import LATEST
 from core.store.models import MODELS
 from tests.helpers import (
@@ -402,6 +403,18 @@ class CopyOnATerminal:
     def wait(self) -> int:
         return self.process.wait(timeout=DEADLINE_SECONDS)
 
+    def everything_said(self) -> str:
+        """All it wrote on its terminal, once it has ended."""
+        while select.select([self._leader], [], [], 1)[0]:
+            try:
+                chunk = os.read(self._leader, 65536)
+            except OSError:  # its terminal is closed: all is read
+                break
+            if not chunk:
+                break
+            self._said += chunk
+        return self._said.decode(errors="replace")
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -530,3 +543,53 @@ def test_a_database_whose_tables_a_first_command_made_is_empty_enough(shoot, cat
     copied = copy(folder / "catalogue.db", catalogue_location)
     assert copied.returncode == 0, copied.stderr
     assert every_row(catalogue_location) == every_row(folder / "catalogue.db")
+
+
+def _cut_off_from_the_server(database_url: str) -> int:
+    """End every other connection to the database (as a server restart or a network cut
+    would, for them); how many."""
+    database = database_url.rsplit("/", 1)[1]
+    admin = connect_directly(database_url.rsplit("/", 1)[0] + "/postgres")
+    try:
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchall()
+        )
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("server_side", ["destination", "source"])
+def test_a_copy_cut_off_from_its_server_says_so_and_leaves_its_destination_empty(
+    big_catalogue, tmp_path, catalogue_location, server_side
+):
+    if server_side == "destination":
+        source, destination = big_catalogue, catalogue_location
+    else:
+        assert copy(big_catalogue, catalogue_location).returncode == 0
+        source, destination = catalogue_location, tmp_path / "c.db"
+    copying = CopyOnATerminal(source, destination)
+    try:
+        copying.wait_for("copying", "file", 5_000)
+        copying.process.send_signal(signal.SIGSTOP)
+        assert _cut_off_from_the_server(catalogue_location) >= 1
+        copying.process.send_signal(signal.SIGCONT)
+        assert copying.wait() == 2
+        terminal = copying.everything_said().replace("\r\n", "\n")
+    finally:
+        copying.close()
+    # After the progress line (rewritten with carriage returns): one sentence.
+    said = terminal.rsplit("\r", 1)[-1].strip()
+    assert "Traceback" not in terminal and said.count("\n") == 0, terminal
+    assert said.startswith("shootwatch: error: copying table file from"), said
+    assert f"nothing was committed to {shown(destination)}: run the copy again" in said, said
+    if server_side == "destination":
+        assert tables_in(destination) == set()
+    else:
+        assert not destination.exists()
+    again = copy(source, destination, "--json")
+    assert checksums(again)["file"][0] == BIG_FOLDERS * FILES_PER_FOLDER
+    assert every_row(destination) == every_row(big_catalogue)
