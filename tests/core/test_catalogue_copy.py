@@ -317,6 +317,7 @@ def test_a_source_with_an_engine_running_is_refused(tmp_path):
     engine = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "--config", str(config), "run"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers in its own group, ended with it below
     )  # fmt: skip
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
@@ -330,6 +331,8 @@ def test_a_source_with_an_engine_running_is_refused(tmp_path):
     finally:
         engine.terminate()
         engine.wait(timeout=DEADLINE_SECONDS)
+        with contextlib.suppress(ProcessLookupError):  # a worker it left (stopped as it began)
+            os.killpg(engine.pid, signal.SIGKILL)
     # With the engine stopped, the same copy is made.
     assert copy(base / "catalogue.db", tmp_path / "copy.db").returncode == 0
 
