@@ -33,8 +33,9 @@ NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN = (
     "core.triage.bursts",
 )
 # The modules of the subcommands other than the one that runs.
-OTHER_COMMANDS = ("core.cli.bursts", "core.cli.darktable", "core.cli.demo", "core.cli.ingest",
-                  "core.cli.service", "core.cli.stages", "core.cli.triage")  # fmt: skip
+OTHER_COMMANDS = ("core.cli.bursts", "core.cli.catalogue", "core.cli.darktable", "core.cli.demo",
+                  "core.cli.ingest", "core.cli.service", "core.cli.stages", "core.cli.triage",
+                  "core.store.copying")  # fmt: skip
 
 
 def imported(*args: str, module: str = "core.cli") -> tuple[subprocess.CompletedProcess, set[str]]:
