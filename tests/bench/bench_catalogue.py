@@ -15,16 +15,28 @@ small files in dated folders (bench_cli's), and measures on each back end:
 - **no-change reconcile**: ``shootwatch scan`` of the unchanged tree, the median of R runs
   interleaved with ``find -printf`` and the other back end's scan, so all share the load.
 
-Target: the no-change reconcile on PostgreSQL within 1.5x SQLite's. Reported, not asserted.
+- **people**: three people deciding on one shoot at once, each a process of its own making
+  500 decisions (``Triage.decide`` as the app and ``decide`` make them, a few ms apart): each
+  decision's latency (p50 / p95), and the decisions lost (made, not in the log under the
+  person's name): on a library of real camera JPEGs (distinct copies of the fixtures);
+- **events**: a reader in another process (``shootwatch events --follow --json``) told of
+  events recorded a tenth of a second apart: from the event's time to the line read, through
+  LISTEN/NOTIFY on PostgreSQL, next to SQLite's poll.
+
+Targets: the no-change reconcile on PostgreSQL within 1.5x SQLite's; events p95 <= 100 ms
+through NOTIFY; no decision lost. Reported, not asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from contextlib import chdir
 from pathlib import Path
@@ -38,7 +50,39 @@ sys.path.insert(0, str(REPO))
 from tests.postgres_cluster import PostgresCluster, why_unavailable  # noqa: E402
 
 NO_CHANGE_TARGET = 1.5  # PostgreSQL's no-change reconcile, at most this many times SQLite's
+EVENTS_TARGET = 0.100  # seconds, p95, from an event's time to a reader in another process
 DATABASE = "bench_catalogue"
+PEOPLE = ("ana", "ben", "cai")
+PHOTOS = 300  # in the shoot the three people cull
+SOURCES = ("nikon_d90.jpg", "canon_eos1000d_orient6.jpg", "panasonic_dmc-lx3_gps.jpg",
+           "fujifilm_finepix_f40fd.jpg")  # fmt: skip
+EVENTS = 60
+EVENT_PACE = 0.1
+# One person: opens the catalogue, says it is ready, waits for the go (a file), makes its
+# decisions a few ms apart, and prints each one's seconds (JSON).
+PERSON = """
+import json, random, sys, time
+from pathlib import Path
+from core.store import open_catalogue
+from core.store.models import Photo
+from core.triage.decisions import Triage
+location, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+with open_catalogue(location) as catalogue:
+    ids = [photo.id for photo in Photo.select(Photo.id)]
+    triage = Triage(catalogue.db, "bench", person=name)
+    rnd = random.Random(name)
+    Path(f"{go}.{name}").touch()
+    while not go.exists():
+        time.sleep(0.001)
+    took = []
+    for _ in range(count):
+        photo, decision = rnd.choice(ids), rnd.choice(("approved", "rejected"))
+        started = time.perf_counter()
+        triage.decide(photo, decision)
+        took.append(time.perf_counter() - started)
+        time.sleep(rnd.uniform(0, 0.01))
+print(json.dumps(took))
+"""
 
 
 def first_index(shootwatch: list[str], library: Path, env: dict[str, str]) -> float:
@@ -53,10 +97,104 @@ def first_index(shootwatch: list[str], library: Path, env: dict[str, str]) -> fl
     return took
 
 
+def shoot_of_jpegs(folder: Path, photos: int) -> None:
+    """``photos`` distinct copies of real camera JPEGs in one shoot folder."""
+    from tests.helpers import camera_sample, distinct_copy
+
+    sources = [path.read_bytes() for name in SOURCES if (path := camera_sample(name))]
+    folder.mkdir(parents=True)
+    for n in range(photos):
+        (folder / f"DSC_{n:05d}.JPG").write_bytes(distinct_copy(sources[n % len(sources)], n))
+
+
+def people_deciding(location: str, env: dict[str, str], base: Path, count: int) -> dict:
+    """Three people, a process each, ``count`` decisions each, at once: every decision's
+    seconds, and how many of each person's are not in the log."""
+    go = base / f"go-{abs(hash(location))}"
+    people = [
+        subprocess.Popen([sys.executable, "-c", PERSON, location, name, str(count), str(go)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name in PEOPLE
+    ]  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not all(Path(f"{go}.{name}").exists() for name in PEOPLE):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in people):
+            raise SystemExit(f"a person never got ready: {[p.communicate() for p in people]}")
+        time.sleep(0.01)
+    go.touch()
+    took: list[float] = []
+    for person in people:
+        out, err = person.communicate(timeout=600)
+        if person.returncode != 0:
+            raise SystemExit(f"a person's process failed: {err[-2000:]}")
+        took += json.loads(out)
+    from tests.postgres_cluster import connect_directly
+
+    connection = connect_directly(location)
+    try:
+        marks = "%s" if location.startswith("postgresql://") else "?"
+        logged = {
+            name: connection.execute(
+                f"SELECT count(*) FROM decision WHERE person = {marks} AND source <> 'undo'",
+                (name,),
+            ).fetchone()[0]
+            for name in PEOPLE
+        }
+    finally:
+        connection.close()
+    lost = sum(max(0, count - logged[name]) for name in PEOPLE)
+    return {"took": took, "lost": lost, "logged": sum(logged.values())}
+
+
+def event_latencies(location: str, env: dict[str, str], shootwatch: list[str]) -> list[float]:
+    """Seconds from each event's time to the line a follower in another process printed."""
+    from core.store import open_catalogue
+    from core.store.events import EventKind, record_event
+
+    follower = subprocess.Popen([*shootwatch, "events", "--follow", "--json", "--limit", "1"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+    seen: dict[str, float] = {}
+
+    def read() -> None:
+        for line in follower.stdout:
+            event = json.loads(line)
+            if (event.get("path") or "").startswith("bench-event/"):
+                seen[event["path"]] = time.time() - event["at"]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        time.sleep(3)  # the follower started and read what was there
+        with open_catalogue(location):
+            for n in range(EVENTS):
+                record_event(EventKind.ADDED, "bench", path=f"bench-event/{n}")
+                time.sleep(EVENT_PACE)
+            deadline = time.monotonic() + 10
+            while len(seen) < EVENTS and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)
+    if len(seen) < EVENTS:
+        raise SystemExit(f"the follower saw {len(seen)} of {EVENTS} events")
+    return list(seen.values())
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def p50_p95(values: list[float]) -> str:
+    return f"{ms(statistics.median(values))} / {ms(percentile(values, 0.95))}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--decisions", type=int, default=500, help="per person")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     unavailable = why_unavailable()
@@ -86,6 +224,18 @@ def main() -> int:
                 {"find": envs["sqlite"], **envs},
                 args.runs,
             )  # fmt: skip
+            culled, followed = {}, {}
+            for name, env in envs.items():
+                shoot_env = dict(env)
+                if name == "sqlite":
+                    shoot_env["SHOOTWATCH_DB"] = str(base / "shoot.db")
+                else:
+                    shoot_env["SHOOTWATCH_DB"] = cluster.create_database(f"{DATABASE}_shoot")
+                shoot_of_jpegs(base / f"shoot-{name}", PHOTOS)
+                first_index(shootwatch, base / f"shoot-{name}", shoot_env)
+                location = shoot_env["SHOOTWATCH_DB"]
+                culled[name] = people_deciding(location, shoot_env, base, args.decisions)
+                followed[name] = event_latencies(location, shoot_env, shootwatch)
     finally:
         cluster.stop()
     for name, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -96,6 +246,22 @@ def main() -> int:
         rows.append((f"no-change reconcile, {args.files:,} files: {label}", ms(found[name]),
                      f"find -printf {ms(found['find'])}", ratio(found[name], found["find"]),
                      "-"))  # fmt: skip
+    for name, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        seen = culled[name]
+        rows.append((f"3 people x {args.decisions} decisions at once: {label} (p50 / p95)",
+                     p50_p95(seen["took"]), f"{seen['logged']:,} logged, {seen['lost']} lost",
+                     "-", "0 lost"))  # fmt: skip
+        targets.append((f"no decision lost, 3 people at once on {label}",
+                        f"{seen['lost']} lost", seen["lost"] == 0))  # fmt: skip
+    rows.append(("events to a reader in another process: PostgreSQL, NOTIFY (p50 / p95)",
+                 p50_p95(followed["postgresql"]),
+                 f"SQLite's poll {p50_p95(followed['sqlite'])}",
+                 ratio(percentile(followed["postgresql"], 0.95),
+                       percentile(followed["sqlite"], 0.95)),
+                 f"p95 <= {ms(EVENTS_TARGET)}"))  # fmt: skip
+    events_p95 = percentile(followed["postgresql"], 0.95)
+    targets.append((f"events p95 <= {ms(EVENTS_TARGET)} through NOTIFY", ms(events_p95),
+                     events_p95 <= EVENTS_TARGET))  # fmt: skip
     server_ratio = found["postgresql"] / found["sqlite"]
     rows.append(("no-change reconcile: PostgreSQL against SQLite", ms(found["postgresql"]),
                  f"SQLite {ms(found['sqlite'])}", f"{server_ratio:.2f}x",
