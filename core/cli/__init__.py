@@ -56,7 +56,7 @@ CREATE_A_CATALOGUE = frozenset(
 # lock the catalogue's file (the engine, and what asks it), or are not tried on a server yet.
 WORK_ON_A_SERVER = frozenset({
     "add", "roots", "status", "events", "scan", "history", "show",
-    "decide", "keep", "undo", "redo", "bursts",
+    "decide", "keep", "undo", "redo", "decisions", "bursts",
     "stages", "jobs", "retry", "cancel", "run-stage", "report",
 })  # fmt: skip
 
@@ -93,7 +93,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.command == "demo":  # its own settings and catalogue: not the user's
             return command_function("demo")(args, out, err)
-        overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
+        overrides = {
+            "catalogue": args.db,
+            "scan.workers": getattr(args, "workers", None),
+            "triage.name": getattr(args, "person", None),  # --as NAME
+        }
         settings = load_settings(args.config, overrides)
         on_server = is_server(settings.catalogue)
         catalogue = settings.catalogue if on_server else Path(settings.catalogue).expanduser()

@@ -125,7 +125,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.settings = settings
         self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars,
                              deadline=KEY_SAVE_DEADLINE_SECONDS,
-                             sidecar_names=settings.triage.sidecar_names)  # fmt: skip
+                             sidecar_names=settings.triage.sidecar_names,
+                             person=settings.triage.name)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self._focused_folder: str | None = None  # the shoot the engine was told is on screen
         self.prefetch = settings.tui.prefetch
