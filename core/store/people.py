@@ -69,15 +69,17 @@ def _logged(row: tuple, path: str | None) -> LoggedDecision:
     )  # fmt: skip
 
 
-def standing_decisions(db: Database) -> list[StandingDecision]:
+def standing_decisions(db: Database, photo_id: int | None = None) -> list[StandingDecision]:
     """Each person's standing decision (approve / reject / pending) on each photo they
-    decided, by photo, oldest first."""
+    decided (or on ``photo_id`` alone), by photo, oldest first."""
+    one, args = ("AND photo_id = ?", (photo_id,)) if photo_id is not None else ("", ())
     rows = db.execute_sql(
         "SELECT id, photo_id, person, after, source, at FROM decision WHERE id IN ("
         "  SELECT MAX(id) FROM decision"
-        f"  WHERE NOT undone AND action = 'decision' AND source IN {MADE}"
+        f"  WHERE NOT undone AND action = 'decision' AND source IN {MADE} {one}"
         "  GROUP BY photo_id, person)"
-        " ORDER BY photo_id, id"
+        " ORDER BY photo_id, id",
+        args,
     ).fetchall()
     return [
         StandingDecision(row[0], row[1], row[2], _value(row[3]), row[4], row[5]) for row in rows
