@@ -18,7 +18,13 @@ from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import Triage
-from core.triage.people import conflicts, decisions_by_photo
+from core.triage.people import (
+    BLIND,
+    conflicts,
+    decisions_by_photo,
+    photo_decisions,
+    seen_decision,
+)
 from tests.helpers import REPO, command_settings, run_command, scan
 from tests.people_cull import plan, standing_after
 from tests.postgres_cluster import BOTH_BACKENDS
@@ -279,8 +285,8 @@ def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
 ):
     """Three processes, one person each, decide on the same photos at the same moment: every
     decision is in the log with its author, each person's undos took back their own, every
-    photo shows the newest decision standing, and the conflicts are the ones their
-    decisions make."""
+    photo shows the newest decision standing, blind each sees their own only, and the
+    conflicts are the ones their decisions make."""
     shoot = tmp_path / "library" / "city"
     shutil.copytree(CITY, shoot, ignore=shutil.ignore_patterns("*.xmp", "darktable_exported"))
     _catalogued(catalogue, tmp_path / "library", tmp_path)
@@ -327,6 +333,9 @@ def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
         mine = {name: each[photo_id] for name, each in standing.items() if photo_id in each}
         found = merged.get(photo_id)
         assert {d.person: d.decision for d in (found.decisions if found else ())} == mine
+        for name in PEOPLE.values():  # blind, each sees their own decision, nobody else's
+            seen = seen_decision(photo_decisions(catalogue.db, photo_id), BLIND, name, "?")
+            assert seen == mine.get(name, "pending"), (photo_id, name)
         standing_rows = [r for r in rows if r.photo_id == photo_id and r.source == "cli"
                          and not r.undone]  # fmt: skip
         shows = json.loads(standing_rows[-1].after) if standing_rows else "pending"
