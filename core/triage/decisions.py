@@ -10,7 +10,7 @@ unlimited and survive a restart:
 - a field changed since by another session is left as it is: the undo (or redo) is spent,
   and the Change says why nothing moved.
 
-Every row names the person who made it (``triage.name``, ``$USER@host`` by default), and the log,
+Every row names the person who made it (``triage.name``, ``$USER@$HOST`` by default), and the log,
 undo and redo are per person: undo takes back *your* newest decision, never someone else's,
 even when theirs is newer. Each Triage is also a session (the app while it runs, one
 ``decide`` command), and undo / redo take back this session's own decisions first, then the
