@@ -63,6 +63,14 @@ def _say_one(change: Change, run: Invocation) -> int:
         verb = {"undo": "undone", "redo": "redone"}[change.source]
         run.out.write(f"photo {change.photo_id}{where}: not {verb}: {change.skipped}\n")
         return EXIT_ATTENTION
+    if change.kept_by:
+        verb = {"undo": "taken back", "redo": "made again"}[change.source]
+        run.out.write(
+            f"photo {change.photo_id}{where}: {change.action} {verb} by "
+            f"{output.shown(change.person)}; the photo keeps {output.shown(change.kept_by)}'s "
+            f"newer {after}\n"
+        )
+        return EXIT_OK
     run.out.write(
         f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
         f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}"

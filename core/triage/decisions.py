@@ -7,8 +7,8 @@ unlimited and survive a restart:
 - undo takes back the newest decision not yet undone;
 - redo makes again the oldest decision undone since the newest one made;
 - a new decision ends what can be redone, as in every editor;
-- a field changed since by another session is left as it is: the undo (or redo) is spent,
-  and the Change says why nothing moved.
+- a field changed since outside the log is left as it is: the undo (or redo) is spent, and
+  the Change says why nothing moved (``skipped``).
 
 Every row names the person who made it (``triage.name``, ``$USER@$HOST`` by default), and the log,
 undo and redo are per person: undo takes back *your* newest decision, never someone else's,
@@ -23,8 +23,8 @@ What a photo shows, when several people decide on it: the newest decision still 
 that newest one; then it shows the newest standing one before it (someone else's, or your own
 earlier one), and with none, what it had before the decisions taken back. Redo puts your
 decision back in its place in time: the photo shows it again unless someone's newer decision
-stands. A field the log does not explain (changed by something other than a decision) is left
-as it is: the undo (or redo) is spent, and the Change says why nothing moved. The per-person
+stands. When it does, the undo (or redo) is made in the log and the photo keeps that newer
+decision (the Change's ``kept_by`` says whose). The per-person
 view and the conflicts between people are ``core.triage.people``'s.
 
 Undo and redo are themselves logged (source "undo" / "redo") for the audit trail.
@@ -102,6 +102,9 @@ class Change:
     # at once (a multi-select, "keep this one, reject the rest") is one batch, and one undo.
     together: tuple[Change, ...] = ()
     person: str | None = None  # who made the change (the decision, its undo, its redo)
+    # Undo / redo done in the log, the photo left as it is: it keeps this person's newer
+    # decision ("another session" for the same person's), which stands.
+    kept_by: str | None = None
 
     @property
     def all(self) -> tuple[Change, ...]:
@@ -274,7 +277,7 @@ class Triage:
         return [self._with_sidecar(change) for change in changes]
 
     def _with_sidecar(self, change: Change) -> Change:
-        if change.skipped or not self.write_sidecars:
+        if change.skipped or change.kept_by or not self.write_sidecars:
             return change
         warning = self._committed(
             lambda: write_back(
@@ -402,15 +405,13 @@ class Triage:
             )
             return Change(photo_id, action, was, was, source, skipped=why, person=self.person)
         newer = _newer_standing(self.db, decision_id, photo_id, action)
-        if newer is not None:  # the photo shows that one, and goes on showing it
-            by = "another session" if newer == self.person else newer
-            why = (
-                f"its {action} was changed since by {by} (now {was}), whose decision stands,"
-                " so it was left as it is"
-            )
-            return Change(photo_id, action, was, was, source, skipped=why, person=self.person)
-        value = logged_value(self.db, photo_id, action)
         now = time.time()
+        if newer is not None:  # the photo shows that one, and goes on showing it
+            self._log(photo_id, action, was, was, source, now)  # for the log, and other apps
+            by = "another session" if newer == self.person else newer
+            return Change(photo_id, action, was, was, source, decision_id=decision_id,
+                          person=self.person, kept_by=by)  # fmt: skip
+        value = logged_value(self.db, photo_id, action)
         self.db.execute_sql(
             f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",
             (value, now, photo_id),

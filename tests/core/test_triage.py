@@ -336,10 +336,10 @@ def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, pho
     app.rate(c, 2)
     other.rate(c, 5)  # the newest of all, but not the app's
     # Its newest is the 2 ★ on c, which the other session has made 5 ★ since: taking it back
-    # would write 0 over the other's 5. It is left as it is, and the undo says why.
-    skipped = app.undo()
-    assert (skipped.photo_id, skipped.skipped) == (c, skipped.skipped) and skipped.skipped
-    assert "changed since by another session (now 5)" in skipped.skipped
+    # would write 0 over the other's 5. It is taken back in the log, c keeps the newer 5 ★,
+    # and the undo says whose it is.
+    kept = app.undo()
+    assert (kept.photo_id, kept.kept_by, kept.skipped) == (c, "another session", None)
     assert _photo(c).rating == 5
     assert app.undo().photo_id == a and _photo(a).decision == "pending"
     assert _photo(b).decision == "rejected"

@@ -689,7 +689,7 @@ def test_an_undo_under_another_persons_newer_decision_leaves_the_sidecar_as_it_i
     rejected = sidecar.read_bytes()
     assert read_sidecar(sidecar).pick == PICK_REJECTED
     kept = ann.undo()
-    assert kept.skipped and "bob@laptop" in kept.skipped and kept.warning is None
+    assert kept.kept_by == "bob@laptop" and kept.warning is None
     assert sidecar.read_bytes() == rejected and _state(photo)[0] == "rejected"
     assert bob.undo().warning is None
     assert sidecar.read_bytes() == approved  # his write taken back, byte for byte

@@ -97,6 +97,11 @@ async def test_whose_decisions_the_card_shows_and_blind_hides_the_others(library
         assert conflicts(library.catalogue.db) != []  # nothing was settled blind
         await pilot.press("P")  # everyone's again
         assert pane.card.decision == "rejected" and "conflict" in position_line(pane)
+        await pilot.press("ctrl+z")  # mine taken back, under Bob's newer: the photo keeps his
+        assert pane.card.decision == "rejected" and "conflict" not in position_line(pane)
+        assert library.decision(name)[0] == "rejected"
+        assert any(f"keeps {BOB}'s newer rejected" in str(note.message)
+                   for note in pilot.app._notifications)  # fmt: skip
 
 
 async def test_one_key_goes_to_the_next_conflict_and_one_settles_it(library):

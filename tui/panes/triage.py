@@ -538,6 +538,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         elif change.skipped:
             self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
                         timeout=6)  # fmt: skip
+        elif change.kept_by:
+            self.notify(f"{verb} on {name}: yours; it keeps {change.kept_by}'s newer "
+                        f"{_shown(change.action, change.after)}", timeout=4)  # fmt: skip
         else:
             self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
                         f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
