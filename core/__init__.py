@@ -2,3 +2,7 @@
 
 Nothing here imports textual: the same engine runs under the TUI and headless.
 """
+
+from core import database_drivers
+
+database_drivers.install()  # before any module imports peewee

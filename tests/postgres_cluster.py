@@ -51,16 +51,20 @@ def required() -> bool:
     return os.environ.get("SHOOTWATCH_REQUIRE_POSTGRES") == "1"
 
 
-def server_processes() -> int:
-    """How many processes run PostgreSQL's server binary on this machine (for the check that
-    the tests leave none running)."""
+def server_processes(data: Path) -> int:
+    """How many processes of the server whose data folder is ``data`` run on this machine:
+    PostgreSQL's processes work in their data folder (a server left running after its folder
+    was removed still names it, "(deleted)"). Counted per cluster: other clusters on the
+    machine (another test run, a benchmark) are not this one's."""
     binary = str((server_binaries() / "postgres").resolve())
     count = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "exe") == binary:
+            if os.readlink(entry / "exe") == binary and os.readlink(entry / "cwd").startswith(
+                str(data)
+            ):
                 count += 1
         except OSError:
             continue
@@ -70,7 +74,10 @@ def server_processes() -> int:
 class PostgresCluster:
     """One private cluster: ``start()``, ``create_database(name)`` for a URL, ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: the server's own defaults (fsync and all: a studio's server, for the
+        benchmark); else durability off, for the tests' speed."""
+        self.durable = durable
         # Not under pytest's tmp_path: its folders are root's alone, and the server runs as
         # another user. A short path, too: a unix socket's path has at most 107 bytes.
         self.folder = Path(tempfile.mkdtemp(prefix="shootwatch-pg-"))
@@ -107,10 +114,9 @@ class PostgresCluster:
             "initdb", "--pgdata", str(self.data), "--username", self.superuser,
             "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )  # fmt: skip
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
-            " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        )
+        options = f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         self.started = True  # from here on, stop() has something to stop
         self._run(
             "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--options", options,

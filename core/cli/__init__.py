@@ -51,6 +51,11 @@ CREATE_A_CATALOGUE = frozenset(
 )
 
 
+# Commands that name the catalogues they use (the demo makes its own; a copy names its source
+# and its destination): the settings are not read, and their catalogue is not opened.
+NAME_THEIR_OWN_CATALOGUES = frozenset({"demo", "catalogue"})
+
+
 # The commands that work on a catalogue on a PostgreSQL server so far (issue 21), each run on
 # one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py, test_people.py): the
 # others still lock the catalogue's file (the engine, and what asks it), or are not tried on a
@@ -92,8 +97,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The command, with every failure a person can act on said in one sentence."""
     catalogue: Path | str | None = None
     try:
-        if args.command == "demo":  # its own settings and catalogue: not the user's
-            return command_function("demo")(args, out, err)
+        if args.command in NAME_THEIR_OWN_CATALOGUES:  # not the settings' catalogue
+            return command_function(args.command)(args, out, err)
         overrides = {
             "catalogue": args.db,
             "scan.workers": getattr(args, "workers", None),
@@ -121,7 +126,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         with open_catalogue(catalogue) as opened:
             return command(Invocation(args, settings, opened, out, err))
-    except (ConfigError, CatalogueError, UsageError, *_loaded("core.demo", "DemoError")) as error:
+    except (
+        ConfigError,
+        CatalogueError,
+        UsageError,
+        *_loaded("core.demo", "DemoError"),
+        *_loaded("core.store.copying", "CopyRefused"),
+    ) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         said = None
         if isinstance(error, CatalogueError) and error.__cause__ is not None:

@@ -131,7 +131,7 @@ class ProgressLine:
         self.out = out
         self.enabled = out.isatty()
         self.interval = interval
-        self._last = 0.0
+        self._last: float | None = None  # never shown yet (monotonic time starts near boot)
         self._width = 0
 
     def __call__(self, progress: ScanProgress) -> None:
@@ -154,7 +154,9 @@ class ProgressLine:
         self._width = len(text)
 
     def _due(self) -> bool:
-        return self.enabled and time.monotonic() - self._last >= self.interval
+        if not self.enabled:
+            return False
+        return self._last is None or time.monotonic() - self._last >= self.interval
 
     def clear(self) -> None:
         if self.enabled and self._width:

@@ -250,9 +250,28 @@ def _demo(parser: Parser) -> None:
     )
 
 
+def _catalogue(parser: Parser) -> None:
+    sub = parser.add_subparsers(dest="catalogue_command", metavar="COMMAND", required=True)
+    copy = sub.add_parser(
+        "copy",
+        help="copy a whole catalogue into an empty one, every row and id, verified",
+        description="Copy the catalogue SRC into DST, each a SQLite file or "
+        "postgresql://user@host/database: every table, every row with its id, in one "
+        "transaction, verified by each table's rows and checksum before it is committed. SRC "
+        "is only read and must be of this shootwatch's schema; DST must be empty (a new file, "
+        "or an empty database); no engine may run on either. A copy cut short leaves DST "
+        "empty: run it again.",
+    )
+    copy.add_argument("source", metavar="SRC", help="the catalogue to copy")
+    copy.add_argument("destination", metavar="DST", help="where the copy goes: empty")
+    copy.add_argument(
+        "--json", action="store_true", help="print each table's rows and checksum as JSON"
+    )
+
+
 # Every command, in the help's order: its function as "module:function" (imported when the
-# command runs), its line in the help, and its options. "config", "run" and "demo" run without
-# a catalogue (core.cli._run).
+# command runs), its line in the help, and its options. "config", "run", "demo" and
+# "catalogue" run without the settings' catalogue (core.cli._run).
 COMMANDS: dict[str, tuple[str, str, Callable[[Parser], None]]] = {
     "add": ("core.cli.roots:add_root", "add a folder to watch (a root)", _add),
     "roots": ("core.cli.roots:list_roots", "list the roots and their state", _json),
@@ -336,6 +355,11 @@ COMMANDS: dict[str, tuple[str, str, Callable[[Parser], None]]] = {
         "whether a card is safe to format: every file on it copied and verified in "
         "ingest.destination and ingest.backup, or already in the library (exit 0 only then)",
         _card,
+    ),
+    "catalogue": (
+        "core.cli.catalogue:catalogue",
+        "copy a catalogue between a SQLite file and a PostgreSQL server (copy SRC DST)",
+        _catalogue,
     ),
     "demo": (
         "core.cli.demo:build_demo",

@@ -92,7 +92,14 @@ def open_catalogue(location: Path | str) -> Catalogue:
     """Open (creating or upgrading when needed) the catalogue at ``location``: a SQLite file's
     path, or a ``postgresql://`` URL."""
     if is_server(location):
-        return _open_schema(location, dialect.PostgresCatalogueDatabase(location))
+        try:
+            server = dialect.PostgresCatalogueDatabase(location)
+        except ImportError as error:
+            raise CatalogueError(
+                f"{shown(location)} is on a PostgreSQL server and its driver is not installed "
+                f"({error.name or 'psycopg'}): pip install 'shootwatch[postgres]'."
+            ) from error
+        return _open_schema(location, server)
     path = Path(location).expanduser()
     create_catalogue_file(path)
     return _open_schema(path, CatalogueDatabase(path, pragmas=PRAGMAS, check_same_thread=False))

@@ -24,6 +24,10 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
   ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
   or by ``sql_for`` where a driver's cursor is used directly.
+- Copying a whole catalogue (``core.store.copying``): a snapshot read (PostgreSQL's REPEATABLE
+  READ, said first in the transaction), rows streamed in batches (a cursor on the server),
+  written fastest (SQLite's prepared INSERT, PostgreSQL's COPY), and the ids a table gives
+  itself continued past those copied (PostgreSQL's sequence; SQLite's rowid does it alone).
 - Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
   through a file beside the catalogue; PostgreSQL queues them, and there is no file.
 """
@@ -31,11 +35,12 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
+from core.database_drivers import hand_psycopg_to_peewee
 from core.store.turns import Turns
 
 if TYPE_CHECKING:
@@ -57,6 +62,7 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
     }
 
     def __init__(self, url: str, **kwargs: object) -> None:
+        hand_psycopg_to_peewee()  # peewee's import left it out (core.database_drivers)
         super().__init__(url, **kwargs)
         self.turns = Turns(None)
 
@@ -205,3 +211,68 @@ class ServerReadOnlyConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def reads_an_index_alone(connection: object) -> bool:
+    """Whether a query of only indexed columns is answered from the index alone (SQLite's
+    covering indexes), so splitting a read by index is cheaper than one wider query; a
+    server's read-only connection reads the table's rows anyway, one round trip per query."""
+    return not isinstance(connection, ServerReadOnlyConnection)
+
+
+# Copying a whole catalogue (core.store.copying): how each back end reads a table's rows as one
+# snapshot, writes them fastest, and goes on numbering them after the copy.
+ROWS_PER_BATCH = 5000
+
+
+def begin_one_snapshot(db: Database) -> None:
+    """Make the transaction just begun on ``db`` read one snapshot throughout, and write
+    nothing: PostgreSQL's first statement of the transaction says so; SQLite's deferred
+    transaction reads one snapshot from its first read (in WAL mode) already."""
+    if not _is_sqlite(db):
+        db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def rows_in_batches(db: Database, sql: str) -> Iterator[list[tuple]]:
+    """The rows of the store's query ``sql`` (no parameters), ``ROWS_PER_BATCH`` at a time,
+    inside the transaction in progress: on PostgreSQL through a cursor on the server, so a
+    table of millions of rows is not held in memory at once."""
+    if _is_sqlite(db):
+        cursor = db.cursor()
+        cursor.execute(sql)
+    else:
+        cursor = db.connection().cursor(name="shootwatch_rows")
+        cursor.itersize = ROWS_PER_BATCH
+        cursor.execute(postgres_placeholders(sql, False))
+    try:
+        while batch := cursor.fetchmany(ROWS_PER_BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def insert_rows(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Insert ``rows`` (values in the order of ``columns``) into ``table``, as given, ids
+    included: SQLite's prepared INSERT run once per row, PostgreSQL's COPY (several times
+    faster there than INSERTs)."""
+    names = ", ".join(f'"{column}"' for column in columns)
+    if _is_sqlite(db):
+        marks = ", ".join("?" * len(columns))
+        db.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+        return
+    with db.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def continue_ids_after(db: Database, table: str, column: str) -> None:
+    """After rows were written with their ids, make the next row ``table`` numbers itself get
+    an id past the largest: PostgreSQL's sequence is moved there; SQLite numbers a new row
+    after the largest id by itself."""
+    if _is_sqlite(db):
+        return
+    db.execute_sql(
+        f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) + 1, false)'
+        f' FROM "{table}"',
+        (f'"{table}"', column),
+    )

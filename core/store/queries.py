@@ -17,7 +17,7 @@ from typing import NamedTuple
 from peewee import SqliteDatabase, fn
 
 from core.catalogue_location import is_server
-from core.store.dialect import ServerReadOnlyConnection, executemany
+from core.store.dialect import ServerReadOnlyConnection, executemany, reads_an_index_alone
 from core.store.events import EventKind, record_event
 from core.store.models import FileRecord, Heartbeat, Root, SyncRun, UnreadableFolder
 
@@ -86,7 +86,27 @@ def load_known_files(
     """
     known: KnownRows = {}
     unhashed: set[str] = set()
-    for low, high in _path_ranges(rel_dir, recursive, claimed_children):
+    ranges = _path_ranges(rel_dir, recursive, claimed_children)
+    if not reads_an_index_alone(connection):
+        # A server reads the rows whatever its indexes hold, and each query is a round trip
+        # (most of a no-change scan's time there): one query for the survey, every range.
+        bounds = " OR ".join(
+            "(rel_path >= ?" + (" AND rel_path < ?)" if high is not None else ")")
+            for _low, high in ranges
+        )
+        args = [root_id]
+        for low, high in ranges:
+            args += (low, high) if high is not None else (low,)
+        for rel_path, record_id, size, mtime_ns, no_hash in connection.execute(
+            f"SELECT rel_path, id, size, mtime_ns, blake3 IS NULL FROM file"
+            f" WHERE root_id = ? AND ({bounds})",
+            args,
+        ):
+            known[rel_path] = (rel_path, record_id, size, mtime_ns)
+            if no_hash:
+                unhashed.add(rel_path)
+        return known, unhashed
+    for low, high in ranges:
         bounds = "rel_path >= ?" + (" AND rel_path < ?" if high is not None else "")
         args = (root_id, low, high) if high is not None else (root_id, low)
         rows = connection.execute(

@@ -15,7 +15,7 @@ from tests.helpers import REPO
 EVERY_COMMAND = (
     "add", "roots", "scan", "history", "status", "config", "run", "events", "rescan",
     "darktable", "show", "report", "decide", "keep", "undo", "redo", "decisions", "bursts",
-    "stages", "jobs", "retry", "cancel", "run-stage", "ingest", "card", "demo",
+    "stages", "jobs", "retry", "cancel", "run-stage", "ingest", "card", "catalogue", "demo",
 )  # fmt: skip
 
 
@@ -119,6 +119,7 @@ def test_each_command_runs_with_its_module_imported_as_it_runs(tmp_path, capsys)
         ["decide", "a.jpg", "b.jpg", "--stars", "4"],
         ["cancel", "--stage", "web"],
         ["demo", "--no-open"],
+        ["catalogue", "copy", "old.db", "postgresql://me@server/photos", "--json"],
     ],
     ids=" ".join,
 )

@@ -33,8 +33,9 @@ NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN = (
     "core.triage.bursts",
 )
 # The modules of the subcommands other than the one that runs.
-OTHER_COMMANDS = ("core.cli.bursts", "core.cli.darktable", "core.cli.demo", "core.cli.ingest",
-                  "core.cli.service", "core.cli.stages", "core.cli.triage")  # fmt: skip
+OTHER_COMMANDS = ("core.cli.bursts", "core.cli.catalogue", "core.cli.darktable", "core.cli.demo",
+                  "core.cli.ingest", "core.cli.service", "core.cli.stages", "core.cli.triage",
+                  "core.store.copying")  # fmt: skip
 
 
 def imported(*args: str, module: str = "core.cli") -> tuple[subprocess.CompletedProcess, set[str]]:
@@ -154,3 +155,43 @@ def test_a_first_scan_of_many_files_it_described_while_hashing_starts_no_media_w
     result, modules = imported("--config", str(config), "scan")
     assert result.returncode == 0 and f"{files:,} added" in result.stdout, result.stderr[-2000:]
     assert loaded(modules, ("core.media.pool",)) == []
+
+
+DRIVER_LOADED = """
+import sys
+from core.cli import main
+code = main(sys.argv[1:])
+driver = sys.modules.get("psycopg")
+print("psycopg loaded" if driver is not None else "psycopg not loaded", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", [["status"], ["scan"], ["events", "--limit", "5"]])
+def test_a_command_on_a_sqlite_catalogue_does_not_import_the_postgresql_driver(scanned, command):
+    """peewee imports psycopg at its own import when it is installed (70 ms); a catalogue in
+    a file never needs it (core.database_drivers)."""
+    pytest.importorskip("psycopg", reason="the driver is what must stay unloaded")
+    config, _files = scanned
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER_LOADED, "--config", str(config), *command],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().endswith("psycopg not loaded"), result.stderr[-2000:]
+
+
+def test_a_catalogue_on_a_server_without_the_driver_says_how_to_install_it(tmp_path):
+    script = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if the postgres extra were not installed\n"
+        "from core.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--db", "postgresql://nobody@localhost/none", "status"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "pip install 'shootwatch[postgres]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

@@ -18,11 +18,10 @@ from tests.postgres_cluster import PostgresCluster, connect_directly, server_pro
 
 def test_a_cluster_runs_as_postgres_and_leaves_nothing_behind(postgres_server):
     # postgres_server first: it skips (or fails, in CI) when PostgreSQL cannot run here.
-    before = server_processes()
     cluster = PostgresCluster()
     try:
         cluster.start()
-        assert server_processes() > before
+        assert server_processes(cluster.data) > 0
         connection = connect_directly(cluster.create_database("tried"))
         try:
             user = connection.execute("SELECT current_user").fetchone()[0]
@@ -34,7 +33,7 @@ def test_a_cluster_runs_as_postgres_and_leaves_nothing_behind(postgres_server):
         assert owner != 0 or os.geteuid() != 0
     finally:
         cluster.stop()
-    assert server_processes() == before
+    assert server_processes(cluster.data) == 0
     assert not cluster.folder.exists()
 
 
