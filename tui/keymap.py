@@ -110,6 +110,12 @@ ACTIONS: tuple[Action, ...] = (
            "jump_time"),
     Action("first", ("home", "g"), "First photo", "triage", "first"),
     Action("last", ("end", "G"), "Last photo", "triage", "last"),
+    # people (triage.name): whose decisions the card shows, and the conflicts between people
+    Action("people_view", ("P",), "Whose decisions: everyone's, mine, each person's, blind "
+           "(others' hidden)", "triage", "people_view"),
+    Action("next_conflict", ("C",), "Next photo people disagree on", "triage", "next_conflict"),
+    Action("resolve", ("m",), "Settle the photo's conflict with the decision shown", "triage",
+           "resolve"),
     # the loupe (triage, while zoomed): a step is a tenth of the view, a big one half of it
     Action("pan_left", ("h", "left"), "Loupe: pan left", "loupe", "pan(-1, 0)"),
     Action("pan_down", ("j", "down"), "Loupe: pan down", "loupe", "pan(0, 1)"),

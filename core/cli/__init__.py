@@ -57,11 +57,12 @@ NAME_THEIR_OWN_CATALOGUES = frozenset({"demo", "catalogue"})
 
 
 # The commands that work on a catalogue on a PostgreSQL server so far (issue 21), each run on
-# one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py): the others still
-# lock the catalogue's file (the engine, and what asks it), or are not tried on a server yet.
+# one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py, test_people.py): the
+# others still lock the catalogue's file (the engine, and what asks it), or are not tried on a
+# server yet.
 WORK_ON_A_SERVER = frozenset({
     "add", "roots", "status", "events", "scan", "history", "show",
-    "decide", "keep", "undo", "redo", "bursts",
+    "decide", "keep", "undo", "redo", "decisions", "bursts",
     "stages", "jobs", "retry", "cancel", "run-stage", "report",
 })  # fmt: skip
 
@@ -98,7 +99,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.command in NAME_THEIR_OWN_CATALOGUES:  # not the settings' catalogue
             return command_function(args.command)(args, out, err)
-        overrides = {"catalogue": args.db, "scan.workers": getattr(args, "workers", None)}
+        overrides = {
+            "catalogue": args.db,
+            "scan.workers": getattr(args, "workers", None),
+            "triage.name": getattr(args, "person", None),  # --as NAME
+        }
         settings = load_settings(args.config, overrides)
         on_server = is_server(settings.catalogue)
         catalogue = settings.catalogue if on_server else Path(settings.catalogue).expanduser()

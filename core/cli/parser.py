@@ -35,6 +35,27 @@ def _nothing(parser: Parser) -> None:
     pass
 
 
+def _as_person(parser: Parser) -> None:
+    parser.add_argument(
+        "--as", dest="person", metavar="NAME",
+        help="who decides, for this command (default: the setting triage.name, $USER@host)",
+    )  # fmt: skip
+
+
+def _decisions(parser: Parser) -> None:
+    parser.add_argument("--by", metavar="NAME", help="only this person's decisions")
+    parser.add_argument(
+        "--conflicts", action="store_true",
+        help="the photos people disagree on (approved by one, rejected by another), with each "
+        "person's decision, until a decision made with 'decide --resolve' settles them",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=int, metavar="N", default=None,
+        help="the newest N decisions only (default: all)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
 def _scan(parser: Parser) -> None:
     parser.add_argument("path", metavar="PATH", nargs="?", help="the root to scan (default: all)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -124,10 +145,21 @@ def _decide(parser: Parser) -> None:
     what.add_argument("--pending", action="store_true", help="back to undecided")
     what.add_argument("--stars", type=int, metavar="N", choices=range(6), help="0 to 5")
     what.add_argument("--label", choices=LABEL_NAMES, help="toggle a colour label")
+    parser.add_argument(
+        "--resolve", action="store_true",
+        help="settle what people disagree on: this decision stands over everyone's before it "
+        "('decisions --conflicts' lists them)",
+    )  # fmt: skip
+    _as_person(parser)
+
+
+def _undo_redo(parser: Parser) -> None:
+    _as_person(parser)
 
 
 def _keep(parser: Parser) -> None:
     parser.add_argument("path", metavar="PATH", help="any file of the photo to keep")
+    _as_person(parser)
 
 
 def _bursts(parser: Parser) -> None:
@@ -283,10 +315,16 @@ COMMANDS: dict[str, tuple[str, str, Callable[[Parser], None]]] = {
     ),
     "undo": (
         "core.cli.triage:undo",
-        "take back the last decision (also one made in the app)",
-        _nothing,
+        "take back your last decision (also one made in the app), never someone else's",
+        _undo_redo,
     ),
-    "redo": ("core.cli.triage:redo", "make again the last decision undone", _nothing),
+    "redo": ("core.cli.triage:redo", "make again your last decision undone", _undo_redo),
+    "decisions": (
+        "core.cli.people:decisions",
+        "the decision log: who decided what on which photo, and when; --conflicts: the photos "
+        "people disagree on",
+        _decisions,
+    ),
     "bursts": (
         "core.cli.bursts:bursts",
         "bursts (photos of one body within seconds and alike in look): each photo's "

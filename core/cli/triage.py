@@ -63,9 +63,18 @@ def _say_one(change: Change, run: Invocation) -> int:
         verb = {"undo": "undone", "redo": "redone"}[change.source]
         run.out.write(f"photo {change.photo_id}{where}: not {verb}: {change.skipped}\n")
         return EXIT_ATTENTION
+    if change.kept_by:
+        verb = {"undo": "taken back", "redo": "made again"}[change.source]
+        run.out.write(
+            f"photo {change.photo_id}{where}: {change.action} {verb} by "
+            f"{output.shown(change.person)}; the photo keeps {output.shown(change.kept_by)}'s "
+            f"newer {after}\n"
+        )
+        return EXIT_OK
     run.out.write(
         f"photo {change.photo_id}{where}: {change.action} {before} -> {after}"
-        f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}\n"
+        f"{'' if change.source in ('key', 'cli') else f' ({change.source})'}"
+        f" by {output.shown(change.person)}\n"
     )
     if change.warning:
         run.err.write(f"! sidecar not written: {output.shown(change.warning)}\n")
@@ -79,10 +88,15 @@ def decide(run: Invocation) -> int:
     args = run.args
     photo_ids = list(dict.fromkeys(photo_of(path) for path in args.paths))  # each photo once
     triage = _triage(run)
+    if args.resolve and not (args.approve or args.reject or args.pending):
+        raise UsageError("--resolve settles with a decision: add --approve, --reject or --pending")
     try:
         if args.approve or args.reject or args.pending:
             choice = "approved" if args.approve else "rejected" if args.reject else "pending"
-            change = triage.decide_many(photo_ids, choice)
+            if args.resolve:
+                change = triage.resolve(photo_ids, choice)
+            else:
+                change = triage.decide_many(photo_ids, choice)
         elif args.stars is not None:
             change = triage.rate_many(photo_ids, args.stars)
         elif len(photo_ids) == 1:  # one photo: the label toggles
@@ -126,6 +140,7 @@ def _triage(run: Invocation) -> Triage:
         write_sidecars=triage.write_sidecars,
         sidecar_names=triage.sidecar_names,
         session="cli",
+        person=triage.name,
     )
 
 

@@ -4,7 +4,9 @@ allowed; ``allowed`` says the same in the configuration reference."""
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,6 +214,43 @@ class Names:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise _refused(key, value, self.allowed)
         return tuple(value)
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """Who makes the decisions (``triage.name``): printable text, at most 64 characters, with
+    no spaces at its ends, so that the log, ``--by NAME`` and the app show it as typed.
+    ``$USER`` and ``$HOST`` in it are the user's login name and the machine's name (the
+    default is ``$USER@$HOST``), so one settings file serves everyone in a studio."""
+
+    allowed = 'a name of 1 to 64 printable characters, such as "ann@studio" or "$USER@$HOST"'
+
+    def __call__(self, key: str, value: Any) -> str:
+        if isinstance(value, str):
+            value = value.replace("$USER", login_name()).replace("$HOST", host_name())
+        if (
+            not isinstance(value, str)
+            or not 1 <= len(value) <= 64
+            or not value.isprintable()
+            or value != value.strip()
+        ):
+            raise _refused(key, value, self.allowed)
+        return value
+
+
+def login_name() -> str:
+    """The user's login name, as ``$USER`` says it (or the system, without it)."""
+    name = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a container's bare uid)
+        return f"uid{os.getuid()}"
+
+
+def host_name() -> str:
+    return socket.gethostname() or "localhost"
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,13 @@ from core.config.checks import (
     Number,
     OneOf,
     Patterns,
+    PersonName,
     Table,
     Template,
     WholeNumber,
     YesNo,
+    host_name,
+    login_name,
 )
 from core.config.declaration import declared_in, section_types, setting
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
@@ -57,6 +60,11 @@ def default_darktable_library() -> Path:
     # darktable's own default: $XDG_CONFIG_HOME/darktable/library.db
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     return Path(base) / "darktable" / "library.db"
+
+
+def default_person_name() -> str:
+    """``$USER@$HOST``: who decides, when ``triage.name`` does not say."""
+    return PersonName()("triage.name", f"{login_name()}@{host_name()}"[:64])
 
 
 def default_workers() -> int:
@@ -145,6 +153,16 @@ class MediaSettings:
 
 @dataclass(frozen=True)
 class TriageSettings:
+    name: str = setting(
+        factory=default_person_name,
+        check=PersonName(),
+        help="Who makes the decisions, recorded with each one: the decision log, undo and redo "
+        "are per person, and several people (on one machine, or on a shared PostgreSQL "
+        "catalogue) cull one shoot each with their own. $USER and $HOST in it are the login "
+        "name and the machine's name, so one settings file serves a studio. 'shootwatch "
+        "decide --as NAME' (and keep, undo, redo) says it for one command.",
+        default_doc="$USER@$HOST",
+    )
     write_sidecars: bool = setting(
         False,
         check=YesNo(),

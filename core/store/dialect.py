@@ -12,7 +12,9 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - The schema version: SQLite's ``user_version``; on PostgreSQL a one-row table.
 - The migrator that applies a step of ``core.store.migrations``.
 - Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
-  PostgreSQL locks rows, and its writers wait for each other instead of failing.
+  PostgreSQL locks rows, and its writers wait for each other instead of failing. A
+  transaction that reads a row to write it from what it read (a decision's "before") holds
+  the row first (``lock_rows``): ``FOR UPDATE`` there, nothing more on SQLite.
 - Equal, NULL to NULL (``same_as``): SQLite's ``IS``, PostgreSQL's ``IS NOT DISTINCT FROM``.
 - One row per group (``groups_pick_a_row``): SQLite's bare columns in a GROUP BY; PostgreSQL
   refuses them, so there a subquery picks the row.
@@ -147,6 +149,17 @@ def insert_returning_id(db: Database, sql: str, params: Sequence) -> int:
     if _is_sqlite(db):
         return db.execute_sql(sql, params).lastrowid
     return db.execute_sql(f"{sql} RETURNING id", params).fetchone()[0]
+
+
+def lock_rows(db: Database, table: str, ids: Iterable[int]) -> None:
+    """Hold the rows of ``table`` with ``ids`` until the transaction ends, so that no other
+    writer changes them between this one's read and its write. SQLite's write lock (``BEGIN
+    IMMEDIATE``) holds the whole catalogue already; PostgreSQL locks the rows, in the order of
+    their ids, so that two transactions locking some of the same rows never deadlock."""
+    ids = sorted(set(ids))
+    if _is_sqlite(db) or not ids:
+        return
+    db.execute_sql(f"SELECT id FROM {table} WHERE id = ANY(?) ORDER BY id FOR UPDATE", (ids,))
 
 
 def one_of(db: Database, column: str, values: Iterable) -> tuple[str, object]:

@@ -179,11 +179,21 @@ def _described_while_hashed(migrator: SchemaMigrator) -> None:
     migrate(migrator.add_column("file", "description", TextField(null=True)))
 
 
+def _people(migrator: SchemaMigrator) -> None:
+    # Schema 16: each decision names the person who made it (``triage.name``), and a person's
+    # decisions are found by an index (their undo, their log). Self-contained: one column and
+    # its index; the rows logged before keep NULL (someone unknown).
+    migrate(
+        migrator.add_column("decision", "person", TextField(null=True)),
+        migrator.add_index("decision", ("person",), False),
+    )
+
+
 # target version -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_7, 8: _to_8, 9: _to_9,
     10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
-    14: _cards, 15: _described_while_hashed,
+    14: _cards, 15: _described_while_hashed, 16: _people,
 }  # fmt: skip
 LATEST = max(STEPS)
 

@@ -181,7 +181,7 @@ class Decision(BaseModel):
     action = TextField()  # "decision", "rating", "labels"
     before = TextField(null=True)
     after = TextField(null=True)
-    source = TextField(default="key")  # "key", "cli", "undo", "redo"
+    source = TextField(default="key")  # "key", "cli", "resolve", "undo", "redo"
     undone = BooleanField(default=False)
     at = FloatField(index=True)
     # Schema 9: the session that logged it (one app run, one ``decide``): undo takes back the
@@ -190,6 +190,10 @@ class Decision(BaseModel):
     # Schema 12: rows logged by one action on several photos (a multi-select, "keep this one,
     # reject the rest") share a batch: one undo takes back all of them. NULL: on its own.
     batch = TextField(null=True)
+    # Schema 16: the person who made it (``triage.name``): the log, undo and redo are per
+    # person, and people's decisions are merged on demand (core.triage.people). NULL: logged
+    # before schema 16, by someone unknown.
+    person = TextField(null=True, index=True)
 
 
 class SidecarWrite(BaseModel):

@@ -7,14 +7,25 @@ unlimited and survive a restart:
 - undo takes back the newest decision not yet undone;
 - redo makes again the oldest decision undone since the newest one made;
 - a new decision ends what can be redone, as in every editor;
-- a field changed since by another session is left as it is: the undo (or redo) is spent,
-  and the Change says why nothing moved.
+- a field changed since outside the log is left as it is: the undo (or redo) is spent, and
+  the Change says why nothing moved (``skipped``).
 
-Each Triage is a session (the app while it runs, one ``decide`` command) and every row it logs
-carries the session's identity. Undo and redo take back this session's own decisions first,
-newest first, so another session deciding at the same time (a second app, ``shootwatch
-decide``) does not have its decision taken back by this one's ctrl+z; once this session has
-none left, they go on with the newest of anyone's (a reopened app undoes what it did before).
+Every row names the person who made it (``triage.name``, ``$USER@$HOST`` by default), and the log,
+undo and redo are per person: undo takes back *your* newest decision, never someone else's,
+even when theirs is newer. Each Triage is also a session (the app while it runs, one
+``decide`` command), and undo / redo take back this session's own decisions first, then the
+person's others (a reopened app undoes what it did before; a second app of the same person
+does not have its decision taken back by this one's ctrl+z while this one has its own).
+Rows logged before people were recorded (no person) are undone by no one.
+
+What a photo shows, when several people decide on it: the newest decision still standing
+(not undone), of anyone. Taking yours back therefore changes the photo only when yours was
+that newest one; then it shows the newest standing one before it (someone else's, or your own
+earlier one), and with none, what it had before the decisions taken back. Redo puts your
+decision back in its place in time: the photo shows it again unless someone's newer decision
+stands. When it does, the undo (or redo) is made in the log and the photo keeps that newer
+decision (the Change's ``kept_by`` says whose). The per-person
+view and the conflicts between people are ``core.triage.people``'s.
 
 Undo and redo are themselves logged (source "undo" / "redo") for the audit trail.
 
@@ -51,13 +62,15 @@ from typing import TypeVar
 
 from peewee import DatabaseError, IntegrityError, SqliteDatabase
 
+from core.config.settings import default_person_name
 from core.store import dialect
 from core.store.models import DECISIONS
+from core.store.people import MADE, RESOLVE
 from core.store.writing import is_busy
 from core.triage.sidecars import write_back
 
 ACTIONS = {"decision": "decision", "rating": "rating", "labels": "labels"}  # action -> column
-FRESH = ("key", "cli")  # what a person did, as opposed to undo / redo
+FRESH = MADE  # what a person did, as opposed to undo / redo: it stands until taken back
 SAVE_DEADLINE_SECONDS = 30.0  # how long ``decide`` keeps trying a catalogue kept locked
 KEY_SAVE_DEADLINE_SECONDS = 10.0  # the app's, while the key waits (each try waits 5 s)
 
@@ -88,6 +101,10 @@ class Change:
     # The other changes made, undone or redone in the same step: a decision on several photos
     # at once (a multi-select, "keep this one, reject the rest") is one batch, and one undo.
     together: tuple[Change, ...] = ()
+    person: str | None = None  # who made the change (the decision, its undo, its redo)
+    # Undo / redo done in the log, the photo left as it is: it keeps this person's newer
+    # decision ("another session" for the same person's), which stands.
+    kept_by: str | None = None
 
     @property
     def all(self) -> tuple[Change, ...]:
@@ -109,9 +126,13 @@ class Triage:
         deadline: float | None = None,
         sidecar_names: str = "darktable",
         session: str | None = None,
+        person: str | None = None,
     ):
         self.db = db
         self.source = source
+        # Who decides (``triage.name``): every row names them, and undo / redo take back
+        # their decisions only.
+        self.person = person or default_person_name()
         # One session: one run of the app, or "cli" for the command line (a decide and the undo
         # after it are two processes). Undo takes back the session's own decisions first, and
         # writes back only its own sidecar writes.
@@ -153,6 +174,15 @@ class Triage:
         if decision not in DECISIONS:
             raise TriageError(f"{decision!r} is not a decision: use one of {', '.join(DECISIONS)}")
         return self._change(photo_id, "decision", lambda _: decision)
+
+    def resolve(self, photo_ids: Sequence[int], decision: str) -> Change | None:
+        """The decision that settles what people disagree on about ``photo_ids``: it stands
+        over everyone's decision made before it, and the photos are no longer in conflict
+        (``core.triage.people``); it is this person's decision, undone like any other."""
+        if decision not in DECISIONS:
+            raise TriageError(f"{decision!r} is not a decision: use one of {', '.join(DECISIONS)}")
+        items = [(pid, "decision", lambda _: decision) for pid in photo_ids]
+        return self._change_many(items, source=RESOLVE)
 
     def rate(self, photo_id: int, stars: int) -> Change:
         if not isinstance(stars, int) or not 0 <= stars <= 5:
@@ -209,14 +239,18 @@ class Triage:
     def _change(self, photo_id: int, action: str, new_value) -> Change:
         return self._change_many([(photo_id, action, new_value)])
 
-    def _change_many(self, items: list[tuple[int, str, Callable]]) -> Change | None:
+    def _change_many(
+        self, items: list[tuple[int, str, Callable]], source: str | None = None
+    ) -> Change | None:
         """Each (photo id, action, new value from the old) in one transaction; with more than
         one, the rows share a batch, so that undo takes all of them back at once."""
         if not items:
             return None
+        source = source or self.source
         batch = uuid.uuid4().hex if len(items) > 1 else None
 
         def write() -> list[Change]:
+            dialect.lock_rows(self.db, "photo", [photo_id for photo_id, _, _ in items])
             now = time.time()
             changes = []
             for photo_id, action, new_value in items:
@@ -226,10 +260,13 @@ class Triage:
                     f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",
                     (after, now, photo_id),
                 )
-                decision_id = self._log(photo_id, action, before, after, self.source, now, batch)
+                decision_id = self._log(photo_id, action, before, after, source, now, batch)
                 changes.append(
-                    Change(photo_id, action, before, after, self.source, decision_id=decision_id)
-                )
+                    Change(
+                        photo_id, action, before, after, source, decision_id=decision_id,
+                        person=self.person,
+                    )
+                )  # fmt: skip
             return changes
 
         return self._together(self._with_sidecars(self._committed(write)))
@@ -240,7 +277,7 @@ class Triage:
         return [self._with_sidecar(change) for change in changes]
 
     def _with_sidecar(self, change: Change) -> Change:
-        if change.skipped or not self.write_sidecars:
+        if change.skipped or change.kept_by or not self.write_sidecars:
             return change
         warning = self._committed(
             lambda: write_back(
@@ -270,17 +307,17 @@ class Triage:
         return dialect.insert_returning_id(
             self.db,
             "INSERT INTO decision"
-            " (photo_id, action, before, after, source, undone, at, session, batch)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " (photo_id, action, before, after, source, undone, at, session, batch, person)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (photo_id, action, json.dumps(before), json.dumps(after), source, False, at,
-             self.session, batch),
+             self.session, batch, self.person),
         )  # fmt: skip
 
     # --- undo and redo ------------------------------------------------------------------------
 
     def undo(self) -> Change | None:
-        """Take back this session's newest decision not yet undone, else anyone's; None when
-        there is none."""
+        """Take back this session's newest decision not yet undone, else this person's; None
+        when they have none (someone else's is never taken back)."""
 
         def write() -> list[Change]:
             row = self._newest_made(mine=True) or self._newest_made(mine=False)
@@ -290,6 +327,7 @@ class Triage:
             # changes are given in the order they were made, so the first is the photo the
             # step was made on (the one kept, for "keep this one"), where the app goes.
             rows = self._batch_rows(row, undone=False)[::-1]
+            dialect.lock_rows(self.db, "photo", [each[1] for each in rows])
             changes = [self._replay(each, to="before", undone=True, source="undo") for each in rows]
             return changes[::-1]
 
@@ -297,13 +335,14 @@ class Triage:
 
     def redo(self) -> Change | None:
         """Make again the oldest decision undone since the newest one made, this session's
-        first, else anyone's; None if none."""
+        first, else this person's; None if none."""
 
         def write() -> list[Change]:
             row = self._oldest_undone(mine=True) or self._oldest_undone(mine=False)
             if row is None:
                 return []
             rows = self._batch_rows(row, undone=True)
+            dialect.lock_rows(self.db, "photo", [each[1] for each in rows])
             return [self._replay(each, to="after", undone=False, source="redo") for each in rows]
 
         return self._together(self._with_sidecars(self._committed(write)))
@@ -320,8 +359,15 @@ class Triage:
             (batch, undone),
         ).fetchall()
 
+    def _whose(self, mine: bool) -> tuple[str, tuple]:
+        """The condition (and its arguments) for this person's rows; with ``mine``, this
+        session's only."""
+        if mine:
+            return "AND person = ? AND session = ?", (self.person, self.session)
+        return "AND person = ?", (self.person,)
+
     def _newest_made(self, mine: bool) -> tuple | None:
-        whose, args = ("AND session = ?", (self.session,)) if mine else ("", ())
+        whose, args = self._whose(mine)
         return self.db.execute_sql(
             "SELECT id, photo_id, action, before, after, batch FROM decision"
             f" WHERE NOT undone AND source IN {FRESH} {whose} ORDER BY id DESC LIMIT 1",
@@ -329,43 +375,87 @@ class Triage:
         ).fetchone()
 
     def _oldest_undone(self, mine: bool) -> tuple | None:
-        whose, args = ("AND session = ?", (self.session,) * 2) if mine else ("", ())
+        whose, args = self._whose(mine)
         return self.db.execute_sql(
             "SELECT id, photo_id, action, before, after, batch FROM decision"
             f" WHERE undone AND source IN {FRESH} {whose} AND id > ("
             "  SELECT COALESCE(MAX(id), 0) FROM decision"
             f"  WHERE NOT undone AND source IN {FRESH} {whose})"
             " ORDER BY id LIMIT 1",
-            args,
+            args * 2,
         ).fetchone()
 
     def _replay(self, row: tuple, to: str, undone: bool, source: str) -> Change:
-        decision_id, photo_id, action, before, after, _ = row
+        """Undo (``to`` "before") or redo (``to`` "after") one row: the row changes state in
+        the log, and the photo shows what the log says it shows then (the module's rules)."""
+        decision_id, photo_id, action, _, _, _ = row
         current = self.db.execute_sql(
             f"SELECT {ACTIONS[action]} FROM photo WHERE id = ?", (photo_id,)
         ).fetchone()
-        value = json.loads(before if to == "before" else after)
-        expected = json.loads(after if to == "before" else before)
-        now = time.time()
-        if current is not None and current[0] != expected:
-            self.db.execute_sql(
-                "UPDATE decision SET undone = ? WHERE id = ?", (undone, decision_id)
-            )
+        expected = logged_value(self.db, photo_id, action)
+        self.db.execute_sql("UPDATE decision SET undone = ? WHERE id = ?", (undone, decision_id))
+        if current is None:  # the photo was removed since: the log still moves
+            return Change(photo_id, action, None, None, source, decision_id=decision_id,
+                          person=self.person)  # fmt: skip
+        was = current[0]
+        if was != expected:
             why = (
-                f"its {action} was changed since by another session (now {current[0]}),"
+                f"its {action} was changed since by another session (now {was}),"
                 " so it was left as it is"
             )
-            return Change(photo_id, action, current[0], current[0], source, skipped=why)
-        if current is not None:  # the photo may have been removed since: the log still moves
-            self.db.execute_sql(
-                f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",
-                (value, now, photo_id),
-            )
-        self.db.execute_sql("UPDATE decision SET undone = ? WHERE id = ?", (undone, decision_id))
-        was = current[0] if current is not None else None
-        if current is not None:
-            self._log(photo_id, action, was, value, source, now)
-        return Change(photo_id, action, was, value, source, decision_id=decision_id)
+            return Change(photo_id, action, was, was, source, skipped=why, person=self.person)
+        newer = _newer_standing(self.db, decision_id, photo_id, action)
+        now = time.time()
+        if newer is not None:  # the photo shows that one, and goes on showing it
+            self._log(photo_id, action, was, was, source, now)  # for the log, and other apps
+            by = "another session" if newer == self.person else newer
+            return Change(photo_id, action, was, was, source, decision_id=decision_id,
+                          person=self.person, kept_by=by)  # fmt: skip
+        value = logged_value(self.db, photo_id, action)
+        self.db.execute_sql(
+            f"UPDATE photo SET {ACTIONS[action]} = ?, decided_at = ? WHERE id = ?",
+            (value, now, photo_id),
+        )
+        self._log(photo_id, action, was, value, source, now)
+        return Change(photo_id, action, was, value, source, decision_id=decision_id,
+                      person=self.person)  # fmt: skip
+
+
+_UNSET = object()
+
+
+def logged_value(db: SqliteDatabase, photo_id: int, action: str):
+    """What the log says the photo's ``action`` field shows: the newest standing decision's
+    value, of anyone; with none standing, what the field had before the decisions taken back
+    (followed back while each one's ``before`` is the ``after`` of the one before it: a value
+    that came from elsewhere ends the chain)."""
+    rows = db.execute_sql(
+        "SELECT before, after, undone FROM decision"
+        f" WHERE photo_id = ? AND action = ? AND source IN {FRESH} ORDER BY id DESC",
+        (photo_id, action),
+    )
+    value = _UNSET
+    for before, after, undone in rows:
+        if not undone:
+            return json.loads(after)
+        if value is not _UNSET and json.loads(after) != value:
+            break
+        value = json.loads(before)
+    return None if value is _UNSET else value
+
+
+def _newer_standing(db: SqliteDatabase, decision_id: int, photo_id: int, action: str):
+    """The person (None: unknown) of the newest decision on the photo's field made after
+    ``decision_id`` and still standing; None when there is none."""
+    row = db.execute_sql(
+        "SELECT person FROM decision WHERE photo_id = ? AND action = ? AND id > ?"
+        f" AND NOT undone AND source IN {FRESH} ORDER BY id DESC LIMIT 1",
+        (photo_id, action, decision_id),
+    ).fetchone()
+    return None if row is None else (row[0] or _UNKNOWN)
+
+
+_UNKNOWN = "someone unknown"  # who made a decision logged before people were recorded
 
 
 def _not_saved(error: BaseException, deadline: float) -> str:

@@ -14,8 +14,8 @@ from tests.helpers import REPO
 # Every command shootwatch has, as a person reads them in the help.
 EVERY_COMMAND = (
     "add", "roots", "scan", "history", "status", "config", "run", "events", "rescan",
-    "darktable", "show", "report", "decide", "keep", "undo", "redo", "bursts", "stages", "jobs",
-    "retry", "cancel", "run-stage", "ingest", "card", "catalogue", "demo",
+    "darktable", "show", "report", "decide", "keep", "undo", "redo", "decisions", "bursts",
+    "stages", "jobs", "retry", "cancel", "run-stage", "ingest", "card", "catalogue", "demo",
 )  # fmt: skip
 
 

@@ -251,6 +251,7 @@ def test_a_filter_that_means_nothing_says_which_do():
 
 
 def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, tmp_path):
+    from core.config.settings import default_person_name
     from tests.core.test_cli import run
 
     db = str(catalogue.location)
@@ -262,7 +263,8 @@ def test_decide_undo_and_redo_from_the_command_line(capsys, catalogue, photos, t
     assert (_photo(photos["b/sony.jpg"]).decision, _photo(photos["b/sony.jpg"]).labels) == (
         "rejected", 4
     )  # fmt: skip
-    assert run(capsys, "--db", db, "undo")[1].endswith("green -> no labels (undo)\n")
+    said = run(capsys, "--db", db, "undo")[1]
+    assert said.endswith(f"green -> no labels (undo) by {default_person_name()}\n"), said
     assert run(capsys, "--db", db, "undo")[0] == 0
     code, out, _ = run(capsys, "--db", db, "undo")
     assert code == 1 and "nothing to undo" in out
@@ -323,8 +325,9 @@ def test_the_queue_follows_the_cameras_wall_clock_across_two_bodies(catalogue, t
 
 
 def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, photos):
-    """Two sessions on one catalogue (the app, and a ``decide`` or a second app): each undoes
-    its own decisions first, newest first, then anyone's; the log names who made each."""
+    """Two sessions of one person on one catalogue (the app, and a ``decide`` or a second
+    app): each undoes its own decisions first, newest first, then the person's others; the
+    log names the session of each."""
     a, b, c = photos["a/kodak.jpg"], photos["b/samsung.jpg"], photos["b/sony.jpg"]
     app, other = Triage(catalogue.db), Triage(catalogue.db, "cli")
     assert app.session != other.session
@@ -333,16 +336,18 @@ def test_undo_and_redo_take_back_the_sessions_own_decisions_first(catalogue, pho
     app.rate(c, 2)
     other.rate(c, 5)  # the newest of all, but not the app's
     # Its newest is the 2 ★ on c, which the other session has made 5 ★ since: taking it back
-    # would write 0 over the other's 5. It is left as it is, and the undo says why.
-    skipped = app.undo()
-    assert (skipped.photo_id, skipped.skipped) == (c, skipped.skipped) and skipped.skipped
-    assert "changed since by another session (now 5)" in skipped.skipped
+    # would write 0 over the other's 5. It is taken back in the log, c keeps the newer 5 ★,
+    # and the undo says whose it is.
+    kept = app.undo()
+    assert (kept.photo_id, kept.kept_by, kept.skipped) == (c, "another session", None)
     assert _photo(c).rating == 5
     assert app.undo().photo_id == a and _photo(a).decision == "pending"
     assert _photo(b).decision == "rejected"
     assert app.redo().photo_id == a and _photo(a).decision == "approved"  # its own undone
     assert app.undo().photo_id == a
-    assert app.undo().photo_id == c and _photo(c).rating == 2  # anyone's now, newest first
+    # The person's others now, newest first: the 5 ★ taken back, c shows what it had before
+    # both (the app's 2 ★ was taken back before).
+    assert app.undo().photo_id == c and _photo(c).rating == 0
     assert app.undo().photo_id == b and _photo(b).decision == "pending"
     sessions = {row.source: row.session for row in Decision.select() if row.source in FRESH}
     assert sessions == {"key": app.session, "cli": other.session}

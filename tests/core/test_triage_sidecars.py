@@ -676,6 +676,26 @@ def test_redo_never_writes_what_another_sessions_undo_took_back(catalogue, shoot
     assert "another session" in photo_card(catalogue.db, photo).sidecar_problem
 
 
+def test_an_undo_under_another_persons_newer_decision_leaves_the_sidecar_as_it_is(catalogue, shoot):
+    """Ann approves, Bob rejects (each written into the sidecar): Ann's undo leaves the photo
+    to Bob's reject and writes nothing; Bob's undo takes back exactly his own write."""
+    library, photo = shoot
+    sidecar = library / "IMG.JPG.xmp"
+    ann = Triage(catalogue.db, write_sidecars=True, person="ann@studio")
+    bob = Triage(catalogue.db, write_sidecars=True, person="bob@laptop")
+    ann.decide(photo, "approved")
+    approved = sidecar.read_bytes()
+    bob.decide(photo, "rejected")
+    rejected = sidecar.read_bytes()
+    assert read_sidecar(sidecar).pick == PICK_REJECTED
+    kept = ann.undo()
+    assert kept.kept_by == "bob@laptop" and kept.warning is None
+    assert sidecar.read_bytes() == rejected and _state(photo)[0] == "rejected"
+    assert bob.undo().warning is None
+    assert sidecar.read_bytes() == approved  # his write taken back, byte for byte
+    assert _state(photo)[0] == "pending"  # Ann's was taken back: the catalogue says so
+
+
 @pytest.mark.parametrize(
     ("names", "written"),
     [("darktable", ["IMG.JPG.xmp"]), ("adobe", ["IMG.xmp"]), ("both", ["IMG.JPG.xmp", "IMG.xmp"])],

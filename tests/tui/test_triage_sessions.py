@@ -218,7 +218,8 @@ async def test_undo_leaves_a_field_another_session_changed_since_and_says_so(lib
         assert name_of(pane) == "IMG_0001.JPG"
         await until(pilot, lambda: "★★★★★" in str(pane.query_one("#facts").render()), "5 stars")
         toasts = [n.message for n in pilot.app._notifications]
-        assert any(t.startswith("Not undone on IMG_0001.JPG") and "(now 5)" in t for t in toasts)
+        assert any(t.startswith("Undone on IMG_0001.JPG") and "keeps another session's newer 5"
+                   in t for t in toasts), toasts  # fmt: skip
 
 
 @pytest.mark.parametrize("filter_text", ["pending", "all", "unrated", "label:red", "folder"])

@@ -18,6 +18,7 @@ import io
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from PIL import Image
 from rich.text import Text
@@ -43,6 +44,16 @@ from core.triage.decisions import (
 )
 from core.triage.indexing import WORKERS as INDEX_WORKERS
 from core.triage.indexing import index_activity
+from core.triage.people import (
+    BLIND,
+    EVERYONE,
+    PhotoDecisions,
+    conflicts,
+    people_words,
+    photo_decisions,
+    seen_decision,
+    views,
+)
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
 from tui import keymap
 from tui.exposure_view import ExposureKeys, ExposurePanel
@@ -125,7 +136,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.settings = settings
         self.triage = Triage(db, source="key", write_sidecars=settings.triage.write_sidecars,
                              deadline=KEY_SAVE_DEADLINE_SECONDS,
-                             sidecar_names=settings.triage.sidecar_names)  # fmt: skip
+                             sidecar_names=settings.triage.sidecar_names,
+                             person=settings.triage.name)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self._focused_folder: str | None = None  # the shoot the engine was told is on screen
         self.prefetch = settings.tui.prefetch
@@ -143,6 +155,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._keep_position = True  # until the catalogue refuses it
         self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
+        # Whose decisions the card shows (core.triage.people): everyone's, a person's, or
+        # blind (this person's own, nothing of anyone else's); and the photo's, by person.
+        self.people_view = EVERYONE
+        self.people: PhotoDecisions | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
         self._pressed_at: float | None = None
         self._graphics = graphics
@@ -261,7 +277,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
             return
-        self.card = photo_card(self.db, photo_id)
+        self.card = self._card_for(photo_id)
         self._focus_engine()
         self._update_text()
         size = view.size
@@ -378,10 +394,18 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         text.no_wrap, text.overflow = True, "ellipsis"
         text.append(f"{shown:,} / {len(ids):,}", style="bold")
         counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
-        text.append(
-            f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
-            f" {counts.pending:,} pending of {counts.total:,}"
-        )
+        if self.people_view == BLIND:  # the counts are everyone's: they would tell
+            text.append(" — blind: your decisions only", style="bold")
+        else:
+            text.append(
+                f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
+                f" {counts.pending:,} pending of {counts.total:,}"
+            )
+        if self.people_view not in (EVERYONE, BLIND):
+            whose = "yours" if self.people_view == self.triage.person else self.people_view
+            text.append(f"   decisions: {whose}", style="bold")
+        if self.people_view != BLIND and self.people is not None and self.people.in_conflict:
+            text.append("   conflict", style="bold red")
         text.append(f"   filter: {self.queue.filter.name}")
         if self.collapsed:
             text.append("   bursts collapsed", style="bold cyan")
@@ -413,6 +437,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             rows.append(("damaged", card.damage))
         if card.sidecar_problem:
             rows.append(("sidecar", card.sidecar_problem))
+        words = people_words(self.people, self.people_view) if self.people else None
+        if words:
+            rows.append(("people", words))
         text = Text()
         for name, value in rows:
             text.append(f"{name:>10}  ", style="dim")
@@ -511,6 +538,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         elif change.skipped:
             self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
                         timeout=6)  # fmt: skip
+        elif change.kept_by:
+            self.notify(f"{verb} on {name}: yours; it keeps {change.kept_by}'s newer "
+                        f"{_shown(change.action, change.after)}", timeout=4)  # fmt: skip
         else:
             self.notify(f"{verb} on {name}: {change.action} {_shown(change.action, change.before)}"
                         f" → {_shown(change.action, change.after)}", timeout=3)  # fmt: skip
@@ -554,8 +584,67 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
     def _refresh_card(self) -> None:
         if self.photo_id is not None:
-            self.card = photo_card(self.db, self.photo_id)
+            self.card = self._card_for(self.photo_id)
         self._update_text()
+
+    def _card_for(self, photo_id: int) -> PhotoCard | None:
+        """The photo's card, its decision the one the people view shows."""
+        card = photo_card(self.db, photo_id)
+        self.people = photo_decisions(self.db, photo_id)
+        if card is None or self.people_view == EVERYONE:
+            return card
+        seen = seen_decision(self.people, self.people_view, self.triage.person, card.decision)
+        return replace(card, decision=seen)
+
+    # --- people ------------------------------------------------------------------------------
+
+    def action_people_view(self) -> None:
+        """Everyone's decisions, mine, each other person's, blind, and round again."""
+        order = views(self.db, self.triage.person)
+        now = order.index(self.people_view) if self.people_view in order else 0
+        self.people_view = order[(now + 1) % len(order)]
+        self.notify(f"Showing {self._people_view_words()}.", timeout=3)
+        self._refresh_card()
+
+    def _people_view_words(self) -> str:
+        if self.people_view == EVERYONE:
+            return "everyone's decisions (the newest standing)"
+        if self.people_view == BLIND:
+            return "your decisions only: blind, others' hidden"
+        if self.people_view == self.triage.person:
+            return "your decisions"
+        return f"{self.people_view}'s decisions"
+
+    def action_next_conflict(self) -> None:
+        """The next photo of the queue people disagree on, round to the first."""
+        if self.queue is None or not self.queue.photo_ids:
+            return
+        if self.people_view == BLIND:
+            self.notify("Blind: others' decisions are hidden (P to see them).", timeout=3)
+            return
+        disputed = {photo.photo_id for photo in conflicts(self.db)}
+        ids = self.queue.photo_ids
+        order = [*range(self.index + 1, len(ids)), *range(0, self.index + 1)]
+        found = next((index for index in order if ids[index] in disputed), None)
+        if found is None:
+            self.notify("No conflicts in this filter: everyone who decided agrees.", timeout=3)
+            return
+        self._pressed()
+        self.go(found)
+
+    def action_resolve(self) -> None:
+        """Settle the photo's conflict with the decision on screen (everyone's: the newest
+        standing; a person's view: theirs)."""
+        photo_id = self.photo_id
+        if photo_id is None or self.card is None:
+            return
+        if self.people_view == BLIND or self.people is None or not self.people.in_conflict:
+            self.notify("No conflict on this photo: nothing to settle.", timeout=3)
+            return
+        decision = self.card.decision
+        if self._apply(lambda: self.triage.resolve([photo_id], decision), photo_id):
+            self.notify(f"Settled: {decision}, by {self.triage.person}.", timeout=3)
+            self._refresh_card()
 
     # --- the grid and the filmstrip (tui.panes.grid, tui.widgets.filmstrip) ------------------
 

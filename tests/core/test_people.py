@@ -1,0 +1,397 @@
+"""People deciding on one catalogue: each decision names its person, undo and redo take back a
+person's own decisions only (in every order of two people's decisions), what the photo shows
+then, and the conflicts between people until one is settled."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import MediaSettings
+from core.media.photos import MediaSync
+from core.store.models import Decision, FileRecord, Photo
+from core.triage.decisions import Triage
+from core.triage.people import (
+    BLIND,
+    conflicts,
+    decisions_by_photo,
+    photo_decisions,
+    seen_decision,
+)
+from tests.helpers import REPO, command_settings, run_command, scan
+from tests.people_cull import plan, standing_after
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
+SHOTS = {
+    "p.jpg": "kodak_dc240_1999.jpg",
+    "q.jpg": "nikon_coolpix_p6000_gps_DSCN0010.jpg",
+    "r.jpg": "sony_slt-a58_small.jpg",
+}
+PEOPLE = {"A": "ann@studio", "B": "bob@laptop", "C": "cat@nas"}
+
+
+@pytest.fixture
+def photos(catalogue, tmp_path) -> dict[str, int]:
+    library = tmp_path / "library"
+    library.mkdir()
+    for name, sample in SHOTS.items():
+        shutil.copy(SAMPLES / sample, library / name)
+    _catalogued(catalogue, library, tmp_path)
+    return {name[0]: FileRecord.get(FileRecord.rel_path == name).photo_id for name in SHOTS}
+
+
+def _catalogued(catalogue, library: Path, tmp_path: Path) -> None:
+    """``library`` scanned, and its files grouped into photos, as the engine does."""
+    scan(catalogue, library, workers=1)
+    media = MediaSync(catalogue.db, MediaSettings(preview_cache=tmp_path / "previews"))
+    media.follow_file_events()
+    media.run_until_idle()
+
+
+def _standing(db, photo_id: int) -> dict[str, str]:
+    """Each person's standing decision on the photo, by their letter (pending included)."""
+    found = next((p for p in decisions_by_photo(db) if p.photo_id == photo_id), None)
+    letters = {name: letter for letter, name in PEOPLE.items()}
+    return {} if found is None else {letters[d.person]: d.decision for d in found.decisions}
+
+
+# Two people on one photo, in every order that matters: each step is (who, what) and what
+# the photo shows after it, with each person's standing decision. Undo and redo take back
+# only the person's own decisions; the photo shows the newest standing decision of anyone,
+# and with none, what it had before.
+SEQUENCES = {
+    "A, B, A undoes under B's newer": [
+        ("A", "approved", "approved", {"A": "approved"}),
+        ("B", "rejected", "rejected", {"A": "approved", "B": "rejected"}),
+        ("A", "undo", "rejected", {"B": "rejected"}),  # B's newer decision stays
+        ("B", "undo", "pending", {}),  # A's was taken back: what p had before both
+        ("A", "redo", "approved", {"A": "approved"}),
+        ("B", "redo", "rejected", {"A": "approved", "B": "rejected"}),
+    ],
+    "A, B, B undoes": [
+        ("A", "approved", "approved", {"A": "approved"}),
+        ("B", "rejected", "rejected", {"A": "approved", "B": "rejected"}),
+        ("B", "undo", "approved", {"A": "approved"}),  # A's stands again
+        ("A", "undo", "pending", {}),
+        ("B", "redo", "rejected", {"B": "rejected"}),
+        ("A", "redo", "rejected", {"A": "approved", "B": "rejected"}),  # B's is newer
+    ],
+    "A, B agree, A undoes": [
+        ("A", "approved", "approved", {"A": "approved"}),
+        ("B", "approved", "approved", {"A": "approved", "B": "approved"}),
+        ("A", "undo", "approved", {"B": "approved"}),
+        ("B", "undo", "pending", {}),
+    ],
+    "A twice, B, A undoes both": [
+        ("A", "approved", "approved", {"A": "approved"}),
+        ("A", "rejected", "rejected", {"A": "rejected"}),
+        ("B", "approved", "approved", {"A": "rejected", "B": "approved"}),
+        ("A", "undo", "approved", {"A": "approved", "B": "approved"}),
+        ("A", "undo", "approved", {"B": "approved"}),
+        ("B", "undo", "pending", {}),
+        ("A", "redo", "approved", {"A": "approved"}),  # the oldest undone first
+    ],
+    "A, A undoes, B, A redoes under B's": [
+        ("A", "approved", "approved", {"A": "approved"}),
+        ("A", "undo", "pending", {}),
+        ("B", "rejected", "rejected", {"B": "rejected"}),  # does not end A's redo
+        ("A", "redo", "rejected", {"A": "approved", "B": "rejected"}),
+        ("B", "undo", "approved", {"A": "approved"}),
+    ],
+}
+
+
+@pytest.mark.parametrize("steps", SEQUENCES.values(), ids=SEQUENCES.keys())
+def test_undo_and_redo_are_each_persons_own(catalogue, photos, steps):
+    p = photos["p"]
+    people = {letter: Triage(catalogue.db, person=name) for letter, name in PEOPLE.items()}
+    for number, (who, what, shows, standing) in enumerate(steps):
+        triage = people[who]
+        if what == "undo":
+            change = triage.undo()
+        elif what == "redo":
+            change = triage.redo()
+        else:
+            change = triage.decide(p, what)
+        assert change is not None and change.photo_id == p, (number, who, what)
+        assert Photo.get_by_id(p).decision == shows, (number, who, what)
+        assert _standing(catalogue.db, p) == standing, (number, who, what)
+    # C never decided: nothing of A's or B's is C's to take back or make again.
+    assert people["C"].undo() is None and people["C"].redo() is None
+    assert Photo.get_by_id(p).decision == shows
+    rows = Decision.select().where(Decision.source.in_(("undo", "redo", "key")))
+    assert {row.person for row in rows} <= {PEOPLE["A"], PEOPLE["B"]}
+
+
+def test_an_undo_under_someone_elses_newer_decision_says_whose_it_is(catalogue, photos):
+    p, q = photos["p"], photos["q"]
+    ann, bob = Triage(catalogue.db, person="ann@studio"), Triage(catalogue.db, person="bob@laptop")
+    ann.decide(p, "approved")
+    ann.rate(q, 3)
+    bob.rate(q, 5)
+    bob.decide(p, "rejected")  # the newest of all, but not Ann's
+    kept = ann.undo()  # Ann's newest: the 3 stars on q, under Bob's 5
+    assert (kept.photo_id, kept.kept_by, kept.before, kept.after) == (q, "bob@laptop", 5, 5)
+    assert Photo.get_by_id(q).rating == 5
+    assert ann.undo().photo_id == p and Photo.get_by_id(p).decision == "rejected"
+    assert ann.undo() is None  # Bob's are never Ann's to take back
+    assert (Photo.get_by_id(p).decision, Photo.get_by_id(q).rating) == ("rejected", 5)
+    assert bob.undo().photo_id == p and Photo.get_by_id(p).decision == "pending"
+    assert bob.undo().photo_id == q and Photo.get_by_id(q).rating == 0
+    # Every row names its person; undo rows name who undid.
+    named = {(row.source, row.person) for row in Decision.select()}
+    assert named == {
+        ("key", "ann@studio"), ("key", "bob@laptop"),
+        ("undo", "ann@studio"), ("undo", "bob@laptop"),
+    }  # fmt: skip
+
+
+def test_conflicts_are_listed_until_a_resolution_settles_them(catalogue, photos):
+    p, q, r = photos["p"], photos["q"], photos["r"]
+    ann, bob, cat = (Triage(catalogue.db, person=name) for name in PEOPLE.values())
+    ann.decide(p, "approved")
+    bob.decide(p, "rejected")
+    cat.decide(q, "approved")
+    bob.decide(q, "approved")  # agreement is no conflict
+    ann.decide(r, "pending")
+    bob.decide(r, "rejected")  # pending is no decision to disagree with
+    assert [photo.photo_id for photo in conflicts(catalogue.db)] == [p]
+    (conflict,) = conflicts(catalogue.db)
+    assert (conflict.of("ann@studio"), conflict.of("bob@laptop")) == ("approved", "rejected")
+    assert conflict.path is not None and conflict.path.endswith("p.jpg")
+
+    settled = cat.resolve([p], "approved")
+    assert settled.source == "resolve" and settled.person == "cat@nas"
+    assert conflicts(catalogue.db) == [] and Photo.get_by_id(p).decision == "approved"
+    (merged,) = [photo for photo in decisions_by_photo(catalogue.db) if photo.photo_id == p]
+    assert merged.resolved_by == "cat@nas" and merged.of("bob@laptop") == "rejected"
+
+    bob.decide(p, "rejected")  # Bob disagrees with the resolution: a conflict again
+    assert [photo.photo_id for photo in conflicts(catalogue.db)] == [p]
+    bob.undo()
+    assert conflicts(catalogue.db) == []
+    cat.undo()  # the resolution taken back: the old conflict is back
+    assert [photo.photo_id for photo in conflicts(catalogue.db)] == [p]
+    assert Photo.get_by_id(p).decision == "rejected"  # Bob's, the newest standing
+
+
+def _commands(tmp_path: Path, location) -> tuple[Path, dict[str, Path]]:
+    """A library of the three photos, added and scanned by the command line into the
+    catalogue at ``location``: the settings file, and each photo's path by its letter."""
+    library = tmp_path / "shoot"
+    library.mkdir()
+    for name, sample in SHOTS.items():
+        shutil.copy(SAMPLES / sample, library / name)
+    config = command_settings(tmp_path)
+    for step in (("add", str(library)), ("scan",)):
+        done = run_command(config, "--db", str(location), *step)
+        assert done.returncode == 0, done.stderr
+    return config, {name[0]: library / name for name in SHOTS}
+
+
+def test_decisions_lists_who_decided_what_and_the_conflicts_as_processes(
+    tmp_path, catalogue_location
+):
+    config, shot = _commands(tmp_path, catalogue_location)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        done = run_command(config, "--db", str(catalogue_location), *args)
+        assert "Traceback" not in done.stderr, (args, done.stderr)
+        return done
+
+    for person, what, letter in (
+        ("ann@studio", "--approve", "p"), ("bob@laptop", "--reject", "p"),
+        ("bob@laptop", "--approve", "q"), ("ann@studio", "--approve", "q"),
+    ):  # fmt: skip
+        done = run("decide", str(shot[letter]), what, "--as", person)
+        assert done.returncode == 0 and f"by {person}" in done.stdout, done.stderr
+
+    logged = json.loads(run("decisions", "--json").stdout)
+    assert [(row["person"], row["path"], row["after"]) for row in logged] == [
+        ("ann@studio", str(shot["p"]), "approved"), ("bob@laptop", str(shot["p"]), "rejected"),
+        ("bob@laptop", str(shot["q"]), "approved"), ("ann@studio", str(shot["q"]), "approved"),
+    ]  # fmt: skip
+    assert {(row["action"], row["source"], row["taken_back"]) for row in logged} == {
+        ("decision", "cli", False)
+    }
+    ann = json.loads(run("decisions", "--by", "ann@studio", "--json").stdout)
+    assert [row["id"] for row in ann] == [logged[0]["id"], logged[3]["id"]]
+    (conflict,) = json.loads(run("decisions", "--conflicts", "--json").stdout)
+    assert conflict["path"] == str(shot["p"])
+    assert [(each["person"], each["decision"]) for each in conflict["decisions"]] == [
+        ("ann@studio", "approved"), ("bob@laptop", "rejected"),
+    ]  # fmt: skip
+    text = run("decisions", "--conflicts").stdout
+    assert f"{shot['p']}: approved by ann@studio, rejected by bob@laptop" in text, text
+    table = run("decisions").stdout.splitlines()
+    assert table[0].split() == ["WHEN", "WHO", "PHOTO", "WHAT", "HOW"]
+    assert "bob@laptop" in table[2] and "decision approved -> rejected" in table[2], table
+
+    # Ann's undos take back her decisions only, newest first; Bob's stay.
+    undone = run("undo", "--as", "ann@studio")
+    assert undone.returncode == 0 and str(shot["q"].name) in undone.stdout, undone.stdout
+    again = run("undo", "--as", "ann@studio")  # her approval of p, under Bob's reject
+    assert again.returncode == 0, again.stdout
+    assert "taken back by ann@studio; the photo keeps bob@laptop's newer rejected" in again.stdout
+    assert run("undo", "--as", "ann@studio").stdout == "nothing to undo\n"
+    assert json.loads(run("decisions", "--conflicts", "--json").stdout) == []
+    run("redo", "--as", "ann@studio")  # her approval of p again: the conflict again
+    assert len(json.loads(run("decisions", "--conflicts", "--json").stdout)) == 1
+    settled = run("decide", str(shot["p"]), "--reject", "--resolve", "--as", "cat@nas")
+    assert settled.returncode == 0 and "(resolve) by cat@nas" in settled.stdout, settled.stdout
+    assert json.loads(run("decisions", "--conflicts", "--json").stdout) == []
+    assert "no conflicts" in run("decisions", "--conflicts").stdout
+    logged = json.loads(run("decisions", "--json").stdout)
+    assert [row["taken_back"] for row in logged if row["source"] == "cli"] == [
+        False, False, False, True
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("decisions", "--by", "nobody"), "nobody called 'nobody' has decided anything"),
+        (("decisions", "--limit", "0"), "--limit 0 shows nothing"),
+        (("decisions", "--conflicts", "--by", "x"), "nobody called 'x'"),
+        (("decide", "PHOTO", "--approve", "--as", ""), "triage.name = '' is not allowed"),
+        (("undo", "--as", " ann"), "triage.name = ' ann' is not allowed"),
+        (("decide", "PHOTO", "--stars", "3", "--resolve"), "--resolve settles with a decision"),
+    ],
+)
+def test_bad_people_input_is_one_sentence_and_exit_2(tmp_path, catalogue_location, args, said):
+    config, shot = _commands(tmp_path, catalogue_location)
+    args = tuple(str(shot["p"]) if arg == "PHOTO" else arg for arg in args)
+    done = run_command(config, "--db", str(catalogue_location), *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert said in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stdout == ""
+
+
+CITY = REPO / "core" / "demo" / "photos" / "2024-11-16_city-night"  # six real frames
+
+
+@pytest.mark.parametrize(("count", "pause"), [(21, 0.0), (60, 0.0), (60, 0.002), (40, 0.02)])
+def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
+    tmp_path, catalogue, catalogue_location, photos, count, pause
+):
+    """Three processes, one person each, decide on the same photos at the same moment: every
+    decision is in the log with its author, each person's undos took back their own, every
+    photo shows the newest decision standing, blind each sees their own only, and the
+    conflicts are the ones their decisions make."""
+    shoot = tmp_path / "library" / "city"
+    shutil.copytree(CITY, shoot, ignore=shutil.ignore_patterns("*.xmp", "darktable_exported"))
+    _catalogued(catalogue, tmp_path / "library", tmp_path)
+    photo_ids = [photo.id for photo in Photo.select(Photo.id).order_by(Photo.id)]
+    assert len(photo_ids) == 9
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    seeds = {name: seed for seed, name in enumerate(PEOPLE.values(), start=11)}
+    culls = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.people_cull", str(catalogue_location), name,
+             str(seed), str(count), str(pause), str(go)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, seed in seeds.items()
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120  # each opens the catalogue, then says it is ready
+        while not all(Path(f"{go}.{name}").exists() for name in seeds):
+            assert time.monotonic() < deadline, "the people were never ready"
+            assert all(cull.poll() is None for cull in culls), "a person gave up"
+            time.sleep(0.01)
+        with open(go, "w"):  # all at once
+            pass
+        finished = [cull.communicate(timeout=300) for cull in culls]
+    finally:
+        for cull in culls:
+            if cull.poll() is None:
+                cull.kill()
+                cull.wait()
+    for cull, (_, err) in zip(culls, finished, strict=True):
+        assert cull.returncode == 0 and err == "", err
+
+    plans = {name: plan(seed, count, photo_ids) for name, seed in seeds.items()}
+    rows = list(Decision.select().order_by(Decision.id))
+    for name, steps in plans.items():
+        made = [(row.photo_id, json.loads(row.after)) for row in rows
+                if row.person == name and row.source == "cli"]  # fmt: skip
+        assert made == [step for step in steps if step is not None], name  # none lost
+        assert sum(row.undone for row in rows if row.person == name) == steps.count(None)
+    standing = {name: standing_after(steps) for name, steps in plans.items()}
+    merged = {photo.photo_id: photo for photo in decisions_by_photo(catalogue.db)}
+    for photo_id in photo_ids:
+        mine = {name: each[photo_id] for name, each in standing.items() if photo_id in each}
+        found = merged.get(photo_id)
+        assert {d.person: d.decision for d in (found.decisions if found else ())} == mine
+        for name in PEOPLE.values():  # blind, each sees their own decision, nobody else's
+            seen = seen_decision(photo_decisions(catalogue.db, photo_id), BLIND, name, "?")
+            assert seen == mine.get(name, "pending"), (photo_id, name)
+        standing_rows = [r for r in rows if r.photo_id == photo_id and r.source == "cli"
+                         and not r.undone]  # fmt: skip
+        shows = json.loads(standing_rows[-1].after) if standing_rows else "pending"
+        assert Photo.get_by_id(photo_id).decision == shows, photo_id
+
+    expected = sorted(
+        photo_id for photo_id in photo_ids
+        if len({each[photo_id] for each in standing.values() if photo_id in each}) > 1
+    )  # fmt: skip
+    config = command_settings(tmp_path)
+    listed = run_command(config, "--db", str(catalogue_location), "decisions", "--conflicts",
+                         "--json")  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(photo["photo"] for photo in json.loads(listed.stdout)) == expected
+    logged = run_command(config, "--db", str(catalogue_location), "decisions", "--json")
+    assert len(json.loads(logged.stdout)) == len(rows)
+
+
+def test_a_schema_15_catalogue_is_upgraded_its_decisions_by_someone_unknown(
+    tmp_path, catalogue, catalogue_location, photos
+):
+    """A catalogue as shootwatch left it before people (schema 15: no person on a decision),
+    with decisions in it, opened by ``decisions`` as a process: upgraded, its old decisions
+    shown as someone unknown's, and nobody's undo takes them back."""
+    from core.store import dialect, open_catalogue
+    from core.store.migrations import LATEST
+
+    p, q = photos["p"], photos["q"]
+    Triage(catalogue.db, person="ann@studio").decide(p, "approved")
+    Triage(catalogue.db, person="ann@studio").rate(q, 4)
+    for sql in ('DROP INDEX "decision_person"', 'ALTER TABLE "decision" DROP COLUMN "person"'):
+        catalogue.db.execute_sql(sql)
+    dialect.set_schema_version(catalogue.db, 15)
+    catalogue.close()
+
+    config = command_settings(tmp_path)
+    listed = run_command(config, "--db", str(catalogue_location), "decisions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(row["person"], row["after"]) for row in json.loads(listed.stdout)] == [
+        (None, "approved"), (None, 4),
+    ]  # fmt: skip
+    table = run_command(config, "--db", str(catalogue_location), "decisions").stdout
+    assert [line.split()[2] for line in table.splitlines()[1:]] == ["unknown", "unknown"]
+
+    with open_catalogue(catalogue_location) as upgraded:
+        assert dialect.schema_version(upgraded.db) == LATEST == 16
+        indexes = {index.name for index in upgraded.db.get_indexes("decision")}
+        assert "decision_person" in indexes
+        assert Triage(upgraded.db, person="ann@studio").undo() is None  # not known to be hers
+        assert Photo.get_by_id(p).decision == "approved"
+        Triage(upgraded.db, person="bob@laptop").decide(p, "rejected")
+        (merged,) = [each for each in decisions_by_photo(upgraded.db) if each.photo_id == p]
+        assert [(d.person, d.decision) for d in merged.decisions] == [
+            ("unknown", "approved"), ("bob@laptop", "rejected"),
+        ]  # fmt: skip
+        assert [photo.photo_id for photo in conflicts(upgraded.db)] == [p]
+        assert Triage(upgraded.db, person="bob@laptop").undo().photo_id == p
+        assert Photo.get_by_id(p).decision == "approved"  # the unknown person's stands
