@@ -154,7 +154,8 @@ class EngineLink:
         if self.engine is not None:
             self.engine.focus_previews(folder)
             return True
-        if self.db is not None and self.mode != "off" and is_server(self.settings.catalogue):
+        # Even with no engine of its own ("off"): on a server, the engine runs elsewhere.
+        if self.db is not None and is_server(self.settings.catalogue):
             threading.Thread(
                 target=_tell_through_the_catalogue, args=(self.db, folder), daemon=True
             ).start()

@@ -20,7 +20,7 @@ from rich.text import Text
 from textual.message import Message
 
 from core.config import MediaSettings
-from core.media.photos import cached_preview
+from core.media.photos import cached_preview, no_preview_here
 from core.media.pixels import (
     DEVELOPING,
     PixelCache,
@@ -31,7 +31,7 @@ from core.media.pixels import (
     preview_source,
 )
 from core.media.preview import PreviewUnavailable
-from core.media.reach import PREVIEW_NOT_BUILT, originals_here
+from core.media.reach import originals_here
 from core.store.photos import focus_points, original_of
 from tui.loupe import LoupePlace, start_place
 
@@ -160,7 +160,7 @@ class LoupeSource:
         else:  # not kept while there is no preview: the engine may build it any moment
             preview = cached_preview(self.db, self.media, photo_id) if self.media else None
             if preview is None:
-                raise PreviewUnavailable(PREVIEW_NOT_BUILT, lasting=False)
+                raise PreviewUnavailable(no_preview_here(self.db, root), lasting=False)
             plan = preview_source(preview)
         with self._lock:
             self._plans[(photo_id, scale)] = plan

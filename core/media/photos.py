@@ -768,7 +768,7 @@ def preview_for(
     found = queries.original_of(db, photo_id)
     if found is not None and not originals_here(found[1]):
         cached = cached_preview(db, settings, photo_id)
-        return (cached, None) if cached is not None else (None, PREVIEW_NOT_BUILT)
+        return (cached, None) if cached is not None else (None, no_preview_here(db, found[1]))
     try:
         return built_preview(db, settings, photo_id), None
     except PreviewUnavailable as error:
@@ -807,7 +807,7 @@ def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes |
         return None, "this photo has no original file on disk"
     _blake3, root, rel_path, file_format, orientation = found
     if not originals_here(root):
-        return None, PREVIEW_NOT_BUILT
+        return None, no_preview_here(db, root)
     try:
         data = render_preview(
             Path(root) / rel_path, file_format or "unknown", orientation, long_edge
@@ -817,6 +817,16 @@ def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes |
     except OSError as error:
         return None, f"cannot be read: {error.strerror or error}"
     return data, None
+
+
+def no_preview_here(db: SqliteDatabase, root_path: str) -> str:
+    """Why a photo whose original is not on this machine (core.media.reach) and whose preview
+    is not in the cache has nothing to show, in one line: its root is offline (the engine
+    found it so: a drive unplugged), else the engine has not built its preview yet."""
+    offline = queries.root_offline_reason(db, root_path)
+    if offline is not None:
+        return f"its root is offline ({offline}) and its preview was not built"
+    return PREVIEW_NOT_BUILT
 
 
 def cached_preview(db: SqliteDatabase, settings: MediaSettings, photo_id: int) -> Path | None:

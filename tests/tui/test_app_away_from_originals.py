@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +169,18 @@ async def test_every_photo_shows_from_the_shared_cache_and_no_original_is_opened
             await pilot.press("right")
         assert seen == set(pane.queue.photo_ids) and len(seen) > 10
     assert opened == []
+    # Each shoot it showed, told through a catalogue on a server (the engine may be anywhere;
+    # written by a thread of the app's: waited for, time not asserted).
+    on_a_server = not isinstance(studio.app_settings.catalogue, Path)
+    shoots = {"2024-06-01_wedding", "2024-07-15_street"} if on_a_server else set()
+    for _ in range(600):
+        told = studio.catalogue.db.execute_sql(
+            "SELECT DISTINCT path FROM event WHERE kind = 'shoot_on_screen'"
+        ).fetchall()
+        if {path for (path,) in told} == shoots:
+            break
+        time.sleep(0.05)
+    assert {path for (path,) in told} == shoots
 
 
 @pytest.mark.anyio
@@ -211,4 +224,24 @@ async def test_the_loupe_shows_the_previews_pixels_and_says_so(studio):
         await pilot.press("minus")
         assert not pane.zoomed
         assert (await shown(pilot, pane)).strips == fitted.strips
+    assert opened == []
+
+
+@pytest.mark.anyio
+async def test_a_root_the_engine_found_offline_is_named_as_the_reason(studio):
+    """Not here because it is nowhere (a drive unplugged from the engine's machine): said so,
+    rather than that the engine builds the preview."""
+    no_preview, _ = studio.preview_of(NO_PREVIEW)
+    studio.catalogue.db.execute_sql(
+        "UPDATE root SET state = 'offline', state_reason = 'the drive is not mounted'"
+    )
+    async with make_app(studio).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        await go_to(pilot, pane, no_preview)
+        frame = await shown(pilot, pane, drawn=False)
+        assert frame.reason == (
+            "its root is offline (the drive is not mounted) and its preview was not built"
+        )
+        await pilot.press("right")
+        assert (await shown(pilot, pane)).reason is None  # the others, from the cache
     assert opened == []
