@@ -184,7 +184,10 @@ async def test_every_photo_shows_from_the_shared_cache_and_no_original_is_opened
 
 
 @pytest.mark.anyio
-async def test_a_photo_without_its_preview_says_so_then_shows_it_once_the_engine_built_it(studio):
+@pytest.mark.parametrize("built_after", [0.0, 0.5, 3.0])  # seconds the photo said so first
+async def test_a_photo_without_its_preview_says_so_then_shows_it_once_the_engine_built_it(
+    studio, built_after
+):
     no_preview, blake3 = studio.preview_of(NO_PREVIEW)
     async with make_app(studio).run_test(size=SIZE) as pilot:
         pane = pilot.app.query_one(TriagePane)
@@ -197,6 +200,7 @@ async def test_a_photo_without_its_preview_says_so_then_shows_it_once_the_engine
         assert pane.zoomed
         assert (await shown(pilot, pane, drawn=False)).reason == PREVIEW_NOT_BUILT
         await pilot.press("z")
+        await pilot.pause(built_after)
         # The engine builds it, on its machine: it appears in the mounted cache.
         mounted = PreviewCache(preview_cache_dir(studio.app_settings.media), 1 << 30)
         built = PreviewCache(studio.engine_cache, 1 << 30).path_for(blake3)
