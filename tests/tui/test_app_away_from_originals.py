@@ -38,16 +38,19 @@ NO_PREVIEW = "IMG_0004.JPG"  # the photo whose preview the engine has not built 
 
 # Opens of files under the folders watched, by any thread of this process (Pillow, the frame
 # threads, the loupe's): an audit hook cannot be removed, so it only counts while watching.
+# Looks at the folders (scandir) are counted too: whether the originals are here is decided
+# per root, not per photo.
 _watched: list[str] = []
 opened: list[str] = []
+looked_into: list[str] = []
 
 
 def _count_opens(event: str, args: tuple) -> None:
-    if event != "open" or not _watched or isinstance(args[0], int):
+    if event not in ("open", "os.scandir") or not _watched or isinstance(args[0], int):
         return
     path = os.fsdecode(args[0])
     if any(path == folder or path.startswith(folder + os.sep) for folder in _watched):
-        opened.append(path)
+        (opened if event == "open" else looked_into).append(path)
 
 
 sys.addaudithook(_count_opens)
@@ -114,6 +117,7 @@ def studio(tmp_path: Path, catalogue_location):
     reach.forget()
     built = build_studio(tmp_path, catalogue_location)
     opened.clear()
+    looked_into.clear()
     _watched[:] = [str(built.old_root), str(tmp_path / "moved-away")]
     try:
         yield built
@@ -249,3 +253,21 @@ async def test_a_root_the_engine_found_offline_is_named_as_the_reason(studio):
         await pilot.press("right")
         assert (await shown(pilot, pane)).reason is None  # the others, from the cache
     assert opened == []
+
+
+@pytest.mark.anyio
+async def test_with_no_preview_built_yet_each_photo_says_so_and_the_root_is_looked_at_once(
+    studio,
+):
+    shutil.rmtree(preview_cache_dir(studio.app_settings.media))  # the engine has built none
+    async with make_app(studio).run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        for _ in pane.queue.photo_ids:
+            assert (await shown(pilot, pane, drawn=False)).reason == PREVIEW_NOT_BUILT
+            await pilot.press("right")
+        shown_photos = len(pane.queue.photo_ids)
+    assert opened == []
+    # Decided per root, not per photo: looked at again only after a while (a share mounted
+    # meanwhile is noticed then).
+    assert set(looked_into) == {str(studio.old_root)}
+    assert len(looked_into) < shown_photos / 4
