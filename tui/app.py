@@ -78,7 +78,7 @@ class ShootwatchApp(App):
         super().__init__(ansi_color=True)
         self.settings = settings
         self.catalogue = catalogue
-        self.link = EngineLink(settings, engine)
+        self.link = EngineLink(settings, engine, catalogue.db)
         self.renderer = renderer
         self.clock = clock
         self._graphics = graphics

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from peewee import Database
+
+from core.catalogue_location import is_server
 from core.config import Settings
 from core.engine.component import COMPONENTS, ComponentState
 from core.engine.control import ask
 from core.engine.lock import running_engine_pid
 from core.store import queries
+from core.store.events import record_shoot_on_screen
 
 if TYPE_CHECKING:
     from core.engine.scheduler import Engine
@@ -45,12 +50,31 @@ def _ask_quietly(catalogue, request: dict) -> None:
         ask(catalogue, request, timeout=1.0)
 
 
+def _tell_through_the_catalogue(db: Database, folder: str) -> None:
+    """The shoot on screen, written to a catalogue on a server for an engine that may run on
+    another machine (no socket reaches it). A hint, as over the socket: a server that cannot
+    take it now is told at the next shoot. On a thread of its own, with its own connection."""
+    try:
+        root = queries.root_for_path(folder)
+        if root is not None:
+            rel_dir = os.path.relpath(folder, root.path)
+            rel_dir = "" if rel_dir == "." else rel_dir
+            record_shoot_on_screen(db, root.id, rel_dir, socket.gethostname())
+    except Exception:  # any driver's error: a hint lost, never the app
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            db.close()  # this thread's connection
+
+
 class EngineLink:
-    def __init__(self, settings: Settings, mode: str = "auto") -> None:
+    def __init__(self, settings: Settings, mode: str = "auto", db: Database | None = None) -> None:
         """``mode``: "auto" hosts an engine unless one runs; "off" runs none (a read-only
-        look at the catalogue, as in screenshots)."""
+        look at the catalogue, as in screenshots). ``db``: the app's catalogue, which the
+        shoot on screen is written to when it is on a server."""
         self.settings = settings
         self.mode = mode
+        self.db = db
         self.engine: Engine | None = None
         self.attached_pid: int | None = None
         # Why no engine runs, when none does.
@@ -124,10 +148,17 @@ class EngineLink:
 
     def focus(self, folder: str) -> bool:
         """Tell the engine which shoot (``folder``) is on screen, so its previews come first:
-        at once when it runs here, else over its socket, in a thread (the screen never waits
-        for it). False when no engine runs (yet)."""
+        at once when it runs here; else, on a server catalogue, through the catalogue (the
+        engine may run on another machine); else over its socket. In a thread: the screen
+        never waits for it. False when no engine runs (yet) that could be told."""
         if self.engine is not None:
             self.engine.focus_previews(folder)
+            return True
+        # Even with no engine of its own ("off"): on a server, the engine runs elsewhere.
+        if self.db is not None and is_server(self.settings.catalogue):
+            threading.Thread(
+                target=_tell_through_the_catalogue, args=(self.db, folder), daemon=True
+            ).start()
             return True
         if self.attached_pid:
             request = {"command": "focus", "folder": folder}

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from core.media.reach import originals_here
 from core.store.photos import original_of
 from tui.exposure import NO_AIDS, PREVIEW, RAW, Aids, Exposure, RawMeasures
 from tui.widgets.photo_view import PhotoView
@@ -124,7 +125,8 @@ class ExposureKeys:
 
     def _original_path(self, photo_id: int) -> Path | None:  # a frame thread
         found = original_of(self.db, photo_id)
-        return Path(found[1]) / found[2] if found else None
+        # An original on another machine is never opened (core.media.reach).
+        return Path(found[1]) / found[2] if found and originals_here(found[1]) else None
 
     def on_photo_view_shown(self, message: PhotoView.Shown) -> None:
         frame = message.frame

@@ -19,8 +19,19 @@ from PIL import Image
 from rich.text import Text
 from textual.message import Message
 
-from core.media.pixels import DEVELOPING, PixelCache, Pixels, PixelSource, Plan, choose_source
+from core.config import MediaSettings
+from core.media.photos import cached_preview, no_preview_here
+from core.media.pixels import (
+    DEVELOPING,
+    PixelCache,
+    Pixels,
+    PixelSource,
+    Plan,
+    choose_source,
+    preview_source,
+)
 from core.media.preview import PreviewUnavailable
+from core.media.reach import originals_here
 from core.store.photos import focus_points, original_of
 from tui.loupe import LoupePlace, start_place
 
@@ -50,12 +61,20 @@ class LoupeSource:
     on screen and its neighbours, cut for a place. Called from the frame threads.
 
     A RAW LibRaw must develop takes seconds at 24 MP: its embedded JPEG, enlarged, is shown
-    at once, the RAW is developed by a thread of its own, and ``on_developed`` says when."""
+    at once, the RAW is developed by a thread of its own, and ``on_developed`` says when.
+
+    A photo whose original is on another machine (core.media.reach) shows its preview from
+    the cache (``media``'s), at the preview's own size: the original is never opened."""
 
     def __init__(
-        self, db, cell_pixels: tuple[int, int], on_developed: Callable[[int], None] | None = None
+        self,
+        db,
+        cell_pixels: tuple[int, int],
+        on_developed: Callable[[int], None] | None = None,
+        media: MediaSettings | None = None,
     ) -> None:
         self.db = db
+        self.media = media
         self.cell_pixels = cell_pixels
         self.cache = PixelCache()
         self._sources: dict[int, PixelSource] = {}  # what each photo's last view came from
@@ -136,7 +155,13 @@ class LoupeSource:
         if found is None:
             raise PreviewUnavailable("this photo has no original file on disk")
         _blake3, root, rel_path, file_format, orientation = found
-        plan = choose_source(Path(root) / rel_path, file_format or "unknown", orientation, zoom)
+        if originals_here(root):
+            plan = choose_source(Path(root) / rel_path, file_format or "unknown", orientation, zoom)
+        else:  # not kept while there is no preview: the engine may build it any moment
+            preview = cached_preview(self.db, self.media, photo_id) if self.media else None
+            if preview is None:
+                raise PreviewUnavailable(no_preview_here(self.db, root), lasting=False)
+            plan = preview_source(preview)
         with self._lock:
             self._plans[(photo_id, scale)] = plan
             while len(self._plans) > KEEP_PLANS:

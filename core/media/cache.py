@@ -3,11 +3,15 @@ recently shown removed first once the cache is over its size.
 
 Files are the only state, so worker processes and the app can share one cache: a write is
 atomic (two writers of one key leave one whole file), a file's mtime is its last use (``get``
-bumps it), and a file deleted behind the cache's back is a miss.
+bumps it), and a file deleted behind the cache's back is a miss. A preview's place depends on
+the photo's content and the preview's size alone, never on where its original is, so an app
+on another machine finds the engine's previews in the engine's cache folder mounted there
+(read-only will do: a look that cannot bump a file's use is a hit all the same).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -54,9 +58,14 @@ class PreviewCache:
         self.max_bytes = max_bytes
         if not self.root.is_dir():
             made = [folder for folder in (self.root, *self.root.parents) if not folder.exists()]
-            self.root.mkdir(parents=True, exist_ok=True)
-            for folder in made:  # previews show the user's photos: every folder made is theirs
-                os.chmod(folder, 0o700)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                for folder in made:  # previews show the user's photos: every folder made is theirs
+                    os.chmod(folder, 0o700)
+            except OSError:
+                # The engine's cache shared read-only with an app on another machine, before
+                # the engine made this size's folder: nothing in it yet, every look a miss.
+                pass
         self._lock = threading.Lock()
         # Bytes in the cache as this instance knows them: scanned at the first write, then kept
         # by adding what it writes; other processes' writes are counted at the next eviction.
@@ -72,8 +81,10 @@ class PreviewCache:
         path = self.path_for(blake3)
         try:
             if os.stat(path).st_size == 0:
-                # Written by a process that crashed before the data reached the disk.
-                path.unlink(missing_ok=True)
+                # Written by a process that crashed before the data reached the disk (left
+                # where it is in a cache this process may only read: a miss all the same).
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
                 return None
             now = _use_time_ns()
             os.utime(path, ns=(now, now))

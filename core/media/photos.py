@@ -34,6 +34,7 @@ from core.media.grouping import (
     unversioned,
 )
 from core.media.preview import PreviewUnavailable, render_preview
+from core.media.reach import PREVIEW_NOT_BUILT, originals_here
 from core.media.sniff import FORMAT_KINDS, NOT_PHOTOS
 from core.media.work import PreviewJob, PreviewResult, build_previews, cache_for
 from core.store import photos as queries
@@ -69,8 +70,9 @@ class MediaCounts:
 
 
 class MediaSync:
-    # The file events that mean a file may be a photo, or belong to one, anew.
-    FOLLOWS = FILE_EVENTS
+    # The file events that mean a file may be a photo, or belong to one, anew; and the shoot
+    # an app on another machine has on screen (told through the catalogue, not a socket).
+    FOLLOWS = (*FILE_EVENTS, EventKind.SHOOT_ON_SCREEN)
 
     def __init__(
         self,
@@ -160,6 +162,9 @@ class MediaSync:
         for change in changes:
             root_id, rel_path = change.root_id, change.path
             if root_id not in self._roots.paths or rel_path is None:
+                continue
+            if change.kind == EventKind.SHOOT_ON_SCREEN:
+                self.focus = (root_id, rel_path)  # the newest told wins, as over the socket
                 continue
             if change.kind == EventKind.INDEXED:
                 self._backlog_after["files"] = 0  # a first index: the backlog finds them all
@@ -758,7 +763,12 @@ def preview_for(
     db: SqliteDatabase, settings: MediaSettings, photo_id: int
 ) -> tuple[Path | None, str | None]:
     """The preview of the photo being looked at: from the cache, or built now when the
-    background has not got to it. (path, None), or (None, why there is none)."""
+    background has not got to it, unless its original is on another machine (an app away
+    from the engine: core.media.reach). (path, None), or (None, why there is none)."""
+    found = queries.original_of(db, photo_id)
+    if found is not None and not originals_here(found[1]):
+        cached = cached_preview(db, settings, photo_id)
+        return (cached, None) if cached is not None else (None, no_preview_here(db, found[1]))
     try:
         return built_preview(db, settings, photo_id), None
     except PreviewUnavailable as error:
@@ -791,11 +801,13 @@ def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes |
     """The photo drawn at ``long_edge`` straight from its original, not cached: what a screen
     shows at once while the preview is not built yet (decoded at 1/8 for a terminal pane; the
     loupe's full-size pixels come from core.media.pixels). (JPEG bytes, None) or (None, why
-    not)."""
+    not: among others, that the original is on another machine and its preview not built)."""
     found = queries.original_of(db, photo_id)
     if found is None:
         return None, "this photo has no original file on disk"
     _blake3, root, rel_path, file_format, orientation = found
+    if not originals_here(root):
+        return None, no_preview_here(db, root)
     try:
         data = render_preview(
             Path(root) / rel_path, file_format or "unknown", orientation, long_edge
@@ -805,6 +817,16 @@ def view_for(db: SqliteDatabase, photo_id: int, long_edge: int) -> tuple[bytes |
     except OSError as error:
         return None, f"cannot be read: {error.strerror or error}"
     return data, None
+
+
+def no_preview_here(db: SqliteDatabase, root_path: str) -> str:
+    """Why a photo whose original is not on this machine (core.media.reach) and whose preview
+    is not in the cache has nothing to show, in one line: its root is offline (the engine
+    found it so: a drive unplugged), else the engine has not built its preview yet."""
+    offline = queries.root_offline_reason(db, root_path)
+    if offline is not None:
+        return f"its root is offline ({offline}) and its preview was not built"
+    return PREVIEW_NOT_BUILT
 
 
 def cached_preview(db: SqliteDatabase, settings: MediaSettings, photo_id: int) -> Path | None:

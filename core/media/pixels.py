@@ -27,6 +27,7 @@ from core.media.preview import (
     embedded_jpeg,
     orientation_of,
 )
+from core.media.reach import ORIGINAL_ELSEWHERE
 from core.media.sniff import FORMAT_KINDS
 
 # An embedded JPEG "covers" a zoom when its long edge is within this of what the zoom needs:
@@ -42,6 +43,7 @@ SOURCE_WORDS = {
     "image": "the image itself",
     "embedded": "embedded JPEG",
     "raw": "RAW (LibRaw)",
+    "preview": f"preview: {ORIGINAL_ELSEWHERE}",
 }
 
 
@@ -51,7 +53,7 @@ class PixelSource:
     upright (a RAW's developed sensor image); ``size``: this source's own, upright; ``why``:
     a sentence when a better source was wanted and could not be had."""
 
-    kind: str  # jpeg, image, embedded or raw
+    kind: str  # jpeg, image, embedded, raw or preview
     full_size: tuple[int, int]
     size: tuple[int, int]
     why: str | None = None
@@ -134,6 +136,21 @@ def choose_source(path: Path, file_format: str, orientation: int | None, zoom: f
             return Pixels(_decoded_jpeg(data, orientation, None), meanwhile)
 
     return Plan(source, develop, stand_in)
+
+
+def preview_source(preview: Path) -> Plan:
+    """The cached preview as the pixels, for a photo whose original is on another machine
+    (core.media.reach): upright already (built so), at its own size, which 100 % shows 1:1."""
+    with Image.open(preview, formats=["JPEG"]) as image:
+        size = image.size
+    source = PixelSource("preview", size, size)
+
+    def decode() -> Pixels:
+        with Image.open(preview, formats=["JPEG"]) as image:
+            image.load()
+            return Pixels(image.convert("RGB"), source)
+
+    return Plan(source, decode)
 
 
 def decode_pixels(path: Path, file_format: str, orientation: int | None, zoom: float) -> Pixels:

@@ -71,6 +71,8 @@ class EventKind(StrEnum):
     DARKTABLE_ORPHANED = "darktable_orphaned"  # a file gone that darktable still has
     SIDECAR_ORPHANED = "sidecar_orphaned"  # an XMP sidecar whose image is gone
     SIDECAR_UNREADABLE = "sidecar_unreadable"  # an XMP sidecar that could not be parsed
+    # --- the app (source "app"), on a server catalogue: the engine may be on another machine
+    SHOOT_ON_SCREEN = "shoot_on_screen"  # a folder on screen: previews first; payload: machine
 
 
 # --- the groups of kinds consumers follow --------------------------------------------------
@@ -136,6 +138,15 @@ def insert_events(db: Database, rows: Iterable[tuple]) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (checked(row) for row in rows),
     )
+
+
+def record_shoot_on_screen(db: Database, root_id: int, rel_dir: str, machine: str) -> None:
+    """An app's shoot on screen (``rel_dir`` of a root, "" for the root itself), for an
+    engine that may run on another machine (core.media.photos follows it)."""
+    payload = json.dumps({"machine": machine})
+    row = (time.time(), EventKind.SHOOT_ON_SCREEN, "app", root_id, rel_dir, None, payload)
+    with db.atomic():
+        insert_events(db, [row])
 
 
 def record_event(

@@ -345,6 +345,16 @@ def original_of(db: SqliteDatabase, photo_id: int) -> tuple | None:
     ).fetchone()
 
 
+def root_offline_reason(db: SqliteDatabase, root_path: str) -> str | None:
+    """Why the engine found the root at ``root_path`` offline; None while it is online."""
+    row = db.execute_sql(
+        "SELECT state, state_reason FROM root WHERE path = ?", (root_path,)
+    ).fetchone()
+    if row is None or row[0] != "offline":
+        return None
+    return row[1] or "offline"
+
+
 def focus_points(db: SqliteDatabase, photo_id: int) -> tuple:
     """(af_x, af_y, sharp_x, sharp_y) of a photo: where a loupe starts; NULLs where unknown."""
     row = db.execute_sql(

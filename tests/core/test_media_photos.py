@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tests.postgres_cluster import BOTH_BACKENDS
 pytestmark = BOTH_BACKENDS
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "camera"
+REPO = Path(__file__).parents[2]
 SIDECAR = Path(__file__).parents[1] / "fixtures" / "darktable-4.2" / "photos" / "2024-06-01_wedding"
 
 
@@ -234,6 +237,65 @@ def test_previews_are_built_for_the_shoot_on_screen_first_then_newest_first(
     assert previewed() == sorted(newest + on_screen)
     media.run_until_idle()
     assert len(previewed()) == 36 and media.focus is None
+
+
+# An app on another machine than the engine's: tells the shoot on screen through the
+# catalogue on the server, from a process of its own (as the app's engine link does).
+TELL_FROM_ANOTHER_APP = """
+import sys, threading
+from core.config import load_settings
+from core.store import open_catalogue
+from tui.engine_link import EngineLink
+
+settings = load_settings(sys.argv[1])
+catalogue = open_catalogue(settings.catalogue)
+assert EngineLink(settings, "auto", catalogue.db).focus(sys.argv[2])
+for thread in threading.enumerate():
+    if thread is not threading.current_thread():
+        thread.join(60)
+"""
+
+
+@pytest.mark.parametrize("catalogue_backend", ["postgresql"])
+@pytest.mark.parametrize("batches_before", [0, 1, 2])
+@pytest.mark.parametrize("on_screen", ["2019-01-01", "2020-03-01"])
+def test_an_app_on_another_machine_tells_the_shoot_on_screen_through_the_catalogue(
+    catalogue, catalogue_location, library, tmp_path, batches_before, on_screen
+):
+    """No socket reaches an engine on another machine: the app writes the shoot on screen to
+    the catalogue, and the engine's media component builds that shoot's previews next."""
+    shoots = {"2019-01-01": 2019, "2021-06-01": 2021, "2020-03-01": 2020}
+    for name, year in shoots.items():
+        _dated_copies(library / name, datetime.datetime(year, 1, 1, 12), 12)
+    scan(catalogue, library, workers=1)
+    media = _media(catalogue, tmp_path)
+    while media.counts.described < 36:
+        media.tick()
+
+    def previewed() -> set[str]:
+        query = Photo.select().where(Photo.preview_at.is_null(False))
+        return {FileRecord.get(FileRecord.photo == p).rel_path for p in query}
+
+    for _ in range(batches_before):  # newest first, while no app has told anything
+        media.tick()
+    before = previewed()
+    assert len(before) == 8 * batches_before
+    config = tmp_path / "app.toml"
+    config.write_text(f'catalogue = "{catalogue_location}"\n')
+    told = subprocess.run(
+        [sys.executable, "-c", TELL_FROM_ANOTHER_APP, str(config), str(library / on_screen)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert told.returncode == 0, told.stderr
+    wanted = {f"{on_screen}/DSC_{n:04d}.JPG" for n in range(12)} - before
+    media.tick()  # reads what the app told, then builds
+    media.tick()
+    assert previewed() - before == wanted
+    media.run_until_idle()
+    assert len(previewed()) == 36
 
 
 def test_an_app_elsewhere_asks_the_running_engine_for_the_shoot_on_screen(tmp_path, library):

@@ -4,6 +4,7 @@ and the preview cache on a real folder."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import stat
 import struct
@@ -696,3 +697,43 @@ def test_two_writers_of_one_key_leave_one_whole_preview(tmp_path):
     assert other_process.returncode == 0
     assert caches[0].read(key) in (ours, theirs)
     assert _files_in(tmp_path) == [caches[0].path_for(key)]
+
+
+# An app on another machine reading the engine's cache through a read-only mount: permission
+# bits apply to this process even as root (CAP_DAC_OVERRIDE dropped, as
+# tests.helpers.run_cli_without_file_permissions_bypass does).
+READ_ONLY_CACHE_LOOKS = """
+import sys
+from pathlib import Path
+from core.media.cache import PreviewCache
+
+shared, present, empty, absent = Path(sys.argv[1]), *sys.argv[2:]
+cache = PreviewCache(shared / "1600", 1 << 30)
+print(cache.get(present) is not None, cache.get(empty) is None, cache.get(absent) is None)
+other_size = PreviewCache(shared / "2048", 1 << 30)  # a size the engine has made no folder for
+print(other_size.get(present) is None)
+"""
+
+
+def test_a_cache_shared_read_only_gives_its_previews_and_misses_the_rest(tmp_path):
+    shared = tmp_path / "engine-previews"
+    cache = PreviewCache(shared / "1600", 1 << 30)
+    present, empty, absent = (blake3.blake3(bytes([n])).hexdigest() for n in range(3))
+    cache.put(present, b"\xff\xd8 a preview")
+    cache.path_for(empty).parent.mkdir(parents=True, exist_ok=True)
+    cache.path_for(empty).write_bytes(b"")  # a writer died before its data reached the disk
+    for path in [shared, *shared.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    command = [sys.executable, "-c", READ_ONLY_CACHE_LOOKS, str(shared), present, empty, absent]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    try:
+        looked = subprocess.run(
+            command, capture_output=True, text=True, cwd=REPO, timeout=120
+        )  # fmt: skip
+    finally:
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    assert looked.returncode == 0, looked.stderr
+    assert looked.stdout.split() == ["True"] * 4
+    assert cache.path_for(empty).exists()  # left where it is: the process may only read

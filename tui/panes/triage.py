@@ -33,6 +33,7 @@ from core.config import Settings
 from core.darktable.facts import LABEL_NAMES, label_names
 from core.engine.component import ComponentState
 from core.media.photos import cached_preview, preview_for, view_for
+from core.media.reach import PREVIEW_NOT_BUILT
 from core.store.photos import index_progress, photo_folders, xmp_not_read
 from core.triage.card import PhotoCard, decisions_since, newest_decision, photo_card
 from core.triage.decisions import (
@@ -85,6 +86,9 @@ FILTERS = (
 # How often the pane looks at the catalogue for other sessions' decisions and keeps the photo
 # on screen there: a card changed elsewhere shows within this (well under a second).
 FOLLOW_SECONDS = 0.25
+# A photo waiting for the engine to build its preview (its original on the engine's machine)
+# looks in the cache this often.
+PREVIEW_RECHECK_SECONDS = 2.0
 _OFF = ComponentState("off")
 
 
@@ -140,6 +144,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
                              person=settings.triage.name)  # fmt: skip
         self.auto_advance = settings.tui.auto_advance
         self._focused_folder: str | None = None  # the shoot the engine was told is on screen
+        self._waiting_for_preview: int | None = None  # the photo whose preview is looked for
         self.prefetch = settings.tui.prefetch
         self.loupe = LoupePlace()  # fit: the loupe is off
         self.loupe_source: LoupeSource | None = None
@@ -192,7 +197,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             cell_pixels=cell_pixels,
         )
         self.loupe_source = LoupeSource(
-            self.db, cell_pixels, lambda photo_id: self.post_message(LoupeDeveloped(photo_id))
+            self.db,
+            cell_pixels,
+            lambda photo_id: self.post_message(LoupeDeveloped(photo_id)),
+            self.settings.media,
         )
         self._decisions_seen = newest_decision(self.db)
         saved = saved_position(self.db)
@@ -289,6 +297,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if frame is not None:
             view.show(frame)
             self._mark_shown()
+            self._wait_for_preview(frame)
         else:
             waiting = f"loupe at {self.loupe.percent}…" if self.zoomed else ""
             view.show(Frame(photo_id, size, self.zoomed, reason=waiting))
@@ -303,6 +312,26 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if folder is not None and folder != self._focused_folder and link is not None:
             # Told again at the next photo when no engine ran yet (the app starts it).
             self._focused_folder = folder if link.focus(folder) else None
+
+    def _wait_for_preview(self, frame: Frame) -> None:
+        """A photo whose original is on the engine's machine and whose preview the engine has
+        not built yet: shown as soon as the preview is in the cache."""
+        if frame.reason != PREVIEW_NOT_BUILT or self._waiting_for_preview == frame.photo_id:
+            return
+        self._waiting_for_preview = frame.photo_id
+
+        def look_again() -> None:
+            if self.photo_id != frame.photo_id or not self.is_attached:
+                self._waiting_for_preview = None  # moved on: the next photo waits for its own
+                return
+            if cached_preview(self.db, self.settings.media, frame.photo_id) is None:
+                self.set_timer(PREVIEW_RECHECK_SECONDS, look_again)
+                return
+            self._waiting_for_preview = None
+            self.frames.forget(frame.photo_id)
+            self.show_current()
+
+        self.set_timer(PREVIEW_RECHECK_SECONDS, look_again)
 
     def _neighbours(self, photo_id: int) -> list[int]:
         ids = self.queue.photo_ids if self.queue else []
@@ -333,6 +362,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if (frame.photo_id, frame.size, frame.zoom) == current:
             view.show(frame)
             self._mark_shown()
+            self._wait_for_preview(frame)
             if self.zoomed:  # the loupe's line names where its pixels came from
                 self._update_text()
 
