@@ -146,13 +146,19 @@ def camera_files(count: int = 0, big: int = 0) -> dict[str, bytes]:
 class Destinations:
     """ingest.destination and ingest.backup on two tmpfs file systems, and a settings file."""
 
-    def __init__(self, tmp_path: Path, mounts: Mounts, size_mb: int = 256) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        mounts: Mounts,
+        size_mb: int = 256,
+        catalogue: Path | str | None = None,
+    ) -> None:
         self.tmp = tmp_path
         for name in ("dest", "backup"):
             mounts.mount("-t", "tmpfs", "-o", f"size={size_mb}m", "none", target=tmp_path / name)
         self.primary = tmp_path / "dest" / "Originals"
         self.backup = tmp_path / "backup" / "Originals"
-        self.catalogue = tmp_path / "catalogue.db"
+        self.catalogue = catalogue or tmp_path / "catalogue.db"  # a file, or a server's URL
         self.config = tmp_path / "shootwatch.toml"
         self.config.write_text(
             f'catalogue = "{self.catalogue}"\n[ingest]\ndestination = "{self.primary}"\n'
@@ -185,10 +191,24 @@ def assert_each_card_file_once_in_both(card: Card, places: Destinations) -> None
     assert places.copies(places.primary) == places.copies(places.backup)
 
 
-def verified(catalogue: Path) -> int:
-    query = "SELECT count(*) FROM card_copy WHERE state = 'verified'"
+def catalogue_rows(catalogue: Path | str, query: str, params: tuple = ()) -> list[tuple] | None:
+    """The rows of ``query`` (``?`` placeholders) read from the catalogue, a file's path or a
+    server's URL, on a connection of the test's own; None while the catalogue is not made."""
+    if isinstance(catalogue, str) and catalogue.startswith("postgresql://"):
+        import psycopg
+
+        try:
+            with contextlib.closing(psycopg.connect(catalogue, autocommit=True)) as db:
+                return db.execute(query.replace("?", "%s"), params).fetchall()
+        except psycopg.errors.UndefinedTable:  # not made yet
+            return None
     try:
         with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query).fetchone()[0]
+            return db.execute(query, params).fetchall()
     except sqlite3.Error:  # not made yet
-        return 0
+        return None
+
+
+def verified(catalogue: Path | str) -> int:
+    rows = catalogue_rows(catalogue, "SELECT count(*) FROM card_copy WHERE state = 'verified'")
+    return rows[0][0] if rows else 0
