@@ -5,9 +5,7 @@ whatever happens. Used by tests/core/test_card_ingest.py and tests/faults/test_c
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import uuid
@@ -20,6 +18,7 @@ import pytest
 from core.config import load_settings
 from core.ingest.verified_copy import TEMPORARY_PREFIX
 from tests.helpers import REPO, REPO_CAMERA, distinct_copy
+from tests.postgres_cluster import catalogue_rows
 
 SHOT = 1_700_000_000  # the time the camera wrote the files (2023-11-14)
 
@@ -189,24 +188,6 @@ def assert_each_card_file_once_in_both(card: Card, places: Destinations) -> None
         assert not [name for name in copies if TEMPORARY_PREFIX in name]
         assert sorted(copies.values()) == sorted(on_card.values()), root
     assert places.copies(places.primary) == places.copies(places.backup)
-
-
-def catalogue_rows(catalogue: Path | str, query: str, params: tuple = ()) -> list[tuple] | None:
-    """The rows of ``query`` (``?`` placeholders) read from the catalogue, a file's path or a
-    server's URL, on a connection of the test's own; None while the catalogue is not made."""
-    if isinstance(catalogue, str) and catalogue.startswith("postgresql://"):
-        import psycopg
-
-        try:
-            with contextlib.closing(psycopg.connect(catalogue, autocommit=True)) as db:
-                return db.execute(query.replace("?", "%s"), params).fetchall()
-        except psycopg.errors.UndefinedTable:  # not made yet
-            return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query, params).fetchall()
-    except sqlite3.Error:  # not made yet
-        return None
 
 
 def verified(catalogue: Path | str) -> int:

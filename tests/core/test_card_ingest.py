@@ -7,13 +7,11 @@ FAT's own traits (2 s times, names without case) are covered without a FAT file 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -34,17 +32,14 @@ from tests.card_image import (
     Mounts,
     assert_each_card_file_once_in_both,
     camera_files,
-    catalogue_rows,
     mounts_undone_after,
     shootwatch,
     verified,
 )
 from tests.helpers import REPO, REPO_CAMERA, distinct_copy
-from tests.postgres_cluster import BOTH_BACKENDS
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
 
-# Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server (the
-# engine's own, with a card inserted while it runs, on SQLite alone: the engine does not run
-# on a server here yet).
+# Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server.
 pytestmark = BOTH_BACKENDS
 
 
@@ -591,32 +586,22 @@ def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path, cata
 # --- the engine: a card inserted while it runs ------------------------------------------------
 
 
-def events_of(catalogue: Path, kind: str) -> list[dict]:
+def events_of(catalogue: Path | str, kind: str) -> list[dict]:
     query = "SELECT payload FROM event WHERE kind = ? ORDER BY id"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return [json.loads(row[0] or "{}") for row in db.execute(query, (kind,))]
-    except sqlite3.Error:
-        return []
+    return [json.loads(row[0] or "{}") for row in catalogue_rows(catalogue, query, (kind,)) or []]
 
 
-def catalogued_under(catalogue: Path, root: Path) -> int:
+def catalogued_under(catalogue: Path | str, root: Path) -> int:
     query = "SELECT count(*) FROM file f JOIN root r ON r.id = f.root_id WHERE r.path = ?"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query, (str(root),)).fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    rows = catalogue_rows(catalogue, query, (str(root),))
+    return rows[0][0] if rows else 0
 
 
-def photos_under(catalogue: Path, root: Path) -> int:
+def photos_under(catalogue: Path | str, root: Path) -> int:
     query = ("SELECT count(DISTINCT f.photo_id) FROM file f JOIN root r ON r.id = f.root_id"
              " WHERE r.path = ?")  # fmt: skip
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query, (str(root),)).fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    rows = catalogue_rows(catalogue, query, (str(root),))
+    return rows[0][0] if rows else 0
 
 
 def wait_until(condition, timeout: float = 60.0):
@@ -629,10 +614,13 @@ def wait_until(condition, timeout: float = 60.0):
         time.sleep(0.1)
 
 
-def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(tmp_path, mounts):
+def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(
+    tmp_path, catalogue_location, mounts
+):
+    skip_unless_the_engine_runs_on(catalogue_location)
     card = Card(tmp_path, mounts).format(camera_files())
     card.pull_out()  # inserted once the engine runs
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     with places.config.open("a") as config:
         config.write(f'cards = ["{tmp_path / "media"}"]\n[watch]\nsettle_seconds = 0.5\n'
                      "[stages]\nenabled = []\n")  # fmt: skip

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from core.scan.reconcile import reconcile_roots
 from core.store import open_catalogue, queries
 from core.store.models import Event, FileRecord, IngestMove, Root
 from tests.helpers import REPO
-from tests.postgres_cluster import BOTH_BACKENDS
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
 
 CAMERA = REPO / "tests" / "fixtures" / "camera"
 SONY_ARW = CAMERA / "bad_sony_a7iii_header_only.ARW"  # DateTimeOriginal 2024:09:14 +02:00
@@ -561,10 +560,14 @@ STOP_AFTER = [0.0, 0.05, 0.2, 0.6]
 
 @pytest.mark.parametrize("across", [False, True], ids=["rename", "copy"])
 @pytest.mark.parametrize("stop_after", STOP_AFTER)
-def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_after, across):
+def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(
+    tmp_path, catalogue_location, stop_after, across
+):
     """A clean stop finishes or undoes the moves it started before it exits: the journal is for
     crashes, not for a stop the engine was told about."""
     from tests.faults.crashes import environment, processes_outliving, stop_engine
+
+    skip_unless_the_engine_runs_on(catalogue_location)
 
     base = tmp_path
     if across:
@@ -581,7 +584,7 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
         path.write_bytes(data)
         os.utime(path, (time.time() - 60,) * 2)
         contents.add(blake3.blake3(data).hexdigest())
-    catalogue = tmp_path / "catalogue.db"
+    catalogue = catalogue_location
     config = tmp_path / "shootwatch.toml"
     home = tmp_path / "home"
     home.mkdir()
@@ -607,12 +610,10 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
             stop_engine(engine)
         assert engine.returncode == 0, (tmp_path / "engine.log").read_text()
         assert processes_outliving(home) == {}
-        connection = sqlite3.connect(catalogue)
-        open_moves = connection.execute(
-            "SELECT count(*) FROM ingest_move WHERE state = 'intent'"
-        ).fetchone()[0]
-        connection.close()
-        assert open_moves == 0
+        open_moves = catalogue_rows(
+            catalogue, "SELECT count(*) FROM ingest_move WHERE state = 'intent'"
+        )
+        assert open_moves == [(0,)]
         library = [_b3(p) for p in originals.rglob("*.JPG")] if originals.exists() else []
         left = [_b3(p) for p in inbox.rglob("*.JPG")]
         assert len(library) == len(set(library))  # nothing filed twice
@@ -624,12 +625,6 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
             shutil.rmtree(base, ignore_errors=True)
 
 
-def _moves_written(catalogue: Path) -> int:
-    try:
-        connection = sqlite3.connect(catalogue, timeout=5)
-        try:
-            return connection.execute("SELECT count(*) FROM ingest_move").fetchone()[0]
-        finally:
-            connection.close()
-    except sqlite3.OperationalError:  # not created yet
-        return 0
+def _moves_written(catalogue: Path | str) -> int:
+    rows = catalogue_rows(catalogue, "SELECT count(*) FROM ingest_move")
+    return rows[0][0] if rows else 0  # none while the catalogue is not made
