@@ -5,9 +5,7 @@ whatever happens. Used by tests/core/test_card_ingest.py and tests/faults/test_c
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import uuid
@@ -20,6 +18,7 @@ import pytest
 from core.config import load_settings
 from core.ingest.verified_copy import TEMPORARY_PREFIX
 from tests.helpers import REPO, REPO_CAMERA, distinct_copy
+from tests.postgres_cluster import catalogue_rows
 
 SHOT = 1_700_000_000  # the time the camera wrote the files (2023-11-14)
 
@@ -146,13 +145,19 @@ def camera_files(count: int = 0, big: int = 0) -> dict[str, bytes]:
 class Destinations:
     """ingest.destination and ingest.backup on two tmpfs file systems, and a settings file."""
 
-    def __init__(self, tmp_path: Path, mounts: Mounts, size_mb: int = 256) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        mounts: Mounts,
+        size_mb: int = 256,
+        catalogue: Path | str | None = None,
+    ) -> None:
         self.tmp = tmp_path
         for name in ("dest", "backup"):
             mounts.mount("-t", "tmpfs", "-o", f"size={size_mb}m", "none", target=tmp_path / name)
         self.primary = tmp_path / "dest" / "Originals"
         self.backup = tmp_path / "backup" / "Originals"
-        self.catalogue = tmp_path / "catalogue.db"
+        self.catalogue = catalogue or tmp_path / "catalogue.db"  # a file, or a server's URL
         self.config = tmp_path / "shootwatch.toml"
         self.config.write_text(
             f'catalogue = "{self.catalogue}"\n[ingest]\ndestination = "{self.primary}"\n'
@@ -185,10 +190,6 @@ def assert_each_card_file_once_in_both(card: Card, places: Destinations) -> None
     assert places.copies(places.primary) == places.copies(places.backup)
 
 
-def verified(catalogue: Path) -> int:
-    query = "SELECT count(*) FROM card_copy WHERE state = 'verified'"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query).fetchone()[0]
-    except sqlite3.Error:  # not made yet
-        return 0
+def verified(catalogue: Path | str) -> int:
+    rows = catalogue_rows(catalogue, "SELECT count(*) FROM card_copy WHERE state = 'verified'")
+    return rows[0][0] if rows else 0

@@ -9,9 +9,11 @@ unless ``SHOOTWATCH_REQUIRE_POSTGRES=1`` (CI) makes them fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -167,6 +169,32 @@ def connect_directly(location: Path | str) -> object:
         import psycopg
 
         return psycopg.connect(location, autocommit=True)
-    import sqlite3
-
     return sqlite3.connect(location, isolation_level=None, check_same_thread=False)
+
+
+def catalogue_rows(catalogue: Path | str, query: str, params: tuple = ()) -> list[tuple] | None:
+    """The rows of ``query`` (``?`` placeholders) read from the catalogue, a file's path or a
+    server's URL, on a connection of the test's own; None while the catalogue is not made."""
+    if isinstance(catalogue, str) and catalogue.startswith("postgresql://"):
+        import psycopg
+
+        try:
+            with contextlib.closing(psycopg.connect(catalogue, autocommit=True)) as db:
+                return db.execute(query.replace("?", "%s"), params).fetchall()
+        except psycopg.errors.UndefinedTable:  # not made yet
+            return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
+            return db.execute(query, params).fetchall()
+    except sqlite3.Error:  # not made yet
+        return None
+
+
+def skip_unless_the_engine_runs_on(location: Path | str) -> None:
+    """Skip a test of the engine on a catalogue on a server while the engine does not run on
+    one (``shootwatch run`` refused there): it runs there as soon as it does."""
+    from core.cli import WORK_ON_A_SERVER
+
+    on_server = isinstance(location, str) and location.startswith("postgresql://")
+    if on_server and "run" not in WORK_ON_A_SERVER:
+        pytest.skip("the engine does not run on a catalogue on a PostgreSQL server yet")

@@ -64,6 +64,7 @@ WORK_ON_A_SERVER = frozenset({
     "add", "roots", "status", "events", "scan", "history", "show",
     "decide", "keep", "undo", "redo", "decisions", "bursts",
     "stages", "jobs", "retry", "cancel", "run-stage", "report",
+    "ingest", "card", "darktable",
 })  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.darktable.library import (
     DarktableWriting,
@@ -423,7 +423,7 @@ def poll_now(
 
 
 def sync_once(
-    db: SqliteDatabase, paths: LibraryPaths, explicit: bool, quiet_seconds: float = 0.0
+    db: Database, paths: LibraryPaths, explicit: bool, quiet_seconds: float = 0.0
 ) -> tuple[str, str | None]:
     """One read of the library brought into the catalogue's snapshot here and now, with the
     image files darktable never imported and the orphans noted, for when no engine runs (a

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.darktable.facts import export_stems, sidecar_has_photo, sidecar_images, sidecar_name
 from core.darktable.library import bucket_ids
@@ -107,7 +107,7 @@ class DarktableSync:
     # The file events that may change what darktable's images mean (a file there or gone).
     FOLLOWS = FILE_CHANGES
 
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.active = False  # the library was read: say what darktable lacks
         self._library: str | None = None

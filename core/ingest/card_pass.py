@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import humanize
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.config import Settings
 from core.ingest.card import CardFile, CardIdentity, ReadAhead, card_files, identify
@@ -45,6 +45,7 @@ from core.ingest.verified_copy import (
 from core.media.grouping import group_folder
 from core.media.kinds import kind_from_name
 from core.store import queries
+from core.store.dialect import insert_returning_id, larger_of
 from core.store.events import EventKind, record_event
 from core.store.models import Root
 
@@ -129,7 +130,7 @@ class Verdict:
 
 
 def ingest_card(
-    db: SqliteDatabase,
+    db: Database,
     settings: Settings,
     card_path: Path,
     dry_run: bool = False,
@@ -213,7 +214,7 @@ class _InFlight(NamedTuple):
 class _Copier:
     """One pass's batches copied: what the pass knows, and the names it gave out."""
 
-    db: SqliteDatabase
+    db: Database
     settings: Settings
     card: CardIdentity
     card_id: int | None  # None on a dry run
@@ -415,7 +416,7 @@ class _Copier:
 
 
 def card_verdict(
-    db: SqliteDatabase, settings: Settings, card_path: Path, reread: bool = False
+    db: Database, settings: Settings, card_path: Path, reread: bool = False
 ) -> Verdict:
     """Whether every file on the card is safe elsewhere: copied and verified in the
     destination and in the backup (when one is set), its copies still there as verified
@@ -459,7 +460,7 @@ def card_verdict(
 
 
 def recover_copies(
-    db: SqliteDatabase, card_id: int | None = None, write: Write = write_here
+    db: Database, card_id: int | None = None, write: Write = write_here
 ) -> list[str]:
     """Copies a crash or a pulled card left open, put right: temporaries removed; a copy that
     took its name is kept (and the file recorded verified) when every destination holds the
@@ -522,7 +523,7 @@ def _destinations(settings: Settings) -> tuple[Path, Path | None]:
     return primary, backup
 
 
-def _remember(db: SqliteDatabase, card: CardIdentity, at: float) -> int:
+def _remember(db: Database, card: CardIdentity, at: float) -> int:
     with db.atomic():
         db.execute_sql(
             "INSERT INTO card (key, uuid, label, path, first_seen, last_seen)"
@@ -533,7 +534,7 @@ def _remember(db: SqliteDatabase, card: CardIdentity, at: float) -> int:
         return db.execute_sql("SELECT id FROM card WHERE key = ?", (card.key,)).fetchone()[0]
 
 
-def _verified(db: SqliteDatabase, card_id: int) -> dict[tuple[str, int, int], tuple]:
+def _verified(db: Database, card_id: int) -> dict[tuple[str, int, int], tuple]:
     """The card's verified files by (name, size, time): (blake3, primary, backup, known_at)."""
     rows = db.execute_sql(
         "SELECT rel_path, size, mtime_ns, blake3, copy_path, backup_path, known_at FROM card_copy"
@@ -543,7 +544,7 @@ def _verified(db: SqliteDatabase, card_id: int) -> dict[tuple[str, int, int], tu
     return {(r[0], r[1], r[2]): r[3:] for r in rows}
 
 
-def _in_library(db: SqliteDatabase, digest: str) -> str | None:
+def _in_library(db: Database, digest: str) -> str | None:
     """Where the library (outside the inboxes), or a verified copy of an earlier card ingest,
     already holds this content, if it is still there."""
     row = db.execute_sql(
@@ -594,40 +595,42 @@ def _batches(files: list[CardFile]) -> list[list[CardFile]]:
 
 
 def _intent(
-    db: SqliteDatabase, card_id: int, item: CardFile, targets: list[Path], tag: str, at: float
+    db: Database, card_id: int, item: CardFile, targets: list[Path], tag: str, at: float
 ) -> int:
     """The copy about to start: where it goes. Its content's blake3 is written once the copies
     are verified, before they take their names (``_journal_content``)."""
     backup = str(targets[1]) if len(targets) > 1 else None
     with db.atomic():
-        cursor = db.execute_sql(
+        return insert_returning_id(
+            db,
             "INSERT INTO card_copy (card_id, rel_path, size, mtime_ns, state, copy_path,"
             " backup_path, tag, started_at) VALUES (?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
             (card_id, item.rel_path, item.size, item.mtime_ns, str(targets[0]), backup, tag, at),
         )
-        return cursor.lastrowid
 
 
-def _forget(db: SqliteDatabase, copy_id: int) -> None:
+def _forget(db: Database, copy_id: int) -> None:
     with db.atomic():
         db.execute_sql("DELETE FROM card_copy WHERE id = ?", (copy_id,))
 
 
-def _save_counter(db: SqliteDatabase, key: str, last: int) -> None:
+def _save_counter(db: Database, key: str, last: int) -> None:
+    # The larger of two numbers: never back, should two passes count on one key at once.
+    larger = larger_of(db, "ingest_counter.last", "excluded.last")
     with db.atomic():
         db.execute_sql(
             "INSERT INTO ingest_counter (key, last) VALUES (?, ?) ON CONFLICT (key)"
-            " DO UPDATE SET last = max(last, excluded.last)",
+            f" DO UPDATE SET last = {larger}",
             (key, last),
         )
 
 
-def _journal_content(db: SqliteDatabase, copy_id: int, digest: str) -> None:
+def _journal_content(db: Database, copy_id: int, digest: str) -> None:
     with db.atomic():
         db.execute_sql("UPDATE card_copy SET blake3 = ? WHERE id = ?", (digest, copy_id))
 
 
-def _known_sizes(db: SqliteDatabase) -> set[int]:
+def _known_sizes(db: Database) -> set[int]:
     """The sizes of the files the library (outside the inboxes) and earlier card ingests
     hold: a card file of another size cannot have their content."""
     rows = db.execute_sql(
@@ -638,7 +641,7 @@ def _known_sizes(db: SqliteDatabase) -> set[int]:
     return {size for (size,) in rows}
 
 
-def _close(db: SqliteDatabase, copy_id: int, state: str, error: str | None, at: float) -> None:
+def _close(db: Database, copy_id: int, state: str, error: str | None, at: float) -> None:
     with db.atomic():
         db.execute_sql(
             "UPDATE card_copy SET state = ?, error = ?, finished_at = ? WHERE id = ?",
@@ -671,7 +674,7 @@ def _arrival_found(copy_id: int, primary: Path, digest: str, payload: dict) -> A
     return Arrival(copy_id, root.id, rel_path, status.st_size, status.st_mtime_ns, digest, payload)
 
 
-def _arrived(db: SqliteDatabase, arrival: Arrival, at: float) -> None:
+def _arrived(db: Database, arrival: Arrival, at: float) -> None:
     """A verified copy closed in the journal and catalogued where it now is, its blake3 the
     one read back (never hashed again), with the card_copied event that sends it to be
     described and into the triage queue: at once, not when a watcher or a scan finds it. A
@@ -687,7 +690,7 @@ def _arrived(db: SqliteDatabase, arrival: Arrival, at: float) -> None:
 
 
 def _record_known(
-    db: SqliteDatabase, card_id: int, item: CardFile, digest: str, known: str, at: float
+    db: Database, card_id: int, item: CardFile, digest: str, known: str, at: float
 ) -> None:
     with db.atomic():
         db.execute_sql(

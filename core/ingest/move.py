@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.files import open_to_read, sync_folder
 
@@ -179,7 +179,7 @@ def _describe(error: OSError, destination: Path | None) -> str:
 # --- after a crash ------------------------------------------------------------------------
 
 
-def recover(db: SqliteDatabase) -> list[tuple[int, str]]:
+def recover(db: Database) -> list[tuple[int, str]]:
     """Finish or undo every move a crash left open; returns (move id, what was done)."""
     rows = db.execute_sql(
         "SELECT id, method, source, destination, temporary, blake3, size FROM ingest_move"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.config import IngestSettings
 from core.files import last_written_ns
@@ -78,7 +78,7 @@ class _Candidate:
 
 
 def plan_ingest(
-    db: SqliteDatabase,
+    db: Database,
     settings: IngestSettings,
     destination_root: str,
     ignore: tuple[str, ...] = (),
@@ -122,7 +122,7 @@ def plan_ingest(
 # --- candidates ---------------------------------------------------------------------------
 
 
-def _by_folder(db: SqliteDatabase, root_id: int) -> dict[str, tuple[list[_Candidate], set[str]]]:
+def _by_folder(db: Database, root_id: int) -> dict[str, tuple[list[_Candidate], set[str]]]:
     """Folder by folder, the inbox's hashed files, and the names of those that cannot be read."""
     rows = db.execute_sql(
         "SELECT id, rel_path, size, mtime_ns, blake3, kind, error FROM file"
@@ -199,7 +199,7 @@ def _settled(root: Path, candidate: _Candidate, settle_seconds: float, now: floa
 
 
 def _batch(
-    db: SqliteDatabase,
+    db: Database,
     settings: IngestSettings,
     root_path: str,
     members: list[_Candidate],
@@ -241,7 +241,7 @@ def _batch(
     return batch
 
 
-def _known(db: SqliteDatabase, digest: str, claimed: dict[str, str]) -> str | None:
+def _known(db: Database, digest: str, claimed: dict[str, str]) -> str | None:
     """Where the catalogue (outside the inboxes) or this pass already has this content."""
     if digest in claimed:
         return claimed[digest]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import Database
 
 from core.config import Settings
 from core.ingest.move import (
@@ -33,6 +33,7 @@ from core.ingest.move import (
 )
 from core.ingest.plan import Batch, IngestNeeds, Move, Plan, plan_ingest
 from core.store import queries
+from core.store.dialect import insert_returning_id
 from core.store.events import EventKind, record_event
 from core.store.models import Root
 
@@ -113,11 +114,11 @@ def _make_folder(path: str, setting: str) -> None:
         raise IngestUnavailable(f"{setting} {path} cannot be made: {error.strerror}") from None
 
 
-def has_inbox(db: SqliteDatabase) -> bool:
+def has_inbox(db: Database) -> bool:
     return db.execute_sql("SELECT 1 FROM root WHERE kind = 'inbox' LIMIT 1").fetchone() is not None
 
 
-def recover_moves(db: SqliteDatabase) -> list[tuple[int, str]]:
+def recover_moves(db: Database) -> list[tuple[int, str]]:
     """Close the moves a crash left open, with an event for each (called before a first pass)."""
     outcomes = recover(db)
     for move_id, outcome in outcomes:
@@ -132,7 +133,7 @@ def recover_moves(db: SqliteDatabase) -> list[tuple[int, str]]:
 
 
 def run_ingest(
-    db: SqliteDatabase,
+    db: Database,
     settings: Settings,
     dry_run: bool = False,
     progress: Progress | None = None,
@@ -161,7 +162,7 @@ def run_ingest(
 
 
 def _carry_out_plan(
-    db: SqliteDatabase,
+    db: Database,
     plan: Plan,
     root: Root,
     report: IngestReport,
@@ -255,7 +256,7 @@ def _chunks(batches: list[Batch]) -> Iterator[list[Batch]]:
 
 
 def _finish_chunk(
-    db: SqliteDatabase,
+    db: Database,
     placed: list[tuple[Batch, Move, Journaled]],
     failed: list[tuple[Batch, Move, Journaled, str]],
     untouched: list[Journaled],
@@ -275,9 +276,7 @@ def _finish_chunk(
                          payload={"error": reason})  # fmt: skip
 
 
-def _journal(
-    db: SqliteDatabase, chunk: list[Batch], root: Root
-) -> list[tuple[Batch, Move, Journaled]]:
+def _journal(db: Database, chunk: list[Batch], root: Root) -> list[tuple[Batch, Move, Journaled]]:
     """Every move of the chunk written down as an intent, before any file is touched."""
     entries = []
     with db.atomic():
@@ -288,19 +287,20 @@ def _journal(
     return entries
 
 
-def _intent(db: SqliteDatabase, batch_id: str, move: Move, root: Root) -> Journaled:
+def _intent(db: Database, batch_id: str, move: Move, root: Root) -> Journaled:
     method = method_for(move.source, move.destination, move.action == "duplicate")
     dest_root_id = dest_rel = None
     if move.action == "ingest" and move.destination is not None:
         dest_root_id, dest_rel = root.id, _relative(move.destination, root.path)
-    move_id = db.execute_sql(
+    move_id = insert_returning_id(
+        db,
         "INSERT INTO ingest_move (batch, method, state, source, destination, blake3,"
         " size, file_id, dest_root_id, dest_rel_path, started_at)"
         " VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?)",
         (batch_id, method, str(move.source),
          str(move.destination) if move.destination else None, move.blake3, move.size,
          move.file_id, dest_root_id, dest_rel, time.time()),
-    ).lastrowid  # fmt: skip
+    )  # fmt: skip
     temporary = None
     if move.destination is not None:
         temporary = temporary_for(move.destination, move_id)
@@ -311,14 +311,14 @@ def _intent(db: SqliteDatabase, batch_id: str, move: Move, root: Root) -> Journa
                      move.size)  # fmt: skip
 
 
-def _close(db: SqliteDatabase, move_id: int, state: str, error: str | None) -> None:
+def _close(db: Database, move_id: int, state: str, error: str | None) -> None:
     db.execute_sql(
         "UPDATE ingest_move SET state = ?, finished_at = ?, error = ? WHERE id = ?",
         (state, time.time(), error, move_id),
     )
 
 
-def _record(db: SqliteDatabase, batch: Batch, move: Move, root: Root, inbox: Root | None) -> None:
+def _record(db: Database, batch: Batch, move: Move, root: Root, inbox: Root | None) -> None:
     """The catalogue follows the file: an ingested file's record moves to its new place
     (photo, decisions and hash kept: nothing is hashed again); a duplicate's record goes, as
     the file is now in a hidden folder or deleted."""
@@ -343,7 +343,7 @@ def _record(db: SqliteDatabase, batch: Batch, move: Move, root: Root, inbox: Roo
     )  # fmt: skip
 
 
-def _move_record(db: SqliteDatabase, move_id: int) -> None:
+def _move_record(db: Database, move_id: int) -> None:
     """After a recovered move: its record follows, as it would have."""
     row = db.execute_sql(
         "SELECT file_id, dest_root_id, dest_rel_path, method FROM ingest_move WHERE id = ?",
@@ -358,7 +358,7 @@ def _move_record(db: SqliteDatabase, move_id: int) -> None:
         _move_file_record(db, file_id, root_id, rel_path)
 
 
-def _move_file_record(db: SqliteDatabase, file_id: int, root_id: int, rel_path: str) -> None:
+def _move_file_record(db: Database, file_id: int, root_id: int, rel_path: str) -> None:
     # The watcher may have recorded the new file already: that record gives way to this one,
     # which carries the photo and its history.
     db.execute_sql(

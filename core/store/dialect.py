@@ -18,6 +18,8 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - Equal, NULL to NULL (``same_as``): SQLite's ``IS``, PostgreSQL's ``IS NOT DISTINCT FROM``.
 - One row per group (``groups_pick_a_row``): SQLite's bare columns in a GROUP BY; PostgreSQL
   refuses them, so there a subquery picks the row.
+- The larger of two values (``larger_of``): SQLite's ``max`` of two arguments, PostgreSQL's
+  ``GREATEST`` (its ``max`` is only the aggregate).
 - A value in a JSON payload (``json_value``): SQLite's ``json_extract``, PostgreSQL's ``->>``.
 - A list as one parameter (``one_of``): SQLite's ``json_each`` of a JSON list, PostgreSQL's
   ``= ANY`` of an array.
@@ -183,6 +185,12 @@ def groups_pick_a_row(db: Database) -> bool:
     one row of its group: SQLite's bare columns (its fastest way to keep one row per photo
     among a join's several); PostgreSQL refuses them."""
     return _is_sqlite(db)
+
+
+def larger_of(db: Database | DatabaseProxy, first: str, second: str) -> str:
+    """SQL for the larger of the SQL values ``first`` and ``second``: SQLite's ``max`` with
+    two arguments; PostgreSQL's ``max`` is the aggregate alone, its ``GREATEST`` this."""
+    return f"max({first}, {second})" if _is_sqlite(db) else f"GREATEST({first}, {second})"
 
 
 def json_value(db: Database, column: str, key: str, sql_type: str) -> str:

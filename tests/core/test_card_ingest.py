@@ -7,13 +7,11 @@ FAT's own traits (2 s times, names without case) are covered without a FAT file 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -39,6 +37,10 @@ from tests.card_image import (
     verified,
 )
 from tests.helpers import REPO, REPO_CAMERA, distinct_copy
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
+
+# Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server.
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture
@@ -46,9 +48,11 @@ def mounts() -> Iterator[Mounts]:
     yield from mounts_undone_after()
 
 
-def test_a_card_is_copied_into_both_destinations_each_copy_verified(tmp_path, mounts):
+def test_a_card_is_copied_into_both_destinations_each_copy_verified(
+    tmp_path, catalogue_location, mounts
+):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     done = shootwatch(places.config, "ingest", "--from", str(card.path), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -76,19 +80,21 @@ def test_a_card_is_copied_into_both_destinations_each_copy_verified(tmp_path, mo
     assert verdict["files"] == 9 and verdict["copied"] == 9
 
 
-def test_each_verified_copy_is_catalogued_with_its_blake3_and_never_hashed_again(tmp_path, mounts):
+def test_each_verified_copy_is_catalogued_with_its_blake3_and_never_hashed_again(
+    tmp_path, catalogue_location, mounts
+):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
     copies = places.copies(places.primary)
-    with contextlib.closing(sqlite3.connect(places.catalogue)) as db:
-        records = dict(db.execute(
-            "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
-            " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
-        arrivals = db.execute(
-            "SELECT e.path, r.path FROM event e JOIN root r ON r.id = e.root_id"
-            " WHERE e.kind = 'card_copied' ORDER BY e.id"
-        ).fetchall()
+    records = dict(catalogue_rows(places.catalogue,
+        "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
+    arrivals = catalogue_rows(
+        places.catalogue,
+        "SELECT e.path, r.path FROM event e JOIN root r ON r.id = e.root_id"
+        " WHERE e.kind = 'card_copied' ORDER BY e.id",
+    )
     # Catalogued as each copy took its name, with the blake3 it read back as: the library
     # knows the shoot at once, with no watcher or scan to find it.
     assert records == copies and len(records) == 9
@@ -102,13 +108,15 @@ def test_each_verified_copy_is_catalogued_with_its_blake3_and_never_hashed_again
     assert (report["files_added"], report["files_updated"], report["files_hashed"]) == (0, 0, 0)
 
 
-def test_a_scan_that_found_a_name_new_before_the_copy_was_catalogued_keeps_one_record(tmp_path):
+def test_a_scan_that_found_a_name_new_before_the_copy_was_catalogued_keeps_one_record(
+    tmp_path, catalogue_location
+):
     """A scan surveys a folder, a card's copy takes a name in it and is catalogued, then the
     scan writes what it found: the one record keeps its id (and photo), nothing fails."""
     from core.store import queries
     from core.store.models import FileRecord, Root
 
-    with open_catalogue(tmp_path / "catalogue.db") as catalogue:
+    with open_catalogue(catalogue_location) as catalogue:
         root = Root.create(path=str(tmp_path), kind="library", state="online", added_at=0)
         card_row = (root.id, "2024/2024-05-01/IMG_0001.CR3", 100, 7, "b" * 64, 1.0, 1.0, 0,
                     "raw", None, None)  # fmt: skip
@@ -120,9 +128,9 @@ def test_a_scan_that_found_a_name_new_before_the_copy_was_catalogued_keeps_one_r
         assert record.id == first.id and record.scan_generation == 5 and record.last_seen == 2.0
 
 
-def test_the_same_card_twice_copies_nothing_the_second_time(tmp_path, mounts):
+def test_the_same_card_twice_copies_nothing_the_second_time(tmp_path, catalogue_location, mounts):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
     before = places.copies(places.primary), places.copies(places.backup)
     # In another reader, mounted elsewhere: the same card, by its UUID.
@@ -135,10 +143,12 @@ def test_the_same_card_twice_copies_nothing_the_second_time(tmp_path, mounts):
     assert (places.copies(places.primary), places.copies(places.backup)) == before
 
 
-def test_a_reformatted_card_whose_names_started_over_copies_only_new_content(tmp_path, mounts):
+def test_a_reformatted_card_whose_names_started_over_copies_only_new_content(
+    tmp_path, catalogue_location, mounts
+):
     first = camera_files()
     card = Card(tmp_path, mounts).format(first)
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
     card.pull_out()
     # Formatted in the camera (a new UUID), the old shots copied back under new numbers
@@ -163,12 +173,14 @@ def test_a_reformatted_card_whose_names_started_over_copies_only_new_content(tmp
 
 @pytest.mark.parametrize("which", ["destination", "backup", "both"])
 @pytest.mark.parametrize("times", [1, 2])
-def test_a_copy_damaged_on_its_way_to_the_disk_is_caught(tmp_path, mounts, which, times):
+def test_a_copy_damaged_on_its_way_to_the_disk_is_caught(
+    tmp_path, catalogue_location, mounts, which, times
+):
     """Bytes of a copy changed after it is written and flushed, before it is read back (a bad
     cable, a failing drive): read back wrong, made again once; wrong twice, reported and never
     named, and the card is not safe to format."""
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     settings = places.settings()
     attempts: list[Path] = []
 
@@ -204,9 +216,11 @@ def test_a_copy_damaged_on_its_way_to_the_disk_is_caught(tmp_path, mounts, which
         assert "IMG_0004.JPG: not copied yet" in done.stdout
 
 
-def test_the_verdict_is_safe_only_while_every_copy_is_there_as_verified(tmp_path, mounts):
+def test_the_verdict_is_safe_only_while_every_copy_is_there_as_verified(
+    tmp_path, catalogue_location, mounts
+):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     assert shootwatch(places.config, "ingest", "--from", str(card.path)).returncode == 0
     backup_copy = places.backup / "1999/1999-05-25/IMG_0003.JPG"
     kept = backup_copy.read_bytes()
@@ -228,9 +242,9 @@ def test_the_verdict_is_safe_only_while_every_copy_is_there_as_verified(tmp_path
     assert shootwatch(places.config, "card", str(card.path), "--reread").returncode == 0
 
 
-def test_a_card_never_ingested_is_not_safe_to_format(tmp_path, mounts):
+def test_a_card_never_ingested_is_not_safe_to_format(tmp_path, catalogue_location, mounts):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     done = shootwatch(places.config, "card", str(card.path), "--json")
     assert done.returncode == 1
     verdict = json.loads(done.stdout)
@@ -238,9 +252,11 @@ def test_a_card_never_ingested_is_not_safe_to_format(tmp_path, mounts):
 
 
 @pytest.mark.parametrize("after_files", [1, 4, 7])
-def test_a_card_pulled_out_mid_copy_and_put_back_continues(tmp_path, mounts, after_files):
+def test_a_card_pulled_out_mid_copy_and_put_back_continues(
+    tmp_path, catalogue_location, mounts, after_files
+):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     settings = places.settings()
     written: list[Path] = []
 
@@ -267,10 +283,10 @@ def test_a_card_pulled_out_mid_copy_and_put_back_continues(tmp_path, mounts, aft
 
 @pytest.mark.parametrize("seed", range(6))
 def test_killed_at_a_random_point_of_a_card_ingest_nothing_is_lost_or_doubled(
-    tmp_path, mounts, seed
+    tmp_path, catalogue_location, mounts, seed
 ):
     card = Card(tmp_path, mounts, size_mb=160).format(camera_files(big=24))
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     chance = random.Random(seed)
     # Killed once this many files are verified, and a moment more: inside a copy, a
     # read-back, a naming or a journal write, wherever that moment falls. At least eight
@@ -297,8 +313,9 @@ def test_killed_at_a_random_point_of_a_card_ingest_nothing_is_lost_or_doubled(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["safe_to_format"] is True
     assert_each_card_file_once_in_both(card, places)
-    with sqlite3.connect(places.catalogue) as db:
-        states = dict(db.execute("SELECT state, count(*) FROM card_copy GROUP BY state"))
+    states = dict(
+        catalogue_rows(places.catalogue, "SELECT state, count(*) FROM card_copy GROUP BY state")
+    )
     assert states == {"verified": len(card.files())}  # no intent left open, none failed
 
 
@@ -328,10 +345,10 @@ with open_catalogue(settings.catalogue) as catalogue:
 
 @pytest.mark.parametrize("crash_at", [1, 4, 9])
 def test_a_copy_named_but_not_yet_catalogued_when_killed_is_recorded_by_the_next_run(
-    tmp_path, mounts, crash_at
+    tmp_path, catalogue_location, mounts, crash_at
 ):
     card = Card(tmp_path, mounts).format(camera_files())
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     crashed = subprocess.run(
         [sys.executable, "-c", CRASH_AT_ARRIVAL, str(places.config), str(card.path),
          str(crash_at)], cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -346,26 +363,27 @@ def test_a_copy_named_but_not_yet_catalogued_when_killed_is_recorded_by_the_next
     assert len(complete) == 1 and len(report["recovered"]) == (1 if crash_at == 9 else 2)
     assert report["copied"] == 9 - crash_at  # the one named before the kill is not copied again
     assert_each_card_file_once_in_both(card, places)
-    with contextlib.closing(sqlite3.connect(places.catalogue)) as db:
-        records = dict(db.execute(
-            "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
-            " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
-        arrivals = db.execute("SELECT count(*) FROM event WHERE kind = 'card_copied'").fetchone()
+    records = dict(catalogue_rows(places.catalogue,
+        "SELECT f.rel_path, f.blake3 FROM file f JOIN root r ON r.id = f.root_id"
+        " WHERE r.path = ?", (str(places.primary),)))  # fmt: skip
+    arrivals = catalogue_rows(
+        places.catalogue, "SELECT count(*) FROM event WHERE kind = 'card_copied'"
+    )
     assert records == places.copies(places.primary) and len(records) == 9
-    assert arrivals == (9,)
+    assert [tuple(row) for row in arrivals] == [(9,)]
 
 
 # --- FAT's own traits, without a FAT file system ----------------------------------------------
 
 
-def test_a_backup_on_fat_keeps_times_to_2_s_and_is_still_safe(tmp_path):
+def test_a_backup_on_fat_keeps_times_to_2_s_and_is_still_safe(tmp_path, catalogue_location):
     """FAT and exFAT keep times in 2 s steps: a copy whose time was rounded is the copy."""
     card = tmp_path / "card"
     source = card / "DCIM/100NIKON/DSC_0001.JPG"
     source.parent.mkdir(parents=True)
     source.write_bytes((REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes())
     os.utime(source, ns=(SHOT * 10**9 + 1_300_000_000,) * 2)  # an odd second, and a fraction
-    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+    settings = load_settings(None, {"catalogue": str(catalogue_location),
                                     "ingest.destination": str(tmp_path / "dest"),
                                     "ingest.backup": str(tmp_path / "backup")})  # fmt: skip
     with open_catalogue(settings.catalogue) as catalogue:
@@ -378,7 +396,9 @@ def test_a_backup_on_fat_keeps_times_to_2_s_and_is_still_safe(tmp_path):
         assert not card_verdict(catalogue.db, settings, card).safe
 
 
-def test_names_differing_only_in_case_never_meet_on_a_drive_without_case(tmp_path):
+def test_names_differing_only_in_case_never_meet_on_a_drive_without_case(
+    tmp_path, catalogue_location
+):
     """Two folders of a card, the same name in other cases, the same day: two names that
     differ in more than case (a FAT or exFAT backup drive would take them for one)."""
     card = tmp_path / "card"
@@ -387,7 +407,7 @@ def test_names_differing_only_in_case_never_meet_on_a_drive_without_case(tmp_pat
         path = card / "DCIM" / folder / name
         path.parent.mkdir(parents=True)
         path.write_bytes(distinct_copy(kodak, n))
-    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+    settings = load_settings(None, {"catalogue": str(catalogue_location),
                                     "ingest.destination": str(tmp_path / "dest")})  # fmt: skip
     with open_catalogue(settings.catalogue) as catalogue:
         report = ingest_card(catalogue.db, settings, card)
@@ -396,14 +416,14 @@ def test_names_differing_only_in_case_never_meet_on_a_drive_without_case(tmp_pat
     assert len({name.casefold() for name in names}) == 2, names
 
 
-def test_a_card_is_only_read(tmp_path):
+def test_a_card_is_only_read(tmp_path, catalogue_location):
     """A folder standing in for a card, made read-only: copying it writes nothing there."""
     card = tmp_path / "card"
     for rel, data in camera_files().items():
         (card / rel).parent.mkdir(parents=True, exist_ok=True)
         (card / rel).write_bytes(data)
     before = {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in card.rglob("*")}
-    settings = load_settings(None, {"catalogue": str(tmp_path / "c.db"),
+    settings = load_settings(None, {"catalogue": str(catalogue_location),
                                     "ingest.destination": str(tmp_path / "dest")})  # fmt: skip
     with open_catalogue(settings.catalogue) as catalogue:
         assert ingest_card(catalogue.db, settings, card).copied == 9
@@ -421,8 +441,8 @@ def a_card_folder(tmp_path: Path, files: dict[str, bytes], name: str = "card") -
     return card
 
 
-def settings_for(tmp_path: Path, **ingest: str):
-    values = {"catalogue": str(tmp_path / "c.db"), "ingest.destination": str(tmp_path / "dest"),
+def settings_for(tmp_path: Path, catalogue: Path | str, **ingest: str):
+    values = {"catalogue": str(catalogue), "ingest.destination": str(tmp_path / "dest"),
               "ingest.backup": str(tmp_path / "backup")}  # fmt: skip
     values.update({f"ingest.{key}": value for key, value in ingest.items()})
     return load_settings(None, values)
@@ -432,8 +452,10 @@ def copied_names(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def test_a_job_counts_on_across_cards_and_a_raw_its_jpeg_and_sidecar_share_a_number(tmp_path):
-    settings = settings_for(tmp_path, names="{job}_{seq:04}", folders="{job}")
+def test_a_job_counts_on_across_cards_and_a_raw_its_jpeg_and_sidecar_share_a_number(
+    tmp_path, catalogue_location
+):
+    settings = settings_for(tmp_path, catalogue_location, names="{job}_{seq:04}", folders="{job}")
     first = a_card_folder(tmp_path, camera_files(), "first")
     second = a_card_folder(tmp_path, camera_files(count=3), "second")
     with open_catalogue(settings.catalogue) as catalogue:
@@ -457,10 +479,12 @@ def test_a_job_counts_on_across_cards_and_a_raw_its_jpeg_and_sidecar_share_a_num
 
 
 @pytest.mark.parametrize("gap_seconds", [0.01, 1, 3600])
-def test_photos_are_copied_and_numbered_in_the_order_they_were_taken(tmp_path, gap_seconds):
+def test_photos_are_copied_and_numbered_in_the_order_they_were_taken(
+    tmp_path, catalogue_location, gap_seconds
+):
     """Two bodies on one card and a counter gone round from 9999: the names' order is not the
     order of the shots; the camera's times are, whatever the gap between shots."""
-    settings = settings_for(tmp_path, names="{job}_{seq:04}", folders="{job}")
+    settings = settings_for(tmp_path, catalogue_location, names="{job}_{seq:04}", folders="{job}")
     jpeg = (REPO_CAMERA / "olympus_pen_e-p3.jpg").read_bytes()
     taken = ["DCIM/100CANON/IMG_9999.JPG", "DCIM/101CANON/IMG_0001.JPG",
              "DCIM/100NIKON/DSC_0001.JPG", "DCIM/101CANON/IMG_0002.JPG"]  # fmt: skip
@@ -478,8 +502,8 @@ def test_photos_are_copied_and_numbered_in_the_order_they_were_taken(tmp_path, g
         assert (tmp_path / "dest" / "Shoot" / f"Shoot_{n:04d}.JPG").read_bytes() == content[rel]
 
 
-def test_progress_says_files_bytes_and_how_each_destination_keeps_up(tmp_path):
-    settings = settings_for(tmp_path)
+def test_progress_says_files_bytes_and_how_each_destination_keeps_up(tmp_path, catalogue_location):
+    settings = settings_for(tmp_path, catalogue_location)
     card = a_card_folder(tmp_path, camera_files(count=4))
     seen: list[CardProgress] = []
     with open_catalogue(settings.catalogue) as catalogue:
@@ -502,8 +526,10 @@ def test_progress_says_files_bytes_and_how_each_destination_keeps_up(tmp_path):
     )
 
 
-def test_without_a_job_the_number_counts_per_day(tmp_path):
-    settings = settings_for(tmp_path, names="{year}{month}{day}-{time}-{seq:03}")
+def test_without_a_job_the_number_counts_per_day(tmp_path, catalogue_location):
+    settings = settings_for(
+        tmp_path, catalogue_location, names="{year}{month}{day}-{time}-{seq:03}"
+    )
     card = a_card_folder(tmp_path, camera_files())
     with open_catalogue(settings.catalogue) as catalogue:
         assert ingest_card(catalogue.db, settings, card).copied == 9
@@ -514,11 +540,13 @@ def test_without_a_job_the_number_counts_per_day(tmp_path):
     assert all(name.split("-")[-1].startswith("001.") for name in names)
 
 
-def test_a_job_in_the_names_and_no_job_given_is_refused_before_anything_is_copied(tmp_path):
-    settings = settings_for(tmp_path, names="{job}_{stem}")
+def test_a_job_in_the_names_and_no_job_given_is_refused_before_anything_is_copied(
+    tmp_path, catalogue_location
+):
+    settings = settings_for(tmp_path, catalogue_location, names="{job}_{stem}")
     card = a_card_folder(tmp_path, camera_files())
     config = tmp_path / "shootwatch.toml"
-    config.write_text(f'catalogue = "{tmp_path / "c.db"}"\n[ingest]\ndestination = '
+    config.write_text(f'catalogue = "{catalogue_location}"\n[ingest]\ndestination = '
                       f'"{tmp_path / "dest"}"\nnames = "{{job}}_{{stem}}"\n')  # fmt: skip
     done = shootwatch(config, "ingest", "--from", str(card))
     assert done.returncode == 2 and "--job NAME" in done.stderr
@@ -539,15 +567,15 @@ def test_templates_that_cannot_be_filled_are_refused_with_a_reason(tmp_path, key
     from core.config import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape(said)):
-        settings_for(tmp_path, **{key: value})
+        settings_for(tmp_path, tmp_path / "c.db", **{key: value})
 
 
-def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path):
+def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path, catalogue_location):
     inbox = tmp_path / "inbox"
     (inbox / "DCIM").mkdir(parents=True)
     (inbox / "DCIM/IMG_1.JPG").write_bytes((REPO_CAMERA / "kodak_dc240_1999.jpg").read_bytes())
     config = tmp_path / "shootwatch.toml"
-    config.write_text(f'catalogue = "{tmp_path / "c.db"}"\n[ingest]\ndestination = '
+    config.write_text(f'catalogue = "{catalogue_location}"\n[ingest]\ndestination = '
                       f'"{tmp_path / "dest"}"\ninboxes = ["{inbox}"]\nsettle_seconds = 0\n'
                       'names = "{seq:04}"\n')  # fmt: skip
     done = shootwatch(config, "ingest")
@@ -558,32 +586,22 @@ def test_an_inbox_ingest_says_seq_job_and_card_are_a_card_ingests(tmp_path):
 # --- the engine: a card inserted while it runs ------------------------------------------------
 
 
-def events_of(catalogue: Path, kind: str) -> list[dict]:
+def events_of(catalogue: Path | str, kind: str) -> list[dict]:
     query = "SELECT payload FROM event WHERE kind = ? ORDER BY id"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return [json.loads(row[0] or "{}") for row in db.execute(query, (kind,))]
-    except sqlite3.Error:
-        return []
+    return [json.loads(row[0] or "{}") for row in catalogue_rows(catalogue, query, (kind,)) or []]
 
 
-def catalogued_under(catalogue: Path, root: Path) -> int:
+def catalogued_under(catalogue: Path | str, root: Path) -> int:
     query = "SELECT count(*) FROM file f JOIN root r ON r.id = f.root_id WHERE r.path = ?"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query, (str(root),)).fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    rows = catalogue_rows(catalogue, query, (str(root),))
+    return rows[0][0] if rows else 0
 
 
-def photos_under(catalogue: Path, root: Path) -> int:
+def photos_under(catalogue: Path | str, root: Path) -> int:
     query = ("SELECT count(DISTINCT f.photo_id) FROM file f JOIN root r ON r.id = f.root_id"
              " WHERE r.path = ?")  # fmt: skip
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
-            return db.execute(query, (str(root),)).fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    rows = catalogue_rows(catalogue, query, (str(root),))
+    return rows[0][0] if rows else 0
 
 
 def wait_until(condition, timeout: float = 60.0):
@@ -596,10 +614,13 @@ def wait_until(condition, timeout: float = 60.0):
         time.sleep(0.1)
 
 
-def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(tmp_path, mounts):
+def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(
+    tmp_path, catalogue_location, mounts
+):
+    skip_unless_the_engine_runs_on(catalogue_location)
     card = Card(tmp_path, mounts).format(camera_files())
     card.pull_out()  # inserted once the engine runs
-    places = Destinations(tmp_path, mounts)
+    places = Destinations(tmp_path, mounts, catalogue=catalogue_location)
     with places.config.open("a") as config:
         config.write(f'cards = ["{tmp_path / "media"}"]\n[watch]\nsettle_seconds = 0.5\n'
                      "[stages]\nenabled = []\n")  # fmt: skip

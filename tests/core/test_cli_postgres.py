@@ -1,7 +1,8 @@
 """A catalogue on a PostgreSQL server named in the settings or with --db, as whole processes:
-the commands that work on it so far (a cull from the command line gives the same answers as on
-SQLite), and one sentence (never a traceback) from those that do not yet, from the app, and for
-a URL that cannot be a catalogue."""
+the commands that work on it so far (a cull from the command line, an ingest from the inbox and
+from a card, and darktable's commands give the same answers as on SQLite), and one sentence
+(never a traceback) from those that do not yet, from the app, and for a URL that cannot be a
+catalogue."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, command_settings, run_command
+from tests.darktable_fixture import copy_fixture
+from tests.helpers import REPO, REPO_CAMERA, command_settings, run_command
 from tests.postgres_cluster import connect_directly
 
 CITY = REPO / "core" / "demo" / "photos" / "2024-11-16_city-night"  # a real burst of five
@@ -131,7 +133,102 @@ def test_history_and_show_read_a_catalogue_on_a_server(tmp_path, server_catalogu
     assert facts["burst"]["size"] == 5 and facts["decision"] == "pending", facts
 
 
-@pytest.mark.parametrize("command", [("rescan",), ("ingest",), ("run",)], ids=" ".join)
+def _ingest_and_darktable(base: Path, catalogue: str) -> list[tuple[int, str, str]]:
+    """An inbox filed, a card (a folder standing in for one) copied, and darktable's library
+    followed, each command a whole process, on ``catalogue``: (exit code, output, errors) of
+    each, ``base`` written as BASE."""
+    inbox, card = base / "inbox" / "DCIM" / "100CANON", base / "card" / "DCIM" / "100NIKON"
+    for folder, names in ((inbox, ("kodak_dc240_1999.jpg", "sony_slt-a58_small.jpg")),
+                          (card, ("olympus_pen_e-p3.jpg", "canon_eos_d30.CRW"))):  # fmt: skip
+        folder.mkdir(parents=True)
+        for name in names:
+            shutil.copyfile(REPO_CAMERA / name, folder / name)
+    shutil.copyfile(REPO_CAMERA / "kodak_dc240_1999.jpg", inbox / "copy.jpg")  # a duplicate
+    darktable = copy_fixture(base)
+    shutil.copy(darktable.paths.data, darktable.paths.library.parent / "data.db")
+    config, numbered = command_settings(base), base / "numbered.toml"
+    config.write_text(
+        f'catalogue = "{catalogue}"\n'
+        f'darktable.library = "{darktable.paths.library}"\n'
+        f'media.preview_cache = "{base / "previews"}"\n'
+        f'[ingest]\ndestination = "{base / "Originals"}"\nsettle_seconds = 0\n'
+        f'backup = "{base / "Backup"}"\n'
+    )
+    # A card's copies numbered per job (which an inbox ingest refuses: no card, no job).
+    numbered.write_text(f'{config.read_text()}names = "{{job}}_{{seq:03}}"\nfolders = "{{job}}"\n')
+    steps = [
+        ("add", str(base / "inbox"), "--kind", "inbox"),
+        ("ingest", "--dry-run"),
+        ("ingest", "--json"),
+        ("ingest",),
+        ("ingest", "--from", str(base / "card"), "--job", "Shoot"),
+        ("ingest", "--from", str(base / "card"), "--job", "Shoot", "--json"),
+        ("card", str(base / "card")),
+        ("card", str(base / "card"), "--json", "--reread"),
+        ("add", str(darktable.photos)),
+        ("scan",),
+        ("darktable", "stats"),
+        ("darktable", "stats", "--json"),
+        ("darktable", "recent-edits", "--json"),
+        ("events", "--kind", "not_imported", "--json"),
+        ("report", "unfinished"),
+    ]
+    said = []
+    for step in steps:
+        done = run_command(numbered if "--job" in step else config, *step)
+        assert "Traceback" not in done.stderr, (step, done.stderr)
+        said.append((done.returncode, *(text.replace(str(base), "BASE")
+                                        for text in (done.stdout, done.stderr))))  # fmt: skip
+    return said
+
+
+def _without_times(said: tuple[int, str, str]) -> tuple[int, str, str]:
+    """A step's exit code, output and errors less what differs between two runs: the times
+    things happened at, and the rate a copy went at."""
+    import re
+
+    code, out, err = said
+    times = re.compile(
+        r'("(at|seen_at|read_at|seconds)": )[0-9.e+-]+|"time": "[^"]*"'
+        r"|[0-9.]+ [kMG]?B/s|in [0-9.]+ s\b"
+    )
+    return code, times.sub("…", out), times.sub("…", err)
+
+
+def test_ingest_card_and_darktable_say_the_same_on_a_server_as_on_sqlite(
+    tmp_path, server_catalogue
+):
+    on_sqlite = _ingest_and_darktable(tmp_path / "sqlite", str(tmp_path / "sqlite" / "c.db"))
+    on_server = _ingest_and_darktable(tmp_path / "server", server_catalogue)
+    assert [_without_times(s) for s in on_server] == [_without_times(s) for s in on_sqlite]
+    assert [code for code, _, _ in on_server] == [0] * 15, on_server
+    dry_run, filed, again = on_server[1][1], json.loads(on_server[2][1]), on_server[3][1]
+    assert "2 would be filed (0 undated), 1 duplicates" in dry_run, dry_run
+    assert (filed["ingested"], filed["duplicates"], filed["failed"]) == (2, 1, 0), filed
+    assert again.startswith("0 filed"), again
+    assert "2 copied and verified" in on_server[4][1], on_server[4]
+    copied_again = json.loads(on_server[5][1])
+    assert (copied_again["copied"], copied_again["already"]) == (0, 2), copied_again
+    assert "safe to format" in on_server[6][1]
+    assert json.loads(on_server[7][1])["safe_to_format"] is True
+    stats = json.loads(on_server[11][1])
+    assert stats["images"] == 17 and stats["state"] in ("ok", "idle"), stats
+    assert [edit["darktable_id"] for edit in json.loads(on_server[12][1])] == [12, 14, 4, 17, 3, 2]
+    # What the server holds: the move journal closed, each card copy verified, its number
+    # kept for the next card of the job, the darktable snapshot's booleans real booleans.
+    server = connect_directly(server_catalogue)
+    try:
+        moves = server.execute("SELECT state, count(*) FROM ingest_move GROUP BY 1").fetchall()
+        copies = server.execute("SELECT state, count(*) FROM card_copy GROUP BY 1").fetchall()
+        counters = server.execute("SELECT key, last FROM ingest_counter").fetchall()
+        rejected = server.execute("SELECT count(*) FROM darktable_image WHERE rejected").fetchone()
+    finally:
+        server.close()
+    assert dict(moves) == {"done": 3} and dict(copies) == {"verified": 2}, (moves, copies)
+    assert counters == [("job:Shoot", 2)] and rejected[0] > 0, (counters, rejected)
+
+
+@pytest.mark.parametrize("command", [("rescan",), ("run",)], ids=" ".join)
 def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     tmp_path, server_catalogue, command
 ):

@@ -16,6 +16,9 @@ from core.darktable.library import COARSE_BITS, read_schema
 from core.darktable.poller import LibraryReader
 from core.darktable.sync import DarktableSync
 from tests.darktable_fixture import DarktableCopy, copy_fixture
+from tests.postgres_cluster import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # each poll's changes written to a catalogue on either back end
 
 COPIES = 60  # of the fixture's 17 images: 1,020 images
 PER_IMAGE_TABLES = {  # darktable's rows per image, copied with their image

@@ -13,16 +13,20 @@ import pytest
 from core.darktable.facts import darktable_time
 from tests.core.test_cli import run
 from tests.darktable_fixture import DarktableCopy, copy_fixture
+from tests.postgres_cluster import BOTH_BACKENDS
+
+# The commands that read darktable's library run on a catalogue on SQLite and on a server.
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture
-def darktable(tmp_path: Path, monkeypatch) -> DarktableCopy:
+def darktable(tmp_path: Path, monkeypatch, catalogue_location) -> DarktableCopy:
     copy = copy_fixture(tmp_path)
     shutil.copy(copy.paths.data, copy.paths.library.parent / "data.db")
     config = tmp_path / "config.toml"
     config.write_text(f'darktable.library = "{copy.paths.library}"\n')
     monkeypatch.setenv("SHOOTWATCH_CONFIG", str(config))
-    monkeypatch.setenv("SHOOTWATCH_DB", str(tmp_path / "catalogue.db"))
+    monkeypatch.setenv("SHOOTWATCH_DB", str(catalogue_location))
     return copy
 
 
@@ -179,18 +183,22 @@ def test_not_imported_is_found_once(capsys, scanned):
     assert [event["path"] for event in events] == ["2024-06-01_wedding/IMG_0011.JPG"]
 
 
-def test_a_missing_configured_library_is_a_clear_problem(capsys, tmp_path, monkeypatch):
+def test_a_missing_configured_library_is_a_clear_problem(
+    capsys, tmp_path, monkeypatch, catalogue_location
+):
     config = tmp_path / "missing.toml"
     config.write_text(f'darktable.library = "{tmp_path / "nowhere" / "library.db"}"\n')
     monkeypatch.setenv("SHOOTWATCH_CONFIG", str(config))
-    monkeypatch.setenv("SHOOTWATCH_DB", str(tmp_path / "catalogue.db"))
+    monkeypatch.setenv("SHOOTWATCH_DB", str(catalogue_location))
     code, out, _ = run(capsys, "darktable", "stats")
     assert code == 1
     assert "missing: there is no file at" in out
 
 
-def test_no_darktable_at_the_default_place_is_not_a_problem(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHOOTWATCH_DB", str(tmp_path / "catalogue.db"))
+def test_no_darktable_at_the_default_place_is_not_a_problem(
+    capsys, tmp_path, monkeypatch, catalogue_location
+):
+    monkeypatch.setenv("SHOOTWATCH_DB", str(catalogue_location))
     code, out, _ = run(capsys, "darktable", "stats")
     assert code == 0
     assert "no darktable library" in out

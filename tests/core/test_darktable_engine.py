@@ -18,10 +18,20 @@ from core.engine import Engine
 from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.darktable_fixture import DarktableCopy, copy_fixture
+from tests.postgres_cluster import BOTH_BACKENDS, skip_unless_the_engine_runs_on
+
+pytestmark = BOTH_BACKENDS  # the engine's darktable component on either back end
 
 
-def darktable_settings(tmp_path: Path, library: Path, explicit: bool = True, poll: float = 60.0):
-    settings = settings_for(tmp_path)
+def darktable_settings(
+    tmp_path: Path,
+    catalogue: Path | str,
+    library: Path,
+    explicit: bool = True,
+    poll: float = 60.0,
+):
+    skip_unless_the_engine_runs_on(catalogue)
+    settings = dataclasses.replace(settings_for(tmp_path), catalogue=catalogue)
     return dataclasses.replace(
         settings,
         darktable=dataclasses.replace(
@@ -50,8 +60,8 @@ def _start(settings) -> Engine:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, darktable: DarktableCopy) -> Iterator[Engine]:
-    settings = darktable_settings(tmp_path, darktable.paths.library)
+def engine(tmp_path: Path, catalogue_location, darktable: DarktableCopy) -> Iterator[Engine]:
+    settings = darktable_settings(tmp_path, catalogue_location, darktable.paths.library)
     add_root(settings, darktable.photos)
     running = _start(settings)
     wait_for(lambda: DarktableImage.select().count() == 17)
@@ -91,8 +101,10 @@ def test_a_sidecar_written_by_darktable_is_seen_through_the_watcher(engine, dark
     assert rated[0]["darktable_id"] == 11 and rated[0]["via"] == "sidecar"
 
 
-def test_a_missing_default_library_turns_the_poller_off(tmp_path):
-    settings = darktable_settings(tmp_path, tmp_path / "none" / "library.db", explicit=False)
+def test_a_missing_default_library_turns_the_poller_off(tmp_path, catalogue_location):
+    settings = darktable_settings(
+        tmp_path, catalogue_location, tmp_path / "none" / "library.db", explicit=False
+    )
     engine = _start(settings)
     try:
         state = wait_for(
@@ -103,9 +115,9 @@ def test_a_missing_default_library_turns_the_poller_off(tmp_path):
         engine.stop()
 
 
-def test_a_configured_library_that_is_missing_then_appears(tmp_path, darktable):
+def test_a_configured_library_that_is_missing_then_appears(tmp_path, catalogue_location, darktable):
     library = tmp_path / "later" / "library.db"
-    engine = _start(darktable_settings(tmp_path, library, poll=1.0))
+    engine = _start(darktable_settings(tmp_path, catalogue_location, library, poll=1.0))
     try:
         state = wait_for(
             lambda: (
@@ -139,13 +151,13 @@ def test_a_damaged_library_is_a_state_and_the_poller_recovers(tmp_path, engine, 
     wait_for(lambda: _kinds("rejected"), timeout=15)
 
 
-def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path):
+def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path, catalogue_location):
     """darktable run with --configdir elsewhere: the engine says darktable is degraded and why,
     then, once the config folder is there, shows the names in place of the ids."""
     copy = copy_fixture(tmp_path)
     hidden = copy.paths.data.with_name("not-data.db")
     copy.paths.data.rename(hidden)
-    engine = _start(darktable_settings(tmp_path, copy.paths.library, poll=1.0))
+    engine = _start(darktable_settings(tmp_path, catalogue_location, copy.paths.library, poll=1.0))
     try:
         state = wait_for(
             lambda: (

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from core.scan.reconcile import reconcile_roots
 from core.store import open_catalogue, queries
 from core.store.models import Event, FileRecord, IngestMove, Root
 from tests.helpers import REPO
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
 
 CAMERA = REPO / "tests" / "fixtures" / "camera"
 SONY_ARW = CAMERA / "bad_sony_a7iii_header_only.ARW"  # DateTimeOriginal 2024:09:14 +02:00
@@ -35,14 +35,18 @@ KODAK = CAMERA / "kodak_dc240_1999.jpg"  # 1999:05:25
 NO_DATE = CAMERA / "orientation5_transpose.jpg"  # EXIF without a date
 
 
+# Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server.
+pytestmark = BOTH_BACKENDS
+
+
 class Setup:
-    def __init__(self, tmp_path: Path, **ingest) -> None:
+    def __init__(self, tmp_path: Path, catalogue: Path | str | None = None, **ingest) -> None:
         self.tmp = tmp_path
         self.inbox = tmp_path / "inbox"
         self.originals = tmp_path / "Originals"
         self.inbox.mkdir(exist_ok=True)
         values = {
-            "catalogue": str(tmp_path / "catalogue.db"),
+            "catalogue": str(catalogue or tmp_path / "catalogue.db"),
             "ingest.destination": str(self.originals),
             "ingest.settle_seconds": 0.0,
         }
@@ -85,8 +89,8 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path):
-    made = Setup(tmp_path)
+def setup(tmp_path, catalogue_location):
+    made = Setup(tmp_path, catalogue_location)
     yield made
     made.close()
 
@@ -167,8 +171,13 @@ def test_a_date_before_1990_or_in_the_future_goes_to_undated_and_says_why(setup)
     assert "in the future" in reasons["undated/NEXT.JPG"]
 
 
-def test_folder_and_name_templates(tmp_path):
-    setup = Setup(tmp_path, folders="{camera}/{year}-{month}", names="{year}{month}{day}_{stem}")
+def test_folder_and_name_templates(tmp_path, catalogue_location):
+    setup = Setup(
+        tmp_path,
+        catalogue_location,
+        folders="{camera}/{year}-{month}",
+        names="{year}{month}{day}_{stem}",
+    )
     try:
         setup.card({"IMG_0007.JPG": jpeg_taken("2024:06:01 08:00:00")})
         setup.ingest()
@@ -194,8 +203,8 @@ def test_a_raw_its_jpeg_and_its_sidecar_move_together_dated_by_the_raw(setup):
     }
 
 
-def test_a_file_still_arriving_is_not_ingested_nor_its_batch(tmp_path):
-    setup = Setup(tmp_path, settle_seconds=5.0)
+def test_a_file_still_arriving_is_not_ingested_nor_its_batch(tmp_path, catalogue_location):
+    setup = Setup(tmp_path, catalogue_location, settle_seconds=5.0)
     try:
         setup.card({"IMG_0001.JPG": SONY_JPG, "IMG_0002.JPG": KODAK})
         fresh = setup.inbox / "DCIM/100CANON/IMG_0002.JPG"
@@ -277,8 +286,8 @@ def test_two_copies_in_one_inbox_file_one_and_quarantine_the_other(setup):
     assert list(setup.library()) == ["1999/1999-05-25/A.JPG"]
 
 
-def test_duplicates_are_deleted_only_when_the_config_says_so(tmp_path):
-    setup = Setup(tmp_path, delete_duplicates=True)
+def test_duplicates_are_deleted_only_when_the_config_says_so(tmp_path, catalogue_location):
+    setup = Setup(tmp_path, catalogue_location, delete_duplicates=True)
     try:
         setup.card({"A.JPG": KODAK})
         setup.ingest()
@@ -338,13 +347,13 @@ def _other_filesystem(tmp_path: Path) -> Path | None:
     return None
 
 
-def test_a_move_across_file_systems_is_a_verified_copy(tmp_path):
+def test_a_move_across_file_systems_is_a_verified_copy(tmp_path, catalogue_location):
     other = _other_filesystem(tmp_path)
     if other is None:
         pytest.skip("no second file system here (the forced-copy test covers the copy path)")
     inbox_home = Path(tempfile_dir(other))
     try:
-        setup = Setup(inbox_home)
+        setup = Setup(inbox_home, catalogue_location)
         setup.settings = replace(
             setup.settings, ingest=replace(setup.settings.ingest, destination=tmp_path / "O")
         )
@@ -448,8 +457,10 @@ print("finished without being cut:", report)
 
 
 @pytest.mark.parametrize(("method", "point", "when", "nth"), CRASH_POINTS)
-def test_a_crash_at_any_step_leaves_each_photo_exactly_once(tmp_path, method, point, when, nth):
-    setup = Setup(tmp_path)
+def test_a_crash_at_any_step_leaves_each_photo_exactly_once(
+    tmp_path, catalogue_location, method, point, when, nth
+):
+    setup = Setup(tmp_path, catalogue_location)
     card = {
         "IMG_0001.ARW": SONY_ARW,
         "IMG_0001.JPG": SONY_JPG,
@@ -490,13 +501,13 @@ def test_a_crash_at_any_step_leaves_each_photo_exactly_once(tmp_path, method, po
 # --- the command ---------------------------------------------------------------------------
 
 
-def test_the_ingest_command(capsys, tmp_path):
+def test_the_ingest_command(capsys, tmp_path, catalogue_location):
     from tests.core.test_cli import run
 
     config = tmp_path / "shootwatch.toml"
     originals = tmp_path / "Originals"
     config.write_text(
-        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'catalogue = "{catalogue_location}"\n'
         f'[ingest]\ndestination = "{originals}"\nsettle_seconds = 0\n'
     )
     cli = ("--config", str(config))
@@ -521,13 +532,13 @@ def test_the_ingest_command(capsys, tmp_path):
     assert "DSC00002.JPG" in out
 
 
-def test_an_inbox_named_in_the_settings_becomes_an_inbox_root(capsys, tmp_path):
+def test_an_inbox_named_in_the_settings_becomes_an_inbox_root(capsys, tmp_path, catalogue_location):
     from tests.core.test_cli import run
 
     inbox = tmp_path / "Inbox"
     config = tmp_path / "shootwatch.toml"
     config.write_text(
-        f'catalogue = "{tmp_path / "catalogue.db"}"\n[ingest]\n'
+        f'catalogue = "{catalogue_location}"\n[ingest]\n'
         f'destination = "{tmp_path / "Originals"}"\ninboxes = ["{inbox}"]\nsettle_seconds = 0\n'
     )
     (inbox / "card").mkdir(parents=True)
@@ -549,10 +560,14 @@ STOP_AFTER = [0.0, 0.05, 0.2, 0.6]
 
 @pytest.mark.parametrize("across", [False, True], ids=["rename", "copy"])
 @pytest.mark.parametrize("stop_after", STOP_AFTER)
-def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_after, across):
+def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(
+    tmp_path, catalogue_location, stop_after, across
+):
     """A clean stop finishes or undoes the moves it started before it exits: the journal is for
     crashes, not for a stop the engine was told about."""
     from tests.faults.crashes import environment, processes_outliving, stop_engine
+
+    skip_unless_the_engine_runs_on(catalogue_location)
 
     base = tmp_path
     if across:
@@ -569,7 +584,7 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
         path.write_bytes(data)
         os.utime(path, (time.time() - 60,) * 2)
         contents.add(blake3.blake3(data).hexdigest())
-    catalogue = tmp_path / "catalogue.db"
+    catalogue = catalogue_location
     config = tmp_path / "shootwatch.toml"
     home = tmp_path / "home"
     home.mkdir()
@@ -595,12 +610,10 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
             stop_engine(engine)
         assert engine.returncode == 0, (tmp_path / "engine.log").read_text()
         assert processes_outliving(home) == {}
-        connection = sqlite3.connect(catalogue)
-        open_moves = connection.execute(
-            "SELECT count(*) FROM ingest_move WHERE state = 'intent'"
-        ).fetchone()[0]
-        connection.close()
-        assert open_moves == 0
+        open_moves = catalogue_rows(
+            catalogue, "SELECT count(*) FROM ingest_move WHERE state = 'intent'"
+        )
+        assert open_moves == [(0,)]
         library = [_b3(p) for p in originals.rglob("*.JPG")] if originals.exists() else []
         left = [_b3(p) for p in inbox.rglob("*.JPG")]
         assert len(library) == len(set(library))  # nothing filed twice
@@ -612,12 +625,6 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(tmp_path, stop_af
             shutil.rmtree(base, ignore_errors=True)
 
 
-def _moves_written(catalogue: Path) -> int:
-    try:
-        connection = sqlite3.connect(catalogue, timeout=5)
-        try:
-            return connection.execute("SELECT count(*) FROM ingest_move").fetchone()[0]
-        finally:
-            connection.close()
-    except sqlite3.OperationalError:  # not created yet
-        return 0
+def _moves_written(catalogue: Path | str) -> int:
+    rows = catalogue_rows(catalogue, "SELECT count(*) FROM ingest_move")
+    return rows[0][0] if rows else 0  # none while the catalogue is not made
