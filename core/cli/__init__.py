@@ -52,10 +52,10 @@ CREATE_A_CATALOGUE = frozenset(
 
 
 # The commands that work on a catalogue on a PostgreSQL server so far (issue 21), each run on
-# one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py): the others still
-# lock the catalogue's file (the engine, and what asks it), or are not tried on a server yet.
+# one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py, test_engine_postgres.py):
+# the others are not tried on a server yet.
 WORK_ON_A_SERVER = frozenset({
-    "add", "roots", "status", "events", "scan", "history", "show",
+    "add", "roots", "status", "events", "scan", "rescan", "run", "history", "show",
     "decide", "keep", "undo", "redo", "bursts",
     "stages", "jobs", "retry", "cancel", "run-stage", "report",
 })  # fmt: skip

@@ -122,6 +122,7 @@ def events(run: Invocation) -> int:
 def rescan(run: Invocation) -> int:
     from core.cli import scanning
     from core.engine.control import ask
+    from core.engine.lock import running_engine_holder
 
     args, out, err = run.args, run.out, run.err
     reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
@@ -131,6 +132,12 @@ def rescan(run: Invocation) -> int:
         roots = output.shown(", ".join(reply["roots"])) or "no roots"
         out.write(f"the running engine will rescan: {roots}\n")
         return EXIT_OK
+    holder = running_engine_holder(run.settings.catalogue)
+    if holder is not None:  # one on another machine, or one starting: never a second writer
+        raise UsageError(
+            f"an engine runs on this catalogue ({holder.said}) but cannot be asked from here: "
+            "run 'shootwatch rescan' where it runs, or wait until it has started"
+        )
     # No engine runs: scan here.
     if args.path is not None:
         root = queries.root_for_path(os.path.realpath(os.path.expanduser(args.path)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import watchfiles
 
+from core.catalogue_location import is_server, shown
 from core.config import Settings
 from core.engine.component import COMPONENTS, Component, ComponentState
 from core.engine.control import ControlServer
@@ -105,7 +106,9 @@ class Engine:
         """
         # The lock is on the file itself, taken before SQLite opens it: a refused engine must
         # not touch a catalogue another engine writes (through a hard link, that corrupts it).
-        create_catalogue_file(self.settings.catalogue)
+        # On a server it is the server's advisory lock, and there is no file.
+        if not is_server(self.settings.catalogue):
+            create_catalogue_file(self.settings.catalogue)
         self._lock.acquire()
         try:
             self.catalogue = open_catalogue(self.settings.catalogue)
@@ -125,7 +128,7 @@ class Engine:
         self._control.start()
         for component in self.components:
             component.started()
-        log.info("engine started (pid %d) on %s", os.getpid(), self.settings.catalogue)
+        log.info("engine started (pid %d) on %s", os.getpid(), shown(self.settings.catalogue))
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop everything within ``timeout``: a scan in progress stops between transactions."""

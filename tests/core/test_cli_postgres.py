@@ -131,7 +131,7 @@ def test_history_and_show_read_a_catalogue_on_a_server(tmp_path, server_catalogu
     assert facts["burst"]["size"] == 5 and facts["decision"] == "pending", facts
 
 
-@pytest.mark.parametrize("command", [("rescan",), ("ingest",), ("run",)], ids=" ".join)
+@pytest.mark.parametrize("command", [("ingest",), ("card", "/")], ids=" ".join)
 def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     tmp_path, server_catalogue, command
 ):
