@@ -15,8 +15,18 @@ from core.cli import output
 from core.cli.invocation import EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.config import Settings
 from core.store import queries
-from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
+from core.store.events import (
+    Event,
+    EventKind,
+    EventReader,
+    NewEvents,
+    UndeclaredEventKind,
+    declared,
+)
 from core.store.models import Root
+
+FOLLOW_POLL_SECONDS = 0.5  # events --follow on a SQLite catalogue: how often it looks
+FOLLOW_WAIT_SECONDS = 1.0  # on a server: how long one wait for NOTIFY lasts (no read after it)
 
 
 def run_engine(settings: Settings, err: TextIO) -> int:
@@ -101,6 +111,7 @@ def events(run: Invocation) -> int:
         shown = reader.read(limit=None, since=since)
         if not shown:
             reader.from_now()
+    new_events = NewEvents(run.catalogue.location, FOLLOW_POLL_SECONDS)
     try:
         while True:
             for event in shown:
@@ -109,13 +120,14 @@ def events(run: Invocation) -> int:
             out.flush()
             if not args.follow:
                 return EXIT_OK
-            time.sleep(0.5)
-            shown = reader.read()
+            # On a server, only when told (the timeout lets Ctrl-C through, and reads nothing).
+            shown = reader.read() if new_events.wait(FOLLOW_WAIT_SECONDS) else []
             if any(event.root_id not in root_paths for event in shown):
                 root_paths = {root.id: root.path for root in Root.select()}
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
+        new_events.close()
         connection.close()
 
 

@@ -24,11 +24,16 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
   or by ``sql_for`` where a driver's cursor is used directly.
 - Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
   through a file beside the catalogue; PostgreSQL queues them, and there is no file.
+- New events (``announce_events``, ``ServerEventListener``): on PostgreSQL, a transaction that
+  writes events notifies a channel as it commits (NOTIFY), and followers of the log wait on
+  it (LISTEN); SQLite has no such thing, and its followers poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,6 +44,10 @@ from core.store.turns import Turns
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
+EVENTS_CHANNEL = "shootwatch_events"  # PostgreSQL: NOTIFY'd as events are written
+# How long a listener takes the announcements already come after the one it waited for (a
+# timeout of 0 is no timeout to psycopg).
+DRAIN_SECONDS = 0.001
 SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
 NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
 
@@ -192,3 +201,55 @@ class ServerReadOnlyConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def announce_events(db: Database) -> None:
+    """Tell whoever follows the log that events were written: on PostgreSQL, a NOTIFY, which
+    the server sends when the transaction that wrote them commits (and never if it does not).
+    On SQLite, nothing: its followers poll."""
+    if not _is_sqlite(db):
+        db.execute_sql(f"NOTIFY {EVENTS_CHANNEL}")
+
+
+class ServerEventListener:
+    """A connection of its own to a catalogue on a server, LISTENing for new events. It is
+    made at the first ``wait`` and again after the server dropped it (a restart)."""
+
+    CONNECT_SECONDS = 10
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for new events. True when some were announced, and
+        when the listening (re)starts: what was written while nobody listened is not known,
+        so the caller reads. False when nothing came, or the server cannot be reached now."""
+        import psycopg
+
+        if self._connection is None:
+            try:
+                self._connection = psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=self.CONNECT_SECONDS
+                )
+                self._connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+            except psycopg.Error:
+                self.close()
+                time.sleep(timeout)  # the server is away: try again at the next wait
+                return False
+            return True
+        try:
+            told = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+            if told:  # those that came with it are news of the same events: one read takes all
+                for _ in self._connection.notifies(timeout=DRAIN_SECONDS):
+                    pass
+        except psycopg.Error:  # the server dropped the connection: listen again next time
+            self.close()
+            return False
+        return told
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # already gone with the server
+                connection.close()

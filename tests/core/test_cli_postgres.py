@@ -1,14 +1,12 @@
 """A catalogue on a PostgreSQL server named in the settings or with --db, as whole processes:
 the commands that work on it so far (a cull from the command line gives the same answers as on
-SQLite), and one sentence (never a traceback) from those that do not yet, from the app, and for
+SQLite), and one sentence (never a traceback) from those that do not yet, and for
 a URL that cannot be a catalogue."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -139,17 +137,6 @@ def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert "does not work on a catalogue on a PostgreSQL server yet" in result.stderr
-
-
-def test_the_app_on_a_server_catalogue_says_it_does_not_open_one_yet(tmp_path, server_catalogue):
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.launch import main; sys.exit(main())",
-         "--config", str(command_settings(tmp_path)), "--db", server_catalogue],
-        capture_output=True, text=True, cwd=REPO, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert result.returncode == 2, result.stderr
-    assert "does not open a catalogue on a PostgreSQL server yet" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_a_password_in_the_url_is_never_shown(tmp_path, server_catalogue):

@@ -13,27 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from core.engine.lock import running_engine_holder, running_engine_pid
+from core.engine.lock import running_engine_holder
 from tests.faults.crashes import processes_outliving
-from tests.helpers import REPO, command_settings, write
-
-OTHER_MACHINE = "studio-nas"
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"still not true after {timeout} s: {what or condition}")
+from tests.helpers import REPO, write
+from tests.server_engines import OTHER_MACHINE, Engines, wait_until
 
 
 @pytest.fixture
@@ -44,82 +32,6 @@ def catalogue_backend() -> str:
 @pytest.fixture
 def server_catalogue(postgres_server, catalogue_location) -> str:
     return catalogue_location
-
-
-def shootwatch_on(host: str | None, config: Path, *args: str) -> list[str]:
-    """The command line of ``shootwatch --config CONFIG ARGS`` as a process; on ``host``, a
-    process whose machine says that name (another machine, as far as the catalogue can tell;
-    run with ``machine_environment``)."""
-    if host is None:
-        return [sys.executable, "-m", "core.cli", "--config", str(config), *args]
-    program = (
-        "import socket, sys; host = sys.argv.pop(1); socket.gethostname = lambda: host; "
-        "from core.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
-    return [sys.executable, "-c", program, host, "--config", str(config), *args]
-
-
-def machine_environment(host: str | None, base: Path) -> dict[str, str]:
-    """The environment of a process on ``host``: another machine has runtime folders of its
-    own, where an engine's control socket is (none of this machine's processes can reach it)."""
-    if host is None:
-        return dict(os.environ)
-    runtime = base / f"runtime-{host}"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    return {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)}
-
-
-class Engines:
-    """The engines a test starts (``shootwatch run`` processes), each ended at the end."""
-
-    def __init__(self, base: Path, catalogue: str) -> None:
-        self.base, self.catalogue = base, catalogue
-        self.config = command_settings(base)
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, host: str | None = None) -> subprocess.Popen:
-        log = open(self.base / f"engine-{len(self.started)}.log", "w")  # noqa: SIM115
-        process = subprocess.Popen(
-            shootwatch_on(host, self.config, "--db", self.catalogue, "run"),
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
-            env=machine_environment(host, self.base),
-        )  # fmt: skip
-        log.close()
-        self.started.append(process)
-        return process
-
-    def log(self, process: subprocess.Popen) -> str:
-        return (self.base / f"engine-{self.started.index(process)}.log").read_text()
-
-    def wait_running(self, process: subprocess.Popen) -> None:
-        def holds() -> bool:
-            assert process.poll() is None, self.log(process)
-            return running_engine_pid(self.catalogue) == process.pid
-
-        wait_until(holds, what="the engine holds the catalogue's lock")
-
-    def command(self, *args: str, host: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            shootwatch_on(host, self.config, "--db", self.catalogue, *args),
-            capture_output=True, text=True, cwd=REPO, timeout=300, stdin=subprocess.DEVNULL,
-            env=machine_environment(host, self.base),
-        )  # fmt: skip
-
-    def status(self) -> dict:
-        result = self.command("status", "--json")
-        assert "Traceback" not in result.stderr, result.stderr
-        return json.loads(result.stdout)
-
-    def end(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture
@@ -137,17 +49,7 @@ def test_the_engine_runs_on_a_server_and_another_process_sees_its_health(
 ):
     assert engines.command("add", str(library)).returncode == 0
     engine = engines.start()
-    engines.wait_running(engine)
-
-    def components() -> dict[str, str]:
-        return {c["component"]: c["status"] for c in engines.status()["engine"]["components"]}
-
-    wait_until(
-        lambda: (
-            components().get("watcher") == "running" and components().get("reconciler") == "idle"
-        ),
-        what="the startup scan done and the watcher on",
-    )
+    engines.wait_watching(engine)
     status = engines.status()
     assert status["engine"]["pid"] == engine.pid and status["engine"]["host"] is None
     # The settings name no darktable library: the one thing status has to say.
@@ -236,3 +138,44 @@ def test_rescan_asks_the_engine_that_runs_here_and_refuses_to_scan_beside_one_el
         refused.stderr
     )
     assert "scanning here" not in refused.stderr
+
+
+def follow_without_polling(engines: Engines, output: Path) -> subprocess.Popen:
+    """``shootwatch events --follow`` as a process of its own, whose poll is as good as never
+    and whose every wait for NOTIFY lasts an hour: an event reaches it only if the server
+    announces it."""
+    program = (
+        "import sys; from core.cli import service, main; "
+        "service.FOLLOW_POLL_SECONDS = service.FOLLOW_WAIT_SECONDS = 3600; sys.exit(main())"
+    )
+    with open(output, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", program, "--config", str(engines.config), "--db",
+             engines.catalogue, "events", "--follow", "--json", "--kind", "added", "--limit", "0"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("files", [1, 25, 150])
+@pytest.mark.parametrize("pause", [0.0, 0.05])
+def test_events_follow_on_a_server_receives_the_engines_events_through_notify(
+    engines, library, tmp_path, files, pause
+):
+    assert engines.command("add", str(library)).returncode == 0
+    engine = engines.start()
+    engines.wait_watching(engine)
+    output = tmp_path / "followed.jsonl"
+    follower = follow_without_polling(engines, output)
+    engines.started.append(follower)  # ended with the engines
+    names = [f"2024-06-01/IMG_{n:04d}.JPG" for n in range(files)]
+    for name in names:
+        write(library / name, f"photo {name}")
+        time.sleep(pause)
+
+    def followed() -> list[str]:
+        assert follower.poll() is None, output.read_text()
+        return [json.loads(line)["path"] for line in output.read_text().splitlines()]
+
+    wait_until(lambda: len(followed()) >= files, what=f"{files} events followed")
+    time.sleep(0.5)  # anything more (a second copy) would be here by now
+    assert sorted(followed()) == names  # each once
