@@ -107,15 +107,35 @@ class PostgresCluster:
             "initdb", "--pgdata", str(self.data), "--username", self.superuser,
             "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )  # fmt: skip
+        self.started = True  # from here on, stop() has something to stop
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server of the cluster made (again, after ``stop_server``)."""
         options = (
             f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
             " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         )
-        self.started = True  # from here on, stop() has something to stop
         self._run(
             "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--options", options,
             "--wait", "--timeout", str(START_SECONDS), "start",
         )  # fmt: skip
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data (``start_server`` starts it again): every
+        session ends, as in a restart of a real server. ``mode``: pg_ctl's (fast, immediate)."""
+        self._run("pg_ctl", "--pgdata", str(self.data), "--mode", mode, "--wait", "stop")
+
+    def is_running(self) -> bool:
+        command = [str(server_binaries() / "pg_ctl"), "--pgdata", str(self.data), "status"]
+        if self.as_other_user:
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        status = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        return status.returncode == 0
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop_server(mode)
+        self.start_server()
 
     def url(self, database: str) -> str:
         """A libpq URL of ``database`` on this server, through its socket."""

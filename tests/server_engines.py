@@ -20,7 +20,9 @@ from tests.helpers import REPO, command_settings
 OTHER_MACHINE = "studio-nas"
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
+def wait_until(
+    condition: Callable[[], object], timeout: float = 60, what: str | Callable[[], str] = ""
+) -> object:
     """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -28,7 +30,8 @@ def wait_until(condition: Callable[[], object], timeout: float = 60, what: str =
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"still not true after {timeout} s: {what or condition}")
+    said = what() if callable(what) else what
+    raise AssertionError(f"still not true after {timeout} s: {said or condition}")
 
 
 def shootwatch_on(host: str | None, config: Path, *args: str) -> list[str]:

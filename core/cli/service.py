@@ -30,15 +30,14 @@ FOLLOW_WAIT_SECONDS = 1.0  # on a server: how long one wait for NOTIFY lasts (no
 
 
 def run_engine(settings: Settings, err: TextIO) -> int:
-    from core.engine import Engine, EngineRunning  # only this command runs the engine here
+    from core.engine import EngineRunning  # only this command runs the engine here
 
     logging.basicConfig(
         level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
-    engine = Engine(settings)
     try:
-        engine.start()
+        engine = _start_engine(settings)
     except EngineRunning as error:
         err.write(f"shootwatch: {output.shown(error)}; nothing to do\n")
         return EXIT_ERROR
@@ -52,6 +51,39 @@ def run_engine(settings: Settings, err: TextIO) -> int:
     while not engine.wait(0.5):
         pass
     return EXIT_OK
+
+
+def _start_engine(settings: Settings):
+    """A started engine. On a server, one whose start the server cut short (it restarted
+    then) is started again, after a wait that doubles each time, until the server is back: the
+    server's errors are raised only when it was not reached at all (for the first lock)."""
+    from peewee import DatabaseError
+
+    from core.catalogue_location import is_server
+    from core.engine import Engine
+    from core.engine.server_watch import FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS
+    from core.store import CatalogueError
+
+    wait = FIRST_RETRY_SECONDS
+    reached = False  # whether the server was reached once: then it is waited for
+    while True:
+        engine = Engine(settings)
+        try:
+            engine.start()
+            return engine
+        except (CatalogueError, DatabaseError) as error:
+            reached = reached or engine.lock_taken
+            if not is_server(settings.catalogue) or not reached:
+                raise
+            engine.stop()
+            logging.getLogger("shootwatch.engine").warning(
+                "the catalogue's server went away while the engine started (%s): "
+                "starting again in %.1f s",
+                str(error).strip().splitlines()[0],
+                wait,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, LONGEST_RETRY_SECONDS)
 
 
 def parse_since(text: str) -> float:

@@ -67,6 +67,14 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
         super().__init__(url, **kwargs)
         self.turns = Turns(None)
 
+    def cursor(self, named_cursor: object = None) -> object:
+        # A connection the server ended (a restart) is replaced at its next use, outside a
+        # transaction: the one it was in is lost, and its error was raised there.
+        connection = self._state.conn
+        if connection is not None and connection.closed and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
+
     def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
         # lock_type is SQLite's (see the module's docstring): PostgreSQL has no equivalent.
         super().begin(isolation_level)
@@ -190,14 +198,29 @@ class ServerReadOnlyConnection:
     catalogue beside peewee (``core.store.queries.open_read_only``)."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = self._connect()
+
+    def _connect(self):
         import psycopg  # the optional driver: only a catalogue on a server needs it
 
-        self._connection = psycopg.connect(
-            url, autocommit=True, options="-c default_transaction_read_only=on"
+        return psycopg.connect(
+            self.url, autocommit=True, options="-c default_transaction_read_only=on"
         )
 
     def execute(self, sql: str, params: Sequence = ()) -> object:
-        return self._connection.execute(postgres_placeholders(sql, bool(params)), params)
+        import psycopg
+
+        sql = postgres_placeholders(sql, bool(params))
+        try:
+            return self._connection.execute(sql, params)
+        except psycopg.OperationalError:
+            if not self._connection.closed:
+                raise
+        # The server ended the connection (a restart): a read is asked again, once, on a new
+        # one (an error here, when the server is still away, is the caller's).
+        self._connection = self._connect()
+        return self._connection.execute(sql, params)
 
     def close(self) -> None:
         self._connection.close()
