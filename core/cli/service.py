@@ -42,15 +42,23 @@ def run_engine(settings: Settings, err: TextIO) -> int:
         err.write(f"shootwatch: {output.shown(error)}; nothing to do\n")
         return EXIT_ERROR
 
+    signalled = []
+
     def on_signal(signum: int, _frame: object) -> None:
         logging.getLogger("shootwatch").info("%s: stopping", signal.Signals(signum).name)
+        signalled.append(signum)
         engine.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     while not engine.wait(0.5):
         pass
-    return EXIT_OK
+    if signalled:
+        return EXIT_OK
+    # It stopped itself: another engine took the catalogue while its server was away.
+    engine.stop()
+    err.write("shootwatch: another engine took this catalogue while its server was away\n")
+    return EXIT_ERROR
 
 
 def _start_engine(settings: Settings):
