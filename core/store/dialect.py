@@ -239,6 +239,7 @@ class ServerEventListener:
     made at the first ``wait`` and again after the server dropped it (a restart)."""
 
     CONNECT_SECONDS = 10
+    RETRY_SECONDS = 1.0
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -258,7 +259,8 @@ class ServerEventListener:
                 self._connection.execute(f"LISTEN {EVENTS_CHANNEL}")
             except psycopg.Error:
                 self.close()
-                time.sleep(timeout)  # the server is away: try again at the next wait
+                # The server is away: tried again at the next wait, within a second.
+                time.sleep(min(timeout, self.RETRY_SECONDS))
                 return False
             return True
         try:

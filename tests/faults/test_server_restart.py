@@ -6,6 +6,7 @@ down is refused in one sentence, and never recorded behind the person's back."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -148,3 +149,33 @@ def test_a_decision_while_the_server_is_down_is_refused_in_one_sentence(
     assert '"decision": "pending"' in shown.stdout, shown.stdout  # neither was kept for later
     decided = engines.command("decide", photo, "--reject")
     assert decided.returncode == 0 and "pending -> rejected" in decided.stdout, decided
+
+
+@pytest.mark.parametrize("away_seconds", [0.0, 3.0], ids=["restart", "stopped 3 s"])
+def test_events_follow_listens_again_after_the_server_was_away(
+    engines, postgres_server, library, tmp_path, away_seconds
+):
+    from tests.core.test_engine_postgres import follow_without_polling
+
+    assert engines.command("add", str(library)).returncode == 0
+    engine = engines.start()
+    engines.wait_watching(engine)
+    output = tmp_path / "followed.jsonl"
+    follower = follow_without_polling(engines, output)
+    engines.started.append(follower)  # ended with the engines
+    write(library / "shoot" / "before.JPG", "before")
+
+    def followed() -> list[str]:
+        assert follower.poll() is None, output.read_text()
+        return [json.loads(line)["path"] for line in output.read_text().splitlines()]
+
+    wait_until(lambda: followed() == ["shoot/before.JPG"], 60, "the first event followed")
+    postgres_server.stop_server()
+    time.sleep(away_seconds)
+    postgres_server.start_server()
+    after = [f"shoot/after_{n:02d}.JPG" for n in range(10)]
+    for name in after:
+        write(library / name, f"photo {name}")
+    # Told by the server again (the follower's waits last an hour: no poll brings them).
+    wait_until(lambda: sorted(followed()) == sorted(["shoot/before.JPG", *after]), 120,
+               lambda: f"every event followed: {followed()}")  # fmt: skip
