@@ -116,14 +116,34 @@ class PostgresCluster:
             "initdb", "--pgdata", str(self.data), "--username", self.superuser,
             "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )  # fmt: skip
+        self.started = True  # from here on, stop() has something to stop
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server of the cluster made (again, after ``stop_server``)."""
         options = f"-c listen_addresses='' -c unix_socket_directories='{self.folder}' -p {PORT}"
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        self.started = True  # from here on, stop() has something to stop
         self._run(
             "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--options", options,
             "--wait", "--timeout", str(START_SECONDS), "start",
         )  # fmt: skip
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data (``start_server`` starts it again): every
+        session ends, as in a restart of a real server. ``mode``: pg_ctl's (fast, immediate)."""
+        self._run("pg_ctl", "--pgdata", str(self.data), "--mode", mode, "--wait", "stop")
+
+    def is_running(self) -> bool:
+        command = [str(server_binaries() / "pg_ctl"), "--pgdata", str(self.data), "status"]
+        if self.as_other_user:
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        status = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        return status.returncode == 0
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop_server(mode)
+        self.start_server()
 
     def url(self, database: str) -> str:
         """A libpq URL of ``database`` on this server, through its socket."""
@@ -188,13 +208,3 @@ def catalogue_rows(catalogue: Path | str, query: str, params: tuple = ()) -> lis
             return db.execute(query, params).fetchall()
     except sqlite3.Error:  # not made yet
         return None
-
-
-def skip_unless_the_engine_runs_on(location: Path | str) -> None:
-    """Skip a test of the engine on a catalogue on a server while the engine does not run on
-    one (``shootwatch run`` refused there): it runs there as soon as it does."""
-    from core.cli import WORK_ON_A_SERVER
-
-    on_server = isinstance(location, str) and location.startswith("postgresql://")
-    if on_server and "run" not in WORK_ON_A_SERVER:
-        pytest.skip("the engine does not run on a catalogue on a PostgreSQL server yet")

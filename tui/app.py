@@ -20,7 +20,7 @@ from textual.widgets import ContentSwitcher
 
 from core.config import Settings
 from core.store import Catalogue, queries
-from core.store.events import NEW_FILES, EventKind, EventReader
+from core.store.events import NEW_FILES, EventKind, EventReader, NewEvents
 from core.store.models import Root
 from tui import keymap
 from tui.engine_link import EngineLink
@@ -43,6 +43,9 @@ PANE_TITLES = {
     "progress": "Edit progress",
 }
 EVENT_POLL_SECONDS = 0.1  # events reach the panes in batches, ten times a second at most
+# On a server, the app is told of new events (NOTIFY) instead of polling; one wait for it lasts
+# this long, so that the listening thread sees the app close.
+EVENT_WAIT_SECONDS = 0.5
 # Events taken in one poll: a scan's burst of 20,000 took 120 ms to fold into the events pane,
 # a stall of the whole app; 2,000 a poll still passes 20,000 a second.
 DELIVER_LIMIT = 2_000
@@ -85,6 +88,7 @@ class ShootwatchApp(App):
         self._renderer_note = renderer_note  # more pixels are possible: how (said once)
         self._events = queries.open_read_only(str(settings.catalogue))
         self._event_reader = EventReader(self._events).from_now()
+        self._new_events = NewEvents(settings.catalogue, EVENT_POLL_SECONDS)
         self._roots = {root.id: root.path for root in Root.select()}
         self._files_arrived_at: float | None = None  # the last file event (monotonic)
         self._photos_looked_at = 0.0
@@ -107,7 +111,11 @@ class ShootwatchApp(App):
         self.query_one(TriagePane).focus()
         self.query_one(EventsPane).add_events(self._event_reader.newest(SEED_EVENTS))
         self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
-        self.set_interval(EVENT_POLL_SECONDS, self._poll_events)
+        if self._new_events.told:
+            self.run_worker(self._listen_for_events, thread=True, name="events",
+                            exit_on_error=False)  # fmt: skip
+        else:
+            self.set_interval(EVENT_POLL_SECONDS, self._poll_events)
         self.set_interval(STATES_SECONDS, self._show_states)
         self.set_interval(NEW_PHOTO_SECONDS, self._look_for_new_photos)
         self._show_states()
@@ -123,6 +131,20 @@ class ShootwatchApp(App):
 
         worker = get_current_worker()
         self.link.run_until(lambda: worker.is_cancelled)
+
+    def _listen_for_events(self) -> None:
+        """On a server: each time new events are announced, they are delivered (on the app's
+        thread), in batches as they come."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        try:
+            while not worker.is_cancelled:
+                if self._new_events.wait(EVENT_WAIT_SECONDS) and not worker.is_cancelled:
+                    with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+                        self.call_from_thread(self._poll_events)
+        finally:
+            self._new_events.close()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app kept can be collected again once it has gone

@@ -50,11 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = app_parser().parse_args(argv)
     try:
         settings = load_settings(args.config, {"catalogue": args.db})
-        if is_server(settings.catalogue):  # its file is read directly (issue 21: not yet)
-            raise ValueError(
-                "the app does not open a catalogue on a PostgreSQL server yet: use a SQLite "
-                "catalogue with --db FILE"
-            )
         return open_app(settings, args.folders, engine="off" if args.no_engine else "auto")
     except (ConfigError, CatalogueError, ValueError) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
@@ -114,7 +109,12 @@ def _path(text: str):
 
 
 def stray_output_log(settings: Settings):
-    """Where what C libraries print while the app runs is kept: beside the catalogue."""
+    """Where what C libraries print while the app runs is kept: beside the catalogue's file,
+    or in the user's data folder for a catalogue on a server."""
+    if is_server(settings.catalogue):
+        from core.config.settings import default_catalogue_path
+
+        return default_catalogue_path().with_name("server-catalogue.messages.log")
     return settings.catalogue.with_name(settings.catalogue.name + ".messages.log")
 
 

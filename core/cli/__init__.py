@@ -56,18 +56,6 @@ CREATE_A_CATALOGUE = frozenset(
 NAME_THEIR_OWN_CATALOGUES = frozenset({"demo", "catalogue"})
 
 
-# The commands that work on a catalogue on a PostgreSQL server so far (issue 21), each run on
-# one by a test (tests/core/test_cli_postgres.py, test_stages_runner.py, test_people.py): the
-# others still lock the catalogue's file (the engine, and what asks it), or are not tried on a
-# server yet.
-WORK_ON_A_SERVER = frozenset({
-    "add", "roots", "status", "events", "scan", "history", "show",
-    "decide", "keep", "undo", "redo", "decisions", "bursts",
-    "stages", "jobs", "retry", "cancel", "run-stage", "report",
-    "ingest", "card", "darktable",
-})  # fmt: skip
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out, err = sys.stdout, sys.stderr
@@ -111,12 +99,6 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.command == "config":
             return command_function("config")(settings, out)
         _refuse_names_the_catalogue_cannot_hold(args, Path(shown(catalogue)))
-        if on_server and args.command not in WORK_ON_A_SERVER:
-            raise UsageError(
-                f"'{args.command}' does not work on a catalogue on a PostgreSQL server yet "
-                f"(only {', '.join(sorted(WORK_ON_A_SERVER))} do): use a SQLite catalogue with "
-                "--db FILE"
-            )
         if args.command == "run":  # the engine opens the catalogue itself
             return command_function("run")(settings, err)
         command = command_function(args.command)

@@ -9,7 +9,7 @@ import time
 from core.catalogue_location import shown as location_shown
 from core.cli import output
 from core.cli.invocation import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, Invocation, UsageError
-from core.engine.lock import running_engine_pid
+from core.engine.lock import running_engine_holder, running_engine_pid
 from core.store import queries
 from core.store.models import Root, SyncRun
 
@@ -161,10 +161,10 @@ def status(run: Invocation) -> int:
                 f"{s.root.path}: {output.count(unreadable)} files or folders could not be read "
                 "('shootwatch events --kind unreadable' says why)"
             )
-    engine_pid = running_engine_pid(run.settings.catalogue)
+    holder = running_engine_holder(run.settings.catalogue)
     beats = queries.heartbeats()
     down = False
-    if not engine_pid:
+    if holder is None:
         # An engine that stops says so in its last beats ("off"); one that was killed could not.
         if any(beat.status != "off" for beat in beats):
             last = max(beat.beat_at for beat in beats)
@@ -191,7 +191,8 @@ def status(run: Invocation) -> int:
                 "healthy": healthy,
                 "catalogue": location_shown(run.settings.catalogue),
                 "engine": {
-                    "pid": engine_pid,
+                    "pid": holder.pid if holder else None,
+                    "host": holder.host if holder else None,
                     "components": [
                         {
                             "component": beat.component,
@@ -210,9 +211,9 @@ def status(run: Invocation) -> int:
         )
     else:
         out.write(f"catalogue {output.shown(location_shown(run.settings.catalogue))}\n")
-        if engine_pid:
+        if holder is not None:
             components = ", ".join(f"{beat.component} {beat.status}" for beat in beats)
-            out.write(f"engine running (pid {engine_pid}): {components}\n")
+            out.write(f"engine running ({holder.said}): {components}\n")
         else:
             out.write("no engine running ('shootwatch run' starts one)\n")
         if not summaries:

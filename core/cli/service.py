@@ -15,33 +15,83 @@ from core.cli import output
 from core.cli.invocation import EXIT_ERROR, EXIT_OK, Invocation, UsageError
 from core.config import Settings
 from core.store import queries
-from core.store.events import Event, EventKind, EventReader, UndeclaredEventKind, declared
+from core.store.events import (
+    Event,
+    EventKind,
+    EventReader,
+    NewEvents,
+    UndeclaredEventKind,
+    declared,
+)
 from core.store.models import Root
+
+FOLLOW_POLL_SECONDS = 0.5  # events --follow on a SQLite catalogue: how often it looks
+FOLLOW_WAIT_SECONDS = 1.0  # on a server: how long one wait for NOTIFY lasts (no read after it)
 
 
 def run_engine(settings: Settings, err: TextIO) -> int:
-    from core.engine import Engine, EngineRunning  # only this command runs the engine here
+    from core.engine import EngineRunning  # only this command runs the engine here
 
     logging.basicConfig(
         level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
-    engine = Engine(settings)
     try:
-        engine.start()
+        engine = _start_engine(settings)
     except EngineRunning as error:
         err.write(f"shootwatch: {output.shown(error)}; nothing to do\n")
         return EXIT_ERROR
 
+    signalled = []
+
     def on_signal(signum: int, _frame: object) -> None:
         logging.getLogger("shootwatch").info("%s: stopping", signal.Signals(signum).name)
+        signalled.append(signum)
         engine.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     while not engine.wait(0.5):
         pass
-    return EXIT_OK
+    if signalled:
+        return EXIT_OK
+    # It stopped itself: another engine took the catalogue while its server was away.
+    engine.stop()
+    err.write("shootwatch: another engine took this catalogue while its server was away\n")
+    return EXIT_ERROR
+
+
+def _start_engine(settings: Settings):
+    """A started engine. On a server, one whose start the server cut short (it restarted
+    then) is started again, after a wait that doubles each time, until the server is back: the
+    server's errors are raised only when it was not reached at all (for the first lock)."""
+    from peewee import DatabaseError
+
+    from core.catalogue_location import is_server
+    from core.engine import Engine
+    from core.engine.server_watch import FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS
+    from core.store import CatalogueError
+
+    wait = FIRST_RETRY_SECONDS
+    reached = False  # whether the server was reached once: then it is waited for
+    while True:
+        engine = Engine(settings)
+        try:
+            engine.start()
+            return engine
+        except (CatalogueError, DatabaseError) as error:
+            reached = reached or engine.lock_taken
+            if not is_server(settings.catalogue) or not reached:
+                raise
+            engine.stop()
+            logging.getLogger("shootwatch.engine").warning(
+                "the catalogue's server went away while the engine started (%s): "
+                "starting again in %.1f s",
+                str(error).strip().splitlines()[0],
+                wait,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, LONGEST_RETRY_SECONDS)
 
 
 def parse_since(text: str) -> float:
@@ -101,6 +151,7 @@ def events(run: Invocation) -> int:
         shown = reader.read(limit=None, since=since)
         if not shown:
             reader.from_now()
+    new_events = NewEvents(run.catalogue.location, FOLLOW_POLL_SECONDS)
     try:
         while True:
             for event in shown:
@@ -109,19 +160,21 @@ def events(run: Invocation) -> int:
             out.flush()
             if not args.follow:
                 return EXIT_OK
-            time.sleep(0.5)
-            shown = reader.read()
+            # On a server, only when told (the timeout lets Ctrl-C through, and reads nothing).
+            shown = reader.read() if new_events.wait(FOLLOW_WAIT_SECONDS) else []
             if any(event.root_id not in root_paths for event in shown):
                 root_paths = {root.id: root.path for root in Root.select()}
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
+        new_events.close()
         connection.close()
 
 
 def rescan(run: Invocation) -> int:
     from core.cli import scanning
     from core.engine.control import ask
+    from core.engine.lock import running_engine_holder
 
     args, out, err = run.args, run.out, run.err
     reply = ask(run.settings.catalogue, {"command": "rescan", "path": args.path})
@@ -131,6 +184,12 @@ def rescan(run: Invocation) -> int:
         roots = output.shown(", ".join(reply["roots"])) or "no roots"
         out.write(f"the running engine will rescan: {roots}\n")
         return EXIT_OK
+    holder = running_engine_holder(run.settings.catalogue)
+    if holder is not None:  # one on another machine, or one starting: never a second writer
+        raise UsageError(
+            f"an engine runs on this catalogue ({holder.said}) but cannot be asked from here: "
+            "run 'shootwatch rescan' where it runs, or wait until it has started"
+        )
     # No engine runs: scan here.
     if args.path is not None:
         root = queries.root_for_path(os.path.realpath(os.path.expanduser(args.path)))

@@ -29,6 +29,9 @@ process holds on it, which are SQLite's. So a descriptor of the catalogue opened
 closed while SQLite may have the file open in this process: each is kept, and reused by the
 next lock or check of the same file (a few per catalogue, at most). Forked workers share the
 engine's descriptor; they end with it (``core.workers``).
+
+A catalogue on a PostgreSQL server has no file: there the lock is the server's advisory lock
+(``core.engine.server_lock``), behind the same ``EngineLock`` and ``running_engine_pid``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ import os
 import threading
 from pathlib import Path
 
+from core.catalogue_location import is_server, shown
+from core.engine.server_lock import (
+    EngineHolder,
+    ServerEngineLock,
+    ServerEngineRunning,
+    running_engine,
+)
+
 ENGINE_BYTE = 1 << 40  # the byte whose lock is "an engine runs on this catalogue"
 PID_BASE = ENGINE_BYTE + 1  # PID_BASE + pid: the byte that says which process it is
 PID_SPAN = 1 << 22  # Linux PIDs are below 2**22 (PID_MAX_LIMIT)
@@ -49,9 +60,11 @@ PID_SPAN = 1 << 22  # Linux PIDs are below 2**22 (PID_MAX_LIMIT)
 class EngineRunning(RuntimeError):
     """Another process runs the engine on this catalogue."""
 
-    def __init__(self, pid: int | None) -> None:
-        super().__init__(f"an engine already runs on this catalogue (pid {pid or 'unknown'})")
+    def __init__(self, pid: int | None, host: str | None = None) -> None:
+        holder = EngineHolder(pid or 0, host)
+        super().__init__(f"an engine already runs on this catalogue ({holder.said})")
         self.pid = pid
+        self.host = host
 
 
 class _Flock(ctypes.Structure):
@@ -162,9 +175,22 @@ def _give_back(fd: int) -> None:
         _idle.setdefault(identity, []).append(fd)
 
 
-def running_engine_pid(catalogue: Path) -> int | None:
+def running_engine_holder(catalogue: Path | str) -> EngineHolder | None:
+    """Which process holds the catalogue's engine lock (its PID 0 if it cannot be told; its
+    machine's name when on a server and not this machine), or None when no engine runs."""
+    if is_server(catalogue):
+        return running_engine(str(catalogue))
+    pid = running_engine_pid(catalogue)
+    return None if pid is None else EngineHolder(pid)
+
+
+def running_engine_pid(catalogue: Path | str) -> int | None:
     """The PID of the engine holding the catalogue's lock (0 if it cannot be told), or None
-    when no engine runs on it. A catalogue that does not exist has none (and is not created)."""
+    when no engine runs on it. A catalogue that does not exist has none (and is not created).
+    On a server, the PID is on the machine ``running_engine_holder`` names."""
+    if is_server(catalogue):
+        holder = running_engine(str(catalogue))
+        return None if holder is None else holder.pid
     try:
         identity = _identity(os.stat(catalogue))
     except OSError:
@@ -183,9 +209,12 @@ def running_engine_pid(catalogue: Path) -> int | None:
     return pid if pid is not None else 0
 
 
-def catalogue_identity(catalogue: Path) -> str:
+def catalogue_identity(catalogue: Path | str) -> str:
     """What names the catalogue file whatever name is used: its device and inode (its
-    resolved path while it does not exist)."""
+    resolved path while it does not exist); a catalogue on a server, its URL without its
+    password."""
+    if is_server(catalogue):
+        return shown(catalogue)
     try:
         device, inode = _identity(os.stat(catalogue))
     except OSError:
@@ -194,13 +223,20 @@ def catalogue_identity(catalogue: Path) -> str:
 
 
 class EngineLock:
-    def __init__(self, catalogue: Path) -> None:
+    def __init__(self, catalogue: Path | str) -> None:
         self.catalogue = catalogue
         self._fd: int | None = None
         self._pid_byte: int | None = None
+        self.on_server = ServerEngineLock(catalogue) if is_server(catalogue) else None
 
     def acquire(self) -> None:
         """Take the lock (the catalogue must exist); EngineRunning if another engine has it."""
+        if self.on_server is not None:
+            try:
+                self.on_server.acquire()
+            except ServerEngineRunning as running:
+                raise EngineRunning(running.holder.pid, running.holder.host) from None
+            return
         fd = _descriptor_for_locking(self.catalogue)
         # Taken first, so that whoever finds the engine byte locked finds the PID. Only a
         # process with the same PID in another PID namespace (a container) could hold it.
@@ -215,6 +251,8 @@ class EngineLock:
         self._fd, self._pid_byte = fd, pid_byte if has_pid else None
 
     def release(self) -> None:
+        if self.on_server is not None:
+            self.on_server.release()
         if self._fd is not None:
             _unlock(self._fd, ENGINE_BYTE)  # first, for the same reason
             if self._pid_byte is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import watchfiles
 
+from core.catalogue_location import is_server, shown
 from core.config import Settings
 from core.engine.component import COMPONENTS, Component, ComponentState
 from core.engine.control import ControlServer
@@ -28,6 +29,7 @@ from core.engine.ingest import IngestComponent
 from core.engine.lock import EngineLock
 from core.engine.media import MediaComponent
 from core.engine.reconciling import ReconcilingComponent
+from core.engine.server_watch import ServerWatch
 from core.engine.stages import StagesComponent
 from core.engine.watching import WatchingComponent
 from core.ingest.run import recover_moves
@@ -69,7 +71,10 @@ class Engine:
         # The writer outlives the components' stop: what they hand it while they stop (an
         # ingest closing the moves it made) is written, not dropped.
         self._writer_done = threading.Event()
-        self._lock = EngineLock(settings.catalogue)
+        self.lock = EngineLock(settings.catalogue)
+        self.lock_taken = False  # whether start() got as far as taking it
+        # On a server: whether it is there (its restarts and outages, core.engine.server_watch).
+        self.server = ServerWatch(self) if is_server(settings.catalogue) else None
         self._work: queue.Queue[_Work] = queue.Queue()
         self._states = {name: ComponentState("off") for name in COMPONENTS}
         self._states_lock = threading.Lock()
@@ -105,12 +110,15 @@ class Engine:
         """
         # The lock is on the file itself, taken before SQLite opens it: a refused engine must
         # not touch a catalogue another engine writes (through a hard link, that corrupts it).
-        create_catalogue_file(self.settings.catalogue)
-        self._lock.acquire()
+        # On a server it is the server's advisory lock, and there is no file.
+        if not is_server(self.settings.catalogue):
+            create_catalogue_file(self.settings.catalogue)
+        self.lock.acquire()
+        self.lock_taken = True
         try:
             self.catalogue = open_catalogue(self.settings.catalogue)
         except BaseException:
-            self._lock.release()
+            self.lock.release()
             raise
         # A run left "running" was cut short by a crash: say so (this process holds the lock).
         queries.fail_unfinished_runs("the engine stopped before this run finished")
@@ -125,7 +133,7 @@ class Engine:
         self._control.start()
         for component in self.components:
             component.started()
-        log.info("engine started (pid %d) on %s", os.getpid(), self.settings.catalogue)
+        log.info("engine started (pid %d) on %s", os.getpid(), shown(self.settings.catalogue))
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop everything within ``timeout``: a scan in progress stops between transactions."""
@@ -140,7 +148,7 @@ class Engine:
             component.close(deadline)
         if self._control is not None:
             self._control.stop()
-        self._lock.release()
+        self.lock.release()
         if self.catalogue is not None:
             self.catalogue.close()
         log.info("engine stopped")
@@ -229,6 +237,12 @@ class Engine:
     def _write_loop(self) -> None:
         next_beat = 0.0
         while not self._writer_done.is_set():
+            if self.server is not None and self.server.away:
+                # Nothing is written while the server is away: the work waits in the queue.
+                if not self.server.try_again_when_due():
+                    self._writer_done.wait(LOOP_SECONDS)
+                    continue
+                next_beat = 0.0
             try:
                 self._run_work(self._work.get(timeout=LOOP_SECONDS))
             except queue.Empty:
@@ -246,9 +260,23 @@ class Engine:
             except ScanStopped:
                 pass
             if now >= next_beat:
-                self._beat()
+                try:
+                    self._beat()
+                    if self.server is not None and self.server.lost():  # the lock's session
+                        self.server.went_away("the engine lock's session was ended")
+                except Exception as error:
+                    if not self._server_went_away(error):
+                        raise
                 next_beat = now + HEARTBEAT_SECONDS
-        self._beat(stopping=True)
+        if self.server is None or not self.server.away:
+            self._beat(stopping=True)
+
+    def _server_went_away(self, error: Exception) -> bool:
+        """Whether ``error`` is the catalogue's server gone (then said, and waited for)."""
+        if self.server is None or not self.server.lost():
+            return False
+        self.server.went_away(error)
+        return True
 
     def _run_work(self, work: _Work) -> None:
         try:
@@ -258,8 +286,8 @@ class Engine:
         except Exception as error:
             if work.done is not None:  # whoever waits on it reports it
                 work.done.set_exception(error)
-                return
-            self._degrade(work.component, error)
+            if not self._server_went_away(error) and work.done is None:
+                self._degrade(work.component, error)
             return
         if work.done is not None:
             work.done.set_result(result)
@@ -270,7 +298,8 @@ class Engine:
         except ScanStopped:
             raise
         except Exception as error:  # one failed tick must not stop the engine
-            self._degrade(component.name, error)
+            if not self._server_went_away(error):
+                self._degrade(component.name, error)
 
     def _degrade(self, component: str, error: Exception) -> None:
         if self.stopping.is_set():  # its pools and threads are being stopped under it

@@ -108,8 +108,18 @@ def open_catalogue(location: Path | str) -> Catalogue:
 def _open_schema(location: Path | str, db: Database) -> Catalogue:
     """Connect ``db``, create or upgrade its schema, and bind the models to it."""
     named = shown(location)
+    if is_server(location):
+        try:
+            db.connect()
+        except (DatabaseError, OperationalError) as error:
+            db.close()
+            # The reason's first line: libpq adds a hint on a line of its own.
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no reply"
+            raise CatalogueError(
+                f"cannot open the catalogue {named}: {reason}; nothing was read or changed "
+                "(if its server is away, run the command again once it is back)."
+            ) from error
     try:
-        db.connect()
         # A catalogue of this version costs one query here: its schema version. The tables
         # are looked at only to tell an empty database from another program's.
         version = migrations.schema_version(db)

@@ -32,11 +32,16 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
   itself continued past those copied (PostgreSQL's sequence; SQLite's rowid does it alone).
 - Turns (``core.store.turns``): SQLite does not queue writers, so a decision takes its turn
   through a file beside the catalogue; PostgreSQL queues them, and there is no file.
+- New events (``announce_events``, ``ServerEventListener``): on PostgreSQL, a transaction that
+  writes events notifies a channel as it commits (NOTIFY), and followers of the log wait on
+  it (LISTEN); SQLite has no such thing, and its followers poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -48,6 +53,10 @@ from core.store.turns import Turns
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
+EVENTS_CHANNEL = "shootwatch_events"  # PostgreSQL: NOTIFY'd as events are written
+# How long a listener takes the announcements already come after the one it waited for (a
+# timeout of 0 is no timeout to psycopg).
+DRAIN_SECONDS = 0.001
 SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
 NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
 
@@ -67,6 +76,14 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
         hand_psycopg_to_peewee()  # peewee's import left it out (core.database_drivers)
         super().__init__(url, **kwargs)
         self.turns = Turns(None)
+
+    def cursor(self, named_cursor: object = None) -> object:
+        # A connection the server ended (a restart) is replaced at its next use, outside a
+        # transaction: the one it was in is lost, and its error was raised there.
+        connection = self._state.conn
+        if connection is not None and connection.closed and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
 
     def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
         # lock_type is SQLite's (see the module's docstring): PostgreSQL has no equivalent.
@@ -208,14 +225,29 @@ class ServerReadOnlyConnection:
     catalogue beside peewee (``core.store.queries.open_read_only``)."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = self._connect()
+
+    def _connect(self):
         import psycopg  # the optional driver: only a catalogue on a server needs it
 
-        self._connection = psycopg.connect(
-            url, autocommit=True, options="-c default_transaction_read_only=on"
+        return psycopg.connect(
+            self.url, autocommit=True, options="-c default_transaction_read_only=on"
         )
 
     def execute(self, sql: str, params: Sequence = ()) -> object:
-        return self._connection.execute(postgres_placeholders(sql, bool(params)), params)
+        import psycopg
+
+        sql = postgres_placeholders(sql, bool(params))
+        try:
+            return self._connection.execute(sql, params)
+        except psycopg.OperationalError:
+            if not self._connection.closed:
+                raise
+        # The server ended the connection (a restart): a read is asked again, once, on a new
+        # one (an error here, when the server is still away, is the caller's).
+        self._connection = self._connect()
+        return self._connection.execute(sql, params)
 
     def close(self) -> None:
         self._connection.close()
@@ -284,3 +316,57 @@ def continue_ids_after(db: Database, table: str, column: str) -> None:
         f' FROM "{table}"',
         (f'"{table}"', column),
     )
+
+
+def announce_events(db: Database) -> None:
+    """Tell whoever follows the log that events were written: on PostgreSQL, a NOTIFY, which
+    the server sends when the transaction that wrote them commits (and never if it does not).
+    On SQLite, nothing: its followers poll."""
+    if not _is_sqlite(db):
+        db.execute_sql(f"NOTIFY {EVENTS_CHANNEL}")
+
+
+class ServerEventListener:
+    """A connection of its own to a catalogue on a server, LISTENing for new events. It is
+    made at the first ``wait`` and again after the server dropped it (a restart)."""
+
+    CONNECT_SECONDS = 10
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for new events. True when some were announced, and
+        when the listening (re)starts: what was written while nobody listened is not known,
+        so the caller reads. False when nothing came, or the server cannot be reached now."""
+        import psycopg
+
+        if self._connection is None:
+            try:
+                self._connection = psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=self.CONNECT_SECONDS
+                )
+                self._connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+            except psycopg.Error:
+                self.close()
+                # The server is away: tried again at the next wait, within a second.
+                time.sleep(min(timeout, self.RETRY_SECONDS))
+                return False
+            return True
+        try:
+            told = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+            if told:  # those that came with it are news of the same events: one read takes all
+                for _ in self._connection.notifies(timeout=DRAIN_SECONDS):
+                    pass
+        except psycopg.Error:  # the server dropped the connection: listen again next time
+            self.close()
+            return False
+        return told
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # already gone with the server
+                connection.close()

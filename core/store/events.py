@@ -16,7 +16,8 @@ from enum import StrEnum
 
 from peewee import Database
 
-from core.store.dialect import NO_LIMIT, executemany
+from core.catalogue_location import is_server
+from core.store.dialect import NO_LIMIT, ServerEventListener, announce_events, executemany
 from core.store.models import Event as EventRow
 from core.store.models import Root
 
@@ -138,6 +139,7 @@ def insert_events(db: Database, rows: Iterable[tuple]) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (checked(row) for row in rows),
     )
+    announce_events(db)
 
 
 def record_shoot_on_screen(db: Database, root_id: int, rel_dir: str, machine: str) -> None:
@@ -157,7 +159,7 @@ def record_event(
     payload: dict | None = None,
 ) -> EventRow:
     """One event, now."""
-    return EventRow.create(
+    event = EventRow.create(
         at=time.time(),
         kind=declared(kind),
         source=source,
@@ -165,6 +167,8 @@ def record_event(
         path=path,
         payload=json.dumps(payload) if payload is not None else None,
     )
+    announce_events(EventRow._meta.database)
+    return event
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -294,3 +298,31 @@ def events_at(root_id: int | None, path: str, limit: int) -> list[Event]:
         .tuples()
     )  # fmt: skip
     return [_event(row) for row in rows]
+
+
+class NewEvents:
+    """How a follower of the log (``events --follow``, the app) learns that new events may be
+    there: on a server, told by the server as the transaction that wrote them commits (LISTEN
+    and NOTIFY, ``core.store.dialect``); on a SQLite file, by looking every ``poll_seconds``."""
+
+    def __init__(self, location: str | object, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self._listener = ServerEventListener(location) if is_server(location) else None
+
+    @property
+    def told(self) -> bool:
+        """Whether the server tells of new events (no poll)."""
+        return self._listener is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Whether to read the log now: on a server, True once new events were announced (or
+        the listening started again after a restart), False after ``timeout`` without any; on
+        SQLite, True after ``poll_seconds``."""
+        if self._listener is not None:
+            return self._listener.wait(timeout)
+        time.sleep(self.poll_seconds)
+        return True
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()

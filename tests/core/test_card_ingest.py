@@ -37,7 +37,7 @@ from tests.card_image import (
     verified,
 )
 from tests.helpers import REPO, REPO_CAMERA, distinct_copy
-from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows
 
 # Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server.
 pytestmark = BOTH_BACKENDS
@@ -617,7 +617,6 @@ def wait_until(condition, timeout: float = 60.0):
 def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(
     tmp_path, catalogue_location, mounts
 ):
-    skip_unless_the_engine_runs_on(catalogue_location)
     card = Card(tmp_path, mounts).format(camera_files())
     card.pull_out()  # inserted once the engine runs
     places = Destinations(tmp_path, mounts, catalogue=catalogue_location)

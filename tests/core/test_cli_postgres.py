@@ -1,15 +1,12 @@
 """A catalogue on a PostgreSQL server named in the settings or with --db, as whole processes:
-the commands that work on it so far (a cull from the command line, an ingest from the inbox and
-from a card, and darktable's commands give the same answers as on SQLite), and one sentence
-(never a traceback) from those that do not yet, from the app, and for a URL that cannot be a
-catalogue."""
+the commands (a cull from the command line, an ingest from the inbox and from a card, and
+darktable's commands give the same answers as on SQLite), and one sentence (never a
+traceback) for a URL that cannot be a catalogue. The engine on a server: test_engine_postgres.py."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -226,27 +223,6 @@ def test_ingest_card_and_darktable_say_the_same_on_a_server_as_on_sqlite(
         server.close()
     assert dict(moves) == {"done": 3} and dict(copies) == {"verified": 2}, (moves, copies)
     assert counters == [("job:Shoot", 2)] and rejected[0] > 0, (counters, rejected)
-
-
-@pytest.mark.parametrize("command", [("rescan",), ("run",)], ids=" ".join)
-def test_a_command_that_does_not_work_on_a_server_yet_says_so_in_one_sentence(
-    tmp_path, server_catalogue, command
-):
-    result = run_command(command_settings(tmp_path), "--db", server_catalogue, *command)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "does not work on a catalogue on a PostgreSQL server yet" in result.stderr
-
-
-def test_the_app_on_a_server_catalogue_says_it_does_not_open_one_yet(tmp_path, server_catalogue):
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.launch import main; sys.exit(main())",
-         "--config", str(command_settings(tmp_path)), "--db", server_catalogue],
-        capture_output=True, text=True, cwd=REPO, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert result.returncode == 2, result.stderr
-    assert "does not open a catalogue on a PostgreSQL server yet" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_a_password_in_the_url_is_never_shown(tmp_path, server_catalogue):

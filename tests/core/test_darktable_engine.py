@@ -18,7 +18,7 @@ from core.engine import Engine
 from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
 from tests.core.test_engine import add_root, settings_for, wait_for
 from tests.darktable_fixture import DarktableCopy, copy_fixture
-from tests.postgres_cluster import BOTH_BACKENDS, skip_unless_the_engine_runs_on
+from tests.postgres_cluster import BOTH_BACKENDS
 
 pytestmark = BOTH_BACKENDS  # the engine's darktable component on either back end
 
@@ -30,7 +30,6 @@ def darktable_settings(
     explicit: bool = True,
     poll: float = 60.0,
 ):
-    skip_unless_the_engine_runs_on(catalogue)
     settings = dataclasses.replace(settings_for(tmp_path), catalogue=catalogue)
     return dataclasses.replace(
         settings,

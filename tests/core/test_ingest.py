@@ -26,7 +26,7 @@ from core.scan.reconcile import reconcile_roots
 from core.store import open_catalogue, queries
 from core.store.models import Event, FileRecord, IngestMove, Root
 from tests.helpers import REPO
-from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows, skip_unless_the_engine_runs_on
+from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows
 
 CAMERA = REPO / "tests" / "fixtures" / "camera"
 SONY_ARW = CAMERA / "bad_sony_a7iii_header_only.ARW"  # DateTimeOriginal 2024:09:14 +02:00
@@ -566,8 +566,6 @@ def test_a_stop_in_the_middle_of_an_ingest_leaves_no_move_open(
     """A clean stop finishes or undoes the moves it started before it exits: the journal is for
     crashes, not for a stop the engine was told about."""
     from tests.faults.crashes import environment, processes_outliving, stop_engine
-
-    skip_unless_the_engine_runs_on(catalogue_location)
 
     base = tmp_path
     if across:
