@@ -427,17 +427,11 @@ def _engine_kept_off(location: Path | str, writable: bool) -> Iterator[None]:
     """No engine runs on the catalogue at ``location`` while the copy reads or writes it:
     the copy holds the engine lock itself (``core.engine.lock``), so one started meanwhile
     (an app, ``shootwatch run``) finds it taken and writes nothing. A source this process
-    cannot open for writing (a read-only file) is only checked.
-
-    The hook for a catalogue on a server: it has no engine lock yet. Once ``EngineLock``
-    takes the server's advisory lock (issue 21, part 2), the first branch below goes and a
-    server is locked the same way."""
-    if is_server(location):
-        yield
-        return
+    cannot open for writing (a read-only file) is only checked. On a server the lock is the
+    server's advisory lock, taken the same way."""
     from core.engine.lock import EngineLock, EngineRunning, running_engine_pid
 
-    path = Path(location).expanduser()
+    path = location if is_server(location) else Path(location).expanduser()
     lock = EngineLock(path)
     try:
         lock.acquire()

@@ -308,11 +308,16 @@ def test_what_cannot_be_copied_is_refused_in_one_sentence(
         assert source.read_bytes() == kept
 
 
-def test_a_source_with_an_engine_running_is_refused(tmp_path):
+@pytest.mark.parametrize("back_end", ["sqlite", "postgresql"])
+def test_a_source_with_an_engine_running_is_refused(tmp_path, postgres_server, back_end):
     base = tmp_path / "engine"
     base.mkdir()
     (base / "library").mkdir()
     config = command_settings(base)
+    source: Path | str = base / "catalogue.db"
+    if back_end == "postgresql":
+        source = postgres_server.create_database(f"engine_{os.getpid()}_{time.monotonic_ns()}")
+        config.write_text(config.read_text().replace(f'"{base / "catalogue.db"}"', f'"{source}"'))
     assert run_command(config, "add", str(base / "library")).returncode == 0
     engine = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "--config", str(config), "run"],
@@ -324,9 +329,9 @@ def test_a_source_with_an_engine_running_is_refused(tmp_path):
         while f"engine running (pid {engine.pid})" not in run_command(config, "status").stdout:
             assert time.monotonic() < deadline and engine.poll() is None, "no engine started"
             time.sleep(0.2)
-        result = copy(base / "catalogue.db", tmp_path / "copy.db")
+        result = copy(source, tmp_path / "copy.db")
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        assert f"an engine runs on {base / 'catalogue.db'} (pid {engine.pid})" in result.stderr
+        assert f"an engine runs on {shown(source)} (pid {engine.pid})" in result.stderr
         assert not (tmp_path / "copy.db").exists()
     finally:
         engine.terminate()
@@ -334,7 +339,7 @@ def test_a_source_with_an_engine_running_is_refused(tmp_path):
         with contextlib.suppress(ProcessLookupError):  # a worker it left (stopped as it began)
             os.killpg(engine.pid, signal.SIGKILL)
     # With the engine stopped, the same copy is made.
-    assert copy(base / "catalogue.db", tmp_path / "copy.db").returncode == 0
+    assert copy(source, tmp_path / "copy.db").returncode == 0
 
 
 def test_a_copy_that_does_not_read_back_the_same_is_not_committed(
