@@ -106,9 +106,12 @@ def first_index(shootwatch: list[str], library: Path, env: dict[str, str]) -> fl
 
 def shoot_of_jpegs(folder: Path, photos: int) -> None:
     """``photos`` distinct copies of real camera JPEGs in one shoot folder."""
-    from tests.helpers import camera_sample, distinct_copy
+    from tests.helpers import REPO_CAMERA, camera_sample, distinct_copy
 
-    sources = [path.read_bytes() for name in SOURCES if (path := camera_sample(name))]
+    found = [path for name in SOURCES if (path := camera_sample(name))]
+    # Without the shared fixtures beside the checkout: the repository's own camera JPEGs.
+    found = found or sorted(p for p in REPO_CAMERA.glob("*.jpg") if not p.name.startswith("bad_"))
+    sources = [path.read_bytes() for path in found]
     folder.mkdir(parents=True)
     for n in range(photos):
         (folder / f"DSC_{n:05d}.JPG").write_bytes(distinct_copy(sources[n % len(sources)], n))
