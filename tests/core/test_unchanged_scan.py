@@ -274,3 +274,28 @@ def test_options_of_the_full_scan_take_it(tmp_path, options):
     result = whole_scan(library.config, *options)
     assert result.returncode == 0, result.stderr
     assert "peewee loaded" in result.stderr
+
+
+@pytest.fixture
+def catalogue_backend() -> str:
+    return "postgresql"
+
+
+@pytest.mark.parametrize("change", [nothing, touch_mtime, remove], ids=lambda c: c.__name__)
+def test_a_catalogue_on_a_server_is_scanned_by_the_full_scan(
+    tmp_path, library, postgres_server, catalogue_location, change
+):
+    config = command_settings(tmp_path)
+    config.write_text(config.read_text().replace(
+        f'"{tmp_path / "catalogue.db"}"', f'"{catalogue_location}"'))  # fmt: skip
+    build(library, 3, 10)
+    assert run_command(config, "add", str(library)).returncode == 0
+    assert run_command(config, "scan").returncode == 0
+    change(library)
+    result = whole_scan(config)
+    assert result.returncode == 0, result.stderr
+    assert "peewee loaded" in result.stderr  # the quick look is SQLite's alone
+    changed = {nothing: "0 updated, 0 moved, 0 removed", touch_mtime: "1 updated",
+               remove: "1 removed"}[change]  # fmt: skip
+    assert changed in result.stdout and "scanned in" in result.stdout, result.stdout
+    assert not (tmp_path / "catalogue.db").exists()
