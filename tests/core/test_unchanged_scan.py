@@ -299,3 +299,20 @@ def test_a_catalogue_on_a_server_is_scanned_by_the_full_scan(
                remove: "1 removed"}[change]  # fmt: skip
     assert changed in result.stdout and "scanned in" in result.stdout, result.stdout
     assert not (tmp_path / "catalogue.db").exists()
+
+
+def test_a_catalogue_kept_inside_its_library_is_left_out_as_the_full_scan_leaves_it(tmp_path):
+    # Its file, write-ahead log, shared memory and turn file lie in the root: none is a photo,
+    # and the quick look opens the catalogue (making its log) while it walks the root.
+    library = Library(tmp_path / "one", 2, 5)
+    inside = library.path / "shootwatch" / "catalogue.db"
+    inside.parent.mkdir()
+    shutil.move(library.catalogue, inside)
+    library.config.write_text(library.config.read_text().replace(
+        f'"{library.catalogue}"', f'"{inside}"'))  # fmt: skip
+    library.catalogue = inside
+    settled = run_command(library.config, "scan", str(library.path))
+    assert settled.returncode == 0 and "0 added" in settled.stdout, settled.stdout
+    result = whole_scan(library.config)
+    assert "peewee not loaded" in result.stderr, result.stderr
+    assert said(result, library) == said(settled, library)
