@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return command_function("run")(settings, err)
         if args.command == "scan" and not on_server:
             # Most scans change nothing: told without loading the full scan (or the ORM).
-            from core.scan.unchanged import scan_if_unchanged
+            from core.cli.unchanged_scan import scan_if_unchanged
 
             code = scan_if_unchanged(args, settings, catalogue, out, err)
             if code is not None:

@@ -58,7 +58,7 @@ PID_SPAN = 1 << 22  # Linux PIDs are below 2**22 (PID_MAX_LIMIT)
 def _server_lock():
     """core.engine.server_lock, loaded when a catalogue on a server (or a running engine)
     asks for it: a scan that finds nothing changed asks about a SQLite file's lock at every
-    start (core.scan.unchanged), and the server's lock costs its hashing module."""
+    start (core.cli.unchanged_scan), and the server's lock costs its hashing module."""
     from core.engine import server_lock
 
     return server_lock

@@ -1,5 +1,5 @@
 """What a scan of one root reports: the figures its run records and its summary says. Apart
-from the reconciler so that a scan which found nothing changed (core.scan.unchanged) reports
+from the reconciler so that a scan which found nothing changed (core.cli.unchanged_scan) reports
 the same without loading it."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 What this package gives is loaded when it is first asked for (PEP 562): a module of the
 package that needs no ORM (``core.store.backlog``, ``core.store.turns``) costs no peewee, so a
-scan that finds nothing changed runs without it (``core.scan.unchanged``)."""
+scan that finds nothing changed runs without it (``core.cli.unchanged_scan``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What a catalogue file is to every connection: the schema version this code reads and
 writes, and the SQLite settings each connection takes. In a module that loads nothing, so a
 scan that finds nothing changed opens the file with the standard library alone
-(core.scan.unchanged) as the store opens it with peewee (core.store.database). Each step of
+(core.cli.unchanged_scan) as the store opens it with peewee (core.store.database). Each step of
 core.store.migrations raises the version by one."""
 
 SCHEMA_VERSION = 16

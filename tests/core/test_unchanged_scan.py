@@ -1,5 +1,5 @@
 """``shootwatch scan`` of a library where nothing changed is told without the ORM
-(core.scan.unchanged), and says and records exactly what the full scan does.
+(core.cli.unchanged_scan), and says and records exactly what the full scan does.
 
 Two identical libraries, each with its own catalogue, get the same change; ``scan`` runs on
 one (where the quick look may answer) and ``scan ROOT`` on the other (always the full scan),

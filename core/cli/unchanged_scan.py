@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from core.cli.invocation import EXIT_OK
+from core.cli.output import previews_left, scan_summary
 from core.config import Settings
 from core.scan.ignore import IgnoreRules, excluded_paths, is_storable_name
 from core.scan.mounts import RootIdentity, identify
@@ -40,8 +42,6 @@ from core.store.backlog import (
 )
 from core.store.sqlite_file import PRAGMAS, SCHEMA_VERSION
 from core.store.turns import Turns
-
-EXIT_OK = 0  # core.cli.invocation's, which this module does not load (it loads the settings)
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,7 @@ def scan_if_unchanged(
     finally:
         connection.close()
     if left:
-        from core.cli.output import previews_left
-
         err.write(previews_left(left))
-    from core.cli.output import scan_summary
-
     for root in seen:
         out.write(scan_summary(_report(root)) + "\n")
     return EXIT_OK
