@@ -1,6 +1,7 @@
 """Which files and folders a scan leaves out: the built-in rules, the catalogue's own files, and
 the user's patterns in gitignore syntax. Applied before descending, so ignored folders cost
-nothing."""
+nothing. Also which names the catalogue cannot hold (not UTF-8): a scan records no file of
+such a name, and says so."""
 
 from __future__ import annotations
 
