@@ -14,7 +14,6 @@ from core.catalogue_location import is_server
 from core.cli.invocation import EXIT_ERROR, EXIT_OK
 from core.cli.parser import command_word
 from core.config import ConfigError, Settings, load_settings
-from core.store import CatalogueError, open_catalogue, queries
 
 
 def app_parser() -> argparse.ArgumentParser:
@@ -48,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in cli.command_names():
         return cli.main(argv)
     args = app_parser().parse_args(argv)
+    from core.store import CatalogueError  # the app's path: the catalogue, loaded here
+
     try:
         settings = load_settings(args.config, {"catalogue": args.db})
         return open_app(settings, args.folders, engine="off" if args.no_engine else "auto")
@@ -61,6 +62,7 @@ def _demo(argv: list[str]) -> int:
     if "--no-open" in argv or "-h" in argv or "--help" in argv:
         return cli.main(argv)
     from core.demo import DemoError, create_demo  # building the demo is core's work
+    from core.store import CatalogueError
 
     parser = argparse.ArgumentParser(prog="shootwatch demo")
     parser.add_argument("folder", nargs="?")
@@ -119,6 +121,7 @@ def stray_output_log(settings: Settings):
 
 
 def open_app(settings: Settings, folders: Sequence[str], engine: str = "auto") -> int:
+    from core.store import open_catalogue, queries
     from tui import keymap
     from tui.renderer import apply_colors, choose_renderer
     from tui.stray_output import stray_output_to

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.catalogue_location import is_server, shown
-from core.cli import failures, output
+from core.cli import output
 from core.cli.invocation import (
     EXIT_ATTENTION,
     EXIT_ERROR,
@@ -33,7 +33,6 @@ from core.cli.parser import (
     not_a_command,
 )
 from core.config import ConfigError, load_settings
-from core.store import CatalogueError, open_catalogue
 
 __all__ = ["build_parser", "command_names", "main"]
 
@@ -79,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.flush()  # here, where a reader that went away can still be noticed
         return code
     except BrokenPipeError:
+        from core.cli import failures
+
         return failures.end_quietly_after_broken_pipe()
 
 
@@ -101,24 +102,36 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _refuse_names_the_catalogue_cannot_hold(args, Path(shown(catalogue)))
         if args.command == "run":  # the engine opens the catalogue itself
             return command_function("run")(settings, err)
+        if args.command == "scan" and not on_server:
+            # Most scans change nothing: told without loading the full scan (or the ORM).
+            from core.cli.unchanged_scan import scan_if_unchanged
+
+            code = scan_if_unchanged(args, settings, catalogue, out, err)
+            if code is not None:
+                return code
         command = command_function(args.command)
         if not on_server and args.command not in CREATE_A_CATALOGUE and not catalogue.exists():
             raise UsageError(
                 f"there is no catalogue at {catalogue} yet: 'shootwatch add FOLDER' makes one "
                 "(or --db names another)"
             )
+        from core.store import open_catalogue
+
         with open_catalogue(catalogue) as opened:
             return command(Invocation(args, settings, opened, out, err))
     except (
         ConfigError,
-        CatalogueError,
+        *_loaded("core.store.database", "CatalogueError"),
         UsageError,
         *_loaded("core.demo", "DemoError"),
         *_loaded("core.store.copying", "CopyRefused"),
     ) as error:
         prefix = "config error" if isinstance(error, ConfigError) else "error"
         said = None
-        if isinstance(error, CatalogueError) and error.__cause__ is not None:
+        catalogue_error = _loaded("core.store.database", "CatalogueError")
+        if isinstance(error, catalogue_error) and error.__cause__ is not None:
+            from core.cli import failures
+
             said = failures.known_catalogue_failure(error.__cause__, catalogue or Path())
         err.write(f"shootwatch: {prefix}: {said or output.shown(error)}\n")
         return EXIT_ERROR
@@ -128,15 +141,26 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         err.write("\nshootwatch: interrupted; nothing was removed, run it again to finish.\n")
         return EXIT_INTERRUPTED
-    except failures.DATABASE_ERRORS as error:
+    except _database_errors() as error:
+        from core.cli import failures
+
         said = failures.catalogue_failure(error, catalogue or Path())
         err.write(f"shootwatch: error: {said}\n")
         return EXIT_ERROR
     except BrokenPipeError:
         raise
     except OSError as error:
+        from core.cli import failures
+
         err.write(f"shootwatch: error: {failures.file_failure(error)}\n")
         return EXIT_ERROR
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What the catalogue's drivers raise: SQLite's, and peewee's once a command loaded it."""
+    import sqlite3
+
+    return (sqlite3.DatabaseError, *_loaded("peewee", "DatabaseError"))
 
 
 def _loaded(module: str, name: str) -> tuple[type[BaseException], ...]:
@@ -154,7 +178,7 @@ def _refuse_names_the_catalogue_cannot_hold(args: argparse.Namespace, catalogue:
     names = [name for name in names if isinstance(name, str)]
     if str(catalogue).isascii() and all(name.isascii() for name in names):
         return  # the common case, told without loading the scanner
-    from core.scan.survey import is_storable_name
+    from core.scan.ignore import is_storable_name
 
     for name in names:
         if not is_storable_name(name):

@@ -124,6 +124,15 @@ def scan_summary(report: ReconcileReport) -> str:
     return line
 
 
+def previews_left(left: int) -> str:
+    """What a scan says of the previews it leaves to the engine."""
+    return (
+        f"previews: {count(left)} photos have none yet; the engine builds them in "
+        "the background (the app, or 'shootwatch run'), the shoot on screen first, then "
+        "newest first; 'shootwatch scan --previews' builds them here now\n"
+    )
+
+
 class ProgressLine:
     """One line on a terminal, rewritten in place at most every ``interval`` seconds."""
 

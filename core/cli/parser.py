@@ -15,7 +15,6 @@ from typing import NoReturn
 
 from core.cli.invocation import EXIT_ERROR
 from core.darktable.facts import LABEL_NAMES
-from core.store.models import ROOT_KINDS
 
 PROG = "shootwatch"
 OPTIONS_WITH_VALUES = ("--config", "--db")
@@ -23,6 +22,8 @@ Parser = argparse.ArgumentParser
 
 
 def _add(parser: Parser) -> None:
+    from core.store.models import ROOT_KINDS  # the models only for the command that names one
+
     parser.add_argument("path", metavar="PATH")
     parser.add_argument("--kind", choices=ROOT_KINDS, default="library", help="default: library")
 

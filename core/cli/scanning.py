@@ -15,16 +15,14 @@ from core.cli.invocation import EXIT_ATTENTION, EXIT_OK, Invocation, UsageError
 from core.engine.lock import running_engine_pid
 from core.scan.reconcile import ReconcileReport, reconcile_roots
 from core.store import photos, queries
+from core.store.backlog import SCAN_PREVIEWS_UP_TO, preview_work  # noqa: F401 (named here too)
 from core.store.events import FILE_EVENTS, EventKind
 from core.store.models import Event, Root
 
 UNREADABLE_LISTED = 10  # per root; the event log has the rest
-# A scan builds the previews it leaves missing when there are no more than this (a few
-# seconds of work: a shoot copied in); more are the engine's, in the background.
-SCAN_PREVIEWS_UP_TO = 1_000
 # The media pipeline's describing backlog (core.media.photos.MediaSync finds its work by these,
 # after the file events): files not described, photos without their EXIF. Previews and looks
-# are counted apart (_preview_work): a scan may leave them to the engine.
+# are counted apart (preview_work): a scan may leave them to the engine.
 MEDIA_BACKLOG = (photos.files_not_described, photos.photos_without_metadata)
 # Up to this many files or photos waiting are described here, without worker processes: a
 # fork each and the pickling of every result cost more than a few thousand files take (issue
@@ -137,7 +135,7 @@ def describe_photos(
     previews later."""
     db = run.catalogue.db
     waiting = _media_work_waiting(run, events_after, DESCRIBE_HERE_UP_TO + 1)
-    left, builds = _preview_work(db, all_previews)
+    left, builds = preview_work(db, all_previews)
     if not waiting and not builds:
         # The media pipeline, its image libraries and workers are not even loaded.
         if not quiet:
@@ -170,7 +168,7 @@ def describe_photos(
     try:
         media.previews = False
         counts = media.run_until_idle(progress)
-        left, builds = _preview_work(db, all_previews)
+        left, builds = preview_work(db, all_previews)
         if builds:
             media.previews = True
             counts = media.run_until_idle(progress)
@@ -190,22 +188,9 @@ def describe_photos(
     _say_previews_left(run, left)
 
 
-def _preview_work(db, all_previews: bool) -> tuple[int, bool]:
-    """(photos without a preview, whether this scan builds them and measures the photos never
-    measured): when they are few, or ``all_previews``."""
-    left = photos.count_without_preview(db)
-    if not (all_previews or left <= SCAN_PREVIEWS_UP_TO):
-        return left, False
-    return left, left > 0 or bool(photos.photos_not_looked_at(db, 0, 1))
-
-
 def _say_previews_left(run: Invocation, left: int) -> None:
     if left:
-        run.err.write(
-            f"previews: {output.count(left)} photos have none yet; the engine builds them in "
-            "the background (the app, or 'shootwatch run'), the shoot on screen first, then "
-            "newest first; 'shootwatch scan --previews' builds them here now\n"
-        )
+        run.err.write(output.previews_left(left))
 
 
 def _media_work_waiting(run: Invocation, events_after: int | None, up_to: int) -> int:

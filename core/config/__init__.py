@@ -10,10 +10,11 @@ and help together), and everything else read from those declarations.
   (``python3 -m core.config --markdown``, ``--update docs/settings.md``).
 """
 
+from typing import TYPE_CHECKING
+
 from core.config.checks import INGEST_PLACEHOLDERS, ConfigError
 from core.config.declaration import Setting
 from core.config.loading import CATALOGUE_ENV, CONFIG_ENV, load_settings
-from core.config.reference import reference_markdown, settings_toml, toml_value
 from core.config.settings import (
     APP_NAME,
     SETTINGS,
@@ -34,6 +35,22 @@ from core.config.settings import (
     default_stage_output,
     default_workers,
 )
+
+if TYPE_CHECKING:
+    from core.config.reference import reference_markdown, settings_toml, toml_value
+
+# The reference (``shootwatch config``, docs/settings.md) is loaded when asked for: every
+# command's start reads the settings, few print them.
+_REFERENCE = ("reference_markdown", "settings_toml", "toml_value")
+
+
+def __getattr__(name: str) -> object:
+    if name not in _REFERENCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from core.config import reference
+
+    return getattr(reference, name)
+
 
 __all__ = [
     "APP_NAME",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +248,8 @@ def login_name() -> str:
 
 
 def host_name() -> str:
+    import socket  # loaded when asked (every command's start reads the settings)
+
     return socket.gethostname() or "localhost"
 
 
@@ -271,6 +271,8 @@ class Template:
         return tuple(p for p in INGEST_PLACEHOLDERS if self.names or p != "seq")
 
     def __call__(self, key: str, value: Any) -> str:
+        import string  # loaded when a template is read (most settings files have none)
+
         if not isinstance(value, str) or not value.strip():
             raise _refused(key, value, self.allowed)
         try:

@@ -43,25 +43,32 @@ import fcntl
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.catalogue_location import is_server, shown
-from core.engine.server_lock import (
-    EngineHolder,
-    ServerEngineLock,
-    ServerEngineRunning,
-    running_engine,
-)
+
+if TYPE_CHECKING:
+    from core.engine.server_lock import EngineHolder
 
 ENGINE_BYTE = 1 << 40  # the byte whose lock is "an engine runs on this catalogue"
 PID_BASE = ENGINE_BYTE + 1  # PID_BASE + pid: the byte that says which process it is
 PID_SPAN = 1 << 22  # Linux PIDs are below 2**22 (PID_MAX_LIMIT)
 
 
+def _server_lock():
+    """core.engine.server_lock, loaded when a catalogue on a server (or a running engine)
+    asks for it: a scan that finds nothing changed asks about a SQLite file's lock at every
+    start (core.cli.unchanged_scan), and the server's lock costs its hashing module."""
+    from core.engine import server_lock
+
+    return server_lock
+
+
 class EngineRunning(RuntimeError):
     """Another process runs the engine on this catalogue."""
 
     def __init__(self, pid: int | None, host: str | None = None) -> None:
-        holder = EngineHolder(pid or 0, host)
+        holder = _server_lock().EngineHolder(pid or 0, host)
         super().__init__(f"an engine already runs on this catalogue ({holder.said})")
         self.pid = pid
         self.host = host
@@ -179,9 +186,9 @@ def running_engine_holder(catalogue: Path | str) -> EngineHolder | None:
     """Which process holds the catalogue's engine lock (its PID 0 if it cannot be told; its
     machine's name when on a server and not this machine), or None when no engine runs."""
     if is_server(catalogue):
-        return running_engine(str(catalogue))
+        return _server_lock().running_engine(str(catalogue))
     pid = running_engine_pid(catalogue)
-    return None if pid is None else EngineHolder(pid)
+    return None if pid is None else _server_lock().EngineHolder(pid)
 
 
 def running_engine_pid(catalogue: Path | str) -> int | None:
@@ -189,7 +196,7 @@ def running_engine_pid(catalogue: Path | str) -> int | None:
     when no engine runs on it. A catalogue that does not exist has none (and is not created).
     On a server, the PID is on the machine ``running_engine_holder`` names."""
     if is_server(catalogue):
-        holder = running_engine(str(catalogue))
+        holder = _server_lock().running_engine(str(catalogue))
         return None if holder is None else holder.pid
     try:
         identity = _identity(os.stat(catalogue))
@@ -227,14 +234,16 @@ class EngineLock:
         self.catalogue = catalogue
         self._fd: int | None = None
         self._pid_byte: int | None = None
-        self.on_server = ServerEngineLock(catalogue) if is_server(catalogue) else None
+        self.on_server = (
+            _server_lock().ServerEngineLock(catalogue) if is_server(catalogue) else None
+        )
 
     def acquire(self) -> None:
         """Take the lock (the catalogue must exist); EngineRunning if another engine has it."""
         if self.on_server is not None:
             try:
                 self.on_server.acquire()
-            except ServerEngineRunning as running:
+            except _server_lock().ServerEngineRunning as running:
                 raise EngineRunning(running.holder.pid, running.holder.host) from None
             return
         fd = _descriptor_for_locking(self.catalogue)

@@ -68,3 +68,21 @@ def mount_holding(path: str, table: list[Mount] | None = None) -> Mount | None:
 def device_name(st_dev: int) -> str:
     """A device number as mountinfo writes it: "major:minor"."""
     return f"{os.major(st_dev)}:{os.minor(st_dev)}"
+
+
+@dataclass(frozen=True)
+class RootIdentity:
+    """The file system a root's folder is on: its device and where that is mounted."""
+
+    device: str  # "major:minor"
+    mount_point: str
+
+
+def identify(path: str) -> RootIdentity | None:
+    """The file system holding the folder ``path`` now (None if it cannot be looked at)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    mount = mount_holding(path)
+    return RootIdentity(device_name(st.st_dev), mount.mount_point if mount is not None else "/")

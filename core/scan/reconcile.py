@@ -17,10 +17,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from core.config import ScanSettings
-from core.scan.ignore import IgnoreRules
+from core.scan.ignore import IgnoreRules, excluded_paths
+from core.scan.report import ReconcileReport
 from core.scan.roots import check_root, empty_reason, holds_files, set_root_state
 from core.scan.survey import (
     SeenFile,
@@ -37,7 +38,6 @@ from core.store import Catalogue, queries
 from core.store.events import EventKind, insert_events, record_event
 from core.store.models import Root, SyncRun
 from core.store.queries import KnownFile
-from core.store.turns import SUFFIX as TURN_SUFFIX
 from core.store.writing import BoundedWrites
 
 SOURCE = "reconcile"
@@ -70,28 +70,6 @@ class ScanProgress:
     surveys_done: int
     surveys_total: int
     elapsed: float
-
-
-@dataclass(frozen=True)
-class ReconcileReport:
-    run_id: int
-    root_path: str
-    status: str  # completed, partial, failed
-    files_scanned: int
-    files_added: int
-    files_updated: int
-    files_moved: int
-    files_removed: int
-    files_hashed: int
-    files_unreadable: int
-    bytes_hashed: int
-    duration: float
-    error: str | None
-    unsettled: tuple[str, ...] = ()  # files left for later: modified within the settle time
-    vanished: tuple[int, ...] = ()  # records kept for now: their files went (see hold_removals)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class ScanError(RuntimeError):
@@ -330,31 +308,6 @@ def _is_gone(path: str) -> bool:
     except OSError:
         return False
     return False
-
-
-def excluded_paths(
-    root_path: str, catalogue_path: str | None, own_folders: tuple[str, ...] = ()
-) -> tuple[str, ...]:
-    """The catalogue's own files (None: it has none, on a server) and shootwatch's own
-    folders, those inside the root."""
-    root = os.path.realpath(root_path)
-    excluded: list[str] = []
-    inside = _inside(root, catalogue_path) if catalogue_path is not None else None
-    if inside is not None:
-        excluded += [inside + suffix for suffix in ("", "-wal", "-shm", "-journal", TURN_SUFFIX)]
-    for folder in own_folders:
-        inside = _inside(root, folder)
-        if inside is not None and inside != os.curdir:
-            excluded.append(inside)
-    return tuple(excluded)
-
-
-def _inside(root: str, path: str) -> str | None:
-    """``path`` relative to ``root`` if it lies inside it."""
-    inside = os.path.relpath(os.path.realpath(path), root)
-    if inside == os.pardir or inside.startswith(os.pardir + os.sep):
-        return None
-    return inside
 
 
 def _pair_moves(

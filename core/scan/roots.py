@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from core.scan.hashing import describe_os_error
 from core.scan.ignore import IgnoreRules
-from core.scan.mounts import device_name, mount_holding
+from core.scan.mounts import RootIdentity, identify
 from core.store import queries
 from core.store.events import EventKind, record_event
 from core.store.models import Root
@@ -30,27 +30,9 @@ SAME_DRIVE_SHARE = 0.9  # ...from another drive: this share of them must be ther
 
 
 @dataclass(frozen=True)
-class RootIdentity:
-    """The file system a root's folder is on: its device and where that is mounted."""
-
-    device: str  # "major:minor"
-    mount_point: str
-
-
-@dataclass(frozen=True)
 class RootCheck:
     offline_reason: str | None  # None: it can be scanned
     identity: RootIdentity | None  # the file system it is on now, when it is online
-
-
-def identify(path: str) -> RootIdentity | None:
-    """The file system holding the folder ``path`` now (None if it cannot be looked at)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    mount = mount_holding(path)
-    return RootIdentity(device_name(st.st_dev), mount.mount_point if mount is not None else "/")
 
 
 def unreachable_reason(root_path: str) -> str | None:

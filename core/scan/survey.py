@@ -20,7 +20,7 @@ from core.catalogue_location import is_server
 from core.files import last_written_ns
 from core.media.kinds import kind_from_name
 from core.scan.hashing import describe_os_error, hash_file
-from core.scan.ignore import IgnoreRules
+from core.scan.ignore import IgnoreRules, is_storable_name
 from core.store.queries import (
     KnownFile,
     load_known_files,
@@ -163,17 +163,6 @@ def _ignore_rules(task: SurveyTask) -> IgnoreRules:
     if key not in _rules:
         _rules[key] = IgnoreRules(task.ignore, task.excluded_paths)
     return _rules[key]
-
-
-def is_storable_name(name: str) -> bool:
-    """Whether a name can be stored as text (names with bytes that are not UTF-8 cannot)."""
-    if name.isascii():
-        return True
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def scanned_subfolders(root_path: str, rel_dir: str, rules: IgnoreRules) -> list[str] | None:

@@ -15,16 +15,8 @@ from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 from core.catalogue_location import is_server, shown
 from core.store import dialect, migrations
 from core.store.models import MODELS, database
+from core.store.sqlite_file import BUSY_TIMEOUT_MS, PRAGMAS  # noqa: F401 (named here too)
 from core.store.turns import Turns
-
-BUSY_TIMEOUT_MS = 5000
-PRAGMAS = {
-    "journal_mode": "wal",
-    "synchronous": "normal",  # durable at each checkpoint; WAL keeps it consistent on a crash
-    "foreign_keys": 1,
-    "busy_timeout": BUSY_TIMEOUT_MS,
-    "cache_size": -32_000,  # 32 MB
-}
 
 
 class CatalogueDatabase(SqliteDatabase):

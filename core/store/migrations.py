@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from peewee import BooleanField, Database, FloatField, IntegerField, TextField
 
 from core.store import dialect
+from core.store.sqlite_file import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
@@ -195,7 +196,9 @@ STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     10: _raw_sizes_read_again, 11: _sidecar_write_back, 12: _culling_looks, 13: _burst_times,
     14: _cards, 15: _described_while_hashed, 16: _people,
 }  # fmt: skip
-LATEST = max(STEPS)
+LATEST = SCHEMA_VERSION
+if max(STEPS) != LATEST:  # the light module says it too (core.store.sqlite_file)
+    raise RuntimeError(f"the last migration step is {max(STEPS)}, the schema version {LATEST}")
 
 
 def schema_version(db: Database) -> int:

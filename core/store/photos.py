@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 from peewee import SqliteDatabase
 
+# The backlog's counts live apart (no ORM there); callers name them here too.
+from core.store.backlog import (  # noqa: F401
+    any_photo_without_metadata,
+    count_without_preview,
+    files_not_described,
+    photos_not_looked_at,
+    photos_without_metadata,
+)
 from core.store.dialect import executemany, groups_pick_a_row, insert_returning_id, one_of
 
 FILE_COLUMNS = "id, rel_path, kind, blake3, photo_id, role, error, format"
@@ -248,29 +256,6 @@ def photo_ids_of(db: SqliteDatabase, blake3s: Iterable[str]) -> list[int]:
     ]
 
 
-def photos_not_looked_at(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
-    """As newest_without_preview, for photos with a preview whose looks were never measured
-    (a catalogue from before they were)."""
-    return db.execute_sql(
-        "SELECT p.id, p.blake3, r.path, f.rel_path, f.format, p.orientation FROM photo p"
-        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
-        " JOIN root r ON r.id = f.root_id"
-        " WHERE p.preview_at IS NOT NULL AND p.looked_at IS NULL"
-        " AND p.id > ? ORDER BY p.id LIMIT ?",
-        (after_id, limit),
-    ).fetchall()
-
-
-def files_not_described(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
-    """(file id, root path, rel_path) of files the media workers have not looked at."""
-    return db.execute_sql(
-        "SELECT f.id, r.path, f.rel_path FROM file f JOIN root r ON r.id = f.root_id"
-        " WHERE f.format IS NULL AND f.id > ? AND f.kind != 'xmp' AND f.blake3 IS NOT NULL"
-        " ORDER BY f.id LIMIT ?",
-        (after_id, limit),
-    ).fetchall()
-
-
 def count_to_read(db: SqliteDatabase, up_to: int) -> int:
     """How many of the files not described yet have no description the scan made while
     hashing them (so a worker must read them), counted up to ``up_to``."""
@@ -278,35 +263,6 @@ def count_to_read(db: SqliteDatabase, up_to: int) -> int:
         "SELECT count(*) FROM (SELECT 1 FROM file WHERE format IS NULL AND description IS NULL"
         " AND kind != 'xmp' AND blake3 IS NOT NULL LIMIT ?) AS waiting",
         (up_to,),
-    ).fetchone()[0]
-
-
-def any_photo_without_metadata(db: SqliteDatabase) -> bool:
-    """Whether any photo's EXIF is still to be read: told by the partial index at once, where
-    ``photos_without_metadata`` reads every file in id order to find there is none (19 ms at
-    100,000 photos, on every scan that changed nothing)."""
-    query = "SELECT EXISTS (SELECT 1 FROM photo WHERE metadata_at IS NULL)"
-    return bool(db.execute_sql(query).fetchone()[0])
-
-
-def photos_without_metadata(db: SqliteDatabase, after_id: int, limit: int) -> list[tuple]:
-    """(original file id, root path, rel_path) of photos whose EXIF was not read."""
-    return db.execute_sql(
-        "SELECT f.id, r.path, f.rel_path FROM photo p"
-        " JOIN file f ON f.photo_id = p.id AND f.role = 'original'"
-        " JOIN root r ON r.id = f.root_id"
-        " WHERE p.metadata_at IS NULL AND f.id > ? ORDER BY f.id LIMIT ?",
-        (after_id, limit),
-    ).fetchall()
-
-
-def count_without_preview(db: SqliteDatabase) -> int:
-    """How many photos ``newest_without_preview`` has to give: EXIF read, an original file,
-    no preview and no reason why not."""
-    return db.execute_sql(
-        "SELECT count(*) FROM photo p WHERE p.metadata_at IS NOT NULL"
-        " AND p.preview_at IS NULL AND p.preview_error IS NULL AND EXISTS"
-        " (SELECT 1 FROM file f WHERE f.photo_id = p.id AND f.role = 'original')"
     ).fetchone()[0]
 
 

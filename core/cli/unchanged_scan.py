@@ -1,0 +1,267 @@
+"""A ``shootwatch scan`` that finds nothing changed, told with the standard library alone.
+
+Most scans of a library change nothing, and the whole process is what a person waits for: the
+interpreter, the ORM and the catalogue's models cost more than the walk of 10,000 files. So
+before the full scan (core.cli.scanning, core.scan.reconcile) loads any of it, this looks with
+``sqlite3`` and ``os.scandir``: every root online on the file system recorded for it, no folder
+of it known unreadable, each file the catalogue knows there with the same size and
+modification time and a content, no other file, no name the catalogue cannot hold, nothing
+for the media pipeline to do. Then it records what the full scan records for such a run (the
+run in ``history``, each root seen now) and prints the same summary, with the same exit code.
+
+Anything else (a file added, changed, removed or renamed, a root offline, unmounted or on
+another drive, an engine running, a catalogue on a server, to upgrade or unreadable, options
+other than the settings' own) is the full scan's, which then runs as if this had not looked:
+nothing is written here unless every root was found unchanged. The comparison is the
+survey's (core.scan.survey: size and mtime_ns of each regular file, the same ignore rules,
+the files without a content read again), so a file the full scan would record anew is never
+called unchanged here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from core.cli.invocation import EXIT_OK
+from core.cli.output import previews_left, scan_summary
+from core.config import Settings
+from core.scan.ignore import IgnoreRules, excluded_paths, is_storable_name
+from core.scan.mounts import RootIdentity, identify
+from core.scan.report import ReconcileReport
+from core.store.backlog import (
+    any_photo_without_metadata,
+    files_not_described,
+    photos_without_metadata,
+    preview_work,
+)
+from core.store.sqlite_file import PRAGMAS, SCHEMA_VERSION
+from core.store.turns import Turns
+
+
+@dataclass(frozen=True)
+class _RootSeen:
+    root_id: int
+    path: str
+    identity: RootIdentity
+    files: int
+    started_at: float
+    finished_at: float
+    duration: float
+
+
+class _Sql:
+    """A plain connection as core.store.backlog asks for it (peewee's ``execute_sql``)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.execute_sql = connection.execute
+
+
+def scan_if_unchanged(
+    args: argparse.Namespace, settings: Settings, catalogue: Path, out: TextIO, err: TextIO
+) -> int | None:
+    """``shootwatch scan`` of every root when nothing changed under any of them: its exit code,
+    the run recorded and its summary printed. None when the full scan must run (nothing was
+    written then)."""
+    if args.path is not None or args.accept_empty or args.previews or args.json:
+        return None
+    if not catalogue.is_file():
+        return None  # the full scan makes it, or says why not
+    from core.engine.lock import running_engine_pid
+
+    if running_engine_pid(catalogue) is not None:
+        return None  # the engine scans (core.cli.scanning asks it)
+    try:
+        connection = sqlite3.connect(catalogue, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        for name, value in PRAGMAS.items():
+            connection.execute(f"PRAGMA {name} = {value}")
+        seen = _all_unchanged(connection, catalogue, settings)
+        if seen is None:
+            return None
+        left, builds = preview_work(_Sql(connection), all_previews=False)
+        if builds or _describing_waits(connection):
+            return None  # the scan describes, or builds previews: the full scan's work
+        if not _record(connection, catalogue, seen):
+            return None
+    except (sqlite3.Error, OSError):
+        return None  # looked at again by the full scan, which says what is wrong
+    finally:
+        connection.close()
+    if left:
+        err.write(previews_left(left))
+    for root in seen:
+        out.write(scan_summary(_report(root)) + "\n")
+    return EXIT_OK
+
+
+def _all_unchanged(
+    connection: sqlite3.Connection, catalogue: Path, settings: Settings
+) -> list[_RootSeen] | None:
+    """Each root as this scan found it, when all are unchanged; None otherwise."""
+    if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        return None  # new, older (to upgrade) or newer: the store says what to do
+    roots = connection.execute(
+        "SELECT id, path, state, device, mount_point FROM root ORDER BY path"
+    ).fetchall()
+    if not roots:
+        return None  # the full scan says there is none
+    seen = []
+    for root_id, path, state, device, mount_point in roots:
+        started_at, clock = time.time(), time.perf_counter()
+        recorded = RootIdentity(device, mount_point) if device and mount_point else None
+        if state != "online" or recorded is None or identify(path) != recorded:
+            return None  # offline, never placed on a drive, or on another one now
+        if connection.execute(
+            "SELECT 1 FROM unreadable_folder WHERE root_id = ? LIMIT 1", (root_id,)
+        ).fetchone():
+            return None  # a folder to read again and to clear: the full scan's
+        known = _known_files(connection, root_id)
+        if not known:
+            return None  # a first index, or files without a content to read again
+        rules = IgnoreRules(
+            settings.scan.ignore,
+            excluded_paths(path, str(catalogue), settings.scan.own_folders),
+        )
+        files = _same_files(path, known, rules)
+        # The drive may have gone while it was read: as the full scan, look again.
+        if files is None or identify(path) != recorded:
+            return None
+        duration = time.perf_counter() - clock
+        seen.append(_RootSeen(root_id, path, recorded, files, started_at, time.time(), duration))
+    return seen
+
+
+def _known_files(connection: sqlite3.Connection, root_id: int) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of each file the catalogue knows under the root; empty when any of
+    them has no content recorded (the full scan reads those again)."""
+    if connection.execute(
+        "SELECT 1 FROM file WHERE root_id = ? AND blake3 IS NULL LIMIT 1", (root_id,)
+    ).fetchone():
+        return {}
+    rows = connection.execute(
+        "SELECT rel_path, size, mtime_ns FROM file WHERE root_id = ?", (root_id,)
+    )
+    return {rel_path: (size, mtime_ns) for rel_path, size, mtime_ns in rows}
+
+
+def _same_files(
+    root_path: str, known: dict[str, tuple[int, int]], rules: IgnoreRules
+) -> int | None:
+    """How many files are under the root when they are exactly the ones ``known`` (each with
+    its size and mtime_ns) and every folder could be read; None at the first difference."""
+    ignores = rules.ignores
+    pop_known = known.pop
+    stat = os.stat
+    files = 0
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        try:
+            fd = os.open(
+                os.path.join(root_path, rel_dir) if rel_dir else root_path,
+                os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+            )
+        except OSError:
+            return None
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    rel_path = prefix + name
+                    if entry.is_file(follow_symlinks=False):
+                        if ignores(rel_path, name, False):
+                            continue
+                        if not name.isascii() and not is_storable_name(name):
+                            return None
+                        st = stat(name, dir_fd=fd, follow_symlinks=False)
+                        if pop_known(rel_path, None) != (st.st_size, st.st_mtime_ns):
+                            return None
+                        files += 1
+                    elif entry.is_dir(follow_symlinks=False):
+                        if ignores(rel_path, name, True):
+                            continue
+                        if not is_storable_name(name):
+                            return None
+                        stack.append(rel_path)
+                    # symlinks, FIFOs, sockets and devices are not photos: passed over
+        except OSError:
+            return None  # gone or unreadable while read: the full scan says which
+        finally:
+            os.close(fd)
+    return files if not known else None  # left over: files the catalogue has and the disk not
+
+
+def _describing_waits(connection: sqlite3.Connection) -> bool:
+    """Whether the media pipeline has files to describe or EXIF to read (the full scan does
+    it before it returns)."""
+    sql = _Sql(connection)
+    if files_not_described(sql, 0, 1):
+        return True
+    return any_photo_without_metadata(sql) and bool(photos_without_metadata(sql, 0, 1))
+
+
+def _record(connection: sqlite3.Connection, catalogue: Path, seen: list[_RootSeen]) -> bool:
+    """Record each root's run and that it was seen online now, as the full scan does for a
+    run that changed nothing, in one transaction; False (nothing written) when a root
+    changed in the catalogue meanwhile."""
+    turns = Turns(catalogue)
+    try:
+        turns.wait()  # a decision waiting for its turn goes first
+    finally:
+        turns.close()
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for root in seen:
+            row = connection.execute(
+                "SELECT path, state, device, mount_point FROM root WHERE id = ?",
+                (root.root_id,),
+            ).fetchone()
+            if row != (root.path, "online", root.identity.device, root.identity.mount_point):
+                connection.execute("ROLLBACK")
+                return False
+            connection.execute(
+                "INSERT INTO sync_run (kind, root_id, status, started_at, finished_at, duration,"
+                " files_scanned, files_added, files_updated, files_moved, files_removed,"
+                " files_hashed, files_unreadable, bytes_hashed, error)"
+                " VALUES ('manual', ?, 'completed', ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, NULL)",
+                (root.root_id, root.started_at, root.finished_at, root.duration, root.files),
+            )
+            connection.execute(
+                "UPDATE root SET state = 'online', state_reason = NULL, seen_at = ?,"
+                " device = ?, mount_point = ? WHERE id = ?",
+                (root.finished_at, root.identity.device, root.identity.mount_point, root.root_id),
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _report(root: _RootSeen) -> ReconcileReport:
+    # The run's id is not printed (the JSON output, which has it, is the full scan's).
+    return ReconcileReport(
+        run_id=0,
+        root_path=root.path,
+        status="completed",
+        files_scanned=root.files,
+        files_added=0,
+        files_updated=0,
+        files_moved=0,
+        files_removed=0,
+        files_hashed=0,
+        files_unreadable=0,
+        bytes_hashed=0,
+        duration=root.duration,
+        error=None,
+    )
