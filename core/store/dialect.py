@@ -239,8 +239,11 @@ class ServerReadOnlyConnection:
     def _connect(self):
         import psycopg  # the optional driver: only a catalogue on a server needs it
 
+        # No JIT: a survey's read of a library's files is estimated costly enough for the
+        # server to compile it first (jit_above_cost), which took 100-250 ms, longer than
+        # the read itself, for every scan.
         return psycopg.connect(
-            self.url, autocommit=True, options="-c default_transaction_read_only=on"
+            self.url, autocommit=True, options="-c default_transaction_read_only=on -c jit=off"
         )
 
     def execute(self, sql: str, params: Sequence = ()) -> object:

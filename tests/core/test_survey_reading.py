@@ -226,3 +226,14 @@ def test_on_a_server_the_surveys_of_a_scan_read_in_as_many_queries_whatever_the_
     # BEGIN, DECLARE, a FETCH of rows and the empty one, CLOSE, COMMIT; and the root folder's
     # own files (the one range with no upper bound).
     assert counts[160] <= 7, counts
+
+
+@pytest.mark.parametrize("catalogue_backend", ["postgresql"])
+def test_on_a_server_the_surveys_read_without_compiling_their_query_first(catalogue):
+    """A survey's read of a whole library is estimated costly enough for the server to compile
+    it (JIT) before it runs, which took longer than the read: its connection turns JIT off."""
+    reader = queries.open_read_only(str(catalogue.location))
+    try:
+        assert reader.execute("SHOW jit").fetchone()[0] == "off"
+    finally:
+        reader.close()
