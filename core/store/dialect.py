@@ -265,9 +265,28 @@ class ServerReadOnlyConnection:
         """The rows of the store's query ``sql``, ``rows_per_fetch`` at a time through a
         cursor on the server (so a query of a whole library's files is never held in memory
         at once). Its read-only transaction lasts until the rows are all read or the iterator
-        is closed; what ``execute`` asks meanwhile is asked inside it."""
-        if self._connection.closed:  # the server ended it (a restart): a new one
+        is closed; what ``execute`` asks meanwhile is asked inside it. As with ``execute``, a
+        connection the server ended is made again, once, before the first rows."""
+        import psycopg
+
+        rows = self._stream(sql, params, rows_per_fetch)
+        try:
+            first = next(rows, None)
+        except psycopg.OperationalError:
+            if not self._connection.closed:
+                raise
             self._connection = self._connect()
+            rows = self._stream(sql, params, rows_per_fetch)
+            first = next(rows, None)
+        if first is None:
+            return
+        try:
+            yield first
+            yield from rows
+        finally:
+            rows.close()
+
+    def _stream(self, sql: str, params: Sequence, rows_per_fetch: int) -> Iterator[tuple]:
         with (
             self._connection.transaction(),
             self._connection.cursor(name="shootwatch_stream") as cursor,

@@ -237,3 +237,25 @@ def test_on_a_server_the_surveys_read_without_compiling_their_query_first(catalo
         assert reader.execute("SHOW jit").fetchone()[0] == "off"
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("catalogue_backend", ["postgresql"])
+def test_surveys_read_on_a_new_connection_when_the_server_ended_theirs(
+    catalogue, tmp_path, postgres_server
+):
+    """A server restarted between two scans ends the connection a worker kept: the next
+    survey's read is made on a new one, as any other read of theirs is."""
+    library = tmp_path / "library"
+    root = _indexed(catalogue, library, TREES["nested folders"])
+    scopes = [
+        SurveyScope(root.id, *survey) for survey in plan_surveys(str(library), IgnoreRules(), 32)
+    ]
+    reader = queries.open_read_only(str(catalogue.location))
+    try:
+        before = list(known_files_of_surveys(reader, scopes))
+        pid = reader.execute("SELECT pg_backend_pid()").fetchone()[0]
+        postgres_server.execute(f"SELECT pg_terminate_backend({pid:d})")
+        assert list(known_files_of_surveys(reader, scopes)) == before
+        assert sum(len(known) for known, _unhashed in before) == len(TREES["nested folders"])
+    finally:
+        reader.close()
