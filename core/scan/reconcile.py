@@ -31,8 +31,8 @@ from core.scan.survey import (
     close_catalogue_connection,
     install_counters,
     scanned_subfolders,
-    survey,
     survey_batch,
+    surveys,
 )
 from core.store import Catalogue, queries
 from core.store.events import EventKind, insert_events, record_event
@@ -187,8 +187,7 @@ class _InProcessSurveys:
         install_counters(SurveyCounters(self.files_seen, self.bytes_hashed))
 
     def run(self, tasks: list[SurveyTask], poll_seconds: float) -> Iterator[SurveyResult | None]:
-        for task in tasks:
-            yield survey(task)
+        yield from surveys(tasks)
 
     def reset_counters(self) -> None:
         self.files_seen.value = 0
@@ -223,13 +222,18 @@ class _SurveysHereFirst:
 
     def run(self, tasks: list[SurveyTask], poll_seconds: float) -> Iterator[SurveyResult | None]:
         started = time.process_time()
-        for index, task in enumerate(tasks):
-            left = len(tasks) - index
-            if left > 1 and time.process_time() - started >= self.here_seconds:
-                self.pool = SurveyPool(min(self.workers, left))
-                yield from self.pool.run(tasks[index:], poll_seconds)
-                return
-            yield survey(task)
+        here = surveys(tasks)
+        try:
+            for index in range(len(tasks)):
+                left = len(tasks) - index
+                if left > 1 and time.process_time() - started >= self.here_seconds:
+                    here.close()  # its reading ends here: the workers read their own
+                    self.pool = SurveyPool(min(self.workers, left))
+                    yield from self.pool.run(tasks[index:], poll_seconds)
+                    return
+                yield next(here)
+        finally:
+            here.close()
 
     def reset_counters(self) -> None:
         self._here.reset_counters()

@@ -11,6 +11,7 @@ import mmap
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from stat import S_ISREG
@@ -23,6 +24,9 @@ from core.scan.hashing import describe_os_error, hash_file
 from core.scan.ignore import IgnoreRules, is_storable_name
 from core.store.queries import (
     KnownFile,
+    KnownRows,
+    SurveyScope,
+    known_files_of_surveys,
     load_known_files,
     missing_files,
     open_read_only,
@@ -48,6 +52,10 @@ class SurveyTask:
     # that changed less than this long ago is hashed once it has held still this long; one
     # that never does is recorded with the reason and no content (see ``_hash_when_still``).
     hold_still_ns: int = 0
+
+    @property
+    def scope(self) -> SurveyScope:
+        return SurveyScope(self.root_id, self.rel_dir, self.recursive, self.claimed_children)
 
 
 class SeenFile(NamedTuple):
@@ -186,11 +194,31 @@ def _printable(rel_path: str) -> str:
     return os.fsencode(rel_path).decode("utf-8", "backslashreplace")
 
 
-def survey(task: SurveyTask) -> SurveyResult:
+def surveys(tasks: list[SurveyTask]) -> Iterator[SurveyResult]:
+    """Each task's survey, in their order, one at a time as they are asked for (closing this
+    stops between two). The catalogue's records are read for all of them at once where that
+    is cheaper (a server: see ``known_files_of_surveys``)."""
+    by_catalogue = {task.catalogue_path for task in tasks}
+    if len(by_catalogue) != 1:  # never in a scan (one catalogue); nothing to read at once
+        for task in tasks:
+            yield survey(task)
+        return
+    connection = _catalogue_connection(tasks[0].catalogue_path)
+    known_files = known_files_of_surveys(connection, [task.scope for task in tasks])
+    try:
+        for task, known in zip(tasks, known_files, strict=True):
+            yield survey(task, known)
+    finally:
+        known_files.close()
+
+
+def survey(task: SurveyTask, known_files: tuple[KnownRows, set[str]] | None = None) -> SurveyResult:
+    """Survey ``task``'s part of its root; ``known_files``, when given, is what the
+    catalogue holds there, read already (``surveys``)."""
     connection = _catalogue_connection(task.catalogue_path)
-    known, unhashed = load_known_files(
-        connection, task.root_id, task.rel_dir, task.recursive, task.claimed_children
-    )
+    if known_files is None:
+        known_files = load_known_files(connection, *task.scope)
+    known, unhashed = known_files
     ignores = _ignore_rules(task).ignores
     result = SurveyResult(task.rel_dir)
     vanished: list[tuple[str, int, int, int]] = []
@@ -294,7 +322,7 @@ def _add_previous_contents(connection: sqlite3.Connection, result: SurveyResult)
 
 
 def survey_batch(tasks: list[SurveyTask]) -> list[SurveyResult]:
-    return [survey(task) for task in tasks]
+    return list(surveys(tasks))
 
 
 def _hash_when_still(

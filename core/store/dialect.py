@@ -26,6 +26,10 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - Placeholders: the store's own SQL is written with SQLite's ``?``; on PostgreSQL each becomes
   ``%s`` (and a literal ``%`` is doubled), here, as it is run (``PostgresCatalogueDatabase``),
   or by ``sql_for`` where a driver's cursor is used directly.
+- What a scan's surveys compare with the disk (``core.store.queries.known_files_of_surveys``):
+  on SQLite, each survey's ranges of paths read from a covering index, a query each; on a
+  server, where each query is a round trip, every survey's ranges in one query (an array of
+  ranges joined to the files), its rows streamed through a cursor on the server.
 - Copying a whole catalogue (``core.store.copying``): a snapshot read (PostgreSQL's REPEATABLE
   READ, said first in the transaction), rows streamed in batches (a cursor on the server),
   written fastest (SQLite's prepared INSERT, PostgreSQL's COPY), and the ids a table gives
@@ -222,23 +226,31 @@ def json_value(db: Database, column: str, key: str, sql_type: str) -> str:
 class ServerReadOnlyConnection:
     """A read-only connection of its own to a catalogue on a server, taking the store's SQL
     (``?`` placeholders) as ``sqlite3.Connection.execute`` does, for the code that reads the
-    catalogue beside peewee (``core.store.queries.open_read_only``)."""
+    catalogue beside peewee (``core.store.queries.open_read_only``).
+
+    ``round_trips`` counts the statements sent and the batches of rows fetched: on a server
+    each costs a round trip, which is what a read of many small parts pays for."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.round_trips = 0
         self._connection = self._connect()
 
     def _connect(self):
         import psycopg  # the optional driver: only a catalogue on a server needs it
 
+        # No JIT: a survey's read of a library's files is estimated costly enough for the
+        # server to compile it first (jit_above_cost), which took 100-250 ms, longer than
+        # the read itself, for every scan.
         return psycopg.connect(
-            self.url, autocommit=True, options="-c default_transaction_read_only=on"
+            self.url, autocommit=True, options="-c default_transaction_read_only=on -c jit=off"
         )
 
     def execute(self, sql: str, params: Sequence = ()) -> object:
         import psycopg
 
         sql = postgres_placeholders(sql, bool(params))
+        self.round_trips += 1
         try:
             return self._connection.execute(sql, params)
         except psycopg.OperationalError:
@@ -248,6 +260,45 @@ class ServerReadOnlyConnection:
         # one (an error here, when the server is still away, is the caller's).
         self._connection = self._connect()
         return self._connection.execute(sql, params)
+
+    def stream(self, sql: str, params: Sequence, rows_per_fetch: int) -> Iterator[tuple]:
+        """The rows of the store's query ``sql``, ``rows_per_fetch`` at a time through a
+        cursor on the server (so a query of a whole library's files is never held in memory
+        at once). Its read-only transaction lasts until the rows are all read or the iterator
+        is closed; what ``execute`` asks meanwhile is asked inside it. As with ``execute``, a
+        connection the server ended is made again, once, before the first rows."""
+        import psycopg
+
+        rows = self._stream(sql, params, rows_per_fetch)
+        try:
+            first = next(rows, None)
+        except psycopg.OperationalError:
+            if not self._connection.closed:
+                raise
+            self._connection = self._connect()
+            rows = self._stream(sql, params, rows_per_fetch)
+            first = next(rows, None)
+        if first is None:
+            return
+        try:
+            yield first
+            yield from rows
+        finally:
+            rows.close()
+
+    def _stream(self, sql: str, params: Sequence, rows_per_fetch: int) -> Iterator[tuple]:
+        with (
+            self._connection.transaction(),
+            self._connection.cursor(name="shootwatch_stream") as cursor,
+        ):
+            self.round_trips += 1
+            cursor.execute(postgres_placeholders(sql, bool(params)), params)
+            while True:
+                self.round_trips += 1
+                rows = cursor.fetchmany(rows_per_fetch)
+                if not rows:
+                    return
+                yield from rows
 
     def close(self) -> None:
         self._connection.close()

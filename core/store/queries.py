@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
@@ -72,41 +72,37 @@ def _path_ranges(
 
 
 def load_known_files(
-    connection: sqlite3.Connection,
+    connection: sqlite3.Connection | ServerReadOnlyConnection,
     root_id: int,
     rel_dir: str,
     recursive: bool,
     claimed_children: Sequence[str] = (),
 ) -> tuple[KnownRows, set[str]]:
     """The records a survey of ``rel_dir`` covers (see ``_path_ranges``), and the paths among
-    them that have no hash yet.
+    them that have no hash yet (``known_files_of_surveys`` reads many surveys' at once)."""
+    if reads_an_index_alone(connection):
+        return _known_files_from_index(connection, root_id, rel_dir, recursive, claimed_children)
+    surveys = known_files_of_surveys(
+        connection, [SurveyScope(root_id, rel_dir, recursive, tuple(claimed_children))]
+    )
+    try:
+        return next(surveys)
+    finally:
+        surveys.close()
 
-    Reads the covering index (size + mtime) and the small partial index of unhashed records;
-    it never touches the table itself.
-    """
+
+def _known_files_from_index(
+    connection: sqlite3.Connection,
+    root_id: int,
+    rel_dir: str,
+    recursive: bool,
+    claimed_children: Sequence[str] = (),
+) -> tuple[KnownRows, set[str]]:
+    """``load_known_files`` on SQLite: reads the covering index (size + mtime) and the small
+    partial index of unhashed records; it never touches the table itself."""
     known: KnownRows = {}
     unhashed: set[str] = set()
-    ranges = _path_ranges(rel_dir, recursive, claimed_children)
-    if not reads_an_index_alone(connection):
-        # A server reads the rows whatever its indexes hold, and each query is a round trip
-        # (most of a no-change scan's time there): one query for the survey, every range.
-        bounds = " OR ".join(
-            "(rel_path >= ?" + (" AND rel_path < ?)" if high is not None else ")")
-            for _low, high in ranges
-        )
-        args = [root_id]
-        for low, high in ranges:
-            args += (low, high) if high is not None else (low,)
-        for rel_path, record_id, size, mtime_ns, no_hash in connection.execute(
-            f"SELECT rel_path, id, size, mtime_ns, blake3 IS NULL FROM file"
-            f" WHERE root_id = ? AND ({bounds})",
-            args,
-        ):
-            known[rel_path] = (rel_path, record_id, size, mtime_ns)
-            if no_hash:
-                unhashed.add(rel_path)
-        return known, unhashed
-    for low, high in ranges:
+    for low, high in _path_ranges(rel_dir, recursive, claimed_children):
         bounds = "rel_path >= ?" + (" AND rel_path < ?" if high is not None else "")
         args = (root_id, low, high) if high is not None else (root_id, low)
         rows = connection.execute(
@@ -121,6 +117,90 @@ def load_known_files(
             )
         )
     return known, unhashed
+
+
+class SurveyScope(NamedTuple):
+    """What part of a root one survey covers (see ``_path_ranges``)."""
+
+    root_id: int
+    rel_dir: str
+    recursive: bool
+    claimed_children: tuple[str, ...] = ()
+
+
+# A server's rows of known files come this many at a time (a round trip each).
+KNOWN_ROWS_PER_FETCH = 10_000
+# Every bounded range of every survey as a table of its own, each read from the (root_id,
+# rel_path) index in the order of the ranges (a function's rows WITH ORDINALITY come in that
+# order: no sort), with the number of the survey it is of. The subquery is LATERAL and kept
+# from being merged into the join (OFFSET 0) so that each range is an index range: merged, the
+# server's planner, which cannot tell how few rows a range holds, compares every file with
+# every range (a hash join on the root: 40 times slower for 200 folders).
+_KNOWN_FILES_IN_RANGES = (
+    "SELECT r.survey, f.rel_path, f.id, f.size, f.mtime_ns, f.no_hash"
+    " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[])"
+    " WITH ORDINALITY AS r(survey, root_id, low, high, n),"
+    " LATERAL (SELECT rel_path, id, size, mtime_ns, blake3 IS NULL AS no_hash FROM file"
+    " WHERE root_id = r.root_id AND rel_path >= r.low AND rel_path < r.high OFFSET 0) AS f"
+    " ORDER BY r.n"
+)
+
+
+def known_files_of_surveys(
+    connection: sqlite3.Connection | ServerReadOnlyConnection, scopes: Sequence[SurveyScope]
+) -> Iterator[tuple[KnownRows, set[str]]]:
+    """What ``load_known_files`` gives for each of ``scopes``, in their order, each read when
+    it is asked for. On SQLite, a survey's own queries (its covering index), as it starts. On
+    a server, where each query is a round trip, one query for all of them, its rows streamed
+    (its transaction open until the last survey's are read, or this is closed); and one more
+    for each survey of a root's own folder, whose last range has no upper bound (an index
+    range needs one)."""
+    if reads_an_index_alone(connection):
+        for scope in scopes:
+            yield _known_files_from_index(connection, *scope)
+        return
+    ranges = [
+        (number, scope.root_id, low, high)
+        for number, scope in enumerate(scopes)
+        for low, high in _path_ranges(scope.rel_dir, scope.recursive, scope.claimed_children)
+    ]
+    columns = [
+        list(column) for column in zip(*(r for r in ranges if r[3] is not None), strict=True)
+    ]
+    rows = (
+        connection.stream(_KNOWN_FILES_IN_RANGES, columns, KNOWN_ROWS_PER_FETCH)
+        if columns
+        else None
+    )
+    # The rows come in the order of the surveys (ORDER BY): the first of the next survey's
+    # is read with the last of this one's, and kept for it.
+    next_row = None
+    try:
+        next_row = next(rows, None) if rows is not None else None
+        for number, scope in enumerate(scopes):
+            known: KnownRows = {}
+            unhashed: set[str] = set()
+            while next_row is not None and next_row[0] == number:
+                _survey, rel_path, record_id, size, mtime_ns, no_hash = next_row
+                known[rel_path] = (rel_path, record_id, size, mtime_ns)
+                if no_hash:
+                    unhashed.add(rel_path)
+                next_row = next(rows, None)
+            unbounded = [low for number_of, _root, low, high in ranges
+                         if number_of == number and high is None]  # fmt: skip
+            for low in unbounded:
+                for rel_path, record_id, size, mtime_ns, no_hash in connection.execute(
+                    "SELECT rel_path, id, size, mtime_ns, blake3 IS NULL FROM file"
+                    " WHERE root_id = ? AND rel_path >= ?",
+                    (scope.root_id, low),
+                ):
+                    known[rel_path] = (rel_path, record_id, size, mtime_ns)
+                    if no_hash:
+                        unhashed.add(rel_path)
+            yield known, unhashed
+    finally:
+        if rows is not None:
+            rows.close()
 
 
 def recorded_contents(
