@@ -488,6 +488,14 @@ def decision_counts(
     return counts
 
 
+def queue_members(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[int]:
+    """The ids of the photos matching ``where`` (and ``folder``), in no order."""
+    sql, args = _queue_sql(db, "p.id", where, params, folder)
+    return [photo_id for (photo_id,) in db.execute_sql(sql, args)]
+
+
 def xmp_not_read(db: SqliteDatabase, photo_ids: Iterable[int]) -> set[int]:
     """Those of ``photo_ids`` whose existing XMP has not been read into their triage state
     yet (``core.triage.sidecar_read``): a reject or stars may still come to them."""
