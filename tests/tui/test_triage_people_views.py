@@ -252,6 +252,39 @@ async def test_a_view_returns_to_the_photo_on_screen(library):
         assert ids[5] not in pane.queue.photo_ids and pane.people_view == BLIND
 
 
+@pytest.mark.parametrize(
+    ("view_name", "who", "shows"),
+    [("bob's", BOB, True), ("blind", ANN, True), ("blind", BOB, False), ("cat's", BOB, False)],
+)
+async def test_a_decision_made_elsewhere_shows_in_its_persons_view_only(
+    library, view_name, who, shows
+):
+    """Someone decides in a session of their own (another app, ``decide``): the screen
+    follows it when it is the decision of the person whose view is shown (blind: mine, from
+    another app of mine), and shows nothing of it otherwise."""
+    view = VIEWS[view_name]
+    async with ShootwatchApp(library.settings, library.catalogue, engine="off").run_test(
+        size=SIZE
+    ) as pilot:
+        pane, ids = await shoot_on_screen(pilot, library)
+        await choose_view(pilot, pane, view)
+        pane.go(DECIDED)  # nobody's yet
+        await pilot.press("s")
+        await pilot.pause()
+        before = position_line(pane)
+        assert pane.card.decision == "pending"
+        Triage(library.catalogue.db, person=who).decide(ids[DECIDED], "rejected")
+        seen = "rejected" if shows else "pending"
+        for _ in range(200):  # the pane looks a few times a second
+            await pilot.pause(0.05)
+            if pane.card.decision == "rejected":
+                break
+        await pilot.pause(0.5)
+        assert pane.card.decision == seen
+        assert pane.query_one(Filmstrip)._facts[ids[DECIDED]].decision == seen
+        assert (position_line(pane) != before) == shows, (before, position_line(pane))
+
+
 def asked_on_the_way(db, pane: TriagePane, steps: int) -> list[str]:
     """The statements the UI thread sends the catalogue while the pane goes ``steps``
     photos on (no pause in between: the app's timers do not run meanwhile)."""
