@@ -165,6 +165,10 @@ class SeenDecisions:
         among, ids = one_of(self.db, "p.id", self._ids((decision,)))
         return among, (ids,)
 
+    def decided(self) -> tuple[list[int], list[int]]:
+        """(the photos approved, those rejected) in this person's view."""
+        return self._ids(("approved",)), self._ids(("rejected",))
+
     def _ids(self, decisions: tuple[str, ...]) -> list[int]:
         return sorted(pid for pid, decision in self._standing.items() if decision in decisions)
 

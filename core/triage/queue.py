@@ -166,9 +166,9 @@ class Queue:
     at its end (``add_arrivals``), and one brought back by undo rejoins it (``rejoin``).
 
     ``collapsed``: each burst shows as one entry, the one of its photos in the filter that
-    leads it (the approved one, else the sharpest, else the first: core.store.photos
-    LEADER_ORDER_SQL), at that photo's place in time. The filter's ``sort:sharpness`` puts the
-    sharpest of each burst first, in the burst's place.
+    leads it (the approved one, by the view's decisions, else the sharpest, else the first:
+    core.store.photos LEADER_ORDER_SQL), at that photo's place in time. The filter's
+    ``sort:sharpness`` puts the sharpest of each burst first, in the burst's place.
 
     ``seen``: whose decisions the filter's decision and the counters go by (a person's view,
     blind: that person's standing decisions, core.triage.people); without it, or in
@@ -209,7 +209,8 @@ class Queue:
         ids = [row[0] for row in rows]
         facts = burst_facts(self.db, ids)
         if self.collapsed:
-            chosen = set(burst_representatives(self.db, ids).values()) | keep
+            decided = self.seen.decided() if self.seen is not None else None
+            chosen = set(burst_representatives(self.db, ids, decided).values()) | keep
             rows = [row for row in rows if facts[row[0]].burst is None or row[0] in chosen]
         if self.filter.sharpest_first:
             arranged: list[tuple] = []

@@ -172,6 +172,11 @@ def test_each_view_shows_its_persons_standing_decisions_everywhere(catalogue, ph
             seen = SeenDecisions(db, PEOPLE[me])
             seen.show(view)
             assert seen.decision(p, shows) == expected, (number, view, me)
+            everything = Queue(db, "all", seen=seen)
+            at, walked = -1, []  # ] from before the first photo to the last
+            while (at := everything.next_pending(at, 1)) is not None:
+                walked.append(everything.photo_ids[at])
+            assert (p in walked) == (expected == "pending") and len(walked) >= others
             for kind in ("pending", "approved", "rejected"):
                 chosen, counts = _as_seen(db, view, PEOPLE[me], kind)
                 assert (p in chosen) == (expected == kind), (number, view, me, kind)
@@ -180,6 +185,32 @@ def test_each_view_shows_its_persons_standing_decisions_everywhere(catalogue, ph
                     "approved": int(expected == "approved"),
                     "rejected": int(expected == "rejected"),
                 }, (number, view, me)
+
+
+def test_a_collapsed_burst_is_led_by_the_views_pick(catalogue, photos):
+    """Bursts collapsed to their pick: the approved frame, else the sharpest not rejected, by
+    the decisions of the view shown; blind, Bob's approval picks nothing on Ann's screen."""
+    p, q, r = photos["p"], photos["q"], photos["r"]
+    db = catalogue.db
+    for photo_id, sharpness in ((p, 2.0), (q, 1.0), (r, 3.0)):
+        db.execute_sql(
+            "UPDATE photo SET burst = ?, sharpness = ? WHERE id = ?", (p, sharpness, photo_id)
+        )
+    ann, bob = (Triage(db, person=PEOPLE[letter]) for letter in "AB")
+    bob.decide(q, "approved")
+
+    def pick(view: str) -> list[int]:
+        seen = SeenDecisions(db, PEOPLE["A"])
+        seen.show(view)
+        return Queue(db, "all", collapsed=True, seen=seen).photo_ids
+
+    assert pick(EVERYONE) == pick(PEOPLE["B"]) == [q]
+    assert pick(BLIND) == pick(PEOPLE["A"]) == [r]  # the sharpest: Ann decided nothing
+    ann.decide(r, "rejected")
+    assert pick(BLIND) == [p] and pick(PEOPLE["B"]) == pick(EVERYONE) == [q]
+    ann.decide(q, "rejected")
+    bob.decide(p, "rejected")
+    assert pick(BLIND) == [p] and pick(PEOPLE["B"]) == [q]
 
 
 def test_an_undo_under_someone_elses_newer_decision_says_whose_it_is(catalogue, photos):
