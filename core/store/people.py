@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from peewee import Database
 
+from core.store.dialect import same_as
+
 # What a person did (in the app, on the command line, settling a conflict), as opposed to an
 # undo or a redo: the rows that stand until taken back.
 RESOLVE = "resolve"  # a decision that settles what people disagree on (core.triage.people)
@@ -84,6 +86,19 @@ def standing_decisions(db: Database, photo_id: int | None = None) -> list[Standi
     return [
         StandingDecision(row[0], row[1], row[2], _value(row[3]), row[4], row[5]) for row in rows
     ]
+
+
+def person_standing(db: Database, person: str | None) -> dict[int, str]:
+    """{photo id: ``person``'s standing decision} of every photo they decided, in one query
+    (None: someone before people were recorded)."""
+    rows = db.execute_sql(
+        "SELECT photo_id, after FROM decision WHERE id IN ("
+        "  SELECT MAX(id) FROM decision"
+        f"  WHERE NOT undone AND action = 'decision' AND source IN {MADE}"
+        f"  AND person {same_as(db)} ? GROUP BY photo_id)",
+        (person,),
+    ).fetchall()
+    return {photo_id: _value(after) for photo_id, after in rows}
 
 
 def original_paths(db: Database, photo_ids: list[int]) -> dict[int, str]:

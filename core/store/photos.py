@@ -444,6 +444,14 @@ def decision_counts(
     return counts
 
 
+def queue_members(
+    db: SqliteDatabase, where: str, params: tuple = (), folder: str | None = None
+) -> list[int]:
+    """The ids of the photos matching ``where`` (and ``folder``), in no order."""
+    sql, args = _queue_sql(db, "p.id", where, params, folder)
+    return [photo_id for (photo_id,) in db.execute_sql(sql, args)]
+
+
 def xmp_not_read(db: SqliteDatabase, photo_ids: Iterable[int]) -> set[int]:
     """Those of ``photo_ids`` whose existing XMP has not been read into their triage state
     yet (``core.triage.sidecar_read``): a reject or stars may still come to them."""
@@ -506,10 +514,11 @@ def _wall_of(alias: str) -> str:
 
 # A burst's pick, first in this order: the approved one, else the sharpest of those not
 # rejected (a rejected frame is not the pick), else the first shot. Over the alias ``q``.
-LEADER_ORDER_SQL = (
-    "q.decision = 'approved' DESC, q.decision = 'rejected', q.sharpness IS NULL,"
-    f" q.sharpness DESC, {_wall_of('q')}, q.id"
-)
+def _leader_order(decision_rank: str) -> str:
+    return f"{decision_rank}, q.sharpness IS NULL, q.sharpness DESC, {_wall_of('q')}, q.id"
+
+
+LEADER_ORDER_SQL = _leader_order("q.decision = 'approved' DESC, q.decision = 'rejected'")
 # Whether the photo ``p`` leads its burst (or is in none).
 IS_LEADER_SQL = (
     "(p.burst IS NULL OR p.id = (SELECT q.id FROM photo q WHERE q.burst = p.burst"
@@ -594,15 +603,27 @@ def burst_leader(db: SqliteDatabase, burst_id: int) -> int | None:
     return row[0] if row else None
 
 
-def burst_representatives(db: SqliteDatabase, photo_ids: Sequence[int]) -> dict[int, int]:
+def burst_representatives(
+    db: SqliteDatabase,
+    photo_ids: Sequence[int],
+    decided: tuple[Sequence[int], Sequence[int]] | None = None,
+) -> dict[int, int]:
     """{burst id: the member of ``photo_ids`` that ranks first by ``LEADER_ORDER_SQL``} for the
-    bursts those photos are in: one entry per burst when a queue is collapsed."""
+    bursts those photos are in: one entry per burst when a queue is collapsed. ``decided``:
+    (approved ids, rejected ids) that rank in place of the photos' own decisions (a person's,
+    core.triage.people), every other photo pending."""
     chosen: dict[int, int] = {}
     among, ids = one_of(db, "q.id", photo_ids)
+    order, args = LEADER_ORDER_SQL, [ids]
+    if decided is not None:
+        approved, approved_ids = one_of(db, "q.id", decided[0])
+        rejected, rejected_ids = one_of(db, "q.id", decided[1])
+        order = _leader_order(f"CASE WHEN {approved} THEN 0 WHEN {rejected} THEN 2 ELSE 1 END")
+        args += [approved_ids, rejected_ids]
     for photo_id, burst in db.execute_sql(
         f"SELECT q.id, q.burst FROM photo q WHERE {among}"
-        f" AND q.burst IS NOT NULL ORDER BY q.burst, {LEADER_ORDER_SQL}",
-        (ids,),
+        f" AND q.burst IS NOT NULL ORDER BY q.burst, {order}",
+        args,
     ):
         chosen.setdefault(burst, photo_id)
     return chosen

@@ -16,6 +16,7 @@ from core.darktable.facts import LABEL_NAMES
 from core.store import dialect
 from core.store.photos import FIRST_ORIGINAL_SQL
 from core.triage.bursts import BurstPlace, burst_place, sharpness_ranks
+from core.triage.people import SeenDecisions
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,12 @@ class FrameFacts:
     relative_sharpness: float | None  # its sharpness over the sharpest frame's (0-1)
 
 
-def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts]:
+def frame_facts(
+    db: SqliteDatabase, photo_ids: Sequence[int], seen: SeenDecisions | None = None
+) -> list[FrameFacts]:
     """The facts under each of ``photo_ids`` (a burst, in its order), its sharpness ranked
-    among them; a photo gone from the catalogue is left out."""
+    among them, its decision the one ``seen`` shows (without it: the photo's own); a photo
+    gone from the catalogue is left out."""
     among, ids = dialect.one_of(db, "p.id", photo_ids)
     rows = {
         row[0]: row
@@ -188,6 +192,8 @@ def frame_facts(db: SqliteDatabase, photo_ids: Sequence[int]) -> list[FrameFacts
         if sharpness is not None:
             relative = sharpness / sharpest if sharpest and sharpest > 0 else 1.0
         name = os.path.basename(rel_path) if rel_path else f"photo {photo_id}"
+        if seen is not None:
+            decision = seen.decision(photo_id, decision)
         facts.append(FrameFacts(photo_id, name, decision, rating, sharpness, rank,
                                 len(sharpness_of), relative))  # fmt: skip
     return facts

@@ -7,7 +7,10 @@ they agree, and the conflicts (approved by one, rejected by another) until one i
   rejected by another.
 - Whose decisions a screen shows (``seen_decision``): everyone's (what the photo shows, the
   newest standing decision of anyone), one person's (theirs, "pending" when they have none),
-  or blind: the person's own only, nothing of anyone else's.
+  or blind: the person's own only, nothing of anyone else's. ``SeenDecisions`` is that rule
+  for a whole screen: the card, the counters, the decision filters, the thumbnails' marks
+  and compare and survey all read a photo's decision from it, so a view shows one person's
+  decisions everywhere or nowhere.
 - Settling a conflict is a decision like any other, made with ``Triage.resolve`` (source
   "resolve", with who made it): it stands over every decision made before it, so only it and
   the decisions made after it count. Someone deciding otherwise after it makes a conflict
@@ -16,16 +19,19 @@ they agree, and the conflicts (approved by one, rejected by another) until one i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from peewee import Database
 
+from core.store.dialect import one_of
 from core.store.people import (
     RESOLVE,
     StandingDecision,
     original_paths,
     people,
+    person_standing,
     standing_decisions,
 )
 
@@ -91,12 +97,80 @@ def views(db: Database, me: str) -> list[str]:
     return [EVERYONE, me, *others, BLIND]
 
 
+def whose_decisions(view: str, me: str) -> str | None:
+    """The person whose standing decisions a screen in ``view`` shows (``me`` when blind);
+    None for everyone's view (what each photo shows)."""
+    if view == EVERYONE:
+        return None
+    return me if view == BLIND else view
+
+
 def seen_decision(photo: PhotoDecisions, view: str, me: str, shown: str) -> str:
     """The decision a screen in ``view`` shows for the photo: ``shown`` (the photo's own) for
     everyone's, else the person's standing decision (``me`` when blind), "pending" without."""
-    if view == EVERYONE:
-        return shown
-    return photo.of(me if view == BLIND else view) or "pending"
+    whose = whose_decisions(view, me)
+    return shown if whose is None else photo.of(whose) or "pending"
+
+
+class SeenDecisions:
+    """The decision a screen shows for each photo, in the view chosen (``seen_decision``'s
+    rule), for every part of the screen at once. In a person's view (blind: mine) it holds
+    that person's standing decisions, read in one query at each ``refresh`` (the view
+    chosen, a decision made, others' decisions seen coming in), never one per photo; in
+    everyone's view it reads nothing and gives each photo's own decision back."""
+
+    def __init__(self, db: Database, me: str) -> None:
+        self.db = db
+        self.me = me
+        self.view = EVERYONE
+        self._standing: dict[int, str] = {}
+
+    @property
+    def everyone(self) -> bool:
+        return self.view == EVERYONE
+
+    @property
+    def whose(self) -> str | None:
+        """The person whose decisions are shown (None: everyone's)."""
+        return whose_decisions(self.view, self.me)
+
+    def show(self, view: str) -> None:
+        self.view = view
+        self.refresh()
+
+    def refresh(self) -> None:
+        whose = self.whose
+        if whose is None:
+            self._standing = {}
+            return
+        self._standing = person_standing(self.db, None if whose == UNKNOWN_PERSON else whose)
+
+    def as_now(self) -> SeenDecisions:
+        """These decisions as they are now: a later ``refresh`` leaves the copy as it is."""
+        return copy.copy(self)
+
+    def decision(self, photo_id: int, shown: str) -> str:
+        """What the screen shows as the photo's decision; ``shown``: the photo's own."""
+        if self.view == EVERYONE:
+            return shown
+        standing = self._standing.get(photo_id, "pending")
+        return standing if standing in DECIDED else "pending"
+
+    def where(self, decision: str) -> tuple[str, tuple]:
+        """(SQL over ``p``, its parameters) for the photos this person's view shows as
+        ``decision`` (pending, approved, rejected): from the one set of ids already read."""
+        if decision == "pending":
+            among, ids = one_of(self.db, "p.id", self._ids(DECIDED))
+            return f"NOT ({among})", (ids,)
+        among, ids = one_of(self.db, "p.id", self._ids((decision,)))
+        return among, (ids,)
+
+    def decided(self) -> tuple[list[int], list[int]]:
+        """(the photos approved, those rejected) in this person's view."""
+        return self._ids(("approved",)), self._ids(("rejected",))
+
+    def _ids(self, decisions: tuple[str, ...]) -> list[int]:
+        return sorted(pid for pid, decision in self._standing.items() if decision in decisions)
 
 
 def people_words(photo: PhotoDecisions, view: str) -> str | None:

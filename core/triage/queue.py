@@ -31,10 +31,12 @@ from core.store.photos import (
     counted_decision,
     decision_counts,
     decisions_of,
+    queue_members,
     triage_queue_entries,
 )
 from core.store.writing import is_busy
 from core.triage.bursts import SOFT_FLOOR, SOFT_RATIO
+from core.triage.people import SeenDecisions
 
 FILTER_HELP = (
     "pending, approved, rejected, unrated, all, label:NAME (red, yellow, green, blue, purple), "
@@ -63,6 +65,7 @@ class Filter:
     set_where: str = "TRUE"
     set_params: tuple = ()
     sharpest_first: bool = False  # inside a burst, the sharpest first (sort:sharpness)
+    decision: str | None = None  # the decision it chooses by (pending, approved, ...), if any
 
     @property
     def whole_set(self) -> tuple[str, tuple]:
@@ -83,6 +86,7 @@ def parse_filter(text: str) -> Filter:
     if not words:
         raise FilterError(f"an empty filter shows nothing: use {FILTER_HELP}")
     decision: tuple[str, tuple] | None = None
+    decision_word: str | None = None
     conditions: list[tuple[str, tuple]] = []
     folder = None
     sharpest_first = False
@@ -93,7 +97,7 @@ def parse_filter(text: str) -> Filter:
                     f"{text!r} names two decisions: a photo has one; use one of "
                     f"{', '.join(DECISION_FILTERS)} with {FILTER_HELP}"
                 )
-            decision = QUEUE_FILTERS[word]
+            decision, decision_word = QUEUE_FILTERS[word], word
         elif word.startswith("folder:") and len(word) > len("folder:"):
             if folder is not None:
                 raise FilterError(f"{text!r} names two folders: use one folder:PATH")
@@ -108,7 +112,7 @@ def parse_filter(text: str) -> Filter:
     if decision is not None:
         where = f"({decision[0]}) AND {where_set}"
         params = (*decision[1], *params_set)
-    return Filter(text, where, params, folder, where_set, params_set, sharpest_first)
+    return Filter(text, where, params, folder, where_set, params_set, sharpest_first, decision_word)
 
 
 def _condition(word: str, text: str) -> tuple[str, tuple]:
@@ -162,23 +166,39 @@ class Queue:
     at its end (``add_arrivals``), and one brought back by undo rejoins it (``rejoin``).
 
     ``collapsed``: each burst shows as one entry, the one of its photos in the filter that
-    leads it (the approved one, else the sharpest, else the first: core.store.photos
-    LEADER_ORDER_SQL), at that photo's place in time. The filter's ``sort:sharpness`` puts the
-    sharpest of each burst first, in the burst's place."""
+    leads it (the approved one, by the view's decisions, else the sharpest, else the first:
+    core.store.photos LEADER_ORDER_SQL), at that photo's place in time. The filter's
+    ``sort:sharpness`` puts the sharpest of each burst first, in the burst's place.
+
+    ``seen``: whose decisions the filter's decision and the counters go by (a person's view,
+    blind: that person's standing decisions, core.triage.people); without it, or in
+    everyone's view, each photo's own."""
 
     def __init__(
-        self, db: SqliteDatabase, filter_text: str = "pending", collapsed: bool = False
+        self,
+        db: SqliteDatabase,
+        filter_text: str = "pending",
+        collapsed: bool = False,
+        seen: SeenDecisions | None = None,
     ) -> None:
         self.db = db
         self.filter = parse_filter(filter_text)
         self.collapsed = collapsed
+        self.seen = seen if seen is not None and not seen.everyone else None
         self.photo_ids: list[int] = []
         self._wall: dict[int, float | None] = {}  # the camera's wall clock of each member
         self.refresh()
 
-    def refresh(self) -> None:
+    def _where(self) -> tuple[str, tuple]:
+        """(where, params) of the filter, its decision the one the view shows."""
         f = self.filter
-        rows = self._arranged(triage_queue_entries(self.db, f.where, f.params, f.folder))
+        if self.seen is None or f.decision in (None, "all"):
+            return f.where, f.params
+        term, params = self.seen.where(f.decision)
+        return f"({term}) AND {f.set_where}", (*params, *f.set_params)
+
+    def refresh(self) -> None:
+        rows = self._arranged(triage_queue_entries(self.db, *self._where(), self.filter.folder))
         self.photo_ids = [photo_id for photo_id, _, _ in rows]
         self._wall = {photo_id: wall for photo_id, _, wall in rows}
 
@@ -189,7 +209,8 @@ class Queue:
         ids = [row[0] for row in rows]
         facts = burst_facts(self.db, ids)
         if self.collapsed:
-            chosen = set(burst_representatives(self.db, ids).values()) | keep
+            decided = self.seen.decided() if self.seen is not None else None
+            chosen = set(burst_representatives(self.db, ids, decided).values()) | keep
             rows = [row for row in rows if facts[row[0]].burst is None or row[0] in chosen]
         if self.filter.sharpest_first:
             arranged: list[tuple] = []
@@ -209,14 +230,22 @@ class Queue:
         set (20 ms for 20,000 photos): after one photo's change, ``Counts.moved`` with
         ``counted_as`` before and after is enough."""
         where, params = self.filter.whole_set
-        counts = decision_counts(self.db, where, params, self.filter.folder)
+        if self.seen is not None:  # the view's decisions: the set's ids, counted by them
+            counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
+            for photo_id in queue_members(self.db, where, params, self.filter.folder):
+                counts[self.seen.decision(photo_id, "pending")] += 1
+        else:
+            counts = decision_counts(self.db, where, params, self.filter.folder)
         return Counts(counts["pending"], counts["approved"], counts["rejected"])
 
     def counted_as(self, photo_id: int) -> str | None:
         """The decision the counters count the photo under, None when it is not in the
         whole set (stars or a label can take it in or out of one)."""
         where, params = self.filter.whole_set
-        return counted_decision(self.db, photo_id, where, params, self.filter.folder)
+        counted = counted_decision(self.db, photo_id, where, params, self.filter.folder)
+        if counted is None or self.seen is None:
+            return counted
+        return self.seen.decision(photo_id, counted)
 
     def index_near(self, photo_id: int | None) -> int:
         """Where to stand for ``photo_id``: its own place when it is a member, else the
@@ -276,10 +305,15 @@ class Queue:
         decisions = decisions_of(self.db, self.photo_ids)
         at = index + step
         while 0 <= at < len(self.photo_ids):
-            if decisions.get(self.photo_ids[at]) == "pending":
+            photo_id = self.photo_ids[at]
+            shown = decisions.get(photo_id)
+            if shown is not None and self._seen(photo_id, shown) == "pending":
                 return at
             at += step
         return None
+
+    def _seen(self, photo_id: int, shown: str) -> str:
+        return shown if self.seen is None else self.seen.decision(photo_id, shown)
 
     def wall_of(self, photo_id: int) -> float | None:
         return self._wall.get(photo_id)
@@ -290,8 +324,7 @@ class Queue:
         each. The photo at ``index`` and every one before it stay where they are: arrivals
         taken after it go to their place in time among the photos after it, earlier ones
         (and those without a capture time) to the end."""
-        f = self.filter
-        entries = triage_queue_entries(self.db, f.where, f.params, f.folder)
+        entries = triage_queue_entries(self.db, *self._where(), self.filter.folder)
         arrived = [entry for entry in entries if entry[0] not in self._wall]
         if not arrived:
             return []
@@ -305,7 +338,7 @@ class Queue:
         merged = heapq.merge(tail, later, key=lambda member: _time_key(member[1]))
         self.photo_ids = [*self.photo_ids[:keep], *(pid for pid, _ in merged), *rest]
         self._wall.update((pid, wall) for pid, _, wall in arrived)
-        return [(photo_id, decision) for photo_id, decision, _ in arrived]
+        return [(photo_id, self._seen(photo_id, decision)) for photo_id, decision, _ in arrived]
 
 
 def _time_key(wall: float | None) -> tuple[bool, float]:

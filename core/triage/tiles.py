@@ -1,5 +1,6 @@
 """What a thumbnail's caption says about each photo of a contact sheet or a filmstrip: its file
-name, decision, stars, labels and burst, read for a page of photos in one query."""
+name, decision (as the view shows it: core.triage.people.SeenDecisions), stars, labels and
+burst, read for a page of photos in one query."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from peewee import SqliteDatabase
 
 from core.store.dialect import one_of
 from core.store.photos import FILE_NAME_SQL, FIRST_ORIGINAL_SQL
+from core.triage.people import SeenDecisions
 
 
 @dataclass(frozen=True)
@@ -22,12 +24,18 @@ class TileFacts:
     burst: int | None  # the id of its burst's first photo (None: in no burst)
 
 
-def tile_facts(db: SqliteDatabase, photo_ids: Iterable[int]) -> dict[int, TileFacts]:
-    """{photo id: its facts} of the photos that are in the catalogue (a page: a few dozen)."""
+def tile_facts(
+    db: SqliteDatabase, photo_ids: Iterable[int], seen: SeenDecisions | None = None
+) -> dict[int, TileFacts]:
+    """{photo id: its facts} of the photos that are in the catalogue (a page: a few dozen),
+    each decision the one ``seen`` shows (without it: the photo's own)."""
     among, wanted = one_of(db, "p.id", photo_ids)
     rows = db.execute_sql(
         f"SELECT p.id, {FILE_NAME_SQL}, p.decision, p.rating, p.labels, p.burst FROM photo p"
         f" JOIN file f ON f.id = {FIRST_ORIGINAL_SQL} WHERE {among}",
         (wanted,),
     ).fetchall()
+    if seen is not None and not seen.everyone:
+        rows = [(pid, name, seen.decision(pid, decision), *rest)
+                for pid, name, decision, *rest in rows]  # fmt: skip
     return {row[0]: TileFacts(*row) for row in rows}

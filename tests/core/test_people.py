@@ -20,11 +20,14 @@ from core.store.models import Decision, FileRecord, Photo
 from core.triage.decisions import Triage
 from core.triage.people import (
     BLIND,
+    EVERYONE,
+    SeenDecisions,
     conflicts,
     decisions_by_photo,
     photo_decisions,
     seen_decision,
 )
+from core.triage.queue import Queue
 from tests.helpers import REPO, command_settings, run_command, scan
 from tests.people_cull import plan, standing_after
 from tests.postgres_cluster import BOTH_BACKENDS
@@ -131,6 +134,83 @@ def test_undo_and_redo_are_each_persons_own(catalogue, photos, steps):
     assert Photo.get_by_id(p).decision == shows
     rows = Decision.select().where(Decision.source.in_(("undo", "redo", "key")))
     assert {row.person for row in rows} <= {PEOPLE["A"], PEOPLE["B"]}
+
+
+def _as_seen(db, view: str, me: str, kind: str) -> tuple[set[int], dict[str, int]]:
+    """What the queue of ``kind`` (pending, approved, rejected) holds and counts in ``view``
+    of ``me``'s screen."""
+    seen = SeenDecisions(db, me)
+    seen.show(view)
+    queue = Queue(db, kind, seen=seen)
+    counts = queue.counts()
+    return set(queue.photo_ids), {
+        "pending": counts.pending, "approved": counts.approved, "rejected": counts.rejected
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", SEQUENCES.values(), ids=SEQUENCES.keys())
+def test_each_view_shows_its_persons_standing_decisions_everywhere(catalogue, photos, steps):
+    """After every step of two people's decisions, undos and redos: in each person's view
+    (and blind, for each of them) the photo's decision, the decision filters and the
+    counters are that person's standing decision, "pending" without one; in everyone's view
+    the photo's own."""
+    p = photos["p"]
+    db = catalogue.db
+    people = {letter: Triage(db, person=name) for letter, name in PEOPLE.items()}
+    others = len(photos) - 1  # q and r: nobody decided them
+    for number, (who, what, shows, standing) in enumerate(steps):
+        triage = people[who]
+        if what in ("undo", "redo"):
+            getattr(triage, what)()
+        else:
+            triage.decide(p, what)
+        views = [(EVERYONE, "A", shows)]
+        for letter in PEOPLE:
+            mine = standing.get(letter, "pending")
+            views += [(PEOPLE[letter], "A", mine), (BLIND, letter, mine)]
+        for view, me, expected in views:
+            seen = SeenDecisions(db, PEOPLE[me])
+            seen.show(view)
+            assert seen.decision(p, shows) == expected, (number, view, me)
+            everything = Queue(db, "all", seen=seen)
+            at, walked = -1, []  # ] from before the first photo to the last
+            while (at := everything.next_pending(at, 1)) is not None:
+                walked.append(everything.photo_ids[at])
+            assert (p in walked) == (expected == "pending") and len(walked) >= others
+            for kind in ("pending", "approved", "rejected"):
+                chosen, counts = _as_seen(db, view, PEOPLE[me], kind)
+                assert (p in chosen) == (expected == kind), (number, view, me, kind)
+                assert counts == {
+                    "pending": others + (expected == "pending"),
+                    "approved": int(expected == "approved"),
+                    "rejected": int(expected == "rejected"),
+                }, (number, view, me)
+
+
+def test_a_collapsed_burst_is_led_by_the_views_pick(catalogue, photos):
+    """Bursts collapsed to their pick: the approved frame, else the sharpest not rejected, by
+    the decisions of the view shown; blind, Bob's approval picks nothing on Ann's screen."""
+    p, q, r = photos["p"], photos["q"], photos["r"]
+    db = catalogue.db
+    for photo_id, sharpness in ((p, 2.0), (q, 1.0), (r, 3.0)):
+        db.execute_sql(
+            "UPDATE photo SET burst = ?, sharpness = ? WHERE id = ?", (p, sharpness, photo_id)
+        )
+    ann, bob = (Triage(db, person=PEOPLE[letter]) for letter in "AB")
+    bob.decide(q, "approved")
+
+    def pick(view: str) -> list[int]:
+        seen = SeenDecisions(db, PEOPLE["A"])
+        seen.show(view)
+        return Queue(db, "all", collapsed=True, seen=seen).photo_ids
+
+    assert pick(EVERYONE) == pick(PEOPLE["B"]) == [q]
+    assert pick(BLIND) == pick(PEOPLE["A"]) == [r]  # the sharpest: Ann decided nothing
+    ann.decide(r, "rejected")
+    assert pick(BLIND) == [p] and pick(PEOPLE["B"]) == pick(EVERYONE) == [q]
+    ann.decide(q, "rejected")
+    bob.decide(p, "rejected")
+    assert pick(BLIND) == [p] and pick(PEOPLE["B"]) == [q]
 
 
 def test_an_undo_under_someone_elses_newer_decision_says_whose_it_is(catalogue, photos):
@@ -337,6 +417,12 @@ def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
         for name in PEOPLE.values():  # blind, each sees their own decision, nobody else's
             seen = seen_decision(photo_decisions(catalogue.db, photo_id), BLIND, name, "?")
             assert seen == mine.get(name, "pending"), (photo_id, name)
+    for name, theirs in standing.items():  # the screen's view: every filter, one query each
+        for kind in ("pending", "approved", "rejected"):
+            chosen, counts = _as_seen(catalogue.db, BLIND, name, kind)
+            wanted = {pid for pid in photo_ids if theirs.get(pid, "pending") == kind}
+            assert chosen == wanted and counts[kind] == len(wanted), (name, kind)
+    for photo_id in photo_ids:
         standing_rows = [r for r in rows if r.photo_id == photo_id and r.source == "cli"
                          and not r.undone]  # fmt: skip
         shows = json.loads(standing_rows[-1].after) if standing_rows else "pending"
@@ -393,5 +479,8 @@ def test_a_schema_15_catalogue_is_upgraded_its_decisions_by_someone_unknown(
             ("unknown", "approved"), ("bob@laptop", "rejected"),
         ]  # fmt: skip
         assert [photo.photo_id for photo in conflicts(upgraded.db)] == [p]
+        unknown = SeenDecisions(upgraded.db, "bob@laptop")
+        unknown.show("unknown")  # the view of someone before people were recorded
+        assert unknown.decision(p, "rejected") == "approved"
         assert Triage(upgraded.db, person="bob@laptop").undo().photo_id == p
         assert Photo.get_by_id(p).decision == "approved"  # the unknown person's stands

@@ -24,6 +24,7 @@ from textual.widgets import Static
 from core.store.photos import burst_members
 from core.triage.card import FrameFacts, frame_facts
 from core.triage.decisions import Change, DecisionNotSaved, Triage, TriageError
+from core.triage.people import SeenDecisions
 from tui.frames import FrameMaker, Loader
 from tui.graphics import Graphics
 from tui.loupe import LoupePlace
@@ -44,6 +45,7 @@ class BurstSource:
     cell_pixels: tuple[int, int]  # a graphics terminal's cell size
     console: Console  # the app's: frame threads turn strips into escape codes with it
     loupe_source: LoupeSource | None = None  # the pane's: full-size pixels, cut for a place
+    seen: SeenDecisions | None = None  # the pane's: whose decisions the tiles show
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ class BurstView(Screen):
 
     def read_facts(self) -> None:
         """Names, decisions, stars and sharpness of every frame, from the catalogue."""
-        self.facts = {facts.photo_id: facts for facts in frame_facts(self.db, self.members)}
+        facts = frame_facts(self.db, self.members, self.source.seen)
+        self.facts = {each.photo_id: each for each in facts}
         self.members = [photo_id for photo_id in self.members if photo_id in self.facts]
 
     def show_tiles(self) -> None:
@@ -266,6 +269,8 @@ class BurstView(Screen):
             return None
         for warning in {c.warning for c in _changes(change) if c.warning}:
             self.notify(warning, severity="warning", timeout=6)
+        if self.source.seen is not None:  # the view's decisions, this one among them
+            self.source.seen.refresh()
         self.read_facts()
         self.show_tiles()
         return change

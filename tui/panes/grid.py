@@ -22,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from core.store.photos import burst_members
+from core.triage.people import SeenDecisions
 from core.triage.tiles import TileFacts, tile_facts
 from tui import keymap
 from tui.widgets.photo_codes import PhotoStrip
@@ -71,10 +72,16 @@ class Grid(Widget, can_focus=True):
     """
 
     def __init__(
-        self, db, thumbnails: ThumbnailMaker, move_pane: Callable[[int], None], **kwargs
+        self,
+        db,
+        thumbnails: ThumbnailMaker,
+        move_pane: Callable[[int], None],
+        seen: SeenDecisions | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.db = db
+        self.seen = seen  # the pane's: whose decisions the captions' marks show
         self.thumbnails = thumbnails
         self._move_pane = move_pane  # the triage pane stands on the queue's index given
         self.photo_ids: list[int] = []
@@ -134,7 +141,7 @@ class Grid(Widget, can_focus=True):
             return
         layout = self.layout
         shown = self.visible()
-        self._facts = tile_facts(self.db, shown)
+        self._facts = tile_facts(self.db, shown, self.seen)
         picture = layout.picture
         self._painted = {pid for pid in shown if self.thumbnails.get(pid, picture) is not None}
         first = self.top * layout.columns
@@ -175,7 +182,7 @@ class Grid(Widget, can_focus=True):
         """The captions read again (a decision, stars): painted again where they changed."""
         layout = self.layout
         shown = self.visible()
-        facts = tile_facts(self.db, shown)
+        facts = tile_facts(self.db, shown, self.seen)
         changed, self._facts = facts != self._facts, facts
         if changed:
             for row in range(layout.rows):

@@ -5,6 +5,10 @@ Every decision is committed to the catalogue (core.triage) inside the key's hand
 the next photo is asked for: what the screen shows as made is on disk. Frames of the photo and
 its neighbours come from tui.frames, drawn ahead of time for the pane's size.
 
+Whose decisions the pane shows (everyone's, a person's, blind: core.triage.people) is one
+``SeenDecisions`` the card, the counters, the decision filters, the grid's and the filmstrip's
+marks and compare and survey all read: a view shows one person's decisions everywhere.
+
 The pane follows the catalogue a few times a second: decisions another session made (a second
 app, ``shootwatch decide``) show on the photo's card and in the counters, as do the stars or
 reject read from the existing XMP of photos that joined the queue a moment before; and the
@@ -49,10 +53,10 @@ from core.triage.people import (
     BLIND,
     EVERYONE,
     PhotoDecisions,
+    SeenDecisions,
     conflicts,
     people_words,
     photo_decisions,
-    seen_decision,
     views,
 )
 from core.triage.queue import Counts, FilterError, Queue, save_position, saved_position
@@ -160,9 +164,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._keep_position = True  # until the catalogue refuses it
         self._activity: tuple[str, str] | None = None  # what the engine does while it is empty
         self.card: PhotoCard | None = None
-        # Whose decisions the card shows (core.triage.people): everyone's, a person's, or
+        # Whose decisions the pane shows (core.triage.people): everyone's, a person's, or
         # blind (this person's own, nothing of anyone else's); and the photo's, by person.
-        self.people_view = EVERYONE
+        self.seen = SeenDecisions(db, self.triage.person)
         self.people: PhotoDecisions | None = None
         self.latencies: list[float] = []  # key press -> new frame on screen, seconds
         self._pressed_at: float | None = None
@@ -179,8 +183,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def compose(self) -> ComposeResult:
         yield ExposurePanel(id="exposure")
         yield PhotoView(self._graphics, id="photo")
-        yield Grid(self.db, self.thumbnails, self.go, id="grid")
-        yield Filmstrip(self.db, self.thumbnails, id="filmstrip")
+        yield Grid(self.db, self.thumbnails, self.go, self.seen, id="grid")
+        yield Filmstrip(self.db, self.thumbnails, self.seen, id="filmstrip")
         yield FactsLine(id="facts")
         yield Static(id="position", markup=False)
         with Vertical(id="info"):
@@ -226,7 +230,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         """Show a filter's photos, standing on ``photo_id`` (by default the photo on screen)
         when the filter has it, else on its photo nearest by the camera's clock."""
         keep = photo_id if photo_id is not None else self.photo_id
-        self.queue = Queue(self.db, filter_text, collapsed=self.collapsed)
+        self.queue = Queue(self.db, filter_text, collapsed=self.collapsed, seen=self.seen)
         self.index = self.queue.index_near(keep)
         self.counts = self.queue.counts()
         self.show_current()
@@ -423,14 +427,13 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         text = self.loupe_words()  # first: an 80-column line keeps it
         text.no_wrap, text.overflow = True, "ellipsis"
         text.append(f"{shown:,} / {len(ids):,}", style="bold")
-        counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
-        if self.people_view == BLIND:  # the counts are everyone's: they would tell
+        counts = self.counts  # of the whole set, by the decisions the view shows
+        if self.people_view == BLIND:
             text.append(" — blind: your decisions only", style="bold")
-        else:
-            text.append(
-                f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
-                f" {counts.pending:,} pending of {counts.total:,}"
-            )
+        text.append(
+            f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
+            f" {counts.pending:,} pending of {counts.total:,}"
+        )
         if self.people_view not in (EVERYONE, BLIND):
             whose = "yours" if self.people_view == self.triage.person else self.people_view
             text.append(f"   decisions: {whose}", style="bold")
@@ -552,6 +555,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _replay(self, step: Callable[[], Change | None], nothing: str) -> None:
         """Undo or redo, then show the photo it changed (back in the queue if a reload had
         left it out), its toast naming it."""
+        earlier = self.seen.as_now()
         change = self._apply(step)
         if change is None:
             self.notify(nothing, timeout=2)
@@ -565,6 +569,11 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self.notify(f"{verb} on {len(moved)} photos, from {name}"
                         + (f"; {left} changed since elsewhere, left as they are" if left else ""),
                         severity="warning" if left else "information", timeout=4)  # fmt: skip
+        elif not self.seen.everyone and change.action == "decision":
+            # What the view shows, before and after: nothing of anyone else's decision.
+            self.notify(self._replayed_as_seen(change, earlier, f"{verb} on {name}"),
+                        severity="warning" if change.skipped else "information",
+                        timeout=4)  # fmt: skip
         elif change.skipped:
             self.notify(f"Not {verb.lower()} on {name}: {change.skipped}.", severity="warning",
                         timeout=6)  # fmt: skip
@@ -578,6 +587,17 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self._pressed()
             self.index = self.queue.rejoin(change.photo_id)
         self.show_current()
+
+    def _replayed_as_seen(self, change: Change, earlier: SeenDecisions, done: str) -> str:
+        """An undo or redo of a decision, said in a person's view (blind: mine): that
+        person's decision on the photo before and after, "pending" when they have none."""
+        if change.skipped:
+            return f"{done}: nothing moved, its decision was changed since in another session"
+        was = earlier.decision(change.photo_id, "pending")
+        now = self.seen.decision(change.photo_id, "pending")
+        if self.seen.whose == self.triage.person:
+            return f"{done}: your decision {was} → {now}"
+        return f"{done}: yours; {self.seen.whose}'s decision stays {now}"
 
     def _apply(
         self, make: Callable[[], Change | None], photo_id: int | None = None
@@ -598,12 +618,16 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             return None
         if change is None:
             return None
+        if change.action == "decision":  # a person's view shows it too (none read otherwise)
+            self.seen.refresh()
         if self.queue is not None and change.together:  # several photos: count again
             self.counts = self.queue.counts()
         elif self.queue is not None and not change.skipped:
             now = self.queue.counted_as(change.photo_id)
             if photo_id is not None:
                 self.counts = self.counts.moved(was, now)
+            elif not self.seen.everyone:  # undo / redo: whose it was is in the log alone
+                self.counts = self.queue.counts()
             elif change.action == "decision":  # undo / redo: its decision before and after
                 self.counts = self.counts.moved(now and change.before, now)
             else:  # stars or labels brought back: they may take it in or out of the set
@@ -621,20 +645,37 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         """The photo's card, its decision the one the people view shows."""
         card = photo_card(self.db, photo_id)
         self.people = photo_decisions(self.db, photo_id)
-        if card is None or self.people_view == EVERYONE:
+        if card is None or self.seen.everyone:
             return card
-        seen = seen_decision(self.people, self.people_view, self.triage.person, card.decision)
-        return replace(card, decision=seen)
+        return replace(card, decision=self.seen.decision(photo_id, card.decision))
 
     # --- people ------------------------------------------------------------------------------
+
+    @property
+    def people_view(self) -> str:
+        """Whose decisions the pane shows: EVERYONE, BLIND or a person's name."""
+        return self.seen.view
 
     def action_people_view(self) -> None:
         """Everyone's decisions, mine, each other person's, blind, and round again."""
         order = views(self.db, self.triage.person)
         now = order.index(self.people_view) if self.people_view in order else 0
-        self.people_view = order[(now + 1) % len(order)]
+        self.show_people(order[(now + 1) % len(order)])
         self.notify(f"Showing {self._people_view_words()}.", timeout=3)
-        self._refresh_card()
+
+    def show_people(self, view: str) -> None:
+        """Show ``view``'s decisions everywhere: the filter chosen is loaded again by them
+        (its pending are the photos that person has not decided), the photo on screen kept
+        on screen in it, as a photo decided while culling stays in its filter."""
+        on_screen = self.photo_id
+        self.seen.show(view)
+        if self.queue is None:
+            self._refresh_card()
+            return
+        self.queue = Queue(self.db, self.queue.filter.name, self.collapsed, seen=self.seen)
+        self.index = self.queue.rejoin(on_screen) if on_screen is not None else 0
+        self.counts = self.queue.counts()
+        self.show_current()
 
     def _people_view_words(self) -> str:
         if self.people_view == EVERYONE:
@@ -747,6 +788,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self.notify(f"not saved: {error}", severity="error", timeout=8)
             return
         changes = made.all if made is not None else ()
+        self.seen.refresh()
         if self.queue is not None:
             self.counts = self.queue.counts()
         count = len(changes)
@@ -791,6 +833,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if newest == self._decisions_seen:
             return
         self._decisions_seen = newest
+        if photo_ids:  # a person's view reads them (this app's own were read when made)
+            self.seen.refresh()
         if self.queue is not None and photo_ids:  # this app's own moved the counters already
             self.counts = self.queue.counts()
         if self.photo_id in photo_ids:
@@ -848,7 +892,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         if screen is None:  # made once and kept: its tiles laid out, its frames drawn
             cells = self._graphics.cell_pixels if self._graphics is not None else (1, 2)
             source = BurstSource(self.db, self.triage, self._load, self._graphics, cells,
-                                 self.app.console, self.loupe_source)  # fmt: skip
+                                 self.app.console, self.loupe_source, self.seen)  # fmt: skip
             screen = self._burst_views[view] = view(source)
             self.app.install_screen(screen, f"triage-{view.__name__}")
         return screen

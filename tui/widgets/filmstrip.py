@@ -8,6 +8,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from core.triage.people import SeenDecisions
 from core.triage.tiles import TileFacts, tile_facts
 from tui.widgets.photo_codes import PhotoStrip
 from tui.widgets.thumbnails import ThumbnailMaker, blank, caption, margin, picture_line
@@ -23,9 +24,12 @@ class Filmstrip(Widget):
     Filmstrip {{ height: {STRIP_HEIGHT}; width: 1fr; background: rgb(12,12,12); }}
     """
 
-    def __init__(self, db, thumbnails: ThumbnailMaker, **kwargs) -> None:
+    def __init__(
+        self, db, thumbnails: ThumbnailMaker, seen: SeenDecisions | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.db = db
+        self.seen = seen  # the pane's: whose decisions the captions' marks show
         self.thumbnails = thumbnails
         self.photo_ids: list[int] = []
         self.index = 0
@@ -54,7 +58,7 @@ class Filmstrip(Widget):
         columns = self.columns
         self.first = max(0, min(self.index - columns // 2, len(self.photo_ids) - columns))
         shown = self.visible()
-        self._facts = tile_facts(self.db, shown)
+        self._facts = tile_facts(self.db, shown, self.seen)
         current = self.photo_ids[self.index : self.index + 1]
         ahead = self.photo_ids[self.first + columns : self.first + columns + PREFETCH_TILES]
         behind = self.photo_ids[max(0, self.first - PREFETCH_TILES) : self.first]
