@@ -18,9 +18,9 @@ import pytest
 
 from core.engine.lock import running_engine_pid
 from tests.faults.crashes import processes_outliving
-from tests.helpers import REPO, write
+from tests.helpers import REPO, wait_until, write
 from tests.postgres_cluster import connect_directly
-from tests.server_engines import Engines, wait_until
+from tests.server_engines import Engines
 
 CITY = REPO / "core" / "demo" / "photos" / "2024-11-16_city-night"
 AWAY_SAID = "the catalogue's server cannot be reached since"
