@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import blake3
@@ -17,6 +18,28 @@ from core.store.models import FileRecord, Root
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+POLL_SECONDS = 0.05  # how often ``wait_until`` looks
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float = 60.0, what: str | Callable[[], str] = ""
+) -> object:
+    """Poll until ``condition()`` is truthy and return its value: a bound for a hang, not a
+    timing assertion. After ``timeout`` seconds, AssertionError saying what was awaited:
+    ``what`` (or, when it is a callable, what it says then: the state that was reached), else
+    the condition's docstring."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    said = what() if callable(what) else what
+    raise AssertionError(
+        f"still not true after {timeout} s: {said or condition.__doc__ or condition}"
+    )
 
 
 def write(path: Path, data: bytes | str = b"photo") -> Path:

@@ -10,28 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from core.engine.lock import running_engine_pid
-from tests.helpers import REPO, command_settings
+from tests.helpers import REPO, command_settings, wait_until
 
 OTHER_MACHINE = "studio-nas"
-
-
-def wait_until(
-    condition: Callable[[], object], timeout: float = 60, what: str | Callable[[], str] = ""
-) -> object:
-    """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    said = what() if callable(what) else what
-    raise AssertionError(f"still not true after {timeout} s: {said or condition}")
 
 
 def shootwatch_on(host: str | None, config: Path, *args: str) -> list[str]:

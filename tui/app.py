@@ -18,7 +18,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
+from core.catalogue_location import is_server
 from core.config import Settings
+from core.engine.component import ComponentState
 from core.store import Catalogue, queries
 from core.store.events import NEW_FILES, EventKind, EventReader, NewEvents
 from core.store.models import Root
@@ -31,6 +33,7 @@ from tui.panes.history import HistoryPane
 from tui.panes.progress import ProgressPane
 from tui.panes.stages import StagesPane
 from tui.panes.triage import TriagePane
+from tui.server_reach import ServerReach
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import PaneBar, StatusBar
 
@@ -82,6 +85,10 @@ class ShootwatchApp(App):
         self.settings = settings
         self.catalogue = catalogue
         self.link = EngineLink(settings, engine, catalogue.db)
+        # On a server: whether it is there; while it is not, the app reads nothing and
+        # refuses decisions (tui.server_reach).
+        self.reach = ServerReach(catalogue.db, is_server(settings.catalogue), self._server_changed)
+        self._last_states: dict[str, ComponentState] = {}
         self.renderer = renderer
         self.clock = clock
         self._graphics = graphics
@@ -140,8 +147,14 @@ class ShootwatchApp(App):
         worker = get_current_worker()
         try:
             while not worker.is_cancelled:
-                if self._new_events.wait(EVENT_WAIT_SECONDS) and not worker.is_cancelled:
-                    with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+                told = self._new_events.wait(EVENT_WAIT_SECONDS)
+                if worker.is_cancelled:
+                    break
+                lost = self._new_events.lost  # the server dropped the listening connection
+                with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+                    if lost is not None and not self.reach.away:
+                        self.call_from_thread(self.reach.went_away, lost)
+                    elif told:
                         self.call_from_thread(self._poll_events)
         finally:
             self._new_events.close()
@@ -155,7 +168,7 @@ class ShootwatchApp(App):
 
     def _poll_events(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
-            self._deliver_events()
+            self.reach.read(self._deliver_events)
 
     def _deliver_events(self) -> None:
         events = self._event_reader.read(DELIVER_LIMIT)
@@ -191,16 +204,46 @@ class ShootwatchApp(App):
         self._photos_looked_at = now
         if last_look:
             self._files_arrived_at = None
-        with contextlib.suppress(NoMatches):
+        joined = 0
+
+        def add() -> None:
+            nonlocal joined
             joined = self.query_one(TriagePane).add_new_photos()
+
+        with contextlib.suppress(NoMatches):
+            self.reach.read(add)
             if joined:
                 self.notify(f"{joined:,} new photo{'s' if joined != 1 else ''} joined the queue")
 
     def _show_states(self) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
-            states = self.link.states()
-            self.query_one(StatusBar).show(states, self.link.describe())
-            self.query_one(TriagePane).engine_states(states)
+            if self.reach.away:
+                self.reach.try_again()  # says it is back when it is (_server_changed)
+            if self.reach.away:  # the components as last seen, the server's absence first
+                self.query_one(StatusBar).show(self._last_states, self.link.describe(),
+                                               self.reach.status())  # fmt: skip
+                return
+            self.reach.read(self._show_read_states)
+
+    def _show_read_states(self) -> None:
+        states = self._last_states = self.link.states()
+        self.query_one(StatusBar).show(states, self.link.describe())
+        self.query_one(TriagePane).engine_states(states)
+
+    def _server_changed(self, away: bool) -> None:
+        """The catalogue's server went away, or is back: said in a notification and on the
+        status line; once back, what the panes show is read again."""
+        with contextlib.suppress(NoMatches):  # the app is closing
+            if away:
+                self.notify(self.reach.dropped(), title="Catalogue server", severity="error",
+                            timeout=10)  # fmt: skip
+                self.query_one(StatusBar).show(self._last_states, self.link.describe(),
+                                               self.reach.status())  # fmt: skip
+                return
+            self.notify(self.reach.back(), title="Catalogue server", timeout=6)
+            self.reach.read(self.query_one(TriagePane).catalogue_back)
+            self._poll_events()  # what the engine did meanwhile, and since
+            self.reach.read(self._show_read_states)
 
     # --- panes -------------------------------------------------------------------------------
 

@@ -39,12 +39,15 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
 - New events (``announce_events``, ``ServerEventListener``): on PostgreSQL, a transaction that
   writes events notifies a channel as it commits (NOTIFY), and followers of the log wait on
   it (LISTEN); SQLite has no such thing, and its followers poll.
+- The server away (``server_unreachable``, ``reach_server``): a connection the server ended
+  (a restart) or cannot make (stopped, unreachable); a SQLite file is never away that way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -95,6 +98,55 @@ class PostgresCatalogueDatabase(PostgresqlDatabase):
 
     def execute_sql(self, sql: str, params: object = None) -> object:
         return super().execute_sql(postgres_placeholders(sql, bool(params)), params)
+
+
+def server_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps: peewee's errors carry the driver's) says that the
+    catalogue's server cannot be reached: the connection was ended under its user (the server
+    restarted, stopped, crashed) or cannot be made. A refusal of the server (a lock not
+    granted, a constraint) is not that, and neither is any SQLite error."""
+    psycopg = sys.modules.get("psycopg")  # not imported: no server was ever asked
+    if psycopg is None:
+        return False
+    seen: set[int] = set()
+    candidates = [error]
+    while candidates:
+        candidate = candidates.pop()
+        if candidate is None or id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        if isinstance(candidate, (psycopg.OperationalError, psycopg.InterfaceError)):
+            state = candidate.sqlstate or ""
+            # No SQLSTATE: the client's own (connection failed, the server closed it); class
+            # 08 is a connection exception, 57P0x the server shutting down or starting up.
+            if not state or state.startswith(("08", "57P")):
+                return True
+        wrapped = candidate.args[0] if getattr(candidate, "args", None) else None
+        candidates += [candidate.__cause__, candidate.__context__]
+        if isinstance(wrapped, BaseException):
+            candidates.append(wrapped)
+    return False
+
+
+def connection_was_ended(db: Database) -> bool:
+    """Whether this thread's connection of ``db`` was found ended by its server (a restart):
+    the next query outside a transaction is made on a new one (``cursor``)."""
+    if _is_sqlite(db):
+        return False
+    connection = getattr(db._state, "conn", None)
+    return connection is not None and connection.closed and not db.in_transaction()
+
+
+def reach_server(db: Database) -> None:
+    """Ask the catalogue's server something it answers at once, on this thread's connection:
+    a connection the server ended meanwhile is made again (once); the driver's error when the
+    server cannot be reached."""
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+    except Exception:
+        if not connection_was_ended(db):
+            raise
+        db.execute_sql("SELECT 1").fetchone()  # on a new connection (``cursor``)
 
 
 def postgres_placeholders(sql: str, has_params: bool = True) -> str:
@@ -387,6 +439,9 @@ class ServerEventListener:
     def __init__(self, url: str) -> None:
         self.url = url
         self._connection = None
+        # Why the listening stopped, while the server cannot be reached (None while it
+        # listens, or has not begun to).
+        self.lost: str | None = None
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for new events. True when some were announced, and
@@ -400,19 +455,22 @@ class ServerEventListener:
                     self.url, autocommit=True, connect_timeout=self.CONNECT_SECONDS
                 )
                 self._connection.execute(f"LISTEN {EVENTS_CHANNEL}")
-            except psycopg.Error:
+            except psycopg.Error as error:
                 self.close()
+                self.lost = first_line(error)
                 # The server is away: tried again at the next wait, within a second.
                 time.sleep(min(timeout, self.RETRY_SECONDS))
                 return False
+            self.lost = None
             return True
         try:
             told = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
             if told:  # those that came with it are news of the same events: one read takes all
                 for _ in self._connection.notifies(timeout=DRAIN_SECONDS):
                     pass
-        except psycopg.Error:  # the server dropped the connection: listen again next time
+        except psycopg.Error as error:  # the server dropped the connection: listen again next time
             self.close()
+            self.lost = first_line(error)
             return False
         return told
 
@@ -421,3 +479,9 @@ class ServerEventListener:
         if connection is not None:
             with contextlib.suppress(Exception):  # already gone with the server
                 connection.close()
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's reason, in one line (libpq adds hints on lines of their own)."""
+    said = str(error).strip()
+    return said.splitlines()[0] if said else type(error).__name__

@@ -314,6 +314,12 @@ class NewEvents:
         """Whether the server tells of new events (no poll)."""
         return self._listener is not None
 
+    @property
+    def lost(self) -> str | None:
+        """On a server, why it tells nothing now (its connection dropped, it cannot be
+        reached); None while it listens, and on SQLite."""
+        return self._listener.lost if self._listener is not None else None
+
     def wait(self, timeout: float) -> bool:
         """Whether to read the log now: on a server, True once new events were announced (or
         the listening started again after a restart), False after ``timeout`` without any; on

@@ -157,6 +157,7 @@ class Triage:
         """``work()`` in a write transaction, tried again while the catalogue is locked, until
         the deadline; DecisionNotSaved when it could not be committed."""
         deadline = time.monotonic() + self.deadline
+        connected_again = False
         while True:
             try:
                 with self._writing():
@@ -166,6 +167,12 @@ class Triage:
             except (DatabaseError, sqlite3.DatabaseError) as error:
                 if is_busy(error) and time.monotonic() < deadline:
                     continue  # each try has waited the busy timeout already
+                if dialect.connection_was_ended(self.db) and not connected_again:
+                    # The server ended the connection since its last use (it restarted):
+                    # the transaction was rolled back whole, and is made again, once, on a
+                    # new connection.
+                    connected_again = True
+                    continue
                 raise DecisionNotSaved(_not_saved(error, self.deadline)) from error
 
     # --- decisions ----------------------------------------------------------------------------
@@ -463,6 +470,11 @@ def _not_saved(error: BaseException, deadline: float) -> str:
         return (
             f"the catalogue stayed locked by another program for {deadline:.0f} s, so nothing "
             "was changed; try again once it is free"
+        )
+    if dialect.server_unreachable(error):
+        return (
+            f"the catalogue's server cannot be reached ({dialect.first_line(error)}), so nothing "
+            "was changed; make it again once the server is back"
         )
     wrapped = error.args[0] if error.args else None  # peewee's errors carry SQLite's first
     cause = wrapped if isinstance(wrapped, BaseException) else error

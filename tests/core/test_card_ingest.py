@@ -36,7 +36,7 @@ from tests.card_image import (
     shootwatch,
     verified,
 )
-from tests.helpers import REPO, REPO_CAMERA, distinct_copy
+from tests.helpers import REPO, REPO_CAMERA, distinct_copy, wait_until
 from tests.postgres_cluster import BOTH_BACKENDS, catalogue_rows
 
 # Every test here that opens the catalogue runs on SQLite and on a PostgreSQL server.
@@ -602,16 +602,6 @@ def photos_under(catalogue: Path | str, root: Path) -> int:
              " WHERE r.path = ?")  # fmt: skip
     rows = catalogue_rows(catalogue, query, (str(root),))
     return rows[0][0] if rows else 0
-
-
-def wait_until(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.1)
 
 
 def test_the_engine_copies_a_card_inserted_in_ingest_cards_by_itself(

@@ -16,8 +16,9 @@ import pytest
 from core.darktable.facts import darktable_time
 from core.engine import Engine
 from core.store.models import DarktableImage, Event, FileRecord, Heartbeat
-from tests.core.test_engine import add_root, settings_for, wait_for
+from tests.core.test_engine import add_root, settings_for
 from tests.darktable_fixture import DarktableCopy, copy_fixture
+from tests.helpers import wait_until
 from tests.postgres_cluster import BOTH_BACKENDS
 
 pytestmark = BOTH_BACKENDS  # the engine's darktable component on either back end
@@ -63,8 +64,8 @@ def engine(tmp_path: Path, catalogue_location, darktable: DarktableCopy) -> Iter
     settings = darktable_settings(tmp_path, catalogue_location, darktable.paths.library)
     add_root(settings, darktable.photos)
     running = _start(settings)
-    wait_for(lambda: DarktableImage.select().count() == 17)
-    wait_for(lambda: running.states()["watcher"].status == "running")
+    wait_until(lambda: DarktableImage.select().count() == 17)
+    wait_until(lambda: running.states()["watcher"].status == "running")
     time.sleep(0.3)
     yield running
     running.stop()
@@ -78,17 +79,17 @@ def test_a_darktable_write_becomes_an_event_after_the_quiet_time(engine, darktab
     assert engine.states()["darktable"].status == "idle"
     assert engine.states()["darktable"].task == "darktable not running"
     darktable.write("UPDATE images SET flags = (flags & ~7) | 3 WHERE id = 16")
-    rated = wait_for(lambda: _kinds("rated"), timeout=15)
+    rated = wait_until(lambda: _kinds("rated"), timeout=15)
     assert rated[0]["darktable_id"] == 16 and rated[0]["stars"] == 3
 
 
 def test_an_export_then_the_file_it_wrote(engine, darktable):
     now = time.time()
     darktable.write("UPDATE images SET export_timestamp = ? WHERE id = 13", (darktable_time(now),))
-    wait_for(lambda: _kinds("exported"), timeout=15)
+    wait_until(lambda: _kinds("exported"), timeout=15)
     exported = darktable.street("darktable_exported") / "DSC_0103.jpg"
     shutil.copy(darktable.street("DSC_0103.JPG"), exported)
-    written = wait_for(lambda: _kinds("export_written"), timeout=15)
+    written = wait_until(lambda: _kinds("export_written"), timeout=15)
     assert written[0]["export_path"] == str(exported)
 
 
@@ -96,7 +97,7 @@ def test_a_sidecar_written_by_darktable_is_seen_through_the_watcher(engine, dark
     sidecar = darktable.street("DSC_0101.JPG.xmp")
     text = sidecar.read_text().replace('xmp:Rating="1"', 'xmp:Rating="5"')
     sidecar.write_text(text)
-    rated = wait_for(lambda: _kinds("rated"), timeout=15)
+    rated = wait_until(lambda: _kinds("rated"), timeout=15)
     assert rated[0]["darktable_id"] == 11 and rated[0]["via"] == "sidecar"
 
 
@@ -106,7 +107,7 @@ def test_a_missing_default_library_turns_the_poller_off(tmp_path, catalogue_loca
     )
     engine = _start(settings)
     try:
-        state = wait_for(
+        state = wait_until(
             lambda: engine.states()["darktable"].status == "off" and engine.states()["darktable"]
         )
         assert "no darktable library" in state.error
@@ -118,18 +119,18 @@ def test_a_configured_library_that_is_missing_then_appears(tmp_path, catalogue_l
     library = tmp_path / "later" / "library.db"
     engine = _start(darktable_settings(tmp_path, catalogue_location, library, poll=1.0))
     try:
-        state = wait_for(
+        state = wait_until(
             lambda: (
                 engine.states()["darktable"].status == "degraded" and engine.states()["darktable"]
             )
         )
         assert str(library) in state.error and "no file" in state.error
-        wait_for(lambda: Heartbeat.get_or_none(Heartbeat.component == "darktable"))
+        wait_until(lambda: Heartbeat.get_or_none(Heartbeat.component == "darktable"))
         library.parent.mkdir()
         shutil.copy(darktable.paths.library, library)
         shutil.copy(darktable.paths.data, library.parent / "data.db")
-        wait_for(lambda: DarktableImage.select().count() == 17, timeout=30)
-        wait_for(lambda: engine.states()["darktable"].status == "idle")
+        wait_until(lambda: DarktableImage.select().count() == 17, timeout=30)
+        wait_until(lambda: engine.states()["darktable"].status == "idle")
     finally:
         engine.stop()
 
@@ -138,16 +139,16 @@ def test_a_damaged_library_is_a_state_and_the_poller_recovers(tmp_path, engine, 
     good = darktable.paths.library.read_bytes()
     darktable.paths.library.write_bytes(b"garbage" * 4096)
     engine.darktable.poller.poll_soon()
-    state = wait_for(
+    state = wait_until(
         lambda: engine.states()["darktable"].status == "degraded" and engine.states()["darktable"],
         timeout=15,
     )
     assert "damaged" in state.error
     assert DarktableImage.select().count() == 17  # nothing forgotten
     darktable.paths.library.write_bytes(good)
-    wait_for(lambda: engine.states()["darktable"].status == "idle", timeout=30)
+    wait_until(lambda: engine.states()["darktable"].status == "idle", timeout=30)
     darktable.write("UPDATE images SET flags = flags | 8 WHERE id = 1")
-    wait_for(lambda: _kinds("rejected"), timeout=15)
+    wait_until(lambda: _kinds("rejected"), timeout=15)
 
 
 def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path, catalogue_location):
@@ -158,7 +159,7 @@ def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path, catalogu
     copy.paths.data.rename(hidden)
     engine = _start(darktable_settings(tmp_path, catalogue_location, copy.paths.library, poll=1.0))
     try:
-        state = wait_for(
+        state = wait_until(
             lambda: (
                 engine.states()["darktable"].status == "degraded" and engine.states()["darktable"]
             ),
@@ -168,7 +169,7 @@ def test_tag_names_unknown_is_degraded_until_data_db_turns_up(tmp_path, catalogu
         assert DarktableImage.select().count() == 17
         hidden.rename(copy.paths.data)
         (copy.paths.data.parent / "darktablerc").write_text("database=library.db\n")
-        wait_for(lambda: engine.states()["darktable"].status == "idle", timeout=20)
+        wait_until(lambda: engine.states()["darktable"].status == "idle", timeout=20)
         row = DarktableImage.get(DarktableImage.darktable_id == 2)
         assert json.loads(row.tags) == ["portfolio", "wedding|ceremony"]
         assert not _kinds("tagged")
@@ -185,10 +186,10 @@ def test_a_darktable_failure_degrades_darktable_alone_and_files_are_still_record
     others = ("watcher", "reconciler", "media")
     darktable.paths.library.write_bytes(b"garbage" * 4096)
     engine.darktable.poller.poll_soon()
-    wait_for(lambda: engine.states()["darktable"].status == "degraded", timeout=15)
+    wait_until(lambda: engine.states()["darktable"].status == "degraded", timeout=15)
     later = darktable.photos / "LATER.JPG"
     shutil.copy(next(darktable.photos.rglob("*.jpg")), later)
-    wait_for(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER.JPG").count() == 1)
+    wait_until(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER.JPG").count() == 1)
     states = engine.states()
     assert states["darktable"].status == "degraded" and "damaged" in states["darktable"].error
     assert all(states[name].status != "degraded" for name in others), states
@@ -198,8 +199,8 @@ def test_a_darktable_failure_degrades_darktable_alone_and_files_are_still_record
 
     engine.darktable.sync.follow_file_events = broken  # its tick on the writer thread fails
     shutil.copy(later, darktable.photos / "LATER_2.JPG")
-    wait_for(lambda: "own work failed" in (engine.states()["darktable"].error or ""), timeout=15)
-    wait_for(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER_2.JPG").count() == 1)
+    wait_until(lambda: "own work failed" in (engine.states()["darktable"].error or ""), timeout=15)
+    wait_until(lambda: FileRecord.select().where(FileRecord.rel_path == "LATER_2.JPG").count() == 1)
     states = engine.states()
     assert all(states[name].status != "degraded" for name in others), states
 

@@ -1,4 +1,11 @@
-"""The engine with a real watcher on real trees: changes reach the catalogue, after they settle."""
+"""The engine with a real watcher on real trees: changes reach the catalogue, after they settle.
+
+Every test that opens a catalogue runs on both back ends (a SQLite file, then a database on the
+tests' private PostgreSQL server); those about the lock file beside a SQLite catalogue (its
+other names, SQLite's own locks) are SQLite's alone, and take no catalogue fixture. The
+server's own (its advisory lock seen from other machines, a restart) are in
+test_engine_postgres and tests/faults/test_server_restart.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,24 +28,21 @@ from core.engine.control import ask
 from core.engine.lock import KEPT_FILES, EngineLock, running_engine_pid
 from core.store import open_catalogue
 from core.store.models import Event, FileRecord, Heartbeat, Root, SyncRun
-from tests.helpers import REPO, b3, catalogued, on_disk, record_ids, touch_later, write
+from tests.helpers import REPO, b3, catalogued, on_disk, record_ids, touch_later, wait_until, write
+from tests.postgres_cluster import BOTH_BACKENDS
 
+pytestmark = BOTH_BACKENDS
+# A test about the lock file beside a SQLite catalogue (reached through the file's other names)
+# that uses the engine fixture: a catalogue on a server has no file, and its lock is the
+# server's (test_engine_postgres).
+LOCK_FILE_ONLY = pytest.mark.parametrize("catalogue_backend", ["sqlite"])
 SETTLE = 0.3
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> object:
-    """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"still not true after {timeout} s: {condition.__doc__ or condition}")
-
-
-def settings_for(tmp_path: Path, **watch):
-    settings = load_settings(None, {"catalogue": str(tmp_path / "catalogue.db")})
+def settings_for(tmp_path: Path, catalogue: Path | str | None = None, **watch):
+    """The engine's settings: the catalogue at ``catalogue`` (a file or a server's URL), else
+    a file in ``tmp_path``; a short settle and debounce."""
+    settings = load_settings(None, {"catalogue": str(catalogue or tmp_path / "catalogue.db")})
     return dataclasses.replace(
         settings,
         watch=dataclasses.replace(
@@ -60,13 +64,13 @@ def library(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, library: Path) -> Iterator[Engine]:
-    settings = settings_for(tmp_path)
+def engine(tmp_path: Path, library: Path, catalogue_location) -> Iterator[Engine]:
+    settings = settings_for(tmp_path, catalogue_location)
     add_root(settings, library)
     running = Engine(settings)
     running.start()
-    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "startup").count())
-    wait_for(lambda: running.states()["watcher"].status == "running")
+    wait_until(lambda: SyncRun.select().where(SyncRun.kind == "startup").count())
+    wait_until(lambda: running.states()["watcher"].status == "running")
     time.sleep(0.3)  # let inotify settle on the tree before the test writes into it
     yield running
     running.stop()
@@ -79,7 +83,7 @@ def kinds_for(path: str) -> list[str]:
 def test_created_file_is_recorded_with_its_hash_and_an_event(engine, library):
     photo = write(library / "2024" / "2024-06-01" / "IMG_0001.CR2", os.urandom(5000))
     rel = "2024/2024-06-01/IMG_0001.CR2"
-    wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    wait_until(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
     assert FileRecord.get(FileRecord.rel_path == rel).blake3 == b3(photo)
     assert kinds_for(rel) == ["added"]
     assert SyncRun.select().where(SyncRun.kind == "realtime").count() >= 1
@@ -88,7 +92,7 @@ def test_created_file_is_recorded_with_its_hash_and_an_event(engine, library):
 def test_modified_deleted_and_renamed_files(engine, library):
     folder = library / "2024" / "2024-06-01"
     edited, doomed, renamed = (write(folder / n, n * 10) for n in ("a.JPG", "b.JPG", "c.JPG"))
-    wait_for(lambda: FileRecord.select().count() == 3)
+    wait_until(lambda: FileRecord.select().count() == 3)
     ids = record_ids(library)
 
     edited.write_bytes(b"edited, and longer than before")
@@ -96,9 +100,9 @@ def test_modified_deleted_and_renamed_files(engine, library):
     doomed.unlink()
     renamed.rename(folder / "keeper.JPG")
 
-    wait_for(lambda: "moved" in kinds_for("2024/2024-06-01/keeper.JPG"))
-    wait_for(lambda: "removed" in kinds_for("2024/2024-06-01/b.JPG"))
-    wait_for(lambda: "modified" in kinds_for("2024/2024-06-01/a.JPG"))
+    wait_until(lambda: "moved" in kinds_for("2024/2024-06-01/keeper.JPG"))
+    wait_until(lambda: "removed" in kinds_for("2024/2024-06-01/b.JPG"))
+    wait_until(lambda: "modified" in kinds_for("2024/2024-06-01/a.JPG"))
     assert record_ids(library)["2024/2024-06-01/keeper.JPG"] == ids["2024/2024-06-01/c.JPG"]
     assert catalogued(library) == on_disk(library)
 
@@ -107,12 +111,12 @@ def test_renamed_folder_of_500_files_is_500_moves_keeping_identity(engine, libra
     folder = library / "2024" / "2024-06-02"
     for n in range(500):
         write(folder / f"DSC_{n:04d}.NEF", f"frame {n}")
-    wait_for(lambda: FileRecord.select().count() == 500, timeout=60)
+    wait_until(lambda: FileRecord.select().count() == 500, timeout=60)
     before = record_ids(library)
 
     folder.rename(library / "2024" / "2024-06-02 wedding")
 
-    wait_for(lambda: Event.select().where(Event.kind == "moved").count() == 500, timeout=60)
+    wait_until(lambda: Event.select().where(Event.kind == "moved").count() == 500, timeout=60)
     after = record_ids(library)
     assert len(after) == 500
     for n in range(500):
@@ -131,7 +135,7 @@ def test_large_file_copied_in_slow_chunks_is_recorded_once_and_complete(engine, 
             handle.flush()
             time.sleep(0.1)
     rel = "2024/2024-06-01/VID_0001.MP4"
-    wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    wait_until(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
     time.sleep(SETTLE * 3)  # anything recorded twice would have been by now
     record = FileRecord.get(FileRecord.rel_path == rel)
     assert record.size == 24 * len(chunk) and record.blake3 == b3(target)
@@ -142,7 +146,7 @@ def test_new_folder_with_files_written_at_once_is_complete(engine, library):
     for day in range(20):
         for n in range(10):
             write(library / "2025" / f"2025-03-{day + 1:02d}" / f"IMG_{n}.JPG", f"{day} {n}")
-    wait_for(lambda: FileRecord.select().count() == 200, timeout=60)
+    wait_until(lambda: FileRecord.select().count() == 200, timeout=60)
     assert catalogued(library) == on_disk(library)
 
 
@@ -151,15 +155,15 @@ def test_ignored_folders_and_files_are_not_recorded(engine, library):
     write(library / "2024" / "@eaDir" / "IMG.CR2" / "SYNOPHOTO_THUMB.jpg", "nas")
     write(library / "2024" / "2024-06-01" / "IMG.CR2.part", "partial")
     write(library / "2024" / "2024-06-01" / "IMG.CR2", "real")
-    wait_for(lambda: FileRecord.select().count() >= 1)
+    wait_until(lambda: FileRecord.select().count() >= 1)
     time.sleep(SETTLE * 3)
     assert sorted(catalogued(library)) == ["2024/2024-06-01/IMG.CR2"]
 
 
 def test_heartbeats_and_status_over_the_control_socket(engine, library):
-    wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
+    wait_until(lambda: Heartbeat.select().count() == len(COMPONENTS))
     # darktable says "starting" until its poller has looked for the library (there is none).
-    wait_for(lambda: Heartbeat.get_by_id("darktable").status == "off")
+    wait_until(lambda: Heartbeat.get_by_id("darktable").status == "off")
     beats = {beat.component: beat.status for beat in Heartbeat.select()}
     assert beats["watcher"] == "running" and beats["darktable"] == "off"
     assert beats["media"] in ("idle", "running")
@@ -171,7 +175,7 @@ def test_heartbeats_and_status_over_the_control_socket(engine, library):
 def test_rescan_request_reaches_the_running_engine(engine, library):
     reply = ask(engine.settings.catalogue, {"command": "rescan", "path": str(library)})
     assert reply == {"ok": True, "roots": [str(library)]}
-    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
+    wait_until(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
 
 
 def test_second_engine_on_the_same_catalogue_is_refused(engine, tmp_path):
@@ -200,6 +204,7 @@ def other_name(catalogue: Path, how: str) -> Path:
 NAMES = ["symlink", "hard link", "symlinked folder", "dotted path"]
 
 
+@LOCK_FILE_ONLY
 @pytest.mark.parametrize("how", NAMES)
 def test_a_second_engine_through_another_name_of_the_catalogue_is_refused(engine, how):
     """The lock belongs to the file: a lock beside the name let a second engine start through
@@ -211,6 +216,7 @@ def test_a_second_engine_through_another_name_of_the_catalogue_is_refused(engine
     assert running_engine_pid(engine.settings.catalogue) == os.getpid()  # still the first's
 
 
+@LOCK_FILE_ONLY
 @pytest.mark.parametrize("how", ["symlink", "hard link"])
 def test_run_through_another_name_of_the_catalogue_says_so_in_one_sentence(engine, how):
     name = other_name(engine.settings.catalogue, how)
@@ -307,13 +313,13 @@ def test_checking_for_an_engine_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_stop_and_restart_lose_nothing_written_while_stopped(tmp_path, library):
-    settings = settings_for(tmp_path)
+def test_stop_and_restart_lose_nothing_written_while_stopped(tmp_path, catalogue_location, library):
+    settings = settings_for(tmp_path, catalogue_location)
     add_root(settings, library)
     engine = Engine(settings)
     engine.start()
     write(library / "2024" / "2024-06-01" / "before.JPG", "before")
-    wait_for(lambda: FileRecord.select().count() == 1)
+    wait_until(lambda: FileRecord.select().count() == 1)
     engine.stop()
     assert Heartbeat.select().where(Heartbeat.status != "off").count() == 0
 
@@ -323,18 +329,20 @@ def test_stop_and_restart_lose_nothing_written_while_stopped(tmp_path, library):
     engine = Engine(settings)
     engine.start()
     try:
-        wait_for(lambda: sorted(catalogued(library)) == ["2024/2024-06-01/while-stopped.JPG"])
+        wait_until(lambda: sorted(catalogued(library)) == ["2024/2024-06-01/while-stopped.JPG"])
         assert kinds_for("2024/2024-06-01/before.JPG")[-1] == "removed"
     finally:
         engine.stop()
 
 
-def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(tmp_path, library):
+def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(
+    tmp_path, catalogue_location, library
+):
     def exhausted_watcher(*paths, **options):
         raise OSError(errno.ENOSPC, "OS file watch limit reached")
         yield  # a generator, like watchfiles.watch
 
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, catalogue_location)
     settings = dataclasses.replace(
         settings, engine=dataclasses.replace(settings.engine, fallback_minutes=0.05)
     )
@@ -342,9 +350,9 @@ def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(tmp_path, lib
     engine = Engine(settings, watch_factory=exhausted_watcher)
     engine.start()
     try:
-        wait_for(lambda: engine.states()["watcher"].status == "degraded")
+        wait_until(lambda: engine.states()["watcher"].status == "degraded")
         assert "fs.inotify.max_user_watches" in engine.states()["watcher"].error
-        wait_for(lambda: Event.select().where(Event.kind == "watcher_fallback").count())
+        wait_until(lambda: Event.select().where(Event.kind == "watcher_fallback").count())
         states = [
             json.loads(e.payload) for e in Event.select().where(Event.kind == "component_state")
         ]
@@ -353,7 +361,7 @@ def test_watch_limit_falls_back_to_scanning_and_says_how_to_fix_it(tmp_path, lib
         assert "fs.inotify.max_user_watches" in watcher_states[-1]["error"]
         # Not watched, but scanned every few seconds instead:
         write(library / "2024" / "2024-06-01" / "IMG.JPG", "found by a scan")
-        wait_for(lambda: catalogued(library), timeout=30)
+        wait_until(lambda: catalogued(library), timeout=30)
     finally:
         engine.stop()
 
@@ -379,8 +387,8 @@ def test_attached_process_reads_the_running_engines_events(engine, library, tmp_
         follower.wait()
 
 
-def test_rescan_without_an_engine_scans_here(tmp_path, library):
-    settings = settings_for(tmp_path)
+def test_rescan_without_an_engine_scans_here(tmp_path, catalogue_location, library):
+    settings = settings_for(tmp_path, catalogue_location)
     add_root(settings, library)
     write(library / "2024" / "2024-06-01" / "IMG.JPG", "photo")
     result = subprocess.run(
@@ -392,8 +400,8 @@ def test_rescan_without_an_engine_scans_here(tmp_path, library):
     assert "1 added" in result.stdout
 
 
-def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
-    settings = settings_for(tmp_path)
+def test_headless_service_stops_cleanly_on_sigterm(tmp_path, catalogue_location, library):
+    settings = settings_for(tmp_path, catalogue_location)
     add_root(settings, library)
     service = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "--db", str(settings.catalogue), "run"],
@@ -401,8 +409,8 @@ def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
     )  # fmt: skip
     try:
         with open_catalogue(settings.catalogue):
-            wait_for(lambda: running_engine_pid(settings.catalogue) == service.pid)
-            wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
+            wait_until(lambda: running_engine_pid(settings.catalogue) == service.pid)
+            wait_until(lambda: Heartbeat.select().count() == len(COMPONENTS))
             service.terminate()
             assert service.wait(timeout=10) == 0
             assert running_engine_pid(settings.catalogue) is None
@@ -417,17 +425,17 @@ def test_headless_service_stops_cleanly_on_sigterm(tmp_path, library):
 
 def test_remove_root_folder_while_watched_goes_offline_not_removed(engine, library):
     write(library / "2024" / "2024-06-01" / "IMG.JPG", "photo")
-    wait_for(lambda: FileRecord.select().count() == 1)
+    wait_until(lambda: FileRecord.select().count() == 1)
     shutil.move(library, library.parent / "unplugged")
     engine.request_rescan()
-    wait_for(lambda: Root.get().state == "offline")
+    wait_until(lambda: Root.get().state == "offline")
     assert FileRecord.select().count() == 1
 
 
 def test_status_json_shows_the_running_engine(engine, capsys):
     from core.cli import main
 
-    wait_for(lambda: Heartbeat.select().count() == len(COMPONENTS))
+    wait_until(lambda: Heartbeat.select().count() == len(COMPONENTS))
     code = main(["--db", str(engine.settings.catalogue), "status", "--json"])
     status = json.loads(capsys.readouterr().out)
     assert status["engine"]["pid"] == os.getpid()
@@ -440,7 +448,7 @@ def test_events_command_filters_by_kind_and_time(engine, library, capsys):
     from core.cli import main
 
     write(library / "2024" / "2024-06-01" / "a.JPG", "a")
-    wait_for(lambda: Event.select().where(Event.kind == "added").count() == 1)
+    wait_until(lambda: Event.select().where(Event.kind == "added").count() == 1)
     db = str(engine.settings.catalogue)
 
     assert main(["--db", db, "events", "--kind", "added", "--json"]) == 0
@@ -453,22 +461,24 @@ def test_events_command_filters_by_kind_and_time(engine, library, capsys):
     assert "is not a time" in capsys.readouterr().err
 
 
-def test_a_burst_that_may_overflow_inotify_triggers_a_reconcile(tmp_path, library, monkeypatch):
+def test_a_burst_that_may_overflow_inotify_triggers_a_reconcile(
+    tmp_path, catalogue_location, library, monkeypatch
+):
     # inotify drops events past its queue and watchfiles does not say so: a batch that large
     # is taken as a possible overflow. The threshold is lowered instead of flooding the kernel.
     monkeypatch.setattr("core.scan.watch.overflow_threshold", lambda: 20)
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, catalogue_location)
     add_root(settings, library)
     engine = Engine(settings)
     engine.start()
     try:
-        wait_for(lambda: engine.states()["watcher"].status == "running")
+        wait_until(lambda: engine.states()["watcher"].status == "running")
         time.sleep(0.3)
         for n in range(40):
             write(library / "2024" / "2024-06-01" / f"IMG_{n:03d}.JPG", f"burst {n}")
-        wait_for(lambda: Event.select().where(Event.kind == "watcher_overflow").count())
-        wait_for(lambda: SyncRun.select().where(SyncRun.kind == "scheduled").count())
-        wait_for(lambda: FileRecord.select().count() == 40)
+        wait_until(lambda: Event.select().where(Event.kind == "watcher_overflow").count())
+        wait_until(lambda: SyncRun.select().where(SyncRun.kind == "scheduled").count())
+        wait_until(lambda: FileRecord.select().count() == 40)
         assert engine.states()["watcher"].status == "running"  # it goes on watching
         assert catalogued(library) == on_disk(library)
     finally:
@@ -480,7 +490,7 @@ def test_scan_while_an_engine_runs_asks_the_engine(engine, library, capsys):
 
     assert main(["--db", str(engine.settings.catalogue), "scan"]) == 0
     assert f"the running engine (pid {os.getpid()}) will scan" in capsys.readouterr().out
-    wait_for(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
+    wait_until(lambda: SyncRun.select().where(SyncRun.kind == "manual").count() == 1)
 
 
 def test_an_approved_photo_gets_its_stage_artifacts_while_the_engine_runs(engine, library):
@@ -495,21 +505,23 @@ def test_an_approved_photo_gets_its_stage_artifacts_while_the_engine_runs(engine
         record = FileRecord.get_or_none(FileRecord.rel_path == "2024/2024-06-01/DC240.JPG")
         return record.photo_id if record is not None and record.role == "original" else None
 
-    Triage(engine.catalogue.db).decide(wait_for(photo_id), "approved")
-    wait_for(lambda: Artifact.select().count() == 3, timeout=60)
+    Triage(engine.catalogue.db).decide(wait_until(photo_id), "approved")
+    wait_until(lambda: Artifact.select().count() == 3, timeout=60)
     made = {a.stage: a for a in Artifact.select()}
     assert set(made) == {"thumb", "web", "blurhash"}
     art = engine.settings.stages.output
     assert Path(made["web"].path) == art / "web" / f"{made['web'].photo_id}.jpg"
     assert Path(made["web"].path).stat().st_size == made["web"].size
     assert len(made["blurhash"].blurhash) == 28
-    wait_for(lambda: Event.select().where(Event.kind == "stage_done").count() == 3)
+    wait_until(lambda: Event.select().where(Event.kind == "stage_done").count() == 3)
     assert Event.select().where(Event.kind == "stage_queued").count() >= 1
     assert Event.select().where(Event.kind == "stage_failed").count() == 0
 
 
-def test_a_stage_command_that_cannot_run_degrades_the_stages_only(tmp_path, library):
-    settings = settings_for(tmp_path)
+def test_a_stage_command_that_cannot_run_degrades_the_stages_only(
+    tmp_path, catalogue_location, library
+):
+    settings = settings_for(tmp_path, catalogue_location)
     settings = dataclasses.replace(
         settings,
         stages=dataclasses.replace(
@@ -520,21 +532,23 @@ def test_a_stage_command_that_cannot_run_degrades_the_stages_only(tmp_path, libr
     running = Engine(settings)
     running.start()
     try:
-        state = wait_for(
+        state = wait_until(
             lambda: running.states()["stages"].status == "degraded" and running.states()["stages"]
         )
         assert "no-such-exporter" in state.error and "export" in state.error
-        wait_for(lambda: running.states()["watcher"].status == "running")
+        wait_until(lambda: running.states()["watcher"].status == "running")
         write(library / "2024" / "2024-06-01" / "after.JPG", "still watched")
-        wait_for(lambda: FileRecord.select().where(FileRecord.rel_path.endswith("after.JPG")))
+        wait_until(lambda: FileRecord.select().where(FileRecord.rel_path.endswith("after.JPG")))
     finally:
         running.stop()
 
 
-def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, library):
+def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(
+    tmp_path, catalogue_location, library
+):
     from core.store.models import Photo
 
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, catalogue_location)
     inbox, originals = tmp_path / "inbox", tmp_path / "Originals"
     inbox.mkdir()
     settings = dataclasses.replace(
@@ -546,25 +560,25 @@ def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, l
     running = Engine(settings)
     running.start()
     try:
-        wait_for(lambda: running.states()["watcher"].status == "running")
+        wait_until(lambda: running.states()["watcher"].status == "running")
         time.sleep(0.3)
         card = inbox / "DCIM" / "100SONY"
         card.mkdir(parents=True)
         sample = REPO / "tests" / "fixtures" / "camera" / "sony_slt-a58_small.jpg"
         shutil.copyfile(sample, card / "DSC00002.JPG")
         filed = originals / "2023" / "2023-10-28" / "DSC00002.JPG"
-        wait_for(filed.exists, timeout=60)
+        wait_until(filed.exists, timeout=60)
         # Linked to its new name first, then the card's name removed: a moment apart.
-        wait_for(lambda: not (card / "DSC00002.JPG").exists())
-        wait_for(lambda: Event.select().where(Event.kind == "ingested").count() == 1)
-        record = wait_for(
+        wait_until(lambda: not (card / "DSC00002.JPG").exists())
+        wait_until(lambda: Event.select().where(Event.kind == "ingested").count() == 1)
+        record = wait_until(
             lambda: FileRecord.get_or_none(FileRecord.rel_path == "2023/2023-10-28/DSC00002.JPG")
         )
         assert record.root.path == str(originals) and record.blake3 == b3(sample)
-        wait_for(lambda: Photo.select().count() == 1)  # in the triage queue
+        wait_until(lambda: Photo.select().count() == 1)  # in the triage queue
         # The same card again: nothing filed, the copy set aside.
         shutil.copyfile(sample, card / "DSC00002.JPG")
-        wait_for(lambda: Event.select().where(Event.kind == "duplicate").count() == 1, timeout=60)
+        wait_until(lambda: Event.select().where(Event.kind == "duplicate").count() == 1, timeout=60)
         assert (inbox / ".duplicates" / "DCIM" / "100SONY" / "DSC00002.JPG").exists()
         assert sorted(p.name for p in originals.rglob("*") if p.is_file()) == ["DSC00002.JPG"]
         assert running.states()["ingest"].status == "idle"
@@ -573,7 +587,9 @@ def test_a_card_copied_into_the_inbox_is_filed_while_the_engine_runs(tmp_path, l
 
 
 @pytest.mark.parametrize("after", [0.0, 0.3, 1.0])
-def test_stopping_while_every_component_is_busy_logs_no_error(tmp_path, library, caplog, after):
+def test_stopping_while_every_component_is_busy_logs_no_error(
+    tmp_path, catalogue_location, library, caplog, after
+):
     """Stopped while files are described and surveyed: nothing is handed to a pool that has
     shut down, and no component reports a failure on the way out."""
     from PIL import Image
@@ -582,7 +598,7 @@ def test_stopping_while_every_component_is_busy_logs_no_error(tmp_path, library,
     Image.new("RGB", (640, 480), (120, 80, 40)).save(picture, quality=90)
     for n in range(1, 300):  # each one different: photos of their own
         write(picture.with_name(f"IMG_{n:04d}.JPG"), picture.read_bytes() + n.to_bytes(4, "big"))
-    engine = Engine(settings_for(tmp_path))
+    engine = Engine(settings_for(tmp_path, catalogue_location))
     add_root(engine.settings, library)
     caplog.set_level("WARNING")
     engine.start()
@@ -600,7 +616,7 @@ def test_a_file_dated_in_the_future_is_recorded_once_it_holds_still(engine, libr
     future = time.time_ns() + ahead * 1_000_000_000
     os.utime(photo, ns=(future, future))
     rel = "2024/2024-06-01/IMG_AHEAD.CR3"
-    record = wait_for(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
+    record = wait_until(lambda: FileRecord.get_or_none(FileRecord.rel_path == rel))
     assert record.mtime_ns == future and record.blake3 == b3(photo)
 
 
@@ -616,7 +632,7 @@ def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(en
 
     first = library / "2024" / "2024-06-01" / "IMG_0001.JPG"
     Image.new("RGB", (320, 240), (10, 20, 30)).save(first)
-    wait_for(lambda: Photo.select().where(Photo.preview_at.is_null(False)).count() == 1)
+    wait_until(lambda: Photo.select().where(Photo.preview_at.is_null(False)).count() == 1)
     workers = list(engine.media.pool._executor._processes.values())
     assert workers
     for worker in workers:
@@ -625,4 +641,4 @@ def test_a_media_worker_killed_is_replaced_and_new_photos_are_still_described(en
     for n in range(2, 5):
         Image.new("RGB", (320, 240), (10 * n, 20, 30)).save(first.with_name(f"IMG_000{n}.JPG"))
     previewed = Photo.select().where(Photo.preview_at.is_null(False))
-    wait_for(lambda: previewed.count() == 4, timeout=60)
+    wait_until(lambda: previewed.count() == 4, timeout=60)

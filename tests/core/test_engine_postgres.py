@@ -1,8 +1,9 @@
-"""The engine on a catalogue on a PostgreSQL server, as whole processes (``shootwatch run``):
-one engine per catalogue through the server's advisory lock, whatever machine it runs on; who
-holds it, as ``status`` on another process tells; a killed engine's lock released by the
-server; ``rescan`` asking the engine that runs. Every process started here is ended, and none
-is left."""
+"""The engine on a catalogue on a PostgreSQL server, as whole processes (``shootwatch run``),
+in what only a server has (the rest of the engine's tests run on both back ends, in
+test_engine): one engine per catalogue through the server's advisory lock, whatever machine
+it runs on; who holds it, as ``status`` on another process tells; a killed engine's lock
+released by the server; ``rescan`` asking the engine that runs; ``events --follow`` told
+through NOTIFY. Every process started here is ended, and none is left."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ import pytest
 
 from core.engine.lock import running_engine_holder
 from tests.faults.crashes import processes_outliving
-from tests.helpers import REPO, write
-from tests.server_engines import OTHER_MACHINE, Engines, wait_until
+from tests.helpers import REPO, wait_until, write
+from tests.server_engines import OTHER_MACHINE, Engines
 
 
 @pytest.fixture
@@ -44,9 +45,12 @@ def engines(tmp_path, server_catalogue) -> Iterator[Engines]:
     assert processes_outliving(Path(os.environ["HOME"])) == {}
 
 
-def test_the_engine_runs_on_a_server_and_another_process_sees_its_health(
+def test_another_process_sees_the_engine_on_a_server_its_health_and_where_it_runs(
     engines, library, tmp_path
 ):
+    """What the engine does on a server (files, events, status, a clean stop) is
+    test_engine's, on both back ends; here, what another process reads of the lock's holder
+    and of its health."""
     assert engines.command("add", str(library)).returncode == 0
     engine = engines.start()
     engines.wait_watching(engine)
@@ -57,18 +61,8 @@ def test_the_engine_runs_on_a_server_and_another_process_sees_its_health(
     assert status["problems"] == [f"darktable degraded: there is no file at {no_darktable}"]
     text = engines.command("status")
     assert f"engine running (pid {engine.pid}):" in text.stdout, text.stdout + text.stderr
-    # It does the engine's work: a file written under the root reaches the catalogue.
-    write(library / "2024-06-01" / "IMG_0001.JPG", "a photo")
-    wait_until(
-        lambda: any(
-            json.loads(line)["path"] == "2024-06-01/IMG_0001.JPG"
-            for line in engines.command("events", "--kind", "added", "--json").stdout.splitlines()
-        ),
-        what="the watcher's file in the event log",
-    )
     engine.terminate()
     assert engine.wait(timeout=30) == 0, engines.log(engine)
-    assert running_engine_holder(engines.catalogue) is None
     after = engines.status()
     assert after["engine"]["pid"] is None and after["healthy"], after["problems"]
     assert "no engine running" in engines.command("status").stdout

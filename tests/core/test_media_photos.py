@@ -18,8 +18,8 @@ from core.config import MediaSettings
 from core.engine import Engine
 from core.media.photos import MediaSync
 from core.store.models import FileRecord, Photo, Root
-from tests.core.test_engine import add_root, settings_for, wait_for
-from tests.helpers import scan
+from tests.core.test_engine import add_root, settings_for
+from tests.helpers import scan, wait_until
 from tests.postgres_cluster import BOTH_BACKENDS
 
 pytestmark = BOTH_BACKENDS
@@ -151,10 +151,10 @@ def test_the_engine_describes_groups_and_previews_new_photos(tmp_path, library):
     engine = Engine(settings, with_darktable=False)
     engine.start()
     try:
-        wait_for(lambda: engine.states()["watcher"].status == "running")
+        wait_until(lambda: engine.states()["watcher"].status == "running")
         time.sleep(0.3)
         _shoot(library)
-        wait_for(
+        wait_until(
             lambda: Photo.select().where(Photo.preview_at.is_null(False)).count() == 2,
             timeout=60,
         )
@@ -308,7 +308,7 @@ def test_an_app_elsewhere_asks_the_running_engine_for_the_shoot_on_screen(tmp_pa
     engine = Engine(settings, with_darktable=False)
     engine.start()
     try:
-        wait_for(lambda: engine.media.sync is not None)
+        wait_until(lambda: engine.media.sync is not None)
         root = Root.get()
         folder = str(library / "2024")
         assert ask(settings.catalogue, {"command": "focus", "folder": folder}) == {"ok": True}

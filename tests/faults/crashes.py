@@ -324,14 +324,3 @@ def records_against_disk(catalogue: Path, root: Path) -> tuple[int, int, int]:
     extra = len(set(recorded) - on_disk)
     doubled = len(recorded) - len(set(recorded))
     return missing, extra, doubled
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll for ``condition`` (a bound for a hang, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: still not true after {timeout} s")

@@ -22,7 +22,8 @@ from PIL import Image
 
 from core.config import Settings, load_settings
 from core.engine.lock import running_engine_pid
-from tests.faults.crashes import count, rows, run_cli, start_engine, wait_until
+from tests.faults.crashes import count, rows, run_cli, start_engine
+from tests.helpers import wait_until
 
 CARDS = "cards"  # the folder of the root the new files are copied into
 FILES_PER_CARD = 500

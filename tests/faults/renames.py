@@ -25,8 +25,8 @@ from tests.faults.crashes import (
     rows,
     run_cli,
     start_engine,
-    wait_until,
 )
+from tests.helpers import wait_until
 
 FOLDERS, FILES = 40, 50
 # Root without root's permission bypass, so that a chmod 000 folder is unreadable to the engine.

@@ -37,9 +37,9 @@ from core.store.photos import triage_queue_entries
 from core.triage.card import photo_card
 from core.triage.decisions import Triage
 from core.triage.queue import Counts, Queue
-from tests.core.test_engine import add_root, settings_for, wait_for
+from tests.core.test_engine import add_root, settings_for
 from tests.faults.crashes import Figures
-from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, scan
+from tests.helpers import REPO, REPO_CAMERA, SHARED_CAMERA, scan, wait_until
 
 T = TypeVar("T")
 
@@ -844,7 +844,7 @@ def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
     engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
     engine.start()
     try:
-        wait_for(lambda: engine.states()["watcher"].status == "running")
+        wait_until(lambda: engine.states()["watcher"].status == "running")
         junk_files, real = write_junk_among_photos(library / "shoot", junk, 24, 8, seed=junk)
         total = len(junk_files) + len(real)
         db = engine.catalogue.db
@@ -860,7 +860,7 @@ def test_junk_named_like_raws_through_the_running_engine(tmp_path, junk):
             ).fetchone()
             return recorded == total and undescribed == 0
 
-        wait_for(all_described, timeout=120)
+        wait_until(all_described, timeout=120)
         assert phantoms_seen == 0  # not even for a moment
         queue = Queue(db, "all")
         assert len(queue.photo_ids) == len(real) == Photo.select().count()
@@ -916,7 +916,7 @@ def test_a_file_whose_content_changed_with_no_engine_running_is_looked_at_again(
         engine = Engine(settings, with_darktable=False, with_stages=False, with_ingest=False)
         engine.start()
         try:
-            files = wait_for(looked_at_again, timeout=30)
+            files = wait_until(looked_at_again, timeout=30)
         finally:
             engine.stop()
     assert files["JUNK.JPG"] == ("unknown", None, NOT_A_PHOTO)

@@ -38,8 +38,8 @@ from tests.faults.crashes import (
     tree_of,
     tree_outliving,
     triage_step,
-    wait_until,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL and inotify: Linux")
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from core.store import open_catalogue
-from tests.faults.crashes import Figures, count, environment, rows, wait_until
+from tests.faults.crashes import Figures, count, environment, rows
 from tests.faults.indexing import CARDS, BusyLibrary, build_library, decide_command
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -24,8 +24,8 @@ from tests.faults.crashes import (
     records_against_disk,
     run_cli,
     start_engine,
-    wait_until,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.faults.crashes import Figures, rows, wait_until
+from tests.faults.crashes import Figures, rows
 from tests.faults.renames import (
     FILES,
     FOLDERS,
@@ -32,6 +32,7 @@ from tests.faults.renames import (
     settle,
     waves_scenario,
 )
+from tests.helpers import wait_until
 
 
 def check(scenario: Scenario, outcome: Outcome) -> None:

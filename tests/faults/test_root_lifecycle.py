@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from core.engine.lock import running_engine_pid
 from core.store import open_catalogue
 from core.store.models import Event, FileRecord, Root, SyncRun
 from tests.faults.crashes import Figures
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import FIXTURES, REPO, wait_until
 
 SETTLE = 0.3  # the engine's watch.settle_seconds here
 OFFLINE_WITHIN = 5.0  # the promise: a root that went away is offline this soon...
@@ -58,21 +58,6 @@ REASONS = {
     "bind-stray": "not mounted",
 }
 WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
-
-
-def wait_for(condition: Callable[[], object], timeout: float) -> object:
-    """Poll until ``condition()`` is truthy; its value. A deadline for a condition, not a
-    measurement of how long it took."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"still not true after {timeout} s: {condition.__doc__ or condition}"
-            )
-        time.sleep(0.05)
 
 
 def write_photo(path: Path, seed: int) -> Path:
@@ -246,7 +231,7 @@ class Service:
                 [*prefix, sys.executable, "-m", "core.cli", "--config", str(self.config), "run"],
                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
-        wait_for(lambda: running_engine_pid(self.settings.catalogue) == self.process.pid, 30)
+        wait_until(lambda: running_engine_pid(self.settings.catalogue) == self.process.pid, 30)
 
     def status(self) -> tuple[int, dict]:
         done = cli(self.config, "status", "--json")
@@ -334,7 +319,7 @@ def indexed_drive(tmp_path: Path, service: Service, way: str) -> tuple[Drive, di
             """the engine has indexed the root"""
             return len(record_ids(drive.path)) == files
 
-        wait_for(indexed, RECORDED_WITHIN)
+        wait_until(indexed, RECORDED_WITHIN)
         time.sleep(SETTLE * 3)  # the watcher is in place over the indexed tree
     except BaseException:
         drive.close()
@@ -363,7 +348,7 @@ def assert_back_as_before(drive: Drive, before: dict[str, int], service: Service
         """the files copied in after the return are recorded"""
         return wanted <= set(record_ids(drive.path))
 
-    wait_for(recorded, RECORDED_WITHIN)
+    wait_until(recorded, RECORDED_WITHIN)
     now = record_ids(drive.path)
     runs = list(SyncRun.select())
     tally.figures.files += len(now)
@@ -393,7 +378,7 @@ def test_a_root_that_goes_away_and_comes_back_is_followed_by_the_engine_alone(
                 root = root_of(drive.path)
                 return root.state == "offline" and REASONS[way] in (root.state_reason or "")
 
-            wait_for(offline, OFFLINE_WITHIN)
+            wait_until(offline, OFFLINE_WITHIN)
             tally.offline_after.append(time.monotonic() - away_at)
             time.sleep(SETTLE * 5)  # whatever the engine makes of the change, it has by now
             assert removed() == []
@@ -404,7 +389,7 @@ def test_a_root_that_goes_away_and_comes_back_is_followed_by_the_engine_alone(
         finally:
             drive.plug_back()
         back_at = time.monotonic()
-        wait_for(online, ONLINE_WITHIN)
+        wait_until(online, ONLINE_WITHIN)
         tally.online_after.append(time.monotonic() - back_at)
         assert_back_as_before(drive, before, service, tally)
         kinds = [e.kind for e in Event.select().where(Event.kind.startswith("root_"))]
@@ -429,7 +414,7 @@ def test_a_root_back_before_the_engine_looked_is_followed_all_the_same(
             time.sleep(gap)
         finally:
             drive.plug_back()
-        wait_for(online, ONLINE_WITHIN)
+        wait_until(online, ONLINE_WITHIN)
         assert_back_as_before(drive, before, service, tally)
         kinds = [e.kind for e in Event.select().where(Event.kind.startswith("root_"))]
         assert kinds.count("root_offline") == kinds.count("root_online")
@@ -444,7 +429,7 @@ def test_a_root_added_while_the_engine_runs_is_indexed_and_watched(tmp_path, ser
     write_photo(first / "a" / "A.JPG", 1)
     service.add(first)
     service.start()
-    wait_for(lambda: len(record_ids(first)) == 1, RECORDED_WITHIN)
+    wait_until(lambda: len(record_ids(first)) == 1, RECORDED_WITHIN)
 
     second = tmp_path / "second"
     files = fill(second)
@@ -455,14 +440,14 @@ def test_a_root_added_while_the_engine_runs_is_indexed_and_watched(tmp_path, ser
         """the root added while the engine runs is indexed"""
         return len(record_ids(second)) == files
 
-    wait_for(indexed, RECORDED_WITHIN)
+    wait_until(indexed, RECORDED_WITHIN)
     write_photo(second / "2024" / "2024-06-09" / "LATER.JPG", 50)
 
     def watched():
         """a file copied into the new root afterwards is recorded"""
         return "2024/2024-06-09/LATER.JPG" in record_ids(second)
 
-    wait_for(watched, RECORDED_WITHIN)
+    wait_until(watched, RECORDED_WITHIN)
     assert removed() == []
 
 
@@ -474,8 +459,8 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, servi
     under_it = {f"2024/2024-06-03/{p.name}" for p in hidden.iterdir()}
     service.add(library)
     service.start()
-    wait_for(lambda: len(record_ids(library)) == 14, RECORDED_WITHIN)
-    wait_for(lambda: service.status()[0] == 0, RECORDED_WITHIN)
+    wait_until(lambda: len(record_ids(library)) == 14, RECORDED_WITHIN)
+    wait_until(lambda: service.status()[0] == 0, RECORDED_WITHIN)
     try:
         hidden.chmod(0)
 
@@ -484,17 +469,17 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, servi
             code, status = service.status()
             return code == 1 and any("2024/2024-06-03" in p for p in status["problems"])
 
-        wait_for(unhealthy, RECORDED_WITHIN)
+        wait_until(unhealthy, RECORDED_WITHIN)
         # A realtime run of another folder reads that folder, not the hidden one.
         write_photo(library / "2024" / "2024-06-01" / "LATER.JPG", 60)
-        wait_for(lambda: "2024/2024-06-01/LATER.JPG" in record_ids(library), RECORDED_WITHIN)
+        wait_until(lambda: "2024/2024-06-01/LATER.JPG" in record_ids(library), RECORDED_WITHIN)
 
         def last_run_over():
             """the run that recorded it has finished (its records land before its end)"""
             last = SyncRun.select().order_by(SyncRun.id.desc()).first()
             return last if last.status != "running" else None
 
-        last = wait_for(last_run_over, RECORDED_WITHIN)
+        last = wait_until(last_run_over, RECORDED_WITHIN)
         assert (last.kind, last.status) == ("realtime", "completed")
         assert unhealthy()
         assert removed() == []
@@ -507,11 +492,11 @@ def test_status_stays_honest_while_a_folder_cannot_be_read(then, tmp_path, servi
         """status is healthy again once a run has read the folder, or it is gone"""
         return service.status()[0] == 0
 
-    wait_for(healthy, RECORDED_WITHIN)
+    wait_until(healthy, RECORDED_WITHIN)
     if then == "readable":
         assert removed() == []
     else:  # deleted for real: its records go, with the folder
-        wait_for(lambda: not under_it & set(record_ids(library)), RECORDED_WITHIN)
+        wait_until(lambda: not under_it & set(record_ids(library)), RECORDED_WITHIN)
         assert sorted(removed()) == sorted(under_it)
 
 
@@ -535,7 +520,7 @@ def test_a_file_that_cannot_be_read_is_said_once_until_it_changes(gap, tmp_path,
     service.start()
     rel = "2024/2024-06-02/LOCKED.JPG"
     try:
-        wait_for(lambda: unreadable_events(rel), RECORDED_WITHIN)
+        wait_until(lambda: unreadable_events(rel), RECORDED_WITHIN)
 
         def neighbours(first: int) -> None:
             """files written beside it, each a realtime run of the folder or part of one"""
@@ -543,15 +528,15 @@ def test_a_file_that_cannot_be_read_is_said_once_until_it_changes(gap, tmp_path,
                 write_photo(folder / f"NEXT_{n:03d}.JPG", 100 + n)
                 time.sleep(gap)
             names = {f"2024/2024-06-02/NEXT_{n:03d}.JPG" for n in range(first, first + 12)}
-            wait_for(lambda: names <= set(record_ids(library)), RECORDED_WITHIN)
+            wait_until(lambda: names <= set(record_ids(library)), RECORDED_WITHIN)
 
         neighbours(0)
         assert unreadable_events(rel) == ["permission denied"]
         locked.chmod(0o644)
-        wait_for(lambda: FileRecord.get(FileRecord.rel_path == rel).blake3, RECORDED_WITHIN)
+        wait_until(lambda: FileRecord.get(FileRecord.rel_path == rel).blake3, RECORDED_WITHIN)
         locked.chmod(0)
         write_photo(locked, 91)  # changed while it cannot be read (root writes it anyway)
-        wait_for(lambda: len(unreadable_events(rel)) == 2, RECORDED_WITHIN)
+        wait_until(lambda: len(unreadable_events(rel)) == 2, RECORDED_WITHIN)
         neighbours(100)
         assert unreadable_events(rel) == ["permission denied", "permission denied"]
     finally:

@@ -18,9 +18,9 @@ import pytest
 
 from core.engine.lock import running_engine_pid
 from tests.faults.crashes import processes_outliving
-from tests.helpers import REPO, write
+from tests.helpers import REPO, wait_until, write
 from tests.postgres_cluster import connect_directly
-from tests.server_engines import Engines, wait_until
+from tests.server_engines import Engines
 
 CITY = REPO / "core" / "demo" / "photos" / "2024-11-16_city-night"
 AWAY_SAID = "the catalogue's server cannot be reached since"
@@ -179,3 +179,35 @@ def test_events_follow_listens_again_after_the_server_was_away(
     # Told by the server again (the follower's waits last an hour: no poll brings them).
     wait_until(lambda: sorted(followed()) == sorted(["shoot/before.JPG", *after]), 120,
                lambda: f"every event followed: {followed()}")  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+@pytest.mark.parametrize("decisions_before", [0, 1, 3])
+def test_a_decision_on_a_connection_the_restart_ended_is_made_on_a_new_one(
+    engines, postgres_server, tmp_path, mode, decisions_before
+):
+    """The app's connection was ended by a restart it has not noticed yet: the first decision
+    after it is made (once) on a new connection, not refused."""
+    from core.store import open_catalogue
+    from core.triage.decisions import Triage
+
+    shoot = tmp_path / "library" / "2024-11-16"
+    shutil.copytree(CITY, shoot, ignore=shutil.ignore_patterns("*.xmp", "darktable_exported"))
+    assert engines.command("add", str(tmp_path / "library")).returncode == 0
+    assert engines.command("scan").returncode == 0
+    with open_catalogue(engines.catalogue) as catalogue:
+        photo_ids = [row[0] for row in catalogue.db.execute_sql("SELECT id FROM photo ORDER BY id")]
+        triage = Triage(catalogue.db)
+        for photo_id in photo_ids[:decisions_before]:
+            triage.decide(photo_id, "approved")
+        postgres_server.restart(mode)
+        change = triage.decide(photo_ids[-1], "rejected")
+        assert (change.before, change.after) == ("pending", "rejected")
+    connection = connect_directly(engines.catalogue)
+    try:
+        logged = connection.execute(
+            "SELECT count(*) FROM decision WHERE photo_id = %s", (photo_ids[-1],)
+        ).fetchone()[0]
+    finally:
+        connection.close()
+    assert logged == 1  # made once

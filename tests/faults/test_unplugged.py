@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from core.store import Catalogue, open_catalogue
 from core.store.models import Decision, Event, FileRecord, Photo, Root, SyncRun
 from core.triage.decisions import Triage
 from tests.faults.crashes import Figures
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import FIXTURES, REPO, wait_until
 
 SETTLE = 0.3  # the engine's watch.settle_seconds here
 WAYS = ("renamed", "unmounted", "unreadable", "emptied")
@@ -52,17 +52,6 @@ WAY_NAMES = {
     "emptied": "emptied",
 }
 WITHOUT_BYPASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> object:
-    """Poll until ``condition()`` is truthy (a bound for a hang, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"still not true after {timeout} s: {condition.__doc__ or condition}")
 
 
 def bypasses_permissions() -> bool:
@@ -406,7 +395,7 @@ class RunningEngine:
                  "run"],
                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
-        wait_for(lambda: running_engine_pid(settings.catalogue) == self.process.pid)
+        wait_until(lambda: running_engine_pid(settings.catalogue) == self.process.pid)
 
     def rescan(self) -> None:
         if self.engine is not None:
@@ -451,7 +440,7 @@ def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_p
             )
             return originals.count() == len(SHOTS)
 
-        wait_for(photos_made, timeout=60)
+        wait_until(photos_made, timeout=60)
         photo_ids = decide(engine.db)
         before = snapshot(drive.path)
         tally.start(drive.way, before)
@@ -462,13 +451,13 @@ def test_the_running_engine_keeps_everything_while_the_root_is_away(drive, tmp_p
             # that a removal it would make shows below.
             time.sleep(SETTLE * 5)
             engine.rescan()
-            assert wait_for(manual_runs) == ["partial"]
+            assert wait_until(manual_runs) == ["partial"]
             assert_offline_with_everything_kept(drive, before, tally)
         finally:
             drive.plug_back()
 
         engine.rescan()
-        assert wait_for(lambda: manual_runs()[1:]) == ["completed"]
+        assert wait_until(lambda: manual_runs()[1:]) == ["completed"]
         time.sleep(SETTLE * 5)  # anything the watcher would make of the return, it has by now
         assert_back_as_before(drive, before, photo_ids, tally)
         failed = SyncRun.select().where(SyncRun.status == "failed").count()

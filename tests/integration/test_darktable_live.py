@@ -45,9 +45,10 @@ from tests.core.test_darktable_quiet import (
     reads_just_before,
     reads_too_soon,
 )
-from tests.core.test_engine import add_root, wait_for
+from tests.core.test_engine import add_root
 from tests.darktable_fixture import FIXTURE, DarktableCopy, copy_fixture
 from tests.faults.crashes import Figures
+from tests.helpers import wait_until
 
 REQUIRE_ENV = "SHOOTWATCH_REQUIRE_DARKTABLE"
 REQUIRED = os.environ.get(REQUIRE_ENV) == "1"
@@ -425,8 +426,8 @@ def test_shootwatch_follows_a_live_darktable_session(
     engine = Engine(settings)
     engine.start()
     try:
-        wait_for(lambda: DarktableImage.select().count() == 17, timeout=CATCH_UP_LIMIT)
-        wait_for(lambda: engine.states()["watcher"].status == "running", timeout=CATCH_UP_LIMIT)
+        wait_until(lambda: DarktableImage.select().count() == 17, timeout=CATCH_UP_LIMIT)
+        wait_until(lambda: engine.states()["watcher"].status == "running", timeout=CATCH_UP_LIMIT)
         before = shootwatch_view()
         assert before == library_view(copy), "\n".join(differences(library_view(copy), before))
         first_event = last_event_id()
@@ -447,7 +448,7 @@ def test_shootwatch_follows_a_live_darktable_session(
 
         # darktable's last write, a quiet second, a poll, the writer: then the views agree
         with contextlib.suppress(AssertionError):  # the comparisons below say what differs
-            wait_for(lambda: shootwatch_view() == darktable, timeout=CATCH_UP_LIMIT)
+            wait_until(lambda: shootwatch_view() == darktable, timeout=CATCH_UP_LIMIT)
 
         # (b) first, as it is the cause when (a) fails too: no write darktable made was lost,
         # and library.db says what darktable's Lua API said just before it quit

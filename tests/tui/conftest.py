@@ -32,12 +32,13 @@ class Library:
         ).fetchone()
 
 
-def build_library(tmp_path: Path, config: str = "") -> Library:
+def build_library(tmp_path: Path, config: str = "", catalogue: Path | str | None = None) -> Library:
+    """``catalogue``: where the catalogue is (a server's URL), else a file in ``tmp_path``."""
     photos = tmp_path / "photos"
     shutil.copytree(FIXTURE / "photos", photos)
     config_file = tmp_path / "shootwatch.toml"
     config_file.write_text(
-        f'catalogue = "{tmp_path / "catalogue.db"}"\n'
+        f'catalogue = "{catalogue or tmp_path / "catalogue.db"}"\n'
         f'darktable.library = "{tmp_path / "no-darktable" / "library.db"}"\n' + config
     )
     settings = load_settings(config_file)

@@ -289,7 +289,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
             return
-        self.card = self._card_for(photo_id)
+        if not self._read_card(photo_id):
+            return  # the server is away: the photo on screen stays
         self._focus_engine()
         self._update_text()
         size = view.size
@@ -558,7 +559,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         earlier = self.seen.as_now()
         change = self._apply(step)
         if change is None:
-            self.notify(nothing, timeout=2)
+            if not self._server_away():  # refused: said already
+                self.notify(nothing, timeout=2)
             return
         card = photo_card(self.db, change.photo_id)
         name = os.path.basename(card.path) if card else f"photo {change.photo_id}"
@@ -604,17 +606,24 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     ) -> Change | None:
         """Make a change (on ``photo_id`` when known beforehand; undo and redo find theirs)
         and move the counters by it; errors become notifications."""
-        was = self.queue.counted_as(photo_id) if self.queue and photo_id is not None else None
+        if self._server_away():
+            self.notify(self._reach.refusal(), severity="error", timeout=8)
+            return None
         try:
+            was = self.queue.counted_as(photo_id) if self.queue and photo_id is not None else None
             change = make()
         except TriageError as error:
             self.notify(str(error), severity="error")
             return None
         except DecisionNotSaved as error:  # the catalogue stayed locked, or refused: say so
+            self._went_away(error)
             self.notify(f"Not saved: {error}.", severity="error", timeout=8)
             return None
-        except Exception as error:  # a damaged catalogue: say so, keep the app
-            self.notify(f"not saved: {error}", severity="error", timeout=8)
+        except Exception as error:  # a damaged catalogue, or its server gone: say so, keep on
+            if self._went_away(error):
+                self.notify(self._reach.refusal(), severity="error", timeout=8)
+            else:
+                self.notify(f"not saved: {error}", severity="error", timeout=8)
             return None
         if change is None:
             return None
@@ -637,9 +646,26 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         return change
 
     def _refresh_card(self) -> None:
-        if self.photo_id is not None:
-            self.card = self._card_for(self.photo_id)
+        if self.photo_id is not None and not self._read_card(self.photo_id):
+            return
         self._update_text()
+
+    def _read_card(self, photo_id: int) -> bool:
+        """The photo's card, read into ``card``; False when the server is away."""
+        reach = self._reach
+
+        def read() -> None:
+            self.card = self._card_for(photo_id)
+
+        if reach is None:
+            read()
+            return True
+        return reach.read(read)
+
+    def _went_away(self, error: BaseException) -> bool:
+        """Whether ``error`` says the catalogue's server went away (the app then says so)."""
+        reach = self._reach
+        return reach is not None and reach.went_away(error)
 
     def _card_for(self, photo_id: int) -> PhotoCard | None:
         """The photo's card, its decision the one the people view shows."""
@@ -779,13 +805,20 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
     def _apply_many(self, make: Callable[[], Change | None], what: str) -> None:
         """One change made to every selected photo at once (one undo takes it all back)."""
+        if self._server_away():
+            self.notify(self._reach.refusal(), severity="error", timeout=8)
+            return
         try:
             made = make()
         except (TriageError, DecisionNotSaved) as error:
+            self._went_away(error)
             self.notify(f"Not saved: {error}.", severity="error", timeout=8)
             return
-        except Exception as error:  # a damaged catalogue: say so, keep the app
-            self.notify(f"not saved: {error}", severity="error", timeout=8)
+        except Exception as error:  # a damaged catalogue, or its server gone: say so, keep on
+            if self._went_away(error):
+                self.notify(self._reach.refusal(), severity="error", timeout=8)
+            else:
+                self.notify(f"not saved: {error}", severity="error", timeout=8)
             return
         changes = made.all if made is not None else ()
         self.seen.refresh()
@@ -820,11 +853,36 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
                 self._update_text()
 
     def _follow_catalogue(self) -> None:
-        with contextlib.suppress(NoMatches):  # the app is closing
-            self._follow_decisions()
-            self._follow_marks_read()
-        self._save_position()
-        self._prefetch_burst_views()
+        reach = self._reach
+        if reach is not None and not reach.read(lambda: None):
+            return  # the server is away: what is on screen stays until it is back
+        try:
+            with contextlib.suppress(NoMatches):  # the app is closing
+                self._follow_decisions()
+                self._follow_marks_read()
+            self._save_position()
+            self._prefetch_burst_views()
+        except Exception as error:
+            if reach is None or not reach.went_away(error):
+                raise
+
+    @property
+    def _reach(self):
+        """The app's hold on the catalogue's server (tui.server_reach), when it has one."""
+        return getattr(self.app, "reach", None)
+
+    def _server_away(self) -> bool:
+        """Whether the catalogue's server is away (said on screen, once, by the app)."""
+        reach = self._reach
+        return reach is not None and reach.away
+
+    def catalogue_back(self) -> None:
+        """The catalogue's server is back: the counters and the photo's card read again
+        (decisions made elsewhere meanwhile)."""
+        if self.queue is not None:
+            self.counts = self.queue.counts()
+        self._decisions_seen = newest_decision(self.db)
+        self._refresh_card()
 
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows

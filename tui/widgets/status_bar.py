@@ -22,18 +22,24 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $primary-background; padding: 0 1; }
     """
 
-    def show(self, states: Mapping[str, ComponentState], engine: str) -> None:
+    def show(
+        self, states: Mapping[str, ComponentState], engine: str, catalogue_away: str | None = None
+    ) -> None:
         """Asked once a second: repainted when it says something new (one line: never laid
-        out again)."""
-        text = status_text(states, engine)
+        out again). ``catalogue_away``: why the catalogue's server cannot be reached, said
+        before anything else."""
+        text = status_text(states, engine, catalogue_away)
         if text != self.content:
             self.update(text, layout=False)
 
 
-def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
-    """Each component's mark; then the first one in trouble, or a card being filed
-    ("ingesting 412 / 1,508, 3 duplicates", "EOS_DIGITAL: copying 212 / 1,508 files …"), or
-    whether the last card copied is safe to format, or where the engine runs."""
+def status_text(
+    states: Mapping[str, ComponentState], engine: str, catalogue_away: str | None = None
+) -> Text:
+    """Each component's mark; then the catalogue's server away, or the first component in
+    trouble, or a card being filed ("ingesting 412 / 1,508, 3 duplicates", "EOS_DIGITAL:
+    copying 212 / 1,508 files …"), or whether the last card copied is safe to format, or
+    where the engine runs."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("shootwatch ", style="bold")
     trouble = None
@@ -47,7 +53,9 @@ def status_text(states: Mapping[str, ComponentState], engine: str) -> Text:
     filing = ingest.task if ingest is not None and ingest.status == "running" else None
     card_said = ingest.task if ingest is not None and ingest.status == "idle" else None
     text.append("   ")
-    if trouble:
+    if catalogue_away:
+        text.append(catalogue_away, style="bold red")
+    elif trouble:
         text.append(trouble, style="yellow")
     elif filing:
         text.append(filing, style="cyan")
