@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from PIL import Image
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
@@ -90,6 +91,9 @@ FOLLOW_SECONDS = 0.25
 # looks in the cache this often.
 PREVIEW_RECHECK_SECONDS = 2.0
 _OFF = ComponentState("off")
+# The app opens on a part of the queue and reads the whole one once the photo is drawn, or
+# this long after it opened, whichever comes first.
+WHOLE_QUEUE_AT_LATEST_SECONDS = 1.0
 
 
 class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
@@ -106,6 +110,16 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         """The thumbnail thread has drawn thumbnails (posted from that thread)."""
 
         bubble = False
+
+    class QueueLoaded(Message):
+        """The whole queue and its counts, read in a thread while the app opened on a part."""
+
+        bubble = False
+
+        def __init__(self, queue: Queue, counts: Counts) -> None:
+            super().__init__()
+            self.queue = queue
+            self.counts = counts
 
     # The loupe's keys first: while it is on they come before the pane's (h j k l pan).
     BINDINGS = keymap.bindings("loupe", {}) + keymap.bindings("triage", {})
@@ -151,6 +165,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.queue: Queue | None = None
         self.index = 0
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
+        # Keys pressed while the app shows a part of the queue, the whole one being read:
+        # pressed again, in their order, once it is there (None: the queue is whole).
+        self._held_keys: list[events.Key] | None = None
+        self._whole_queue_to_read: str | None = None  # its filter, until it is asked for
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         # Photos that joined before their existing XMP was read (described a moment before):
         # the stars or reject read into them move no Decision row, so they are watched.
@@ -206,9 +224,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
         try:
-            self.load_queue(saved.filter if saved else "pending", saved and saved.photo_id)
+            self._open_queue(saved.filter if saved else "pending", saved and saved.photo_id)
         except FilterError:  # a filter this version does not know: start afresh
-            self.load_queue("pending")
+            self._open_queue("pending", None)
         self.set_interval(FOLLOW_SECONDS, self._follow_catalogue)
 
     def on_unmount(self) -> None:
@@ -231,11 +249,59 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.counts = self.queue.counts()
         self.show_current()
 
+    def _open_queue(self, filter_text: str, photo_id: int | None) -> None:
+        """The photo the app opens on, drawn first: the part of the queue around it is read
+        (a few milliseconds), the whole queue and its counts in a thread (a quarter of a
+        second with 100,000 photos); keys pressed meanwhile wait for it."""
+        reach = max(self.prefetch, 1)
+        self.queue = Queue.opening(self.db, filter_text, photo_id, reach, self.collapsed)
+        self.index = self.queue.index_near(photo_id)
+        if self.queue.whole:
+            self.counts = self.queue.counts()
+        else:
+            self._held_keys = []
+            self._whole_queue_to_read = filter_text
+            # Read once the photo is drawn (its frame thread has the cores to itself till
+            # then), or after a while if it never is.
+            self.set_timer(WHOLE_QUEUE_AT_LATEST_SECONDS, self._read_whole_queue)
+        self.show_current()
+
+    def _read_whole_queue(self) -> None:
+        filter_text, self._whole_queue_to_read = self._whole_queue_to_read, None
+        if filter_text is not None:
+            self.run_worker(lambda: self._whole_queue(filter_text), thread=True,
+                            name="whole queue", group="queue", exit_on_error=False)  # fmt: skip
+
+    def _whole_queue(self, filter_text: str) -> None:  # a worker thread
+        queue = Queue(self.db, filter_text, collapsed=self.collapsed)
+        self.post_message(self.QueueLoaded(queue, queue.counts()))
+
+    def on_triage_pane_queue_loaded(self, message: QueueLoaded) -> None:
+        """The whole queue, standing on the photo on screen; then the keys held meanwhile."""
+        shown = self.photo_id
+        self.queue, self.counts = message.queue, message.counts
+        self.index = self.queue.index_near(shown)
+        held, self._held_keys = self._held_keys or [], None
+        self.show_current()
+        for key in held:
+            self.app.post_message(events.Key(key.key, key.character))
+
+    def on_key(self, event: events.Key) -> None:
+        if self._held_keys is not None:
+            event.stop()
+            event.prevent_default()
+            self._held_keys.append(event)
+
+    @property
+    def loading(self) -> bool:
+        """The app shows a part of the queue while the whole one is read."""
+        return self._held_keys is not None
+
     def add_new_photos(self) -> int:
         """Photos that arrived since the queue was loaded (a card copied in while culling,
         the first index) join it: the photo on screen and the order so far stay, those
         taken after it go to their place in time. Returns how many joined."""
-        if self.queue is None:
+        if self.queue is None or self.loading:
             return 0
         was_empty = not self.queue.photo_ids
         arrived = self.queue.add_arrivals(self.index)
@@ -371,6 +437,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._pressed_at = None
 
         def shown() -> None:
+            self._read_whole_queue()
             if pressed is not None:
                 self.latencies.append(time.perf_counter() - pressed)
             if self.frames is not None:
@@ -422,9 +489,14 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         shown = self.index + 1 if ids else 0
         text = self.loupe_words()  # first: an 80-column line keeps it
         text.no_wrap, text.overflow = True, "ellipsis"
-        text.append(f"{shown:,} / {len(ids):,}", style="bold")
         counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
-        if self.people_view == BLIND:  # the counts are everyone's: they would tell
+        if self.loading:  # the position and the counts come with the whole queue
+            text.append("reading the whole queue…", style="bold")
+        else:
+            text.append(f"{shown:,} / {len(ids):,}", style="bold")
+        if self.loading:
+            pass
+        elif self.people_view == BLIND:  # the counts are everyone's: they would tell
             text.append(" — blind: your decisions only", style="bold")
         else:
             text.append(
@@ -787,6 +859,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
         its card anew, and the counters count again."""
+        if self.loading:  # looked at once the whole queue and its counts are there
+            return
         newest, photo_ids = decisions_since(self.db, self._decisions_seen, self.triage.session)
         if newest == self._decisions_seen:
             return
@@ -801,7 +875,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_marks_read(self) -> None:
         """Photos that joined the queue before their existing XMP was read: once it is, the
         counters count again and the photo on screen shows its card anew."""
-        if not self._marks_to_come or self.queue is None:
+        if not self._marks_to_come or self.queue is None or self.loading:
             return
         still = xmp_not_read(self.db, self._marks_to_come)
         read, self._marks_to_come = self._marks_to_come - still, still
@@ -869,8 +943,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _prefetch_burst_views(self) -> None:
         """On a photo of a burst for a moment (the photographer looks at it): the frames its
         survey and compare would open on are drawn in the background, until the next key."""
-        if isinstance(self.app.screen, BurstView):
-            return  # one is open: it draws what it shows
+        if isinstance(self.app.screen, BurstView) or self.loading:
+            return  # one is open: it draws what it shows; or the queue is not whole yet
         photo_id = self.photo_id
         still, self._burst_looked = photo_id == self._burst_looked, photo_id
         if not still or photo_id in (None, self._burst_prefetched) or self.queue is None:
