@@ -483,6 +483,11 @@ class CaptureSpan:
     untimed: bool  # some photo has no capture time
 
 
+def photos_at_most(db: SqliteDatabase) -> int:
+    """How many photos the catalogue holds at most (the largest id: one look at the index)."""
+    return db.execute_sql("SELECT max(id) FROM photo").fetchone()[0] or 0
+
+
 def capture_span(db: SqliteDatabase) -> CaptureSpan:
     sql = "SELECT min(capture_time), max(capture_time) FROM photo"
     first, last = db.execute_sql(sql).fetchone()
