@@ -293,7 +293,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             self._held_keys.append(event)
 
     @property
-    def loading(self) -> bool:
+    def reading_queue(self) -> bool:
         """The app shows a part of the queue while the whole one is read."""
         return self._held_keys is not None
 
@@ -301,7 +301,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         """Photos that arrived since the queue was loaded (a card copied in while culling,
         the first index) join it: the photo on screen and the order so far stay, those
         taken after it go to their place in time. Returns how many joined."""
-        if self.queue is None or self.loading:
+        if self.queue is None or self.reading_queue:
             return 0
         was_empty = not self.queue.photo_ids
         arrived = self.queue.add_arrivals(self.index)
@@ -490,15 +490,13 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         text = self.loupe_words()  # first: an 80-column line keeps it
         text.no_wrap, text.overflow = True, "ellipsis"
         counts = self.counts  # of the whole set: every photo of the shoot, whoever decided
-        if self.loading:  # the position and the counts come with the whole queue
+        if self.reading_queue:  # the position and the counts come with the whole queue
             text.append("reading the whole queue…", style="bold")
-        else:
-            text.append(f"{shown:,} / {len(ids):,}", style="bold")
-        if self.loading:
-            pass
         elif self.people_view == BLIND:  # the counts are everyone's: they would tell
+            text.append(f"{shown:,} / {len(ids):,}", style="bold")
             text.append(" — blind: your decisions only", style="bold")
         else:
+            text.append(f"{shown:,} / {len(ids):,}", style="bold")
             text.append(
                 f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
                 f" {counts.pending:,} pending of {counts.total:,}"
@@ -859,7 +857,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
         its card anew, and the counters count again."""
-        if self.loading:  # looked at once the whole queue and its counts are there
+        if self.reading_queue:  # looked at once the whole queue and its counts are there
             return
         newest, photo_ids = decisions_since(self.db, self._decisions_seen, self.triage.session)
         if newest == self._decisions_seen:
@@ -875,7 +873,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_marks_read(self) -> None:
         """Photos that joined the queue before their existing XMP was read: once it is, the
         counters count again and the photo on screen shows its card anew."""
-        if not self._marks_to_come or self.queue is None or self.loading:
+        if not self._marks_to_come or self.queue is None or self.reading_queue:
             return
         still = xmp_not_read(self.db, self._marks_to_come)
         read, self._marks_to_come = self._marks_to_come - still, still
@@ -943,7 +941,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _prefetch_burst_views(self) -> None:
         """On a photo of a burst for a moment (the photographer looks at it): the frames its
         survey and compare would open on are drawn in the background, until the next key."""
-        if isinstance(self.app.screen, BurstView) or self.loading:
+        if isinstance(self.app.screen, BurstView) or self.reading_queue:
             return  # one is open: it draws what it shows; or the queue is not whole yet
         photo_id = self.photo_id
         still, self._burst_looked = photo_id == self._burst_looked, photo_id

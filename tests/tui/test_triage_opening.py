@@ -1,0 +1,179 @@
+"""The app opens on the part of the queue around its photo and reads the whole queue after it
+(core.triage.queue ``Queue.opening``, the triage pane): with tens of thousands of photos in a
+real catalogue, the part is a run of the whole queue in its order, the photo on screen stays
+where it is when the whole queue comes, and keys pressed at any moment of the reading (held,
+then pressed again in their order) do what they do on the whole queue; the position and the
+counts are the whole queue's once it is there."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from core.store.photos import decision_counts
+from core.triage.queue import OPENING_FROM_PHOTOS, Queue, save_position
+from tests.tui.conftest import Library
+from tui.app import ShootwatchApp
+from tui.panes.triage import TriagePane
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 36)
+MANY = 20_000  # photos added to the library's, well over OPENING_FROM_PHOTOS
+
+
+def add_photos(library: Library, count: int, offsets: bool = False, untimed: int = 0) -> None:
+    """``count`` photo rows (each with an original's file row) taken a second apart after the
+    library's own, every third one a rejected; with ``offsets``, every fifth one with a UTC
+    offset of its camera (so wall clocks and capture times differ by up to five hours) and
+    ``untimed`` more without a capture time."""
+    db = library.catalogue.db
+    root_id = db.execute_sql("SELECT id FROM root").fetchone()[0]
+    start = db.execute_sql("SELECT max(capture_time) FROM photo").fetchone()[0] + 3600
+    rows = []
+    for n in range(count + untimed):
+        offset = None
+        if offsets and n % 5 == 0:
+            offset = f"{'+-'[n % 2]}0{n % 6}:00"
+        taken = start + n if n < count else None
+        rows.append((f"many{n}", taken, offset, "rejected" if n % 3 == 0 else "pending"))
+    with db.atomic():
+        db.execute_sql("CREATE TEMP TABLE added (blake3, taken, offset, decision)")
+        for first in range(0, len(rows), 200):
+            part = rows[first : first + 200]
+            db.execute_sql(
+                "INSERT INTO added VALUES " + ",".join(["(?, ?, ?, ?)"] * len(part)),
+                [value for row in part for value in row],
+            )
+        db.execute_sql(
+            "INSERT INTO photo (blake3, capture_time, capture_offset, decision, rating, labels,"
+            " created_at, metadata_at) SELECT blake3, taken, offset, decision, 0, 0, 1, 1"
+            " FROM added"
+        )
+        db.execute_sql(
+            "INSERT INTO file (root_id, rel_path, size, mtime_ns, blake3, hashed_at, last_seen,"
+            " scan_generation, kind, photo_id, role, format) SELECT ?, 'many/' || p.blake3 ||"
+            " '.JPG', 1, 1, p.blake3, 1, 1, 0, 'jpeg', p.id, 'original', 'jpeg' FROM photo p"
+            " JOIN added a ON a.blake3 = p.blake3",
+            (root_id,),
+        )
+        db.execute_sql("DROP TABLE added")
+
+
+def test_the_part_is_a_run_of_the_whole_queue(library: Library):
+    """Wherever it is opened (first photo, a middle one, near the end among photos without a
+    capture time, a photo the filter does not hold), the part holds the photo ``index_near``
+    stands on, at least ``reach`` photos either side of it (or the queue's end), in the whole
+    queue's order; camera clocks with UTC offsets of up to five hours shuffle the order."""
+    add_photos(library, OPENING_FROM_PHOTOS * 2, offsets=True, untimed=30)
+    db = library.catalogue.db
+    for filter_text in ("pending", "all"):
+        whole = Queue(db, filter_text)
+        ids = whole.photo_ids
+        rejected = db.execute_sql("SELECT id FROM photo WHERE decision = 'rejected'").fetchall()
+        anchors = [None, ids[0], ids[len(ids) // 2], ids[-40], ids[-1], rejected[500][0]]
+        for anchor in anchors:
+            for reach in (1, 3, 25):
+                part = Queue.opening(db, filter_text, anchor, reach)
+                shown = part.photo_ids[part.index_near(anchor)]
+                assert shown == ids[whole.index_near(anchor)], (filter_text, anchor, reach)
+                start = ids.index(part.photo_ids[0])
+                assert ids[start : start + len(part.photo_ids)] == part.photo_ids
+                here = part.photo_ids.index(shown)
+                assert here >= reach or start == 0
+                assert len(part.photo_ids) - here > reach or start + len(part.photo_ids) == len(ids)
+                assert part.whole == (len(part.photo_ids) == len(ids))
+
+
+def test_a_small_catalogue_reads_the_whole_queue_at_once(library: Library):
+    part = Queue.opening(library.catalogue.db, "pending", None, 3)
+    assert part.whole
+    assert part.photo_ids == Queue(library.catalogue.db, "pending").photo_ids
+
+
+async def wait_until(pilot, condition, what: str, seconds: float = 60.0) -> None:
+    """Up to a generous deadline: the machine may be loaded (no time is asserted)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what}")
+        await pilot.pause(0.01)
+
+
+def position_line(pane: TriagePane) -> str:
+    return str(pane.query_one("#position").render())
+
+
+async def test_the_photo_stays_when_the_whole_queue_comes(library: Library):
+    """Opened on a photo in the middle of 20,000: the same photo once the queue is whole,
+    at its place in it, with the whole set's counts."""
+    add_photos(library, MANY)
+    db = library.catalogue.db
+    ids = Queue(db, "pending").photo_ids
+    middle = ids[len(ids) // 2]
+    save_position(db, "pending", middle)
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(TriagePane)
+        assert pane.photo_id == middle
+        assert pane.reading_queue and len(pane.queue.photo_ids) < len(ids)
+        assert "reading the whole queue" in position_line(pane)
+        await wait_until(pilot, lambda: not pane.reading_queue, "read the whole queue")
+        assert pane.photo_id == middle
+        assert pane.queue.photo_ids == ids
+        counts = decision_counts(db, "TRUE")
+        expected = (
+            f"{len(ids) // 2 + 1:,} / {len(ids):,} — {counts['approved']:,} approved,"
+            f" {counts['rejected']:,} rejected, {counts['pending']:,} pending of"
+            f" {sum(counts.values()):,}"
+        )
+        assert expected in position_line(pane)
+
+
+KEYS = ("space", "space", "a", "backspace", "right", "x", "left", "left")
+
+
+@pytest.mark.parametrize("wait", [0.0, 0.02, 0.1, 0.4, 1.5])
+@pytest.mark.parametrize("opened_at", ["first", "middle"])
+async def test_keys_pressed_while_the_queue_is_read(library: Library, wait: float, opened_at):
+    """Keys pressed at several moments of the reading (at once, a few frames in, around the
+    first photo drawn, after the whole queue) move and decide exactly as on the whole queue:
+    next, next, approve (and on), back, next, reject (and on), back, back."""
+    add_photos(library, MANY)
+    db = library.catalogue.db
+    ids = Queue(db, "pending").photo_ids
+    start = 0 if opened_at == "first" else len(ids) // 2
+    save_position(db, "pending", ids[start])
+    counts = decision_counts(db, "TRUE")
+    # what the keys do on the whole queue: where they leave the photographer, what is decided
+    approved, rejected = ids[start + 2], ids[start + 3]
+    ends_at = start + 2
+    app = ShootwatchApp(library.settings, library.catalogue, engine="off")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(TriagePane)
+        await asyncio.sleep(wait)
+        held = pane.reading_queue
+        for key in KEYS:
+            await pilot.press(key)
+        if wait == 0.0:
+            assert held  # the keys were pressed while the queue was read
+        await wait_until(pilot, lambda: not pane.reading_queue, "read the whole queue")
+        await wait_until(pilot, lambda: pane.photo_id == ids[ends_at], "came to the photo")
+        await pilot.pause(0.1)
+        assert pane.photo_id == ids[ends_at]
+        assert pane.index == ends_at
+        decided = dict(db.execute_sql(
+            "SELECT id, decision FROM photo WHERE id IN (?, ?)", (approved, rejected)
+        ).fetchall())  # fmt: skip
+        assert decided == {approved: "approved", rejected: "rejected"}
+        changed = db.execute_sql(
+            "SELECT count(*) FROM decision WHERE photo_id NOT IN (?, ?)", (approved, rejected)
+        ).fetchone()[0]
+        assert changed == 0
+        expected = (
+            f"{ends_at + 1:,} / {len(ids):,} — {counts['approved'] + 1:,} approved,"
+            f" {counts['rejected'] + 1:,} rejected, {counts['pending'] - 2:,} pending of"
+            f" {sum(counts.values()):,}"
+        )
+        assert expected in position_line(pane)
