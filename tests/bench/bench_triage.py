@@ -26,7 +26,11 @@ drives the real app with Pilot at 160x48 (half-blocks, as in tmux):
   the last key to the final photo drawn); the bytes the app writes to its terminal per photo
   (pipe-pane). The reference, measured the same way in the same run: a minimal Textual app whose
   label counts the keys, in a tmux of its own, each of its keys right after the app's (so both
-  meet the same load). Skipped (said so) where tmux is not installed.
+  meet the same load). Skipped (said so) where tmux is not installed;
+- **the whole process's start** with M photos, through a real tmux: `python -m tui` started,
+  timed to its photo drawn and on to the whole queue's position shown, five times after one
+  start not counted, each next to the minimal app's start (Python's compiled modules kept, as
+  an installed shootwatch has them). ``--start-only`` measures the starts alone.
 
 Latency is measured inside the app, as DESIGN.md advises (Pilot's own press/pause cost more
 than the app does): from the key's action to the screen refresh after the new frame is shown.
@@ -483,7 +487,10 @@ def tmux_targets(app: SeenInTmux, minimal: SeenInTmux) -> list[tuple[str, str, b
 
 def start_rows(whole_starts: Starts | None, total: int, rows: list, notes: list,
                targets: list) -> None:  # fmt: skip
-    """The whole-process start's rows, notes and target, when tmux measured it."""
+    """The whole-process start's rows, notes and target, when tmux measured it; the machine's
+    load (it may be shared: the figures move with it)."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    notes.append(f"load average (1, 5, 15 min) after the starts: {load}")
     if whole_starts is not None:
         app_start, whole_queue, minimal_start = (
             statistics.median(times)
@@ -515,10 +522,9 @@ def start_only(args: argparse.Namespace) -> int:
         total = add_catalogue_rows(config, args.catalogue_photos)
         paints = [asyncio.run(first_paint(config)) for _ in range(3)]
         whole_starts = started_in_tmux(base, config, START_ROUNDS) if TMUX is not None else None
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     rows = [(f"start -> first photo drawn in-process, {total:,} photos",
              ms(statistics.median(p[1] for p in paints)), "", "", "")]  # fmt: skip
-    notes = [f"load average (1, 5, 15 min) at the end: {load}"]
+    notes: list = []
     targets: list = []
     start_rows(whole_starts, total, rows, notes, targets)
     for line in table_lines(rows):

@@ -111,6 +111,10 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
         bubble = False
 
+    class FirstPhotoShown(Message):
+        """The photo the app opened on is on screen (or the queue has none): the app's start
+        is over, and what it put off (the engine) can start."""
+
     class QueueLoaded(Message):
         """The whole queue and its counts, read in a thread while the app opened on a part."""
 
@@ -169,6 +173,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         # pressed again, in their order, once it is there (None: the queue is whole).
         self._held_keys: list[events.Key] | None = None
         self._whole_queue_to_read: str | None = None  # its filter, until it is asked for
+        self._first_shown = False  # FirstPhotoShown posted
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         # Photos that joined before their existing XMP was read (described a moment before):
         # the stars or reject read into them move no Decision row, so they are watched.
@@ -350,6 +355,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             reason = self._activity[0] if self._activity else f"no {empty} photos"
             view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
+            self._tell_first_photo_shown()  # no photo to wait for
             return
         self.card = self._card_for(photo_id)
         self._focus_engine()
@@ -437,6 +443,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._pressed_at = None
 
         def shown() -> None:
+            self._tell_first_photo_shown()
             self._read_whole_queue()
             if pressed is not None:
                 self.latencies.append(time.perf_counter() - pressed)
@@ -444,6 +451,11 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
                 self.frames.ui_idle()
 
         self.call_after_refresh(shown)
+
+    def _tell_first_photo_shown(self) -> None:
+        if not self._first_shown:
+            self._first_shown = True
+            self.post_message(self.FirstPhotoShown())
 
     def _load(self, photo_id: int, zoom: LoupePlace | bool, min_size: tuple[int, int]):
         """A frame thread: the picture to draw. In the loupe, cut from the photo's full-size
