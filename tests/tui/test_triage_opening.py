@@ -1,9 +1,9 @@
 """The app opens on the part of the queue around its photo and reads the whole queue after it
-(core.triage.queue ``Queue.opening``, the triage pane): with tens of thousands of photos in a
-real catalogue, the part is a run of the whole queue in its order, the photo on screen stays
-where it is when the whole queue comes, and keys pressed at any moment of the reading (held,
-then pressed again in their order) do what they do on the whole queue; the position and the
-counts are the whole queue's once it is there."""
+(the triage pane; the part itself: tests/core/test_queue_opening.py): with tens of thousands
+of photos in a real catalogue, the photo on screen stays where it is when the whole queue
+comes, and keys pressed at any moment of the reading (held, then pressed again in their order)
+do what they do on the whole queue; the position and the counts are the whole queue's once it
+is there."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from core.store.photos import decision_counts
-from core.triage.queue import OPENING_FROM_PHOTOS, Queue, save_position
+from core.triage.queue import Queue, save_position
 from tests.tui.conftest import Library
 from tui.app import ShootwatchApp
 from tui.panes.triage import TriagePane
@@ -24,21 +24,15 @@ SIZE = (120, 36)
 MANY = 20_000  # photos added to the library's, well over OPENING_FROM_PHOTOS
 
 
-def add_photos(library: Library, count: int, offsets: bool = False, untimed: int = 0) -> None:
+def add_photos(library: Library, count: int) -> None:
     """``count`` photo rows (each with an original's file row) taken a second apart after the
-    library's own, every third one a rejected; with ``offsets``, every fifth one with a UTC
-    offset of its camera (so wall clocks and capture times differ by up to five hours) and
-    ``untimed`` more without a capture time."""
+    library's own, every third one a rejected."""
     db = library.catalogue.db
     root_id = db.execute_sql("SELECT id FROM root").fetchone()[0]
     start = db.execute_sql("SELECT max(capture_time) FROM photo").fetchone()[0] + 3600
-    rows = []
-    for n in range(count + untimed):
-        offset = None
-        if offsets and n % 5 == 0:
-            offset = f"{'+-'[n % 2]}0{n % 6}:00"
-        taken = start + n if n < count else None
-        rows.append((f"many{n}", taken, offset, "rejected" if n % 3 == 0 else "pending"))
+    rows = [
+        (f"many{n}", start + n, None, "rejected" if n % 3 == 0 else "pending") for n in range(count)
+    ]
     with db.atomic():
         db.execute_sql("CREATE TEMP TABLE added (blake3, taken, offset, decision)")
         for first in range(0, len(rows), 200):
@@ -60,31 +54,6 @@ def add_photos(library: Library, count: int, offsets: bool = False, untimed: int
             (root_id,),
         )
         db.execute_sql("DROP TABLE added")
-
-
-def test_the_part_is_a_run_of_the_whole_queue(library: Library):
-    """Wherever it is opened (first photo, a middle one, near the end among photos without a
-    capture time, a photo the filter does not hold), the part holds the photo ``index_near``
-    stands on, at least ``reach`` photos either side of it (or the queue's end), in the whole
-    queue's order; camera clocks with UTC offsets of up to five hours shuffle the order."""
-    add_photos(library, OPENING_FROM_PHOTOS * 2, offsets=True, untimed=30)
-    db = library.catalogue.db
-    for filter_text in ("pending", "all"):
-        whole = Queue(db, filter_text)
-        ids = whole.photo_ids
-        rejected = db.execute_sql("SELECT id FROM photo WHERE decision = 'rejected'").fetchall()
-        anchors = [None, ids[0], ids[len(ids) // 2], ids[-40], ids[-1], rejected[500][0]]
-        for anchor in anchors:
-            for reach in (1, 3, 25):
-                part = Queue.opening(db, filter_text, anchor, reach)
-                shown = part.photo_ids[part.index_near(anchor)]
-                assert shown == ids[whole.index_near(anchor)], (filter_text, anchor, reach)
-                start = ids.index(part.photo_ids[0])
-                assert ids[start : start + len(part.photo_ids)] == part.photo_ids
-                here = part.photo_ids.index(shown)
-                assert here >= reach or start == 0
-                assert len(part.photo_ids) - here > reach or start + len(part.photo_ids) == len(ids)
-                assert part.whole == (len(part.photo_ids) == len(ids))
 
 
 def test_a_small_catalogue_reads_the_whole_queue_at_once(library: Library):
