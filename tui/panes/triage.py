@@ -120,10 +120,11 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
 
         bubble = False
 
-        def __init__(self, queue: Queue, counts: Counts) -> None:
+        def __init__(self, queue: Queue | None, counts: Counts | None, error: str = "") -> None:
             super().__init__()
-            self.queue = queue
+            self.queue = queue  # None when it could not be read: ``error`` says why
             self.counts = counts
+            self.error = error
 
     # The loupe's keys first: while it is on they come before the pane's (h j k l pan).
     BINDINGS = keymap.bindings("loupe", {}) + keymap.bindings("triage", {})
@@ -278,14 +279,25 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
                             name="whole queue", group="queue", exit_on_error=False)  # fmt: skip
 
     def _whole_queue(self, filter_text: str) -> None:  # a worker thread
-        queue = Queue(self.db, filter_text, collapsed=self.collapsed)
-        self.post_message(self.QueueLoaded(queue, queue.counts()))
+        try:
+            queue = Queue(self.db, filter_text, collapsed=self.collapsed)
+            counts = queue.counts()
+        except Exception as error:  # a damaged catalogue: the part stays, and keys work on it
+            self.post_message(self.QueueLoaded(None, None, str(error)))
+            return
+        self.post_message(self.QueueLoaded(queue, counts))
 
     def on_triage_pane_queue_loaded(self, message: QueueLoaded) -> None:
         """The whole queue, standing on the photo on screen; then the keys held meanwhile."""
-        shown = self.photo_id
-        self.queue, self.counts = message.queue, message.counts
-        self.index = self.queue.index_near(shown)
+        if message.queue is None:
+            self.notify(
+                f"Only the photos around this one are shown: the rest of the queue could not "
+                f"be read ({message.error}).", severity="error", timeout=10,
+            )  # fmt: skip
+        else:
+            shown = self.photo_id
+            self.queue, self.counts = message.queue, message.counts
+            self.index = self.queue.index_near(shown)
         held, self._held_keys = self._held_keys or [], None
         self.show_current()
         for key in held:
