@@ -58,6 +58,8 @@ STATES_SECONDS = 1.0
 NEW_PHOTO_SECONDS = 3.0
 NEW_PHOTO_LAST_LOOK = 15.0
 DARKTABLE_SOURCES = ("darktable",)
+# The engine starts once the first photo is on screen, or this long after the app opened.
+ENGINE_AT_LATEST_SECONDS = 2.0
 
 
 class ShootwatchApp(App):
@@ -99,6 +101,7 @@ class ShootwatchApp(App):
         self._roots = {root.id: root.path for root in Root.select()}
         self._files_arrived_at: float | None = None  # the last file event (monotonic)
         self._photos_looked_at = 0.0
+        self._engine_started = False  # once the first photo is on screen (_start_engine)
         if settings.tui.keys:
             self.set_keymap({name: ",".join(keys) for name, keys in settings.tui.keys.items()})
 
@@ -117,7 +120,9 @@ class ShootwatchApp(App):
     def on_mount(self) -> None:
         self.query_one(TriagePane).focus()
         self.query_one(EventsPane).add_events(self._event_reader.newest(SEED_EVENTS))
-        self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
+        # The engine starts once the first photo is on screen: started with the app, its
+        # workers, watches and first looks took the cores the first photo was drawn with.
+        self.set_timer(ENGINE_AT_LATEST_SECONDS, self._start_engine)
         if self._new_events.told:
             self.run_worker(self._listen_for_events, thread=True, name="events",
                             exit_on_error=False)  # fmt: skip
@@ -132,6 +137,14 @@ class ShootwatchApp(App):
         # start-up's (modules, styles, the queue) it took 50-75 ms, the app's longest stall while
         # 20,000 files arrived. Frozen, they are left out of it (about 10 ms).
         gc.freeze()
+
+    def on_triage_pane_first_photo_shown(self) -> None:
+        self._start_engine()
+
+    def _start_engine(self) -> None:
+        if not self._engine_started:
+            self._engine_started = True
+            self.run_worker(self._host_engine, thread=True, name="engine", exit_on_error=False)
 
     def _host_engine(self) -> None:
         from textual.worker import get_current_worker

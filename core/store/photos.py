@@ -414,6 +414,43 @@ def triage_queue_entries(
     return db.execute_sql(sql, args).fetchall()
 
 
+# Photos whose capture time (not their wall clock) is between two bounds, by the capture time's
+# index: how a part of the queue is had without reading all of it (core.triage.queue).
+CAPTURED_BETWEEN_SQL = "p.id IN (SELECT q.id FROM photo q WHERE q.capture_time BETWEEN ? AND ?)"
+UNTIMED_SQL = "p.capture_time IS NULL"
+
+
+def largest_clock_offset(db: SqliteDatabase) -> float:
+    """The largest distance, in seconds, between a photo's wall clock and its capture time
+    (its UTC offset); 0 when no photo has one. One pass over the photos, no join."""
+    row = db.execute_sql(
+        f"SELECT max(abs({WALL_CLOCK_SQL} - p.capture_time)) FROM photo p"
+        " WHERE p.capture_offset IS NOT NULL"
+    ).fetchone()
+    return float(row[0] or 0.0)
+
+
+@dataclass(frozen=True)
+class CaptureSpan:
+    """Where the photos' capture times lie, read from the capture time's index alone."""
+
+    first: float | None  # the earliest capture time; None when no photo has one
+    last: float | None
+    untimed: bool  # some photo has no capture time
+
+
+def photos_at_most(db: SqliteDatabase) -> int:
+    """How many photos the catalogue holds at most (the largest id: one look at the index)."""
+    return db.execute_sql("SELECT max(id) FROM photo").fetchone()[0] or 0
+
+
+def capture_span(db: SqliteDatabase) -> CaptureSpan:
+    sql = "SELECT min(capture_time), max(capture_time) FROM photo"
+    first, last = db.execute_sql(sql).fetchone()
+    untimed = db.execute_sql("SELECT 1 FROM photo WHERE capture_time IS NULL LIMIT 1").fetchone()
+    return CaptureSpan(first, last, untimed is not None)
+
+
 def burst_members(db: SqliteDatabase, photo_id: int) -> list[int]:
     """The photos of ``photo_id``'s burst (``Photo.burst``: the id of its first photo), in the
     order they were shot; ``[photo_id]`` alone when it belongs to none."""

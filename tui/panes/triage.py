@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from PIL import Image
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
@@ -94,6 +95,9 @@ FOLLOW_SECONDS = 0.25
 # looks in the cache this often.
 PREVIEW_RECHECK_SECONDS = 2.0
 _OFF = ComponentState("off")
+# The app opens on a part of the queue and reads the whole one once the photo is drawn, or
+# this long after it opened, whichever comes first.
+WHOLE_QUEUE_AT_LATEST_SECONDS = 1.0
 
 
 class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
@@ -110,6 +114,21 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         """The thumbnail thread has drawn thumbnails (posted from that thread)."""
 
         bubble = False
+
+    class FirstPhotoShown(Message):
+        """The photo the app opened on is on screen (or the queue has none): the app's start
+        is over, and what it put off (the engine) can start."""
+
+    class QueueLoaded(Message):
+        """The whole queue and its counts, read in a thread while the app opened on a part."""
+
+        bubble = False
+
+        def __init__(self, queue: Queue | None, counts: Counts | None, error: str = "") -> None:
+            super().__init__()
+            self.queue = queue  # None when it could not be read: ``error`` says why
+            self.counts = counts
+            self.error = error
 
     # The loupe's keys first: while it is on they come before the pane's (h j k l pan).
     BINDINGS = keymap.bindings("loupe", {}) + keymap.bindings("triage", {})
@@ -155,6 +174,11 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.queue: Queue | None = None
         self.index = 0
         self.counts = Counts(0, 0, 0)  # over the filter's whole set, from the catalogue
+        # Keys pressed while the app shows a part of the queue, the whole one being read:
+        # pressed again, in their order, once it is there (None: the queue is whole).
+        self._held_keys: list[events.Key] | None = None
+        self._whole_queue_to_read: str | None = None  # its filter, until it is asked for
+        self._first_shown = False  # FirstPhotoShown posted
         self._decisions_seen = 0  # the newest Decision row the card and counters reflect
         # Photos that joined before their existing XMP was read (described a moment before):
         # the stars or reject read into them move no Decision row, so they are watched.
@@ -210,9 +234,9 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         saved = saved_position(self.db)
         self._position_saved = (saved.filter, saved.photo_id) if saved else None
         try:
-            self.load_queue(saved.filter if saved else "pending", saved and saved.photo_id)
+            self._open_queue(saved.filter if saved else "pending", saved and saved.photo_id)
         except FilterError:  # a filter this version does not know: start afresh
-            self.load_queue("pending")
+            self._open_queue("pending", None)
         self.set_interval(FOLLOW_SECONDS, self._follow_catalogue)
 
     def on_unmount(self) -> None:
@@ -235,11 +259,70 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self.counts = self.queue.counts()
         self.show_current()
 
+    def _open_queue(self, filter_text: str, photo_id: int | None) -> None:
+        """The photo the app opens on, drawn first: the part of the queue around it is read
+        (a few milliseconds), the whole queue and its counts in a thread (a quarter of a
+        second with 100,000 photos); keys pressed meanwhile wait for it."""
+        reach = max(self.prefetch, 1)
+        self.queue = Queue.opening(self.db, filter_text, photo_id, reach, self.collapsed)
+        self.index = self.queue.index_near(photo_id)
+        if self.queue.whole:
+            self.counts = self.queue.counts()
+        else:
+            self._held_keys = []
+            self._whole_queue_to_read = filter_text
+            # Read once the photo is drawn (its frame thread has the cores to itself till
+            # then), or after a while if it never is.
+            self.set_timer(WHOLE_QUEUE_AT_LATEST_SECONDS, self._read_whole_queue)
+        self.show_current()
+
+    def _read_whole_queue(self) -> None:
+        filter_text, self._whole_queue_to_read = self._whole_queue_to_read, None
+        if filter_text is not None:
+            self.run_worker(lambda: self._whole_queue(filter_text), thread=True,
+                            name="whole queue", group="queue", exit_on_error=False)  # fmt: skip
+
+    def _whole_queue(self, filter_text: str) -> None:  # a worker thread
+        try:
+            queue = Queue(self.db, filter_text, collapsed=self.collapsed, seen=self.seen)
+            counts = queue.counts()
+        except Exception as error:  # a damaged catalogue: the part stays, and keys work on it
+            self.post_message(self.QueueLoaded(None, None, str(error)))
+            return
+        self.post_message(self.QueueLoaded(queue, counts))
+
+    def on_triage_pane_queue_loaded(self, message: QueueLoaded) -> None:
+        """The whole queue, standing on the photo on screen; then the keys held meanwhile."""
+        if message.queue is None:
+            self.notify(
+                f"Only the photos around this one are shown: the rest of the queue could not "
+                f"be read ({message.error}).", severity="error", timeout=10,
+            )  # fmt: skip
+        else:
+            shown = self.photo_id
+            self.queue, self.counts = message.queue, message.counts
+            self.index = self.queue.index_near(shown)
+        held, self._held_keys = self._held_keys or [], None
+        self.show_current()
+        for key in held:
+            self.app.post_message(events.Key(key.key, key.character))
+
+    def on_key(self, event: events.Key) -> None:
+        if self._held_keys is not None:
+            event.stop()
+            event.prevent_default()
+            self._held_keys.append(event)
+
+    @property
+    def reading_queue(self) -> bool:
+        """The app shows a part of the queue while the whole one is read."""
+        return self._held_keys is not None
+
     def add_new_photos(self) -> int:
         """Photos that arrived since the queue was loaded (a card copied in while culling,
         the first index) join it: the photo on screen and the order so far stay, those
         taken after it go to their place in time. Returns how many joined."""
-        if self.queue is None:
+        if self.queue is None or self.reading_queue:
             return 0
         was_empty = not self.queue.photo_ids
         arrived = self.queue.add_arrivals(self.index)
@@ -288,6 +371,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
             reason = self._activity[0] if self._activity else f"no {empty} photos"
             view.show(Frame(0, view.size, False, reason=reason))
             self._update_text()
+            self._tell_first_photo_shown()  # no photo to wait for
             return
         if not self._read_card(photo_id):
             return  # the server is away: the photo on screen stays
@@ -376,12 +460,19 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         self._pressed_at = None
 
         def shown() -> None:
+            self._tell_first_photo_shown()
+            self._read_whole_queue()
             if pressed is not None:
                 self.latencies.append(time.perf_counter() - pressed)
             if self.frames is not None:
                 self.frames.ui_idle()
 
         self.call_after_refresh(shown)
+
+    def _tell_first_photo_shown(self) -> None:
+        if not self._first_shown:
+            self._first_shown = True
+            self.post_message(self.FirstPhotoShown())
 
     def _load(self, photo_id: int, zoom: LoupePlace | bool, min_size: tuple[int, int]):
         """A frame thread: the picture to draw. In the loupe, cut from the photo's full-size
@@ -427,14 +518,17 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
         shown = self.index + 1 if ids else 0
         text = self.loupe_words()  # first: an 80-column line keeps it
         text.no_wrap, text.overflow = True, "ellipsis"
-        text.append(f"{shown:,} / {len(ids):,}", style="bold")
         counts = self.counts  # of the whole set, by the decisions the view shows
-        if self.people_view == BLIND:
-            text.append(" — blind: your decisions only", style="bold")
-        text.append(
-            f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
-            f" {counts.pending:,} pending of {counts.total:,}"
-        )
+        if self.reading_queue:  # the position and the counts come with the whole queue
+            text.append("reading the whole queue…", style="bold")
+        else:
+            text.append(f"{shown:,} / {len(ids):,}", style="bold")
+            if self.people_view == BLIND:
+                text.append(" — blind: your decisions only", style="bold")
+            text.append(
+                f" — {counts.approved:,} approved, {counts.rejected:,} rejected,"
+                f" {counts.pending:,} pending of {counts.total:,}"
+            )
         if self.people_view not in (EVERYONE, BLIND):
             whose = "yours" if self.people_view == self.triage.person else self.people_view
             text.append(f"   decisions: {whose}", style="bold")
@@ -887,6 +981,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_decisions(self) -> None:
         """Decisions logged since the last look, by any session: the photo on screen shows
         its card anew, and the counters count again."""
+        if self.reading_queue:  # looked at once the whole queue and its counts are there
+            return
         newest, photo_ids = decisions_since(self.db, self._decisions_seen, self.triage.session)
         if newest == self._decisions_seen:
             return
@@ -903,7 +999,7 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _follow_marks_read(self) -> None:
         """Photos that joined the queue before their existing XMP was read: once it is, the
         counters count again and the photo on screen shows its card anew."""
-        if not self._marks_to_come or self.queue is None:
+        if not self._marks_to_come or self.queue is None or self.reading_queue:
             return
         still = xmp_not_read(self.db, self._marks_to_come)
         read, self._marks_to_come = self._marks_to_come - still, still
@@ -971,8 +1067,8 @@ class TriagePane(ExposureKeys, BurstKeys, LoupeKeys, Widget, can_focus=True):
     def _prefetch_burst_views(self) -> None:
         """On a photo of a burst for a moment (the photographer looks at it): the frames its
         survey and compare would open on are drawn in the background, until the next key."""
-        if isinstance(self.app.screen, BurstView):
-            return  # one is open: it draws what it shows
+        if isinstance(self.app.screen, BurstView) or self.reading_queue:
+            return  # one is open: it draws what it shows; or the queue is not whole yet
         photo_id = self.photo_id
         still, self._burst_looked = photo_id == self._burst_looked, photo_id
         if not still or photo_id in (None, self._burst_prefetched) or self.queue is None:
