@@ -64,7 +64,7 @@ class Filter:
     folder: str | None = None
     sharpest_first: bool = False  # inside a burst, the sharpest first (sort:sharpness)
     decision: str | None = None  # the decision it chooses by (pending, approved, ...), if any
-    leaders: bool = False  # burst picks and photos on their own, the picks by ``picks``
+    leaders: bool = False  # burst picks and photos on their own (whose picks: ``picks``)
 
     def whole_set(self, picks: tuple[str, tuple] = (IS_LEADER_SQL, ())) -> tuple[str, tuple]:
         """(where, params) of the set the counters count: the filter without its decision.
@@ -174,9 +174,9 @@ class Queue:
     core.store.photos LEADER_ORDER_SQL), at that photo's place in time. The filter's
     ``sort:sharpness`` puts the sharpest of each burst first, in the burst's place.
 
-    ``seen``: whose decisions the filter's decision and the counters go by (a person's view,
-    blind: that person's standing decisions, core.triage.people); without it, or in
-    everyone's view, each photo's own."""
+    ``seen``: whose decisions the filter's decision, its ``leaders`` picks and the counters go
+    by (a person's view, blind: that person's standing decisions, core.triage.people); without
+    it, or in everyone's view, each photo's own."""
 
     def __init__(
         self,
@@ -198,19 +198,20 @@ class Queue:
         f = self.filter
         if self.seen is None:
             return f.chosen()
+        where, params = self._whole_set()
         if f.decision in (None, "all"):
-            return f.whole_set(self._picks())
-        term, params = self.seen.where(f.decision)
-        where, set_params = f.whole_set(self._picks())
-        return f"({term}) AND {where}", (*params, *set_params)
+            return where, params
+        term, term_params = self.seen.where(f.decision)
+        return f"({term}) AND {where}", (*term_params, *params)
 
     def _whole_set(self) -> tuple[str, tuple]:
         """(where, params) of the set the counters count, its bursts' picks the view's."""
         return self.filter.whole_set(self._picks())
 
     def _picks(self) -> tuple[str, tuple]:
-        """(where, params) of the photos leading their bursts by the view's decisions (from
-        the ones already read: no query); only a ``leaders`` filter asks."""
+        """(where, params) of the photos leading their bursts by the view's decisions, with
+        the ones ``seen`` already holds as parameters (no query more); the photos' own when
+        the filter has no ``leaders`` (then unused)."""
         if not self.filter.leaders:
             return IS_LEADER_SQL, ()
         return is_leader(self.db, self.seen.decided() if self.seen is not None else None)
