@@ -555,12 +555,41 @@ def _leader_order(decision_rank: str) -> str:
     return f"{decision_rank}, q.sharpness IS NULL, q.sharpness DESC, {_wall_of('q')}, q.id"
 
 
-LEADER_ORDER_SQL = _leader_order("q.decision = 'approved' DESC, q.decision = 'rejected'")
-# Whether the photo ``p`` leads its burst (or is in none).
-IS_LEADER_SQL = (
-    "(p.burst IS NULL OR p.id = (SELECT q.id FROM photo q WHERE q.burst = p.burst"
-    f" ORDER BY {LEADER_ORDER_SQL} LIMIT 1))"
-)
+def _decision_rank(
+    db: SqliteDatabase, decided: tuple[Sequence[int], Sequence[int]] | None
+) -> tuple[str, list]:
+    """(SQL, its parameters) ranking ``q`` by decision for the pick: the approved first, the
+    rejected last. ``decided``: (approved ids, rejected ids) that rank in place of the photos'
+    own decisions (a person's, core.triage.people), every other photo pending."""
+    if decided is None:
+        return "q.decision = 'approved' DESC, q.decision = 'rejected'", []
+    approved, approved_ids = one_of(db, "q.id", decided[0])
+    rejected, rejected_ids = one_of(db, "q.id", decided[1])
+    return (
+        f"CASE WHEN {approved} THEN 0 WHEN {rejected} THEN 2 ELSE 1 END",
+        [approved_ids, rejected_ids],
+    )
+
+
+def _is_leader_sql(decision_rank: str) -> str:
+    return (
+        "(p.burst IS NULL OR p.id = (SELECT q.id FROM photo q WHERE q.burst = p.burst"
+        f" ORDER BY {_leader_order(decision_rank)} LIMIT 1))"
+    )
+
+
+LEADER_ORDER_SQL = _leader_order(_decision_rank(None, None)[0])
+# Whether the photo ``p`` leads its burst (or is in none), by the photos' own decisions.
+IS_LEADER_SQL = _is_leader_sql(_decision_rank(None, None)[0])
+
+
+def is_leader(
+    db: SqliteDatabase, decided: tuple[Sequence[int], Sequence[int]] | None = None
+) -> tuple[str, tuple]:
+    """(SQL over ``p``, its parameters) holding when the photo leads its burst (or is in none)
+    by ``LEADER_ORDER_SQL``'s rule; ``decided`` as for ``burst_representatives``."""
+    rank, params = _decision_rank(db, decided)
+    return _is_leader_sql(rank), tuple(params)
 
 
 @dataclass(frozen=True)
@@ -651,16 +680,11 @@ def burst_representatives(
     core.triage.people), every other photo pending."""
     chosen: dict[int, int] = {}
     among, ids = one_of(db, "q.id", photo_ids)
-    order, args = LEADER_ORDER_SQL, [ids]
-    if decided is not None:
-        approved, approved_ids = one_of(db, "q.id", decided[0])
-        rejected, rejected_ids = one_of(db, "q.id", decided[1])
-        order = _leader_order(f"CASE WHEN {approved} THEN 0 WHEN {rejected} THEN 2 ELSE 1 END")
-        args += [approved_ids, rejected_ids]
+    rank, rank_params = _decision_rank(db, decided)
     for photo_id, burst in db.execute_sql(
         f"SELECT q.id, q.burst FROM photo q WHERE {among}"
-        f" AND q.burst IS NOT NULL ORDER BY q.burst, {order}",
-        args,
+        f" AND q.burst IS NOT NULL ORDER BY q.burst, {_leader_order(rank)}",
+        [ids, *rank_params],
     ):
         chosen.setdefault(burst, photo_id)
     return chosen

@@ -34,6 +34,7 @@ from core.store.photos import (
     counted_decision,
     decision_counts,
     decisions_of,
+    is_leader,
     largest_clock_offset,
     photos_at_most,
     queue_members,
@@ -69,19 +70,29 @@ class FilterError(ValueError):
 @dataclass(frozen=True)
 class Filter:
     name: str  # as the photographer typed it
-    where: str
-    params: tuple = ()
+    # (where, params) of each word but the decision, the folder, the sort and ``leaders``
+    conditions: tuple[tuple[str, tuple], ...] = ()
     folder: str | None = None
-    # the same without its decision term: the set the counters count
-    set_where: str = "TRUE"
-    set_params: tuple = ()
     sharpest_first: bool = False  # inside a burst, the sharpest first (sort:sharpness)
     decision: str | None = None  # the decision it chooses by (pending, approved, ...), if any
+    leaders: bool = False  # burst picks and photos on their own (whose picks: ``picks``)
 
-    @property
-    def whole_set(self) -> tuple[str, tuple]:
-        """(where, params) of the set the counters count: the filter without its decision."""
-        return (self.set_where, self.set_params)
+    def whole_set(self, picks: tuple[str, tuple] = (IS_LEADER_SQL, ())) -> tuple[str, tuple]:
+        """(where, params) of the set the counters count: the filter without its decision.
+        ``picks``: (where, params) of the photos that lead their bursts (core.store.photos
+        ``is_leader``), by the photos' own decisions unless told."""
+        conditions = [*self.conditions, picks] if self.leaders else self.conditions
+        where = " AND ".join(f"({where})" for where, _ in conditions) or "TRUE"
+        return where, tuple(param for _, params in conditions for param in params)
+
+    def chosen(self, picks: tuple[str, tuple] = (IS_LEADER_SQL, ())) -> tuple[str, tuple]:
+        """(where, params) of the photos it shows, by the photos' own decisions (``picks`` as
+        for ``whole_set``)."""
+        where, params = self.whole_set(picks)
+        if self.decision is None:
+            return where, params
+        term, term_params = QUEUE_FILTERS[self.decision]
+        return f"({term}) AND {where}", (*term_params, *params)
 
 
 def parse_filter(text: str) -> Filter:
@@ -96,11 +107,10 @@ def parse_filter(text: str) -> Filter:
         ) from None
     if not words:
         raise FilterError(f"an empty filter shows nothing: use {FILTER_HELP}")
-    decision: tuple[str, tuple] | None = None
-    decision_word: str | None = None
+    decision: str | None = None
     conditions: list[tuple[str, tuple]] = []
     folder = None
-    sharpest_first = False
+    sharpest_first = leaders = False
     for word in words:
         if word in DECISION_FILTERS:
             if decision is not None:
@@ -108,22 +118,18 @@ def parse_filter(text: str) -> Filter:
                     f"{text!r} names two decisions: a photo has one; use one of "
                     f"{', '.join(DECISION_FILTERS)} with {FILTER_HELP}"
                 )
-            decision, decision_word = QUEUE_FILTERS[word], word
+            decision = word
         elif word.startswith("folder:") and len(word) > len("folder:"):
             if folder is not None:
                 raise FilterError(f"{text!r} names two folders: use one folder:PATH")
             folder = word.removeprefix("folder:")
         elif word == "sort:sharpness":
             sharpest_first = True
+        elif word == "leaders":  # which frame leads goes by the decisions a view shows
+            leaders = True
         else:
             conditions.append(_condition(word, text))
-    where_set = " AND ".join(f"({where})" for where, _ in conditions) or "TRUE"
-    params_set = tuple(param for _, params in conditions for param in params)
-    where, params = where_set, params_set
-    if decision is not None:
-        where = f"({decision[0]}) AND {where_set}"
-        params = (*decision[1], *params_set)
-    return Filter(text, where, params, folder, where_set, params_set, sharpest_first, decision_word)
+    return Filter(text, tuple(conditions), folder, sharpest_first, decision, leaders)
 
 
 def _condition(word: str, text: str) -> tuple[str, tuple]:
@@ -140,8 +146,6 @@ def _condition(word: str, text: str) -> tuple[str, tuple]:
         return f"p.rating {stars[1]} ?", (int(stars[2]),)
     if word == "edited":
         return EDITED_SQL, ()
-    if word == "leaders":
-        return IS_LEADER_SQL, ()
     if word == "soft":
         return SOFT_SQL, (SOFT_FLOOR, SOFT_RATIO)
     what = repr(word) if word == text else f"{word!r} in {text!r}"
@@ -181,9 +185,9 @@ class Queue:
     core.store.photos LEADER_ORDER_SQL), at that photo's place in time. The filter's
     ``sort:sharpness`` puts the sharpest of each burst first, in the burst's place.
 
-    ``seen``: whose decisions the filter's decision and the counters go by (a person's view,
-    blind: that person's standing decisions, core.triage.people); without it, or in
-    everyone's view, each photo's own."""
+    ``seen``: whose decisions the filter's decision, its ``leaders`` picks and the counters go
+    by (a person's view, blind: that person's standing decisions, core.triage.people); without
+    it, or in everyone's view, each photo's own."""
 
     def __init__(
         self,
@@ -245,8 +249,9 @@ class Queue:
             below = span.first < low
             above = span.last > high
             f = queue.filter
-            rows = triage_queue_entries(db, f"({f.where}) AND {CAPTURED_BETWEEN_SQL}",
-                                        (*f.params, low, high), f.folder)  # fmt: skip
+            where, params = f.chosen()  # everyone's decisions: the view the app opens on
+            rows = triage_queue_entries(db, f"({where}) AND {CAPTURED_BETWEEN_SQL}",
+                                        (*params, low, high), f.folder)  # fmt: skip
             kept = [row for row in rows
                     if (not below or row[2] >= wall - seconds)
                     and (not above or row[2] <= wall + seconds)]  # fmt: skip
@@ -254,8 +259,8 @@ class Queue:
             after = sum(1 for row in kept if row[2] > wall)
             if (before >= reach or not below) and (after >= reach or not above):
                 if not above and span.untimed:  # the photos without a capture time end it
-                    kept += triage_queue_entries(db, f"({f.where}) AND {UNTIMED_SQL}",
-                                                 f.params, f.folder)  # fmt: skip
+                    kept += triage_queue_entries(db, f"({where}) AND {UNTIMED_SQL}",
+                                                 params, f.folder)  # fmt: skip
                 queue.photo_ids = [member for member, _, _ in kept]
                 queue._wall = {member: member_wall for member, _, member_wall in kept}
                 queue.whole = not below and not above
@@ -272,12 +277,27 @@ class Queue:
         return queue
 
     def _where(self) -> tuple[str, tuple]:
-        """(where, params) of the filter, its decision the one the view shows."""
+        """(where, params) of the filter, its decision and bursts' picks the view's."""
         f = self.filter
-        if self.seen is None or f.decision in (None, "all"):
-            return f.where, f.params
-        term, params = self.seen.where(f.decision)
-        return f"({term}) AND {f.set_where}", (*params, *f.set_params)
+        if self.seen is None:
+            return f.chosen()
+        where, params = self._whole_set()
+        if f.decision in (None, "all"):
+            return where, params
+        term, term_params = self.seen.where(f.decision)
+        return f"({term}) AND {where}", (*term_params, *params)
+
+    def _whole_set(self) -> tuple[str, tuple]:
+        """(where, params) of the set the counters count, its bursts' picks the view's."""
+        return self.filter.whole_set(self._picks())
+
+    def _picks(self) -> tuple[str, tuple]:
+        """(where, params) of the photos leading their bursts by the view's decisions, with
+        the ones ``seen`` already holds as parameters (no query more); the photos' own when
+        the filter has no ``leaders`` (then unused)."""
+        if not self.filter.leaders:
+            return IS_LEADER_SQL, ()
+        return is_leader(self.db, self.seen.decided() if self.seen is not None else None)
 
     def refresh(self) -> None:
         rows = self._arranged(triage_queue_entries(self.db, *self._where(), self.filter.folder))
@@ -311,7 +331,7 @@ class Queue:
         """From the catalogue now: what every session decided counts. It reads the whole
         set (20 ms for 20,000 photos): after one photo's change, ``Counts.moved`` with
         ``counted_as`` before and after is enough."""
-        where, params = self.filter.whole_set
+        where, params = self._whole_set()
         if self.seen is not None:  # the view's decisions: the set's ids, counted by them
             counts = dict.fromkeys(("pending", "approved", "rejected"), 0)
             for photo_id in queue_members(self.db, where, params, self.filter.folder):
@@ -323,7 +343,7 @@ class Queue:
     def counted_as(self, photo_id: int) -> str | None:
         """The decision the counters count the photo under, None when it is not in the
         whole set (stars or a label can take it in or out of one)."""
-        where, params = self.filter.whole_set
+        where, params = self._whole_set()
         counted = counted_decision(self.db, photo_id, where, params, self.filter.folder)
         if counted is None or self.seen is None:
             return counted

@@ -17,6 +17,7 @@ import pytest
 from core.config import MediaSettings
 from core.media.photos import MediaSync
 from core.store.models import Decision, FileRecord, Photo
+from core.triage.bursts import regroup_all
 from core.triage.decisions import Triage
 from core.triage.people import (
     BLIND,
@@ -28,6 +29,7 @@ from core.triage.people import (
     seen_decision,
 )
 from core.triage.queue import Queue
+from tests.bursts_sequences import catalogue_shoot, mixed_frames
 from tests.helpers import REPO, command_settings, run_command, scan
 from tests.people_cull import plan, standing_after
 from tests.postgres_cluster import BOTH_BACKENDS
@@ -211,6 +213,82 @@ def test_a_collapsed_burst_is_led_by_the_views_pick(catalogue, photos):
     ann.decide(q, "rejected")
     bob.decide(p, "rejected")
     assert pick(BLIND) == [p] and pick(PEOPLE["B"]) == [q]
+
+
+# Three real bursts people disagree on (the demo's D: DSC_0101-0105; the Canon's A_0-3 and
+# C_0-2), their frames' sharpness, and each view's pick: everyone's (each photo's newest
+# decision), Ann's and Bob's (blind: the one whose screen it is).
+PICK_SHARPNESS = {
+    "DSC_0101.JPG": 400.0, "DSC_0102.JPG": 900.0, "DSC_0103.JPG": 1200.0,
+    "DSC_0104.JPG": 300.0, "DSC_0105.JPG": 950.0,
+    "A_0.JPG": 500.0, "A_1.JPG": 600.0, "A_2.JPG": 700.0,
+    "C_0.JPG": 200.0, "C_1.JPG": 250.0, "C_2.JPG": 900.0,
+}  # fmt: skip
+PICK_DECISIONS = [  # (who, frame, decision), in this order
+    ("B", "DSC_0102.JPG", "approved"), ("A", "DSC_0101.JPG", "approved"),  # both approved
+    ("A", "A_2.JPG", "rejected"),  # the sharpest, rejected by Ann only
+    ("A", "C_2.JPG", "rejected"), ("B", "C_1.JPG", "rejected"),  # each rejects another
+]  # fmt: skip
+PICK_STARS = {"DSC_0101.JPG": 3, "A_1.JPG": 4, "C_2.JPG": 5, "B_3.JPG": 3}
+PICKS = {  # the view: the pick of D, A and C
+    "everyone": ("DSC_0102.JPG", "A_1.JPG", "C_0.JPG"),
+    "A": ("DSC_0101.JPG", "A_1.JPG", "C_1.JPG"),
+    "B": ("DSC_0102.JPG", "A_2.JPG", "C_2.JPG"),
+}
+
+
+@pytest.fixture
+def disputed_bursts(tmp_path, catalogue_location):
+    shoot = catalogue_shoot(tmp_path, mixed_frames(), catalogue=catalogue_location)
+    with shoot.db.atomic():
+        regroup_all(shoot.db)
+    shoot.set_sharpness(PICK_SHARPNESS)
+    people = {letter: Triage(shoot.db, person=name) for letter, name in PEOPLE.items()}
+    for name, stars in PICK_STARS.items():
+        people["C"].rate(shoot.ids[name], stars)
+    for who, name, decision in PICK_DECISIONS:
+        people[who].decide(shoot.ids[name], decision)
+    yield shoot
+    shoot.catalogue.close()
+
+
+@pytest.mark.parametrize(
+    ("view", "me", "whose"),
+    [(EVERYONE, "A", "everyone"), (PEOPLE["A"], "B", "A"), (PEOPLE["B"], "A", "B"),
+     (BLIND, "A", "A"), (BLIND, "B", "B")],
+)  # fmt: skip
+@pytest.mark.parametrize("words", ["leaders", "leaders pending", "leaders approved",
+                                   "leaders stars>=3", "all leaders camera:canon"])  # fmt: skip
+def test_the_leaders_filter_picks_by_the_views_decisions(disputed_bursts, view, me, whose, words):
+    """The ``leaders`` filter, alone and with other words: each burst's pick by the view's
+    decisions (the approved frame, else the sharpest not rejected, else the first), the
+    decision and the counters by them too; everyone's view by each photo's own."""
+    shoot = disputed_bursts
+    by_id = {photo_id: name for name, photo_id in shoot.ids.items()}
+    seen = SeenDecisions(shoot.db, PEOPLE[me])
+    seen.show(view)
+    queue = Queue(shoot.db, words, seen=seen)
+    d, a, c = PICKS[whose]
+    leaders = [d, "DSC_0106.JPG", a, *(f"B_{i}.JPG" for i in range(5)), c]  # in shot order
+    # each person decided a frame once: everyone's view shows each one's
+    decided = {name: what for who, name, what in PICK_DECISIONS if whose in (who, "everyone")}
+    chosen = {
+        "leaders": leaders,
+        "leaders pending": [n for n in leaders if decided.get(n, "pending") == "pending"],
+        "leaders approved": [n for n in leaders if decided.get(n) == "approved"],
+        "leaders stars>=3": [n for n in leaders if PICK_STARS.get(n, 0) >= 3],
+        "all leaders camera:canon": [n for n in leaders if n[:2] in ("A_", "C_")],
+    }[words]
+    assert [by_id[pid] for pid in queue.photo_ids] == chosen
+    counted = [n for n in leaders if words != "leaders stars>=3" or PICK_STARS.get(n, 0) >= 3]
+    if words == "all leaders camera:canon":
+        counted = chosen
+    counts = queue.counts()
+    assert (counts.approved, counts.rejected, counts.total) == (
+        sum(decided.get(n) == "approved" for n in counted),
+        sum(decided.get(n) == "rejected" for n in counted),
+        len(counted),
+    )
 
 
 def test_an_undo_under_someone_elses_newer_decision_says_whose_it_is(catalogue, photos):

@@ -22,6 +22,7 @@ from tui.app import ShootwatchApp
 from tui.panes.burst_view import BurstView
 from tui.panes.grid import Grid
 from tui.panes.triage import TriagePane
+from tui.prompt import Prompt
 from tui.widgets.filmstrip import Filmstrip
 from tui.widgets.tile import PhotoTile
 
@@ -328,3 +329,94 @@ async def test_the_next_photo_asks_the_catalogue_nothing_more_in_any_view(librar
 # were views of people's decisions: the card (with darktable's state and the burst's place),
 # the people's decisions on the photo, and its AF point.
 NEXT_PHOTO_QUERIES = 6
+
+
+# Two bursts people disagree on the pick of (by place in the queue: 0-2 and 3-5), each
+# frame's sharpness, what each person did, and each view's picks; the rest on their own.
+BURSTS = ([0, 1, 2], [3, 4, 5])
+BURST_SHARPNESS = {0: 1.0, 1: 3.0, 2: 2.0, 3: 5.0, 4: 4.0, 5: 6.0}
+BURST_DECISIONS = [(0, BOB, "approved"), (1, ANN, "rejected"), (4, ANN, "approved"),
+                   (5, BOB, "rejected"), (7, CAT, "rejected")]  # fmt: skip
+BURST_STARS = {2: 4, 3: 3, 8: 5}
+PICKED = {EVERYONE: (0, 4), ANN: (2, 4), BOB: (0, 3), CAT: (1, 5), BLIND: (2, 4)}
+
+
+async def type_filter(pilot, pane: TriagePane, words: str) -> None:
+    """The filter typed as the photographer does: f, then "type:", then the words."""
+    await pilot.press("f")
+    picker = pilot.app.screen
+    values = [value for value, _ in picker.choices]
+    at = values.index(picker.current) if picker.current in values else 0  # where it starts
+    await pilot.press(*["down"] * (values.index("type:") - at), "enter")
+    prompt = pilot.app.screen
+    assert isinstance(prompt, Prompt)
+    prompt.query_one("Input").value = ""
+    await pilot.press(*words, "enter")
+    assert pane.queue.filter.name == words
+
+
+@pytest.mark.parametrize("view_name", VIEWS)
+async def test_the_leaders_filter_picks_each_burst_by_the_views_decisions(library, view_name):
+    """``leaders``, alone and with a decision or stars, picks each burst's frame by the
+    decisions of the view shown (the approved one, else the sharpest not rejected), and the
+    counters count those picks by them; pressing P loads it again by the next view's."""
+    view = VIEWS[view_name]
+    db = library.catalogue.db
+    async with ShootwatchApp(library.settings, library.catalogue, engine="off").run_test(
+        size=SIZE
+    ) as pilot:
+        pane = pilot.app.query_one(TriagePane)
+        for _ in range(400):
+            if pane.card is not None:
+                break
+            await pilot.pause(0.05)
+        pane.load_queue("all")
+        ids = list(pane.queue.photo_ids)
+        db.execute_sql("UPDATE photo SET burst = NULL")
+        for burst in BURSTS:
+            members = "[" + ",".join(str(ids[place]) for place in burst) + "]"
+            db.execute_sql(
+                "UPDATE photo SET burst = ? WHERE id IN (SELECT value FROM json_each(?))",
+                (ids[burst[0]], members),
+            )
+        for place, sharpness in BURST_SHARPNESS.items():
+            db.execute_sql("UPDATE photo SET sharpness = ? WHERE id = ?", (sharpness, ids[place]))
+        people = {name: Triage(db, person=name) for name in (ANN, BOB, CAT)}
+        for place, stars in BURST_STARS.items():
+            people[CAT].rate(ids[place], stars)
+        for place, person, what in BURST_DECISIONS:
+            people[person].decide(ids[place], what)
+        await pilot.pause(0.5)  # the pane has followed the decisions made outside it
+        await choose_view(pilot, pane, view)
+
+        # {place: decision} as the view shows it (everyone's: each photo's own)
+        own = expected(library, EVERYONE, ids)
+        shows = {place: own[photo_id] for place, photo_id in enumerate(ids)}
+        if view != EVERYONE:
+            whose = ANN if view == BLIND else view
+            shows = {place: what for place, person, what in BURST_DECISIONS if person == whose}
+        leaders = [*PICKED[view], *range(6, len(ids))]
+        stars = dict(db.execute_sql("SELECT id, rating FROM photo").fetchall())  # the shoot's too
+        for words, chosen in [
+            ("leaders", leaders),
+            ("leaders pending", [p for p in leaders if shows.get(p, "pending") == "pending"]),
+            ("leaders stars>=3", [p for p in leaders if stars[ids[p]] >= 3]),
+        ]:
+            await type_filter(pilot, pane, words)
+            assert pane.queue.photo_ids == [ids[place] for place in chosen], (view_name, words)
+            counted = [p for p in leaders if words != "leaders stars>=3" or p in chosen]
+            approved = sum(shows.get(p) == "approved" for p in counted)
+            rejected = sum(shows.get(p) == "rejected" for p in counted)
+            assert (
+                f"{approved} approved, {rejected} rejected,"
+                f" {len(counted) - approved - rejected} pending of {len(counted)}"
+            ) in position_line(pane), (view_name, words)
+
+        # P: the filter loaded again by the next view's picks (the photo on screen kept)
+        await type_filter(pilot, pane, "leaders")
+        order = list(VIEWS.values())
+        following = order[(order.index(view) + 1) % len(order)]
+        await choose_view(pilot, pane, following)
+        assert pane.queue.filter.name == "leaders"
+        picked = {ids[place] for place in [*PICKED[following], *range(6, len(ids))]}
+        assert picked <= set(pane.queue.photo_ids) <= picked | {pane.photo_id}, view_name
