@@ -433,14 +433,41 @@ class CopyOnATerminal:
 def copy_cut_short(source: Path, destination: Path | str, step: str, table: str, rows: int,
                    how: int) -> int:  # fmt: skip
     """Start the copy; when it says it has reached ``step`` of ``table`` with at least
-    ``rows`` rows done, send it ``how``. Its exit status."""
-    copying = CopyOnATerminal(source, destination)
-    try:
-        copying.wait_for(step, table, rows)
-        copying.process.send_signal(how)
-        return copying.wait()
-    finally:
-        copying.close()
+    ``rows`` rows done, send it ``how``. Its exit status.
+
+    The copy is stopped (SIGSTOP) the moment its line is read, and cut only if it has not
+    committed yet: on a loaded machine this process can read the line so late that the copy
+    has finished meanwhile, which would test nothing. Then the destination is emptied and
+    the copy tried again."""
+    for _ in range(3):
+        copying = CopyOnATerminal(source, destination)
+        try:
+            copying.wait_for(step, table, rows)
+            copying.process.send_signal(signal.SIGSTOP)
+            if not tables_in(destination):  # another connection sees nothing committed
+                copying.process.send_signal(how)
+                copying.process.send_signal(signal.SIGCONT)
+                return copying.wait()
+            copying.process.send_signal(signal.SIGCONT)
+            copying.wait()
+        finally:
+            copying.close()
+        empty(destination)
+    raise AssertionError(f"the copy finished before it could be cut at {step} {table}, 3 times")
+
+
+def empty(location: Path | str) -> None:
+    """Take away a catalogue the copy made, so that it can be made again."""
+    if isinstance(location, str):
+        connection = connect_directly(location)
+        try:
+            connection.execute("DROP SCHEMA public CASCADE")
+            connection.execute("CREATE SCHEMA public")
+        finally:
+            connection.close()
+        return
+    for path in (location, Path(f"{location}-wal"), Path(f"{location}-shm")):
+        path.unlink(missing_ok=True)
 
 
 def _reached(line: str, step: str, table: str, rows: int) -> bool:
