@@ -158,14 +158,19 @@ class ShootwatchApp(App):
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
+        # Only a loss is news, not a try to listen again that failed while the server was
+        # still away: the app may have found the server back in between, and would say
+        # "dropped" a second time for one outage.
+        was_lost: str | None = None
         try:
             while not worker.is_cancelled:
                 told = self._new_events.wait(EVENT_WAIT_SECONDS)
                 if worker.is_cancelled:
                     break
                 lost = self._new_events.lost  # the server dropped the listening connection
+                newly_lost, was_lost = lost is not None and was_lost is None, lost
                 with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
-                    if lost is not None and not self.reach.away:
+                    if newly_lost and not self.reach.away:
                         self.call_from_thread(self.reach.went_away, lost)
                     elif told:
                         self.call_from_thread(self._poll_events)

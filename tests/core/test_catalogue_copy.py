@@ -381,6 +381,10 @@ def big_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "catalogue.db"
 
 
+def _interrupt_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class CopyOnATerminal:
     """``shootwatch catalogue copy SRC DST`` started with its progress on a terminal (a pty),
     read as it goes."""
@@ -390,6 +394,9 @@ class CopyOnATerminal:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "core.cli", "catalogue", "copy", str(source), str(destination)],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
+            # Ctrl-C as at a terminal, even under a test run started in the background (which
+            # ignores SIGINT, as its children then would: the copy would not be cut).
+            preexec_fn=_interrupt_as_at_a_terminal,
         )  # fmt: skip
         os.close(follower)
         self._said = b""
