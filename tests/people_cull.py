@@ -1,9 +1,12 @@
 """One person culling a shoot, as a process of its own: ``python3 -m tests.people_cull
-CATALOGUE NAME SEED COUNT PAUSE GO`` opens the catalogue, says it is ready (the file GO.NAME),
-waits for the word on the named pipe GO (opening it for reading blocks until the test opens it
-for writing: several are let go at the same instant), then makes COUNT steps of the plan SEED
-gives (decisions, and now and then an undo) on the catalogue's photos as NAME, pausing up to
-PAUSE seconds between steps."""
+CATALOGUE NAME SEED COUNT PAUSE GO`` opens the catalogue and the named pipe GO (the test holds
+it open for writing already, so this does not block), says it is ready (the file GO.NAME), reads
+the pipe until the test closes its end (every reader sees the end at the same instant: several
+are let go at once), then makes COUNT steps of the plan SEED gives (decisions, and now and then
+an undo) on the catalogue's photos as NAME, pausing up to PAUSE seconds between steps.
+
+The pipe is opened before saying ready, not after: a person who said ready but had not opened
+it yet when the test opened and closed its end would wait for a writer that never comes."""
 
 from __future__ import annotations
 
@@ -49,8 +52,8 @@ def main(argv: list[str]) -> int:
         steps = plan(int(seed), int(count), photo_ids)
         triage = Triage(catalogue.db, "cli", person=name)
         rnd = random.Random(seed)
-        Path(f"{go}.{name}").touch()
         with open(go) as word:
+            Path(f"{go}.{name}").touch()
             word.read()
         for step in steps:
             if step is None:

@@ -453,6 +453,9 @@ def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
     assert len(photo_ids) == 9
     go = tmp_path / "go"
     os.mkfifo(go)
+    # The test's end of the pipe is open before the people start (read and write: opening
+    # does not wait for a reader), so each opens it at once; closing it lets them all go.
+    let_go = os.open(go, os.O_RDWR)
     seeds = {name: seed for seed, name in enumerate(PEOPLE.values(), start=11)}
     culls = [
         subprocess.Popen(
@@ -468,10 +471,12 @@ def test_three_people_deciding_on_one_shoot_at_once_lose_nothing(
             assert time.monotonic() < deadline, "the people were never ready"
             assert all(cull.poll() is None for cull in culls), "a person gave up"
             time.sleep(0.01)
-        with open(go, "w"):  # all at once
-            pass
+        os.close(let_go)  # all at once
+        let_go = None
         finished = [cull.communicate(timeout=300) for cull in culls]
     finally:
+        if let_go is not None:
+            os.close(let_go)
         for cull in culls:
             if cull.poll() is None:
                 cull.kill()
