@@ -10,11 +10,14 @@ catalogue, more than the rest of a small scan's start. ``install`` (run by the p
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 import threading
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.abc loads importlib.resources: 20 ms of every command's start
+    from importlib.abc import Loader
+    from types import ModuleType
 
 PEEWEE = "peewee"
 # What peewee's import tries: psycopg 3, psycopg2 and the cffi build of psycopg2.
@@ -22,10 +25,11 @@ DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi")
 _handed = threading.Lock()
 
 
-class _PeeweeLoader(importlib.abc.Loader):
-    """peewee's own loader, run while the drivers' names are taken."""
+class _PeeweeLoader:
+    """peewee's own loader, run while the drivers' names are taken. (The import system asks
+    a loader and a finder for their methods only: no base class from importlib.abc.)"""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: Loader) -> None:
         self._loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
@@ -45,7 +49,7 @@ class _PeeweeLoader(importlib.abc.Loader):
                     del sys.modules[name]
 
 
-class _PeeweeFinder(importlib.abc.MetaPathFinder):
+class _PeeweeFinder:
     """Finds peewee as Python would, and loads it with ``_PeeweeLoader``."""
 
     def find_spec(self, name, path=None, target=None):

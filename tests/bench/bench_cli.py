@@ -100,6 +100,9 @@ db.execute("COMMIT")
 assert seen == len(known) and not changed, (seen, len(known), changed)
 """
 # What the installed ``shootwatch`` script runs (pyproject.toml's console script).
+# The interpreter every command runs with: a virtual environment's, as the README's install
+# makes one (as_installed), or this one (--this-python).
+PYTHON = [sys.executable]
 SHOOTWATCH = "import sys; from tui.launch import main; sys.argv[0] = 'shootwatch'; sys.exit(main())"
 
 
@@ -115,6 +118,23 @@ def build_tree(root: Path, files: int) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         data = number.to_bytes(8, "little") * (FILE_BYTES // 8)
         (folder / f"DSC_{number:06d}.NEF").write_bytes(data)
+
+
+def as_installed(base: Path) -> str:
+    """The interpreter of a virtual environment in ``base`` that starts as the README's one
+    does (``python3 -m venv .venv && .venv/bin/pip install .``): the standard library, the
+    dependencies and nothing else at its start. This interpreter's own site-packages may run
+    code at every start (``.pth`` files: an editable install's finder, a machine's certificate
+    set-up) that a user's environment does not, and that would be counted as shootwatch's.
+    The dependencies are this environment's, listed as folders (a ``.pth`` line that is a
+    folder is only added to the path: nothing in it runs)."""
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    folders = [path for path in sys.path if path.endswith("-packages") and Path(path).is_dir()]
+    (site / "dependencies.pth").write_text("".join(f"{folder}\n" for folder in folders))
+    return str(python)
 
 
 def environment(base: Path, repo: Path = REPO) -> dict[str, str]:
@@ -161,7 +181,7 @@ def modules_imported(argv: list[str], env: dict[str, str]) -> tuple[int, str, fl
     script = COUNT_MODULES.format(heavy=HEAVY_MODULES, argv=argv)
     took = []
     for _ in range(IMPORT_RUNS):
-        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+        result = subprocess.run([PYTHON[0], "-X", "importtime", "-c", script], env=env,
                                 capture_output=True, text=True)  # fmt: skip
         took.append(import_ms(result.stderr))
     line = [text for text in result.stderr.splitlines() if text.startswith("modules ")][-1]
@@ -183,7 +203,7 @@ def bare_modules(env: dict[str, str]) -> tuple[int, float]:
     script = "import sys; print(len(sys.modules))"
     took = []
     for _ in range(IMPORT_RUNS):
-        result = subprocess.run([sys.executable, "-X", "importtime", "-c", script], env=env,
+        result = subprocess.run([PYTHON[0], "-X", "importtime", "-c", script], env=env,
                                 capture_output=True, text=True)  # fmt: skip
         took.append(import_ms(result.stderr))
     return int(result.stdout), statistics.median(took)
@@ -205,7 +225,7 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
         library = base / "library"
         build_tree(library, files)
         env = environment(base)
-        shootwatch = [sys.executable, "-c", SHOOTWATCH]
+        shootwatch = [PYTHON[0], "-c", SHOOTWATCH]
         subprocess.run([*shootwatch, "add", str(library)], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
         first = timed([*shootwatch, "scan"], env)
@@ -213,12 +233,12 @@ def bench_size(files: int, runs: int, keep: bool, baseline: Path | None) -> tupl
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"{files:,} files: first scan {first:.2f} s, peak {peak_mb:.0f} MB")
         commands = {
-            "python": [sys.executable, "-c", "pass"],
+            "python": [PYTHON[0], "-c", "pass"],
             "status": [*shootwatch, "status"],
             "events": [*shootwatch, "events", "--limit", "50"],
             "find": ["find", str(library), "-printf", r"%s %T@ %p\n"],
             "scan": [*shootwatch, "scan"],
-            "floor": [sys.executable, "-c", PYTHON_FLOOR, str(library), env["SHOOTWATCH_DB"]],
+            "floor": [PYTHON[0], "-c", PYTHON_FLOOR, str(library), env["SHOOTWATCH_DB"]],
         }
         envs = dict.fromkeys(commands, env)
         if baseline is not None:
@@ -333,11 +353,11 @@ def first_scans(sizes: list[int], runs: int, keep: bool, baseline: Path | None =
                 for who, checkout_env in checkouts.items():
                     for suffix in ("", "-wal", "-shm"):
                         Path(env["SHOOTWATCH_DB"] + suffix).unlink(missing_ok=True)
-                    subprocess.run([sys.executable, "-c", SHOOTWATCH, "add", str(library)],
+                    subprocess.run([PYTHON[0], "-c", SHOOTWATCH, "add", str(library)],
                                    env=checkout_env, check=True,
                                    stdout=subprocess.DEVNULL)  # fmt: skip
                     seconds, peak_mb = timed_with_peak(
-                        [sys.executable, "-c", SHOOTWATCH, "scan"], checkout_env
+                        [PYTHON[0], "-c", SHOOTWATCH, "scan"], checkout_env
                     )
                     print(f"{files:,} files: {who}first scan {seconds:.1f} s, "
                           f"peak {peak_mb:.0f} MB")  # fmt: skip
@@ -418,14 +438,29 @@ def main() -> int:
         help="only the first scan of "
         "camera-like files, next to b3sum, with peak memory and growth per file",
     )
+    parser.add_argument(
+        "--this-python", action="store_true",
+        help="run every command with this interpreter and what its start loads, instead of a "
+        "virtual environment as the README's install makes one",
+    )  # fmt: skip
     parser.add_argument("--first-runs", type=int, default=1, help="first scans per size "
                         "(--first-only; median)")  # fmt: skip
     args = parser.parse_args()
+    if args.this_python:
+        return measure(args)
+    with work_tree("bench-cli-python-", keep=False) as base:
+        PYTHON[0] = as_installed(base)
+        return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
     sizes = sorted(int(size) for size in args.sizes.split(","))  # peak memory only grows
     if args.first_only:
         return first_scans(sizes, args.first_runs, args.keep, args.baseline)
     print(f"bench_cli: {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50)")  # fmt: skip
+          f"{os.cpu_count()} cores, {args.runs} runs per command, median (p50); "
+          f"{'this interpreter' if args.this_python else 'a virtual environment as installed'}"
+          )  # fmt: skip
     rows, targets = [], []
     for files in sizes:
         size_rows, size_targets = bench_size(files, args.runs, args.keep, args.baseline)
