@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -81,6 +80,8 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str], out: TextIO) ->
 
 
 def print_json(value: Any, out: TextIO) -> None:
+    import json  # for --json only: a command's start does without it
+
     json.dump(value, out, indent=2, default=str)
     out.write("\n")
 

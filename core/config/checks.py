@@ -4,7 +4,6 @@ allowed; ``allowed`` says the same in the configuration reference."""
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -241,6 +240,8 @@ def login_name() -> str:
     name = os.environ.get("USER") or os.environ.get("LOGNAME")
     if name:
         return name
+    import getpass  # rarely needed: $USER is set in a login session
+
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no name for this uid (a container's bare uid)
@@ -248,9 +249,9 @@ def login_name() -> str:
 
 
 def host_name() -> str:
-    import socket  # loaded when asked (every command's start reads the settings)
-
-    return socket.gethostname() or "localhost"
+    # The kernel's node name is what socket.gethostname() returns, without loading socket
+    # (every command's start reads the settings).
+    return os.uname().nodename or "localhost"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from core.config.checks import (
     CatalogueLocation,
     Command,
@@ -40,26 +38,31 @@ DEFAULT_GAP_SECONDS = 2.0
 DEFAULT_HASH_DISTANCE = 16
 
 
+def _xdg_folder(variable: str, fallback: str) -> Path:
+    """A folder of the XDG Base Directory specification: ``$variable`` when it is an absolute
+    path (the specification says to ignore a relative one), else ``~/fallback``."""
+    value = os.environ.get(variable, "").strip()
+    return Path(value) if os.path.isabs(value) else Path(os.path.expanduser("~")) / fallback
+
+
 def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    return _xdg_folder("XDG_CONFIG_HOME", ".config") / APP_NAME / "config.toml"
 
 
 def default_catalogue_path() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "catalogue.db"
+    return _xdg_folder("XDG_DATA_HOME", ".local/share") / APP_NAME / "catalogue.db"
 
 
 def default_preview_cache() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / "previews"
+    return _xdg_folder("XDG_CACHE_HOME", ".cache") / APP_NAME / "previews"
 
 
 def default_stage_output() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "art"
+    return _xdg_folder("XDG_DATA_HOME", ".local/share") / APP_NAME / "art"
 
 
 def default_darktable_library() -> Path:
-    # darktable's own default: $XDG_CONFIG_HOME/darktable/library.db
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    return Path(base) / "darktable" / "library.db"
+    return _xdg_folder("XDG_CONFIG_HOME", ".config") / "darktable" / "library.db"  # darktable's
 
 
 def default_person_name() -> str:

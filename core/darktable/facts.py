@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
 
 # Timestamps are microseconds since 0001-01-01 UTC; this many seconds lie between then and 1970.
 EPOCH_OFFSET_SECONDS = 62_135_596_800
@@ -44,6 +43,8 @@ def wall_clock(timestamp: int | None) -> str | None:
     unix = unix_time(timestamp)
     if unix is None:
         return None
+    from datetime import UTC, datetime  # loaded when asked: the settings load this module
+
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -37,10 +37,10 @@ A catalogue on a PostgreSQL server has no file: there the lock is the server's a
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
+import struct
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,21 +74,16 @@ class EngineRunning(RuntimeError):
         self.host = host
 
 
-class _Flock(ctypes.Structure):
-    """``struct flock`` (64-bit offsets, as the OFD commands always take)."""
-
-    _fields_ = [
-        ("l_type", ctypes.c_short),
-        ("l_whence", ctypes.c_short),
-        ("l_start", ctypes.c_int64),
-        ("l_len", ctypes.c_int64),
-        ("l_pid", ctypes.c_int),
-    ]
+# ``struct flock`` with 64-bit offsets, as the OFD commands always take it: type, whence,
+# start, length, pid, in the C layout (native alignment, padded to its 8-byte end).
+_FLOCK = struct.Struct("@hhqqi0q")
 
 
-def _request(fd: int, command: int, kind: int, start: int, length: int) -> _Flock:
-    request = _Flock(kind, os.SEEK_SET, start, length, 0)
-    return _Flock.from_buffer_copy(fcntl.fcntl(fd, command, bytes(request)))
+def _request(fd: int, command: int, kind: int, start: int, length: int) -> tuple[int, int]:
+    """The lock request made; the kernel's answer as (type, start)."""
+    answer = fcntl.fcntl(fd, command, _FLOCK.pack(kind, os.SEEK_SET, start, length, 0))
+    found_kind, _, found_start, _, _ = _FLOCK.unpack(answer)
+    return found_kind, found_start
 
 
 def _try_lock(fd: int, start: int, length: int = 1) -> bool:
@@ -105,15 +100,15 @@ def _unlock(fd: int, start: int, length: int = 1) -> None:
     _request(fd, fcntl.F_OFD_SETLK, fcntl.F_UNLCK, start, length)
 
 
-def _holder(fd: int, start: int, length: int = 1) -> _Flock | None:
-    """The lock another open file holds in [start, start + length), or None."""
-    found = _request(fd, fcntl.F_OFD_GETLK, fcntl.F_WRLCK, start, length)
-    return None if found.l_type == fcntl.F_UNLCK else found
+def _holder(fd: int, start: int, length: int = 1) -> int | None:
+    """Where the lock another open file holds in [start, start + length) starts, or None."""
+    kind, found_start = _request(fd, fcntl.F_OFD_GETLK, fcntl.F_WRLCK, start, length)
+    return None if kind == fcntl.F_UNLCK else found_start
 
 
 def _pid_of_holder(fd: int) -> int | None:
     found = _holder(fd, PID_BASE, PID_SPAN)
-    return found.l_start - PID_BASE if found is not None else None
+    return found - PID_BASE if found is not None else None
 
 
 # Descriptors of catalogue files, by (device, inode), kept open (see the module's docstring):
