@@ -63,6 +63,13 @@ class WatchingComponent(Component):
         self._quiet_since = 0.0  # the last time the watcher reported changes
         # Records whose files vanished, held for a move: root id -> {record id: since}.
         self._held: dict[int, dict[int, float]] = {}
+        # Since when the first watcher sweeps: the engine's start. Its startup reconcile may walk
+        # a folder before the watch on it is in place (on a loaded machine that takes a while),
+        # and what is written there in between would be seen by neither.
+        self._unwatched_since: int | None = None
+
+    def start(self) -> None:
+        self._unwatched_since = time.time_ns()
 
     def stop(self, deadline: float) -> None:
         pass  # the writer starts (and restarts) the watcher: it stops after the writer
@@ -137,9 +144,11 @@ class WatchingComponent(Component):
         alive = self.watcher is None or self.watcher.thread.is_alive()
         if ids == self._watched_roots and alive and not restart:
             return
-        replaced_at = None
+        # What changes before the new watcher's watches are in place, it sweeps: since the old
+        # one stopped, since the engine started for the first, else since it is made.
+        sweep_since = self._unwatched_since or time.time_ns()
         if self.watcher is not None:
-            replaced_at = time.time_ns()  # what changes while it restarts, the new one sweeps
+            sweep_since = time.time_ns()
             self.watcher.stop()
             if ids == self._watched_roots and not alive:  # whatever it missed, a reconcile finds
                 self.engine.reconciling.request(None, "scheduled")
@@ -169,6 +178,7 @@ class WatchingComponent(Component):
             self.set_state("degraded", task=margin, error=message)
             self.watcher = None
             return
+        self._unwatched_since = None
         self.watcher = Watcher(
             [root.path for root in watched],
             self.rules_for,
@@ -177,7 +187,7 @@ class WatchingComponent(Component):
             on_trouble=self._on_trouble,
             on_folders=self._on_folders,
             watch_factory=self.watch_factory,
-            sweep_since_ns=replaced_at,
+            sweep_since_ns=sweep_since,
         )
         # The state first: a watcher that fails at once reports its trouble after this.
         self.set_state("running", task=margin)

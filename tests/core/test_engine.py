@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import watchfiles
 
 from core.config import load_settings
 from core.engine import COMPONENTS, Engine, EngineRunning
@@ -311,6 +312,37 @@ def test_the_lock_never_drops_sqlites_own_locks(tmp_path):
 def test_checking_for_an_engine_creates_nothing(tmp_path):
     assert running_engine_pid(tmp_path / "none.db") is None
     assert list(tmp_path.iterdir()) == []
+
+
+WATCHES_LATE_SECONDS = 2.0
+
+
+@pytest.mark.parametrize("written_after", [0.0, 0.5, 1.5])
+@pytest.mark.parametrize("where", ["a folder there", "a new folder"])
+def test_what_arrives_before_the_first_watches_are_in_place_is_recorded(
+    tmp_path, catalogue_location, library, written_after, where
+):
+    """The startup reconcile may walk a folder before the watcher's watches on it are in place
+    (on a loaded machine they come late): a file written in between is seen by neither,
+    unless the first watcher sweeps what changed since the engine started. Here the watches
+    come 2 s after the start, and the file is written after the startup reconcile."""
+
+    def late_watch(*paths, **options):
+        if not options["stop_event"].wait(WATCHES_LATE_SECONDS):
+            yield from watchfiles.watch(*paths, **options)
+
+    settings = settings_for(tmp_path, catalogue_location)
+    add_root(settings, library)
+    engine = Engine(settings, watch_factory=late_watch)
+    engine.start()
+    try:
+        wait_until(lambda: SyncRun.select().where(SyncRun.kind == "startup").count())
+        time.sleep(written_after)
+        folder = "2024/2024-06-01" if where == "a folder there" else "2024/2024-06-02"
+        write(library / folder / "arrived.JPG", "arrived")
+        wait_until(lambda: f"{folder}/arrived.JPG" in catalogued(library), timeout=30)
+    finally:
+        engine.stop()
 
 
 def test_stop_and_restart_lose_nothing_written_while_stopped(tmp_path, catalogue_location, library):
