@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,11 @@ from core.store.backlog import (
 )
 from core.store.sqlite_file import PRAGMAS, SCHEMA_VERSION
 from core.store.turns import Turns
+
+# From this many files known under a root, its walk is shared with a forked copy of this
+# process (``_same_files``); below, the fork costs more than the half of the walk it saves.
+SHARED_WALK_FROM = 5_000
+SHARED_FOLDERS = 8  # the walk is shared once the first levels have this many folders
 
 
 @dataclass(frozen=True)
@@ -156,48 +163,133 @@ def _same_files(
     root_path: str, known: dict[str, tuple[int, int]], rules: IgnoreRules
 ) -> int | None:
     """How many files are under the root when they are exactly the ones ``known`` (each with
-    its size and mtime_ns) and every folder could be read; None at the first difference."""
+    its size and mtime_ns) and every folder could be read; None at the first difference.
+
+    A large root is walked by two processes, this one and a fork of it, each over half of
+    its folders: the walk is a stat per file, and the second core does half of them (as the
+    full scan's survey workers do). Each takes the files it sees out of its own copy of
+    ``known``, and their folders do not overlap, so the files seen are the ones known exactly
+    when each saw no difference and together they saw as many as are known."""
+    expected = len(known)
+    if expected < SHARED_WALK_FROM or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+        files = _walk(root_path, [""], known, rules)
+    else:
+        files = _walk_shared(root_path, known, rules)
+    return files if files == expected else None
+
+
+def _walk_shared(
+    root_path: str, known: dict[str, tuple[int, int]], rules: IgnoreRules
+) -> int | None:
+    """The files under the root that are as known, walked with a forked copy of this process
+    (``_same_files``); None at the first difference either finds."""
+    # The first levels here, until there are folders enough to share evenly.
+    files, folders = 0, [""]
+    while folders and len(folders) < SHARED_FOLDERS:
+        below: list[str] = []
+        for rel_dir in folders:
+            seen = _look_in(root_path, rel_dir, known, rules, below)
+            if seen is None:
+                return None
+            files += seen
+        folders = sorted(below)
+    if not folders:
+        return files
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: its half, its count (or -1) down the pipe, and gone
+        code = 1
+        try:
+            os.close(read_end)
+            theirs = _walk(root_path, folders[1::2], known, rules)
+            os.write(write_end, b"%d" % (-1 if theirs is None else theirs))
+            code = 0
+        finally:
+            os._exit(code)  # nothing of this process's to run again (no atexit, no flush)
+    os.close(write_end)
+    reaped = False
+    try:
+        mine = _walk(root_path, folders[0::2], known, rules)
+        if mine is None:
+            return None  # the copy is stopped below: its answer no longer matters
+        with os.fdopen(read_end, "rb") as answer:
+            read_end = -1
+            said = answer.read()
+        os.waitpid(pid, 0)
+        reaped = True
+        theirs = int(said) if said else -1  # nothing said: it failed
+        return None if theirs < 0 else files + mine + theirs
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+        if not reaped:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _walk(
+    root_path: str, folders: list[str], known: dict[str, tuple[int, int]], rules: IgnoreRules
+) -> int | None:
+    """The files as known in ``folders`` and every folder below them, taken out of
+    ``known``; None at the first difference."""
+    files = 0
+    stack = list(folders)
+    while stack:
+        seen = _look_in(root_path, stack.pop(), known, rules, stack)
+        if seen is None:
+            return None
+        files += seen
+    return files
+
+
+def _look_in(
+    root_path: str,
+    rel_dir: str,
+    known: dict[str, tuple[int, int]],
+    rules: IgnoreRules,
+    folders: list[str],
+) -> int | None:
+    """The files of one folder (not below it) that are as known, taken out of ``known``,
+    its folders added to ``folders``; None at the first difference or when it cannot be
+    read (gone or unreadable while read: the full scan says which)."""
     ignores = rules.ignores
     pop_known = known.pop
     stat = os.stat
     files = 0
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            fd = os.open(
-                os.path.join(root_path, rel_dir) if rel_dir else root_path,
-                os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
-            )
-        except OSError:
-            return None
-        try:
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    name = entry.name
-                    rel_path = prefix + name
-                    if entry.is_file(follow_symlinks=False):
-                        if ignores(rel_path, name, False):
-                            continue
-                        if not name.isascii() and not is_storable_name(name):
-                            return None
-                        st = stat(name, dir_fd=fd, follow_symlinks=False)
-                        if pop_known(rel_path, None) != (st.st_size, st.st_mtime_ns):
-                            return None
-                        files += 1
-                    elif entry.is_dir(follow_symlinks=False):
-                        if ignores(rel_path, name, True):
-                            continue
-                        if not is_storable_name(name):
-                            return None
-                        stack.append(rel_path)
-                    # symlinks, FIFOs, sockets and devices are not photos: passed over
-        except OSError:
-            return None  # gone or unreadable while read: the full scan says which
-        finally:
-            os.close(fd)
-    return files if not known else None  # left over: files the catalogue has and the disk not
+    prefix = rel_dir + "/" if rel_dir else ""
+    try:
+        fd = os.open(
+            os.path.join(root_path, rel_dir) if rel_dir else root_path,
+            os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+        )
+    except OSError:
+        return None
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                name = entry.name
+                rel_path = prefix + name
+                if entry.is_file(follow_symlinks=False):
+                    if ignores(rel_path, name, False):
+                        continue
+                    if not name.isascii() and not is_storable_name(name):
+                        return None
+                    st = stat(name, dir_fd=fd, follow_symlinks=False)
+                    if pop_known(rel_path, None) != (st.st_size, st.st_mtime_ns):
+                        return None
+                    files += 1
+                elif entry.is_dir(follow_symlinks=False):
+                    if ignores(rel_path, name, True):
+                        continue
+                    if not is_storable_name(name):
+                        return None
+                    folders.append(rel_path)
+                # symlinks, FIFOs, sockets and devices are not photos: passed over
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return files
 
 
 def _describing_waits(connection: sqlite3.Connection) -> bool:
