@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from core.config import Settings
+from core.records import frozen_record
 
 if TYPE_CHECKING:
     from core.store import Catalogue
@@ -18,7 +18,7 @@ class UsageError(Exception):
     """The command cannot do what was asked; the message says what to do instead."""
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Invocation:
     """What every subcommand gets."""
 

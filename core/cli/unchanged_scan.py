@@ -26,13 +26,13 @@ import signal
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from core.cli.invocation import EXIT_OK
 from core.cli.output import previews_left, scan_summary
 from core.config import Settings
+from core.records import frozen_record
 from core.scan.ignore import IgnoreRules, excluded_paths, is_storable_name
 from core.scan.mounts import RootIdentity, identify
 from core.scan.report import ReconcileReport
@@ -51,7 +51,7 @@ SHARED_WALK_FROM = 5_000
 SHARED_FOLDERS = 8  # the walk is shared once the first levels have this many folders
 
 
-@dataclass(frozen=True)
+@frozen_record
 class _RootSeen:
     root_id: int
     path: str

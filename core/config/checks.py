@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from core.catalogue_location import is_server
+from core.records import frozen_record
 
 # What ingest folder and name templates may say: the capture date (the camera's own day), the
 # camera, and the original name. One place: core.ingest.plan fills them.
@@ -42,7 +42,7 @@ def _refused(key: str, value: Any, allowed: str) -> ConfigError:
     return ConfigError(f"{key} = {value!r} is not allowed: use {allowed}.")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class WholeNumber:
     low: int
     high: int
@@ -61,7 +61,7 @@ class WholeNumber:
         return value
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Number:
     low: float
     high: float
@@ -80,7 +80,7 @@ class Number:
         return float(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class YesNo:
     allowed = "true or false"
 
@@ -90,7 +90,7 @@ class YesNo:
         return value
 
 
-@dataclass(frozen=True)
+@frozen_record
 class OneOf:
     choices: tuple[str, ...]
 
@@ -104,7 +104,7 @@ class OneOf:
         return value
 
 
-@dataclass(frozen=True)
+@frozen_record
 class FilePath:
     """A path in quotes, ``~`` expanded; with ``optional``, "" means none. ``folder``: a file
     there is refused now, not when the first photo would be filed into it."""
@@ -128,7 +128,7 @@ class FilePath:
         return path
 
 
-@dataclass(frozen=True)
+@frozen_record
 class CatalogueLocation:
     """The catalogue: a file path in quotes (``~`` expanded), or a PostgreSQL database's
     ``postgresql://`` URL, kept as text (core.catalogue_location)."""
@@ -168,7 +168,7 @@ def _with_variables(value: str) -> str:
     return os.path.expandvars(value.replace("${USER}", user).replace("$USER", user))
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Folders:
     allowed = 'a list of folders, such as ["~/Inbox"]'
     variables: bool = False  # $USER and the like are filled in ("/media/$USER")
@@ -183,7 +183,7 @@ class Folders:
         return paths
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Patterns:
     allowed = 'a list of patterns in gitignore syntax, such as ["*.bak", "Exports/"]'
 
@@ -203,7 +203,7 @@ class Patterns:
         return tuple(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Names:
     allowed = 'a list of names, such as ["web"]'
 
@@ -213,7 +213,7 @@ class Names:
         return tuple(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class PersonName:
     """Who makes the decisions (``triage.name``): printable text, at most 64 characters, with
     no spaces at its ends, so that the log, ``--by NAME`` and the app show it as typed.
@@ -254,7 +254,7 @@ def host_name() -> str:
     return os.uname().nodename or "localhost"
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Template:
     """A folder or file name under the ingest destination, from the placeholders; ``{seq}``
     (a counter, formatted as a number: ``{seq:04}``) only in a file name."""
@@ -298,7 +298,7 @@ class Template:
         return value
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Keys:
     allowed = 'a key name or a list of them, such as ["a", "p"]'
 
@@ -314,7 +314,7 @@ class Keys:
         return tuple(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Command:
     allowed = (
         'the program and its arguments as a list, such as ["darktable-cli", "{src}", "{xmp}", '
@@ -327,7 +327,7 @@ class Command:
         return tuple(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Table:
     """A table whose names are the photographer's own (actions, command stages), each entry
     checked by ``each``."""

@@ -6,15 +6,16 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from core.config.checks import Check, Table
+from core.records import frozen_record
 
 _DECLARED = "shootwatch.setting"  # where a field's metadata holds its declaration
 
 
-@dataclass(frozen=True)
+@frozen_record
 class _Declared:
     check: Check
     help: str
@@ -44,7 +45,7 @@ def setting(
     return field(default=default, metadata={_DECLARED: declared})
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Setting:
     """One declared setting, as the file names it and the settings hold it."""
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.config.checks import CatalogueLocation, ConfigError
 from core.config.declaration import Setting
 from core.config.settings import SECTION_TYPES, SETTINGS, Settings, default_config_path
+from core.records import frozen_record
 
 CONFIG_ENV = "SHOOTWATCH_CONFIG"
 CATALOGUE_ENV = "SHOOTWATCH_DB"
@@ -24,7 +24,7 @@ _TABLES = {key.rpartition(".")[0] for key in _BY_KEY} - {""}  # [scan], [stages]
 # --- reading the file ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen_record
 class _File:
     path: Path
     text: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from core.config.checks import (
@@ -29,6 +29,7 @@ from core.config.checks import (
 )
 from core.config.declaration import declared_in, section_types, setting
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
+from core.records import frozen_record
 from core.scan.ignore import BUILTIN_RULES
 
 APP_NAME = "shootwatch"
@@ -74,7 +75,7 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ScanSettings:
     ignore: tuple[str, ...] = setting(
         (),
@@ -102,7 +103,7 @@ class ScanSettings:
     own_folders: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen_record
 class WatchSettings:
     debounce_ms: int = setting(
         200,
@@ -117,7 +118,7 @@ class WatchSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class EngineSettings:
     reconcile_hours: float = setting(
         6.0,
@@ -133,7 +134,7 @@ class EngineSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class MediaSettings:
     preview_long_edge: int = setting(
         1600,
@@ -154,7 +155,7 @@ class MediaSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class TriageSettings:
     name: str = setting(
         factory=default_person_name,
@@ -199,7 +200,7 @@ class TriageSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class DarktableSettings:
     library: Path = setting(
         factory=default_darktable_library,
@@ -231,7 +232,7 @@ class DarktableSettings:
     explicit: bool = False  # library.db was named in the settings, not taken by default
 
 
-@dataclass(frozen=True)
+@frozen_record
 class StageSettings:
     output: Path = setting(
         factory=default_stage_output,
@@ -273,7 +274,7 @@ class StageSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class IngestSettings:
     destination: Path | None = setting(
         None,
@@ -346,7 +347,7 @@ class IngestSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class TuiSettings:
     renderer: str = setting(
         "auto",
@@ -386,7 +387,7 @@ class TuiSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Settings:
     catalogue: Path | str = setting(
         factory=default_catalogue_path,

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from core.records import frozen_record
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 _ESCAPE = re.compile(rb"\\([0-7]{3})")  # the kernel writes space, tab, newline, \ as \ooo
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Mount:
     mount_point: str
     device: str  # "major:minor", as `stat` gives st_dev
@@ -70,7 +71,7 @@ def device_name(st_dev: int) -> str:
     return f"{os.major(st_dev)}:{os.minor(st_dev)}"
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RootIdentity:
     """The file system a root's folder is on: its device and where that is mounted."""
 

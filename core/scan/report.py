@@ -4,10 +4,12 @@ the same without loading it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+
+from core.records import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ReconcileReport:
     run_id: int
     root_path: str
