@@ -3,14 +3,12 @@ help and example, and ``declared_in`` reads those declarations back as ``Setting
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from collections.abc import Callable
-from dataclasses import field
 from typing import Any
 
 from core.config.checks import Check, Table
-from core.records import frozen_record
+from core.records import MISSING, field, fields, frozen_record, is_record
 
 _DECLARED = "shootwatch.setting"  # where a field's metadata holds its declaration
 
@@ -25,7 +23,7 @@ class _Declared:
 
 
 def setting(
-    default: Any = dataclasses.MISSING,
+    default: Any = MISSING,
     *,
     factory: Callable[[], Any] | None = None,
     check: Check,
@@ -77,11 +75,7 @@ class Setting:
 def section_types(root: type) -> dict[str, type]:
     """The fields of ``root`` that are sections (dataclasses of settings), with their classes."""
     hints = typing.get_type_hints(root)
-    return {
-        item.name: hints[item.name]
-        for item in dataclasses.fields(root)
-        if dataclasses.is_dataclass(hints[item.name])
-    }
+    return {item.name: hints[item.name] for item in fields(root) if is_record(hints[item.name])}
 
 
 def declared_in(root: type) -> tuple[Setting, ...]:
@@ -94,11 +88,11 @@ def declared_in(root: type) -> tuple[Setting, ...]:
 
 def _declared_fields(cls: type, section: str | None) -> list[Setting]:
     found = []
-    for item in dataclasses.fields(cls):
+    for item in fields(cls):
         declared = item.metadata.get(_DECLARED)
         if declared is None:
             continue  # a value that follows from the settings (scan.own_folders), not one
-        if item.default_factory is not dataclasses.MISSING:
+        if item.default_factory is not MISSING:
             default = item.default_factory
         else:
             default = lambda value=item.default: value  # noqa: E731

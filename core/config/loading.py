@@ -4,7 +4,6 @@ the line, the key, the value and what is allowed."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 from core.config.checks import CatalogueLocation, ConfigError
 from core.config.declaration import Setting
 from core.config.settings import SECTION_TYPES, SETTINGS, Settings, default_config_path
-from core.records import frozen_record
+from core.records import frozen_record, replace
 
 CONFIG_ENV = "SHOOTWATCH_CONFIG"
 CATALOGUE_ENV = "SHOOTWATCH_DB"
@@ -151,11 +150,9 @@ def load_settings(
         fields.setdefault(declared.section, {})[declared.name] = value
     sections = {name: cls(**fields.get(name, {})) for name, cls in SECTION_TYPES.items()}
     # What follows from the settings rather than being one.
-    sections["scan"] = dataclasses.replace(
+    sections["scan"] = replace(
         sections["scan"],
         own_folders=(str(sections["stages"].output), str(sections["media"].preview_cache)),
     )
-    sections["darktable"] = dataclasses.replace(
-        sections["darktable"], explicit="darktable.library" in given
-    )
+    sections["darktable"] = replace(sections["darktable"], explicit="darktable.library" in given)
     return Settings(**fields.get(None, {}), **sections, config_file=file.path if file else None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import field
 from pathlib import Path
 
 from core.config.checks import (
@@ -29,7 +28,7 @@ from core.config.checks import (
 )
 from core.config.declaration import declared_in, section_types, setting
 from core.darktable.facts import MIN_POLL_SECONDS, SAFE_QUIET_SECONDS
-from core.records import frozen_record
+from core.records import field, frozen_record
 from core.scan.ignore import BUILTIN_RULES
 
 APP_NAME = "shootwatch"

@@ -4,8 +4,6 @@ the same without loading it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from core.records import frozen_record
 
 
@@ -28,4 +26,4 @@ class ReconcileReport:
     vanished: tuple[int, ...] = ()  # records kept for now: their files went (see hold_removals)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self._record_names}

@@ -32,6 +32,9 @@ NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN = (
     "core.engine.scheduler",
     "core.triage.bursts",
 )
+# Nor, for a scan that finds nothing changed, the ORM, or dataclasses and the inspect module it
+# loads (7 ms): the settings and the scan's report are frozen records (core.records).
+NEVER_FOR_NO_CHANGE_SCAN = ("peewee", "dataclasses", "inspect")
 # The modules of the subcommands other than the one that runs.
 OTHER_COMMANDS = ("core.cli.bursts", "core.cli.catalogue", "core.cli.darktable", "core.cli.demo",
                   "core.cli.ingest", "core.cli.service", "core.cli.stages", "core.cli.triage",
@@ -107,6 +110,8 @@ def test_a_scan_of_an_unchanged_tree_imports_no_app_image_library_pool_or_migrat
     assert f"{files}" in said and ("0 added" in said or '"files_added": 0' in said), said
     assert loaded(modules, NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN) == []
     assert loaded(modules, OTHER_COMMANDS) == []
+    if not options:  # the JSON output is the full scan's
+        assert loaded(modules, NEVER_FOR_NO_CHANGE_SCAN) == []
 
 
 def test_the_settings_import_no_triage_scan_or_store_code():

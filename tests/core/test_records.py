@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from core import records
 from core.records import frozen_record
 from tests.helpers import REPO
 
@@ -23,8 +24,8 @@ class Record:
 
     name: str
     photos: int = 0
-    tags: tuple[str, ...] = field(default_factory=tuple)
-    note: str = field(default="", metadata={"help": "free text"})
+    tags: tuple[str, ...] = records.field(default_factory=tuple)
+    note: str = records.field(default="", metadata={"help": "free text"})
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,54 @@ def test_the_classes_a_command_defines_at_start_are_records():
     assert result.stdout == "", (
         f"compiled at every start, make them frozen records:\n{result.stdout}"
     )
+
+
+def test_the_records_own_fields_and_replace_agree_with_dataclasses():
+    record = Record("Rome", 3, ("a",), "n")
+    assert [(item.name, item.type) for item in records.fields(Record)] == [
+        (item.name, item.type) for item in dataclasses.fields(Dataclass)
+    ]
+    assert records.replace(record, photos=4) == dataclasses.replace(record, photos=4)
+    assert records.replace(record) == record
+    with pytest.raises(TypeError):
+        records.replace(record, colour="red")
+    assert records.is_record(Record) and records.is_record(record)
+    assert not records.is_record(Dataclass) and not records.is_record(3)
+
+
+def test_a_record_is_declared_as_a_dataclass_would_be_or_refused():
+    with pytest.raises(TypeError, match="follows default"):
+
+        @frozen_record
+        class Backwards:
+            first: int = 0
+            second: int
+
+    with pytest.raises(TypeError, match=r"core\.records\.field"):
+
+        @frozen_record
+        class Borrowed:
+            tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def test_a_record_loads_dataclasses_only_when_asked_as_one():
+    program = (
+        "import sys\n"
+        "from core import records\n"
+        "@records.frozen_record\n"
+        "class Shoot:\n"
+        "    name: str\n"
+        "    photos: int = records.field(default=0, metadata={'help': 'how many'})\n"
+        "shoot = records.replace(Shoot('Rome'), photos=2)\n"
+        "assert shoot == Shoot('Rome', 2) and hash(shoot) == hash(Shoot('Rome', 2))\n"
+        "assert 'dataclasses' not in sys.modules and 'inspect' not in sys.modules\n"
+        "import dataclasses\n"
+        "assert dataclasses.is_dataclass(shoot)\n"
+        "assert dataclasses.fields(Shoot)[1].metadata['help'] == 'how many'\n"
+        "assert dataclasses.asdict(shoot) == {'name': 'Rome', 'photos': 2}\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.stdout == "ok\n", result.stderr
