@@ -15,6 +15,7 @@ import pwd
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
@@ -51,6 +52,22 @@ def why_unavailable() -> str | None:
 
 def required() -> bool:
     return os.environ.get("SHOOTWATCH_REQUIRE_POSTGRES") == "1"
+
+
+# Run beside each cluster: it waits on a pipe the cluster's owner holds, and when that ends
+# with the cluster's folder still there (the owner was killed: pytest-timeout, kill -9, a
+# crash, so no fixture's teardown ran), stops the server at once and removes the folder. A
+# cluster stopped by ``stop()`` has no folder left, and the watchdog just ends.
+WATCHDOG = """
+import os, shutil, subprocess, sys
+read_end, folder, data, *pg_ctl = sys.argv[1:]
+while os.read(int(read_end), 64):
+    pass
+if os.path.isdir(folder):
+    subprocess.run([*pg_ctl, "--pgdata", data, "--mode", "immediate", "--wait", "stop"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 def server_processes(data: Path) -> int:
@@ -96,6 +113,24 @@ class PostgresCluster:
         # (setpriv) around whole commands; the data folder itself stays the server's alone.
         os.chmod(self.folder, 0o711)
         self.started = False
+        self._watchdog: subprocess.Popen | None = None
+        self._owner_end = -1  # the pipe's end this process holds while the cluster lives
+
+    def _pg_ctl(self) -> list[str]:
+        command = [str(server_binaries() / "pg_ctl")]
+        return ["runuser", "-u", SERVER_USER, "--", *command] if self.as_other_user else command
+
+    def _start_watchdog(self) -> None:
+        read_end, self._owner_end = os.pipe()
+        try:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-c", WATCHDOG, str(read_end), str(self.folder),
+                 str(self.data), *self._pg_ctl()],
+                pass_fds=(read_end,), cwd="/", start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            os.close(read_end)
 
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(server_binaries() / program), *args]
@@ -117,6 +152,7 @@ class PostgresCluster:
             "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )  # fmt: skip
         self.started = True  # from here on, stop() has something to stop
+        self._start_watchdog()
         self.start_server()
 
     def start_server(self) -> None:
@@ -173,6 +209,12 @@ class PostgresCluster:
         finally:
             self.started = False
             shutil.rmtree(self.folder, ignore_errors=True)
+            if self._owner_end >= 0:  # the folder is gone: the watchdog ends, nothing to do
+                os.close(self._owner_end)
+                self._owner_end = -1
+            if self._watchdog is not None:
+                self._watchdog.wait(timeout=60)
+                self._watchdog = None
 
 
 # A test (or a module's ``pytestmark``) with this mark that uses the catalogue fixtures runs

@@ -222,6 +222,23 @@ def test_what_shootwatch_config_prints_gives_the_same_settings_back(tmp_path, ca
         first, config_file=None)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "given", ["--db", "SHOOTWATCH_DB", "config file"], ids=lambda given: f"from {given}"
+)
+def test_shootwatch_config_never_prints_a_catalogue_password(tmp_path, capsys, monkeypatch, given):
+    url = "postgresql://shootwatch:s3cret-word@nas.local:5432/studio"
+    path = tmp_path / "config.toml"
+    path.write_text(f'catalogue = "{url}"\n' if given == "config file" else "")
+    if given == "SHOOTWATCH_DB":
+        monkeypatch.setenv("SHOOTWATCH_DB", url)
+    options = ["--db", url] if given == "--db" else []
+    assert main(["--config", str(path), *options, "config"]) == 0
+    printed = capsys.readouterr().out
+    assert "s3cret-word" not in printed
+    assert 'catalogue = "postgresql://shootwatch@nas.local:5432/studio"' in printed
+    assert "password is not shown" in printed
+
+
 def test_each_section_default_is_its_declared_default():
     """The dataclasses and the declarations are one: a section made with no arguments holds
     every declared default, and the settings of no file are those."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until
 from tests.postgres_cluster import PostgresCluster, connect_directly, server_processes
 
 
@@ -35,6 +35,41 @@ def test_a_cluster_runs_as_postgres_and_leaves_nothing_behind(postgres_server):
         cluster.stop()
     assert server_processes(cluster.data) == 0
     assert not cluster.folder.exists()
+
+
+OWNER_KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    from tests.postgres_cluster import PostgresCluster
+    cluster = PostgresCluster()
+    cluster.start()
+    print(cluster.folder, cluster.data, flush=True)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # no teardown, as pytest-timeout kills
+    """
+)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_a_cluster_whose_owner_is_killed_is_stopped_and_removed(postgres_server, signal_name):
+    owner = subprocess.run(
+        [sys.executable, "-c", OWNER_KILLED, signal_name],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert owner.returncode < 0, owner.stderr  # killed by its signal
+    folder, data = (Path(word) for word in owner.stdout.split())
+    wait_until(lambda: server_processes(data) == 0, 60, "the killed owner's server stopped")
+    wait_until(lambda: not folder.exists(), 60, "the killed owner's cluster folder removed")
+
+
+def test_a_cluster_stopped_by_its_owner_leaves_no_watchdog(postgres_server):
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        watchdog = cluster._watchdog
+        assert watchdog is not None and watchdog.poll() is None
+    finally:
+        cluster.stop()
+    assert watchdog.poll() is not None and server_processes(cluster.data) == 0
 
 
 USES_THE_SERVER = textwrap.dedent(
