@@ -95,6 +95,13 @@ def test_a_record_survives_pickling_and_copies():
     assert copy.copy(record) == record and copy.deepcopy(record) == record
 
 
+def run_python(program: str) -> subprocess.CompletedProcess[str]:
+    """``program`` run by a fresh interpreter: what a command's start loads, and nothing else."""
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+
+
 # Modules that define the classes of a no-change scan's start (the settings, their checks and
 # declarations, the scan's report and the mount table): each dataclass they define is a record.
 START_MODULES = ("core.config.checks", "core.config.declaration", "core.config.settings",
@@ -113,9 +120,7 @@ def test_the_classes_a_command_defines_at_start_are_records():
         "                and dataclasses.is_dataclass(value) and value.__init__ is not _init):\n"
         "            print(name, value.__name__)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=60
-    )
+    result = run_python(program)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "", (
         f"compiled at every start, make them frozen records:\n{result.stdout}"
@@ -167,7 +172,5 @@ def test_a_record_loads_dataclasses_only_when_asked_as_one():
         "assert dataclasses.asdict(shoot) == {'name': 'Rome', 'photos': 2}\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=60
-    )
+    result = run_python(program)
     assert result.stdout == "ok\n", result.stderr
