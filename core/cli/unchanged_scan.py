@@ -143,7 +143,7 @@ def _known_files(connection: QuickCatalogue, root_id: int) -> dict[str, tuple[in
         "SELECT 1 FROM file WHERE root_id = ? AND blake3 IS NULL LIMIT 1", (root_id,)
     ).fetchone():
         return {}
-    rows = connection.execute_sql(
+    rows = connection.rows(
         "SELECT rel_path, size, mtime_ns FROM file WHERE root_id = ?", (root_id,)
     )
     return {rel_path: (size, mtime_ns) for rel_path, size, mtime_ns in rows}
