@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _refuse_names_the_catalogue_cannot_hold(args, Path(shown(catalogue)))
         if args.command == "run":  # the engine opens the catalogue itself
             return command_function("run")(settings, err)
-        if args.command == "scan" and not on_server:
+        if args.command == "scan":
             # Most scans change nothing: told without loading the full scan (or the ORM).
             from core.cli.unchanged_scan import scan_if_unchanged
 

@@ -1,21 +1,25 @@
-"""A ``shootwatch scan`` that finds nothing changed, told with the standard library alone.
+"""A ``shootwatch scan`` that finds nothing changed, told with the catalogue's driver alone.
 
 Most scans of a library change nothing, and the whole process is what a person waits for: the
 interpreter, the ORM and the catalogue's models cost more than the walk of 10,000 files. So
 before the full scan (core.cli.scanning, core.scan.reconcile) loads any of it, this looks with
-``sqlite3`` and ``os.scandir``: every root online on the file system recorded for it, no folder
-of it known unreadable, each file the catalogue knows there with the same size and
-modification time and a content, no other file, no name the catalogue cannot hold, nothing
-for the media pipeline to do. Then it records what the full scan records for such a run (the
-run in ``history``, each root seen now) and prints the same summary, with the same exit code.
+the driver (``sqlite3`` for a file, ``psycopg`` for a server: core.cli.quick_catalogue, where
+the two differ) and ``os.scandir``: the catalogue's schema this code's, no engine running on
+it, every root online on the file system recorded for it, no folder of it known unreadable,
+each file the catalogue knows there with the same size and modification time and a content,
+no other file, no name the catalogue cannot hold, nothing for the media pipeline to do. Then
+it records what the full scan records for such a run (the run in ``history``, each root seen
+now) and prints the same summary, with the same exit code.
 
 Anything else (a file added, changed, removed or renamed, a root offline, unmounted or on
-another drive, an engine running, a catalogue on a server, to upgrade or unreadable, options
-other than the settings' own) is the full scan's, which then runs as if this had not looked:
-nothing is written here unless every root was found unchanged. The comparison is the
-survey's (core.scan.survey: size and mtime_ns of each regular file, the same ignore rules,
-the files without a content read again), so a file the full scan would record anew is never
-called unchanged here.
+another drive, an engine running, a catalogue to upgrade or unreadable, a server that cannot
+be reached, options other than the settings' own) is the full scan's, which then runs as if
+this had not looked: nothing is written here unless every root was found unchanged. The
+comparison is the survey's (core.scan.survey: size and mtime_ns of each regular file, the
+same ignore rules, the files without a content read again), so a file the full scan would
+record anew is never called unchanged here. The run is recorded in one transaction that
+holds the roots it records (SQLite's write lock, a server's row locks) and finds each as it
+was looked at.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -31,6 +34,7 @@ from typing import TextIO
 
 from core.cli.invocation import EXIT_OK
 from core.cli.output import previews_left, scan_summary
+from core.cli.quick_catalogue import QuickCatalogue, open_quick
 from core.config import Settings
 from core.records import frozen_record
 from core.scan.ignore import IgnoreRules, excluded_paths, is_storable_name
@@ -42,8 +46,6 @@ from core.store.backlog import (
     photos_without_metadata,
     preview_work,
 )
-from core.store.sqlite_file import PRAGMAS, SCHEMA_VERSION
-from core.store.turns import Turns
 
 # From this many files known under a root, its walk is shared with a forked copy of this
 # process (``_same_files``); below, the fork costs more than the half of the walk it saves.
@@ -62,43 +64,33 @@ class _RootSeen:
     duration: float
 
 
-class _Sql:
-    """A plain connection as core.store.backlog asks for it (peewee's ``execute_sql``)."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.execute_sql = connection.execute
-
-
 def scan_if_unchanged(
-    args: argparse.Namespace, settings: Settings, catalogue: Path, out: TextIO, err: TextIO
+    args: argparse.Namespace,
+    settings: Settings,
+    catalogue: Path | str,
+    out: TextIO,
+    err: TextIO,
 ) -> int | None:
     """``shootwatch scan`` of every root when nothing changed under any of them: its exit code,
     the run recorded and its summary printed. None when the full scan must run (nothing was
     written then)."""
     if args.path is not None or args.accept_empty or args.previews or args.json:
         return None
-    if not catalogue.is_file():
-        return None  # the full scan makes it, or says why not
-    from core.engine.lock import running_engine_pid
-
-    if running_engine_pid(catalogue) is not None:
-        return None  # the engine scans (core.cli.scanning asks it)
-    try:
-        connection = sqlite3.connect(catalogue, isolation_level=None)
-    except sqlite3.Error:
+    # Not made yet, an engine running (it scans: core.cli.scanning asks it), a server that
+    # cannot be reached: the full scan's, which makes it, asks the engine or says why not.
+    connection = open_quick(catalogue)
+    if connection is None:
         return None
     try:
-        for name, value in PRAGMAS.items():
-            connection.execute(f"PRAGMA {name} = {value}")
-        seen = _all_unchanged(connection, catalogue, settings)
+        seen = _all_unchanged(connection, settings)
         if seen is None:
             return None
-        left, builds = preview_work(_Sql(connection), all_previews=False)
+        left, builds = preview_work(connection, all_previews=False)
         if builds or _describing_waits(connection):
             return None  # the scan describes, or builds previews: the full scan's work
-        if not _record(connection, catalogue, seen):
+        if not _record(connection, seen):
             return None
-    except (sqlite3.Error, OSError):
+    except (*connection.errors, OSError):
         return None  # looked at again by the full scan, which says what is wrong
     finally:
         connection.close()
@@ -109,13 +101,11 @@ def scan_if_unchanged(
     return EXIT_OK
 
 
-def _all_unchanged(
-    connection: sqlite3.Connection, catalogue: Path, settings: Settings
-) -> list[_RootSeen] | None:
+def _all_unchanged(connection: QuickCatalogue, settings: Settings) -> list[_RootSeen] | None:
     """Each root as this scan found it, when all are unchanged; None otherwise."""
-    if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+    if not connection.schema_is_current():
         return None  # new, older (to upgrade) or newer: the store says what to do
-    roots = connection.execute(
+    roots = connection.execute_sql(
         "SELECT id, path, state, device, mount_point FROM root ORDER BY path"
     ).fetchall()
     if not roots:
@@ -126,7 +116,7 @@ def _all_unchanged(
         recorded = RootIdentity(device, mount_point) if device and mount_point else None
         if state != "online" or recorded is None or identify(path) != recorded:
             return None  # offline, never placed on a drive, or on another one now
-        if connection.execute(
+        if connection.execute_sql(
             "SELECT 1 FROM unreadable_folder WHERE root_id = ? LIMIT 1", (root_id,)
         ).fetchone():
             return None  # a folder to read again and to clear: the full scan's
@@ -135,7 +125,7 @@ def _all_unchanged(
             return None  # a first index, or files without a content to read again
         rules = IgnoreRules(
             settings.scan.ignore,
-            excluded_paths(path, str(catalogue), settings.scan.own_folders),
+            excluded_paths(path, connection.file, settings.scan.own_folders),
         )
         files = _same_files(path, known, rules)
         # The drive may have gone while it was read: as the full scan, look again.
@@ -146,14 +136,14 @@ def _all_unchanged(
     return seen
 
 
-def _known_files(connection: sqlite3.Connection, root_id: int) -> dict[str, tuple[int, int]]:
+def _known_files(connection: QuickCatalogue, root_id: int) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of each file the catalogue knows under the root; empty when any of
     them has no content recorded (the full scan reads those again)."""
-    if connection.execute(
+    if connection.execute_sql(
         "SELECT 1 FROM file WHERE root_id = ? AND blake3 IS NULL LIMIT 1", (root_id,)
     ).fetchone():
         return {}
-    rows = connection.execute(
+    rows = connection.rows(
         "SELECT rel_path, size, mtime_ns FROM file WHERE root_id = ?", (root_id,)
     )
     return {rel_path: (size, mtime_ns) for rel_path, size, mtime_ns in rows}
@@ -292,50 +282,45 @@ def _look_in(
     return files
 
 
-def _describing_waits(connection: sqlite3.Connection) -> bool:
+def _describing_waits(connection: QuickCatalogue) -> bool:
     """Whether the media pipeline has files to describe or EXIF to read (the full scan does
     it before it returns)."""
-    sql = _Sql(connection)
-    if files_not_described(sql, 0, 1):
+    if files_not_described(connection, 0, 1):
         return True
-    return any_photo_without_metadata(sql) and bool(photos_without_metadata(sql, 0, 1))
+    return any_photo_without_metadata(connection) and bool(
+        photos_without_metadata(connection, 0, 1)
+    )
 
 
-def _record(connection: sqlite3.Connection, catalogue: Path, seen: list[_RootSeen]) -> bool:
+def _record(connection: QuickCatalogue, seen: list[_RootSeen]) -> bool:
     """Record each root's run and that it was seen online now, as the full scan does for a
     run that changed nothing, in one transaction; False (nothing written) when a root
     changed in the catalogue meanwhile."""
-    turns = Turns(catalogue)
-    try:
-        turns.wait()  # a decision waiting for its turn goes first
-    finally:
-        turns.close()
-    connection.execute("BEGIN IMMEDIATE")
+    connection.begin_recording(root.root_id for root in seen)
     try:
         for root in seen:
-            row = connection.execute(
+            row = connection.execute_sql(
                 "SELECT path, state, device, mount_point FROM root WHERE id = ?",
                 (root.root_id,),
             ).fetchone()
             if row != (root.path, "online", root.identity.device, root.identity.mount_point):
-                connection.execute("ROLLBACK")
+                connection.rollback()
                 return False
-            connection.execute(
+            connection.execute_sql(
                 "INSERT INTO sync_run (kind, root_id, status, started_at, finished_at, duration,"
                 " files_scanned, files_added, files_updated, files_moved, files_removed,"
                 " files_hashed, files_unreadable, bytes_hashed, error)"
                 " VALUES ('manual', ?, 'completed', ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, NULL)",
                 (root.root_id, root.started_at, root.finished_at, root.duration, root.files),
             )
-            connection.execute(
+            connection.execute_sql(
                 "UPDATE root SET state = 'online', state_reason = NULL, seen_at = ?,"
                 " device = ?, mount_point = ? WHERE id = ?",
                 (root.finished_at, root.identity.device, root.identity.mount_point, root.root_id),
             )
-        connection.execute("COMMIT")
+        connection.commit()
     except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
+        connection.rollback()
         raise
     return True
 

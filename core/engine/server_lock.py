@@ -104,6 +104,12 @@ def running_engine(url: str) -> EngineHolder | None:
         return _holder(connection)
 
 
+def running_engine_on(connection) -> EngineHolder | None:
+    """As ``running_engine``, asked on a psycopg connection of the caller's to that catalogue
+    (in autocommit): no connection of its own to make."""
+    return _holder(connection)
+
+
 class ServerEngineRunning(RuntimeError):
     """Raised by ``ServerEngineLock`` (core.engine.lock turns it into EngineRunning)."""
 

@@ -1,7 +1,8 @@
 """What the media pipeline has left to do, counted in plain SQL: files not described, photos
 whose EXIF or looks were never read, photos without a preview. Through anything with
-``execute_sql`` (a peewee database, or core.cli.unchanged_scan's plain connection), so a scan
-that finds nothing changed can say what is left without loading the ORM."""
+``execute_sql`` (a peewee database, or core.cli.quick_catalogue's plain connection to a file
+or a server), so a scan that finds nothing changed can say what is left without loading the
+ORM."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ server, named by a ``postgresql://`` URL). Everything else in the store speaks t
   "dir0"), which holds in byte order (SQLite's). A server's database may sort text by a
   language's rules, where "A/y" and "á/w" fall between "a/" and "a0": every text column there
   is declared ``COLLATE "C"``.
-- The schema version: SQLite's ``user_version``; on PostgreSQL a one-row table.
+- The schema version: SQLite's ``user_version``; on PostgreSQL a one-row table
+  (``core.store.server_catalogue``, which the quick look at an unchanged library reads too).
 - The migrator that applies a step of ``core.store.migrations``.
 - Transactions: SQLite's ``BEGIN IMMEDIATE``/``DEFERRED`` name its one write lock;
   PostgreSQL locks rows, and its writers wait for each other instead of failing. A
@@ -55,6 +56,8 @@ from typing import TYPE_CHECKING
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
 from core.database_drivers import hand_psycopg_to_peewee
+from core.store import server_catalogue
+from core.store.server_catalogue import NO_JIT, SCHEMA_TABLE, postgres_placeholders
 from core.store.turns import Turns
 
 if TYPE_CHECKING:
@@ -64,7 +67,6 @@ EVENTS_CHANNEL = "shootwatch_events"  # PostgreSQL: NOTIFY'd as events are writt
 # How long a listener takes the announcements already come after the one it waited for (a
 # timeout of 0 is no timeout to psycopg).
 DRAIN_SECONDS = 0.001
-SCHEMA_TABLE = "shootwatch_schema"  # PostgreSQL: the schema version's one row
 NO_LIMIT = 2**62  # a LIMIT that is none, on both back ends (SQLite's -1 is not PostgreSQL's)
 
 
@@ -149,28 +151,6 @@ def reach_server(db: Database) -> None:
         db.execute_sql("SELECT 1").fetchone()  # on a new connection (``cursor``)
 
 
-def postgres_placeholders(sql: str, has_params: bool = True) -> str:
-    """``sql`` written for SQLite (``?`` placeholders) as psycopg takes it (``%s``, and every
-    literal ``%`` doubled). SQL that peewee wrote for PostgreSQL (``%s`` already) is left as
-    it is: it never holds a ``?``."""
-    if "?" not in sql:
-        return sql.replace("%", "%%") if "%" in sql and not has_params else sql
-    out: list[str] = []
-    quote = ""
-    for char in sql:
-        if char == "%":
-            out.append("%%")
-        elif quote:
-            out.append(char)
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-            out.append(char)
-        else:
-            out.append("%s" if char == "?" else char)
-    return "".join(out)
-
-
 def sql_for(db: Database, sql: str) -> str:
     """The store's SQL (``?`` placeholders) for ``db``'s driver, to run on its cursor."""
     return sql if _is_sqlite(db) else postgres_placeholders(sql)
@@ -185,11 +165,7 @@ def schema_version(db: Database) -> int:
     """The catalogue's schema version; 0 for an empty database (or another program's)."""
     if _is_sqlite(db):
         return db.execute_sql("PRAGMA user_version").fetchone()[0]
-    exists = db.execute_sql("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()[0]
-    if exists is None:
-        return 0
-    row = db.execute_sql(f'SELECT version FROM "{SCHEMA_TABLE}"').fetchone()
-    return row[0] if row else 0
+    return server_catalogue.schema_version(db)
 
 
 def set_schema_version(db: Database, version: int) -> None:
@@ -291,11 +267,9 @@ class ServerReadOnlyConnection:
     def _connect(self):
         import psycopg  # the optional driver: only a catalogue on a server needs it
 
-        # No JIT: a survey's read of a library's files is estimated costly enough for the
-        # server to compile it first (jit_above_cost), which took 100-250 ms, longer than
-        # the read itself, for every scan.
+        # No JIT (NO_JIT): a survey reads a library's files.
         return psycopg.connect(
-            self.url, autocommit=True, options="-c default_transaction_read_only=on -c jit=off"
+            self.url, autocommit=True, options=f"-c default_transaction_read_only=on {NO_JIT}"
         )
 
     def execute(self, sql: str, params: Sequence = ()) -> object:

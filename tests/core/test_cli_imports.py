@@ -35,6 +35,16 @@ NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN = (
 # Nor, for a scan that finds nothing changed, the ORM, or dataclasses and the inspect module it
 # loads (7 ms): the settings and the scan's report are frozen records (core.records).
 NEVER_FOR_NO_CHANGE_SCAN = ("peewee", "dataclasses", "inspect")
+# On a server, the quick look reads the catalogue with its driver alone (psycopg, which loads
+# dataclasses and inspect itself): neither the ORM, the store's models and dialects, nor the
+# full scan.
+NEVER_FOR_NO_CHANGE_SCAN_ON_A_SERVER = (
+    "peewee",
+    "core.store.models",
+    "core.store.dialect",
+    "core.scan.reconcile",
+    "core.cli.scanning",
+)
 # The modules of the subcommands other than the one that runs.
 OTHER_COMMANDS = ("core.cli.bursts", "core.cli.catalogue", "core.cli.darktable", "core.cli.demo",
                   "core.cli.ingest", "core.cli.service", "core.cli.stages", "core.cli.triage",
@@ -114,6 +124,30 @@ def test_a_scan_of_an_unchanged_tree_imports_no_app_image_library_pool_or_migrat
         assert loaded(modules, NEVER_FOR_NO_CHANGE_SCAN) == []
 
 
+def test_a_scan_of_an_unchanged_tree_on_a_server_imports_no_orm_models_or_full_scan(
+    tmp_path, postgres_server
+):
+    database = "unchanged_tree_imports"
+    catalogue = postgres_server.create_database(database)
+    try:
+        files = tree(tmp_path / "library", 12, 25)
+        config = command_settings(tmp_path)
+        config.write_text(config.read_text().replace(
+            f'"{tmp_path / "catalogue.db"}"', f'"{catalogue}"'))  # fmt: skip
+        assert run_command(config, "add", str(tmp_path / "library")).returncode == 0
+        first = run_command(config, "scan")
+        assert first.returncode == 0 and f"{files} added" in first.stdout, first.stderr
+        result, modules = imported("--config", str(config), "scan")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert f"{files} files scanned" in result.stdout and "0 added" in result.stdout
+        assert "psycopg" in modules  # the catalogue was read, on its server
+        assert loaded(modules, NEVER_FOR_STATUS_OR_NO_CHANGE_SCAN) == []
+        assert loaded(modules, OTHER_COMMANDS) == []
+        assert loaded(modules, NEVER_FOR_NO_CHANGE_SCAN_ON_A_SERVER) == []
+    finally:
+        postgres_server.drop_database(database)
+
+
 def test_the_settings_import_no_triage_scan_or_store_code():
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import core.config"],
@@ -186,7 +220,8 @@ def test_a_command_on_a_sqlite_catalogue_does_not_import_the_postgresql_driver(s
     assert result.stderr.strip().endswith("psycopg not loaded"), result.stderr[-2000:]
 
 
-def test_a_catalogue_on_a_server_without_the_driver_says_how_to_install_it(tmp_path):
+@pytest.mark.parametrize("command", ["status", "scan"])
+def test_a_catalogue_on_a_server_without_the_driver_says_how_to_install_it(tmp_path, command):
     script = (
         "import sys\n"
         "sys.modules['psycopg'] = None  # as if the postgres extra were not installed\n"
@@ -194,7 +229,7 @@ def test_a_catalogue_on_a_server_without_the_driver_says_how_to_install_it(tmp_p
         "sys.exit(main(sys.argv[1:]))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script, "--db", "postgresql://nobody@localhost/none", "status"],
+        [sys.executable, "-c", script, "--db", "postgresql://nobody@localhost/none", command],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2, (result.stdout, result.stderr)

@@ -1,39 +1,56 @@
 """``shootwatch scan`` of a library where nothing changed is told without the ORM
-(core.cli.unchanged_scan), and says and records exactly what the full scan does.
+(core.cli.unchanged_scan), and says and records exactly what the full scan does, with its
+catalogue in a SQLite file and on a PostgreSQL server.
 
 Two identical libraries, each with its own catalogue, get the same change; ``scan`` runs on
 one (where the quick look may answer) and ``scan ROOT`` on the other (always the full scan),
 both as whole processes. Their exit codes, what they print and what they leave in the
 catalogue (the files, the run in history, the root's state) must be the same: a quick look
 that called a changed library unchanged would print "0 added" where the full scan prints
-"1 added". Each kind of change, in a small library and in one of 10,000 files.
+"1 added". Each kind of change, in a small library and in one of 10,000 files (whose walk
+is shared with a second process), on each back end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from core.catalogue_location import is_server
+from core.engine.lock import EngineLock
+from core.store.server_catalogue import postgres_placeholders
 from tests.helpers import REPO, command_settings, run_command
+from tests.postgres_cluster import (
+    BACKENDS,
+    BOTH_BACKENDS,
+    PostgresCluster,
+    catalogue_rows,
+    connect_directly,
+)
 
-# Runs ``shootwatch ARGS`` as the installed script does and says whether peewee was loaded.
+# Runs ``shootwatch ARGS`` as the installed script does and says whether peewee was loaded,
+# and whether the quick look was tried (its module imported).
 SAYS_WHETHER_PEEWEE = """
 import sys
 sys.argv = ["shootwatch", *sys.argv[1:]]
 from tui.launch import main
 code = main()
 print("peewee loaded" if "peewee" in sys.modules else "peewee not loaded", file=sys.stderr)
+looked = "core.cli.unchanged_scan" in sys.modules
+print("quick look tried" if looked else "quick look not tried", file=sys.stderr)
 sys.exit(code)
 """
 SIZES = {"small": (3, 10), "10k": (100, 100)}  # folders, files in each
+_databases = itertools.count(1)  # the server's databases of this module, each named anew
 
 
 def whole_scan(config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -49,22 +66,40 @@ def build(library: Path, folders: int, files: int) -> None:
             (where / f"DSC_{number:04d}.NEF").write_bytes(b"%d %d" % (folder, number))
 
 
-class Library:
-    """A library and its own catalogue, as the person has them."""
+def settings_for(base: Path, catalogue: Path | str) -> Path:
+    """The settings of a library in ``base`` whose catalogue is ``catalogue`` (a file's path or
+    a server's URL)."""
+    config = command_settings(base)
+    config.write_text(config.read_text().replace(
+        f'"{base / "catalogue.db"}"', f'"{catalogue}"'))  # fmt: skip
+    return config
 
-    def __init__(self, base: Path, folders: int, files: int) -> None:
+
+class Library:
+    """A library and its own catalogue (a file in ``base``, or ``catalogue``: a database on a
+    server), as the person has them."""
+
+    def __init__(
+        self, base: Path, folders: int, files: int, catalogue: Path | str | None = None
+    ) -> None:
         base.mkdir()
         self.path = base / "library"
-        self.config = command_settings(base)
-        self.catalogue = base / "catalogue.db"
+        self.catalogue = catalogue or base / "catalogue.db"
+        self.config = settings_for(base, self.catalogue)
         build(self.path, folders, files)
         assert run_command(self.config, "add", str(self.path)).returncode == 0
         first = run_command(self.config, "scan")
         assert first.returncode == 0, first.stderr
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with contextlib.closing(sqlite3.connect(self.catalogue)) as db:
-            return db.execute(sql, args).fetchall()
+        rows = catalogue_rows(self.catalogue, sql, args)
+        assert rows is not None, f"no catalogue at {self.catalogue}"
+        return rows
+
+    def execute(self, sql: str, args: tuple = ()) -> None:
+        """Change the catalogue as another program would (``?`` placeholders)."""
+        with contextlib.closing(connect_directly(self.catalogue)) as db:
+            db.execute(postgres_placeholders(sql) if is_server(self.catalogue) else sql, args)
 
     def state(self) -> dict:
         """What a scan leaves in the catalogue, without times and ids."""
@@ -95,7 +130,10 @@ def said(result: subprocess.CompletedProcess, library: Library) -> tuple:
     def plain(text: str) -> str:
         text = _without(text, library.path)
         text = re.sub(r"scanned in [0-9.]+ s", "scanned in T", text)
-        return "\n".join(line for line in text.splitlines() if not line.startswith("peewee"))
+        said_by_the_test = ("peewee", "quick look")
+        return "\n".join(
+            line for line in text.splitlines() if not line.startswith(said_by_the_test)
+        )
 
     return result.returncode, plain(result.stdout), plain(result.stderr)
 
@@ -133,6 +171,13 @@ def add_unstorable_name(library: Path) -> None:
         file.write(b"bytes")
 
 
+def add_in_both_halves(library: Path) -> None:
+    # A shared walk gives the first of the folders to share to this process, the second to
+    # the forked one (core.cli.unchanged_scan._walk_shared): a new file in each.
+    for folder in ("2024-01-01", "2024-01-02"):
+        (library / "2024" / folder / "DSC_8888.NEF").write_bytes(b"new in " + folder.encode())
+
+
 def remove(library: Path) -> None:
     (library / "2024" / "2024-01-02" / "DSC_0004.NEF").unlink()
 
@@ -164,47 +209,86 @@ def nothing(library: Path) -> None:
 
 def unmounted(library: Library) -> None:
     """Recorded as if the root's folder had been a drive's mount point: it is not now."""
-    with sqlite3.connect(library.catalogue) as db:
-        db.execute("UPDATE root SET device = '0:999', mount_point = path")
+    library.execute("UPDATE root SET device = '0:999', mount_point = path")
 
 
 def another_drive(library: Library) -> None:
     """Recorded on another device at the same mount point (the drive numbered anew)."""
-    with sqlite3.connect(library.catalogue) as db:
-        db.execute("UPDATE root SET device = '0:999'")
+    library.execute("UPDATE root SET device = '0:999'")
 
 
 def offline_before(library: Library) -> None:
-    with sqlite3.connect(library.catalogue) as db:
-        db.execute("UPDATE root SET state = 'offline', state_reason = 'drive not mounted'")
+    library.execute("UPDATE root SET state = 'offline', state_reason = 'drive not mounted'")
+
+
+def unreadable_before(library: Library) -> None:
+    """A folder the last run could not read: the full scan reads it again and clears it."""
+    library.execute(
+        "INSERT INTO unreadable_folder (root_id, rel_path, reason, seen_at)"
+        " SELECT id, '2024/2024-01-01', 'permission denied', 1.0 FROM root"
+    )
+
+
+def media_work_waiting(library: Library) -> None:
+    """A file the media pipeline has not described: the full scan describes it."""
+    library.execute("UPDATE file SET format = NULL WHERE id = (SELECT min(id) FROM file)")
 
 
 CHANGES_ON_DISK = [nothing, touch_mtime, rewrite_same_size, rewrite_same_size_and_mtime, add,
-                   add_ignored, add_unstorable_name, remove, rename, rename_folder,
-                   add_empty_folder, empty_the_root, remove_the_root]  # fmt: skip
-CHANGES_IN_THE_CATALOGUE = [unmounted, another_drive, offline_before]
+                   add_ignored, add_unstorable_name, add_in_both_halves, remove, rename,
+                   rename_folder, add_empty_folder, empty_the_root, remove_the_root]  # fmt: skip
+CHANGES_IN_THE_CATALOGUE = [unmounted, another_drive, offline_before, unreadable_before,
+                            media_work_waiting]  # fmt: skip
 # Where nothing changed (or only what the scan leaves out), the quick look answers alone.
 ANSWERED_WITHOUT_THE_ORM = {nothing, rewrite_same_size_and_mtime, add_ignored, add_empty_folder}
 
 
-@pytest.fixture(scope="module", params=list(SIZES))
-def pristine(request, tmp_path_factory) -> Path:
-    """A library and its catalogue after the first scan, kept to copy for each change."""
-    base = tmp_path_factory.mktemp(f"pristine-{request.param}")
-    Library(base / "made", *SIZES[request.param])
-    return base / "made"
+class Pristine:
+    """A library and its catalogue after the first scan, kept to copy for each change: in
+    ``base``, its catalogue a file there or (``server``) the database ``database``."""
+
+    def __init__(self, base: Path, server: PostgresCluster | None, database: str | None):
+        self.base, self.server, self.database = base, server, database
 
 
-def two_copies(pristine: Path, tmp_path: Path) -> tuple[Library, Library]:
+@pytest.fixture(
+    scope="module",
+    params=[(size, backend) for backend in BACKENDS for size in SIZES],
+    ids=lambda param: "-".join(param),
+)
+def pristine(request, tmp_path_factory) -> Pristine:
+    size, backend = request.param
+    base = tmp_path_factory.mktemp(f"pristine-{size}-{backend}")
+    server, database, catalogue = None, None, None
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        database = f"pristine_{next(_databases)}"
+        catalogue = server.create_database(database)
+        request.addfinalizer(functools.partial(server.drop_database, database))
+    Library(base / "made", *SIZES[size], catalogue)
+    return Pristine(base / "made", server, database)
+
+
+def two_copies(
+    pristine: Pristine, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[Library, Library]:
+    """Two copies of the pristine library, each with its own catalogue (on a server, a
+    database copied from the pristine one)."""
     copies = []
     for name in ("quick", "full"):
         base = tmp_path / name
-        shutil.copytree(pristine, base, symlinks=True)
+        shutil.copytree(pristine.base, base, symlinks=True)
         library = Library.__new__(Library)
         library.path, library.catalogue = base / "library", base / "catalogue.db"
-        library.config = command_settings(base)
-        with sqlite3.connect(library.catalogue) as db:  # the copy's own root, same drive
-            db.execute("UPDATE root SET path = ?", (str(library.path),))
+        if pristine.server is not None:
+            database = f"{name}_{next(_databases)}"
+            library.catalogue = pristine.server.create_database(
+                database, f'TEMPLATE "{pristine.database}"'
+            )
+            request.addfinalizer(functools.partial(pristine.server.drop_database, database))
+        library.config = settings_for(base, library.catalogue)
+        # The copy's own root, on the same drive.
+        library.execute("UPDATE root SET path = ?", (str(library.path),))
         copies.append(library)
     return copies[0], copies[1]
 
@@ -215,8 +299,8 @@ def scan_both(quick: Library, full: Library) -> tuple[subprocess.CompletedProces
 
 
 @pytest.mark.parametrize("change", CHANGES_ON_DISK, ids=lambda change: change.__name__)
-def test_a_change_on_disk_is_told_as_the_full_scan_tells_it(pristine, tmp_path, change):
-    quick, full = two_copies(pristine, tmp_path)
+def test_a_change_on_disk_is_told_as_the_full_scan_tells_it(pristine, tmp_path, request, change):
+    quick, full = two_copies(pristine, tmp_path, request)
     # Settled first (the copy's files have new times, the roots a new path): both alike.
     for library in (quick, full):
         settled = run_command(library.config, "scan", str(library.path))
@@ -229,26 +313,31 @@ def test_a_change_on_disk_is_told_as_the_full_scan_tells_it(pristine, tmp_path, 
     assert said(quick_scan, quick) == said(full_scan, full)
     assert quick.state() == full.state()
     assert quick.state()["runs"] == before + 1
+    assert "quick look tried" in quick_scan.stderr
     without_orm = "peewee not loaded" in quick_scan.stderr
     assert without_orm == (change in ANSWERED_WITHOUT_THE_ORM), quick_scan.stderr
 
 
 @pytest.mark.parametrize("change", CHANGES_IN_THE_CATALOGUE, ids=lambda change: change.__name__)
 def test_a_root_recorded_elsewhere_or_offline_is_told_as_the_full_scan_tells_it(
-    pristine, tmp_path, change
+    pristine, tmp_path, request, change
 ):
-    quick, full = two_copies(pristine, tmp_path)
+    quick, full = two_copies(pristine, tmp_path, request)
     for library in (quick, full):
         assert run_command(library.config, "scan", str(library.path)).returncode == 0
         change(library)
     quick_scan, full_scan = scan_both(quick, full)
     assert said(quick_scan, quick) == said(full_scan, full)
     assert quick.state() == full.state()
+    assert "quick look tried" in quick_scan.stderr
     assert "peewee loaded" in quick_scan.stderr  # the full scan's, always
 
 
-def test_an_unchanged_library_is_scanned_without_the_orm_and_its_run_recorded(tmp_path):
-    library = Library(tmp_path / "one", 4, 25)
+@BOTH_BACKENDS
+def test_an_unchanged_library_is_scanned_without_the_orm_and_its_run_recorded(
+    tmp_path, catalogue_location
+):
+    library = Library(tmp_path / "one", 4, 25, catalogue_location)
     (before_root,) = library.query("SELECT seen_at FROM root")
     result = whole_scan(library.config)
     assert result.returncode == 0, result.stderr
@@ -264,41 +353,65 @@ def test_an_unchanged_library_is_scanned_without_the_orm_and_its_run_recorded(tm
     assert after_root[0] > before_root[0]
     history = run_command(library.config, "history")
     assert history.returncode == 0 and "100" in history.stdout, history.stderr
-    # No write-ahead log left behind: the catalogue was closed as the store closes it.
-    assert not Path(str(library.catalogue) + "-wal").exists()
+    if not is_server(library.catalogue):
+        # No write-ahead log left behind: the catalogue was closed as the store closes it.
+        assert not Path(str(library.catalogue) + "-wal").exists()
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize("options", [("--json",), ("--previews",), ("--accept-empty",)])
-def test_options_of_the_full_scan_take_it(tmp_path, options):
-    library = Library(tmp_path / "one", 2, 5)
+def test_options_of_the_full_scan_take_it(tmp_path, catalogue_location, options):
+    library = Library(tmp_path / "one", 2, 5, catalogue_location)
     result = whole_scan(library.config, *options)
     assert result.returncode == 0, result.stderr
     assert "peewee loaded" in result.stderr
 
 
-@pytest.fixture
-def catalogue_backend() -> str:
-    return "postgresql"
+@BOTH_BACKENDS
+def test_with_an_engine_running_the_quick_look_leaves_the_scan_to_it(tmp_path, catalogue_location):
+    # The engine's lock held by another process (this test's): on a server, an advisory lock.
+    library = Library(tmp_path / "one", 2, 5, catalogue_location)
+    runs = library.query("SELECT count(*) FROM sync_run")
+    lock = EngineLock(catalogue_location)
+    lock.acquire()
+    try:
+        result = whole_scan(library.config)
+    finally:
+        lock.release()
+    # The full scan asks the engine to scan; this one does not answer.
+    assert result.returncode == 2, result.stderr
+    assert f"an engine runs on this catalogue (pid {os.getpid()})" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "quick look tried" in result.stderr and "peewee loaded" in result.stderr
+    assert library.query("SELECT count(*) FROM sync_run") == runs  # nothing recorded
+    once_stopped = whole_scan(library.config)
+    assert once_stopped.returncode == 0, once_stopped.stderr
+    assert "peewee not loaded" in once_stopped.stderr
 
 
-@pytest.mark.parametrize("change", [nothing, touch_mtime, remove], ids=lambda c: c.__name__)
-def test_a_catalogue_on_a_server_is_scanned_by_the_full_scan(
-    tmp_path, library, postgres_server, catalogue_location, change
-):
-    config = command_settings(tmp_path)
-    config.write_text(config.read_text().replace(
-        f'"{tmp_path / "catalogue.db"}"', f'"{catalogue_location}"'))  # fmt: skip
-    build(library, 3, 10)
-    assert run_command(config, "add", str(library)).returncode == 0
-    assert run_command(config, "scan").returncode == 0
-    change(library)
-    result = whole_scan(config)
-    assert result.returncode == 0, result.stderr
-    assert "peewee loaded" in result.stderr  # the quick look is SQLite's alone
-    changed = {nothing: "0 updated, 0 moved, 0 removed", touch_mtime: "1 updated",
-               remove: "1 removed"}[change]  # fmt: skip
-    assert changed in result.stdout and "scanned in" in result.stdout, result.stdout
-    assert not (tmp_path / "catalogue.db").exists()
+def test_a_catalogue_whose_server_went_away_is_said_in_one_sentence(tmp_path, postgres_server):
+    # A server of the test's own (postgres_server: one can be started here), stopped under
+    # the library's catalogue and started again.
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        library = Library(tmp_path / "one", 2, 5, cluster.create_database("away"))
+        runs = library.query("SELECT count(*) FROM sync_run")
+        cluster.stop_server()
+        result = whole_scan(library.config)
+        cluster.start_server()
+        assert result.returncode == 2, result.stderr
+        assert "quick look tried" in result.stderr
+        (sentence,) = [line for line in result.stderr.splitlines()
+                       if not line.startswith(("peewee", "quick look"))]  # fmt: skip
+        assert sentence.startswith("shootwatch: error: cannot open the catalogue"), sentence
+        assert result.stdout == ""
+        assert library.query("SELECT count(*) FROM sync_run") == runs
+        back = whole_scan(library.config)
+        assert back.returncode == 0 and "0 added" in back.stdout, back.stderr
+        assert "peewee not loaded" in back.stderr
+    finally:
+        cluster.stop()
 
 
 def test_a_catalogue_kept_inside_its_library_is_left_out_as_the_full_scan_leaves_it(tmp_path):
