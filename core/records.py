@@ -69,8 +69,7 @@ def frozen_record(cls: T) -> T:
             raise TypeError(f"{cls.__name__}.{name}: a record's field is core.records.field()")
         item = value if isinstance(value, RecordField) else RecordField(default=value)
         item.name, item.type = name, annotation
-        required = item.default is MISSING and item.default_factory is MISSING
-        if required and any(not _required(earlier) for earlier in declared):
+        if _required(item) and any(not _required(earlier) for earlier in declared):
             raise TypeError(f"non-default argument {name!r} follows default argument")
         if item.default is MISSING:
             if name in cls.__dict__:
